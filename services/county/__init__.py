@@ -1,0 +1,1 @@
+"""The county tier service (see docs/architecture.md)."""

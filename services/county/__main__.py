@@ -1,0 +1,5 @@
+from services.county.bootstrap import build_app
+from shared.federation.config import Tier
+from shared.runtime.cli import main
+
+main(Tier.COUNTY, build_app)

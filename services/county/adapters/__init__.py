@@ -1,0 +1,1 @@
+"""County adapters: ORM tables and repositories."""

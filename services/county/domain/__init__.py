@@ -1,0 +1,1 @@
+"""County domain model: standard library only."""

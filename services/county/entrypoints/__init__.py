@@ -1,0 +1,1 @@
+"""County entry points: HTTP routers and message handlers."""

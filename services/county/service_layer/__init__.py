@@ -1,0 +1,1 @@
+"""County use cases, handlers and sagas."""

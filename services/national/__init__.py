@@ -1,0 +1,1 @@
+"""The national tier service (see docs/architecture.md)."""

@@ -1,0 +1,5 @@
+from services.national.bootstrap import build_app
+from shared.federation.config import Tier
+from shared.runtime.cli import main
+
+main(Tier.NATIONAL, build_app)

@@ -1,0 +1,1 @@
+"""National adapters: ORM tables and repositories."""

@@ -1,0 +1,1 @@
+"""National domain model: standard library only."""

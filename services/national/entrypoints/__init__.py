@@ -1,0 +1,1 @@
+"""National entry points: HTTP routers and message handlers."""

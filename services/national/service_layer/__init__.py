@@ -1,0 +1,1 @@
+"""National use cases, handlers and sagas."""

@@ -1,0 +1,1 @@
+"""The province tier service (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Province adapters: ORM tables and repositories."""

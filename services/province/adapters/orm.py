@@ -1,0 +1,10 @@
+"""Tables of the province service's own database."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+metadata = Base.metadata

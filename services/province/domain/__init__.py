@@ -1,0 +1,1 @@
+"""Province domain model: standard library only."""

@@ -1,0 +1,1 @@
+"""Province entry points: HTTP routers and message handlers."""

@@ -1,0 +1,1 @@
+"""Province use cases, handlers and sagas."""

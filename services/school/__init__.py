@@ -1,0 +1,1 @@
+"""The school tier service (see docs/architecture.md)."""

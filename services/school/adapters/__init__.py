@@ -1,0 +1,1 @@
+"""School adapters: ORM tables and repositories."""

@@ -1,0 +1,1 @@
+"""School domain model: standard library only."""

@@ -1,0 +1,1 @@
+"""School entry points: HTTP routers and message handlers."""

@@ -1,0 +1,1 @@
+"""School use cases, handlers and sagas."""

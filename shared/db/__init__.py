@@ -1,0 +1,1 @@
+"""Database plumbing every tier shares: engines, sessions, migrations."""

@@ -1,0 +1,1 @@
+"""The messaging kernel: envelope, topology, transactional outbox, idempotent inbox, consumer."""

@@ -1,0 +1,306 @@
+"""The consumer: validate, apply through the idempotent inbox, acknowledge after commit.
+
+Deliveries are taken in batches (whatever the prefetch window holds, up to ``batch_size``) and
+applied in one transaction; if anything in the batch fails, the batch is rolled back and each
+message is applied on its own, so one bad message never holds back or corrupts the others.
+
+- A message that can never apply (bad JSON, bad envelope, unknown type, unsupported version,
+  a unit this instance does not host, a payload that breaks its contract, or a handler raising
+  :class:`PermanentMessageError`) is dead-lettered at once with ``x-failure-reason``.
+- Any other failure is retried through the delay queues with growing back-off; after
+  ``max_attempts`` deliveries it is dead-lettered with the last error as its reason.
+- Inbox: ``(consumer, message_id)`` is inserted in the same transaction as the handler's
+  effect; a message already recorded is acknowledged and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select
+
+from shared.db.engine import SessionFactory
+from shared.federation.config import UnitRef
+from shared.messaging.connection import BrokerConnection
+from shared.messaging.envelope import Contract, Envelope
+from shared.messaging.errors import PermanentMessageError
+from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry
+from shared.messaging.tables import inbox
+from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-attempt"
+REASON_HEADER = "x-failure-reason"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    message: AbstractIncomingMessage
+    envelope: Envelope
+    payload: Contract
+    handler: Handler
+
+    @property
+    def message_id(self) -> str:
+        return str(self.envelope.message_id)
+
+
+def _errors(exc: ValidationError) -> str:
+    """Pydantic errors without the offending input (it may be personal data)."""
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    return "; ".join(parts[:5])
+
+
+class MessageConsumer:
+    """Consumes one service instance's queue and applies messages through its handlers."""
+
+    def __init__(
+        self,
+        *,
+        topology: ServiceTopology,
+        handlers: HandlerRegistry,
+        session_factory: SessionFactory,
+        broker: BrokerConnection,
+        batch_size: int = 100,
+        prefetch: int = 200,
+    ) -> None:
+        self.topology = topology
+        self.consumer_name = topology.instance
+        self._handlers = handlers
+        self._sessions = session_factory
+        self._hosted: set[UnitRef] = set(topology.units)
+        self._batch_size = batch_size
+        self._prefetch = prefetch
+        self._pending: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._channel: AbstractChannel | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.applied = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        broker.on_connected(self._attach)
+        self._broker = broker
+
+    async def _attach(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=False)
+        self._broker.watch_channel(channel)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        declared = await declare_service_topology(channel, self.topology)
+        self._channel = channel
+        await declared.queue.consume(self._pending.put)
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name=f"{self.consumer_name}-consumer")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < self._batch_size and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                await self.process(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let the worker die; unacked messages come back
+                log.exception("batch of %d left unacknowledged", len(batch))
+
+    async def process(self, batch: Sequence[AbstractIncomingMessage]) -> None:
+        """Apply a batch: dead-letter the undecodable, apply the rest, ack after commit."""
+        decoded: list[Decoded] = []
+        for message in batch:
+            try:
+                decoded.append(self.decode(message))
+            except PermanentMessageError as exc:
+                await self._dead_letter(message, exc.reason)
+        if not decoded:
+            return
+        try:
+            await self._apply(decoded)
+        except Exception as exc:
+            if len(decoded) == 1:
+                await self._failed(decoded[0], exc)
+                return
+            log.info("batch of %d failed (%r); applying one by one", len(decoded), exc)
+            for item in decoded:
+                await self._apply_alone(item)
+            return
+        for item in decoded:
+            await _ack(item.message)
+
+    async def _apply_alone(self, item: Decoded) -> None:
+        try:
+            await self._apply([item])
+        except Exception as exc:
+            await self._failed(item, exc)
+        else:
+            await _ack(item.message)
+
+    def decode(self, message: AbstractIncomingMessage) -> Decoded:
+        """Check a delivery against the envelope, the contracts and the hosted units."""
+        try:
+            raw = json.loads(message.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PermanentMessageError(f"malformed JSON: {exc}") from exc
+        try:
+            envelope = Envelope.model_validate(raw)
+        except ValidationError as exc:
+            raise PermanentMessageError(f"invalid envelope: {_errors(exc)}") from exc
+        found = self._handlers.lookup(envelope.type, envelope.schema_version)
+        if found is None:
+            supported = self._handlers.versions(envelope.type)
+            if not supported:
+                raise PermanentMessageError(f"unknown message type {envelope.type!r}")
+            raise PermanentMessageError(
+                f"unsupported schema version {envelope.schema_version} of {envelope.type!r}"
+                f" (supported: {', '.join(map(str, supported))})"
+            )
+        if envelope.target not in self._hosted:
+            raise PermanentMessageError(
+                f"target unit {envelope.target} is not hosted by instance {self.consumer_name}"
+            )
+        contract, handler = found
+        try:
+            payload = contract.model_validate(envelope.payload)
+        except ValidationError as exc:
+            raise PermanentMessageError(
+                f"invalid payload for {envelope.type} v{envelope.schema_version}: {_errors(exc)}"
+            ) from exc
+        return Decoded(message, envelope, payload, handler)
+
+    async def _apply(self, items: Sequence[Decoded]) -> None:
+        """One transaction: inbox rows for the new messages, then their handlers' effects."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            ids = [item.message_id for item in items]
+            seen = set(
+                (
+                    await session.execute(
+                        select(inbox.c.message_id).where(
+                            inbox.c.consumer == self.consumer_name, inbox.c.message_id.in_(ids)
+                        )
+                    )
+                ).scalars()
+            )
+            fresh: list[Decoded] = []
+            for item in items:
+                if item.message_id not in seen:
+                    seen.add(item.message_id)
+                    fresh.append(item)
+            if fresh:
+                await session.execute(
+                    insert(inbox),
+                    [
+                        {
+                            "consumer": self.consumer_name,
+                            "message_id": item.message_id,
+                            "message_type": item.envelope.type,
+                            "processed_at": now,
+                        }
+                        for item in fresh
+                    ],
+                )
+            for item in fresh:
+                await item.handler(HandlerContext(session, item.envelope), item.payload)
+        self.applied += len(fresh)
+        self.duplicates += len(items) - len(fresh)
+
+    async def _failed(self, item: Decoded, exc: Exception) -> None:
+        attempt = _attempt(item.message)
+        if isinstance(exc, PermanentMessageError):
+            await self._dead_letter(item.message, exc.reason)
+        elif attempt >= self.topology.max_attempts:
+            await self._dead_letter(item.message, f"gave up after {attempt} attempts: {exc!r}")
+        else:
+            log.warning("%s failed (attempt %d), retrying: %r", item.envelope.type, attempt, exc)
+            await self._republish(
+                item.message, "", self.topology.retry_queue_name(attempt),
+                {ATTEMPT_HEADER: attempt + 1},
+            )
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        log.error("dead-lettering message %s: %s", message.message_id, reason)
+        await self._republish(
+            message,
+            DEAD_EXCHANGE,
+            self.topology.queue_name,
+            {
+                REASON_HEADER: reason[:1000],
+                "x-failed-at": datetime.now(UTC).isoformat(),
+                "x-original-routing-key": message.routing_key or "",
+                "x-original-exchange": message.exchange or "",
+                "x-failed-by": self.consumer_name,
+                ATTEMPT_HEADER: _attempt(message),
+            },
+        )
+        self.dead_lettered += 1
+
+    async def _republish(
+        self,
+        message: AbstractIncomingMessage,
+        exchange_name: str,
+        routing_key: str,
+        extra_headers: dict[str, Any],
+    ) -> None:
+        """Publish a copy with confirms, then ack the original (never before the confirm)."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            raise ConnectionError("no open channel to republish on")  # left unacked: redelivered
+        exchange = (
+            channel.default_exchange
+            if exchange_name == ""
+            else await channel.get_exchange(exchange_name, ensure=False)
+        )
+        copy = aio_pika.Message(
+            message.body,
+            headers={**(message.headers or {}), **extra_headers},
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+            correlation_id=message.correlation_id,
+            timestamp=message.timestamp,
+        )
+        await exchange.publish(copy, routing_key, mandatory=False, timeout=10)
+        await _ack(message)
+
+
+def _attempt(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get(ATTEMPT_HEADER, 1)
+    return value if isinstance(value, int) else 1
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    # After a reconnect the delivery's channel is gone; the broker redelivers it and the inbox
+    # recognises it, so a failed ack is harmless.
+    try:
+        await message.ack()
+    except Exception as exc:
+        log.info("ack of %s failed (%r); it will be redelivered", message.message_id, exc)
+
+
+async def prune_inbox(session_factory: SessionFactory, older_than: datetime) -> int:
+    """Forget inbox rows older than any redelivery can be (retention is configuration)."""
+    async with session_factory() as session, session.begin():
+        result = await session.execute(delete(inbox).where(inbox.c.processed_at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)

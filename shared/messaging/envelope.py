@@ -1,0 +1,118 @@
+"""The versioned message envelope and the typed contracts tiers exchange.
+
+A contract is a Pydantic model registered under a message type and a schema version. Tiers
+share nothing about each other but these contracts: a consumer accepts a message only when
+its (type, version) is registered and its payload validates against that model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from opentelemetry import propagate
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.federation.config import UnitRef
+
+ENVELOPE_FORMAT = "xueji.envelope/1"
+
+
+class Contract(BaseModel):
+    """Base of every message payload. Subclasses are registered with :func:`contract`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_type: ClassVar[str]
+    schema_version: ClassVar[int]
+
+
+C = TypeVar("C", bound=type[Contract])
+
+_REGISTRY: dict[tuple[str, int], type[Contract]] = {}
+
+
+def contract(message_type: str, version: int = 1) -> Any:
+    """Register a payload model as the contract for ``message_type`` at ``version``."""
+
+    def register(cls: C) -> C:
+        key = (message_type, version)
+        if key in _REGISTRY and _REGISTRY[key] is not cls:
+            raise ValueError(f"contract {message_type} v{version} registered twice")
+        cls.message_type = message_type
+        cls.schema_version = version
+        _REGISTRY[key] = cls
+        return cls
+
+    return register
+
+
+def lookup_contract(message_type: str, version: int) -> type[Contract] | None:
+    return _REGISTRY.get((message_type, version))
+
+
+def versions_of(message_type: str) -> list[int]:
+    return sorted(v for (t, v) in _REGISTRY if t == message_type)
+
+
+class Envelope(BaseModel):
+    """What travels on the wire: routing and causality metadata around one payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = ENVELOPE_FORMAT
+    message_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str = Field(min_length=1, max_length=120)
+    schema_version: int = Field(ge=1)
+    source: UnitRef
+    target: UnitRef
+    correlation_id: uuid.UUID
+    causation_id: uuid.UUID | None = None
+    occurred_at: datetime
+    trace_context: dict[str, str] = Field(default_factory=dict)
+    payload: dict[str, Any]
+
+    @property
+    def routing_key(self) -> str:
+        return routing_key_for(self.target, self.type)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def routing_key_for(target: UnitRef, message_type: str) -> str:
+    """``<tier>.<unit code>.<message type>``: queues bind ``<tier>.<code>.#`` per hosted unit."""
+    return f"{target.tier}.{target.code}.{message_type}"
+
+
+def build_envelope(
+    payload: Contract,
+    *,
+    source: UnitRef,
+    target: UnitRef,
+    correlation_id: uuid.UUID | None = None,
+    causation_id: uuid.UUID | None = None,
+    trace_context: dict[str, str] | None = None,
+) -> Envelope:
+    """Wrap a contract payload; a message that starts a flow is its own correlation."""
+    message_id = uuid.uuid4()
+    return Envelope(
+        message_id=message_id,
+        type=payload.message_type,
+        schema_version=payload.schema_version,
+        source=source,
+        target=target,
+        correlation_id=correlation_id or message_id,
+        causation_id=causation_id,
+        occurred_at=datetime.now(UTC),
+        trace_context=current_trace_context() if trace_context is None else trace_context,
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+def current_trace_context() -> dict[str, str]:
+    """W3C trace context of the active span (empty when tracing is off)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier

@@ -1,0 +1,71 @@
+"""Message handlers: which contract each service reacts to, and what a handler is given."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.federation.config import UnitRef
+from shared.messaging.envelope import Contract, Envelope, build_envelope
+from shared.messaging.outbox import stage
+
+
+@dataclass
+class HandlerContext:
+    """One incoming message being applied inside one database transaction."""
+
+    session: AsyncSession
+    envelope: Envelope
+    _emitted: list[Envelope] = field(default_factory=list)
+
+    @property
+    def unit(self) -> UnitRef:
+        """The hosted unit the message is addressed to."""
+        return self.envelope.target
+
+    async def emit(self, payload: Contract, *, target: UnitRef) -> Envelope:
+        """Cause a message, committed with this handler's transaction (same correlation)."""
+        envelope = build_envelope(
+            payload,
+            source=self.envelope.target,
+            target=target,
+            correlation_id=self.envelope.correlation_id,
+            causation_id=self.envelope.message_id,
+        )
+        await stage(self.session, [envelope])
+        self._emitted.append(envelope)
+        return envelope
+
+
+Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+
+
+class HandlerRegistry:
+    """Maps (message type, schema version) to the handler that applies it."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[tuple[str, int], tuple[type[Contract], Handler]] = {}
+
+    def register(self, contract: type[Contract], handler: Handler) -> None:
+        key = (contract.message_type, contract.schema_version)
+        if key in self._handlers:
+            raise ValueError(f"two handlers for {key}")
+        self._handlers[key] = (contract, handler)
+
+    def handles(self, contract: type[Contract]) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`register`."""
+
+        def decorate(handler: Handler) -> Handler:
+            self.register(contract, handler)
+            return handler
+
+        return decorate
+
+    def lookup(self, message_type: str, version: int) -> tuple[type[Contract], Handler] | None:
+        return self._handlers.get((message_type, version))
+
+    def versions(self, message_type: str) -> list[int]:
+        return sorted(v for (t, v) in self._handlers if t == message_type)

@@ -1,0 +1,263 @@
+"""The transactional outbox: messages commit with the state change that causes them.
+
+:func:`stage` inserts envelopes into ``kernel_outbox`` inside the caller's transaction; the
+:class:`OutboxRelay` publishes committed rows with publisher confirms, ``mandatory`` and
+persistent delivery, confirming a whole batch at once, and marks a row sent only once the
+broker acknowledged it. A crash anywhere in between leaves the row unsent, so it is published
+again (at least once); the receiving inbox drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.exceptions import DeliveryError, PublishError
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.db.engine import SessionFactory
+from shared.messaging.connection import BrokerConnection
+from shared.messaging.envelope import Envelope
+from shared.messaging.tables import outbox
+from shared.messaging.topology import declare_exchanges
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_STAGED = "xueji.outbox.staged"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def amqp_headers(envelope: Envelope) -> dict[str, Any]:
+    """Headers that let tools route, trace and inspect a message without parsing its body."""
+    return {
+        "x-schema-version": envelope.schema_version,
+        "x-source": str(envelope.source),
+        "x-target": str(envelope.target),
+        **({"x-causation-id": str(envelope.causation_id)} if envelope.causation_id else {}),
+        **envelope.trace_context,
+    }
+
+
+async def stage(session: AsyncSession, envelopes: Iterable[Envelope], now: datetime | None = None) -> None:
+    """Add ``envelopes`` to the outbox in ``session``'s transaction (published after commit)."""
+    now = now or utcnow()
+    rows = [
+        {
+            "message_id": str(e.message_id),
+            "message_type": e.type,
+            "routing_key": e.routing_key,
+            "body": e.to_json(),
+            "headers": amqp_headers(e),
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+        for e in envelopes
+    ]
+    if rows:
+        await session.execute(insert(outbox), rows)
+        session.info[_STAGED] = True
+
+
+def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay) -> None:
+    """Wake ``relay`` whenever a session of ``session_factory`` commits staged messages."""
+
+    session_class = session_factory.kw["sync_session_class"]
+
+    @event.listens_for(session_class, "after_commit")
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(_STAGED, False):
+            relay.wake()
+
+    @event.listens_for(session_class, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_STAGED, None)
+
+
+def _message(row: Any) -> aio_pika.Message:
+    return aio_pika.Message(
+        row.body,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=row.message_id,
+        type=row.message_type,
+        timestamp=row.created_at,
+        headers=row.headers,
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in confirmed batches; prunes old sent rows."""
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        broker: BrokerConnection,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        retention: timedelta = timedelta(minutes=10),
+        publish_timeout: float = 10.0,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._sessions = session_factory
+        self._broker = broker
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._retention = retention
+        self._publish_timeout = publish_timeout
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._exchange: AbstractExchange | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_prune = 0.0
+        self.published = 0
+        broker.on_connected(self._open_channel)
+
+    async def _open_channel(self, connection: AbstractConnection) -> None:
+        channel: AbstractChannel = await connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        self._broker.watch_channel(channel)
+        self._exchange, _ = await declare_exchanges(channel)
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            self._wake.clear()
+            try:
+                await self._broker.wait_ready()
+                while await self.relay_once() == self._batch_size:
+                    pass
+                await self._maybe_prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database hiccup: rows stay unsent, try again
+                log.warning("outbox relay cycle failed, will retry: %r", exc)
+                await asyncio.sleep(self._poll_interval)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of due rows; return how many rows were due."""
+        now = self._clock()
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(outbox)
+                    .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= now)
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        results = await self._publish(rows)
+        await self._record(rows, results)
+        return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        exchange = self._exchange
+        if exchange is None or not self._broker.is_ready:
+            raise ConnectionError("broker not ready")
+        outcomes = await asyncio.gather(
+            *(
+                exchange.publish(
+                    _message(row), row.routing_key, mandatory=True, timeout=self._publish_timeout
+                )
+                for row in rows
+            ),
+            return_exceptions=True,
+        )
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+    async def _record(self, rows: Sequence[Any], results: list[BaseException | None]) -> None:
+        now = self._clock()
+        sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
+        refused = [
+            (row, error)
+            for row, error in zip(rows, results, strict=True)
+            if isinstance(error, PublishError | DeliveryError)
+        ]
+        async with self._sessions() as session, session.begin():
+            if sent:
+                await session.execute(
+                    update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now)
+                )
+            for row, error in refused:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        attempts=row.attempts + 1,
+                        last_error=_refusal(row.routing_key, error),
+                        next_attempt_at=now + _backoff(row.attempts + 1),
+                    )
+                )
+        self.published += len(sent)
+        lost = len(rows) - len(sent) - len(refused)
+        if refused:
+            log.error("broker refused %d outbox messages, e.g. %s", len(refused), refused[0][1])
+        if lost:
+            # Connection-level failure: unconfirmed rows stay due and go out again.
+            raise ConnectionError(f"{lost} publications unconfirmed")
+
+    async def _maybe_prune(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_prune < 30:
+            return
+        self._last_prune = loop_time
+        await self.prune()
+
+    async def prune(self) -> int:
+        """Delete rows sent longer ago than the retention period."""
+        cutoff = self._clock() - self._retention
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(delete(outbox).where(outbox.c.sent_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Unsent rows and the creation time of the oldest one (for metrics and readiness)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2**attempts, 300))
+
+
+def _refusal(routing_key: str, error: BaseException) -> str:
+    if isinstance(error, PublishError):
+        return f"unroutable: no queue is bound for routing key {routing_key!r}"
+    return f"refused by the broker: {error!r}"

@@ -1,0 +1,63 @@
+"""The FastAPI app factory every tier uses: lifespan, health, readiness, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from shared.runtime.errors import DomainError
+from shared.runtime.service import ServiceRuntime
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def require_hosted(runtime: ServiceRuntime, code: str, what: str) -> None:
+    """404 for a unit this instance does not host: tenants never see each other."""
+    if not runtime.hosts(code):
+        raise HTTPException(status_code=404, detail=f"{what} {code} is not served here")
+
+
+def create_app(
+    runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: str, description: str
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "instance": runtime.instance.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and broker are reachable")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code)
+
+    for router in routers:
+        app.include_router(router)
+    return app

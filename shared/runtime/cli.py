@@ -1,0 +1,45 @@
+"""``python -m services.<tier> --config F --instance NAME``: migrate, then serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from shared.db.migrate import upgrade
+from shared.federation.config import Tier, load_federation
+from shared.runtime.settings import ServiceSettings
+
+
+def main(tier: Tier, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{tier}")
+    parser.add_argument("--config", default=os.environ.get("XUEJI_FEDERATION_CONFIG"))
+    parser.add_argument("--instance", default=os.environ.get("XUEJI_INSTANCE"), required=False)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--host", default=None)
+    args = parser.parse_args()
+    overrides: dict[str, object] = {}
+    if args.config:
+        overrides["federation_config"] = args.config
+    if args.instance:
+        overrides["instance"] = args.instance
+    settings = ServiceSettings(**overrides)  # type: ignore[arg-type]
+    if not settings.instance:
+        parser.error("--instance (or XUEJI_INSTANCE) is required")
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {settings.instance} %(levelname)s %(name)s %(message)s"
+    )
+    instance = load_federation(settings.federation_config).instance(settings.instance)
+    if settings.auto_migrate:
+        upgrade(tier, settings.effective_database_url())
+    uvicorn.run(
+        build_app(settings),
+        host=args.host or instance.host,
+        port=args.port or instance.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )

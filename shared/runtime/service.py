@@ -1,0 +1,109 @@
+"""The runtime of one service instance: database, broker connection, outbox relay, consumer.
+
+``bootstrap.py`` of each tier builds one with its handlers; the FastAPI lifespan starts and
+stops it. Everything a request or a handler needs hangs off it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+
+from shared.db.engine import SessionFactory, make_engine, make_session_factory
+from shared.federation.config import Federation, Instance, Tier, UnitRef, load_federation
+from shared.messaging.connection import BrokerConnection
+from shared.messaging.consumer import MessageConsumer
+from shared.messaging.handlers import HandlerRegistry
+from shared.messaging.outbox import OutboxRelay, wake_relay_after_commit
+from shared.messaging.topology import ServiceTopology
+from shared.messaging.uow import UnitOfWork
+from shared.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    tier: Tier
+    settings: ServiceSettings
+    federation: Federation
+    instance: Instance
+    handlers: HandlerRegistry
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.instance.tier != self.tier:
+            raise ValueError(f"instance {self.instance.name} is a {self.instance.tier} instance")
+        self.database_url = self.settings.effective_database_url()
+        self.engine = make_engine(self.database_url)
+        self.sessions: SessionFactory = make_session_factory(self.engine)
+        self.broker = BrokerConnection(self.settings.amqp_url, name=f"xueji-{self.instance.name}")
+        self.relay = OutboxRelay(
+            self.sessions,
+            self.broker,
+            batch_size=self.settings.relay_batch_size,
+            poll_interval=self.settings.relay_poll_interval,
+        )
+        wake_relay_after_commit(self.sessions, self.relay)
+        self.consumer = MessageConsumer(
+            topology=ServiceTopology(
+                instance=self.instance.name,
+                units=self.units,
+                retry_delays_ms=self.settings.retry_delays_ms,
+            ),
+            handlers=self.handlers,
+            session_factory=self.sessions,
+            broker=self.broker,
+            batch_size=self.settings.consumer_batch_size,
+            prefetch=self.settings.consumer_prefetch,
+        )
+
+    @property
+    def units(self) -> Sequence[UnitRef]:
+        return [UnitRef(tier=self.tier, code=code) for code in self.instance.units]
+
+    def hosts(self, code: str) -> bool:
+        return code in self.instance.units
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    async def start(self) -> None:
+        self.broker.start()
+        self.consumer.start()
+        self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.consumer.stop()
+        await self.broker.close()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """What /readyz reports: each dependency "ok" or why not."""
+        checks: dict[str, str] = {}
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["broker"] = "ok" if self.broker.is_ready else "not connected"
+        return checks
+
+
+def build_runtime(
+    tier: Tier, settings: ServiceSettings, handlers: HandlerRegistry
+) -> ServiceRuntime:
+    federation = load_federation(settings.federation_config)
+    return ServiceRuntime(
+        tier=tier,
+        settings=settings,
+        federation=federation,
+        instance=federation.instance(settings.instance),
+        handlers=handlers,
+    )

@@ -1,0 +1,45 @@
+"""Service settings, from ``XUEJI_*`` environment variables (one class for every tier)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5682/"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XUEJI_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    instance: str = ""
+    federation_config: Path = Path("config/federation.toml")
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    amqp_url: str = DEFAULT_AMQP_URL
+    auto_migrate: bool = True
+    # Broker tuning; tests shorten the retry delays.
+    retry_delays_ms: tuple[int, ...] = (1_000, 5_000, 30_000)
+    consumer_batch_size: int = 100
+    consumer_prefetch: int = 200
+    relay_batch_size: int = 500
+    relay_poll_interval: float = 1.0
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_endpoints(self) -> ServiceSettings:
+        if self.env == "production":
+            if self.database_url is None or self.database_url.startswith("sqlite"):
+                raise ValueError("production needs XUEJI_DATABASE_URL pointing at PostgreSQL")
+            if "guest:guest@" in self.amqp_url:
+                raise ValueError("production refuses the default broker credentials")
+        return self
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = (self.data_dir / "db" / f"{self.instance}.sqlite").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
