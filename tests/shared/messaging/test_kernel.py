@@ -1,0 +1,225 @@
+"""The messaging kernel against the real broker, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import aio_pika
+import pytest
+from sqlalchemy import func, select
+
+from shared.messaging.consumer import REASON_HEADER
+from shared.messaging.outbox import OutboxRelay, stage
+from shared.messaging.tables import inbox, outbox
+from shared.messaging.topology import EVENTS_EXCHANGE
+from tests.shared.messaging.harness import Effect, Node, eventually, random_unit, unique_name
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+async def node(database_url: str, amqp_url: str) -> AsyncIterator[Node]:
+    started = await Node(unique_name(), random_unit(), database_url, amqp_url).start()
+    yield started
+    await started.stop()
+
+
+async def publish_raw(amqp_url: str, routing_key: str, body: bytes, **props: Any) -> None:
+    """Publish straight to the exchange, as a buggy or hostile peer (or a redelivery) would."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(aio_pika.Message(body, **props), routing_key, mandatory=True)
+
+
+async def dead_letters(amqp_url: str, node: Node) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(node.topology.dead_queue_name)
+        found = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            found.append(message)
+        return found
+
+
+async def outbox_rows(node: Node) -> list[Any]:
+    async with node.sessions() as session:
+        return list((await session.execute(select(outbox))).all())
+
+
+async def test_rolled_back_message_is_never_published(node: Node) -> None:
+    async with node.sessions() as session, session.begin():
+        await stage(session, [node.envelope(Effect(key="rolled-back"))])
+        await session.rollback()
+    await node.send(Effect(key="committed"))
+
+    await eventually(lambda: _has(node, "committed"))
+    assert "rolled-back" not in await node.effect_counts()
+    assert [r.message_type for r in await outbox_rows(node)] == ["test.effect"]
+
+
+async def test_committed_message_is_published_after_relay_crash(
+    database_url: str, amqp_url: str
+) -> None:
+    name, unit = unique_name(), random_unit()
+    first = await Node(name, unit, database_url, amqp_url).start(relay=False)
+    await first.send(Effect(key="survivor"))
+    await first.stop()  # the process dies after commit, before any publication
+
+    second = await Node(name, unit, database_url, amqp_url).start()
+    try:
+        await eventually(lambda: _has(second, "survivor"))
+        assert (await second.effect_counts())["survivor"] == 1
+        assert all(r.sent_at is not None for r in await outbox_rows(second))
+    finally:
+        await second.stop()
+
+
+async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: str) -> None:
+    envelope = node.envelope(Effect(key="twice"))
+    for _ in range(2):  # two deliveries of one message, e.g. a republish after a lost confirm
+        await publish_raw(amqp_url, envelope.routing_key, envelope.to_json())
+    await node.send(Effect(key="marker"))
+
+    await eventually(lambda: _has(node, "marker"))
+    await eventually(lambda: _is(node.consumer.duplicates >= 1))
+    assert (await node.effect_counts())["twice"] == 1
+    async with node.sessions() as session:
+        recorded = await session.execute(
+            select(func.count()).select_from(inbox).where(
+                inbox.c.message_id == str(envelope.message_id)
+            )
+        )
+        assert recorded.scalar_one() == 1
+
+
+async def test_transient_failures_are_retried_with_backoff(node: Node) -> None:
+    await node.send(Effect(key="flaky", fail_times=2))
+    await eventually(lambda: _has(node, "flaky"))
+    assert (await node.effect_counts())["flaky"] == 1
+    assert node.failures["flaky"] == 2
+
+
+async def test_retries_are_bounded_then_dead_lettered(node: Node, amqp_url: str) -> None:
+    await node.send(Effect(key="hopeless", fail_times=100))
+    await eventually(lambda: _is(node.consumer.dead_lettered == 1))
+    [letter] = await dead_letters(amqp_url, node)
+    assert letter.headers[REASON_HEADER].startswith(  # type: ignore[union-attr]
+        f"gave up after {node.topology.max_attempts} attempts"
+    )
+    assert node.failures["hopeless"] == node.topology.max_attempts
+    assert "hopeless" not in await node.effect_counts()
+
+
+async def test_malformed_messages_are_dead_lettered_with_reason(node: Node, amqp_url: str) -> None:
+    good = node.envelope(Effect(key="ok")).model_dump(mode="json")
+    key = node.envelope(Effect(key="x")).routing_key
+    other_unit = random_unit()
+    cases = {
+        "bad-json": (b"{not json", "malformed JSON"),
+        "no-envelope": (b'{"hello": 1}', "invalid envelope"),
+        "unknown-type": (_variant(good, type="test.unheard-of"), "unknown message type"),
+        "bad-version": (_variant(good, schema_version=7), "unsupported schema version 7"),
+        "wrong-target": (
+            _variant(good, target={"tier": "school", "code": other_unit.code}),
+            f"target unit school:{other_unit.code} is not hosted",
+        ),
+        "bad-payload": (_variant(good, payload={"key": 5, "extra": 1}), "invalid payload"),
+        "refused": (_variant(good, payload={"key": "no", "permanent": True}), "refused by the"),
+    }
+    for case, (body, _) in cases.items():
+        await publish_raw(amqp_url, key, body, message_id=case)
+
+    await eventually(lambda: _is(node.consumer.dead_lettered == len(cases)))
+    reasons = {m.message_id: str((m.headers or {})[REASON_HEADER]) for m in await dead_letters(amqp_url, node)}
+    for case, (_, expected) in cases.items():
+        assert expected in reasons[case], (case, reasons[case])
+    assert await node.total_effects() == 0
+    assert "ok" not in reasons.get("bad-payload", "")  # no input echoed into the reason
+
+
+async def test_one_bad_message_does_not_hold_back_its_batch(node: Node) -> None:
+    await node.send(
+        *[Effect(key=f"good-{i}") for i in range(20)],
+        Effect(key="poison", permanent=True),
+        *[Effect(key=f"later-{i}") for i in range(20)],
+    )
+    await eventually(lambda: _count_at_least(node, 40))
+    counts = await node.effect_counts()
+    assert "poison" not in counts and all(v == 1 for v in counts.values())
+    assert node.consumer.dead_lettered == 1
+
+
+async def test_unroutable_message_stays_in_outbox_with_reason(node: Node) -> None:
+    [envelope] = await node.send(Effect(key="nowhere"), target=random_unit())
+
+    async def refused() -> bool:
+        rows = [r for r in await outbox_rows(node) if r.message_id == str(envelope.message_id)]
+        return bool(rows) and rows[0].last_error is not None
+
+    await eventually(refused)
+    [row] = [r for r in await outbox_rows(node) if r.message_id == str(envelope.message_id)]
+    assert row.sent_at is None and "unroutable" in row.last_error and row.attempts >= 1
+
+
+async def test_sent_rows_are_pruned(node: Node) -> None:
+    await node.send(*[Effect(key=f"p{i}") for i in range(5)])
+    await eventually(lambda: _count_at_least(node, 5))
+    pruner = OutboxRelay(node.sessions, node.broker, retention=timedelta(0))
+    assert await pruner.prune() == 5
+    assert await outbox_rows(node) == []
+
+
+async def test_broker_restart_loses_no_committed_message(
+    database_url: str, amqp_url: str, broker: Any
+) -> None:
+    if broker is None:
+        pytest.skip("AMQP_URL names an external broker this test cannot restart")
+    sender = await Node(unique_name("sender"), random_unit(), database_url, amqp_url).start()
+    receiver = await Node(
+        unique_name("receiver"), random_unit(), database_url.replace(".sqlite", "-r.sqlite"), amqp_url
+    ).start()
+    generation = receiver.broker.generation
+    total = 300
+
+    async def produce() -> None:
+        for i in range(total):
+            await sender.send(Effect(key=f"m{i}"), target=receiver.unit)
+            await asyncio.sleep(0.01)
+
+    try:
+        producing = asyncio.create_task(produce())
+        await eventually(lambda: _count_at_least(receiver, 20))
+        await asyncio.to_thread(broker.restart)
+        await producing
+        await eventually(lambda: _count_at_least(receiver, total), timeout=90)
+        counts = await receiver.effect_counts()
+        assert len(counts) == total and set(counts.values()) == {1}
+        assert receiver.broker.generation > generation  # the consumer resumed by itself
+    finally:
+        await sender.stop()
+        await receiver.stop()
+
+
+def _variant(good: dict[str, Any], **changes: Any) -> bytes:
+    return json.dumps({**good, **changes}).encode()
+
+
+async def _has(node: Node, key: str) -> bool:
+    return key in await node.effect_counts()
+
+
+async def _count_at_least(node: Node, n: int) -> bool:
+    return await node.total_effects() >= n
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
