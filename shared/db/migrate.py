@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import tempfile
 from importlib import resources
 
 from alembic import command, context
@@ -61,13 +63,24 @@ def run_env(service_metadata: MetaData) -> None:
     asyncio.run(online())
 
 
-def main() -> None:
-    import os
+def autogenerate(tier: str, message: str) -> None:
+    """Write the next revision of ``tier`` from its models (diffed against a scratch SQLite)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite+aiosqlite:///{scratch}/scratch.sqlite"
+        config = alembic_config(tier, url)
+        command.upgrade(config, "head")
+        command.revision(config, message=message, autogenerate=True)
 
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tier", required=True, choices=["national", "province", "county", "school"])
     parser.add_argument("--url", default=os.environ.get("XUEJI_DATABASE_URL"))
+    parser.add_argument("--autogenerate", metavar="MESSAGE", help="write a new revision instead")
     args = parser.parse_args()
+    if args.autogenerate:
+        autogenerate(args.tier, args.autogenerate)
+        return
     if not args.url:
         parser.error("--url or XUEJI_DATABASE_URL is required")
     upgrade(args.tier, args.url)

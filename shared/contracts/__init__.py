@@ -1,0 +1,8 @@
+"""Message contracts between tiers: the only thing tiers share about each other.
+
+Importing this package registers every contract with the envelope registry.
+"""
+
+from shared.contracts import registration as registration
+
+__all__ = ["registration"]

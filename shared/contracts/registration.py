@@ -1,0 +1,144 @@
+"""Registration (学籍建立) and key-field change (关键信息变更) across tiers.
+
+Flow (DOMAIN.md §3, N2013 arts. 4-10):
+
+1. school → its province: ``registration.archive_filed`` (extended info, kept pending);
+   school → its authority: ``registration.batch_submitted`` (basic info only).
+2. authority → national: ``registration.batch_approved`` (the approved items), or
+   authority → school + province: ``registration.batch_decided`` (rejections).
+3. national → school + province: ``registration.batch_decided`` with one outcome per item:
+   ``issued`` (with the student number), ``rejected`` (reason names the conflicting province
+   and school, never the other record's personal data) or ``held_for_review``; a later review
+   decision sends another ``registration.batch_decided`` for the held items.
+
+Everything is per batch: a September intake of 300 students is one message per step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
+from shared.messaging.envelope import Contract, contract
+
+MAX_BATCH = 2000
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RegistrationItem(_Item):
+    registration_id: uuid.UUID
+    basic: BasicInfo
+
+
+class ArchiveItem(_Item):
+    registration_id: uuid.UUID
+    basic: BasicInfo
+    extended: ExtendedInfo
+
+
+Outcome = Literal["issued", "rejected", "held_for_review"]
+
+
+class RegistrationOutcome(_Item):
+    registration_id: uuid.UUID
+    outcome: Outcome
+    student_number: str | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    rule: str | None = Field(default=None, max_length=60)
+
+
+@contract("registration.archive_filed", 1)
+class ArchiveFiled(Contract):
+    """School → province: the extended info of a batch, held until the numbers are issued."""
+
+    batch_id: uuid.UUID
+    school_code: str
+    items: tuple[ArchiveItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@contract("registration.batch_submitted", 1)
+class RegistrationBatchSubmitted(Contract):
+    """School → its registry authority: please approve these registrations."""
+
+    batch_id: uuid.UUID
+    school_code: str
+    items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@contract("registration.batch_approved", 1)
+class RegistrationBatchApproved(Contract):
+    """Authority → national: approved; dedup nationally and issue student numbers."""
+
+    batch_id: uuid.UUID
+    school_code: str
+    authority: str = Field(description="unit reference of the approving authority")
+    items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@contract("registration.batch_decided", 1)
+class RegistrationBatchDecided(Contract):
+    """Authority or national → school and province: the outcome of each item."""
+
+    batch_id: uuid.UUID
+    school_code: str
+    decided_by: str
+    outcomes: tuple[RegistrationOutcome, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class KeyFieldChanges(_Item):
+    """关键信息 (ZJ art. 11): name and identity document; at least one must change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=50)
+    id_type: IdType | None = None
+    id_number: str | None = Field(default=None, max_length=30)
+
+
+class ProofDocument(_Item):
+    kind: str = Field(min_length=1, max_length=40, description="e.g. hukou_proof")
+    filename: str = Field(min_length=1, max_length=120)
+    content_base64: str = Field(max_length=3_000_000)
+
+
+@contract("key_field_change.submitted", 1)
+class KeyFieldChangeSubmitted(Contract):
+    """School → authority: a key-field change with its proof (N2013 art. 10)."""
+
+    change_id: uuid.UUID
+    school_code: str
+    student_number: str
+    changes: KeyFieldChanges
+    reason: str = Field(min_length=1, max_length=500)
+    proofs: tuple[ProofDocument, ...] = Field(min_length=1, max_length=5)
+
+
+@contract("key_field_change.approved", 1)
+class KeyFieldChangeApproved(Contract):
+    """Authority → national: re-run dedup on the new key fields and apply them."""
+
+    change_id: uuid.UUID
+    school_code: str
+    student_number: str
+    changes: KeyFieldChanges
+    authority: str
+
+
+@contract("key_field_change.decided", 1)
+class KeyFieldChangeDecided(Contract):
+    """Authority or national → school and province: applied (with the resulting basic fields)
+    or rejected with a reason. An L number becomes a G number when a resident ID is recorded."""
+
+    change_id: uuid.UUID
+    school_code: str
+    student_number: str
+    outcome: Literal["applied", "rejected"]
+    new_student_number: str | None = None
+    changes: KeyFieldChanges
+    reason: str | None = Field(default=None, max_length=500)
+    rule: str | None = Field(default=None, max_length=60)
+    decided_by: str
