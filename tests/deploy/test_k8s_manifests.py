@@ -1,0 +1,623 @@
+"""The Kubernetes manifests under deploy/k8s: render every kustomization, validate, check policy.
+
+Each overlay (and each base) is rendered with ``kubectl kustomize`` exactly as an operator
+would, then every document of a built-in Kubernetes kind is validated with
+``kubernetes_validate`` in strict mode (unknown fields rejected) against the pinned Kubernetes
+version. kubernetes-validate has no schema for custom resources, so the operator CRDs we use
+(RabbitmqCluster, CloudNativePG Cluster) are skipped there *explicitly* and checked by the
+required-key checks below instead; any other kind without a schema is an error, never a skip.
+On top of the schemas the tests assert what matters for running the registry: probes,
+resources, non-root pods, migration Jobs, NetworkPolicies, placeholder-only Secrets, one
+namespace per overlay, labels, and the federation fragment each namespace hosts.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml  # type: ignore[import-untyped, unused-ignore]
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+
+# The Kubernetes minor version the manifests must be valid for (kubernetes-validate bundles
+# schemas 1.25 and later; it validates against the newest schema not newer than this).
+KUBERNETES_VERSION = "1.30"
+
+KUBECTL = shutil.which("kubectl") or (
+    "/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None
+)
+
+OVERLAYS = sorted(
+    p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file()
+)
+PROVINCE_OVERLAYS = [name for name in OVERLAYS if name.startswith("province-")]
+BASES = sorted(p.name for p in (K8S / "base").iterdir() if (p / "kustomization.yaml").is_file())
+
+TIERS = ("national", "province", "county", "school")
+PLACEHOLDER = "CHANGE-ME"
+PROVINCE_LABEL = "xueji.gov.cn/province"
+
+# What each province namespace hosts (the brief's example units).
+HOSTED_UNITS = {
+    "41": {
+        "province": ["41"],
+        "county": ["410102", "410105"],
+        "school": ["4101020001", "4101020002", "4101050001"],
+    },
+    "33": {
+        "province": ["33"],
+        "county": ["330102", "330106"],
+        "school": ["3301020001", "3301060001"],
+    },
+    "51": {
+        "province": ["51"],
+        "county": ["513401", "510104"],
+        "school": ["5134010001", "5101040001"],
+    },
+}
+
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume",
+                  "StorageClass", "CustomResourceDefinition", "PriorityClass"}
+
+
+# --- custom resources: kubernetes-validate has no schema for them -------------------------------
+
+RABBITMQ_SPEC_KEYS = {
+    "replicas", "image", "imagePullSecrets", "service", "persistence", "resources", "affinity",
+    "tolerations", "rabbitmq", "tls", "override", "terminationGracePeriodSeconds",
+    "skipPostDeploySteps", "delayStartSeconds", "secretBackend", "autoEnableAllFeatureFlags",
+}
+CNPG_SPEC_KEYS = {
+    "instances", "imageName", "imageCatalogRef", "primaryUpdateStrategy", "primaryUpdateMethod",
+    "inheritedMetadata", "bootstrap", "postgresql", "storage", "walStorage", "resources",
+    "affinity", "backup", "monitoring", "superuserSecret", "enableSuperuserAccess",
+    "description", "minSyncReplicas", "maxSyncReplicas", "managed", "replica", "externalClusters",
+    "startDelay", "stopDelay", "switchoverDelay", "failoverDelay", "priorityClassName",
+    "topologySpreadConstraints", "certificates", "enablePDB", "env", "envFrom", "logLevel",
+    "nodeMaintenanceWindow", "imagePullSecrets", "serviceAccountTemplate",
+    "projectedVolumeTemplate", "smartShutdownTimeout", "ephemeralVolumeSource",
+    "ephemeralVolumesSizeLimit", "plugins",
+    "tablespaces", "seccompProfile", "probes", "podSecurityContext", "securityContext",
+}
+
+
+def _unknown_keys(spec: dict[str, Any], known: set[str]) -> list[str]:
+    return [f"spec.{key}: not a known field" for key in sorted(set(spec) - known)]
+
+
+def check_rabbitmq_cluster(doc: dict[str, Any]) -> list[str]:
+    """rabbitmq.com/v1beta1 RabbitmqCluster: 3 replicas, quorum queues by default."""
+    spec = doc.get("spec") or {}
+    errors = _unknown_keys(spec, RABBITMQ_SPEC_KEYS)
+    if spec.get("replicas") != 3:
+        errors.append(f"spec.replicas must be 3, got {spec.get('replicas')!r}")
+    config = (spec.get("rabbitmq") or {}).get("additionalConfig") or ""
+    if not re.search(r"^\s*default_queue_type\s*=\s*quorum\s*$", config, re.MULTILINE):
+        errors.append("spec.rabbitmq.additionalConfig must set default_queue_type = quorum")
+    if not (spec.get("persistence") or {}).get("storage"):
+        errors.append("spec.persistence.storage is required")
+    return errors
+
+
+def check_cnpg_cluster(doc: dict[str, Any]) -> list[str]:
+    """postgresql.cnpg.io/v1 Cluster: instances, storage and an initdb owner with its secret."""
+    spec = doc.get("spec") or {}
+    errors = _unknown_keys(spec, CNPG_SPEC_KEYS)
+    instances = spec.get("instances")
+    if not isinstance(instances, int) or instances < 1:
+        errors.append(f"spec.instances must be a positive integer, got {instances!r}")
+    if not (spec.get("storage") or {}).get("size"):
+        errors.append("spec.storage.size is required")
+    initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
+    for key in ("database", "owner"):
+        if not initdb.get(key):
+            errors.append(f"spec.bootstrap.initdb.{key} is required")
+    if not (initdb.get("secret") or {}).get("name"):
+        errors.append("spec.bootstrap.initdb.secret.name is required")
+    return errors
+
+
+CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] = {
+    ("rabbitmq.com/v1beta1", "RabbitmqCluster"): check_rabbitmq_cluster,
+    ("postgresql.cnpg.io/v1", "Cluster"): check_cnpg_cluster,
+}
+
+
+def is_custom_resource(doc: dict[str, Any]) -> bool:
+    return (doc.get("apiVersion"), doc.get("kind")) in CUSTOM_RESOURCES
+
+
+def validation_errors(docs: list[dict[str, Any]]) -> list[str]:
+    """Strict schema errors of built-in kinds plus required-key errors of our custom resources."""
+    errors: list[str] = []
+    for doc in docs:
+        where = f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
+        if not (doc.get("metadata") or {}).get("name"):
+            errors.append(f"{where}: metadata.name is required")
+        check = CUSTOM_RESOURCES.get((str(doc.get("apiVersion")), str(doc.get("kind"))))
+        if check is not None:  # a CRD: kubernetes-validate has no schema, skipped on purpose
+            errors += [f"{where}: {message}" for message in check(doc)]
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(part) for part in exc.path)
+            errors.append(f"{where}: {path}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            errors.append(f"{where}: {exc.message}; not a custom resource this test checks either")
+    return errors
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+@functools.cache
+def _kustomize(directory: str) -> str:
+    assert KUBECTL is not None
+    result = subprocess.run(
+        [KUBECTL, "kustomize", directory], capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {directory} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """The documents `kubectl kustomize DIR` renders (a fresh copy per call)."""
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed, so the kustomizations cannot be rendered")
+    return [doc for doc in yaml.safe_load_all(_kustomize(str(directory))) if doc]
+
+
+def overlay(name: str) -> list[dict[str, Any]]:
+    return render(K8S / "overlays" / name)
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """A rendered object by kind and name; generated names carry a hash suffix."""
+    found = [
+        doc for doc in of_kind(docs, kind)
+        if re.fullmatch(rf"{re.escape(name)}(-[a-z0-9]{{10}})?", doc["metadata"]["name"])
+    ]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def workloads(docs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return (doc for doc in docs if doc["kind"] in {"Deployment", "Job", "StatefulSet"})
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def labels_of(doc: dict[str, Any]) -> dict[str, str]:
+    return dict((doc.get("metadata") or {}).get("labels") or {})
+
+
+def secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    values.update(secret.get("stringData") or {})
+    return values
+
+
+def province_code(overlay_name: str) -> str:
+    return overlay_name.removeprefix("province-")
+
+
+def tier_of(deployment: dict[str, Any]) -> str:
+    tier = labels_of(deployment)["app.kubernetes.io/component"]
+    assert tier in TIERS
+    return tier
+
+
+# --- schema validation -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_validates_strictly(name: str) -> None:
+    docs = overlay(name)
+    assert docs, f"overlay {name} rendered nothing"
+    assert validation_errors(docs) == []
+
+
+@pytest.mark.parametrize("name", BASES)
+def test_base_validates_strictly(name: str) -> None:
+    assert validation_errors(render(K8S / "base" / name)) == []
+
+
+def test_rabbitmq_statefulset_alternative_validates_fully() -> None:
+    docs = render(K8S / "base" / "rabbitmq-statefulset")
+    assert not [doc for doc in docs if is_custom_resource(doc)], "no CRD may be needed here"
+    assert validation_errors(docs) == []
+    statefulset = named(docs, "StatefulSet", "xueji-rabbitmq")
+    assert statefulset["spec"]["replicas"] == 3
+    headless = named(docs, "Service", statefulset["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    config = named(docs, "ConfigMap", "xueji-rabbitmq-config")["data"]
+    assert "cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s" in config[
+        "rabbitmq.conf"]
+    assert re.search(r"^default_queue_type = quorum$", config["rabbitmq.conf"], re.MULTILINE)
+    assert "rabbitmq_peer_discovery_k8s" in config["enabled_plugins"]
+    cookie = [v for v in pod_spec(statefulset)["volumes"] if "secret" in v]
+    assert [v["secret"]["secretName"] for v in cookie] == ["xueji-rabbitmq-erlang-cookie"]
+    assert named(docs, "Service", "xueji-rabbitmq")["spec"]["ports"][0]["port"] == 5672
+
+
+# --- the deliberately broken manifests must fail -----------------------------------------------
+
+BAD_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: broken
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app.kubernetes.io/name: broken}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: broken}
+    spec:
+      containers:
+        - name: broken
+          image: xueji:0.1.0
+          livenessProbe:
+            httpGet: {path: /healthz, port: 8000}
+            periodSecond: 10          # typo: periodSeconds
+"""
+
+
+def test_unknown_field_in_a_deployment_fails_validation() -> None:
+    errors = validation_errors([yaml.safe_load(BAD_DEPLOYMENT)])
+    assert len(errors) == 1
+    assert "periodSecond" in errors[0]
+
+
+def test_unknown_field_fails_through_kustomize(tmp_path: Path) -> None:
+    (tmp_path / "deployment.yaml").write_text(BAD_DEPLOYMENT)
+    (tmp_path / "kustomization.yaml").write_text("resources:\n  - deployment.yaml\n")
+    errors = validation_errors(render(tmp_path))
+    assert errors and "periodSecond" in errors[0]
+
+
+def test_a_kind_without_schema_is_an_error_not_a_skip() -> None:
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    assert "not a custom resource this test checks" in validation_errors([widget])[0]
+
+
+def test_custom_resource_checks_catch_missing_keys() -> None:
+    rabbit = {"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster",
+              "metadata": {"name": "r"}, "spec": {"replicas": 1, "replica": 3}}
+    cnpg = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": "c"}, "spec": {"instances": 2}}
+    errors = "\n".join(validation_errors([rabbit, cnpg]))
+    for expected in ("spec.replica: not a known field", "spec.replicas must be 3",
+                     "default_queue_type", "spec.persistence.storage", "spec.storage.size",
+                     "initdb.database", "initdb.owner", "initdb.secret.name"):
+        assert expected in errors
+
+
+# --- namespaces and labels ---------------------------------------------------------------------
+
+def expected_namespaces(name: str) -> set[str]:
+    if name == "national":
+        return {"xueji-national", "xueji-broker"}
+    return {f"xueji-{province_code(name)}"}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_renders_its_own_namespace(name: str) -> None:
+    docs = overlay(name)
+    namespaces = {doc["metadata"]["name"] for doc in of_kind(docs, "Namespace")}
+    assert namespaces == expected_namespaces(name)
+    for doc in docs:
+        if doc["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in doc["metadata"], doc["metadata"]["name"]
+        else:
+            assert doc["metadata"].get("namespace") in namespaces, (
+                f"{doc['kind']}/{doc['metadata']['name']} is outside the overlay's namespaces")
+    for namespace in of_kind(docs, "Namespace"):
+        assert labels_of(namespace)["pod-security.kubernetes.io/enforce"] in {"restricted",
+                                                                               "baseline"}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_everything_is_labelled(name: str) -> None:
+    docs = overlay(name)
+    province = province_code(name) if name in PROVINCE_OVERLAYS else None
+    templates = [(f"{w['kind']}/{w['metadata']['name']} pods", w["spec"]["template"]["metadata"])
+                 for w in workloads(docs)]
+    objects = [(f"{d['kind']}/{d['metadata']['name']}", d["metadata"]) for d in docs]
+    for where, metadata in objects + templates:
+        labels = metadata.get("labels") or {}
+        assert labels.get("app.kubernetes.io/name"), where
+        assert labels.get("app.kubernetes.io/component"), where
+        assert labels.get("app.kubernetes.io/part-of") == "xueji", where
+        if province:
+            assert labels.get(PROVINCE_LABEL) == province, where
+    for cluster in of_kind(docs, "Cluster"):
+        inherited = cluster["spec"]["inheritedMetadata"]["labels"]
+        assert inherited["app.kubernetes.io/part-of"] == "xueji"
+        assert inherited["app.kubernetes.io/component"] == "database"
+        if province:
+            assert inherited[PROVINCE_LABEL] == province
+
+
+# --- the services: Deployments and their migration Jobs ----------------------------------------
+
+def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
+    deployments = of_kind(overlay(name), "Deployment")
+    assert deployments
+    for deployment in deployments:
+        tier = tier_of(deployment)
+        spec = pod_spec(deployment)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] is False
+        (container,) = spec["containers"]
+        assert container["command"] == [
+            "python", "-m", f"services.{tier}", "--config", "/etc/xueji/federation.toml",
+            "--instance", "$(XUEJI_INSTANCE)",
+        ]
+        assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        for bound in ("requests", "limits"):
+            assert set(container["resources"][bound]) >= {"cpu", "memory"}, bound
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] is True
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        env = env_names(container)
+        assert env["XUEJI_ENV"]["value"] == "production"
+        assert env["XUEJI_FEDERATION_CONFIG"]["value"] == "/etc/xueji/federation.toml"
+        for variable, key in (("XUEJI_DATABASE_URL", "database-url"),
+                              ("XUEJI_AMQP_URL", "amqp-url")):
+            reference = env[variable]["valueFrom"]["secretKeyRef"]
+            assert reference["key"] == key
+        assert env["XUEJI_INSTANCE"]["valueFrom"]["configMapKeyRef"]["key"] == tier
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
+    docs = overlay(name)
+    for deployment in of_kind(docs, "Deployment"):
+        tier = tier_of(deployment)
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        service = named(docs, "Service", f"xueji-{tier}")
+        assert service["spec"]["selector"] == selector
+        assert service["spec"]["ports"] == [
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+        pdb = named(docs, "PodDisruptionBudget", f"xueji-{tier}")
+        assert pdb["spec"]["selector"]["matchLabels"] == selector
+        job = named(docs, "Job", f"xueji-{tier}-migrate")
+        (migrate,) = pod_spec(job)["containers"]
+        (serve,) = pod_spec(deployment)["containers"]
+        assert migrate["command"] == ["python", "-m", "shared.db.migrate", "--tier", tier]
+        assert migrate["env"] == serve["env"], "the migration Job needs the same environment"
+        assert migrate["image"] == serve["image"]
+        assert pod_spec(job)["volumes"] == pod_spec(deployment)["volumes"]
+        assert pod_spec(job)["securityContext"]["runAsNonRoot"] is True
+        # The two-pass apply of the README selects the Deployments out of the first pass.
+        assert labels_of(deployment)["xueji.gov.cn/starts-after"] == "migration"
+        assert "xueji.gov.cn/starts-after" not in labels_of(job)
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_references_resolve_within_the_namespace(name: str) -> None:
+    docs = overlay(name)
+    present = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d for d in docs}
+
+    def data_keys(kind: str, namespace: str, ref_name: str) -> set[str]:
+        found = present.get((kind, namespace, ref_name))
+        assert found is not None, f"{kind} {ref_name} is referenced but not rendered in {namespace}"
+        return set(found.get("data") or {})
+
+    for workload in workloads(docs):
+        namespace = workload["metadata"]["namespace"]
+        spec = pod_spec(workload)
+        for container in spec["containers"] + spec.get("initContainers", []):
+            for entry in container.get("env", []):
+                source = entry.get("valueFrom") or {}
+                for kind, field in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    if field in source:
+                        ref = source[field]
+                        assert ref["key"] in data_keys(kind, namespace, ref["name"])
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                keys = data_keys("ConfigMap", namespace, volume["configMap"]["name"])
+                assert {item["key"] for item in volume["configMap"].get("items", [])} <= keys
+    for cluster in of_kind(docs, "Cluster"):
+        namespace = cluster["metadata"]["namespace"]
+        initdb = cluster["spec"]["bootstrap"]["initdb"]
+        secret = present[("Secret", namespace, initdb["secret"]["name"])]
+        assert secret["type"] == "kubernetes.io/basic-auth"
+        assert secret_values(secret)["username"] == initdb["owner"]
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_secrets_hold_only_placeholders(name: str) -> None:
+    secrets = of_kind(overlay(name), "Secret")
+    assert secrets
+    for secret in secrets:
+        for key, value in secret_values(secret).items():
+            if secret.get("type") == "kubernetes.io/basic-auth" and key == "username":
+                continue  # a role name, not a credential
+            assert PLACEHOLDER in value, (
+                f"Secret {secret['metadata']['name']} key {key} holds something other than the "
+                f"{PLACEHOLDER} placeholder: real credentials come from sealed/external secrets")
+
+
+# --- configuration: federation fragment and province rules -------------------------------------
+
+def config_map_data(docs: list[dict[str, Any]], name: str) -> dict[str, str]:
+    data: dict[str, str] = named(docs, "ConfigMap", name)["data"]
+    return data
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_config_volume_holds_federation_and_province_rules(name: str) -> None:
+    docs = overlay(name)
+    province = province_code(name) if name in PROVINCE_OVERLAYS else None
+    expected_items = [{"key": "federation.toml", "path": "federation.toml"}]
+    if province:
+        expected_items.append({"key": f"{province}.toml", "path": f"provinces/{province}.toml"})
+        rules = tomllib.loads(config_map_data(docs, "xueji-config")[f"{province}.toml"])
+        assert rules["code"] == province
+    for workload in workloads(docs):
+        spec = pod_spec(workload)
+        (config,) = [v for v in spec["volumes"] if v["name"] == "config"]
+        assert config["configMap"]["items"] == expected_items
+        (container,) = spec["containers"]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["config"]["mountPath"] == "/etc/xueji"
+        assert mounts["config"]["readOnly"] is True
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_federation_fragment_names_the_hosted_units(name: str) -> None:
+    docs = overlay(name)
+    federation = tomllib.loads(config_map_data(docs, "xueji-config")["federation.toml"])
+    instances = {entry["name"]: entry for entry in federation["instance"]}
+    chosen = config_map_data(docs, "xueji-instances")
+    for deployment in of_kind(docs, "Deployment"):
+        tier = tier_of(deployment)
+        instance = instances[chosen[tier]]
+        assert instance["tier"] == tier
+        assert (instance["host"], instance["port"]) == ("0.0.0.0", 8000)
+        if name in PROVINCE_OVERLAYS:
+            code = province_code(name)
+            assert code in HOSTED_UNITS, f"add province {code}'s hosted units to HOSTED_UNITS"
+            assert instance["units"] == HOSTED_UNITS[code][tier]
+        else:
+            assert instance["units"] == ["CN"]
+    if name in PROVINCE_OVERLAYS:
+        assert instances["national"]["host"] == "xueji-national.xueji-national.svc.cluster.local"
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path: Path) -> None:
+    config = pytest.importorskip("shared.federation.config",
+                                 reason="the project's federation loader is not importable")
+    docs = overlay(name)
+    path = tmp_path / "federation.toml"
+    path.write_text(config_map_data(docs, "xueji-config")["federation.toml"], encoding="utf-8")
+    federation = config.load_federation(path)
+    for instance_name in config_map_data(docs, "xueji-instances").values():
+        federation.instance(instance_name)
+
+
+# --- network isolation -------------------------------------------------------------------------
+
+def selects(policy: dict[str, Any], pod_labels: dict[str, str]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(pod_labels.get(k) == v for k, v in wanted.items())
+
+
+# Egress a tier's pods may have: (port, description of the peer it must be limited to).
+DNS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+BROKER_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "xueji-broker"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "xueji-rabbitmq"}},
+}
+NATIONAL_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "xueji-national"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "xueji-national"}},
+}
+
+
+def allowed_egress(tier: str) -> list[tuple[list[dict[str, Any]], set[tuple[Any, str]]]]:
+    own_db = {"podSelector": {"matchLabels": {"cnpg.io/cluster": f"xueji-{tier}-db"}}}
+    rules = [([own_db], {(5432, "TCP")}), ([BROKER_PEER], {(5672, "TCP")}),
+             ([DNS_PEER], {(53, "UDP"), (53, "TCP")})]
+    if tier != "national":
+        rules.append(([NATIONAL_PEER], {(8000, "TCP")}))
+    return rules
+
+
+def rule_shape(rule: dict[str, Any]) -> tuple[list[dict[str, Any]], set[tuple[Any, str]]]:
+    return rule.get("to", []), {(p["port"], p.get("protocol", "TCP")) for p in rule["ports"]}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_tier_pods_are_isolated_by_network_policy(name: str) -> None:
+    docs = overlay(name)
+    policies = of_kind(docs, "NetworkPolicy")
+    if name in PROVINCE_OVERLAYS:
+        assert policies, f"province overlay {name} renders no NetworkPolicy"
+    for workload in (w for w in workloads(docs) if w["kind"] in {"Deployment", "Job"}):
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        tier = pod_labels["app.kubernetes.io/component"]
+        namespace = workload["metadata"]["namespace"]
+        applying = [p for p in policies
+                    if p["metadata"]["namespace"] == namespace and selects(p, pod_labels)]
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        assert len(applying) == 1, f"{where}: expected exactly one NetworkPolicy"
+        spec = applying[0]["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        assert spec["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}], where
+        shapes = [rule_shape(rule) for rule in spec["egress"]]
+        assert sorted(map(repr, shapes)) == sorted(map(repr, allowed_egress(tier))), where
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_database_accepts_only_its_own_tier(name: str) -> None:
+    docs = overlay(name)
+    for cluster in of_kind(docs, "Cluster"):
+        db = cluster["metadata"]["name"]
+        tier = db.removeprefix("xueji-").removesuffix("-db")
+        policy = named(docs, "NetworkPolicy", db)
+        assert policy["spec"]["podSelector"]["matchLabels"] == {"cnpg.io/cluster": db}
+        clients = policy["spec"]["ingress"][0]
+        assert clients["from"] == [{"podSelector": {"matchLabels": {
+            "app.kubernetes.io/component": tier, "app.kubernetes.io/part-of": "xueji"}}}]
+        # The database pods must not fall under the tier's own (egress-limiting) policy.
+        inherited = cluster["spec"]["inheritedMetadata"]["labels"]
+        assert inherited["app.kubernetes.io/component"] != tier
+
+
+# --- stateful backing services -----------------------------------------------------------------
+
+def test_national_overlay_holds_the_broker_and_the_national_database() -> None:
+    docs = overlay("national")
+    (rabbit,) = of_kind(docs, "RabbitmqCluster")
+    assert rabbit["metadata"]["namespace"] == "xueji-broker"
+    assert rabbit["spec"]["replicas"] == 3
+    (database,) = of_kind(docs, "Cluster")
+    assert database["metadata"]["name"] == "xueji-national-db"
+    assert database["spec"]["instances"] == 3
+    assert [tier_of(d) for d in of_kind(docs, "Deployment")] == ["national"]
+
+
+@pytest.mark.parametrize("name", PROVINCE_OVERLAYS)
+def test_province_overlay_runs_three_tiers_with_a_database_each(name: str) -> None:
+    docs = overlay(name)
+    assert sorted(tier_of(d) for d in of_kind(docs, "Deployment")) == [
+        "county", "province", "school"]
+    clusters = {c["metadata"]["name"]: c["spec"]["instances"] for c in of_kind(docs, "Cluster")}
+    assert clusters == {"xueji-province-db": 2, "xueji-county-db": 2, "xueji-school-db": 2}
+    assert not of_kind(docs, "RabbitmqCluster"), "the broker is shared, not per province"
