@@ -91,6 +91,7 @@ class MessageConsumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.batches = 0
         broker.on_connected(self._attach)
         self._broker = broker
 
@@ -223,6 +224,7 @@ class MessageConsumer:
             for item in fresh:
                 await item.handler(HandlerContext(session, item.envelope), item.payload)
         self.applied += len(fresh)
+        self.batches += 1
         self.duplicates += len(items) - len(fresh)
 
     async def _failed(self, item: Decoded, exc: Exception) -> None:

@@ -1,0 +1,78 @@
+"""The federation as separate processes over the real broker, started once per session.
+
+Every instance of ``config/federation.toml`` runs as its own ``python -m services.<tier>``
+process (unique instance names and free ports, so it never collides with ``make run``).
+``XUEJI_TEST_DB=postgresql`` gives every instance its own PostgreSQL database instead of a
+SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.federation.config import Tier
+from shared.federation.launcher import LocalFederation
+from shared.federation.testing import federation_copy
+
+pytestmark = pytest.mark.federation
+
+FAST_KERNEL = {
+    "XUEJI_RETRY_DELAYS_MS": "[200, 500, 1000]",
+    "XUEJI_RELAY_POLL_INTERVAL": "0.2",
+}
+
+
+@pytest.fixture(scope="session")
+def federation(
+    amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalFederation]:
+    base = tmp_path_factory.mktemp("federation")
+    config = federation_copy(base / "config")
+    database_url_for = None
+    if os.environ.get("XUEJI_TEST_DB") == "postgresql":
+        server = request.getfixturevalue("postgres")
+
+        def database_url_for(name: str) -> str:
+            return str(server.create_database(name.replace("-", "_")))
+
+    running = LocalFederation(
+        config, base / "data", amqp_url, database_url_for=database_url_for, extra_env=FAST_KERNEL
+    )
+    running.start(timeout=240)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class Federation:
+    """HTTP access to the running federation by unit: ``fed.client("school", "4101020001")``."""
+
+    def __init__(self, running: LocalFederation, http: httpx.AsyncClient) -> None:
+        self.running = running
+        self.http = http
+
+    def url(self, tier: str, code: str, path: str) -> str:
+        instance = self.running.instance_for_unit(Tier(tier), code)
+        return f"http://{instance.host}:{instance.port}{path}"
+
+    async def get(self, tier: str, code: str, path: str, **kw: object) -> httpx.Response:
+        return await self.http.get(self.url(tier, code, path), **kw)  # type: ignore[arg-type]
+
+    async def post(self, tier: str, code: str, path: str, **kw: object) -> httpx.Response:
+        return await self.http.post(self.url(tier, code, path), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def fed(federation: LocalFederation) -> AsyncIterator[Federation]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield Federation(federation, http)
+
+
+def data_dir(federation: LocalFederation) -> Path:
+    return federation.data_dir
