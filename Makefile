@@ -31,7 +31,7 @@ lint: bootstrap
 	$(VENV)/bin/lint-imports
 
 bench: bootstrap
-	$(PY) bench/run_all.py
+	$(PY) -m bench
 
 clean:
 	rm -rf var/

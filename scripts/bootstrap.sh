@@ -53,7 +53,7 @@ stop_system_services() {
 }
 
 install_system_packages() {
-    local wanted=(rabbitmq-server postgresql)
+    local wanted=(rabbitmq-server postgresql kubectl)
     command -v make >/dev/null 2>&1 || wanted+=(make)
     if ! command -v "$PYTHON" >/dev/null 2>&1; then
         wanted+=(python3 python3-venv)
