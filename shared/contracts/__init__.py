@@ -4,5 +4,6 @@ Importing this package registers every contract with the envelope registry.
 """
 
 from shared.contracts import registration as registration
+from shared.contracts import transfer as transfer
 
-__all__ = ["registration"]
+__all__ = ["registration", "transfer"]
