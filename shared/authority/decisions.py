@@ -1,0 +1,218 @@
+"""Deciding a task, by an officer or by the system, and telling the other tiers.
+
+- approve a registration batch → ``registration.batch_approved`` (the approved items only) to
+  national, which dedups nationally and issues the student numbers;
+- rejected items, or the whole batch rejected → ``registration.batch_decided`` (outcome
+  ``rejected``, rule ``authority_rejected``, the officer's reason) to the school and to the
+  school's province (which drops the pending extended info);
+- approve a key-field change → ``key_field_change.approved`` to national (re-dedup on the new
+  key fields); reject → ``key_field_change.decided`` (rejected) to the school and province.
+
+The task update and the messages commit together (one unit of work, or the consumer's
+transaction for automatic approvals). The officer's name stays in the task; messages name
+the authority unit as the decider.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from shared.authority.domain import (
+    REJECTED_RULE,
+    AlreadyDecided,
+    Decision,
+    DecisionRefused,
+    Plan,
+    TaskKind,
+    TaskStatus,
+    plan_decision,
+)
+from shared.authority.repository import TaskRepository
+from shared.authority.role import RegistryAuthority, province_unit, school_unit
+from shared.contracts.registration import (
+    KeyFieldChangeApproved,
+    KeyFieldChangeDecided,
+    KeyFieldChanges,
+    RegistrationBatchApproved,
+    RegistrationBatchDecided,
+    RegistrationItem,
+    RegistrationOutcome,
+)
+from shared.contracts.students import BasicInfo
+from shared.federation.config import NATIONAL, School, UnitRef
+from shared.messaging.envelope import Contract
+from shared.messaging.handlers import HandlerContext
+from shared.messaging.uow import UnitOfWork
+from shared.runtime.errors import Conflict, DomainError, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class Emit(Protocol):
+    """Stage one message in the current transaction."""
+
+    async def __call__(self, payload: Contract, target: UnitRef) -> object: ...
+
+
+def handler_emit(ctx: HandlerContext) -> Emit:
+    """Emit from a message handler: the addressed unit is the source, causality carried."""
+
+    async def emit(payload: Contract, target: UnitRef) -> object:
+        return await ctx.emit(payload, target=target)
+
+    return emit
+
+
+def task_emit(uow: UnitOfWork, task: Any, source: UnitRef) -> Emit:
+    """Emit from a request: continue the flow of the submission that opened ``task``."""
+
+    async def emit(payload: Contract, target: UnitRef) -> object:
+        return await uow.emit(
+            payload,
+            source=source,
+            target=target,
+            correlation_id=uuid.UUID(task.correlation_id),
+            causation_id=uuid.UUID(task.message_id),
+        )
+
+    return emit
+
+
+async def decide(authority: RegistryAuthority, task_id: str, decision: Decision) -> None:
+    """An officer's decision on a task of a hosted unit: 404, 409 or 422 when it cannot be."""
+    async with authority.runtime.unit_of_work() as uow:
+        tasks = authority.tasks(uow.session)
+        task = await tasks.get(task_id)
+        if task is None or not authority.hosts(task.authority_unit):
+            raise NotFound(f"task {task_id} not found", rule="task_not_found")
+        school = _school(authority, task.school_code)
+        emit = task_emit(uow, task, authority.unit(task.authority_unit))
+        await settle(authority, tasks, task, school, decision, emit)
+        await uow.commit()
+    log.info("task %s %sd by an officer", task_id, decision.kind)
+
+
+async def settle(
+    authority: RegistryAuthority,
+    tasks: TaskRepository,
+    task: Any,
+    school: School,
+    decision: Decision,
+    emit: Emit,
+) -> Plan:
+    """Apply ``decision`` to an open task and emit what it causes, in the caller's transaction."""
+    items = await tasks.items(task.task_id) if task.kind == TaskKind.REGISTRATION_BATCH else []
+    plan = _plan(task, [row.registration_id for row in items], decision)
+    if not await tasks.close(
+        task.task_id,
+        plan.status,
+        at=authority.clock(),
+        by=decision.decided_by,
+        reason=decision.reason,
+    ):
+        raise Conflict("the task was decided meanwhile", rule="task_already_decided")
+    await tasks.settle_items(task.task_id, plan)
+    authority_unit = authority.unit(task.authority_unit)
+    if task.kind == TaskKind.REGISTRATION_BATCH:
+        await announce_batch(emit, authority_unit, school, task, items, plan)
+    else:
+        await announce_key_field_change(emit, authority_unit, school, task, plan, decision.reason)
+    return plan
+
+
+def _plan(task: Any, item_ids: Sequence[str], decision: Decision) -> Plan:
+    try:
+        return plan_decision(TaskKind(task.kind), TaskStatus(task.status), item_ids, decision)
+    except AlreadyDecided as refused:
+        raise Conflict(refused.detail, rule=refused.rule) from None
+    except DecisionRefused as refused:
+        raise DomainError(refused.detail, rule=refused.rule) from None
+
+
+def _school(authority: RegistryAuthority, code: str) -> School:
+    school = authority.school(code)
+    if school is None:
+        raise DomainError(f"school {code} is no longer in the federation", rule="unknown_school")
+    return school
+
+
+async def announce_batch(
+    emit: Emit, authority: UnitRef, school: School, task: Any, items: Sequence[Any], plan: Plan
+) -> None:
+    """Approved items to national; rejected ones back to the school and its province."""
+    batch_id = uuid.UUID(task.subject_id)
+    approved = set(plan.approved)
+    if approved:
+        await emit(
+            RegistrationBatchApproved(
+                batch_id=batch_id,
+                school_code=school.code,
+                authority=str(authority),
+                items=tuple(_registration(row) for row in items if row.registration_id in approved),
+            ),
+            NATIONAL,
+        )
+    if plan.rejected:
+        decided = RegistrationBatchDecided(
+            batch_id=batch_id,
+            school_code=school.code,
+            decided_by=str(authority),
+            outcomes=_rejections(plan.rejected),
+        )
+        await _tell_school_and_province(emit, school, decided)
+
+
+def _registration(row: Any) -> RegistrationItem:
+    return RegistrationItem(
+        registration_id=uuid.UUID(row.registration_id), basic=BasicInfo.model_validate(row.basic)
+    )
+
+
+def _rejections(rejected: Mapping[str, str]) -> tuple[RegistrationOutcome, ...]:
+    return tuple(
+        RegistrationOutcome(
+            registration_id=uuid.UUID(registration_id),
+            outcome="rejected",
+            reason=reason,
+            rule=REJECTED_RULE,
+        )
+        for registration_id, reason in rejected.items()
+    )
+
+
+async def announce_key_field_change(
+    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
+) -> None:
+    """Approved → national re-checks and applies; rejected → the school and its province."""
+    change_id = uuid.UUID(task.subject_id)
+    student_number = task.details["student_number"]
+    changes = KeyFieldChanges.model_validate(task.details["changes"])
+    if plan.status is TaskStatus.APPROVED:
+        approved = KeyFieldChangeApproved(
+            change_id=change_id,
+            school_code=school.code,
+            student_number=student_number,
+            changes=changes,
+            authority=str(authority),
+        )
+        await emit(approved, NATIONAL)
+        return
+    decided = KeyFieldChangeDecided(
+        change_id=change_id,
+        school_code=school.code,
+        student_number=student_number,
+        outcome="rejected",
+        changes=changes,
+        reason=reason,
+        rule=REJECTED_RULE,
+        decided_by=str(authority),
+    )
+    await _tell_school_and_province(emit, school, decided)
+
+
+async def _tell_school_and_province(emit: Emit, school: School, payload: Contract) -> None:
+    await emit(payload, school_unit(school))
+    await emit(payload, province_unit(school))

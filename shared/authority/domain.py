@@ -1,0 +1,268 @@
+"""Approval tasks and the authority's own checks: rules only (standard library and the
+GB 11643 rules of :mod:`shared.resident_id`, which is standard library too).
+
+A task is opened for every submission a school makes to its authority and is decided once:
+``open`` → ``approved`` | ``rejected``. A registration batch may be approved with some of its
+items rejected (each with its own reason); the task is then ``approved`` and those items
+``rejected``.
+
+The checks are what an authority verifies before it approves (N2013 art. 6: no registration
+on false information, no duplicate registration; ZJ art. 11 for key fields). A finding never
+refuses a batch by itself: it keeps the batch from being approved automatically and is shown
+to the officer, who decides.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Protocol
+
+from shared.resident_id import InvalidResidentId, normalise, validate_resident_id
+
+SYSTEM = "system"  # decided_by of automatic approvals
+REJECTED_RULE = "authority_rejected"  # rule of every outcome an authority rejects
+
+# Grades a school of each stage teaches (1-6 primary, 7-9 junior, 10-12 senior).
+GRADES_BY_STAGE: Mapping[str, range] = {
+    "primary": range(1, 7),
+    "junior": range(7, 10),
+    "senior": range(10, 13),
+    "nine_year": range(1, 10),
+    "special": range(1, 13),
+}
+
+
+class TaskKind(StrEnum):
+    REGISTRATION_BATCH = "registration_batch"  # 学籍建立: a school's intake
+    KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更: name / ID document
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the authority's checks noticed, for the officer to weigh."""
+
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "message": self.message}
+
+
+class Applicant(Protocol):
+    """The basic info the checks read (``shared.contracts.students.BasicInfo`` fits)."""
+
+    @property
+    def id_type(self) -> str: ...
+    @property
+    def id_number(self) -> str | None: ...
+    @property
+    def gender(self) -> str: ...
+    @property
+    def birth_date(self) -> date: ...
+    @property
+    def grade(self) -> int: ...
+    @property
+    def enrolled_on(self) -> date: ...
+
+
+# ---------------------------------------------------------------- checks of a batch
+
+
+def check_batch(
+    applicants: Mapping[str, Applicant], stage: str, today: date
+) -> dict[str, list[Finding]]:
+    """Findings per registration id (only ids with findings appear)."""
+    found = {key: check_applicant(a, stage, today) for key, a in applicants.items()}
+    for key in duplicated_identities(applicants):
+        found[key].append(
+            Finding("duplicate_in_batch", "the same identity document appears twice in the batch")
+        )
+    return {key: findings for key, findings in found.items() if findings}
+
+
+def check_applicant(applicant: Applicant, stage: str, today: date) -> list[Finding]:
+    """Findings about one applicant: identity document, dates and grade."""
+    return [
+        *check_identity(applicant, today),
+        *check_dates(applicant, today),
+        *check_grade(applicant.grade, stage),
+    ]
+
+
+def check_identity(applicant: Applicant, today: date) -> list[Finding]:
+    """The identity document is complete and, for a resident ID, agrees with the person."""
+    if applicant.id_type == "none":
+        if applicant.id_number:
+            return [Finding("id_number_unexpected", "id type 'none' carries no id number")]
+        return []
+    if not applicant.id_number:
+        return [Finding("id_number_missing", f"id type {applicant.id_type!r} needs an id number")]
+    if applicant.id_type != "resident_id":
+        return []
+    try:
+        parsed = validate_resident_id(applicant.id_number, today=today)
+    except InvalidResidentId as error:
+        return [Finding(f"resident_id_{error.rule}", error.message)]
+    findings = []
+    if parsed.birth_date != applicant.birth_date:
+        findings.append(
+            Finding("birth_date_mismatch", "the birth date differs from the resident ID's")
+        )
+    if parsed.sex != applicant.gender:
+        findings.append(Finding("gender_mismatch", "the gender differs from the resident ID's"))
+    return findings
+
+
+def check_dates(applicant: Applicant, today: date) -> list[Finding]:
+    findings = []
+    if applicant.enrolled_on > today:
+        findings.append(Finding("enrolled_in_future", "the enrolment date is in the future"))
+    if applicant.birth_date >= applicant.enrolled_on:
+        findings.append(
+            Finding("born_after_enrolment", "the birth date is not before the enrolment date")
+        )
+    return findings
+
+
+def check_grade(grade: int, stage: str) -> list[Finding]:
+    grades = GRADES_BY_STAGE.get(stage)
+    if grades is None or grade in grades:
+        return []
+    return [
+        Finding(
+            "grade_outside_stage",
+            f"grade {grade} is not taught at a {stage} school ({grades[0]}-{grades[-1]})",
+        )
+    ]
+
+
+def duplicated_identities(applicants: Mapping[str, Applicant]) -> list[str]:
+    """Keys of applicants whose identity document another applicant of the batch shares."""
+    keys = {key: identity_key(a) for key, a in applicants.items()}
+    counts = Counter(k for k in keys.values() if k is not None)
+    return [key for key, k in keys.items() if k is not None and counts[k] > 1]
+
+
+def identity_key(applicant: Applicant) -> tuple[str, str] | None:
+    if applicant.id_type == "none" or not applicant.id_number:
+        return None
+    return applicant.id_type, normalise(applicant.id_number)
+
+
+# ------------------------------------------------------ checks of a key-field change
+
+
+def check_key_field_change(
+    name: str | None, id_type: str | None, id_number: str | None, today: date
+) -> list[Finding]:
+    """Findings about the requested new key fields (ZJ art. 11; N2013 art. 10)."""
+    if name is None and id_type is None and id_number is None:
+        return [Finding("nothing_to_change", "the request changes neither name nor id")]
+    if id_type == "none" and id_number:
+        return [Finding("id_number_unexpected", "id type 'none' carries no id number")]
+    if id_type is not None and id_type != "none" and not id_number:
+        return [Finding("id_number_missing", f"id type {id_type!r} needs an id number")]
+    if id_type == "resident_id" and id_number:
+        try:
+            validate_resident_id(id_number, today=today)
+        except InvalidResidentId as error:
+            return [Finding(f"resident_id_{error.rule}", error.message)]
+    return []
+
+
+# ---------------------------------------------------------------------- decisions
+
+
+class DecisionRefused(Exception):
+    """A decision the task cannot take; ``rule`` names why."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail
+
+
+class AlreadyDecided(DecisionRefused):
+    def __init__(self, status: str) -> None:
+        super().__init__("task_already_decided", f"the task is already {status}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an officer (or the system) decided about a task."""
+
+    kind: DecisionKind
+    decided_by: str
+    reason: str | None = None
+    rejected_items: Mapping[str, str] = field(default_factory=dict)  # registration id → reason
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The effect of a decision: the task's new status and each item's fate."""
+
+    status: TaskStatus
+    approved: tuple[str, ...]
+    rejected: Mapping[str, str]  # registration id → reason
+
+
+def plan_decision(
+    kind: TaskKind, status: TaskStatus, item_ids: Sequence[str], decision: Decision
+) -> Plan:
+    """Check ``decision`` against the task and say what it does; raises DecisionRefused."""
+    if status is not TaskStatus.OPEN:
+        raise AlreadyDecided(status)
+    if decision.kind is DecisionKind.REJECT:
+        return _plan_rejection(item_ids, decision)
+    if decision.rejected_items and kind is not TaskKind.REGISTRATION_BATCH:
+        raise DecisionRefused(
+            "rejected_items_not_applicable", "only a registration batch has items to reject"
+        )
+    return _plan_approval(item_ids, decision.rejected_items)
+
+
+def _plan_rejection(item_ids: Sequence[str], decision: Decision) -> Plan:
+    if not (decision.reason or "").strip():
+        raise DecisionRefused("reason_required", "a rejection needs a reason")
+    if decision.rejected_items:
+        raise DecisionRefused(
+            "rejected_items_with_reject",
+            "rejected_items belong to an approval; a rejection rejects every item",
+        )
+    reason = decision.reason or ""
+    return Plan(TaskStatus.REJECTED, (), {item: reason for item in item_ids})
+
+
+def _plan_approval(item_ids: Sequence[str], rejected: Mapping[str, str]) -> Plan:
+    unknown = set(rejected) - set(item_ids)
+    if unknown:
+        raise DecisionRefused(
+            "unknown_item", f"{len(unknown)} rejected item(s) are not in this batch"
+        )
+    approved = tuple(item for item in item_ids if item not in rejected)
+    if item_ids and not approved:
+        raise DecisionRefused(
+            "every_item_rejected", "every item is rejected: reject the task instead"
+        )
+    return Plan(TaskStatus.APPROVED, approved, dict(rejected))

@@ -1,0 +1,54 @@
+"""The authority's HTTP API: a task, its proofs, the officer's decision.
+
+Task lists are per unit and live in each service's router (``/api/v1/counties/{code}/tasks``,
+``/api/v1/provinces/{code}/tasks``), calling :func:`shared.authority.queries.list_tasks`.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from urllib.parse import quote
+
+from fastapi import APIRouter, Response
+
+from shared.authority import decisions, queries
+from shared.authority.role import RegistryAuthority
+from shared.authority.schemas import DecisionCreate, TaskRead
+
+
+def task_router(authority: RegistryAuthority) -> APIRouter:
+    """Routes on single tasks, for any service that plays the authority."""
+    router = APIRouter(prefix="/api/v1/tasks", tags=["registry authority"])
+
+    @router.get("/{task_id}", response_model=TaskRead, summary="One approval task")
+    async def read_task(task_id: uuid.UUID) -> TaskRead:
+        """The task with the items' basic info, the key-field change and its proofs' names."""
+        return await queries.read_task(authority, str(task_id))
+
+    @router.get(
+        "/{task_id}/proofs/{index}",
+        summary="Download one proof of a task",
+        response_class=Response,
+        responses={200: {"content": {"application/octet-stream": {}}}},
+    )
+    async def read_proof(task_id: uuid.UUID, index: int) -> Response:
+        """The ``index``-th proof (as listed in the task) as the file the school sent."""
+        proof = await queries.read_proof(authority, str(task_id), index)
+        media_type = mimetypes.guess_type(proof.filename)[0] or "application/octet-stream"
+        disposition = f"attachment; filename*=UTF-8''{quote(proof.filename)}"
+        return Response(
+            proof.content, media_type=media_type, headers={"Content-Disposition": disposition}
+        )
+
+    @router.post("/{task_id}/decision", response_model=TaskRead, summary="Decide a task")
+    async def decide(task_id: uuid.UUID, body: DecisionCreate) -> TaskRead:
+        """Approve (optionally rejecting some items of a batch) or reject with a reason.
+
+        Approval sends the approved registrations (or the key-field change) to national;
+        rejections go back to the school and its province. 409 if the task is decided.
+        """
+        await decisions.decide(authority, str(task_id), body.to_domain())
+        return await queries.read_task(authority, str(task_id))
+
+    return router

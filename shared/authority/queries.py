@@ -1,0 +1,85 @@
+"""Reading tasks: the officer's task list, one task with its items, one proof."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from shared.authority import schemas
+from shared.authority.domain import TaskKind
+from shared.authority.repository import TaskRepository
+from shared.authority.role import RegistryAuthority
+from shared.runtime.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProofFile:
+    filename: str
+    content: bytes
+
+
+async def list_tasks(
+    authority: RegistryAuthority, unit_code: str, query: schemas.TaskListQuery
+) -> schemas.TaskPage:
+    """A hosted unit's tasks, oldest first (the caller has checked the unit is hosted)."""
+    async with authority.runtime.sessions() as session:
+        rows, total = await authority.tasks(session).page(
+            unit_code,
+            status=query.status,
+            kind=query.kind,
+            limit=query.limit,
+            offset=query.offset,
+        )
+    return schemas.TaskPage(
+        items=[_summary(authority, row) for row in rows],
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+async def read_task(authority: RegistryAuthority, task_id: str) -> schemas.TaskRead:
+    """A task of a hosted unit with its items, key-field change and proofs; 404 otherwise."""
+    async with authority.runtime.sessions() as session:
+        tasks = authority.tasks(session)
+        row = await _hosted_task(authority, tasks, task_id)
+        items = await tasks.items(task_id)
+        proofs = await tasks.proofs(task_id)
+    # Who reads which registration data is accountable (ZJ art. 30): log the access.
+    log.info("task %s read at %s", task_id, row.authority_unit)
+    is_change = row.kind == TaskKind.KEY_FIELD_CHANGE
+    change = schemas.key_field_change(row.details) if is_change else None
+    return schemas.TaskRead(
+        **_summary(authority, row).model_dump(),
+        items=[schemas.item(i) for i in items],
+        key_field_change=change,
+        proofs=[schemas.proof(p) for p in proofs],
+    )
+
+
+async def read_proof(authority: RegistryAuthority, task_id: str, index: int) -> ProofFile:
+    async with authority.runtime.sessions() as session:
+        tasks = authority.tasks(session)
+        await _hosted_task(authority, tasks, task_id)
+        row = await tasks.proof(task_id, index)
+    if row is None:
+        raise NotFound(f"task {task_id} has no proof {index}", rule="proof_not_found")
+    log.info("proof %d of task %s downloaded", index, task_id)
+    return ProofFile(filename=row.filename, content=row.content)
+
+
+async def _hosted_task(authority: RegistryAuthority, tasks: TaskRepository, task_id: str) -> Any:
+    row = await tasks.get(task_id)
+    if row is None or not authority.hosts(row.authority_unit):
+        raise NotFound(f"task {task_id} not found", rule="task_not_found")
+    return row
+
+
+def _summary(authority: RegistryAuthority, row: Any) -> schemas.TaskSummary:
+    school = authority.school(row.school_code)
+    return schemas.summary(
+        row, str(authority.unit(row.authority_unit)), school.name if school else None
+    )
