@@ -2,6 +2,11 @@
 
 from fastapi import FastAPI
 
+from services.county.adapters.orm import authority_tables
+from services.county.entrypoints import http
+from shared.authority import http as authority_http
+from shared.authority import messages as authority_messages
+from shared.authority.role import RegistryAuthority
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -14,9 +19,12 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
     runtime = build_runtime(Tier.COUNTY, settings, handlers)
+    authority = RegistryAuthority(runtime, authority_tables)
+    authority_messages.register(handlers, authority)
     return create_app(
         runtime,
-        [diagnostics.router],
+        [diagnostics.router, http.build_router(authority), authority_http.task_router(authority)],
         title="Xueji county service",
-        description="County tier of the Xueji student registry.",
+        description="County tier of the Xueji student registry: the registry authority "
+        "(学籍主管部门) of the schools it governs.",
     )

@@ -2,9 +2,14 @@
 
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.authority.tables import define_authority_tables
+
 
 class Base(DeclarativeBase):
     pass
 
 
 metadata = Base.metadata
+
+# The county is the registry authority (学籍主管部门) of most schools: its approval tasks.
+authority_tables = define_authority_tables(metadata)
