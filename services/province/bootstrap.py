@@ -2,6 +2,11 @@
 
 from fastapi import FastAPI
 
+from services.province.adapters.orm import authority_tables
+from services.province.entrypoints import http, messages
+from shared.authority import http as authority_http
+from shared.authority import messages as authority_messages
+from shared.authority.role import RegistryAuthority
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -14,9 +19,13 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
     runtime = build_runtime(Tier.PROVINCE, settings, handlers)
+    authority = RegistryAuthority(runtime, authority_tables)
+    authority_messages.register(handlers, authority)
+    messages.register(handlers, runtime.federation)
     return create_app(
         runtime,
-        [diagnostics.router],
+        [diagnostics.router, http.build_router(authority), authority_http.task_router(authority)],
         title="Xueji province service",
-        description="Province tier of the Xueji student registry.",
+        description="Province tier of the Xueji student registry: the students' archives "
+        "(non-basic info) and the registry authority of province-direct schools.",
     )

@@ -1,6 +1,38 @@
-"""Tables of the province service's own database."""
+"""Tables of the province service's own database.
 
-from sqlalchemy.orm import DeclarativeBase
+- the registry authority's tasks (for province-direct schools), from ``shared.authority``;
+- the archive (学籍档案): ``archive`` holds one student's extended info and current basic
+  info, ``archive_entry`` the dated entries of its sections (section 1 "basic info and its
+  changes" now; proofs, quality report, health, awards, aid, other, discipline later);
+- ``registration_outcome``: the final outcome of each registration the province has heard
+  of, so that an outcome that arrives before its filing is applied when the filing comes,
+  and a rejected registration's late filing is not kept (data minimisation).
+
+An archive is keyed by ``archive_id`` (the registration id that opened it), not by the
+student number: re-keying an L number to a G number then touches one row, and the entries
+never move.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.authority.tables import define_authority_tables
+
+# Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -8,3 +40,65 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
+
+# The province is the registry authority (学籍主管部门) of its province-direct schools.
+authority_tables = define_authority_tables(metadata)
+
+
+class Archive(Base):
+    """One student's archive in this province."""
+
+    __tablename__ = "archive"
+    __table_args__ = (
+        UniqueConstraint("province", "student_number", name="uq_archive_student_number"),
+        Index("ix_archive_school", "province", "school_code", "status"),
+    )
+
+    archive_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    province: Mapped[str] = mapped_column(String(2))
+    school_code: Mapped[str] = mapped_column(String(12))
+    batch_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(10))
+    student_number: Mapped[str | None] = mapped_column(String(19))
+    basic: Mapped[dict[str, Any]] = mapped_column(JSON)
+    extended: Mapped[dict[str, Any]] = mapped_column(JSON)
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArchiveEntry(Base):
+    """A dated entry of one archive section (``Section``), e.g. a change of basic info."""
+
+    __tablename__ = "archive_entry"
+    __table_args__ = (
+        Index("ix_archive_entry_section", "archive_id", "section", "occurred_on"),
+        # An entry caused by a message (``reference`` = its change or batch id) is made once.
+        UniqueConstraint("archive_id", "kind", "reference", name="uq_archive_entry_reference"),
+    )
+
+    entry_id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    archive_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("archive.archive_id", ondelete="CASCADE")
+    )
+    section: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reference: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RegistrationOutcomeRecord(Base):
+    """The final outcome (issued or rejected) of one registration of this province."""
+
+    __tablename__ = "registration_outcome"
+
+    registration_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    province: Mapped[str] = mapped_column(String(2))
+    school_code: Mapped[str] = mapped_column(String(12))
+    batch_id: Mapped[str] = mapped_column(String(36))
+    outcome: Mapped[str] = mapped_column(String(20))
+    student_number: Mapped[str | None] = mapped_column(String(19))
+    decided_by: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,75 @@
+"""The student archive (学籍档案) a province keeps: states, sections, what an outcome does.
+
+N2013 art. 7 (ZJ art. 8) lists the sections; discipline records (ZJ arts. 22-23) live in the
+archive too and are all removed at graduation. Under the 2025 measures (N2025 arts. 5, 23)
+everything but the basic info is held by the student's province only.
+
+A school files a new student's extended info when it submits the registration; the archive
+stays **pending** until national issues the student number, then becomes **active** under
+that number. An outcome may reach the province before the filing (retries reorder
+deliveries), so outcomes are kept and applied whenever the filing arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+
+class ArchiveStatus(StrEnum):
+    PENDING = "pending"  # filed, waiting for the student number
+    ACTIVE = "active"  # the student's archive, under their student number
+
+
+class Section(StrEnum):
+    """Archive sections (N2013 art. 7); the number is the article's numbering."""
+
+    BASIC = "basic"  # 一 学籍基础信息及信息变动情况
+    PROOFS = "proofs"  # 二 学籍信息证明材料 (户籍证明、转学申请、休学申请等)
+    QUALITY = "quality"  # 三 综合素质发展报告
+    HEALTH = "health"  # 四 体质健康测试及健康体检信息、预防接种信息
+    AWARDS = "awards"  # 五 在校期间的获奖信息
+    AID = "aid"  # 六 享受资助信息
+    OTHER = "other"  # 七 省级教育行政部门规定的其他信息和材料
+    DISCIPLINE = "discipline"  # 处分 (ZJ arts. 22-23): all removed at graduation
+
+
+class EntryKind(StrEnum):
+    REGISTERED = "registered"  # 学籍建立: the student number was issued
+    KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更 (N2013 art. 10)
+
+
+class Outcome(StrEnum):
+    """What national (or the authority) decided about one registration."""
+
+    ISSUED = "issued"
+    REJECTED = "rejected"
+    HELD_FOR_REVIEW = "held_for_review"
+
+
+# Outcomes that settle a pending archive for good; "held for review" leaves it pending.
+FINAL_OUTCOMES = frozenset({Outcome.ISSUED, Outcome.REJECTED})
+
+KEY_FIELDS = ("name", "id_type", "id_number")
+
+
+def is_final(outcome: str) -> bool:
+    return outcome in FINAL_OUTCOMES
+
+
+def key_fields(basic: Mapping[str, Any]) -> dict[str, Any]:
+    """The key fields (关键信息: name and identity document) of a basic-info record."""
+    return {name: basic.get(name) for name in KEY_FIELDS}
+
+
+def with_changes(basic: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Basic info after a key-field change: fields the change sets replace the old ones.
+
+    Recording an identity document of type ``none`` clears the number.
+    """
+    updated = dict(basic)
+    updated.update({name: value for name, value in changes.items() if value is not None})
+    if changes.get("id_type") == "none":
+        updated["id_number"] = None
+    return updated
