@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry
 from shared.messaging.tables import inbox
 from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
+from shared.telemetry.amqp import consumer_span, record_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ class MessageConsumer:
         self.duplicates = 0
         self.dead_lettered = 0
         self.batches = 0
+        # (message type, applied | duplicate | retried | dead_lettered) -> count, for /metrics
+        self.outcomes: Counter[tuple[str, str]] = Counter()
         broker.on_connected(self._attach)
         self._broker = broker
 
@@ -222,10 +226,19 @@ class MessageConsumer:
                     ],
                 )
             for item in fresh:
-                await item.handler(HandlerContext(session, item.envelope), item.payload)
+                with consumer_span(
+                    item.envelope, item.message.headers,
+                    queue=self.topology.queue_name, batch_size=len(items),
+                ):
+                    await item.handler(HandlerContext(session, item.envelope), item.payload)
         self.applied += len(fresh)
         self.batches += 1
         self.duplicates += len(items) - len(fresh)
+        applied = {id(item) for item in fresh}
+        self.outcomes.update(
+            (item.envelope.type, "applied" if id(item) in applied else "duplicate")
+            for item in items
+        )
 
     async def _failed(self, item: Decoded, exc: Exception) -> None:
         attempt = _attempt(item.message)
@@ -235,6 +248,7 @@ class MessageConsumer:
             await self._dead_letter(item.message, f"gave up after {attempt} attempts: {exc!r}")
         else:
             log.warning("%s failed (attempt %d), retrying: %r", item.envelope.type, attempt, exc)
+            self.outcomes[(item.envelope.type, "retried")] += 1
             await self._republish(
                 item.message, "", self.topology.retry_queue_name(attempt),
                 {ATTEMPT_HEADER: attempt + 1},
@@ -242,6 +256,13 @@ class MessageConsumer:
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         log.error("dead-lettering message %s: %s", message.message_id, reason)
+        # a label from the wire only when we know it (a hostile peer must not add series)
+        known = bool(message.type and self._handlers.versions(message.type))
+        message_type = message.type if known and message.type else "unknown"
+        record_dead_letter(
+            message.headers, message_id=str(message.message_id), message_type=message_type,
+            reason=reason,
+        )
         await self._republish(
             message,
             DEAD_EXCHANGE,
@@ -256,6 +277,7 @@ class MessageConsumer:
             },
         )
         self.dead_lettered += 1
+        self.outcomes[(message_type, "dead_lettered")] += 1
 
     async def _republish(
         self,

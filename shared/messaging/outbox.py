@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,8 @@ from shared.db.engine import SessionFactory
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import outbox
-from shared.messaging.topology import declare_exchanges
+from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
+from shared.telemetry.amqp import producer_span
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay)
         session.info.pop(_STAGED, None)
 
 
-def _message(row: Any) -> aio_pika.Message:
+def _message(row: Any, headers: dict[str, Any]) -> aio_pika.Message:
     return aio_pika.Message(
         row.body,
         content_type="application/json",
@@ -94,7 +96,7 @@ def _message(row: Any) -> aio_pika.Message:
         message_id=row.message_id,
         type=row.message_type,
         timestamp=row.created_at,
-        headers=row.headers,
+        headers=headers,
     )
 
 
@@ -124,6 +126,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
         self.published = 0
+        self.published_by_type: Counter[str] = Counter()  # for /metrics
         broker.on_connected(self._open_channel)
 
     async def _open_channel(self, connection: AbstractConnection) -> None:
@@ -187,15 +190,23 @@ class OutboxRelay:
         if exchange is None or not self._broker.is_ready:
             raise ConnectionError("broker not ready")
         outcomes = await asyncio.gather(
-            *(
-                exchange.publish(
-                    _message(row), row.routing_key, mandatory=True, timeout=self._publish_timeout
-                )
-                for row in rows
-            ),
-            return_exceptions=True,
+            *(self._publish_one(exchange, row) for row in rows), return_exceptions=True
         )
         return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+    async def _publish_one(self, exchange: AbstractExchange, row: Any) -> None:
+        """Publish one row under a PRODUCER span continuing the trace stored with it."""
+        with producer_span(
+            message_id=row.message_id,
+            message_type=row.message_type,
+            routing_key=row.routing_key,
+            exchange=EVENTS_EXCHANGE,
+            headers=row.headers,
+        ) as headers:
+            await exchange.publish(
+                _message(row, headers), row.routing_key, mandatory=True,
+                timeout=self._publish_timeout,
+            )
 
     async def _record(self, rows: Sequence[Any], results: list[BaseException | None]) -> None:
         now = self._clock()
@@ -221,6 +232,9 @@ class OutboxRelay:
                     )
                 )
         self.published += len(sent)
+        self.published_by_type.update(
+            row.message_type for row, error in zip(rows, results, strict=True) if error is None
+        )
         lost = len(rows) - len(sent) - len(refused)
         if refused:
             log.error("broker refused %d outbox messages, e.g. %s", len(refused), refused[0][1])

@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
+from shared.telemetry.http import RequestMetricsMiddleware
+from shared.telemetry.metrics import CONTENT_TYPE_LATEST
+from shared.telemetry.tracing import instrument_app
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -54,10 +57,16 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this instance")
+    async def metrics() -> Response:
+        return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code)
 
     for router in routers:
         app.include_router(router)
+    app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
+    instrument_app(app)
     return app

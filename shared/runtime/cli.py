@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from collections.abc import Callable
 
@@ -13,6 +12,8 @@ from fastapi import FastAPI
 from shared.db.migrate import upgrade
 from shared.federation.config import Tier, load_federation
 from shared.runtime.settings import ServiceSettings
+from shared.telemetry.logging import configure_logging
+from shared.telemetry.tracing import configure_tracing
 
 
 def main(tier: Tier, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
@@ -30,9 +31,8 @@ def main(tier: Tier, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
     settings = ServiceSettings(**overrides)  # type: ignore[arg-type]
     if not settings.instance:
         parser.error("--instance (or XUEJI_INSTANCE) is required")
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {settings.instance} %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.instance, settings.effective_log_format())
+    configure_tracing(f"xueji-{tier.value}", settings)
     instance = load_federation(settings.federation_config).instance(settings.instance)
     if settings.auto_migrate:
         upgrade(tier, settings.effective_database_url())
@@ -41,5 +41,6 @@ def main(tier: Tier, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
         host=args.host or instance.host,
         port=args.port or instance.port,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through our handler (format, masking)
         timeout_graceful_shutdown=5,
     )

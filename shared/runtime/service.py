@@ -22,6 +22,8 @@ from shared.messaging.outbox import OutboxRelay, wake_relay_after_commit
 from shared.messaging.topology import ServiceTopology
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.settings import ServiceSettings
+from shared.telemetry.metrics import ServiceMetrics, register_kernel_metrics
+from shared.telemetry.tracing import instrument_engine
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class ServiceRuntime:
             raise ValueError(f"instance {self.instance.name} is a {self.instance.tier} instance")
         self.database_url = self.settings.effective_database_url()
         self.engine = make_engine(self.database_url)
+        instrument_engine(self.engine)
         self.sessions: SessionFactory = make_session_factory(self.engine)
         self.broker = BrokerConnection(self.settings.amqp_url, name=f"xueji-{self.instance.name}")
         self.relay = OutboxRelay(
@@ -60,6 +63,15 @@ class ServiceRuntime:
             broker=self.broker,
             batch_size=self.settings.consumer_batch_size,
             prefetch=self.settings.consumer_prefetch,
+        )
+        # /metrics; tiers add gauges with self.metrics.register_gauge_callback(...)
+        self.metrics = ServiceMetrics()
+        register_kernel_metrics(
+            self.metrics,
+            consumer=self.consumer,
+            relay=self.relay,
+            broker=self.broker,
+            sessions=self.sessions,
         )
 
     @property

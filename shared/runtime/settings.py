@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = 200
     relay_batch_size: int = 500
     relay_poll_interval: float = 1.0
+    # Telemetry (docs/decisions/0006-observability.md); OTLP endpoint from OTEL_EXPORTER_OTLP_*.
+    traces_exporter: Literal["none", "console", "otlp"] = "none"
+    traces_sample_ratio: float = 1.0
+    log_format: Literal["json", "text"] | None = None  # default: text in development, else json
 
     @model_validator(mode="after")
     def _production_needs_explicit_endpoints(self) -> ServiceSettings:
@@ -36,6 +40,11 @@ class ServiceSettings(BaseSettings):
             if "guest:guest@" in self.amqp_url:
                 raise ValueError("production refuses the default broker credentials")
         return self
+
+    def effective_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "text" if self.env == "development" else "json"
 
     def effective_database_url(self) -> str:
         if self.database_url:
