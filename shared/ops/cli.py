@@ -1,0 +1,177 @@
+"""``xueji-ops``: the operator's command line.
+
+    xueji-ops dead-letters list   --instance NAME [--amqp-url URL] [--limit N] [--json]
+    xueji-ops dead-letters replay --instance NAME (--message-id ID ... | --all) [--amqp-url URL]
+    xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
+
+Defaults come from ``var/federation.json`` (``--federation`` or ``XUEJI_FEDERATION_JSON``).
+Each command group is one ``add_*`` function below; the transfer flow adds ``transfer show``
+and ``overdue`` the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy.exc import DBAPIError
+
+from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
+from shared.ops.federation import OpsError, RunningFederation
+from shared.ops.outbox import outbox_report
+
+Command = Callable[[argparse.Namespace, RunningFederation, TextIO], int]
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip(), file=out)
+
+
+# -- dead letters ------------------------------------------------------------------------------
+
+
+def _dead_letters_list(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    letters = list_dead_letters(fed.broker_url(args.amqp_url), args.instance, limit=args.limit)
+    if args.json:
+        for letter in letters:
+            print(json.dumps(letter.summary(), ensure_ascii=False), file=out)
+        return 0
+    print(f"{len(letters)} dead letter(s) in xueji.{args.instance}.dead", file=out)
+    if letters:
+        header = ("MESSAGE ID", "TYPE", "SOURCE", "TARGET", "FAILED AT", "REASON")
+        _table(
+            [header]
+            + [
+                (d.message_id, d.type, d.source, d.target, d.failed_at, d.reason)
+                for d in letters
+            ],
+            out,
+        )
+    return 0
+
+
+def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    ids = None if args.all else list(args.message_ids)
+    report = replay_dead_letters(fed.broker_url(args.amqp_url), args.instance, message_ids=ids)
+    for message_id in report.replayed:
+        print(f"replayed  {message_id}", file=out)
+    for message_id, why in report.refused.items():
+        print(f"kept      {message_id}: {why}", file=out)
+    for message_id in report.not_found:
+        print(f"not found {message_id}", file=out)
+    print(f"{len(report.replayed)} replayed, {len(report.refused)} kept, "
+          f"{len(report.not_found)} not found", file=out)
+    return 0 if not report.refused and not report.not_found else 1
+
+
+def add_dead_letters(commands: argparse._SubParsersAction[Any]) -> None:
+    group = commands.add_parser(
+        "dead-letters", help="inspect and replay an instance's dead letters"
+    )
+    actions = group.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--instance", required=True, help="instance name, e.g. school-41")
+    common.add_argument("--amqp-url", help="broker URL (default: from federation.json)")
+
+    listing = actions.add_parser("list", parents=[common], help="show dead letters (not consumed)")
+    listing.add_argument("--limit", type=int, default=None, help="show at most N")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=_dead_letters_list)
+
+    replay = actions.add_parser("replay", parents=[common], help="republish dead letters")
+    chosen = replay.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--message-id", dest="message_ids", action="append", metavar="ID")
+    chosen.add_argument("--all", action="store_true", help="every dead letter of the instance")
+    replay.set_defaults(run=_dead_letters_replay)
+
+
+# -- outbox ------------------------------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _outbox(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    if not args.database_url and not args.instance:
+        raise OpsError("pass --database-url or --instance")
+    url = args.database_url or fed.sqlite_url(args.instance)
+    try:
+        report = outbox_report(url, errors=args.errors)
+    except DBAPIError as exc:
+        raise OpsError(f"cannot read the outbox: {exc.orig!r}") from exc
+    now = datetime.now(UTC)
+    if args.json:
+        print(json.dumps({
+            "unsent": report.unsent,
+            "oldest_unsent_at": report.oldest_unsent_at,
+            "oldest_unsent_age_seconds": report.oldest_age_seconds(now),
+            "sent_retained": report.sent_retained,
+            "errors": [vars(e) for e in report.errors],
+        }, default=str), file=out)
+        return 0
+    oldest = report.oldest_unsent_at.isoformat() if report.oldest_unsent_at else "-"
+    print(f"unsent: {report.unsent}   oldest unsent: {oldest} "
+          f"({_age(report.oldest_age_seconds(now))} ago)   sent, retained: {report.sent_retained}",
+          file=out)
+    if report.errors:
+        print("last errors:", file=out)
+        header = ("MESSAGE ID", "TYPE", "ATTEMPTS", "NEXT ATTEMPT", "ERROR")
+        _table(
+            [header]
+            + [
+                (e.message_id, e.type, str(e.attempts), e.next_attempt_at.isoformat(), e.last_error)
+                for e in report.errors
+            ],
+            out,
+        )
+    return 0
+
+
+def add_outbox(commands: argparse._SubParsersAction[Any]) -> None:
+    parser = commands.add_parser("outbox", help="an instance's outbox: backlog and last errors")
+    parser.add_argument("--database-url", help="SQLAlchemy URL of the instance's database")
+    parser.add_argument("--instance", help="a locally run instance (its SQLite file under var/)")
+    parser.add_argument("--errors", type=int, default=10, help="show the N latest errors")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(run=_outbox)
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+COMMAND_GROUPS = (add_dead_letters, add_outbox)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="xueji-ops", description="Xueji operator tools.")
+    root.add_argument("--federation", type=Path, default=None,
+                      help="the running federation's description (default var/federation.json)")
+    commands = root.add_subparsers(dest="command", required=True)
+    for add in COMMAND_GROUPS:
+        add(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = parser().parse_args(argv)
+    out = out or sys.stdout
+    run: Command = args.run
+    try:
+        return run(args, RunningFederation.load(args.federation), out)
+    except OpsError as exc:
+        print(f"xueji-ops: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

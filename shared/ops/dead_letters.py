@@ -1,0 +1,257 @@
+"""Dead letters of one instance (``xueji.<instance>.dead``): look at them, replay the fixed ones.
+
+Browsing a queue without consuming it for good: every message is fetched with ``basic.get``
+and left unacknowledged; when the browse ends, the channel is closed and the broker returns
+the unacknowledged messages to the queue, in their order. (A return by channel closure, unlike
+a ``nack`` with requeue, is not counted as a failed delivery against a quorum queue's delivery
+limit on RabbitMQ 4.) Messages held unacknowledged are invisible to other readers meanwhile;
+nothing else reads a dead-letter queue.
+
+Replay republishes each chosen dead letter to ``xueji.events`` with its original routing key,
+persistent, ``mandatory``, with a publisher confirm, and without the failure headers (and
+without ``x-attempt``, so the consumer starts counting attempts afresh); only after the
+confirm is the dead letter acknowledged off the dead queue. A replay that dies between the two
+leaves the dead letter in place: replaying it again is harmless, the consumer's inbox applies
+a message id once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
+
+from shared.federation.config import UnitRef
+from shared.messaging.consumer import ATTEMPT_HEADER, REASON_HEADER
+from shared.messaging.envelope import routing_key_for
+from shared.messaging.topology import EVENTS_EXCHANGE
+from shared.ops.federation import OpsError
+
+# What the consumer (and the broker, for a delivery-limit dead letter) adds when it gives up.
+FAILURE_HEADERS = frozenset(
+    {
+        REASON_HEADER,
+        "x-failed-at",
+        "x-failed-by",
+        "x-original-routing-key",
+        "x-original-exchange",
+        ATTEMPT_HEADER,
+        "x-death",
+        "x-first-death-exchange",
+        "x-first-death-queue",
+        "x-first-death-reason",
+        "x-last-death-exchange",
+        "x-last-death-queue",
+        "x-last-death-reason",
+        "x-delivery-count",
+    }
+)
+
+
+def dead_queue(instance: str) -> str:
+    return f"xueji.{instance}.dead"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead letter as the operator sees it (``body``/``headers`` kept for tools and tests)."""
+
+    message_id: str
+    type: str
+    source: str
+    target: str
+    failed_at: str
+    failed_by: str
+    reason: str
+    routing_key: str | None  # where a replay publishes it; None: cannot be replayed
+    body: bytes = field(repr=False)
+    headers: dict[str, Any] = field(repr=False)
+    properties: pika.BasicProperties = field(repr=False)
+
+    def summary(self) -> dict[str, str | None]:
+        row = asdict(self)
+        for key in ("body", "headers", "properties"):
+            row.pop(key)
+        return row
+
+
+@dataclass
+class ReplayReport:
+    replayed: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # message id -> why it stayed
+    not_found: list[str] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def original_routing_key(headers: dict[str, Any], body: bytes) -> str | None:
+    """The ``xueji.events`` routing key the message was first published with.
+
+    ``x-original-routing-key`` is that key only when the failing delivery came from
+    ``xueji.events``; a delivery that came back from a retry delay queue arrived through the
+    default exchange keyed by the queue's name. Then the key is the envelope's (``<tier>.<code>.
+    <type>``), or the broker's ``x-death`` record for a delivery-limit dead letter.
+    """
+    if _text(headers.get("x-original-exchange")) == EVENTS_EXCHANGE:
+        key = _text(headers.get("x-original-routing-key"))
+        if key:
+            return key
+    for death in headers.get("x-death") or []:
+        if _text(death.get("exchange")) == EVENTS_EXCHANGE and death.get("routing-keys"):
+            return _text(death["routing-keys"][0])
+    try:
+        envelope = json.loads(body)
+        return routing_key_for(UnitRef.model_validate(envelope["target"]), str(envelope["type"]))
+    except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+        return None
+
+
+def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
+    headers = dict(properties.headers or {})
+    return DeadLetter(
+        message_id=_text(properties.message_id),
+        type=_text(properties.type) or "?",
+        source=_text(headers.get("x-source")),
+        target=_text(headers.get("x-target")),
+        failed_at=_text(headers.get("x-failed-at")),
+        failed_by=_text(headers.get("x-failed-by")),
+        reason=_text(headers.get(REASON_HEADER))
+        or _text(headers.get("x-first-death-reason"))
+        or "?",
+        routing_key=original_routing_key(headers, body),
+        body=body,
+        headers=headers,
+        properties=properties,
+    )
+
+
+@contextlib.contextmanager
+def _connection(amqp_url: str) -> Iterator[pika.BlockingConnection]:
+    parameters = pika.URLParameters(amqp_url)
+    parameters.client_properties = {"connection_name": "xueji-ops"}
+    try:
+        connection = pika.BlockingConnection(parameters)
+    except pika.exceptions.AMQPConnectionError as exc:
+        raise OpsError(f"cannot connect to the broker: {exc!r}") from exc
+    try:
+        yield connection
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def _check_queue(connection: pika.BlockingConnection, queue: str) -> int:
+    """How many messages ``queue`` holds; OpsError if it does not exist."""
+    channel = connection.channel()
+    try:
+        declared = channel.queue_declare(queue, passive=True)
+    except ChannelClosedByBroker as exc:
+        raise OpsError(f"no queue {queue} on this broker (is the instance name right?)") from exc
+    count = int(declared.method.message_count)
+    channel.close()
+    return count
+
+
+def _browse(
+    channel: BlockingChannel,
+    queue: str,
+    visit: Callable[[int, DeadLetter], None],
+    limit: int | None,
+) -> int:
+    """Call ``visit(delivery tag, dead letter)`` for each message, leaving all unacknowledged."""
+    seen = 0
+    while limit is None or seen < limit:
+        method, properties, body = channel.basic_get(queue, auto_ack=False)
+        if method is None:
+            break
+        seen += 1
+        visit(method.delivery_tag, _dead_letter(properties, body))
+    return seen
+
+
+def list_dead_letters(
+    amqp_url: str, instance: str, *, limit: int | None = None
+) -> list[DeadLetter]:
+    """The dead letters of ``instance``, oldest first; the queue is left as it was."""
+    queue = dead_queue(instance)
+    found: list[DeadLetter] = []
+    with _connection(amqp_url) as connection:
+        _check_queue(connection, queue)
+        channel = connection.channel()
+        _browse(channel, queue, lambda _tag, letter: found.append(letter), limit)
+        channel.close()  # the broker returns every unacknowledged message to the queue
+    return found
+
+
+def replay_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {k: v for k, v in headers.items() if k not in FAILURE_HEADERS}
+    cleaned["x-replayed-at"] = datetime.now(UTC).isoformat()
+    return cleaned
+
+
+def _republish(channel: BlockingChannel, letter: DeadLetter, routing_key: str) -> None:
+    source = letter.properties
+    properties = pika.BasicProperties(
+        content_type=source.content_type,
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=source.message_id,
+        type=source.type,
+        correlation_id=source.correlation_id,
+        timestamp=source.timestamp,
+        headers=replay_headers(letter.headers),
+    )
+    channel.basic_publish(EVENTS_EXCHANGE, routing_key, letter.body, properties, mandatory=True)
+
+
+def replay_dead_letters(
+    amqp_url: str, instance: str, *, message_ids: Collection[str] | None = None
+) -> ReplayReport:
+    """Republish the chosen dead letters of ``instance`` (all when ``message_ids`` is None).
+
+    A dead letter is acknowledged off the dead queue only after its republication is
+    confirmed; one that cannot be routed (or is refused) stays, with the reason in the report.
+    """
+    queue = dead_queue(instance)
+    wanted = None if message_ids is None else set(message_ids)
+    report = ReplayReport()
+    with _connection(amqp_url) as connection:
+        _check_queue(connection, queue)
+        publisher = connection.channel()
+        publisher.confirm_delivery()
+        browser = connection.channel()
+
+        def visit(tag: int, letter: DeadLetter) -> None:
+            if wanted is not None and letter.message_id not in wanted:
+                return
+            if letter.routing_key is None:
+                report.refused[letter.message_id] = "no routing key (the body is not an envelope)"
+                return
+            try:
+                _republish(publisher, letter, letter.routing_key)
+            except UnroutableError:
+                report.refused[letter.message_id] = f"unroutable: {letter.routing_key}"
+                return
+            except NackError:
+                report.refused[letter.message_id] = "refused by the broker"
+                return
+            browser.basic_ack(tag)
+            report.replayed.append(letter.message_id)
+
+        _browse(browser, queue, visit, None)
+        browser.close()  # returns the dead letters not replayed
+        publisher.close()
+    if wanted is not None:
+        done = set(report.replayed) | set(report.refused)
+        report.not_found = sorted(wanted - done)
+    return report

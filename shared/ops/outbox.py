@@ -1,0 +1,87 @@
+"""An instance's outbox as the operator sees it: what is waiting, since when, and why.
+
+The tool is synchronous; the query runs once through the service's own async engine
+(``asyncio.run``), so it reads SQLite and PostgreSQL with the drivers the services use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from shared.db.engine import make_engine, make_session_factory
+from shared.messaging.outbox import backlog
+from shared.messaging.tables import outbox
+
+
+@dataclass(frozen=True)
+class StuckMessage:
+    message_id: str
+    type: str
+    routing_key: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+
+
+@dataclass(frozen=True)
+class OutboxReport:
+    unsent: int
+    oldest_unsent_at: datetime | None
+    sent_retained: int
+    errors: list[StuckMessage] = field(default_factory=list)
+
+    def oldest_age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.oldest_unsent_at is None:
+            return None
+        return ((now or datetime.now(UTC)) - self.oldest_unsent_at).total_seconds()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite: naive
+
+
+async def _read(database_url: str, errors: int) -> OutboxReport:
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            unsent, oldest = await backlog(session)
+            sent = (
+                await session.execute(
+                    select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_not(None))
+                )
+            ).scalar_one()
+            rows = (
+                await session.execute(
+                    select(outbox)
+                    .where(outbox.c.sent_at.is_(None), outbox.c.last_error.is_not(None))
+                    .order_by(outbox.c.next_attempt_at.desc())
+                    .limit(errors)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return OutboxReport(
+        unsent=unsent,
+        oldest_unsent_at=_aware(oldest) if oldest else None,
+        sent_retained=int(sent),
+        errors=[
+            StuckMessage(
+                message_id=row.message_id,
+                type=row.message_type,
+                routing_key=row.routing_key,
+                attempts=row.attempts,
+                next_attempt_at=_aware(row.next_attempt_at),
+                last_error=row.last_error,
+            )
+            for row in rows
+        ],
+    )
+
+
+def outbox_report(database_url: str, *, errors: int = 10) -> OutboxReport:
+    """Backlog, oldest unsent message and the ``errors`` most recent refusals."""
+    return asyncio.run(_read(database_url, errors))

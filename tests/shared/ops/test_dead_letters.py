@@ -1,0 +1,179 @@
+"""``xueji-ops dead-letters``: browse without consuming, replay exactly once."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aio_pika
+import pytest
+
+from shared.messaging.errors import PermanentMessageError
+from shared.messaging.handlers import HandlerContext
+from shared.messaging.topology import DEAD_EXCHANGE
+from shared.ops.cli import main
+from shared.ops.dead_letters import DeadLetter, list_dead_letters, replay_dead_letters
+from tests.shared.messaging.harness import Effect, Node, eventually, random_unit, unique_name
+
+pytestmark = pytest.mark.broker
+
+
+class SwitchableNode(Node):
+    """Refuses the effects whose key is in ``refused`` for good — until an operator fixes it."""
+
+    refused: set[str]
+
+    async def _apply_effect(self, ctx: HandlerContext, effect: Effect) -> None:
+        if effect.key in self.refused:
+            raise PermanentMessageError(f"effect {effect.key} cannot apply yet")
+        await super()._apply_effect(ctx, effect)
+
+
+@pytest.fixture
+async def node(tmp_path: Path, amqp_url: str) -> AsyncIterator[SwitchableNode]:
+    started = SwitchableNode(
+        unique_name("ops"), random_unit(), f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}", amqp_url
+    )
+    started.refused = set()
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+async def dead_lettered(node: Node, amqp_url: str, count: int) -> list[DeadLetter]:
+    async def arrived() -> bool:
+        return node.consumer.dead_lettered >= count
+
+    await eventually(arrived)
+    return list_dead_letters(amqp_url, node.name)
+
+
+async def put_back(amqp_url: str, node: Node, letter: DeadLetter) -> None:
+    """Put a copy of ``letter`` in the dead queue again: as if a replay died before its ack."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(DEAD_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                letter.body, headers=letter.headers, message_id=letter.message_id,
+                type=letter.type, content_type="application/json",
+            ),
+            node.topology.queue_name,
+        )
+
+
+async def test_listing_shows_dead_letters_and_leaves_them_in_place(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    node.refused = {"broken"}
+    (sent,) = await node.send(Effect(key="broken"))
+    (letter,) = await dead_lettered(node, amqp_url, 1)
+    assert letter.message_id == str(sent.message_id)
+    assert letter.type == "test.effect"
+    assert letter.source == letter.target == str(node.unit)
+    assert letter.failed_at and letter.failed_by == node.name
+    assert "cannot apply yet" in letter.reason
+    assert letter.routing_key == sent.routing_key
+
+    out = io.StringIO()
+    assert main(["dead-letters", "list", "--instance", node.name, "--amqp-url", amqp_url],
+                out=out) == 0
+    printed = out.getvalue()
+    assert f"1 dead letter(s) in xueji.{node.name}.dead" in printed
+    assert str(sent.message_id) in printed and "cannot apply yet" in printed
+
+    out = io.StringIO()
+    main(["dead-letters", "list", "--instance", node.name, "--amqp-url", amqp_url, "--json"],
+         out=out)
+    assert json.loads(out.getvalue())["message_id"] == str(sent.message_id)
+    assert [d.message_id for d in list_dead_letters(amqp_url, node.name)] == [letter.message_id]
+
+
+async def test_a_replayed_dead_letter_is_applied_exactly_once(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    node.refused = {"fixed-later", "still-broken"}
+    (fixed,) = await node.send(Effect(key="fixed-later"))
+    (other,) = await node.send(Effect(key="still-broken"))
+    letters = await dead_lettered(node, amqp_url, 2)
+    assert {d.message_id for d in letters} == {str(fixed.message_id), str(other.message_id)}
+    assert await node.effect_counts() == {}
+
+    node.refused = {"still-broken"}  # the operator fixed the cause of one of them
+    out = io.StringIO()
+    code = main(["dead-letters", "replay", "--instance", node.name, "--amqp-url", amqp_url,
+                 "--message-id", str(fixed.message_id)], out=out)
+    assert code == 0, out.getvalue()
+    assert "1 replayed, 0 kept, 0 not found" in out.getvalue()
+
+    async def applied() -> bool:
+        return (await node.effect_counts()).get("fixed-later") == 1
+
+    await eventually(applied)
+    remaining = list_dead_letters(amqp_url, node.name)
+    assert [d.message_id for d in remaining] == [str(other.message_id)]  # the other one stays
+
+    # The same dead letter comes back (a replay that died between confirm and ack):
+    # replaying it again is harmless, the inbox knows the message id.
+    original = next(d for d in letters if d.message_id == str(fixed.message_id))
+    await put_back(amqp_url, node, original)
+    duplicates = node.consumer.duplicates
+    report = replay_dead_letters(amqp_url, node.name, message_ids=[str(fixed.message_id)])
+    assert report.replayed == [str(fixed.message_id)]
+
+    async def skipped() -> bool:
+        return node.consumer.duplicates == duplicates + 1
+
+    await eventually(skipped)
+    assert (await node.effect_counts()).get("fixed-later") == 1
+    assert [d.message_id for d in list_dead_letters(amqp_url, node.name)] == [str(other.message_id)]
+
+
+async def test_replay_strips_failure_headers_and_reports_unknown_ids(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    node.refused = {"a"}
+    (sent,) = await node.send(Effect(key="a", fail_times=0))
+    (letter,) = await dead_lettered(node, amqp_url, 1)
+    assert {"x-failure-reason", "x-failed-at", "x-original-routing-key"} <= set(letter.headers)
+
+    node.refused = {"a"}  # still broken: the replayed message is dead-lettered again
+    report = replay_dead_letters(amqp_url, node.name, message_ids=[str(sent.message_id), "nope"])
+    assert report.replayed == [str(sent.message_id)] and report.not_found == ["nope"]
+    (again,) = await dead_lettered(node, amqp_url, 2)
+    assert again.headers["x-attempt"] == 1  # counting started afresh
+    assert "x-replayed-at" in again.headers
+
+
+async def test_a_dead_letter_that_came_back_from_a_retry_queue_replays_to_its_unit(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    # Failing every attempt, it returns from the delay queues through the default exchange,
+    # so x-original-routing-key is the instance queue's name; the replay uses the envelope's key.
+    (sent,) = await node.send(Effect(key="flaky", fail_times=10))
+    (letter,) = await dead_lettered(node, amqp_url, 1)
+    assert "gave up after" in letter.reason
+    assert letter.headers["x-original-routing-key"] == node.topology.queue_name
+    assert letter.routing_key == sent.routing_key
+
+    node.failures["flaky"] = 10  # the cause is gone
+    assert main(["dead-letters", "replay", "--instance", node.name, "--amqp-url", amqp_url,
+                 "--all"], out=io.StringIO()) == 0
+
+    async def applied() -> bool:
+        return (await node.effect_counts()).get("flaky") == 1
+
+    await eventually(applied)
+
+
+def test_an_unknown_instance_is_an_operator_error(
+    amqp_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["dead-letters", "list", "--instance", "no-such-instance", "--amqp-url", amqp_url])
+    assert code == 2
+    assert "no queue xueji.no-such-instance.dead" in capsys.readouterr().err
