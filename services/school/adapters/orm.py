@@ -1,5 +1,28 @@
-"""Tables of the school service's own database."""
+"""Tables of the school service's own database.
 
+The school keeps basic info only (its roster and the registrations it applied for); extended
+info (guardians, addresses, health) goes to the province in ``ArchiveFiled`` and is never
+stored here. Tables are SQLAlchemy Core tables on the declarative ``metadata``: every write is
+set-based (``executemany`` or ``INSERT … SELECT``), so there are no per-row ORM objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -8,3 +31,121 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+_Uuid = String(36)
+
+
+def _basic_info() -> list[Column[Any]]:
+    """The basic-info columns (``shared.contracts.students.BasicInfo``) of a student."""
+    return [
+        Column("name", String(50), nullable=False),
+        Column("gender", String(6), nullable=False),
+        Column("birth_date", Date, nullable=False),
+        Column("id_type", String(20), nullable=False),
+        Column("id_number", String(30), nullable=True),
+        Column("nationality", String(3), nullable=False),
+        Column("ethnicity", String(20), nullable=True),
+        Column("grade", SmallInteger, nullable=False),
+        Column("enrolled_on", Date, nullable=False),
+    ]
+
+
+registration = Table(
+    "school_registration",
+    metadata,
+    Column("registration_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),
+    Column("batch_id", _Uuid, nullable=False),
+    Column("job_id", _Uuid, nullable=True),
+    Column("source_row", Integer, nullable=True),  # row in the admission file
+    Column("status", String(20), nullable=False),
+    *_basic_info(),
+    Column("student_number", String(19), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("rule", String(60), nullable=True),
+    Column("decided_by", String(40), nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_school_registration_school_status", registration.c.school_code, registration.c.status)
+Index("ix_school_registration_id_number", registration.c.id_number)
+Index("ix_school_registration_student_number", registration.c.student_number)
+Index("ix_school_registration_job_status", registration.c.job_id, registration.c.status)
+# One open request per document number and school: concurrent duplicates fail here.
+_OPEN = text("status IN ('pending', 'held_for_review')")
+Index(
+    "uq_school_registration_open_id_number",
+    registration.c.school_code,
+    registration.c.id_number,
+    unique=True,
+    sqlite_where=_OPEN,
+    postgresql_where=_OPEN,
+)
+
+student = Table(
+    "school_student",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("school_code", String(12), nullable=False),
+    Column("student_number", String(19), nullable=False),
+    Column("registration_id", _Uuid, nullable=True),
+    *_basic_info(),
+    Column("status", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("uq_school_student_number", student.c.school_code, student.c.student_number, unique=True)
+Index("uq_school_student_registration", student.c.registration_id, unique=True)
+Index("ix_school_student_roster", student.c.school_code, student.c.status, student.c.grade)
+Index("ix_school_student_id_number", student.c.id_number)
+
+admission_job = Table(
+    "school_admission_job",
+    metadata,
+    Column("job_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False, index=True),
+    Column("filename", String(200), nullable=True),
+    Column("file_format", String(8), nullable=False),
+    Column("total_rows", Integer, nullable=False),
+    Column("accepted_rows", Integer, nullable=False),
+    Column("rejected_rows", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+admission_error = Table(
+    "school_admission_error",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("job_id", _Uuid, nullable=False),
+    Column("row_number", Integer, nullable=False),
+    Column("column", String(60), nullable=False),
+    Column("rule", String(60), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("name", String(50), nullable=True),
+)
+Index("ix_school_admission_error_job", admission_error.c.job_id, admission_error.c.row_number)
+
+key_field_change = Table(
+    "school_key_field_change",
+    metadata,
+    Column("change_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),
+    Column("student_number", String(19), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("changes", JSON, nullable=False),  # the requested name / id_type / id_number
+    Column("reason", String(500), nullable=False),
+    Column("proofs", JSON, nullable=False),  # kind, filename, size: the files went to the authority
+    Column("new_student_number", String(19), nullable=True),
+    Column("decision_reason", String(500), nullable=True),
+    Column("rule", String(60), nullable=True),
+    Column("decided_by", String(40), nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+Index(
+    "ix_school_key_field_change_student",
+    key_field_change.c.school_code,
+    key_field_change.c.student_number,
+    key_field_change.c.status,
+)
