@@ -41,6 +41,7 @@ def database_url(kind: str | None = None) -> Iterator[str]:
     server = LocalPostgres(BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}", port=free_port(), for_tests=True)
     server.start()
     try:
-        yield server.create_database("bench")
+        server.create_database("bench")
+        yield f"postgresql+asyncpg://postgres@/bench?host={server.socket_dir}&port={server.port}"
     finally:
         server.stop()

@@ -56,8 +56,10 @@ Index("ix_kernel_outbox_sent_at", outbox.c.sent_at)
 inbox = Table(
     "kernel_inbox",
     kernel_metadata,
-    Column("consumer", String(120), primary_key=True),
+    # message_id leads the key: the consumer's lookup is "which of these ids are known", and a
+    # key led by the (nearly constant) consumer name degrades to a scan of the consumer's rows.
     Column("message_id", String(36), primary_key=True),
+    Column("consumer", String(120), primary_key=True),
     Column("message_type", String(120), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
 )
