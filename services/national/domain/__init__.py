@@ -1,1 +1,1 @@
-"""National domain model: standard library only."""
+"""National rules as pure functions over plain data: identity, dedup, student numbers."""
