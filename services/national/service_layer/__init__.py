@@ -1,1 +1,1 @@
-"""National use cases, handlers and sagas."""
+"""National use cases: one module per workflow; the only place that decides."""
