@@ -1,0 +1,177 @@
+"""The basic / non-basic split of the 2025 measures, proven on the national tier.
+
+N2025 arts. 5, 23: the national system holds basic registry info (identity and current
+registration); guardians, addresses, contacts, health, awards, aid, discipline, proofs and
+hukou details are non-basic and are managed by each province. Two proofs:
+
+(a) the national database, migrated from scratch to head, has no column of that kind, and
+    every column of every national table is on an explicit allow-list (a new column or table
+    fails here until someone decides it is basic);
+(b) no message contract the national service handles carries ``ExtendedInfo``,
+    ``ProofDocument`` or a guardian, however deeply nested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import shared.contracts  # noqa: F401  (registers every contract)
+from services.national.bootstrap import build_app
+from shared.contracts.registration import ArchiveFiled, KeyFieldChangeSubmitted
+from shared.db.migrate import upgrade
+from shared.federation.testing import federation_copy, instance_name
+from shared.messaging.envelope import Contract
+from shared.messaging.handlers import HandlerRegistry
+from shared.runtime.settings import ServiceSettings
+
+NON_BASIC = re.compile(
+    r"guardian|address|phone|health|award|discipline|proof|hukou|contact|extended", re.I
+)
+NON_BASIC_WORDS = {"aid"}  # a whole word only: "aid" is inside "paid", "said" ...
+NON_BASIC_MODELS = {"ExtendedInfo", "ProofDocument", "Guardian"}
+
+BASIC_IDENTITY = {
+    "name", "gender", "birth_date", "id_type", "id_number", "nationality", "ethnicity",
+}  # fmt: skip
+ALLOWED_COLUMNS: dict[str, set[str]] = {
+    "registry_entry": BASIC_IDENTITY
+    | {
+        "entry_id",  # stable internal id of the registration
+        "student_number",
+        "registration_id",  # the school's id of the registration (idempotent replies)
+        "identity_key",  # derived from name + gender + birth date (dedup index)
+        "school_code",
+        "province_code",
+        "grade",
+        "status",
+        "enrolled_on",
+        "registered_at",
+        "updated_at",
+    },
+    "registry_superseded_number": {"student_number", "entry_id", "superseded_at"},
+    "registry_temporary_serial": {"division_code", "birth_date", "serial", "entry_id"},
+    "dedup_review": BASIC_IDENTITY
+    | {"grade", "enrolled_on", "school_code", "province_code", "student_number"}
+    | {"seq", "review_id", "batch_id", "registration_id", "correlation_id", "authority"}
+    | {"rule", "reason", "matched_entry_id", "status", "decision_rule", "decision_reason"}
+    | {"created_at", "decided_at"},
+}
+
+
+def non_basic(name: str) -> bool:
+    words = set(re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()))
+    return bool(NON_BASIC.search(name)) or bool(words & NON_BASIC_WORDS)
+
+
+# -- (a) the national schema ------------------------------------------------------------
+
+
+async def national_schema(url: str) -> dict[str, list[str]]:
+    await asyncio.to_thread(upgrade, "national", url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {
+                    table: [c["name"] for c in inspect(sync).get_columns(table)]
+                    for table in inspect(sync).get_table_names()
+                }
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_national_schema_holds_basic_info_only(database_url: str) -> None:
+    schema = await national_schema(database_url)
+    national_tables = {t for t in schema if not t.startswith("kernel_") and t != "alembic_version"}
+
+    assert "registry_entry" in national_tables
+    offending = [f"{t}.{c}" for t in schema for c in schema[t] if non_basic(c)]
+    assert offending == []
+    assert national_tables == set(ALLOWED_COLUMNS), "a new national table needs an allow-list"
+    for table in national_tables:
+        assert set(schema[table]) <= ALLOWED_COLUMNS[table], table
+
+
+def test_the_column_check_would_catch_non_basic_columns() -> None:
+    caught = ["guardian_name", "home_address", "phone", "health_notes", "financial_aid"]
+    caught += ["aid_received", "discipline_record", "proof_file", "hukou_region", "contact"]
+    for name in caught:
+        assert non_basic(name), name
+    for name in ["registration_id", "decided_at", "matched_entry_id", "paid_at"]:
+        assert not non_basic(name), name
+
+
+# -- (b) the contracts national handles --------------------------------------------------
+
+
+@pytest.fixture
+def national_handlers(tmp_path: Path) -> HandlerRegistry:
+    config = federation_copy(tmp_path)
+    settings = ServiceSettings(
+        instance=instance_name(config, "national"),
+        federation_config=config,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'national.sqlite'}",
+    )
+    handlers: HandlerRegistry = build_app(settings).state.runtime.handlers
+    return handlers
+
+
+def all_contracts(base: type[Contract] = Contract) -> Iterator[type[Contract]]:
+    for sub in base.__subclasses__():
+        if hasattr(sub, "message_type"):
+            yield sub
+        yield from all_contracts(sub)
+
+
+def handled_by(handlers: HandlerRegistry) -> list[type[Contract]]:
+    return [
+        c for c in all_contracts() if handlers.lookup(c.message_type, c.schema_version) is not None
+    ]
+
+
+def schema_violations(node: Any, path: str = "") -> Iterator[str]:
+    """Every model name, ``$ref`` or property name in a JSON schema that is non-basic."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$defs", "properties") and isinstance(value, dict):
+                for name in value:
+                    if name in NON_BASIC_MODELS or non_basic(name):
+                        yield f"{path}/{key}/{name}"
+            named = isinstance(value, str) and key in ("$ref", "title")
+            if named and value.rsplit("/", 1)[-1] in NON_BASIC_MODELS:
+                yield f"{path}/{key}={value}"
+            yield from schema_violations(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from schema_violations(value, f"{path}/{index}")
+
+
+def test_national_handles_the_registration_contracts(national_handlers: HandlerRegistry) -> None:
+    handled = {c.message_type for c in handled_by(national_handlers)}
+    assert {"registration.batch_approved", "key_field_change.approved"} <= handled
+
+
+def test_no_contract_national_handles_carries_non_basic_info(
+    national_handlers: HandlerRegistry,
+) -> None:
+    violations = {
+        contract.__name__: list(schema_violations(contract.model_json_schema()))
+        for contract in handled_by(national_handlers)
+    }
+    assert {name: found for name, found in violations.items() if found} == {}
+
+
+def test_the_schema_walk_would_catch_extended_info_and_proofs() -> None:
+    assert any("ExtendedInfo" in v for v in schema_violations(ArchiveFiled.model_json_schema()))
+    assert any("guardians" in v for v in schema_violations(ArchiveFiled.model_json_schema()))
+    proofs = list(schema_violations(KeyFieldChangeSubmitted.model_json_schema()))
+    assert any("ProofDocument" in v for v in proofs)
