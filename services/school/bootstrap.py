@@ -2,6 +2,8 @@
 
 from fastapi import FastAPI
 
+from services.school.config import SchoolSettings
+from services.school.entrypoints import http, messages
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -10,13 +12,18 @@ from shared.runtime.service import build_runtime
 from shared.runtime.settings import ServiceSettings
 
 
-def build_app(settings: ServiceSettings) -> FastAPI:
+def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None = None) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
+    messages.register(handlers)
     runtime = build_runtime(Tier.SCHOOL, settings, handlers)
-    return create_app(
+    app = create_app(
         runtime,
-        [diagnostics.router],
+        [diagnostics.router, *http.routers],
         title="Xueji school service",
-        description="School tier of the Xueji student registry.",
+        description="School tier of the Xueji student registry: registration of new students, "
+        "the roster, key-field changes and bulk admission.",
     )
+    app.state.school_settings = school_settings or SchoolSettings()
+    http.install_error_handlers(app)
+    return app

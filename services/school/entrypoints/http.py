@@ -1,0 +1,404 @@
+"""The school's HTTP API: registration, the roster, key-field changes and bulk admission.
+
+Routers are thin: resolve the hosted school, call one use case, shape the answer. Field rule
+failures are answered 422 in FastAPI's own error shape (``detail[].loc / msg / type``, the
+``type`` naming the rule), so a client handles one shape for every invalid field; other
+refusals are ``{"detail", "rule"}`` with 404, 409, 413 or 415.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from services.school.config import SchoolSettings
+from services.school.domain.students import StudentStatus
+from services.school.entrypoints.schemas import (
+    AdmissionJobRead,
+    KeyFieldChangeAccepted,
+    KeyFieldChangeCreate,
+    KeyFieldChangeRead,
+    OutcomeCounts,
+    ProofRead,
+    RegistrationAccepted,
+    RegistrationRead,
+    RosterRead,
+    RowCounts,
+    StudentCreate,
+    StudentRead,
+)
+from services.school.service_layer import admission, key_field_change, registration, roster
+from services.school.service_layer.errors import InvalidInput
+from shared.contracts.students import BasicInfo
+from shared.federation.config import School
+from shared.runtime.app import RuntimeDep, require_hosted
+from shared.runtime.errors import NotFound
+
+CHINA = ZoneInfo("Asia/Shanghai")
+# Multipart framing around the file itself (boundaries, part headers).
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def today() -> date:
+    """The date in China: enrolment dates are compared with it."""
+    return datetime.now(CHINA).date()
+
+
+def school_settings(request: Request) -> SchoolSettings:
+    settings: SchoolSettings = request.app.state.school_settings
+    return settings
+
+
+def hosted_school(school_code: str, runtime: RuntimeDep) -> School:
+    """The school named in the path, if this instance hosts it (404 otherwise)."""
+    require_hosted(runtime, school_code, "school")
+    school = runtime.federation.school(school_code)
+    if school is None:
+        raise NotFound(f"school {school_code} is not served here")
+    return school
+
+
+SchoolDep = Annotated[School, Depends(hosted_school)]
+TodayDep = Annotated[date, Depends(today)]
+SettingsDep = Annotated[SchoolSettings, Depends(school_settings)]
+
+router = APIRouter(prefix="/api/v1")
+
+
+# --- registration ------------------------------------------------------------------------
+
+
+@router.post(
+    "/schools/{school_code}/students",
+    status_code=202,
+    response_model=RegistrationAccepted,
+    tags=["registration"],
+    summary="Register a newly enrolled student (学籍建立)",
+)
+async def register_student(
+    school: SchoolDep, body: StudentCreate, runtime: RuntimeDep, on: TodayDep
+) -> RegistrationAccepted:
+    """Check the student and apply for a student number.
+
+    Rules (422, ``type`` names the rule): a resident ID must pass GB 11643-1999
+    (``resident_id.length`` / ``charset`` / ``division_code`` / ``birth_date`` /
+    ``check_character``) and agree with ``birth_date`` (``birth_date_mismatch``) and ``gender``
+    (``gender_mismatch``); other document types need an ``id_number``
+    (``id_number_required``), ``none`` must not have one (``id_number_unexpected``);
+    ``enrolled_on`` is not in the future (``enrolled_on_future``); the grade is taught at the
+    school's stage (``grade_stage``). A document number already pending or registered at this
+    school is refused with 409 (``duplicate_registration``).
+
+    The registration is stored ``pending``: the extended info is filed with the province and
+    the basic info sent to the school's registry authority. Poll the ``self`` link.
+    """
+    basic = BasicInfo.model_validate(body.model_dump(exclude={"extended"}))
+    async with runtime.unit_of_work() as uow:
+        registration_id = await registration.register_student(
+            uow, school, basic, body.extended, today=on
+        )
+    return RegistrationAccepted(
+        registration_id=registration_id, links={"self": _registration_link(registration_id)}
+    )
+
+
+@router.get(
+    "/registrations/{registration_id}",
+    response_model=RegistrationRead,
+    tags=["registration"],
+    summary="Where a registration stands",
+)
+async def read_registration(registration_id: uuid.UUID, runtime: RuntimeDep) -> RegistrationRead:
+    """``pending``, ``held_for_review`` (national duplicate review), ``approved`` with the
+    ``student_number``, or ``rejected`` with ``reason`` and ``rule``."""
+    async with runtime.sessions() as session:
+        row = await registration.get_registration(session, registration_id, runtime.hosts)
+    return RegistrationRead(
+        registration_id=row.registration_id,
+        school_code=row.school_code,
+        status=row.status,
+        student_number=row.student_number,
+        reason=row.reason,
+        rule=row.rule,
+        decided_by=row.decided_by,
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+        links={"self": _registration_link(registration_id)},
+    )
+
+
+def _registration_link(registration_id: uuid.UUID) -> str:
+    return f"/api/v1/registrations/{registration_id}"
+
+
+# --- roster ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/schools/{school_code}/students",
+    response_model=RosterRead,
+    tags=["roster"],
+    summary="The roster: students registered at the school",
+)
+async def list_students(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    grade: Annotated[int | None, Query(ge=1, le=12)] = None,
+    status: StudentStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RosterRead:
+    """Students on the roster, ordered by grade and student number, one page at a time."""
+    async with runtime.sessions() as session:
+        page = await roster.list_roster(
+            session, school.code, grade=grade, status=status, limit=limit, offset=offset
+        )
+    return RosterRead(
+        items=[StudentRead.model_validate(row) for row in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/schools/{school_code}/students/{student_number}",
+    response_model=StudentRead,
+    tags=["roster"],
+    summary="One student on the roster",
+)
+async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeDep) -> StudentRead:
+    async with runtime.sessions() as session:
+        row = await roster.get_student(session, school.code, student_number)
+    return StudentRead.model_validate(row)
+
+
+# --- key-field changes -------------------------------------------------------------------
+
+
+@router.post(
+    "/schools/{school_code}/students/{student_number}/key-field-changes",
+    status_code=202,
+    response_model=KeyFieldChangeAccepted,
+    tags=["key-field changes"],
+    summary="Ask to change a student's name or identity document (关键信息变更)",
+)
+async def submit_key_field_change(
+    school: SchoolDep,
+    student_number: str,
+    body: KeyFieldChangeCreate,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    on: TodayDep,
+) -> KeyFieldChangeAccepted:
+    """Send a key-field change with its proof to the school's registry authority.
+
+    The body is JSON; each proof document travels base64-encoded in ``content_base64`` (1-5
+    documents, together at most ``XUEJI_SCHOOL_MAX_PROOF_BYTES`` decoded, else 413). A new
+    resident ID must pass the registration rules against the recorded birth date and gender
+    (422 at ``changes.id_number``); at least one field must really change (``no_change``). One
+    change per student at a time (409 ``change_pending``). Poll the ``self`` link: once
+    applied, a temporary L number becomes the G number of a newly recorded resident ID.
+    """
+    async with runtime.unit_of_work() as uow:
+        change_id = await key_field_change.submit_change(
+            uow,
+            school,
+            student_number.strip().upper(),
+            body.changes,
+            body.reason,
+            body.proofs,
+            today=on,
+            max_proof_bytes=settings.max_proof_bytes,
+        )
+    return KeyFieldChangeAccepted(
+        change_id=change_id, links={"self": f"/api/v1/key-field-changes/{change_id}"}
+    )
+
+
+@router.get(
+    "/key-field-changes/{change_id}",
+    response_model=KeyFieldChangeRead,
+    tags=["key-field changes"],
+    summary="Where a key-field change stands",
+)
+async def read_key_field_change(change_id: uuid.UUID, runtime: RuntimeDep) -> KeyFieldChangeRead:
+    """``submitted``, ``applied`` (with ``new_student_number``) or ``rejected`` (with
+    ``decision_reason`` and ``rule``)."""
+    async with runtime.sessions() as session:
+        row = await key_field_change.get_change(session, change_id, runtime.hosts)
+    return KeyFieldChangeRead(
+        change_id=row.change_id,
+        school_code=row.school_code,
+        student_number=row.student_number,
+        status=row.status,
+        changes=row.changes,
+        reason=row.reason,
+        proofs=[ProofRead(**proof) for proof in row.proofs],
+        new_student_number=row.new_student_number,
+        decision_reason=row.decision_reason,
+        rule=row.rule,
+        decided_by=row.decided_by,
+        submitted_at=row.submitted_at,
+        decided_at=row.decided_at,
+    )
+
+
+# --- bulk admission ----------------------------------------------------------------------
+
+
+class UploadLimitRoute(APIRoute):
+    """Refuses an upload whose declared length is over the cap before its body is parsed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            limit = school_settings(request).max_upload_bytes + _MULTIPART_OVERHEAD
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                return JSONResponse(
+                    {
+                        "detail": "the upload is too large: split the intake",
+                        "rule": "file_too_large",
+                    },
+                    status_code=413,
+                )
+            return await handler(request)
+
+        return guarded
+
+
+uploads = APIRouter(prefix="/api/v1", route_class=UploadLimitRoute)
+
+
+@uploads.post(
+    "/schools/{school_code}/admission-jobs",
+    status_code=202,
+    response_model=AdmissionJobRead,
+    tags=["bulk admission"],
+    summary="Register an intake from a CSV or XLSX file (批量招生导入)",
+)
+async def create_admission_job(
+    school: SchoolDep,
+    file: Annotated[UploadFile, File(description="the intake: .csv (UTF-8) or .xlsx")],
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    on: TodayDep,
+) -> AdmissionJobRead:
+    """Upload the intake as ``multipart/form-data`` with one part ``file``.
+
+    **Formats**: CSV in UTF-8 (a BOM is fine; GBK is refused, save as "CSV UTF-8"), or XLSX
+    (first worksheet). Anything else is 415; a file over ``XUEJI_SCHOOL_MAX_UPLOAD_BYTES``
+    (32 MB by default) or ``XUEJI_SCHOOL_MAX_UPLOAD_ROWS`` rows is 413.
+
+    **Columns** (row 1 is the header; Chinese or English names; other columns are ignored;
+    a missing required column is 422 ``missing_columns`` naming it):
+
+    | 中文 | English | required | values |
+    | --- | --- | --- | --- |
+    | 姓名 | name | yes | |
+    | 性别 | gender | yes | 男/女, male/female |
+    | 出生日期 | birth_date | yes | 2015-09-01, 2015/9/1, 20150901, 2015年9月1日, an Excel date |
+    | 证件类型 | id_type | no (blank = 居民身份证) | see below |
+    | 证件号码 | id_number | yes (may be blank for 无) | |
+    | 国籍 | nationality | no (blank = CN) | |
+    | 民族 | ethnicity | no | |
+    | 年级 | grade | yes | 1-12 or 一年级 … 九年级, 初一 … 初三, 高一 … 高三 |
+    | 入学日期 | enrolled_on | yes | as birth_date |
+    | 监护人 | guardian_name | no | |
+    | 监护人关系 | guardian_relation | with a guardian | |
+    | 监护人电话 | guardian_phone | no | |
+    | 住址 | address | no | |
+    | 户籍地 | hukou_region | no | 6-digit division code |
+
+    ``id_type``: 居民身份证, 护照, 港澳居民来往内地通行证, 台湾居民来往大陆通行证 or 无
+    (or resident_id, passport, hk_macao_permit, taiwan_permit, none).
+
+    Every row is checked like the single form, and a document number may appear once in the
+    file (``duplicate_in_file``). Good rows are registered in batches; refused rows are listed
+    in ``errors.csv`` (row number as shown in a spreadsheet program, the column as written in
+    the file, the rule, the reason and the row's name). The job's counts follow the approvals.
+    """
+    data = await file.read(settings.max_upload_bytes + 1)
+    upload = admission.Upload(file.filename, data)
+    job_id = await admission.admit_file(
+        runtime.sessions, school, upload, settings=settings, today=on
+    )
+    return await read_admission_job(job_id, runtime)
+
+
+@router.get(
+    "/admission-jobs/{job_id}",
+    response_model=AdmissionJobRead,
+    tags=["bulk admission"],
+    summary="An admission job and how its registrations stand",
+)
+async def read_admission_job(job_id: uuid.UUID, runtime: RuntimeDep) -> AdmissionJobRead:
+    async with runtime.sessions() as session:
+        view = await admission.get_job(session, job_id, runtime.hosts)
+    job = view.job
+    base = f"/api/v1/admission-jobs/{job_id}"
+    return AdmissionJobRead(
+        job_id=job.job_id,
+        school_code=job.school_code,
+        filename=job.filename,
+        file_format=job.file_format,
+        created_at=job.created_at,
+        rows=RowCounts(
+            total=job.total_rows, accepted=job.accepted_rows, rejected=job.rejected_rows
+        ),
+        registrations=OutcomeCounts(**view.statuses),
+        links={"self": base, "errors": f"{base}/errors.csv"},
+    )
+
+
+@router.get(
+    "/admission-jobs/{job_id}/errors.csv",
+    response_class=Response,
+    tags=["bulk admission"],
+    summary="The refused rows of an admission job, as CSV",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def download_admission_errors(job_id: uuid.UUID, runtime: RuntimeDep) -> Response:
+    """Columns ``row, column, rule, reason, name``; UTF-8 with BOM (opens in Excel)."""
+    async with runtime.sessions() as session:
+        report = await admission.error_report(session, job_id, runtime.hosts)
+    return Response(
+        report,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="admission-{job_id}-errors.csv"'},
+    )
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer :class:`InvalidInput` like FastAPI answers an invalid body."""
+
+    async def invalid_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InvalidInput)
+        errors = [
+            {"loc": ("body", *_path(v.field)), "msg": v.message, "type": v.rule}
+            for v in exc.violations
+        ]
+        return await request_validation_exception_handler(request, RequestValidationError(errors))
+
+    app.add_exception_handler(InvalidInput, invalid_input)
+
+
+def _path(field: str) -> list[str | int]:
+    return [int(part) if part.isdigit() else part for part in field.split(".")]
+
+
+routers = [router, uploads]

@@ -1,0 +1,142 @@
+"""Registration of one student (学籍建立) and the outcomes that come back (N2013 arts. 4-7).
+
+The school checks the form, stores a ``pending`` registration with basic info only, and files
+the batch with its province and its authority (:mod:`.submission`). The authority or the
+national registry answers with ``RegistrationBatchDecided``; :func:`apply_decision` moves
+registrations set-based and puts issued students on the roster.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.school.adapters import repository
+from services.school.domain.students import check_student, normalise_id_number
+from services.school.service_layer.errors import InvalidInput
+from services.school.service_layer.submission import (
+    Submission,
+    prepare_batches,
+    store_batches,
+)
+from shared.contracts.registration import RegistrationBatchDecided
+from shared.contracts.students import BasicInfo, ExtendedInfo
+from shared.federation.config import School
+from shared.messaging.errors import PermanentMessageError
+from shared.messaging.uow import UnitOfWork
+from shared.resident_id import InvalidStudentNumber, normalise, validate_student_number
+from shared.runtime.errors import Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_RULE = "duplicate_registration"
+
+
+def normalised(basic: BasicInfo) -> BasicInfo:
+    """The same basic info with its document number in its one stored spelling."""
+    return basic.model_copy(update={"id_number": normalise_id_number(basic.id_number)})
+
+
+def checked(basic: BasicInfo, school: School, today: date) -> BasicInfo:
+    """Normalise and check ``basic`` for ``school``; raise :class:`InvalidInput` if it fails."""
+    basic = normalised(basic)
+    violations = check_student(basic, school.stage, today)
+    if violations:
+        raise InvalidInput(violations)
+    return basic
+
+
+async def register_student(
+    uow: UnitOfWork,
+    school: School,
+    basic: BasicInfo,
+    extended: ExtendedInfo,
+    *,
+    today: date,
+    batch_size: int = 1,
+) -> uuid.UUID:
+    """Check, store ``pending`` and file one registration; return its id."""
+    basic = checked(basic, school, today)
+    if basic.id_number and await repository.taken_id_numbers(
+        uow.session, school.code, [basic.id_number]
+    ):
+        raise _duplicate()
+    submission = Submission(uuid.uuid4(), basic, extended)
+    batches = prepare_batches(school, [submission], batch_size=batch_size, now=datetime.now(UTC))
+    try:
+        await store_batches(uow.session, batches)
+    except repository.DuplicateOpenRegistration:
+        raise _duplicate() from None
+    await uow.commit()
+    return submission.registration_id
+
+
+def _duplicate() -> Conflict:
+    return Conflict(
+        "this document number already has a pending or approved registration at this school",
+        rule=DUPLICATE_RULE,
+    )
+
+
+async def get_registration(
+    session: AsyncSession, registration_id: uuid.UUID, hosts: Callable[[str], bool]
+) -> Row[Any]:
+    """A registration of a school hosted here (404 otherwise)."""
+    row = await repository.get_registration(session, str(registration_id))
+    if row is None or not hosts(row.school_code):
+        raise NotFound(f"registration {registration_id} is not known here")
+    return row
+
+
+async def apply_decision(session: AsyncSession, decided: RegistrationBatchDecided) -> None:
+    """Apply each outcome, one statement per outcome kind; idempotent and order-tolerant.
+
+    Transitions only happen from the statuses the domain allows (a late ``held_for_review``
+    never downgrades ``approved``; a final outcome stays final), so a duplicate or reordered
+    message changes nothing. Issued registrations join the roster unless already on it.
+    """
+    _check_outcomes(decided)
+    now, by, code = datetime.now(UTC), decided.decided_by, decided.school_code
+    held = [str(o.registration_id) for o in decided.outcomes if o.outcome == "held_for_review"]
+    rejected = [
+        (str(o.registration_id), o.reason, o.rule)
+        for o in decided.outcomes
+        if o.outcome == "rejected"
+    ]
+    issued = [
+        (str(o.registration_id), normalise(o.student_number or ""))
+        for o in decided.outcomes
+        if o.outcome == "issued"
+    ]
+    await repository.mark_issued(session, code, issued, by, now)
+    await repository.mark_rejected(session, code, rejected, by, now)
+    await repository.mark_held(session, code, held, by, now)
+    await repository.enrol_approved(session, code, [rid for rid, _ in issued], now)
+    log.info(
+        "batch %s decided by %s: %d issued, %d rejected, %d held",
+        decided.batch_id,
+        by,
+        len(issued),
+        len(rejected),
+        len(held),
+    )
+
+
+def _check_outcomes(decided: RegistrationBatchDecided) -> None:
+    """An issued outcome must carry a valid student number, or the message can never apply."""
+    for outcome in decided.outcomes:
+        if outcome.outcome != "issued":
+            continue
+        try:
+            validate_student_number(outcome.student_number or "")
+        except InvalidStudentNumber as error:
+            raise PermanentMessageError(
+                f"registration {outcome.registration_id} issued with an unusable student "
+                f"number ({error.rule})"
+            ) from None
