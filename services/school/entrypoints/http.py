@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -43,7 +42,7 @@ from shared.federation.config import School
 from shared.runtime.app import RuntimeDep, require_hosted
 from shared.runtime.errors import NotFound
 
-CHINA = ZoneInfo("Asia/Shanghai")
+CHINA = timezone(timedelta(hours=8), "CST")  # China Standard Time has no daylight saving
 # Multipart framing around the file itself (boundaries, part headers).
 _MULTIPART_OVERHEAD = 64 * 1024
 
