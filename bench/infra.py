@@ -38,7 +38,9 @@ def database_url(kind: str | None = None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="xueji-bench-") as scratch:
             yield f"sqlite+aiosqlite:///{scratch}/bench.sqlite"
         return
-    server = LocalPostgres(BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}", port=free_port(), for_tests=True)
+    server = LocalPostgres(
+        BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}", port=free_port(), for_tests=True
+    )
     server.start()
     try:
         server.create_database("bench")

@@ -47,7 +47,10 @@ class _Item(BaseModel):
 
 
 class ProofRef(_Item):
-    """A proof file kept by the receiving school: ``GET {school}/api/v1/transfers/{id}/proofs/{index}``."""
+    """A proof file kept by the receiving school.
+
+    Fetched from ``GET <receiving school>/api/v1/transfers/{transfer_id}/proofs/{index}``.
+    """
 
     index: int = Field(ge=0)
     kind: str = Field(max_length=40)
@@ -69,7 +72,9 @@ class TransferRequested(Contract):
     student_number: str
     from_school: str
     to_school: str
-    grade: int = Field(ge=1, le=12, description="the grade the receiving school will place the student in")
+    grade: int = Field(
+        ge=1, le=12, description="the grade the receiving school will place the student in"
+    )
     class_name: str | None = Field(default=None, max_length=40)
     reason: str = Field(min_length=1, max_length=500)
     requested_on: date
@@ -177,7 +182,9 @@ class ArchiveHandedOver(Contract):
     student_number: str
     from_school: str
     to_school: str
-    archive: dict[str, Any] = Field(description="extended info and archive entries, as the province keeps them")
+    archive: dict[str, Any] = Field(
+        description="extended info and archive entries, as the province keeps them"
+    )
 
 
 @contract("archive.received", 1)

@@ -26,7 +26,11 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """
     if is_sqlite(url):
         engine = create_async_engine(
-            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
+            url,
+            echo=echo,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
             connect_args={"timeout": 30},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

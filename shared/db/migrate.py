@@ -74,7 +74,9 @@ def autogenerate(tier: str, message: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tier", required=True, choices=["national", "province", "county", "school"])
+    parser.add_argument(
+        "--tier", required=True, choices=["national", "province", "county", "school"]
+    )
     parser.add_argument("--url", default=os.environ.get("XUEJI_DATABASE_URL"))
     parser.add_argument("--autogenerate", metavar="MESSAGE", help="write a new revision instead")
     args = parser.parse_args()

@@ -119,7 +119,9 @@ class Federation(_Frozen):
         for instance in self.instances:
             for code in instance.units:
                 if code not in known[instance.tier]:
-                    raise ValueError(f"instance {instance.name} hosts unknown {instance.tier} {code}")
+                    raise ValueError(
+                        f"instance {instance.name} hosts unknown {instance.tier} {code}"
+                    )
                 unit = UnitRef(tier=instance.tier, code=code)
                 if unit in hosted:
                     raise ValueError(f"{unit} is hosted by both {hosted[unit]} and {instance.name}")

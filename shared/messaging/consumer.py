@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -30,15 +29,15 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from pydantic import ValidationError
 from sqlalchemy import delete, insert, select
 
-from shared.db.engine import SessionFactory
+from shared.db.engine import AsyncSession, SessionFactory
 from shared.federation.config import UnitRef
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Contract, Envelope
 from shared.messaging.errors import PermanentMessageError
-from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry
+from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry, ManyHandler
 from shared.messaging.tables import inbox
 from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
-from shared.telemetry.amqp import consumer_span, record_dead_letter
+from shared.telemetry.amqp import consumer_span, consumer_spans, record_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,7 @@ class Decoded:
     envelope: Envelope
     payload: Contract
     handler: Handler
+    many: ManyHandler | None = None
 
     @property
     def message_id(self) -> str:
@@ -164,12 +164,10 @@ class MessageConsumer:
     def decode(self, message: AbstractIncomingMessage) -> Decoded:
         """Check a delivery against the envelope, the contracts and the hosted units."""
         try:
-            raw = json.loads(message.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise PermanentMessageError(f"malformed JSON: {exc}") from exc
-        try:
-            envelope = Envelope.model_validate(raw)
+            envelope = Envelope.model_validate_json(message.body)
         except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors()):
+                raise PermanentMessageError(f"malformed JSON: {_errors(exc)}") from exc
             raise PermanentMessageError(f"invalid envelope: {_errors(exc)}") from exc
         found = self._handlers.lookup(envelope.type, envelope.schema_version)
         if found is None:
@@ -191,7 +189,8 @@ class MessageConsumer:
             raise PermanentMessageError(
                 f"invalid payload for {envelope.type} v{envelope.schema_version}: {_errors(exc)}"
             ) from exc
-        return Decoded(message, envelope, payload, handler)
+        many = self._handlers.many(envelope.type, envelope.schema_version)
+        return Decoded(message, envelope, payload, handler, many)
 
     async def _apply(self, items: Sequence[Decoded]) -> None:
         """One transaction: inbox rows for the new messages, then their handlers' effects."""
@@ -225,12 +224,8 @@ class MessageConsumer:
                         for item in fresh
                     ],
                 )
-            for item in fresh:
-                with consumer_span(
-                    item.envelope, item.message.headers,
-                    queue=self.topology.queue_name, batch_size=len(items),
-                ):
-                    await item.handler(HandlerContext(session, item.envelope), item.payload)
+            for run in _runs(fresh):
+                await self._apply_run(session, run, len(items))
         self.applied += len(fresh)
         self.batches += 1
         self.duplicates += len(items) - len(fresh)
@@ -239,6 +234,28 @@ class MessageConsumer:
             (item.envelope.type, "applied" if id(item) in applied else "duplicate")
             for item in items
         )
+
+    async def _apply_run(self, session: AsyncSession, run: list[Decoded], batch_size: int) -> None:
+        """Apply consecutive messages: at once through a set-based handler, else one by one."""
+        queue = self.topology.queue_name
+        many = run[0].many
+        if many is not None:
+            with consumer_spans(
+                [(i.envelope, i.message.headers) for i in run], queue=queue, batch_size=batch_size
+            ) as contexts:
+                await many(
+                    [
+                        HandlerContext(session, i.envelope, c)
+                        for i, c in zip(run, contexts, strict=True)
+                    ],
+                    [i.payload for i in run],
+                )
+            return
+        for item in run:
+            with consumer_span(
+                item.envelope, item.message.headers, queue=queue, batch_size=batch_size
+            ):
+                await item.handler(HandlerContext(session, item.envelope), item.payload)
 
     async def _failed(self, item: Decoded, exc: Exception) -> None:
         attempt = _attempt(item.message)
@@ -250,7 +267,9 @@ class MessageConsumer:
             log.warning("%s failed (attempt %d), retrying: %r", item.envelope.type, attempt, exc)
             self.outcomes[(item.envelope.type, "retried")] += 1
             await self._republish(
-                item.message, "", self.topology.retry_queue_name(attempt),
+                item.message,
+                "",
+                self.topology.retry_queue_name(attempt),
                 {ATTEMPT_HEADER: attempt + 1},
             )
 
@@ -260,7 +279,9 @@ class MessageConsumer:
         known = bool(message.type and self._handlers.versions(message.type))
         message_type = message.type if known and message.type else "unknown"
         record_dead_letter(
-            message.headers, message_id=str(message.message_id), message_type=message_type,
+            message.headers,
+            message_id=str(message.message_id),
+            message_type=message_type,
             reason=reason,
         )
         await self._republish(
@@ -307,6 +328,17 @@ class MessageConsumer:
         )
         await exchange.publish(copy, routing_key, mandatory=False, timeout=10)
         await _ack(message)
+
+
+def _runs(items: Sequence[Decoded]) -> list[list[Decoded]]:
+    """Split into maximal runs of consecutive messages sharing a set-based handler (order kept)."""
+    runs: list[list[Decoded]] = []
+    for item in items:
+        if runs and item.many is not None and runs[-1][0].many is item.many:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,8 @@ class HandlerContext:
 
     session: AsyncSession
     envelope: Envelope
+    # W3C context the emits continue; None means the active span (the usual case).
+    trace_context: dict[str, str] | None = None
     _emitted: list[Envelope] = field(default_factory=list)
 
     @property
@@ -34,6 +36,7 @@ class HandlerContext:
             target=target,
             correlation_id=self.envelope.correlation_id,
             causation_id=self.envelope.message_id,
+            trace_context=self.trace_context,
         )
         await stage(self.session, [envelope])
         self._emitted.append(envelope)
@@ -41,6 +44,9 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+# Applies a run of same-type messages of one delivery batch at once (set-based SQL), in the
+# batch's transaction; the contexts and payloads are in delivery order.
+ManyHandler = Callable[[Sequence[HandlerContext], Sequence[Any]], Awaitable[None]]
 
 
 class HandlerRegistry:
@@ -48,12 +54,26 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, int], tuple[type[Contract], Handler]] = {}
+        self._many: dict[tuple[str, int], ManyHandler] = {}
 
     def register(self, contract: type[Contract], handler: Handler) -> None:
         key = (contract.message_type, contract.schema_version)
         if key in self._handlers:
             raise ValueError(f"two handlers for {key}")
         self._handlers[key] = (contract, handler)
+
+    def register_many(self, contract: type[Contract], handler: ManyHandler) -> None:
+        """Register a set-based handler: the consumer hands it every consecutive message of
+        ``contract`` in a delivery batch at once (a single message is a run of one)."""
+
+        async def one(ctx: HandlerContext, payload: Any) -> None:
+            await handler([ctx], [payload])
+
+        self.register(contract, one)
+        self._many[(contract.message_type, contract.schema_version)] = handler
+
+    def many(self, message_type: str, version: int) -> ManyHandler | None:
+        return self._many.get((message_type, version))
 
     def handles(self, contract: type[Contract]) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`register`."""

@@ -77,6 +77,7 @@ def drop_kernel_tables(op: Any) -> None:
     for table in (probe, inbox, outbox):
         table.drop(bind)
 
+
 # Connectivity probes (shared/runtime/diagnostics.py): one row per ping this service sent.
 probe = Table(
     "kernel_probe",

@@ -117,13 +117,26 @@ def original_routing_key(headers: dict[str, Any], body: bytes) -> str | None:
         return None
 
 
+def _envelope_units(body: bytes) -> tuple[str, str]:
+    """Source and target as the envelope names them (blank when the body is not an envelope)."""
+    try:
+        envelope = json.loads(body)
+        return (
+            str(UnitRef.model_validate(envelope["source"])),
+            str(UnitRef.model_validate(envelope["target"])),
+        )
+    except (ValueError, KeyError, TypeError):
+        return "", ""
+
+
 def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
     headers = dict(properties.headers or {})
+    source, target = _envelope_units(body)
     return DeadLetter(
         message_id=_text(properties.message_id),
         type=_text(properties.type) or "?",
-        source=_text(headers.get("x-source")),
-        target=_text(headers.get("x-target")),
+        source=source,
+        target=target,
         failed_at=_text(headers.get("x-failed-at")),
         failed_by=_text(headers.get("x-failed-by")),
         reason=_text(headers.get(REASON_HEADER))

@@ -88,16 +88,14 @@ def producer_span(
         yield carried
 
 
-@contextmanager
-def consumer_span(
-    envelope: Envelope, headers: Mapping[str, Any] | None, *, queue: str, batch_size: int
-) -> Iterator[Span]:
-    """A CONSUMER span around one message's handler, child of the PRODUCER span that sent it."""
-    with _tracer().start_as_current_span(
-        f"process {envelope.type}",
-        context=parent_context(headers, envelope),
-        kind=SpanKind.CONSUMER,
-        attributes={
+def _consumer_span_options(
+    envelope: Envelope, headers: Mapping[str, Any] | None, queue: str, batch_size: int
+) -> dict[str, Any]:
+    return {
+        "name": f"process {envelope.type}",
+        "context": parent_context(headers, envelope),
+        "kind": SpanKind.CONSUMER,
+        "attributes": {
             "messaging.system": "rabbitmq",
             "messaging.operation.type": "process",
             "messaging.operation.name": "process",
@@ -109,8 +107,48 @@ def consumer_span(
             "xueji.source": str(envelope.source),
             "xueji.target": str(envelope.target),
         },
-    ) as span:
+    }
+
+
+@contextmanager
+def consumer_span(
+    envelope: Envelope, headers: Mapping[str, Any] | None, *, queue: str, batch_size: int
+) -> Iterator[Span]:
+    """A CONSUMER span around one message's handler, child of the PRODUCER span that sent it."""
+    options = _consumer_span_options(envelope, headers, queue, batch_size)
+    with _tracer().start_as_current_span(options.pop("name"), **options) as span:
         yield span
+
+
+@contextmanager
+def consumer_spans(
+    items: list[tuple[Envelope, Mapping[str, Any] | None]], *, queue: str, batch_size: int
+) -> Iterator[list[dict[str, str]]]:
+    """CONSUMER spans for messages applied together by one batch handler.
+
+    No single span can be current for all of them, so each message gets its own span (child of
+    its own PRODUCER span) and the yielded W3C contexts - one per message - are what the
+    handler's emits carry, keeping every message's trace intact.
+    """
+    spans = []
+    for envelope, headers in items:
+        options = _consumer_span_options(envelope, headers, queue, batch_size)
+        spans.append(_tracer().start_span(options.pop("name"), **options))
+    try:
+        contexts = []
+        for span in spans:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier, context=trace.set_span_in_context(span))
+            contexts.append(carrier)
+        yield contexts
+    except BaseException as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        for span in spans:
+            span.end()
 
 
 def record_dead_letter(

@@ -9,7 +9,9 @@ from tests.integration.conftest import Federation
 from tests.shared.messaging.harness import eventually
 
 
-async def test_every_instance_is_ready_and_described(federation: LocalFederation, fed: Federation) -> None:
+async def test_every_instance_is_ready_and_described(
+    federation: LocalFederation, fed: Federation
+) -> None:
     described = json.loads(federation.federation_json.read_text())
     assert {i["name"] for i in described["instances"]} == {i.name for i in federation.instances}
     for entry in described["instances"]:
@@ -20,7 +22,9 @@ async def test_every_instance_is_ready_and_described(federation: LocalFederation
 
 async def test_message_round_trips_between_two_processes(fed: Federation) -> None:
     sent = await fed.post(
-        "school", "4101020001", "/api/v1/diagnostics/pings",
+        "school",
+        "4101020001",
+        "/api/v1/diagnostics/pings",
         json={"source": "school:4101020001", "target": "national:CN"},
     )
     assert sent.status_code == 202, sent.text
@@ -37,7 +41,9 @@ async def test_message_round_trips_between_two_processes(fed: Federation) -> Non
 
 async def test_a_unit_the_instance_does_not_host_is_not_found(fed: Federation) -> None:
     response = await fed.post(
-        "school", "4101020001", "/api/v1/diagnostics/pings",
+        "school",
+        "4101020001",
+        "/api/v1/diagnostics/pings",
         json={"source": "school:3301020001", "target": "national:CN"},
     )
     assert response.status_code == 404

@@ -54,13 +54,19 @@ async def test_a_round_trip_shows_in_both_instances_metrics(fed: Federation) -> 
     school = fed.url("school", "4101020001", "")
     national = fed.url("national", "CN", "")
     ping = ("xueji_messages_published_total", frozenset({("type", "diagnostics.ping")}))
-    applied = ("xueji_messages_in_total",
-               frozenset({("type", "diagnostics.ping"), ("outcome", "applied")}))
+    applied = (
+        "xueji_messages_in_total",
+        frozenset({("type", "diagnostics.ping"), ("outcome", "applied")}),
+    )
     published_before = (await scrape(fed, school)).get(ping, 0)
     applied_before = (await scrape(fed, national)).get(applied, 0)
 
-    sent = await fed.post("school", "4101020001", "/api/v1/diagnostics/pings",
-                          json={"source": "school:4101020001", "target": "national:CN"})
+    sent = await fed.post(
+        "school",
+        "4101020001",
+        "/api/v1/diagnostics/pings",
+        json={"source": "school:4101020001", "target": "national:CN"},
+    )
     assert sent.status_code == 202, sent.text
 
     async def counted() -> bool:
@@ -69,7 +75,14 @@ async def test_a_round_trip_shows_in_both_instances_metrics(fed: Federation) -> 
     await eventually(counted, timeout=30)
     assert (await scrape(fed, school)).get(ping, 0) > published_before
     latency = await scrape(fed, school)
-    assert latency[(
-        "xueji_http_request_duration_seconds_count",
-        frozenset({("method", "POST"), ("route", "/api/v1/diagnostics/pings"), ("status", "202")}),
-    )] >= 1
+    assert (
+        latency[
+            (
+                "xueji_http_request_duration_seconds_count",
+                frozenset(
+                    {("method", "POST"), ("route", "/api/v1/diagnostics/pings"), ("status", "202")}
+                ),
+            )
+        ]
+        >= 1
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -43,6 +43,14 @@ class Effect(Contract):
     permanent: bool = False  # the handler refuses it for good
 
 
+@contract("test.bulk_effect", 1)
+class BulkEffect(Contract):
+    """Applied by a set-based handler: one INSERT for a whole run of messages."""
+
+    key: str
+    poison: bool = False
+
+
 def random_unit() -> UnitRef:
     return UnitRef(tier=Tier.SCHOOL, code=f"9{random.randrange(10**9):09d}")
 
@@ -66,6 +74,8 @@ class Node:
         self.failures: dict[str, int] = {}
         handlers = HandlerRegistry()
         handlers.register(Effect, self._apply_effect)
+        handlers.register_many(BulkEffect, self._apply_bulk)
+        self.bulk_calls: list[int] = []
         self.broker = BrokerConnection(self.amqp_url, name=self.name, max_backoff=1.0)
         self.topology = ServiceTopology(
             instance=self.name, units=[self.unit], retry_delays_ms=self.retry_delays_ms
@@ -104,10 +114,20 @@ class Node:
             raise RuntimeError(f"transient failure {seen + 1} of {effect.key}")
         await ctx.session.execute(insert(effects).values(key=effect.key, amount=effect.amount))
 
-    def envelope(self, effect: Effect, target: UnitRef | None = None) -> Envelope:
+    async def _apply_bulk(
+        self, contexts: Sequence[HandlerContext], payloads: Sequence[BulkEffect]
+    ) -> None:
+        self.bulk_calls.append(len(payloads))
+        if any(p.poison for p in payloads):
+            raise PermanentMessageError("a poisoned bulk effect")
+        await contexts[0].session.execute(
+            insert(effects), [{"key": p.key, "amount": 1} for p in payloads]
+        )
+
+    def envelope(self, effect: Contract, target: UnitRef | None = None) -> Envelope:
         return build_envelope(effect, source=self.unit, target=target or self.unit)
 
-    async def send(self, *payloads: Effect, target: UnitRef | None = None) -> list[Envelope]:
+    async def send(self, *payloads: Contract, target: UnitRef | None = None) -> list[Envelope]:
         """Stage and commit messages through the outbox, as a handler or request would."""
         envelopes = [self.envelope(p, target) for p in payloads]
         async with self.sessions() as session, session.begin():
@@ -123,7 +143,9 @@ class Node:
 
     async def total_effects(self) -> int:
         async with self.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(effects))).scalar_one())
+            return int(
+                (await session.execute(select(func.count()).select_from(effects))).scalar_one()
+            )
 
 
 async def eventually(

@@ -16,7 +16,14 @@ from shared.messaging.consumer import REASON_HEADER
 from shared.messaging.outbox import OutboxRelay, stage
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.topology import EVENTS_EXCHANGE
-from tests.shared.messaging.harness import Effect, Node, eventually, random_unit, unique_name
+from tests.shared.messaging.harness import (
+    BulkEffect,
+    Effect,
+    Node,
+    eventually,
+    random_unit,
+    unique_name,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -92,9 +99,9 @@ async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: s
     assert (await node.effect_counts())["twice"] == 1
     async with node.sessions() as session:
         recorded = await session.execute(
-            select(func.count()).select_from(inbox).where(
-                inbox.c.message_id == str(envelope.message_id)
-            )
+            select(func.count())
+            .select_from(inbox)
+            .where(inbox.c.message_id == str(envelope.message_id))
         )
         assert recorded.scalar_one() == 1
 
@@ -137,7 +144,10 @@ async def test_malformed_messages_are_dead_lettered_with_reason(node: Node, amqp
         await publish_raw(amqp_url, key, body, message_id=case)
 
     await eventually(lambda: _is(node.consumer.dead_lettered == len(cases)))
-    reasons = {m.message_id: str((m.headers or {})[REASON_HEADER]) for m in await dead_letters(amqp_url, node)}
+    reasons = {
+        m.message_id: str((m.headers or {})[REASON_HEADER])
+        for m in await dead_letters(amqp_url, node)
+    }
     for case, (_, expected) in cases.items():
         assert expected in reasons[case], (case, reasons[case])
     assert await node.total_effects() == 0
@@ -154,6 +164,25 @@ async def test_one_bad_message_does_not_hold_back_its_batch(node: Node) -> None:
     counts = await node.effect_counts()
     assert "poison" not in counts and all(v == 1 for v in counts.values())
     assert node.consumer.dead_lettered == 1
+
+
+async def test_set_based_handler_applies_a_run_at_once(node: Node) -> None:
+    await node.send(*[BulkEffect(key=f"b{i}") for i in range(60)])
+    await eventually(lambda: _count_at_least(node, 60))
+    assert set((await node.effect_counts()).values()) == {1}
+    assert sum(node.bulk_calls) == 60 and max(node.bulk_calls) > 1  # runs, not one by one
+
+
+async def test_set_based_run_with_a_poisoned_message_falls_back_one_by_one(node: Node) -> None:
+    await node.send(
+        *[BulkEffect(key=f"ok{i}") for i in range(10)],
+        BulkEffect(key="bad", poison=True),
+        *[BulkEffect(key=f"fine{i}") for i in range(10)],
+    )
+    await eventually(lambda: _count_at_least(node, 20))
+    await eventually(lambda: _is(node.consumer.dead_lettered == 1))
+    counts = await node.effect_counts()
+    assert "bad" not in counts and len(counts) == 20 and set(counts.values()) == {1}
 
 
 async def test_unroutable_message_stays_in_outbox_with_reason(node: Node) -> None:
@@ -183,7 +212,10 @@ async def test_broker_restart_loses_no_committed_message(
         pytest.skip("AMQP_URL names an external broker this test cannot restart")
     sender = await Node(unique_name("sender"), random_unit(), database_url, amqp_url).start()
     receiver = await Node(
-        unique_name("receiver"), random_unit(), database_url.replace(".sqlite", "-r.sqlite"), amqp_url
+        unique_name("receiver"),
+        random_unit(),
+        database_url.replace(".sqlite", "-r.sqlite"),
+        amqp_url,
     ).start()
     generation = receiver.broker.generation
     total = 300
@@ -221,5 +253,3 @@ async def _count_at_least(node: Node, n: int) -> bool:
 
 async def _is(value: bool) -> bool:
     return value
-
-
