@@ -1,4 +1,4 @@
-"""The federation as separate processes over the real broker, started once per session.
+"""The federation as separate processes over the real broker, started once for this package.
 
 Every instance of ``config/federation.toml`` runs as its own ``python -m services.<tier>``
 process (unique instance names and free ports, so it never collides with ``make run``).
@@ -27,7 +27,9 @@ FAST_KERNEL = {
 }
 
 
-@pytest.fixture(scope="session")
+# Package scope: the federation hosts the real unit codes, so it must be gone before tests
+# elsewhere bind queues for the same units on the same broker.
+@pytest.fixture(scope="package")
 def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
