@@ -1,10 +1,16 @@
-"""``python -m bench``: every benchmark in turn, each printing its own figures."""
+"""``python -m bench``: every benchmark in turn, each printing its own figures.
+
+``BENCH_SCALE=full`` runs the larger sizes; ``BENCH_DB=postgresql`` uses PostgreSQL.
+"""
 
 import asyncio
 import os
 
-from bench import kernel_throughput
+from bench import bulk_admission, kernel_throughput
 
-SCALE = os.environ.get("BENCH_SCALE", "quick")
+FULL = os.environ.get("BENCH_SCALE", "quick") == "full"
 
-asyncio.run(kernel_throughput.main(50_000 if SCALE == "full" else 20_000))
+print("== messaging kernel vs bare broker")
+asyncio.run(kernel_throughput.main(50_000 if FULL else 20_000))
+print("== bulk admission")
+asyncio.run(bulk_admission.main(100_000))

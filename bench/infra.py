@@ -47,3 +47,19 @@ def database_url(kind: str | None = None) -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@/bench?host={server.socket_dir}&port={server.port}"
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[LocalPostgres | None]:
+    """A PostgreSQL server for this run when ``BENCH_DB=postgresql``, else None (SQLite)."""
+    if os.environ.get("BENCH_DB", "sqlite") != "postgresql":
+        yield None
+        return
+    server = LocalPostgres(
+        BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}", port=free_port(), for_tests=True
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
