@@ -6,10 +6,15 @@ province changes its policy by editing its file (a ConfigMap in Kubernetes), not
 
 from __future__ import annotations
 
+import json
 import tomllib
+from datetime import date
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.workdays import WorkdayCalendar
 
 
 class _Rules(BaseModel):
@@ -21,10 +26,66 @@ class RegistrationRules(_Rules):
     auto_approve: bool = False
 
 
+TransferRole = Literal[
+    "sending_school",
+    "sending_authority",
+    "receiving_authority",
+    "sending_province",
+    "receiving_province",
+]
+
+
+class DateWindow(_Rules):
+    """A yearly window of month-day dates, both ends included (``"09-01"`` .. ``"10-31"``);
+    a window may wrap the new year (``"12-20"`` .. ``"02-28"``)."""
+
+    start: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+    end: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+    label: str = ""
+
+    def contains(self, day: date) -> bool:
+        key = day.strftime("%m-%d")
+        if self.start <= self.end:
+            return self.start <= key <= self.end
+        return key >= self.start or key <= self.end
+
+
+class TransferRules(_Rules):
+    """How a province runs transfers (HA art. 11, LS 2(一), ZJ art. 13; N2013 art. 14)."""
+
+    # The deciding parties in order. The province of the RECEIVING school sets the order of
+    # the whole flow; a role missing here is not asked. "sending_province" /
+    # "receiving_province" add a province-level step.
+    order: tuple[TransferRole, ...] = (
+        "sending_school",
+        "sending_authority",
+        "receiving_authority",
+    )
+    # Steps each province adds on its own side, wherever the flow is ordered: e.g. Henan
+    # checks discipline records (HA art. 11(四)), which only the province holds.
+    own_steps: tuple[Literal["sending_province", "receiving_province"], ...] = ()
+    step_working_days: int = Field(default=10, ge=1, le=60)  # each party (N2013 art. 14)
+    reminder_working_days: int = Field(default=3, ge=0, le=30)  # remind this long before due
+    archive_handover_days: int = Field(default=30, ge=1, le=90)  # 1 month (N2013 art. 15)
+    refuse_when_suspended: bool = True  # HA, LS, ZJ
+    refuse_under_discipline: bool = False  # HA art. 11(四)
+    keep_grade: bool = True  # ZJ art. 13; LS 2(一)5 (1-9 across 6-3 / 5-4)
+    refuse_graduating_year: bool = False  # LS 2(一)6(3)
+    class_size_cap: int | None = Field(default=None, ge=1)  # LS 2(一)6(1)
+    # Empty: any day. Otherwise the request date must fall in one of them.
+    windows: tuple[DateWindow, ...] = ()
+    # Proof kinds a cross-province transfer INTO this province must carry (HA art. 11(二)).
+    cross_province_required_proofs: tuple[str, ...] = ()
+    # Holiday files for years chinesecalendar does not know, relative to the provinces
+    # folder, in shared.workdays.WorkdayCalendar.from_json's format.
+    holiday_files: tuple[str, ...] = ()
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
     registration: RegistrationRules = RegistrationRules()
+    transfer: TransferRules = TransferRules()
 
 
 def rules_path(federation_config: Path, province_code: str) -> Path:
@@ -38,3 +99,12 @@ def load_province_rules(federation_config: Path, province_code: str) -> Province
         return ProvinceRules(code=province_code)
     with path.open("rb") as handle:
         return ProvinceRules.model_validate({"code": province_code, **tomllib.load(handle)})
+
+
+def load_workday_calendar(federation_config: Path, rules: ProvinceRules) -> WorkdayCalendar:
+    """The province's working-day calendar: chinesecalendar plus its loaded holiday files."""
+    folder = federation_config.parent / "provinces"
+    years: dict[str, Any] = {}
+    for name in rules.transfer.holiday_files:
+        years.update(json.loads((folder / name).read_text(encoding="utf-8")))
+    return WorkdayCalendar.from_json(years)
