@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from shared.clock import Clock
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
 from shared.federation.config import Federation, Instance, Tier, UnitRef, load_federation
 from shared.messaging.connection import BrokerConnection
@@ -40,6 +41,7 @@ class ServiceRuntime:
     def __post_init__(self) -> None:
         if self.instance.tier != self.tier:
             raise ValueError(f"instance {self.instance.name} is a {self.instance.tier} instance")
+        self.clock = Clock(self.settings.today)
         self.database_url = self.settings.effective_database_url()
         self.engine = make_engine(self.database_url)
         instrument_engine(self.engine)

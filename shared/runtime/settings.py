@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,8 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     amqp_url: str = DEFAULT_AMQP_URL
     auto_migrate: bool = True
+    # Pins "today" (a Beijing date) for tests and demonstrations; refused in production.
+    today: date | None = None
     # Broker tuning; tests shorten the retry delays.
     retry_delays_ms: tuple[int, ...] = (1_000, 5_000, 30_000)
     consumer_batch_size: int = 100
@@ -39,6 +42,8 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("production needs XUEJI_DATABASE_URL pointing at PostgreSQL")
             if "guest:guest@" in self.amqp_url:
                 raise ValueError("production refuses the default broker credentials")
+            if self.today is not None:
+                raise ValueError("production refuses a pinned date (XUEJI_TODAY)")
         return self
 
     def effective_log_format(self) -> Literal["json", "text"]:
