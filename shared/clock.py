@@ -1,13 +1,12 @@
 """The date and time the services act on: China Standard Time, injectable.
 
 Deadlines, windows and "today" in the regulations are Beijing dates. Tests and local
-demonstrations pin the date with ``XUEJI_TODAY=2026-09-07`` (production refuses it, see
-ServiceSettings); code takes a ``Clock`` so unit tests pass their own.
+demonstrations pin the date with ``XUEJI_TODAY=2026-09-07`` (``runtime.clock``; production
+refuses it, see ServiceSettings); code takes a ``Clock`` so unit tests pass their own.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -25,8 +24,3 @@ class Clock:
 
     def today(self) -> date:
         return self.fixed_today or self.now().astimezone(CHINA).date()
-
-
-def clock_from_env() -> Clock:
-    pinned = os.environ.get("XUEJI_TODAY")
-    return Clock(date.fromisoformat(pinned) if pinned else None)
