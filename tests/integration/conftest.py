@@ -2,8 +2,8 @@
 
 Every instance of ``config/federation.toml`` runs as its own ``python -m services.<tier>``
 process (unique instance names and free ports, so it never collides with ``make run``).
-``XUEJI_TEST_DB=postgresql`` gives every instance its own PostgreSQL database instead of a
-SQLite file.
+The whole package runs twice: with a SQLite file per instance, and with a PostgreSQL database
+per instance (``XUEJI_TEST_DB=sqlite`` or ``postgresql`` runs just one of them).
 """
 
 from __future__ import annotations
@@ -29,14 +29,19 @@ FAST_KERNEL = {
 
 # Package scope: the federation hosts the real unit codes, so it must be gone before tests
 # elsewhere bind queues for the same units on the same broker.
-@pytest.fixture(scope="package")
+DATABASES = [
+    db for db in ("sqlite", "postgresql") if os.environ.get("XUEJI_TEST_DB", db) == db
+]
+
+
+@pytest.fixture(scope="package", params=DATABASES)
 def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
-    base = tmp_path_factory.mktemp("federation")
+    base = tmp_path_factory.mktemp(f"federation-{request.param}")
     config = federation_copy(base / "config")
     database_url_for = None
-    if os.environ.get("XUEJI_TEST_DB") == "postgresql":
+    if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
 
         def database_url_for(name: str) -> str:
