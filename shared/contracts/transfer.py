@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.students import Gender
+from shared.contracts.students import BasicInfo, Gender
 from shared.messaging.envelope import Contract, contract
 
 PartyRole = Literal[
@@ -116,6 +116,11 @@ class TransferStepDecided(Contract):
     intervention: bool = Field(
         default=False, description="decided by the superior on the party's behalf (HA art. 11(三))"
     )
+    rule: str | None = Field(
+        default=None,
+        max_length=60,
+        description="the rule behind an automatic rejection (e.g. under_discipline), if any",
+    )
 
 
 @contract("transfer.step_reminder", 1)
@@ -172,6 +177,11 @@ class TransferCompleted(Contract):
     completed_at: datetime
     archive_due_on: date = Field(description="hand-over deadline of the archive (N2013 art. 15)")
     student: StudentSummary
+    basic: BasicInfo | None = Field(
+        default=None,
+        description="the student's basic info as the registry holds it, for the receiving "
+        "school's roster (identity document, nationality, enrolment date)",
+    )
 
 
 @contract("archive.handed_over", 1)
