@@ -96,7 +96,6 @@ def _message(row: Any, headers: dict[str, Any]) -> aio_pika.Message:
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=row.message_id,
         type=row.message_type,
-        timestamp=row.created_at,
         headers=headers,
     )
 

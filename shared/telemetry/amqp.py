@@ -32,6 +32,13 @@ TRACER_NAME = "xueji.messaging"
 TRACE_HEADERS = ("traceparent", "tracestate")
 
 
+def tracing_enabled() -> bool:
+    """Whether a real tracer provider is installed (the API's default records nothing)."""
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
 def _tracer() -> trace.Tracer:
     # Looked up each time: follows whatever provider the process has now (tests switch it).
     return trace.get_tracer(TRACER_NAME)
@@ -69,6 +76,9 @@ def producer_span(
     The span's parent is the context stored with the row; the yielded headers carry the span
     itself, so the consumer's span becomes its child.
     """
+    if not tracing_enabled():  # per-message cost matters on this path: skip the no-op span
+        yield dict(headers)
+        return
     with _tracer().start_as_current_span(
         f"send {message_type}",
         context=parent_context(headers),
@@ -115,6 +125,9 @@ def consumer_span(
     envelope: Envelope, headers: Mapping[str, Any] | None, *, queue: str, batch_size: int
 ) -> Iterator[Span]:
     """A CONSUMER span around one message's handler, child of the PRODUCER span that sent it."""
+    if not tracing_enabled():
+        yield trace.INVALID_SPAN
+        return
     options = _consumer_span_options(envelope, headers, queue, batch_size)
     with _tracer().start_as_current_span(options.pop("name"), **options) as span:
         yield span
@@ -123,19 +136,22 @@ def consumer_span(
 @contextmanager
 def consumer_spans(
     items: list[tuple[Envelope, Mapping[str, Any] | None]], *, queue: str, batch_size: int
-) -> Iterator[list[dict[str, str]]]:
+) -> Iterator[list[dict[str, str] | None]]:
     """CONSUMER spans for messages applied together by one batch handler.
 
     No single span can be current for all of them, so each message gets its own span (child of
     its own PRODUCER span) and the yielded W3C contexts - one per message - are what the
     handler's emits carry, keeping every message's trace intact.
     """
+    if not tracing_enabled():
+        yield [None] * len(items)
+        return
     spans = []
     for envelope, headers in items:
         options = _consumer_span_options(envelope, headers, queue, batch_size)
         spans.append(_tracer().start_span(options.pop("name"), **options))
     try:
-        contexts = []
+        contexts: list[dict[str, str] | None] = []
         for span in spans:
             carrier: dict[str, str] = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
