@@ -3,7 +3,8 @@
 from fastapi import FastAPI
 
 from services.school.config import SchoolSettings
-from services.school.entrypoints import http, messages
+from services.school.entrypoints import http, messages, transfers_http
+from services.school.entrypoints.metrics import register_task_gauge
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -17,12 +18,14 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     diagnostics.register_diagnostics(handlers, settings.instance)
     messages.register(handlers)
     runtime = build_runtime(Tier.SCHOOL, settings, handlers)
+    messages.register_transfers(handlers, runtime)
+    register_task_gauge(runtime)
     app = create_app(
         runtime,
-        [diagnostics.router, *http.routers],
+        [diagnostics.router, *http.routers, transfers_http.router],
         title="Xueji school service",
         description="School tier of the Xueji student registry: registration of new students, "
-        "the roster, key-field changes and bulk admission.",
+        "the roster, key-field changes, bulk admission and transfers.",
     )
     app.state.school_settings = school_settings or SchoolSettings()
     http.install_error_handlers(app)

@@ -2,8 +2,11 @@
 
 The school keeps basic info only (its roster and the registrations it applied for); extended
 info (guardians, addresses, health) goes to the province in ``ArchiveFiled`` and is never
-stored here. Tables are SQLAlchemy Core tables on the declarative ``metadata``: every write is
-set-based (``executemany`` or ``INSERT … SELECT``), so there are no per-row ORM objects.
+stored here. Transfers add the transfers the school started as receiving school (with the
+application's proof documents, which the deciding parties fetch from here) and the tasks it
+decides as sending school. Tables are SQLAlchemy Core tables on the declarative
+``metadata``: every write is set-based (``executemany`` or ``INSERT … SELECT``), so there
+are no per-row ORM objects.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Table,
@@ -92,6 +98,7 @@ student = Table(
     Column("registration_id", _Uuid, nullable=True),
     *_basic_info(),
     Column("status", String(20), nullable=False),
+    Column("class_name", String(40), nullable=True),  # 班级, e.g. 三年级2班
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -149,3 +156,84 @@ Index(
     key_field_change.c.student_number,
     key_field_change.c.status,
 )
+
+# --- transfers (转学) --------------------------------------------------------------------
+
+transfer_in = Table(
+    "school_transfer_in",
+    metadata,
+    Column("transfer_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),  # the receiving school
+    Column("student_number", String(19), nullable=False),
+    Column("from_school", String(12), nullable=False),
+    Column("grade", SmallInteger, nullable=False),
+    Column("class_name", String(40), nullable=True),
+    Column("reason", String(500), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("rule", String(60), nullable=True),
+    Column("status_reason", String(500), nullable=True),
+    Column("requested_on", Date, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("cancel_requested_at", DateTime(timezone=True), nullable=True),
+    Column("cancel_reason", String(500), nullable=True),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_school_transfer_in_list", transfer_in.c.school_code, transfer_in.c.requested_at)
+# A class's seats taken by transfers in flight (LS 2(一)6(1)).
+Index(
+    "ix_school_transfer_in_class",
+    transfer_in.c.school_code,
+    transfer_in.c.status,
+    transfer_in.c.grade,
+    transfer_in.c.class_name,
+)
+# One pending transfer in per student and school: concurrent duplicates fail here.
+_PENDING = text("status = 'pending'")
+Index(
+    "uq_school_transfer_in_pending",
+    transfer_in.c.school_code,
+    transfer_in.c.student_number,
+    unique=True,
+    sqlite_where=_PENDING,
+    postgresql_where=_PENDING,
+)
+
+transfer_proof = Table(
+    "school_transfer_proof",
+    metadata,
+    Column(
+        "transfer_id",
+        _Uuid,
+        ForeignKey("school_transfer_in.transfer_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("filename", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+task = Table(
+    "school_task",
+    metadata,
+    Column("task_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("transfer_id", _Uuid, nullable=False),
+    Column("step_id", _Uuid, nullable=False),
+    Column("details", JSON, nullable=False),  # student summary, schools, reason, proofs' links
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("due_approximate", Boolean, nullable=False),
+    Column("reminded_at", DateTime(timezone=True), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_by", String(60), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("correlation_id", _Uuid, nullable=False),
+    Column("message_id", _Uuid, nullable=False),
+)
+Index("uq_school_task_step", task.c.school_code, task.c.step_id, unique=True)
+Index("ix_school_task_list", task.c.school_code, task.c.status, task.c.opened_at)
+Index("ix_school_task_transfer", task.c.school_code, task.c.transfer_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
@@ -42,14 +42,14 @@ from shared.federation.config import School
 from shared.runtime.app import RuntimeDep, require_hosted
 from shared.runtime.errors import NotFound
 
-CHINA = timezone(timedelta(hours=8), "CST")  # China Standard Time has no daylight saving
 # Multipart framing around the file itself (boundaries, part headers).
 _MULTIPART_OVERHEAD = 64 * 1024
 
 
-def today() -> date:
-    """The date in China: enrolment dates are compared with it."""
-    return datetime.now(CHINA).date()
+def today(runtime: RuntimeDep) -> date:
+    """The date in China (``runtime.clock``, pinned by ``XUEJI_TODAY`` outside production):
+    enrolment dates, transfer requests and due dates are compared with it."""
+    return runtime.clock.today()
 
 
 def school_settings(request: Request) -> SchoolSettings:

@@ -1,16 +1,60 @@
-"""Messages the school applies: the outcomes of its registrations and key-field changes."""
+"""Messages the school applies: the outcomes of its registrations and key-field changes, and
+its transfers — as receiving school (how the transfer it started ended) and as sending school
+(its step, reminders, the end of the transfer, the student leaving)."""
 
 from __future__ import annotations
 
-from services.school.service_layer import key_field_change, registration
+from services.school.service_layer import key_field_change, registration, transfer_in, transfer_out
 from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBatchDecided
+from shared.contracts.transfer import (
+    TransferClosed,
+    TransferCompleted,
+    TransferRefused,
+    TransferStepOpened,
+    TransferStepReminder,
+)
+from shared.federation.config import Federation
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
+from shared.runtime.service import ServiceRuntime
 
 
 def register(handlers: HandlerRegistry) -> None:
     handlers.register(RegistrationBatchDecided, on_registration_batch_decided)
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
+
+
+def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:
+    """The transfer handlers need the federation (proof links) and the clock."""
+    federation, clock = runtime.federation, runtime.clock
+
+    async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
+        await transfer_out.open_task(ctx, federation, step, clock.now())
+
+    async def on_step_reminder(ctx: HandlerContext, reminder: TransferStepReminder) -> None:
+        await transfer_out.note_reminder(ctx.session, ctx.unit.code, reminder, clock.now())
+
+    async def on_refused(ctx: HandlerContext, refused: TransferRefused) -> None:
+        await transfer_in.apply_refused(ctx.session, ctx.unit.code, refused, clock.now())
+
+    async def on_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
+        """To the receiving school (its transfer in ends) and to a sending school with an
+        open step (its task is void)."""
+        await transfer_in.apply_closed(ctx.session, ctx.unit.code, closed, clock.now())
+        await transfer_out.void_tasks(ctx.session, ctx.unit.code, closed, clock.now())
+
+    async def on_completed(ctx: HandlerContext, completed: TransferCompleted) -> None:
+        _party_to(ctx, federation, completed)
+        if ctx.unit.code == completed.to_school:
+            await transfer_in.complete(ctx.session, ctx.unit.code, completed, clock.now())
+        else:
+            await transfer_out.leave(ctx.session, ctx.unit.code, completed, clock.now())
+
+    handlers.register(TransferStepOpened, on_step_opened)
+    handlers.register(TransferStepReminder, on_step_reminder)
+    handlers.register(TransferRefused, on_refused)
+    handlers.register(TransferClosed, on_closed)
+    handlers.register(TransferCompleted, on_completed)
 
 
 async def on_registration_batch_decided(
@@ -32,3 +76,13 @@ def _addressed_to(ctx: HandlerContext, school_code: str) -> None:
         raise PermanentMessageError(
             f"message about school {school_code} was addressed to {ctx.unit}"
         )
+
+
+def _party_to(ctx: HandlerContext, federation: Federation, completed: TransferCompleted) -> None:
+    if ctx.unit.code not in (completed.from_school, completed.to_school):
+        raise PermanentMessageError(
+            f"transfer {completed.transfer_id} between {completed.from_school} and "
+            f"{completed.to_school} was addressed to {ctx.unit}"
+        )
+    if completed.from_school == completed.to_school or federation.school(ctx.unit.code) is None:
+        raise PermanentMessageError(f"transfer {completed.transfer_id} cannot apply here")

@@ -6,13 +6,15 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.school.domain.key_fields import KeyFieldChangeStatus
 from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
+from services.school.domain.transfers import TaskStatus, TransferInStatus
 from shared.contracts.registration import KeyFieldChanges, ProofDocument
 from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
+from shared.contracts.transfer import StudentSummary
 
 Links = dict[str, str]
 
@@ -82,6 +84,7 @@ class StudentRead(BaseModel):
     grade: int
     enrolled_on: date
     status: StudentStatus
+    class_name: str | None = Field(None, description="the class (班级), when placed in one")
 
 
 class RosterRead(BaseModel):
@@ -158,3 +161,145 @@ class AdmissionJobRead(BaseModel):
     rows: RowCounts
     registrations: OutcomeCounts
     links: Links
+
+
+# --- transfers ---------------------------------------------------------------------------
+
+
+class TransferInCreate(BaseModel):
+    """A transfer into this school (转入), started by the receiving school on the guardian's
+    application; proof documents base64-encoded in the JSON body, as for key-field changes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "example": {
+                "student_number": "G410102201803070017",
+                "from_school": "3301020001",
+                "grade": 3,
+                "class_name": "三年级2班",
+                "reason": "the family moved to Zhengzhou for work",
+                "proofs": [
+                    {
+                        "kind": "origin_registration_proof",
+                        "filename": "学籍证明.pdf",
+                        "content_base64": "JVBERi0xLjQ=",
+                    }
+                ],
+            }
+        },
+    )
+
+    student_number: str = Field(min_length=1, max_length=30)
+    from_school: str = Field(min_length=1, max_length=12, description="the sending school's code")
+    grade: int = Field(ge=1, le=12, description="the grade the student is placed in here")
+    class_name: str | None = Field(None, min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=500)
+    proofs: list[ProofDocument] = Field(
+        min_length=1,
+        max_length=5,
+        description="e.g. the application form (附表1), origin_registration_proof (HA)",
+    )
+
+
+class TransferInAccepted(BaseModel):
+    transfer_id: uuid.UUID
+    status: Literal["pending"] = "pending"
+    links: Links
+
+
+class TransferProofRead(BaseModel):
+    index: int
+    kind: str
+    filename: str
+    size: int
+
+
+class TransferInRead(BaseModel):
+    transfer_id: uuid.UUID
+    school_code: str
+    student_number: str
+    from_school: str
+    grade: int
+    class_name: str | None
+    reason: str
+    status: TransferInStatus
+    rule: str | None = Field(None, description="the rule that refused or ended it")
+    status_reason: str | None = Field(None, description="why it was refused or ended")
+    requested_on: date
+    requested_at: datetime
+    cancel_requested_at: datetime | None
+    settled_at: datetime | None
+    proofs: list[TransferProofRead]
+    links: Links
+
+
+class TransferInPage(BaseModel):
+    items: list[TransferInRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class TransferCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ProofLink(BaseModel):
+    index: int
+    kind: str
+    filename: str
+    url: str = Field(description="where the receiving school serves the file")
+
+
+class SchoolTaskRead(BaseModel):
+    """The sending school's step of a transfer (转出学校核办)."""
+
+    task_id: uuid.UUID
+    school_code: str
+    kind: str
+    status: TaskStatus
+    transfer_id: uuid.UUID
+    step_id: uuid.UUID
+    student_number: str
+    student: StudentSummary
+    roster_status: StudentStatus | None = Field(
+        None, description="the student's status on this school's roster when the step opened"
+    )
+    to_school: str
+    reason: str = Field(description="why the family asks for the transfer")
+    proofs: list[ProofLink]
+    opened_at: datetime
+    due_on: date
+    due_approximate: bool
+    overdue: bool = Field(description="open and past due_on today (Beijing)")
+    reminded_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+
+
+class SchoolTaskPage(BaseModel):
+    items: list[SchoolTaskRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class StepDecisionCreate(BaseModel):
+    """The school's decision on its step; ``reason`` is required to reject."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=500)
+    decided_by: str = Field(min_length=1, max_length=60, description="the deciding registrar")
+
+    @model_validator(mode="after")
+    def _reason_to_reject(self) -> StepDecisionCreate:
+        if self.decision == "reject" and not self.reason:
+            raise ValueError("a rejection needs a reason")
+        return self

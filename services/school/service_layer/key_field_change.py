@@ -22,7 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters import repository
 from services.school.domain.key_fields import KeyFieldChangeStatus, number_after_change
-from services.school.domain.students import Violation, check_identity, normalise_id_number
+from services.school.domain.students import (
+    StudentStatus,
+    Violation,
+    check_identity,
+    normalise_id_number,
+)
 from services.school.service_layer.errors import InvalidInput, PayloadTooLarge
 from services.school.service_layer.registration import DUPLICATE_RULE
 from services.school.service_layer.submission import school_unit
@@ -67,6 +72,11 @@ async def submit_change(
     student = await repository.get_student(uow.session, school.code, student_number)
     if student is None:
         raise NotFound(f"student {student_number} is not on the roster of school {school.code}")
+    if student.status == StudentStatus.TRANSFERRED_OUT:
+        raise Conflict(
+            "the student transferred to another school: the record here is read-only",
+            rule="student_transferred_out",
+        )
     sizes = proof_sizes(proofs, max_proof_bytes)
     changes = requested(student, changes)
     check_changes(student, changes, today)

@@ -1,0 +1,458 @@
+"""Transfers at the school, on SQLite and PostgreSQL: the receiving school's transfers in (checks,
+proofs, national's answers, the student joining the roster) and the sending school's step
+(task, reminder, decision, void, the student leaving)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.contracts.students import BasicInfo
+from shared.contracts.transfer import (
+    TransferClosed,
+    TransferCompleted,
+    TransferRefused,
+    TransferStepReminder,
+)
+from shared.federation.config import NATIONAL
+from shared.messaging.errors import PermanentMessageError
+from shared.resident_id import student_number_for
+from tests.services.school.transfer_support import (
+    HANGZHOU_PRIMARY,
+    JINSHUI_PRIMARY,
+    TODAY,
+    ZHONGYUAN_PRIMARY,
+    School,
+    completed_at,
+    proof,
+    school_ref,
+    school_service,
+    step_opened,
+    summary,
+)
+from tests.shared.authority.support import basic as authority_basic
+
+SMALL_CLASSES = {"41": {"transfer": {"class_size_cap": 2}}}
+
+
+@pytest.fixture
+async def school(tmp_path: Path, database_url: str) -> AsyncIterator[School]:
+    async with school_service(tmp_path / "federation", database_url) as service:
+        yield service
+
+
+def number_of(info: BasicInfo) -> str:
+    return student_number_for(info.id_number or "")
+
+
+def stranger(**overrides: Any) -> str:
+    """The student number of a student of another school."""
+    return number_of(authority_basic(**overrides))
+
+
+def transfer_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "student_number": stranger(),
+        "from_school": ZHONGYUAN_PRIMARY,
+        "grade": 3,
+        "class_name": "三年级2班",
+        "reason": "the family moved to Jinshui district",
+        "proofs": [proof()],
+    }
+    body.update(overrides)
+    return body
+
+
+def completion(
+    transfer_id: uuid.UUID,
+    info: BasicInfo,
+    *,
+    from_school: str = ZHONGYUAN_PRIMARY,
+    to_school: str = JINSHUI_PRIMARY,
+    with_basic: bool = True,
+) -> TransferCompleted:
+    return TransferCompleted(
+        transfer_id=transfer_id,
+        student_number=number_of(info),
+        from_school=from_school,
+        to_school=to_school,
+        grade=3,
+        class_name="三年级2班",
+        completed_at=completed_at(),
+        archive_due_on=date(2026, 10, 10),
+        student=summary(info, grade=3),
+        basic=info if with_basic else None,
+    )
+
+
+# --- the receiving school ----------------------------------------------------------------
+
+
+async def test_a_transfer_in_is_stored_with_its_proofs_and_sent_to_national(
+    school: School,
+) -> None:
+    body = transfer_body()
+    response = await school.post_transfer_in(JINSHUI_PRIMARY, **body)
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    transfer_id = accepted["transfer_id"]
+    assert accepted["status"] == "pending"
+    assert accepted["links"]["national"].endswith(f"/api/v1/transfers/{transfer_id}")
+    assert accepted["links"]["national"].startswith("http://")
+
+    [sent] = await school.staged("transfer.requested")
+    assert sent.target == NATIONAL and sent.source == school_ref(JINSHUI_PRIMARY)
+    assert sent.correlation_id == uuid.UUID(transfer_id)
+    payload = sent.payload
+    assert payload["requested_on"] == TODAY.isoformat()
+    assert (payload["student_number"], payload["from_school"], payload["to_school"]) == (
+        body["student_number"],
+        ZHONGYUAN_PRIMARY,
+        JINSHUI_PRIMARY,
+    )
+    assert payload["proofs"] == [
+        {"index": 0, "kind": "application_form", "filename": "application_form.pdf"}
+    ]
+    assert "content_base64" not in str(payload)
+
+    listed = (await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/transfers-in")).json()
+    assert listed["total"] == 1
+    [item] = listed["items"]
+    assert (item["status"], item["grade"], item["class_name"]) == ("pending", 3, "三年级2班")
+    assert item["proofs"][0]["size"] == len(b"%PDF-1.4 form")
+
+    downloaded = await school.client.get(f"/api/v1/transfers/{transfer_id}/proofs/0")
+    assert downloaded.status_code == 200 and downloaded.content == b"%PDF-1.4 form"
+    missing = await school.client.get(f"/api/v1/transfers/{transfer_id}/proofs/3")
+    assert (missing.status_code, missing.json()["rule"]) == (404, "proof_not_found")
+
+
+async def test_a_second_pending_transfer_of_the_same_student_is_a_conflict(
+    school: School,
+) -> None:
+    body = transfer_body()
+    assert (await school.post_transfer_in(JINSHUI_PRIMARY, **body)).status_code == 202
+    again = await school.post_transfer_in(JINSHUI_PRIMARY, **body)
+    assert (again.status_code, again.json()["rule"]) == (409, "transfer_pending")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "rule"),
+    [
+        ({"from_school": "4101029999"}, 422, "unknown_school"),
+        ({"from_school": JINSHUI_PRIMARY}, 422, "same_school"),
+    ],
+    ids=["unknown-school", "same-school"],
+)
+async def test_the_sending_school_must_be_another_known_school(
+    school: School, overrides: dict[str, Any], status: int, rule: str
+) -> None:
+    response = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body(**overrides))
+    assert (response.status_code, response.json()["rule"]) == (status, rule)
+    assert await school.staged() == []
+
+
+async def test_field_rules_and_hosting(school: School) -> None:
+    bad_number = await school.post_transfer_in(
+        JINSHUI_PRIMARY, **transfer_body(student_number="G123")
+    )
+    assert bad_number.status_code == 422
+    assert bad_number.json()["detail"][0]["type"].startswith("student_number.")
+    wrong_grade = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body(grade=8))
+    assert wrong_grade.json()["detail"][0]["type"] == "grade_stage"
+    not_here = await school.post_transfer_in(HANGZHOU_PRIMARY, **transfer_body())
+    assert not_here.status_code == 404
+
+
+async def test_henan_needs_the_origin_registration_proof_from_another_province(
+    school: School,
+) -> None:
+    body = transfer_body(from_school=HANGZHOU_PRIMARY)
+    refused = await school.post_transfer_in(JINSHUI_PRIMARY, **body)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "missing_required_proof"
+    assert "origin_registration_proof" in refused.json()["detail"]
+    assert "HA art. 11(二)" in refused.json()["detail"]
+
+    body["proofs"] = [proof(), proof("origin_registration_proof")]
+    assert (await school.post_transfer_in(JINSHUI_PRIMARY, **body)).status_code == 202
+    # within the province the proof is not asked for
+    local = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
+    assert local.status_code == 202
+
+
+async def test_a_full_class_takes_no_transfer_counting_transfers_in_flight(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with school_service(tmp_path / "f", database_url, rules=SMALL_CLASSES) as school:
+        # one student already in 三年级2班 (arrived by transfer), one transfer in flight
+        arrived = authority_basic(grade=3)
+        await school.deliver(completion(uuid.uuid4(), arrived), JINSHUI_PRIMARY)
+        first = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
+        assert first.status_code == 202
+
+        refused = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
+        assert refused.status_code == 422
+        problem = refused.json()
+        assert problem["rule"] == "class_size_cap"
+        assert "河南省" in problem["detail"] and "LS 2(一)6(1)" in problem["detail"]
+        assert "2" in problem["detail"]
+
+        other_class = await school.post_transfer_in(
+            JINSHUI_PRIMARY, **transfer_body(class_name="三年级1班")
+        )
+        assert other_class.status_code == 202
+        other_grade = await school.post_transfer_in(
+            JINSHUI_PRIMARY, **transfer_body(grade=4, class_name="三年级2班")
+        )
+        assert other_grade.status_code == 202
+
+
+async def test_national_refusal_and_closing_are_shown_with_rule_and_reason(
+    school: School,
+) -> None:
+    ids = []
+    for _ in range(2):
+        response = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
+        ids.append(uuid.UUID(response.json()["transfer_id"]))
+    refused = TransferRefused(
+        transfer_id=ids[0], rule="outside_window", reason="Henan transfers Sep 1 - Oct 31"
+    )
+    await school.deliver(refused, JINSHUI_PRIMARY)
+    closed = TransferClosed(
+        transfer_id=ids[1],
+        outcome="rejected",
+        reason="under discipline (HA art. 11(四))",
+        rule="under_discipline",
+    )
+    await school.deliver(closed, JINSHUI_PRIMARY)
+    await school.deliver(closed, JINSHUI_PRIMARY)  # a duplicate changes nothing
+
+    items = {
+        i["transfer_id"]: i
+        for i in (
+            await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/transfers-in")
+        ).json()["items"]
+    }
+    first, second = items[str(ids[0])], items[str(ids[1])]
+    assert (first["status"], first["rule"]) == ("refused", "outside_window")
+    assert (second["status"], second["rule"]) == ("rejected", "under_discipline")
+    assert second["status_reason"].startswith("under discipline")
+
+    with pytest.raises(PermanentMessageError):
+        await school.deliver(
+            TransferRefused(transfer_id=uuid.uuid4(), rule="x", reason="y"), JINSHUI_PRIMARY
+        )
+
+
+async def test_cancelling_asks_national_and_waits_for_its_answer(school: School) -> None:
+    response = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
+    transfer_id = response.json()["transfer_id"]
+
+    cancelled = await school.client.post(
+        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "the family stays"}
+    )
+    assert cancelled.status_code == 202, cancelled.text
+    assert cancelled.json()["status"] == "pending"
+    assert cancelled.json()["cancel_requested_at"] is not None
+    [request] = await school.staged("transfer.cancel_requested")
+    assert request.target == NATIONAL and request.payload["reason"] == "the family stays"
+    again = await school.client.post(
+        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "again"}
+    )
+    assert (again.status_code, again.json()["rule"]) == (409, "cancel_already_requested")
+
+    closed = TransferClosed(
+        transfer_id=uuid.UUID(transfer_id), outcome="cancelled", reason="the family stays"
+    )
+    await school.deliver(closed, JINSHUI_PRIMARY)
+    read = await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/transfers-in/{transfer_id}")
+    assert read.json()["status"] == "cancelled"
+    late = await school.client.post(
+        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "late"}
+    )
+    assert (late.status_code, late.json()["rule"]) == (409, "transfer_not_pending")
+
+
+# --- completion at both schools ----------------------------------------------------------
+
+
+async def test_completion_moves_the_student_between_the_rosters(school: School) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY, grade=3, birth_date=date(2017, 5, 1))
+    number = number_of(info)
+    response = await school.post_transfer_in(
+        JINSHUI_PRIMARY, **transfer_body(student_number=number)
+    )
+    transfer_id = uuid.UUID(response.json()["transfer_id"])
+    completed = completion(transfer_id, info)
+
+    await school.deliver(completed, JINSHUI_PRIMARY)
+    await school.deliver(completed, ZHONGYUAN_PRIMARY)
+
+    arrived = await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/students/{number}")
+    assert arrived.status_code == 200
+    student = arrived.json()
+    assert (student["status"], student["grade"], student["class_name"]) == (
+        "enrolled",
+        3,
+        "三年级2班",
+    )
+    assert (student["id_type"], student["id_number"]) == ("resident_id", info.id_number)
+    assert student["enrolled_on"] == info.enrolled_on.isoformat()
+    transfer = await school.client.get(
+        f"/api/v1/schools/{JINSHUI_PRIMARY}/transfers-in/{transfer_id}"
+    )
+    assert transfer.json()["status"] == "completed"
+
+    left = (
+        await school.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students/{number}")
+    ).json()
+    assert (left["status"], left["class_name"], left["name"]) == (
+        "transferred_out",
+        None,
+        info.name,
+    )
+    # the sending school's record is read-only now
+    change = await school.client.post(
+        f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students/{number}/key-field-changes",
+        json={"changes": {"name": "李四"}, "reason": "renamed", "proofs": [proof("hukou_proof")]},
+    )
+    assert (change.status_code, change.json()["rule"]) == (409, "student_transferred_out")
+    # a new transfer of the student into the receiving school is refused: already enrolled
+    again = await school.post_transfer_in(
+        JINSHUI_PRIMARY,
+        **transfer_body(student_number=number, from_school=ZHONGYUAN_PRIMARY),
+    )
+    assert (again.status_code, again.json()["rule"]) == (409, "already_enrolled")
+
+
+async def test_without_the_registry_basic_info_the_number_gives_the_identity(
+    school: School,
+) -> None:
+    info = authority_basic(grade=3)
+    await school.deliver(completion(uuid.uuid4(), info, with_basic=False), JINSHUI_PRIMARY)
+    student = (
+        await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/students/{number_of(info)}")
+    ).json()
+    assert (student["id_type"], student["id_number"], student["name"]) == (
+        "resident_id",
+        info.id_number,
+        info.name,
+    )
+    assert student["enrolled_on"] == "2026-09-10"
+
+
+# --- the sending school's step -----------------------------------------------------------
+
+
+async def tasks(school: School, **params: Any) -> dict[str, Any]:
+    response = await school.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks", params=params)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_the_sending_school_decides_its_step(school: School) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY)
+    step = step_opened(info)
+    opened = await school.deliver(step)
+    await school.deliver(step)  # redelivered: still one task
+
+    page = await tasks(school)
+    assert page["total"] == 1
+    [task] = page["items"]
+    assert (task["status"], task["due_on"], task["overdue"]) == ("open", "2026-09-21", False)
+    assert (task["to_school"], task["roster_status"]) == (JINSHUI_PRIMARY, "enrolled")
+    assert task["student"]["name"] == info.name
+    [link] = task["proofs"]
+    assert link["url"].startswith("http://") and link["url"].endswith(
+        f"/api/v1/transfers/{step.transfer_id}/proofs/0"
+    )
+
+    await school.deliver(
+        TransferStepReminder(
+            transfer_id=step.transfer_id,
+            step_id=step.step_id,
+            role="sending_school",
+            due_on=step.due_on,
+            working_days_left=3,
+        )
+    )
+    assert (await tasks(school))["items"][0]["reminded_at"] is not None
+
+    no_reason = await school.client.post(
+        f"/api/v1/tasks/{task['task_id']}/decision", json={"decision": "reject", "decided_by": "王"}
+    )
+    assert no_reason.status_code == 422
+    decided = await school.client.post(
+        f"/api/v1/tasks/{task['task_id']}/decision",
+        json={"decision": "approve", "decided_by": "王老师"},
+    )
+    assert decided.status_code == 200, decided.text
+    assert (decided.json()["status"], decided.json()["decided_by"]) == ("approved", "王老师")
+
+    [sent] = await school.staged("transfer.step_decided")
+    assert sent.target == NATIONAL and sent.correlation_id == opened.correlation_id
+    assert sent.payload == {
+        "transfer_id": str(step.transfer_id),
+        "step_id": str(step.step_id),
+        "decision": "approve",
+        "reason": None,
+        "decided_by": "王老师",
+        "decided_unit": f"school:{ZHONGYUAN_PRIMARY}",
+        "intervention": False,
+        "rule": None,
+    }
+    twice = await school.client.post(
+        f"/api/v1/tasks/{task['task_id']}/decision",
+        json={"decision": "reject", "reason": "no", "decided_by": "李老师"},
+    )
+    assert (twice.status_code, twice.json()["rule"]) == (409, "task_already_decided")
+
+
+async def test_overdue_tasks_are_flagged_and_counted(school: School) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY)
+    await school.deliver(step_opened(info, due_on=date(2026, 9, 4)))  # due last Friday
+    await school.deliver(step_opened(info))
+
+    assert [t["overdue"] for t in (await tasks(school))["items"]] == [True, False]
+    overdue = await tasks(school, overdue="true")
+    assert overdue["total"] == 1 and overdue["items"][0]["due_on"] == "2026-09-04"
+
+    metrics = (await school.runtime.metrics.render()).decode()
+    unit = f"school:{ZHONGYUAN_PRIMARY}"
+    assert f'xueji_school_tasks{{state="open",unit="{unit}"}} 2.0' in metrics
+    assert f'xueji_school_tasks{{state="overdue",unit="{unit}"}} 1.0' in metrics
+
+
+async def test_a_closed_transfer_voids_the_open_task(school: School) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY)
+    step = step_opened(info)
+    await school.deliver(step)
+    closed = TransferClosed(
+        transfer_id=step.transfer_id, outcome="rejected", reason="receiving county rejected"
+    )
+    await school.deliver(closed)
+
+    [task] = (await tasks(school))["items"]
+    assert task["status"] == "void" and "rejected" in task["decision_reason"]
+    late = await school.client.post(
+        f"/api/v1/tasks/{task['task_id']}/decision",
+        json={"decision": "approve", "decided_by": "王老师"},
+    )
+    assert late.status_code == 409
+    assert await school.staged("transfer.step_decided") == []
+
+
+async def test_a_step_for_another_party_is_dead_lettered(school: School) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY)
+    with pytest.raises(PermanentMessageError):
+        await school.deliver(step_opened(info, role="sending_authority"))
+    with pytest.raises(PermanentMessageError):
+        await school.deliver(step_opened(info), JINSHUI_PRIMARY)
+    assert (await tasks(school))["total"] == 0
