@@ -6,6 +6,7 @@ from services.county.adapters.orm import authority_tables
 from services.county.entrypoints import http
 from shared.authority import http as authority_http
 from shared.authority import messages as authority_messages
+from shared.authority.metrics import register_task_gauge
 from shared.authority.role import RegistryAuthority
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
@@ -21,10 +22,12 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime = build_runtime(Tier.COUNTY, settings, handlers)
     authority = RegistryAuthority(runtime, authority_tables)
     authority_messages.register(handlers, authority)
+    register_task_gauge(authority)
     return create_app(
         runtime,
         [diagnostics.router, http.build_router(authority), authority_http.task_router(authority)],
         title="Xueji county service",
         description="County tier of the Xueji student registry: the registry authority "
-        "(学籍主管部门) of the schools it governs.",
+        "(学籍主管部门) of the schools it governs — registrations, key-field changes, and its "
+        "steps in transfers (with interventions for its late schools).",
     )

@@ -15,14 +15,21 @@ What the role does (N2013 arts. 4, 6, 10):
 - a batch that passes the authority's own checks is approved by the system at once where the
   school's province rules say ``registration.auto_approve = true``;
 - approving sends the approved items to national for dedup and numbering; rejecting (the
-  whole task or some items) answers the school and its province.
+  whole task or some items) answers the school and its province;
+- in a transfer (N2013 art. 14; HA art. 11) the authority is one of the deciding parties:
+  national opens its step, a task with a due date waits for the officer (or the service's
+  step policy decides it at once: the province's discipline check), and the decision goes
+  back to national; as the superior of a late school (or a province of a late county) it gets
+  an intervention task and may decide in the party's place (HA art. 11(三)).
 
 Layout, as in a tier: :mod:`.domain` (rules, standard library only), :mod:`.tables` (table
 definitions added to the hosting service's own MetaData), :mod:`.repository` (every query),
-:mod:`.intake` and :mod:`.decisions` (use cases), :mod:`.queries` (reads),
-:mod:`.messages` and :mod:`.http` (entry points). A service wires it in its bootstrap::
+:mod:`.intake`, :mod:`.transfers` and :mod:`.decisions` (use cases), :mod:`.queries` (reads),
+:mod:`.messages` and :mod:`.http` (entry points), :mod:`.metrics` (the task gauge). A service
+wires it in its bootstrap::
 
-    authority = RegistryAuthority(runtime, authority_tables)
+    authority = RegistryAuthority(runtime, authority_tables, step_policy=None)
     messages.register(handlers, authority)
+    metrics.register_task_gauge(authority)
     routers = [http.task_router(authority), ...]
 """

@@ -6,7 +6,10 @@
   ``rejected``, rule ``authority_rejected``, the officer's reason) to the school and to the
   school's province (which drops the pending extended info);
 - approve a key-field change → ``key_field_change.approved`` to national (re-dedup on the new
-  key fields); reject → ``key_field_change.decided`` (rejected) to the school and province.
+  key fields); reject → ``key_field_change.decided`` (rejected) to the school and province;
+- decide a transfer step or an intervention → ``transfer.step_decided`` to national, naming
+  the officer (or ``system``) and the authority unit, ``intervention`` for a superior
+  deciding on a late party's behalf (HA art. 11(三)).
 
 The task update and the messages commit together (one unit of work, or the consumer's
 transaction for automatic approvals). The officer's name stays in the task; messages name
@@ -22,6 +25,7 @@ from typing import Any, Protocol
 
 from shared.authority.domain import (
     REJECTED_RULE,
+    TRANSFER_KINDS,
     AlreadyDecided,
     Decision,
     DecisionRefused,
@@ -42,6 +46,7 @@ from shared.contracts.registration import (
     RegistrationOutcome,
 )
 from shared.contracts.students import BasicInfo
+from shared.contracts.transfer import TransferStepDecided
 from shared.federation.config import NATIONAL, School, UnitRef
 from shared.messaging.envelope import Contract
 from shared.messaging.handlers import HandlerContext
@@ -109,15 +114,18 @@ async def settle(
     if not await tasks.close(
         task.task_id,
         plan.status,
-        at=authority.clock(),
+        at=authority.now(),
         by=decision.decided_by,
         reason=decision.reason,
+        rule=decision.rule,
     ):
         raise Conflict("the task was decided meanwhile", rule="task_already_decided")
     await tasks.settle_items(task.task_id, plan)
     authority_unit = authority.unit(task.authority_unit)
     if task.kind == TaskKind.REGISTRATION_BATCH:
         await announce_batch(emit, authority_unit, school, task, items, plan)
+    elif task.kind in TRANSFER_KINDS:
+        await announce_transfer_step(emit, authority_unit, task, plan, decision)
     else:
         await announce_key_field_change(emit, authority_unit, school, task, plan, decision.reason)
     return plan
@@ -211,6 +219,23 @@ async def announce_key_field_change(
         decided_by=str(authority),
     )
     await _tell_school_and_province(emit, school, decided)
+
+
+async def announce_transfer_step(
+    emit: Emit, authority: UnitRef, task: Any, plan: Plan, decision: Decision
+) -> None:
+    """The step's decision to national, which runs the transfer."""
+    decided = TransferStepDecided(
+        transfer_id=uuid.UUID(task.transfer_id),
+        step_id=uuid.UUID(task.subject_id),
+        decision="approve" if plan.status is TaskStatus.APPROVED else "reject",
+        reason=decision.reason,
+        decided_by=decision.decided_by,
+        decided_unit=str(authority),
+        intervention=task.kind == TaskKind.TRANSFER_INTERVENTION,
+        rule=decision.rule,
+    )
+    await emit(decided, NATIONAL)
 
 
 async def _tell_school_and_province(emit: Emit, school: School, payload: Contract) -> None:

@@ -1,10 +1,12 @@
 """Approval tasks and the authority's own checks: rules only (standard library and the
 GB 11643 rules of :mod:`shared.resident_id`, which is standard library too).
 
-A task is opened for every submission a school makes to its authority and is decided once:
-``open`` → ``approved`` | ``rejected``. A registration batch may be approved with some of its
-items rejected (each with its own reason); the task is then ``approved`` and those items
-``rejected``.
+A task is opened for every submission a school makes to its authority, and for every transfer
+step the authority (or, once a party is late, its superior) has to decide, and is decided
+once: ``open`` → ``approved`` | ``rejected``; a transfer that ends elsewhere (rejected by
+another party, cancelled, stopped) makes its open tasks ``void``. A registration batch may be
+approved with some of its items rejected (each with its own reason); the task is then
+``approved`` and those items ``rejected``.
 
 The checks are what an authority verifies before it approves (N2013 art. 6: no registration
 on false information, no duplicate registration; ZJ art. 11 for key fields). A finding never
@@ -39,12 +41,24 @@ GRADES_BY_STAGE: Mapping[str, range] = {
 class TaskKind(StrEnum):
     REGISTRATION_BATCH = "registration_batch"  # 学籍建立: a school's intake
     KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更: name / ID document
+    TRANSFER_STEP = "transfer_step"  # 转学核办: the authority's (or province's) own step
+    # 强制干预 (HA art. 11(三)): the superior decides a late party's step on its behalf
+    TRANSFER_INTERVENTION = "transfer_intervention"
+
+
+TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})
 
 
 class TaskStatus(StrEnum):
     OPEN = "open"
     APPROVED = "approved"
     REJECTED = "rejected"
+    VOID = "void"  # the transfer ended without this task's decision
+
+
+def is_overdue(status: str, due_on: date | None, today: date) -> bool:
+    """An open task whose due date (a Beijing date) has passed."""
+    return status == TaskStatus.OPEN and due_on is not None and today > due_on
 
 
 class ItemStatus(StrEnum):
@@ -216,6 +230,7 @@ class Decision:
     decided_by: str
     reason: str | None = None
     rejected_items: Mapping[str, str] = field(default_factory=dict)  # registration id → reason
+    rule: str | None = None  # the rule behind an automatic rejection (e.g. under_discipline)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ async def receive_batch(
     findings = check_batch(
         {str(i.registration_id): i.basic for i in batch.items}, school.stage, authority.today()
     )
-    task = _task_row(authority, ctx, kind, school, subject, len(batch.items), len(findings), {})
+    task = task_row(authority, ctx, kind, school, subject, len(batch.items), len(findings), {})
     await tasks.add(task, _item_rows(task["task_id"], batch.items, findings))
     if not findings and authority.auto_approves(school):
         await _approve_automatically(authority, ctx, task["task_id"], school)
@@ -118,7 +118,7 @@ async def receive_key_field_change(
         "request_reason": change.reason,
         "findings": [f.as_dict() for f in findings],
     }
-    task = _task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
+    task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task, proofs=[{"task_id": task["task_id"], **p} for p in proofs])
     log.info("key-field change %s at %s: task opened", subject, ctx.unit)
 
@@ -139,7 +139,7 @@ def _decoded(change_id: uuid.UUID, index: int, proof: ProofDocument) -> dict[str
     }
 
 
-def _task_row(
+def task_row(
     authority: RegistryAuthority,
     ctx: HandlerContext,
     kind: TaskKind,
@@ -159,7 +159,7 @@ def _task_row(
         "item_count": item_count,
         "finding_count": finding_count,
         "details": details,
-        "opened_at": authority.clock(),
+        "opened_at": authority.now(),
         "correlation_id": str(ctx.envelope.correlation_id),
         "message_id": str(ctx.envelope.message_id),
     }

@@ -1,15 +1,21 @@
-"""The authority's message handlers: thin, they hand the submission to the intake."""
+"""The authority's message handlers: thin, they hand each message to its use case."""
 
 from __future__ import annotations
 
-from shared.authority import intake
+from shared.authority import intake, transfers
 from shared.authority.role import RegistryAuthority
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
+from shared.contracts.transfer import (
+    TransferClosed,
+    TransferStepOpened,
+    TransferStepOverdue,
+    TransferStepReminder,
+)
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
 def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
-    """Subscribe the authority to what schools submit to it."""
+    """Subscribe the authority to what schools submit to it and to its transfer steps."""
 
     async def on_batch_submitted(ctx: HandlerContext, batch: RegistrationBatchSubmitted) -> None:
         await intake.receive_batch(authority, ctx, batch)
@@ -19,5 +25,21 @@ def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
     ) -> None:
         await intake.receive_key_field_change(authority, ctx, change)
 
+    async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
+        await transfers.receive_step(authority, ctx, step)
+
+    async def on_step_reminder(ctx: HandlerContext, reminder: TransferStepReminder) -> None:
+        await transfers.note_reminder(authority, ctx, reminder)
+
+    async def on_step_overdue(ctx: HandlerContext, overdue: TransferStepOverdue) -> None:
+        await transfers.receive_overdue(authority, ctx, overdue)
+
+    async def on_transfer_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
+        await transfers.void_closed(authority, ctx, closed)
+
     handlers.register(RegistrationBatchSubmitted, on_batch_submitted)
     handlers.register(KeyFieldChangeSubmitted, on_key_field_change_submitted)
+    handlers.register(TransferStepOpened, on_step_opened)
+    handlers.register(TransferStepReminder, on_step_reminder)
+    handlers.register(TransferStepOverdue, on_step_overdue)
+    handlers.register(TransferClosed, on_transfer_closed)

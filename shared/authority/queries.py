@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from shared.authority import schemas
@@ -24,7 +25,9 @@ class ProofFile:
 async def list_tasks(
     authority: RegistryAuthority, unit_code: str, query: schemas.TaskListQuery
 ) -> schemas.TaskPage:
-    """A hosted unit's tasks, oldest first (the caller has checked the unit is hosted)."""
+    """A hosted unit's tasks, oldest first (the caller has checked the unit is hosted), with
+    due dates and overdue flags as of today (Beijing)."""
+    today = authority.today()
     async with authority.runtime.sessions() as session:
         rows, total = await authority.tasks(session).page(
             unit_code,
@@ -32,9 +35,10 @@ async def list_tasks(
             kind=query.kind,
             limit=query.limit,
             offset=query.offset,
+            overdue_on=today if query.overdue else None,
         )
     return schemas.TaskPage(
-        items=[_summary(authority, row) for row in rows],
+        items=[_summary(authority, row, today) for row in rows],
         total=total,
         limit=query.limit,
         offset=query.offset,
@@ -53,10 +57,11 @@ async def read_task(authority: RegistryAuthority, task_id: str) -> schemas.TaskR
     is_change = row.kind == TaskKind.KEY_FIELD_CHANGE
     change = schemas.key_field_change(row.details) if is_change else None
     return schemas.TaskRead(
-        **_summary(authority, row).model_dump(),
+        **_summary(authority, row, authority.today()).model_dump(),
         items=[schemas.item(i) for i in items],
         key_field_change=change,
         proofs=[schemas.proof(p) for p in proofs],
+        transfer=schemas.transfer(row),
     )
 
 
@@ -78,8 +83,8 @@ async def _hosted_task(authority: RegistryAuthority, tasks: TaskRepository, task
     return row
 
 
-def _summary(authority: RegistryAuthority, row: Any) -> schemas.TaskSummary:
+def _summary(authority: RegistryAuthority, row: Any, today: date) -> schemas.TaskSummary:
     school = authority.school(row.school_code)
     return schemas.summary(
-        row, str(authority.unit(row.authority_unit)), school.name if school else None
+        row, str(authority.unit(row.authority_unit)), school.name if school else None, today
     )

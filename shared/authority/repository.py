@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authority.domain import ItemStatus, Plan, TaskKind, TaskStatus
@@ -95,14 +95,18 @@ class TaskRepository:
         kind: TaskKind | None,
         limit: int,
         offset: int,
+        overdue_on: date | None = None,
     ) -> tuple[list[Row[Any]], int]:
-        """One page of a unit's tasks, oldest first, and how many match in all."""
+        """One page of a unit's tasks, oldest first, and how many match in all;
+        ``overdue_on`` keeps the tasks open and past their due date on that day."""
         task = self.t.task
         conditions = [task.c.authority_unit == unit]
         if status is not None:
             conditions.append(task.c.status == status)
         if kind is not None:
             conditions.append(task.c.kind == kind)
+        if overdue_on is not None:
+            conditions.append(self._overdue(overdue_on))
         rows = await self.session.execute(
             select(task)
             .where(*conditions)
@@ -115,16 +119,71 @@ class TaskRepository:
         return list(rows.all()), int(total.scalar_one())
 
     async def close(
-        self, task_id: str, status: TaskStatus, *, at: datetime, by: str, reason: str | None
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        at: datetime,
+        by: str,
+        reason: str | None,
+        rule: str | None = None,
     ) -> bool:
         """Decide an open task; False when it was no longer open (someone decided first)."""
         task = self.t.task
         result = await self.session.execute(
             update(task)
             .where(task.c.task_id == task_id, task.c.status == TaskStatus.OPEN)
-            .values(status=status, decided_at=at, decided_by=by, reason=reason)
+            .values(status=status, decided_at=at, decided_by=by, reason=reason, rule=rule)
         )
         return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def void_transfer(
+        self, unit: str, transfer_id: str, *, at: datetime, by: str, reason: str
+    ) -> int:
+        """Make every open task of a transfer at ``unit`` void; how many were."""
+        task = self.t.task
+        result = await self.session.execute(
+            update(task)
+            .where(
+                task.c.authority_unit == unit,
+                task.c.transfer_id == transfer_id,
+                task.c.status == TaskStatus.OPEN,
+            )
+            .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def mark_reminded(self, unit: str, subject_id: str, at: datetime) -> bool:
+        """Note a reminder on the open transfer-step task of ``subject_id`` (a step id)."""
+        task = self.t.task
+        result = await self.session.execute(
+            update(task)
+            .where(
+                task.c.authority_unit == unit,
+                task.c.kind == TaskKind.TRANSFER_STEP,
+                task.c.subject_id == subject_id,
+                task.c.status == TaskStatus.OPEN,
+            )
+            .values(reminded_at=at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def open_counts(self, units: Sequence[str], today: date) -> list[Row[Any]]:
+        """Per unit among ``units``: open tasks and, of them, those past due (one query)."""
+        task = self.t.task
+        overdue = func.sum(case((self._overdue(today), 1), else_=0))
+        rows = await self.session.execute(
+            select(task.c.authority_unit, func.count().label("open"), overdue.label("overdue"))
+            .where(task.c.authority_unit.in_(units), task.c.status == TaskStatus.OPEN)
+            .group_by(task.c.authority_unit)
+        )
+        return list(rows.all())
+
+    def _overdue(self, today: date) -> Any:
+        task = self.t.task
+        return and_(
+            task.c.status == TaskStatus.OPEN, task.c.due_on.is_not(None), task.c.due_on < today
+        )
 
     async def settle_items(self, task_id: str, plan: Plan) -> None:
         """Record each item's outcome: one statement for the approved, one per reason."""

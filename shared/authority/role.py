@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.authority.domain import Decision
 from shared.authority.repository import TaskRepository
 from shared.authority.tables import AuthorityTables
+from shared.contracts.transfer import TransferStepOpened
 from shared.federation.config import School, Tier, UnitRef
-from shared.rules import load_province_rules
+from shared.messaging.handlers import HandlerContext
+from shared.rules import ProvinceRules, load_province_rules
 from shared.runtime.service import ServiceRuntime
 
-# China keeps one time zone and no daylight saving: dates of the regulations are UTC+8 dates.
-CHINA = timezone(timedelta(hours=8), "CST")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Decides a transfer step at once, in the handler's transaction, or returns None to leave the
+# task to an officer. The province plugs in its discipline check (HA art. 11(四)) here.
+StepPolicy = Callable[[HandlerContext, TransferStepOpened], Awaitable[Decision | None]]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class RegistryAuthority:
 
     runtime: ServiceRuntime
     tables: AuthorityTables
-    clock: Callable[[], datetime] = utcnow
+    step_policy: StepPolicy | None = None
 
     def tasks(self, session: AsyncSession) -> TaskRepository:
         return TaskRepository(session, self.tables)
@@ -43,16 +43,20 @@ class RegistryAuthority:
     def school(self, code: str) -> School | None:
         return self.runtime.federation.school(code)
 
-    def auto_approves(self, school: School) -> bool:
-        """Whether the school's province approves clean registration batches automatically.
+    def rules(self, province: str) -> ProvinceRules:
+        """A province's rules, read on every use so that editing the file changes policy."""
+        return load_province_rules(self.runtime.settings.federation_config, province)
 
-        Read on every batch, so a province changes its policy by editing its rules file.
-        """
-        rules = load_province_rules(self.runtime.settings.federation_config, school.province)
-        return rules.registration.auto_approve
+    def auto_approves(self, school: School) -> bool:
+        """Whether the school's province approves clean registration batches automatically."""
+        return self.rules(school.province).registration.auto_approve
+
+    def now(self) -> datetime:
+        return self.runtime.clock.now()
 
     def today(self) -> date:
-        return self.clock().astimezone(CHINA).date()
+        """Today in Beijing (``runtime.clock``: pinned by ``XUEJI_TODAY`` in tests)."""
+        return self.runtime.clock.today()
 
 
 def school_unit(school: School) -> UnitRef:

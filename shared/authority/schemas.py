@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.authority.domain import Decision, DecisionKind, ItemStatus, TaskKind, TaskStatus
+from shared.authority.domain import (
+    TRANSFER_KINDS,
+    Decision,
+    DecisionKind,
+    ItemStatus,
+    TaskKind,
+    TaskStatus,
+    is_overdue,
+)
 from shared.contracts.registration import KeyFieldChanges
 from shared.contracts.students import BasicInfo
+from shared.contracts.transfer import PartyRole, StudentSummary
 
 
 class FindingRead(BaseModel):
@@ -27,13 +36,23 @@ class TaskSummary(BaseModel):
     authority_unit: str = Field(description="unit reference of the authority, e.g. county:410102")
     school_code: str
     school_name: str | None
-    subject_id: uuid.UUID = Field(description="the batch id or the key-field change id")
-    item_count: int = Field(description="registrations in the batch (0 for a key-field change)")
+    subject_id: uuid.UUID = Field(
+        description="the batch id, the key-field change id or the transfer step id"
+    )
+    item_count: int = Field(description="registrations in the batch (0 for other kinds)")
     finding_count: int = Field(description="items (or changes) the authority's checks flagged")
     opened_at: datetime
     decided_at: datetime | None
     decided_by: str | None
     reason: str | None
+    rule: str | None = Field(None, description="the rule behind an automatic rejection")
+    transfer_id: uuid.UUID | None = Field(None, description="the transfer of a transfer task")
+    due_on: date | None = Field(None, description="a transfer step's due date (Beijing)")
+    due_approximate: bool | None = Field(
+        None, description="the due date counted days of a year without holiday data"
+    )
+    overdue: bool = Field(False, description="open and past due_on today")
+    reminded_at: datetime | None = Field(None, description="when national sent a reminder")
 
 
 class TaskItemRead(BaseModel):
@@ -58,12 +77,40 @@ class ProofRead(BaseModel):
     size: int
 
 
+class TransferProofRead(BaseModel):
+    index: int
+    kind: str
+    filename: str
+    url: str = Field(description="where the receiving school serves the file")
+
+
+class TransferTaskRead(BaseModel):
+    """The transfer a transfer task is about (basic info only)."""
+
+    transfer_id: uuid.UUID
+    step_id: uuid.UUID
+    role: PartyRole = Field(
+        description="the step's role: this unit's own, or the late party's for an intervention"
+    )
+    student_number: str
+    student: StudentSummary
+    from_school: str
+    to_school: str
+    reason: str | None = Field(None, description="why the family asks for the transfer")
+    opened_on: date | None = None
+    proofs: list[TransferProofRead] = Field(default_factory=list)
+    late_party: str | None = Field(
+        None, description="intervention: unit reference of the party that let its step pass due"
+    )
+
+
 class TaskRead(TaskSummary):
     """A task with everything the officer reads before deciding."""
 
     items: list[TaskItemRead] = Field(description="the batch's registrations, basic info only")
     key_field_change: KeyFieldChangeRead | None
     proofs: list[ProofRead]
+    transfer: TransferTaskRead | None = None
 
 
 class TaskPage(BaseModel):
@@ -80,6 +127,7 @@ class TaskListQuery(BaseModel):
 
     status: TaskStatus | None = None
     kind: TaskKind | None = None
+    overdue: bool = Field(default=False, description="only open tasks past their due date")
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
 
@@ -129,7 +177,7 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def summary(row: Any, authority_unit: str, school_name: str | None) -> TaskSummary:
+def summary(row: Any, authority_unit: str, school_name: str | None, today: date) -> TaskSummary:
     return TaskSummary(
         task_id=row.task_id,
         kind=row.kind,
@@ -144,7 +192,19 @@ def summary(row: Any, authority_unit: str, school_name: str | None) -> TaskSumma
         decided_at=aware(row.decided_at),
         decided_by=row.decided_by,
         reason=row.reason,
+        rule=row.rule,
+        transfer_id=row.transfer_id,
+        due_on=row.due_on,
+        due_approximate=row.due_approximate,
+        overdue=is_overdue(row.status, row.due_on, today),
+        reminded_at=aware(row.reminded_at),
     )
+
+
+def transfer(row: Any) -> TransferTaskRead | None:
+    if row.kind not in TRANSFER_KINDS:
+        return None
+    return TransferTaskRead.model_validate(row.details)
 
 
 def item(row: Any) -> TaskItemRead:

@@ -4,12 +4,17 @@ Each service that plays the authority calls :func:`define_authority_tables` once
 ``adapters/orm.py``; its own migrations create the tables (they are part of that service's
 schema, in that service's database).
 
-- ``authority_task``: one row per submission (registration batch or key-field change), owned
+- ``authority_task``: one row per submission (registration batch or key-field change) or
+  transfer step (the authority's own step, or an intervention in a late party's step), owned
   by the authority unit; the task list reads it through ``ix_authority_task_list``
   (authority unit, status, opened_at). ``details`` holds what the officer reads besides the
   items (for a key-field change: the student number, the requested changes, the applicant's
-  reason, the findings); ``correlation_id`` / ``message_id`` of the submission let a later
-  decision continue the same message flow.
+  reason, the findings; for a transfer: the student summary, the schools, the proofs' links);
+  ``correlation_id`` / ``message_id`` of the submission let a later decision continue the
+  same message flow. Transfer tasks carry ``transfer_id`` (``transfer.closed`` voids them
+  through ``ix_authority_task_transfer``), ``due_on`` / ``due_approximate`` (the overdue flag
+  is computed from the clock when read) and ``reminded_at``; ``rule`` names the rule behind an
+  automatic rejection.
 - ``authority_task_item``: the registrations of a batch with their basic info only (the
   authority never receives extended info), findings and individual outcome.
 - ``authority_task_proof``: the proofs of a key-field change, kept with the task for the
@@ -22,7 +27,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -66,10 +73,16 @@ def _task(metadata: MetaData) -> Table:
         Column("reason", String(500), nullable=True),
         Column("correlation_id", String(36), nullable=False),
         Column("message_id", String(36), nullable=False),
+        Column("transfer_id", String(36), nullable=True),
+        Column("due_on", Date, nullable=True),
+        Column("due_approximate", Boolean, nullable=True),
+        Column("reminded_at", DateTime(timezone=True), nullable=True),
+        Column("rule", String(60), nullable=True),
         # A school re-sending a submission never opens a second task.
         UniqueConstraint("authority_unit", "kind", "subject_id", name="uq_authority_task_subject"),
     )
     Index("ix_authority_task_list", task.c.authority_unit, task.c.status, task.c.opened_at)
+    Index("ix_authority_task_transfer", task.c.authority_unit, task.c.transfer_id)
     return task
 
 
