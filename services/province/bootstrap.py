@@ -4,8 +4,10 @@ from fastapi import FastAPI
 
 from services.province.adapters.orm import authority_tables
 from services.province.entrypoints import http, messages
+from services.province.service_layer.transfer_steps import province_step_policy
 from shared.authority import http as authority_http
 from shared.authority import messages as authority_messages
+from shared.authority.metrics import register_task_gauge
 from shared.authority.role import RegistryAuthority
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
@@ -19,13 +21,22 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
     runtime = build_runtime(Tier.PROVINCE, settings, handlers)
-    authority = RegistryAuthority(runtime, authority_tables)
+    authority = RegistryAuthority(
+        runtime, authority_tables, step_policy=province_step_policy(runtime)
+    )
     authority_messages.register(handlers, authority)
     messages.register(handlers, runtime.federation)
+    register_task_gauge(authority)
     return create_app(
         runtime,
-        [diagnostics.router, http.build_router(authority), authority_http.task_router(authority)],
+        [
+            diagnostics.router,
+            http.build_router(authority),
+            http.build_school_router(runtime),
+            authority_http.task_router(authority),
+        ],
         title="Xueji province service",
         description="Province tier of the Xueji student registry: the students' archives "
-        "(non-basic info) and the registry authority of province-direct schools.",
+        "(non-basic info), their hand-over on transfers, the province's own transfer steps "
+        "and the registry authority of province-direct schools.",
     )

@@ -6,7 +6,11 @@
   changes" now; proofs, quality report, health, awards, aid, other, discipline later);
 - ``registration_outcome``: the final outcome of each registration the province has heard
   of, so that an outcome that arrives before its filing is applied when the filing comes,
-  and a rejected registration's late filing is not kept (data minimisation).
+  and a rejected registration's late filing is not kept (data minimisation);
+- ``archive_backup``: the read-only electronic copy a sending school keeps of the archive of
+  a student who transferred away (N2013 art. 9), taken when the transfer completed;
+- ``archive_handover``: an archive this province hands to another province after a
+  cross-province transfer, due within a month (N2013 art. 15), until the receipt comes back.
 
 An archive is keyed by ``archive_id`` (the registration id that opened it), not by the
 student number: re-keying an L number to a G number then touches one row, and the entries
@@ -58,7 +62,7 @@ class Archive(Base):
     province: Mapped[str] = mapped_column(String(2))
     school_code: Mapped[str] = mapped_column(String(12))
     batch_id: Mapped[str] = mapped_column(String(36))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
     student_number: Mapped[str | None] = mapped_column(String(19))
     basic: Mapped[dict[str, Any]] = mapped_column(JSON)
     extended: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -102,3 +106,43 @@ class RegistrationOutcomeRecord(Base):
     student_number: Mapped[str | None] = mapped_column(String(19))
     decided_by: Mapped[str] = mapped_column(String(60))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArchiveBackup(Base):
+    """A sending school's electronic backup of a transferred student's archive (N2013 art. 9)."""
+
+    __tablename__ = "archive_backup"
+    __table_args__ = (
+        UniqueConstraint("school_code", "transfer_id", name="uq_archive_backup_transfer"),
+        Index("ix_archive_backup_student", "province", "school_code", "student_number"),
+    )
+
+    backup_id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    province: Mapped[str] = mapped_column(String(2))
+    school_code: Mapped[str] = mapped_column(String(12))  # the sending school that keeps it
+    student_number: Mapped[str] = mapped_column(String(19))
+    transfer_id: Mapped[str] = mapped_column(String(36))
+    to_school: Mapped[str] = mapped_column(String(12))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)  # basic, extended, entries
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArchiveHandover(Base):
+    """An archive handed to another province after a cross-province transfer."""
+
+    __tablename__ = "archive_handover"
+    __table_args__ = (Index("ix_archive_handover_state", "province", "state", "due_on"),)
+
+    transfer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    province: Mapped[str] = mapped_column(String(2))  # the sending province
+    to_province: Mapped[str] = mapped_column(String(2))
+    student_number: Mapped[str] = mapped_column(String(19))
+    from_school: Mapped[str] = mapped_column(String(12))
+    to_school: Mapped[str] = mapped_column(String(12))
+    archive_id: Mapped[str | None] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(12))
+    problem: Mapped[str | None] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

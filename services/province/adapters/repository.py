@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.province.adapters.orm import Archive, ArchiveEntry, RegistrationOutcomeRecord
-from services.province.domain.archive import ArchiveStatus
+from services.province.adapters.orm import (
+    Archive,
+    ArchiveBackup,
+    ArchiveEntry,
+    ArchiveHandover,
+    RegistrationOutcomeRecord,
+)
+from services.province.domain.archive import (
+    OPEN_HANDOVER_STATES,
+    ArchiveStatus,
+    HandoverState,
+    Section,
+)
 
 
 class ArchiveRepository:
@@ -136,3 +147,120 @@ class ArchiveRepository:
             .order_by(ArchiveEntry.occurred_on, ArchiveEntry.entry_id)
         )
         return list(rows.scalars())
+
+    # --- transfers ---------------------------------------------------------------------
+
+    async def by_number(self, student_number: str) -> Archive | None:
+        """The archive under ``student_number`` here, whatever its status."""
+        return (
+            await self.session.execute(
+                select(Archive).where(
+                    Archive.province == self.province, Archive.student_number == student_number
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def discipline_entries(self, archive_id: str) -> list[ArchiveEntry]:
+        rows = await self.session.execute(
+            select(ArchiveEntry).where(
+                ArchiveEntry.archive_id == archive_id,
+                ArchiveEntry.section == Section.DISCIPLINE,
+            )
+        )
+        return list(rows.scalars())
+
+    async def add(self, row: Mapping[str, Any]) -> None:
+        await self.session.execute(insert(Archive).values(**row))
+
+    async def update(self, archive_id: str, values: Mapping[str, Any]) -> None:
+        await self.session.execute(
+            update(Archive)
+            .where(Archive.province == self.province, Archive.archive_id == archive_id)
+            .values(**values)
+        )
+
+    async def delete_entries(self, archive_id: str) -> None:
+        await self.session.execute(
+            delete(ArchiveEntry).where(ArchiveEntry.archive_id == archive_id)
+        )
+
+    async def add_backup(self, row: Mapping[str, Any]) -> None:
+        """Keep a sending school's backup, once per transfer."""
+        found = await self.session.execute(
+            select(ArchiveBackup.backup_id).where(
+                ArchiveBackup.school_code == row["school_code"],
+                ArchiveBackup.transfer_id == row["transfer_id"],
+            )
+        )
+        if found.first() is None:
+            await self.session.execute(insert(ArchiveBackup).values(**row))
+
+    async def latest_backup(self, school_code: str, student_number: str) -> ArchiveBackup | None:
+        """The newest backup a school keeps of a student's archive."""
+        rows = await self.session.execute(
+            select(ArchiveBackup)
+            .where(
+                ArchiveBackup.province == self.province,
+                ArchiveBackup.school_code == school_code,
+                ArchiveBackup.student_number == student_number,
+            )
+            .order_by(ArchiveBackup.taken_at.desc(), ArchiveBackup.backup_id.desc())
+            .limit(1)
+        )
+        return rows.scalar_one_or_none()
+
+
+class HandoverRepository:
+    """The archives one province hands to other provinces, until each is received."""
+
+    def __init__(self, session: AsyncSession, province: str) -> None:
+        self.session = session
+        self.province = province
+
+    async def get(self, transfer_id: str) -> ArchiveHandover | None:
+        return (
+            await self.session.execute(
+                select(ArchiveHandover).where(
+                    ArchiveHandover.province == self.province,
+                    ArchiveHandover.transfer_id == transfer_id,
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def add(self, row: Mapping[str, Any]) -> None:
+        await self.session.execute(insert(ArchiveHandover).values(**row))
+
+    async def mark_received(self, transfer_id: str, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(ArchiveHandover)
+            .where(
+                ArchiveHandover.province == self.province,
+                ArchiveHandover.transfer_id == transfer_id,
+                ArchiveHandover.state != HandoverState.RECEIVED,
+            )
+            .values(state=HandoverState.RECEIVED, received_at=at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def page(
+        self, *, states: Sequence[str] | None, overdue_on: date | None, limit: int, offset: int
+    ) -> tuple[list[ArchiveHandover], int]:
+        """Hand-overs by due date (earliest first); ``overdue_on`` keeps the late open ones."""
+        conditions = [ArchiveHandover.province == self.province]
+        if states is not None:
+            conditions.append(ArchiveHandover.state.in_(states))
+        if overdue_on is not None:
+            conditions.append(ArchiveHandover.state.in_(OPEN_HANDOVER_STATES))
+            conditions.append(ArchiveHandover.due_on < overdue_on)
+        where = and_(*conditions)
+        total = await self.session.execute(
+            select(func.count()).select_from(ArchiveHandover).where(where)
+        )
+        rows = await self.session.execute(
+            select(ArchiveHandover)
+            .where(where)
+            .order_by(ArchiveHandover.due_on, ArchiveHandover.transfer_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows.scalars()), int(total.scalar_one())

@@ -8,18 +8,25 @@ A school files a new student's extended info when it submits the registration; t
 stays **pending** until national issues the student number, then becomes **active** under
 that number. An outcome may reach the province before the filing (retries reorder
 deliveries), so outcomes are kept and applied whenever the filing arrives.
+
+On a transfer the archive goes to the new school (N2013 arts. 9, 15): within the province it
+moves to the receiving school; across a border the sending province hands the whole archive
+to the receiving province and keeps its own copy as **transferred_out**. Either way the
+sending school keeps a read-only electronic backup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class ArchiveStatus(StrEnum):
     PENDING = "pending"  # filed, waiting for the student number
     ACTIVE = "active"  # the student's archive, under their student number
+    TRANSFERRED_OUT = "transferred_out"  # handed to another province with the student
 
 
 class Section(StrEnum):
@@ -38,6 +45,73 @@ class Section(StrEnum):
 class EntryKind(StrEnum):
     REGISTERED = "registered"  # 学籍建立: the student number was issued
     KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更 (N2013 art. 10)
+    TRANSFERRED = "transferred"  # 转学: the student moved to another school (section 1)
+    ARCHIVE_RECEIVED = "archive_received"  # 档案接收: handed over by another province
+    DISCIPLINE = "discipline"  # 处分 imposed (ZJ arts. 22-23)
+    DISCIPLINE_LIFTED = "discipline_lifted"  # 解除处分: ``reference`` names the discipline
+
+
+class HandoverState(StrEnum):
+    """An archive handed to another province after a cross-province transfer."""
+
+    SENT = "sent"  # handed over, waiting for the receipt
+    RECEIVED = "received"  # the receiving province has it
+    MISSING = "missing"  # no active archive here to hand over: someone has to look
+
+
+OPEN_HANDOVER_STATES = (HandoverState.SENT, HandoverState.MISSING)
+
+
+def handover_overdue(state: str, due_on: date, today: date) -> bool:
+    """A hand-over not received by its due date (1 month, N2013 art. 15)."""
+    return state != HandoverState.RECEIVED and today > due_on
+
+
+class Entry(Protocol):
+    """What the discipline check reads of an archive entry."""
+
+    @property
+    def section(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def occurred_on(self) -> date: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+def discipline_in_force(entries: Iterable[Entry], today: date) -> list[Entry]:
+    """Discipline records not lifted by ``today`` (HA art. 11(四): 受处分期间不予转学).
+
+    A record is lifted by a ``discipline_lifted`` entry with the same ``reference`` dated on
+    or before today, or by a ``lifted_on`` date in its own data on or before today; a term's
+    end (normally 6 months, ZJ art. 23) does not lift it by itself.
+    """
+    entries = [e for e in entries if e.section == Section.DISCIPLINE]
+    lifted = {
+        e.reference
+        for e in entries
+        if e.kind == EntryKind.DISCIPLINE_LIFTED and e.reference and e.occurred_on <= today
+    }
+    return [
+        e
+        for e in entries
+        if e.kind == EntryKind.DISCIPLINE
+        and e.occurred_on <= today
+        and not (e.reference and e.reference in lifted)
+        and not _lifted_by_date(e.data.get("lifted_on"), today)
+    ]
+
+
+def _lifted_by_date(value: Any, today: date) -> bool:
+    if not value:
+        return False
+    try:
+        return date.fromisoformat(str(value)) <= today
+    except ValueError:
+        return False
 
 
 class Outcome(StrEnum):

@@ -1,17 +1,30 @@
-"""The province's HTTP API: its officers' task list (province-direct schools) and archives."""
+"""The province's HTTP API: its officers' task list (province-direct schools and the
+province's own transfer steps), archives, the hand-overs of archives to other provinces, and
+the archives as a school sees them (live, or the backup of a student who left)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from services.province.entrypoints.schemas import ArchiveRead
+from services.province.domain.archive import OPEN_HANDOVER_STATES, HandoverState
+from services.province.entrypoints.schemas import (
+    ArchiveRead,
+    BackupRead,
+    HandoverPage,
+    HandoverRead,
+)
 from services.province.service_layer import archive_queries
 from shared.authority import queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
+from shared.federation.config import School
 from shared.runtime.app import require_hosted
+from shared.runtime.errors import NotFound
+from shared.runtime.service import ServiceRuntime
+
+HandoverFilter = Literal["open", "received", "all"]
 
 
 def build_router(authority: RegistryAuthority) -> APIRouter:
@@ -42,4 +55,87 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         record = await archive_queries.read_archive(runtime.sessions, province_code, student_number)
         return ArchiveRead.of(record.archive, record.entries)
 
+    @router.get(
+        "/{province_code}/archive-handovers",
+        response_model=HandoverPage,
+        tags=["archive"],
+        summary="Archives handed to other provinces after transfers, by due date",
+    )
+    async def list_handovers(
+        province_code: str,
+        state: HandoverFilter = "open",
+        overdue: Annotated[bool, Query(description="only open ones past their due date")] = False,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> HandoverPage:
+        """``open``: sent and not yet received, or missing (no archive here to hand over);
+        each due 1 month after the transfer (N2013 art. 15), ``overdue`` once past it."""
+        require_hosted(runtime, province_code, "province")
+        today = runtime.clock.today()
+        rows, total = await archive_queries.list_handovers(
+            runtime.sessions,
+            province_code,
+            states=_states(state),
+            overdue_on=today if overdue else None,
+            limit=limit,
+            offset=offset,
+        )
+        return HandoverPage(
+            items=[HandoverRead.of(row, today) for row in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
     return router
+
+
+def _states(state: HandoverFilter) -> tuple[str, ...] | None:
+    if state == "open":
+        return tuple(OPEN_HANDOVER_STATES)
+    if state == "received":
+        return (HandoverState.RECEIVED,)
+    return None
+
+
+def build_school_router(runtime: ServiceRuntime) -> APIRouter:
+    """Archives as the schools of this province's instance see them."""
+    router = APIRouter(prefix="/api/v1/schools", tags=["archive"])
+
+    @router.get(
+        "/{school_code}/archives/{student_number}",
+        response_model=ArchiveRead,
+        summary="The live archive of a student of this school",
+    )
+    async def read_school_archive(school_code: str, student_number: str) -> ArchiveRead:
+        """Served only while the archive is with this school: after a transfer it belongs to
+        the receiving school (404 ``archive_transferred`` points to this school's backup)."""
+        school = _hosted_school(runtime, school_code)
+        record = await archive_queries.read_school_archive(
+            runtime.sessions, school.province, school.code, student_number
+        )
+        return ArchiveRead.of(record.archive, record.entries)
+
+    @router.get(
+        "/{school_code}/archive-backups/{student_number}",
+        response_model=BackupRead,
+        summary="A sending school's read-only backup of a transferred student's archive",
+    )
+    async def read_backup(school_code: str, student_number: str) -> BackupRead:
+        """The archive as it was when the student transferred away (N2013 art. 9: the
+        sending school keeps an electronic backup); the newest one if they left twice."""
+        school = _hosted_school(runtime, school_code)
+        backup = await archive_queries.read_backup(
+            runtime.sessions, school.province, school.code, student_number
+        )
+        return BackupRead.of(backup)
+
+    return router
+
+
+def _hosted_school(runtime: ServiceRuntime, school_code: str) -> School:
+    """A school of a province this instance hosts (404 otherwise)."""
+    school = runtime.federation.school(school_code)
+    if school is None or not runtime.hosts(school.province):
+        raise NotFound(f"school {school_code} is not served here", rule="school_not_served")
+    return school

@@ -1,20 +1,21 @@
 """The province's archive handlers: thin, they check the school and call the service layer.
 
-The registry-authority handlers (for province-direct schools) are ``shared.authority``'s,
-registered in ``bootstrap.py``.
+The registry-authority handlers (for province-direct schools, and the province's own transfer
+steps) are ``shared.authority``'s, registered in ``bootstrap.py``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.province.service_layer import archive
+from services.province.service_layer import archive, archive_transfer
 from shared.contracts.registration import (
     ArchiveFiled,
     KeyFieldChangeDecided,
     RegistrationBatchDecided,
 )
-from shared.federation.config import Federation, UnitRef
+from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
+from shared.federation.config import Federation, School, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
@@ -40,6 +41,43 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
     handlers.register(ArchiveFiled, on_archive_filed)
     handlers.register(RegistrationBatchDecided, on_batch_decided)
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
+    register_transfers(handlers, federation)
+
+
+def register_transfers(handlers: HandlerRegistry, federation: Federation) -> None:
+    """The archive follows a transferred student (N2013 arts. 9, 15)."""
+
+    async def on_transfer_completed(ctx: HandlerContext, completed: TransferCompleted) -> None:
+        from_school = known_school(federation, completed.from_school)
+        to_school = known_school(federation, completed.to_school)
+        if ctx.unit.code not in (from_school.province, to_school.province):
+            raise PermanentMessageError(
+                f"transfer {completed.transfer_id} does not concern {ctx.unit}"
+            )
+        await archive_transfer.on_completed(ctx, from_school, to_school, completed, _now())
+
+    async def on_archive_handed_over(ctx: HandlerContext, handed: ArchiveHandedOver) -> None:
+        require_school_of(federation, ctx.unit, handed.to_school)
+        from_province = known_school(federation, handed.from_school).province
+        if from_province == ctx.unit.code:
+            raise PermanentMessageError(
+                f"transfer {handed.transfer_id}: an archive is handed over across a border only"
+            )
+        await archive_transfer.receive(ctx, from_province, handed, _now())
+
+    async def on_archive_received(ctx: HandlerContext, received: ArchiveReceived) -> None:
+        await archive_transfer.record_receipt(ctx, received, _now())
+
+    handlers.register(TransferCompleted, on_transfer_completed)
+    handlers.register(ArchiveHandedOver, on_archive_handed_over)
+    handlers.register(ArchiveReceived, on_archive_received)
+
+
+def known_school(federation: Federation, school_code: str) -> School:
+    school = federation.school(school_code)
+    if school is None:
+        raise PermanentMessageError(f"school {school_code} is not in the federation")
+    return school
 
 
 def require_school_of(federation: Federation, province: UnitRef, school_code: str) -> None:

@@ -8,8 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.province.adapters.orm import Archive, ArchiveEntry
-from services.province.domain.archive import ArchiveStatus, Section
+from services.province.adapters.orm import Archive, ArchiveBackup, ArchiveEntry, ArchiveHandover
+from services.province.domain.archive import (
+    ArchiveStatus,
+    HandoverState,
+    Section,
+    handover_overdue,
+)
 
 
 class _Read(BaseModel):
@@ -51,3 +56,55 @@ class ArchiveRead(_Read):
         return cls.model_validate(
             {**fields, "entries": [EntryRead.model_validate(e) for e in entries]}
         )
+
+
+class BackupRead(_Read):
+    """A sending school's read-only electronic backup of a transferred student's archive
+    (N2013 art. 9): the archive as it was when the student left."""
+
+    school_code: str = Field(description="the sending school that keeps the backup")
+    student_number: str
+    transfer_id: str
+    to_school: str
+    taken_at: datetime
+    archive: dict[str, Any] = Field(description="basic and extended info, every entry")
+
+    @classmethod
+    def of(cls, backup: ArchiveBackup) -> BackupRead:
+        return cls(
+            school_code=backup.school_code,
+            student_number=backup.student_number,
+            transfer_id=backup.transfer_id,
+            to_school=backup.to_school,
+            taken_at=backup.taken_at,
+            archive=backup.snapshot,
+        )
+
+
+class HandoverRead(_Read):
+    """An archive handed to another province after a cross-province transfer."""
+
+    transfer_id: str
+    student_number: str
+    from_school: str
+    to_school: str
+    to_province: str
+    state: HandoverState = Field(description="sent, received, or missing (nothing to hand over)")
+    problem: str | None
+    due_on: date = Field(description="1 month after the transfer (N2013 art. 15)")
+    overdue: bool = Field(description="not received by due_on (Beijing today)")
+    sent_at: datetime | None
+    received_at: datetime | None
+
+    @classmethod
+    def of(cls, handover: ArchiveHandover, today: date) -> HandoverRead:
+        fields = {name: getattr(handover, name) for name in cls.model_fields if name != "overdue"}
+        overdue = handover_overdue(handover.state, handover.due_on, today)
+        return cls.model_validate({**fields, "overdue": overdue})
+
+
+class HandoverPage(BaseModel):
+    items: list[HandoverRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,327 @@
+"""The province in transfers, on SQLite and PostgreSQL: its own steps (the discipline check of
+the sending province, the receiving province's officer task), and the archive following the
+student — moved within the province, handed across a border (each province on a database of
+its own) — with the sending school's backup kept and its live access gone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.contracts.transfer import (
+    ArchiveReceived,
+    ProofRef,
+    StudentSummary,
+    TransferStepOpened,
+)
+from shared.federation.config import NATIONAL
+from shared.federation.postgres import LocalPostgres
+from shared.federation.testing import federation_copy
+from shared.messaging.errors import PermanentMessageError
+from tests.services.province.transfer_support import (
+    HANGZHOU_PRIMARY,
+    JINSHUI_PRIMARY,
+    TODAY,
+    ZHONGYUAN_PRIMARY,
+    Province,
+    completed,
+    number_of,
+    province_ref,
+    province_service,
+)
+
+NO_DISCIPLINE_CHECK = {"41": {"transfer": {"refuse_under_discipline": False}}}
+
+
+@pytest.fixture
+def other_database_url(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """A second database of the same kind: another province's own."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite'}"
+        return
+    server: LocalPostgres = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return federation_copy(tmp_path / "federation")
+
+
+@pytest.fixture
+async def henan(config: Path, database_url: str) -> AsyncIterator[Province]:
+    async with province_service(config, "41", database_url) as province:
+        yield province
+
+
+@pytest.fixture
+async def zhejiang(config: Path, other_database_url: str) -> AsyncIterator[Province]:
+    async with province_service(config, "33", other_database_url) as province:
+        yield province
+
+
+def province_step(role: str, number: str, **overrides: Any) -> TransferStepOpened:
+    fields: dict[str, Any] = {
+        "transfer_id": uuid.uuid4(),
+        "step_id": uuid.uuid4(),
+        "role": role,
+        "student_number": number,
+        "student": StudentSummary(name="张三", gender="male", birth_date=date(2018, 3, 1), grade=1),
+        "from_school": ZHONGYUAN_PRIMARY,
+        "to_school": HANGZHOU_PRIMARY,
+        "reason": "the family moved",
+        "opened_on": TODAY,
+        "due_on": date(2026, 9, 21),
+        "due_approximate": False,
+        "proofs": (ProofRef(index=0, kind="application_form", filename="form.pdf"),),
+    }
+    fields.update(overrides)
+    return TransferStepOpened.model_validate(fields)
+
+
+async def decided(province: Province) -> dict[str, Any]:
+    [sent] = await province.staged("transfer.step_decided")
+    assert sent.target == NATIONAL and sent.source == province.unit
+    return sent.payload
+
+
+async def province_tasks(province: Province) -> list[dict[str, Any]]:
+    response = await province.client.get(f"/api/v1/provinces/{province.code}/tasks")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+# --- the province's own steps ------------------------------------------------------------
+
+
+async def test_henan_refuses_a_student_under_discipline(henan: Province) -> None:
+    """HA art. 11(四): 受处分期间不予转学 — checked by the sending province, automatically."""
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    number = number_of(info)
+    await henan.add_discipline(number, reference="d-1", on=date(2026, 6, 1), measure="警告")
+    opened = province_step("sending_province", number)
+    await henan.deliver(opened)
+
+    payload = await decided(henan)
+    assert (payload["decision"], payload["rule"], payload["decided_by"]) == (
+        "reject",
+        "under_discipline",
+        "system",
+    )
+    assert payload["decided_unit"] == "province:41" and not payload["intervention"]
+    assert "HA art. 11(四)" in payload["reason"] and "警告" not in payload["reason"]
+    [task] = await province_tasks(henan)
+    assert (task["kind"], task["status"], task["rule"]) == (
+        "transfer_step",
+        "rejected",
+        "under_discipline",
+    )
+
+
+@pytest.mark.parametrize("lifted", ["by_entry", "by_date"])
+async def test_a_lifted_discipline_does_not_hold_a_transfer(henan: Province, lifted: str) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    number = number_of(info)
+    if lifted == "by_entry":
+        await henan.add_discipline(number, reference="d-1", on=date(2025, 9, 1))
+        await henan.lift_discipline(number, reference="d-1", on=date(2026, 3, 1))
+    else:
+        await henan.add_discipline(
+            number, reference="d-1", on=date(2025, 9, 1), lifted_on="2026-03-01"
+        )
+    await henan.deliver(province_step("sending_province", number))
+    payload = await decided(henan)
+    assert (payload["decision"], payload["rule"]) == ("approve", None)
+
+
+async def test_a_student_without_discipline_is_approved_by_the_system(henan: Province) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    await henan.deliver(province_step("sending_province", number_of(info)))
+    assert (await decided(henan))["decision"] == "approve"
+
+
+async def test_a_lifting_dated_after_today_does_not_count_yet(henan: Province) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    number = number_of(info)
+    await henan.add_discipline(number, reference="d-1", on=date(2026, 4, 1))
+    await henan.lift_discipline(number, reference="d-1", on=date(2026, 10, 1))
+    await henan.deliver(province_step("sending_province", number))
+    assert (await decided(henan))["rule"] == "under_discipline"
+
+
+async def test_discipline_is_not_checked_where_the_rules_do_not_say_so(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = federation_copy(tmp_path / "f", rules=NO_DISCIPLINE_CHECK)
+    async with province_service(config, "41", database_url) as henan:
+        info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+        await henan.add_discipline(number_of(info), reference="d-1", on=date(2026, 6, 1))
+        await henan.deliver(province_step("sending_province", number_of(info)))
+        assert (await decided(henan))["decision"] == "approve"
+
+
+async def test_the_receiving_province_step_waits_for_an_officer(zhejiang: Province) -> None:
+    await zhejiang.deliver(province_step("receiving_province", "G410102201803010011"))
+    [task] = await province_tasks(zhejiang)
+    assert (task["kind"], task["status"], task["due_on"], task["overdue"]) == (
+        "transfer_step",
+        "open",
+        "2026-09-21",
+        False,
+    )
+    assert await zhejiang.staged("transfer.step_decided") == []
+    with pytest.raises(PermanentMessageError):  # Henan's step is not Zhejiang's
+        await zhejiang.deliver(province_step("sending_province", "G410102201803010011"))
+
+
+# --- the archive within the province -----------------------------------------------------
+
+
+async def test_within_the_province_the_archive_moves_and_the_sending_school_keeps_a_backup(
+    henan: Province,
+) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    number = number_of(info)
+    done = completed(info)
+    await henan.deliver(done)
+    await henan.deliver(done)  # the second copy national may send changes nothing
+
+    archive = (await henan.client.get(f"/api/v1/provinces/41/archives/{number}")).json()
+    assert (archive["status"], archive["school_code"]) == ("active", JINSHUI_PRIMARY)
+    moves = [e for e in archive["entries"] if e["kind"] == "transferred"]
+    assert len(moves) == 1 and moves[0]["section"] == "basic"
+    assert moves[0]["data"]["from_school"] == ZHONGYUAN_PRIMARY
+    assert moves[0]["data"]["cross_province"] is False
+    assert archive["extended"]["guardians"][0]["relation"] == "mother"
+
+    receiving = await henan.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/archives/{number}")
+    assert receiving.status_code == 200
+    sending = await henan.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/archives/{number}")
+    assert (sending.status_code, sending.json()["rule"]) == (404, "archive_transferred")
+    backup = await henan.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/archive-backups/{number}")
+    assert backup.status_code == 200, backup.text
+    kept = backup.json()
+    assert (kept["to_school"], kept["transfer_id"]) == (JINSHUI_PRIMARY, str(done.transfer_id))
+    assert kept["archive"]["school_code"] == ZHONGYUAN_PRIMARY
+    assert kept["archive"]["extended"]["hukou_region"] == "410102"
+    assert await henan.staged("archive.handed_over") == []
+    none_kept = await henan.client.get(
+        f"/api/v1/schools/{JINSHUI_PRIMARY}/archive-backups/{number}"
+    )
+    assert (none_kept.status_code, none_kept.json()["rule"]) == (404, "backup_not_found")
+
+
+# --- the archive across a border ---------------------------------------------------------
+
+
+async def test_across_provinces_the_archive_is_handed_over_and_received(
+    henan: Province, zhejiang: Province
+) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    number = number_of(info)
+    done = completed(info, to_school=HANGZHOU_PRIMARY)
+    await henan.deliver(done)
+    await zhejiang.deliver(done)  # the receiving province waits for the hand-over
+
+    # the sending province: copy transferred out, backup kept, hand-over open
+    gone = await henan.client.get(f"/api/v1/provinces/41/archives/{number}")
+    assert gone.status_code == 404
+    sending = await henan.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/archives/{number}")
+    assert (sending.status_code, sending.json()["rule"]) == (404, "archive_transferred")
+    backup = (
+        await henan.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/archive-backups/{number}")
+    ).json()
+    assert backup["to_school"] == HANGZHOU_PRIMARY
+    assert [e["kind"] for e in backup["archive"]["entries"]] == ["registered", "transferred"]
+    handovers = (await henan.client.get("/api/v1/provinces/41/archive-handovers")).json()
+    [handover] = handovers["items"]
+    assert (handover["state"], handover["due_on"], handover["overdue"]) == (
+        "sent",
+        "2026-10-07",
+        False,
+    )
+    assert handover["to_province"] == "33"
+
+    [handed] = await henan.staged("archive.handed_over")
+    assert handed.target == province_ref("33")
+    assert handed.payload["archive"]["extended"]["guardians"][0]["name"] == "李四"
+    await zhejiang.apply(handed)
+
+    # the receiving province: active under the receiving school, with the whole history
+    archive = (await zhejiang.client.get(f"/api/v1/provinces/33/archives/{number}")).json()
+    assert (archive["status"], archive["school_code"], archive["province"]) == (
+        "active",
+        HANGZHOU_PRIMARY,
+        "33",
+    )
+    assert archive["extended"]["address"] == "郑州市中原区建设路 1 号"
+    assert [e["kind"] for e in archive["entries"]] == [
+        "registered",
+        "transferred",
+        "archive_received",
+    ]
+    live = await zhejiang.client.get(f"/api/v1/schools/{HANGZHOU_PRIMARY}/archives/{number}")
+    assert live.status_code == 200
+
+    [receipt] = await zhejiang.staged("archive.received")
+    assert receipt.target == province_ref("41")
+    await henan.apply(receipt)
+    assert (await henan.client.get("/api/v1/provinces/41/archive-handovers")).json()["total"] == 0
+    received = (
+        await henan.client.get("/api/v1/provinces/41/archive-handovers?state=received")
+    ).json()
+    assert received["items"][0]["received_at"] is not None
+
+    # a resent hand-over is answered again and stores nothing twice
+    await zhejiang.apply(handed.model_copy(update={"message_id": uuid.uuid4()}))
+    again = (await zhejiang.client.get(f"/api/v1/provinces/33/archives/{number}")).json()
+    assert len(again["entries"]) == 3
+    assert len(await zhejiang.staged("archive.received")) == 2
+
+
+async def test_a_late_or_missing_hand_over_is_listed_as_open(henan: Province) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    late = completed(info, to_school=HANGZHOU_PRIMARY, archive_due_on=date(2026, 9, 1))
+    await henan.deliver(late)
+    stranger = completed(
+        await henan.archived_student(JINSHUI_PRIMARY), to_school=HANGZHOU_PRIMARY
+    ).model_copy(update={"student_number": "G410102201803010011"})
+    await henan.deliver(stranger)  # no archive here under that number
+
+    listed = (await henan.client.get("/api/v1/provinces/41/archive-handovers?state=open")).json()
+    states = {item["transfer_id"]: item for item in listed["items"]}
+    assert states[str(late.transfer_id)]["overdue"] is True
+    assert states[str(stranger.transfer_id)]["state"] == "missing"
+    overdue = (await henan.client.get("/api/v1/provinces/41/archive-handovers?overdue=true")).json()
+    assert [i["transfer_id"] for i in overdue["items"]] == [str(late.transfer_id)]
+    assert len(await henan.staged("archive.handed_over")) == 1
+
+
+async def test_messages_that_cannot_apply_here_are_dead_lettered(
+    henan: Province, zhejiang: Province
+) -> None:
+    info = await henan.archived_student(ZHONGYUAN_PRIMARY)
+    with pytest.raises(PermanentMessageError):  # a transfer inside Zhejiang is not Henan's
+        await henan.deliver(completed(info, from_school=HANGZHOU_PRIMARY, to_school="3301060001"))
+    done = completed(info, to_school=HANGZHOU_PRIMARY)
+    await henan.deliver(done)
+    [handed] = await henan.staged("archive.handed_over")
+    with pytest.raises(PermanentMessageError):  # a receipt for a hand-over never made
+        await henan.deliver(
+            ArchiveReceived(transfer_id=uuid.uuid4(), student_number=number_of(info)),
+            source=province_ref("33"),
+        )
+    await zhejiang.apply(handed)
