@@ -2,27 +2,85 @@
 
 from fastapi import FastAPI
 
-from services.national.entrypoints import http, messages
-from shared.federation.config import Tier
+from services.national.adapters.transfer_repository import TransferRepository
+from services.national.config import NationalSettings
+from services.national.entrypoints import http, messages, transfer_http
+from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
+from services.national.service_layer.transfers.context import TransferDeps
+from services.national.service_layer.transfers.queries import open_step_gauge
+from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.federation.config import Tier, load_federation
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
 from shared.runtime.app import create_app
-from shared.runtime.service import build_runtime
+from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 
 
+class NationalRuntime(ServiceRuntime):
+    """The kernel runtime plus national's periodic transfer deadline sweep."""
+
+    sweeper: DeadlineSweeper | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.sweeper is not None:
+            self.sweeper.start()
+
+    async def stop(self) -> None:
+        if self.sweeper is not None:
+            await self.sweeper.stop()
+        await super().stop()
+
+
 def build_app(settings: ServiceSettings) -> FastAPI:
+    national = NationalSettings.of(settings)
     handlers = HandlerRegistry()
-    diagnostics.register_diagnostics(handlers, settings.instance)
-    runtime = build_runtime(Tier.NATIONAL, settings, handlers)
-    messages.register(handlers, runtime.federation)
+    diagnostics.register_diagnostics(handlers, national.instance)
+    runtime = build_runtime(national, handlers)
+    deps = TransferDeps(Rulebook(runtime.federation, national.federation_config), runtime.clock)
+    runtime.extras[transfer_http.TRANSFER_DEPS] = deps
+    messages.register(handlers, runtime.federation, deps)
+    runtime.sweeper = DeadlineSweeper(runtime.sessions, deps, national.deadline_sweep_interval)
+    register_metrics(runtime, deps)
     return create_app(
         runtime,
-        [diagnostics.router, http.registry_router, http.review_router],
+        [
+            diagnostics.router,
+            http.registry_router,
+            http.review_router,
+            transfer_http.transfer_router,
+            transfer_http.operations_router,
+        ],
         title="Xueji national service",
         description=(
             "National tier of the Xueji student registry: the basic registry (identity and "
             "current registration of every student, N2025 arts. 5, 23), national "
-            "de-duplication and student numbers, and the dedup review queue."
+            "de-duplication and student numbers, the dedup review queue, and the transfer "
+            "saga (一网通办, N2025 art. 15) with its working-day deadlines."
         ),
+    )
+
+
+def build_runtime(settings: NationalSettings, handlers: HandlerRegistry) -> NationalRuntime:
+    federation = load_federation(settings.federation_config)
+    return NationalRuntime(
+        tier=Tier.NATIONAL,
+        settings=settings,
+        federation=federation,
+        instance=federation.instance(settings.instance),
+        handlers=handlers,
+    )
+
+
+def register_metrics(runtime: ServiceRuntime, deps: TransferDeps) -> None:
+    async def transfer_steps() -> dict[tuple[str, ...], float]:
+        async with runtime.sessions() as session:
+            return await open_step_gauge(TransferRepository(session), deps.clock.today())
+
+    runtime.metrics.register_gauge_callback(
+        "xueji_transfer_steps",
+        "Open transfer steps and overdue steps per party unit (kind=open|overdue)",
+        ["unit", "kind"],
+        transfer_steps,
     )

@@ -1,4 +1,5 @@
-"""Tables of the national service's own database: the basic registry and its review queue.
+"""Tables of the national service's own database: the basic registry, its review queue and
+the transfer saga.
 
 Basic info only (基础学籍信息, N2025 arts. 5, 23): identity, student number, current school
 and province, grade, status, dates. Guardians, addresses, contacts, health, awards, aid,
@@ -11,7 +12,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -58,6 +61,10 @@ class RegistryEntry(Base):
     enrolled_on: Mapped[date] = mapped_column(Date)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The transfer holding the student (at most one): claimed with one conditional UPDATE
+    # (``... WHERE active_transfer_id IS NULL``), released when the transfer ends. No foreign
+    # key: ``transfer`` refers to this table already, and the claim precedes the insert.
+    active_transfer_id: Mapped[str | None] = mapped_column(String(36))
 
     __table_args__ = (
         # Exact rule: one document, one entry; also looked up by ``id_number IN (...)``.
@@ -133,4 +140,82 @@ class DedupReview(Base):
     __table_args__ = (
         Index("ix_dedup_review_queue", "status", "province_code", "seq"),
         Index("ix_dedup_review_document", "id_number", "id_type"),
+    )
+
+
+class TransferRecord(Base):
+    """One transfer (转学) run by national as a saga: see ``domain/transfer.py``.
+
+    Basic facts only: who, from where to where, into which grade; the proofs stay at the
+    receiving school, ``proof_refs`` are the pointers to them the parties are given.
+    """
+
+    __tablename__ = "transfer"
+
+    transfer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    student_number: Mapped[str] = mapped_column(String(19))
+    # None when the number named no registration (the request was refused).
+    entry_id: Mapped[str | None] = mapped_column(
+        ForeignKey("registry_entry.entry_id", name="fk_transfer_entry"), index=True
+    )
+    from_school: Mapped[str] = mapped_column(String(10))
+    to_school: Mapped[str] = mapped_column(String(10))
+    from_province: Mapped[str] = mapped_column(String(2))
+    to_province: Mapped[str] = mapped_column(String(2))
+    grade: Mapped[int] = mapped_column(Integer)
+    class_name: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_on: Mapped[date] = mapped_column(Date)
+    proof_refs: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    # requested → in_progress → completed | rejected | cancelled | stopped | refused
+    state: Mapped[str] = mapped_column(String(12))
+    closing_rule: Mapped[str | None] = mapped_column(String(60))
+    closing_reason: Mapped[str | None] = mapped_column(String(500))
+    correlation_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archive_due_on: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        # A student's transfers, newest first.
+        Index("ix_transfer_student", "student_number", "created_at"),
+    )
+
+
+class TransferStepRecord(Base):
+    """One deciding party's step of a transfer: its deadline, reminders and decision."""
+
+    __tablename__ = "transfer_step"
+
+    step_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(
+        ForeignKey("transfer.transfer_id", name="fk_transfer_step_transfer")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(24))
+    party_unit: Mapped[str] = mapped_column(String(24))
+    superior_unit: Mapped[str] = mapped_column(String(24))
+    # pending → open → approved | rejected | void
+    state: Mapped[str] = mapped_column(String(10))
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    due_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_unit: Mapped[str | None] = mapped_column(String(24))
+    intervention: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    rule: Mapped[str | None] = mapped_column(String(60))
+
+    __table_args__ = (
+        Index("uq_transfer_step_seq", "transfer_id", "seq", unique=True),
+        # A party's open steps (its work list, the gauge), oldest due first.
+        Index("ix_transfer_step_party", "party_unit", "state", "due_on"),
+        # A superior's overdue steps.
+        Index("ix_transfer_step_superior", "superior_unit", "state", "due_on"),
+        # The deadline sweep: open steps by due date.
+        Index("ix_transfer_step_due", "state", "due_on"),
     )

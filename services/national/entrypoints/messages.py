@@ -2,7 +2,8 @@
 
 Only a school's registry authority (学籍主管部门: its county, or its province for a
 province-direct school) may send its approvals; anything else can never apply and is
-dead-lettered (the reason names units only, never personal data).
+dead-lettered (the reason names units only, never personal data). The transfer saga's
+handlers, with their own rules of who may send what, are in :mod:`.transfer_messages`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.national.adapters.repository import NationalRepository
+from services.national.entrypoints.transfer_messages import register_transfers
 from services.national.service_layer.key_fields import decide_key_field_change
 from services.national.service_layer.ports import division_of
 from services.national.service_layer.registration import (
@@ -17,14 +19,15 @@ from services.national.service_layer.registration import (
     MalformedBatch,
     decide_approved_batch,
 )
+from services.national.service_layer.transfers.context import TransferDeps
 from shared.contracts.registration import KeyFieldChangeApproved, RegistrationBatchApproved
 from shared.federation.config import Federation, School, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
-def register(handlers: HandlerRegistry, federation: Federation) -> None:
-    """Register the national handlers: registration batches and key-field changes."""
+def register(handlers: HandlerRegistry, federation: Federation, transfers: TransferDeps) -> None:
+    """Register the national handlers: registration batches, key-field changes, transfers."""
 
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
         authorised_school(federation, batch.school_code, ctx.envelope.source)
@@ -46,6 +49,7 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
 
     handlers.register(RegistrationBatchApproved, on_batch_approved)
     handlers.register(KeyFieldChangeApproved, on_key_field_change)
+    register_transfers(handlers, transfers)
 
 
 def authorised_school(federation: Federation, school_code: str, source: UnitRef) -> School:

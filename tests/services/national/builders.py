@@ -6,12 +6,20 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from services.national.adapters.orm import RegistryEntry
+from services.national.adapters.transfer_repository import LoadedTransfer, TransferRepository
 from services.national.entrypoints import messages
+from services.national.service_layer.transfers.context import TransferDeps
+from services.national.service_layer.transfers.deadlines import SweepReport, sweep_deadlines
+from services.national.service_layer.transfers.notices import Outbox
+from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.clock import Clock
 from shared.contracts.registration import (
     KeyFieldChangeApproved,
     KeyFieldChanges,
@@ -19,6 +27,7 @@ from shared.contracts.registration import (
     RegistrationItem,
 )
 from shared.contracts.students import BasicInfo, IdType
+from shared.contracts.transfer import ProofRef, TransferRequested, TransferStepDecided
 from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
 from shared.federation.testing import REPO_CONFIG
@@ -104,13 +113,20 @@ def key_change(
 @dataclass
 class NationalDriver:
     """Applies messages to the national handlers in one transaction each, like the consumer,
-    and returns the envelopes they staged in the outbox."""
+    and returns the envelopes they staged in the outbox. ``today`` is national's date."""
 
     sessions: SessionFactory
     handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
+    config: Path = REPO_CONFIG
+    today: date = date(2026, 9, 7)
 
     def __post_init__(self) -> None:
-        messages.register(self.handlers, FEDERATION)
+        self.deps = TransferDeps(Rulebook(FEDERATION, self.config), Clock(self.today))
+        messages.register(self.handlers, FEDERATION, self.deps)
+
+    def set_today(self, day: date) -> None:
+        self.today = day
+        self.deps.clock = Clock(day)
 
     async def deliver(self, payload: Contract, *, source: UnitRef | None = None) -> list[Envelope]:
         source = source or authority_of(getattr(payload, "school_code"))  # noqa: B009
@@ -121,6 +137,54 @@ class NationalDriver:
         async with self.sessions() as session, session.begin():
             await found[1](HandlerContext(session, envelope), payload)
         return await self.staged_since(before)
+
+    async def request(
+        self, payload: TransferRequested, *, source: UnitRef | None = None
+    ) -> list[Envelope]:
+        """Deliver a transfer request, by default from the receiving school."""
+        receiving = UnitRef(tier=Tier.SCHOOL, code=payload.to_school)
+        return await self.deliver(payload, source=source or receiving)
+
+    async def decide(
+        self, opened: Envelope, unit: str | None = None, **options: Any
+    ) -> list[Envelope]:
+        """Deliver the decision on the step ``opened`` announced (by default its party's)."""
+        payload, sender = decision(opened, unit, **options)
+        return await self.deliver(payload, source=sender)
+
+    async def sweep(self, as_of: date) -> tuple[SweepReport, list[Envelope]]:
+        before = await self.last_outbox_id()
+        async with self.sessions() as session, session.begin():
+            report = await sweep_deadlines(
+                TransferRepository(session),
+                Outbox(session),
+                self.deps.rulebook,
+                as_of,
+                datetime.now(UTC),
+            )
+        return report, await self.staged_since(before)
+
+    async def transfer(self, transfer_id: str | uuid.UUID) -> LoadedTransfer:
+        async with self.sessions() as session:
+            loaded = await TransferRepository(session).load(str(transfer_id))
+        assert loaded is not None
+        return loaded
+
+    async def entry(self, student_number: str) -> RegistryEntry:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(RegistryEntry).where(RegistryEntry.student_number == student_number)
+            )
+        assert found is not None
+        return found
+
+    async def set_status(self, student_number: str, status: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(RegistryEntry)
+                .where(RegistryEntry.student_number == student_number)
+                .values(status=status)
+            )
 
     async def staged_since(self, last_id: int) -> list[Envelope]:
         async with self.sessions() as session:
@@ -145,3 +209,78 @@ def targets(envelopes: list[Envelope]) -> list[str]:
 
 def school_unit(code: str) -> str:
     return str(UnitRef(tier=Tier.SCHOOL, code=code))
+
+
+# -- transfers --------------------------------------------------------------------------
+
+HENAN_OTHER_COUNTY = "4101050001"  # county 410105, province 41
+ZHEJIANG_OTHER_COUNTY = "3301060001"  # county 330106, province 33
+SICHUAN_SCHOOL = "5134010001"  # county 513401, province 51
+SICHUAN_OTHER_COUNTY = "5101040001"  # county 510104, province 51
+IN_WINDOW = date(2026, 9, 7)  # a Monday inside Henan's and Zhejiang's windows
+
+
+async def enrol(
+    national: NationalDriver, school: str = SCHOOL, *, grade: int = 1, name: str = "张伟"
+) -> str:
+    """Register one student at ``school``; returns the student number."""
+    birth = date(2019 - grade, 3, 14)
+    envelopes = await national.deliver(batch(basic(name, birth=birth, grade=grade), school=school))
+    [outcome] = outcomes_of(envelopes[0])
+    assert outcome["outcome"] == "issued", outcome
+    number: str = outcome["student_number"]
+    return number
+
+
+def transfer_request(
+    student_number: str,
+    from_school: str = SCHOOL,
+    to_school: str = HENAN_OTHER_COUNTY,
+    *,
+    grade: int = 1,
+    requested_on: date = IN_WINDOW,
+    proofs: tuple[ProofRef, ...] = (),
+) -> TransferRequested:
+    return TransferRequested(
+        transfer_id=uuid.uuid4(),
+        student_number=student_number,
+        from_school=from_school,
+        to_school=to_school,
+        grade=grade,
+        class_name="三年级二班",
+        reason="the family moved",
+        requested_on=requested_on,
+        proofs=proofs,
+    )
+
+
+def origin_proof() -> ProofRef:
+    return ProofRef(index=0, kind="origin_registration_proof", filename="origin.pdf")
+
+
+def decision(
+    opened: Envelope,
+    unit: str | None = None,
+    *,
+    approve: bool = True,
+    reason: str | None = None,
+    intervention: bool = False,
+    rule: str | None = None,
+) -> tuple[TransferStepDecided, UnitRef]:
+    """The decision on the step ``opened`` announced, sent by ``unit`` (default: its party)."""
+    sender = UnitRef.parse(unit or str(opened.target))
+    payload = TransferStepDecided(
+        transfer_id=opened.payload["transfer_id"],
+        step_id=opened.payload["step_id"],
+        decision="approve" if approve else "reject",
+        reason=reason,
+        decided_by="王老师",
+        decided_unit=str(sender),
+        intervention=intervention,
+        rule=rule,
+    )
+    return payload, sender
+
+
+def of_type(envelopes: list[Envelope], message_type: str) -> list[Envelope]:
+    return [e for e in envelopes if e.type == message_type]

@@ -1,0 +1,307 @@
+"""Every query of the transfer saga. The student is claimed and released with conditional
+UPDATEs (the row count says who won); the deadline sweep marks steps set-based with
+``UPDATE ... RETURNING`` so a step is reminded or reported overdue exactly once, even when two
+sweeps run at the same time (SQLite >= 3.35 and PostgreSQL both return the rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table, case, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.national.adapters.orm import RegistryEntry, TransferRecord, TransferStepRecord
+from services.national.domain.transfer import (
+    Decision,
+    Step,
+    StepState,
+    Transfer,
+    TransferState,
+)
+
+OPEN = StepState.OPEN.value
+
+
+@dataclass(frozen=True)
+class LoadedTransfer:
+    """A transfer as stored (``record``: its facts) and as the state machine sees it."""
+
+    record: TransferRecord
+    saga: Transfer
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """An open step with its transfer and student, as the sweep and the overdue list need it."""
+
+    step: TransferStepRecord
+    transfer: TransferRecord
+    entry: RegistryEntry | None
+
+
+def step_of(row: TransferStepRecord) -> Step:
+    decision = None
+    if row.decided_at is not None:
+        decision = Decision(
+            approve=row.state == StepState.APPROVED,
+            decided_by=row.decided_by or "",
+            decided_unit=row.decided_unit or "",
+            decided_at=row.decided_at,
+            intervention=row.intervention,
+            reason=row.reason,
+            rule=row.rule,
+        )
+    return Step(
+        step_id=row.step_id,
+        seq=row.seq,
+        role=row.role,
+        party_unit=row.party_unit,
+        superior_unit=row.superior_unit,
+        state=StepState(row.state),
+        opened_on=row.opened_on,
+        due_on=row.due_on,
+        due_approximate=row.due_approximate,
+        reminded_at=row.reminded_at,
+        overdue_notified_at=row.overdue_notified_at,
+        decision=decision,
+    )
+
+
+def saga_of(record: TransferRecord, steps: Iterable[TransferStepRecord]) -> Transfer:
+    return Transfer(
+        transfer_id=record.transfer_id,
+        student_number=record.student_number,
+        from_school=record.from_school,
+        to_school=record.to_school,
+        steps=[step_of(s) for s in sorted(steps, key=lambda s: s.seq)],
+        state=TransferState(record.state),
+        closing_rule=record.closing_rule,
+        closing_reason=record.closing_reason,
+        ended_at=record.completed_at or record.closed_at,
+        archive_due_on=record.archive_due_on,
+    )
+
+
+def _step_values(step: Step) -> dict[str, Any]:
+    """The columns the state machine changes (never reminded_at / overdue_notified_at: the
+    sweep owns those, so a decision never overwrites them)."""
+    decision = step.decision
+    return {
+        "state": step.state.value,
+        "opened_on": step.opened_on,
+        "due_on": step.due_on,
+        "due_approximate": step.due_approximate,
+        "decided_at": decision.decided_at if decision else None,
+        "decided_by": decision.decided_by if decision else None,
+        "decided_unit": decision.decided_unit if decision else None,
+        "intervention": decision.intervention if decision else False,
+        "reason": decision.reason if decision else None,
+        "rule": decision.rule if decision else None,
+    }
+
+
+def _transfer_values(saga: Transfer) -> dict[str, Any]:
+    completed = saga.state is TransferState.COMPLETED
+    return {
+        "state": saga.state.value,
+        "closing_rule": saga.closing_rule,
+        "closing_reason": saga.closing_reason,
+        "completed_at": saga.ended_at if completed else None,
+        "closed_at": None if completed else saga.ended_at,
+        "archive_due_on": saga.archive_due_on,
+    }
+
+
+class TransferRepository:
+    """The national database, seen through the questions the transfer saga asks."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- the registry's hold on the student ------------------------------------------------
+
+    async def claim(self, student_number: str, transfer_id: str) -> bool:
+        """Make ``transfer_id`` the student's active transfer unless another one is: one
+        conditional UPDATE, so of two concurrent claims exactly one counts a row."""
+        result = await self.session.execute(
+            update(RegistryEntry)
+            .where(
+                RegistryEntry.student_number == student_number,
+                RegistryEntry.active_transfer_id.is_(None),
+            )
+            .values(active_transfer_id=transfer_id)
+        )
+        return _rowcount(result) == 1
+
+    async def release(self, transfer_id: str) -> None:
+        await self.session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.active_transfer_id == transfer_id)
+            .values(active_transfer_id=None)
+        )
+
+    async def move_registration(
+        self, transfer_id: str, school_code: str, province_code: str, grade: int, now: datetime
+    ) -> bool:
+        """Register the student at the receiving school and release the claim, in one
+        statement: there is never a committed moment with two schools or none."""
+        result = await self.session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.active_transfer_id == transfer_id)
+            .values(
+                school_code=school_code,
+                province_code=province_code,
+                grade=grade,
+                active_transfer_id=None,
+                updated_at=now,
+            )
+        )
+        return _rowcount(result) == 1
+
+    # -- transfers -------------------------------------------------------------------------
+
+    async def exists(self, transfer_id: str) -> bool:
+        found = await self.session.scalar(
+            select(TransferRecord.transfer_id).where(TransferRecord.transfer_id == transfer_id)
+        )
+        return found is not None
+
+    async def add(self, record: TransferRecord, steps: Sequence[Mapping[str, Any]]) -> None:
+        self.session.add(record)
+        await self.session.flush()
+        await self._insert(TransferStepRecord, steps)
+
+    async def load(self, transfer_id: str, *, lock: bool = False) -> LoadedTransfer | None:
+        """The transfer and its steps; ``lock`` holds its row until commit (PostgreSQL), so
+        decisions, cancellations and stops of one transfer happen one after the other."""
+        query = select(TransferRecord).where(TransferRecord.transfer_id == transfer_id)
+        if lock:
+            query = query.with_for_update()
+        record = (await self.session.scalars(query)).one_or_none()
+        if record is None:
+            return None
+        steps = await self.session.scalars(
+            select(TransferStepRecord).where(TransferStepRecord.transfer_id == transfer_id)
+        )
+        return LoadedTransfer(record, saga_of(record, steps))
+
+    async def save(self, saga: Transfer) -> None:
+        """Write what the state machine changed: the transfer and its (few) steps."""
+        await self.session.execute(
+            update(TransferRecord)
+            .where(TransferRecord.transfer_id == saga.transfer_id)
+            .values(**_transfer_values(saga))
+        )
+        for step in saga.steps:
+            await self.session.execute(
+                update(TransferStepRecord)
+                .where(TransferStepRecord.step_id == step.step_id)
+                .values(**_step_values(step))
+            )
+
+    async def of_student(self, student_number: str) -> list[LoadedTransfer]:
+        """A student's transfers, newest first (two queries)."""
+        records = list(
+            await self.session.scalars(
+                select(TransferRecord)
+                .where(TransferRecord.student_number == student_number)
+                .order_by(TransferRecord.created_at.desc())
+            )
+        )
+        steps = await self._steps_of([r.transfer_id for r in records])
+        return [LoadedTransfer(r, saga_of(r, steps.get(r.transfer_id, []))) for r in records]
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    async def to_remind(self, as_of: date, latest_due: date) -> list[StepRow]:
+        """Open steps not yet reminded nor overdue, due from ``as_of`` to ``latest_due``."""
+        return await self._open_steps(
+            TransferStepRecord.reminded_at.is_(None),
+            TransferStepRecord.overdue_notified_at.is_(None),
+            TransferStepRecord.due_on >= as_of,
+            TransferStepRecord.due_on <= latest_due,
+        )
+
+    async def newly_overdue(self, as_of: date) -> list[StepRow]:
+        """Open steps past their due date whose superior has not been told yet."""
+        return await self._open_steps(
+            TransferStepRecord.overdue_notified_at.is_(None), TransferStepRecord.due_on < as_of
+        )
+
+    async def overdue_for(self, unit: str, as_of: date) -> list[StepRow]:
+        """Open steps past due whose party or superior is ``unit``, oldest due first."""
+        return await self._open_steps(
+            or_(TransferStepRecord.party_unit == unit, TransferStepRecord.superior_unit == unit),
+            TransferStepRecord.due_on < as_of,
+        )
+
+    async def mark_reminded(self, step_ids: Collection[str], now: datetime) -> set[str]:
+        """Mark the steps reminded; returns those this call marked (not another sweep)."""
+        column = TransferStepRecord.reminded_at
+        return await self._mark(step_ids, column.is_(None), {"reminded_at": now})
+
+    async def mark_overdue_notified(self, step_ids: Collection[str], now: datetime) -> set[str]:
+        column = TransferStepRecord.overdue_notified_at
+        return await self._mark(step_ids, column.is_(None), {"overdue_notified_at": now})
+
+    async def open_step_counts(self, as_of: date) -> dict[str, tuple[int, int]]:
+        """``{party unit: (open steps, of which overdue)}`` in one grouped query."""
+        overdue = func.sum(case((TransferStepRecord.due_on < as_of, 1), else_=0))
+        rows = await self.session.execute(
+            select(TransferStepRecord.party_unit, func.count(), overdue)
+            .where(TransferStepRecord.state == OPEN)
+            .group_by(TransferStepRecord.party_unit)
+        )
+        return {unit: (int(count), int(late or 0)) for unit, count, late in rows}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _open_steps(self, *conditions: Any) -> list[StepRow]:
+        query = (
+            select(TransferStepRecord, TransferRecord, RegistryEntry)
+            .join(TransferRecord, TransferRecord.transfer_id == TransferStepRecord.transfer_id)
+            .outerjoin(RegistryEntry, RegistryEntry.entry_id == TransferRecord.entry_id)
+            .where(TransferStepRecord.state == OPEN, *conditions)
+            .order_by(TransferStepRecord.due_on, TransferStepRecord.step_id)
+        )
+        rows = await self.session.execute(query)
+        return [StepRow(step, transfer, entry) for step, transfer, entry in rows]
+
+    async def _mark(
+        self, step_ids: Collection[str], unmarked: Any, values: Mapping[str, Any]
+    ) -> set[str]:
+        if not step_ids:
+            return set()
+        result = await self.session.execute(
+            update(TransferStepRecord)
+            .where(
+                TransferStepRecord.step_id.in_(step_ids),
+                TransferStepRecord.state == OPEN,
+                unmarked,
+            )
+            .values(**values)
+            .returning(TransferStepRecord.step_id)
+        )
+        return set(result.scalars())
+
+    async def _steps_of(self, transfer_ids: Collection[str]) -> dict[str, list[TransferStepRecord]]:
+        if not transfer_ids:
+            return {}
+        found: dict[str, list[TransferStepRecord]] = {}
+        for step in await self.session.scalars(
+            select(TransferStepRecord).where(TransferStepRecord.transfer_id.in_(transfer_ids))
+        ):
+            found.setdefault(step.transfer_id, []).append(step)
+        return found
+
+    async def _insert(self, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            table: Table = model.__table__
+            await self.session.execute(insert(table), list(rows))
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

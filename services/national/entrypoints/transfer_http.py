@@ -1,0 +1,137 @@
+"""The transfer endpoints of national: read a transfer, a student's transfers, a unit's
+overdue steps; a national officer's intervention; the operator's deadline sweep.
+
+Thin: validate, call the service layer, map errors. Dates default to the runtime's Beijing
+"today" (``runtime.clock``); the sweep takes any date so that operators and tests drive time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.national.adapters.transfer_repository import TransferRepository
+from services.national.entrypoints.transfer_schemas import (
+    UNIT_REF,
+    InterventionCreate,
+    OverdueList,
+    OverdueStepRead,
+    SweepCreate,
+    SweepRead,
+    TransferList,
+    TransferRead,
+)
+from services.national.service_layer.transfers import queries
+from services.national.service_layer.transfers.context import SagaContext, TransferDeps
+from services.national.service_layer.transfers.deadlines import sweep_deadlines
+from services.national.service_layer.transfers.decisions import intervene
+from services.national.service_layer.transfers.notices import Outbox
+from shared.runtime.app import RuntimeDep
+
+TRANSFER_DEPS = "transfers"
+
+transfer_router = APIRouter(prefix="/api/v1/transfers", tags=["transfers"])
+operations_router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
+
+
+def get_deps(request: Request) -> TransferDeps:
+    deps: TransferDeps = request.app.state.runtime.extras[TRANSFER_DEPS]
+    return deps
+
+
+DepsDep = Annotated[TransferDeps, Depends(get_deps)]
+
+
+@transfer_router.get("/overdue", response_model=OverdueList, summary="A unit's overdue steps")
+async def list_overdue(
+    runtime: RuntimeDep,
+    deps: DepsDep,
+    unit: Annotated[str, Query(pattern=UNIT_REF, examples=["county:410102"])],
+    as_of: Annotated[date | None, Query(description="default: today (Beijing)")] = None,
+) -> OverdueList:
+    """Open steps past their due date on ``as_of`` whose party or whose superior is
+    ``unit`` — the superior's list of late parties (``national:CN`` for province steps)."""
+    day = as_of or deps.clock.today()
+    async with runtime.sessions() as session:
+        rows = await queries.overdue_steps(TransferRepository(session), unit, day)
+    return OverdueList(unit=unit, as_of=day, items=[OverdueStepRead.of(r) for r in rows])
+
+
+@transfer_router.get("", response_model=TransferList, summary="A student's transfers")
+async def list_transfers(
+    runtime: RuntimeDep, student_number: Annotated[str, Query(min_length=2, max_length=19)]
+) -> TransferList:
+    """Every transfer of the student, newest first, refused ones included."""
+    async with runtime.sessions() as session:
+        found = await queries.transfers_of_student(TransferRepository(session), student_number)
+    return TransferList(items=[TransferRead.of(t) for t in found])
+
+
+@transfer_router.get("/{transfer_id}", response_model=TransferRead, summary="One transfer")
+async def read_transfer(transfer_id: uuid.UUID, runtime: RuntimeDep) -> TransferRead:
+    """State, parties and every step (due dates, who decided, interventions), the closing
+    rule and reason, the archive hand-over deadline; ``waiting_for`` names the open step."""
+    async with runtime.sessions() as session:
+        loaded = await queries.get_transfer(TransferRepository(session), transfer_id)
+    return TransferRead.of(loaded)
+
+
+@transfer_router.post(
+    "/{transfer_id}/steps/{step_id}/intervention",
+    response_model=TransferRead,
+    summary="A national officer decides an overdue province step",
+)
+async def intervene_in_step(
+    transfer_id: uuid.UUID,
+    step_id: uuid.UUID,
+    body: InterventionCreate,
+    runtime: RuntimeDep,
+    deps: DepsDep,
+) -> TransferRead:
+    """National is the superior of a province's step: once that step is overdue a national
+    officer may approve or reject it (HA art. 11(三)); it is recorded as an intervention and
+    the saga goes on as if the province had decided. 422 ``not_entitled`` when national is
+    not the step's superior or the step is not overdue; 409 ``step_not_open`` when it is
+    decided or void already."""
+    async with runtime.unit_of_work() as uow:
+        ctx = SagaContext(
+            uow.session, deps.rulebook, Outbox(uow.session), deps.clock.today(), deps.clock.now()
+        )
+        await intervene(
+            ctx,
+            str(transfer_id),
+            str(step_id),
+            approve=body.decision == "approve",
+            decided_by=body.decided_by,
+            reason=body.reason,
+        )
+        loaded = await queries.get_transfer(ctx.transfers, transfer_id)
+        await uow.commit()
+    return TransferRead.of(loaded)
+
+
+@operations_router.post(
+    "/deadline-sweep", response_model=SweepRead, summary="Run the transfer deadline sweep"
+)
+async def run_deadline_sweep(body: SweepCreate, runtime: RuntimeDep, deps: DepsDep) -> SweepRead:
+    """Send the reminders and overdue reports due on ``as_of`` (default today). Each step is
+    reminded and reported at most once, however often this runs."""
+    as_of = body.as_of or deps.clock.today()
+    async with runtime.unit_of_work() as uow:
+        report = await sweep_deadlines(
+            TransferRepository(uow.session),
+            Outbox(uow.session),
+            deps.rulebook,
+            as_of,
+            deps.clock.now(),
+        )
+        await uow.commit()
+    return SweepRead(
+        as_of=report.as_of,
+        reminders=report.reminders,
+        overdue=report.overdue,
+        overdue_at_national=report.overdue_at_national,
+    )

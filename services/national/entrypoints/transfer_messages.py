@@ -1,0 +1,101 @@
+"""Message handlers of the transfer saga: as thin as the routers.
+
+Who may send what (anything else can never apply and is dead-lettered, the reason naming
+units only):
+
+- ``transfer.requested`` and ``transfer.cancel_requested``: the receiving school only;
+- ``transfer.step_decided``: the step's party, or its superior once the step is overdue, with
+  ``decided_unit`` equal to the sender. A decision on a step decided or void already is
+  acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from services.national.domain.transfer import NotEntitled
+from services.national.service_layer.transfers.closing import UnknownTransfer, cancel_transfer
+from services.national.service_layer.transfers.context import SagaContext, TransferDeps
+from services.national.service_layer.transfers.decisions import (
+    StepDecision,
+    StepNotOpen,
+    UnknownStep,
+    decide_step,
+)
+from services.national.service_layer.transfers.notices import Outbox
+from services.national.service_layer.transfers.requests import request_transfer
+from shared.contracts.transfer import (
+    TransferCancelRequested,
+    TransferRequested,
+    TransferStepDecided,
+)
+from shared.federation.config import Tier, UnitRef
+from shared.messaging.errors import PermanentMessageError
+from shared.messaging.handlers import HandlerContext, HandlerRegistry
+
+log = logging.getLogger(__name__)
+
+
+def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
+    """Register the transfer handlers: requests, decisions, cancellations."""
+
+    async def on_requested(ctx: HandlerContext, request: TransferRequested) -> None:
+        receiving_school(deps, request.to_school, ctx.envelope.source)
+        await request_transfer(saga_context(ctx, deps), request, ctx.envelope.correlation_id)
+
+    async def on_decided(ctx: HandlerContext, decided: TransferStepDecided) -> None:
+        sender = str(ctx.envelope.source)
+        if decided.decided_unit != sender:
+            raise PermanentMessageError(
+                f"decided_unit {decided.decided_unit} is not the sender {sender}"
+            )
+        decision = StepDecision(
+            transfer_id=str(decided.transfer_id),
+            step_id=str(decided.step_id),
+            approve=decided.decision == "approve",
+            decided_by=decided.decided_by,
+            decided_unit=sender,
+            reason=decided.reason,
+            rule=decided.rule,
+        )
+        try:
+            await decide_step(saga_context(ctx, deps), decision)
+        except (UnknownTransfer, UnknownStep, NotEntitled) as exc:
+            raise PermanentMessageError(str(exc)) from exc
+        except StepNotOpen as exc:
+            if exc.pending:
+                raise PermanentMessageError(f"{exc}: it was never opened") from exc
+            log.info("decision by %s ignored: %s", sender, exc)
+
+    async def on_cancel(ctx: HandlerContext, cancel: TransferCancelRequested) -> None:
+        try:
+            await cancel_transfer(
+                saga_context(ctx, deps),
+                str(cancel.transfer_id),
+                str(ctx.envelope.source),
+                cancel.reason,
+            )
+        except (UnknownTransfer, NotEntitled) as exc:
+            raise PermanentMessageError(str(exc)) from exc
+
+    handlers.register(TransferRequested, on_requested)
+    handlers.register(TransferStepDecided, on_decided)
+    handlers.register(TransferCancelRequested, on_cancel)
+
+
+def receiving_school(deps: TransferDeps, school_code: str, source: UnitRef) -> None:
+    """Only the receiving school starts a transfer (N2013 art. 14: 转入学校启动)."""
+    if deps.rulebook.federation.school(school_code) is None:
+        raise PermanentMessageError(f"unknown school {school_code}")
+    expected = UnitRef(tier=Tier.SCHOOL, code=school_code)
+    if source != expected:
+        raise PermanentMessageError(
+            f"{source} may not request a transfer into school {school_code}: only {expected} may"
+        )
+
+
+def saga_context(ctx: HandlerContext, deps: TransferDeps) -> SagaContext:
+    """The saga's context for one incoming message: its transaction, causation and trace."""
+    outbox = Outbox(ctx.session, ctx.envelope.message_id, ctx.trace_context)
+    today, now = deps.clock.today(), deps.clock.now()
+    return SagaContext(ctx.session, deps.rulebook, outbox, today, now)
