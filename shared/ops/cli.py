@@ -3,10 +3,11 @@
     xueji-ops dead-letters list   --instance NAME [--amqp-url URL] [--limit N] [--json]
     xueji-ops dead-letters replay --instance NAME (--message-id ID ... | --all) [--amqp-url URL]
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
+    xueji-ops transfer show ID [--national-url URL] [--json]
+    xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--json]
 
 Defaults come from ``var/federation.json`` (``--federation`` or ``XUEJI_FEDERATION_JSON``).
-Each command group is one ``add_*`` function below; the transfer flow adds ``transfer show``
-and ``overdue`` the same way.
+Each command group is one ``add_*`` function below.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.outbox import outbox_report
+from shared.ops.transfers import NationalApi, national_url, print_overdue, print_transfer
 
 Command = Callable[[argparse.Namespace, RunningFederation, TextIO], int]
 
@@ -147,9 +149,50 @@ def add_outbox(commands: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(run=_outbox)
 
 
+# -- transfers ---------------------------------------------------------------------------------
+
+
+def _transfer_show(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    body = NationalApi(national_url(fed, args.national_url)).transfer(args.transfer_id)
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    else:
+        print_transfer(body, out, _table)
+    return 0
+
+
+def _transfer_overdue(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    body = NationalApi(national_url(fed, args.national_url)).overdue(args.unit, args.as_of)
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    else:
+        print_overdue(body, out, _table)
+    return 0
+
+
+def add_transfer(commands: argparse._SubParsersAction[Any]) -> None:
+    group = commands.add_parser("transfer", help="transfers, as national runs them")
+    actions = group.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--national-url", help="national base URL (default: federation.json)")
+    common.add_argument("--json", action="store_true", help="the API's JSON as it is")
+
+    show = actions.add_parser("show", parents=[common], help="a transfer and all its steps")
+    show.add_argument("transfer_id", metavar="ID")
+    show.set_defaults(run=_transfer_show)
+
+    overdue = actions.add_parser(
+        "overdue", parents=[common], help="open steps past due of a party or superior unit"
+    )
+    overdue.add_argument("--unit", required=True, help="e.g. county:410102 or national:CN")
+    overdue.add_argument("--as-of", type=date.fromisoformat, default=None,
+                         help="the day to judge by (default: national's today)")
+    overdue.set_defaults(run=_transfer_overdue)
+
+
 # -- entry point -------------------------------------------------------------------------------
 
-COMMAND_GROUPS = (add_dead_letters, add_outbox)
+COMMAND_GROUPS = (add_dead_letters, add_outbox, add_transfer)
 
 
 def parser() -> argparse.ArgumentParser:
