@@ -204,8 +204,10 @@ class Step:
     def entitled(self, unit: str, as_of: date) -> bool:
         """Whether ``unit`` may decide this step now; ``True`` means as an intervention.
 
-        The party may; its superior only once the step is overdue (HA art. 11(三)). Anyone
-        else never: :class:`NotEntitled`.
+        The party may; its superior only once the step is overdue (HA art. 11(三)): past its
+        due date on ``as_of``, or reported overdue by the sweep (which may have been run for a
+        later day than national's today: what national told the superior holds). Anyone else
+        never: :class:`NotEntitled`.
         """
         if unit == self.party_unit:
             return False
@@ -214,7 +216,7 @@ class Step:
                 f"{unit} is neither the party ({self.party_unit}) of step {self.step_id} "
                 f"nor its superior ({self.superior_unit})"
             )
-        if not self.is_overdue(as_of):
+        if not (self.is_overdue(as_of) or self.overdue_notified_at is not None):
             raise NotEntitled(
                 f"{unit} may intervene in step {self.step_id} only once it is overdue "
                 f"(due {self.due_on}, today {as_of})"

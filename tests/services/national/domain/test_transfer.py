@@ -165,3 +165,5 @@ def test_the_party_decides_and_its_superior_only_once_the_step_is_overdue() -> N
     with pytest.raises(NotEntitled, match="neither the party"):
         step.entitled("county:410102", date(2026, 9, 30))
     assert step.concerns("province:41") and not step.concerns("national:CN")
+    step.overdue_notified_at = AT  # the sweep, run for a later day, reported it overdue
+    assert step.entitled("province:41", date(2026, 9, 8)) is True

@@ -189,3 +189,16 @@ async def test_a_superior_rejecting_for_the_late_party_closes_the_transfer(
     assert closed[0].payload["reason"] == (
         "sending_school (county:330102) rejected the transfer: no answer"
     )
+
+
+async def test_a_step_the_sweep_reported_overdue_may_be_decided_by_the_superior(
+    national: NationalDriver,
+) -> None:
+    """Operators and tests drive time through the sweep's date: once national has told the
+    superior that a step is overdue, the superior's intervention holds whatever the clock."""
+    [opened] = await zhejiang_transfer(national)
+    await national.sweep(date(2026, 9, 21))  # national's own date is still 2026-09-07
+
+    [next_step] = await national.decide(opened, "county:330102", intervention=True)
+
+    assert next_step.type == "transfer.step_opened"
