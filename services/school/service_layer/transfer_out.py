@@ -135,11 +135,20 @@ async def void_tasks(
 async def leave(
     session: AsyncSession, school_code: str, completed: TransferCompleted, now: datetime
 ) -> None:
-    """The student left for the receiving school: the roster entry is ``transferred_out``."""
+    """The student left for the receiving school: the roster entry is ``transferred_out``.
+    A task still open here (the county decided in the school's place) has nothing left to
+    decide: it is void."""
     if not await transfers.mark_transferred_out(
         session, school_code, completed.student_number, now
     ):
         log.info("transfer %s: no enrolled roster entry at %s", completed.transfer_id, school_code)
+    await transfers.void_tasks(
+        session,
+        school_code,
+        str(completed.transfer_id),
+        at=now,
+        reason="transfer completed: the step was decided by the superior",
+    )
 
 
 # --- the officer's decision --------------------------------------------------------------

@@ -449,6 +449,18 @@ async def test_a_closed_transfer_voids_the_open_task(school: School) -> None:
     assert await school.staged("transfer.step_decided") == []
 
 
+async def test_completion_voids_a_task_the_county_decided_in_the_schools_place(
+    school: School,
+) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY)
+    step = step_opened(info, due_on=date(2026, 9, 4))
+    await school.deliver(step)
+    await school.deliver(completion(step.transfer_id, info), ZHONGYUAN_PRIMARY)
+    [task] = (await tasks(school))["items"]
+    assert (task["status"], task["overdue"]) == ("void", False)
+    assert task["decision_reason"].startswith("transfer completed")
+
+
 async def test_a_step_for_another_party_is_dead_lettered(school: School) -> None:
     info = await school.enrol(ZHONGYUAN_PRIMARY)
     with pytest.raises(PermanentMessageError):
