@@ -202,13 +202,17 @@ class TransferRepository:
                 .values(**_step_values(step))
             )
 
-    async def of_student(self, student_number: str) -> list[LoadedTransfer]:
-        """A student's transfers, newest first (two queries)."""
+    async def of_student(
+        self, student_number: str, entry_id: str | None = None
+    ) -> list[LoadedTransfer]:
+        """A student's transfers, newest first (two queries): by the number asked for and,
+        when the registry knows the student, by the entry (a number changed since, L → G)."""
+        who = TransferRecord.student_number == student_number
+        if entry_id is not None:
+            who = or_(who, TransferRecord.entry_id == entry_id)
         records = list(
             await self.session.scalars(
-                select(TransferRecord)
-                .where(TransferRecord.student_number == student_number)
-                .order_by(TransferRecord.created_at.desc())
+                select(TransferRecord).where(who).order_by(TransferRecord.created_at.desc())
             )
         )
         steps = await self._steps_of([r.transfer_id for r in records])

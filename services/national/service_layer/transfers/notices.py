@@ -101,7 +101,7 @@ def step_opened(record: TransferRecord, step: Step, entry: RegistryEntry) -> Tra
         transfer_id=uuid.UUID(record.transfer_id),
         step_id=uuid.UUID(step.step_id),
         role=step.role,  # a PartyRole by construction (rulebook)
-        student_number=record.student_number,
+        student_number=entry.student_number,  # the current one (an L number may be G now)
         student=summary_of(entry),
         from_school=record.from_school,
         to_school=record.to_school,
@@ -128,7 +128,7 @@ def completed(record: TransferRecord, saga: Transfer, entry: RegistryEntry) -> T
     assert saga.ended_at is not None and saga.archive_due_on is not None
     return TransferCompleted(
         transfer_id=uuid.UUID(record.transfer_id),
-        student_number=record.student_number,
+        student_number=entry.student_number,
         from_school=record.from_school,
         to_school=record.to_school,
         grade=record.grade,
@@ -172,7 +172,7 @@ def overdue(record: TransferRecord, step: Step, entry: RegistryEntry) -> Transfe
             "step_id": step.step_id,
             "role": step.role,
             "party": step.party_unit,
-            "student_number": record.student_number,
+            "student_number": entry.student_number,
             "student": summary_of(entry),
             "from_school": record.from_school,
             "to_school": record.to_school,

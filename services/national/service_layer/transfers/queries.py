@@ -11,11 +11,13 @@ import logging
 import uuid
 from datetime import date
 
+from services.national.adapters.repository import NationalRepository
 from services.national.adapters.transfer_repository import (
     LoadedTransfer,
     StepRow,
     TransferRepository,
 )
+from services.national.service_layer.key_fields import find_entry
 from shared.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,10 @@ async def get_transfer(transfers: TransferRepository, transfer_id: uuid.UUID) ->
 async def transfers_of_student(
     transfers: TransferRepository, student_number: str
 ) -> list[LoadedTransfer]:
-    found = await transfers.of_student(student_number)
+    """Also under an earlier number of the same student (L → G keeps the entry)."""
+    entry = await find_entry(NationalRepository(transfers.session), student_number)
+    number = entry.student_number if entry else student_number
+    found = await transfers.of_student(number, entry.entry_id if entry else None)
     log.info("transfers of a student listed: %d", len(found))
     return found
 

@@ -20,12 +20,18 @@ from services.national.config import NationalSettings
 from services.national.entrypoints.transfer_http import TRANSFER_DEPS
 from services.national.service_layer.transfers.context import TransferDeps
 from shared.clock import Clock
+from shared.contracts.students import IdType
 from shared.federation.testing import federation_copy, instance_name
 from tests.services.national.builders import (
     OTHER_SCHOOL_SAME_COUNTY,
     NationalDriver,
+    basic,
+    batch,
     enrol,
+    key_change,
     of_type,
+    outcomes_of,
+    resident_id,
     transfer_request,
 )
 
@@ -129,6 +135,22 @@ async def test_a_students_transfers_list_newest_first_refused_ones_too(
     assert {i["transfer_id"] for i in items} == {transfer_id, str(second.transfer_id)}
     refused = next(i for i in items if i["state"] == "refused")
     assert refused["closing_rule"] == "transfer_in_progress" and refused["steps"] == []
+
+
+async def test_a_students_transfers_are_found_under_a_number_changed_since(
+    client: httpx.AsyncClient, national: NationalDriver
+) -> None:
+    born = date(2018, 3, 14)
+    envelopes = await national.deliver(batch(basic("王芳", "female", born, id_type=IdType.NONE)))
+    l_number = outcomes_of(envelopes[0])[0]["student_number"]
+    request = transfer_request(l_number)
+    await national.request(request)
+    new_id = resident_id(born, "female")
+    await national.deliver(key_change(l_number, id_type=IdType.RESIDENT_ID, id_number=new_id))
+
+    for number in (f"G{new_id}", l_number):
+        response = await client.get("/api/v1/transfers", params={"student_number": number})
+        assert [i["transfer_id"] for i in response.json()["items"]] == [str(request.transfer_id)]
 
 
 async def test_overdue_lists_the_party_and_the_superior_and_the_sweep_counts(

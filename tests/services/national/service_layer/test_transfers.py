@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from services.national.adapters.orm import TransferRecord
 from services.national.service_layer.transfers.closing import stop_active_transfer
+from shared.contracts.students import IdType
 from shared.contracts.transfer import TransferCancelRequested, TransferRequested
 from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, Tier, UnitRef
@@ -31,10 +32,15 @@ from tests.services.national.builders import (
     ZHEJIANG_OTHER_COUNTY,
     ZHEJIANG_SCHOOL,
     NationalDriver,
+    basic,
+    batch,
     decision,
     enrol,
+    key_change,
     of_type,
     origin_proof,
+    outcomes_of,
+    resident_id,
     targets,
     transfer_request,
 )
@@ -553,3 +559,19 @@ async def test_a_status_change_flow_stops_the_active_transfer_in_its_own_transac
     stored = await national.transfer(request.transfer_id)
     assert str(closed[0].correlation_id) == stored.record.correlation_id
     assert (await national.entry(number)).active_transfer_id is None
+
+
+async def test_a_number_changed_midway_is_the_one_the_completion_carries(
+    national: NationalDriver,
+) -> None:
+    born = date(2018, 3, 14)
+    envelopes = await national.deliver(batch(basic("王芳", "female", born, id_type=IdType.NONE)))
+    l_number = outcomes_of(envelopes[0])[0]["student_number"]
+    opened = await national.request(transfer_request(l_number))
+    new_id = resident_id(born, "female")
+    await national.deliver(key_change(l_number, id_type=IdType.RESIDENT_ID, id_number=new_id))
+
+    done = await approve_all(national, opened)
+
+    assert {e.payload["student_number"] for e in done} == {f"G{new_id}"}
+    assert (await national.entry(f"G{new_id}")).school_code == HENAN_OTHER_COUNTY
