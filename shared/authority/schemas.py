@@ -80,7 +80,6 @@ class ProofRead(BaseModel):
 class TransferProofRead(BaseModel):
     index: int
     kind: str
-    filename: str
     url: str = Field(description="where the receiving school serves the file")
 
 

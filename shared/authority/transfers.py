@@ -30,13 +30,13 @@ from shared.authority.intake import task_row
 from shared.authority.role import RegistryAuthority, province_unit, school_unit
 from shared.contracts.transfer import (
     PartyRole,
-    ProofRef,
     TransferClosed,
     TransferStepOpened,
     TransferStepOverdue,
     TransferStepReminder,
 )
 from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.federation.links import proof_links
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 
@@ -71,11 +71,6 @@ def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
     return None
 
 
-def proof_url(federation: Federation, to_school: str, transfer_id: str, index: int) -> str:
-    """Where the receiving school serves a proof (absolute when its instance is known)."""
-    path = f"/api/v1/transfers/{transfer_id}/proofs/{index}"
-    instance = federation.instance_hosting(UnitRef(tier=Tier.SCHOOL, code=to_school))
-    return f"http://{instance.host}:{instance.port}{path}" if instance else path
 
 
 # ----------------------------------------------------------------------- own steps
@@ -115,14 +110,11 @@ def _step_details(federation: Federation, step: TransferStepOpened) -> dict[str,
         **_transfer_facts(step),
         "reason": step.reason,
         "opened_on": step.opened_on.isoformat(),
-        "proofs": [_proof(federation, step, proof) for proof in step.proofs],
+        "proofs": proof_links(federation, step),
         "late_party": None,
     }
 
 
-def _proof(federation: Federation, step: TransferStepOpened, proof: ProofRef) -> dict[str, Any]:
-    url = proof_url(federation, step.to_school, str(step.transfer_id), proof.index)
-    return {**proof.model_dump(mode="json"), "url": url}
 
 
 def _transfer_facts(step: TransferStepOpened | TransferStepOverdue) -> dict[str, Any]:

@@ -47,14 +47,14 @@ class _Item(BaseModel):
 
 
 class ProofRef(_Item):
-    """A proof file kept by the receiving school.
+    """A proof kept by the receiving school, by position and kind only: national passes these
+    on without ever holding the files or their names (which can carry personal data).
 
     Fetched from ``GET <receiving school>/api/v1/transfers/{transfer_id}/proofs/{index}``.
     """
 
     index: int = Field(ge=0)
-    kind: str = Field(max_length=40)
-    filename: str = Field(max_length=120)
+    kind: str = Field(max_length=40, description="e.g. origin_registration_proof")
 
 
 class StudentSummary(_Item):

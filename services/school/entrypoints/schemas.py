@@ -251,7 +251,6 @@ class TransferCancel(BaseModel):
 class ProofLink(BaseModel):
     index: int
     kind: str
-    filename: str
     url: str = Field(description="where the receiving school serves the file")
 
 

@@ -29,7 +29,6 @@ from services.school.domain.transfers import (
     decided_status,
 )
 from shared.contracts.transfer import (
-    ProofRef,
     TransferClosed,
     TransferCompleted,
     TransferStepDecided,
@@ -37,6 +36,7 @@ from shared.contracts.transfer import (
     TransferStepReminder,
 )
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
+from shared.federation.links import proof_links
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.uow import UnitOfWork
@@ -54,11 +54,6 @@ class StepDecision:
     reason: str | None = None
 
 
-def proof_url(federation: Federation, to_school: str, transfer_id: str, index: int) -> str:
-    """Where the receiving school serves a proof (absolute when its instance is known)."""
-    path = f"/api/v1/transfers/{transfer_id}/proofs/{index}"
-    instance = federation.instance_hosting(UnitRef(tier=Tier.SCHOOL, code=to_school))
-    return f"http://{instance.host}:{instance.port}{path}" if instance else path
 
 
 async def open_task(
@@ -106,13 +101,10 @@ def _details(
         "to_school": step.to_school,
         "reason": step.reason,
         "opened_on": step.opened_on.isoformat(),
-        "proofs": [_proof(federation, step, proof) for proof in step.proofs],
+        "proofs": proof_links(federation, step),
     }
 
 
-def _proof(federation: Federation, step: TransferStepOpened, proof: ProofRef) -> dict[str, Any]:
-    url = proof_url(federation, step.to_school, str(step.transfer_id), proof.index)
-    return {**proof.model_dump(mode="json"), "url": url}
 
 
 async def note_reminder(

@@ -64,7 +64,7 @@ def opened(due_on: date) -> TransferStepOpened:
         opened_on=date(2026, 8, 20),
         due_on=due_on,
         due_approximate=False,
-        proofs=(ProofRef(index=0, kind="application_form", filename="form.pdf"),),
+        proofs=(ProofRef(index=0, kind="application_form"),),
     )
 
 

@@ -255,7 +255,7 @@ def transfer_request(
 
 
 def origin_proof() -> ProofRef:
-    return ProofRef(index=0, kind="origin_registration_proof", filename="origin.pdf")
+    return ProofRef(index=0, kind="origin_registration_proof")
 
 
 def decision(

@@ -85,7 +85,7 @@ def province_step(role: str, number: str, **overrides: Any) -> TransferStepOpene
         "opened_on": TODAY,
         "due_on": date(2026, 9, 21),
         "due_approximate": False,
-        "proofs": (ProofRef(index=0, kind="application_form", filename="form.pdf"),),
+        "proofs": (ProofRef(index=0, kind="application_form"),),
     }
     fields.update(overrides)
     return TransferStepOpened.model_validate(fields)

@@ -133,7 +133,7 @@ def step_opened(
             "opened_on": date(2026, 9, 7),
             "due_on": due_on,
             "due_approximate": False,
-            "proofs": (ProofRef(index=0, kind="application_form", filename="form.pdf"),),
+            "proofs": (ProofRef(index=0, kind="application_form"),),
         }
     )
 

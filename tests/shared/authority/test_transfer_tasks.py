@@ -93,7 +93,7 @@ def step(role: str = "sending_authority", due_on: date = date(2026, 9, 21)) -> T
             "opened_on": TODAY,
             "due_on": due_on,
             "due_approximate": False,
-            "proofs": (ProofRef(index=0, kind="application_form", filename="form.pdf"),),
+            "proofs": (ProofRef(index=0, kind="application_form"),),
         }
     )
 
