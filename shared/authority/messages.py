@@ -10,6 +10,7 @@ from shared.contracts.transfer import (
     TransferStepOpened,
     TransferStepOverdue,
     TransferStepReminder,
+    TransferStepSettled,
 )
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
@@ -43,3 +44,8 @@ def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
     handlers.register(TransferStepReminder, on_step_reminder)
     handlers.register(TransferStepOverdue, on_step_overdue)
     handlers.register(TransferClosed, on_transfer_closed)
+
+    async def on_step_settled(ctx: HandlerContext, settled: TransferStepSettled) -> None:
+        await transfers.void_settled(authority, ctx, settled)
+
+    handlers.register(TransferStepSettled, on_step_settled)

@@ -153,6 +153,23 @@ class TaskRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def void_step(
+        self, unit: str, step_id: str, *, at: datetime, by: str, reason: str
+    ) -> int:
+        """Make the open task(s) of one transfer step at ``unit`` void (the step task or the
+        intervention task: both have the step id as subject); how many were."""
+        task = self.t.task
+        result = await self.session.execute(
+            update(task)
+            .where(
+                task.c.authority_unit == unit,
+                task.c.subject_id == step_id,
+                task.c.status == TaskStatus.OPEN,
+            )
+            .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def mark_reminded(self, unit: str, subject_id: str, at: datetime) -> bool:
         """Note a reminder on the open transfer-step task of ``subject_id`` (a step id)."""
         task = self.t.task

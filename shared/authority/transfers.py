@@ -34,6 +34,7 @@ from shared.contracts.transfer import (
     TransferStepOpened,
     TransferStepOverdue,
     TransferStepReminder,
+    TransferStepSettled,
 )
 from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.federation.links import proof_links
@@ -69,8 +70,6 @@ def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
         county = federation.county(party.code)
         return UnitRef(tier=Tier.PROVINCE, code=county.province) if county else None
     return None
-
-
 
 
 # ----------------------------------------------------------------------- own steps
@@ -113,8 +112,6 @@ def _step_details(federation: Federation, step: TransferStepOpened) -> dict[str,
         "proofs": proof_links(federation, step),
         "late_party": None,
     }
-
-
 
 
 def _transfer_facts(step: TransferStepOpened | TransferStepOverdue) -> dict[str, Any]:
@@ -191,6 +188,21 @@ async def void_closed(
     log.info(
         "transfer %s %s: %d task(s) void at %s", closed.transfer_id, closed.outcome, count, ctx.unit
     )
+
+
+async def void_settled(
+    authority: RegistryAuthority, ctx: HandlerContext, settled: TransferStepSettled
+) -> None:
+    """Someone else decided the step this unit held a task for: that task is void."""
+    how = "by intervention of" if settled.intervention else "by"
+    count = await authority.tasks(ctx.session).void_step(
+        ctx.unit.code,
+        str(settled.step_id),
+        at=authority.now(),
+        by=SYSTEM,
+        reason=f"step decided ({settled.decision}) {how} {settled.decided_unit}",
+    )
+    log.info("step %s settled: %d task(s) void at %s", settled.step_id, count, ctx.unit)
 
 
 def _schools(authority: RegistryAuthority, from_code: str, to_code: str) -> tuple[School, School]:

@@ -123,6 +123,19 @@ class TransferStepDecided(Contract):
     )
 
 
+@contract("transfer.step_settled", 1)
+class TransferStepSettled(Contract):
+    """A step was decided by someone else than the unit told: the late party, when its
+    superior intervened, or the superior, when the late party decided after all. Its task for
+    that step is void."""
+
+    transfer_id: uuid.UUID
+    step_id: uuid.UUID
+    decision: Decision
+    decided_unit: str
+    intervention: bool
+
+
 @contract("transfer.step_reminder", 1)
 class TransferStepReminder(Contract):
     transfer_id: uuid.UUID

@@ -305,6 +305,22 @@ async def void_tasks(
     return _rowcount(result)
 
 
+async def void_step_tasks(
+    session: AsyncSession, school_code: str, step_id: str, *, at: datetime, reason: str
+) -> int:
+    """The open task of one step at this school becomes void; how many did."""
+    result = await session.execute(
+        update(task)
+        .where(
+            task.c.school_code == school_code,
+            task.c.step_id == step_id,
+            task.c.status == TaskStatus.OPEN,
+        )
+        .values(status=TaskStatus.VOID, decided_at=at, decided_by="system", reason=reason)
+    )
+    return _rowcount(result)
+
+
 async def open_task_counts(
     session: AsyncSession, school_codes: Sequence[str], today: date
 ) -> list[Row[Any]]:

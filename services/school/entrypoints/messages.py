@@ -12,6 +12,7 @@ from shared.contracts.transfer import (
     TransferRefused,
     TransferStepOpened,
     TransferStepReminder,
+    TransferStepSettled,
 )
 from shared.federation.config import Federation
 from shared.messaging.errors import PermanentMessageError
@@ -55,6 +56,12 @@ def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> No
     handlers.register(TransferRefused, on_refused)
     handlers.register(TransferClosed, on_closed)
     handlers.register(TransferCompleted, on_completed)
+
+    async def on_step_settled(ctx: HandlerContext, settled: TransferStepSettled) -> None:
+        """The school's authority decided the school's overdue step in its place."""
+        await transfer_out.void_settled(ctx.session, ctx.unit.code, settled, clock.now())
+
+    handlers.register(TransferStepSettled, on_step_settled)
 
 
 async def on_registration_batch_decided(

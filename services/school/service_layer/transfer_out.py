@@ -34,6 +34,7 @@ from shared.contracts.transfer import (
     TransferStepDecided,
     TransferStepOpened,
     TransferStepReminder,
+    TransferStepSettled,
 )
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.federation.links import proof_links
@@ -121,6 +122,17 @@ async def void_tasks(
     reason = f"transfer {closed.outcome}: {closed.reason}"[:500]
     return await transfers.void_tasks(
         session, school_code, str(closed.transfer_id), at=now, reason=reason
+    )
+
+
+async def void_settled(
+    session: AsyncSession, school_code: str, settled: TransferStepSettled, now: datetime
+) -> int:
+    """The school's authority decided the school's overdue step in its place (HA art. 11(三)):
+    the school's task for that step is void."""
+    reason = f"decided ({settled.decision}) by intervention of {settled.decided_unit}"
+    return await transfers.void_step_tasks(
+        session, school_code, str(settled.step_id), at=now, reason=reason
     )
 
 

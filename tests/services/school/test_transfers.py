@@ -18,6 +18,7 @@ from shared.contracts.transfer import (
     TransferCompleted,
     TransferRefused,
     TransferStepReminder,
+    TransferStepSettled,
 )
 from shared.federation.config import NATIONAL
 from shared.messaging.errors import PermanentMessageError
@@ -445,6 +446,28 @@ async def test_a_closed_transfer_voids_the_open_task(school: School) -> None:
     )
     assert late.status_code == 409
     assert await school.staged("transfer.step_decided") == []
+
+
+async def test_an_intervention_by_the_county_voids_the_schools_task(school: School) -> None:
+    info = await school.enrol(ZHONGYUAN_PRIMARY)
+    step = step_opened(info, due_on=date(2026, 9, 4))
+    await school.deliver(step)
+    settled = TransferStepSettled(
+        transfer_id=step.transfer_id,
+        step_id=step.step_id,
+        decision="approve",
+        decided_unit="county:410102",
+        intervention=True,
+    )
+    await school.deliver(settled)
+
+    [task] = (await tasks(school))["items"]
+    assert task["status"] == "void" and "county:410102" in task["decision_reason"]
+    late = await school.client.post(
+        f"/api/v1/tasks/{task['task_id']}/decision",
+        json={"decision": "approve", "decided_by": "王老师"},
+    )
+    assert late.status_code == 409
 
 
 async def test_completion_voids_a_task_the_county_decided_in_the_schools_place(

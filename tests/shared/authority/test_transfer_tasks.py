@@ -26,6 +26,7 @@ from shared.contracts.transfer import (
     TransferStepOpened,
     TransferStepOverdue,
     TransferStepReminder,
+    TransferStepSettled,
 )
 from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
@@ -79,10 +80,14 @@ async def make_authority(tmp_path: Path, database_url: str) -> AsyncIterator[Mak
         await authority.runtime.engine.dispose()
 
 
-def step(role: str = "sending_authority", due_on: date = date(2026, 9, 21)) -> TransferStepOpened:
+def step(
+    role: str = "sending_authority",
+    due_on: date = date(2026, 9, 21),
+    transfer_id: uuid.UUID | None = None,
+) -> TransferStepOpened:
     return TransferStepOpened.model_validate(
         {
-            "transfer_id": uuid.uuid4(),
+            "transfer_id": transfer_id or uuid.uuid4(),
             "step_id": uuid.uuid4(),
             "role": role,
             "student_number": "G410102201705010015",
@@ -242,6 +247,32 @@ async def test_the_province_intervenes_for_its_late_county(make_authority: MakeA
     [sent] = await staged(authority.runtime, "transfer.step_decided")
     assert (sent.payload["decided_unit"], sent.payload["intervention"]) == ("province:41", True)
     assert sent.payload["decision"] == "reject"
+
+
+async def test_a_settled_step_voids_only_that_steps_task(make_authority: MakeAuthority) -> None:
+    """The late school decided after all: the county's intervention task for that step is void;
+    its own task for the next step of the same transfer stays open."""
+    authority = await make_authority()
+    school_step = step("sending_school")
+    await deliver(
+        authority.runtime,
+        overdue(school_step, "sending_school", f"school:{PRIMARY}"),
+        source=NATIONAL,
+        target=COUNTY,
+    )
+    own_step = step("sending_authority", transfer_id=school_step.transfer_id)
+    await deliver(authority.runtime, own_step, source=NATIONAL, target=COUNTY)
+    settled = TransferStepSettled(
+        transfer_id=school_step.transfer_id,
+        step_id=school_step.step_id,
+        decision="approve",
+        decided_unit=f"school:{PRIMARY}",
+        intervention=False,
+    )
+    await deliver(authority.runtime, settled, source=NATIONAL, target=COUNTY)
+
+    by_kind = {t.kind: t.status for t in await tasks(authority, ZHONGYUAN)}
+    assert by_kind == {TaskKind.TRANSFER_INTERVENTION: "void", TaskKind.TRANSFER_STEP: "open"}
 
 
 async def test_only_the_superior_may_intervene(make_authority: MakeAuthority) -> None:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from services.national.adapters.orm import RegistryEntry
@@ -25,6 +26,7 @@ from services.national.domain.transfer_rules import ENROLLED
 from services.national.service_layer.transfers import notices
 from services.national.service_layer.transfers.closing import UnknownTransfer, close, stop_transfer
 from services.national.service_layer.transfers.context import SagaContext
+from shared.contracts.transfer import TransferStepSettled
 from shared.federation.config import NATIONAL
 from shared.runtime.errors import Conflict, DomainError, NotFound
 
@@ -81,11 +83,36 @@ async def decide_step(ctx: SagaContext, decision: StepDecision) -> LoadedTransfe
         rule=decision.rule,
     )
     if decision.approve:
+        await _tell_the_other_holder(ctx, loaded, step, recorded)
         await _approve(ctx, loaded, step, recorded, entry)
     else:
         loaded.saga.reject(step, recorded)
         await close(ctx.transfers, ctx.outbox, loaded)
     return loaded
+
+
+async def _tell_the_other_holder(
+    ctx: SagaContext, loaded: LoadedTransfer, step: Step, decision: Decision
+) -> None:
+    """After an approval, the unit that still holds a task for this step is told it is settled:
+    the party when its superior intervened, the superior when it had been told the step was
+    overdue and the party decided after all. (A rejection closes the whole transfer, and
+    ``transfer.closed`` reaches both.)"""
+    if decision.intervention:
+        holder = step.party_unit
+    elif step.overdue_notified_at is not None:
+        holder = step.superior_unit
+    else:
+        return
+    settled = TransferStepSettled(
+        transfer_id=uuid.UUID(loaded.record.transfer_id),
+        step_id=uuid.UUID(step.step_id),
+        decision="approve",
+        decided_unit=decision.decided_unit,
+        intervention=decision.intervention,
+    )
+    if holder != str(NATIONAL):
+        await ctx.outbox.send(settled, to=holder, record=loaded.record)
 
 
 def _open_step(loaded: LoadedTransfer, decision: StepDecision) -> Step:

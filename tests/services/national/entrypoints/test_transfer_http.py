@@ -221,7 +221,8 @@ async def test_a_national_officer_decides_an_overdue_province_step(
     )
     assert step["reason"] == "no answer in 10 days"
     assert response.json()["waiting_for"]["party_unit"] == "county:410105"
-    [opened] = await national.staged_since(before)
+    [settled, opened] = await national.staged_since(before)
+    assert (settled.type, str(settled.target)) == ("transfer.step_settled", "province:41")
     assert (opened.type, str(opened.target)) == ("transfer.step_opened", "county:410105")
     assert str(opened.correlation_id) == stored.record.correlation_id
 

@@ -163,8 +163,14 @@ async def test_the_superior_intervenes_once_the_step_is_overdue(national: Nation
 
     national.set_today(date(2026, 9, 21))
     await national.sweep(date(2026, 9, 21))
-    [next_step] = await national.decide(opened, "county:330102", intervention=True)
+    [settled, next_step] = await national.decide(opened, "county:330102", intervention=True)
 
+    # the late school's task for the step is void: it is told who decided in its place
+    assert settled.type == "transfer.step_settled" and str(settled.target) == "school:3301020001"
+    assert (settled.payload["decided_unit"], settled.payload["intervention"]) == (
+        "county:330102",
+        True,
+    )
     assert next_step.type == "transfer.step_opened" and str(next_step.target) == "county:330102"
     assert next_step.payload["opened_on"] == "2026-09-21"
     stored = await national.transfer(opened.payload["transfer_id"])
@@ -199,6 +205,26 @@ async def test_a_step_the_sweep_reported_overdue_may_be_decided_by_the_superior(
     [opened] = await zhejiang_transfer(national)
     await national.sweep(date(2026, 9, 21))  # national's own date is still 2026-09-07
 
-    [next_step] = await national.decide(opened, "county:330102", intervention=True)
+    [_settled, next_step] = await national.decide(opened, "county:330102", intervention=True)
 
+    assert next_step.type == "transfer.step_opened"
+
+
+async def test_a_late_party_deciding_after_all_settles_its_superiors_intervention_task(
+    national: NationalDriver,
+) -> None:
+    [opened] = await zhejiang_transfer(national)
+    await national.sweep(date(2026, 9, 21))  # the county was told the school is late
+
+    [settled, next_step] = await national.decide(opened)  # the school decides itself
+
+    assert settled.type == "transfer.step_settled" and str(settled.target) == "county:330102"
+    assert settled.payload["intervention"] is False
+    assert settled.payload["step_id"] == opened.payload["step_id"]
+    assert next_step.type == "transfer.step_opened"
+
+
+async def test_a_timely_decision_tells_nobody_else(national: NationalDriver) -> None:
+    [opened] = await zhejiang_transfer(national)
+    [next_step] = await national.decide(opened)
     assert next_step.type == "transfer.step_opened"

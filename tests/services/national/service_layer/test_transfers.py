@@ -312,9 +312,7 @@ async def test_a_step_opens_with_basic_facts_proofs_and_a_due_date(
     assert payload["student"] == {
         "name": "张伟", "gender": "male", "birth_date": "2016-03-14", "grade": 3,
     }  # fmt: skip
-    assert payload["proofs"] == [
-        {"index": 0, "kind": "origin_registration_proof"}
-    ]
+    assert payload["proofs"] == [{"index": 0, "kind": "origin_registration_proof"}]
     assert payload["opened_on"] == "2026-09-07"
     assert payload["due_on"] == "2026-09-20"  # 10 working days; Sunday 20 is worked (调休)
     assert payload["due_approximate"] is False
