@@ -21,17 +21,18 @@ from shared.federation.testing import federation_copy
 
 pytestmark = pytest.mark.federation
 
+TODAY = "2026-09-07"  # inside Henan's and Zhejiang's transfer windows
 FAST_KERNEL = {
     "XUEJI_RETRY_DELAYS_MS": "[200, 500, 1000]",
     "XUEJI_RELAY_POLL_INTERVAL": "0.2",
+    "XUEJI_TODAY": TODAY,  # every service acts on the same pinned Beijing date
+    "XUEJI_DEADLINE_SWEEP_INTERVAL": "0",  # tests drive deadlines with an explicit sweep date
 }
 
 
 # Package scope: the federation hosts the real unit codes, so it must be gone before tests
 # elsewhere bind queues for the same units on the same broker.
-DATABASES = [
-    db for db in ("sqlite", "postgresql") if os.environ.get("XUEJI_TEST_DB", db) == db
-]
+DATABASES = [db for db in ("sqlite", "postgresql") if os.environ.get("XUEJI_TEST_DB", db) == db]
 
 
 @pytest.fixture(scope="package", params=DATABASES)
