@@ -46,7 +46,7 @@ def federation(
         server = request.getfixturevalue("postgres")
 
         def database_url_for(name: str) -> str:
-            return str(server.create_database(name.replace("-", "_")))
+            return str(server.create_database(name.replace("-", "_"), exist_ok=True))
 
     running = LocalFederation(
         config, base / "data", amqp_url, database_url_for=database_url_for, extra_env=FAST_KERNEL
