@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authority.domain import ItemStatus, Plan, TaskKind, TaskStatus
@@ -141,31 +141,22 @@ class TaskRepository:
         self, unit: str, transfer_id: str, *, at: datetime, by: str, reason: str
     ) -> int:
         """Make every open task of a transfer at ``unit`` void; how many were."""
-        task = self.t.task
-        result = await self.session.execute(
-            update(task)
-            .where(
-                task.c.authority_unit == unit,
-                task.c.transfer_id == transfer_id,
-                task.c.status == TaskStatus.OPEN,
-            )
-            .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await self._void_open(unit, self.t.task.c.transfer_id == transfer_id, at, by, reason)
 
     async def void_step(
         self, unit: str, step_id: str, *, at: datetime, by: str, reason: str
     ) -> int:
         """Make the open task(s) of one transfer step at ``unit`` void (the step task or the
         intervention task: both have the step id as subject); how many were."""
+        return await self._void_open(unit, self.t.task.c.subject_id == step_id, at, by, reason)
+
+    async def _void_open(
+        self, unit: str, which: ColumnElement[bool], at: datetime, by: str, reason: str
+    ) -> int:
         task = self.t.task
         result = await self.session.execute(
             update(task)
-            .where(
-                task.c.authority_unit == unit,
-                task.c.subject_id == step_id,
-                task.c.status == TaskStatus.OPEN,
-            )
+            .where(task.c.authority_unit == unit, which, task.c.status == TaskStatus.OPEN)
             .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
         )
         return int(getattr(result, "rowcount", 0) or 0)

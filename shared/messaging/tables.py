@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Column,
     DateTime,
     Index,
@@ -23,15 +22,15 @@ from sqlalchemy import (
     Text,
 )
 
+from shared.db.types import AutoId
+
 kernel_metadata = MetaData()
 
-# Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
-_Id = BigInteger().with_variant(Integer(), "sqlite")
 
 outbox = Table(
     "kernel_outbox",
     kernel_metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("message_id", String(36), nullable=False, unique=True),
     Column("message_type", String(120), nullable=False),
     Column("routing_key", String(200), nullable=False),

@@ -22,21 +22,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Date,
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.authority.tables import define_authority_tables
-
-# Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
-_Id = BigInteger().with_variant(Integer(), "sqlite")
+from shared.db.types import AutoId
 
 
 class Base(DeclarativeBase):
@@ -81,7 +77,7 @@ class ArchiveEntry(Base):
         UniqueConstraint("archive_id", "kind", "reference", name="uq_archive_entry_reference"),
     )
 
-    entry_id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     archive_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("archive.archive_id", ondelete="CASCADE")
     )
@@ -117,7 +113,7 @@ class ArchiveBackup(Base):
         Index("ix_archive_backup_student", "province", "school_code", "student_number"),
     )
 
-    backup_id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    backup_id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     province: Mapped[str] = mapped_column(String(2))
     school_code: Mapped[str] = mapped_column(String(12))  # the sending school that keeps it
     student_number: Mapped[str] = mapped_column(String(19))

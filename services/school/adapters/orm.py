@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Date,
@@ -31,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.db.types import AutoId
+
 
 class Base(DeclarativeBase):
     pass
@@ -38,7 +39,6 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 
-_Id = BigInteger().with_variant(Integer(), "sqlite")
 _Uuid = String(36)
 
 
@@ -92,7 +92,7 @@ Index(
 student = Table(
     "school_student",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("school_code", String(12), nullable=False),
     Column("student_number", String(19), nullable=False),
     Column("registration_id", _Uuid, nullable=True),
@@ -123,7 +123,7 @@ admission_job = Table(
 admission_error = Table(
     "school_admission_error",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("job_id", _Uuid, nullable=False),
     Column("row_number", Integer, nullable=False),
     Column("column", String(60), nullable=False),

@@ -293,29 +293,26 @@ async def void_tasks(
     session: AsyncSession, school_code: str, transfer_id: str, *, at: datetime, reason: str
 ) -> int:
     """Every open task of the transfer at this school becomes void; how many did."""
-    result = await session.execute(
-        update(task)
-        .where(
-            task.c.school_code == school_code,
-            task.c.transfer_id == transfer_id,
-            task.c.status == TaskStatus.OPEN,
-        )
-        .values(status=TaskStatus.VOID, decided_at=at, decided_by="system", reason=reason)
-    )
-    return _rowcount(result)
+    return await _void_open(session, school_code, task.c.transfer_id == transfer_id, at, reason)
 
 
 async def void_step_tasks(
     session: AsyncSession, school_code: str, step_id: str, *, at: datetime, reason: str
 ) -> int:
     """The open task of one step at this school becomes void; how many did."""
+    return await _void_open(session, school_code, task.c.step_id == step_id, at, reason)
+
+
+async def _void_open(
+    session: AsyncSession,
+    school_code: str,
+    which: ColumnElement[bool],
+    at: datetime,
+    reason: str,
+) -> int:
     result = await session.execute(
         update(task)
-        .where(
-            task.c.school_code == school_code,
-            task.c.step_id == step_id,
-            task.c.status == TaskStatus.OPEN,
-        )
+        .where(task.c.school_code == school_code, which, task.c.status == TaskStatus.OPEN)
         .values(status=TaskStatus.VOID, decided_at=at, decided_by="system", reason=reason)
     )
     return _rowcount(result)
