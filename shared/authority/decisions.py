@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from shared.authority.domain import (
     REJECTED_RULE,
+    TRACE_KEY,
     TRANSFER_KINDS,
     AlreadyDecided,
     Decision,
@@ -81,6 +82,7 @@ def task_emit(uow: UnitOfWork, task: Any, source: UnitRef) -> Emit:
             target=target,
             correlation_id=uuid.UUID(task.correlation_id),
             causation_id=uuid.UUID(task.message_id),
+            trace_context=task.details.get(TRACE_KEY),
         )
 
     return emit

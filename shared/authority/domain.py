@@ -67,6 +67,11 @@ class ItemStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# Where a task keeps the W3C trace context of the message that opened it: the decision
+# continues that trace, so one flow (a transfer, a registration) is one trace.
+TRACE_KEY = "trace_context"
+
+
 class DecisionKind(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"

@@ -19,6 +19,7 @@ from typing import Any
 from shared.authority.decisions import handler_emit, settle
 from shared.authority.domain import (
     SYSTEM,
+    TRACE_KEY,
     Decision,
     DecisionKind,
     Finding,
@@ -36,6 +37,7 @@ from shared.contracts.registration import (
     RegistrationItem,
 )
 from shared.federation.config import School, UnitRef
+from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 
@@ -158,7 +160,8 @@ def task_row(
         "subject_id": subject,
         "item_count": item_count,
         "finding_count": finding_count,
-        "details": details,
+        # the flow's trace: the officer's decision continues it (one trace per flow)
+        "details": {**details, TRACE_KEY: current_trace_context()},
         "opened_at": authority.now(),
         "correlation_id": str(ctx.envelope.correlation_id),
         "message_id": str(ctx.envelope.message_id),

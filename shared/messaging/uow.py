@@ -50,14 +50,20 @@ class UnitOfWork:
         target: UnitRef,
         correlation_id: uuid.UUID | None = None,
         causation_id: uuid.UUID | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Envelope:
-        """Stage a message to be published once this unit of work commits."""
+        """Stage a message to be published once this unit of work commits.
+
+        ``trace_context`` continues a stored trace (e.g. the flow whose message opened the task
+        an officer now decides); by default the message joins the request's own trace.
+        """
         envelope = build_envelope(
             payload,
             source=source,
             target=target,
             correlation_id=correlation_id,
             causation_id=causation_id,
+            trace_context=trace_context or None,
         )
         await stage(self.session, [envelope])
         return envelope

@@ -6,11 +6,11 @@ own SQLite file and the real broker, so one tracer provider with an in-memory ex
 every span. HTTP goes through ``httpx.ASGITransport`` (the runtimes are started by hand: it runs
 no lifespan), with the W3C headers an instrumented client would send.
 
-A trace follows one *action*: the receiving school's request is one trace (request → national →
-the step opened at the first party), and each officer's decision — a new HTTP request — starts
-its own (decision → national → next step or completion → the provinces' archive hand-over).
-Inside each, every hop through an outbox must keep its parent link: CONSUMER ← PRODUCER ←
-the span that emitted the message.
+The whole transfer is ONE trace: it starts with the receiving school's request, and each
+officer's decision — an HTTP request of its own — continues the trace in which its task was
+opened (the task keeps that context), so request → national → each party's step → decision →
+national → … → completion → the provinces' archive hand-over hang together. Every hop through
+an outbox must keep its parent link: CONSUMER ← PRODUCER ← the span that emitted the message.
 
 One process has one tracer provider and so one ``Resource``: here each span is stamped with the
 ``service.name`` / ``service.instance.id`` its own process would carry, from the service whose
@@ -404,7 +404,7 @@ async def traced(action: Action, call: Awaitable[Any]) -> Any:
         return await call
 
 
-async def test_each_action_of_a_cross_province_transfer_is_one_trace_through_every_outbox(
+async def test_a_cross_province_transfer_is_one_trace_through_every_outbox(
     in_process: InProcessFederation, spans: InMemorySpanExporter
 ) -> None:
     fed = in_process
@@ -437,7 +437,6 @@ async def test_each_action_of_a_cross_province_transfer_is_one_trace_through_eve
     assert (await transfer(fed, transfer_id))["state"] == "completed"
     assert len(decisions) >= 3, opened  # at least the sending school and both authorities
     actions = [request, *decisions]
-    last = decisions[-1]
 
     national = fed.name("national")
     school_33, school_41 = fed.name("school-33"), fed.name("school-41")
@@ -449,24 +448,22 @@ async def test_each_action_of_a_cross_province_transfer_is_one_trace_through_eve
     }
 
     def unsettled() -> list[str]:
-        """What is still missing: the last decision's consequences processed everywhere, every
-        span of every action's trace exported (a PRODUCER span ends at the broker's confirm,
-        maybe after its CONSUMER span), no message of the saga in a trace of its own."""
-        traces = [Trace.of(spans, a.trace_id) for a in actions]
+        """What is still missing: the last consequences processed everywhere, every span of
+        the flow's trace exported (a PRODUCER span ends at the broker's confirm, maybe after
+        its CONSUMER span), no message of the saga in another trace."""
+        flow = Trace.of(spans, request.trace_id)
         problems = [
-            f"{message} not processed at {sorted(absent)} in the trace of '{last.what}'"
+            f"{message} not processed at {sorted(absent)} in the transfer's trace"
             for message, expected in settled_at_the_end.items()
-            if (absent := expected - traces[-1].processed_at(message))
+            if (absent := expected - flow.processed_at(message))
         ]
-        for action, trace_ in zip(actions, traces, strict=True):
-            problems += [f"'{action.what}': {problem}" for problem in trace_.broken_links()]
-        ours = {a.trace_id for a in actions}
+        problems += flow.broken_links()
         problems += [
-            f"{s.name} at {instance_of(s)} is in a trace of its own"
+            f"{s.name} at {instance_of(s)} is outside the transfer's trace"
             for s in spans.get_finished_spans()
-            if s.kind == SpanKind.CONSUMER
+            if s.kind in (SpanKind.CONSUMER, SpanKind.PRODUCER)
             and (message_type(s) or "").startswith(SAGA_MESSAGES)
-            and s.context.trace_id not in ours
+            and s.context.trace_id != request.trace_id
         ]
         return problems
 
@@ -478,100 +475,74 @@ async def test_each_action_of_a_cross_province_transfer_is_one_trace_through_eve
     except AssertionError:
         trees = [f"--- {a.what}\n{describe(Trace.of(spans, a.trace_id))}" for a in actions]
         raise AssertionError("\n".join([*unsettled(), *trees])) from None
-    traces = {a.trace_id: Trace.of(spans, a.trace_id) for a in actions}
-    assert len(traces) == len(actions), "two actions share a trace"
+    flow = Trace.of(spans, request.trace_id)
+    assert flow.root.name == request.what
 
-    # (1) The request: receiving school → national → the first party's step, in its trace.
-    requested = traces[request.trace_id]
-    first_party = fed.party(opened[0])
-    [step_opened] = [
-        s for s in requested.consumers("transfer.step_opened") if instance_of(s) == first_party
-    ]
-    assert requested.hops(step_opened) == [
+    # (1) ONE trace for the whole transfer: request → national → each party's step → its
+    # officer's decision (which continues the trace its task was opened in) → national → …
+    # → completion at both schools and both provinces → archive hand-over and receipt.
+    path = [
         ("server", school_41, ROUTES["transfer_in"]),
         ("send", school_41, "transfer.requested"),
         ("process", national, "transfer.requested"),
-        ("send", national, "transfer.step_opened"),
-        ("process", first_party, "transfer.step_opened"),
     ]
-    assert requested.root.name == request.what
-
-    # Each decision: its party → national → the next party's step (or completion), in its trace.
-    for n, decision in enumerate(decisions):  # the n-th step's party decided the n-th time
-        decided = traces[decision.trace_id]
-        party = fed.party(opened[n])
-        next_step = opened[n + 1] if n + 1 < len(opened) else None
-        decided_by = [
-            ("server", party, ROUTES["decision"]),
+    for step in opened:
+        party = fed.party(step)
+        path += [
+            ("send", national, "transfer.step_opened"),
+            ("process", party, "transfer.step_opened"),
             ("send", party, "transfer.step_decided"),
             ("process", national, "transfer.step_decided"),
         ]
-        [at_national] = decided.consumers("transfer.step_decided")
-        assert decided.hops(at_national) == decided_by, decision.what
-        if next_step is not None:
-            next_party = fed.party(next_step)
-            [next_opened] = decided.consumers("transfer.step_opened")
-            assert decided.hops(next_opened) == [
-                *decided_by,
-                ("send", national, "transfer.step_opened"),
-                ("process", next_party, "transfer.step_opened"),
-            ], decision.what
-        else:
-            assert decision is last and not decided.consumers("transfer.step_opened")
-
-    # (2) The last decision: national's completion at both schools and both provinces, and
-    # the archive handed over province 33 → province 41 and acknowledged back, in its trace.
-    final = traces[last.trace_id]
-    last_party = fed.party(opened[-1])
-    completed = [
-        ("server", last_party, ROUTES["decision"]),
-        ("send", last_party, "transfer.step_decided"),
-        ("process", national, "transfer.step_decided"),
-        ("send", national, "transfer.completed"),
-    ]
-    completed_at = {instance_of(s): s for s in final.consumers("transfer.completed")}
+    completed = [*path, ("send", national, "transfer.completed")]
+    completed_at = {instance_of(s): s for s in flow.consumers("transfer.completed")}
     assert set(completed_at) == settled_at_the_end["transfer.completed"]
     for instance, span in completed_at.items():
-        assert final.hops(span) == [*completed, ("process", instance, "transfer.completed")]
+        assert flow.hops(span) == [*completed, ("process", instance, "transfer.completed")]
     handed_over = [
         *completed,
         ("process", province_33, "transfer.completed"),
         ("send", province_33, "archive.handed_over"),
         ("process", province_41, "archive.handed_over"),
     ]
-    [arrived] = final.consumers("archive.handed_over")
-    assert final.hops(arrived) == handed_over
-    [receipt] = final.consumers("archive.received")
-    assert final.hops(receipt) == [
+    [arrived] = flow.consumers("archive.handed_over")
+    assert flow.hops(arrived) == handed_over
+    [receipt] = flow.consumers("archive.received")
+    assert flow.hops(receipt) == [
         *handed_over,
         ("send", province_41, "archive.received"),
         ("process", province_33, "archive.received"),
     ]
 
-    # (3) Parent links intact through every outbox, in every action's trace: each CONSUMER
-    # span's parent is the PRODUCER span of its message, each PRODUCER span's parent a span of
-    # the service that emitted it, one root. Every span names its service, and the stamp is
-    # the kernel's own attribution: a CONSUMER span is recorded by the owner of its queue, a
-    # server span by the host the request went to.
-    for action in actions:
-        trace_ = traces[action.trace_id]
-        assert trace_.broken_links() == [], action.what
-        for span in trace_.spans.values():
-            if span is trace_.root:
-                continue
-            instance = instance_of(span)
-            assert instance in fed.runtimes, f"{span.name} in {action.what} names no service"
-            tier = fed.runtimes[instance].tier
-            assert attrs(span)["service.name"] == f"xueji-{tier.value}"
-            if span.kind == SpanKind.CONSUMER:
-                assert attrs(span)["messaging.destination.name"] == f"xueji.{instance}"
-            if span.kind == SpanKind.SERVER:
-                assert attrs(span)["http.server_name"] == instance
-    # every instance took part, national, both provinces, both counties and both schools
-    assert {instance_of(s) for t in traces.values() for s in t.spans.values()} - {None} == set(
-        fed.runtimes
-    )
-    # and no message of the saga was processed outside the trace of the action behind it
+    # (2) Each officer's decision is an HTTP request of its own (its own trace, its server
+    # span at the deciding service); the message it causes is in the transfer's trace.
+    for n, decision in enumerate(decisions):
+        own = Trace.of(spans, decision.trace_id)
+        servers = [s for s in own.spans.values() if s.kind == SpanKind.SERVER]
+        assert [(instance_of(s), attrs(s)["http.route"]) for s in servers] == [
+            (fed.party(opened[n]), ROUTES["decision"])
+        ], decision.what
+        assert not [s for s in own.spans.values() if s.kind == SpanKind.CONSUMER], decision.what
+
+    # (3) Parent links intact through every outbox: each CONSUMER span's parent is the
+    # PRODUCER span of its message, each PRODUCER span's parent a span of the service that
+    # emitted it, one root. Every span names its service, and the stamp is the kernel's own
+    # attribution: a CONSUMER span is recorded by the owner of its queue, a server span by the
+    # host the request went to.
+    assert flow.broken_links() == []
+    for span in flow.spans.values():
+        if span is flow.root:
+            continue
+        instance = instance_of(span)
+        assert instance in fed.runtimes, f"{span.name} names no service"
+        tier = fed.runtimes[instance].tier
+        assert attrs(span)["service.name"] == f"xueji-{tier.value}"
+        if span.kind == SpanKind.CONSUMER:
+            assert attrs(span)["messaging.destination.name"] == f"xueji.{instance}"
+        if span.kind == SpanKind.SERVER:
+            assert attrs(span)["http.server_name"] == instance
+    # every instance took part in the one trace: national, both provinces, counties, schools
+    assert {instance_of(s) for s in flow.spans.values()} - {None} == set(fed.runtimes)
     assert unsettled() == []
 
 

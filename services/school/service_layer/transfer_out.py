@@ -38,6 +38,7 @@ from shared.contracts.transfer import (
 )
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.federation.links import proof_links
+from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.uow import UnitOfWork
@@ -79,7 +80,8 @@ async def open_task(
             "status": TaskStatus.OPEN.value,
             "transfer_id": str(step.transfer_id),
             "step_id": str(step.step_id),
-            "details": _details(federation, step, status),
+            # the transfer's trace: the registrar's decision continues it
+            "details": {**_details(federation, step, status), TRACE_KEY: current_trace_context()},
             "opened_at": now,
             "due_on": step.due_on,
             "due_approximate": step.due_approximate,
@@ -88,6 +90,9 @@ async def open_task(
         },
     )
     log.info("transfer %s: task opened at %s", step.transfer_id, ctx.unit)
+
+
+TRACE_KEY = "trace_context"
 
 
 def _details(
@@ -204,6 +209,7 @@ async def decide(
         target=NATIONAL,
         correlation_id=uuid.UUID(row.correlation_id),
         causation_id=uuid.UUID(row.message_id),
+        trace_context=row.details.get(TRACE_KEY),
     )
     await uow.commit()
     log.info("task %s %sd at %s", task_id, decision.decision, school)
