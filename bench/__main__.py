@@ -6,7 +6,7 @@
 import asyncio
 import os
 
-from bench import bulk_admission, kernel_throughput
+from bench import bulk_admission, kernel_throughput, transfer_latency
 
 FULL = os.environ.get("BENCH_SCALE", "quick") == "full"
 
@@ -14,3 +14,5 @@ print("== messaging kernel vs bare broker")
 asyncio.run(kernel_throughput.main(50_000 if FULL else 20_000))
 print("== bulk admission")
 asyncio.run(bulk_admission.main(100_000))
+print("== cross-province transfer latency")
+asyncio.run(transfer_latency.main(50, 30 if FULL else 10))
