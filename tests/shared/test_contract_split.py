@@ -71,6 +71,9 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     "transfer_step": {"step_id", "transfer_id", "seq", "role", "party_unit", "superior_unit"}
     | {"state", "opened_on", "due_on", "due_approximate", "reminded_at", "overdue_notified_at"}
     | {"decided_at", "decided_by", "decided_unit", "intervention", "reason", "rule"},
+    # The yearly promotion: counts, grades and school codes only.
+    "promotion_run": {"school_year", "as_of", "ran_at", "promoted", "report"},
+    "promotion_school": {"school_year", "school_code", "graduating_grade", "promoted"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.

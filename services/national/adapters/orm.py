@@ -1,5 +1,5 @@
-"""Tables of the national service's own database: the basic registry, its review queue and
-the transfer saga.
+"""Tables of the national service's own database: the basic registry, its review queue, the
+transfer saga and the yearly promotion runs.
 
 Basic info only (基础学籍信息, N2025 arts. 5, 23): identity, student number, current school
 and province, grade, status, dates. Guardians, addresses, contacts, health, awards, aid,
@@ -10,6 +10,7 @@ test_contract_split.py`` fails if a column of that kind ever appears here.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +75,15 @@ class RegistryEntry(Base):
         Index("ix_registry_entry_identity_key", "identity_key"),
         # Listing a school's students in student-number order (keyset pagination).
         Index("ix_registry_entry_school", "school_code", "student_number"),
+        # The students held by a transfer: as small as the transfers in flight, so it costs
+        # nothing when the yearly promotion rewrites every row (the predicate is false), and
+        # it finds a transfer's student on release / move without scanning the registry.
+        Index(
+            "ix_registry_entry_held",
+            "active_transfer_id",
+            sqlite_where=text("active_transfer_id IS NOT NULL"),
+            postgresql_where=text("active_transfer_id IS NOT NULL"),
+        ),
     )
 
 
@@ -219,3 +230,33 @@ class TransferStepRecord(Base):
         # The deadline sweep: open steps by due date.
         Index("ix_transfer_step_due", "state", "due_on"),
     )
+
+
+class PromotionRun(Base):
+    """One school year's August 10 batch promotion (LS 3(一); N2013 art. 12): at most one per
+    year — the key is what makes a second run for the same year do nothing."""
+
+    __tablename__ = "promotion_run"
+
+    school_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    as_of: Mapped[date] = mapped_column(Date)
+    ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    promoted: Mapped[int] = mapped_column(Integer)
+    # The run's report as it was answered: counts per grade, who was left alone and why, the
+    # students promoted while a transfer held them, the schools told, the duration.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PromotionSchool(Base):
+    """What the run of ``school_year`` applied to one school: its graduating grade (from the
+    school's stage in the federation config) and how many students moved up. The promotion's
+    UPDATE joins this table, so the mapping is data, never one statement per school."""
+
+    __tablename__ = "promotion_school"
+
+    school_year: Mapped[int] = mapped_column(
+        ForeignKey("promotion_run.school_year", name="fk_promotion_school_run"), primary_key=True
+    )
+    school_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    graduating_grade: Mapped[int] = mapped_column(Integer)
+    promoted: Mapped[int] = mapped_column(Integer)
