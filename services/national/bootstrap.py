@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from services.national.adapters.transfer_repository import TransferRepository
 from services.national.config import NationalSettings
-from services.national.entrypoints import http, messages, transfer_http
+from services.national.entrypoints import http, messages, promotion_http, transfer_http
 from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
@@ -51,6 +51,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             http.review_router,
             transfer_http.transfer_router,
             transfer_http.operations_router,
+            promotion_http.promotion_router,
         ],
         title="Xueji national service",
         description=(
