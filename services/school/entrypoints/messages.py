@@ -4,8 +4,15 @@ its transfers — as receiving school (how the transfer it started ended) and as
 
 from __future__ import annotations
 
-from services.school.service_layer import key_field_change, registration, transfer_in, transfer_out
+from services.school.service_layer import (
+    key_field_change,
+    promotion,
+    registration,
+    transfer_in,
+    transfer_out,
+)
 from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBatchDecided
+from shared.contracts.status import RegistryPromoted
 from shared.contracts.transfer import (
     TransferClosed,
     TransferCompleted,
@@ -23,6 +30,7 @@ from shared.runtime.service import ServiceRuntime
 def register(handlers: HandlerRegistry) -> None:
     handlers.register(RegistrationBatchDecided, on_registration_batch_decided)
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
+    handlers.register_many(RegistryPromoted, promotion.apply_promoted)
 
 
 def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:
