@@ -14,9 +14,11 @@ POLL_MS and approves every open task it lists. Their polling is part of the meas
 latency, and is printed as such.
 
 Latency of a transfer = national's ``completed_at`` − the moment its request was due to be
-sent (the schedule, so a generator falling behind is counted, not hidden). Nothing polls
-transfers while the load runs: after it, every transfer is read once from national, and the
-parties' own task timestamps split the latency into message hops and approver waits.
+sent (the schedule, so a generator falling behind is counted, not hidden). Nothing watches
+single transfers while the load runs (a count at the receiving school every few seconds shows
+progress): after it, every transfer is read once from national, and the parties' own task
+timestamps split the latency into message hops and approver waits. CPU per process is read
+from /proc, with what the federation costs at rest (the approvers' polling) measured apart.
 
     python -m bench.transfer_latency [rate] [seconds]     (defaults 50 transfers/s for 30 s)
     BENCH_DB=postgresql for PostgreSQL; AMQP_URL for an existing broker;
@@ -30,6 +32,7 @@ import asyncio
 import contextlib
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -298,13 +301,36 @@ async def enrolled_numbers(http: httpx.AsyncClient, school_url: str, n: int) -> 
     return numbers
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc), 0 when it is gone."""
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state is [0], ppid [1])."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def cpu_seconds(pid: int, *, tree: bool = False) -> float:
+    """User + system CPU of a process so far (Linux /proc), 0 when it is gone; with ``tree``
+    also its children, living (PostgreSQL's backends) or reaped."""
+    fields = _stat(pid)
+    if fields is None:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if tree:
+        ticks += int(fields[13]) + int(fields[14])
+        for proc in Path("/proc").iterdir():
+            child = _stat(proc.name) if proc.name.isdigit() else None
+            if child is not None and child[1] == str(pid):
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pid(server: Any) -> int | None:
+    """The postmaster of bench.infra's PostgreSQL server, from its postmaster.pid."""
+    try:
+        return int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def machine_busy_seconds() -> float:
@@ -346,7 +372,10 @@ class CpuSnapshot:
 
     @classmethod
     def take(cls, pids: dict[str, int]) -> CpuSnapshot:
-        used = {name.rsplit("-", 1)[0]: cpu_seconds(pid) for name, pid in pids.items()}
+        used = {
+            name.rsplit("-", 1)[0]: cpu_seconds(pid, tree=name == "postgresql")
+            for name, pid in pids.items()
+        }
         used["bench (this process)"] = own_cpu_seconds()
         return cls(time.monotonic(), used, machine_busy_seconds())
 
@@ -453,6 +482,7 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             if pg
             else None,
             extra_env=ENV,
+            die_with_parent=True,  # even a killed benchmark leaves no service behind
         )
         try:
             for base in INSTANCES:
@@ -464,13 +494,15 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
                 ),
                 flush=True,
             )
-            return await measure(federation, rate, seconds, n, broker_pid())
+            servers = {"rabbitmq": broker_pid(), "postgresql": postgres_pid(pg) if pg else None}
+            found = {name: pid for name, pid in servers.items() if pid is not None}
+            return await measure(federation, rate, seconds, n, found)
         finally:
             federation.stop()
 
 
 async def measure(
-    federation: LocalFederation, rate: float, seconds: float, n: int, broker: int | None
+    federation: LocalFederation, rate: float, seconds: float, n: int, servers: dict[str, int]
 ) -> dict[str, Any]:
     def url_of(tier: str, code: str) -> str:
         instance = federation.instance_for_unit(Tier(tier), code)
@@ -498,6 +530,7 @@ async def measure(
         stop = asyncio.Event()
         approvers = [Approver(unit, url_of(*unit.split(":")), POLL_MS / 1000) for unit in parties]
         deciding = [asyncio.create_task(a.run(http, stop)) for a in approvers]
+        progress: asyncio.Task[None] | None = None
         try:
             more = await drive_warmup(http, to_school_url, national_url, numbers[1:WARMUP])
             warm_ids = [str(t["transfer_id"]) for t in warmup + more]
@@ -509,7 +542,7 @@ async def measure(
                 approver.seen.clear()
 
             # 3. what doing nothing costs: the approvers' polls and the relays' idle polls
-            pids = federation.pids | ({"rabbitmq": broker} if broker else {})
+            pids = federation.pids | servers
             idle_from = CpuSnapshot.take(pids)
             await asyncio.sleep(IDLE_S)
             before = CpuSnapshot.take(pids)
@@ -528,6 +561,8 @@ async def measure(
             handed = await archives_received(http, url_of("province", "33"), completed)
         finally:
             stop.set()
+            if progress is not None:
+                progress.cancel()
             await asyncio.gather(*deciding, return_exceptions=True)
     return {
         "rate": rate,
@@ -695,7 +730,7 @@ def print_report(result: dict[str, Any], figures: dict[str, Any]) -> None:
     wall = result["cpu_load"]["wall"] + result["cpu_drain"]["wall"]
     cores = os.cpu_count() or 1
     print(
-        f"  CPU with no transfer in flight (approvers polling, relays idle): services and broker"
+        "  CPU with no transfer in flight (approvers polling, relays idle): services and servers"
         f" {idle_services:.2f} cores, this benchmark {idle_bench:.2f}"
     )
     if lat:
@@ -704,7 +739,7 @@ def print_report(result: dict[str, Any], figures: dict[str, Any]) -> None:
         extra_clients = (bench - idle_bench * wall) / len(lat) * 1000
         room = cores - idle_services - idle_bench
         print(
-            f"  CPU per completed transfer: {per:.0f} ms in the services and the broker,"
+            f"  CPU per completed transfer: {per:.0f} ms in the services and servers,"
             f" {clients:.0f} ms in this benchmark's clients; beyond the idle polling"
             f" {extra:.0f} ms + {extra_clients:.0f} ms, so the {room:.2f} cores left of"
             f" {cores} carry at most ~{room * 1000 / max(extra + extra_clients, 1e-9):.0f}"
@@ -741,7 +776,18 @@ def print_report(result: dict[str, Any], figures: dict[str, Any]) -> None:
 
 
 async def main(rate: float = 50.0, seconds: float = 30.0) -> dict[str, Any]:
-    result = await run(rate, seconds)
+    # SIGTERM cancels the run like Ctrl-C does, so that the services, the broker and the
+    # database server are stopped by the ``finally`` and ``with`` blocks on the way out.
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        result = await run(rate, seconds)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
     figures = summarize(result)
     print_report(result, figures)
     return figures
