@@ -84,6 +84,13 @@ class RegistryEntry(Base):
             sqlite_where=text("active_transfer_id IS NOT NULL"),
             postgresql_where=text("active_transfer_id IS NOT NULL"),
         ),
+        # Half of every page left free (PostgreSQL): the yearly promotion rewrites ~80 % of
+        # the rows, and with room on the same page those updates are heap-only (HOT) — no
+        # index is touched, since neither grade nor updated_at is indexed. Measured on 1M
+        # rows: 2-3 s instead of 30-55 s (six indexes rewritten). The table is no larger than
+        # the first full-table update would leave it anyway. Keep grade and status out of
+        # every index of this table: one would make each promotion a non-HOT update again.
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
 

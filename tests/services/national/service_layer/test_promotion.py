@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from services.national.adapters.orm import PromotionSchool, RegistryEntry, metadata
 from services.national.service_layer.promotion import (
@@ -319,6 +319,32 @@ def test_a_held_student_whose_receiving_school_does_not_teach_the_new_grade_is_f
 
 
 # -- the schema -----------------------------------------------------------------------------
+
+
+async def test_on_postgresql_the_promotion_touches_no_index(
+    national: NationalDriver, national_url: str
+) -> None:
+    """``fillfactor = 50`` leaves room on each page and no index holds grade or updated_at:
+    every promoted row is a heap-only (HOT) update."""
+    if not national_url.startswith("postgresql"):
+        pytest.skip("heap-only updates are PostgreSQL's")
+    await register(national, SCHOOL, *([1, 2, 3, 4, 5] * 20))
+    async with national.sessions() as session, session.begin():
+        options = await session.scalar(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'registry_entry'")
+        )
+        report = await run_promotion(session, FEDERATION, 2026, AUGUST_10, NOW)
+        updated, hot = (
+            await session.execute(
+                text(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                    "WHERE relname = 'registry_entry'"
+                )
+            )
+        ).one()
+    assert options == ["fillfactor=50"]
+    assert report.promoted == updated == hot == 100
+
 
 
 def _national_diffs(connection: Connection) -> list[object]:
