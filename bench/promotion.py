@@ -373,7 +373,10 @@ async def main(n: int) -> None:
             async def copy(rows: Iterator[tuple[Any, ...]], out: Generated) -> None:
                 await load_postgres(server.dsn("bench"), rows, out)
 
-            await bench(url, kind, n, copy)
+            try:
+                await bench(url, kind, n, copy)
+            finally:
+                server.drop_database("bench")  # 10M rows leave 10 GB behind otherwise
         return
     with database_url("sqlite") as url:
         path = url.split("///", 1)[1]
