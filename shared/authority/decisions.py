@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from shared.audit.recording import annotate
 from shared.authority.domain import (
     REJECTED_RULE,
     TRACE_KEY,
@@ -96,7 +97,9 @@ async def decide(authority: RegistryAuthority, task_id: str, decision: Decision)
         if task is None or not authority.hosts(task.authority_unit):
             raise NotFound(f"task {task_id} not found", rule="task_not_found")
         school = _school(authority, task.school_code)
-        emit = task_emit(uow, task, authority.unit(task.authority_unit))
+        unit = authority.unit(task.authority_unit)
+        annotate(unit_kind=unit.tier, unit_code=unit.code, purpose=decision.reason)
+        emit = task_emit(uow, task, unit)
         await settle(authority, tasks, task, school, decision, emit)
         await uow.commit()
     log.info("task %s %sd by an officer", task_id, decision.kind)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
+from shared.audit.recording import audited
 from shared.authority import decisions, queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import DecisionCreate, TaskRead
@@ -21,13 +22,19 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
     """Routes on single tasks, for any service that plays the authority."""
     router = APIRouter(prefix="/api/v1/tasks", tags=["registry authority"])
 
-    @router.get("/{task_id}", response_model=TaskRead, summary="One approval task")
+    @router.get(
+        "/{task_id}",
+        dependencies=[audited("read", "task")],
+        response_model=TaskRead,
+        summary="One approval task",
+    )
     async def read_task(task_id: uuid.UUID) -> TaskRead:
         """The task with the items' basic info, the key-field change and its proofs' names."""
         return await queries.read_task(authority, str(task_id))
 
     @router.get(
         "/{task_id}/proofs/{index}",
+        dependencies=[audited("read", "task_proof", object_id="task_id")],
         summary="Download one proof of a task",
         response_class=Response,
         responses={200: {"content": {"application/octet-stream": {}}}},
@@ -41,7 +48,12 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
             proof.content, media_type=media_type, headers={"Content-Disposition": disposition}
         )
 
-    @router.post("/{task_id}/decision", response_model=TaskRead, summary="Decide a task")
+    @router.post(
+        "/{task_id}/decision",
+        dependencies=[audited("decide", "task")],
+        response_model=TaskRead,
+        summary="Decide a task",
+    )
     async def decide(task_id: uuid.UUID, body: DecisionCreate) -> TaskRead:
         """Approve (optionally rejecting some items of a batch) or reject with a reason.
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from shared.audit.recording import annotate
 from shared.authority import schemas
 from shared.authority.domain import TaskKind
 from shared.authority.repository import TaskRepository
@@ -80,6 +81,7 @@ async def _hosted_task(authority: RegistryAuthority, tasks: TaskRepository, task
     row = await tasks.get(task_id)
     if row is None or not authority.hosts(row.authority_unit):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
+    annotate(unit_kind=authority.runtime.tier, unit_code=row.authority_unit)
     return row
 
 

@@ -5,6 +5,8 @@
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
     xueji-ops transfer show ID [--national-url URL] [--json]
     xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--json]
+    xueji-ops audit verify (--tier TIER | --instance NAME | --database-url URL)
+                           [--key-file PATH] [--anchor SEQ:HASH] [--json]
 
 Defaults come from ``var/federation.json`` (``--federation`` or ``XUEJI_FEDERATION_JSON``).
 Each command group is one ``add_*`` function below.
@@ -22,6 +24,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.ops.audit import parse_anchor, verify_chain
 from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.outbox import outbox_report
@@ -190,9 +193,75 @@ def add_transfer(commands: argparse._SubParsersAction[Any]) -> None:
     overdue.set_defaults(run=_transfer_overdue)
 
 
+# -- audit -------------------------------------------------------------------------------------
+
+
+def _audit_databases(args: argparse.Namespace, fed: RunningFederation) -> list[tuple[str, str]]:
+    """(name, URL) of every database to verify: the URL given, an instance, or a tier's."""
+    if args.database_url:
+        return [(args.instance or args.tier or "database", args.database_url)]
+    if args.instance:
+        return [(args.instance, fed.sqlite_url(args.instance))]
+    names = [str(i["name"]) for i in fed.instances if i.get("tier") == args.tier]
+    if not names:
+        raise OpsError(f"no {args.tier} instance in {fed.path}: pass --database-url")
+    return [(name, fed.sqlite_url(name)) for name in names]
+
+
+def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    if not (args.database_url or args.instance or args.tier):
+        raise OpsError("pass --tier, --instance or --database-url")
+    key = args.key_file.read_bytes().strip() if args.key_file else None
+    try:
+        anchor = parse_anchor(args.anchor) if args.anchor else None
+    except ValueError as exc:
+        raise OpsError(str(exc)) from exc
+    broken = 0
+    for name, url in _audit_databases(args, fed):
+        try:
+            result = verify_chain(url, key=key, anchor=anchor)
+        except DBAPIError as exc:
+            raise OpsError(f"cannot read the audit chain of {name}: {exc.orig!r}") from exc
+        if args.json:
+            print(json.dumps({
+                "database": name,
+                "ok": result.ok,
+                "entries": result.entries,
+                "head": f"{result.head_seq}:{result.head_hash}",
+                "broken_seq": result.broken.seq if result.broken else None,
+                "reason": result.broken.reason if result.broken else None,
+            }), file=out)
+        elif result.broken is None:
+            print(f"{name}: ok, {result.entries} entries; "
+                  f"head (keep it as an anchor) {result.head_seq}:{result.head_hash}", file=out)
+        else:
+            print(f"{name}: BROKEN at entry {result.broken.seq}: {result.broken.reason} "
+                  f"({result.entries} entries verified before it)", file=out)
+        broken += 0 if result.ok else 1
+    return 1 if broken else 0
+
+
+def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
+    group = commands.add_parser("audit", help="the audit trail of a service's database")
+    actions = group.add_subparsers(dest="action", required=True)
+    check = actions.add_parser(
+        "verify", help="walk the hash chain; exit 1 at the first edited, deleted or moved entry"
+    )
+    check.add_argument("--tier", choices=["national", "province", "county", "school"],
+                       help="every instance of this tier in federation.json")
+    check.add_argument("--instance", help="a locally run instance (its SQLite file under var/)")
+    check.add_argument("--database-url", help="SQLAlchemy URL of the service's database")
+    check.add_argument("--key-file", type=Path,
+                       help="file holding XUEJI_AUDIT_KEY, if the service chains with one")
+    check.add_argument("--anchor", metavar="SEQ:HASH",
+                       help="a head printed by an earlier run: it must still be in the chain")
+    check.add_argument("--json", action="store_true", help="one JSON object per database")
+    check.set_defaults(run=_audit_verify)
+
+
 # -- entry point -------------------------------------------------------------------------------
 
-COMMAND_GROUPS = (add_dead_letters, add_outbox, add_transfer)
+COMMAND_GROUPS = (add_dead_letters, add_outbox, add_transfer, add_audit)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from shared.audit import http as audit_http
 from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
 from shared.telemetry.http import RequestMetricsMiddleware
@@ -65,7 +66,7 @@ def create_app(
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code)
 
-    for router in routers:
+    for router in (*routers, audit_http.router):
         app.include_router(router)
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     instrument_app(app)

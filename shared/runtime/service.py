@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 
+from shared.audit.recording import AuditTrail, install
 from shared.clock import Clock
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
 from shared.federation.config import Federation, Instance, Tier, UnitRef, load_federation
@@ -54,6 +56,8 @@ class ServiceRuntime:
             poll_interval=self.settings.relay_poll_interval,
         )
         wake_relay_after_commit(self.sessions, self.relay)
+        self.audit = AuditTrail(self.sessions, self.settings.audit_key_bytes(), self._now)
+        install(self.audit)
         self.consumer = MessageConsumer(
             topology=ServiceTopology(
                 instance=self.instance.name,
@@ -75,6 +79,9 @@ class ServiceRuntime:
             broker=self.broker,
             sessions=self.sessions,
         )
+
+    def _now(self) -> datetime:
+        return self.clock.now()
 
     @property
     def units(self) -> Sequence[UnitRef]:

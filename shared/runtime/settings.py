@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5682/"
@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     traces_exporter: Literal["none", "console", "otlp"] = "none"
     traces_sample_ratio: float = 1.0
     log_format: Literal["json", "text"] | None = None  # default: text in development, else json
+    # The audit chain's HMAC key (docs/decisions/0010-audit-hash-chain.md); plain SHA-256 if unset.
+    audit_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _production_needs_explicit_endpoints(self) -> ServiceSettings:
@@ -50,6 +52,9 @@ class ServiceSettings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return "text" if self.env == "development" else "json"
+
+    def audit_key_bytes(self) -> bytes | None:
+        return self.audit_key.get_secret_value().encode() if self.audit_key else None
 
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from shared.audit.recording import audited
 from shared.authority import queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
@@ -15,7 +16,12 @@ from shared.runtime.app import require_hosted
 def build_router(authority: RegistryAuthority) -> APIRouter:
     router = APIRouter(prefix="/api/v1/counties", tags=["registry authority"])
 
-    @router.get("/{county_code}/tasks", response_model=TaskPage, summary="A county's tasks")
+    @router.get(
+        "/{county_code}/tasks",
+        dependencies=[audited("list", "task")],
+        response_model=TaskPage,
+        summary="A county's tasks",
+    )
     async def list_tasks(county_code: str, query: Annotated[TaskListQuery, Query()]) -> TaskPage:
         """The county's approval tasks, oldest first; filter by status and kind."""
         require_hosted(authority.runtime, county_code, "county")

@@ -25,6 +25,7 @@ from services.national.entrypoints.schemas import (
 )
 from services.national.service_layer import registry, reviews
 from services.national.service_layer.ports import division_of
+from shared.audit.recording import audited
 from shared.runtime.app import RuntimeDep
 
 SCHOOL_CODE = r"^[1-8][0-9]{9}$"
@@ -36,6 +37,7 @@ review_router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 
 @registry_router.get(
     "/{student_number}",
+    dependencies=[audited("read", "registry_entry")],
     response_model=RegistryEntryRead,
     summary="A student's basic registration",
     responses={308: {"model": SupersededRead, "description": "an old number; see Location"}},
@@ -57,7 +59,12 @@ async def read_entry(student_number: str, runtime: RuntimeDep) -> RegistryEntryR
     return RegistryEntryRead.of(found.entry)
 
 
-@registry_router.get("", response_model=RegistryPage, summary="A school's registrations")
+@registry_router.get(
+    "",
+    dependencies=[audited("list", "registry_entry")],
+    response_model=RegistryPage,
+    summary="A school's registrations",
+)
 async def list_entries(
     runtime: RuntimeDep,
     school_code: Annotated[str, Query(pattern=SCHOOL_CODE)],
@@ -74,7 +81,12 @@ async def list_entries(
     return RegistryPage(items=items, next_after=last)
 
 
-@review_router.get("", response_model=ReviewPage, summary="The dedup review queue")
+@review_router.get(
+    "",
+    dependencies=[audited("list", "review", object_id="province")],
+    response_model=ReviewPage,
+    summary="The dedup review queue",
+)
 async def list_reviews(
     runtime: RuntimeDep,
     province: Annotated[str | None, Query(pattern=PROVINCE_CODE)] = None,
@@ -93,14 +105,24 @@ async def list_reviews(
     return ReviewPage(items=items, next_after=last)
 
 
-@review_router.get("/{review_id}", response_model=ReviewRead, summary="One review")
+@review_router.get(
+    "/{review_id}",
+    dependencies=[audited("read", "review")],
+    response_model=ReviewRead,
+    summary="One review",
+)
 async def read_review(review_id: uuid.UUID, runtime: RuntimeDep) -> ReviewRead:
     async with runtime.sessions() as session:
         review, matched = await reviews.get_review(NationalRepository(session), review_id)
     return ReviewRead.of(review, matched)
 
 
-@review_router.post("/{review_id}/decision", response_model=ReviewRead, summary="Decide a review")
+@review_router.post(
+    "/{review_id}/decision",
+    dependencies=[audited("decide", "review")],
+    response_model=ReviewRead,
+    summary="Decide a review",
+)
 async def decide_review(
     review_id: uuid.UUID, body: ReviewDecisionCreate, runtime: RuntimeDep
 ) -> ReviewRead:

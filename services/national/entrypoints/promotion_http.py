@@ -18,6 +18,7 @@ from services.national.service_layer.promotion import (
     run_promotion,
     stored_report,
 )
+from shared.audit.recording import audited
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
 
@@ -120,7 +121,10 @@ class PromotionRead(BaseModel):
 
 
 @promotion_router.post(
-    "", response_model=PromotionRead, summary="Run the August 10 batch promotion of a school year"
+    "",
+    dependencies=[audited("promote", "registry")],
+    response_model=PromotionRead,
+    summary="Run the August 10 batch promotion of a school year",
 )
 async def run(body: PromotionCreate, runtime: RuntimeDep) -> PromotionRead:
     """Move every enrolled student below their school's graduating grade up one grade, in
@@ -136,7 +140,10 @@ async def run(body: PromotionCreate, runtime: RuntimeDep) -> PromotionRead:
 
 
 @promotion_router.get(
-    "/{school_year}", response_model=PromotionRead, summary="The report of a year's promotion"
+    "/{school_year}",
+    dependencies=[audited("read", "promotion")],
+    response_model=PromotionRead,
+    summary="The report of a year's promotion",
 )
 async def read(school_year: SchoolYear, runtime: RuntimeDep) -> PromotionRead:
     async with runtime.sessions() as session:

@@ -29,6 +29,7 @@ from services.national.service_layer.transfers.context import SagaContext, Trans
 from services.national.service_layer.transfers.deadlines import sweep_deadlines
 from services.national.service_layer.transfers.decisions import intervene
 from services.national.service_layer.transfers.notices import Outbox
+from shared.audit.recording import audited
 from shared.runtime.app import RuntimeDep
 
 TRANSFER_DEPS = "transfers"
@@ -45,7 +46,12 @@ def get_deps(request: Request) -> TransferDeps:
 DepsDep = Annotated[TransferDeps, Depends(get_deps)]
 
 
-@transfer_router.get("/overdue", response_model=OverdueList, summary="A unit's overdue steps")
+@transfer_router.get(
+    "/overdue",
+    dependencies=[audited("list", "transfer_step", object_id="unit")],
+    response_model=OverdueList,
+    summary="A unit's overdue steps",
+)
 async def list_overdue(
     runtime: RuntimeDep,
     deps: DepsDep,
@@ -60,7 +66,12 @@ async def list_overdue(
     return OverdueList(unit=unit, as_of=day, items=[OverdueStepRead.of(r) for r in rows])
 
 
-@transfer_router.get("", response_model=TransferList, summary="A student's transfers")
+@transfer_router.get(
+    "",
+    dependencies=[audited("list", "transfer", object_id="student_number")],
+    response_model=TransferList,
+    summary="A student's transfers",
+)
 async def list_transfers(
     runtime: RuntimeDep, student_number: Annotated[str, Query(min_length=2, max_length=19)]
 ) -> TransferList:
@@ -70,7 +81,12 @@ async def list_transfers(
     return TransferList(items=[TransferRead.of(t) for t in found])
 
 
-@transfer_router.get("/{transfer_id}", response_model=TransferRead, summary="One transfer")
+@transfer_router.get(
+    "/{transfer_id}",
+    dependencies=[audited("read", "transfer")],
+    response_model=TransferRead,
+    summary="One transfer",
+)
 async def read_transfer(transfer_id: uuid.UUID, runtime: RuntimeDep) -> TransferRead:
     """State, parties and every step (due dates, who decided, interventions), the closing
     rule and reason, the archive hand-over deadline; ``waiting_for`` names the open step."""
@@ -81,6 +97,7 @@ async def read_transfer(transfer_id: uuid.UUID, runtime: RuntimeDep) -> Transfer
 
 @transfer_router.post(
     "/{transfer_id}/steps/{step_id}/intervention",
+    dependencies=[audited("intervene", "transfer", object_id="transfer_id")],
     response_model=TransferRead,
     summary="A national officer decides an overdue province step",
 )
@@ -114,7 +131,10 @@ async def intervene_in_step(
 
 
 @operations_router.post(
-    "/deadline-sweep", response_model=SweepRead, summary="Run the transfer deadline sweep"
+    "/deadline-sweep",
+    dependencies=[audited("sweep", "transfer_deadlines", object_id=None)],
+    response_model=SweepRead,
+    summary="Run the transfer deadline sweep",
 )
 async def run_deadline_sweep(body: SweepCreate, runtime: RuntimeDep, deps: DepsDep) -> SweepRead:
     """Send the reminders and overdue reports due on ``as_of`` (default today). Each step is

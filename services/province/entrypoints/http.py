@@ -16,6 +16,7 @@ from services.province.entrypoints.schemas import (
     HandoverRead,
 )
 from services.province.service_layer import archive_queries
+from shared.audit.recording import audited
 from shared.authority import queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
@@ -33,6 +34,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{province_code}/tasks",
+        dependencies=[audited("list", "task")],
         response_model=TaskPage,
         tags=["registry authority"],
         summary="A province's tasks",
@@ -45,6 +47,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{province_code}/archives/{student_number}",
+        dependencies=[audited("read", "archive")],
         response_model=ArchiveRead,
         tags=["archive"],
         summary="A student's archive",
@@ -57,6 +60,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{province_code}/archive-handovers",
+        dependencies=[audited("list", "archive_handover")],
         response_model=HandoverPage,
         tags=["archive"],
         summary="Archives handed to other provinces after transfers, by due date",
@@ -104,6 +108,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get(
         "/{school_code}/archives/{student_number}",
+        dependencies=[audited("read", "archive")],
         response_model=ArchiveRead,
         summary="The live archive of a student of this school",
     )
@@ -118,6 +123,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get(
         "/{school_code}/archive-backups/{student_number}",
+        dependencies=[audited("read", "archive_backup")],
         response_model=BackupRead,
         summary="A sending school's read-only backup of a transferred student's archive",
     )

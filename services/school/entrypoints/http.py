@@ -37,6 +37,7 @@ from services.school.entrypoints.schemas import (
 )
 from services.school.service_layer import admission, key_field_change, registration, roster
 from services.school.service_layer.errors import InvalidInput
+from shared.audit.recording import audited
 from shared.contracts.students import BasicInfo
 from shared.federation.config import School
 from shared.runtime.app import RuntimeDep, require_hosted
@@ -78,6 +79,7 @@ router = APIRouter(prefix="/api/v1")
 
 @router.post(
     "/schools/{school_code}/students",
+    dependencies=[audited("register", "student")],
     status_code=202,
     response_model=RegistrationAccepted,
     tags=["registration"],
@@ -112,6 +114,7 @@ async def register_student(
 
 @router.get(
     "/registrations/{registration_id}",
+    dependencies=[audited("read", "registration")],
     response_model=RegistrationRead,
     tags=["registration"],
     summary="Where a registration stands",
@@ -144,6 +147,7 @@ def _registration_link(registration_id: uuid.UUID) -> str:
 
 @router.get(
     "/schools/{school_code}/students",
+    dependencies=[audited("list", "student")],
     response_model=RosterRead,
     tags=["roster"],
     summary="The roster: students registered at the school",
@@ -171,6 +175,7 @@ async def list_students(
 
 @router.get(
     "/schools/{school_code}/students/{student_number}",
+    dependencies=[audited("read", "student")],
     response_model=StudentRead,
     tags=["roster"],
     summary="One student on the roster",
@@ -186,6 +191,7 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
 
 @router.post(
     "/schools/{school_code}/students/{student_number}/key-field-changes",
+    dependencies=[audited("request_change", "student", object_id="student_number")],
     status_code=202,
     response_model=KeyFieldChangeAccepted,
     tags=["key-field changes"],
@@ -226,6 +232,7 @@ async def submit_key_field_change(
 
 @router.get(
     "/key-field-changes/{change_id}",
+    dependencies=[audited("read", "key_field_change")],
     response_model=KeyFieldChangeRead,
     tags=["key-field changes"],
     summary="Where a key-field change stands",
@@ -282,6 +289,7 @@ uploads = APIRouter(prefix="/api/v1", route_class=UploadLimitRoute)
 
 @uploads.post(
     "/schools/{school_code}/admission-jobs",
+    dependencies=[audited("admit", "student")],
     status_code=202,
     response_model=AdmissionJobRead,
     tags=["bulk admission"],
@@ -338,6 +346,7 @@ async def create_admission_job(
 
 @router.get(
     "/admission-jobs/{job_id}",
+    dependencies=[audited("read", "admission_job")],
     response_model=AdmissionJobRead,
     tags=["bulk admission"],
     summary="An admission job and how its registrations stand",
@@ -363,6 +372,7 @@ async def read_admission_job(job_id: uuid.UUID, runtime: RuntimeDep) -> Admissio
 
 @router.get(
     "/admission-jobs/{job_id}/errors.csv",
+    dependencies=[audited("read", "admission_job", object_id="job_id")],
     response_class=Response,
     tags=["bulk admission"],
     summary="The refused rows of an admission job, as CSV",

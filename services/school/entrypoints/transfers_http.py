@@ -33,6 +33,7 @@ from services.school.entrypoints.schemas import (
     TransferProofRead,
 )
 from services.school.service_layer import transfer_in, transfer_out
+from shared.audit.recording import audited
 from shared.federation.config import NATIONAL, Federation
 from shared.rules import load_province_rules
 from shared.runtime.app import RuntimeDep
@@ -47,6 +48,7 @@ router = APIRouter(prefix="/api/v1")
 
 @router.post(
     "/schools/{school_code}/transfers-in",
+    dependencies=[audited("request_transfer", "transfer")],
     status_code=202,
     response_model=TransferInAccepted,
     tags=["transfers"],
@@ -102,6 +104,7 @@ async def request_transfer_in(
 
 @router.get(
     "/schools/{school_code}/transfers-in",
+    dependencies=[audited("list", "transfer")],
     response_model=TransferInPage,
     tags=["transfers"],
     summary="The transfers this school started, newest first",
@@ -131,6 +134,7 @@ async def list_transfers_in(
 
 @router.get(
     "/schools/{school_code}/transfers-in/{transfer_id}",
+    dependencies=[audited("read", "transfer")],
     response_model=TransferInRead,
     tags=["transfers"],
     summary="One transfer into this school",
@@ -148,6 +152,7 @@ async def read_transfer_in(
 
 @router.post(
     "/transfers/{transfer_id}/cancel",
+    dependencies=[audited("cancel", "transfer")],
     status_code=202,
     response_model=TransferInRead,
     tags=["transfers"],
@@ -171,6 +176,7 @@ async def cancel_transfer(
 
 @router.get(
     "/transfers/{transfer_id}/proofs/{index}",
+    dependencies=[audited("read", "transfer_proof", object_id="transfer_id")],
     summary="Download one proof of a transfer (for the deciding parties)",
     tags=["transfers"],
     response_class=Response,
@@ -241,6 +247,7 @@ def _transfer_in(federation: Federation, row: Any, proofs: Sequence[Any]) -> Tra
 
 @router.get(
     "/schools/{school_code}/tasks",
+    dependencies=[audited("list", "task")],
     response_model=SchoolTaskPage,
     tags=["transfers"],
     summary="The school's tasks: its steps in transfers out (转出), oldest first",
@@ -271,6 +278,7 @@ async def list_tasks(
 
 @router.get(
     "/tasks/{task_id}",
+    dependencies=[audited("read", "task")],
     response_model=SchoolTaskRead,
     tags=["transfers"],
     summary="One task of a school",
@@ -283,6 +291,7 @@ async def read_task(task_id: uuid.UUID, runtime: RuntimeDep, on: TodayDep) -> Sc
 
 @router.post(
     "/tasks/{task_id}/decision",
+    dependencies=[audited("decide", "task")],
     response_model=SchoolTaskRead,
     tags=["transfers"],
     summary="Decide the school's step of a transfer",

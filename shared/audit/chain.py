@@ -1,0 +1,190 @@
+"""The hash chain: an entry's canonical form, appending under the head's lock, verification.
+
+``hash(n) = SHA-256(prev_hash(n) + "\\n" + canonical(n))`` where ``prev_hash(n) = hash(n-1)``
+(``GENESIS`` for the first entry) and ``canonical`` is the entry's fields, ``seq`` included, as
+sorted compact JSON. With a key (``XUEJI_AUDIT_KEY``) it is HMAC-SHA256 under that key, so
+whoever can write the table but does not hold the key cannot recompute a rewritten chain.
+
+Appending takes the head row ``FOR UPDATE`` in the caller's transaction: concurrent writers
+queue on it, each sees the head its predecessor committed, and a transaction that rolls back
+leaves neither an entry nor a moved head. The lock is taken last, just before commit, so it is
+held for two statements and the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.audit.tables import GENESIS, audit_entry, audit_head
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audited act: who (actor, unit, roles), from where, what, on which object, why."""
+
+    at: datetime
+    actor: str
+    actor_unit: str
+    actor_roles: str
+    client_ip: str
+    action: str
+    object_type: str
+    object_id: str | None
+    unit_kind: str | None
+    unit_code: str | None
+    purpose: str | None
+    outcome: str
+    route: str
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def canonical(seq: int, entry: Entry) -> str:
+    """The bytes the hash covers, identical whichever database the entry was read back from."""
+    fields: dict[str, Any] = asdict(entry)
+    fields["at"] = _utc(entry.at).isoformat(timespec="microseconds")
+    fields["seq"] = seq
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def digest(prev_hash: str, seq: int, entry: Entry, key: bytes | None) -> str:
+    message = f"{prev_hash}\n{canonical(seq, entry)}".encode()
+    if key:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def _bounded(entry: Entry) -> Entry:
+    """Cut free-text fields to their columns (PostgreSQL would refuse, SQLite would not)."""
+    return replace(
+        entry,
+        at=_utc(entry.at),
+        actor=entry.actor[:60],
+        actor_unit=entry.actor_unit[:40],
+        actor_roles=entry.actor_roles[:120],
+        client_ip=entry.client_ip[:64],
+        object_id=entry.object_id[:80] if entry.object_id else entry.object_id,
+        purpose=entry.purpose[:500] if entry.purpose else entry.purpose,
+        outcome=entry.outcome[:120],
+        route=entry.route[:200],
+    )
+
+
+def append(session: Session, entry: Entry, key: bytes | None) -> int:
+    """Chain ``entry`` after the head, in ``session``'s transaction; returns its ``seq``.
+
+    Synchronous so that a ``before_commit`` hook can call it; async callers use
+    ``await session.run_sync(append, entry, key)``.
+    """
+    entry = _bounded(entry)
+    head = session.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+    ).one()
+    seq = int(head.seq) + 1
+    entry_hash = digest(head.hash, seq, entry, key)
+    session.execute(
+        audit_entry.insert().values(seq=seq, prev_hash=head.hash, hash=entry_hash, **asdict(entry))
+    )
+    session.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=entry_hash))
+    return seq
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a walk of the chain found: entries checked, the head, and the first break."""
+
+    entries: int
+    head_seq: int
+    head_hash: str
+    broken: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def entry_of(row: Any) -> Entry:
+    return Entry(**{name: getattr(row, name) for name in Entry.__dataclass_fields__})
+
+
+async def _rows(session: AsyncSession, last: int, chunk: int) -> AsyncIterator[Any]:
+    """Entries 1..``last`` in ``seq`` order, ``chunk`` at a time (keyset pages: bounded memory)."""
+    after = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(audit_entry)
+                .where(audit_entry.c.seq > after, audit_entry.c.seq <= last)
+                .order_by(audit_entry.c.seq)
+                .limit(chunk)
+            )
+        ).all()
+        for row in rows:
+            yield row
+        if len(rows) < chunk:
+            return
+        after = int(rows[-1].seq)
+
+
+async def verify(
+    session: AsyncSession,
+    key: bytes | None,
+    *,
+    anchor: tuple[int, str] | None = None,
+    chunk: int = 5000,
+) -> Verification:
+    """Walk the chain up to the head; stop at the first entry that does not hold.
+
+    Found: an edited entry (its hash), a deleted or reordered one (the ``seq`` sequence or the
+    next entry's ``prev_hash``), a deleted tail (the chain ends before the head row), and —
+    with ``anchor`` (a ``seq`` and ``hash`` recorded outside the database earlier) — a chain
+    rewritten or cut back, head included, before that point. The head is read first, so
+    entries a running service appends meanwhile are left for the next walk.
+    """
+    head = (await session.execute(select(audit_head).where(audit_head.c.id == 1))).one()
+    head_seq, head_hash = int(head.seq), str(head.hash)
+
+    def result(count: int, broken: Break | None) -> Verification:
+        return Verification(count, head_seq, head_hash, broken)
+
+    prev_hash, count = GENESIS, 0
+    async for row in _rows(session, head_seq, chunk):
+        seq = int(row.seq)
+        if seq != count + 1:
+            return result(count, Break(count + 1, f"entry {count + 1} is missing"))
+        if row.prev_hash != prev_hash:
+            return result(count, Break(seq, "does not follow the previous entry's hash"))
+        if digest(prev_hash, seq, entry_of(row), key) != row.hash:
+            reason = "its content does not match its hash (edited, or checked with a wrong key)"
+            return result(count, Break(seq, reason))
+        if anchor is not None and seq == anchor[0] and row.hash != anchor[1]:
+            return result(count, Break(seq, "its hash differs from the anchored one"))
+        prev_hash, count = row.hash, seq
+    if count != head_seq or prev_hash != head_hash:
+        reason = f"the head names entry {head_seq}; the chain ends at {count}"
+        return result(count, Break(count + 1, reason))
+    if anchor is not None and anchor[0] > count:
+        reason = f"the anchored entry {anchor[0]} is gone: the chain ends at {count}"
+        return result(count, Break(count + 1, reason))
+    return result(count, None)

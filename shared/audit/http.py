@@ -1,0 +1,136 @@
+"""``GET /api/v1/audit``: the auditor's view of this service's audit trail.
+
+Filters: ``unit`` (``county:410102`` — that unit and every unit under it, by division-code
+prefix: a school code begins with its county's code, a county's with its province's;
+``national:CN`` is everything), ``actor``, ``object_id``, ``from`` / ``to`` (instants, ISO
+8601), keyset pages by ``seq`` (``after``). Reading the trail is itself audited.
+
+Who may: an auditor (role ``auditor``) of the unit asked for or of a unit above it; without
+``unit`` the auditor's own unit. Until requests carry a principal (authentication), the
+filter is taken as given.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+
+from shared.audit.recording import Actor, audited
+from shared.audit.tables import audit_entry
+from shared.runtime.errors import DomainError
+
+UNIT_REF = r"^(national|province|county|school):[0-9A-Z]{2,12}$"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class AuditEntryRead(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    actor_unit: str
+    actor_roles: str
+    client_ip: str
+    action: str
+    object_type: str
+    object_id: str | None
+    unit: str | None
+    purpose: str | None
+    outcome: str
+    route: str
+    hash: str
+
+    @classmethod
+    def of(cls, row: Any) -> AuditEntryRead:
+        unit = f"{row.unit_kind}:{row.unit_code}" if row.unit_kind else None
+        fields = {name: getattr(row, name) for name in cls.model_fields if name != "unit"}
+        return cls(unit=unit, **fields)
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryRead]
+    next_after: int | None
+
+
+def covers(outer_kind: str, outer_code: str, inner_kind: str, inner_code: str) -> bool:
+    """Is ``inner`` the unit ``outer`` or under it? (division codes nest by prefix)"""
+    if outer_kind == "national":
+        return True
+    if inner_kind == "national":
+        return False
+    return inner_code.startswith(outer_code)
+
+
+def _scope(request: Request, unit: str | None) -> tuple[str, str] | None:
+    """The unit to filter by, refused (403) unless the principal audits it or a unit above."""
+    actor: Actor | None = getattr(request.state, "principal", None)
+    if actor is None:
+        return tuple(unit.split(":", 1)) if unit else None  # type: ignore[return-value]
+    if "auditor" not in {str(role) for role in actor.roles}:
+        raise Forbidden("reading the audit trail needs the auditor role", rule="audit_role")
+    kind, code = unit.split(":", 1) if unit else (actor.unit_kind, actor.unit_code)
+    if not covers(actor.unit_kind, actor.unit_code, kind, code):
+        raise Forbidden(
+            f"{actor.unit_kind}:{actor.unit_code} does not audit {kind}:{code}",
+            rule="audit_scope",
+        )
+    return kind, code
+
+
+def _unit_filter(query: Select[Any], kind: str, code: str) -> Select[Any]:
+    if kind == "national":
+        return query
+    # A prefix as a range: any B-tree index serves it, whatever the collation.
+    upper = code[:-1] + chr(ord(code[-1]) + 1)
+    return query.where(audit_entry.c.unit_code >= code, audit_entry.c.unit_code < upper)
+
+
+def _utc(value: datetime) -> datetime:
+    """Entries are stored in UTC (SQLite compares the text): convert, naive taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "",
+    dependencies=[audited("read", "audit_trail", object_id=None)],
+    response_model=AuditPage,
+    summary="Audit entries: who read or changed what, when, from where, why",
+)
+async def list_entries(
+    request: Request,
+    unit: Annotated[str | None, Query(pattern=UNIT_REF, examples=["county:410102"])] = None,
+    actor: Annotated[str | None, Query(max_length=60)] = None,
+    object_id: Annotated[str | None, Query(max_length=80)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    after: Annotated[int | None, Query(ge=0, description="next_after of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """Entries in ``seq`` order (oldest first), each with its chain hash."""
+    scope = _scope(request, unit)
+    query = select(audit_entry).order_by(audit_entry.c.seq).limit(limit)
+    if scope is not None:
+        query = _unit_filter(query, *scope)
+    if actor is not None:
+        query = query.where(audit_entry.c.actor == actor)
+    if object_id is not None:
+        query = query.where(audit_entry.c.object_id == object_id)
+    if from_ is not None:
+        query = query.where(audit_entry.c.at >= _utc(from_))
+    if to is not None:
+        query = query.where(audit_entry.c.at < _utc(to))
+    if after is not None:
+        query = query.where(audit_entry.c.seq > after)
+    async with request.app.state.runtime.sessions() as session:
+        rows = (await session.execute(query)).all()
+    items = [AuditEntryRead.of(row) for row in rows]
+    return AuditPage(items=items, next_after=items[-1].seq if len(items) == limit else None)

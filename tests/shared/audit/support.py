@@ -1,0 +1,46 @@
+"""Helpers of the audit tests: entries, and tampering the way an intruder with SQL would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from shared.audit.chain import Entry
+from shared.db.engine import SessionFactory
+
+T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def entry(n: int = 0, **overrides: object) -> Entry:
+    fields: dict[str, object] = {
+        "at": T0 + timedelta(seconds=n, microseconds=123),
+        "actor": "registrar-1",
+        "actor_unit": "school:4101020001",
+        "actor_roles": "registrar",
+        "client_ip": "10.1.2.3",
+        "action": "read",
+        "object_type": "student",
+        "object_id": f"G41010220180307{n:04d}",
+        "unit_kind": "school",
+        "unit_code": "4101020001",
+        "purpose": "核对学籍",
+        "outcome": "ok",
+        "route": "GET /api/v1/schools/{school_code}/students/{student_number}",
+    }
+    fields.update(overrides)
+    return Entry(**fields)  # type: ignore[arg-type]
+
+
+async def tamper(sessions: SessionFactory, *statements: str) -> None:
+    """Run ``statements`` past the append-only triggers (an intruder with DDL rights)."""
+    async with sessions() as session:
+        dialect = session.bind.dialect.name
+        if dialect == "postgresql":
+            await session.execute(text("ALTER TABLE kernel_audit_entry DISABLE TRIGGER USER"))
+        else:
+            for verb in ("update", "delete"):
+                await session.execute(text(f"DROP TRIGGER kernel_audit_append_only_{verb}"))
+        for statement in statements:
+            await session.execute(text(statement))
+        await session.commit()
