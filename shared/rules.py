@@ -81,11 +81,21 @@ class TransferRules(_Rules):
     holiday_files: tuple[str, ...] = ()
 
 
+class ExportRules(_Rules):
+    """Who approves a bulk export and how long its download lives (N2013 art. 25; N2025 art. 24)."""
+
+    # "authority": a school's registry authority approves, a county or province approves its
+    # own (another officer); "province": the province approves every export of its units.
+    approved_by: Literal["authority", "province"] = "authority"
+    download_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
     registration: RegistrationRules = RegistrationRules()
     transfer: TransferRules = TransferRules()
+    exports: ExportRules = ExportRules()
 
 
 def rules_path(federation_config: Path, province_code: str) -> Path:

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.national.adapters.exports import registry_source
 from services.national.adapters.transfer_repository import TransferRepository
 from services.national.config import NationalSettings
 from services.national.entrypoints import http, messages, promotion_http, transfer_http
@@ -9,6 +10,8 @@ from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
 from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.exports.http import export_router
+from shared.exports.service import Exports
 from shared.federation.config import Tier, load_federation
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -52,6 +55,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             transfer_http.transfer_router,
             transfer_http.operations_router,
             promotion_http.promotion_router,
+            export_router(Exports(runtime, registry_source())),
         ],
         title="Xueji national service",
         description=(

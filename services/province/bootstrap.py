@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.province.adapters.exports import archive_source
 from services.province.adapters.orm import authority_tables
 from services.province.entrypoints import http, messages
 from services.province.service_layer.transfer_steps import province_step_policy
@@ -9,6 +10,8 @@ from shared.authority import http as authority_http
 from shared.authority import messages as authority_messages
 from shared.authority.metrics import register_task_gauge
 from shared.authority.role import RegistryAuthority
+from shared.exports.http import export_router
+from shared.exports.service import Exports
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -34,6 +37,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             http.build_router(authority),
             http.build_school_router(runtime),
             authority_http.task_router(authority),
+            export_router(Exports(runtime, archive_source(runtime))),
         ],
         title="Xueji province service",
         description="Province tier of the Xueji student registry: the students' archives "

@@ -2,9 +2,12 @@
 
 from fastapi import FastAPI
 
+from services.school.adapters.exports import roster_source
 from services.school.config import SchoolSettings
 from services.school.entrypoints import http, messages, transfers_http
 from services.school.entrypoints.metrics import register_task_gauge
+from shared.exports.http import export_router
+from shared.exports.service import Exports
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -22,7 +25,12 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     register_task_gauge(runtime)
     app = create_app(
         runtime,
-        [diagnostics.router, *http.routers, transfers_http.router],
+        [
+            diagnostics.router,
+            *http.routers,
+            transfers_http.router,
+            export_router(Exports(runtime, roster_source(runtime))),
+        ],
         title="Xueji school service",
         description="School tier of the Xueji student registry: registration of new students, "
         "the roster, key-field changes, bulk admission and transfers.",

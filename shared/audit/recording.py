@@ -75,6 +75,7 @@ class Pending:
     unit_kind: str | None
     unit_code: str | None
     purpose: str | None
+    outcome: str = "ok"
     written: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -131,7 +132,7 @@ def install(trail: AuditTrail) -> None:
         pending = _pending.get()
         if pending is None or pending.written:
             return
-        append(session, pending.entry(trail.now(), "ok"), trail.key)
+        append(session, pending.entry(trail.now(), pending.outcome), trail.key)
         pending.written = True
 
 
@@ -141,11 +142,18 @@ def annotate(
     unit_code: str | None = None,
     object_id: str | None = None,
     purpose: str | None = None,
+    outcome: str | None = None,
 ) -> None:
-    """Complete the current request's entry with what only the endpoint knows (no-op outside)."""
+    """Complete the current request's entry with what only the endpoint knows (no-op outside).
+
+    ``outcome``: for a refusal that still commits something (e.g. purging what it found
+    expired), so the entry written with that commit says what the client was told.
+    """
     pending = _pending.get()
     if pending is None:
         return
+    if outcome is not None:
+        pending.outcome = outcome
     if unit_kind is not None:
         pending.unit_kind, pending.unit_code = unit_kind, unit_code
     if object_id is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -22,19 +21,10 @@ from shared.audit.tables import audit_entry
 from shared.ops.cli import main as ops
 from tests.services.school.conftest import PRIMARY, Service
 from tests.services.school.test_http import STUDENTS, form
-from tests.shared.audit.support import tamper
+from tests.shared.audit import support
+from tests.shared.audit.support import Principal, tamper
 
 pytestmark = pytest.mark.broker
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The shape of ``shared.security.principal.Principal`` (what authentication attaches)."""
-
-    username: str
-    unit_kind: str
-    unit_code: str
-    roles: frozenset[str]
 
 
 REGISTRAR = Principal("li.registrar", "school", PRIMARY.code, frozenset({"registrar"}))
@@ -43,15 +33,7 @@ OTHER_AUDITOR = Principal("zhao.auditor", "county", "410105", frozenset({"audito
 
 
 def as_user(service: Service, principal: Principal | None) -> httpx.AsyncClient:
-    """A client whose requests carry ``principal`` the way authentication would set it."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and principal is not None:
-            scope.setdefault("state", {})["principal"] = principal
-        await service.app(scope, receive, send)
-
-    transport = httpx.ASGITransport(app=app, client=("10.20.30.40", 5151))
-    return httpx.AsyncClient(transport=transport, base_url="http://school")
+    return support.as_user(service.app, principal, "http://school")
 
 
 async def entries(service: Service) -> list[Any]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from shared.audit.chain import Entry
@@ -44,3 +47,27 @@ async def tamper(sessions: SessionFactory, *statements: str) -> None:
         for statement in statements:
             await session.execute(text(statement))
         await session.commit()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The shape of ``shared.security.principal.Principal`` (what authentication attaches)."""
+
+    username: str
+    unit_kind: str
+    unit_code: str
+    roles: frozenset[str]
+
+
+def as_user(
+    app: Any, principal: Principal | None, base_url: str = "http://test"
+) -> httpx.AsyncClient:
+    """A client whose requests carry ``principal`` the way authentication would set it."""
+
+    async def with_principal(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and principal is not None:
+            scope.setdefault("state", {})["principal"] = principal
+        await app(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=with_principal, client=("10.20.30.40", 5151))
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
