@@ -28,6 +28,7 @@ from services.school.domain.transfers import (
     TaskStatus,
     decided_status,
 )
+from shared.audit.recording import annotate
 from shared.contracts.transfer import (
     TransferClosed,
     TransferCompleted,
@@ -169,6 +170,7 @@ async def get_task(
     row = await transfers.get_task(session, str(task_id))
     if row is None or not hosts(row.school_code):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
+    annotate(unit_kind="school", unit_code=row.school_code)
     return row
 
 
@@ -182,6 +184,7 @@ async def decide(
 ) -> None:
     """Record the school's decision and answer national (``transfer.step_decided``)."""
     row = await get_task(uow.session, task_id, hosts)
+    annotate(purpose=decision.reason)
     if row.status != TaskStatus.OPEN:
         raise Conflict(f"the task is already {row.status}", rule="task_already_decided")
     status = decided_status(decision.decision)
