@@ -111,7 +111,12 @@ class Exports:
                 404, "population_not_served", f"{population}'s data is not kept here"
             )
         export_id = str(uuid.uuid4())
-        annotate(unit_kind=population.kind, unit_code=population.code, object_id=export_id)
+        annotate(
+            unit_kind=population.kind,
+            unit_code=population.code,
+            object_id=export_id,
+            purpose=purpose,
+        )
         async with self.runtime.unit_of_work() as uow:
             await self._purge(uow.session)
             await uow.session.execute(
@@ -138,6 +143,7 @@ class Exports:
         async with self.runtime.unit_of_work() as uow:
             await self._purge(uow.session)
             row = await self._get(uow.session, export_id)
+            annotate(purpose=reason)
             check_decision(
                 _roles(actor),
                 actor.username,
@@ -173,6 +179,7 @@ class Exports:
     async def download(self, actor: Actor, export_id: uuid.UUID) -> tuple[str, bytes]:
         async with self.runtime.unit_of_work() as uow:
             row = await self._get(uow.session, export_id)
+            annotate(purpose=row.purpose)  # a download serves the approved purpose
             expired = (
                 row.expires_at is not None and _aware(row.expires_at) <= self.runtime.clock.now()
             )

@@ -150,12 +150,18 @@ async def test_requested_approved_downloaded_expired(archives: Province) -> None
     async with archives.runtime.sessions() as session:
         trail = (
             await session.execute(
-                select(audit_entry.c.actor, audit_entry.c.action, audit_entry.c.outcome)
+                select(
+                    audit_entry.c.actor,
+                    audit_entry.c.action,
+                    audit_entry.c.outcome,
+                    audit_entry.c.purpose,
+                    audit_entry.c.unit_code,
+                )
                 .where(audit_entry.c.object_type == "export")
                 .order_by(audit_entry.c.seq)
             )
         ).all()
-    assert [tuple(row) for row in trail] == [
+    assert [tuple(row[:3]) for row in trail] == [
         ("li.registrar", "request", "ok"),
         ("li.registrar", "download", "refused 409 export_not_approved"),
         ("zhao.approver", "decide", "refused 403 export_approver"),
@@ -163,6 +169,12 @@ async def test_requested_approved_downloaded_expired(archives: Province) -> None
         ("he.registrar", "download", "refused 403 export_requester_only"),
         ("li.registrar", "download", "ok"),
         ("li.registrar", "download", "refused 410 export_expired"),
+    ]
+    assert {row.unit_code for row in trail} == {PRIMARY}
+    assert [row.purpose for row in trail if row.outcome == "ok"] == [
+        "家长会通知",
+        "通知家长",
+        "家长会通知",
     ]
 
 
