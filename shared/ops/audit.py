@@ -7,6 +7,9 @@ async engine, so it reads SQLite and PostgreSQL with the same drivers.
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 from shared.audit.chain import Verification, verify
 from shared.db.engine import make_engine, make_session_factory
@@ -35,3 +38,38 @@ def parse_anchor(text: str) -> tuple[int, str]:
     if not seq.isdigit() or len(digest) != 64:
         raise ValueError(f"an anchor is SEQ:HASH (64 hex digits), not {text!r}")
     return int(seq), digest
+
+
+class AnchorFile:
+    """Heads recorded by earlier runs, one JSON line each: ``{"database", "seq", "hash", "at"}``.
+
+    Kept outside the databases (another host, a write-once bucket): each run checks that the
+    last head recorded for a database is still in its chain, then records the current one.
+    Cutting a chain's tail and rewinding its head, or rewriting it whole, is found this way
+    even without an HMAC key, back to the last run.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def last(self, database: str) -> tuple[int, str] | None:
+        if not self.path.exists():
+            return None
+        found = None
+        for line in self.path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("database") == database:
+                found = (int(record["seq"]), str(record["hash"]))
+        return found
+
+    def record(self, database: str, seq: int, digest: str) -> None:
+        if self.last(database) == (seq, digest):
+            return
+        line = {
+            "database": database,
+            "seq": seq,
+            "hash": digest,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(line) + "\n")

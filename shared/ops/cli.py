@@ -6,7 +6,7 @@
     xueji-ops transfer show ID [--national-url URL] [--json]
     xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--json]
     xueji-ops audit verify (--tier TIER | --instance NAME | --database-url URL)
-                           [--key-file PATH] [--anchor SEQ:HASH] [--json]
+                           [--key-file PATH] [--anchor SEQ:HASH | --anchor-file PATH] [--json]
 
 Defaults come from ``var/federation.json`` (``--federation`` or ``XUEJI_FEDERATION_JSON``).
 Each command group is one ``add_*`` function below.
@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
-from shared.ops.audit import parse_anchor, verify_chain
+from shared.ops.audit import AnchorFile, parse_anchor, verify_chain
 from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.outbox import outbox_report
@@ -216,8 +216,11 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
         anchor = parse_anchor(args.anchor) if args.anchor else None
     except ValueError as exc:
         raise OpsError(str(exc)) from exc
+    anchors = AnchorFile(args.anchor_file) if args.anchor_file else None
     broken = 0
     for name, url in _audit_databases(args, fed):
+        if anchors is not None:
+            anchor = anchors.last(name)
         try:
             result = verify_chain(url, key=key, anchor=anchor)
         except DBAPIError as exc:
@@ -238,6 +241,8 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
             print(f"{name}: BROKEN at entry {result.broken.seq}: {result.broken.reason} "
                   f"({result.entries} entries verified before it)", file=out)
         broken += 0 if result.ok else 1
+        if anchors is not None and result.ok:
+            anchors.record(name, result.head_seq, result.head_hash)
     return 1 if broken else 0
 
 
@@ -253,8 +258,12 @@ def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
     check.add_argument("--database-url", help="SQLAlchemy URL of the service's database")
     check.add_argument("--key-file", type=Path,
                        help="file holding XUEJI_AUDIT_KEY, if the service chains with one")
-    check.add_argument("--anchor", metavar="SEQ:HASH",
-                       help="a head printed by an earlier run: it must still be in the chain")
+    anchored = check.add_mutually_exclusive_group()
+    anchored.add_argument("--anchor", metavar="SEQ:HASH",
+                          help="a head printed by an earlier run: it must still be in the chain")
+    anchored.add_argument("--anchor-file", type=Path, metavar="PATH",
+                          help="check each database against the head recorded there by the "
+                          "last run, then record the current head (keep it off the database host)")
     check.add_argument("--json", action="store_true", help="one JSON object per database")
     check.set_defaults(run=_audit_verify)
 

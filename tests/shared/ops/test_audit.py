@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+from sqlalchemy import text
+
 from shared.audit.chain import append
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
@@ -97,3 +99,33 @@ async def test_a_keyed_chain_needs_its_key_and_an_anchor_must_still_be_there(
     assert code == 0
     code, _ = await run("audit", "verify", "--database-url", url, "--anchor", "nonsense")
     assert code == 2
+
+
+async def test_an_anchor_file_catches_a_cut_tail_with_a_rewound_head(tmp_path: Path) -> None:
+    """Each run records the head; the next run finds the chain cut back behind it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'school.sqlite'}"
+    anchors = tmp_path / "anchors.jsonl"
+    await chain(url, 5)
+    verify = ("audit", "verify", "--database-url", url, "--instance", "school-41")
+    code, _ = await run(*verify, "--anchor-file", str(anchors))
+    assert code == 0
+    [recorded] = [json.loads(line) for line in anchors.read_text().splitlines()]
+    assert (recorded["database"], recorded["seq"]) == ("school-41", 5)
+
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        async with sessions() as session:
+            third = await session.execute(text("SELECT hash FROM kernel_audit_entry WHERE seq = 3"))
+            third_hash = third.scalar_one()
+        await tamper(
+            sessions,
+            "DELETE FROM kernel_audit_entry WHERE seq > 3",
+            f"UPDATE kernel_audit_head SET seq = 3, hash = '{third_hash}'",
+        )
+    finally:
+        await engine.dispose()
+    assert (await run(*verify))[0] == 0  # consistent in itself
+    code, text_out = await run(*verify, "--anchor-file", str(anchors))
+    assert code == 1 and "anchored entry 5 is gone" in text_out
+    assert len(anchors.read_text().splitlines()) == 1  # a broken chain records no new head
