@@ -21,6 +21,7 @@ from shared.audit.tables import audit_entry
 from shared.ops.cli import main as ops
 from tests.services.school.conftest import PRIMARY, Service
 from tests.services.school.test_http import STUDENTS, form
+from tests.services.school.test_promotion import roster_row, seed
 from tests.shared.audit import support
 from tests.shared.audit.support import Principal, tamper
 
@@ -141,3 +142,19 @@ async def test_the_verify_command_finds_an_edited_entry(service: Service) -> Non
     )
     code, text = await verify(url)
     assert code == 1 and "BROKEN at entry 2" in text
+
+
+async def test_no_entry_no_data(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read whose entry cannot be written answers 500, never the data."""
+    await seed(service.runtime.sessions, [roster_row(PRIMARY.code, 1, 3)])
+    assert "赵敏" in (await service.client.get(STUDENTS)).text
+
+    async def broken(_entry: object) -> int:
+        raise RuntimeError("the audit table is unreachable")
+
+    monkeypatch.setattr(service.runtime.audit, "write", broken)
+    transport = httpx.ASGITransport(app=service.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://school") as client:
+        response = await client.get(STUDENTS)
+    assert response.status_code == 500
+    assert "赵敏" not in response.text
