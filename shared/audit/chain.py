@@ -128,9 +128,8 @@ def entry_of(row: Any) -> Entry:
     return Entry(**{name: getattr(row, name) for name in Entry.__dataclass_fields__})
 
 
-async def _rows(session: AsyncSession, last: int, chunk: int) -> AsyncIterator[Any]:
-    """Entries 1..``last`` in ``seq`` order, ``chunk`` at a time (keyset pages: bounded memory)."""
-    after = 0
+async def _rows(session: AsyncSession, after: int, last: int, chunk: int) -> AsyncIterator[Any]:
+    """Entries after..``last`` in ``seq`` order, ``chunk`` at a time (keyset pages)."""
     while True:
         rows = (
             await session.execute(
@@ -152,6 +151,7 @@ async def verify(
     key: bytes | None,
     *,
     anchor: tuple[int, str] | None = None,
+    since_anchor: bool = False,
     chunk: int = 5000,
 ) -> Verification:
     """Walk the chain up to the head; stop at the first entry that does not hold.
@@ -161,6 +161,10 @@ async def verify(
     with ``anchor`` (a ``seq`` and ``hash`` recorded outside the database earlier) — a chain
     rewritten or cut back, head included, before that point. The head is read first, so
     entries a running service appends meanwhile are left for the next walk.
+
+    ``since_anchor``: trust what an earlier walk verified up to ``anchor``; check that the
+    anchored entry is still there, unchanged, and walk on from it (a periodic run then costs
+    the entries added since, not the whole chain).
     """
     head = (await session.execute(select(audit_head).where(audit_head.c.id == 1))).one()
     head_seq, head_hash = int(head.seq), str(head.hash)
@@ -169,7 +173,12 @@ async def verify(
         return Verification(count, head_seq, head_hash, broken)
 
     prev_hash, count = GENESIS, 0
-    async for row in _rows(session, head_seq, chunk):
+    if anchor is not None and since_anchor:
+        broken = await _anchored(session, key, anchor)
+        if broken is not None:
+            return result(0, broken)
+        prev_hash, count = anchor[1], anchor[0]
+    async for row in _rows(session, count, head_seq, chunk):
         seq = int(row.seq)
         if seq != count + 1:
             return result(count, Break(count + 1, f"entry {count + 1} is missing"))
@@ -188,3 +197,20 @@ async def verify(
         reason = f"the anchored entry {anchor[0]} is gone: the chain ends at {count}"
         return result(count, Break(count + 1, reason))
     return result(count, None)
+
+
+async def _anchored(
+    session: AsyncSession, key: bytes | None, anchor: tuple[int, str]
+) -> Break | None:
+    """Is the anchored entry still in the chain, with its hash, and its content matching it?"""
+    seq, anchored_hash = anchor
+    row = (await session.execute(select(audit_entry).where(audit_entry.c.seq == seq))).one_or_none()
+    if row is None:
+        return Break(seq, f"the anchored entry {seq} is gone")
+    if row.hash != anchored_hash:
+        return Break(seq, "its hash differs from the anchored one")
+    if digest(row.prev_hash, seq, entry_of(row), key) != row.hash:
+        return Break(
+            seq, "its content does not match its hash (edited, or checked with a wrong key)"
+        )
+    return None

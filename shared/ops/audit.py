@@ -16,20 +16,24 @@ from shared.db.engine import make_engine, make_session_factory
 
 
 async def _verify(
-    database_url: str, key: bytes | None, anchor: tuple[int, str] | None
+    database_url: str, key: bytes | None, anchor: tuple[int, str] | None, since_anchor: bool
 ) -> Verification:
     engine = make_engine(database_url)
     try:
         async with make_session_factory(engine)() as session:
-            return await verify(session, key, anchor=anchor)
+            return await verify(session, key, anchor=anchor, since_anchor=since_anchor)
     finally:
         await engine.dispose()
 
 
 def verify_chain(
-    database_url: str, *, key: bytes | None = None, anchor: tuple[int, str] | None = None
+    database_url: str,
+    *,
+    key: bytes | None = None,
+    anchor: tuple[int, str] | None = None,
+    since_anchor: bool = False,
 ) -> Verification:
-    return asyncio.run(_verify(database_url, key, anchor))
+    return asyncio.run(_verify(database_url, key, anchor, since_anchor))
 
 
 def parse_anchor(text: str) -> tuple[int, str]:

@@ -6,7 +6,8 @@
     xueji-ops transfer show ID [--national-url URL] [--json]
     xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--json]
     xueji-ops audit verify (--tier TIER | --instance NAME | --database-url URL)
-                           [--key-file PATH] [--anchor SEQ:HASH | --anchor-file PATH] [--json]
+                           [--key-file PATH] [--anchor SEQ:HASH | --anchor-file PATH]
+                           [--since-anchor] [--json]
 
 Defaults come from ``var/federation.json`` (``--federation`` or ``XUEJI_FEDERATION_JSON``).
 Each command group is one ``add_*`` function below.
@@ -222,7 +223,7 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
         if anchors is not None:
             anchor = anchors.last(name)
         try:
-            result = verify_chain(url, key=key, anchor=anchor)
+            result = verify_chain(url, key=key, anchor=anchor, since_anchor=args.since_anchor)
         except DBAPIError as exc:
             raise OpsError(f"cannot read the audit chain of {name}: {exc.orig!r}") from exc
         if args.json:
@@ -264,6 +265,9 @@ def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
     anchored.add_argument("--anchor-file", type=Path, metavar="PATH",
                           help="check each database against the head recorded there by the "
                           "last run, then record the current head (keep it off the database host)")
+    check.add_argument("--since-anchor", action="store_true",
+                       help="trust the chain up to the anchor: check it is still there and "
+                       "walk only the entries after it")
     check.add_argument("--json", action="store_true", help="one JSON object per database")
     check.set_defaults(run=_audit_verify)
 

@@ -174,3 +174,30 @@ async def test_concurrent_writers_never_fork_the_chain(sessions: SessionFactory)
     await asyncio.gather(*(one(n) for n in range(20)))
     result = await check(sessions)
     assert result.ok and result.entries == 20
+
+
+async def test_a_walk_since_the_anchor_checks_only_what_came_after(
+    sessions: SessionFactory,
+) -> None:
+    await write(sessions, 6)
+    anchor = await head(sessions)
+    await write(sessions, 3)
+    async with sessions() as session:
+        since = await verify(session, None, anchor=anchor, since_anchor=True)
+    assert since.ok and since.entries == 9
+
+    await tamper(
+        sessions,
+        "UPDATE kernel_audit_entry SET outcome = 'x' WHERE seq = 2",
+        "UPDATE kernel_audit_entry SET outcome = 'x' WHERE seq = 8",
+    )
+    full = await check(sessions)
+    async with sessions() as session:
+        since = await verify(session, None, anchor=anchor, since_anchor=True)
+    assert full.broken is not None and full.broken.seq == 2
+    assert since.broken is not None and since.broken.seq == 8  # before the anchor: trusted
+
+    await tamper(sessions, "DELETE FROM kernel_audit_entry WHERE seq = 6")
+    async with sessions() as session:
+        gone = await verify(session, None, anchor=anchor, since_anchor=True)
+    assert gone.broken is not None and gone.broken.seq == 6 and "gone" in gone.broken.reason
