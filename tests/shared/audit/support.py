@@ -43,7 +43,9 @@ async def tamper(sessions: SessionFactory, *statements: str) -> None:
             await session.execute(text("ALTER TABLE kernel_audit_entry DISABLE TRIGGER USER"))
         else:
             for verb in ("update", "delete"):
-                await session.execute(text(f"DROP TRIGGER IF EXISTS kernel_audit_append_only_{verb}"))
+                await session.execute(
+                    text(f"DROP TRIGGER IF EXISTS kernel_audit_append_only_{verb}")
+                )
         for statement in statements:
             await session.execute(text(statement))
         await session.commit()
