@@ -90,12 +90,79 @@ class ExportRules(_Rules):
     download_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
+class SuspensionRules(_Rules):
+    """休学 (N2013 art. 19; HA art. 13; LS 2(二); ZJ arts. 14-15)."""
+
+    # "休学期限一般为1年" (HA art. 13(三), ZJ art. 14, LS 2(二)3): how long one suspension lasts.
+    months: int = Field(default=12, ge=1, le=24)
+    # Extensions by a new application (继续休学); how many the province allows in a row.
+    max_extensions: int = Field(default=1, ge=0, le=5)
+    # Grounds on which the school orders a suspension (责令休学) without the guardian
+    # applying: ZJ art. 14 for notifiable diseases needing isolation. Empty: none.
+    compulsory_grounds: tuple[Literal["notifiable_disease", "illness"], ...] = ()
+    # A suspension over without resumption becomes "other departure" (LS 2(二)3: 学校可以做
+    # 其他离校处理), applied by national's suspension sweep.
+    lapse_to_other_departure: bool = False
+
+
+class GradeChangeRules(_Rules):
+    """跳级 / 留级 / 降级 (HA art. 15; ZJ art. 12; LS 2(三); N2025 art. 14)."""
+
+    skip_allowed: bool = True
+    skip_max_grades: int = Field(default=1, ge=1, le=3)  # ZJ art. 12: one grade a year
+    skip_within_stage: bool = True  # HA art. 15: 跳级不能跨学段
+    skip_into_graduating_year: bool = True  # ZJ art. 12: false (升入毕业班及毕业班学生不予跳级)
+    # Compulsory education (grades 1-9): "never", or only special-education / inclusive
+    # students (ZJ art. 12; N2025 art. 14 lets them go a grade lower), or "allowed".
+    repeat_in_compulsory: Literal["never", "special_education", "allowed"] = "special_education"
+    repeat_graduating_year: bool = True  # ZJ art. 12: false (毕业班学生一律不留级)
+    # High school: at most this share of a grade repeats over ``repeat_cap_years`` (LS 2(三):
+    # 留级比例三年内不得超过年级学生总数的 2%). None: no cap.
+    senior_repeat_cap_percent: float | None = Field(default=None, gt=0, le=100)
+    repeat_cap_years: int = Field(default=3, ge=1, le=6)
+
+
+class DeferralRules(_Rules):
+    """缓学 (ZJ art. 6): a registered first-grader's start deferred a school year."""
+
+    allowed: bool = True
+    grades: tuple[int, ...] = (1,)
+
+
+class StatusChangeRules(_Rules):
+    """How a province handles a student's status changes (学籍变动)."""
+
+    # Changes the school decides and the authority only records (登记 / 备案): the authority's
+    # task is approved by the system at once. Every other change waits for an officer.
+    recorded_by_authority: tuple[str, ...] = ()
+    # Proof kinds each change must carry, e.g. {decease = ["death_certificate"]}.
+    required_proofs: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # N2025 art. 21: a death is reported within 60 working days (10 in N2013 art. 21).
+    death_report_working_days: int = Field(default=60, ge=1, le=120)
+    # Term ends (month-day): a migrant dropout's archive goes to the hukou county then
+    # (N2013 art. 22; HA art. 14; ZJ art. 18; LS 2(四)).
+    term_ends: tuple[str, ...] = ("01-31", "07-15")
+    suspension: SuspensionRules = SuspensionRules()
+    grade: GradeChangeRules = GradeChangeRules()
+    deferral: DeferralRules = DeferralRules()
+
+    def next_term_end(self, day: date) -> date:
+        """The first term end on or after ``day``."""
+        ends = sorted(
+            date(year, int(end[:2]), int(end[3:]))
+            for year in (day.year, day.year + 1)
+            for end in self.term_ends
+        )
+        return next(end for end in ends if end >= day)
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
     registration: RegistrationRules = RegistrationRules()
     transfer: TransferRules = TransferRules()
     exports: ExportRules = ExportRules()
+    status_change: StatusChangeRules = StatusChangeRules()
 
 
 def rules_path(federation_config: Path, province_code: str) -> Path:

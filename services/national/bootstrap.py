@@ -5,7 +5,13 @@ from fastapi import FastAPI
 from services.national.adapters.exports import registry_source
 from services.national.adapters.transfer_repository import TransferRepository
 from services.national.config import NationalSettings
-from services.national.entrypoints import http, messages, promotion_http, transfer_http
+from services.national.entrypoints import (
+    http,
+    messages,
+    promotion_http,
+    status_http,
+    transfer_http,
+)
 from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
@@ -56,6 +62,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             transfer_http.operations_router,
             promotion_http.promotion_router,
             export_router(Exports(runtime, registry_source())),
+            status_http.status_router,
+            status_http.operations_router,
         ],
         title="Xueji national service",
         description=(

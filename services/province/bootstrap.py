@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from services.province.adapters.exports import archive_source
 from services.province.adapters.orm import authority_tables
-from services.province.entrypoints import http, messages
+from services.province.entrypoints import http, messages, status_http
 from services.province.service_layer.transfer_steps import province_step_policy
 from shared.authority import http as authority_http
 from shared.authority import messages as authority_messages
@@ -29,6 +29,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     )
     authority_messages.register(handlers, authority)
     messages.register(handlers, runtime.federation)
+    messages.register_status_changes(handlers, runtime)
     register_task_gauge(authority)
     return create_app(
         runtime,
@@ -38,6 +39,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             http.build_school_router(runtime),
             authority_http.task_router(authority),
             export_router(Exports(runtime, archive_source(runtime))),
+            status_http.build_router(runtime),
         ],
         title="Xueji province service",
         description="Province tier of the Xueji student registry: the students' archives "

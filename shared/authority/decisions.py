@@ -7,6 +7,8 @@
   school's province (which drops the pending extended info);
 - approve a key-field change → ``key_field_change.approved`` to national (re-dedup on the new
   key fields); reject → ``key_field_change.decided`` (rejected) to the school and province;
+- approve a status change → ``status_change.approved`` to national (registry checks, then
+  applied); reject → ``status_change.decided`` (rejected) to the school and province;
 - decide a transfer step or an intervention → ``transfer.step_decided`` to national, naming
   the officer (or ``system``) and the authority unit, ``intervention`` for a superior
   deciding on a late party's behalf (HA art. 11(三)).
@@ -47,8 +49,9 @@ from shared.contracts.registration import (
     RegistrationItem,
     RegistrationOutcome,
 )
+from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, StatusChangeFacts
 from shared.contracts.students import BasicInfo
-from shared.contracts.transfer import TransferStepDecided
+from shared.contracts.transfer import ProofRef, TransferStepDecided
 from shared.federation.config import NATIONAL, School, UnitRef
 from shared.messaging.envelope import Contract
 from shared.messaging.handlers import HandlerContext
@@ -131,6 +134,8 @@ async def settle(
         await announce_batch(emit, authority_unit, school, task, items, plan)
     elif task.kind in TRANSFER_KINDS:
         await announce_transfer_step(emit, authority_unit, task, plan, decision)
+    elif task.kind == TaskKind.STATUS_CHANGE:
+        await announce_status_change(emit, authority_unit, school, task, plan, decision.reason)
     else:
         await announce_key_field_change(emit, authority_unit, school, task, plan, decision.reason)
     return plan
@@ -222,6 +227,35 @@ async def announce_key_field_change(
         reason=reason,
         rule=REJECTED_RULE,
         decided_by=str(authority),
+    )
+    await _tell_school_and_province(emit, school, decided)
+
+
+async def announce_status_change(
+    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
+) -> None:
+    """Approved → national checks the registry and applies it; rejected → the school and its
+    province (the officer's reason, rule ``authority_rejected``)."""
+    details = task.details
+    facts = StatusChangeFacts.model_validate(details["facts"])
+    proofs = tuple(ProofRef(index=p["index"], kind=p["kind"]) for p in details["proofs"])
+    common = {
+        "change_id": uuid.UUID(task.subject_id),
+        "school_code": school.code,
+        "student_number": details["student_number"],
+        "facts": facts,
+        "proofs": proofs,
+    }
+    if plan.status is TaskStatus.APPROVED:
+        await emit(StatusChangeApproved(**common, authority=str(authority)), NATIONAL)
+        return
+    decided = StatusChangeDecided(
+        **common,
+        outcome="rejected",
+        decided_by=str(authority),
+        reason=reason,
+        rule=REJECTED_RULE,
+        from_grade=details["grade"],
     )
     await _tell_school_and_province(emit, school, decided)
 

@@ -41,6 +41,7 @@ GRADES_BY_STAGE: Mapping[str, range] = {
 class TaskKind(StrEnum):
     REGISTRATION_BATCH = "registration_batch"  # 学籍建立: a school's intake
     KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更: name / ID document
+    STATUS_CHANGE = "status_change"  # 学籍变动: suspension, dropout, death, grade skip …
     TRANSFER_STEP = "transfer_step"  # 转学核办: the authority's (or province's) own step
     # 强制干预 (HA art. 11(三)): the superior decides a late party's step on its behalf
     TRANSFER_INTERVENTION = "transfer_intervention"

@@ -36,7 +36,9 @@ from shared.contracts.registration import (
     RegistrationBatchSubmitted,
     RegistrationItem,
 )
+from shared.contracts.status import StatusChangeSubmitted
 from shared.federation.config import School, UnitRef
+from shared.federation.links import status_proof_url
 from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
@@ -123,6 +125,48 @@ async def receive_key_field_change(
     task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task, proofs=[{"task_id": task["task_id"], **p} for p in proofs])
     log.info("key-field change %s at %s: task opened", subject, ctx.unit)
+
+
+RECORDED_REASON = (
+    "the school decides this change; the province's rules have the authority record it"
+)
+
+
+async def receive_status_change(
+    authority: RegistryAuthority, ctx: HandlerContext, change: StatusChangeSubmitted
+) -> None:
+    """Open a task for a status change (学籍变动). Where the province's rules say the
+    authority only records this kind of change (登记 / 备案), the system approves it at once;
+    otherwise it waits for an officer, who reads the proofs at the school."""
+    school = governed_school(authority, ctx.unit, change.school_code)
+    tasks = authority.tasks(ctx.session)
+    kind, subject = TaskKind.STATUS_CHANGE, str(change.change_id)
+    if await tasks.find_subject(ctx.unit.code, kind, subject):
+        log.info("status change %s already has a task at %s; ignored", subject, ctx.unit)
+        return
+    federation = authority.runtime.federation
+    details = {
+        "student_number": change.student_number,
+        "grade": change.grade,
+        "facts": change.facts.model_dump(mode="json"),
+        "request_reason": change.reason,
+        "proofs": [
+            {
+                **proof.model_dump(mode="json"),
+                "url": status_proof_url(federation, school.code, subject, proof.index),
+            }
+            for proof in change.proofs
+        ],
+    }
+    task = task_row(authority, ctx, kind, school, subject, 0, 0, details)
+    await tasks.add(task)
+    rules = authority.rules(school.province).status_change
+    if change.facts.change in rules.recorded_by_authority:
+        decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=RECORDED_REASON)
+        await settle(
+            authority, tasks, await tasks.get(task["task_id"]), school, decision, handler_emit(ctx)
+        )
+    log.info("status change %s at %s: task opened", subject, ctx.unit)
 
 
 def _decoded(change_id: uuid.UUID, index: int, proof: ProofDocument) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared.authority import intake, transfers
 from shared.authority.role import RegistryAuthority
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
+from shared.contracts.status import StatusChangeSubmitted
 from shared.contracts.transfer import (
     TransferClosed,
     TransferStepOpened,
@@ -26,6 +27,11 @@ def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
     ) -> None:
         await intake.receive_key_field_change(authority, ctx, change)
 
+    async def on_status_change_submitted(
+        ctx: HandlerContext, change: StatusChangeSubmitted
+    ) -> None:
+        await intake.receive_status_change(authority, ctx, change)
+
     async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
         await transfers.receive_step(authority, ctx, step)
 
@@ -40,6 +46,7 @@ def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
 
     handlers.register(RegistrationBatchSubmitted, on_batch_submitted)
     handlers.register(KeyFieldChangeSubmitted, on_key_field_change_submitted)
+    handlers.register(StatusChangeSubmitted, on_status_change_submitted)
     handlers.register(TransferStepOpened, on_step_opened)
     handlers.register(TransferStepReminder, on_step_reminder)
     handlers.register(TransferStepOverdue, on_step_overdue)

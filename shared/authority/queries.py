@@ -63,6 +63,7 @@ async def read_task(authority: RegistryAuthority, task_id: str) -> schemas.TaskR
         key_field_change=change,
         proofs=[schemas.proof(p) for p in proofs],
         transfer=schemas.transfer(row),
+        status_change=schemas.status_change(row),
     )
 
 

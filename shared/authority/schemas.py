@@ -18,6 +18,7 @@ from shared.authority.domain import (
     is_overdue,
 )
 from shared.contracts.registration import KeyFieldChanges
+from shared.contracts.status import StatusChangeFacts
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import PartyRole, StudentSummary
 
@@ -37,7 +38,8 @@ class TaskSummary(BaseModel):
     school_code: str
     school_name: str | None
     subject_id: uuid.UUID = Field(
-        description="the batch id, the key-field change id or the transfer step id"
+        description="the batch id, the key-field change id, the status change id or the "
+        "transfer step id"
     )
     item_count: int = Field(description="registrations in the batch (0 for other kinds)")
     finding_count: int = Field(description="items (or changes) the authority's checks flagged")
@@ -103,6 +105,22 @@ class TransferTaskRead(BaseModel):
     )
 
 
+class StatusChangeProofRead(BaseModel):
+    index: int
+    kind: str
+    url: str = Field(description="where the school serves the file")
+
+
+class StatusChangeTaskRead(BaseModel):
+    """The status change a status-change task is about (basic facts only)."""
+
+    student_number: str
+    grade: int = Field(description="the student's grade on the school's roster")
+    facts: StatusChangeFacts
+    request_reason: str
+    proofs: list[StatusChangeProofRead] = Field(default_factory=list)
+
+
 class TaskRead(TaskSummary):
     """A task with everything the officer reads before deciding."""
 
@@ -110,6 +128,7 @@ class TaskRead(TaskSummary):
     key_field_change: KeyFieldChangeRead | None
     proofs: list[ProofRead]
     transfer: TransferTaskRead | None = None
+    status_change: StatusChangeTaskRead | None = None
 
 
 class TaskPage(BaseModel):
@@ -204,6 +223,12 @@ def transfer(row: Any) -> TransferTaskRead | None:
     if row.kind not in TRANSFER_KINDS:
         return None
     return TransferTaskRead.model_validate(row.details)
+
+
+def status_change(row: Any) -> StatusChangeTaskRead | None:
+    if row.kind != TaskKind.STATUS_CHANGE:
+        return None
+    return StatusChangeTaskRead.model_validate(row.details)
 
 
 def item(row: Any) -> TaskItemRead:

@@ -1,4 +1,7 @@
-"""Changes of a student's registry status decided by national (学籍变动) — DOMAIN.md §5.
+"""Changes of a student's registry status (学籍变动) — DOMAIN.md §5.
+
+The status changes a school asks for (suspension, dropout, death, grade skip …) travel as
+``status_change.*`` (below, after the promotion).
 
 ``registry.promoted`` (national → each school, once per school year): the August 10 batch
 promotion (LS 3(一): "每年 8 月 10 日 24 时 … 统一对非毕业年级学生进行升级操作"; N2013 art. 12:
@@ -24,9 +27,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.transfer import ProofRef
 from shared.messaging.envelope import Contract, contract
 
 # Namespace of the ids national derives for a promotion run and its messages.
@@ -74,3 +79,147 @@ def promotion_run_id(school_year: int) -> uuid.UUID:
 def promotion_message_id(school_year: int, school_code: str) -> uuid.UUID:
     """The id of the one ``registry.promoted`` a school gets for ``school_year``."""
     return uuid.uuid5(PROMOTION_NAMESPACE, f"registry.promoted:{school_year}:{school_code}")
+
+
+# ------------------------------------------------------------------ status changes (学籍变动)
+#
+# One pipeline for every change a school asks for (DOMAIN.md §5; N2013 arts. 13, 19-22):
+#
+# 1. school → its registry authority: ``status_change.submitted`` (basic facts; the proof
+#    files stay at the school: ``ProofRef`` (index, kind) points to
+#    ``GET <school>/api/v1/status-changes/{change_id}/proofs/{index}``, like a transfer's);
+# 2. authority → national: ``status_change.approved`` (an officer approved, or the system
+#    did where the province rules say the authority only records the change), or
+#    authority → school + province: ``status_change.decided`` (rejected);
+# 3. national checks the registry status machine and the province's rules, applies the
+#    change to the registry (stopping a transfer in progress when the student leaves
+#    ``enrolled``) and answers ``status_change.decided`` (applied with the new status and
+#    grade, or rejected naming the rule and article) to the school and to its province, which
+#    records it in the archive with its proofs.
+#
+# National's own changes (a suspension that lapsed, LS 2(二)3) are announced the same way.
+
+StatusChangeKind = Literal[
+    "defer",  # 缓学 (ZJ art. 6)
+    "start",  # a deferred child starts school
+    "skip_grade",  # 跳级
+    "repeat_grade",  # 留级 / 降级
+    "suspend",  # 休学
+    "extend_suspension",  # 继续休学
+    "resume",  # 复学
+    "lapse",  # suspension over without resumption → other departure (national, LS 2(二)3)
+    "report_absence",  # 其他离校
+    "suspect_dropout",  # 疑似辍学
+    "report_dropout",  # 辍学
+    "return",  # 返校
+    "go_abroad",  # 境外就读
+    "return_from_abroad",  # 回国接续
+    "decease",  # 死亡注销
+]
+# What a school may ask for (``lapse`` is national's own).
+REQUESTABLE: frozenset[str] = frozenset(get_args(StatusChangeKind)) - {"lapse"}
+
+Ground = Literal["illness", "notifiable_disease", "personal", "death", "missing", "detained"]
+_CODE = r"^[1-8][0-9]{9}$"
+
+
+class StatusChangeFacts(BaseModel):
+    """What a change asks for, as the school submitted it (basic facts only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    change: StatusChangeKind
+    effective_on: date
+    target_grade: int | None = Field(
+        default=None,
+        ge=1,
+        le=12,
+        description="resume, return, return_from_abroad, start: the grade the student joins; "
+        "skip_grade / repeat_grade: the new grade",
+    )
+    ground: Ground | None = Field(
+        default=None,
+        description="suspend: illness | notifiable_disease | personal; decease: death "
+        "(missing or detained students are not cancelled, HA art. 16)",
+    )
+    compulsory: bool = Field(
+        default=False,
+        description="a suspension the school orders (责令休学), where the province provides one",
+    )
+    special_education: bool = Field(
+        default=False,
+        description="a special-education or inclusive-placement student (N2025 art. 14; "
+        "ZJ art. 12)",
+    )
+
+
+@contract("status_change.submitted", 1)
+class StatusChangeSubmitted(Contract):
+    """School → its registry authority: please decide (or record) this change."""
+
+    change_id: uuid.UUID
+    school_code: str = Field(pattern=_CODE)
+    student_number: str = Field(min_length=1, max_length=19)
+    facts: StatusChangeFacts
+    grade: int = Field(ge=1, le=12, description="the student's grade on the school's roster")
+    reason: str = Field(min_length=1, max_length=500)
+    proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
+
+
+@contract("status_change.approved", 1)
+class StatusChangeApproved(Contract):
+    """Authority → national: approved (or recorded); check the registry and apply it."""
+
+    change_id: uuid.UUID
+    school_code: str = Field(pattern=_CODE)
+    student_number: str = Field(min_length=1, max_length=19)
+    facts: StatusChangeFacts
+    authority: str = Field(description="unit reference of the approving authority")
+    proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
+
+
+@contract("status_change.decided", 1)
+class StatusChangeDecided(Contract):
+    """Authority or national → school and province: applied (with the registration's status
+    and grade before and after) or rejected naming the rule and its article."""
+
+    change_id: uuid.UUID
+    school_code: str = Field(pattern=_CODE)
+    student_number: str = Field(min_length=1, max_length=19)
+    facts: StatusChangeFacts
+    outcome: Literal["applied", "rejected"]
+    decided_by: str
+    reason: str | None = Field(default=None, max_length=500)
+    rule: str | None = Field(default=None, max_length=60)
+    article: str | None = Field(default=None, max_length=200)
+    from_status: str | None = None
+    to_status: str | None = None
+    from_grade: int | None = Field(default=None, ge=1, le=12)
+    to_grade: int | None = Field(default=None, ge=1, le=12)
+    suspended_until: date | None = Field(
+        default=None, description="suspend / extend_suspension: when the suspension ends"
+    )
+    report_due_on: date | None = Field(
+        default=None, description="decease: the last day to report it (60 working days)"
+    )
+    reported_late: bool = False
+    stopped_transfer_id: uuid.UUID | None = Field(
+        default=None, description="the transfer in progress this change stopped"
+    )
+    proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
+
+
+@contract("dropout.archive_handed_over", 1)
+class DropoutArchiveHandedOver(Contract):
+    """School's province → the province of a migrant dropout's hukou county, at the end of the
+    term: the student's archive for the hukou county (N2013 art. 22; HA art. 14; ZJ art. 18;
+    LS 2(四): 每学期末将学生学籍档案转交其户籍所在地县教育行政部门). Extended info: it never
+    passes through national."""
+
+    change_id: uuid.UUID = Field(description="the dropout's status change")
+    student_number: str = Field(min_length=1, max_length=19)
+    from_school: str = Field(pattern=_CODE)
+    hukou_county: str = Field(pattern=r"^[1-8][0-9]{5}$")
+    archive: dict[str, Any] = Field(
+        description="extended info and archive entries, as the province keeps them"
+    )

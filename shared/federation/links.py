@@ -15,6 +15,13 @@ def proof_url(federation: Federation, to_school: str, transfer_id: str, index: i
     return f"http://{instance.host}:{instance.port}{path}" if instance else path
 
 
+def status_proof_url(federation: Federation, school: str, change_id: str, index: int) -> str:
+    """Where a school serves a proof of a status change it submitted."""
+    path = f"/api/v1/status-changes/{change_id}/proofs/{index}"
+    instance = federation.instance_hosting(UnitRef(tier=Tier.SCHOOL, code=school))
+    return f"http://{instance.host}:{instance.port}{path}" if instance else path
+
+
 def proof_links(federation: Federation, step: TransferStepOpened) -> list[dict[str, Any]]:
     """The step's proofs as the deciding party's task shows them: kind, index and URL."""
     return [

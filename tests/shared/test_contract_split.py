@@ -74,6 +74,12 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     # The yearly promotion: counts, grades and school codes only.
     "promotion_run": {"school_year", "as_of", "ran_at", "promoted", "report"},
     "promotion_school": {"school_year", "school_code", "graduating_grade", "promoted"},
+    # Status changes: the change, its date, status and grade before and after, the rule.
+    "status_change": {"change_id", "entry_id", "student_number", "school_code", "change"}
+    | {"effective_on", "outcome", "from_status", "to_status", "from_grade", "to_grade"}
+    | {"authority", "rule", "reason", "article", "decision", "decided_at"},
+    "registry_suspension": {"entry_id", "school_code", "province_code", "started_on"}
+    | {"until", "extensions"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.
@@ -181,7 +187,11 @@ def schema_violations(node: Any, path: str = "") -> Iterator[str]:
 
 def test_national_handles_the_registration_contracts(national_handlers: HandlerRegistry) -> None:
     handled = {c.message_type for c in handled_by(national_handlers)}
-    assert {"registration.batch_approved", "key_field_change.approved"} <= handled
+    assert {
+        "registration.batch_approved",
+        "key_field_change.approved",
+        "status_change.approved",
+    } <= handled
 
 
 def test_no_contract_national_handles_carries_non_basic_info(

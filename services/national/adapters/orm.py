@@ -267,3 +267,59 @@ class PromotionSchool(Base):
     school_code: Mapped[str] = mapped_column(String(10), primary_key=True)
     graduating_grade: Mapped[int] = mapped_column(Integer)
     promoted: Mapped[int] = mapped_column(Integer)
+
+
+class StatusChangeRecord(Base):
+    """One status change (学籍变动) national decided: applied or refused, with the rule.
+
+    Basic facts only: the change, its date, the status and grade before and after. The
+    proofs stay at the school; the hukou place of a migrant dropout is the province's.
+    """
+
+    __tablename__ = "status_change"
+
+    change_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # None when the number named no registration (the change was refused).
+    entry_id: Mapped[str | None] = mapped_column(String(36))
+    student_number: Mapped[str] = mapped_column(String(19))
+    school_code: Mapped[str] = mapped_column(String(10))
+    change: Mapped[str] = mapped_column(String(24))
+    effective_on: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(10))  # applied | rejected
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    from_grade: Mapped[int | None] = mapped_column(Integer)
+    to_grade: Mapped[int | None] = mapped_column(Integer)
+    authority: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[str | None] = mapped_column(String(60))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    article: Mapped[str | None] = mapped_column(String(200))
+    # The decision as it was sent (dates, late flag, stopped transfer): re-sent unchanged.
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # A student's changes, newest last.
+        Index("ix_status_change_entry", "entry_id", "decided_at"),
+        # The high-school repeat cap (LS 2(三)): a school's repeats of a grade in a window.
+        Index("ix_status_change_cap", "school_code", "change", "outcome", "from_grade"),
+    )
+
+
+class Suspension(Base):
+    """The current suspension (休学) of a suspended student: until when, how often extended.
+
+    Removed when the suspension ends (resumption, lapse, any other change of status). The
+    suspension sweep reads it by ``until``.
+    """
+
+    __tablename__ = "registry_suspension"
+
+    entry_id: Mapped[str] = mapped_column(
+        ForeignKey("registry_entry.entry_id", name="fk_suspension_entry"), primary_key=True
+    )
+    school_code: Mapped[str] = mapped_column(String(10))
+    province_code: Mapped[str] = mapped_column(String(2))
+    started_on: Mapped[date] = mapped_column(Date)
+    until: Mapped[date] = mapped_column(Date, index=True)
+    extensions: Mapped[int] = mapped_column(Integer)

@@ -11,6 +11,7 @@ stateDiagram-v2
     [*] --> enrolled: register (N2013 arts. 4-6)
     [*] --> deferred: defer (ZJ art. 6)
     deferred --> deferred: defer (again, a year at a time)
+    enrolled --> deferred: defer (a registered first-grader, ZJ art. 6)
     deferred --> enrolled: start (ZJ art. 6)
     enrolled --> enrolled: promote, skip_grade, repeat_grade, transfer (the grade or school)
     enrolled --> suspended: suspend (N2013 art. 19, HA art. 13, LS 2(二), ZJ art. 14)
@@ -173,7 +174,9 @@ _ARTICLE_CERTIFICATE = "N2013 art. 13; ZJ arts. 24-26"
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Change.REGISTER, _from(None), S.ENROLLED, "N2013 arts. 4-6; LS 1(一)"),
-    Transition(Change.DEFER, _from(None, S.DEFERRED), S.DEFERRED, "ZJ art. 6"),
+    # A child's start deferred before registration, again a year later, or right after a
+    # first-grader's registration (the grade rule, first grade only, is the province's).
+    Transition(Change.DEFER, _from(None, S.DEFERRED, S.ENROLLED), S.DEFERRED, "ZJ art. 6"),
     Transition(Change.START, _from(S.DEFERRED), S.ENROLLED, "ZJ art. 6"),
     Transition(Change.PROMOTE, _from(S.ENROLLED), S.ENROLLED, "N2013 art. 12; LS 3(一)"),
     Transition(Change.SKIP_GRADE, _from(S.ENROLLED), S.ENROLLED, _ARTICLE_GRADE),

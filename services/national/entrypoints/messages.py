@@ -19,15 +19,18 @@ from services.national.service_layer.registration import (
     MalformedBatch,
     decide_approved_batch,
 )
+from services.national.service_layer.status_changes import Moment, decide_status_change
 from services.national.service_layer.transfers.context import TransferDeps
 from shared.contracts.registration import KeyFieldChangeApproved, RegistrationBatchApproved
+from shared.contracts.status import StatusChangeApproved
 from shared.federation.config import Federation, School, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
 def register(handlers: HandlerRegistry, federation: Federation, transfers: TransferDeps) -> None:
-    """Register the national handlers: registration batches, key-field changes, transfers."""
+    """Register the national handlers: registration batches, key-field changes, status
+    changes, transfers."""
 
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
         authorised_school(federation, batch.school_code, ctx.envelope.source)
@@ -47,8 +50,14 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
         repo = NationalRepository(ctx.session)
         await decide_key_field_change(repo, ctx.emit, change, datetime.now(UTC))
 
+    async def on_status_change(ctx: HandlerContext, change: StatusChangeApproved) -> None:
+        authorised_school(federation, change.school_code, ctx.envelope.source)
+        clock = Moment(transfers.clock.today(), transfers.clock.now())
+        await decide_status_change(ctx.session, ctx.emit, transfers.rulebook, change, clock)
+
     handlers.register(RegistrationBatchApproved, on_batch_approved)
     handlers.register(KeyFieldChangeApproved, on_key_field_change)
+    handlers.register(StatusChangeApproved, on_status_change)
     register_transfers(handlers, transfers)
 
 

@@ -142,3 +142,43 @@ class ArchiveHandover(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DropoutHandover(Base):
+    """A migrant dropout's archive, due to the hukou county at the end of the term (N2013
+    art. 22; HA art. 14; ZJ art. 18; LS 2(四)). ``waiting`` until the term-end sweep sends it
+    (``sent``); ``no_recipient`` when the hukou county's province is not in the federation."""
+
+    __tablename__ = "dropout_handover"
+    __table_args__ = (Index("ix_dropout_handover_due", "province", "state", "due_on"),)
+
+    change_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    province: Mapped[str] = mapped_column(String(2))
+    archive_id: Mapped[str] = mapped_column(String(36))
+    student_number: Mapped[str] = mapped_column(String(19))
+    school_code: Mapped[str] = mapped_column(String(12))
+    hukou_county: Mapped[str] = mapped_column(String(6))
+    state: Mapped[str] = mapped_column(String(12))
+    due_on: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HukouArchive(Base):
+    """An archive a migrant dropout's school province handed to this province for the hukou
+    county (the county's education department keeps it)."""
+
+    __tablename__ = "hukou_archive"
+    __table_args__ = (
+        UniqueConstraint("province", "change_id", name="uq_hukou_archive_change"),
+        Index("ix_hukou_archive_county", "province", "county_code", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    province: Mapped[str] = mapped_column(String(2))
+    county_code: Mapped[str] = mapped_column(String(6))
+    change_id: Mapped[str] = mapped_column(String(36))
+    student_number: Mapped[str] = mapped_column(String(19))
+    from_school: Mapped[str] = mapped_column(String(12))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -49,6 +49,9 @@ class EntryKind(StrEnum):
     ARCHIVE_RECEIVED = "archive_received"  # 档案接收: handed over by another province
     DISCIPLINE = "discipline"  # 处分 imposed (ZJ arts. 22-23)
     DISCIPLINE_LIFTED = "discipline_lifted"  # 解除处分: ``reference`` names the discipline
+    STATUS_CHANGE = "status_change"  # 学籍变动 (section 1): suspension, dropout, death …
+    STATUS_CHANGE_PROOFS = "status_change_proofs"  # its proofs (section 2), kept at the school
+    SENT_TO_HUKOU_COUNTY = "sent_to_hukou_county"  # a migrant dropout's archive handed over
 
 
 class HandoverState(StrEnum):
@@ -60,6 +63,14 @@ class HandoverState(StrEnum):
 
 
 OPEN_HANDOVER_STATES = (HandoverState.SENT, HandoverState.MISSING)
+
+
+class DropoutHandoverState(StrEnum):
+    """A migrant dropout's archive due to the hukou county at the end of the term."""
+
+    WAITING = "waiting"  # until the term ends
+    SENT = "sent"  # handed to the hukou county's province
+    NO_RECIPIENT = "no_recipient"  # the hukou county's province is not in the federation
 
 
 def handover_overdue(state: str, due_on: date, today: date) -> bool:

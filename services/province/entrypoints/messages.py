@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.province.service_layer import archive, archive_transfer
+from services.province.service_layer import archive, archive_transfer, status_archive
 from shared.contracts.registration import (
     ArchiveFiled,
     KeyFieldChangeDecided,
     RegistrationBatchDecided,
 )
+from shared.contracts.status import DropoutArchiveHandedOver, StatusChangeDecided
 from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
 from shared.federation.config import Federation, School, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
+from shared.rules import load_province_rules
+from shared.runtime.service import ServiceRuntime
 
 
 def register(handlers: HandlerRegistry, federation: Federation) -> None:
@@ -71,6 +74,28 @@ def register_transfers(handlers: HandlerRegistry, federation: Federation) -> Non
     handlers.register(TransferCompleted, on_transfer_completed)
     handlers.register(ArchiveHandedOver, on_archive_handed_over)
     handlers.register(ArchiveReceived, on_archive_received)
+
+
+def register_status_changes(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:
+    """The archive records each status change with its proofs; migrant dropouts' archives go
+    to their hukou county (N2013 arts. 7, 13, 22)."""
+    federation, config = runtime.federation, runtime.settings.federation_config
+
+    async def on_status_change_decided(ctx: HandlerContext, decided: StatusChangeDecided) -> None:
+        require_school_of(federation, ctx.unit, decided.school_code)
+        rules = load_province_rules(config, ctx.unit.code).status_change
+        await status_archive.record_status_change(
+            ctx.session, ctx.unit.code, decided, federation, rules, _now()
+        )
+
+    async def on_dropout_archive(ctx: HandlerContext, handed: DropoutArchiveHandedOver) -> None:
+        known_school(federation, handed.from_school)
+        await status_archive.receive_hukou_archive(
+            ctx.session, ctx.unit.code, handed, federation, _now()
+        )
+
+    handlers.register(StatusChangeDecided, on_status_change_decided)
+    handlers.register(DropoutArchiveHandedOver, on_dropout_archive)
 
 
 def known_school(federation: Federation, school_code: str) -> School:

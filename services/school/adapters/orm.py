@@ -237,3 +237,59 @@ task = Table(
 Index("uq_school_task_step", task.c.school_code, task.c.step_id, unique=True)
 Index("ix_school_task_list", task.c.school_code, task.c.status, task.c.opened_at)
 Index("ix_school_task_transfer", task.c.school_code, task.c.transfer_id)
+
+# --- status changes (学籍变动) -------------------------------------------------------------
+
+status_change = Table(
+    "school_status_change",
+    metadata,
+    Column("change_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),
+    Column("student_number", String(19), nullable=False),
+    Column("change", String(24), nullable=False),
+    Column("status", String(12), nullable=False),  # submitted → applied | rejected
+    Column("effective_on", Date, nullable=False),
+    Column("facts", JSON, nullable=False),  # the request: target grade, ground, flags
+    Column("reason", String(500), nullable=False),
+    Column("outcome", JSON, nullable=True),  # status / grade before and after, dates, flags
+    Column("decision_reason", String(500), nullable=True),
+    Column("rule", String(60), nullable=True),
+    Column("article", String(200), nullable=True),
+    Column("decided_by", String(40), nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+# A student's changes (one open at a time), and the school's list, newest first.
+Index(
+    "ix_school_status_change_student",
+    status_change.c.school_code,
+    status_change.c.student_number,
+    status_change.c.status,
+)
+Index("ix_school_status_change_list", status_change.c.school_code, status_change.c.submitted_at)
+# One change waiting for a decision per student and school: concurrent requests fail here.
+_SUBMITTED = text("status = 'submitted'")
+Index(
+    "uq_school_status_change_submitted",
+    status_change.c.school_code,
+    status_change.c.student_number,
+    unique=True,
+    sqlite_where=_SUBMITTED,
+    postgresql_where=_SUBMITTED,
+)
+
+status_change_proof = Table(
+    "school_status_change_proof",
+    metadata,
+    Column(
+        "change_id",
+        _Uuid,
+        ForeignKey("school_status_change.change_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("filename", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)

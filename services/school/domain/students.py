@@ -36,14 +36,24 @@ class StudentStatus(StrEnum):
     SUSPENDED = "suspended"  # 休学
     TRANSFERRED_OUT = "transferred_out"  # 转出
     DROPOUT = "dropout"  # 辍学
+    SUSPECTED_DROPOUT = "suspected_dropout"  # 疑似辍学
     OTHER_DEPARTURE = "other_departure"  # 其他离校
     ABROAD = "abroad"  # 境外就读
     DECEASED = "deceased"  # 死亡注销
     GRADUATED = "graduated"  # 毕业
+    COMPLETED = "completed"  # 结业
+    INCOMPLETE = "incomplete"  # 肄业
+    DEFERRED = "deferred"  # 缓学: registered, start deferred a school year
 
 
 # Statuses in which a student still holds this school's registration (dedup counts them).
-STUDENT_ACTIVE_STATUSES = (StudentStatus.ENROLLED, StudentStatus.SUSPENDED, StudentStatus.DROPOUT)
+STUDENT_ACTIVE_STATUSES = (
+    StudentStatus.ENROLLED,
+    StudentStatus.SUSPENDED,
+    StudentStatus.DROPOUT,
+    StudentStatus.SUSPECTED_DROPOUT,
+    StudentStatus.DEFERRED,
+)
 
 
 @dataclass(frozen=True)

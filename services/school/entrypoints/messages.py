@@ -8,11 +8,12 @@ from services.school.service_layer import (
     key_field_change,
     promotion,
     registration,
+    status_changes,
     transfer_in,
     transfer_out,
 )
 from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBatchDecided
-from shared.contracts.status import RegistryPromoted
+from shared.contracts.status import RegistryPromoted, StatusChangeDecided
 from shared.contracts.transfer import (
     TransferClosed,
     TransferCompleted,
@@ -31,6 +32,7 @@ def register(handlers: HandlerRegistry) -> None:
     handlers.register(RegistrationBatchDecided, on_registration_batch_decided)
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
     handlers.register_many(RegistryPromoted, promotion.apply_promoted)
+    handlers.register(StatusChangeDecided, on_status_change_decided)
 
 
 def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:
@@ -84,6 +86,12 @@ async def on_key_field_change_decided(ctx: HandlerContext, decided: KeyFieldChan
     """Authority or national → school: a key-field change applied or rejected."""
     _addressed_to(ctx, decided.school_code)
     await key_field_change.apply_change_decision(ctx.session, decided)
+
+
+async def on_status_change_decided(ctx: HandlerContext, decided: StatusChangeDecided) -> None:
+    """Authority or national → school: a status change applied or rejected."""
+    _addressed_to(ctx, decided.school_code)
+    await status_changes.apply_decision(ctx.session, decided)
 
 
 def _addressed_to(ctx: HandlerContext, school_code: str) -> None:

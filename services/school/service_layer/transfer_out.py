@@ -57,8 +57,6 @@ class StepDecision:
     reason: str | None = None
 
 
-
-
 async def open_task(
     ctx: HandlerContext, federation: Federation, step: TransferStepOpened, now: datetime
 ) -> None:
@@ -110,8 +108,6 @@ def _details(
         "opened_on": step.opened_on.isoformat(),
         "proofs": proof_links(federation, step),
     }
-
-
 
 
 async def note_reminder(

@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[RegistryStatus | None, Change], RegistryStatus] = {
     (None, Change.REGISTER): S.ENROLLED,
     (None, Change.DEFER): S.DEFERRED,
     (S.DEFERRED, Change.DEFER): S.DEFERRED,
+    (S.ENROLLED, Change.DEFER): S.DEFERRED,
     (S.DEFERRED, Change.START): S.ENROLLED,
     (S.ENROLLED, Change.PROMOTE): S.ENROLLED,
     (S.ENROLLED, Change.SKIP_GRADE): S.ENROLLED,

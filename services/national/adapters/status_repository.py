@@ -1,0 +1,107 @@
+"""Every query of national's status changes: the change log, current suspensions, the
+high-school repeat cap and the suspension sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.national.adapters.orm import RegistryEntry, StatusChangeRecord, Suspension
+
+APPLIED = "applied"
+# Whom a grade's size counts for the repeat cap: students holding the school's registration
+# in that grade and attending or about to (suspended students come back to it).
+_IN_GRADE = ("enrolled", "suspended")
+
+
+class StatusRepository:
+    """Status changes in the national database."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, change_id: str) -> StatusChangeRecord | None:
+        return await self.session.get(StatusChangeRecord, change_id)
+
+    async def add_record(self, row: Mapping[str, Any]) -> None:
+        await self.session.execute(insert(StatusChangeRecord), [dict(row)])
+
+    async def set_status(self, entry_id: str, status: str, grade: int, now: datetime) -> None:
+        await self.session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.entry_id == entry_id)
+            .values(status=status, grade=grade, updated_at=now)
+        )
+
+    # -- suspensions ------------------------------------------------------------------------
+
+    async def suspension(self, entry_id: str) -> Suspension | None:
+        return await self.session.get(Suspension, entry_id)
+
+    async def start_suspension(self, row: Mapping[str, Any]) -> None:
+        await self.end_suspension(str(row["entry_id"]))
+        await self.session.execute(insert(Suspension), [dict(row)])
+
+    async def extend_suspension(self, entry_id: str, until: date) -> None:
+        await self.session.execute(
+            update(Suspension)
+            .where(Suspension.entry_id == entry_id)
+            .values(until=until, extensions=Suspension.extensions + 1)
+        )
+
+    async def end_suspension(self, entry_id: str) -> None:
+        await self.session.execute(delete(Suspension).where(Suspension.entry_id == entry_id))
+
+    async def lapsed(self, as_of: date, provinces: Sequence[str], limit: int) -> list[Any]:
+        """Suspensions over before ``as_of`` in ``provinces``, with their students (oldest
+        first, at most ``limit``): read through the index on ``until``."""
+        if not provinces:
+            return []
+        rows = await self.session.execute(
+            select(Suspension, RegistryEntry)
+            .join(RegistryEntry, RegistryEntry.entry_id == Suspension.entry_id)
+            .where(Suspension.until < as_of, Suspension.province_code.in_(provinces))
+            .order_by(Suspension.until, Suspension.entry_id)
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    async def count_lapsed(self, as_of: date, excluding: Sequence[str]) -> int:
+        """Suspensions over before ``as_of`` outside ``excluding`` (left to their schools)."""
+        query = select(func.count()).select_from(Suspension).where(Suspension.until < as_of)
+        if excluding:
+            query = query.where(Suspension.province_code.not_in(excluding))
+        return int((await self.session.execute(query)).scalar_one())
+
+    # -- the high-school repeat cap (LS 2(三)) -----------------------------------------------
+
+    async def grade_size(self, school_code: str, grade: int) -> int:
+        query = (
+            select(func.count())
+            .select_from(RegistryEntry)
+            .where(
+                RegistryEntry.school_code == school_code,
+                RegistryEntry.grade == grade,
+                RegistryEntry.status.in_(_IN_GRADE),
+            )
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def repeats(self, school_code: str, grade: int, since: date) -> int:
+        """Repeats applied at the school from ``grade`` with effect after ``since``."""
+        query = (
+            select(func.count())
+            .select_from(StatusChangeRecord)
+            .where(
+                StatusChangeRecord.school_code == school_code,
+                StatusChangeRecord.change == "repeat_grade",
+                StatusChangeRecord.outcome == APPLIED,
+                StatusChangeRecord.from_grade == grade,
+                StatusChangeRecord.effective_on > since,
+            )
+        )
+        return int((await self.session.execute(query)).scalar_one())
