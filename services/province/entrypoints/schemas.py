@@ -34,6 +34,9 @@ class EntryRead(_Read):
     kind: str
     occurred_on: date
     recorded_at: datetime
+    reference: str | None = Field(
+        None, description="what the entry records: a status change, a batch, a transfer …"
+    )
     data: dict[str, Any]
 
 

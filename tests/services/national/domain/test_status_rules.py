@@ -1,0 +1,175 @@
+"""The rules of each status change beyond the state machine: every refusal names its rule and
+the article it comes from; the province's choices come from its policy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from services.national.domain import status_rules as r
+from services.national.domain.status import Change, RegistryStatus, StatusChangeRefused
+from services.national.domain.status_rules import (
+    Cohort,
+    Registration,
+    Request,
+    StatusPolicy,
+    add_months,
+    decide,
+    repeat_cap,
+)
+
+TODAY = date(2026, 9, 7)
+ON = date(2026, 9, 1)
+HENAN = StatusPolicy(citation="河南省 rules")
+ZHEJIANG = StatusPolicy(
+    citation="浙江省 rules",
+    compulsory_grounds=("notifiable_disease",),
+    skip_into_graduating_year=False,
+    repeat_graduating_year=False,
+)
+SICHUAN = StatusPolicy(citation="四川省 rules", senior_repeat_cap_percent=2.0)
+PRIMARY = range(1, 7)
+SENIOR = range(10, 13)
+NINE_YEAR = range(1, 10)
+
+
+def enrolled(grade: int = 3, grades: range = PRIMARY, **kw: object) -> Registration:
+    return Registration(status="enrolled", grade=grade, grades=grades, **kw)  # type: ignore[arg-type]
+
+
+def suspended(grade: int = 3, **kw: object) -> Registration:
+    return Registration(status="suspended", grade=grade, grades=PRIMARY, **kw)  # type: ignore[arg-type]
+
+
+def ask(change: Change, on: date = ON, **kw: object) -> Request:
+    return Request(change=change, effective_on=on, **kw)  # type: ignore[arg-type]
+
+
+C = Change
+REFUSALS = [
+    # (request, registration, policy, cohort, rule, an article the refusal cites)
+    (ask(C.SUSPEND, on=date(2026, 9, 8)), enrolled(), HENAN, None,
+     r.RULE_EFFECTIVE_IN_FUTURE, "N2013 art. 13"),
+    (ask(C.SKIP_GRADE, target_grade=4), enrolled(in_transfer=True), HENAN, None,
+     r.RULE_TRANSFER_IN_PROGRESS, "LS 2(一)6(4)"),
+    (ask(C.SUSPEND, ground="notifiable_disease", compulsory=True), enrolled(), HENAN, None,
+     r.RULE_COMPULSORY_NOT_PROVIDED, "ZJ art. 14"),
+    (ask(C.EXTEND_SUSPENSION), suspended(extensions=1), HENAN, None,
+     r.RULE_EXTENSION_LIMIT, "HA art. 13(三)"),
+    (ask(C.RESUME), suspended(), HENAN, None, r.RULE_TARGET_GRADE_REQUIRED, "ZJ art. 15"),
+    (ask(C.RESUME, target_grade=2), suspended(), HENAN, None, r.RULE_RESUMPTION_LOWER,
+     "LS 2(二)5"),
+    (ask(C.RESUME, target_grade=5), suspended(), HENAN, None, r.RULE_RESUMPTION_SKIPS,
+     "ZJ art. 15"),
+    (ask(C.RESUME, target_grade=7), suspended(grade=6), HENAN, None, r.RULE_OUTSIDE_STAGE,
+     "N2013 art. 13"),
+    (ask(C.RETURN, target_grade=2), Registration("dropout", 3, PRIMARY), HENAN, None,
+     r.RULE_RETURN_LOWER, "LS 2(四)"),
+    (ask(C.DECEASE, ground="missing"), enrolled(), HENAN, None, r.RULE_MISSING_NOT_CANCELLED,
+     "HA art. 16"),
+    (ask(C.DEFER), enrolled(grade=2), ZHEJIANG, None, r.RULE_DEFERRAL_GRADE, "ZJ art. 6"),
+    (ask(C.DEFER), enrolled(grade=1), replace(HENAN, deferral_allowed=False), None,
+     r.RULE_DEFERRAL_NOT_PROVIDED, "河南省 rules"),
+    (ask(C.START, target_grade=2), Registration("deferred", 1, PRIMARY), ZHEJIANG, None,
+     r.RULE_START_GRADE, "ZJ art. 6"),
+    (ask(C.SKIP_GRADE, target_grade=4), enrolled(), replace(HENAN, skip_allowed=False), None,
+     r.RULE_SKIP_NOT_ALLOWED, "河南省 rules"),
+    (ask(C.SKIP_GRADE, target_grade=3), enrolled(), HENAN, None, r.RULE_SKIP_NOT_HIGHER,
+     "HA art. 15"),
+    (ask(C.SKIP_GRADE, target_grade=5), enrolled(), HENAN, None, r.RULE_SKIP_TOO_FAR,
+     "ZJ art. 12"),
+    (ask(C.SKIP_GRADE, target_grade=7), enrolled(6, NINE_YEAR), HENAN, None,
+     r.RULE_SKIP_ACROSS_STAGE, "HA art. 15"),
+    (ask(C.SKIP_GRADE, target_grade=6), enrolled(5), ZHEJIANG, None, r.RULE_SKIP_GRADUATING,
+     "ZJ art. 12"),
+    (ask(C.REPEAT_GRADE, target_grade=3), enrolled(), HENAN, None, r.RULE_REPEAT_NOT_LOWER,
+     "LS 2(三)"),
+    (ask(C.REPEAT_GRADE, target_grade=1, special_education=True), enrolled(), HENAN, None,
+     r.RULE_REPEAT_TOO_FAR, "N2025 art. 14"),
+    (ask(C.REPEAT_GRADE, target_grade=2), enrolled(), HENAN, None, r.RULE_REPEAT_COMPULSORY,
+     "N2025 art. 14"),
+    (ask(C.REPEAT_GRADE, target_grade=2), enrolled(), replace(HENAN, repeat_in_compulsory="never"),
+     None, r.RULE_REPEAT_COMPULSORY, "LS 2(三)"),
+    (ask(C.REPEAT_GRADE, target_grade=5, special_education=True), enrolled(6), ZHEJIANG, None,
+     r.RULE_REPEAT_GRADUATING, "ZJ art. 12"),
+    (ask(C.REPEAT_GRADE, target_grade=10), enrolled(11, SENIOR), SICHUAN, Cohort(100, 2),
+     r.RULE_REPEAT_CAP, "LS 2(三)"),
+    # the state machine first: its own rules
+    (ask(C.RESUME, target_grade=3), enrolled(), HENAN, None, "status_change_not_allowed",
+     "ZJ arts. 14-15"),
+    (ask(C.SUSPEND), Registration("deceased", 3, PRIMARY), HENAN, None, "deceased_is_final",
+     "LS 2(五)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("request_", "registration", "policy", "cohort", "rule", "article"),
+    REFUSALS,
+    ids=[row[4] + f"-{i}" for i, row in enumerate(REFUSALS)],
+)
+def test_each_refusal_names_its_rule_and_article(
+    request_: Request,
+    registration: Registration,
+    policy: StatusPolicy,
+    cohort: Cohort | None,
+    rule: str,
+    article: str,
+) -> None:
+    with pytest.raises(StatusChangeRefused) as refused:
+        decide(request_, registration, policy, TODAY, cohort)
+    assert refused.value.rule == rule
+    assert article in refused.value.article
+    assert refused.value.reason
+
+
+def test_every_rule_of_the_module_is_exercised() -> None:
+    names = {v for k, v in vars(r).items() if k.startswith("RULE_")}
+    assert names <= {row[4] for row in REFUSALS}
+
+
+def test_a_suspension_lasts_the_province_months_and_an_extension_runs_on() -> None:
+    first = decide(ask(C.SUSPEND, ground="illness"), enrolled(), HENAN, TODAY)
+    assert (first.status, first.suspended_until) == (RegistryStatus.SUSPENDED, date(2027, 9, 1))
+    extended = decide(
+        ask(C.EXTEND_SUSPENSION), suspended(suspended_until=date(2027, 9, 1)), HENAN, TODAY
+    )
+    assert extended.suspended_until == date(2028, 9, 1)
+    ordered = ask(C.SUSPEND, ground="notifiable_disease", compulsory=True)
+    assert decide(ordered, enrolled(), ZHEJIANG, TODAY).status is RegistryStatus.SUSPENDED
+
+
+def test_placements_set_the_grade() -> None:
+    assert decide(ask(C.RESUME, target_grade=4), suspended(), HENAN, TODAY).grade == 4
+    assert decide(ask(C.RETURN, target_grade=5), Registration("dropout", 3, PRIMARY), HENAN,
+                  TODAY).grade == 5  # fmt: skip
+    assert decide(ask(C.SKIP_GRADE, target_grade=4), enrolled(), HENAN, TODAY).grade == 4
+    special = ask(C.REPEAT_GRADE, target_grade=2, special_education=True)
+    assert decide(special, enrolled(), HENAN, TODAY).grade == 2
+    started = decide(ask(C.START), Registration("deferred", 1, PRIMARY), ZHEJIANG, TODAY)
+    assert (started.status, started.grade) == (RegistryStatus.ENROLLED, 1)
+    assert (
+        decide(ask(C.DEFER), enrolled(grade=1), ZHEJIANG, TODAY).status is RegistryStatus.DEFERRED
+    )
+
+
+def test_the_repeat_cap_is_two_percent_of_the_grade_rounded_down() -> None:
+    assert [repeat_cap(n, 2.0) for n in (0, 49, 50, 99, 100, 150)] == [0, 0, 1, 1, 2, 3]
+    allowed = ask(C.REPEAT_GRADE, target_grade=10)
+    assert decide(allowed, enrolled(11, SENIOR), SICHUAN, TODAY, Cohort(100, 1)).grade == 10
+    # Henan sets no cap: high-school repeats are not counted there.
+    assert decide(allowed, enrolled(11, SENIOR), HENAN, TODAY, None).grade == 10
+
+
+def test_a_death_is_allowed_from_every_status_that_is_not_final() -> None:
+    for status in ("enrolled", "suspended", "dropout", "abroad", "deferred", "other_departure"):
+        effect = decide(ask(C.DECEASE, ground="death"), Registration(status, 3, PRIMARY), HENAN,
+                        TODAY)  # fmt: skip
+        assert effect.status is RegistryStatus.DECEASED
+
+
+def test_months_are_calendar_months() -> None:
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
+    assert add_months(date(2026, 9, 1), -36) == date(2023, 9, 1)
