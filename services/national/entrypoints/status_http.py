@@ -16,6 +16,7 @@ from services.national.adapters.status_repository import StatusRepository
 from services.national.entrypoints.transfer_http import DepsDep
 from services.national.service_layer.ports import emit_in
 from services.national.service_layer.status_changes import sweep_suspensions
+from shared.audit.recording import audited
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
 
@@ -35,7 +36,11 @@ class SuspensionSweepRead(BaseModel):
     )
 
 
-@status_router.get("/{change_id}", summary="A status change as national decided it")
+@status_router.get(
+    "/{change_id}",
+    summary="A status change as national decided it",
+    dependencies=[audited("read", "status_change")],
+)
 async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> dict[str, Any]:
     """The ``status_change.decided`` national sent for this change (basic facts only)."""
     async with runtime.sessions() as session:
@@ -49,6 +54,7 @@ async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> dict[
     "/suspension-sweep",
     response_model=SuspensionSweepRead,
     summary="Lapse the suspensions that ended without resumption",
+    dependencies=[audited("sweep", "suspensions", object_id=None)],
 )
 async def run_suspension_sweep(
     body: SuspensionSweepCreate, runtime: RuntimeDep, deps: DepsDep

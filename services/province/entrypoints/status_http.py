@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from services.province.adapters.status_repository import DropoutRepository
 from services.province.service_layer.status_archive import hand_over_dropout_archives
+from shared.audit.recording import audited
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.envelope import Contract
 from shared.runtime.app import require_hosted
@@ -66,6 +67,7 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/operations/dropout-handovers",
         response_model=DropoutSweepRead,
         summary="Hand migrant dropouts' archives to their hukou county (term end)",
+        dependencies=[audited("hand_over", "dropout_archive", object_id=None)],
     )
     async def run_dropout_sweep(province_code: str, body: DropoutSweepCreate) -> DropoutSweepRead:
         """Every migrant dropout's archive due by ``as_of`` goes to the province of the hukou
@@ -88,6 +90,7 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/dropout-handovers",
         response_model=DropoutHandoverPage,
         summary="Migrant dropouts' archives due to their hukou county",
+        dependencies=[audited("list", "dropout_handover")],
     )
     async def list_dropout_handovers(
         province_code: str,
@@ -107,6 +110,7 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/counties/{county_code}/hukou-archives",
         response_model=HukouArchivePage,
         summary="Archives handed over for a hukou county of this province",
+        dependencies=[audited("list", "hukou_archive", object_id="county_code")],
     )
     async def list_hukou_archives(
         province_code: str,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.school.adapters import status_repository
 from services.school.entrypoints.http import SchoolDep, SettingsDep
 from services.school.service_layer import status_changes
+from shared.audit.recording import audited
 from shared.contracts.registration import ProofDocument
 from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
 from shared.rules import load_province_rules
@@ -131,6 +132,7 @@ class StatusChangePage(BaseModel):
     status_code=202,
     response_model=StatusChangeAccepted,
     summary="Ask for a change of a student's status (学籍变动)",
+    dependencies=[audited("request_status_change", "student", object_id=None)],
 )
 async def submit_status_change(
     school: SchoolDep, body: StatusChangeCreate, runtime: RuntimeDep, settings: SettingsDep
@@ -166,6 +168,7 @@ async def submit_status_change(
     "/schools/{school_code}/status-changes",
     response_model=StatusChangePage,
     summary="A school's status changes, newest first",
+    dependencies=[audited("list", "status_change", object_id="student_number")],
 )
 async def list_status_changes(
     school: SchoolDep,
@@ -194,6 +197,7 @@ async def list_status_changes(
     "/status-changes/{change_id}",
     response_model=StatusChangeRead,
     summary="Where a status change stands",
+    dependencies=[audited("read", "status_change")],
 )
 async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> StatusChangeRead:
     async with runtime.sessions() as session:
@@ -205,6 +209,7 @@ async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> Statu
 @router.get(
     "/status-changes/{change_id}/proofs/{index}",
     summary="Download one proof of a status change (for the authority and the archive)",
+    dependencies=[audited("read", "status_change_proof", object_id="change_id")],
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )

@@ -1,8 +1,8 @@
 """Status changes at the province: migrant dropouts' archives due to their hukou county, and
 the archives received for a hukou county.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 
 Written by ``python -m shared.db.migrate --tier province --autogenerate "status changes"``.
 Portable: String, Date, DateTime, JSON and the AutoId column type.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

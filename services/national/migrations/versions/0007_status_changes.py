@@ -1,7 +1,7 @@
 """Status changes (学籍变动): every change national decided, and the current suspensions.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 
 Written by ``python -m shared.db.migrate --tier national --autogenerate "status changes"``.
 Portable: String, Integer, Date, DateTime and JSON. ``registry_entry`` is not touched (no
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

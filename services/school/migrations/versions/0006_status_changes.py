@@ -1,7 +1,7 @@
 """Status changes (学籍变动) a school submitted, with their proof documents.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 
 Written by ``python -m shared.db.migrate --tier school --autogenerate "status changes"``.
 Portable: the partial unique index (one submitted change per student) has the same predicate
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
