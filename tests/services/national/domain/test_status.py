@@ -195,3 +195,14 @@ def test_the_diagram_draws_every_transition() -> None:
             continue
         left = "[*]" if source is None else source.value
         assert (left, transition.target.value) in edges, (left, transition.target)
+
+
+def test_the_readme_shows_the_same_diagram() -> None:
+    """README.md's "Status changes" section carries the docstring's diagram, unchanged."""
+    from pathlib import Path
+
+    def diagram(text: str) -> str:
+        return text.split("```mermaid", 1)[1].split("```", 1)[0].strip()
+
+    readme = (Path(__file__).parents[4] / "README.md").read_text(encoding="utf-8")
+    assert diagram(readme) == diagram(status.__doc__ or "")

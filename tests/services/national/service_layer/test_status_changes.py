@@ -283,3 +283,30 @@ async def sweep(national: NationalDriver, as_of: date) -> tuple[Any, list[Envelo
             session, emit, national.deps.rulebook, as_of, datetime.now(UTC)
         )
     return report, await national.staged_since(before)
+
+
+async def test_departures_and_returns_keep_the_registration(national: NationalDriver) -> None:
+    """Other departure, suspected dropout, dropout (kept for the compulsory years), abroad:
+    each comes back to ``enrolled`` in the matching grade; a deferred first-grader starts."""
+    number = await enrol(national, grade=2)
+    path = [
+        ("report_absence", {}, "other_departure", 2),
+        ("return", {"target_grade": 2}, "enrolled", 2),
+        ("suspect_dropout", {}, "suspected_dropout", 2),
+        ("report_dropout", {}, "dropout", 2),
+        ("return", {"target_grade": 3}, "enrolled", 3),
+        ("go_abroad", {}, "abroad", 3),
+        ("return_from_abroad", {"target_grade": 4}, "enrolled", 4),
+    ]
+    for change, facts, status, grade in path:
+        answer = await decided(national, approved(number, change, **facts))
+        assert (answer["outcome"], answer["to_status"], answer["to_grade"]) == (
+            "applied",
+            status,
+            grade,
+        ), change
+    zj = await enrol(national, ZHEJIANG_SCHOOL)
+    deferred = await decided(national, approved(zj, "defer", ZHEJIANG_SCHOOL))
+    assert deferred["to_status"] == "deferred"
+    started = await decided(national, approved(zj, "start", ZHEJIANG_SCHOOL))
+    assert (started["to_status"], started["to_grade"]) == ("enrolled", 1)
