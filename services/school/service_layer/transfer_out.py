@@ -57,6 +57,8 @@ class StepDecision:
     reason: str | None = None
 
 
+
+
 async def open_task(
     ctx: HandlerContext, federation: Federation, step: TransferStepOpened, now: datetime
 ) -> None:
@@ -108,6 +110,8 @@ def _details(
         "opened_on": step.opened_on.isoformat(),
         "proofs": proof_links(federation, step),
     }
+
+
 
 
 async def note_reminder(
