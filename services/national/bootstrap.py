@@ -13,6 +13,7 @@ from services.national.entrypoints import (
     transfer_http,
 )
 from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
+from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
 from services.national.service_layer.transfers.rulebook import Rulebook
@@ -27,16 +28,21 @@ from shared.runtime.settings import ServiceSettings
 
 
 class NationalRuntime(ServiceRuntime):
-    """The kernel runtime plus national's periodic transfer deadline sweep."""
+    """The kernel runtime plus national's periodic sweeps: transfer deadlines, suspensions."""
 
     sweeper: DeadlineSweeper | None = None
+    suspension_sweeper: SuspensionSweeper | None = None
 
     async def start(self) -> None:
         await super().start()
         if self.sweeper is not None:
             self.sweeper.start()
+        if self.suspension_sweeper is not None:
+            self.suspension_sweeper.start()
 
     async def stop(self) -> None:
+        if self.suspension_sweeper is not None:
+            await self.suspension_sweeper.stop()
         if self.sweeper is not None:
             await self.sweeper.stop()
         await super().stop()
@@ -51,6 +57,9 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime.extras[transfer_http.TRANSFER_DEPS] = deps
     messages.register(handlers, runtime.federation, deps)
     runtime.sweeper = DeadlineSweeper(runtime.sessions, deps, national.deadline_sweep_interval)
+    runtime.suspension_sweeper = SuspensionSweeper(
+        runtime.sessions, deps, national.deadline_sweep_interval
+    )
     register_metrics(runtime, deps)
     return create_app(
         runtime,

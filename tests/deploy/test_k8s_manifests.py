@@ -67,28 +67,84 @@ HOSTED_UNITS = {
     },
 }
 
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume",
-                  "StorageClass", "CustomResourceDefinition", "PriorityClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolume",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "PriorityClass",
+}
 
 
 # --- custom resources: kubernetes-validate has no schema for them -------------------------------
 
 RABBITMQ_SPEC_KEYS = {
-    "replicas", "image", "imagePullSecrets", "service", "persistence", "resources", "affinity",
-    "tolerations", "rabbitmq", "tls", "override", "terminationGracePeriodSeconds",
-    "skipPostDeploySteps", "delayStartSeconds", "secretBackend", "autoEnableAllFeatureFlags",
+    "replicas",
+    "image",
+    "imagePullSecrets",
+    "service",
+    "persistence",
+    "resources",
+    "affinity",
+    "tolerations",
+    "rabbitmq",
+    "tls",
+    "override",
+    "terminationGracePeriodSeconds",
+    "skipPostDeploySteps",
+    "delayStartSeconds",
+    "secretBackend",
+    "autoEnableAllFeatureFlags",
 }
 CNPG_SPEC_KEYS = {
-    "instances", "imageName", "imageCatalogRef", "primaryUpdateStrategy", "primaryUpdateMethod",
-    "inheritedMetadata", "bootstrap", "postgresql", "storage", "walStorage", "resources",
-    "affinity", "backup", "monitoring", "superuserSecret", "enableSuperuserAccess",
-    "description", "minSyncReplicas", "maxSyncReplicas", "managed", "replica", "externalClusters",
-    "startDelay", "stopDelay", "switchoverDelay", "failoverDelay", "priorityClassName",
-    "topologySpreadConstraints", "certificates", "enablePDB", "env", "envFrom", "logLevel",
-    "nodeMaintenanceWindow", "imagePullSecrets", "serviceAccountTemplate",
-    "projectedVolumeTemplate", "smartShutdownTimeout", "ephemeralVolumeSource",
-    "ephemeralVolumesSizeLimit", "plugins",
-    "tablespaces", "seccompProfile", "probes", "podSecurityContext", "securityContext",
+    "instances",
+    "imageName",
+    "imageCatalogRef",
+    "primaryUpdateStrategy",
+    "primaryUpdateMethod",
+    "inheritedMetadata",
+    "bootstrap",
+    "postgresql",
+    "storage",
+    "walStorage",
+    "resources",
+    "affinity",
+    "backup",
+    "monitoring",
+    "superuserSecret",
+    "enableSuperuserAccess",
+    "description",
+    "minSyncReplicas",
+    "maxSyncReplicas",
+    "managed",
+    "replica",
+    "externalClusters",
+    "startDelay",
+    "stopDelay",
+    "switchoverDelay",
+    "failoverDelay",
+    "priorityClassName",
+    "topologySpreadConstraints",
+    "certificates",
+    "enablePDB",
+    "env",
+    "envFrom",
+    "logLevel",
+    "nodeMaintenanceWindow",
+    "imagePullSecrets",
+    "serviceAccountTemplate",
+    "projectedVolumeTemplate",
+    "smartShutdownTimeout",
+    "ephemeralVolumeSource",
+    "ephemeralVolumesSizeLimit",
+    "plugins",
+    "tablespaces",
+    "seccompProfile",
+    "probes",
+    "podSecurityContext",
+    "securityContext",
 }
 
 
@@ -161,6 +217,7 @@ def validation_errors(docs: list[dict[str, Any]]) -> list[str]:
 
 # --- rendering ---------------------------------------------------------------------------------
 
+
 @functools.cache
 def _kustomize(directory: str) -> str:
     assert KUBECTL is not None
@@ -190,7 +247,8 @@ def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     """A rendered object by kind and name; generated names carry a hash suffix."""
     found = [
-        doc for doc in of_kind(docs, kind)
+        doc
+        for doc in of_kind(docs, kind)
         if re.fullmatch(rf"{re.escape(name)}(-[a-z0-9]{{10}})?", doc["metadata"]["name"])
     ]
     assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
@@ -228,6 +286,7 @@ def tier_of(deployment: dict[str, Any]) -> str:
 
 # --- schema validation -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_overlay_validates_strictly(name: str) -> None:
     docs = overlay(name)
@@ -250,8 +309,10 @@ def test_rabbitmq_statefulset_alternative_validates_fully() -> None:
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["publishNotReadyAddresses"] is True
     config = named(docs, "ConfigMap", "xueji-rabbitmq-config")["data"]
-    assert "cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s" in config[
-        "rabbitmq.conf"]
+    assert (
+        "cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s"
+        in config["rabbitmq.conf"]
+    )
     assert re.search(r"^default_queue_type = quorum$", config["rabbitmq.conf"], re.MULTILINE)
     assert "rabbitmq_peer_discovery_k8s" in config["enabled_plugins"]
     cookie = [v for v in pod_spec(statefulset)["volumes"] if "secret" in v]
@@ -302,18 +363,34 @@ def test_a_kind_without_schema_is_an_error_not_a_skip() -> None:
 
 
 def test_custom_resource_checks_catch_missing_keys() -> None:
-    rabbit = {"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster",
-              "metadata": {"name": "r"}, "spec": {"replicas": 1, "replica": 3}}
-    cnpg = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
-            "metadata": {"name": "c"}, "spec": {"instances": 2}}
+    rabbit = {
+        "apiVersion": "rabbitmq.com/v1beta1",
+        "kind": "RabbitmqCluster",
+        "metadata": {"name": "r"},
+        "spec": {"replicas": 1, "replica": 3},
+    }
+    cnpg = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": "c"},
+        "spec": {"instances": 2},
+    }
     errors = "\n".join(validation_errors([rabbit, cnpg]))
-    for expected in ("spec.replica: not a known field", "spec.replicas must be 3",
-                     "default_queue_type", "spec.persistence.storage", "spec.storage.size",
-                     "initdb.database", "initdb.owner", "initdb.secret.name"):
+    for expected in (
+        "spec.replica: not a known field",
+        "spec.replicas must be 3",
+        "default_queue_type",
+        "spec.persistence.storage",
+        "spec.storage.size",
+        "initdb.database",
+        "initdb.owner",
+        "initdb.secret.name",
+    ):
         assert expected in errors
 
 
 # --- namespaces and labels ---------------------------------------------------------------------
+
 
 def expected_namespaces(name: str) -> set[str]:
     if name == "national":
@@ -331,18 +408,23 @@ def test_overlay_renders_its_own_namespace(name: str) -> None:
             assert "namespace" not in doc["metadata"], doc["metadata"]["name"]
         else:
             assert doc["metadata"].get("namespace") in namespaces, (
-                f"{doc['kind']}/{doc['metadata']['name']} is outside the overlay's namespaces")
+                f"{doc['kind']}/{doc['metadata']['name']} is outside the overlay's namespaces"
+            )
     for namespace in of_kind(docs, "Namespace"):
-        assert labels_of(namespace)["pod-security.kubernetes.io/enforce"] in {"restricted",
-                                                                               "baseline"}
+        assert labels_of(namespace)["pod-security.kubernetes.io/enforce"] in {
+            "restricted",
+            "baseline",
+        }
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_everything_is_labelled(name: str) -> None:
     docs = overlay(name)
     province = province_code(name) if name in PROVINCE_OVERLAYS else None
-    templates = [(f"{w['kind']}/{w['metadata']['name']} pods", w["spec"]["template"]["metadata"])
-                 for w in workloads(docs)]
+    templates = [
+        (f"{w['kind']}/{w['metadata']['name']} pods", w["spec"]["template"]["metadata"])
+        for w in workloads(docs)
+    ]
     objects = [(f"{d['kind']}/{d['metadata']['name']}", d["metadata"]) for d in docs]
     for where, metadata in objects + templates:
         labels = metadata.get("labels") or {}
@@ -361,6 +443,7 @@ def test_everything_is_labelled(name: str) -> None:
 
 # --- the services: Deployments and their migration Jobs ----------------------------------------
 
+
 def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry for entry in container.get("env", [])}
 
@@ -376,8 +459,13 @@ def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
         assert spec["automountServiceAccountToken"] is False
         (container,) = spec["containers"]
         assert container["command"] == [
-            "python", "-m", f"services.{tier}", "--config", "/etc/xueji/federation.toml",
-            "--instance", "$(XUEJI_INSTANCE)",
+            "python",
+            "-m",
+            f"services.{tier}",
+            "--config",
+            "/etc/xueji/federation.toml",
+            "--instance",
+            "$(XUEJI_INSTANCE)",
         ]
         assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -393,8 +481,10 @@ def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
         assert env["XUEJI_ENV"]["value"] == "production"
         assert env["XUEJI_FEDERATION_CONFIG"]["value"] == "/etc/xueji/federation.toml"
         assert env["XUEJI_AUTO_MIGRATE"]["value"] == "false", "the migration Job migrates"
-        for variable, key in (("XUEJI_DATABASE_URL", "database-url"),
-                              ("XUEJI_AMQP_URL", "amqp-url")):
+        for variable, key in (
+            ("XUEJI_DATABASE_URL", "database-url"),
+            ("XUEJI_AMQP_URL", "amqp-url"),
+        ):
             reference = env[variable]["valueFrom"]["secretKeyRef"]
             assert reference["key"] == key
         assert env["XUEJI_INSTANCE"]["valueFrom"]["configMapKeyRef"]["key"] == tier
@@ -409,7 +499,8 @@ def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
         service = named(docs, "Service", f"xueji-{tier}")
         assert service["spec"]["selector"] == selector
         assert service["spec"]["ports"] == [
-            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+        ]
         pdb = named(docs, "PodDisruptionBudget", f"xueji-{tier}")
         assert pdb["spec"]["selector"]["matchLabels"] == selector
         job = named(docs, "Job", f"xueji-{tier}-migrate")
@@ -418,7 +509,8 @@ def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
         assert migrate["command"] == ["python", "-m", "shared.db.migrate", "--tier", tier]
         service_only = {"XUEJI_AUTO_MIGRATE"}
         assert migrate["env"] == [e for e in serve["env"] if e["name"] not in service_only], (
-            "the migration Job needs the service's environment")
+            "the migration Job needs the service's environment"
+        )
         assert migrate["image"] == serve["image"]
         assert pod_spec(job)["volumes"] == pod_spec(deployment)["volumes"]
         assert pod_spec(job)["securityContext"]["runAsNonRoot"] is True
@@ -469,10 +561,12 @@ def test_secrets_hold_only_placeholders(name: str) -> None:
                 continue  # a role name, not a credential
             assert PLACEHOLDER in value, (
                 f"Secret {secret['metadata']['name']} key {key} holds something other than the "
-                f"{PLACEHOLDER} placeholder: real credentials come from sealed/external secrets")
+                f"{PLACEHOLDER} placeholder: real credentials come from sealed/external secrets"
+            )
 
 
 # --- configuration: federation fragment and province rules -------------------------------------
+
 
 def config_map_data(docs: list[dict[str, Any]], name: str) -> dict[str, str]:
     data: dict[str, str] = named(docs, "ConfigMap", name)["data"]
@@ -503,7 +597,8 @@ def test_province_rules_match_the_projects_rules_file(name: str, tmp_path: Path)
     source = REPO / "config" / "provinces" / f"{code}.toml"
     if source.exists():
         assert tomllib.loads(mounted) == tomllib.loads(source.read_text(encoding="utf-8")), (
-            f"{name}/provinces/{code}.toml differs from config/provinces/{code}.toml")
+            f"{name}/provinces/{code}.toml differs from config/provinces/{code}.toml"
+        )
     rules = pytest.importorskip("shared.rules", reason="the rules loader is not importable")
     (tmp_path / "provinces").mkdir()
     (tmp_path / "provinces" / f"{code}.toml").write_text(mounted, encoding="utf-8")
@@ -534,8 +629,9 @@ def test_federation_fragment_names_the_hosted_units(name: str) -> None:
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path: Path) -> None:
-    config = pytest.importorskip("shared.federation.config",
-                                 reason="the project's federation loader is not importable")
+    config = pytest.importorskip(
+        "shared.federation.config", reason="the project's federation loader is not importable"
+    )
     docs = overlay(name)
     path = tmp_path / "federation.toml"
     path.write_text(config_map_data(docs, "xueji-config")["federation.toml"], encoding="utf-8")
@@ -545,6 +641,7 @@ def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path:
 
 
 # --- network isolation -------------------------------------------------------------------------
+
 
 def selects(policy: dict[str, Any], pod_labels: dict[str, str]) -> bool:
     wanted = policy["spec"]["podSelector"].get("matchLabels", {})
@@ -568,8 +665,11 @@ NATIONAL_PEER = {
 
 def allowed_egress(tier: str) -> list[tuple[list[dict[str, Any]], set[tuple[Any, str]]]]:
     own_db = {"podSelector": {"matchLabels": {"cnpg.io/cluster": f"xueji-{tier}-db"}}}
-    rules = [([own_db], {(5432, "TCP")}), ([BROKER_PEER], {(5672, "TCP")}),
-             ([DNS_PEER], {(53, "UDP"), (53, "TCP")})]
+    rules = [
+        ([own_db], {(5432, "TCP")}),
+        ([BROKER_PEER], {(5672, "TCP")}),
+        ([DNS_PEER], {(53, "UDP"), (53, "TCP")}),
+    ]
     if tier != "national":
         rules.append(([NATIONAL_PEER], {(8000, "TCP")}))
     return rules
@@ -589,8 +689,11 @@ def test_tier_pods_are_isolated_by_network_policy(name: str) -> None:
         pod_labels = workload["spec"]["template"]["metadata"]["labels"]
         tier = pod_labels["app.kubernetes.io/component"]
         namespace = workload["metadata"]["namespace"]
-        applying = [p for p in policies
-                    if p["metadata"]["namespace"] == namespace and selects(p, pod_labels)]
+        applying = [
+            p
+            for p in policies
+            if p["metadata"]["namespace"] == namespace and selects(p, pod_labels)
+        ]
         where = f"{workload['kind']}/{workload['metadata']['name']}"
         assert len(applying) == 1, f"{where}: expected exactly one NetworkPolicy"
         spec = applying[0]["spec"]
@@ -609,14 +712,23 @@ def test_each_database_accepts_only_its_own_tier(name: str) -> None:
         policy = named(docs, "NetworkPolicy", db)
         assert policy["spec"]["podSelector"]["matchLabels"] == {"cnpg.io/cluster": db}
         clients = policy["spec"]["ingress"][0]
-        assert clients["from"] == [{"podSelector": {"matchLabels": {
-            "app.kubernetes.io/component": tier, "app.kubernetes.io/part-of": "xueji"}}}]
+        assert clients["from"] == [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/component": tier,
+                        "app.kubernetes.io/part-of": "xueji",
+                    }
+                }
+            }
+        ]
         # The database pods must not fall under the tier's own (egress-limiting) policy.
         inherited = cluster["spec"]["inheritedMetadata"]["labels"]
         assert inherited["app.kubernetes.io/component"] != tier
 
 
 # --- stateful backing services -----------------------------------------------------------------
+
 
 def test_national_overlay_holds_the_broker_and_the_national_database() -> None:
     docs = overlay("national")
@@ -633,7 +745,10 @@ def test_national_overlay_holds_the_broker_and_the_national_database() -> None:
 def test_province_overlay_runs_three_tiers_with_a_database_each(name: str) -> None:
     docs = overlay(name)
     assert sorted(tier_of(d) for d in of_kind(docs, "Deployment")) == [
-        "county", "province", "school"]
+        "county",
+        "province",
+        "school",
+    ]
     clusters = {c["metadata"]["name"]: c["spec"]["instances"] for c in of_kind(docs, "Cluster")}
     assert clusters == {"xueji-province-db": 2, "xueji-county-db": 2, "xueji-school-db": 2}
     assert not of_kind(docs, "RabbitmqCluster"), "the broker is shared, not per province"

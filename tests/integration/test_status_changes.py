@@ -178,3 +178,35 @@ async def test_an_officer_s_rejection_reaches_the_school(fed: Federation) -> Non
         "材料不全",
     )
     assert (await registry(fed, kid))["status"] == "enrolled"
+
+
+async def test_a_suspension_over_without_resumption_lapses_in_sichuan(fed: Federation) -> None:
+    """LS 2(二)3: 休学期满 … 仍未复学 … 学校可以做其他离校处理 — national's sweep does it."""
+    kid = await registered(fed, SICHUAN)
+    suspended = await change(
+        fed,
+        kid,
+        "suspend",
+        ground="illness",
+        proofs=("hospital_certificate",),
+        on=date(2025, 9, 1),
+    )
+    assert suspended["outcome"]["suspended_until"] == "2026-09-01"
+    sweep = await fed.post(
+        "national", "CN", "/api/v1/operations/suspension-sweep", json={"as_of": "2026-09-07"}
+    )
+    assert sweep.status_code == 200 and sweep.json()["lapsed"] >= 1, sweep.text
+
+    async def lapsed() -> bool:
+        return (await roster(fed, kid))["status"] == "other_departure"
+
+    await eventually(lapsed, timeout=45, interval=0.2)
+    school = kid["school"]
+    listed = await fed.get(
+        "school",
+        school,
+        f"/api/v1/schools/{school}/status-changes",
+        params={"student_number": kid["student_number"]},
+    )
+    assert [i["change"] for i in listed.json()["items"]] == ["lapse", "suspend"]
+    assert (await registry(fed, kid))["status"] == "other_departure"

@@ -60,8 +60,11 @@ async def put_back(amqp_url: str, node: Node, letter: DeadLetter) -> None:
         exchange = await channel.get_exchange(DEAD_EXCHANGE)
         await exchange.publish(
             aio_pika.Message(
-                letter.body, headers=letter.headers, message_id=letter.message_id,
-                type=letter.type, content_type="application/json",
+                letter.body,
+                headers=letter.headers,
+                message_id=letter.message_id,
+                type=letter.type,
+                content_type="application/json",
             ),
             node.topology.queue_name,
         )
@@ -81,15 +84,18 @@ async def test_listing_shows_dead_letters_and_leaves_them_in_place(
     assert letter.routing_key == sent.routing_key
 
     out = io.StringIO()
-    assert main(["dead-letters", "list", "--instance", node.name, "--amqp-url", amqp_url],
-                out=out) == 0
+    assert (
+        main(["dead-letters", "list", "--instance", node.name, "--amqp-url", amqp_url], out=out)
+        == 0
+    )
     printed = out.getvalue()
     assert f"1 dead letter(s) in xueji.{node.name}.dead" in printed
     assert str(sent.message_id) in printed and "cannot apply yet" in printed
 
     out = io.StringIO()
-    main(["dead-letters", "list", "--instance", node.name, "--amqp-url", amqp_url, "--json"],
-         out=out)
+    main(
+        ["dead-letters", "list", "--instance", node.name, "--amqp-url", amqp_url, "--json"], out=out
+    )
     assert json.loads(out.getvalue())["message_id"] == str(sent.message_id)
     assert [d.message_id for d in list_dead_letters(amqp_url, node.name)] == [letter.message_id]
 
@@ -106,8 +112,19 @@ async def test_a_replayed_dead_letter_is_applied_exactly_once(
 
     node.refused = {"still-broken"}  # the operator fixed the cause of one of them
     out = io.StringIO()
-    code = main(["dead-letters", "replay", "--instance", node.name, "--amqp-url", amqp_url,
-                 "--message-id", str(fixed.message_id)], out=out)
+    code = main(
+        [
+            "dead-letters",
+            "replay",
+            "--instance",
+            node.name,
+            "--amqp-url",
+            amqp_url,
+            "--message-id",
+            str(fixed.message_id),
+        ],
+        out=out,
+    )
     assert code == 0, out.getvalue()
     assert "1 replayed, 0 kept, 0 not found" in out.getvalue()
 
@@ -162,8 +179,13 @@ async def test_a_dead_letter_that_came_back_from_a_retry_queue_replays_to_its_un
     assert letter.routing_key == sent.routing_key
 
     node.failures["flaky"] = 10  # the cause is gone
-    assert main(["dead-letters", "replay", "--instance", node.name, "--amqp-url", amqp_url,
-                 "--all"], out=io.StringIO()) == 0
+    assert (
+        main(
+            ["dead-letters", "replay", "--instance", node.name, "--amqp-url", amqp_url, "--all"],
+            out=io.StringIO(),
+        )
+        == 0
+    )
 
     async def applied() -> bool:
         return (await node.effect_counts()).get("flaky") == 1

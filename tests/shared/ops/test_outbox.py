@@ -55,12 +55,14 @@ async def test_outbox_shows_backlog_and_why_messages_are_stuck(
     data = tmp_path / "var"
     (data / "db").mkdir(parents=True)
     shutil.copy(tmp_path / "node.db", data / "db" / "school-41.sqlite")
-    (data / "federation.json").write_text(json.dumps(
-        {"broker": {"amqp_url": amqp_url}, "instances": [{"name": "school-41"}]}
-    ))
-    code, printed = await run("--federation", str(data / "federation.json"), "outbox",
-                              "--instance", "school-41")
+    (data / "federation.json").write_text(
+        json.dumps({"broker": {"amqp_url": amqp_url}, "instances": [{"name": "school-41"}]})
+    )
+    code, printed = await run(
+        "--federation", str(data / "federation.json"), "outbox", "--instance", "school-41"
+    )
     assert code == 0 and "unsent: 2" in printed
-    code, _ = await run("--federation", str(data / "federation.json"), "outbox",
-                        "--instance", "school-99")
+    code, _ = await run(
+        "--federation", str(data / "federation.json"), "outbox", "--instance", "school-99"
+    )
     assert code == 2

@@ -59,8 +59,9 @@ class Service:
             await exchange.publish(aio_pika.Message(body, **props), routing_key, mandatory=True)  # type: ignore[arg-type]
 
 
-def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
-          **labels: str) -> float:
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
@@ -124,10 +125,26 @@ async def test_kernel_metrics_count_messages_in_out_and_dead(service: Service) -
     assert value(after, "xueji_messages_dead_lettered_total", type="unknown") == 1
     assert value(after, "xueji_outbox_backlog_messages") == 0
     route = "/api/v1/diagnostics/pings"
-    assert value(after, "xueji_http_request_duration_seconds_count",
-                 method="POST", route=route, status="202") == 1
-    assert value(after, "xueji_http_request_duration_seconds_count",
-                 method="GET", route=route + "/{probe_id}", status="200") >= 1
+    assert (
+        value(
+            after,
+            "xueji_http_request_duration_seconds_count",
+            method="POST",
+            route=route,
+            status="202",
+        )
+        == 1
+    )
+    assert (
+        value(
+            after,
+            "xueji_http_request_duration_seconds_count",
+            method="GET",
+            route=route + "/{probe_id}",
+            status="200",
+        )
+        >= 1
+    )
 
 
 async def _at_least(duplicates: int, dead: int) -> bool:
@@ -180,8 +197,16 @@ async def test_unmatched_paths_share_one_route_label(service: Service) -> None:
     for path in ("/nope/1", "/nope/2"):
         assert (await service.http.get(path)).status_code == 404
     samples = await service.metrics()
-    assert value(samples, "xueji_http_request_duration_seconds_count",
-                 method="GET", route="<unmatched>", status="404") == 2
+    assert (
+        value(
+            samples,
+            "xueji_http_request_duration_seconds_count",
+            method="GET",
+            route="<unmatched>",
+            status="404",
+        )
+        == 2
+    )
 
 
 def test_a_gauge_name_is_registered_once() -> None:

@@ -31,8 +31,12 @@ class HopNode(Node):
 @pytest.fixture
 async def chain(tmp_path: Path, amqp_url: str) -> AsyncIterator[tuple[HopNode, HopNode, HopNode]]:
     nodes = [
-        HopNode(unique_name(f"trace-{n}"), random_unit(), f"sqlite+aiosqlite:///{tmp_path / n}.db",
-                amqp_url)
+        HopNode(
+            unique_name(f"trace-{n}"),
+            random_unit(),
+            f"sqlite+aiosqlite:///{tmp_path / n}.db",
+            amqp_url,
+        )
         for n in ("a", "b", "c")
     ]
     a, b, c = nodes
@@ -57,7 +61,8 @@ def parent_of(span: ReadableSpan, spans: dict[int, ReadableSpan]) -> ReadableSpa
 
 def of_kind(spans: Sequence[ReadableSpan], kind: SpanKind, key: str) -> list[ReadableSpan]:
     return [
-        s for s in spans
+        s
+        for s in spans
         if s.kind == kind and s.attributes and s.attributes.get("xueji.message_type") == key
     ]
 
@@ -80,9 +85,10 @@ async def test_a_multi_hop_flow_is_one_trace_with_intact_parent_links(
     finished = spans.get_finished_spans()
     index = by_id(finished)
     process_c = next(
-        s for s in finished
-        if s.kind == SpanKind.CONSUMER and s.attributes["messaging.destination.name"]
-        == c.topology.queue_name
+        s
+        for s in finished
+        if s.kind == SpanKind.CONSUMER
+        and s.attributes["messaging.destination.name"] == c.topology.queue_name
     )
     # walk up from C to the root: process C <- send (B's relay) <- process B <- send (A's relay)
     send_b = parent_of(process_c, index)
@@ -90,7 +96,10 @@ async def test_a_multi_hop_flow_is_one_trace_with_intact_parent_links(
     send_a = parent_of(process_b, index)
     top = parent_of(send_a, index)
     assert [s.kind for s in (process_c, send_b, process_b, send_a)] == [
-        SpanKind.CONSUMER, SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.PRODUCER,
+        SpanKind.CONSUMER,
+        SpanKind.PRODUCER,
+        SpanKind.CONSUMER,
+        SpanKind.PRODUCER,
     ]
     assert process_b.attributes["messaging.destination.name"] == b.topology.queue_name
     assert send_a.attributes["messaging.rabbitmq.destination.routing_key"].startswith(
@@ -111,10 +120,12 @@ async def test_a_multi_hop_flow_is_one_trace_with_intact_parent_links(
 async def test_each_message_of_a_consumer_batch_gets_its_own_span_under_its_own_trace(
     spans: InMemorySpanExporter, tmp_path: Path, amqp_url: str
 ) -> None:
-    sender = await Node(unique_name("trace-s"), random_unit(), f"sqlite+aiosqlite:///{tmp_path}/s.db",
-                        amqp_url).start(consumer=False)
-    receiver = Node(unique_name("trace-r"), random_unit(), f"sqlite+aiosqlite:///{tmp_path}/r.db",
-                    amqp_url)
+    sender = await Node(
+        unique_name("trace-s"), random_unit(), f"sqlite+aiosqlite:///{tmp_path}/s.db", amqp_url
+    ).start(consumer=False)
+    receiver = Node(
+        unique_name("trace-r"), random_unit(), f"sqlite+aiosqlite:///{tmp_path}/r.db", amqp_url
+    )
     await receiver.start(consumer=False)  # the messages pile up, then arrive as one batch
     try:
         tracer = trace.get_tracer("test")

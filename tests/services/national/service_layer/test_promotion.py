@@ -346,7 +346,6 @@ async def test_on_postgresql_the_promotion_touches_no_index(
     assert report.promoted == updated == hot == 100
 
 
-
 def _national_diffs(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     diffs = compare_metadata(context, metadata)

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from services.national.adapters.orm import StatusChangeRecord, Suspension
+from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
 from shared.contracts.status import StatusChangeApproved, StatusChangeFacts
 from shared.contracts.transfer import ProofRef
-from shared.federation.config import NATIONAL
 from shared.messaging.envelope import Envelope
 from tests.services.national.builders import (
     SCHOOL,
@@ -264,24 +264,10 @@ async def test_the_sweep_lapses_suspensions_where_the_province_says_so(
 
 
 async def sweep(national: NationalDriver, as_of: date) -> tuple[Any, list[Envelope]]:
-    from datetime import UTC, datetime
-
-    from services.national.service_layer.status_changes import sweep_suspensions
-
+    """The periodic sweep national runs (here once), on ``as_of``."""
+    national.set_today(as_of)
     before = await national.last_outbox_id()
-
-    async with national.sessions() as session, session.begin():
-
-        async def emit(payload: Any, *, target: Any) -> object:
-            from shared.messaging.envelope import build_envelope
-            from shared.messaging.outbox import stage
-
-            await stage(session, [build_envelope(payload, source=NATIONAL, target=target)])
-            return None
-
-        report = await sweep_suspensions(
-            session, emit, national.deps.rulebook, as_of, datetime.now(UTC)
-        )
+    report = await SuspensionSweeper(national.sessions, national.deps, 0).sweep_once()
     return report, await national.staged_since(before)
 
 

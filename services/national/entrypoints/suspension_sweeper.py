@@ -1,0 +1,63 @@
+"""The periodic suspension sweep: a background task of the national runtime, beside the
+transfer deadline sweep and on the same interval (``deadline_sweep_interval``; 0 turns both
+off, as the tests do, which drive time with ``POST /api/v1/operations/suspension-sweep``).
+
+Each run lapses the suspensions over before today (Beijing) where the province's rules say so
+(LS 2(二)3). A lapse's id is derived from the student and the suspension's end, and the
+suspension row is gone once it lapsed, so a second run (or a second instance) sends nothing
+twice; a run that collides with another fails, is logged and retried at the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from services.national.service_layer.status_changes import SuspensionSweep, sweep_suspensions
+from services.national.service_layer.transfers.context import TransferDeps
+from shared.db.engine import SessionFactory
+from shared.federation.config import NATIONAL, UnitRef
+from shared.messaging.envelope import Contract, build_envelope
+from shared.messaging.outbox import stage
+
+log = logging.getLogger(__name__)
+
+
+class SuspensionSweeper:
+    def __init__(self, sessions: SessionFactory, deps: TransferDeps, interval: float) -> None:
+        self._sessions = sessions
+        self._deps = deps
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="suspension-sweep")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def sweep_once(self) -> SuspensionSweep:
+        """One sweep for today, in one transaction."""
+        async with self._sessions() as session, session.begin():
+
+            async def emit(payload: Contract, *, target: UnitRef) -> object:
+                await stage(session, [build_envelope(payload, source=NATIONAL, target=target)])
+                return None
+
+            return await sweep_suspensions(
+                session, emit, self._deps.rulebook, self._deps.clock.today(), self._deps.clock.now()
+            )
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("suspension sweep failed; next try in %s s", self.interval)
+            await asyncio.sleep(self.interval)
