@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 
 import aio_pika
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from bench.infra import amqp_url, database_url
@@ -27,6 +28,7 @@ from shared.messaging.consumer import MessageConsumer
 from shared.messaging.envelope import Contract, build_envelope, contract
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.outbox import OutboxRelay, stage, wake_relay_after_commit
+from shared.messaging.signing import Signer, TrustedKey, TrustStore, Verifier
 from shared.messaging.tables import kernel_metadata
 from shared.messaging.topology import ServiceTopology
 
@@ -108,13 +110,17 @@ async def kernel_rate(url: str, db_url: str, n: int, *, set_based: bool = True) 
     else:
         handlers.register(BenchEffect, apply_one)
     broker = BrokerConnection(url, name="bench-kernel")
-    relay = OutboxRelay(sessions, broker, poll_interval=0.05)
+    instance = f"bench-{uuid.uuid4().hex[:8]}"
+    key = Ed25519PrivateKey.generate()  # messages are signed and verified, as in production
+    trusted = TrustedKey(instance, instance, unit.tier, frozenset({unit.code}), key.public_key())
+    relay = OutboxRelay(sessions, broker, signer=Signer(instance, key), poll_interval=0.05)
     wake_relay_after_commit(sessions, relay)
     consumer = MessageConsumer(
-        topology=ServiceTopology(instance=f"bench-{uuid.uuid4().hex[:8]}", units=[unit]),
+        topology=ServiceTopology(instance=instance, units=[unit]),
         handlers=handlers,
         session_factory=sessions,
         broker=broker,
+        verifier=Verifier(instance, TrustStore([trusted]), frozenset({unit})),
     )
     broker.start()
     consumer.start()

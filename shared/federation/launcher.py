@@ -6,6 +6,9 @@ Each instance runs ``python -m services.<tier> --config CONFIG --instance NAME``
     XUEJI_DATA_DIR       data_dir (the service keeps its files there)
     XUEJI_DATABASE_URL   only when database_url_for is given; otherwise the service defaults to
                          sqlite+aiosqlite:///<data_dir>/db/<instance>.sqlite
+    XUEJI_SIGNING_KEY_FILE, XUEJI_TRUSTED_KEYS_FILE
+                         its message signing key and the federation's public keys, generated
+                         once into <data_dir>/keys (private keys 0600; kept across runs)
 
 Its stdout/stderr go to ``<data_dir>/logs/<instance>.log``. An instance is ready when
 ``GET http://host:port/readyz`` answers 200. Once all are ready, ``<data_dir>/federation.json``
@@ -37,6 +40,7 @@ import httpx
 from shared.federation.broker import LocalRabbitMQ, free_port, port_open, tail
 from shared.federation.config import Federation, Instance, Tier, load_federation
 from shared.federation.postgres import LocalPostgres
+from shared.messaging.keys import generate_federation_keys, private_key_path
 
 __all__ = [
     "FederationError",
@@ -95,6 +99,7 @@ class LocalFederation:
         self.cwd = Path(cwd).absolute() if cwd else Path.cwd()
         self.die_with_parent = die_with_parent
         self._children: dict[str, _Child] = {}
+        self._trust_file: Path | None = None
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -134,14 +139,27 @@ class LocalFederation:
     def federation_json(self) -> Path:
         return self.data_dir / "federation.json"
 
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def ensure_keys(self) -> Path:
+        """A signing key per instance under ``keys_dir`` and the trust file; its path."""
+        if self._trust_file is None:
+            self._trust_file = generate_federation_keys(self.federation, self.keys_dir)
+        return self._trust_file
+
     def env_for(self, instance: Instance) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("XUEJI_DATABASE_URL", None)  # one URL for every instance would be wrong
         env.update(
             XUEJI_AMQP_URL=self.amqp_url,
             XUEJI_DATA_DIR=str(self.data_dir),
+            XUEJI_TRUSTED_KEYS_FILE=str(self.ensure_keys()),
+            XUEJI_SIGNING_KEY_FILE=str(private_key_path(self.keys_dir, instance.name)),
             PYTHONUNBUFFERED="1",
         )
+        env.pop("XUEJI_SIGNING_KEY_ID", None)
         if self.database_url_for is not None:
             env["XUEJI_DATABASE_URL"] = self.database_url_for(instance.name)
         env.update(self.extra_env)
@@ -327,6 +345,7 @@ class LocalFederation:
     def describe(self) -> dict[str, object]:
         return {
             "broker": {"amqp_url": self.amqp_url},
+            "keys_dir": str(self.keys_dir),
             "instances": [
                 {
                     "name": instance.name,

@@ -5,8 +5,12 @@ applied in one transaction; if anything in the batch fails, the batch is rolled 
 message is applied on its own, so one bad message never holds back or corrupts the others.
 
 - A message that can never apply (bad JSON, bad envelope, unknown type, unsupported version,
-  a unit this instance does not host, a payload that breaks its contract, or a handler raising
-  :class:`PermanentMessageError`) is dead-lettered at once with ``x-failure-reason``.
+  a payload that breaks its contract, or a handler raising :class:`PermanentMessageError`) is
+  dead-lettered at once with ``x-failure-reason``.
+- Before anything else a delivery's signature is verified (``shared.messaging.signing``):
+  forged, tampered, stale, or wrongly addressed messages (a source unit its signer does not
+  host, a target unit this instance does not host) are dead-lettered with the reason and
+  raise a security alert; they never reach the inbox or a handler.
 - Any other failure is retried through the delay queues with growing back-off; after
   ``max_attempts`` deliveries it is dead-lettered with the last error as its reason.
 - Inbox: ``(consumer, message_id)`` is inserted in the same transaction as the handler's
@@ -30,11 +34,11 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select
 
 from shared.db.engine import AsyncSession, SessionFactory
-from shared.federation.config import UnitRef
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Contract, Envelope
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry, ManyHandler
+from shared.messaging.signing import ALERT_REASONS, SecurityRefusal, Verifier, security_alert
 from shared.messaging.tables import inbox
 from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
 from shared.telemetry.amqp import consumer_span, consumer_spans, record_dead_letter
@@ -77,6 +81,7 @@ class MessageConsumer:
         handlers: HandlerRegistry,
         session_factory: SessionFactory,
         broker: BrokerConnection,
+        verifier: Verifier,
         batch_size: int = 100,
         prefetch: int = 200,
     ) -> None:
@@ -84,7 +89,9 @@ class MessageConsumer:
         self.consumer_name = topology.instance
         self._handlers = handlers
         self._sessions = session_factory
-        self._hosted: set[UnitRef] = set(topology.units)
+        if verifier.hosted != frozenset(topology.units):
+            raise ValueError("the verifier must check the units this consumer's queue receives")
+        self._verifier = verifier
         self._batch_size = batch_size
         self._prefetch = prefetch
         self._pending: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -96,6 +103,8 @@ class MessageConsumer:
         self.batches = 0
         # (message type, applied | duplicate | retried | dead_lettered) -> count, for /metrics
         self.outcomes: Counter[tuple[str, str]] = Counter()
+        # security alert reason -> count, for /metrics (xueji_security_alerts_total)
+        self.security_alerts: Counter[str] = Counter(dict.fromkeys(ALERT_REASONS, 0))
         broker.on_connected(self._attach)
         self._broker = broker
 
@@ -137,6 +146,8 @@ class MessageConsumer:
             try:
                 decoded.append(self.decode(message))
             except PermanentMessageError as exc:
+                if isinstance(exc, SecurityRefusal):
+                    self._alert(message, exc)
                 await self._dead_letter(message, exc.reason)
         if not decoded:
             return
@@ -162,13 +173,15 @@ class MessageConsumer:
             await _ack(item.message)
 
     def decode(self, message: AbstractIncomingMessage) -> Decoded:
-        """Check a delivery against the envelope, the contracts and the hosted units."""
+        """Check a delivery's signature, then the envelope, the contracts and the units."""
+        signer = self._verifier.verify(message.body, message.headers)
         try:
             envelope = Envelope.model_validate_json(message.body)
         except ValidationError as exc:
             if any(e["type"] == "json_invalid" for e in exc.errors()):
                 raise PermanentMessageError(f"malformed JSON: {_errors(exc)}") from exc
             raise PermanentMessageError(f"invalid envelope: {_errors(exc)}") from exc
+        self._verifier.check_units(signer, envelope)
         found = self._handlers.lookup(envelope.type, envelope.schema_version)
         if found is None:
             supported = self._handlers.versions(envelope.type)
@@ -177,10 +190,6 @@ class MessageConsumer:
             raise PermanentMessageError(
                 f"unsupported schema version {envelope.schema_version} of {envelope.type!r}"
                 f" (supported: {', '.join(map(str, supported))})"
-            )
-        if envelope.target not in self._hosted:
-            raise PermanentMessageError(
-                f"target unit {envelope.target} is not hosted by instance {self.consumer_name}"
             )
         contract, handler = found
         try:
@@ -273,11 +282,26 @@ class MessageConsumer:
                 {ATTEMPT_HEADER: attempt + 1},
             )
 
+    def _known_type(self, message: AbstractIncomingMessage) -> str:
+        """A label from the wire only when we know it (a hostile peer must not add series)."""
+        known = bool(message.type and self._handlers.versions(message.type))
+        return message.type if known and message.type else "unknown"
+
+    def _alert(self, message: AbstractIncomingMessage, refusal: SecurityRefusal) -> None:
+        envelope = refusal.envelope
+        self.security_alerts[refusal.code] += 1
+        security_alert(
+            refusal,
+            instance=self.consumer_name,
+            message_id=str(envelope.message_id) if envelope else message.message_id,
+            message_type=self._known_type(message),
+            source=envelope.source if envelope else None,
+            target=envelope.target if envelope else None,
+        )
+
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         log.error("dead-lettering message %s: %s", message.message_id, reason)
-        # a label from the wire only when we know it (a hostile peer must not add series)
-        known = bool(message.type and self._handlers.versions(message.type))
-        message_type = message.type if known and message.type else "unknown"
+        message_type = self._known_type(message)
         record_dead_letter(
             message.headers,
             message_id=str(message.message_id),

@@ -4,7 +4,9 @@
 :class:`OutboxRelay` publishes committed rows with publisher confirms, ``mandatory`` and
 persistent delivery, confirming a whole batch at once, and marks a row sent only once the
 broker acknowledged it. A crash anywhere in between leaves the row unsent, so it is published
-again (at least once); the receiving inbox drops the duplicate.
+again (at least once); the receiving inbox drops the duplicate. The relay signs every body as
+it publishes it (``shared.messaging.signing``), so a row waiting in the outbox does not age
+towards the receivers' freshness window.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from shared.db.engine import SessionFactory
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Envelope
+from shared.messaging.signing import SIGNATURE_HEADER, Signer
 from shared.messaging.tables import outbox
 from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
 from shared.telemetry.amqp import producer_span
@@ -108,6 +111,7 @@ class OutboxRelay:
         session_factory: SessionFactory,
         broker: BrokerConnection,
         *,
+        signer: Signer,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(minutes=10),
@@ -116,6 +120,7 @@ class OutboxRelay:
     ) -> None:
         self._sessions = session_factory
         self._broker = broker
+        self._signer = signer
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._retention = retention
@@ -203,6 +208,7 @@ class OutboxRelay:
             exchange=EVENTS_EXCHANGE,
             headers=row.headers,
         ) as headers:
+            headers[SIGNATURE_HEADER] = self._signer.sign(row.body)
             await exchange.publish(
                 _message(row, headers),
                 row.routing_key,

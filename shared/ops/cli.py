@@ -2,6 +2,7 @@
 
     xueji-ops dead-letters list   --instance NAME [--amqp-url URL] [--limit N] [--json]
     xueji-ops dead-letters replay --instance NAME (--message-id ID ... | --all) [--amqp-url URL]
+                                  [--signing-key FILE]
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
     xueji-ops transfer show ID [--national-url URL] [--json]
     xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--json]
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -25,6 +27,8 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.messaging.keys import load_private_key
+from shared.messaging.signing import Signer
 from shared.ops.audit import AnchorFile, parse_anchor, verify_chain
 from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
 from shared.ops.federation import OpsError, RunningFederation
@@ -64,9 +68,28 @@ def _dead_letters_list(args: argparse.Namespace, fed: RunningFederation, out: Te
     return 0
 
 
+def _replay_signer(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> Signer | None:
+    """The instance's own key, to attest the replay: --signing-key, the environment (inside the
+    instance's pod), or the local federation's key directory."""
+    path = args.signing_key or fed.signing_key_path(args.instance)
+    if path is None:
+        print("no signing key of the instance: replaying without an attestation (a message "
+              "older than the receivers' window is refused again)", file=out)
+        return None
+    try:
+        key = load_private_key(Path(path))
+    except (OSError, ValueError) as exc:
+        raise OpsError(f"cannot read the signing key {path}: {exc}") from exc
+    key_id = os.environ.get("XUEJI_SIGNING_KEY_ID") or args.instance
+    return Signer(key_id, key)
+
+
 def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
     ids = None if args.all else list(args.message_ids)
-    report = replay_dead_letters(fed.broker_url(args.amqp_url), args.instance, message_ids=ids)
+    signer = _replay_signer(args, fed, out)
+    report = replay_dead_letters(
+        fed.broker_url(args.amqp_url), args.instance, message_ids=ids, signer=signer
+    )
     for message_id in report.replayed:
         print(f"replayed  {message_id}", file=out)
     for message_id, why in report.refused.items():
@@ -96,6 +119,12 @@ def add_dead_letters(commands: argparse._SubParsersAction[Any]) -> None:
     chosen = replay.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--message-id", dest="message_ids", action="append", metavar="ID")
     chosen.add_argument("--all", action="store_true", help="every dead letter of the instance")
+    replay.add_argument(
+        "--signing-key",
+        type=Path,
+        help="the instance's private signing key (default: XUEJI_SIGNING_KEY_FILE, else the "
+        "local federation's keys directory)",
+    )
     replay.set_defaults(run=_dead_letters_replay)
 
 

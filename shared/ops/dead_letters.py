@@ -13,6 +13,12 @@ without ``x-attempt``, so the consumer starts counting attempts afresh); only af
 confirm is the dead letter acknowledged off the dead queue. A replay that dies between the two
 leaves the dead letter in place: replaying it again is harmless, the consumer's inbox applies
 a message id once.
+
+Signed messages (docs/decisions/0013-signed-messages.md): a replay keeps the sender's
+signature (the body is republished byte for byte) and, given the dead letter's instance's own
+signing key, adds a ``xueji-replay`` attestation so that the receiver measures the message's
+age from the replay, not from its first publication. Without the key, a dead letter older than
+the receivers' window (72 h by default) is refused again as expired.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
 from shared.federation.config import UnitRef
 from shared.messaging.consumer import ATTEMPT_HEADER, REASON_HEADER
 from shared.messaging.envelope import routing_key_for
+from shared.messaging.signing import REPLAY_HEADER, SIGNATURE_HEADER, Signer
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.ops.federation import OpsError
 
@@ -207,13 +214,18 @@ def list_dead_letters(
     return found
 
 
-def replay_headers(headers: dict[str, Any]) -> dict[str, Any]:
+def replay_headers(headers: dict[str, Any], signer: Signer | None = None) -> dict[str, Any]:
     cleaned = {k: v for k, v in headers.items() if k not in FAILURE_HEADERS}
     cleaned["x-replayed-at"] = datetime.now(UTC).isoformat()
+    signature = cleaned.get(SIGNATURE_HEADER)
+    if signer is not None and signature is not None:
+        cleaned[REPLAY_HEADER] = signer.attest_replay(_text(signature))
     return cleaned
 
 
-def _republish(channel: BlockingChannel, letter: DeadLetter, routing_key: str) -> None:
+def _republish(
+    channel: BlockingChannel, letter: DeadLetter, routing_key: str, signer: Signer | None
+) -> None:
     source = letter.properties
     properties = pika.BasicProperties(
         content_type=source.content_type,
@@ -222,15 +234,21 @@ def _republish(channel: BlockingChannel, letter: DeadLetter, routing_key: str) -
         type=source.type,
         correlation_id=source.correlation_id,
         timestamp=source.timestamp,
-        headers=replay_headers(letter.headers),
+        headers=replay_headers(letter.headers, signer),
     )
     channel.basic_publish(EVENTS_EXCHANGE, routing_key, letter.body, properties, mandatory=True)
 
 
 def replay_dead_letters(
-    amqp_url: str, instance: str, *, message_ids: Collection[str] | None = None
+    amqp_url: str,
+    instance: str,
+    *,
+    message_ids: Collection[str] | None = None,
+    signer: Signer | None = None,
 ) -> ReplayReport:
     """Republish the chosen dead letters of ``instance`` (all when ``message_ids`` is None).
+
+    ``signer``: ``instance``'s own signing key, attesting the replay (renews the message's age).
 
     A dead letter is acknowledged off the dead queue only after its republication is
     confirmed; one that cannot be routed (or is refused) stays, with the reason in the report.
@@ -247,11 +265,13 @@ def replay_dead_letters(
         def visit(tag: int, letter: DeadLetter) -> None:
             if wanted is not None and letter.message_id not in wanted:
                 return
+            if letter.message_id in report.replayed:  # refused again meanwhile: a new letter
+                return
             if letter.routing_key is None:
                 report.refused[letter.message_id] = "no routing key (the body is not an envelope)"
                 return
             try:
-                _republish(publisher, letter, letter.routing_key)
+                _republish(publisher, letter, letter.routing_key, signer)
             except UnroutableError:
                 report.refused[letter.message_id] = f"unroutable: {letter.routing_key}"
                 return

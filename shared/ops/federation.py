@@ -21,6 +21,7 @@ class RunningFederation:
 
     path: Path
     amqp_url: str | None = None
+    keys_dir: Path | None = None
     instances: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @classmethod
@@ -32,6 +33,7 @@ class RunningFederation:
         return cls(
             path,
             amqp_url=data.get("broker", {}).get("amqp_url"),
+            keys_dir=Path(data["keys_dir"]) if data.get("keys_dir") else None,
             instances=tuple(data.get("instances", [])),
         )
 
@@ -48,6 +50,15 @@ class RunningFederation:
         if not url:
             raise OpsError(f"no broker URL: pass --amqp-url (no {self.path} to read it from)")
         return url
+
+    def signing_key_path(self, instance: str) -> Path | None:
+        """An instance's private signing key: XUEJI_SIGNING_KEY_FILE, else the local one."""
+        given = os.environ.get("XUEJI_SIGNING_KEY_FILE")
+        if given:
+            return Path(given)
+        if self.keys_dir is not None and (self.keys_dir / f"{instance}.key").exists():
+            return self.keys_dir / f"{instance}.key"
+        return None
 
     def sqlite_url(self, instance: str) -> str:
         """The database a locally run instance uses by default (SQLite under the data dir)."""

@@ -21,7 +21,9 @@ from shared.federation.config import Federation, Instance, Tier, UnitRef, load_f
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.consumer import MessageConsumer
 from shared.messaging.handlers import HandlerRegistry
+from shared.messaging.keys import development_keys, load_keys
 from shared.messaging.outbox import OutboxRelay, wake_relay_after_commit
+from shared.messaging.signing import Signer, TrustStore, Verifier
 from shared.messaging.topology import ServiceTopology
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.settings import ServiceSettings
@@ -49,9 +51,11 @@ class ServiceRuntime:
         instrument_engine(self.engine)
         self.sessions: SessionFactory = make_session_factory(self.engine)
         self.broker = BrokerConnection(self.settings.amqp_url, name=f"xueji-{self.instance.name}")
+        self.signer, self.trust = signing_keys(self.settings, self.federation, self.instance)
         self.relay = OutboxRelay(
             self.sessions,
             self.broker,
+            signer=self.signer,
             batch_size=self.settings.relay_batch_size,
             poll_interval=self.settings.relay_poll_interval,
         )
@@ -67,6 +71,13 @@ class ServiceRuntime:
             handlers=self.handlers,
             session_factory=self.sessions,
             broker=self.broker,
+            verifier=Verifier(
+                instance=self.instance.name,
+                trust=self.trust,
+                hosted=frozenset(self.units),
+                max_age=self.settings.message_max_age,
+                max_skew=self.settings.message_max_skew,
+            ),
             batch_size=self.settings.consumer_batch_size,
             prefetch=self.settings.consumer_prefetch,
         )
@@ -115,6 +126,26 @@ class ServiceRuntime:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["broker"] = "ok" if self.broker.is_ready else "not connected"
         return checks
+
+
+def signing_keys(
+    settings: ServiceSettings, federation: Federation, instance: Instance
+) -> tuple[Signer, TrustStore]:
+    """The instance's signing key and trust store: from files, else development keys."""
+    if settings.signing_key_file is not None and settings.trusted_keys_file is not None:
+        return load_keys(
+            settings.signing_key_file,
+            settings.trusted_keys_file,
+            settings.signing_key_id or instance.name,
+        )
+    if settings.env == "production":  # the settings refuse this already; never fall through
+        raise ValueError("production needs message signing keys")
+    log.warning(
+        "no XUEJI_SIGNING_KEY_FILE: %s signs with a development key derived from its name;"
+        " anyone can forge such messages (refused in production)",
+        instance.name,
+    )
+    return development_keys(federation, instance.name)
 
 
 def build_runtime(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +30,15 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = 200
     relay_batch_size: int = 500
     relay_poll_interval: float = 1.0
+    # Message signing (docs/decisions/0013-signed-messages.md): this instance's Ed25519 private
+    # key (PEM) and the federation's trusted public keys. Both unset outside production:
+    # development keys derived from instance names (insecure, refused in production).
+    signing_key_file: Path | None = None
+    signing_key_id: str | None = None  # default: the instance name
+    trusted_keys_file: Path | None = None
+    # Replay protection: a message signed (or replayed by an operator) longer ago is refused.
+    message_max_age: timedelta = timedelta(hours=72)
+    message_max_skew: timedelta = timedelta(minutes=5)
     # Telemetry (docs/decisions/0006-observability.md); OTLP endpoint from OTEL_EXPORTER_OTLP_*.
     traces_exporter: Literal["none", "console", "otlp"] = "none"
     traces_sample_ratio: float = 1.0
@@ -39,7 +48,16 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_explicit_endpoints(self) -> ServiceSettings:
+        if (self.signing_key_file is None) != (self.trusted_keys_file is None):
+            raise ValueError(
+                "XUEJI_SIGNING_KEY_FILE and XUEJI_TRUSTED_KEYS_FILE go together (one is unset)"
+            )
         if self.env == "production":
+            if self.signing_key_file is None:
+                raise ValueError(
+                    "production needs XUEJI_SIGNING_KEY_FILE and XUEJI_TRUSTED_KEYS_FILE"
+                    " (message signing keys)"
+                )
             if self.database_url is None or self.database_url.startswith("sqlite"):
                 raise ValueError("production needs XUEJI_DATABASE_URL pointing at PostgreSQL")
             if "guest:guest@" in self.amqp_url:

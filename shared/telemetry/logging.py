@@ -80,6 +80,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "instance": self.instance,
         }
+        security = getattr(record, "security", None)
+        if isinstance(security, dict):  # a security alert's fields (shared/messaging/signing.py)
+            line.update({k: v for k, v in security.items() if k not in line})
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             line["trace_id"] = f"{span_context.trace_id:032x}"

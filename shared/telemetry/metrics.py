@@ -6,7 +6,8 @@ several runtimes in one test process never share a series). It holds:
 - the kernel's message counters by type, read from the consumer and the relay at scrape time
   (:class:`MessagingCollector`): ``xueji_messages_in_total{type,outcome=applied|duplicate}``,
   ``xueji_messages_retried_total{type}``, ``xueji_messages_dead_lettered_total{type}``,
-  ``xueji_messages_published_total{type}``;
+  ``xueji_messages_published_total{type}``, ``xueji_security_alerts_total{reason}`` (messages
+  refused by signature checks, every reason present from the start);
 - ``xueji_outbox_backlog_messages`` and ``xueji_outbox_oldest_unsent_age_seconds``, computed from
   the database at each scrape;
 - ``xueji_http_request_duration_seconds{method,route,status}`` (route = the path template);
@@ -196,6 +197,14 @@ class MessagingCollector(Collector):
         for message_type, count in sorted(self._relay.published_by_type.items()):
             published.add_metric([message_type], count)
         yield published
+        alerts = CounterMetricFamily(
+            "xueji_security_alerts",
+            "Messages refused for their signature, age or addressing (dead-lettered), by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._consumer.security_alerts.items()):
+            alerts.add_metric([reason], count)
+        yield alerts
         yield CounterMetricFamily(
             "xueji_consumer_batches", "Consumer transactions committed",
             value=self._consumer.batches,

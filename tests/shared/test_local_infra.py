@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import sys
 import textwrap
 import time
@@ -20,6 +21,7 @@ from shared.federation.broker import LocalRabbitMQ, free_port
 from shared.federation.config import Instance
 from shared.federation.launcher import FederationError, LocalFederation
 from shared.federation.postgres import LocalPostgres
+from shared.messaging.keys import load_trust_file
 
 # -- RabbitMQ ----------------------------------------------------------------------------------
 
@@ -228,6 +230,7 @@ def test_launcher_starts_describes_and_stops_instances(
         described = json.loads((data_dir / "federation.json").read_text())
         assert described == {
             "broker": {"amqp_url": "amqp://guest:guest@127.0.0.1:1/"},
+            "keys_dir": str(data_dir / "keys"),
             "instances": [
                 {
                     "name": "national",
@@ -254,6 +257,16 @@ def test_launcher_starts_describes_and_stops_instances(
             "XUEJI_DATA_DIR": str(data_dir),
             "XUEJI_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir}/county-41.db",
             "XUEJI_EXTRA": "yes",
+            "XUEJI_SIGNING_KEY_FILE": str(data_dir / "keys" / "county-41.key"),
+            "XUEJI_TRUSTED_KEYS_FILE": str(data_dir / "keys" / "trusted-keys.toml"),
+        }
+        # a private key per instance, its owner's only; one trust file with every public key
+        for name in ("national", "county-41"):
+            assert stat.S_IMODE((data_dir / "keys" / f"{name}.key").stat().st_mode) == 0o600
+        trust = load_trust_file(data_dir / "keys" / "trusted-keys.toml")
+        assert {(k.instance, k.tier, k.units) for k in trust} == {
+            ("national", "national", frozenset({"CN"})),
+            ("county-41", "county", frozenset({"410102"})),
         }
         assert "fake county-41 listening" in (data_dir / "logs" / "county-41.log").read_text()
 

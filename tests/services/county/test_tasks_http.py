@@ -23,6 +23,7 @@ from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.messaging.consumer import REASON_HEADER
 from shared.messaging.envelope import Contract, Envelope, build_envelope
+from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime.service import ServiceRuntime
 from tests.shared.authority.support import (
@@ -52,12 +53,14 @@ class County:
     async def submit(self, payload: Contract, school: str = PRIMARY) -> Envelope:
         """Publish a school's submission to the county through the broker."""
         envelope = build_envelope(payload, source=unit(Tier.SCHOOL, school), target=COUNTY)
+        body, headers = signed_as_source(self.runtime.federation, envelope)
         connection = await aio_pika.connect(self.amqp_url)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(EVENTS_EXCHANGE)
             message = aio_pika.Message(
-                envelope.to_json(),
+                body,
+                headers=headers,
                 content_type="application/json",
                 message_id=str(envelope.message_id),
                 type=envelope.type,

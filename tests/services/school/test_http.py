@@ -19,6 +19,7 @@ from services.school.config import SchoolSettings
 from shared.contracts.registration import RegistrationBatchDecided, RegistrationOutcome
 from shared.federation.config import NATIONAL
 from shared.messaging.envelope import build_envelope
+from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.resident_id import student_number_for
 from tests.services.school.admission_files import HEADER, as_csv, as_xlsx, mixed_intake, row
@@ -53,14 +54,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
         await asyncio.sleep(0.05)
 
 
-async def publish(amqp_url: str, payload: RegistrationBatchDecided) -> None:
-    """Send a decision through the broker, as the national tier would."""
+async def publish(service: Service, payload: RegistrationBatchDecided) -> None:
+    """Send a decision through the broker, as the national tier would (signed as it)."""
     envelope = build_envelope(payload, source=NATIONAL, target=school_ref(payload.school_code))
-    connection = await aio_pika.connect(amqp_url)
+    body, headers = signed_as_source(service.runtime.federation, envelope)
+    connection = await aio_pika.connect(service.runtime.settings.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        message = aio_pika.Message(envelope.to_json(), message_id=str(envelope.message_id))
+        message = aio_pika.Message(body, message_id=str(envelope.message_id), headers=headers)
         await exchange.publish(message, envelope.routing_key, mandatory=True)
 
 
@@ -149,7 +151,7 @@ async def test_decisions_through_the_broker_fill_the_roster(
         for rid, n in zip(ids, numbers, strict=True)
     ]
     await publish(
-        amqp_url,
+        service,
         RegistrationBatchDecided(
             batch_id=uuid.uuid4(),
             school_code=PRIMARY.code,
@@ -247,7 +249,7 @@ async def test_key_field_change_over_http(service: Service, amqp_url: str) -> No
         registration_id=uuid.UUID(registration_id), outcome="issued", student_number="G" + number
     )
     await publish(
-        amqp_url,
+        service,
         RegistrationBatchDecided(
             batch_id=uuid.uuid4(),
             school_code=PRIMARY.code,

@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from services.school.adapters.orm import student
 from shared.contracts.status import (
@@ -27,8 +28,9 @@ from shared.federation.config import NATIONAL
 from shared.messaging.envelope import build_envelope
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
-from shared.messaging.outbox import stage
-from shared.messaging.tables import inbox, outbox
+from shared.messaging.tables import inbox
+from shared.messaging.testing import signed_as_source
+from shared.messaging.topology import EVENTS_EXCHANGE
 from tests.services.school.conftest import Service
 from tests.services.school.transfer_support import (
     JINSHUI_PRIMARY,
@@ -161,7 +163,7 @@ async def eventually(condition: Any, timeout: float = 20.0) -> None:
 
 
 async def test_a_redelivered_promotion_is_applied_once(service: Service) -> None:
-    """The relay publishes national's message, then publishes it again (as after a crash
+    """National's relay publishes its message, then publishes it again (as after a crash
     before the broker's confirm was recorded): the consumer's inbox drops the second copy."""
     runtime = service.runtime
     sessions = runtime.sessions
@@ -173,8 +175,17 @@ async def test_a_redelivered_promotion_is_applied_once(service: Service) -> None
         target=school_ref(ZHONGYUAN_PRIMARY),
         correlation_id=promotion_run_id(2026),
     ).model_copy(update={"message_id": promotion_message_id(2026, ZHONGYUAN_PRIMARY)})
-    async with sessions() as session, session.begin():
-        await stage(session, [envelope])
+
+    async def publish_as_national() -> None:  # signed afresh each time, as the relay does
+        body, headers = signed_as_source(runtime.federation, envelope)
+        connection = await aio_pika.connect(runtime.settings.amqp_url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+            message = aio_pika.Message(body, message_id=str(envelope.message_id), headers=headers)
+            await exchange.publish(message, envelope.routing_key, mandatory=True)
+
+    await publish_as_national()
 
     async def applied() -> bool:
         return runtime.consumer.applied >= 1 and await roster(sessions) == [2, 4, 6]
@@ -182,13 +193,7 @@ async def test_a_redelivered_promotion_is_applied_once(service: Service) -> None
     await eventually(applied)
 
     duplicates = runtime.consumer.duplicates
-    async with sessions() as session, session.begin():
-        await session.execute(
-            update(outbox)
-            .where(outbox.c.message_id == str(envelope.message_id))
-            .values(sent_at=None, next_attempt_at=datetime.now(UTC))
-        )
-    runtime.relay.wake()
+    await publish_as_national()
 
     async def dropped() -> bool:
         return runtime.consumer.duplicates > duplicates

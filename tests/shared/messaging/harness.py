@@ -2,6 +2,7 @@
 
 Each node has its own database (SQLite or PostgreSQL, from the ``database_url`` fixture), its
 own quorum queue and units, and applies ``test.effect`` messages by inserting one row each.
+It signs with its own Ed25519 key and trusts its own key plus the ``trusted`` ones.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import asyncio
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from shared.db.engine import make_engine, make_session_factory
@@ -22,6 +25,13 @@ from shared.messaging.envelope import Contract, Envelope, build_envelope, contra
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.outbox import OutboxRelay, stage, wake_relay_after_commit
+from shared.messaging.signing import (
+    SIGNATURE_HEADER,
+    Signer,
+    TrustedKey,
+    TrustStore,
+    Verifier,
+)
 from shared.messaging.tables import kernel_metadata
 from shared.messaging.topology import ServiceTopology
 
@@ -64,6 +74,27 @@ class Node:
     retry_delays_ms: tuple[int, ...] = (50, 100, 200)
     relay_batch: int = 500
     consumer_batch: int = 100
+    trusted: list[TrustedKey] = field(default_factory=list)
+    max_age: timedelta = timedelta(hours=72)
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+
+    def __post_init__(self) -> None:
+        self.signer = Signer(self.name, self.key)
+
+    @property
+    def trusted_key(self) -> TrustedKey:
+        """This node's public key as another node trusts it (it speaks for its unit)."""
+        return TrustedKey(
+            key_id=self.name,
+            instance=self.name,
+            tier=self.unit.tier,
+            units=frozenset({self.unit.code}),
+            public_key=self.key.public_key(),
+        )
+
+    def signed(self, body: bytes) -> dict[str, str]:
+        """AMQP headers signing ``body`` with this node's key, as its relay would."""
+        return {SIGNATURE_HEADER: self.signer.sign(body)}
 
     async def start(self, *, relay: bool = True, consumer: bool = True) -> Node:
         self.engine = make_engine(self.database_url)
@@ -81,7 +112,11 @@ class Node:
             instance=self.name, units=[self.unit], retry_delays_ms=self.retry_delays_ms
         )
         self.relay = OutboxRelay(
-            self.sessions, self.broker, batch_size=self.relay_batch, poll_interval=0.2
+            self.sessions,
+            self.broker,
+            signer=self.signer,
+            batch_size=self.relay_batch,
+            poll_interval=0.2,
         )
         wake_relay_after_commit(self.sessions, self.relay)
         self.consumer = MessageConsumer(
@@ -89,6 +124,12 @@ class Node:
             handlers=handlers,
             session_factory=self.sessions,
             broker=self.broker,
+            verifier=Verifier(
+                instance=self.name,
+                trust=TrustStore([self.trusted_key, *self.trusted]),
+                hosted=frozenset({self.unit}),
+                max_age=self.max_age,
+            ),
             batch_size=self.consumer_batch,
         )
         self.broker.start()

@@ -91,7 +91,8 @@ async def test_committed_message_is_published_after_relay_crash(
 async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: str) -> None:
     envelope = node.envelope(Effect(key="twice"))
     for _ in range(2):  # two deliveries of one message, e.g. a republish after a lost confirm
-        await publish_raw(amqp_url, envelope.routing_key, envelope.to_json())
+        body = envelope.to_json()
+        await publish_raw(amqp_url, envelope.routing_key, body, headers=node.signed(body))
     await node.send(Effect(key="marker"))
 
     await eventually(lambda: _has(node, "marker"))
@@ -141,7 +142,7 @@ async def test_malformed_messages_are_dead_lettered_with_reason(node: Node, amqp
         "refused": (_variant(good, payload={"key": "no", "permanent": True}), "refused by the"),
     }
     for case, (body, _) in cases.items():
-        await publish_raw(amqp_url, key, body, message_id=case)
+        await publish_raw(amqp_url, key, body, message_id=case, headers=node.signed(body))
 
     await eventually(lambda: _is(node.consumer.dead_lettered == len(cases)))
     reasons = {
@@ -200,7 +201,7 @@ async def test_unroutable_message_stays_in_outbox_with_reason(node: Node) -> Non
 async def test_sent_rows_are_pruned(node: Node) -> None:
     await node.send(*[Effect(key=f"p{i}") for i in range(5)])
     await eventually(lambda: _count_at_least(node, 5))
-    pruner = OutboxRelay(node.sessions, node.broker, retention=timedelta(0))
+    pruner = OutboxRelay(node.sessions, node.broker, signer=node.signer, retention=timedelta(0))
     assert await pruner.prune() == 5
     assert await outbox_rows(node) == []
 
@@ -216,6 +217,7 @@ async def test_broker_restart_loses_no_committed_message(
         random_unit(),
         database_url.replace(".sqlite", "-r.sqlite"),
         amqp_url,
+        trusted=[sender.trusted_key],
     ).start()
     generation = receiver.broker.generation
     total = 300

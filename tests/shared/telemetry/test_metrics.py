@@ -14,6 +14,7 @@ from shared.federation.config import Tier, UnitRef
 from shared.federation.testing import federation_copy, instance_name
 from shared.messaging.envelope import build_envelope
 from shared.messaging.handlers import HandlerRegistry
+from shared.messaging.signing import SIGNATURE_HEADER
 from shared.messaging.tables import kernel_metadata
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime import diagnostics
@@ -105,11 +106,13 @@ async def test_kernel_metrics_count_messages_in_out_and_dead(service: Service) -
         return probe.json()["answered_at"] is not None
 
     await eventually(answered)
-    # a redelivered copy of a message already applied, and a message nobody can read
+    # a redelivered copy of a message already applied, and an unsigned message nobody can read
     duplicate = build_envelope(diagnostics.Ping(probe_id=probe_id), source=CN, target=CN)
+    body = duplicate.to_json()
+    signed = {SIGNATURE_HEADER: service.runtime.signer.sign(body)}
     for _ in range(2):
         await service.publish_raw(
-            duplicate.to_json(), duplicate.routing_key, type="diagnostics.ping"
+            body, duplicate.routing_key, type="diagnostics.ping", headers=signed
         )
     await service.publish_raw(b"not json", "national.CN.whatever")
     consumer = service.runtime.consumer
@@ -123,6 +126,8 @@ async def test_kernel_metrics_count_messages_in_out_and_dead(service: Service) -
     assert value(after, "xueji_messages_published_total", type="diagnostics.ping") == 1
     assert value(after, "xueji_messages_published_total", type="diagnostics.pong") == 2
     assert value(after, "xueji_messages_dead_lettered_total", type="unknown") == 1
+    assert value(after, "xueji_security_alerts_total", reason="unsigned") == 1
+    assert value(after, "xueji_security_alerts_total", reason="bad_signature") == 0
     assert value(after, "xueji_outbox_backlog_messages") == 0
     route = "/api/v1/diagnostics/pings"
     assert (

@@ -41,6 +41,8 @@ async def chain(tmp_path: Path, amqp_url: str) -> AsyncIterator[tuple[HopNode, H
     ]
     a, b, c = nodes
     b.next_hop = c.unit
+    for node in nodes:  # each trusts the others' signing keys
+        node.trusted = [other.trusted_key for other in nodes if other is not node]
     for node in nodes:
         await node.start(consumer=node is not a)
     try:
@@ -124,7 +126,11 @@ async def test_each_message_of_a_consumer_batch_gets_its_own_span_under_its_own_
         unique_name("trace-s"), random_unit(), f"sqlite+aiosqlite:///{tmp_path}/s.db", amqp_url
     ).start(consumer=False)
     receiver = Node(
-        unique_name("trace-r"), random_unit(), f"sqlite+aiosqlite:///{tmp_path}/r.db", amqp_url
+        unique_name("trace-r"),
+        random_unit(),
+        f"sqlite+aiosqlite:///{tmp_path}/r.db",
+        amqp_url,
+        trusted=[sender.trusted_key],
     )
     await receiver.start(consumer=False)  # the messages pile up, then arrive as one batch
     try:

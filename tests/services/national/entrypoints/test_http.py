@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from fastapi import FastAPI
 from services.national.bootstrap import build_app
 from shared.contracts.registration import RegistrationBatchApproved
 from shared.contracts.students import IdType
-from shared.federation.config import NATIONAL
+from shared.federation.config import NATIONAL, Federation
 from shared.federation.testing import federation_copy, instance_name
 from shared.messaging.envelope import build_envelope
+from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
@@ -71,15 +73,31 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def publish(amqp_url: str, payload: Any) -> None:
-    """Send ``payload`` to national as the school's authority would."""
-    envelope = build_envelope(payload, source=authority_of(payload.school_code), target=NATIONAL)
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        message = aio_pika.Message(envelope.to_json(), message_id=str(envelope.message_id))
-        await exchange.publish(message, envelope.routing_key, mandatory=True)
+@dataclass
+class Bus:
+    """The broker as the other tiers use it, signing as the instance hosting the source."""
+
+    amqp_url: str
+    federation: Federation
+
+    async def publish(self, payload: Any) -> None:
+        """Send ``payload`` to national as the school's authority would."""
+        source = authority_of(payload.school_code)
+        envelope = build_envelope(payload, source=source, target=NATIONAL)
+        body, headers = signed_as_source(self.federation, envelope)
+        connection = await aio_pika.connect(self.amqp_url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+            message = aio_pika.Message(
+                body, message_id=str(envelope.message_id), headers=headers
+            )
+            await exchange.publish(message, envelope.routing_key, mandatory=True)
+
+
+@pytest.fixture
+def bus(app: FastAPI, amqp_url: str) -> Bus:
+    return Bus(amqp_url, app.state.runtime.federation)
 
 
 async def eventually(
@@ -96,9 +114,9 @@ async def eventually(
 
 
 async def register(
-    client: httpx.AsyncClient, amqp_url: str, sent: RegistrationBatchApproved
+    client: httpx.AsyncClient, bus: Bus, sent: RegistrationBatchApproved
 ) -> list[dict[str, Any]]:
-    await publish(amqp_url, sent)
+    await bus.publish(sent)
     listing = await eventually(
         lambda: client.get("/api/v1/registry", params={"school_code": sent.school_code})
     )
@@ -107,10 +125,10 @@ async def register(
 
 
 async def test_registry_answers_basic_info_of_a_student_number(
-    client: httpx.AsyncClient, amqp_url: str
+    client: httpx.AsyncClient, bus: Bus
 ) -> None:
     info = basic("张伟", birth=BORN)
-    await register(client, amqp_url, batch(info))
+    await register(client, bus, batch(info))
 
     response = await client.get(f"/api/v1/registry/G{info.id_number}")
 
@@ -132,10 +150,10 @@ async def test_unknown_student_number_is_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_schools_registry_is_paginated_in_student_number_order(
-    client: httpx.AsyncClient, amqp_url: str
+    client: httpx.AsyncClient, bus: Bus
 ) -> None:
     infos = [basic(f"学生{n}", birth=date(2018, 1, 1 + n)) for n in range(5)]
-    await register(client, amqp_url, batch(*infos))
+    await register(client, bus, batch(*infos))
 
     seen: list[str] = []
     after: str | None = None
@@ -154,14 +172,14 @@ async def test_a_schools_registry_is_paginated_in_student_number_order(
 
 
 async def test_an_upgraded_l_number_redirects_to_the_new_g_number(
-    client: httpx.AsyncClient, amqp_url: str
+    client: httpx.AsyncClient, bus: Bus
 ) -> None:
     [registered] = await register(
-        client, amqp_url, batch(basic("王芳", "female", BORN, id_type=IdType.NONE))
+        client, bus, batch(basic("王芳", "female", BORN, id_type=IdType.NONE))
     )
     l_number = registered["student_number"]
     new_id = resident_id(BORN, "female")
-    await publish(amqp_url, key_change(l_number, id_type=IdType.RESIDENT_ID, id_number=new_id))
+    await bus.publish(key_change(l_number, id_type=IdType.RESIDENT_ID, id_number=new_id))
 
     current = await eventually(lambda: client.get(f"/api/v1/registry/G{new_id}"))
     old = await client.get(f"/api/v1/registry/{l_number}")
@@ -172,10 +190,10 @@ async def test_an_upgraded_l_number_redirects_to_the_new_g_number(
     assert current.json()["id_type"] == "resident_id"
 
 
-async def test_review_queue_and_decisions(client: httpx.AsyncClient, amqp_url: str) -> None:
-    await register(client, amqp_url, batch(basic("张伟", birth=BORN)))
+async def test_review_queue_and_decisions(client: httpx.AsyncClient, bus: Bus) -> None:
+    await register(client, bus, batch(basic("张伟", birth=BORN)))
     suspect = basic("张伟", birth=BORN)
-    await publish(amqp_url, batch(suspect, school=ZHEJIANG_SCHOOL))
+    await bus.publish(batch(suspect, school=ZHEJIANG_SCHOOL))
 
     queue = await eventually(
         lambda: client.get("/api/v1/reviews", params={"province": "33", "status": "open"})
