@@ -507,12 +507,16 @@ def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
         (migrate,) = pod_spec(job)["containers"]
         (serve,) = pod_spec(deployment)["containers"]
         assert migrate["command"] == ["python", "-m", "shared.db.migrate", "--tier", tier]
-        service_only = {"XUEJI_AUTO_MIGRATE"}
+        # the Job never holds the signing key: it migrates, it sends no message
+        service_only = {"XUEJI_AUTO_MIGRATE", *SIGNING_ENV}
         assert migrate["env"] == [e for e in serve["env"] if e["name"] not in service_only], (
             "the migration Job needs the service's environment"
         )
         assert migrate["image"] == serve["image"]
-        assert pod_spec(job)["volumes"] == pod_spec(deployment)["volumes"]
+        signing_volumes = {"signing-key", "trusted-keys"}
+        assert pod_spec(job)["volumes"] == [
+            v for v in pod_spec(deployment)["volumes"] if v["name"] not in signing_volumes
+        ]
         assert pod_spec(job)["securityContext"]["runAsNonRoot"] is True
         # The two-pass apply of the README selects the Deployments out of the first pass.
         assert labels_of(deployment)["xueji.gov.cn/starts-after"] == "migration"
@@ -638,6 +642,63 @@ def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path:
     federation = config.load_federation(path)
     for instance_name in config_map_data(docs, "xueji-instances").values():
         federation.instance(instance_name)
+
+
+# --- message signing keys ----------------------------------------------------------------------
+
+SIGNING_ENV = {
+    "XUEJI_SIGNING_KEY_FILE": "/etc/xueji-signing/signing.key",
+    "XUEJI_TRUSTED_KEYS_FILE": "/etc/xueji-trust/trusted-keys.toml",
+}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_service_mounts_its_signing_key_and_the_trusted_keys(name: str) -> None:
+    """Its own tier's private key from a Secret, every public key from the shared ConfigMap."""
+    docs = overlay(name)
+    for deployment in of_kind(docs, "Deployment"):
+        tier = tier_of(deployment)
+        spec = pod_spec(deployment)
+        [container] = spec["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert {k: env.get(k) for k in SIGNING_ENV} == SIGNING_ENV
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        key_volume = volumes[mounts["/etc/xueji-signing"]["name"]]
+        trust_volume = volumes[mounts["/etc/xueji-trust"]["name"]]
+        assert mounts["/etc/xueji-signing"]["readOnly"] and mounts["/etc/xueji-trust"]["readOnly"]
+        secret = named(docs, "Secret", f"xueji-{tier}-signing-key")
+        assert key_volume["secret"]["secretName"] == secret["metadata"]["name"]
+        assert key_volume["secret"]["defaultMode"] & 0o007 == 0  # never world-readable
+        assert set(secret_values(secret)) == {"signing.key"}
+        config_map = named(docs, "ConfigMap", "xueji-trusted-keys")
+        assert trust_volume["configMap"]["name"] == config_map["metadata"]["name"]
+
+
+def test_every_namespace_trusts_the_same_keys_for_every_instance_and_its_units() -> None:
+    """One trust file everywhere, an entry per instance of every overlay with its units."""
+    files = {name: config_map_data(overlay(name), "xueji-trusted-keys")["trusted-keys.toml"]
+             for name in OVERLAYS}
+    assert len(set(files.values())) == 1, "overlays mount different trusted-keys.toml files"
+    entries = {e["id"]: e for e in tomllib.loads(next(iter(files.values())))["key"]}
+    for name in OVERLAYS:
+        docs = overlay(name)
+        federation = tomllib.loads(config_map_data(docs, "xueji-config")["federation.toml"])
+        for instance in federation["instance"]:
+            entry = entries.get(instance["name"])
+            assert entry is not None, f"{instance['name']} has no trusted key"
+            assert (entry["instance"], entry["tier"], entry["units"]) == (
+                instance["name"], instance["tier"], instance["units"]
+            ), f"trusted key of {instance['name']} speaks for other units than {name} hosts"
+    assert all(e["public_key"] == PLACEHOLDER for e in entries.values())
+
+
+def test_a_placeholder_trust_file_stops_the_service_at_start(tmp_path: Path) -> None:
+    keys = pytest.importorskip("shared.messaging.keys")
+    path = tmp_path / "trusted-keys.toml"
+    path.write_text(config_map_data(overlay(OVERLAYS[0]), "xueji-trusted-keys")["trusted-keys.toml"])
+    with pytest.raises(ValueError, match="bad \\[\\[key\\]\\] entry"):
+        keys.load_trust_file(path)
 
 
 # --- network isolation -------------------------------------------------------------------------
