@@ -696,7 +696,8 @@ def test_every_namespace_trusts_the_same_keys_for_every_instance_and_its_units()
 def test_a_placeholder_trust_file_stops_the_service_at_start(tmp_path: Path) -> None:
     keys = pytest.importorskip("shared.messaging.keys")
     path = tmp_path / "trusted-keys.toml"
-    path.write_text(config_map_data(overlay(OVERLAYS[0]), "xueji-trusted-keys")["trusted-keys.toml"])
+    trust_file = config_map_data(overlay(OVERLAYS[0]), "xueji-trusted-keys")["trusted-keys.toml"]
+    path.write_text(trust_file)
     with pytest.raises(ValueError, match="bad \\[\\[key\\]\\] entry"):
         keys.load_trust_file(path)
 
