@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -207,15 +208,17 @@ async def test_sent_rows_are_pruned(node: Node) -> None:
 
 
 async def test_broker_restart_loses_no_committed_message(
-    database_url: str, amqp_url: str, broker: Any
+    database_url: str, amqp_url: str, broker: Any, tmp_path: Path
 ) -> None:
     if broker is None:
         pytest.skip("AMQP_URL names an external broker this test cannot restart")
-    sender = await Node(unique_name("sender"), random_unit(), database_url, amqp_url).start()
+    # the receiver on SQLite and PostgreSQL; the sender needs an outbox of its own
+    sender_db = f"sqlite+aiosqlite:///{tmp_path / 'sender.sqlite'}"
+    sender = await Node(unique_name("sender"), random_unit(), sender_db, amqp_url).start()
     receiver = await Node(
         unique_name("receiver"),
         random_unit(),
-        database_url.replace(".sqlite", "-r.sqlite"),
+        database_url,
         amqp_url,
         trusted=[sender.trusted_key],
     ).start()
