@@ -57,7 +57,8 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
     async def decide(task_id: uuid.UUID, body: DecisionCreate) -> TaskRead:
         """Approve (optionally rejecting some items of a batch) or reject with a reason.
 
-        Approval sends the approved registrations (or the key-field change) to national;
+        Approval sends the approved registrations (or the key-field or status change) to
+        national;
         rejections go back to the school and its province. 409 if the task is decided.
         """
         await decisions.decide(authority, str(task_id), body.to_domain())

@@ -127,7 +127,8 @@ async def _check_and_apply(
         stopped = await stop_active_transfer(
             session,
             entry.student_number,
-            f"the student's status changed: {facts.change}",
+            f"the student is now {effect.status.value} ({facts.change} as of "
+            f"{facts.effective_on.isoformat()}; {effect.article})",
             now=clock.now,
         )
     await apply(session, entry, request, effect, clock.now)

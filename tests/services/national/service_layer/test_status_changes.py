@@ -8,6 +8,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from services.national.adapters.orm import StatusChangeRecord, Suspension
@@ -169,20 +170,28 @@ async def test_missing_or_detained_students_are_not_cancelled(national: National
     assert (await national.entry(number)).status == "enrolled"
 
 
-async def test_a_suspension_stops_the_transfer_in_progress(national: NationalDriver) -> None:
+@pytest.mark.parametrize(
+    ("change", "ground", "status"),
+    [("suspend", "illness", "suspended"), ("decease", "death", "deceased")],
+)
+async def test_a_status_change_stops_the_transfer_in_progress(
+    national: NationalDriver, change: str, ground: str, status: str
+) -> None:
+    """Issue #4: a transfer whose student was suspended or died meanwhile stops, saying why."""
     number = await enrol(national)
     request = transfer_request(number)
     await national.request(request)
-    suspension = approved(number, "suspend", ground="illness")
-    staged = await national.deliver(suspension)
+    staged = await national.deliver(approved(number, change, ground=ground))
     [school, _] = of_type(staged, "status_change.decided")
     assert school.payload["stopped_transfer_id"] == str(request.transfer_id)
     closed = of_type(staged, "transfer.closed")
     assert closed and {c.payload["rule"] for c in closed} == {"status_changed"}
+    [reason] = {c.payload["reason"] for c in closed}
+    assert reason.startswith(f"the student is now {status} ({change} as of 2026-09-01; N2013")
     saga = (await national.transfer(request.transfer_id)).saga
     assert saga.state.value == "stopped"
     entry = await national.entry(number)
-    assert (entry.status, entry.active_transfer_id) == ("suspended", None)
+    assert (entry.status, entry.active_transfer_id) == (status, None)
 
 
 async def test_grade_changes_follow_each_province(national: NationalDriver) -> None:
