@@ -129,6 +129,11 @@ async def test_what_the_school_refuses_before_sending(service: Service) -> None:
         "change_not_requestable",
     )
 
+    bad_file = body(number)
+    bad_file["proofs"][0]["content_base64"] = "not base64!"
+    refused = await service.client.post(PATH, json=bad_file)
+    assert refused.status_code == 422 and "proof_base64" in refused.text
+
     unknown = await service.client.post(PATH, json=body("G410102201803070011"))
     assert unknown.status_code == 404
 

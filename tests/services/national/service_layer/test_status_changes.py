@@ -15,7 +15,9 @@ from services.national.adapters.orm import StatusChangeRecord, Suspension
 from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
 from shared.contracts.status import StatusChangeApproved, StatusChangeFacts
 from shared.contracts.transfer import ProofRef
+from shared.federation.config import Tier, UnitRef
 from shared.messaging.envelope import Envelope
+from shared.messaging.errors import PermanentMessageError
 from tests.services.national.builders import (
     SCHOOL,
     SICHUAN_SCHOOL,
@@ -305,3 +307,14 @@ async def test_departures_and_returns_keep_the_registration(national: NationalDr
     assert deferred["to_status"] == "deferred"
     started = await decided(national, approved(zj, "start", ZHEJIANG_SCHOOL))
     assert (started["to_status"], started["to_grade"]) == ("enrolled", 1)
+
+
+async def test_only_the_school_s_authority_may_send_an_approval(national: NationalDriver) -> None:
+    """Anything else can never apply: dead-lettered, naming units only."""
+    number = await enrol(national)
+    change = approved(number, "go_abroad")
+    with pytest.raises(PermanentMessageError) as refused:
+        await national.deliver(change, source=UnitRef(tier=Tier.COUNTY, code="410105"))
+    assert "is not the registry authority of school 4101020001" in str(refused.value)
+    assert number not in str(refused.value)
+    assert (await national.entry(number)).status == "enrolled"
