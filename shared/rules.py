@@ -10,9 +10,9 @@ import json
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.workdays import WorkdayCalendar
 
@@ -90,6 +90,9 @@ class ExportRules(_Rules):
     download_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
 class SuspensionRules(_Rules):
     """休学 (N2013 art. 19; HA art. 13; LS 2(二); ZJ arts. 14-15)."""
 
@@ -141,10 +144,17 @@ class StatusChangeRules(_Rules):
     death_report_working_days: int = Field(default=60, ge=1, le=120)
     # Term ends (month-day): a migrant dropout's archive goes to the hukou county then
     # (N2013 art. 22; HA art. 14; ZJ art. 18; LS 2(四)).
-    term_ends: tuple[str, ...] = ("01-31", "07-15")
+    term_ends: tuple[MonthDay, ...] = Field(default=("01-31", "07-15"), min_length=1)
     suspension: SuspensionRules = SuspensionRules()
     grade: GradeChangeRules = GradeChangeRules()
     deferral: DeferralRules = DeferralRules()
+
+    @field_validator("term_ends")
+    @classmethod
+    def _real_days(cls, ends: tuple[str, ...]) -> tuple[str, ...]:
+        for end in ends:  # "02-30" passes the pattern; "02-29" is not in every year
+            date(2023, int(end[:2]), int(end[3:]))
+        return ends
 
     def next_term_end(self, day: date) -> date:
         """The first term end on or after ``day``."""

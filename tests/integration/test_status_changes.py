@@ -79,6 +79,11 @@ async def test_a_death_is_reported_and_cannot_be_undone(fed: Federation) -> None
         False,
     )
     assert (await registry(fed, kid))["status"] == "deceased"
+    at_national = await fed.get("national", "CN", f"/api/v1/status-changes/{death['change_id']}")
+    assert (at_national.json()["outcome"], at_national.json()["to_status"]) == (
+        "applied",
+        "deceased",
+    )
     later = await change(fed, kid, "return", target_grade=1)
     assert (later["status"], later["rule"]) == ("rejected", "deceased_is_final")
     assert "LS 2(五)" in later["article"]

@@ -173,3 +173,16 @@ def test_months_are_calendar_months() -> None:
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
     assert add_months(date(2026, 9, 1), -36) == date(2023, 9, 1)
+
+
+def test_term_ends_are_real_days_of_every_year() -> None:
+    from pydantic import ValidationError
+
+    from shared.rules import StatusChangeRules
+
+    rules = StatusChangeRules()
+    assert rules.next_term_end(date(2026, 9, 1)) == date(2027, 1, 31)
+    assert rules.next_term_end(date(2026, 7, 15)) == date(2026, 7, 15)
+    for bad in ("13-01", "02-30", "02-29", "7-15"):
+        with pytest.raises(ValidationError):
+            StatusChangeRules(term_ends=(bad,))

@@ -89,9 +89,7 @@ class Bus:
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-            message = aio_pika.Message(
-                body, message_id=str(envelope.message_id), headers=headers
-            )
+            message = aio_pika.Message(body, message_id=str(envelope.message_id), headers=headers)
             await exchange.publish(message, envelope.routing_key, mandatory=True)
 
 
