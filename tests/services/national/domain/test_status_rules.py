@@ -186,3 +186,15 @@ def test_term_ends_are_real_days_of_every_year() -> None:
     for bad in ("13-01", "02-30", "02-29", "7-15"):
         with pytest.raises(ValidationError):
             StatusChangeRules(term_ends=(bad,))
+
+
+def test_every_change_a_message_can_carry_is_a_change_of_the_machine() -> None:
+    from typing import get_args
+
+    from shared.contracts.status import REQUESTABLE, StatusChangeKind
+
+    assert {Change(kind) for kind in get_args(StatusChangeKind)} >= {Change.LAPSE, Change.DEFER}
+    # What a school may ask for: every change of status except the other flows' own
+    # (registration, promotion, transfer, graduation, progression) and national's lapse.
+    others = {C.REGISTER, C.PROMOTE, C.TRANSFER, C.GRADUATE, C.COMPLETE, C.LEAVE_INCOMPLETE}
+    assert {Change(kind) for kind in REQUESTABLE} == set(Change) - others - {C.PROGRESS, C.LAPSE}
