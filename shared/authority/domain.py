@@ -211,6 +211,29 @@ def check_key_field_change(
     return []
 
 
+# ------------------------------------------------------ checks of a status change
+
+
+def check_status_change(
+    change: str, effective_on: date, today: date, report_due_on: date | None
+) -> list[Finding]:
+    """Findings about a status change for the officer (national checks the registry)."""
+    findings = []
+    if effective_on > today:
+        findings.append(
+            Finding("effective_in_future", "the change is dated after today (N2013 art. 13)")
+        )
+    if change == "decease" and report_due_on is not None and today > report_due_on:
+        findings.append(
+            Finding(
+                "death_reported_late",
+                f"reported after the last day ({report_due_on.isoformat()}, N2025 art. 21): "
+                "the school answers for the delay (N2013 art. 27)",
+            )
+        )
+    return findings
+
+
 # ---------------------------------------------------------------------- decisions
 
 

@@ -14,6 +14,7 @@ import binascii
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from shared.authority.decisions import handler_emit, settle
@@ -28,6 +29,7 @@ from shared.authority.domain import (
     TaskStatus,
     check_batch,
     check_key_field_change,
+    check_status_change,
 )
 from shared.authority.role import RegistryAuthority
 from shared.contracts.registration import (
@@ -42,6 +44,7 @@ from shared.federation.links import status_proof_url
 from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
+from shared.rules import ProvinceRules, load_workday_calendar
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +139,9 @@ async def receive_status_change(
     authority: RegistryAuthority, ctx: HandlerContext, change: StatusChangeSubmitted
 ) -> None:
     """Open a task for a status change (学籍变动). Where the province's rules say the
-    authority only records this kind of change (登记 / 备案), the system approves it at once;
-    otherwise it waits for an officer, who reads the proofs at the school."""
+    authority only records this kind of change (登记 / 备案) and the checks found nothing, the
+    system approves it at once; otherwise it waits for an officer, who reads the findings
+    (a death reported late, a date in the future) and the proofs at the school."""
     school = governed_school(authority, ctx.unit, change.school_code)
     tasks = authority.tasks(ctx.session)
     kind, subject = TaskKind.STATUS_CHANGE, str(change.change_id)
@@ -145,11 +149,19 @@ async def receive_status_change(
         log.info("status change %s already has a task at %s; ignored", subject, ctx.unit)
         return
     federation = authority.runtime.federation
+    rules = authority.rules(school.province)
+    findings = check_status_change(
+        change.facts.change,
+        change.facts.effective_on,
+        authority.today(),
+        _death_report_due(authority, rules, change),
+    )
     details = {
         "student_number": change.student_number,
         "grade": change.grade,
         "facts": change.facts.model_dump(mode="json"),
         "request_reason": change.reason,
+        "findings": [f.as_dict() for f in findings],
         "proofs": [
             {
                 **proof.model_dump(mode="json"),
@@ -158,15 +170,25 @@ async def receive_status_change(
             for proof in change.proofs
         ],
     }
-    task = task_row(authority, ctx, kind, school, subject, 0, 0, details)
+    task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task)
-    rules = authority.rules(school.province).status_change
-    if change.facts.change in rules.recorded_by_authority:
+    if change.facts.change in rules.status_change.recorded_by_authority and not findings:
         decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=RECORDED_REASON)
         await settle(
             authority, tasks, await tasks.get(task["task_id"]), school, decision, handler_emit(ctx)
         )
     log.info("status change %s at %s: task opened", subject, ctx.unit)
+
+
+def _death_report_due(
+    authority: RegistryAuthority, rules: ProvinceRules, change: StatusChangeSubmitted
+) -> date | None:
+    """The last day to report a death: working days of the province's calendar."""
+    if change.facts.change != "decease":
+        return None
+    calendar = load_workday_calendar(authority.runtime.settings.federation_config, rules)
+    days = rules.status_change.death_report_working_days
+    return calendar.add_workdays(change.facts.effective_on, days).due
 
 
 def _decoded(change_id: uuid.UUID, index: int, proof: ProofDocument) -> dict[str, Any]:

@@ -118,6 +118,9 @@ class StatusChangeTaskRead(BaseModel):
     grade: int = Field(description="the student's grade on the school's roster")
     facts: StatusChangeFacts
     request_reason: str
+    findings: list[FindingRead] = Field(
+        default_factory=list, description="e.g. death_reported_late (N2025 art. 21)"
+    )
     proofs: list[StatusChangeProofRead] = Field(default_factory=list)
 
 

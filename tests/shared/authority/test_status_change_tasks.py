@@ -104,3 +104,25 @@ async def test_a_resent_submission_opens_no_second_task(make_authority: MakeAuth
     await deliver(authority.runtime, change, source=SCHOOL, target=COUNTY)
     await only_task(authority)
     assert unit(Tier.COUNTY, "410102") == COUNTY
+
+
+async def test_a_late_death_report_is_flagged_for_the_officer(
+    make_authority: MakeAuthority,
+) -> None:
+    """N2025 art. 21: 60 working days. A late report is not refused (the registration must be
+    cancelled) but the officer sees it, and even a recorded-only change waits for them."""
+    rules = {"41": {"status_change": {"recorded_by_authority": ["decease"]}}}
+    authority = await make_authority(rules=rules)
+    late = submitted("decease", ground="death").model_copy(
+        update={
+            "facts": StatusChangeFacts(
+                change="decease", effective_on=date(2025, 1, 6), ground="death"
+            )
+        }
+    )
+    await deliver(authority.runtime, late, source=SCHOOL, target=COUNTY)
+    task = await only_task(authority)
+    assert (task.status, task.finding_count) == ("open", 1)
+    assert task.status_change is not None
+    [finding] = task.status_change.findings
+    assert finding.rule == "death_reported_late" and "2025-04-" in finding.message
