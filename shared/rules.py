@@ -140,6 +140,9 @@ class StatusChangeRules(_Rules):
     recorded_by_authority: tuple[str, ...] = ()
     # Proof kinds each change must carry, e.g. {decease = ["death_certificate"]}.
     required_proofs: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # "Other departure" for a student away and unreachable at least this many months (LS
+    # 2(四): 离校时间超过 3 个月且联系不上). None: no minimum.
+    absence_months: int | None = Field(default=None, ge=1, le=12)
     # N2025 art. 21: a death is reported within 60 working days (10 in N2013 art. 21).
     death_report_working_days: int = Field(default=60, ge=1, le=120)
     # Term ends (month-day): a migrant dropout's archive goes to the hukou county then

@@ -25,6 +25,8 @@ The rules, with their names:
 - decease (N2025 art. 21; HA art. 16): ``missing_or_detained_not_cancelled`` — a missing or
   detained student keeps the registration; a death reported after ``death_report_working_days``
   working days is applied and flagged late (the school answers for it, N2013 art. 27).
+- report_absence (LS 2(四)): ``absence_too_short`` — away (``effective_on``: the day the
+  student left) less than the province's ``absence_months``.
 - defer (ZJ art. 6): ``deferral_not_provided``; ``deferral_first_grade_only``. start: the
   deferred child starts in the grade they were registered in (``start_grade``).
 - skip_grade (HA art. 15; ZJ art. 12): ``grade_skip_not_allowed``, ``grade_skip_not_higher``,
@@ -62,6 +64,7 @@ RULE_RESUMPTION_SKIPS = "resumption_grade_skips"
 RULE_RETURN_LOWER = "return_grade_lower"
 RULE_OUTSIDE_STAGE = "grade_outside_stage"
 RULE_MISSING_NOT_CANCELLED = "missing_or_detained_not_cancelled"
+RULE_ABSENCE_TOO_SHORT = "absence_too_short"
 RULE_DEFERRAL_NOT_PROVIDED = "deferral_not_provided"
 RULE_DEFERRAL_GRADE = "deferral_first_grade_only"
 RULE_START_GRADE = "start_grade"
@@ -94,6 +97,7 @@ class StatusPolicy:
     max_extensions: int = 1
     compulsory_grounds: tuple[str, ...] = ()
     death_report_working_days: int = 60
+    absence_months: int | None = None
     deferral_allowed: bool = True
     deferral_grades: tuple[int, ...] = (1,)
     skip_allowed: bool = True
@@ -175,6 +179,8 @@ def decide(
         until = add_months(start or request.effective_on, policy.suspension_months)
     if request.change is Change.DECEASE:
         _check_death(request)
+    if request.change is Change.REPORT_ABSENCE and policy.absence_months is not None:
+        _check_absence(request, policy.absence_months, policy.citation, today)
     if request.change is Change.DEFER:
         _check_deferral(registration, policy)
     return Effect(transition.target, grade, article, until)
@@ -274,6 +280,17 @@ def _check_death(request: Request) -> None:
             "a missing or detained student keeps the registration: report it to the "
             "authority, do not cancel it",
             "HA art. 16; ZJ art. 13",
+        )
+
+
+def _check_absence(request: Request, months: int, citation: str, today: date) -> None:
+    """``effective_on`` is the day the student left; other departure after ``months``."""
+    if add_months(request.effective_on, months) > today:
+        _refuse(
+            RULE_ABSENCE_TOO_SHORT,
+            f"a student is set to other departure once away and unreachable for more than "
+            f"{months} months; away since {request.effective_on.isoformat()}",
+            f"LS 2(四); {citation}",
         )
 
 

@@ -178,6 +178,7 @@ def policy_of(rules: StatusChangeRules, citation: str) -> StatusPolicy:
         max_extensions=rules.suspension.max_extensions,
         compulsory_grounds=rules.suspension.compulsory_grounds,
         death_report_working_days=rules.death_report_working_days,
+        absence_months=rules.absence_months,
         deferral_allowed=rules.deferral.allowed,
         deferral_grades=rules.deferral.grades,
         skip_allowed=rules.grade.skip_allowed,

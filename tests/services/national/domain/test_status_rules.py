@@ -29,7 +29,7 @@ ZHEJIANG = StatusPolicy(
     skip_into_graduating_year=False,
     repeat_graduating_year=False,
 )
-SICHUAN = StatusPolicy(citation="四川省 rules", senior_repeat_cap_percent=2.0)
+SICHUAN = StatusPolicy(citation="四川省 rules", senior_repeat_cap_percent=2.0, absence_months=3)
 PRIMARY = range(1, 7)
 SENIOR = range(10, 13)
 NINE_YEAR = range(1, 10)
@@ -69,6 +69,8 @@ REFUSALS = [
      r.RULE_RETURN_LOWER, "LS 2(四)"),
     (ask(C.DECEASE, ground="missing"), enrolled(), HENAN, None, r.RULE_MISSING_NOT_CANCELLED,
      "HA art. 16"),
+    (ask(C.REPORT_ABSENCE, on=date(2026, 6, 8)), enrolled(), SICHUAN, None,
+     r.RULE_ABSENCE_TOO_SHORT, "LS 2(四)"),
     (ask(C.DEFER), enrolled(grade=2), ZHEJIANG, None, r.RULE_DEFERRAL_GRADE, "ZJ art. 6"),
     (ask(C.DEFER), enrolled(grade=1), replace(HENAN, deferral_allowed=False), None,
      r.RULE_DEFERRAL_NOT_PROVIDED, "河南省 rules"),
@@ -167,6 +169,13 @@ def test_a_death_is_allowed_from_every_status_that_is_not_final() -> None:
         effect = decide(ask(C.DECEASE, ground="death"), Registration(status, 3, PRIMARY), HENAN,
                         TODAY)  # fmt: skip
         assert effect.status is RegistryStatus.DECEASED
+
+
+def test_other_departure_after_three_months_away_in_sichuan() -> None:
+    away = ask(C.REPORT_ABSENCE, on=date(2026, 6, 7))
+    assert decide(away, enrolled(), SICHUAN, TODAY).status is RegistryStatus.OTHER_DEPARTURE
+    recent = ask(C.REPORT_ABSENCE, on=date(2026, 9, 1))
+    assert decide(recent, enrolled(), HENAN, TODAY).status is RegistryStatus.OTHER_DEPARTURE
 
 
 def test_months_are_calendar_months() -> None:
