@@ -30,12 +30,21 @@ class StatusRepository:
     async def add_record(self, row: Mapping[str, Any]) -> None:
         await self.session.execute(insert(StatusChangeRecord), [dict(row)])
 
-    async def set_status(self, entry_id: str, status: str, grade: int, now: datetime) -> None:
-        await self.session.execute(
+    async def set_status(
+        self, entry_id: str, before: tuple[str, int], after: tuple[str, int], now: datetime
+    ) -> bool:
+        """Move the entry from ``before`` to ``after`` (status, grade); False when it is no
+        longer ``before`` (another change or the promotion got there first)."""
+        result = await self.session.execute(
             update(RegistryEntry)
-            .where(RegistryEntry.entry_id == entry_id)
-            .values(status=status, grade=grade, updated_at=now)
+            .where(
+                RegistryEntry.entry_id == entry_id,
+                RegistryEntry.status == before[0],
+                RegistryEntry.grade == before[1],
+            )
+            .values(status=after[0], grade=after[1], updated_at=now)
         )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     # -- suspensions ------------------------------------------------------------------------
 

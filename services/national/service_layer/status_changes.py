@@ -62,6 +62,11 @@ GRADES_BY_STAGE = {
 LAPSE_NAMESPACE = uuid.UUID("9a4f1c2e-7b3d-4e5f-8a6b-1c2d3e4f5a6b")
 
 
+class ConcurrentChange(Exception):
+    """The registration changed between reading and writing it (a transient failure: the
+    consumer retries the message, which is then decided on the registration as it is)."""
+
+
 @dataclass(frozen=True)
 class Moment:
     today: date
@@ -152,7 +157,11 @@ async def apply(
     """Write the change to the registry and keep the current suspension in step with it."""
     statuses = StatusRepository(session)
     before = str(entry.status)
-    await statuses.set_status(entry.entry_id, effect.status.value, effect.grade, now)
+    moved = await statuses.set_status(
+        entry.entry_id, (before, entry.grade), (effect.status.value, effect.grade), now
+    )
+    if not moved:  # decided on a state that is gone: retried, and decided again on the new one
+        raise ConcurrentChange(f"registry entry {entry.entry_id} changed meanwhile")
     if request.change is Change.SUSPEND and effect.suspended_until is not None:
         await statuses.start_suspension(
             {

@@ -318,3 +318,22 @@ async def test_only_the_school_s_authority_may_send_an_approval(national: Nation
     assert "is not the registry authority of school 4101020001" in str(refused.value)
     assert number not in str(refused.value)
     assert (await national.entry(number)).status == "enrolled"
+
+
+async def test_the_registry_moves_only_from_the_state_the_change_was_decided_on(
+    national: NationalDriver,
+) -> None:
+    """Two changes decided at once on the same registration: the second write finds the
+    entry moved and fails (the consumer retries it, and it is decided again)."""
+    from datetime import UTC, datetime
+
+    from services.national.adapters.status_repository import StatusRepository
+
+    number = await enrol(national)
+    entry = await national.entry(number)
+    async with national.sessions() as session, session.begin():
+        statuses = StatusRepository(session)
+        now = datetime.now(UTC)
+        assert await statuses.set_status(entry.entry_id, ("enrolled", 1), ("suspended", 1), now)
+        assert not await statuses.set_status(entry.entry_id, ("enrolled", 1), ("deceased", 1), now)
+    assert (await national.entry(number)).status == "suspended"
