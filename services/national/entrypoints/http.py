@@ -25,7 +25,7 @@ from services.national.entrypoints.schemas import (
 )
 from services.national.service_layer import registry, reviews
 from services.national.service_layer.ports import division_of
-from shared.audit.recording import audited
+from shared.audit.recording import annotate, audited
 from shared.runtime.app import RuntimeDep
 
 SCHOOL_CODE = r"^[1-8][0-9]{9}$"
@@ -48,6 +48,7 @@ async def read_entry(student_number: str, runtime: RuntimeDep) -> RegistryEntryR
     continues under the new number."""
     async with runtime.sessions() as session:
         found = await registry.look_up(NationalRepository(session), student_number)
+    annotate(unit_kind="school", unit_code=found.entry.school_code)
     if found.superseded:
         new = found.entry.student_number
         body = SupersededRead(student_number=student_number, superseded_by=new)

@@ -37,7 +37,7 @@ from services.school.entrypoints.schemas import (
 )
 from services.school.service_layer import admission, key_field_change, registration, roster
 from services.school.service_layer.errors import InvalidInput
-from shared.audit.recording import audited
+from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
 from shared.federation.config import School
 from shared.runtime.app import RuntimeDep, require_hosted
@@ -124,6 +124,7 @@ async def read_registration(registration_id: uuid.UUID, runtime: RuntimeDep) -> 
     ``student_number``, or ``rejected`` with ``reason`` and ``rule``."""
     async with runtime.sessions() as session:
         row = await registration.get_registration(session, registration_id, runtime.hosts)
+    annotate(unit_kind="school", unit_code=row.school_code)
     return RegistrationRead(
         registration_id=row.registration_id,
         school_code=row.school_code,
@@ -242,6 +243,7 @@ async def read_key_field_change(change_id: uuid.UUID, runtime: RuntimeDep) -> Ke
     ``decision_reason`` and ``rule``)."""
     async with runtime.sessions() as session:
         row = await key_field_change.get_change(session, change_id, runtime.hosts)
+    annotate(unit_kind="school", unit_code=row.school_code)
     return KeyFieldChangeRead(
         change_id=row.change_id,
         school_code=row.school_code,

@@ -36,6 +36,7 @@ from services.school.service_layer.admission_rows import CheckedRows, RowError, 
 from services.school.service_layer.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from services.school.service_layer.registration import DUPLICATE_RULE
 from services.school.service_layer.submission import Submission, prepare_batches, store_batches
+from shared.audit.recording import annotate
 from shared.db.engine import SessionFactory
 from shared.federation.config import School
 from shared.messaging.uow import UnitOfWork
@@ -128,6 +129,7 @@ async def get_job(
     job = await repository.get_job(session, str(job_id))
     if job is None or not hosts(job.school_code):
         raise NotFound(f"admission job {job_id} is not known here")
+    annotate(unit_kind="school", unit_code=job.school_code)
     return JobView(job, await repository.job_statuses(session, str(job_id)))
 
 
