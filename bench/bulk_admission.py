@@ -29,6 +29,8 @@ from bench.kernel_throughput import bare_rate
 from shared.federation.launcher import LocalFederation
 from shared.federation.testing import federation_copy, instance_name
 from shared.resident_id import generate_resident_id
+from shared.security.principal import Role
+from shared.security.testing import auth_headers
 
 SCHOOL = "3301020001"
 INSTANCES = ("national", "province-33", "county-33", "school-33")
@@ -88,7 +90,8 @@ def intake_csv(n: int, seed: int = 2026) -> bytes:
 
 
 async def admit(base_url: str, data: bytes, n: int) -> float:
-    async with httpx.AsyncClient(base_url=base_url, timeout=600) as http:
+    registrar = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR)
+    async with httpx.AsyncClient(base_url=base_url, timeout=600, headers=registrar) as http:
         started = time.perf_counter()
         response = await http.post(
             f"/api/v1/schools/{SCHOOL}/admission-jobs",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import signal
@@ -50,6 +51,8 @@ from bench.infra import BENCH_DIR, amqp_url, postgres_server
 from shared.federation.config import Tier
 from shared.federation.launcher import LocalFederation
 from shared.federation.testing import federation_copy, instance_name
+from shared.security.principal import Role
+from shared.security.testing import UnitAuth, auth_headers
 
 FROM_SCHOOL = "3301020001"  # Zhejiang, 杭州市上城区 (the bulk admission's school)
 TO_SCHOOL = "4101020001"  # Henan, 郑州市中原区: cross-province, Henan's order of parties
@@ -137,6 +140,11 @@ class Approver:
     conflicts: int = 0
     errors: int = 0
 
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """The unit's approver's bearer token (minted with the federation's development key)."""
+        return auth_headers(self.unit, Role.APPROVER)
+
     @property
     def list_request(self) -> tuple[str, dict[str, Any]]:
         tier, code = self.unit.split(":")
@@ -165,7 +173,7 @@ class Approver:
     async def round(self, http: httpx.AsyncClient) -> None:
         """List the open tasks once and approve every one of them."""
         path, params = self.list_request
-        page = await http.get(self.base_url + path, params=params)
+        page = await http.get(self.base_url + path, params=params, headers=self.headers)
         page.raise_for_status()
         listed_at = time.time()
         self.polls += 1
@@ -184,6 +192,7 @@ class Approver:
             response = await http.post(
                 f"{self.base_url}/api/v1/tasks/{task['task_id']}/decision",
                 json={"decision": "approve", "decided_by": "自动审批"},
+                headers=self.headers,
             )
             if response.status_code == 409:  # decided or void meanwhile
                 self.conflicts += 1
@@ -512,7 +521,9 @@ async def measure(
     to_school_url = url_of("school", TO_SCHOOL)
     national_url = url_of("national", "CN")
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    # The receiving school's clerk; requests naming another unit act as that unit.
+    auth = UnitAuth(f"school:{TO_SCHOOL}")
+    async with httpx.AsyncClient(timeout=120, limits=limits, auth=auth) as http:
         # 1. the students: one CSV, Zhejiang approves, national numbers them
         wanted = n + WARMUP + max(20, n // 20)  # a few are held for national review
         await admit(from_school_url, intake_csv(wanted), wanted)

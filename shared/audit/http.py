@@ -22,6 +22,8 @@ from sqlalchemy import Select, select
 from shared.audit.recording import Actor, audited
 from shared.audit.tables import audit_entry
 from shared.runtime.errors import DomainError
+from shared.security.authz import OBJECT, requires
+from shared.security.principal import Role
 
 UNIT_REF = r"^(national|province|county|school):[0-9A-Z]{2,12}$"
 
@@ -101,7 +103,11 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 @router.get(
     "",
-    dependencies=[audited("read", "audit_trail", object_id=None)],
+    dependencies=[
+        audited("read", "audit_trail", object_id=None),
+        # the unit asked for is checked below (_scope): the auditor's own or one under it
+        requires(Role.AUDITOR, unit=OBJECT),
+    ],
     response_model=AuditPage,
     summary="Audit entries: who read or changed what, when, from where, why",
 )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from shared.audit.recording import annotate
@@ -92,12 +92,18 @@ def task_emit(uow: UnitOfWork, task: Any, source: UnitRef) -> Emit:
     return emit
 
 
-async def decide(authority: RegistryAuthority, task_id: str, decision: Decision) -> None:
-    """An officer's decision on a task of a hosted unit: 404, 409 or 422 when it cannot be."""
+async def decide(
+    authority: RegistryAuthority,
+    task_id: str,
+    decision: Decision,
+    visible: Callable[[str], bool] | None = None,
+) -> None:
+    """An officer's decision on a task of a hosted unit (that ``visible`` lets through: the
+    officer's own unit): 404, 409 or 422 when it cannot be."""
     async with authority.runtime.unit_of_work() as uow:
         tasks = authority.tasks(uow.session)
         task = await tasks.get(task_id)
-        if task is None or not authority.hosts(task.authority_unit):
+        if task is None or not (visible or authority.hosts)(task.authority_unit):
             raise NotFound(f"task {task_id} not found", rule="task_not_found")
         school = _school(authority, task.school_code)
         unit = authority.unit(task.authority_unit)

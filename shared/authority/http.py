@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
@@ -16,6 +17,13 @@ from shared.audit.recording import audited
 from shared.authority import decisions, queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import DecisionCreate, TaskRead
+from shared.security.authz import OBJECT, READERS, Access, Reach, requires
+from shared.security.principal import Role
+
+# A task names its authority unit: its staff and the levels above read it; its approvers
+# decide it.
+TaskReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
+TaskApprover = Annotated[Access, requires(Role.APPROVER, unit=OBJECT, reach=Reach.OWN)]
 
 
 def task_router(authority: RegistryAuthority) -> APIRouter:
@@ -28,9 +36,9 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         response_model=TaskRead,
         summary="One approval task",
     )
-    async def read_task(task_id: uuid.UUID) -> TaskRead:
+    async def read_task(task_id: uuid.UUID, access: TaskReader) -> TaskRead:
         """The task with the items' basic info, the key-field change and its proofs' names."""
-        return await queries.read_task(authority, str(task_id))
+        return await queries.read_task(authority, str(task_id), visible(access))
 
     @router.get(
         "/{task_id}/proofs/{index}",
@@ -39,9 +47,9 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"application/octet-stream": {}}}},
     )
-    async def read_proof(task_id: uuid.UUID, index: int) -> Response:
+    async def read_proof(task_id: uuid.UUID, index: int, access: TaskReader) -> Response:
         """The ``index``-th proof (as listed in the task) as the file the school sent."""
-        proof = await queries.read_proof(authority, str(task_id), index)
+        proof = await queries.read_proof(authority, str(task_id), index, visible(access))
         media_type = mimetypes.guess_type(proof.filename)[0] or "application/octet-stream"
         disposition = f"attachment; filename*=UTF-8''{quote(proof.filename)}"
         return Response(
@@ -54,14 +62,17 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         response_model=TaskRead,
         summary="Decide a task",
     )
-    async def decide(task_id: uuid.UUID, body: DecisionCreate) -> TaskRead:
+    async def decide(task_id: uuid.UUID, body: DecisionCreate, access: TaskApprover) -> TaskRead:
         """Approve (optionally rejecting some items of a batch) or reject with a reason.
 
         Approval sends the approved registrations (or the key-field or status change) to
         national;
         rejections go back to the school and its province. 409 if the task is decided.
         """
-        await decisions.decide(authority, str(task_id), body.to_domain())
-        return await queries.read_task(authority, str(task_id))
+        await decisions.decide(authority, str(task_id), body.to_domain(), visible(access))
+        return await queries.read_task(authority, str(task_id), visible(access))
+
+    def visible(access: Access) -> queries.Visible:
+        return access.sees(authority.runtime.tier, authority.hosts)
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +16,9 @@ from shared.authority.role import RegistryAuthority
 from shared.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)
+
+# Which authority units the caller may see (the hosted ones the principal reaches).
+Visible = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,14 @@ async def list_tasks(
     )
 
 
-async def read_task(authority: RegistryAuthority, task_id: str) -> schemas.TaskRead:
-    """A task of a hosted unit with its items, key-field change and proofs; 404 otherwise."""
+async def read_task(
+    authority: RegistryAuthority, task_id: str, visible: Visible | None = None
+) -> schemas.TaskRead:
+    """A task of a hosted unit (that ``visible`` lets through) with its items, key-field
+    change and proofs; 404 otherwise."""
     async with authority.runtime.sessions() as session:
         tasks = authority.tasks(session)
-        row = await _hosted_task(authority, tasks, task_id)
+        row = await _hosted_task(authority, tasks, task_id, visible)
         items = await tasks.items(task_id)
         proofs = await tasks.proofs(task_id)
     # Who reads which registration data is accountable (ZJ art. 30): log the access.
@@ -67,10 +74,12 @@ async def read_task(authority: RegistryAuthority, task_id: str) -> schemas.TaskR
     )
 
 
-async def read_proof(authority: RegistryAuthority, task_id: str, index: int) -> ProofFile:
+async def read_proof(
+    authority: RegistryAuthority, task_id: str, index: int, visible: Visible | None = None
+) -> ProofFile:
     async with authority.runtime.sessions() as session:
         tasks = authority.tasks(session)
-        await _hosted_task(authority, tasks, task_id)
+        await _hosted_task(authority, tasks, task_id, visible)
         row = await tasks.proof(task_id, index)
     if row is None:
         raise NotFound(f"task {task_id} has no proof {index}", rule="proof_not_found")
@@ -78,9 +87,11 @@ async def read_proof(authority: RegistryAuthority, task_id: str, index: int) -> 
     return ProofFile(filename=row.filename, content=row.content)
 
 
-async def _hosted_task(authority: RegistryAuthority, tasks: TaskRepository, task_id: str) -> Any:
+async def _hosted_task(
+    authority: RegistryAuthority, tasks: TaskRepository, task_id: str, visible: Visible | None
+) -> Any:
     row = await tasks.get(task_id)
-    if row is None or not authority.hosts(row.authority_unit):
+    if row is None or not (visible or authority.hosts)(row.authority_unit):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
     annotate(unit_kind=authority.runtime.tier, unit_code=row.authority_unit)
     return row

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.messaging.tables import kernel_metadata
+from shared.security.tables import security_metadata
 
 
 def alembic_config(tier: str, url: str) -> Config:
@@ -38,7 +39,7 @@ def run_env(service_metadata: MetaData) -> None:
     """The body of every service's ``env.py``."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    targets = [service_metadata, kernel_metadata]
+    targets = [service_metadata, kernel_metadata, security_metadata]
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=targets, literal_binds=True)
         with context.begin_transaction():

@@ -19,6 +19,13 @@ from shared.audit.recording import Actor, audited
 from shared.exports.domain import ExportRefused, ExportStatus, Unit
 from shared.exports.service import Exports
 from shared.runtime.errors import DomainError
+from shared.security.authz import OBJECT, requires
+from shared.security.principal import Role
+
+# Authentication and the role gate (shared/security); the export itself checks who may ask,
+# see, decide and download it (export_role, export_scope, export_four_eyes, ...).
+AnyStaff = requires(*Role, unit=OBJECT)
+Approver = requires(Role.APPROVER, unit=OBJECT)
 
 UNIT_REF = r"^(national|province|county|school):[0-9A-Z]{2,12}$"
 
@@ -90,7 +97,7 @@ def export_router(exports: Exports) -> APIRouter:
     @router.post(
         "",
         status_code=201,
-        dependencies=[audited("request", "export", object_id=None)],
+        dependencies=[audited("request", "export", object_id=None), AnyStaff],
         response_model=ExportRead,
         summary="Ask for an export (purpose, fields, population); it waits for approval",
         description=(
@@ -111,7 +118,7 @@ def export_router(exports: Exports) -> APIRouter:
 
     @router.get(
         "",
-        dependencies=[audited("list", "export", object_id=None)],
+        dependencies=[audited("list", "export", object_id=None), AnyStaff],
         response_model=ExportPage,
         summary="My export requests and those my unit decides",
     )
@@ -123,7 +130,7 @@ def export_router(exports: Exports) -> APIRouter:
 
     @router.get(
         "/{export_id}",
-        dependencies=[audited("read", "export")],
+        dependencies=[audited("read", "export"), AnyStaff],
         response_model=ExportRead,
         summary="One export request",
     )
@@ -135,7 +142,7 @@ def export_router(exports: Exports) -> APIRouter:
 
     @router.post(
         "/{export_id}/decision",
-        dependencies=[audited("decide", "export")],
+        dependencies=[audited("decide", "export"), Approver],
         response_model=ExportRead,
         summary="The approving unit approves (the CSV is produced) or rejects",
     )
@@ -154,7 +161,7 @@ def export_router(exports: Exports) -> APIRouter:
 
     @router.get(
         "/{export_id}/download",
-        dependencies=[audited("download", "export")],
+        dependencies=[audited("download", "export"), AnyStaff],
         response_class=Response,
         responses={200: {"content": {"text/csv": {}}}},
         summary="Download an approved export (the requester only, until it expires)",

@@ -10,6 +10,11 @@ Each instance runs ``python -m services.<tier> --config CONFIG --instance NAME``
                          its message signing key and the federation's public keys, generated
                          once into <data_dir>/keys (private keys 0600; kept across runs)
 
+With ``dev_accounts=True`` it also writes ``<data_dir>/dev-credentials.json`` (mode 0600: one
+account per unit with every role and a random password, kept across runs) and passes it as
+``XUEJI_DEV_ACCOUNTS``, so each instance creates the accounts of its units (development only;
+production refuses the variable).
+
 Its stdout/stderr go to ``<data_dir>/logs/<instance>.log``. An instance is ready when
 ``GET http://host:port/readyz`` answers 200. Once all are ready, ``<data_dir>/federation.json``
 describes the running federation for tools and tests.
@@ -26,6 +31,7 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -38,7 +44,7 @@ from types import FrameType
 import httpx
 
 from shared.federation.broker import LocalRabbitMQ, free_port, port_open, tail
-from shared.federation.config import Federation, Instance, Tier, load_federation
+from shared.federation.config import NATIONAL_CODE, Federation, Instance, Tier, load_federation
 from shared.federation.postgres import LocalPostgres
 from shared.messaging.keys import generate_federation_keys, private_key_path
 
@@ -87,6 +93,7 @@ class LocalFederation:
         command_for: CommandFor | None = None,
         cwd: Path | None = None,
         die_with_parent: bool = False,
+        dev_accounts: bool = False,
     ) -> None:
         self.config_path = Path(config_path).absolute()
         self.federation: Federation = load_federation(self.config_path)
@@ -98,6 +105,7 @@ class LocalFederation:
         self.command_for = command_for or self.default_command
         self.cwd = Path(cwd).absolute() if cwd else Path.cwd()
         self.die_with_parent = die_with_parent
+        self.dev_accounts = dev_accounts
         self._children: dict[str, _Child] = {}
         self._trust_file: Path | None = None
 
@@ -162,8 +170,55 @@ class LocalFederation:
         env.pop("XUEJI_SIGNING_KEY_ID", None)
         if self.database_url_for is not None:
             env["XUEJI_DATABASE_URL"] = self.database_url_for(instance.name)
+        if self.dev_accounts:
+            env["XUEJI_DEV_ACCOUNTS"] = str(self.dev_credentials)
         env.update(self.extra_env)
         return env
+
+    # -- development accounts ------------------------------------------------------------------
+
+    @property
+    def dev_credentials(self) -> Path:
+        return self.data_dir / "dev-credentials.json"
+
+    def units(self) -> list[tuple[Instance, str]]:
+        return [(instance, code) for instance in self.instances for code in instance.units]
+
+    def write_dev_credentials(self) -> Path:
+        """One account per unit (every role), passwords kept from an earlier run; mode 0600."""
+        known: dict[str, dict[str, object]] = {}
+        if self.dev_credentials.exists():
+            with contextlib.suppress(ValueError, KeyError):
+                data = json.loads(self.dev_credentials.read_text(encoding="utf-8"))
+                known = {str(a["username"]): a for a in data["accounts"]}
+        accounts = []
+        for instance, code in self.units():
+            username = f"{instance.tier.value}-{code.lower()}"
+            password = known.get(username, {}).get("password") or secrets.token_urlsafe(12)
+            accounts.append(
+                {
+                    "username": username,
+                    "password": password,
+                    "unit": f"{instance.tier.value}:{code}",
+                    "roles": ["registrar", "approver", "auditor", "operator"],
+                    "token_url": self.base_url(instance.name) + "/api/v1/auth/token",
+                }
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"accounts": accounts}, ensure_ascii=False, indent=2) + "\n"
+        descriptor = os.open(self.dev_credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # also when the file existed with other permissions
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(body)
+        return self.dev_credentials
+
+    def dev_account(self, tier: Tier | str, code: str) -> tuple[str, str]:
+        """(username, password) of the development account of ``tier:code``."""
+        data = json.loads(self.dev_credentials.read_text(encoding="utf-8"))
+        for account in data["accounts"]:
+            if account["unit"] == f"{Tier(tier).value}:{code}":
+                return str(account["username"]), str(account["password"])
+        raise KeyError(f"no development account for {tier}:{code}")
 
     # -- processes -----------------------------------------------------------------------------
 
@@ -266,6 +321,8 @@ class LocalFederation:
         On failure every instance is stopped again and FederationError carries the log tail.
         """
         names = [instance.name for instance in self.instances]
+        if self.dev_accounts:
+            self.write_dev_credentials()
         try:
             for instance in self.instances:
                 self._spawn(instance)
@@ -434,10 +491,16 @@ def main(argv: list[str] | None = None) -> int:
                 return pg.create_database(name.replace("-", "_"), exist_ok=True)
 
         federation = LocalFederation(
-            args.config, data_dir, amqp_url, database_url_for=database_url_for, die_with_parent=True
+            args.config,
+            data_dir,
+            amqp_url,
+            database_url_for=database_url_for,
+            die_with_parent=True,
+            dev_accounts=True,
         )
         federation.start(timeout=args.timeout)
         print("\n" + federation.table())
+        print(_token_hint(federation))
         print(f"\nbroker: {amqp_url}")
         if postgres is not None:
             print(f"postgres: {postgres.dsn()}")
@@ -475,6 +538,19 @@ def main(argv: list[str] | None = None) -> int:
             broker.stop()
         log.info("stopped")
     return code
+
+
+def _token_hint(federation: LocalFederation) -> str:
+    instance, code = federation.units()[0]
+    with contextlib.suppress(KeyError):
+        instance, code = federation.instance_for_unit(Tier.NATIONAL, NATIONAL_CODE), NATIONAL_CODE
+    username, _ = federation.dev_account(instance.tier, code)
+    return (
+        f"\naccounts: {federation.dev_credentials} (one per unit, every role; development only)"
+        "\na token:  curl -s -X POST "
+        f"{federation.base_url(instance.name)}/api/v1/auth/token -d username={username} "
+        f"-d password=<its password>\n          then -H 'Authorization: Bearer <access_token>'"
+    )
 
 
 if __name__ == "__main__":

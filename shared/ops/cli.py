@@ -4,8 +4,8 @@
     xueji-ops dead-letters replay --instance NAME (--message-id ID ... | --all) [--amqp-url URL]
                                   [--signing-key FILE]
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
-    xueji-ops transfer show ID [--national-url URL] [--json]
-    xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--json]
+    xueji-ops transfer show ID [--national-url URL] [--token T] [--json]
+    xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--token T]
     xueji-ops audit verify (--tier TIER | --instance NAME | --database-url URL)
                            [--key-file PATH] [--anchor SEQ:HASH | --anchor-file PATH]
                            [--since-anchor] [--json]
@@ -33,7 +33,13 @@ from shared.ops.audit import AnchorFile, parse_anchor, verify_chain
 from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.outbox import outbox_report
-from shared.ops.transfers import NationalApi, national_url, print_overdue, print_transfer
+from shared.ops.transfers import (
+    NationalApi,
+    national_token,
+    national_url,
+    print_overdue,
+    print_transfer,
+)
 
 Command = Callable[[argparse.Namespace, RunningFederation, TextIO], int]
 
@@ -185,8 +191,13 @@ def add_outbox(commands: argparse._SubParsersAction[Any]) -> None:
 # -- transfers ---------------------------------------------------------------------------------
 
 
+def _national(args: argparse.Namespace, fed: RunningFederation) -> NationalApi:
+    url = national_url(fed, args.national_url)
+    return NationalApi(url, token=national_token(fed, url, args.token))
+
+
 def _transfer_show(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
-    body = NationalApi(national_url(fed, args.national_url)).transfer(args.transfer_id)
+    body = _national(args, fed).transfer(args.transfer_id)
     if args.json:
         print(json.dumps(body, ensure_ascii=False), file=out)
     else:
@@ -195,7 +206,7 @@ def _transfer_show(args: argparse.Namespace, fed: RunningFederation, out: TextIO
 
 
 def _transfer_overdue(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
-    body = NationalApi(national_url(fed, args.national_url)).overdue(args.unit, args.as_of)
+    body = _national(args, fed).overdue(args.unit, args.as_of)
     if args.json:
         print(json.dumps(body, ensure_ascii=False), file=out)
     else:
@@ -209,6 +220,7 @@ def add_transfer(commands: argparse._SubParsersAction[Any]) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--national-url", help="national base URL (default: federation.json)")
     common.add_argument("--json", action="store_true", help="the API's JSON as it is")
+    common.add_argument("--token", help="bearer token (default: XUEJI_TOKEN, or dev login)")
 
     show = actions.add_parser("show", parents=[common], help="a transfer and all its steps")
     show.add_argument("transfer_id", metavar="ID")

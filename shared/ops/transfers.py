@@ -5,11 +5,14 @@ transfer as one saga, so one place answers "what is this transfer waiting for, u
     xueji-ops transfer overdue --unit U the open steps past due whose party or superior is U
 
 The national URL is ``--national-url``, else ``XUEJI_NATIONAL_URL``, else the ``base_url`` of
-the national instance in ``federation.json``.
+the national instance in ``federation.json``. The bearer token is ``--token``, else
+``XUEJI_TOKEN`` (``POST /api/v1/auth/token`` gives one), else — for a federation started by
+``make run`` — a login as national's development account from ``dev-credentials.json``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -32,11 +35,33 @@ def national_url(fed: RunningFederation, given: str | None) -> str:
     return url.rstrip("/")
 
 
+def national_token(fed: RunningFederation, base_url: str, given: str | None) -> str | None:
+    token = given or os.environ.get("XUEJI_TOKEN")
+    if token:
+        return token
+    credentials = fed.data_dir / "dev-credentials.json"
+    if not credentials.exists():
+        return None
+    accounts = json.loads(credentials.read_text(encoding="utf-8")).get("accounts", [])
+    for account in accounts:
+        if account.get("unit") == "national:CN":
+            form = {"username": account["username"], "password": account["password"]}
+            try:
+                response = httpx.post(base_url + "/api/v1/auth/token", data=form, timeout=10)
+            except httpx.HTTPError as exc:
+                raise OpsError(f"cannot reach national at {base_url}: {exc!r}") from exc
+            if response.status_code != 200:
+                raise OpsError(f"login as {account['username']} failed: {_detail(response)}")
+            return str(response.json()["access_token"])
+    return None
+
+
 class NationalApi:
     """The few national endpoints the tool reads; problems become :class:`OpsError`."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
         self.base_url = base_url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
 
     def transfer(self, transfer_id: str) -> dict[str, Any]:
@@ -48,9 +73,15 @@ class NationalApi:
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = httpx.get(self.base_url + path, params=params, timeout=self._timeout)
+            response = httpx.get(
+                self.base_url + path, params=params, headers=self._headers, timeout=self._timeout
+            )
         except httpx.HTTPError as exc:
             raise OpsError(f"cannot reach national at {self.base_url}: {exc!r}") from exc
+        if response.status_code == 401:
+            raise OpsError(
+                f"national answered 401: {_detail(response)} (pass --token or XUEJI_TOKEN)"
+            )
         if response.status_code != 200:
             raise OpsError(f"national answered {response.status_code}: {_detail(response)}")
         body: dict[str, Any] = response.json()

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from shared.audit import http as audit_http
 from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
+from shared.security import http as security_http
+from shared.security.authz import public
 from shared.telemetry.http import RequestMetricsMiddleware
 from shared.telemetry.metrics import CONTENT_TYPE_LATEST
 from shared.telemetry.tracing import instrument_app
@@ -45,11 +47,21 @@ def create_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
 
-    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="The process is alive",
+        dependencies=[public()],
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "instance": runtime.instance.name}
 
-    @app.get("/readyz", tags=["operations"], summary="Database and broker are reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Database and broker are reachable",
+        dependencies=[public()],
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(v == "ok" for v in checks.values())
@@ -58,15 +70,25 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this instance")
+    # Aggregate counts only, no personal data: scraped without a token.
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of this instance",
+        dependencies=[public()],
+    )
     async def metrics() -> Response:
         return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code)
+        # a 401 says how to authenticate (RFC 6750)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            {"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code, headers=headers
+        )
 
-    for router in (*routers, audit_http.router):
+    for router in (security_http.router, *routers, audit_http.router):
         app.include_router(router)
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     instrument_app(app)

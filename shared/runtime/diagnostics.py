@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
@@ -19,6 +20,8 @@ from shared.messaging.envelope import Contract, contract
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.tables import probe
 from shared.runtime.app import RuntimeDep, require_hosted
+from shared.security.authz import OBJECT, Access, requires
+from shared.security.principal import Role
 
 
 @contract("diagnostics.ping", 1)
@@ -65,6 +68,9 @@ class PingRead(BaseModel):
 
 router = APIRouter(prefix="/api/v1/diagnostics", tags=["operations"])
 
+# Operators of the probe's source unit, or of a unit above it.
+OperatorAccess = Annotated[Access, requires(Role.OPERATOR, unit=OBJECT)]
+
 
 def _unit(text: str) -> UnitRef:
     try:
@@ -74,12 +80,13 @@ def _unit(text: str) -> UnitRef:
 
 
 @router.post("/pings", status_code=202, response_model=PingRead, summary="Ping a unit")
-async def send_ping(body: PingCreate, runtime: RuntimeDep) -> PingRead:
+async def send_ping(body: PingCreate, runtime: RuntimeDep, access: OperatorAccess) -> PingRead:
     """Send a probe from a hosted unit to any unit; poll the probe for its answer."""
     source, target = _unit(body.source), _unit(body.target)
     if source.tier != runtime.tier:
         raise HTTPException(404, detail=f"{source} is not served here")
     require_hosted(runtime, source.code, str(source.tier))
+    access.check(source, not_found=f"{source} is not served here")
     probe_id, now = uuid.uuid4(), datetime.now(UTC)
     async with runtime.unit_of_work() as uow:
         await uow.session.execute(
@@ -89,17 +96,18 @@ async def send_ping(body: PingCreate, runtime: RuntimeDep) -> PingRead:
         )
         await uow.emit(Ping(probe_id=probe_id), source=source, target=target)
         await uow.commit()
-    return await read_ping(probe_id, runtime)
+    return await read_ping(probe_id, runtime, access)
 
 
 @router.get("/pings/{probe_id}", response_model=PingRead, summary="A probe and its answer")
-async def read_ping(probe_id: uuid.UUID, runtime: RuntimeDep) -> PingRead:
+async def read_ping(probe_id: uuid.UUID, runtime: RuntimeDep, access: OperatorAccess) -> PingRead:
     async with runtime.sessions() as session:
         row = (
             await session.execute(select(probe).where(probe.c.probe_id == str(probe_id)))
         ).one_or_none()
     if row is None:
         raise HTTPException(404, detail="no such probe")
+    access.check(UnitRef.parse(row.source), not_found="no such probe")
     trip = (row.answered_at - row.sent_at).total_seconds() * 1000 if row.answered_at else None
     return PingRead(
         probe_id=probe_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -27,6 +27,8 @@ from shared.messaging.signing import Signer, TrustStore, Verifier
 from shared.messaging.topology import ServiceTopology
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.settings import ServiceSettings
+from shared.security import accounts
+from shared.security.tokens import TokenCodec
 from shared.telemetry.metrics import ServiceMetrics, register_kernel_metrics
 from shared.telemetry.tracing import instrument_engine
 
@@ -46,6 +48,10 @@ class ServiceRuntime:
         if self.instance.tier != self.tier:
             raise ValueError(f"instance {self.instance.name} is a {self.instance.tier} instance")
         self.clock = Clock(self.settings.today)
+        self.tokens = TokenCodec(
+            self.settings.jwt_secret.get_secret_value(),
+            timedelta(seconds=self.settings.token_ttl_seconds),
+        )
         self.database_url = self.settings.effective_database_url()
         self.engine = make_engine(self.database_url)
         instrument_engine(self.engine)
@@ -105,6 +111,7 @@ class ServiceRuntime:
         return UnitOfWork(self.sessions)
 
     async def start(self) -> None:
+        await self.prepare_accounts()
         self.broker.start()
         self.consumer.start()
         self.relay.start()
@@ -114,6 +121,19 @@ class ServiceRuntime:
         await self.consumer.stop()
         await self.broker.close()
         await self.engine.dispose()
+
+    async def prepare_accounts(self) -> None:
+        """In development, create the accounts of XUEJI_DEV_ACCOUNTS for the hosted units.
+
+        Dormant accounts are sealed when they try to log in or their unit's accounts are
+        listed (shared/security/accounts.py), not here."""
+        if self.settings.dev_accounts is None or self.settings.env == "production":
+            return
+        seeded = accounts.read_dev_accounts(self.settings.dev_accounts)
+        async with self.sessions() as session:
+            count = await accounts.seed_accounts(session, seeded, self.units, self.clock.now())
+            await session.commit()
+        log.info("development accounts ready: %d for the hosted units", count)
 
     async def readiness(self) -> dict[str, str]:
         """What /readyz reports: each dependency "ok" or why not."""

@@ -10,6 +10,9 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5682/"
+# Signs access tokens in development and tests only; production refuses it (and any key
+# shorter than 32 bytes).
+DEV_JWT_SECRET = "xueji-development-only-token-key-never-in-production"
 
 
 class ServiceSettings(BaseSettings):
@@ -45,6 +48,17 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] | None = None  # default: text in development, else json
     # The audit chain's HMAC key (docs/decisions/0010-audit-hash-chain.md); plain SHA-256 if unset.
     audit_key: SecretStr | None = None
+    # Security (shared/security, docs/decisions/0014-authentication.md). Every service of the
+    # federation verifies tokens locally with the same key.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    token_ttl_seconds: int = 900
+    password_max_age_days: int = 90  # forced rotation (N2025 art. 24: changed regularly)
+    dormant_after_days: int = 183  # unused six months: sealed (N2025 art. 24)
+    lockout_threshold: int = 5  # failed logins in a row before a lockout
+    lockout_minutes: int = 15
+    # Development only: a JSON file of accounts to create for the hosted units at start-up
+    # (``python -m shared.federation`` writes var/dev-credentials.json).
+    dev_accounts: Path | None = None
 
     @model_validator(mode="after")
     def _production_needs_explicit_endpoints(self) -> ServiceSettings:
@@ -64,6 +78,11 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("production refuses the default broker credentials")
             if self.today is not None:
                 raise ValueError("production refuses a pinned date (XUEJI_TODAY)")
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET or len(secret.encode()) < 32:
+                raise ValueError("production needs its own XUEJI_JWT_SECRET (32 bytes or more)")
+            if self.dev_accounts is not None:
+                raise ValueError("production refuses seeded accounts (XUEJI_DEV_ACCOUNTS)")
         return self
 
     def effective_log_format(self) -> Literal["json", "text"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from shared.federation.config import Tier
 from shared.federation.launcher import LocalFederation
 from shared.federation.testing import federation_copy
+from shared.security.testing import auth_headers
 
 pytestmark = pytest.mark.federation
 
@@ -49,7 +51,12 @@ def federation(
             return str(server.create_database(name.replace("-", "_"), exist_ok=True))
 
     running = LocalFederation(
-        config, base / "data", amqp_url, database_url_for=database_url_for, extra_env=FAST_KERNEL
+        config,
+        base / "data",
+        amqp_url,
+        database_url_for=database_url_for,
+        extra_env=FAST_KERNEL,
+        dev_accounts=True,
     )
     running.start(timeout=240)
     try:
@@ -64,16 +71,27 @@ class Federation:
     def __init__(self, running: LocalFederation, http: httpx.AsyncClient) -> None:
         self.running = running
         self.http = http
+        self._tokens: dict[str, dict[str, str]] = {}
 
     def url(self, tier: str, code: str, path: str) -> str:
         instance = self.running.instance_for_unit(Tier(tier), code)
         return f"http://{instance.host}:{instance.port}{path}"
 
-    async def get(self, tier: str, code: str, path: str, **kw: object) -> httpx.Response:
-        return await self.http.get(self.url(tier, code, path), **kw)  # type: ignore[arg-type]
+    async def get(self, tier: str, code: str, path: str, **kw: Any) -> httpx.Response:
+        """GET at the instance hosting ``tier:code``, as that unit (all roles) unless the
+        caller gives its own ``Authorization`` header."""
+        kw["headers"] = self.headers(tier, code, kw.get("headers"))
+        return await self.http.get(self.url(tier, code, path), **kw)
 
-    async def post(self, tier: str, code: str, path: str, **kw: object) -> httpx.Response:
-        return await self.http.post(self.url(tier, code, path), **kw)  # type: ignore[arg-type]
+    async def post(self, tier: str, code: str, path: str, **kw: Any) -> httpx.Response:
+        kw["headers"] = self.headers(tier, code, kw.get("headers"))
+        return await self.http.post(self.url(tier, code, path), **kw)
+
+    def headers(self, tier: str, code: str, given: dict[str, str] | None) -> dict[str, str]:
+        unit = f"{tier}:{code}"
+        if unit not in self._tokens:
+            self._tokens[unit] = auth_headers(unit)
+        return self._tokens[unit] | (given or {})
 
 
 @pytest.fixture

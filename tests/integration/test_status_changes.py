@@ -44,7 +44,8 @@ async def test_suspension_then_resumption_in_the_next_grade(fed: Federation) -> 
     assert {e["kind"] for e in entries} == {"status_change", "status_change_proofs"}
     [proofs] = [e for e in entries if e["kind"] == "status_change_proofs"]
     link = proofs["data"]["proofs"][0]["url"]
-    served = await fed.http.get(link)  # the archive's proof points to the school's file
+    # the archive's proof points to the school's file (read here as the school)
+    served = await fed.http.get(link, headers=fed.headers("school", HENAN, None))
     assert served.content == b"%PDF-1.4 hospital_certificate"
 
     resumed = await change(fed, kid, "resume", target_grade=2, on=date(2026, 9, 7))

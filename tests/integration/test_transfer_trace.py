@@ -58,6 +58,7 @@ from shared.federation.config import Tier, load_federation
 from shared.federation.testing import federation_copy, instance_name
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+from shared.security.testing import auth_headers
 from shared.telemetry import tracing
 from tests.integration.conftest import Federation
 from tests.integration.transfer_support import (
@@ -195,11 +196,14 @@ class InProcessFederation(Federation):
 
     async def get(self, tier: str, code: str, path: str, **kw: Any) -> httpx.Response:
         client = self.clients[self.instance_for(tier, code)]
-        return await client.get(path, headers=_trace_headers(), **kw)
+        return await client.get(
+            path, headers=_trace_headers() | auth_headers(f"{tier}:{code}"), **kw
+        )
 
     async def post(self, tier: str, code: str, path: str, **kw: Any) -> httpx.Response:
         client = self.clients[self.instance_for(tier, code)]
-        return await client.post(path, headers=_trace_headers(), **kw)
+        headers = _trace_headers() | auth_headers(f"{tier}:{code}")
+        return await client.post(path, headers=headers, **kw)
 
 
 def _trace_headers() -> dict[str, str]:

@@ -10,7 +10,9 @@ from shared.audit.recording import audited
 from shared.authority import queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
+from shared.federation.config import Tier
 from shared.runtime.app import require_hosted
+from shared.security.authz import READERS, PathUnit, requires
 
 
 def build_router(authority: RegistryAuthority) -> APIRouter:
@@ -18,7 +20,10 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{county_code}/tasks",
-        dependencies=[audited("list", "task")],
+        dependencies=[
+            audited("list", "task"),
+            requires(*READERS, unit=PathUnit("county_code", Tier.COUNTY)),
+        ],
         response_model=TaskPage,
         summary="A county's tasks",
     )

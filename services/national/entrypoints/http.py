@@ -1,7 +1,7 @@
 """The national HTTP API: the basic registry and the dedup review queue.
 
-Thin: validate, call the service layer, map errors. There is no authentication layer in the
-project yet; these endpoints are for national operators and province officers.
+Thin: validate, call the service layer, map errors. A registry entry is seen by its school
+and the units above it; the review queue by national's staff.
 """
 
 from __future__ import annotations
@@ -26,13 +26,28 @@ from services.national.entrypoints.schemas import (
 from services.national.service_layer import registry, reviews
 from services.national.service_layer.ports import division_of
 from shared.audit.recording import annotate, audited
+from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
+from shared.security.authz import (
+    NATIONAL_UNIT,
+    OBJECT,
+    READERS,
+    Access,
+    QueryUnit,
+    Reach,
+    requires,
+)
+from shared.security.principal import Role
 
 SCHOOL_CODE = r"^[1-8][0-9]{9}$"
 PROVINCE_CODE = r"^[1-8][0-9]$"
 
 registry_router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 review_router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
+
+EntryReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
+NationalReader = requires(*READERS, unit=NATIONAL_UNIT, reach=Reach.OWN)
+NationalApprover = requires(Role.APPROVER, unit=NATIONAL_UNIT, reach=Reach.OWN)
 
 
 @registry_router.get(
@@ -42,12 +57,19 @@ review_router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
     summary="A student's basic registration",
     responses={308: {"model": SupersededRead, "description": "an old number; see Location"}},
 )
-async def read_entry(student_number: str, runtime: RuntimeDep) -> RegistryEntryRead | JSONResponse:
+async def read_entry(
+    student_number: str, runtime: RuntimeDep, access: EntryReader
+) -> RegistryEntryRead | JSONResponse:
     """Basic info of the student with this number (404 if none). An ``L`` number replaced by
     a ``G`` number answers ``308`` with ``Location`` and ``superseded_by``: the registration
     continues under the new number."""
     async with runtime.sessions() as session:
         found = await registry.look_up(NationalRepository(session), student_number)
+    access.check(
+        UnitRef(tier=Tier.SCHOOL, code=found.entry.school_code),
+        not_found="no registration has this student number",
+        rule="unknown_student_number",
+    )
     annotate(unit_kind="school", unit_code=found.entry.school_code)
     if found.superseded:
         new = found.entry.student_number
@@ -62,7 +84,10 @@ async def read_entry(student_number: str, runtime: RuntimeDep) -> RegistryEntryR
 
 @registry_router.get(
     "",
-    dependencies=[audited("list", "registry_entry")],
+    dependencies=[
+        audited("list", "registry_entry"),
+        requires(*READERS, unit=QueryUnit("school_code", Tier.SCHOOL)),
+    ],
     response_model=RegistryPage,
     summary="A school's registrations",
 )
@@ -84,7 +109,7 @@ async def list_entries(
 
 @review_router.get(
     "",
-    dependencies=[audited("list", "review", object_id="province")],
+    dependencies=[audited("list", "review", object_id="province"), NationalReader],
     response_model=ReviewPage,
     summary="The dedup review queue",
 )
@@ -108,7 +133,7 @@ async def list_reviews(
 
 @review_router.get(
     "/{review_id}",
-    dependencies=[audited("read", "review")],
+    dependencies=[audited("read", "review"), NationalReader],
     response_model=ReviewRead,
     summary="One review",
 )
@@ -120,7 +145,7 @@ async def read_review(review_id: uuid.UUID, runtime: RuntimeDep) -> ReviewRead:
 
 @review_router.post(
     "/{review_id}/decision",
-    dependencies=[audited("decide", "review")],
+    dependencies=[audited("decide", "review"), NationalApprover],
     response_model=ReviewRead,
     summary="Decide a review",
 )

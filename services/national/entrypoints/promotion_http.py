@@ -21,8 +21,14 @@ from services.national.service_layer.promotion import (
 from shared.audit.recording import audited
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
+from shared.security.authz import NATIONAL_UNIT, Reach, requires
+from shared.security.principal import Role
 
-promotion_router = APIRouter(prefix="/api/v1/operations/promotions", tags=["operations"])
+promotion_router = APIRouter(
+    prefix="/api/v1/operations/promotions",
+    tags=["operations"],
+    dependencies=[requires(Role.OPERATOR, unit=NATIONAL_UNIT, reach=Reach.OWN)],
+)
 
 SchoolYear = Annotated[int, Path(ge=2000, le=2999, examples=[2026])]
 

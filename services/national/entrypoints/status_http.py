@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.national.adapters.status_repository import StatusRepository
-from services.national.entrypoints.transfer_http import DepsDep
+from services.national.entrypoints.transfer_http import DepsDep, NationalOperator
 from services.national.service_layer.ports import emit_in
 from services.national.service_layer.status_changes import sweep_suspensions
 from shared.audit.recording import audited
+from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
+from shared.security.authz import OBJECT, READERS, Access, requires
 
 status_router = APIRouter(prefix="/api/v1/status-changes", tags=["status changes"])
 operations_router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
@@ -41,12 +43,20 @@ class SuspensionSweepRead(BaseModel):
     summary="A status change as national decided it",
     dependencies=[audited("read", "status_change")],
 )
-async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> dict[str, Any]:
-    """The ``status_change.decided`` national sent for this change (basic facts only)."""
+async def read_status_change(
+    change_id: uuid.UUID,
+    runtime: RuntimeDep,
+    access: Annotated[Access, requires(*READERS, unit=OBJECT)],
+) -> dict[str, Any]:
+    """The ``status_change.decided`` national sent for this change (basic facts only), for
+    the student's school and the units above it."""
     async with runtime.sessions() as session:
         record = await StatusRepository(session).record(str(change_id))
+    missing = f"status change {change_id} is not known here"
     if record is None:
-        raise NotFound(f"status change {change_id} is not known here", rule="change_not_found")
+        raise NotFound(missing, rule="change_not_found")
+    school = UnitRef(tier=Tier.SCHOOL, code=str(record.decision.get("school_code", "")))
+    access.check(school, not_found=missing, rule="change_not_found")
     return dict(record.decision)
 
 
@@ -54,7 +64,7 @@ async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> dict[
     "/suspension-sweep",
     response_model=SuspensionSweepRead,
     summary="Lapse the suspensions that ended without resumption",
-    dependencies=[audited("sweep", "suspensions", object_id=None)],
+    dependencies=[audited("sweep", "suspensions", object_id=None), NationalOperator],
 )
 async def run_suspension_sweep(
     body: SuspensionSweepCreate, runtime: RuntimeDep, deps: DepsDep

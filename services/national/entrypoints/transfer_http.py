@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.national.adapters.transfer_repository import TransferRepository
+from services.national.adapters.transfer_repository import LoadedTransfer, TransferRepository
 from services.national.entrypoints.transfer_schemas import (
     UNIT_REF,
     InterventionCreate,
@@ -30,7 +30,18 @@ from services.national.service_layer.transfers.deadlines import sweep_deadlines
 from services.national.service_layer.transfers.decisions import intervene
 from services.national.service_layer.transfers.notices import Outbox
 from shared.audit.recording import audited
+from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
+from shared.security.authz import (
+    NATIONAL_UNIT,
+    OBJECT,
+    READERS,
+    Access,
+    QueryUnit,
+    Reach,
+    requires,
+)
+from shared.security.principal import Role
 
 TRANSFER_DEPS = "transfers"
 
@@ -45,10 +56,27 @@ def get_deps(request: Request) -> TransferDeps:
 
 DepsDep = Annotated[TransferDeps, Depends(get_deps)]
 
+# A transfer is seen by its two schools and the units above them (both counties, both
+# provinces, national); national's officers intervene, its operators sweep.
+TransferReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
+NationalApprover = requires(Role.APPROVER, unit=NATIONAL_UNIT, reach=Reach.OWN)
+NationalOperator = requires(Role.OPERATOR, unit=NATIONAL_UNIT, reach=Reach.OWN)
+
+
+def parties(loaded: LoadedTransfer) -> list[UnitRef]:
+    record = loaded.record
+    return [
+        UnitRef(tier=Tier.SCHOOL, code=record.from_school),
+        UnitRef(tier=Tier.SCHOOL, code=record.to_school),
+    ]
+
 
 @transfer_router.get(
     "/overdue",
-    dependencies=[audited("list", "transfer_step", object_id="unit")],
+    dependencies=[
+        audited("list", "transfer_step", object_id="unit"),
+        requires(*READERS, unit=QueryUnit("unit")),
+    ],
     response_model=OverdueList,
     summary="A unit's overdue steps",
 )
@@ -73,12 +101,15 @@ async def list_overdue(
     summary="A student's transfers",
 )
 async def list_transfers(
-    runtime: RuntimeDep, student_number: Annotated[str, Query(min_length=2, max_length=19)]
+    runtime: RuntimeDep,
+    access: TransferReader,
+    student_number: Annotated[str, Query(min_length=2, max_length=19)],
 ) -> TransferList:
-    """Every transfer of the student, newest first, refused ones included."""
+    """Every transfer of the student the caller may see (a party's, or above a party), newest
+    first, refused ones included."""
     async with runtime.sessions() as session:
         found = await queries.transfers_of_student(TransferRepository(session), student_number)
-    return TransferList(items=[TransferRead.of(t) for t in found])
+    return TransferList(items=[TransferRead.of(t) for t in found if access.visible(parties(t))])
 
 
 @transfer_router.get(
@@ -87,17 +118,20 @@ async def list_transfers(
     response_model=TransferRead,
     summary="One transfer",
 )
-async def read_transfer(transfer_id: uuid.UUID, runtime: RuntimeDep) -> TransferRead:
+async def read_transfer(
+    transfer_id: uuid.UUID, runtime: RuntimeDep, access: TransferReader
+) -> TransferRead:
     """State, parties and every step (due dates, who decided, interventions), the closing
     rule and reason, the archive hand-over deadline; ``waiting_for`` names the open step."""
     async with runtime.sessions() as session:
         loaded = await queries.get_transfer(TransferRepository(session), transfer_id)
+    access.check(*parties(loaded), not_found=f"no transfer {transfer_id}", rule="unknown_transfer")
     return TransferRead.of(loaded)
 
 
 @transfer_router.post(
     "/{transfer_id}/steps/{step_id}/intervention",
-    dependencies=[audited("intervene", "transfer", object_id="transfer_id")],
+    dependencies=[audited("intervene", "transfer", object_id="transfer_id"), NationalApprover],
     response_model=TransferRead,
     summary="A national officer decides an overdue province step",
 )
@@ -132,7 +166,7 @@ async def intervene_in_step(
 
 @operations_router.post(
     "/deadline-sweep",
-    dependencies=[audited("sweep", "transfer_deadlines", object_id=None)],
+    dependencies=[audited("sweep", "transfer_deadlines", object_id=None), NationalOperator],
     response_model=SweepRead,
     summary="Run the transfer deadline sweep",
 )

@@ -20,10 +20,19 @@ from shared.audit.recording import audited
 from shared.authority import queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
-from shared.federation.config import School
+from shared.federation.config import School, Tier
 from shared.runtime.app import require_hosted
 from shared.runtime.errors import NotFound
 from shared.runtime.service import ServiceRuntime
+from shared.security.authz import READERS, PathUnit, requires
+
+# National sees basic info only: everything of the province's archives bars it. A province's
+# task list is open to the levels above like a county's.
+THE_PROVINCE = PathUnit("province_code", Tier.PROVINCE)
+ArchiveOfProvince = requires(*READERS, unit=THE_PROVINCE, barred=[Tier.NATIONAL])
+ArchiveOfSchool = requires(
+    *READERS, unit=PathUnit("school_code", Tier.SCHOOL), barred=[Tier.NATIONAL]
+)
 
 HandoverFilter = Literal["open", "received", "all"]
 
@@ -34,7 +43,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{province_code}/tasks",
-        dependencies=[audited("list", "task")],
+        dependencies=[audited("list", "task"), requires(*READERS, unit=THE_PROVINCE)],
         response_model=TaskPage,
         tags=["registry authority"],
         summary="A province's tasks",
@@ -47,7 +56,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{province_code}/archives/{student_number}",
-        dependencies=[audited("read", "archive")],
+        dependencies=[audited("read", "archive"), ArchiveOfProvince],
         response_model=ArchiveRead,
         tags=["archive"],
         summary="A student's archive",
@@ -60,7 +69,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
 
     @router.get(
         "/{province_code}/archive-handovers",
-        dependencies=[audited("list", "archive_handover")],
+        dependencies=[audited("list", "archive_handover"), ArchiveOfProvince],
         response_model=HandoverPage,
         tags=["archive"],
         summary="Archives handed to other provinces after transfers, by due date",
@@ -108,7 +117,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get(
         "/{school_code}/archives/{student_number}",
-        dependencies=[audited("read", "archive")],
+        dependencies=[audited("read", "archive"), ArchiveOfSchool],
         response_model=ArchiveRead,
         summary="The live archive of a student of this school",
     )
@@ -123,7 +132,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get(
         "/{school_code}/archive-backups/{student_number}",
-        dependencies=[audited("read", "archive_backup")],
+        dependencies=[audited("read", "archive_backup"), ArchiveOfSchool],
         response_model=BackupRead,
         summary="A sending school's read-only backup of a transferred student's archive",
     )

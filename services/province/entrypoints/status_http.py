@@ -18,6 +18,12 @@ from shared.messaging.envelope import Contract
 from shared.runtime.app import require_hosted
 from shared.runtime.errors import NotFound
 from shared.runtime.service import ServiceRuntime
+from shared.security.authz import READERS, PathUnit, Reach, requires
+from shared.security.principal import Role
+
+# Archives are non-basic data: national is barred. The hukou county's officers read what was
+# handed over for it; the province's operator runs the term-end hand-over.
+THE_PROVINCE = PathUnit("province_code", Tier.PROVINCE)
 
 
 class DropoutSweepCreate(BaseModel):
@@ -67,7 +73,10 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/operations/dropout-handovers",
         response_model=DropoutSweepRead,
         summary="Hand migrant dropouts' archives to their hukou county (term end)",
-        dependencies=[audited("hand_over", "dropout_archive", object_id=None)],
+        dependencies=[
+            audited("hand_over", "dropout_archive", object_id=None),
+            requires(Role.OPERATOR, unit=THE_PROVINCE, reach=Reach.OWN),
+        ],
     )
     async def run_dropout_sweep(province_code: str, body: DropoutSweepCreate) -> DropoutSweepRead:
         """Every migrant dropout's archive due by ``as_of`` goes to the province of the hukou
@@ -90,7 +99,10 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/dropout-handovers",
         response_model=DropoutHandoverPage,
         summary="Migrant dropouts' archives due to their hukou county",
-        dependencies=[audited("list", "dropout_handover")],
+        dependencies=[
+            audited("list", "dropout_handover"),
+            requires(*READERS, unit=THE_PROVINCE, barred=[Tier.NATIONAL]),
+        ],
     )
     async def list_dropout_handovers(
         province_code: str,
@@ -110,7 +122,10 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/counties/{county_code}/hukou-archives",
         response_model=HukouArchivePage,
         summary="Archives handed over for a hukou county of this province",
-        dependencies=[audited("list", "hukou_archive", object_id="county_code")],
+        dependencies=[
+            audited("list", "hukou_archive", object_id="county_code"),
+            requires(*READERS, unit=PathUnit("county_code", Tier.COUNTY), barred=[Tier.NATIONAL]),
+        ],
     )
     async def list_hukou_archives(
         province_code: str,

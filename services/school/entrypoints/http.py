@@ -39,9 +39,11 @@ from services.school.service_layer import admission, key_field_change, registrat
 from services.school.service_layer.errors import InvalidInput
 from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
-from shared.federation.config import School
+from shared.federation.config import School, Tier
 from shared.runtime.app import RuntimeDep, require_hosted
 from shared.runtime.errors import NotFound
+from shared.security.authz import OBJECT, READERS, Access, PathUnit, Reach, requires
+from shared.security.principal import Role
 
 # Multipart framing around the file itself (boundaries, part headers).
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -68,6 +70,13 @@ def hosted_school(school_code: str, runtime: RuntimeDep) -> School:
 
 
 SchoolDep = Annotated[School, Depends(hosted_school)]
+
+# Who may call what (shared/security/authz.py): the school's registrar acts for the school
+# itself; its staff and the levels above read; objects are checked against their school.
+THE_SCHOOL = PathUnit("school_code", Tier.SCHOOL)
+RegistrarOfSchool = requires(Role.REGISTRAR, unit=THE_SCHOOL, reach=Reach.OWN)
+ReaderOfSchool = requires(*READERS, unit=THE_SCHOOL)
+ObjectReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
 TodayDep = Annotated[date, Depends(today)]
 SettingsDep = Annotated[SchoolSettings, Depends(school_settings)]
 
@@ -79,7 +88,7 @@ router = APIRouter(prefix="/api/v1")
 
 @router.post(
     "/schools/{school_code}/students",
-    dependencies=[audited("register", "student")],
+    dependencies=[audited("register", "student"), RegistrarOfSchool],
     status_code=202,
     response_model=RegistrationAccepted,
     tags=["registration"],
@@ -119,11 +128,14 @@ async def register_student(
     tags=["registration"],
     summary="Where a registration stands",
 )
-async def read_registration(registration_id: uuid.UUID, runtime: RuntimeDep) -> RegistrationRead:
+async def read_registration(
+    registration_id: uuid.UUID, runtime: RuntimeDep, access: ObjectReader
+) -> RegistrationRead:
     """``pending``, ``held_for_review`` (national duplicate review), ``approved`` with the
     ``student_number``, or ``rejected`` with ``reason`` and ``rule``."""
+    visible = access.sees(Tier.SCHOOL, runtime.hosts)
     async with runtime.sessions() as session:
-        row = await registration.get_registration(session, registration_id, runtime.hosts)
+        row = await registration.get_registration(session, registration_id, visible)
     annotate(unit_kind="school", unit_code=row.school_code)
     return RegistrationRead(
         registration_id=row.registration_id,
@@ -148,7 +160,7 @@ def _registration_link(registration_id: uuid.UUID) -> str:
 
 @router.get(
     "/schools/{school_code}/students",
-    dependencies=[audited("list", "student")],
+    dependencies=[audited("list", "student"), ReaderOfSchool],
     response_model=RosterRead,
     tags=["roster"],
     summary="The roster: students registered at the school",
@@ -176,7 +188,7 @@ async def list_students(
 
 @router.get(
     "/schools/{school_code}/students/{student_number}",
-    dependencies=[audited("read", "student")],
+    dependencies=[audited("read", "student"), ReaderOfSchool],
     response_model=StudentRead,
     tags=["roster"],
     summary="One student on the roster",
@@ -192,7 +204,10 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
 
 @router.post(
     "/schools/{school_code}/students/{student_number}/key-field-changes",
-    dependencies=[audited("request_change", "student", object_id="student_number")],
+    dependencies=[
+        audited("request_change", "student", object_id="student_number"),
+        RegistrarOfSchool,
+    ],
     status_code=202,
     response_model=KeyFieldChangeAccepted,
     tags=["key-field changes"],
@@ -238,11 +253,14 @@ async def submit_key_field_change(
     tags=["key-field changes"],
     summary="Where a key-field change stands",
 )
-async def read_key_field_change(change_id: uuid.UUID, runtime: RuntimeDep) -> KeyFieldChangeRead:
+async def read_key_field_change(
+    change_id: uuid.UUID, runtime: RuntimeDep, access: ObjectReader
+) -> KeyFieldChangeRead:
     """``submitted``, ``applied`` (with ``new_student_number``) or ``rejected`` (with
     ``decision_reason`` and ``rule``)."""
+    visible = access.sees(Tier.SCHOOL, runtime.hosts)
     async with runtime.sessions() as session:
-        row = await key_field_change.get_change(session, change_id, runtime.hosts)
+        row = await key_field_change.get_change(session, change_id, visible)
     annotate(unit_kind="school", unit_code=row.school_code)
     return KeyFieldChangeRead(
         change_id=row.change_id,
@@ -291,7 +309,7 @@ uploads = APIRouter(prefix="/api/v1", route_class=UploadLimitRoute)
 
 @uploads.post(
     "/schools/{school_code}/admission-jobs",
-    dependencies=[audited("admit", "student")],
+    dependencies=[audited("admit", "student"), RegistrarOfSchool],
     status_code=202,
     response_model=AdmissionJobRead,
     tags=["bulk admission"],
@@ -343,7 +361,7 @@ async def create_admission_job(
     job_id = await admission.admit_file(
         runtime.sessions, school, upload, settings=settings, today=on
     )
-    return await read_admission_job(job_id, runtime)
+    return await _admission_job(job_id, runtime, runtime.hosts)
 
 
 @router.get(
@@ -353,9 +371,17 @@ async def create_admission_job(
     tags=["bulk admission"],
     summary="An admission job and how its registrations stand",
 )
-async def read_admission_job(job_id: uuid.UUID, runtime: RuntimeDep) -> AdmissionJobRead:
+async def read_admission_job(
+    job_id: uuid.UUID, runtime: RuntimeDep, access: ObjectReader
+) -> AdmissionJobRead:
+    return await _admission_job(job_id, runtime, access.sees(Tier.SCHOOL, runtime.hosts))
+
+
+async def _admission_job(
+    job_id: uuid.UUID, runtime: RuntimeDep, visible: Callable[[str], bool]
+) -> AdmissionJobRead:
     async with runtime.sessions() as session:
-        view = await admission.get_job(session, job_id, runtime.hosts)
+        view = await admission.get_job(session, job_id, visible)
     job = view.job
     base = f"/api/v1/admission-jobs/{job_id}"
     return AdmissionJobRead(
@@ -380,10 +406,13 @@ async def read_admission_job(job_id: uuid.UUID, runtime: RuntimeDep) -> Admissio
     summary="The refused rows of an admission job, as CSV",
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def download_admission_errors(job_id: uuid.UUID, runtime: RuntimeDep) -> Response:
+async def download_admission_errors(
+    job_id: uuid.UUID, runtime: RuntimeDep, access: ObjectReader
+) -> Response:
     """Columns ``row, column, rule, reason, name``; UTF-8 with BOM (opens in Excel)."""
+    visible = access.sees(Tier.SCHOOL, runtime.hosts)
     async with runtime.sessions() as session:
-        report = await admission.error_report(session, job_id, runtime.hosts)
+        report = await admission.error_report(session, job_id, visible)
     return Response(
         report,
         media_type="text/csv; charset=utf-8",

@@ -18,14 +18,25 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.school.adapters import status_repository
-from services.school.entrypoints.http import SchoolDep, SettingsDep
+from services.school.entrypoints.http import (
+    ObjectReader,
+    ReaderOfSchool,
+    RegistrarOfSchool,
+    SchoolDep,
+    SettingsDep,
+)
 from services.school.service_layer import status_changes
 from shared.audit.recording import audited
 from shared.contracts.registration import ProofDocument
 from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
+from shared.federation.config import Tier
 from shared.rules import load_province_rules
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
+from shared.security.authz import OBJECT, READERS, Access, requires
+
+# Proofs of a status change (a death certificate, a medical note) are not basic info.
+ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NATIONAL])]
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +143,7 @@ class StatusChangePage(BaseModel):
     status_code=202,
     response_model=StatusChangeAccepted,
     summary="Ask for a change of a student's status (学籍变动)",
-    dependencies=[audited("request_status_change", "student", object_id=None)],
+    dependencies=[audited("request_status_change", "student", object_id=None), RegistrarOfSchool],
 )
 async def submit_status_change(
     school: SchoolDep, body: StatusChangeCreate, runtime: RuntimeDep, settings: SettingsDep
@@ -168,7 +179,7 @@ async def submit_status_change(
     "/schools/{school_code}/status-changes",
     response_model=StatusChangePage,
     summary="A school's status changes, newest first",
-    dependencies=[audited("list", "status_change", object_id="student_number")],
+    dependencies=[audited("list", "status_change", object_id="student_number"), ReaderOfSchool],
 )
 async def list_status_changes(
     school: SchoolDep,
@@ -199,9 +210,13 @@ async def list_status_changes(
     summary="Where a status change stands",
     dependencies=[audited("read", "status_change")],
 )
-async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> StatusChangeRead:
+async def read_status_change(
+    change_id: uuid.UUID, runtime: RuntimeDep, access: ObjectReader
+) -> StatusChangeRead:
     async with runtime.sessions() as session:
-        row = await status_changes.get_change(session, change_id, runtime.hosts)
+        row = await status_changes.get_change(
+            session, change_id, access.sees(Tier.SCHOOL, runtime.hosts)
+        )
         proofs = await status_repository.proofs(session, [row.change_id])
     return _read(row, proofs)
 
@@ -213,10 +228,14 @@ async def read_status_change(change_id: uuid.UUID, runtime: RuntimeDep) -> Statu
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def read_status_proof(change_id: uuid.UUID, index: int, runtime: RuntimeDep) -> Response:
+async def read_status_proof(
+    change_id: uuid.UUID, index: int, runtime: RuntimeDep, access: ProofReader
+) -> Response:
     """The ``index``-th proof document of a status change of a school hosted here."""
     async with runtime.sessions() as session:
-        row = await status_changes.get_change(session, change_id, runtime.hosts)
+        row = await status_changes.get_change(
+            session, change_id, access.sees(Tier.SCHOOL, runtime.hosts)
+        )
         proof = await status_repository.proof(session, row.change_id, index)
     if proof is None:
         raise NotFound(f"status change {change_id} has no proof {index}", rule="proof_not_found")

@@ -19,7 +19,14 @@ from fastapi import APIRouter, Query, Response
 
 from services.school.adapters import transfer_repository
 from services.school.domain.transfers import TaskStatus, TransferInStatus, is_overdue
-from services.school.entrypoints.http import SchoolDep, SettingsDep, TodayDep
+from services.school.entrypoints.http import (
+    ObjectReader,
+    ReaderOfSchool,
+    RegistrarOfSchool,
+    SchoolDep,
+    SettingsDep,
+    TodayDep,
+)
 from services.school.entrypoints.schemas import (
     ProofLink,
     SchoolTaskPage,
@@ -34,21 +41,30 @@ from services.school.entrypoints.schemas import (
 )
 from services.school.service_layer import transfer_in, transfer_out
 from shared.audit.recording import audited
-from shared.federation.config import NATIONAL, Federation
+from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.rules import load_province_rules
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
+from shared.security.authz import OBJECT, READERS, Access, Reach, requires
+from shared.security.principal import Role
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1")
+
+# The receiving school's registrar withdraws its own transfer; the school's approver decides
+# its own step; the proofs are for every deciding party (the two schools and the levels above
+# them), national excepted: it sees basic info only.
+RegistrarOfObject = Annotated[Access, requires(Role.REGISTRAR, unit=OBJECT, reach=Reach.OWN)]
+ApproverOfObject = Annotated[Access, requires(Role.APPROVER, unit=OBJECT, reach=Reach.OWN)]
+ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NATIONAL])]
 
 # --- transfers in (receiving school) -----------------------------------------------------
 
 
 @router.post(
     "/schools/{school_code}/transfers-in",
-    dependencies=[audited("request_transfer", "transfer")],
+    dependencies=[audited("request_transfer", "transfer"), RegistrarOfSchool],
     status_code=202,
     response_model=TransferInAccepted,
     tags=["transfers"],
@@ -104,7 +120,7 @@ async def request_transfer_in(
 
 @router.get(
     "/schools/{school_code}/transfers-in",
-    dependencies=[audited("list", "transfer")],
+    dependencies=[audited("list", "transfer"), ReaderOfSchool],
     response_model=TransferInPage,
     tags=["transfers"],
     summary="The transfers this school started, newest first",
@@ -134,7 +150,7 @@ async def list_transfers_in(
 
 @router.get(
     "/schools/{school_code}/transfers-in/{transfer_id}",
-    dependencies=[audited("read", "transfer")],
+    dependencies=[audited("read", "transfer"), ReaderOfSchool],
     response_model=TransferInRead,
     tags=["transfers"],
     summary="One transfer into this school",
@@ -159,17 +175,16 @@ async def read_transfer_in(
     summary="Withdraw a pending transfer (receiving school)",
 )
 async def cancel_transfer(
-    transfer_id: uuid.UUID, body: TransferCancel, runtime: RuntimeDep
+    transfer_id: uuid.UUID, body: TransferCancel, runtime: RuntimeDep, access: RegistrarOfObject
 ) -> TransferInRead:
     """Asks national to end the transfer (``transfer.cancel_requested``); it stays ``pending``
     (with ``cancel_requested_at``) until national answers ``cancelled``. 409
     ``transfer_not_pending`` once it ended, ``cancel_already_requested`` the second time."""
+    visible = access.sees(Tier.SCHOOL, runtime.hosts)
     async with runtime.unit_of_work() as uow:
-        await transfer_in.cancel(
-            uow, transfer_id, body.reason, runtime.hosts, now=runtime.clock.now()
-        )
+        await transfer_in.cancel(uow, transfer_id, body.reason, visible, now=runtime.clock.now())
     async with runtime.sessions() as session:
-        row = await transfer_in.get_transfer_in(session, transfer_id, runtime.hosts)
+        row = await transfer_in.get_transfer_in(session, transfer_id, visible)
         proofs = await transfer_repository.proofs(session, [row.transfer_id])
     return _transfer_in(runtime.federation, row, proofs)
 
@@ -182,10 +197,19 @@ async def cancel_transfer(
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def read_transfer_proof(transfer_id: uuid.UUID, index: int, runtime: RuntimeDep) -> Response:
-    """The ``index``-th proof document of a transfer into a school hosted here."""
+async def read_transfer_proof(
+    transfer_id: uuid.UUID, index: int, runtime: RuntimeDep, access: ProofReader
+) -> Response:
+    """The ``index``-th proof document of a transfer into a school hosted here, for the two
+    schools and the units above them."""
     async with runtime.sessions() as session:
         row = await transfer_in.get_transfer_in(session, transfer_id, runtime.hosts)
+        access.check(
+            UnitRef(tier=Tier.SCHOOL, code=row.school_code),
+            UnitRef(tier=Tier.SCHOOL, code=row.from_school),
+            not_found=f"transfer {transfer_id} is not known here",
+            rule="transfer_not_found",
+        )
         proof = await transfer_repository.proof(session, row.transfer_id, index)
     if proof is None:
         raise NotFound(f"transfer {transfer_id} has no proof {index}", rule="proof_not_found")
@@ -247,7 +271,7 @@ def _transfer_in(federation: Federation, row: Any, proofs: Sequence[Any]) -> Tra
 
 @router.get(
     "/schools/{school_code}/tasks",
-    dependencies=[audited("list", "task")],
+    dependencies=[audited("list", "task"), ReaderOfSchool],
     response_model=SchoolTaskPage,
     tags=["transfers"],
     summary="The school's tasks: its steps in transfers out (转出), oldest first",
@@ -283,9 +307,17 @@ async def list_tasks(
     tags=["transfers"],
     summary="One task of a school",
 )
-async def read_task(task_id: uuid.UUID, runtime: RuntimeDep, on: TodayDep) -> SchoolTaskRead:
+async def read_task(
+    task_id: uuid.UUID, runtime: RuntimeDep, on: TodayDep, access: ObjectReader
+) -> SchoolTaskRead:
+    return await _read_task(task_id, runtime, on, access)
+
+
+async def _read_task(
+    task_id: uuid.UUID, runtime: RuntimeDep, on: date, access: Access
+) -> SchoolTaskRead:
     async with runtime.sessions() as session:
-        row = await transfer_out.get_task(session, task_id, runtime.hosts)
+        row = await transfer_out.get_task(session, task_id, access.sees(Tier.SCHOOL, runtime.hosts))
     return _task(row, on)
 
 
@@ -297,14 +329,19 @@ async def read_task(task_id: uuid.UUID, runtime: RuntimeDep, on: TodayDep) -> Sc
     summary="Decide the school's step of a transfer",
 )
 async def decide_task(
-    task_id: uuid.UUID, body: StepDecisionCreate, runtime: RuntimeDep, on: TodayDep
+    task_id: uuid.UUID,
+    body: StepDecisionCreate,
+    runtime: RuntimeDep,
+    on: TodayDep,
+    access: ApproverOfObject,
 ) -> SchoolTaskRead:
     """Approve, or reject with a reason; national gets ``transfer.step_decided`` naming this
     school. 409 ``task_already_decided`` once decided or void."""
     decision = transfer_out.StepDecision(body.decision, body.decided_by, body.reason)
+    visible = access.sees(Tier.SCHOOL, runtime.hosts)
     async with runtime.unit_of_work() as uow:
-        await transfer_out.decide(uow, task_id, decision, runtime.hosts, now=runtime.clock.now())
-    return await read_task(task_id, runtime, on)
+        await transfer_out.decide(uow, task_id, decision, visible, now=runtime.clock.now())
+    return await _read_task(task_id, runtime, on, access)
 
 
 def _task(row: Any, today: date) -> SchoolTaskRead:

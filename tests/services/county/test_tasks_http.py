@@ -26,6 +26,7 @@ from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime.service import ServiceRuntime
+from shared.security.testing import UnitAuth
 from tests.shared.authority.support import (
     HANGZHOU_SCHOOL,
     PRIMARY,
@@ -103,7 +104,9 @@ async def running_county(
     try:
         await runtime.broker.wait_ready(30)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://county"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://county",
+            auth=UnitAuth("county:410102"),
         ) as client:
             yield County(runtime, client, amqp_url)
     finally:

@@ -19,6 +19,7 @@ from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
+from shared.security.testing import UnitAuth
 from tests.shared.authority.support import (
     PRIMARY,
     ZHONGYUAN,
@@ -44,7 +45,9 @@ async def county(
     runtime: ServiceRuntime = app.state.runtime
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://county"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://county",
+            auth=UnitAuth("county:410102"),
         ) as client:
             yield runtime, client
     finally:

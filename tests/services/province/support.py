@@ -21,6 +21,7 @@ from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
+from shared.security.testing import UnitAuth
 from tests.shared.authority.support import PRIMARY, deliver, filing, migrate, settings_for, unit
 
 HENAN = unit(Tier.PROVINCE, "41")
@@ -66,7 +67,9 @@ async def province_service(directory: Path, database_url: str) -> AsyncIterator[
     runtime: ServiceRuntime = app.state.runtime
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://province"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://province",
+            auth=UnitAuth("province:41"),
         ) as client:
             yield Province(runtime, client)
     finally:

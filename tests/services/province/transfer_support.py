@@ -24,6 +24,7 @@ from shared.messaging.envelope import Contract, Envelope
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
+from shared.security.testing import UnitAuth
 from tests.shared.authority.support import (
     apply,
     basic,
@@ -156,7 +157,9 @@ async def province_service(config: Path, code: str, database_url: str) -> AsyncI
     runtime: ServiceRuntime = app.state.runtime
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=f"http://province-{code}"
+            transport=httpx.ASGITransport(app=app),
+            base_url=f"http://province-{code}",
+            auth=UnitAuth(f"province:{code}"),
         ) as client:
             yield Province(code, runtime, client)
     finally:

@@ -35,6 +35,7 @@ from shared.messaging.tables import outbox
 from shared.resident_id import generate_resident_id
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+from shared.security.testing import UnitAuth
 
 TODAY = date(2025, 3, 1)
 FEDERATION = load_federation(REPO_CONFIG)
@@ -160,7 +161,9 @@ async def service(
     try:
         await runtime.broker.wait_ready(30)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://school") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://school", auth=UnitAuth(f"school:{PRIMARY.code}")
+        ) as client:
             yield Service(client, app)
     finally:
         await runtime.stop()

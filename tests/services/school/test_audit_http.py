@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from services.school.adapters.orm import registration as registration_table
 from shared.audit.tables import audit_entry
 from shared.ops.cli import main as ops
+from shared.security.testing import UnitAuth
 from tests.services.school.conftest import PRIMARY, Service
 from tests.services.school.test_http import STUDENTS, form
 from tests.services.school.test_promotion import roster_row, seed
@@ -88,9 +89,11 @@ async def test_reads_are_recorded_one_entry_per_request(service: Service) -> Non
     assert (listed.unit_code, listed.outcome) == (PRIMARY.code, "ok")
     assert (read.action, read.object_id) == ("read", "G410102201803070000")
     assert read.outcome.startswith("refused 404")
-    # Without a principal (no authentication in front), the actor is recorded as anonymous.
-    assert (await service.client.get(STUDENTS)).status_code == 200
-    assert (await entries(service))[-1].actor == "anonymous"
+    # Without a token the request is refused, and recorded with an anonymous actor.
+    async with as_user(service, None) as client:
+        assert (await client.get(STUDENTS)).status_code == 401
+    last = (await entries(service))[-1]
+    assert (last.actor, last.outcome[:11]) == ("anonymous", "refused 401")
 
 
 async def test_an_auditor_queries_the_trail_of_units_under_theirs(service: Service) -> None:
@@ -120,7 +123,7 @@ async def test_the_trail_needs_an_auditor_of_the_unit(service: Service) -> None:
         refused = await client.get("/api/v1/audit")
     async with as_user(service, OTHER_AUDITOR) as client:
         foreign = await client.get("/api/v1/audit", params={"unit": f"school:{PRIMARY.code}"})
-    assert refused.status_code == 403 and refused.json()["rule"] == "audit_role"
+    assert refused.status_code == 403 and refused.json()["rule"] == "role_required"
     assert foreign.status_code == 403 and foreign.json()["rule"] == "audit_scope"
 
 
@@ -154,7 +157,10 @@ async def test_no_entry_no_data(service: Service, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(service.runtime.audit, "write", broken)
     transport = httpx.ASGITransport(app=service.app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://school") as client:
+    auth = UnitAuth(f"school:{PRIMARY.code}")
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://school", auth=auth
+    ) as client:
         response = await client.get(STUDENTS)
     assert response.status_code == 500
     assert "赵敏" not in response.text

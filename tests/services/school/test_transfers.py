@@ -23,6 +23,8 @@ from shared.contracts.transfer import (
 from shared.federation.config import NATIONAL
 from shared.messaging.errors import PermanentMessageError
 from shared.resident_id import student_number_for
+from shared.security.principal import Role
+from shared.security.testing import auth_headers
 from tests.services.school.transfer_support import (
     HANGZHOU_PRIMARY,
     JINSHUI_PRIMARY,
@@ -252,9 +254,12 @@ async def test_national_refusal_and_closing_are_shown_with_rule_and_reason(
 async def test_cancelling_asks_national_and_waits_for_its_answer(school: School) -> None:
     response = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
     transfer_id = response.json()["transfer_id"]
+    registrar = auth_headers(f"school:{JINSHUI_PRIMARY}", Role.REGISTRAR)
 
     cancelled = await school.client.post(
-        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "the family stays"}
+        f"/api/v1/transfers/{transfer_id}/cancel",
+        json={"reason": "the family stays"},
+        headers=registrar,
     )
     assert cancelled.status_code == 202, cancelled.text
     assert cancelled.json()["status"] == "pending"
@@ -262,7 +267,7 @@ async def test_cancelling_asks_national_and_waits_for_its_answer(school: School)
     [request] = await school.staged("transfer.cancel_requested")
     assert request.target == NATIONAL and request.payload["reason"] == "the family stays"
     again = await school.client.post(
-        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "again"}
+        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "again"}, headers=registrar
     )
     assert (again.status_code, again.json()["rule"]) == (409, "cancel_already_requested")
 
@@ -273,7 +278,7 @@ async def test_cancelling_asks_national_and_waits_for_its_answer(school: School)
     read = await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/transfers-in/{transfer_id}")
     assert read.json()["status"] == "cancelled"
     late = await school.client.post(
-        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "late"}
+        f"/api/v1/transfers/{transfer_id}/cancel", json={"reason": "late"}, headers=registrar
     )
     assert (late.status_code, late.json()["rule"]) == (409, "transfer_not_pending")
 

@@ -34,6 +34,7 @@ from shared.messaging.tables import outbox
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL, ServiceSettings
+from shared.security.testing import UnitAuth
 from tests.services.school.conftest import EXTENDED, basic
 
 TODAY = date(2026, 9, 7)  # a Monday in Henan's autumn transfer window
@@ -162,7 +163,9 @@ async def school_service(
     runtime: ServiceRuntime = app.state.runtime
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://school"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://school",
+            auth=UnitAuth("school:4101020001"),
         ) as client:
             yield School(runtime, client)
     finally:

@@ -11,6 +11,8 @@ from sqlalchemy import text
 
 from shared.audit.chain import Entry
 from shared.db.engine import SessionFactory
+from shared.security.principal import Role
+from shared.security.testing import auth_headers
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -53,7 +55,7 @@ async def tamper(sessions: SessionFactory, *statements: str) -> None:
 
 @dataclass(frozen=True)
 class Principal:
-    """The shape of ``shared.security.principal.Principal`` (what authentication attaches)."""
+    """Who a test client acts as (it logs in with a token for this unit, roles and name)."""
 
     username: str
     unit_kind: str
@@ -64,12 +66,11 @@ class Principal:
 def as_user(
     app: Any, principal: Principal | None, base_url: str = "http://test"
 ) -> httpx.AsyncClient:
-    """A client whose requests carry ``principal`` the way authentication would set it."""
-
-    async def with_principal(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and principal is not None:
-            scope.setdefault("state", {})["principal"] = principal
-        await app(scope, receive, send)
-
-    transport = httpx.ASGITransport(app=with_principal, client=("10.20.30.40", 5151))
-    return httpx.AsyncClient(transport=transport, base_url=base_url)
+    """A client whose requests carry a bearer token of ``principal`` (none: anonymous)."""
+    headers: dict[str, str] = {}
+    if principal is not None:
+        unit = f"{principal.unit_kind}:{principal.unit_code}"
+        roles = [Role(role) for role in principal.roles]
+        headers = auth_headers(unit, *roles, username=principal.username)
+    transport = httpx.ASGITransport(app=app, client=("10.20.30.40", 5151))
+    return httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers)

@@ -25,6 +25,8 @@ from shared.federation.testing import federation_copy, instance_name
 from shared.ops.cli import main
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.transfers import national_url
+from shared.security.principal import Role
+from shared.security.testing import token_for
 from tests.services.national.builders import NationalDriver, enrol, transfer_request
 
 
@@ -35,7 +37,8 @@ class National:
 
 
 @pytest.fixture
-async def national(tmp_path: Path) -> AsyncIterator[National]:
+async def national(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[National]:
+    monkeypatch.setenv("XUEJI_TOKEN", token_for("national:CN", Role.AUDITOR))
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'national.sqlite'}"
     await asyncio.to_thread(upgrade, "national", database_url)
     config = federation_copy(tmp_path / "config")
@@ -130,6 +133,8 @@ async def test_errors_are_the_operators_to_fix(
     assert capsys.readouterr().err == f"xueji-ops: national answered 404: no transfer {missing}\n"
     code, _ = await run("transfer", "overdue", "--unit", "410102", "--national-url", national.url)
     assert code == 2 and "national answered 422" in capsys.readouterr().err
+    code, _ = await run("transfer", "show", missing, "--national-url", national.url, "--token", "x")
+    assert code == 2 and "national answered 401" in capsys.readouterr().err
 
 
 def test_the_national_url_comes_from_federation_json(

@@ -21,6 +21,7 @@ from shared.runtime import diagnostics
 from shared.runtime.app import create_app
 from shared.runtime.service import ServiceRuntime, build_runtime
 from shared.runtime.settings import ServiceSettings
+from shared.security.testing import auth_headers
 from shared.telemetry.metrics import ServiceMetrics
 from tests.shared.messaging.harness import eventually
 
@@ -88,7 +89,9 @@ async def service(tmp_path: Path, amqp_url: str) -> AsyncIterator[Service]:
     await runtime.broker.wait_ready(30)
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=auth_headers("national:CN")
+        ) as http:
             yield Service(runtime, http, amqp_url)
     finally:
         await runtime.stop()

@@ -30,6 +30,7 @@ from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+from shared.security.testing import UnitAuth
 from tests.services.national.builders import (
     SCHOOL,
     ZHEJIANG_SCHOOL,
@@ -69,7 +70,9 @@ async def app(tmp_path: Path, national_url: str, amqp_url: str) -> AsyncIterator
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://national") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://national", auth=UnitAuth("national:CN")
+    ) as http:
         yield http
 
 

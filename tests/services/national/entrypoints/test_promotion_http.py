@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.national.bootstrap import build_app
 from services.national.config import NationalSettings
 from shared.federation.testing import federation_copy, instance_name
+from shared.security.testing import UnitAuth
 from tests.services.national.builders import (
     FEDERATION,
     SCHOOL,
@@ -48,7 +49,9 @@ async def app(tmp_path: Path, national_url: str) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://national") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://national", auth=UnitAuth("national:CN")
+    ) as http:
         yield http
 
 

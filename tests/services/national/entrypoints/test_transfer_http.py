@@ -22,6 +22,7 @@ from services.national.service_layer.transfers.context import TransferDeps
 from shared.clock import Clock
 from shared.contracts.students import IdType
 from shared.federation.testing import federation_copy, instance_name
+from shared.security.testing import UnitAuth
 from tests.services.national.builders import (
     OTHER_SCHOOL_SAME_COUNTY,
     NationalDriver,
@@ -62,7 +63,9 @@ async def app(tmp_path: Path, national_url: str) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://national") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://national", auth=UnitAuth("national:CN")
+    ) as http:
         yield http
 
 
