@@ -176,6 +176,8 @@ def test_production_refuses_the_development_key_and_seeded_accounts(tmp_path: Pa
         "database_url": "postgresql+asyncpg://xueji@db/xueji",
         "amqp_url": "amqp://xueji:s3cret@mq:5672/",
         "jwt_secret": "k" * 40,
+        "signing_key_file": tmp_path / "signing.key",
+        "trusted_keys_file": tmp_path / "trusted.json",
     }
     assert ServiceSettings(**valid).env == "production"  # type: ignore[arg-type]
     for override in (
