@@ -65,12 +65,12 @@ async def read_entry(
     continues under the new number."""
     async with runtime.sessions() as session:
         found = await registry.look_up(NationalRepository(session), student_number)
+    annotate(unit_kind="school", unit_code=found.entry.school_code)
     access.check(
         UnitRef(tier=Tier.SCHOOL, code=found.entry.school_code),
         not_found="no registration has this student number",
         rule="unknown_student_number",
     )
-    annotate(unit_kind="school", unit_code=found.entry.school_code)
     if found.superseded:
         new = found.entry.student_number
         body = SupersededRead(student_number=student_number, superseded_by=new)
