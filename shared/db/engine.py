@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import Session
 
+from shared.db.sqlite_inline import inline_module
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -22,7 +24,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     SQLite gets one pooled connection: it has a single writer anyway, and one connection per
     process rules out "database is locked" upgrades between our own connections (see
     docs/decisions/0002-sqlite-single-connection.md). WAL keeps readers of other processes
-    (operator tools) unblocked.
+    (operator tools) unblocked. Its statements run on the event loop's thread, not through
+    aiosqlite's worker thread (docs/decisions/0011-sqlite-inline-statements.md).
     """
     if is_sqlite(url):
         engine = create_async_engine(
@@ -32,6 +35,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             max_overflow=0,
             pool_timeout=60,
             connect_args={"timeout": 30},
+            module=inline_module(),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
