@@ -1,7 +1,13 @@
 """Every query of the transfer saga. The student is claimed and released with conditional
 UPDATEs (the row count says who won); the deadline sweep marks steps set-based with
 ``UPDATE ... RETURNING`` so a step is reminded or reported overdue exactly once, even when two
-sweeps run at the same time (SQLite >= 3.35 and PostgreSQL both return the rows)."""
+sweeps run at the same time (SQLite >= 3.35 and PostgreSQL both return the rows).
+
+The saga's hot path (a decision: load, save) is Core on prepared statements: the steps are
+read as rows, and :meth:`TransferRepository.save` writes only the rows the state machine
+changed since they were read (what the database holds is remembered in the session, per
+transfer), the transfer's ORM object kept in step with what was written.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.national.adapters.orm import RegistryEntry, TransferRecord, TransferStepRecord
 from services.national.domain.transfer import (
@@ -23,6 +30,7 @@ from services.national.domain.transfer import (
 )
 
 OPEN = StepState.OPEN.value
+_REGISTRY: Table = RegistryEntry.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class StepRow:
     entry: RegistryEntry | None
 
 
-def step_of(row: TransferStepRecord) -> Step:
+def step_of(row: TransferStepRecord | Row[Any]) -> Step:
     decision = None
     if row.decided_at is not None:
         decision = Decision(
@@ -70,7 +78,7 @@ def step_of(row: TransferStepRecord) -> Step:
     )
 
 
-def saga_of(record: TransferRecord, steps: Iterable[TransferStepRecord]) -> Transfer:
+def saga_of(record: TransferRecord, steps: Iterable[TransferStepRecord | Row[Any]]) -> Transfer:
     return Transfer(
         transfer_id=record.transfer_id,
         student_number=record.student_number,
@@ -115,6 +123,37 @@ def _transfer_values(saga: Transfer) -> dict[str, Any]:
     }
 
 
+_TRANSFER: Table = TransferRecord.__table__  # type: ignore[assignment]
+_STEP: Table = TransferStepRecord.__table__  # type: ignore[assignment]
+_TRANSFER_STATE = tuple(_transfer_values(Transfer("", "", "", "")))
+_STEP_STATE = tuple(_step_values(Step("", 0, "", "", "")))
+# Built once: executing a prepared statement skips building and cache-keying it each time.
+_SAVE_TRANSFER = (
+    update(_TRANSFER)
+    .where(_TRANSFER.c.transfer_id == bindparam("k_transfer_id"))
+    .values({name: bindparam(f"v_{name}") for name in _TRANSFER_STATE})
+)
+_SAVE_STEP = (
+    update(_STEP)
+    .where(_STEP.c.step_id == bindparam("k_step_id"))
+    .values({name: bindparam(f"v_{name}") for name in _STEP_STATE})
+)
+_LOAD_STEPS = select(_STEP).where(_STEP.c.transfer_id == bindparam("transfer_id"))
+# session.info: {transfer id: (its ORM record, {row key: the state columns as stored})}
+_STORED = "xueji.transfer.stored"
+
+
+@dataclass
+class _Stored:
+    record: TransferRecord
+    values: dict[str, tuple[Any, ...]]  # transfer id and step ids -> stored state columns
+
+
+def _stored(session: AsyncSession) -> dict[str, _Stored]:
+    found: dict[str, _Stored] = session.info.setdefault(_STORED, {})
+    return found
+
+
 class TransferRepository:
     """The national database, seen through the questions the transfer saga asks."""
 
@@ -144,22 +183,32 @@ class TransferRepository:
         )
 
     async def move_registration(
-        self, transfer_id: str, school_code: str, province_code: str, grade: int, now: datetime
+        self,
+        transfer_id: str,
+        school_code: str,
+        province_code: str,
+        grade: int,
+        now: datetime,
+        entry: RegistryEntry | None = None,
     ) -> bool:
         """Register the student at the receiving school and release the claim, in one
-        statement: there is never a committed moment with two schools or none."""
+        statement: there is never a committed moment with two schools or none. ``entry``,
+        the session's object of the student's entry, is given the values written."""
+        values = {
+            "school_code": school_code,
+            "province_code": province_code,
+            "grade": grade,
+            "active_transfer_id": None,
+            "updated_at": now,
+        }
         result = await self.session.execute(
-            update(RegistryEntry)
-            .where(RegistryEntry.active_transfer_id == transfer_id)
-            .values(
-                school_code=school_code,
-                province_code=province_code,
-                grade=grade,
-                active_transfer_id=None,
-                updated_at=now,
-            )
+            update(_REGISTRY).where(_REGISTRY.c.active_transfer_id == transfer_id).values(**values)
         )
-        return _rowcount(result) == 1
+        moved = _rowcount(result) == 1
+        if moved and entry is not None and entry.active_transfer_id == transfer_id:
+            for name, value in values.items():
+                set_committed_value(entry, name, value)
+        return moved
 
     # -- transfers -------------------------------------------------------------------------
 
@@ -170,9 +219,14 @@ class TransferRepository:
         return found is not None
 
     async def add(self, record: TransferRecord, steps: Sequence[Mapping[str, Any]]) -> None:
-        self.session.add(record)
-        await self.session.flush()
+        """Insert a new transfer and its steps (Core: the record stays a plain object)."""
+        await self.session.execute(
+            insert(_TRANSFER), {c.key: getattr(record, c.key) for c in _TRANSFER.columns}
+        )
         await self._insert(TransferStepRecord, steps)
+        values = {record.transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
+        values |= {row["step_id"]: tuple(row[n] for n in _STEP_STATE) for row in steps}
+        _stored(self.session)[record.transfer_id] = _Stored(record, values)
 
     async def load(self, transfer_id: str, *, lock: bool = False) -> LoadedTransfer | None:
         """The transfer and its steps; ``lock`` holds its row until commit (PostgreSQL), so
@@ -183,24 +237,35 @@ class TransferRepository:
         record = (await self.session.scalars(query)).one_or_none()
         if record is None:
             return None
-        steps = await self.session.scalars(
-            select(TransferStepRecord).where(TransferStepRecord.transfer_id == transfer_id)
-        )
+        steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
+        values = {transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
+        values |= {row.step_id: tuple(getattr(row, n) for n in _STEP_STATE) for row in steps}
+        _stored(self.session)[transfer_id] = _Stored(record, values)
         return LoadedTransfer(record, saga_of(record, steps))
 
     async def save(self, saga: Transfer) -> None:
-        """Write what the state machine changed: the transfer and its (few) steps."""
-        await self.session.execute(
-            update(TransferRecord)
-            .where(TransferRecord.transfer_id == saga.transfer_id)
-            .values(**_transfer_values(saga))
-        )
+        """Write what the state machine changed: the transfer and those of its (few) steps
+        whose state differs from what the database holds (all of them if unknown)."""
+        stored = _stored(self.session).get(saga.transfer_id)
+        known = stored.values if stored is not None else {}
+        state = _transfer_values(saga)
+        if known.get(saga.transfer_id) != tuple(state.values()):
+            params = {f"v_{k}": v for k, v in state.items()}
+            await self.session.execute(_SAVE_TRANSFER, params | {"k_transfer_id": saga.transfer_id})
+            known[saga.transfer_id] = tuple(state.values())
+            if stored is not None:  # the session's object says what the row says
+                for name, value in state.items():
+                    set_committed_value(stored.record, name, value)
+        changed = []
         for step in saga.steps:
-            await self.session.execute(
-                update(TransferStepRecord)
-                .where(TransferStepRecord.step_id == step.step_id)
-                .values(**_step_values(step))
-            )
+            values = _step_values(step)
+            if known.get(step.step_id) != tuple(values.values()):
+                changed.append(
+                    {f"v_{k}": v for k, v in values.items()} | {"k_step_id": step.step_id}
+                )
+                known[step.step_id] = tuple(values.values())
+        if changed:
+            await self.session.execute(_SAVE_STEP, changed)
 
     async def of_student(
         self, student_number: str, entry_id: str | None = None

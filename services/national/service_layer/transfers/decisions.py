@@ -159,14 +159,12 @@ async def _approve(
     saga.complete(ctx.now, ctx.today, days)
     await ctx.transfers.save(saga)
     moved = await ctx.transfers.move_registration(
-        saga.transfer_id, record.to_school, record.to_province, record.grade, ctx.now
+        saga.transfer_id, record.to_school, record.to_province, record.grade, ctx.now, entry
     )
     if not moved:  # the claim is the invariant the whole saga rests on
         raise RuntimeError(f"transfer {saga.transfer_id} completed without holding the student")
-    await ctx.session.refresh(entry)
     done = notices.completed(record, saga, entry)
-    for unit in notices.completed_targets(record):
-        await ctx.outbox.send(done, to=unit, record=record)
+    await ctx.outbox.send_all(done, to=notices.completed_targets(record), record=record)
     log.info("transfer %s completed", saga.transfer_id)
 
 

@@ -42,15 +42,22 @@ class Outbox:
     trace_context: dict[str, str] | None = None
 
     async def send(self, payload: Contract, *, to: str, record: TransferRecord) -> None:
-        envelope = build_envelope(
-            payload,
-            source=NATIONAL,
-            target=UnitRef.parse(to),
-            correlation_id=uuid.UUID(record.correlation_id),
-            causation_id=self.causation_id,
-            trace_context=self.trace_context,
-        )
-        await stage(self.session, [envelope])
+        await self.send_all(payload, to=[to], record=record)
+
+    async def send_all(self, payload: Contract, *, to: list[str], record: TransferRecord) -> None:
+        """The same message to several units, staged in one statement."""
+        envelopes = [
+            build_envelope(
+                payload,
+                source=NATIONAL,
+                target=UnitRef.parse(unit),
+                correlation_id=uuid.UUID(record.correlation_id),
+                causation_id=self.causation_id,
+                trace_context=self.trace_context,
+            )
+            for unit in to
+        ]
+        await stage(self.session, envelopes)
 
 
 def school_unit(code: str) -> str:
