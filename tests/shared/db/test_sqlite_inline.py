@@ -86,3 +86,12 @@ async def test_rollback_and_constraint_errors(sessions) -> None:  # type: ignore
             await session.rollback()
         names = (await session.execute(select(things.c.name))).scalars().all()
     assert names == ["kept"]
+
+
+async def test_core_connections_execute_too(sessions) -> None:  # type: ignore[no-untyped-def]
+    """``AsyncConnection.execute`` insists the driver awaited: the inline driver does."""
+    engine, _factory = sessions
+    async with engine.begin() as connection:
+        await connection.execute(insert(things).values(name="core", n=7))
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(things.c.n))).scalar_one() == 7
