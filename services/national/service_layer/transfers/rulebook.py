@@ -38,6 +38,9 @@ class Rulebook:
         self._config = federation_config
         self._rules: dict[str, ProvinceRules] = {}
         self._calendars: dict[str, WorkdayCalendar] = {}
+        # (province, opened on) -> due date: every step a province's party opens on one day
+        # falls due on the same day; counting working days costs a calendar lookup per day.
+        self._deadlines: dict[tuple[str, date], Deadline] = {}
         for province in federation.provinces:  # a broken rules file fails at start
             self.calendar(province.code)
 
@@ -140,9 +143,15 @@ class Rulebook:
         """``step_working_days`` working days of the party's province after ``opened_on``;
         approximate (never an error) when a counted day is in a year without holiday data."""
         province = self.province_of(step.party_unit)
-        days = self.rules(province).step_working_days
-        deadline = self.calendar(province).add_workdays(opened_on, days)
-        return Deadline(deadline.due, deadline.approximate)
+        found = self._deadlines.get((province, opened_on))
+        if found is None:
+            days = self.rules(province).step_working_days
+            deadline = self.calendar(province).add_workdays(opened_on, days)
+            found = Deadline(deadline.due, deadline.approximate)
+            if len(self._deadlines) > 10_000:  # days go by: forget old ones
+                self._deadlines.clear()
+            self._deadlines[(province, opened_on)] = found
+        return found
 
     def remind_until(self, province: str, as_of: date) -> date:
         """The last due date a step of this province's party is reminded of on ``as_of``."""
