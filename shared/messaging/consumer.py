@@ -14,7 +14,8 @@ message is applied on its own, so one bad message never holds back or corrupts t
 - Any other failure is retried through the delay queues with growing back-off; after
   ``max_attempts`` deliveries it is dead-lettered with the last error as its reason.
 - Inbox: ``(consumer, message_id)`` is inserted in the same transaction as the handler's
-  effect; a message already recorded is acknowledged and skipped.
+  effect (one statement per batch, which also says which messages are new); a message
+  already recorded is acknowledged and skipped.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.db.engine import AsyncSession, SessionFactory
 from shared.messaging.connection import BrokerConnection
@@ -203,36 +206,8 @@ class MessageConsumer:
 
     async def _apply(self, items: Sequence[Decoded]) -> None:
         """One transaction: inbox rows for the new messages, then their handlers' effects."""
-        now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
-            ids = [item.message_id for item in items]
-            seen = set(
-                (
-                    await session.execute(
-                        select(inbox.c.message_id).where(
-                            inbox.c.consumer == self.consumer_name, inbox.c.message_id.in_(ids)
-                        )
-                    )
-                ).scalars()
-            )
-            fresh: list[Decoded] = []
-            for item in items:
-                if item.message_id not in seen:
-                    seen.add(item.message_id)
-                    fresh.append(item)
-            if fresh:
-                await session.execute(
-                    insert(inbox),
-                    [
-                        {
-                            "consumer": self.consumer_name,
-                            "message_id": item.message_id,
-                            "message_type": item.envelope.type,
-                            "processed_at": now,
-                        }
-                        for item in fresh
-                    ],
-                )
+            fresh = await self._record_in_inbox(session, items)
             for run in _runs(fresh):
                 await self._apply_run(session, run, len(items))
         self.applied += len(fresh)
@@ -243,6 +218,33 @@ class MessageConsumer:
             (item.envelope.type, "applied" if id(item) in applied else "duplicate")
             for item in items
         )
+
+    async def _record_in_inbox(
+        self, session: AsyncSession, items: Sequence[Decoded]
+    ) -> list[Decoded]:
+        """Record the batch's messages in the inbox, in one ``INSERT ... ON CONFLICT DO NOTHING
+        RETURNING``; return those it inserted (the new ones), in delivery order. A message
+        recorded before, or twice in the batch, is applied at most once."""
+        unique: dict[str, Decoded] = {}
+        for item in items:
+            unique.setdefault(item.message_id, item)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "consumer": self.consumer_name,
+                "message_id": message_id,
+                "message_type": item.envelope.type,
+                "processed_at": now,
+            }
+            for message_id, item in unique.items()
+        ]
+        dialect = session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(inbox)
+        inserted = await session.execute(
+            statement.values(rows).on_conflict_do_nothing().returning(inbox.c.message_id)
+        )
+        new = set(inserted.scalars())
+        return [item for message_id, item in unique.items() if message_id in new]
 
     async def _apply_run(self, session: AsyncSession, run: list[Decoded], batch_size: int) -> None:
         """Apply consecutive messages: at once through a set-based handler, else one by one."""

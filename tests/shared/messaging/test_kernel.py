@@ -108,6 +108,33 @@ async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: s
         assert recorded.scalar_one() == 1
 
 
+class _Delivery:
+    """A delivery as the consumer sees it, to hand it a batch of our choosing."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.headers, self.acked = body, {}, False
+        self.message_id, self.type, self.routing_key, self.exchange = None, None, "", ""
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+async def test_duplicates_inside_one_batch_and_across_batches_apply_once(node: Node) -> None:
+    first, second = node.envelope(Effect(key="first")), node.envelope(Effect(key="second"))
+    batch = [_Delivery(e.to_json()) for e in (first, first, second)]
+    await node.consumer.process(batch)  # type: ignore[arg-type]
+    again = [_Delivery(e.to_json()) for e in (second, first)]
+    await node.consumer.process(again)  # type: ignore[arg-type]
+
+    counts = await node.effect_counts()
+    assert (counts["first"], counts["second"]) == (1, 1)
+    assert all(d.acked for d in batch + again)  # duplicates are acknowledged, not retried
+    assert node.consumer.duplicates == 3
+    async with node.sessions() as session:
+        recorded = await session.execute(select(func.count()).select_from(inbox))
+        assert recorded.scalar_one() == 2
+
+
 async def test_transient_failures_are_retried_with_backoff(node: Node) -> None:
     await node.send(Effect(key="flaky", fail_times=2))
     await eventually(lambda: _has(node, "flaky"))
