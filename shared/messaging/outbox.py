@@ -7,6 +7,12 @@ broker acknowledged it. A crash anywhere in between leaves the row unsent, so it
 again (at least once); the receiving inbox drops the duplicate. The relay signs every body as
 it publishes it (``shared.messaging.signing``), so a row waiting in the outbox does not age
 towards the receivers' freshness window.
+
+Rows committed by this process's sessions are handed to the relay by the commit itself
+(:func:`wake_relay_after_commit`): the relay publishes them without reading them back and marks
+them sent by message id. Reading the outbox (due rows, oldest first) is the fallback, on its
+poll interval and after a failure: rows of another process, rows refused or left unconfirmed,
+rows of a crashed process.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import aio_pika
@@ -37,7 +44,7 @@ from shared.telemetry.amqp import producer_span
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-_STAGED = "xueji.outbox.staged"
+_STAGED_ROWS = "xueji.outbox.staged_rows"  # session.info: the rows this transaction staged
 
 
 def utcnow() -> datetime:
@@ -74,22 +81,23 @@ async def stage(
     ]
     if rows:
         await session.execute(insert(outbox), rows)
-        session.info[_STAGED] = True
+        if not session.in_nested_transaction():  # a savepoint may yet roll them back
+            session.info.setdefault(_STAGED_ROWS, []).extend(rows)
 
 
 def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay) -> None:
-    """Wake ``relay`` whenever a session of ``session_factory`` commits staged messages."""
+    """Hand ``relay`` the rows each session of ``session_factory`` staged, when it commits
+    (rows staged inside a savepoint are left to the relay's outbox read)."""
 
     session_class = session_factory.kw["sync_session_class"]
 
     @event.listens_for(session_class, "after_commit")
     def _after_commit(session: Session) -> None:
-        if session.info.pop(_STAGED, False):
-            relay.wake()
+        relay.hand_over(session.info.pop(_STAGED_ROWS, ()))
 
     @event.listens_for(session_class, "after_rollback")
     def _after_rollback(session: Session) -> None:
-        session.info.pop(_STAGED, None)
+        session.info.pop(_STAGED_ROWS, None)
 
 
 def _message(row: Any, headers: dict[str, Any]) -> aio_pika.Message:
@@ -130,6 +138,10 @@ class OutboxRelay:
         self._exchange: AbstractExchange | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
+        self._last_read = 0.0  # loop time the outbox was last read for due rows
+        # committed rows handed over by their transaction, by message id, in commit order
+        self._handed: dict[str, SimpleNamespace] = {}
+        self._in_flight: set[str] = set()  # handed over and being published right now
         self.published = 0
         self.published_by_type: Counter[str] = Counter()  # for /metrics
         broker.on_connected(self._open_channel)
@@ -143,6 +155,8 @@ class OutboxRelay:
         self.wake()
 
     def wake(self) -> None:
+        """Publish what is due now: handed-over rows and anything the outbox holds."""
+        self._last_read = 0.0
         self._wake.set()
 
     def start(self) -> None:
@@ -163,14 +177,57 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self._broker.wait_ready()
-                while await self.relay_once() == self._batch_size:
-                    pass
+                if not await self._relay_handed():
+                    self._last_read = 0.0  # something went wrong: read the outbox now
+                if self._reading_due():
+                    while await self.relay_once() == self._batch_size:
+                        pass
                 await self._maybe_prune()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database hiccup: rows stay unsent, try again
+                self._last_read = 0.0
                 log.warning("outbox relay cycle failed, will retry: %r", exc)
                 await asyncio.sleep(self._poll_interval)
+
+    def hand_over(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Rows of a transaction that just committed, to publish without reading them back."""
+        for row in rows:
+            self._handed[row["message_id"]] = SimpleNamespace(id=None, **row)
+        if self._handed:
+            self._wake.set()
+
+    def _reading_due(self) -> bool:
+        """Whether to read the outbox for due rows this cycle: once per poll interval (rows
+        nobody handed over), and at once after a failure or a reconnection."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_read < self._poll_interval:
+            return False
+        self._last_read = now
+        return True
+
+    async def _relay_handed(self) -> bool:
+        """Publish the rows handed over so far and mark the confirmed ones sent; False if some
+        were not confirmed (the outbox read then picks them up, with their back-off)."""
+        all_confirmed = True
+        while self._handed:
+            rows = [self._handed.pop(key) for key in list(self._handed)[: self._batch_size]]
+            self._in_flight.update(row.message_id for row in rows)
+            try:
+                results = await self._publish(rows)
+                sent = [r.message_id for r, e in zip(rows, results, strict=True) if e is None]
+                if sent:
+                    async with self._sessions() as session, session.begin():
+                        await session.execute(
+                            update(outbox)
+                            .where(outbox.c.message_id.in_(sent))
+                            .values(sent_at=self._clock())
+                        )
+            finally:
+                self._in_flight.difference_update(row.message_id for row in rows)
+            self._count_published(rows, results)
+            all_confirmed = all_confirmed and len(sent) == len(rows)
+        return all_confirmed
 
     async def relay_once(self) -> int:
         """Publish one batch of due rows; return how many rows were due."""
@@ -184,6 +241,9 @@ class OutboxRelay:
                     .limit(self._batch_size)
                 )
             ).all()
+        rows = [row for row in rows if row.message_id not in self._in_flight]
+        for row in rows:  # read here: no longer to be published as handed over
+            self._handed.pop(row.message_id, None)
         if not rows:
             return 0
         results = await self._publish(rows)
@@ -239,16 +299,18 @@ class OutboxRelay:
                         next_attempt_at=now + _backoff(row.attempts + 1),
                     )
                 )
-        self.published += len(sent)
-        self.published_by_type.update(
-            row.message_type for row, error in zip(rows, results, strict=True) if error is None
-        )
+        self._count_published(rows, results)
         lost = len(rows) - len(sent) - len(refused)
         if refused:
             log.error("broker refused %d outbox messages, e.g. %s", len(refused), refused[0][1])
         if lost:
             # Connection-level failure: unconfirmed rows stay due and go out again.
             raise ConnectionError(f"{lost} publications unconfirmed")
+
+    def _count_published(self, rows: Sequence[Any], results: list[BaseException | None]) -> None:
+        confirmed = [row for row, error in zip(rows, results, strict=True) if error is None]
+        self.published += len(confirmed)
+        self.published_by_type.update(row.message_type for row in confirmed)
 
     async def _maybe_prune(self) -> None:
         loop_time = asyncio.get_running_loop().time()

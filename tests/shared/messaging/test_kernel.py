@@ -214,6 +214,29 @@ async def test_set_based_run_with_a_poisoned_message_falls_back_one_by_one(node:
     assert "bad" not in counts and len(counts) == 20 and set(counts.values()) == {1}
 
 
+async def test_committed_rows_are_handed_to_the_relay_without_reading_the_outbox(
+    node: Node,
+) -> None:
+    reads = 0
+    relay_once = node.relay.relay_once
+
+    async def counted() -> int:
+        nonlocal reads
+        reads += 1
+        return await relay_once()
+
+    node.relay.relay_once = counted  # type: ignore[method-assign]
+    await asyncio.sleep(0.3)  # past the first poll
+    reads = 0
+    node.relay._poll_interval = 3600.0  # from now on, no outbox read unless something fails
+    await node.send(Effect(key="handed"), Effect(key="over"))
+
+    await eventually(lambda: _has(node, "over"))
+    assert (await node.effect_counts()) == {"handed": 1, "over": 1}
+    assert reads == 0
+    assert all(r.sent_at is not None for r in await outbox_rows(node))
+
+
 async def test_unroutable_message_stays_in_outbox_with_reason(node: Node) -> None:
     [envelope] = await node.send(Effect(key="nowhere"), target=random_unit())
 
