@@ -232,12 +232,19 @@ class TransferRepository:
         """The transfer and its steps; ``lock`` holds its row until commit (PostgreSQL), so
         decisions, cancellations and stops of one transfer happen one after the other."""
         query = select(TransferRecord).where(TransferRecord.transfer_id == transfer_id)
+        steps: Sequence[Row[Any]] = ()
         if lock:
             query = query.with_for_update()
+        else:
+            # Without the lock (a reader), two statements may straddle a decision's commit
+            # (PostgreSQL, read committed): steps first, so that the transfer's state is the
+            # newer of the two — never "in progress" with no step open any more.
+            steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
         record = (await self.session.scalars(query)).one_or_none()
         if record is None:
             return None
-        steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
+        if lock:
+            steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
         values = {transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
         values |= {row.step_id: tuple(getattr(row, n) for n in _STEP_STATE) for row in steps}
         _stored(self.session)[transfer_id] = _Stored(record, values)
