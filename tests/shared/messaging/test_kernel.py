@@ -111,9 +111,10 @@ async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: s
 class _Delivery:
     """A delivery as the consumer sees it, to hand it a batch of our choosing."""
 
-    def __init__(self, body: bytes) -> None:
-        self.body, self.headers, self.acked = body, {}, False
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        self.body, self.headers, self.acked = body, headers, False
         self.message_id, self.type, self.routing_key, self.exchange = None, None, "", ""
+        self.content_type = "application/json"
 
     async def ack(self) -> None:
         self.acked = True
@@ -121,9 +122,9 @@ class _Delivery:
 
 async def test_duplicates_inside_one_batch_and_across_batches_apply_once(node: Node) -> None:
     first, second = node.envelope(Effect(key="first")), node.envelope(Effect(key="second"))
-    batch = [_Delivery(e.to_json()) for e in (first, first, second)]
+    batch = [_Delivery(e.to_json(), node.signed(e.to_json())) for e in (first, first, second)]
     await node.consumer.process(batch)  # type: ignore[arg-type]
-    again = [_Delivery(e.to_json()) for e in (second, first)]
+    again = [_Delivery(e.to_json(), node.signed(e.to_json())) for e in (second, first)]
     await node.consumer.process(again)  # type: ignore[arg-type]
 
     counts = await node.effect_counts()
