@@ -32,6 +32,7 @@ from services.national.service_layer.transfers.notices import Outbox
 from shared.audit.recording import audited
 from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
+from shared.runtime.errors import NotFound
 from shared.security.authz import (
     NATIONAL_UNIT,
     OBJECT,
@@ -106,10 +107,13 @@ async def list_transfers(
     student_number: Annotated[str, Query(min_length=2, max_length=19)],
 ) -> TransferList:
     """Every transfer of the student the caller may see (a party's, or above a party), newest
-    first, refused ones included."""
+    first, refused ones included; 404 when there is none the caller may see."""
     async with runtime.sessions() as session:
         found = await queries.transfers_of_student(TransferRepository(session), student_number)
-    return TransferList(items=[TransferRead.of(t) for t in found if access.visible(parties(t))])
+    visible = [TransferRead.of(t) for t in found if access.visible(parties(t))]
+    if not visible:  # none, or none of the caller's: the same answer
+        raise NotFound("no transfers of this student", rule="unknown_transfer")
+    return TransferList(items=visible)
 
 
 @transfer_router.get(
