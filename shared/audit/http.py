@@ -6,8 +6,7 @@ prefix: a school code begins with its county's code, a county's with its provinc
 8601), keyset pages by ``seq`` (``after``). Reading the trail is itself audited.
 
 Who may: an auditor (role ``auditor``) of the unit asked for or of a unit above it; without
-``unit`` the auditor's own unit. Until requests carry a principal (authentication), the
-filter is taken as given.
+``unit`` the auditor's own unit.
 """
 
 from __future__ import annotations
@@ -30,6 +29,10 @@ UNIT_REF = r"^(national|province|county|school):[0-9A-Z]{2,12}$"
 
 class Forbidden(DomainError):
     status_code = 403
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
 
 
 class AuditEntryRead(BaseModel):
@@ -69,11 +72,11 @@ def covers(outer_kind: str, outer_code: str, inner_kind: str, inner_code: str) -
     return inner_code.startswith(outer_code)
 
 
-def _scope(request: Request, unit: str | None) -> tuple[str, str] | None:
+def _scope(request: Request, unit: str | None) -> tuple[str, str]:
     """The unit to filter by, refused (403) unless the principal audits it or a unit above."""
     actor: Actor | None = getattr(request.state, "principal", None)
-    if actor is None:
-        return tuple(unit.split(":", 1)) if unit else None  # type: ignore[return-value]
+    if actor is None:  # authentication runs first (requires below); never serve the trail open
+        raise Unauthenticated("the audit trail needs an authenticated auditor", rule="audit_role")
     if "auditor" not in {str(role) for role in actor.roles}:
         raise Forbidden("reading the audit trail needs the auditor role", rule="audit_role")
     kind, code = unit.split(":", 1) if unit else (actor.unit_kind, actor.unit_code)
@@ -124,8 +127,7 @@ async def list_entries(
     """Entries in ``seq`` order (oldest first), each with its chain hash."""
     scope = _scope(request, unit)
     query = select(audit_entry).order_by(audit_entry.c.seq).limit(limit)
-    if scope is not None:
-        query = _unit_filter(query, *scope)
+    query = _unit_filter(query, *scope)
     if actor is not None:
         query = query.where(audit_entry.c.actor == actor)
     if object_id is not None:
