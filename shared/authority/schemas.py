@@ -21,6 +21,7 @@ from shared.contracts.registration import KeyFieldChanges
 from shared.contracts.status import StatusChangeFacts
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import PartyRole, StudentSummary
+from shared.db.types import SQL_INT_MAX
 
 
 class FindingRead(BaseModel):
@@ -150,7 +151,7 @@ class TaskListQuery(BaseModel):
     kind: TaskKind | None = None
     overdue: bool = Field(default=False, description="only open tasks past their due date")
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=SQL_INT_MAX)
 
 
 class RejectedItem(BaseModel):

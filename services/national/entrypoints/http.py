@@ -26,6 +26,7 @@ from services.national.entrypoints.schemas import (
 from services.national.service_layer import registry, reviews
 from services.national.service_layer.ports import division_of
 from shared.audit.recording import annotate, audited
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
 from shared.security.authz import (
@@ -117,7 +118,9 @@ async def list_reviews(
     runtime: RuntimeDep,
     province: Annotated[str | None, Query(pattern=PROVINCE_CODE)] = None,
     status: Annotated[str, Query(pattern="^(open|issued|rejected)$")] = "open",
-    after: Annotated[int | None, Query(ge=0, description="next_after of the previous page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=SQL_INT_MAX, description="next_after of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ReviewPage:
     """Applicants held by a suspect dedup rule, oldest first, with the registered student

@@ -20,6 +20,7 @@ from shared.audit.recording import audited
 from shared.authority import queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
 from shared.runtime.app import require_hosted
 from shared.runtime.errors import NotFound
@@ -79,7 +80,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         state: HandoverFilter = "open",
         overdue: Annotated[bool, Query(description="only open ones past their due date")] = False,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
     ) -> HandoverPage:
         """``open``: sent and not yet received, or missing (no archive here to hand over);
         each due 1 month after the transfer (N2013 art. 15), ``overdue`` once past it."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from services.province.adapters.status_repository import DropoutRepository
 from services.province.service_layer.status_archive import hand_over_dropout_archives
 from shared.audit.recording import audited
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.envelope import Contract
 from shared.runtime.app import require_hosted
@@ -108,7 +109,7 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         province_code: str,
         state: Annotated[Literal["waiting", "sent", "no_recipient"] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
     ) -> DropoutHandoverPage:
         require_hosted(runtime, province_code, "province")
         async with runtime.sessions() as session:
@@ -131,7 +132,7 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
         province_code: str,
         county_code: str,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
     ) -> HukouArchivePage:
         """The archives of migrant children from this county who dropped out elsewhere."""
         require_hosted(runtime, province_code, "province")

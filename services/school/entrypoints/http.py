@@ -39,6 +39,7 @@ from services.school.service_layer import admission, key_field_change, registrat
 from services.school.service_layer.errors import InvalidInput
 from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
 from shared.runtime.app import RuntimeDep, require_hosted
 from shared.runtime.errors import NotFound
@@ -171,7 +172,7 @@ async def list_students(
     grade: Annotated[int | None, Query(ge=1, le=12)] = None,
     status: StudentStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
 ) -> RosterRead:
     """Students on the roster, ordered by grade and student number, one page at a time."""
     async with runtime.sessions() as session:

@@ -29,6 +29,7 @@ from services.school.service_layer import status_changes
 from shared.audit.recording import audited
 from shared.contracts.registration import ProofDocument
 from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier
 from shared.rules import load_province_rules
 from shared.runtime.app import RuntimeDep
@@ -187,7 +188,7 @@ async def list_status_changes(
     student_number: Annotated[str | None, Query(max_length=19)] = None,
     status: Annotated[Literal["submitted", "applied", "rejected"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
 ) -> StatusChangePage:
     async with runtime.sessions() as session:
         rows, total = await status_repository.list_changes(

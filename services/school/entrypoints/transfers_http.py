@@ -41,6 +41,7 @@ from services.school.entrypoints.schemas import (
 )
 from services.school.service_layer import transfer_in, transfer_out
 from shared.audit.recording import audited
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.rules import load_province_rules
 from shared.runtime.app import RuntimeDep
@@ -130,7 +131,7 @@ async def list_transfers_in(
     runtime: RuntimeDep,
     status: TransferInStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
 ) -> TransferInPage:
     """Each with its local status: ``pending``, ``completed``, ``refused`` (national's registry
     rules), ``rejected`` (a deciding party), ``cancelled`` or ``stopped``, with rule and
@@ -283,7 +284,7 @@ async def list_tasks(
     status: TaskStatus | None = None,
     overdue: Annotated[bool, Query(description="only open tasks past their due date")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
 ) -> SchoolTaskPage:
     """Each task with its due date (10 working days) and whether it is overdue today."""
     async with runtime.sessions() as session:
