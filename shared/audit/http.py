@@ -20,6 +20,7 @@ from sqlalchemy import Select, select
 
 from shared.audit.recording import Actor, audited
 from shared.audit.tables import audit_entry
+from shared.db.types import SQL_INT_MAX
 from shared.runtime.errors import DomainError
 from shared.security.authz import OBJECT, requires
 from shared.security.principal import Role
@@ -98,7 +99,12 @@ def _unit_filter(query: Select[Any], kind: str, code: str) -> Select[Any]:
 
 def _utc(value: datetime) -> datetime:
     """Entries are stored in UTC (SQLite compares the text): convert, naive taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+00:01 is before year 1 in UTC
+        raise DomainError(
+            "from/to is outside the years 1-9999 once converted to UTC", rule="invalid_time"
+        ) from None
 
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -121,7 +127,9 @@ async def list_entries(
     object_id: Annotated[str | None, Query(max_length=80)] = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: Annotated[datetime | None, Query()] = None,
-    after: Annotated[int | None, Query(ge=0, description="next_after of the previous page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=SQL_INT_MAX, description="next_after of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Entries in ``seq`` order (oldest first), each with its chain hash."""
