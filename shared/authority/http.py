@@ -17,6 +17,7 @@ from shared.audit.recording import audited
 from shared.authority import decisions, queries
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import DecisionCreate, TaskRead
+from shared.runtime.app import ProofIndex
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
 
@@ -47,7 +48,7 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"application/octet-stream": {}}}},
     )
-    async def read_proof(task_id: uuid.UUID, index: int, access: TaskReader) -> Response:
+    async def read_proof(task_id: uuid.UUID, index: ProofIndex, access: TaskReader) -> Response:
         """The ``index``-th proof (as listed in the task) as the file the school sent."""
         proof = await queries.read_proof(authority, str(task_id), index, visible(access))
         media_type = mimetypes.guess_type(proof.filename)[0] or "application/octet-stream"

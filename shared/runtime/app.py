@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from shared.audit import http as audit_http
@@ -25,6 +25,9 @@ def get_runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+# A proof's position in its list (at most a handful): bounded, so that no number reaches SQL
+# beyond what an integer column holds (that would be a 500, not a 404).
+ProofIndex = Annotated[int, Path(ge=0, le=999, description="the proof's position in its list")]
 
 
 def require_hosted(runtime: ServiceRuntime, code: str, what: str) -> None:

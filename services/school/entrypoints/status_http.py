@@ -32,7 +32,7 @@ from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier
 from shared.rules import load_province_rules
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import ProofIndex, RuntimeDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, requires
 
@@ -230,7 +230,7 @@ async def read_status_change(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def read_status_proof(
-    change_id: uuid.UUID, index: int, runtime: RuntimeDep, access: ProofReader
+    change_id: uuid.UUID, index: ProofIndex, runtime: RuntimeDep, access: ProofReader
 ) -> Response:
     """The ``index``-th proof document of a status change of a school hosted here."""
     async with runtime.sessions() as session:

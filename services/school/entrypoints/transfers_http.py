@@ -44,7 +44,7 @@ from shared.audit.recording import audited
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.rules import load_province_rules
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import ProofIndex, RuntimeDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
@@ -199,7 +199,7 @@ async def cancel_transfer(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def read_transfer_proof(
-    transfer_id: uuid.UUID, index: int, runtime: RuntimeDep, access: ProofReader
+    transfer_id: uuid.UUID, index: ProofIndex, runtime: RuntimeDep, access: ProofReader
 ) -> Response:
     """The ``index``-th proof document of a transfer into a school hosted here, for the two
     schools and the units above them."""
