@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shared.audit import http as audit_http
 from shared.runtime.errors import DomainError
+from shared.runtime.nul import RefuseNulMiddleware
 from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
 from shared.security.authz import public
@@ -94,5 +95,6 @@ def create_app(
     for router in (security_http.router, *routers, audit_http.router):
         app.include_router(router)
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
+    app.add_middleware(RefuseNulMiddleware)  # outermost: U+0000 never reaches a handler
     instrument_app(app)
     return app
