@@ -169,6 +169,14 @@ class StatusChangeRules(_Rules):
         return next(end for end in ends if end >= day)
 
 
+class VerificationRules(_Rules):
+    """Term re-verification (N2013 art. 24; N2025 art. 25)."""
+
+    # A student who left a school (dropout, suspected dropout, other departure) and whom no
+    # school has taken back after this many days is on the county's unclaimed list.
+    unclaimed_after_days: int = Field(default=30, ge=1, le=365)
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
@@ -176,6 +184,7 @@ class ProvinceRules(_Rules):
     transfer: TransferRules = TransferRules()
     exports: ExportRules = ExportRules()
     status_change: StatusChangeRules = StatusChangeRules()
+    verification: VerificationRules = VerificationRules()
 
 
 def rules_path(federation_config: Path, province_code: str) -> Path:

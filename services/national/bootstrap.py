@@ -11,6 +11,7 @@ from services.national.entrypoints import (
     promotion_http,
     status_http,
     transfer_http,
+    verification_http,
 )
 from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
 from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
@@ -73,6 +74,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             export_router(Exports(runtime, registry_source())),
             status_http.status_router,
             status_http.operations_router,
+            verification_http.verification_router,
         ],
         title="Xueji national service",
         description=(

@@ -5,6 +5,8 @@ from fastapi import FastAPI
 from services.province.adapters.exports import archive_source
 from services.province.adapters.orm import authority_tables
 from services.province.entrypoints import http, messages, status_http
+from services.province.entrypoints.discipline_http import build_discipline_router
+from services.province.entrypoints.promotion_http import build_promotion_router
 from services.province.service_layer.transfer_steps import province_step_policy
 from shared.authority import http as authority_http
 from shared.authority import messages as authority_messages
@@ -37,6 +39,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             diagnostics.router,
             http.build_router(authority),
             http.build_school_router(runtime),
+            build_discipline_router(runtime),
+            build_promotion_router(runtime),
             authority_http.task_router(authority),
             export_router(Exports(runtime, archive_source(runtime))),
             status_http.build_router(runtime),

@@ -4,7 +4,15 @@ from fastapi import FastAPI
 
 from services.school.adapters.exports import roster_source
 from services.school.config import SchoolSettings
-from services.school.entrypoints import http, messages, status_http, transfers_http
+from services.school.entrypoints import (
+    duplicates_http,
+    graduation_http,
+    http,
+    messages,
+    status_http,
+    transfers_http,
+    verification_http,
+)
 from services.school.entrypoints.metrics import register_task_gauge
 from shared.exports.http import export_router
 from shared.exports.service import Exports
@@ -30,11 +38,15 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
             *http.routers,
             transfers_http.router,
             status_http.router,
+            graduation_http.router,
             export_router(Exports(runtime, roster_source(runtime))),
+            verification_http.router,
+            duplicates_http.router,
         ],
         title="Xueji school service",
         description="School tier of the Xueji student registry: registration of new students, "
-        "the roster, key-field changes, status changes, bulk admission and transfers.",
+        "the roster, key-field changes, status changes, bulk admission, transfers, "
+        "graduation, term re-verification and duplicate resolutions.",
     )
     app.state.school_settings = school_settings or SchoolSettings()
     http.install_error_handlers(app)

@@ -9,6 +9,8 @@
   key fields); reject → ``key_field_change.decided`` (rejected) to the school and province;
 - approve a status change → ``status_change.approved`` to national (registry checks, then
   applied); reject → ``status_change.decided`` (rejected) to the school and province;
+- approve a graduating list → ``graduation.batch_approved`` to national; reject →
+  ``graduation.batch_decided`` (rejected) to the school and province (``graduation``);
 - decide a transfer step or an intervention → ``transfer.step_decided`` to national, naming
   the officer (or ``system``) and the authority unit, ``intervention`` for a superior
   deciding on a late party's behalf (HA art. 11(三)).
@@ -40,6 +42,12 @@ from shared.authority.domain import (
 )
 from shared.authority.repository import TaskRepository
 from shared.authority.role import RegistryAuthority, province_unit, school_unit
+from shared.contracts.duplicates import DuplicateApprovalDecided
+from shared.contracts.graduation import (
+    GraduationBatchApproved,
+    GraduationBatchDecided,
+    GraduationItem,
+)
 from shared.contracts.registration import (
     KeyFieldChangeApproved,
     KeyFieldChangeDecided,
@@ -142,6 +150,12 @@ async def settle(
         await announce_transfer_step(emit, authority_unit, task, plan, decision)
     elif task.kind == TaskKind.STATUS_CHANGE:
         await announce_status_change(emit, authority_unit, school, task, plan, decision.reason)
+    elif task.kind == TaskKind.GRADUATION_BATCH:
+        await announce_graduation(emit, authority_unit, school, task, plan, decision.reason)
+    elif task.kind == TaskKind.VERIFICATION_FINDINGS:
+        pass  # the officer's record of having dealt with the findings; nobody else waits
+    elif task.kind == TaskKind.DUPLICATE_RESOLUTION:
+        await announce_duplicate_decision(emit, authority_unit, task, plan, decision)
     else:
         await announce_key_field_change(emit, authority_unit, school, task, plan, decision.reason)
     return plan
@@ -279,6 +293,50 @@ async def announce_transfer_step(
         decided_unit=str(authority),
         intervention=task.kind == TaskKind.TRANSFER_INTERVENTION,
         rule=decision.rule,
+    )
+    await emit(decided, NATIONAL)
+
+
+async def announce_graduation(
+    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
+) -> None:
+    """Approved → national applies the list; rejected → the school and its province."""
+    details = task.details
+    items = tuple(GraduationItem.model_validate(i) for i in details["items"])
+    batch_id = uuid.UUID(task.subject_id)
+    if plan.status is TaskStatus.APPROVED:
+        approved = GraduationBatchApproved(
+            batch_id=batch_id,
+            school_code=school.code,
+            graduation_year=details["graduation_year"],
+            authority=str(authority),
+            items=items,
+            late=bool(details.get("late_reason")),
+        )
+        await emit(approved, NATIONAL)
+        return
+    decided = GraduationBatchDecided(
+        batch_id=batch_id,
+        school_code=school.code,
+        graduation_year=details["graduation_year"],
+        outcome="rejected",
+        decided_by=str(authority),
+        reason=reason,
+        rule=REJECTED_RULE,
+    )
+    await _tell_school_and_province(emit, school, decided)
+
+
+async def announce_duplicate_decision(
+    emit: Emit, authority: UnitRef, task: Any, plan: Plan, decision: Decision
+) -> None:
+    """The authority's approval of a duplicate resolution (LS 2(三)) to national."""
+    decided = DuplicateApprovalDecided(
+        resolution_id=uuid.UUID(task.subject_id),
+        decision="approve" if plan.status is TaskStatus.APPROVED else "reject",
+        reason=decision.reason,
+        decided_by=decision.decided_by,
+        decided_unit=str(authority),
     )
     await emit(decided, NATIONAL)
 

@@ -45,6 +45,12 @@ class TaskKind(StrEnum):
     TRANSFER_STEP = "transfer_step"  # 转学核办: the authority's (or province's) own step
     # 强制干预 (HA art. 11(三)): the superior decides a late party's step on its behalf
     TRANSFER_INTERVENTION = "transfer_intervention"
+    GRADUATION_BATCH = "graduation_batch"  # 毕业审核: a school's graduating list (LS 3(一))
+    # 学籍核查 (N2013 art. 24): ghosts and mismatches a term's check found at a school; the
+    # officer marks them dealt with (approve) or sends them back (reject, with the reason)
+    VERIFICATION_FINDINGS = "verification_findings"
+    # 重复招生处理 (LS 2(三)): move a duplicate's registration to the school it attends
+    DUPLICATE_RESOLUTION = "duplicate_resolution"
 
 
 TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})

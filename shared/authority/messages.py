@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from shared.authority import intake, transfers
+from shared.authority import duplicates, graduation, intake, transfers, verification
 from shared.authority.role import RegistryAuthority
+from shared.contracts.duplicates import DuplicateApprovalRequested
+from shared.contracts.graduation import GraduationBatchSubmitted
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
 from shared.contracts.status import StatusChangeSubmitted
 from shared.contracts.transfer import (
@@ -13,6 +15,7 @@ from shared.contracts.transfer import (
     TransferStepReminder,
     TransferStepSettled,
 )
+from shared.contracts.verification import VerificationFindings
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
@@ -44,7 +47,23 @@ def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
     async def on_transfer_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
         await transfers.void_closed(authority, ctx, closed)
 
+    async def on_graduation_submitted(ctx: HandlerContext, batch: GraduationBatchSubmitted) -> None:
+        await graduation.receive_graduation_batch(authority, ctx, batch)
+
     handlers.register(RegistrationBatchSubmitted, on_batch_submitted)
+    handlers.register(GraduationBatchSubmitted, on_graduation_submitted)
+
+    async def on_verification_findings(ctx: HandlerContext, found: VerificationFindings) -> None:
+        await verification.receive_verification_findings(authority, ctx, found)
+
+    handlers.register(VerificationFindings, on_verification_findings)
+
+    async def on_duplicate_requested(
+        ctx: HandlerContext, request: DuplicateApprovalRequested
+    ) -> None:
+        await duplicates.receive_request(authority, ctx, request)
+
+    handlers.register(DuplicateApprovalRequested, on_duplicate_requested)
     handlers.register(KeyFieldChangeSubmitted, on_key_field_change_submitted)
     handlers.register(StatusChangeSubmitted, on_status_change_submitted)
     handlers.register(TransferStepOpened, on_step_opened)

@@ -71,6 +71,9 @@ async def read_task(
         proofs=[schemas.proof(p) for p in proofs],
         transfer=schemas.transfer(row),
         status_change=schemas.status_change(row),
+        graduation=schemas.graduation(row),
+        verification=schemas.verification(row),
+        duplicate=schemas.duplicate(row),
     )
 
 

@@ -161,6 +161,22 @@ class TaskRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def replace_open_details(
+        self, task_id: str, details: Mapping[str, Any], finding_count: int
+    ) -> bool:
+        """Replace what an open task shows (a school's newer submission of the same thing)."""
+        task = self.t.task
+        current = await self.get(task_id)
+        if current is None or current.status != TaskStatus.OPEN:
+            return False
+        merged = {**current.details, **details}
+        await self.session.execute(
+            update(task)
+            .where(task.c.task_id == task_id, task.c.status == TaskStatus.OPEN)
+            .values(details=merged, finding_count=finding_count, item_count=finding_count)
+        )
+        return True
+
     async def mark_reminded(self, unit: str, subject_id: str, at: datetime) -> bool:
         """Note a reminder on the open transfer-step task of ``subject_id`` (a step id)."""
         task = self.t.task

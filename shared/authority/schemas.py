@@ -125,6 +125,45 @@ class StatusChangeTaskRead(BaseModel):
     proofs: list[StatusChangeProofRead] = Field(default_factory=list)
 
 
+class GraduationLineRead(BaseModel):
+    student_number: str
+    outcome: str = Field(description="graduated | completed | incomplete (ZJ art. 25)")
+
+
+class GraduationTaskRead(BaseModel):
+    """A school's graduating list (basic info only: student numbers and outcomes)."""
+
+    graduation_year: int
+    items: list[GraduationLineRead]
+    counts: dict[str, int]
+    late_reason: str | None = Field(None, description="why the list comes after July 30")
+    findings: list[FindingRead]
+
+
+class VerificationTaskRead(BaseModel):
+    """A term check's findings at one school (学籍核查): ghosts and mismatches to fix."""
+
+    campaign_id: uuid.UUID
+    term: str
+    attending: int
+    registered: int
+    findings: list[dict[str, str]] = Field(
+        description="student_number, kind (ghost | unknown_number | registered_elsewhere | "
+        "status_differs | grade_differs), detail"
+    )
+
+
+class DuplicateTaskRead(BaseModel):
+    """A duplicate admission to resolve in favour of the school the student attends."""
+
+    student_number: str
+    real_school: str = Field(description="the school the student attends (its proof)")
+    other_school: str = Field(description="the school whose registration is deleted")
+    roles: list[str]
+    reason: str
+    proofs: list[TransferProofRead]
+
+
 class TaskRead(TaskSummary):
     """A task with everything the officer reads before deciding."""
 
@@ -133,6 +172,9 @@ class TaskRead(TaskSummary):
     proofs: list[ProofRead]
     transfer: TransferTaskRead | None = None
     status_change: StatusChangeTaskRead | None = None
+    graduation: GraduationTaskRead | None = None
+    verification: VerificationTaskRead | None = None
+    duplicate: DuplicateTaskRead | None = None
 
 
 class TaskPage(BaseModel):
@@ -243,6 +285,24 @@ def item(row: Any) -> TaskItemRead:
         reason=row.reason,
         findings=row.findings,
     )
+
+
+def graduation(row: Any) -> GraduationTaskRead | None:
+    if row.kind != TaskKind.GRADUATION_BATCH:
+        return None
+    return GraduationTaskRead.model_validate(row.details)
+
+
+def verification(row: Any) -> VerificationTaskRead | None:
+    if row.kind != TaskKind.VERIFICATION_FINDINGS:
+        return None
+    return VerificationTaskRead.model_validate(row.details)
+
+
+def duplicate(row: Any) -> DuplicateTaskRead | None:
+    if row.kind != TaskKind.DUPLICATE_RESOLUTION:
+        return None
+    return DuplicateTaskRead.model_validate(row.details)
 
 
 def key_field_change(details: dict[str, Any]) -> KeyFieldChangeRead:

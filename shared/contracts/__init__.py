@@ -3,8 +3,20 @@
 Importing this package registers every contract with the envelope registry.
 """
 
+from shared.contracts import duplicates as duplicates
+from shared.contracts import graduation as graduation
+from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
 from shared.contracts import status as status
 from shared.contracts import transfer as transfer
+from shared.contracts import verification as verification
 
-__all__ = ["registration", "status", "transfer"]
+__all__ = [
+    "duplicates",
+    "graduation",
+    "promotion",
+    "registration",
+    "status",
+    "transfer",
+    "verification",
+]

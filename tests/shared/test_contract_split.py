@@ -80,10 +80,20 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"authority", "rule", "reason", "article", "decision", "decided_at"},
     "registry_suspension": {"entry_id", "school_code", "province_code", "started_on"}
     | {"until", "extensions"},
+    # Term re-verification: campaigns, and what a school's confirmation found (numbers,
+    # kinds of finding, school codes and grades).
+    "verification_campaign": {"campaign_id", "term", "scope", "opened_on", "opened_by"}
+    | {"schools", "created_at"},
+    "verification_school": {"campaign_id", "school_code", "confirmed_on", "attending"}
+    | {"registered", "ghosts", "mismatches", "findings", "checked_at"},
+    # Duplicate resolutions (LS 2(三)): the attendance proof stays at the real school.
+    "duplicate_resolution": {"resolution_id", "student_number", "real_school", "other_school"}
+    | {"registration_id", "reason", "proof_refs", "required", "decisions", "state", "rule"}
+    | {"closing_reason", "correlation_id", "created_at", "closed_at"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.
-PROOF_REFERENCES = {"transfer.proof_refs"}
+PROOF_REFERENCES = {"transfer.proof_refs", "duplicate_resolution.proof_refs"}
 REFERENCE_MODELS = {"ProofRef"}
 
 

@@ -30,6 +30,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
+_LEFT = "status IN ('dropout', 'suspected_dropout', 'other_departure')"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -83,6 +86,16 @@ class RegistryEntry(Base):
             "active_transfer_id",
             sqlite_where=text("active_transfer_id IS NOT NULL"),
             postgresql_where=text("active_transfer_id IS NOT NULL"),
+        ),
+        # The county's unclaimed list: students who left a school (dropout, suspected
+        # dropout, other departure), by school. Partial, so it is as small as those students;
+        # ``status`` is only in the predicate and the promotion never changes it (its updates
+        # stay heap-only: it changes grade and updated_at, which no index holds).
+        Index(
+            "ix_registry_entry_left",
+            "school_code",
+            sqlite_where=text(_LEFT),
+            postgresql_where=text(_LEFT),
         ),
         # Half of every page left free (PostgreSQL): the yearly promotion rewrites ~80 % of
         # the rows, and with room on the same page those updates are heap-only (HOT) — no
@@ -323,3 +336,67 @@ class Suspension(Base):
     started_on: Mapped[date] = mapped_column(Date)
     until: Mapped[date] = mapped_column(Date, index=True)
     extensions: Mapped[int] = mapped_column(Integer)
+
+
+class VerificationCampaign(Base):
+    """A term's re-verification campaign (N2013 art. 24; N2025 art. 25), national or for one
+    province (``scope``): at most one per term and scope."""
+
+    __tablename__ = "verification_campaign"
+
+    campaign_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    term: Mapped[str] = mapped_column(String(12))
+    scope: Mapped[str] = mapped_column(String(2))  # a province code, or "CN"
+    opened_on: Mapped[date] = mapped_column(Date)
+    opened_by: Mapped[str] = mapped_column(String(24))
+    schools: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("uq_verification_campaign_term", "term", "scope", unique=True),)
+
+
+class VerificationSchool(Base):
+    """One school's confirmation in a campaign and what the comparison found."""
+
+    __tablename__ = "verification_school"
+
+    campaign_id: Mapped[str] = mapped_column(
+        ForeignKey("verification_campaign.campaign_id", name="fk_verification_school_campaign"),
+        primary_key=True,
+    )
+    school_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    confirmed_on: Mapped[date] = mapped_column(Date)
+    attending: Mapped[int] = mapped_column(Integer)
+    registered: Mapped[int] = mapped_column(Integer)
+    ghosts: Mapped[int] = mapped_column(Integer)
+    mismatches: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DuplicateResolution(Base):
+    """A duplicate admission resolved in favour of the school the student attends (LS 2(三))."""
+
+    __tablename__ = "duplicate_resolution"
+
+    resolution_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    student_number: Mapped[str] = mapped_column(String(19))
+    real_school: Mapped[str] = mapped_column(String(10))
+    other_school: Mapped[str | None] = mapped_column(String(10))
+    registration_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(500))
+    proof_refs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # authority unit → its roles; authority unit → approve | reject (with who and why)
+    required: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decisions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10))  # open → resolved | rejected | refused
+    rule: Mapped[str | None] = mapped_column(String(60))
+    closing_reason: Mapped[str | None] = mapped_column(String(500))
+    correlation_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # a student's open resolution (one at a time)
+        Index("ix_duplicate_resolution_student", "student_number", "state"),
+    )

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from services.national.adapters.repository import NationalRepository
 from services.national.entrypoints.transfer_messages import register_transfers
+from services.national.service_layer.duplicates import record_decision, request_resolution
+from services.national.service_layer.graduation import apply_graduation
 from services.national.service_layer.key_fields import decide_key_field_change
 from services.national.service_layer.ports import division_of
 from services.national.service_layer.registration import (
@@ -21,16 +23,20 @@ from services.national.service_layer.registration import (
 )
 from services.national.service_layer.status_changes import Moment, decide_status_change
 from services.national.service_layer.transfers.context import TransferDeps
+from services.national.service_layer.verification import check_roster
+from shared.contracts.duplicates import DuplicateApprovalDecided, DuplicateResolutionRequested
+from shared.contracts.graduation import GraduationBatchApproved
 from shared.contracts.registration import KeyFieldChangeApproved, RegistrationBatchApproved
 from shared.contracts.status import StatusChangeApproved
-from shared.federation.config import Federation, School, UnitRef
+from shared.contracts.verification import RosterConfirmed
+from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
 def register(handlers: HandlerRegistry, federation: Federation, transfers: TransferDeps) -> None:
     """Register the national handlers: registration batches, key-field changes, status
-    changes, transfers."""
+    changes, graduating lists, term checks, duplicate resolutions, transfers."""
 
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
         authorised_school(federation, batch.school_code, ctx.envelope.source)
@@ -58,6 +64,47 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     handlers.register(RegistrationBatchApproved, on_batch_approved)
     handlers.register(KeyFieldChangeApproved, on_key_field_change)
     handlers.register(StatusChangeApproved, on_status_change)
+
+    async def on_graduation_approved(ctx: HandlerContext, batch: GraduationBatchApproved) -> None:
+        authorised_school(federation, batch.school_code, ctx.envelope.source)
+        await apply_graduation(ctx.session, ctx.emit, federation, batch, datetime.now(UTC))
+
+    handlers.register(GraduationBatchApproved, on_graduation_approved)
+
+    async def on_roster_confirmed(ctx: HandlerContext, confirmed: RosterConfirmed) -> None:
+        """A school confirms its own roster only."""
+        if ctx.envelope.source != UnitRef(tier=Tier.SCHOOL, code=confirmed.school_code):
+            raise PermanentMessageError(
+                f"{ctx.envelope.source} cannot confirm the roster of {confirmed.school_code}"
+            )
+        await check_roster(ctx.session, ctx.emit, federation, confirmed, datetime.now(UTC))
+
+    handlers.register(RosterConfirmed, on_roster_confirmed)
+
+    async def on_duplicate_requested(
+        ctx: HandlerContext, request: DuplicateResolutionRequested
+    ) -> None:
+        """Only the real school itself asks (LS 2(三))."""
+        if ctx.envelope.source != UnitRef(tier=Tier.SCHOOL, code=request.real_school):
+            raise PermanentMessageError(
+                f"{ctx.envelope.source} cannot ask for school {request.real_school}"
+            )
+        await request_resolution(
+            ctx.session,
+            ctx.emit,
+            federation,
+            request,
+            ctx.envelope.correlation_id,
+            datetime.now(UTC),
+        )
+
+    async def on_duplicate_decided(ctx: HandlerContext, decided: DuplicateApprovalDecided) -> None:
+        await record_decision(
+            ctx.session, ctx.emit, decided, ctx.envelope.source, datetime.now(UTC)
+        )
+
+    handlers.register(DuplicateResolutionRequested, on_duplicate_requested)
+    handlers.register(DuplicateApprovalDecided, on_duplicate_decided)
     register_transfers(handlers, transfers)
 
 

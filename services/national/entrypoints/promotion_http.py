@@ -93,6 +93,9 @@ class PromotionRead(BaseModel):
     in_transfer: list[HeldStudentRead]
     schools: int = Field(description="schools in the batch")
     messages: int = Field(description="registry.promoted messages staged, one per school")
+    province_messages: int = Field(
+        0, description="registry.province_promoted messages staged, one per province"
+    )
 
     @classmethod
     def of(cls, report: PromotionReport) -> PromotionRead:
@@ -123,6 +126,7 @@ class PromotionRead(BaseModel):
             ],
             schools=report.schools,
             messages=report.messages,
+            province_messages=report.province_messages,
         )
 
 

@@ -28,8 +28,10 @@ Set-based, whatever the number of students — a fixed number of statements:
    in the report, flagged when the receiving school's stage does not teach the new grade (e.g.
    a nine-year school's grade 6 moving to a primary school) for the authorities to act on.
 7. One ``registry.promoted`` per school (grade mapping and counts, not student numbers — see
-   ``shared/contracts/status.py``), staged in the outbox with one executemany, each with an id
-   derived from (school, year) so that a school applies it once.
+   ``shared/contracts/status.py``) and one ``registry.province_promoted`` per province (its
+   schools' mappings and counts: the province's view), staged in the outbox with one
+   executemany, each with an id derived from (school or province, year) so that each is
+   applied once.
 
 Costs (``python -m bench.promotion``): PostgreSQL scans and updates ~350,000 rows/s on two
 cores because the updates are heap-only (``registry_entry`` has ``fillfactor = 50`` and no
@@ -64,6 +66,11 @@ from services.national.adapters.orm import (
 from services.national.domain.status import PROMOTABLE
 from services.national.domain.transfer import ACTIVE
 from services.national.domain.transfer_rules import GRADUATING_GRADE
+from shared.contracts.promotion import (
+    ProvincePromoted,
+    SchoolPromotion,
+    province_promotion_message_id,
+)
 from shared.contracts.status import (
     GradeCount,
     RegistryPromoted,
@@ -138,6 +145,7 @@ class PromotionReport:
     in_transfer: list[HeldStudent] = field(default_factory=list)
     schools: int = 0  # in the batch
     messages: int = 0  # registry.promoted staged
+    province_messages: int = 0  # registry.province_promoted staged
     duration_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -162,6 +170,7 @@ class PromotionReport:
             in_transfer=[HeldStudent(**h) for h in data["in_transfer"]],
             schools=int(data["schools"]),
             messages=int(data["messages"]),
+            province_messages=int(data.get("province_messages", 0)),
             duration_s=float(data["duration_s"]),
         )
 
@@ -407,6 +416,39 @@ def messages(federation: Federation, plan: Plan, school_year: int, as_of: date) 
     return envelopes
 
 
+def province_messages(
+    federation: Federation, plan: Plan, school_year: int, as_of: date
+) -> list[Envelope]:
+    """One ``registry.province_promoted`` per province that an instance hosts: its schools'
+    graduating grades and counts (the province's view of the year's promotion)."""
+    correlation = promotion_run_id(school_year)
+    by_province: dict[str, list[SchoolPromotion]] = defaultdict(list)
+    for code, last in sorted(plan.graduating_grade.items()):
+        school = federation.school(code)
+        if school is None:
+            continue
+        counts = plan.promoted.get(code, {})
+        by_province[school.province].append(
+            SchoolPromotion(
+                school_code=code,
+                graduating_grade=last,
+                promoted=tuple(GradeCount(grade=g, count=n) for g, n in counts.items()),
+            )
+        )
+    envelopes = []
+    for province, schools in sorted(by_province.items()):
+        unit = UnitRef(tier=Tier.PROVINCE, code=province)
+        if federation.instance_hosting(unit) is None:
+            continue
+        payload = ProvincePromoted(
+            province_code=province, school_year=school_year, as_of=as_of, schools=tuple(schools)
+        )
+        envelope = build_envelope(payload, source=NATIONAL, target=unit, correlation_id=correlation)
+        message_id = province_promotion_message_id(school_year, province)
+        envelopes.append(envelope.model_copy(update={"message_id": message_id}))
+    return envelopes
+
+
 # -- the use case ---------------------------------------------------------------------------
 
 
@@ -434,7 +476,8 @@ async def run_promotion(
         raise RuntimeError(f"promotion {school_year}: counted {plan.total}, updated {moved}")
     await queries.carry_transfer_grades([h.transfer_id for h in plan.in_transfer])
     envelopes = messages(federation, plan, school_year, as_of)
-    await stage(session, envelopes, now)
+    provinces = province_messages(federation, plan, school_year, as_of)
+    await stage(session, [*envelopes, *provinces], now)
     report = PromotionReport(
         school_year=school_year,
         as_of=as_of,
@@ -446,6 +489,7 @@ async def run_promotion(
         in_transfer=plan.in_transfer,
         schools=len(plan.graduating_grade),
         messages=len(envelopes),
+        province_messages=len(provinces),
     )
     report.duration_s = round(time.perf_counter() - started, 3)
     await queries.finish(report)

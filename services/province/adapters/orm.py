@@ -26,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
 )
@@ -182,3 +183,20 @@ class HukouArchive(Base):
     from_school: Mapped[str] = mapped_column(String(12))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PromotionRecord(Base):
+    """The province's view of a year's August 10 batch promotion (LS 3(一)): per school, its
+    graduating grade and national's counts per grade (``registry.province_promoted``)."""
+
+    __tablename__ = "promotion_record"
+
+    school_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    school_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    province: Mapped[str] = mapped_column(String(2))
+    graduating_grade: Mapped[int] = mapped_column(Integer)
+    promoted: Mapped[dict[str, Any]] = mapped_column(JSON)  # grade before → students
+    as_of: Mapped[date] = mapped_column(Date)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_promotion_record_province", "province", "school_year"),)

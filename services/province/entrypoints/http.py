@@ -125,7 +125,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
     async def read_school_archive(school_code: str, student_number: str) -> ArchiveRead:
         """Served only while the archive is with this school: after a transfer it belongs to
         the receiving school (404 ``archive_transferred`` points to this school's backup)."""
-        school = _hosted_school(runtime, school_code)
+        school = hosted_school(runtime, school_code)
         record = await archive_queries.read_school_archive(
             runtime.sessions, school.province, school.code, student_number
         )
@@ -140,7 +140,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
     async def read_backup(school_code: str, student_number: str) -> BackupRead:
         """The archive as it was when the student transferred away (N2013 art. 9: the
         sending school keeps an electronic backup); the newest one if they left twice."""
-        school = _hosted_school(runtime, school_code)
+        school = hosted_school(runtime, school_code)
         backup = await archive_queries.read_backup(
             runtime.sessions, school.province, school.code, student_number
         )
@@ -149,7 +149,7 @@ def build_school_router(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
-def _hosted_school(runtime: ServiceRuntime, school_code: str) -> School:
+def hosted_school(runtime: ServiceRuntime, school_code: str) -> School:
     """A school of a province this instance hosts (404 otherwise)."""
     school = runtime.federation.school(school_code)
     if school is None or not runtime.hosts(school.province):

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.province.service_layer import archive, archive_transfer, status_archive
+from services.province.service_layer import (
+    archive,
+    archive_transfer,
+    duplicates,
+    graduation,
+    promotion,
+    status_archive,
+)
+from shared.contracts.duplicates import DuplicateResolutionDecided
+from shared.contracts.graduation import GraduationBatchDecided
+from shared.contracts.promotion import ProvincePromoted
 from shared.contracts.registration import (
     ArchiveFiled,
     KeyFieldChangeDecided,
@@ -41,7 +51,34 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
         require_school_of(federation, ctx.unit, decided.school_code)
         await archive.apply_key_field_change(ctx.session, ctx.unit.code, decided, _now())
 
+    async def on_graduation_decided(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
+        require_school_of(federation, ctx.unit, decided.school_code)
+        await graduation.apply_graduation(ctx.session, ctx.unit.code, decided, _now())
+
+    async def on_duplicate_resolved(
+        ctx: HandlerContext, decided: DuplicateResolutionDecided
+    ) -> None:
+        real = known_school(federation, decided.real_school)
+        other = known_school(federation, decided.other_school or "")
+        if ctx.unit.code not in (real.province, other.province):
+            raise PermanentMessageError(
+                f"duplicate resolution {decided.resolution_id} does not concern {ctx.unit}"
+            )
+        await duplicates.apply_resolution(ctx, other, real, decided, _now())
+
+    async def on_province_promoted(ctx: HandlerContext, promoted: ProvincePromoted) -> None:
+        if promoted.province_code != ctx.unit.code:
+            raise PermanentMessageError(
+                f"the promotion of province {promoted.province_code} was addressed to {ctx.unit}"
+            )
+        for school in promoted.schools:
+            require_school_of(federation, ctx.unit, school.school_code)
+        await promotion.record(ctx.session, promoted, _now())
+
     handlers.register(ArchiveFiled, on_archive_filed)
+    handlers.register(ProvincePromoted, on_province_promoted)
+    handlers.register(DuplicateResolutionDecided, on_duplicate_resolved)
+    handlers.register(GraduationBatchDecided, on_graduation_decided)
     handlers.register(RegistrationBatchDecided, on_batch_decided)
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
     register_transfers(handlers, federation)

@@ -293,3 +293,102 @@ status_change_proof = Table(
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
+
+
+# --- graduation (毕业 / 结业 / 肄业) ------------------------------------------------------
+
+graduation_batch = Table(
+    "school_graduation_batch",
+    metadata,
+    Column("batch_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),
+    Column("graduation_year", SmallInteger, nullable=False),
+    Column("status", String(12), nullable=False),  # submitted → approved | rejected
+    Column("late_reason", String(500), nullable=True),
+    Column("item_count", Integer, nullable=False),
+    Column("applied_count", Integer, nullable=True),
+    Column("decided_by", String(40), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("rule", String(60), nullable=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+Index(
+    "ix_school_graduation_batch_list",
+    graduation_batch.c.school_code,
+    graduation_batch.c.submitted_at,
+)
+
+graduation_item = Table(
+    "school_graduation_item",
+    metadata,
+    Column(
+        "batch_id",
+        _Uuid,
+        ForeignKey("school_graduation_batch.batch_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("student_number", String(19), primary_key=True),
+    Column("school_code", String(12), nullable=False),
+    Column("outcome", String(12), nullable=False),  # graduated | completed | incomplete
+    Column("status", String(10), nullable=False),  # pending → applied | refused | rejected
+    Column("rule", String(60), nullable=True),
+    Column("reason", String(500), nullable=True),
+)
+# Is a student on a list awaiting a decision? (one look-up per list, set-based)
+Index(
+    "ix_school_graduation_item_student",
+    graduation_item.c.school_code,
+    graduation_item.c.student_number,
+    graduation_item.c.status,
+)
+
+# --- term re-verification (学籍核查) -------------------------------------------------------
+
+verification = Table(
+    "school_verification",
+    metadata,
+    Column("campaign_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), primary_key=True),
+    Column("term", String(12), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("opened_by", String(24), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("attending", Integer, nullable=True),
+    Column("not_attending", Integer, nullable=True),
+)
+Index("ix_school_verification_list", verification.c.school_code, verification.c.opened_on)
+
+# --- duplicate admission resolution (重复招生处理, LS 2(三)) -------------------------------
+
+duplicate_resolution = Table(
+    "school_duplicate_resolution",
+    metadata,
+    Column("resolution_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), primary_key=True),
+    Column("role", String(6), nullable=False),  # real (asked, attends here) | other (deleted)
+    Column("student_number", String(19), nullable=False),
+    Column("registration_id", _Uuid, nullable=True),  # the real school's refused registration
+    Column("status", String(10), nullable=False),  # requested → resolved | rejected | refused
+    Column("reason", String(500), nullable=False),
+    Column("rule", String(60), nullable=True),
+    Column("decision_reason", String(500), nullable=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+Index(
+    "ix_school_duplicate_resolution_registration",
+    duplicate_resolution.c.registration_id,
+    duplicate_resolution.c.status,
+)
+
+duplicate_proof = Table(
+    "school_duplicate_proof",
+    metadata,
+    Column("resolution_id", _Uuid, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("filename", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)

@@ -4,14 +4,21 @@ its transfers — as receiving school (how the transfer it started ended) and as
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from services.school.service_layer import (
+    duplicates,
+    graduation,
     key_field_change,
     promotion,
     registration,
     status_changes,
     transfer_in,
     transfer_out,
+    verification,
 )
+from shared.contracts.duplicates import DuplicateResolutionDecided
+from shared.contracts.graduation import GraduationBatchDecided
 from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBatchDecided
 from shared.contracts.status import RegistryPromoted, StatusChangeDecided
 from shared.contracts.transfer import (
@@ -22,6 +29,7 @@ from shared.contracts.transfer import (
     TransferStepReminder,
     TransferStepSettled,
 )
+from shared.contracts.verification import VerificationCampaignOpened
 from shared.federation.config import Federation
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
@@ -33,6 +41,9 @@ def register(handlers: HandlerRegistry) -> None:
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
     handlers.register_many(RegistryPromoted, promotion.apply_promoted)
     handlers.register(StatusChangeDecided, on_status_change_decided)
+    handlers.register(GraduationBatchDecided, on_graduation_decided)
+    handlers.register(VerificationCampaignOpened, on_campaign_opened)
+    handlers.register(DuplicateResolutionDecided, on_duplicate_decided)
 
 
 def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:
@@ -92,6 +103,23 @@ async def on_status_change_decided(ctx: HandlerContext, decided: StatusChangeDec
     """Authority or national → school: a status change applied or rejected."""
     _addressed_to(ctx, decided.school_code)
     await status_changes.apply_decision(ctx.session, decided)
+
+
+async def on_graduation_decided(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
+    """Authority (rejected) or national (applied) → school: the graduating list's fate."""
+    _addressed_to(ctx, decided.school_code)
+    await graduation.apply_decision(ctx.session, decided, datetime.now(UTC))
+
+
+async def on_campaign_opened(ctx: HandlerContext, opened: VerificationCampaignOpened) -> None:
+    """national → school: confirm the roster for this term's campaign."""
+    _addressed_to(ctx, opened.school_code)
+    await verification.record_campaign(ctx.session, opened)
+
+
+async def on_duplicate_decided(ctx: HandlerContext, decided: DuplicateResolutionDecided) -> None:
+    """national → the real school (outcome) and the other school (delete, when resolved)."""
+    await duplicates.apply_decision(ctx.session, ctx.unit.code, decided, datetime.now(UTC))
 
 
 def _addressed_to(ctx: HandlerContext, school_code: str) -> None:

@@ -21,6 +21,7 @@ from services.national.service_layer.promotion import (
     run_promotion,
     stored_report,
 )
+from shared.contracts.promotion import ProvincePromoted, province_promotion_message_id
 from shared.contracts.status import RegistryPromoted, promotion_message_id, promotion_run_id
 from shared.db.engine import SessionFactory
 from shared.federation.config import Federation
@@ -190,10 +191,11 @@ async def test_one_message_per_school_with_the_grade_mapping_and_the_counts(
     await register(national, SCHOOL, 1, 1, 5, 6)
     await register(national, JUNIOR, 7, 9)
 
-    report, staged = await promote(national)
+    report, everything = await promote(national)
 
-    promoted = of_type(staged, "registry.promoted")
-    assert promoted == staged and report.messages == len(staged)
+    staged = of_type(everything, "registry.promoted")
+    provinces = of_type(everything, "registry.province_promoted")
+    assert len(staged) + len(provinces) == len(everything) and report.messages == len(staged)
     assert Counter(str(e.target) for e in staged) == Counter(
         f"school:{s.code}" for s in FEDERATION.schools
     )
@@ -207,6 +209,26 @@ async def test_one_message_per_school_with_the_grade_mapping_and_the_counts(
         assert envelope.correlation_id == promotion_run_id(2026)
         assert str(envelope.source) == "national:CN"
         assert envelope.payload["school_year"] == 2026
+        assert "student_number" not in str(envelope.payload)
+
+
+async def test_one_message_per_province_with_its_schools(national: NationalDriver) -> None:
+    await register(national, SCHOOL, 1, 1, 5, 6)
+    report, everything = await promote(national)
+
+    provinces = of_type(everything, "registry.province_promoted")
+    assert sorted(str(e.target) for e in provinces) == ["province:33", "province:41", "province:51"]
+    assert report.province_messages == 3
+    [henan] = [
+        ProvincePromoted.model_validate(e.payload) for e in provinces if e.target.code == "41"
+    ]
+    schools = {s.school_code: s for s in henan.schools}
+    assert set(schools) == {s.code for s in FEDERATION.schools if s.province == "41"} - {
+        s.code for s in FEDERATION.schools if s.stage == "special"
+    }
+    assert [(c.grade, c.count) for c in schools[SCHOOL].promoted] == [(1, 2), (5, 1)]
+    for envelope in provinces:
+        assert envelope.message_id == province_promotion_message_id(2026, envelope.target.code)
         assert "student_number" not in str(envelope.payload)
 
 

@@ -1,0 +1,97 @@
+"""A term's re-verification across the tiers as separate processes over the real broker
+(N2013 art. 24; N2025 art. 25): Zhejiang opens its campaign at national, a school is told and
+confirms its roster, national flags a ghost and a student registered elsewhere, and the
+county's officer finds them in the task list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.conftest import Federation
+from tests.integration.registration_support import register, settled, student
+from tests.shared.messaging.harness import eventually
+
+SCHOOL, OTHER_SCHOOL, COUNTY = "3301020001", "3301060001", "330102"  # Zhejiang approves at once
+
+
+async def enrolled(fed: Federation, school: str, grade: int) -> str:
+    registration_id = await register(fed, school, student(school, grade=grade))
+    return str((await settled(fed, school, registration_id, "approved"))["student_number"])
+
+
+async def test_a_campaign_flags_a_ghost_and_a_student_registered_elsewhere(
+    fed: Federation,
+) -> None:
+    attending = await enrolled(fed, SCHOOL, 3)
+    ghost = await enrolled(fed, SCHOOL, 3)
+    elsewhere = await enrolled(fed, OTHER_SCHOOL, 2)
+
+    opened = await fed.post(
+        "national",
+        "CN",
+        "/api/v1/operations/verification-campaigns",
+        json={"term": "2026-autumn", "scope": "33"},
+    )
+    assert opened.status_code == 201, opened.text
+    campaign_id = opened.json()["campaign_id"]
+    again = await fed.post(
+        "national",
+        "CN",
+        "/api/v1/operations/verification-campaigns",
+        json={"term": "2026-autumn", "scope": "33"},
+    )
+    assert (again.status_code, again.json()["rule"]) == (409, "campaign_exists")
+
+    async def told() -> bool:
+        listed = await fed.get("school", SCHOOL, f"/api/v1/schools/{SCHOOL}/verification-campaigns")
+        return any(c["campaign_id"] == campaign_id for c in listed.json())
+
+    await eventually(told, timeout=45, interval=0.2)
+    confirmed = await fed.post(
+        "school",
+        SCHOOL,
+        f"/api/v1/schools/{SCHOOL}/roster-confirmations",
+        json={
+            "campaign_id": campaign_id,
+            "not_attending": [ghost],
+            "also_attending": [{"student_number": elsewhere, "grade": 2}],
+        },
+    )
+    assert confirmed.status_code == 202, confirmed.text
+
+    found: list[dict[str, Any]] = []
+
+    async def flagged() -> bool:
+        page = await fed.get(
+            "county",
+            COUNTY,
+            f"/api/v1/counties/{COUNTY}/tasks",
+            params={"kind": "verification_findings", "status": "open", "limit": 200},
+        )
+        found[:] = [t for t in page.json()["items"] if t["school_code"] == SCHOOL]
+        return bool(found)
+
+    await eventually(flagged, timeout=45, interval=0.2)
+    task = (await fed.get("county", COUNTY, f"/api/v1/tasks/{found[0]['task_id']}")).json()
+    kinds = {f["student_number"]: f["kind"] for f in task["verification"]["findings"]}
+    assert kinds == {ghost: "ghost", elsewhere: "registered_elsewhere"}
+    assert attending not in kinds
+    decided = await fed.post(
+        "county",
+        COUNTY,
+        f"/api/v1/tasks/{task['task_id']}/decision",
+        json={"decision": "approve", "decided_by": "核查员", "reason": "已核实并整改"},
+    )
+    assert decided.status_code == 200, decided.text
+
+    view = (await fed.get("national", "CN", f"/api/v1/verification-campaigns/{campaign_id}")).json()
+    [result] = [s for s in view["confirmed"] if s["school_code"] == SCHOOL]
+    assert (result["ghosts"], result["mismatches"]) == (1, 1)
+
+
+async def test_the_unclaimed_list_of_a_county_is_served(fed: Federation) -> None:
+    page = await fed.get("national", "CN", "/api/v1/counties/330102/unclaimed")
+    assert page.status_code == 200, page.text
+    assert page.json()["after_days"] == 30
+    missing = await fed.get("national", "CN", "/api/v1/counties/999999/unclaimed")
+    assert (missing.status_code, missing.json()["rule"]) == (404, "county_not_found")

@@ -1,0 +1,149 @@
+"""Term re-verification at national on a real database (SQLite, PostgreSQL): a campaign
+opened once per term and scope with one message per school, a school's confirmation compared
+set-based with the registry (ghosts and mismatches to its authority, nothing when it
+matches), and the county's unclaimed list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from services.national.adapters.orm import RegistryEntry
+from services.national.service_layer.verification import open_campaign, read_campaign, unclaimed
+from shared.contracts.verification import RosterConfirmed, RosterLine
+from shared.federation.config import Tier, UnitRef
+from shared.messaging.errors import PermanentMessageError
+from shared.runtime.errors import Conflict, DomainError
+from tests.services.national.builders import (
+    FEDERATION,
+    HENAN_OTHER_COUNTY,
+    SCHOOL,
+    NationalDriver,
+    enrol,
+    of_type,
+)
+
+TODAY = date(2026, 9, 7)
+NOW = datetime(2026, 9, 7, 2, 0, tzinfo=UTC)
+
+
+async def campaign(national: NationalDriver, scope: str = "41") -> str:
+    before = await national.last_outbox_id()
+    async with national.sessions() as session, session.begin():
+        opened = await open_campaign(session, FEDERATION, "2026-autumn", scope, TODAY, NOW)
+    sent = of_type(await national.staged_since(before), "verification.campaign_opened")
+    henan = [s.code for s in FEDERATION.schools if s.province == "41"]
+    if scope == "41":
+        assert sorted(e.payload["school_code"] for e in sent) == sorted(henan)
+    return opened.campaign_id
+
+
+def confirmation(campaign_id: str, *lines: tuple[str, int]) -> RosterConfirmed:
+    return RosterConfirmed(
+        campaign_id=uuid.UUID(campaign_id),
+        school_code=SCHOOL,
+        confirmed_on=TODAY,
+        attending=tuple(RosterLine(student_number=n, grade=g) for n, g in lines),
+    )
+
+
+def from_school(code: str = SCHOOL) -> UnitRef:
+    return UnitRef(tier=Tier.SCHOOL, code=code)
+
+
+async def test_a_campaign_is_opened_once_per_term_and_scope(national: NationalDriver) -> None:
+    await campaign(national, "41")
+    with pytest.raises(Conflict) as again:
+        await campaign(national, "41")
+    assert again.value.rule == "campaign_exists"
+    await campaign(national, "CN")  # the national one is another campaign
+    with pytest.raises(DomainError) as unknown:
+        await campaign(national, "99")
+    assert unknown.value.rule == "unknown_scope"
+
+
+async def test_ghosts_and_mismatches_go_to_the_authority(national: NationalDriver) -> None:
+    attending = await enrol(national, grade=3, name="甲")
+    ghost = await enrol(national, grade=3, name="乙")
+    elsewhere = await enrol(national, HENAN_OTHER_COUNTY, grade=3, name="丙")
+    wrong_grade = await enrol(national, grade=4, name="丁")
+    campaign_id = await campaign(national)
+
+    sent = await national.deliver(
+        confirmation(campaign_id, (attending, 3), (elsewhere, 3), (wrong_grade, 3)),
+        source=from_school(),
+    )
+
+    [findings] = of_type(sent, "verification.findings")
+    assert str(findings.target) == "county:410102"
+    assert (findings.payload["attending"], findings.payload["registered"]) == (3, 3)
+    assert [(f["student_number"], f["kind"]) for f in findings.payload["findings"]] == [
+        (ghost, "ghost"),
+        *sorted([(elsewhere, "registered_elsewhere"), (wrong_grade, "grade_differs")]),
+    ]
+    async with national.sessions() as session:
+        view = await read_campaign(session, campaign_id)
+    [result] = view.schools
+    assert (result.school_code, result.ghosts, result.mismatches) == (SCHOOL, 1, 2)
+
+
+async def test_a_matching_roster_flags_nothing_and_replaces_an_earlier_result(
+    national: NationalDriver,
+) -> None:
+    number = await enrol(national, grade=2, name="戊")
+    campaign_id = await campaign(national)
+    await national.deliver(confirmation(campaign_id), source=from_school())  # forgot everyone
+    sent = await national.deliver(confirmation(campaign_id, (number, 2)), source=from_school())
+    assert of_type(sent, "verification.findings") == []
+    async with national.sessions() as session:
+        [result] = (await read_campaign(session, campaign_id)).schools
+    assert (result.attending, result.ghosts, result.mismatches) == (1, 0, 0)
+
+
+async def test_only_the_school_itself_confirms_its_roster(national: NationalDriver) -> None:
+    campaign_id = await campaign(national)
+    with pytest.raises(PermanentMessageError):
+        await national.deliver(confirmation(campaign_id), source=from_school("4101020003"))
+    with pytest.raises(PermanentMessageError):  # an unknown campaign
+        await national.deliver(confirmation(str(uuid.uuid4())), source=from_school())
+
+
+async def test_a_zhejiang_school_is_not_in_henans_campaign(national: NationalDriver) -> None:
+    campaign_id = await campaign(national, "41")
+    stray = RosterConfirmed(
+        campaign_id=uuid.UUID(campaign_id),
+        school_code="3301020001",
+        confirmed_on=TODAY,
+        attending=(),
+    )
+    with pytest.raises(PermanentMessageError):
+        await national.deliver(stray, source=from_school("3301020001"))
+
+
+async def test_the_unclaimed_list(national: NationalDriver) -> None:
+    long_gone = await enrol(national, grade=5, name="己")
+    recent = await enrol(national, grade=5, name="庚")
+    back = await enrol(national, grade=5, name="辛")
+    other_county = await enrol(national, HENAN_OTHER_COUNTY, grade=5, name="壬")
+    for number, status, days in (
+        (long_gone, "dropout", 45),
+        (recent, "other_departure", 10),
+        (back, "enrolled", 45),
+        (other_county, "dropout", 45),
+    ):
+        async with national.sessions() as session, session.begin():
+            await session.execute(
+                update(RegistryEntry)
+                .where(RegistryEntry.student_number == number)
+                .values(status=status, updated_at=NOW - timedelta(days=days))
+            )
+    async with national.sessions() as session:
+        listed = await unclaimed(session, FEDERATION, "410102", TODAY, 30)
+        later = await unclaimed(session, FEDERATION, "410102", TODAY + timedelta(days=25), 30)
+    assert [(u.student_number, u.status, u.school_code) for u in listed] == [
+        (long_gone, "dropout", SCHOOL)
+    ]
+    assert [u.student_number for u in later] == [long_gone, recent]
