@@ -5,10 +5,12 @@ county's officer finds them in the task list."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from tests.integration.conftest import Federation
 from tests.integration.registration_support import register, settled, student
+from tests.integration.status_support import change, registered, registry
 from tests.shared.messaging.harness import eventually
 
 SCHOOL, OTHER_SCHOOL, COUNTY = "3301020001", "3301060001", "330102"  # Zhejiang approves at once
@@ -89,9 +91,34 @@ async def test_a_campaign_flags_a_ghost_and_a_student_registered_elsewhere(
     assert (result["ghosts"], result["mismatches"]) == (1, 1)
 
 
-async def test_the_unclaimed_list_of_a_county_is_served(fed: Federation) -> None:
-    page = await fed.get("national", "CN", "/api/v1/counties/330102/unclaimed")
-    assert page.status_code == 200, page.text
-    assert page.json()["after_days"] == 30
+async def test_a_dropout_not_taken_back_appears_on_the_county_s_unclaimed_list(
+    fed: Federation,
+) -> None:
+    """A student reported as a dropout (through the status-change pipeline) is listed once the
+    province's unclaimed_after_days (30) have passed without another school taking them."""
+    kid = await registered(fed, "4101020001", grade=4)
+    stays = await registered(fed, "4101020001", grade=4)
+    assert (await change(fed, kid, "report_dropout"))["status"] == "applied"
+    number = kid["student_number"]
+
+    async def listed(as_of: date) -> list[dict[str, Any]]:
+        page = await fed.get(
+            "national", "CN", "/api/v1/counties/410102/unclaimed", params={"as_of": str(as_of)}
+        )
+        assert page.status_code == 200, page.text
+        assert page.json()["after_days"] == 30
+        return [i for i in page.json()["items"] if i["student_number"] == number]
+
+    left_on = date.fromisoformat((await registry(fed, kid))["updated_at"][:10])
+    assert await listed(left_on + timedelta(days=5)) == []  # not yet: 30 days
+    [item] = await listed(left_on + timedelta(days=32))
+    assert (item["status"], item["school_code"], item["grade"]) == ("dropout", "4101020001", 4)
+    later = await fed.get(
+        "national",
+        "CN",
+        "/api/v1/counties/410102/unclaimed",
+        params={"as_of": str(left_on + timedelta(days=32))},
+    )
+    assert stays["student_number"] not in {i["student_number"] for i in later.json()["items"]}
     missing = await fed.get("national", "CN", "/api/v1/counties/999999/unclaimed")
     assert (missing.status_code, missing.json()["rule"]) == (404, "county_not_found")
