@@ -38,6 +38,9 @@ class DuplicateResolutionRequested(Contract):
     resolution_id: uuid.UUID
     student_number: str = Field(min_length=19, max_length=19)
     real_school: str = Field(pattern=r"^[1-8][0-9]{9}$")
+    other_school: str = Field(
+        pattern=r"^[1-8][0-9]{9}$", description="the school the refusal named (to delete)"
+    )
     registration_id: uuid.UUID = Field(description="the real school's refused registration")
     reason: str = Field(min_length=1, max_length=500)
     proofs: tuple[ProofRef, ...] = Field(min_length=1, max_length=5)

@@ -7,7 +7,8 @@ switch, so the state machine's ``transfer`` change decides which statuses allow 
 
 - ``unknown_student_number``: no registration has the number;
 - ``not_a_duplicate``: the registration is at the real school already;
-- ``duplicate_resolution_in_progress``: another resolution of the student is open.
+- ``duplicate_resolution_in_progress``: another resolution of the student is open;
+- ``other_school_mismatch``: the registration is not at the school the request names.
 
 Both schools' authorities approve ("双方学校教育主管部门核办"); one unit when both schools have
 the same authority. Any rejection ends it; the last approval resolves it.
@@ -23,6 +24,7 @@ from services.national.domain.status import Change, StatusChangeRefused, check_t
 RULE_UNKNOWN = "unknown_student_number"
 RULE_NOT_DUPLICATE = "not_a_duplicate"
 RULE_IN_PROGRESS = "duplicate_resolution_in_progress"
+RULE_OTHER_SCHOOL = "other_school_mismatch"
 ARTICLE = "LS 2(三)"
 
 OPEN, RESOLVED, REJECTED, REFUSED = "open", "resolved", "rejected", "refused"
@@ -43,11 +45,15 @@ class Refusal:
     reason: str
 
 
-def request_refusal(real_school: str, entry: Held | None, open_elsewhere: bool) -> Refusal | None:
+def request_refusal(
+    real_school: str, entry: Held | None, open_elsewhere: bool, other_school: str | None = None
+) -> Refusal | None:
     if entry is None:
         return Refusal(RULE_UNKNOWN, "no registration has this student number")
     if entry.school_code == real_school:
         return Refusal(RULE_NOT_DUPLICATE, "the student is registered at this school already")
+    if other_school is not None and entry.school_code != other_school:
+        return Refusal(RULE_OTHER_SCHOOL, "the student is not registered at the school named")
     if open_elsewhere:
         return Refusal(RULE_IN_PROGRESS, "another resolution of this student is open")
     try:

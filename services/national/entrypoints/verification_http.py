@@ -13,11 +13,26 @@ from pydantic import BaseModel, Field
 from services.national.service_layer import verification
 from shared.audit.recording import audited
 from shared.contracts.verification import VerificationFinding
+from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.rules import load_province_rules
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
+from shared.security.authz import OBJECT, READERS, Access, PathUnit, Reach, requires
+from shared.security.principal import Role
 
 verification_router = APIRouter(prefix="/api/v1", tags=["verification"])
+
+# A campaign belongs to its scope: national's, or one province's (opened by its officers).
+CampaignOpener = Annotated[
+    Access, requires(Role.OPERATOR, Role.APPROVER, unit=OBJECT, reach=Reach.ABOVE)
+]
+CampaignReader = Annotated[Access, requires(*READERS, Role.OPERATOR, unit=OBJECT)]
+# The county's list: its officers and the levels above.
+CountyReader = requires(*READERS, unit=PathUnit("county_code", Tier.COUNTY))
+
+
+def _scope_unit(scope: str) -> UnitRef:
+    return NATIONAL if scope == "CN" else UnitRef(tier=Tier.PROVINCE, code=scope)
 
 
 class CampaignCreate(BaseModel):
@@ -87,10 +102,14 @@ class UnclaimedPage(BaseModel):
     summary="Open a term's re-verification campaign (学籍核查)",
     dependencies=[audited("open", "verification_campaign", object_id=None)],
 )
-async def open_campaign(body: CampaignCreate, runtime: RuntimeDep) -> CampaignRead:
+async def open_campaign(
+    body: CampaignCreate, runtime: RuntimeDep, access: CampaignOpener
+) -> CampaignRead:
     """Every school of the scope is asked to confirm its roster
     (``verification.campaign_opened``). 409 ``campaign_exists`` for a term and scope opened
-    before; 422 ``unknown_scope``."""
+    before; 422 ``unknown_scope``. National's operators open any; a province's operators or
+    approvers open their province's (404 for another's)."""
+    access.check(_scope_unit(body.scope), not_found=f"scope {body.scope} is not served here")
     async with runtime.unit_of_work() as uow:
         campaign = await verification.open_campaign(
             uow.session,
@@ -110,9 +129,16 @@ async def open_campaign(body: CampaignCreate, runtime: RuntimeDep) -> CampaignRe
     summary="A campaign and what each school's confirmation found",
     dependencies=[audited("read", "verification_campaign")],
 )
-async def read_campaign(campaign_id: uuid.UUID, runtime: RuntimeDep) -> CampaignRead:
+async def read_campaign(
+    campaign_id: uuid.UUID, runtime: RuntimeDep, access: CampaignReader
+) -> CampaignRead:
     async with runtime.sessions() as session:
         view = await verification.read_campaign(session, str(campaign_id))
+    access.check(
+        _scope_unit(view.campaign.scope),
+        not_found=f"campaign {campaign_id} not found",
+        rule="campaign_not_found",
+    )
     return CampaignRead.of(view)
 
 
@@ -120,7 +146,7 @@ async def read_campaign(campaign_id: uuid.UUID, runtime: RuntimeDep) -> Campaign
     "/counties/{county_code}/unclaimed",
     response_model=UnclaimedPage,
     summary="Students who left a school of the county and were not taken back",
-    dependencies=[audited("list", "unclaimed", object_id=None)],
+    dependencies=[audited("list", "unclaimed", object_id=None), CountyReader],
 )
 async def read_unclaimed(
     county_code: str,

@@ -61,7 +61,10 @@ async def request_resolution(
     entry = await _entry(session, request.student_number)
     other = federation.school(entry.school_code) if entry is not None else None
     refusal = request_refusal(
-        request.real_school, _held(entry), await _open_for(session, request.student_number)
+        request.real_school,
+        _held(entry),
+        await _open_for(session, request.student_number),
+        request.other_school,
     )
     if refusal is None and other is None:
         refusal = Refusal("unknown_school", "the registration's school is not in the federation")

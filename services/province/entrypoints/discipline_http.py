@@ -11,12 +11,23 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.province.domain.discipline import NORMAL_TERM_MONTHS, DisciplineKind
-from services.province.entrypoints.http import hosted_school
+from services.province.entrypoints.http import ArchiveOfSchool, hosted_school
 from services.province.service_layer import discipline
 from shared.audit.recording import audited
+from shared.federation.config import Tier
 from shared.runtime.service import ServiceRuntime
+from shared.security.authz import PathUnit, Reach, requires
+from shared.security.principal import Role
 
 _PATH = "/{school_code}/archives/{student_number}/discipline-records"
+# The school's registrar records and lifts (ZJ art. 23: the school decides); its staff and the
+# levels above read; national never (non-basic data).
+RegistrarOfSchool = requires(
+    Role.REGISTRAR,
+    unit=PathUnit("school_code", Tier.SCHOOL),
+    reach=Reach.OWN,
+    barred=[Tier.NATIONAL],
+)
 
 
 class DisciplineCreate(BaseModel):
@@ -63,7 +74,10 @@ def build_discipline_router(runtime: ServiceRuntime) -> APIRouter:
         status_code=201,
         response_model=DisciplineRead,
         summary="Record a discipline decision in a student's archive (处分)",
-        dependencies=[audited("record", "discipline", object_id="student_number")],
+        dependencies=[
+            audited("record", "discipline", object_id="student_number"),
+            RegistrarOfSchool,
+        ],
     )
     async def record(
         school_code: str, student_number: str, body: DisciplineCreate
@@ -90,7 +104,10 @@ def build_discipline_router(runtime: ServiceRuntime) -> APIRouter:
         _PATH,
         response_model=list[DisciplineRead],
         summary="A student's discipline records",
-        dependencies=[audited("list", "discipline", object_id="student_number")],
+        dependencies=[
+            audited("list", "discipline", object_id="student_number"),
+            ArchiveOfSchool,
+        ],
     )
     async def list_records(school_code: str, student_number: str) -> list[DisciplineRead]:
         """Every record still in the archive (all are removed at graduation, ZJ art. 23)."""
@@ -105,7 +122,7 @@ def build_discipline_router(runtime: ServiceRuntime) -> APIRouter:
         _PATH + "/{record_id}/lifting",
         response_model=DisciplineRead,
         summary="Lift a discipline record whose term is served (解除处分)",
-        dependencies=[audited("lift", "discipline")],
+        dependencies=[audited("lift", "discipline"), RegistrarOfSchool],
     )
     async def lift(
         school_code: str, student_number: str, record_id: uuid.UUID, body: LiftingCreate

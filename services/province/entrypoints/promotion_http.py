@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field
 
 from services.province.service_layer import promotion
 from shared.audit.recording import audited
+from shared.federation.config import Tier
 from shared.runtime.app import require_hosted
 from shared.runtime.service import ServiceRuntime
+from shared.security.authz import READERS, PathUnit, requires
 
 
 class SchoolPromotionRead(BaseModel):
@@ -36,7 +38,10 @@ def build_promotion_router(runtime: ServiceRuntime) -> APIRouter:
         "/{province_code}/promotions/{school_year}",
         response_model=ProvincePromotionRead,
         summary="The year's August 10 promotion at the province's schools",
-        dependencies=[audited("read", "promotion")],
+        dependencies=[
+            audited("read", "promotion"),
+            requires(*READERS, unit=PathUnit("province_code", Tier.PROVINCE)),
+        ],
     )
     async def read(
         province_code: str, school_year: int = Path(ge=2000, le=2999)

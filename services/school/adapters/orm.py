@@ -369,6 +369,7 @@ duplicate_resolution = Table(
     Column("role", String(6), nullable=False),  # real (asked, attends here) | other (deleted)
     Column("student_number", String(19), nullable=False),
     Column("registration_id", _Uuid, nullable=True),  # the real school's refused registration
+    Column("other_school", String(12), nullable=True),  # the school whose record is deleted
     Column("status", String(10), nullable=False),  # requested → resolved | rejected | refused
     Column("reason", String(500), nullable=False),
     Column("rule", String(60), nullable=True),

@@ -7,16 +7,26 @@ import logging
 import mimetypes
 import uuid
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.school.entrypoints.http import SchoolDep, SettingsDep
+from services.school.entrypoints.http import (
+    ReaderOfSchool,
+    RegistrarOfSchool,
+    SchoolDep,
+    SettingsDep,
+)
 from services.school.service_layer import duplicates
 from shared.audit.recording import audited
 from shared.contracts.registration import ProofDocument
+from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
+from shared.security.authz import OBJECT, READERS, Access, requires
+
+ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NATIONAL])]
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["duplicates"])
@@ -31,6 +41,10 @@ class DuplicateResolutionCreate(BaseModel):
         description="this school's registration refused as a duplicate"
     )
     student_number: str = Field(min_length=19, max_length=19)
+    other_school: str = Field(
+        pattern=r"^[1-8][0-9]{9}$",
+        description="the school the refusal named: its record is deleted",
+    )
     reason: str = Field(min_length=1, max_length=500)
     proofs: list[ProofDocument] = Field(
         min_length=1,
@@ -63,7 +77,10 @@ class DuplicateResolutionRead(BaseModel):
     status_code=202,
     response_model=DuplicateResolutionAccepted,
     summary="Resolve a duplicate admission in favour of this school (重复招生处理)",
-    dependencies=[audited("request_resolution", "duplicate_resolution", object_id=None)],
+    dependencies=[
+        audited("request_resolution", "duplicate_resolution", object_id=None),
+        RegistrarOfSchool,
+    ],
 )
 async def request_resolution(
     school: SchoolDep,
@@ -79,6 +96,7 @@ async def request_resolution(
             school,
             body.registration_id,
             body.student_number,
+            body.other_school,
             body.reason,
             body.proofs,
             max_proof_bytes=settings.max_proof_bytes,
@@ -91,7 +109,7 @@ async def request_resolution(
     "/schools/{school_code}/duplicate-resolutions/{resolution_id}",
     response_model=DuplicateResolutionRead,
     summary="Where a duplicate resolution stands",
-    dependencies=[audited("read", "duplicate_resolution")],
+    dependencies=[audited("read", "duplicate_resolution"), ReaderOfSchool],
 )
 async def read_resolution(
     school: SchoolDep, resolution_id: uuid.UUID, runtime: RuntimeDep
@@ -108,9 +126,19 @@ async def read_resolution(
     dependencies=[audited("read", "duplicate_proof", object_id="resolution_id")],
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def read_proof(resolution_id: uuid.UUID, index: int, runtime: RuntimeDep) -> Response:
+async def read_proof(
+    resolution_id: uuid.UUID, index: int, runtime: RuntimeDep, access: ProofReader
+) -> Response:
+    """For both schools and the units above them (the two authorities decide)."""
+
+    def may_read(real_school: str, other_school: str | None) -> bool:
+        schools = [real_school, *([other_school] if other_school else [])]
+        return runtime.hosts(real_school) and access.visible(
+            UnitRef(tier=Tier.SCHOOL, code=code) for code in schools
+        )
+
     async with runtime.sessions() as session:
-        found = await duplicates.proof(session, resolution_id, index, runtime.hosts)
+        found = await duplicates.proof(session, resolution_id, index, may_read)
     log.info("proof %d of duplicate resolution %s downloaded", index, resolution_id)
     media_type = mimetypes.guess_type(found.filename)[0] or "application/octet-stream"
     disposition = f"attachment; filename*=UTF-8''{quote(found.filename)}"

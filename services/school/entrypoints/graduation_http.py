@@ -14,7 +14,12 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.school.entrypoints.http import SchoolDep, TodayDep
+from services.school.entrypoints.http import (
+    ReaderOfSchool,
+    RegistrarOfSchool,
+    SchoolDep,
+    TodayDep,
+)
 from services.school.service_layer import graduation
 from shared.audit.recording import audited
 from shared.contracts.graduation import MAX_GRADUATION_BATCH, GraduationItem
@@ -79,7 +84,7 @@ class GraduationListRead(BaseModel):
     status_code=202,
     response_model=GraduationListAccepted,
     summary="Send the school's graduating list to its authority (毕业)",
-    dependencies=[audited("submit", "graduation_list", object_id=None)],
+    dependencies=[audited("submit", "graduation_list", object_id=None), RegistrarOfSchool],
 )
 async def submit_graduation_list(
     school: SchoolDep, body: GraduationListCreate, runtime: RuntimeDep, on: TodayDep
@@ -106,7 +111,7 @@ async def submit_graduation_list(
     "/schools/{school_code}/graduations/{batch_id}",
     response_model=GraduationListRead,
     summary="Where a graduating list stands, line by line",
-    dependencies=[audited("read", "graduation_list")],
+    dependencies=[audited("read", "graduation_list"), ReaderOfSchool],
 )
 async def read_graduation_list(
     school: SchoolDep, batch_id: uuid.UUID, runtime: RuntimeDep

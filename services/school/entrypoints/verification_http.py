@@ -9,7 +9,12 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.school.entrypoints.http import SchoolDep, TodayDep
+from services.school.entrypoints.http import (
+    ReaderOfSchool,
+    RegistrarOfSchool,
+    SchoolDep,
+    TodayDep,
+)
 from services.school.service_layer import verification
 from shared.audit.recording import audited
 from shared.contracts.verification import MAX_ROSTER, RosterLine
@@ -53,7 +58,7 @@ class CampaignRead(BaseModel):
     "/schools/{school_code}/verification-campaigns",
     response_model=list[CampaignRead],
     summary="The re-verification campaigns this school is asked to confirm its roster in",
-    dependencies=[audited("list", "verification_campaign", object_id=None)],
+    dependencies=[audited("list", "verification_campaign", object_id=None), ReaderOfSchool],
 )
 async def list_campaigns(school: SchoolDep, runtime: RuntimeDep) -> list[CampaignRead]:
     async with runtime.sessions() as session:
@@ -66,7 +71,7 @@ async def list_campaigns(school: SchoolDep, runtime: RuntimeDep) -> list[Campaig
     status_code=202,
     response_model=RosterConfirmationAccepted,
     summary="Confirm the roster for a term's campaign (学籍核查)",
-    dependencies=[audited("confirm", "roster", object_id=None)],
+    dependencies=[audited("confirm", "roster", object_id=None), RegistrarOfSchool],
 )
 async def confirm_roster(
     school: SchoolDep, body: RosterConfirmationCreate, runtime: RuntimeDep, on: TodayDep

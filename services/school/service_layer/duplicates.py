@@ -58,6 +58,7 @@ async def request_resolution(
     school: School,
     registration_id: uuid.UUID,
     student_number: str,
+    other_school: str,
     reason: str,
     proofs: Sequence[ProofDocument],
     *,
@@ -88,12 +89,15 @@ async def request_resolution(
     if await _open(uow.session, str(registration_id)):
         raise Conflict("a resolution of this registration is waiting", rule=RULE_PENDING)
     resolution_id = uuid.uuid4()
-    await _store(uow.session, resolution_id, school, refused, student_number, reason, now)
+    await _store(
+        uow.session, resolution_id, school, refused, student_number, other_school, reason, now
+    )
     await _store_proofs(uow.session, resolution_id, proofs, sizes)
     requested = DuplicateResolutionRequested(
         resolution_id=resolution_id,
         student_number=student_number,
         real_school=school.code,
+        other_school=other_school,
         registration_id=registration_id,
         reason=reason,
         proofs=tuple(ProofRef(index=i, kind=p.kind) for i, p in enumerate(proofs)),
@@ -208,6 +212,7 @@ async def _as_other_school(
             role="other",
             student_number=decided.student_number,
             registration_id=None,
+            other_school=decided.real_school,
             status="resolved",
             reason=f"registration deleted: the student attends {decided.real_school} (LS 2(三))",
             requested_at=now,
@@ -231,18 +236,22 @@ async def read(session: AsyncSession, school_code: str, resolution_id: uuid.UUID
 
 
 async def proof(
-    session: AsyncSession, resolution_id: uuid.UUID, index: int, hosts: Callable[[str], bool]
+    session: AsyncSession,
+    resolution_id: uuid.UUID,
+    index: int,
+    may_read: Callable[[str, str | None], bool],
 ) -> Row[Any]:
+    """A proof of a resolution asked here, if ``may_read(real_school, other_school)``."""
     owner = (
         await session.execute(
-            select(duplicate_resolution.c.school_code).where(
+            select(duplicate_resolution.c.school_code, duplicate_resolution.c.other_school).where(
                 duplicate_resolution.c.resolution_id == str(resolution_id),
                 duplicate_resolution.c.role == "real",
             )
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     found = None
-    if owner is not None and hosts(owner):
+    if owner is not None and may_read(owner.school_code, owner.other_school):
         found = (
             await session.execute(
                 select(duplicate_proof).where(
@@ -274,6 +283,7 @@ async def _store(
     school: School,
     refused: Row[Any],
     student_number: str,
+    other_school: str,
     reason: str,
     now: datetime,
 ) -> None:
@@ -284,6 +294,7 @@ async def _store(
             role="real",
             student_number=student_number,
             registration_id=refused.registration_id,
+            other_school=other_school,
             status="requested",
             reason=reason,
             requested_at=now,

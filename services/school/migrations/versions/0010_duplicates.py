@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=6), nullable=False),
         sa.Column("student_number", sa.String(length=19), nullable=False),
         sa.Column("registration_id", sa.String(length=36), nullable=True),
+        sa.Column("other_school", sa.String(length=12), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("rule", sa.String(length=60), nullable=True),
