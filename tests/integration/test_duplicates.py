@@ -45,6 +45,7 @@ async def test_a_duplicate_is_resolved_with_both_approvals(fed: Federation) -> N
         json={
             "registration_id": second["registration_id"],
             "student_number": number,
+            "other_school": OTHER,
             "reason": "学生在本校实际就读",
             "proofs": [{**proof, "kind": "application_form"}],
         },
@@ -58,6 +59,7 @@ async def test_a_duplicate_is_resolved_with_both_approvals(fed: Federation) -> N
         json={
             "registration_id": second["registration_id"],
             "student_number": number,
+            "other_school": OTHER,
             "reason": "学生在本校实际就读",
             "proofs": [proof],
         },
@@ -70,7 +72,8 @@ async def test_a_duplicate_is_resolved_with_both_approvals(fed: Federation) -> N
         read = (await fed.get("county", county, f"/api/v1/tasks/{task['task_id']}")).json()
         assert read["duplicate"]["real_school"] == REAL
         [link] = read["duplicate"]["proofs"]
-        assert (await fed.http.get(link["url"])).content == b"%PDF-1.4 LS form 3"
+        headers = fed.headers("county", county, None)
+        assert (await fed.http.get(link["url"], headers=headers)).content == b"%PDF-1.4 LS form 3"
         assert (await decide(fed, "county", county, task["task_id"], "approve")).status_code == 200
 
     async def resolved() -> bool:

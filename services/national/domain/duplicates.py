@@ -48,6 +48,7 @@ class Refusal:
 def request_refusal(
     real_school: str, entry: Held | None, open_elsewhere: bool, other_school: str | None = None
 ) -> Refusal | None:
+    """Why the request cannot proceed, or ``None``."""
     if entry is None:
         return Refusal(RULE_UNKNOWN, "no registration has this student number")
     if entry.school_code == real_school:

@@ -61,6 +61,7 @@ async def ask(
             PRIMARY,
             registration_id,
             number,
+            OTHER,
             "attends here",
             proofs,
             max_proof_bytes=1_000_000,
@@ -98,7 +99,9 @@ async def test_the_request_goes_to_national_with_the_proof_kept_here(
     assert str(message.target) == "national:CN"
     assert message.payload["proofs"] == [{"index": 0, "kind": "attendance_proof"}]
     async with sessions() as session:
-        kept = await duplicates.proof(session, resolution_id, 0, lambda code: code == PRIMARY.code)
+        kept = await duplicates.proof(
+            session, resolution_id, 0, lambda real, other: (real, other) == (PRIMARY.code, OTHER)
+        )
     assert kept.content == b"%PDF-1.4"
     with pytest.raises(Conflict) as again:
         await ask(sessions, registration_id, number)

@@ -30,11 +30,12 @@ REAL = SCHOOL  # county 410102
 OTHER = HENAN_OTHER_COUNTY  # county 410105
 
 
-def requested(number: str, real: str = REAL) -> DuplicateResolutionRequested:
+def requested(number: str, real: str = REAL, other: str = OTHER) -> DuplicateResolutionRequested:
     return DuplicateResolutionRequested(
         resolution_id=uuid.uuid4(),
         student_number=number,
         real_school=real,
+        other_school=other,
         registration_id=uuid.uuid4(),
         reason="the student attends here",
         proofs=(ProofRef(index=0, kind="attendance_proof"),),
@@ -118,11 +119,17 @@ async def test_refused_requests_name_their_rule(national: NationalDriver) -> Non
         [answer] = of_type(await ask(national, requested(number)), "duplicate.resolution_decided")
         assert (answer.payload["outcome"], answer.payload["rule"]) == ("refused", rule)
         assert str(answer.target) == f"school:{REAL}"
+    elsewhere = await enrol(national, OTHER, grade=2, name="周八")
+    for number, rule in ((elsewhere, "other_school_mismatch"),):
+        wrong = requested(number, other="4101020003")
+        [answer] = of_type(await ask(national, wrong), "duplicate.resolution_decided")
+        assert (answer.payload["outcome"], answer.payload["rule"]) == ("refused", rule)
+        assert str(answer.target) == f"school:{REAL}"
 
 
 async def test_one_authority_for_both_schools_decides_once(national: NationalDriver) -> None:
     number = await enrol(national, OTHER_SCHOOL_SAME_COUNTY, grade=7, name="周五")
-    request = requested(number)
+    request = requested(number, other=OTHER_SCHOOL_SAME_COUNTY)
     [asked] = of_type(await ask(national, request), "duplicate.approval_requested")
     assert asked.payload["roles"] == ["real_authority", "other_authority"]
     done = await decide(national, request, "410102", "approve")
