@@ -121,4 +121,4 @@ async def test_a_dropout_not_taken_back_appears_on_the_county_s_unclaimed_list(
     )
     assert stays["student_number"] not in {i["student_number"] for i in later.json()["items"]}
     missing = await fed.get("national", "CN", "/api/v1/counties/999999/unclaimed")
-    assert (missing.status_code, missing.json()["rule"]) == (404, "county_not_found")
+    assert missing.status_code == 404
