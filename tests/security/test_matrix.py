@@ -25,7 +25,7 @@ import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,8 @@ WITHOUT_OBJECT = {
     ("national", "/api/v1/status-changes/{change_id}"),
     ("county", "/api/v1/tasks/{task_id}/proofs/{index}"),  # a registration batch has no proof
     ("province", "/api/v1/tasks/{task_id}/proofs/{index}"),
+    # needs a registration national refused as a duplicate at the real school
+    ("school", "/api/v1/duplicate-resolutions/{resolution_id}/proofs/{index}"),
 }
 
 
@@ -270,6 +272,31 @@ async def _export(t: Tier_, unit: UnitRef) -> Target:
     return Target(unit, {"export_id": response.json()["export_id"]}, json=body)
 
 
+_TERMS = iter(range(2100, 2999))
+
+
+def _term() -> str:
+    return f"{next(_TERMS)}-autumn"
+
+
+async def _campaign_body(t: Tier_, unit: UnitRef) -> Target:
+    """Opening a campaign: the province's own (its operators and approvers)."""
+    province = UnitRef(tier=Tier.PROVINCE, code="41")
+    return Target(province, json={"term": _term(), "scope": "41"})
+
+
+async def _campaign(t: Tier_, unit: UnitRef) -> Target:
+    from services.national.service_layer.verification import open_campaign
+
+    now = datetime.now(UTC)
+    async with t.runtime.sessions() as session, session.begin():
+        campaign = await open_campaign(
+            session, t.runtime.federation, _term(), "41", now.date(), now
+        )
+    province = UnitRef(tier=Tier.PROVINCE, code="41")
+    return Target(province, {"campaign_id": campaign.campaign_id})
+
+
 async def _audit(t: Tier_, unit: UnitRef) -> Target:
     return Target(unit, params={"unit": str(unit)})
 
@@ -287,6 +314,8 @@ OBJECTS: dict[tuple[str, str], Factory] = {
     ("national", "/api/v1/registry/{student_number}"): _registry_entry,
     ("national", "/api/v1/transfers/{transfer_id}"): _national_transfer,
     ("national", "/api/v1/transfers"): _national_transfer,
+    ("national", "/api/v1/operations/verification-campaigns"): _campaign_body,
+    ("national", "/api/v1/verification-campaigns/{campaign_id}"): _campaign,
 }
 for _tier in INSTANCES:
     OBJECTS[(_tier, "/api/v1/diagnostics/pings")] = _probe
