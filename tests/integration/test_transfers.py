@@ -62,6 +62,39 @@ async def test_in_county_transfer_in_henan(fed: Federation) -> None:
     backup = await fed.get("province", "41", f"/api/v1/schools/4101020001/archive-backups/{number}")
     assert backup.status_code == 200
 
+    # The sending school, with its own token, has lost the live data and kept its backup.
+    sender = fed.headers("school", "4101020001", None)
+    own_path = await fed.get(
+        "province", "41", f"/api/v1/schools/4101020001/archives/{number}", headers=sender
+    )
+    assert (own_path.status_code, own_path.json()["rule"]) == (404, "archive_transferred")
+    new_school = await fed.get(
+        "province", "41", f"/api/v1/schools/4101020003/archives/{number}", headers=sender
+    )
+    assert (new_school.status_code, new_school.json()["rule"]) == (404, "unit_not_visible")
+    province = await fed.get(
+        "province", "41", f"/api/v1/provinces/41/archives/{number}", headers=sender
+    )
+    assert province.status_code == 404
+    registry = await fed.get("national", "CN", f"/api/v1/registry/{number}", headers=sender)
+    assert registry.status_code == 404
+    kept = await fed.get(
+        "province", "41", f"/api/v1/schools/4101020001/archive-backups/{number}", headers=sender
+    )
+    assert kept.status_code == 200 and kept.json()["to_school"] == "4101020003"
+    receiver = fed.headers("school", "4101020003", None)
+    assert (
+        await fed.get("national", "CN", f"/api/v1/registry/{number}", headers=receiver)
+    ).status_code == 200
+    assert (
+        await fed.get(
+            "province",
+            "41",
+            f"/api/v1/schools/4101020001/archive-backups/{number}",
+            headers=receiver,
+        )
+    ).status_code == 404  # the backup is the sending school's alone
+
 
 async def test_cross_county_transfer_in_zhejiang(fed: Federation) -> None:
     kid = await enrolled_student(fed, "3301020001")
