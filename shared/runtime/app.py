@@ -15,6 +15,7 @@ from shared.runtime.nul import RefuseNulMiddleware
 from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
 from shared.security.authz import public
+from shared.security.masking import IdNumberMasking
 from shared.telemetry.http import RequestMetricsMiddleware
 from shared.telemetry.metrics import CONTENT_TYPE_LATEST
 from shared.telemetry.tracing import instrument_app
@@ -94,6 +95,7 @@ def create_app(
 
     for router in (security_http.router, *routers, audit_http.router):
         app.include_router(router)
+    app.add_middleware(IdNumberMasking)
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     app.add_middleware(RefuseNulMiddleware)  # outermost: U+0000 never reaches a handler
     instrument_app(app)
