@@ -4,6 +4,7 @@ production refusing development secrets. Time moves with ``runtime.clock``, neve
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 
@@ -187,3 +188,26 @@ def test_production_refuses_the_development_key_and_seeded_accounts(tmp_path: Pa
     ):
         with pytest.raises(ValidationError, match=r"XUEJI_JWT_SECRET|XUEJI_DEV_ACCOUNTS"):
             ServiceSettings(**(valid | override))  # type: ignore[arg-type]
+
+
+async def test_an_operator_creates_an_account_with_a_one_time_password(school: Instance) -> None:
+    import io
+
+    from shared.federation.testing import REPO_CONFIG
+    from shared.security.__main__ import main
+
+    out = io.StringIO()
+    argv = ["create-account", "--database-url", school.runtime.database_url,
+            "--config", str(REPO_CONFIG), "--unit", "school:4101020003",
+            "--username", "sun.registrar", "--role", "registrar", "--full-name", "孙老师",
+            "--trained-on", "2026-02-20"]  # fmt: skip
+    assert await asyncio.to_thread(main, argv, out) == 0
+    password = out.getvalue().split("one-time password: ")[1].split()[0]
+    first = await school.login("sun.registrar", password)
+    assert (first.status_code, first.json()["rule"]) == (403, "password_expired")
+    change = {"username": "sun.registrar", "password": password, "new_password": "my own secret!"}
+    assert (await school.client.post("/api/v1/auth/password", json=change)).status_code == 204
+    assert (await school.login("sun.registrar", "my own secret!")).status_code == 200
+    assert await asyncio.to_thread(main, argv, io.StringIO()) == 1  # exists already
+    unknown = [*argv[:5], "--unit", "school:4101029999", *argv[7:]]
+    assert await asyncio.to_thread(main, unknown, io.StringIO()) == 2
