@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -88,17 +88,29 @@ def append(session: Session, entry: Entry, key: bytes | None) -> int:
     Synchronous so that a ``before_commit`` hook can call it; async callers use
     ``await session.run_sync(append, entry, key)``.
     """
-    entry = _bounded(entry)
+    return append_many(session, [entry], key)[-1]
+
+
+def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -> list[int]:
+    """Chain ``entries`` after the head in order, in ``session``'s transaction: one entry per
+    act (e.g. each task of a bulk decision), written set-based — the head locked once, the
+    entries inserted in one statement, the head moved once. Returns their ``seq``."""
+    if not entries:
+        return []
     head = session.execute(
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).one()
-    seq = int(head.seq) + 1
-    entry_hash = digest(head.hash, seq, entry, key)
-    session.execute(
-        audit_entry.insert().values(seq=seq, prev_hash=head.hash, hash=entry_hash, **asdict(entry))
-    )
-    session.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=entry_hash))
-    return seq
+    seq, prev_hash = int(head.seq), str(head.hash)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        entry = _bounded(entry)
+        seq += 1
+        entry_hash = digest(prev_hash, seq, entry, key)
+        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": entry_hash, **asdict(entry)})
+        prev_hash = entry_hash
+    session.execute(audit_entry.insert(), rows)
+    session.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    return [int(row["seq"]) for row in rows]
 
 
 # -- verification ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -40,7 +40,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from shared.audit.chain import Entry, append
+from shared.audit.chain import Entry, append_many
 from shared.db.engine import SessionFactory
 from shared.runtime.errors import DomainError
 
@@ -64,6 +64,17 @@ class Actor(Protocol):
     def roles(self) -> frozenset[Any]: ...
 
 
+@dataclass(frozen=True)
+class Item:
+    """One object of a request acting on several (e.g. one task of a bulk decision)."""
+
+    object_id: str
+    unit_kind: str | None
+    unit_code: str | None
+    purpose: str | None
+    outcome: str
+
+
 @dataclass
 class Pending:
     """The entry of the request being served, filled in as the request goes."""
@@ -78,6 +89,25 @@ class Pending:
     outcome: str = "ok"
     written: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    items: list[Item] = field(default_factory=list)
+
+    def entries(self, at: datetime, outcome: str) -> list[Entry]:
+        """The request's entry, or one per item when the endpoint acted on several objects
+        (:func:`record_item`) and succeeded: each names its object, unit, reason, outcome."""
+        if not self.items or outcome != "ok":
+            return [self.entry(at, outcome)]
+        base = self.entry(at, outcome)
+        return [
+            replace(
+                base,
+                object_id=item.object_id,
+                unit_kind=item.unit_kind,
+                unit_code=item.unit_code,
+                purpose=item.purpose or base.purpose,
+                outcome=item.outcome,
+            )
+            for item in self.items
+        ]
 
     def entry(self, at: datetime, outcome: str) -> Entry:
         actor: Actor | None = getattr(self.request.state, "principal", None)
@@ -115,12 +145,12 @@ class AuditTrail:
         self.key = key
         self.now = now
 
-    async def write(self, entry: Entry) -> int:
-        """Append ``entry`` in a transaction of its own."""
+    async def write(self, *entries: Entry) -> list[int]:
+        """Append ``entries`` in a transaction of their own."""
         async with self.sessions() as session:
-            seq = await session.run_sync(append, entry, self.key)
+            seqs = await session.run_sync(append_many, entries, self.key)
             await session.commit()
-            return seq
+            return seqs
 
 
 def install(trail: AuditTrail) -> None:
@@ -132,7 +162,7 @@ def install(trail: AuditTrail) -> None:
         pending = _pending.get()
         if pending is None or pending.written:
             return
-        append(session, pending.entry(trail.now(), pending.outcome), trail.key)
+        append_many(session, pending.entries(trail.now(), pending.outcome), trail.key)
         pending.written = True
 
 
@@ -160,6 +190,35 @@ def annotate(
         pending.object_id = object_id
     if purpose and not pending.purpose:
         pending.purpose = purpose
+
+
+def record_item(
+    object_id: str,
+    *,
+    unit_kind: str | None,
+    unit_code: str | None,
+    purpose: str | None = None,
+    outcome: str = "ok",
+) -> None:
+    """Record one object of a request that acts on several (no-op outside a request): its
+    entry replaces the request's single one, so an auditor finds every decided task by its
+    id. Refused items are recorded too, with their outcome (e.g. ``refused 409 …``)."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.items.append(Item(object_id, unit_kind, unit_code, purpose, outcome))
+
+
+def not_modified() -> None:
+    """The request answers ``304 Not Modified``: no personal data leaves, so no entry is
+    written (docs/decisions/0017-conditional-task-lists.md)."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.written = True
+
+
+def outcome_of(exc: BaseException) -> str:
+    """How an entry names a refusal or failure."""
+    return _outcome(exc)
 
 
 def _purpose(request: Request) -> str | None:
@@ -212,14 +271,14 @@ def audited(action: str, object_type: str, *, object_id: str | None = "") -> Any
             if not pending.written:
                 pending.written = True
                 try:
-                    await trail.write(pending.entry(trail.now(), _outcome(exc)))
+                    await trail.write(*pending.entries(trail.now(), _outcome(exc)))
                 except Exception:
                     log.exception("could not audit a refused or failed %s %s", action, object_type)
             raise
         else:
             if not pending.written:  # a read, or a change that committed nothing
                 pending.written = True
-                await trail.write(pending.entry(trail.now(), "ok"))
+                await trail.write(*pending.entries(trail.now(), "ok"))
         finally:
             with contextlib.suppress(ValueError):  # exited in another context: nothing to undo
                 _pending.reset(token)

@@ -25,9 +25,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-from shared.audit.recording import annotate
+from shared.audit.recording import annotate, outcome_of, record_item
 from shared.authority.domain import (
     REJECTED_RULE,
     TRACE_KEY,
@@ -122,6 +124,56 @@ async def decide(
     log.info("task %s %sd by an officer", task_id, decision.kind)
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A task a bulk request decided: its new status, when."""
+
+    status: str
+    at: datetime
+
+
+async def decide_many(
+    authority: RegistryAuthority,
+    decisions: Sequence[tuple[str, Decision]],
+    visible: Callable[[str], bool],
+) -> list[DomainError | Decided]:
+    """An officer's decisions on several tasks in one unit of work: for each, in order, the
+    decided task row or the refusal it would have had alone (404, 409, 422). A refused task
+    leaves nothing behind (every refusal comes before the task's writes), the others commit
+    together, and the audit trail gets one entry per task (:func:`record_item`)."""
+    results: list[DomainError | Decided] = []
+    async with authority.runtime.unit_of_work() as uow:
+        tasks = authority.tasks(uow.session)
+        rows = await tasks.get_many([task_id for task_id, _ in decisions])
+        for task_id, decision in decisions:
+            task = rows.get(task_id)
+            unit = authority.unit(task.authority_unit) if task is not None else None
+            try:
+                if task is None or unit is None or not visible(task.authority_unit):
+                    unit = None  # a task out of reach names no unit in the audit either
+                    raise NotFound(f"task {task_id} not found", rule="task_not_found")
+                school = _school(authority, task.school_code)
+                at = authority.now()
+                emit = task_emit(uow, task, unit)
+                plan = await settle(authority, tasks, task, school, decision, emit, at=at)
+            except DomainError as refused:
+                results.append(refused)
+                outcome = outcome_of(refused)
+            else:
+                results.append(Decided(str(plan.status), at))
+                outcome = "ok"
+            record_item(
+                task_id,
+                unit_kind=unit.tier if unit else None,
+                unit_code=unit.code if unit else None,
+                purpose=decision.reason,
+                outcome=outcome,
+            )
+        await uow.commit()
+    log.info("%d tasks decided by an officer in one request", len(decisions))
+    return results
+
+
 async def settle(
     authority: RegistryAuthority,
     tasks: TaskRepository,
@@ -129,6 +181,8 @@ async def settle(
     school: School,
     decision: Decision,
     emit: Emit,
+    *,
+    at: datetime | None = None,
 ) -> Plan:
     """Apply ``decision`` to an open task and emit what it causes, in the caller's transaction."""
     items = await tasks.items(task.task_id) if task.kind == TaskKind.REGISTRATION_BATCH else []
@@ -136,7 +190,7 @@ async def settle(
     if not await tasks.close(
         task.task_id,
         plan.status,
-        at=authority.now(),
+        at=at or authority.now(),
         by=decision.decided_by,
         reason=decision.reason,
         rule=decision.rule,

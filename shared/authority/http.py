@@ -16,8 +16,11 @@ from fastapi import APIRouter, Response
 from shared.audit.recording import audited
 from shared.authority import decisions, queries
 from shared.authority.role import RegistryAuthority
-from shared.authority.schemas import DecisionCreate, TaskRead
+from shared.authority.schemas import BulkDecisionCreate, DecisionCreate, TaskRead
+from shared.runtime import bulk
 from shared.runtime.app import ProofIndex
+from shared.runtime.bulk import BulkOutcome
+from shared.runtime.errors import DomainError
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
 
@@ -56,6 +59,36 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         return Response(
             proof.content, media_type=media_type, headers={"Content-Disposition": disposition}
         )
+
+    @router.post(
+        "/decisions",
+        dependencies=[audited("decide", "task")],
+        response_model=BulkOutcome,
+        summary="Decide several tasks at once",
+    )
+    async def decide_many(body: BulkDecisionCreate, access: TaskApprover) -> BulkOutcome:
+        """An officer clearing a queue: each decision is checked (the task's unit must be the
+        officer's own), applied and audited exactly as ``POST /tasks/{task_id}/decision``
+        would, in one transaction with one audit entry per task. 200 with one outcome per
+        task in the order asked: ``status`` 200 (decided) or the refusal it would have had
+        alone (404 ``task_not_found``, 409 ``task_already_decided``, 422 with its rule); a
+        refused task never holds back the others."""
+        asked = [(str(item.task_id), item.to_domain()) for item in body.decisions]
+        done = await decisions.decide_many(authority, asked, visible(access))
+        results = []
+        for item, result in zip(body.decisions, done, strict=True):
+            if isinstance(result, DomainError):
+                results.append(bulk.refused(item.task_id, result))
+            else:
+                results.append(
+                    bulk.ItemOutcome(
+                        task_id=item.task_id,
+                        status=200,
+                        task_status=result.status,
+                        decided_at=result.at,
+                    )
+                )
+        return bulk.outcome(results)
 
     @router.post(
         "/{task_id}/decision",

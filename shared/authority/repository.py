@@ -53,6 +53,12 @@ class TaskRepository:
             await self.session.execute(select(task).where(task.c.task_id == task_id))
         ).one_or_none()
 
+    async def get_many(self, task_ids: Sequence[str]) -> dict[str, Row[Any]]:
+        """The tasks among ``task_ids`` that exist, by id (one statement)."""
+        task = self.t.task
+        rows = await self.session.execute(select(task).where(task.c.task_id.in_(set(task_ids))))
+        return {row.task_id: row for row in rows.all()}
+
     async def items(self, task_id: str) -> list[Row[Any]]:
         item = self.t.item
         rows = await self.session.execute(

@@ -22,6 +22,7 @@ from shared.contracts.status import StatusChangeFacts
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import PartyRole, StudentSummary
 from shared.db.types import SQL_INT_MAX
+from shared.runtime.bulk import MAX_ITEMS
 
 
 class FindingRead(BaseModel):
@@ -228,6 +229,28 @@ class DecisionCreate(BaseModel):
             reason=self.reason or None,
             rejected_items={str(i.registration_id): i.reason for i in self.rejected_items},
         )
+
+
+class TaskDecision(DecisionCreate):
+    """One task's decision in a bulk request."""
+
+    task_id: uuid.UUID
+
+
+class BulkDecisionCreate(BaseModel):
+    """Several tasks decided at once (an officer clearing a queue): each is checked, decided
+    and audited exactly as alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[TaskDecision] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _once_each(self) -> BulkDecisionCreate:
+        ids = [item.task_id for item in self.decisions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("decisions lists a task twice")
+        return self
 
 
 @overload

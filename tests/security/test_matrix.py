@@ -77,6 +77,7 @@ WITHOUT_OBJECT = {
     ("school", "/api/v1/key-field-changes/{change_id}"),  # needs a student on the roster
     ("school", "/api/v1/tasks/{task_id}"),  # the school's transfer-step task
     ("school", "/api/v1/tasks/{task_id}/decision"),
+    ("school", "/api/v1/tasks/decisions"),
     ("school", "/api/v1/status-changes/{change_id}"),
     ("school", "/api/v1/status-changes/{change_id}/proofs/{index}"),
     ("national", "/api/v1/status-changes/{change_id}"),
@@ -241,6 +242,12 @@ async def _authority_task(t: Tier_, unit: UnitRef) -> Target:
     return Target(unit, {"task_id": task["task_id"], "index": "0"})
 
 
+async def _authority_tasks(t: Tier_, unit: UnitRef) -> Target:
+    """A bulk decision on a real task of the unit."""
+    task = await _authority_task(t, unit)
+    return Target(unit, json={"decisions": [{"task_id": task.path["task_id"], **DECISION}]})
+
+
 _NAMES = iter(f"{s}{g}" for s in "赵钱孙李周吴郑王冯陈" for g in "一二三四五六七八九十")
 
 
@@ -311,6 +318,8 @@ OBJECTS: dict[tuple[str, str], Factory] = {
     ("county", "/api/v1/tasks/{task_id}/decision"): _authority_task,
     ("province", "/api/v1/tasks/{task_id}"): _authority_task,
     ("province", "/api/v1/tasks/{task_id}/decision"): _authority_task,
+    ("county", "/api/v1/tasks/decisions"): _authority_tasks,
+    ("province", "/api/v1/tasks/decisions"): _authority_tasks,
     ("national", "/api/v1/registry/{student_number}"): _registry_entry,
     ("national", "/api/v1/transfers/{transfer_id}"): _national_transfer,
     ("national", "/api/v1/transfers"): _national_transfer,
@@ -368,6 +377,15 @@ def target_unit(rule: AccessRule, tier: str, foreign: bool) -> UnitRef:
 
 
 DECISION = {"decision": "approve", "decided_by": "矩阵", "reason": "matrix test"}
+# Bulk routes answer 200 with one outcome per item: an item out of reach is refused there.
+BULK = {"/api/v1/tasks/decisions"}
+
+
+def _refused(route: APIRoute, response: httpx.Response) -> bool:
+    """A refusal of the call (403/404), or of every item of a bulk call."""
+    if route.path_format in BULK and response.status_code == 200:
+        return all(r["status"] in (403, 404) for r in response.json()["results"])
+    return response.status_code in (403, 404)
 
 
 def call_for(route: APIRoute, rule: AccessRule, t: Tier_, target: Target) -> Call:
@@ -377,6 +395,8 @@ def call_for(route: APIRoute, rule: AccessRule, t: Tier_, target: Target) -> Cal
         body = DECISION  # a valid body: the refusal must come from the check, not validation
     elif route.path_format.endswith("/cancel"):
         body = {"reason": "withdrawn"}
+    elif route.path_format in BULK and body is None:  # an unknown task
+        body = {"decisions": [{"task_id": str(uuid.uuid4()), **DECISION}]}
     values = {**_unit_values(target.unit, t), **target.path}
     params = dict(target.params)
     source = rule.unit
@@ -454,6 +474,8 @@ async def test_every_route_every_role_own_and_foreign(
                     assert _sees_unit(response), (path, role, response.status_code, response.text)
                 if object_route and factory is not None and "/exports" not in path:
                     assert response.status_code != 404, (path, role, response.text)
+                    if route.path_format in BULK:  # its own unit's task: decided
+                        assert response.json()["decided"] == 1, (path, role, response.text)
             checked += 1
 
         # A unit of the same tier next to the own one, every role, on the own unit's path or
@@ -466,7 +488,7 @@ async def test_every_route_every_role_own_and_foreign(
                 if response.status_code == 200:
                     assert response.json()["items"] == [], (path, role)  # not the own unit's
             else:
-                assert response.status_code in (403, 404), (path, role, str(caller), response.text)
+                assert _refused(route, response), (path, role, str(caller), response.text)
             checked += 1
 
         # National sees basic info only.

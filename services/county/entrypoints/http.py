@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from shared.audit.recording import audited
 from shared.authority import queries
@@ -12,6 +12,7 @@ from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
 from shared.federation.config import Tier
 from shared.runtime.app import require_hosted
+from shared.runtime.bulk import conditional
 from shared.security.authz import READERS, PathUnit, requires
 
 
@@ -27,9 +28,15 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         response_model=TaskPage,
         summary="A county's tasks",
     )
-    async def list_tasks(county_code: str, query: Annotated[TaskListQuery, Query()]) -> TaskPage:
-        """The county's approval tasks, oldest first; filter by status and kind."""
+    async def list_tasks(
+        county_code: str, query: Annotated[TaskListQuery, Query()], request: Request
+    ) -> Response:
+        """The county's approval tasks, oldest first; filter by status and kind.
+
+        With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and
+        without an audit entry: nothing is disclosed)."""
         require_hosted(authority.runtime, county_code, "county")
-        return await queries.list_tasks(authority, county_code, query)
+        page = await queries.list_tasks(authority, county_code, query)
+        return conditional(request, page)
 
     return router

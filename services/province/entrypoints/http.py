@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from services.province.domain.archive import OPEN_HANDOVER_STATES, HandoverState
 from services.province.entrypoints.schemas import (
@@ -23,6 +23,7 @@ from shared.authority.schemas import TaskListQuery, TaskPage
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
 from shared.runtime.app import require_hosted
+from shared.runtime.bulk import conditional
 from shared.runtime.errors import NotFound
 from shared.runtime.service import ServiceRuntime
 from shared.security.authz import READERS, PathUnit, requires
@@ -49,11 +50,15 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         tags=["registry authority"],
         summary="A province's tasks",
     )
-    async def list_tasks(province_code: str, query: Annotated[TaskListQuery, Query()]) -> TaskPage:
+    async def list_tasks(
+        province_code: str, query: Annotated[TaskListQuery, Query()], request: Request
+    ) -> Response:
         """Approval tasks of the province's direct schools, oldest first; filter by status
-        and kind."""
+        and kind. With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body
+        (and without an audit entry: nothing is disclosed)."""
         require_hosted(runtime, province_code, "province")
-        return await queries.list_tasks(authority, province_code, query)
+        page = await queries.list_tasks(authority, province_code, query)
+        return conditional(request, page)
 
     @router.get(
         "/{province_code}/archives/{student_number}",

@@ -225,6 +225,12 @@ async def get_task(session: AsyncSession, task_id: str) -> Row[Any] | None:
     return (await session.execute(select(task).where(task.c.task_id == task_id))).one_or_none()
 
 
+async def get_tasks(session: AsyncSession, task_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """The tasks among ``task_ids`` that exist, by id (one statement)."""
+    rows = await session.execute(select(task).where(task.c.task_id.in_(set(task_ids))))
+    return {row.task_id: row for row in rows.all()}
+
+
 def _overdue(today: date) -> ColumnElement[bool]:
     return and_(task.c.status == TaskStatus.OPEN, task.c.due_on < today)
 

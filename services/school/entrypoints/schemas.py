@@ -15,6 +15,7 @@ from services.school.domain.transfers import TaskStatus, TransferInStatus
 from shared.contracts.registration import KeyFieldChanges, ProofDocument
 from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
 from shared.contracts.transfer import StudentSummary
+from shared.runtime.bulk import MAX_ITEMS
 
 Links = dict[str, str]
 
@@ -301,4 +302,25 @@ class StepDecisionCreate(BaseModel):
     def _reason_to_reject(self) -> StepDecisionCreate:
         if self.decision == "reject" and not self.reason:
             raise ValueError("a rejection needs a reason")
+        return self
+
+
+class StepDecisionItem(StepDecisionCreate):
+    """One task's decision in a bulk request."""
+
+    task_id: uuid.UUID
+
+
+class StepDecisionsCreate(BaseModel):
+    """Several of the school's steps decided at once (a registrar clearing the queue)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[StepDecisionItem] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _once_each(self) -> StepDecisionsCreate:
+        ids = [item.task_id for item in self.decisions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("decisions lists a task twice")
         return self

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, overload
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from services.school.adapters import transfer_repository
 from services.school.domain.transfers import TaskStatus, TransferInStatus, is_overdue
@@ -32,6 +32,7 @@ from services.school.entrypoints.schemas import (
     SchoolTaskPage,
     SchoolTaskRead,
     StepDecisionCreate,
+    StepDecisionsCreate,
     TransferCancel,
     TransferInAccepted,
     TransferInCreate,
@@ -44,8 +45,10 @@ from shared.audit.recording import audited
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.rules import load_province_rules
+from shared.runtime import bulk
 from shared.runtime.app import ProofIndex, RuntimeDep
-from shared.runtime.errors import NotFound
+from shared.runtime.bulk import BulkOutcome
+from shared.runtime.errors import DomainError, NotFound
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
 
@@ -278,6 +281,7 @@ def _transfer_in(federation: Federation, row: Any, proofs: Sequence[Any]) -> Tra
     summary="The school's tasks: its steps in transfers out (转出), oldest first",
 )
 async def list_tasks(
+    request: Request,
     school: SchoolDep,
     runtime: RuntimeDep,
     on: TodayDep,
@@ -285,8 +289,11 @@ async def list_tasks(
     overdue: Annotated[bool, Query(description="only open tasks past their due date")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
-) -> SchoolTaskPage:
-    """Each task with its due date (10 working days) and whether it is overdue today."""
+) -> Response:
+    """Each task with its due date (10 working days) and whether it is overdue today.
+
+    With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and without
+    an audit entry: nothing is disclosed)."""
     async with runtime.sessions() as session:
         rows, total = await transfer_out.list_tasks(
             session,
@@ -296,9 +303,10 @@ async def list_tasks(
             limit=limit,
             offset=offset,
         )
-    return SchoolTaskPage(
+    page = SchoolTaskPage(
         items=[_task(row, on) for row in rows], total=total, limit=limit, offset=offset
     )
+    return bulk.conditional(request, page)
 
 
 @router.get(
@@ -320,6 +328,37 @@ async def _read_task(
     async with runtime.sessions() as session:
         row = await transfer_out.get_task(session, task_id, access.sees(Tier.SCHOOL, runtime.hosts))
     return _task(row, on)
+
+
+@router.post(
+    "/tasks/decisions",
+    dependencies=[audited("decide", "task")],
+    response_model=BulkOutcome,
+    tags=["transfers"],
+    summary="Decide several of the school's steps at once",
+)
+async def decide_tasks(
+    body: StepDecisionsCreate, runtime: RuntimeDep, access: ApproverOfObject
+) -> BulkOutcome:
+    """Each decision checked (the task's school must be the caller's own), applied and
+    audited as ``POST /tasks/{task_id}/decision`` would, in one transaction with one audit
+    entry per task. 200 with one outcome per task in the order asked: ``status`` 200 or the
+    refusal it would have had alone (404 ``task_not_found``, 409 ``task_already_decided``)."""
+    asked = [
+        (item.task_id, transfer_out.StepDecision(item.decision, item.decided_by, item.reason))
+        for item in body.decisions
+    ]
+    visible = access.sees(Tier.SCHOOL, runtime.hosts)
+    now = runtime.clock.now()
+    async with runtime.unit_of_work() as uow:
+        done = await transfer_out.decide_many(uow, asked, visible, now=now)
+    results = [
+        bulk.refused(item.task_id, result)
+        if isinstance(result, DomainError)
+        else bulk.ItemOutcome(task_id=item.task_id, status=200, task_status=result, decided_at=now)
+        for item, result in zip(body.decisions, done, strict=True)
+    ]
+    return bulk.outcome(results)
 
 
 @router.post(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -28,7 +28,7 @@ from services.school.domain.transfers import (
     TaskStatus,
     decided_status,
 )
-from shared.audit.recording import annotate
+from shared.audit.recording import annotate, outcome_of, record_item
 from shared.contracts.transfer import (
     TransferClosed,
     TransferCompleted,
@@ -43,7 +43,7 @@ from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.uow import UnitOfWork
-from shared.runtime.errors import Conflict, NotFound
+from shared.runtime.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ class StepDecision:
     decision: Literal["approve", "reject"]
     decided_by: str
     reason: str | None = None
-
-
 
 
 async def open_task(
@@ -110,8 +108,6 @@ def _details(
         "opened_on": step.opened_on.isoformat(),
         "proofs": proof_links(federation, step),
     }
-
-
 
 
 async def note_reminder(
@@ -185,6 +181,47 @@ async def decide(
     """Record the school's decision and answer national (``transfer.step_decided``)."""
     row = await get_task(uow.session, task_id, hosts)
     annotate(purpose=decision.reason)
+    await _decide(uow, row, decision, now)
+    await uow.commit()
+    log.info("task %s %sd at %s", task_id, decision.decision, row.school_code)
+
+
+async def decide_many(
+    uow: UnitOfWork,
+    decisions: Sequence[tuple[uuid.UUID, StepDecision]],
+    hosts: Callable[[str], bool],
+    *,
+    now: datetime,
+) -> list[DomainError | str]:
+    """Several decisions in one unit of work: for each, in order, the task's new status or
+    the refusal it would have had alone (404, 409). A refused task leaves nothing behind (its
+    refusal comes before its writes); the audit trail gets one entry per task."""
+    rows = await transfers.get_tasks(uow.session, [str(task_id) for task_id, _ in decisions])
+    results: list[DomainError | str] = []
+    for task_id, decision in decisions:
+        row = rows.get(str(task_id))
+        school = row.school_code if row is not None and hosts(row.school_code) else None
+        try:
+            if row is None or school is None:
+                raise NotFound(f"task {task_id} not found", rule="task_not_found")
+            results.append(await _decide(uow, row, decision, now))
+            outcome = "ok"
+        except DomainError as refused:
+            results.append(refused)
+            outcome = outcome_of(refused)
+        record_item(
+            str(task_id),
+            unit_kind="school" if school else None,
+            unit_code=school,
+            purpose=decision.reason,
+            outcome=outcome,
+        )
+    await uow.commit()
+    log.info("%d tasks decided in one request", len(decisions))
+    return results
+
+
+async def _decide(uow: UnitOfWork, row: Row[Any], decision: StepDecision, now: datetime) -> str:
     if row.status != TaskStatus.OPEN:
         raise Conflict(f"the task is already {row.status}", rule="task_already_decided")
     status = decided_status(decision.decision)
@@ -214,8 +251,7 @@ async def decide(
         causation_id=uuid.UUID(row.message_id),
         trace_context=row.details.get(TRACE_KEY),
     )
-    await uow.commit()
-    log.info("task %s %sd at %s", task_id, decision.decision, school)
+    return str(status)
 
 
 async def list_tasks(

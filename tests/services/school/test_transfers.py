@@ -419,6 +419,73 @@ async def test_the_sending_school_decides_its_step(school: School) -> None:
     assert (twice.status_code, twice.json()["rule"]) == (409, "task_already_decided")
 
 
+async def test_the_school_decides_several_steps_in_one_request(school: School) -> None:
+    """Each task checked as alone (another school's task is 404, a decided one 409), the
+    decided ones' messages staged together, one audit entry per task; the polled list is 304
+    while unchanged, without an audit entry."""
+    mine = [step_opened(await school.enrol(ZHONGYUAN_PRIMARY)) for _ in range(2)]
+    for step in mine:
+        await school.deliver(step)
+    other = step_opened(await school.enrol(JINSHUI_PRIMARY), from_school=JINSHUI_PRIMARY,
+                        to_school=ZHONGYUAN_PRIMARY)  # fmt: skip
+    await school.deliver(other, JINSHUI_PRIMARY)
+    listed = await school.client.get(
+        f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks", params={"status": "open"}
+    )
+    first, second = (t["task_id"] for t in listed.json()["items"])
+    theirs = await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/tasks")
+    [foreign] = [t["task_id"] for t in theirs.json()["items"]]
+    unchanged = await school.client.get(
+        f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks",
+        params={"status": "open"},
+        headers={"If-None-Match": listed.headers["etag"]},
+    )
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    seq = await school.audit_head()
+
+    approver = auth_headers(f"school:{ZHONGYUAN_PRIMARY}", Role.APPROVER)
+    decisions = [
+        {"task_id": first, "decision": "approve", "decided_by": "王老师"},
+        {"task_id": foreign, "decision": "approve", "decided_by": "王老师"},
+        {"task_id": second, "decision": "reject", "reason": "家长撤回", "decided_by": "王老师"},
+    ]
+    response = await school.client.post(
+        "/api/v1/tasks/decisions", json={"decisions": decisions}, headers=approver
+    )
+    assert response.status_code == 200, response.text
+    assert [(r["status"], r["task_status"], r["rule"]) for r in response.json()["results"]] == [
+        (200, "approved", None),
+        (404, None, "task_not_found"),
+        (200, "rejected", None),
+    ]
+    sent = await school.staged("transfer.step_decided")
+    assert sorted((m.payload["step_id"], m.payload["decision"]) for m in sent) == sorted(
+        [(str(mine[0].step_id), "approve"), (str(mine[1].step_id), "reject")]
+    )
+    written = await school.audit_since(seq)
+    assert [(e.object_id, e.unit_code, e.outcome) for e in written] == [
+        (first, ZHONGYUAN_PRIMARY, "ok"),
+        (foreign, None, "refused 404 task_not_found"),
+        (second, ZHONGYUAN_PRIMARY, "ok"),
+    ]
+    jinshui = auth_headers(f"school:{JINSHUI_PRIMARY}")
+    still = await school.client.get(f"/api/v1/tasks/{foreign}", headers=jinshui)
+    assert still.json()["status"] == "open"
+
+    again = await school.client.post(
+        "/api/v1/tasks/decisions", json={"decisions": decisions[:1]}, headers=approver
+    )
+    assert [(r["status"], r["rule"]) for r in again.json()["results"]] == [
+        (409, "task_already_decided")
+    ]
+    changed = await school.client.get(
+        f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks",
+        params={"status": "open"},
+        headers={"If-None-Match": listed.headers["etag"]},
+    )
+    assert changed.status_code == 200 and changed.json()["total"] == 0
+
+
 async def test_overdue_tasks_are_flagged_and_counted(school: School) -> None:
     info = await school.enrol(ZHONGYUAN_PRIMARY)
     await school.deliver(step_opened(info, due_on=date(2026, 9, 4)))  # due last Friday

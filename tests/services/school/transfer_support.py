@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.school.bootstrap import build_app
 from services.school.service_layer import registration
+from shared.audit.tables import audit_entry
 from shared.contracts.registration import (
     RegistrationBatchDecided,
     RegistrationOutcome,
@@ -82,6 +83,17 @@ class School:
                 query = query.where(outbox.c.message_type == message_type)
             bodies = (await session.execute(query)).scalars().all()
         return [Envelope.model_validate_json(body) for body in bodies]
+
+    async def audit_head(self) -> int:
+        """The last audit entry's ``seq``."""
+        async with self.runtime.sessions() as session:
+            return int((await session.execute(select(func.max(audit_entry.c.seq)))).scalar() or 0)
+
+    async def audit_since(self, seq: int) -> list[Any]:
+        """The audit entries after ``seq``, in order."""
+        async with self.runtime.sessions() as session:
+            query = select(audit_entry).where(audit_entry.c.seq > seq).order_by(audit_entry.c.seq)
+            return list((await session.execute(query)).all())
 
     async def enrol(self, code: str = ZHONGYUAN_PRIMARY, **overrides: Any) -> BasicInfo:
         """Register a student at school ``code`` and have national issue the number."""

@@ -1,0 +1,223 @@
+"""An officer clears the queue in one request, and polls the list conditionally (SQLite and
+PostgreSQL, the county's own migrated database; messages applied through its handlers).
+
+- ``POST /api/v1/tasks/decisions``: every task checked and decided as alone, one outcome per
+  task (a neighbour county's task and an unknown id are 404 without touching anything, a
+  decided one 409), the decided ones' messages staged together, one audit entry per task;
+- ``GET …/tasks`` with ``If-None-Match``: 304 without a body and without an audit entry while
+  the list is unchanged, 200 with a new ETag once it changed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.county.bootstrap import build_app
+from shared.audit.chain import verify
+from shared.audit.tables import audit_entry
+from shared.federation.config import NATIONAL, Tier
+from shared.federation.testing import federation_copy
+from shared.runtime.service import ServiceRuntime
+from shared.runtime.settings import DEFAULT_AMQP_URL
+from shared.security.principal import Role
+from shared.security.testing import UnitAuth, auth_headers
+from tests.services.county.test_transfer_tasks_http import opened
+from tests.shared.authority.support import ZHONGYUAN, deliver, migrate, settings_for, staged, unit
+
+TODAY = date(2026, 9, 7)
+COUNTY = unit(Tier.COUNTY, ZHONGYUAN)
+NEIGHBOUR = unit(Tier.COUNTY, "410105")  # hosted by the same instance
+TASKS = f"/api/v1/counties/{ZHONGYUAN}/tasks"
+
+
+@pytest.fixture
+async def county(
+    tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
+    await migrate("county", database_url)
+    config = federation_copy(tmp_path / "federation")
+    settings = settings_for(config, "county-41", database_url, DEFAULT_AMQP_URL)
+    app = build_app(settings.model_copy(update={"today": TODAY}))
+    runtime: ServiceRuntime = app.state.runtime
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://county",
+            auth=UnitAuth(str(COUNTY)),
+        ) as client:
+            yield runtime, client
+    finally:
+        await runtime.engine.dispose()
+
+
+async def audit_entries(runtime: ServiceRuntime) -> list[Any]:
+    async with runtime.sessions() as session:
+        rows = await session.execute(select(audit_entry).order_by(audit_entry.c.seq))
+        return list(rows.all())
+
+
+async def test_an_officer_decides_the_queue_in_one_request(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    runtime, client = county
+    mine = [opened(date(2026, 9, 21)) for _ in range(3)]
+    for step in mine:
+        await deliver(runtime, step, source=NATIONAL, target=COUNTY)
+    theirs_step = opened(date(2026, 9, 21)).model_copy(update={"from_school": "4101050001"})
+    await deliver(runtime, theirs_step, source=NATIONAL, target=NEIGHBOUR)
+    theirs = await client.get(
+        f"/api/v1/counties/{NEIGHBOUR.code}/tasks",
+        headers=auth_headers(str(NEIGHBOUR), Role.APPROVER),
+    )
+    [foreign] = [t["task_id"] for t in theirs.json()["items"]]
+    listed = (await client.get(TASKS, params={"status": "open"})).json()["items"]
+    first, second, third = (t["task_id"] for t in listed)
+    unknown = str(uuid.uuid4())
+    before = len(await audit_entries(runtime))
+
+    response = await client.post(
+        "/api/v1/tasks/decisions",
+        json={
+            "decisions": [
+                {"task_id": first, "decision": "approve", "decided_by": "王科员"},
+                {"task_id": foreign, "decision": "approve", "decided_by": "王科员"},
+                {
+                    "task_id": second,
+                    "decision": "reject",
+                    "reason": "证明不清",
+                    "decided_by": "王科员",
+                },
+                {"task_id": unknown, "decision": "approve", "decided_by": "王科员"},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(r["task_id"], r["status"], r["task_status"], r["rule"]) for r in body["results"]] == [
+        (first, 200, "approved", None),
+        (foreign, 404, None, "task_not_found"),
+        (second, 200, "rejected", None),
+        (unknown, 404, None, "task_not_found"),
+    ]
+    assert (body["decided"], body["refused"]) == (2, 2)
+
+    # The decided ones answered national together; the neighbour's task is untouched.
+    sent = await staged(runtime, "transfer.step_decided")
+    assert sorted((m.payload["step_id"], m.payload["decision"]) for m in sent) == sorted(
+        [(str(mine[0].step_id), "approve"), (str(mine[1].step_id), "reject")]
+    )
+    assert {m.target for m in sent} == {NATIONAL}
+    still = await client.get(
+        f"/api/v1/tasks/{foreign}", headers=auth_headers(str(NEIGHBOUR), Role.APPROVER)
+    )
+    assert still.json()["status"] == "open"
+
+    # One audit entry per task, in the order asked, in a chain that still verifies.
+    written = [e for e in (await audit_entries(runtime))[before:] if e.action == "decide"]
+    assert [(e.action, e.object_id, e.unit_code, e.outcome, e.purpose) for e in written] == [
+        ("decide", first, ZHONGYUAN, "ok", None),
+        ("decide", foreign, None, "refused 404 task_not_found", None),
+        ("decide", second, ZHONGYUAN, "ok", "证明不清"),
+        ("decide", unknown, None, "refused 404 task_not_found", None),
+    ]
+    assert {e.route for e in written} == {"POST /api/v1/tasks/decisions"}
+    assert {e.actor_unit for e in written} == {str(COUNTY)}
+    async with runtime.sessions() as session:
+        assert (await verify(session, runtime.audit.key)).ok
+
+    # Deciding again: 409 for the decided, the open one decided now.
+    again = await client.post(
+        "/api/v1/tasks/decisions",
+        json={
+            "decisions": [
+                {"task_id": first, "decision": "approve", "decided_by": "王科员"},
+                {"task_id": third, "decision": "approve", "decided_by": "王科员"},
+            ]
+        },
+    )
+    assert [(r["status"], r["rule"]) for r in again.json()["results"]] == [
+        (409, "task_already_decided"),
+        (200, None),
+    ]
+    assert len(await staged(runtime, "transfer.step_decided")) == 3
+
+
+async def test_a_bulk_request_is_refused_whole_only_for_its_form_or_its_caller(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    runtime, client = county
+    await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
+    [task] = (await client.get(TASKS)).json()["items"]
+    item = {"task_id": task["task_id"], "decision": "approve", "decided_by": "王科员"}
+    twice = await client.post("/api/v1/tasks/decisions", json={"decisions": [item, item]})
+    assert twice.status_code == 422
+    empty = await client.post("/api/v1/tasks/decisions", json={"decisions": []})
+    assert empty.status_code == 422
+    no_reason = {**item, "decision": "reject"}
+    assert (
+        await client.post("/api/v1/tasks/decisions", json={"decisions": [no_reason]})
+    ).status_code == 422
+    registrar = await client.post(
+        "/api/v1/tasks/decisions",
+        json={"decisions": [item]},
+        headers=auth_headers(str(COUNTY), Role.REGISTRAR),
+    )
+    assert (registrar.status_code, registrar.json()["rule"]) == (403, "role_required")
+    assert await staged(runtime, "transfer.step_decided") == []
+    assert (await client.get(f"/api/v1/tasks/{task['task_id']}")).json()["status"] == "open"
+
+
+async def test_an_unchanged_list_is_304_without_an_audit_entry(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    runtime, client = county
+    await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
+    first = await client.get(TASKS, params={"status": "open"})
+    assert first.status_code == 200
+    tag = first.headers["etag"]
+    entries = len(await audit_entries(runtime))
+
+    same = await client.get(TASKS, params={"status": "open"}, headers={"If-None-Match": tag})
+    assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", tag)
+    assert len(await audit_entries(runtime)) == entries  # nothing disclosed, nothing recorded
+
+    other_filter = await client.get(
+        TASKS, params={"status": "approved"}, headers={"If-None-Match": tag}
+    )
+    assert other_filter.status_code == 200
+
+    # A new task changes the list: the old ETag no longer matches.
+    await deliver(runtime, opened(date(2026, 9, 22)), source=NATIONAL, target=COUNTY)
+    changed = await client.get(TASKS, params={"status": "open"}, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.json()["total"] == 2
+    assert changed.headers["etag"] != tag
+    listed = [e for e in (await audit_entries(runtime))[entries:] if e.action == "list"]
+    assert [e.unit_code for e in listed] == [ZHONGYUAN, ZHONGYUAN]  # the two 200s, not the 304
+
+    # Deciding one changes it again; an officer of a neighbour county never gets a 304 for it.
+    task_id = changed.json()["items"][0]["task_id"]
+    decided = await client.post(
+        "/api/v1/tasks/decisions",
+        json={"decisions": [{"task_id": task_id, "decision": "approve", "decided_by": "王科员"}]},
+    )
+    assert decided.json()["decided"] == 1
+    tag = changed.headers["etag"]
+    after = await client.get(TASKS, params={"status": "open"}, headers={"If-None-Match": tag})
+    assert after.status_code == 200 and after.json()["total"] == 1
+    neighbour = await client.get(
+        TASKS,
+        params={"status": "open"},
+        headers={
+            **auth_headers(str(NEIGHBOUR), Role.APPROVER),
+            "If-None-Match": after.headers["etag"],
+        },
+    )
+    assert neighbour.status_code == 404
