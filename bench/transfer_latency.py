@@ -33,7 +33,7 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   ms; 139 ms of CPU per transfer in the services and servers, 110 ms beyond the idle polling:
   national 32, school-33 13, school-41 13, province-33 12, county-33 11, county-41 11,
   rabbitmq 10, province-41 8; idle 0.28 cores. 2 cores carried ~14/s.
-- 11:30, after SQLite statements on the loop's thread (decision 0015), the saga's Core
+- 11:30, after SQLite statements on the loop's thread (decision 0018), the saga's Core
   writes, one inbox statement per batch, committed rows handed to the relay (load 13): at
   10/s, 60 ms beyond the idle polling: national 18, school-41 13, rabbitmq 10, province-33 9,
   province-41 6, counties 2, school-33 1.

@@ -25,7 +25,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     process rules out "database is locked" upgrades between our own connections (see
     docs/decisions/0002-sqlite-single-connection.md). WAL keeps readers of other processes
     (operator tools) unblocked. Its statements run on the event loop's thread, not through
-    aiosqlite's worker thread (docs/decisions/0015-sqlite-inline-statements.md).
+    aiosqlite's worker thread (docs/decisions/0018-sqlite-inline-statements.md).
     """
     if is_sqlite(url):
         engine = create_async_engine(

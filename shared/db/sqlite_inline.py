@@ -1,4 +1,4 @@
-"""SQLite statements executed on the event loop's thread (decision 0015).
+"""SQLite statements executed on the event loop's thread (decision 0018).
 
 SQLAlchemy's ``aiosqlite`` adapter sends every DB-API call (open a cursor, execute, fetch,
 close, commit) to aiosqlite's worker thread and waits for the answer: four thread hops, and
@@ -8,11 +8,11 @@ written, in a small WAL database) that hand-over costs several times the stateme
 This DB-API module keeps aiosqlite for what is rare (connecting, closing) and runs statements,
 commits and rollbacks directly on the connection, in the event loop's thread: a statement
 costs what SQLite costs. The loop is blocked while a statement runs — microseconds for the
-services' lookups, longer for a bulk import — which is the trade-off decision 0015 explains;
+services' lookups, longer for a bulk import — which is the trade-off decision 0018 explains;
 PostgreSQL (production) is not affected.
 
 Use: ``create_async_engine("sqlite+aiosqlite://...", module=inline_module())``
-(:func:`shared.db.engine.make_engine` does); docs/decisions/0015-sqlite-inline-statements.md.
+(:func:`shared.db.engine.make_engine` does); docs/decisions/0018-sqlite-inline-statements.md.
 """
 
 from __future__ import annotations
