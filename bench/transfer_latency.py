@@ -49,7 +49,18 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   23 ms in this benchmark's clients. 50/s needs ~35 ms in all; on an idle machine these
   figures carry ~24/s.
 
-What is left, by cost (cProfile at 10/s): in the parties, the HTTP stack of the approvers'
+- 13:00, after bulk decisions and conditional task lists (decision 0017: the approvers list
+  with If-None-Match, a 304 without an audit entry while unchanged, and approve what they see
+  in one POST /api/v1/tasks/decisions), on a quiet machine (load 0.0 before; 0.04-0.06 of a
+  core used outside the benchmark): at 50/s for 30 s all 1500 completed, 24.1/s inside the
+  window, 35.5/s first request to last completion; p50 13.4 s, p99 16.5 s (the queue still
+  grows: NOT met); 51 ms of CPU per transfer in the services and servers (43 beyond the idle
+  polling: national 11, school-41 8, rabbitmq 6, province-33 5, school-33 4, the rest ~3
+  each), was 89 (52); idle 0.27 cores, was 0.38; 2 cores carry ~37/s. At 20/s for 30 s
+  (load 3.5 after both runs): all 600 completed, 19.8/s, p50 366 ms, p99 554 ms; 88 ms per
+  transfer (74 beyond idle: fewer tasks per poll and per bulk decision at this rate).
+
+What is left, by cost (cProfile at 10/s, before the bulk decisions): in the parties, the HTTP stack of the approvers'
 reads and decisions (uvicorn/FastAPI ~20 % of a request, the audit entry with its hash chain
 ~10-15 % of the process, JWT checks ~2-3 %); at national, SQLAlchemy's per-statement
 overhead across ~16 statements per transfer (set-based batch handlers for decisions would
