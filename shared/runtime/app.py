@@ -21,7 +21,9 @@ from shared.telemetry.metrics import CONTENT_TYPE_LATEST
 from shared.telemetry.tracing import instrument_app
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
+    # Dependencies are coroutines: FastAPI runs a plain ``def`` one in a worker thread, two
+    # thread hand-offs per request for a dictionary lookup.
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

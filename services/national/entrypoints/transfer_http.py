@@ -50,7 +50,7 @@ transfer_router = APIRouter(prefix="/api/v1/transfers", tags=["transfers"])
 operations_router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
 
 
-def get_deps(request: Request) -> TransferDeps:
+async def get_deps(request: Request) -> TransferDeps:
     deps: TransferDeps = request.app.state.runtime.extras[TRANSFER_DEPS]
     return deps
 

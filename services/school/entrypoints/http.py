@@ -50,7 +50,7 @@ from shared.security.principal import Role
 _MULTIPART_OVERHEAD = 64 * 1024
 
 
-def today(runtime: RuntimeDep) -> date:
+async def today(runtime: RuntimeDep) -> date:
     """The date in China (``runtime.clock``, pinned by ``XUEJI_TODAY`` outside production):
     enrolment dates, transfer requests and due dates are compared with it."""
     return runtime.clock.today()
@@ -61,7 +61,7 @@ def school_settings(request: Request) -> SchoolSettings:
     return settings
 
 
-def hosted_school(school_code: str, runtime: RuntimeDep) -> School:
+async def hosted_school(school_code: str, runtime: RuntimeDep) -> School:
     """The school named in the path, if this instance hosts it (404 otherwise)."""
     require_hosted(runtime, school_code, "school")
     school = runtime.federation.school(school_code)
@@ -79,7 +79,13 @@ RegistrarOfSchool = requires(Role.REGISTRAR, unit=THE_SCHOOL, reach=Reach.OWN)
 ReaderOfSchool = requires(*READERS, unit=THE_SCHOOL)
 ObjectReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
 TodayDep = Annotated[date, Depends(today)]
-SettingsDep = Annotated[SchoolSettings, Depends(school_settings)]
+
+
+async def _settings(request: Request) -> SchoolSettings:
+    return school_settings(request)
+
+
+SettingsDep = Annotated[SchoolSettings, Depends(_settings)]
 
 router = APIRouter(prefix="/api/v1")
 
