@@ -680,8 +680,10 @@ def test_each_service_mounts_its_signing_key_and_the_trusted_keys(name: str) -> 
 
 def test_every_namespace_trusts_the_same_keys_for_every_instance_and_its_units() -> None:
     """One trust file everywhere, an entry per instance of every overlay with its units."""
-    files = {name: config_map_data(overlay(name), "xueji-trusted-keys")["trusted-keys.toml"]
-             for name in OVERLAYS}
+    files = {
+        name: config_map_data(overlay(name), "xueji-trusted-keys")["trusted-keys.toml"]
+        for name in OVERLAYS
+    }
     assert len(set(files.values())) == 1, "overlays mount different trusted-keys.toml files"
     entries = {e["id"]: e for e in tomllib.loads(next(iter(files.values())))["key"]}
     for name in OVERLAYS:
@@ -691,7 +693,9 @@ def test_every_namespace_trusts_the_same_keys_for_every_instance_and_its_units()
             entry = entries.get(instance["name"])
             assert entry is not None, f"{instance['name']} has no trusted key"
             assert (entry["instance"], entry["tier"], entry["units"]) == (
-                instance["name"], instance["tier"], instance["units"]
+                instance["name"],
+                instance["tier"],
+                instance["units"],
             ), f"trusted key of {instance['name']} speaks for other units than {name} hosts"
     assert all(e["public_key"] == PLACEHOLDER for e in entries.values())
 

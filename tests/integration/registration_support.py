@@ -9,16 +9,11 @@ from typing import Any
 
 import httpx
 
-from shared.resident_id import generate_resident_id
+from tests.ids import fresh_resident_id
 from tests.integration.conftest import Federation
 from tests.shared.messaging.harness import eventually
 
 _rng = random.Random()
-# Every ID handed out in this test session: a school's division code, a 2019 birthday and a
-# sequence of one parity leave ~180,000 IDs per school and sex, and the package's federation
-# registers hundreds of students at the same school, so random picks would collide (a
-# duplicate refused by national) once in a few runs.
-_issued_ids: set[str] = set()
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
 
@@ -37,10 +32,7 @@ def student(
 ) -> dict[str, Any]:
     """A valid first-grader of ``school_code`` with a fresh resident ID."""
     birth = birth or date(2019, 1, 1) + timedelta(days=_rng.randrange(365))
-    id_number = generate_resident_id(_rng, school_code[:6], birth, sex)  # type: ignore[arg-type]
-    while id_number in _issued_ids:
-        id_number = generate_resident_id(_rng, school_code[:6], birth, sex)  # type: ignore[arg-type]
-    _issued_ids.add(id_number)
+    id_number = fresh_resident_id(_rng, school_code[:6], birth, sex)
     return {
         "name": name or unique_name(),
         "gender": sex,

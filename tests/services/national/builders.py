@@ -34,7 +34,7 @@ from shared.federation.testing import REPO_CONFIG
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.tables import outbox
-from shared.resident_id import generate_resident_id
+from tests.ids import fresh_resident_id
 
 SCHOOL = "4101020001"  # county 410102, province 41
 OTHER_SCHOOL_SAME_COUNTY = "4101020002"
@@ -52,7 +52,7 @@ def authority_of(school_code: str) -> UnitRef:
 
 
 def resident_id(birth: date, gender: str, division: str = "410102") -> str:
-    return generate_resident_id(_rng, division, birth, "male" if gender == "male" else "female")
+    return fresh_resident_id(_rng, division, birth, "male" if gender == "male" else "female")
 
 
 def basic(

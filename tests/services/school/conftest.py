@@ -32,10 +32,10 @@ from shared.federation.testing import REPO_CONFIG, federation_copy, instance_nam
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import Handler, HandlerContext
 from shared.messaging.tables import outbox
-from shared.resident_id import generate_resident_id
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import UnitAuth
+from tests.ids import fresh_resident_id
 
 TODAY = date(2025, 3, 1)
 FEDERATION = load_federation(REPO_CONFIG)
@@ -55,7 +55,7 @@ _rng = random.Random(20250301)
 
 def resident_id(birth: date = date(2018, 3, 7), sex: str = "male", division: str = "410102") -> str:
     """A fresh valid resident ID (random sequence of the right parity)."""
-    return generate_resident_id(_rng, division, birth, sex)  # type: ignore[arg-type]
+    return fresh_resident_id(_rng, division, birth, sex)
 
 
 def basic(**overrides: Any) -> BasicInfo:

@@ -34,9 +34,10 @@ from shared.federation.testing import instance_name
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.tables import outbox
-from shared.resident_id import generate_resident_id, student_number_for
+from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+from tests.ids import fresh_resident_id
 
 ZHONGYUAN = "410102"  # a county of Henan (41) hosted by instance county-41
 PRIMARY = "4101020001"  # a primary school under it
@@ -78,7 +79,7 @@ def basic(
     name: str = "张三",
 ) -> BasicInfo:
     if id_type is IdType.RESIDENT_ID and id_number is None:
-        id_number = generate_resident_id(_rng, "410102", birth, gender)
+        id_number = fresh_resident_id(_rng, "410102", birth, gender)
     return BasicInfo(
         name=name,
         gender=gender,
