@@ -65,10 +65,7 @@ def _dead_letters_list(args: argparse.Namespace, fed: RunningFederation, out: Te
         header = ("MESSAGE ID", "TYPE", "SOURCE", "TARGET", "FAILED AT", "REASON")
         _table(
             [header]
-            + [
-                (d.message_id, d.type, d.source, d.target, d.failed_at, d.reason)
-                for d in letters
-            ],
+            + [(d.message_id, d.type, d.source, d.target, d.failed_at, d.reason) for d in letters],
             out,
         )
     return 0
@@ -79,8 +76,11 @@ def _replay_signer(args: argparse.Namespace, fed: RunningFederation, out: TextIO
     instance's pod), or the local federation's key directory."""
     path = args.signing_key or fed.signing_key_path(args.instance)
     if path is None:
-        print("no signing key of the instance: replaying without an attestation (a message "
-              "older than the receivers' window is refused again)", file=out)
+        print(
+            "no signing key of the instance: replaying without an attestation (a message "
+            "older than the receivers' window is refused again)",
+            file=out,
+        )
         return None
     try:
         key = load_private_key(Path(path))
@@ -102,8 +102,11 @@ def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: 
         print(f"kept      {message_id}: {why}", file=out)
     for message_id in report.not_found:
         print(f"not found {message_id}", file=out)
-    print(f"{len(report.replayed)} replayed, {len(report.refused)} kept, "
-          f"{len(report.not_found)} not found", file=out)
+    print(
+        f"{len(report.replayed)} replayed, {len(report.refused)} kept, "
+        f"{len(report.not_found)} not found",
+        file=out,
+    )
     return 0 if not report.refused and not report.not_found else 1
 
 
@@ -153,18 +156,26 @@ def _outbox(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> in
         raise OpsError(f"cannot read the outbox: {exc.orig!r}") from exc
     now = datetime.now(UTC)
     if args.json:
-        print(json.dumps({
-            "unsent": report.unsent,
-            "oldest_unsent_at": report.oldest_unsent_at,
-            "oldest_unsent_age_seconds": report.oldest_age_seconds(now),
-            "sent_retained": report.sent_retained,
-            "errors": [vars(e) for e in report.errors],
-        }, default=str), file=out)
+        print(
+            json.dumps(
+                {
+                    "unsent": report.unsent,
+                    "oldest_unsent_at": report.oldest_unsent_at,
+                    "oldest_unsent_age_seconds": report.oldest_age_seconds(now),
+                    "sent_retained": report.sent_retained,
+                    "errors": [vars(e) for e in report.errors],
+                },
+                default=str,
+            ),
+            file=out,
+        )
         return 0
     oldest = report.oldest_unsent_at.isoformat() if report.oldest_unsent_at else "-"
-    print(f"unsent: {report.unsent}   oldest unsent: {oldest} "
-          f"({_age(report.oldest_age_seconds(now))} ago)   sent, retained: {report.sent_retained}",
-          file=out)
+    print(
+        f"unsent: {report.unsent}   oldest unsent: {oldest} "
+        f"({_age(report.oldest_age_seconds(now))} ago)   sent, retained: {report.sent_retained}",
+        file=out,
+    )
     if report.errors:
         print("last errors:", file=out)
         header = ("MESSAGE ID", "TYPE", "ATTEMPTS", "NEXT ATTEMPT", "ERROR")
@@ -230,8 +241,12 @@ def add_transfer(commands: argparse._SubParsersAction[Any]) -> None:
         "overdue", parents=[common], help="open steps past due of a party or superior unit"
     )
     overdue.add_argument("--unit", required=True, help="e.g. county:410102 or national:CN")
-    overdue.add_argument("--as-of", type=date.fromisoformat, default=None,
-                         help="the day to judge by (default: national's today)")
+    overdue.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        help="the day to judge by (default: national's today)",
+    )
     overdue.set_defaults(run=_transfer_overdue)
 
 
@@ -268,20 +283,31 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
         except DBAPIError as exc:
             raise OpsError(f"cannot read the audit chain of {name}: {exc.orig!r}") from exc
         if args.json:
-            print(json.dumps({
-                "database": name,
-                "ok": result.ok,
-                "entries": result.entries,
-                "head": f"{result.head_seq}:{result.head_hash}",
-                "broken_seq": result.broken.seq if result.broken else None,
-                "reason": result.broken.reason if result.broken else None,
-            }), file=out)
+            print(
+                json.dumps(
+                    {
+                        "database": name,
+                        "ok": result.ok,
+                        "entries": result.entries,
+                        "head": f"{result.head_seq}:{result.head_hash}",
+                        "broken_seq": result.broken.seq if result.broken else None,
+                        "reason": result.broken.reason if result.broken else None,
+                    }
+                ),
+                file=out,
+            )
         elif result.broken is None:
-            print(f"{name}: ok, {result.entries} entries; "
-                  f"head (keep it as an anchor) {result.head_seq}:{result.head_hash}", file=out)
+            print(
+                f"{name}: ok, {result.entries} entries; "
+                f"head (keep it as an anchor) {result.head_seq}:{result.head_hash}",
+                file=out,
+            )
         else:
-            print(f"{name}: BROKEN at entry {result.broken.seq}: {result.broken.reason} "
-                  f"({result.entries} entries verified before it)", file=out)
+            print(
+                f"{name}: BROKEN at entry {result.broken.seq}: {result.broken.reason} "
+                f"({result.entries} entries verified before it)",
+                file=out,
+            )
         broken += 0 if result.ok else 1
         if anchors is not None and result.ok:
             anchors.record(name, result.head_seq, result.head_hash)
@@ -294,21 +320,35 @@ def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
     check = actions.add_parser(
         "verify", help="walk the hash chain; exit 1 at the first edited, deleted or moved entry"
     )
-    check.add_argument("--tier", choices=["national", "province", "county", "school"],
-                       help="every instance of this tier in federation.json")
+    check.add_argument(
+        "--tier",
+        choices=["national", "province", "county", "school"],
+        help="every instance of this tier in federation.json",
+    )
     check.add_argument("--instance", help="a locally run instance (its SQLite file under var/)")
     check.add_argument("--database-url", help="SQLAlchemy URL of the service's database")
-    check.add_argument("--key-file", type=Path,
-                       help="file holding XUEJI_AUDIT_KEY, if the service chains with one")
+    check.add_argument(
+        "--key-file", type=Path, help="file holding XUEJI_AUDIT_KEY, if the service chains with one"
+    )
     anchored = check.add_mutually_exclusive_group()
-    anchored.add_argument("--anchor", metavar="SEQ:HASH",
-                          help="a head printed by an earlier run: it must still be in the chain")
-    anchored.add_argument("--anchor-file", type=Path, metavar="PATH",
-                          help="check each database against the head recorded there by the "
-                          "last run, then record the current head (keep it off the database host)")
-    check.add_argument("--since-anchor", action="store_true",
-                       help="trust the chain up to the anchor: check it is still there and "
-                       "walk only the entries after it")
+    anchored.add_argument(
+        "--anchor",
+        metavar="SEQ:HASH",
+        help="a head printed by an earlier run: it must still be in the chain",
+    )
+    anchored.add_argument(
+        "--anchor-file",
+        type=Path,
+        metavar="PATH",
+        help="check each database against the head recorded there by the "
+        "last run, then record the current head (keep it off the database host)",
+    )
+    check.add_argument(
+        "--since-anchor",
+        action="store_true",
+        help="trust the chain up to the anchor: check it is still there and "
+        "walk only the entries after it",
+    )
     check.add_argument("--json", action="store_true", help="one JSON object per database")
     check.set_defaults(run=_audit_verify)
 
@@ -320,8 +360,12 @@ COMMAND_GROUPS = (add_dead_letters, add_outbox, add_transfer, add_audit)
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="xueji-ops", description="Xueji operator tools.")
-    root.add_argument("--federation", type=Path, default=None,
-                      help="the running federation's description (default var/federation.json)")
+    root.add_argument(
+        "--federation",
+        type=Path,
+        default=None,
+        help="the running federation's description (default var/federation.json)",
+    )
     commands = root.add_subparsers(dest="command", required=True)
     for add in COMMAND_GROUPS:
         add(commands)

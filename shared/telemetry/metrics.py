@@ -150,8 +150,9 @@ class ServiceMetrics:
             return None
         values = {(): result} if isinstance(result, int | float) else dict(result)
         if any(len(key) != len(gauge.labels) for key in values):
-            log.warning("gauge callback %s returned label sets not matching %s", gauge.name,
-                        gauge.labels)
+            log.warning(
+                "gauge callback %s returned label sets not matching %s", gauge.name, gauge.labels
+            )
             self._callback_failures.labels(gauge.name).inc()
             return None
         return {tuple(str(v) for v in key): float(value) for key, value in values.items()}
@@ -175,11 +176,13 @@ class MessagingCollector(Collector):
                 labels=["type", "outcome"],
             ),
             "retried": CounterMetricFamily(
-                "xueji_messages_retried", "Deliveries sent to a retry delay queue, by type",
+                "xueji_messages_retried",
+                "Deliveries sent to a retry delay queue, by type",
                 labels=["type"],
             ),
             "dead_lettered": CounterMetricFamily(
-                "xueji_messages_dead_lettered", "Messages dead-lettered, by type",
+                "xueji_messages_dead_lettered",
+                "Messages dead-lettered, by type",
                 labels=["type"],
             ),
         }
@@ -206,11 +209,13 @@ class MessagingCollector(Collector):
             alerts.add_metric([reason], count)
         yield alerts
         yield CounterMetricFamily(
-            "xueji_consumer_batches", "Consumer transactions committed",
+            "xueji_consumer_batches",
+            "Consumer transactions committed",
             value=self._consumer.batches,
         )
         yield GaugeMetricFamily(
-            "xueji_broker_connected", "1 while the broker connection is up",
+            "xueji_broker_connected",
+            "1 while the broker connection is up",
             value=1 if self._broker.is_ready else 0,
         )
 

@@ -235,8 +235,7 @@ def _requested(
         reason=request.reason,
         requested_on=today,
         proofs=tuple(
-            ProofRef(index=index, kind=proof.kind)
-            for index, proof in enumerate(request.proofs)
+            ProofRef(index=index, kind=proof.kind) for index, proof in enumerate(request.proofs)
         ),
     )
 
