@@ -60,15 +60,14 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   (load 3.5 after both runs): all 600 completed, 19.8/s, p50 366 ms, p99 554 ms; 88 ms per
   transfer (74 beyond idle: fewer tasks per poll and per bulk decision at this rate).
 
-What is left, by cost (cProfile at 10/s, before the bulk decisions): in the parties, the HTTP stack of the approvers'
-reads and decisions (uvicorn/FastAPI ~20 % of a request, the audit entry with its hash chain
-~10-15 % of the process, JWT checks ~2-3 %); at national, SQLAlchemy's per-statement
-overhead across ~16 statements per transfer (set-based batch handlers for decisions would
-amortise it once batches form); RabbitMQ's quorum queues (~9 ms per transfer for 13
-messages); the archive hand-over at province 33. Polling every 50 ms costs ~0.5 of a core
-before any transfer: a conditional task list (ETag, 304 without an audit write) would remove
-most of it.
-"""
+What is left, by cost (cProfile at 10/s, before the bulk decisions): in the parties, the HTTP
+stack of the approvers' reads and decisions (uvicorn/FastAPI ~20 % of a request, the audit
+entry with its hash chain ~10-15 % of the process, JWT checks ~2-3 %); at national,
+SQLAlchemy's per-statement overhead across ~16 statements per transfer (set-based batch
+handlers for decisions would amortise it once batches form); RabbitMQ's quorum queues (~9 ms
+per transfer for 13 messages); the archive hand-over at province 33. Polling every 50 ms costs
+~0.5 of a core before any transfer: a conditional task list (ETag, 304 without an audit write)
+would remove most of it."""
 
 from __future__ import annotations
 
@@ -243,7 +242,7 @@ class Approver:
     async def _approve(
         self, http: httpx.AsyncClient, tasks: list[dict[str, Any]], listed: float
     ) -> None:
-        decision = {"decision": "approve", "decided_by": "自动审批"}
+        decision = {"decision": "approve"}
         try:
             response = await http.post(
                 f"{self.base_url}/api/v1/tasks/decisions",

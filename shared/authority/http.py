@@ -73,7 +73,10 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         task in the order asked: ``status`` 200 (decided) or the refusal it would have had
         alone (404 ``task_not_found``, 409 ``task_already_decided``, 422 with its rule); a
         refused task never holds back the others."""
-        asked = [(str(item.task_id), item.to_domain()) for item in body.decisions]
+        asked = [
+            (str(item.task_id), item.to_domain(access.principal.username))
+            for item in body.decisions
+        ]
         done = await decisions.decide_many(authority, asked, visible(access))
         results = []
         for item, result in zip(body.decisions, done, strict=True):
@@ -103,7 +106,9 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         national;
         rejections go back to the school and its province. 409 if the task is decided.
         """
-        await decisions.decide(authority, str(task_id), body.to_domain(), visible(access))
+        await decisions.decide(
+            authority, str(task_id), body.to_domain(access.principal.username), visible(access)
+        )
         return await queries.read_task(authority, str(task_id), visible(access))
 
     def visible(access: Access) -> queries.Visible:

@@ -210,7 +210,6 @@ class DecisionCreate(BaseModel):
 
     decision: Literal["approve", "reject"]
     reason: str | None = Field(default=None, max_length=500)
-    decided_by: str = Field(min_length=1, max_length=60, description="the deciding officer")
     rejected_items: list[RejectedItem] = Field(default_factory=list, max_length=2000)
 
     @model_validator(mode="after")
@@ -222,10 +221,12 @@ class DecisionCreate(BaseModel):
             raise ValueError("rejected_items lists a registration twice")
         return self
 
-    def to_domain(self) -> Decision:
+    def to_domain(self, decided_by: str) -> Decision:
+        """The decision, recorded under ``decided_by``: the authenticated officer's username
+        (never a name from the request body)."""
         return Decision(
             kind=DecisionKind(self.decision),
-            decided_by=self.decided_by,
+            decided_by=decided_by,
             reason=self.reason or None,
             rejected_items={str(i.registration_id): i.reason for i in self.rejected_items},
         )

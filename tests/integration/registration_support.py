@@ -101,7 +101,7 @@ async def open_task(
 async def decide(
     fed: Federation, tier: str, unit: str, task_id: str, decision: str, reason: str | None = None
 ) -> httpx.Response:
-    body: dict[str, Any] = {"decision": decision, "decided_by": "王科长"}
+    body: dict[str, Any] = {"decision": decision}
     if reason:
         body["reason"] = reason
     return await fed.post(tier, unit, f"/api/v1/tasks/{task_id}/decision", json=body)

@@ -82,7 +82,7 @@ async def test_a_campaign_flags_a_ghost_and_a_student_registered_elsewhere(
         "county",
         COUNTY,
         f"/api/v1/tasks/{task['task_id']}/decision",
-        json={"decision": "approve", "decided_by": "核查员", "reason": "已核实并整改"},
+        json={"decision": "approve", "reason": "已核实并整改"},
     )
     assert decided.status_code == 200, decided.text
 

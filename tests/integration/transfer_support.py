@@ -110,7 +110,7 @@ async def decide_task(
     fed: Federation, unit: str, task_id: str, decision: str, reason: str | None = None
 ) -> dict[str, Any]:
     tier, code = unit.split(":")
-    body: dict[str, Any] = {"decision": decision, "decided_by": "李老师"}
+    body: dict[str, Any] = {"decision": decision}
     if reason:
         body["reason"] = reason
     response = await fed.post(tier, code, f"/api/v1/tasks/{task_id}/decision", json=body)

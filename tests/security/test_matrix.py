@@ -376,7 +376,7 @@ def target_unit(rule: AccessRule, tier: str, foreign: bool) -> UnitRef:
     return pick[Tier(tier)]
 
 
-DECISION = {"decision": "approve", "decided_by": "矩阵", "reason": "matrix test"}
+DECISION = {"decision": "approve", "reason": "matrix test"}
 # Bulk routes answer 200 with one outcome per item: an item out of reach is refused there.
 BULK = {"/api/v1/tasks/decisions"}
 

@@ -145,6 +145,7 @@ async def intervene_in_step(
     body: InterventionCreate,
     runtime: RuntimeDep,
     deps: DepsDep,
+    request: Request,
 ) -> TransferRead:
     """National is the superior of a province's step: once that step is overdue a national
     officer may approve or reject it (HA art. 11(三)); it is recorded as an intervention and
@@ -160,7 +161,7 @@ async def intervene_in_step(
             str(transfer_id),
             str(step_id),
             approve=body.decision == "approve",
-            decided_by=body.decided_by,
+            decided_by=request.state.principal.username,  # NationalApprover authenticated it
             reason=body.reason,
         )
         loaded = await queries.get_transfer(ctx.transfers, transfer_id)

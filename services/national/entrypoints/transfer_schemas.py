@@ -176,7 +176,6 @@ class InterventionCreate(BaseModel):
 
     decision: Literal["approve", "reject"]
     reason: str = Field(min_length=1, max_length=500, description="why; recorded and sent on")
-    decided_by: str = Field(min_length=1, max_length=80, description="the officer")
 
 
 class SweepCreate(BaseModel):

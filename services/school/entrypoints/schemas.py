@@ -296,7 +296,6 @@ class StepDecisionCreate(BaseModel):
 
     decision: Literal["approve", "reject"]
     reason: str | None = Field(default=None, max_length=500)
-    decided_by: str = Field(min_length=1, max_length=60, description="the deciding registrar")
 
     @model_validator(mode="after")
     def _reason_to_reject(self) -> StepDecisionCreate:

@@ -345,7 +345,10 @@ async def decide_tasks(
     entry per task. 200 with one outcome per task in the order asked: ``status`` 200 or the
     refusal it would have had alone (404 ``task_not_found``, 409 ``task_already_decided``)."""
     asked = [
-        (item.task_id, transfer_out.StepDecision(item.decision, item.decided_by, item.reason))
+        (
+            item.task_id,
+            transfer_out.StepDecision(item.decision, access.principal.username, item.reason),
+        )
         for item in body.decisions
     ]
     visible = access.sees(Tier.SCHOOL, runtime.hosts)
@@ -377,7 +380,7 @@ async def decide_task(
 ) -> SchoolTaskRead:
     """Approve, or reject with a reason; national gets ``transfer.step_decided`` naming this
     school. 409 ``task_already_decided`` once decided or void."""
-    decision = transfer_out.StepDecision(body.decision, body.decided_by, body.reason)
+    decision = transfer_out.StepDecision(body.decision, access.principal.username, body.reason)
     visible = access.sees(Tier.SCHOOL, runtime.hosts)
     async with runtime.unit_of_work() as uow:
         await transfer_out.decide(uow, task_id, decision, visible, now=runtime.clock.now())

@@ -87,15 +87,14 @@ async def test_an_officer_decides_the_queue_in_one_request(
         "/api/v1/tasks/decisions",
         json={
             "decisions": [
-                {"task_id": first, "decision": "approve", "decided_by": "王科员"},
-                {"task_id": foreign, "decision": "approve", "decided_by": "王科员"},
+                {"task_id": first, "decision": "approve"},
+                {"task_id": foreign, "decision": "approve"},
                 {
                     "task_id": second,
                     "decision": "reject",
                     "reason": "证明不清",
-                    "decided_by": "王科员",
                 },
-                {"task_id": unknown, "decision": "approve", "decided_by": "王科员"},
+                {"task_id": unknown, "decision": "approve"},
             ]
         },
     )
@@ -138,8 +137,8 @@ async def test_an_officer_decides_the_queue_in_one_request(
         "/api/v1/tasks/decisions",
         json={
             "decisions": [
-                {"task_id": first, "decision": "approve", "decided_by": "王科员"},
-                {"task_id": third, "decision": "approve", "decided_by": "王科员"},
+                {"task_id": first, "decision": "approve"},
+                {"task_id": third, "decision": "approve"},
             ]
         },
     )
@@ -156,7 +155,7 @@ async def test_a_bulk_request_is_refused_whole_only_for_its_form_or_its_caller(
     runtime, client = county
     await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
     [task] = (await client.get(TASKS)).json()["items"]
-    item = {"task_id": task["task_id"], "decision": "approve", "decided_by": "王科员"}
+    item = {"task_id": task["task_id"], "decision": "approve"}
     twice = await client.post("/api/v1/tasks/decisions", json={"decisions": [item, item]})
     assert twice.status_code == 422
     empty = await client.post("/api/v1/tasks/decisions", json={"decisions": []})
@@ -206,7 +205,7 @@ async def test_an_unchanged_list_is_304_without_an_audit_entry(
     task_id = changed.json()["items"][0]["task_id"]
     decided = await client.post(
         "/api/v1/tasks/decisions",
-        json={"decisions": [{"task_id": task_id, "decision": "approve", "decided_by": "王科员"}]},
+        json={"decisions": [{"task_id": task_id, "decision": "approve"}]},
     )
     assert decided.json()["decided"] == 1
     tag = changed.headers["etag"]

@@ -96,7 +96,7 @@ async def test_an_officer_works_the_transfer_tasks(
 
     decided = await client.post(
         f"/api/v1/tasks/{task_id}/decision",
-        json={"decision": "reject", "reason": "proofs unreadable", "decided_by": "王科员"},
+        json={"decision": "reject", "reason": "proofs unreadable"},
     )
     assert decided.status_code == 200, decided.text
     assert (decided.json()["status"], decided.json()["overdue"]) == ("rejected", False)

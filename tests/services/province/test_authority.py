@@ -34,7 +34,7 @@ async def test_province_direct_batches_are_province_tasks(province: Province) ->
 
     response = await province.client.post(
         f"/api/v1/tasks/{task['task_id']}/decision",
-        json={"decision": "approve", "decided_by": "省厅张科员"},
+        json={"decision": "approve"},
     )
     assert response.status_code == 200, response.text
     [approved] = await staged(province.runtime)
@@ -53,7 +53,7 @@ async def test_a_rejection_by_the_province_clears_its_own_pending_archive(
 
     response = await province.client.post(
         f"/api/v1/tasks/{task['task_id']}/decision",
-        json={"decision": "reject", "reason": "not a pupil here", "decided_by": "省厅张科员"},
+        json={"decision": "reject", "reason": "not a pupil here"},
     )
     assert response.status_code == 200, response.text
 

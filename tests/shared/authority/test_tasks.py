@@ -187,10 +187,9 @@ async def test_approval_with_some_items_rejected(make_authority: MakeAuthority) 
 
     decision = DecisionCreate(
         decision="approve",
-        decided_by="王科员",
         rejected_items=[{"registration_id": dropped.registration_id, "reason": "not enrolled"}],
     )
-    await decisions.decide(authority, str(task.task_id), decision.to_domain())
+    await decisions.decide(authority, str(task.task_id), decision.to_domain("王科员"))
 
     task = await queries.read_task(authority, str(task.task_id))
     assert (task.status, task.decided_by) == ("approved", "王科员")
