@@ -6,6 +6,7 @@ stops it. Everything a request or a handler needs hangs off it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,11 +117,21 @@ class ServiceRuntime:
         self.consumer.start()
         self.relay.start()
 
-    async def stop(self) -> None:
-        await self.relay.stop()
-        await self.consumer.stop()
-        await self.broker.close()
-        await self.engine.dispose()
+    async def stop(self, step_timeout: float = 15.0) -> None:
+        """Stop relay, consumer, broker connection and engine, in that order, each within
+        ``step_timeout`` seconds: a shutdown that waits forever on one part (a publish
+        confirm that never comes, a connection that never closes) would keep a pod in
+        Terminating and a test session hanging; what is left unsent stays in the outbox."""
+        for name, step in (
+            ("relay", self.relay.stop),
+            ("consumer", self.consumer.stop),
+            ("broker connection", self.broker.close),
+            ("database engine", self.engine.dispose),
+        ):
+            try:
+                await asyncio.wait_for(step(), step_timeout)
+            except TimeoutError:
+                log.error("stopping the %s took over %.0f s; going on", name, step_timeout)
 
     async def prepare_accounts(self) -> None:
         """In development, create the accounts of XUEJI_DEV_ACCOUNTS for the hosted units.
