@@ -41,12 +41,12 @@ class NationalRuntime(ServiceRuntime):
         if self.suspension_sweeper is not None:
             self.suspension_sweeper.start()
 
-    async def stop(self) -> None:
+    async def stop(self, step_timeout: float = 15.0) -> None:
         if self.suspension_sweeper is not None:
             await self.suspension_sweeper.stop()
         if self.sweeper is not None:
             await self.sweeper.stop()
-        await super().stop()
+        await super().stop(step_timeout)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
