@@ -8,37 +8,14 @@ logged and retried at the next interval; two instances sweeping at once send not
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
 from services.national.adapters.transfer_repository import TransferRepository
-from services.national.service_layer.transfers.context import TransferDeps
+from services.national.entrypoints.periodic import PeriodicSweeper
 from services.national.service_layer.transfers.deadlines import SweepReport, sweep_deadlines
 from services.national.service_layer.transfers.notices import Outbox
-from shared.db.engine import SessionFactory
-
-log = logging.getLogger(__name__)
 
 
-class DeadlineSweeper:
-    def __init__(self, sessions: SessionFactory, deps: TransferDeps, interval: float) -> None:
-        self._sessions = sessions
-        self._deps = deps
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self.runs = 0
-
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="transfer-deadline-sweep")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+class DeadlineSweeper(PeriodicSweeper):
+    name = "transfer-deadline-sweep"
 
     async def sweep_once(self) -> SweepReport:
         """One sweep for today, in one transaction."""
@@ -50,12 +27,3 @@ class DeadlineSweeper:
                 self._deps.clock.today(),
                 self._deps.clock.now(),
             )
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("transfer deadline sweep failed; next try in %s s", self.interval)
-            self.runs += 1
-            await asyncio.sleep(self.interval)

@@ -10,37 +10,15 @@ twice; a run that collides with another fails, is logged and retried at the next
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
+from services.national.entrypoints.periodic import PeriodicSweeper
 from services.national.service_layer.status_changes import SuspensionSweep, sweep_suspensions
-from services.national.service_layer.transfers.context import TransferDeps
-from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, UnitRef
 from shared.messaging.envelope import Contract, build_envelope
 from shared.messaging.outbox import stage
 
-log = logging.getLogger(__name__)
 
-
-class SuspensionSweeper:
-    def __init__(self, sessions: SessionFactory, deps: TransferDeps, interval: float) -> None:
-        self._sessions = sessions
-        self._deps = deps
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="suspension-sweep")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+class SuspensionSweeper(PeriodicSweeper):
+    name = "suspension-sweep"
 
     async def sweep_once(self) -> SuspensionSweep:
         """One sweep for today, in one transaction."""
@@ -53,11 +31,3 @@ class SuspensionSweeper:
             return await sweep_suspensions(
                 session, emit, self._deps.rulebook, self._deps.clock.today(), self._deps.clock.now()
             )
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("suspension sweep failed; next try in %s s", self.interval)
-            await asyncio.sleep(self.interval)
