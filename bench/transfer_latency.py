@@ -23,7 +23,9 @@ from /proc, with what the federation costs at rest (the approvers' polling) meas
 
     python -m bench.transfer_latency [rate] [seconds]     (defaults 50 transfers/s for 30 s)
     BENCH_DB=postgresql for PostgreSQL; AMQP_URL for an existing broker;
-    BENCH_KEEP_LOGS=DIR keeps the services' logs and SQLite files there.
+    BENCH_KEEP_LOGS=DIR keeps the services' logs and SQLite files there;
+    BENCH_PROFILE=DIR samples every service with py-spy while the load runs (``pip install
+    py-spy``; it is not a dependency) and prints each one's hottest functions.
 Target: p99 < 500 ms at 50 transfers/s (printed, never enforced).
 
 Measured (SQLite, 2 cores shared with other work: the load average says how much; CPU per
@@ -78,9 +80,11 @@ import math
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -621,6 +625,7 @@ async def measure(
 
             # 4. the load: open loop, nothing polled but the approvers' lists
             progress = asyncio.create_task(report_progress(http, to_school_url, seconds))
+            profiling = start_profilers(federation.pids, seconds)
             sent = await open_loop(http, to_school_url, numbers[WARMUP : WARMUP + n], rate)
             loaded = CpuSnapshot.take(pids)
             offered_for = sent[-1].sent - sent[0].sent if len(sent) > 1 else 0.0
@@ -628,6 +633,7 @@ async def measure(
             await wait_settled(http, to_school_url)
             progress.cancel()
             drained = CpuSnapshot.take(pids)
+            report_profiles(profiling)
             records = await wait_final(http, national_url, ids, timeout=30)
             completed = WARMUP + sum(r["state"] == "completed" for r in records.values())
             handed = await archives_received(http, url_of("province", "33"), completed)
@@ -663,6 +669,57 @@ async def report_progress(http: httpx.AsyncClient, school_url: str, seconds: flo
             f"  pending at the receiving school {counts['pending']:6d}",
             flush=True,
         )
+
+
+# -- where the CPU goes (BENCH_PROFILE) ----------------------------------------------------
+
+
+def start_profilers(pids: dict[str, int], seconds: float) -> dict[str, Any]:
+    """One ``py-spy record`` per service for the load's duration (raw stacks to DIR)."""
+    where = os.environ.get("BENCH_PROFILE")
+    if not where:
+        return {}
+    Path(where).mkdir(parents=True, exist_ok=True)
+    running = {}
+    for name, pid in pids.items():
+        out = Path(where) / f"{name}.txt"
+        spy = Path(sys.executable).with_name("py-spy")
+        command = [str(spy) if spy.exists() else "py-spy", "record", "-p", str(pid)]
+        command += ["-d", str(int(seconds)), "-r", "50", "--function"]
+        running[name] = (
+            subprocess.Popen(
+                [*command, "-f", "raw", "-o", str(out), "--nonblocking"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            out,
+        )
+    return running
+
+
+def report_profiles(running: dict[str, Any], top: int = 25) -> None:
+    """Each service's functions by samples they appear in (inclusive), then by own samples."""
+    for name, (process, out) in running.items():
+        process.wait(timeout=60)
+        if not out.exists():
+            print(f"  profile {name}: none written")
+            continue
+        inclusive: Counter[str] = Counter()
+        own: Counter[str] = Counter()
+        total = 0
+        for line in out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = stack.split(";")
+            n = int(count)
+            total += n
+            for frame in set(frames):
+                inclusive[frame] += n
+            own[frames[-1]] += n
+        print(f"  profile {name}: {total} samples")
+        for frame, n in inclusive.most_common(top):
+            print(f"    {100 * n / total:5.1f}% incl  {frame[:150]}")
+        for frame, n in own.most_common(top):
+            print(f"    {100 * n / total:5.1f}% self  {frame[:150]}")
 
 
 # -- the figures ---------------------------------------------------------------------------

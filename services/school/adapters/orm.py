@@ -187,8 +187,11 @@ Index(
     transfer_in.c.grade,
     transfer_in.c.class_name,
 )
-# One pending transfer in per student and school: concurrent duplicates fail here.
-_PENDING = text("status = 'pending'")
+# One pending transfer in per student and school: concurrent duplicates fail here. A query
+# that should use this partial index says PENDING_TRANSFER_IN literally (SQLite, and a generic
+# PostgreSQL plan, cannot match a bound parameter to the index's condition).
+PENDING_TRANSFER_IN = text("status = 'pending'")
+_PENDING = PENDING_TRANSFER_IN
 Index(
     "uq_school_transfer_in_pending",
     transfer_in.c.school_code,

@@ -12,7 +12,13 @@ from sqlalchemy import ColumnElement, Row, and_, case, exists, func, insert, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.school.adapters.orm import student, task, transfer_in, transfer_proof
+from services.school.adapters.orm import (
+    PENDING_TRANSFER_IN,
+    student,
+    task,
+    transfer_in,
+    transfer_proof,
+)
 from services.school.domain.students import StudentStatus
 from services.school.domain.transfers import TaskStatus, TransferInStatus
 
@@ -47,7 +53,7 @@ async def has_pending_transfer_in(
         exists().where(
             transfer_in.c.school_code == school_code,
             transfer_in.c.student_number == student_number,
-            transfer_in.c.status == TransferInStatus.PENDING,
+            PENDING_TRANSFER_IN,  # literally: the partial unique index answers it
         )
     )
     return bool((await session.execute(query)).scalar_one())
