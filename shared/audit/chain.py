@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -82,6 +82,18 @@ def _bounded(entry: Entry) -> Entry:
     )
 
 
+# Built once (decision 0019): every audited request runs these three.
+_LOCK_HEAD = (
+    select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+)
+_INSERT_ENTRIES = audit_entry.insert()
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def append(session: Session, entry: Entry, key: bytes | None) -> int:
     """Chain ``entry`` after the head, in ``session``'s transaction; returns its ``seq``.
 
@@ -97,9 +109,7 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
     entries inserted in one statement, the head moved once. Returns their ``seq``."""
     if not entries:
         return []
-    head = session.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    head = session.execute(_LOCK_HEAD).one()
     seq, prev_hash = int(head.seq), str(head.hash)
     rows: list[dict[str, Any]] = []
     for entry in entries:
@@ -108,8 +118,8 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
         entry_hash = digest(prev_hash, seq, entry, key)
         rows.append({"seq": seq, "prev_hash": prev_hash, "hash": entry_hash, **asdict(entry)})
         prev_hash = entry_hash
-    session.execute(audit_entry.insert(), rows)
-    session.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    session.execute(_INSERT_ENTRIES, rows)
+    session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [int(row["seq"]) for row in rows]
 
 

@@ -238,11 +238,8 @@ class MessageConsumer:
             }
             for message_id, item in unique.items()
         ]
-        dialect = session.get_bind().dialect.name
-        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(inbox)
-        inserted = await session.execute(
-            statement.values(rows).on_conflict_do_nothing().returning(inbox.c.message_id)
-        )
+        statement = _RECORD_NEW[session.get_bind().dialect.name]
+        inserted = await session.execute(statement, rows)  # one INSERT … VALUES for them all
         new = set(inserted.scalars())
         return [item for message_id, item in unique.items() if message_id in new]
 
@@ -354,6 +351,14 @@ class MessageConsumer:
         )
         await exchange.publish(copy, routing_key, mandatory=False, timeout=10)
         await _ack(message)
+
+
+# Built once per dialect (decision 0019); executed with the batch's rows, SQLAlchemy sends one
+# multi-row INSERT ("insertmanyvalues") and RETURNING names only the rows it inserted.
+_RECORD_NEW = {
+    name: insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 
 
 def _runs(items: Sequence[Decoded]) -> list[list[Decoded]]:

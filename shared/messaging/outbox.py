@@ -29,7 +29,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -61,6 +61,16 @@ def amqp_headers(envelope: Envelope) -> dict[str, Any]:
     return dict(envelope.trace_context)
 
 
+# Built once (decision 0019): every message staged, and every batch the relay publishes, runs
+# these.
+_STAGE = insert(outbox)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.message_id.in_(bindparam("sent_ids", expanding=True)))
+    .values(sent_at=bindparam("sent_now"))
+)
+
+
 async def stage(
     session: AsyncSession, envelopes: Iterable[Envelope], now: datetime | None = None
 ) -> None:
@@ -80,7 +90,7 @@ async def stage(
         for e in envelopes
     ]
     if rows:
-        await session.execute(insert(outbox), rows)
+        await session.execute(_STAGE, rows)
         if not session.in_nested_transaction():  # a savepoint may yet roll them back
             session.info.setdefault(_STAGED_ROWS, []).extend(rows)
 
@@ -128,6 +138,12 @@ class OutboxRelay:
     ) -> None:
         self._sessions = session_factory
         self._broker = broker
+        self._due = (  # the fallback read, every poll interval: built once
+            select(outbox)
+            .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= bindparam("due_now"))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+        )
         self._signer = signer
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -219,9 +235,7 @@ class OutboxRelay:
                 if sent:
                     async with self._sessions() as session, session.begin():
                         await session.execute(
-                            update(outbox)
-                            .where(outbox.c.message_id.in_(sent))
-                            .values(sent_at=self._clock())
+                            _MARK_SENT, {"sent_ids": sent, "sent_now": self._clock()}
                         )
             finally:
                 self._in_flight.difference_update(row.message_id for row in rows)
@@ -233,14 +247,7 @@ class OutboxRelay:
         """Publish one batch of due rows; return how many rows were due."""
         now = self._clock()
         async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(outbox)
-                    .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= now)
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            rows = (await session.execute(self._due, {"due_now": now})).all()
         rows = [row for row in rows if row.message_id not in self._in_flight]
         for row in rows:  # read here: no longer to be published as handed over
             self._handed.pop(row.message_id, None)
