@@ -1,17 +1,111 @@
-"""Every query of the authority's tables (set-based for batches)."""
+"""Every query of the authority's tables (set-based for batches).
+
+The statements a submission, a transfer step and the task list run on every message or
+request are built once per set of tables (:func:`_statements`; each hosting service has its
+own ``AuthorityTables``) with named bind parameters and executed with a parameter dict:
+building a statement and computing its cache key cost more CPU than running it (decision
+0019). The rarely run ones stay inline.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authority.domain import ItemStatus, Plan, TaskKind, TaskStatus
 from shared.authority.tables import AuthorityTables
+
+# Which of the task list's optional filters are given: status, kind, overdue_on.
+_PageKey = tuple[bool, bool, bool]
+
+
+class _Statements:
+    """The hot statements over one ``AuthorityTables``, built once and reused by every
+    repository and session. Bind parameters that share an UPDATE with a SET column are
+    prefixed (``k_`` for the WHERE, ``v_`` for SET): SQLAlchemy reserves the column names."""
+
+    def __init__(self, t: AuthorityTables) -> None:
+        task = t.task
+        self.task = task
+        self.find_subject = select(task.c.task_id).where(
+            task.c.authority_unit == bindparam("unit"),
+            task.c.kind == bindparam("kind"),
+            task.c.subject_id == bindparam("subject_id"),
+        )
+        self.insert_task = insert(task)
+        self.insert_item = insert(t.item)
+        self.insert_proof = insert(t.proof)
+        self.get = select(task).where(task.c.task_id == bindparam("task_id"))
+        self.get_many = select(task).where(
+            task.c.task_id.in_(bindparam("task_ids", expanding=True))
+        )
+        self.close = (
+            update(task)
+            .where(task.c.task_id == bindparam("k_task_id"), task.c.status == TaskStatus.OPEN)
+            .values(
+                status=bindparam("v_status"),
+                decided_at=bindparam("v_decided_at"),
+                decided_by=bindparam("v_decided_by"),
+                reason=bindparam("v_reason"),
+                rule=bindparam("v_rule"),
+            )
+        )
+        # One (rows, count) pair per combination of the list's filters, built when first used.
+        self._pages: dict[_PageKey, tuple[Select[Any], Select[Any]]] = {}
+
+    def page(self, key: _PageKey) -> tuple[Select[Any], Select[Any]]:
+        """The page's statement and its count for the filters given (``unit``, ``limit``,
+        ``offset`` always; ``status``, ``kind``, ``overdue_on`` as the key says)."""
+        found = self._pages.get(key)
+        if found is None:
+            task = self.task
+            with_status, with_kind, with_overdue = key
+            conditions = [task.c.authority_unit == bindparam("unit")]
+            if with_status:
+                conditions.append(task.c.status == bindparam("status"))
+            if with_kind:
+                conditions.append(task.c.kind == bindparam("kind"))
+            if with_overdue:
+                conditions.append(_overdue(task, bindparam("overdue_on")))
+            rows = (
+                select(task)
+                .where(*conditions)
+                .order_by(task.c.opened_at, task.c.task_id)
+                .limit(bindparam("limit", type_=Integer))
+                .offset(bindparam("offset", type_=Integer))
+            )
+            count = select(func.count()).select_from(task).where(*conditions)
+            found = self._pages[key] = (rows, count)
+        return found
+
+
+@cache
+def _statements(tables: AuthorityTables) -> _Statements:
+    """The statements of ``tables``: one object per service's tables, for the process's life."""
+    return _Statements(tables)
+
+
+def _overdue(task: Any, today: Any) -> Any:
+    """Open and past due on ``today`` (a date, or a bind parameter standing for one)."""
+    return and_(task.c.status == TaskStatus.OPEN, task.c.due_on.is_not(None), task.c.due_on < today)
 
 
 class TaskRepository:
@@ -20,19 +114,12 @@ class TaskRepository:
     def __init__(self, session: AsyncSession, tables: AuthorityTables) -> None:
         self.session = session
         self.t = tables
+        self._s = _statements(tables)
 
     async def find_subject(self, unit: str, kind: TaskKind, subject_id: str) -> str | None:
         """The task already opened for this submission, if any."""
-        task = self.t.task
-        return (
-            await self.session.execute(
-                select(task.c.task_id).where(
-                    task.c.authority_unit == unit,
-                    task.c.kind == kind,
-                    task.c.subject_id == subject_id,
-                )
-            )
-        ).scalar_one_or_none()
+        params = {"unit": unit, "kind": kind, "subject_id": subject_id}
+        return (await self.session.execute(self._s.find_subject, params)).scalar_one_or_none()
 
     async def add(
         self,
@@ -41,22 +128,18 @@ class TaskRepository:
         proofs: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Insert a task with its items and proofs (one statement per table)."""
-        await self.session.execute(insert(self.t.task), [dict(task)])
+        await self.session.execute(self._s.insert_task, [dict(task)])
         if items:
-            await self.session.execute(insert(self.t.item), list(items))
+            await self.session.execute(self._s.insert_item, list(items))
         if proofs:
-            await self.session.execute(insert(self.t.proof), list(proofs))
+            await self.session.execute(self._s.insert_proof, list(proofs))
 
     async def get(self, task_id: str) -> Row[Any] | None:
-        task = self.t.task
-        return (
-            await self.session.execute(select(task).where(task.c.task_id == task_id))
-        ).one_or_none()
+        return (await self.session.execute(self._s.get, {"task_id": task_id})).one_or_none()
 
     async def get_many(self, task_ids: Sequence[str]) -> dict[str, Row[Any]]:
         """The tasks among ``task_ids`` that exist, by id (one statement)."""
-        task = self.t.task
-        rows = await self.session.execute(select(task).where(task.c.task_id.in_(set(task_ids))))
+        rows = await self.session.execute(self._s.get_many, {"task_ids": list(set(task_ids))})
         return {row.task_id: row for row in rows.all()}
 
     async def items(self, task_id: str) -> list[Row[Any]]:
@@ -105,23 +188,12 @@ class TaskRepository:
     ) -> tuple[list[Row[Any]], int]:
         """One page of a unit's tasks, oldest first, and how many match in all;
         ``overdue_on`` keeps the tasks open and past their due date on that day."""
-        task = self.t.task
-        conditions = [task.c.authority_unit == unit]
-        if status is not None:
-            conditions.append(task.c.status == status)
-        if kind is not None:
-            conditions.append(task.c.kind == kind)
-        if overdue_on is not None:
-            conditions.append(self._overdue(overdue_on))
-        rows = await self.session.execute(
-            select(task)
-            .where(*conditions)
-            .order_by(task.c.opened_at, task.c.task_id)
-            .limit(limit)
-            .offset(offset)
-        )
-        count = select(func.count()).select_from(task).where(*conditions)
-        total = await self.session.execute(count)
+        filters = (status is not None, kind is not None, overdue_on is not None)
+        statement, count = self._s.page(filters)
+        # The filters not given have no parameter in the statement: their None is ignored.
+        params = {"unit": unit, "status": status, "kind": kind, "overdue_on": overdue_on}
+        rows = await self.session.execute(statement, {**params, "limit": limit, "offset": offset})
+        total = await self.session.execute(count, params)
         return list(rows.all()), int(total.scalar_one())
 
     async def close(
@@ -135,12 +207,15 @@ class TaskRepository:
         rule: str | None = None,
     ) -> bool:
         """Decide an open task; False when it was no longer open (someone decided first)."""
-        task = self.t.task
-        result = await self.session.execute(
-            update(task)
-            .where(task.c.task_id == task_id, task.c.status == TaskStatus.OPEN)
-            .values(status=status, decided_at=at, decided_by=by, reason=reason, rule=rule)
-        )
+        params = {
+            "k_task_id": task_id,
+            "v_status": status,
+            "v_decided_at": at,
+            "v_decided_by": by,
+            "v_reason": reason,
+            "v_rule": rule,
+        }
+        result = await self.session.execute(self._s.close, params)
         return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def void_transfer(
@@ -201,19 +276,13 @@ class TaskRepository:
     async def open_counts(self, units: Sequence[str], today: date) -> list[Row[Any]]:
         """Per unit among ``units``: open tasks and, of them, those past due (one query)."""
         task = self.t.task
-        overdue = func.sum(case((self._overdue(today), 1), else_=0))
+        overdue = func.sum(case((_overdue(task, today), 1), else_=0))
         rows = await self.session.execute(
             select(task.c.authority_unit, func.count().label("open"), overdue.label("overdue"))
             .where(task.c.authority_unit.in_(units), task.c.status == TaskStatus.OPEN)
             .group_by(task.c.authority_unit)
         )
         return list(rows.all())
-
-    def _overdue(self, today: date) -> Any:
-        task = self.t.task
-        return and_(
-            task.c.status == TaskStatus.OPEN, task.c.due_on.is_not(None), task.c.due_on < today
-        )
 
     async def settle_items(self, task_id: str, plan: Plan) -> None:
         """Record each item's outcome: one statement for the approved, one per reason."""

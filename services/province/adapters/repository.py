@@ -1,4 +1,13 @@
-"""Every query of the province's archive tables, scoped to one province (set-based)."""
+"""Every query of the province's archive tables, scoped to one province (set-based).
+
+The statements a transfer runs (the archive's move, hand-over, backup and receipt) are built
+once, at import, with named bind parameters and executed with a parameter dict: building a
+statement and computing its cache key cost more CPU than running it (decision 0019). The
+rarely run ones stay inline. Statements that return archives or hand-overs select the ORM
+entities; the writes are Core statements on the tables, and a Core UPDATE leaves the
+session's copy of the row alone, so :func:`_written` gives it the values written, as the ORM
+UPDATE it replaces did.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from services.province.adapters.orm import (
     Archive,
@@ -22,6 +33,70 @@ from services.province.domain.archive import (
     HandoverState,
     Section,
 )
+
+_ARCHIVE: Table = Archive.__table__  # type: ignore[assignment]
+_ENTRY: Table = ArchiveEntry.__table__  # type: ignore[assignment]
+_BACKUP: Table = ArchiveBackup.__table__  # type: ignore[assignment]
+_HANDOVER: Table = ArchiveHandover.__table__  # type: ignore[assignment]
+
+# Built once (decision 0019). An UPDATE's WHERE parameters are prefixed with ``k_``:
+# SQLAlchemy reserves the column names for the SET clause.
+_ACTIVE = select(Archive).where(
+    Archive.province == bindparam("province"),
+    Archive.student_number == bindparam("student_number"),
+    Archive.status == ArchiveStatus.ACTIVE,
+)
+_BY_NUMBER = select(Archive).where(
+    Archive.province == bindparam("province"),
+    Archive.student_number == bindparam("student_number"),
+)
+_HAS_ENTRY = select(_ENTRY.c.entry_id).where(
+    _ENTRY.c.archive_id == bindparam("archive_id"),
+    _ENTRY.c.kind == bindparam("kind"),
+    _ENTRY.c.reference == bindparam("reference"),
+)
+_ENTRIES = (
+    select(ArchiveEntry)
+    .where(ArchiveEntry.archive_id == bindparam("archive_id"))
+    .order_by(ArchiveEntry.occurred_on, ArchiveEntry.entry_id)
+)
+# ORM bulk INSERT, as before: it groups rows by the keys they have.
+_ADD_ENTRIES = insert(ArchiveEntry)
+_ADD_ARCHIVE = insert(_ARCHIVE)
+# No SET clause of its own: the columns set are the other keys of the parameter dict.
+_UPDATE_ARCHIVE = update(_ARCHIVE).where(
+    _ARCHIVE.c.province == bindparam("k_province"),
+    _ARCHIVE.c.archive_id == bindparam("k_archive_id"),
+)
+_BACKUP_TAKEN = select(_BACKUP.c.backup_id).where(
+    _BACKUP.c.school_code == bindparam("school_code"),
+    _BACKUP.c.transfer_id == bindparam("transfer_id"),
+)
+_ADD_BACKUP = insert(_BACKUP)
+_HANDOVER_OF = select(ArchiveHandover).where(
+    ArchiveHandover.province == bindparam("province"),
+    ArchiveHandover.transfer_id == bindparam("transfer_id"),
+)
+_ADD_HANDOVER = insert(_HANDOVER)
+_MARK_RECEIVED = (
+    update(_HANDOVER)
+    .where(
+        _HANDOVER.c.province == bindparam("k_province"),
+        _HANDOVER.c.transfer_id == bindparam("k_transfer_id"),
+        _HANDOVER.c.state != HandoverState.RECEIVED,
+    )
+    .values(state=HandoverState.RECEIVED, received_at=bindparam("v_received_at"))
+)
+
+
+def _written(session: AsyncSession, entity: type[Any], key: str, values: Mapping[str, Any]) -> None:
+    """Give the session's copy of the row ``key`` (if it holds one) the values an UPDATE just
+    wrote, as committed: the ORM UPDATE these Core ones replace kept it in step, so an
+    archive or hand-over read earlier in the transaction never shows what was overwritten."""
+    held = session.sync_session.identity_map.get(identity_key(entity, key))
+    if held is not None:
+        for name, value in values.items():
+            set_committed_value(held, name, value)
 
 
 class ArchiveRepository:
@@ -107,28 +182,16 @@ class ArchiveRepository:
     async def add_entries(self, rows: Iterable[Mapping[str, Any]]) -> None:
         rows = list(rows)
         if rows:
-            await self.session.execute(insert(ArchiveEntry), rows)
+            await self.session.execute(_ADD_ENTRIES, rows)
 
     async def active(self, student_number: str) -> Archive | None:
         """The active archive under ``student_number`` in this province."""
-        return (
-            await self.session.execute(
-                select(Archive).where(
-                    Archive.province == self.province,
-                    Archive.student_number == student_number,
-                    Archive.status == ArchiveStatus.ACTIVE,
-                )
-            )
-        ).scalar_one_or_none()
+        params = {"province": self.province, "student_number": student_number}
+        return (await self.session.execute(_ACTIVE, params)).scalar_one_or_none()
 
     async def has_entry(self, archive_id: str, kind: str, reference: str) -> bool:
-        found = await self.session.execute(
-            select(ArchiveEntry.entry_id).where(
-                ArchiveEntry.archive_id == archive_id,
-                ArchiveEntry.kind == kind,
-                ArchiveEntry.reference == reference,
-            )
-        )
+        params = {"archive_id": archive_id, "kind": kind, "reference": reference}
+        found = await self.session.execute(_HAS_ENTRY, params)
         return found.first() is not None
 
     async def update_basic(
@@ -141,24 +204,15 @@ class ArchiveRepository:
         )
 
     async def entries(self, archive_id: str) -> list[ArchiveEntry]:
-        rows = await self.session.execute(
-            select(ArchiveEntry)
-            .where(ArchiveEntry.archive_id == archive_id)
-            .order_by(ArchiveEntry.occurred_on, ArchiveEntry.entry_id)
-        )
+        rows = await self.session.execute(_ENTRIES, {"archive_id": archive_id})
         return list(rows.scalars())
 
     # --- transfers ---------------------------------------------------------------------
 
     async def by_number(self, student_number: str) -> Archive | None:
         """The archive under ``student_number`` here, whatever its status."""
-        return (
-            await self.session.execute(
-                select(Archive).where(
-                    Archive.province == self.province, Archive.student_number == student_number
-                )
-            )
-        ).scalar_one_or_none()
+        params = {"province": self.province, "student_number": student_number}
+        return (await self.session.execute(_BY_NUMBER, params)).scalar_one_or_none()
 
     async def discipline_entries(self, archive_id: str) -> list[ArchiveEntry]:
         rows = await self.session.execute(
@@ -170,14 +224,13 @@ class ArchiveRepository:
         return list(rows.scalars())
 
     async def add(self, row: Mapping[str, Any]) -> None:
-        await self.session.execute(insert(Archive).values(**row))
+        await self.session.execute(_ADD_ARCHIVE, dict(row))
 
     async def update(self, archive_id: str, values: Mapping[str, Any]) -> None:
-        await self.session.execute(
-            update(Archive)
-            .where(Archive.province == self.province, Archive.archive_id == archive_id)
-            .values(**values)
-        )
+        params = {"k_province": self.province, "k_archive_id": archive_id, **values}
+        result = await self.session.execute(_UPDATE_ARCHIVE, params)
+        if _rowcount(result):
+            _written(self.session, Archive, archive_id, values)
 
     async def delete_entries(self, archive_id: str) -> None:
         await self.session.execute(
@@ -186,14 +239,10 @@ class ArchiveRepository:
 
     async def add_backup(self, row: Mapping[str, Any]) -> None:
         """Keep a sending school's backup, once per transfer."""
-        found = await self.session.execute(
-            select(ArchiveBackup.backup_id).where(
-                ArchiveBackup.school_code == row["school_code"],
-                ArchiveBackup.transfer_id == row["transfer_id"],
-            )
-        )
+        params = {"school_code": row["school_code"], "transfer_id": row["transfer_id"]}
+        found = await self.session.execute(_BACKUP_TAKEN, params)
         if found.first() is None:
-            await self.session.execute(insert(ArchiveBackup).values(**row))
+            await self.session.execute(_ADD_BACKUP, dict(row))
 
     async def latest_backup(self, school_code: str, student_number: str) -> ArchiveBackup | None:
         """The newest backup a school keeps of a student's archive."""
@@ -218,29 +267,24 @@ class HandoverRepository:
         self.province = province
 
     async def get(self, transfer_id: str) -> ArchiveHandover | None:
-        return (
-            await self.session.execute(
-                select(ArchiveHandover).where(
-                    ArchiveHandover.province == self.province,
-                    ArchiveHandover.transfer_id == transfer_id,
-                )
-            )
-        ).scalar_one_or_none()
+        params = {"province": self.province, "transfer_id": transfer_id}
+        return (await self.session.execute(_HANDOVER_OF, params)).scalar_one_or_none()
 
     async def add(self, row: Mapping[str, Any]) -> None:
-        await self.session.execute(insert(ArchiveHandover).values(**row))
+        await self.session.execute(_ADD_HANDOVER, dict(row))
 
     async def mark_received(self, transfer_id: str, at: datetime) -> bool:
-        result = await self.session.execute(
-            update(ArchiveHandover)
-            .where(
-                ArchiveHandover.province == self.province,
-                ArchiveHandover.transfer_id == transfer_id,
-                ArchiveHandover.state != HandoverState.RECEIVED,
-            )
-            .values(state=HandoverState.RECEIVED, received_at=at)
+        params = {"k_province": self.province, "k_transfer_id": transfer_id, "v_received_at": at}
+        result = await self.session.execute(_MARK_RECEIVED, params)
+        if _rowcount(result) != 1:
+            return False
+        _written(
+            self.session,
+            ArchiveHandover,
+            transfer_id,
+            {"state": HandoverState.RECEIVED, "received_at": at},
         )
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+        return True
 
     async def page(
         self, *, states: Sequence[str] | None, overdue_on: date | None, limit: int, offset: int
@@ -264,3 +308,7 @@ class HandoverRepository:
             .offset(offset)
         )
         return list(rows.scalars()), int(total.scalar_one())
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
