@@ -1,5 +1,10 @@
 """Every query of the national service. Batch look-ups are set-based: one ``IN`` query per
-kind of conflict for the whole batch, never one query per student."""
+kind of conflict for the whole batch, never one query per student.
+
+The look-ups every transfer message makes (an entry by number, by id, by a superseded
+number) run statements built once, at import, with named bind parameters: building a
+statement and computing its cache key cost more CPU than running it (decision 0019). They
+stay ORM selects: callers work with the session's :class:`RegistryEntry` objects."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.national.adapters.orm import (
@@ -22,6 +27,17 @@ from services.national.domain.identity import DocumentKey, Person, Placement, Re
 from services.national.domain.numbers import ParityKey, SerialKey
 
 OPEN = "open"
+
+_ENTRY_BY_NUMBER = select(RegistryEntry).where(
+    RegistryEntry.student_number == bindparam("student_number")
+)
+_ENTRY = inspect(RegistryEntry)
+_ENTRY_BY_ID = select(RegistryEntry).where(RegistryEntry.entry_id == bindparam("entry_id"))
+_SUPERSEDING_ENTRY = (
+    select(RegistryEntry)
+    .join(SupersededNumber, SupersededNumber.entry_id == RegistryEntry.entry_id)
+    .where(SupersededNumber.student_number == bindparam("student_number"))
+)
 
 
 def person_of(row: RegistryEntry | DedupReview) -> Person:
@@ -143,20 +159,22 @@ class NationalRepository:
     # -- the registry ---------------------------------------------------------------------
 
     async def entry_by_number(self, student_number: str) -> RegistryEntry | None:
-        query = select(RegistryEntry).where(RegistryEntry.student_number == student_number)
-        return (await self.session.scalars(query)).one_or_none()
+        params = {"student_number": student_number}
+        return (await self.session.scalars(_ENTRY_BY_NUMBER, params)).one_or_none()
 
     async def entry_by_id(self, entry_id: str) -> RegistryEntry | None:
-        return await self.session.get(RegistryEntry, entry_id)
+        """As ``Session.get``: the session's own object, without a query, when it has the
+        entry loaded; otherwise one (prebuilt) SELECT, whose object joins the session."""
+        known = self.session.identity_map.get(_ENTRY.identity_key_from_primary_key((entry_id,)))
+        if isinstance(known, RegistryEntry) and not inspect(known).expired:
+            return known
+        params = {"entry_id": entry_id}
+        return (await self.session.scalars(_ENTRY_BY_ID, params)).one_or_none()
 
     async def superseding_entry(self, old_number: str) -> RegistryEntry | None:
         """The entry whose earlier number was ``old_number``."""
-        query = (
-            select(RegistryEntry)
-            .join(SupersededNumber, SupersededNumber.entry_id == RegistryEntry.entry_id)
-            .where(SupersededNumber.student_number == old_number)
-        )
-        return (await self.session.scalars(query)).one_or_none()
+        params = {"student_number": old_number}
+        return (await self.session.scalars(_SUPERSEDING_ENTRY, params)).one_or_none()
 
     async def entries_of_school(
         self, school_code: str, *, after: str | None, limit: int

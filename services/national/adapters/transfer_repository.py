@@ -3,15 +3,20 @@ UPDATEs (the row count says who won); the deadline sweep marks steps set-based w
 ``UPDATE ... RETURNING`` so a step is reminded or reported overdue exactly once, even when two
 sweeps run at the same time (SQLite >= 3.35 and PostgreSQL both return the rows).
 
-The saga's hot path (a decision: load, save) is Core on prepared statements: the steps are
-read as rows, and :meth:`TransferRepository.save` writes only the rows the state machine
-changed since they were read (what the database holds is remembered in the session, per
-transfer), the transfer's ORM object kept in step with what was written.
+The saga's hot path (a request: exists, claim, add; a decision: load, save, move or release)
+runs statements built once, at import, with named bind parameters, and executed with a
+parameter dict: building a statement and computing its cache key cost more CPU than running
+it (decision 0019). Most are Core: the steps are read as rows, and
+:meth:`TransferRepository.save` writes only the rows the state machine changed since they were
+read (what the database holds is remembered in the session, per transfer), the transfer's ORM
+object kept in step with what was written. The claim and its release keep the session's
+registry entries in step the same way (see :func:`_sync_entries`). Deadline sweeps and lists
+run rarely and build their statements inline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -139,6 +144,38 @@ _SAVE_STEP = (
     .values({name: bindparam(f"v_{name}") for name in _STEP_STATE})
 )
 _LOAD_STEPS = select(_STEP).where(_STEP.c.transfer_id == bindparam("transfer_id"))
+# ORM: the caller keeps the record (the session's object, in its identity map).
+_LOAD_TRANSFER = select(TransferRecord).where(
+    TransferRecord.transfer_id == bindparam("transfer_id")
+)
+_LOAD_TRANSFER_LOCKED = _LOAD_TRANSFER.with_for_update()
+# ORM-enabled like the load, so it flushes the session's pending objects first as before.
+_EXISTS = select(TransferRecord.transfer_id).where(
+    TransferRecord.transfer_id == bindparam("transfer_id")
+)
+_ADD_TRANSFER = insert(_TRANSFER)
+_ADD_STEPS = insert(_STEP)
+# The k_ / v_ prefixes: a SET column's own name is reserved for the parameter SQLAlchemy
+# generates for it, so neither the WHERE nor the SET may use it.
+_CLAIM = (
+    update(_REGISTRY)
+    .where(
+        _REGISTRY.c.student_number == bindparam("k_student_number"),
+        _REGISTRY.c.active_transfer_id.is_(None),
+    )
+    .values(active_transfer_id=bindparam("v_active_transfer_id"))
+)
+_RELEASE = (
+    update(_REGISTRY)
+    .where(_REGISTRY.c.active_transfer_id == bindparam("k_transfer_id"))
+    .values(active_transfer_id=None)
+)
+_MOVED = ("school_code", "province_code", "grade", "updated_at")
+_MOVE_REGISTRATION = (
+    update(_REGISTRY)
+    .where(_REGISTRY.c.active_transfer_id == bindparam("k_transfer_id"))
+    .values({name: bindparam(f"v_{name}") for name in _MOVED} | {"active_transfer_id": None})
+)
 # session.info: {transfer id: (its ORM record, {row key: the state columns as stored})}
 _STORED = "xueji.transfer.stored"
 
@@ -165,22 +202,18 @@ class TransferRepository:
     async def claim(self, student_number: str, transfer_id: str) -> bool:
         """Make ``transfer_id`` the student's active transfer unless another one is: one
         conditional UPDATE, so of two concurrent claims exactly one counts a row."""
-        result = await self.session.execute(
-            update(RegistryEntry)
-            .where(
-                RegistryEntry.student_number == student_number,
-                RegistryEntry.active_transfer_id.is_(None),
-            )
-            .values(active_transfer_id=transfer_id)
+        params = {"k_student_number": student_number, "v_active_transfer_id": transfer_id}
+        result = await self.session.execute(_CLAIM, params)
+        _sync_entries(
+            self.session,
+            lambda e: e["student_number"] == student_number and e["active_transfer_id"] is None,
+            transfer_id,
         )
         return _rowcount(result) == 1
 
     async def release(self, transfer_id: str) -> None:
-        await self.session.execute(
-            update(RegistryEntry)
-            .where(RegistryEntry.active_transfer_id == transfer_id)
-            .values(active_transfer_id=None)
-        )
+        await self.session.execute(_RELEASE, {"k_transfer_id": transfer_id})
+        _sync_entries(self.session, lambda e: e["active_transfer_id"] == transfer_id, None)
 
     async def move_registration(
         self,
@@ -198,32 +231,29 @@ class TransferRepository:
             "school_code": school_code,
             "province_code": province_code,
             "grade": grade,
-            "active_transfer_id": None,
             "updated_at": now,
         }
-        result = await self.session.execute(
-            update(_REGISTRY).where(_REGISTRY.c.active_transfer_id == transfer_id).values(**values)
-        )
+        params = {f"v_{k}": v for k, v in values.items()} | {"k_transfer_id": transfer_id}
+        result = await self.session.execute(_MOVE_REGISTRATION, params)
         moved = _rowcount(result) == 1
         if moved and entry is not None and entry.active_transfer_id == transfer_id:
-            for name, value in values.items():
+            for name, value in (values | {"active_transfer_id": None}).items():
                 set_committed_value(entry, name, value)
         return moved
 
     # -- transfers -------------------------------------------------------------------------
 
     async def exists(self, transfer_id: str) -> bool:
-        found = await self.session.scalar(
-            select(TransferRecord.transfer_id).where(TransferRecord.transfer_id == transfer_id)
-        )
+        found = await self.session.scalar(_EXISTS, {"transfer_id": transfer_id})
         return found is not None
 
     async def add(self, record: TransferRecord, steps: Sequence[Mapping[str, Any]]) -> None:
         """Insert a new transfer and its steps (Core: the record stays a plain object)."""
         await self.session.execute(
-            insert(_TRANSFER), {c.key: getattr(record, c.key) for c in _TRANSFER.columns}
+            _ADD_TRANSFER, {c.key: getattr(record, c.key) for c in _TRANSFER.columns}
         )
-        await self._insert(TransferStepRecord, steps)
+        if steps:
+            await self.session.execute(_ADD_STEPS, list(steps))
         values = {record.transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
         values |= {row["step_id"]: tuple(row[n] for n in _STEP_STATE) for row in steps}
         _stored(self.session)[record.transfer_id] = _Stored(record, values)
@@ -231,16 +261,14 @@ class TransferRepository:
     async def load(self, transfer_id: str, *, lock: bool = False) -> LoadedTransfer | None:
         """The transfer and its steps; ``lock`` holds its row until commit (PostgreSQL), so
         decisions, cancellations and stops of one transfer happen one after the other."""
-        query = select(TransferRecord).where(TransferRecord.transfer_id == transfer_id)
+        query = _LOAD_TRANSFER_LOCKED if lock else _LOAD_TRANSFER
         steps: Sequence[Row[Any]] = ()
-        if lock:
-            query = query.with_for_update()
-        else:
+        if not lock:
             # Without the lock (a reader), two statements may straddle a decision's commit
             # (PostgreSQL, read committed): steps first, so that the transfer's state is the
             # newer of the two — never "in progress" with no step open any more.
             steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
-        record = (await self.session.scalars(query)).one_or_none()
+        record = (await self.session.scalars(query, {"transfer_id": transfer_id})).one_or_none()
         if record is None:
             return None
         if lock:
@@ -373,10 +401,24 @@ class TransferRepository:
             found.setdefault(step.transfer_id, []).append(step)
         return found
 
-    async def _insert(self, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            table: Table = model.__table__
-            await self.session.execute(insert(table), list(rows))
+
+def _sync_entries(
+    session: AsyncSession, matches: Callable[[Mapping[str, Any]], bool], transfer_id: str | None
+) -> None:
+    """Set ``active_transfer_id`` (as committed) on the session's registry entries whose
+    loaded columns match the UPDATE just run, whatever its row count: what the ORM's UPDATE
+    did for them ("evaluate" synchronization) when the claim and the release were built per
+    call. A prebuilt ORM UPDATE would not: the ORM evaluates bind parameters by their value
+    at construction. Callers read the entry afterwards (a status change, after stopping the
+    student's transfer, asks whether the student is still held)."""
+    for state in list(session.identity_map.all_states()):
+        if state.class_ is not RegistryEntry or state.expired:
+            continue
+        loaded = state.dict
+        if not {"student_number", "active_transfer_id"} <= loaded.keys():
+            continue
+        if matches(loaded) and "active_transfer_id" in state.unmodified:
+            set_committed_value(state.obj(), "active_transfer_id", transfer_id)
 
 
 def _rowcount(result: Any) -> int:
