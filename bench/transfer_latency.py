@@ -66,14 +66,33 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   (load 3.5 after both runs): all 600 completed, 19.8/s, p50 366 ms, p99 554 ms; 88 ms per
   transfer (74 beyond idle: fewer tasks per poll and per bulk decision at this rate).
 
-What is left, by cost (cProfile at 10/s, before the bulk decisions): in the parties, the HTTP
-stack of the approvers' reads and decisions (uvicorn/FastAPI ~20 % of a request, the audit
-entry with its hash chain ~10-15 % of the process, JWT checks ~2-3 %); at national,
-SQLAlchemy's per-statement overhead across ~16 statements per transfer (set-based batch
-handlers for decisions would amortise it once batches form); RabbitMQ's quorum queues (~9 ms
-per transfer for 13 messages); the archive hand-over at province 33. Polling every 50 ms costs
-~0.5 of a core before any transfer: a conditional task list (ETag, 304 without an audit write)
-would remove most of it."""
+- 2026-11-23 (session 3), py-spy on every service (BENCH_PROFILE) at 30/s: SQLAlchemy was
+  33-44 % of every process's own time, most of it building statements and their cache keys on
+  each call; the receiving school parsed its province's TOML file on every request; httpx spent
+  ~1.7 ms of CPU per request in this benchmark (0.26 cores at 30/s, 0.22 idle). Since then
+  (decision 0019): uvloop and httptools in every service, rules parsed once per file version,
+  the hot statements built once (kernel inbox/outbox/relay, audit chain, authorities, province
+  archive, national saga, school transfers), and the load through aiohttp. At 30/s for 20 s
+  on a quiet machine, CPU per transfer in the services and servers: 95 ms with the first
+  changes (uvloop, rules, kernel statements, aiohttp), 77 ms once the services' statements
+  were prebuilt too (A/B, back to back); without uvloop it measured 88 against 82 with it.
+  This benchmark's clients: 12 → 4 ms per transfer, idle 0.22 → 0.06 cores. At 50/s for 30
+  s: all 1500 completed, 26.7/s first request to last completion, p99 32 s (NOT met: the
+  machine saturates at ~25/s at these batch sizes); 71 ms per transfer in the services and
+  servers (national 0.45 of a core, school-41 0.38, rabbitmq 0.23, the rest 0.1-0.2 each).
+  That is more than the 51 ms of the 13:00 run above at the same rate: the run-to-run and
+  machine-to-machine spread of this figure is large, so compare changes A/B, back to back.
+
+What is left, by cost (py-spy at 20/s after the changes above): SQLAlchemy is still 20-35 %
+of each process (executing, not building: result processing, the ORM's session machinery),
+asyncio 12-25 %, then the HTTP stack (uvicorn, FastAPI's dependency solving, ~2.5 ms of server
+CPU for a 304 task-list poll because the ETag hashes a freshly queried page) and aio-pika's
+frame handling. RabbitMQ's quorum queues take ~7 ms per transfer (~15 messages). The next
+levers, in order of expected gain: a conditional task list that answers 304 from a per-unit
+version row instead of re-running the page query (~0.2 of a core at 50 polls/s); set-based
+batch handlers at national for ``transfer.step_decided`` (one load and one save per batch
+instead of per message, amortised as batches form under load); one archive hand-over message
+per destination province and batch instead of per student at the sending province."""
 
 from __future__ import annotations
 
