@@ -188,17 +188,16 @@ Index(
     transfer_in.c.class_name,
 )
 # One pending transfer in per student and school: concurrent duplicates fail here. A query
-# that should use this partial index says PENDING_TRANSFER_IN literally (SQLite, and a generic
-# PostgreSQL plan, cannot match a bound parameter to the index's condition).
+# that should use this partial index says PENDING_TRANSFER_IN literally: a generic PostgreSQL
+# plan cannot match a bound parameter to the index's condition (SQLite's planner can).
 PENDING_TRANSFER_IN = text("status = 'pending'")
-_PENDING = PENDING_TRANSFER_IN
 Index(
     "uq_school_transfer_in_pending",
     transfer_in.c.school_code,
     transfer_in.c.student_number,
     unique=True,
-    sqlite_where=_PENDING,
-    postgresql_where=_PENDING,
+    sqlite_where=PENDING_TRANSFER_IN,
+    postgresql_where=PENDING_TRANSFER_IN,
 )
 
 transfer_proof = Table(
