@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared.audit.recording import annotate
 from shared.authority import schemas
 from shared.authority.domain import TaskKind
-from shared.authority.repository import TaskRepository
+from shared.authority.repository import TASK_LIST, TaskRepository
 from shared.authority.role import RegistryAuthority
+from shared.runtime.bulk import Conditional, conditional_page
 from shared.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -32,16 +35,46 @@ async def list_tasks(
 ) -> schemas.TaskPage:
     """A hosted unit's tasks, oldest first (the caller has checked the unit is hosted), with
     due dates and overdue flags as of today (Beijing)."""
-    today = authority.today()
     async with authority.runtime.sessions() as session:
-        rows, total = await authority.tasks(session).page(
+        return await _task_page(authority, session, unit_code, query, authority.today())
+
+
+async def list_tasks_unless(
+    authority: RegistryAuthority,
+    unit_code: str,
+    query: schemas.TaskListQuery,
+    if_none_match: str | None,
+) -> Conditional:
+    """:func:`list_tasks` for a client polling with ``If-None-Match``: no page (a 304) while
+    the unit's task list has the version its ETag names (decision 0020)."""
+    today = authority.today()
+    variant = {**query.model_dump(mode="json"), "today": today.isoformat()}
+    async with authority.runtime.sessions() as session:
+        return await conditional_page(
+            session,
+            TASK_LIST,
             unit_code,
-            status=query.status,
-            kind=query.kind,
-            limit=query.limit,
-            offset=query.offset,
-            overdue_on=today if query.overdue else None,
+            variant,
+            if_none_match,
+            lambda: _task_page(authority, session, unit_code, query, today),
         )
+
+
+async def _task_page(
+    authority: RegistryAuthority,
+    session: AsyncSession,
+    unit_code: str,
+    query: schemas.TaskListQuery,
+    today: date,
+) -> schemas.TaskPage:
+    rows, total = await authority.tasks(session).page(
+        unit_code,
+        status=query.status,
+        kind=query.kind,
+        limit=query.limit,
+        offset=query.offset,
+        overdue_on=today if query.overdue else None,
+    )
     return schemas.TaskPage(
         items=[_summary(authority, row, today) for row in rows],
         total=total,

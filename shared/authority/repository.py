@@ -5,6 +5,9 @@ request are built once per set of tables (:func:`_statements`; each hosting serv
 own ``AuthorityTables``) with named bind parameters and executed with a parameter dict:
 building a statement and computing its cache key cost more CPU than running it (decision
 0019). The rarely run ones stay inline.
+
+Every write of a task touches its unit's task list version (``shared/db/list_versions.py``):
+a poll of an unchanged list then answers 304 from that one row (decision 0020).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authority.domain import ItemStatus, Plan, TaskKind, TaskStatus
 from shared.authority.tables import AuthorityTables
+from shared.db import list_versions
+
+# The polled list whose version every task write bumps (scope: the authority unit).
+TASK_LIST = "authority_task"
 
 # Which of the task list's optional filters are given: status, kind, overdue_on.
 _PageKey = tuple[bool, bool, bool]
@@ -67,6 +74,7 @@ class _Statements:
                 reason=bindparam("v_reason"),
                 rule=bindparam("v_rule"),
             )
+            .returning(task.c.authority_unit)
         )
         # One (rows, count) pair per combination of the list's filters, built when first used.
         self._pages: dict[_PageKey, tuple[Select[Any], Select[Any]]] = {}
@@ -129,6 +137,7 @@ class TaskRepository:
     ) -> None:
         """Insert a task with its items and proofs (one statement per table)."""
         await self.session.execute(self._s.insert_task, [dict(task)])
+        list_versions.touch(self.session, TASK_LIST, task["authority_unit"])
         if items:
             await self.session.execute(self._s.insert_item, list(items))
         if proofs:
@@ -215,8 +224,11 @@ class TaskRepository:
             "v_reason": reason,
             "v_rule": rule,
         }
-        result = await self.session.execute(self._s.close, params)
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+        unit = (await self.session.execute(self._s.close, params)).scalar_one_or_none()
+        if unit is None:
+            return False
+        list_versions.touch(self.session, TASK_LIST, unit)
+        return True
 
     async def void_transfer(
         self, unit: str, transfer_id: str, *, at: datetime, by: str, reason: str
@@ -240,7 +252,7 @@ class TaskRepository:
             .where(task.c.authority_unit == unit, which, task.c.status == TaskStatus.OPEN)
             .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return self._touched_if(unit, int(getattr(result, "rowcount", 0) or 0))
 
     async def replace_open_details(
         self, task_id: str, details: Mapping[str, Any], finding_count: int
@@ -256,6 +268,7 @@ class TaskRepository:
             .where(task.c.task_id == task_id, task.c.status == TaskStatus.OPEN)
             .values(details=merged, finding_count=finding_count, item_count=finding_count)
         )
+        list_versions.touch(self.session, TASK_LIST, current.authority_unit)
         return True
 
     async def mark_reminded(self, unit: str, subject_id: str, at: datetime) -> bool:
@@ -271,7 +284,13 @@ class TaskRepository:
             )
             .values(reminded_at=at)
         )
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+        return self._touched_if(unit, int(getattr(result, "rowcount", 0) or 0)) == 1
+
+    def _touched_if(self, unit: str, changed: int) -> int:
+        """``changed`` rows of ``unit``'s tasks were written: its task list changed if any."""
+        if changed:
+            list_versions.touch(self.session, TASK_LIST, unit)
+        return changed
 
     async def open_counts(self, units: Sequence[str], today: date) -> list[Row[Any]]:
         """Per unit among ``units``: open tasks and, of them, those past due (one query)."""

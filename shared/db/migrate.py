@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.db.list_versions import list_version_metadata
 from shared.messaging.tables import kernel_metadata
 from shared.security.tables import security_metadata
 
@@ -39,7 +40,7 @@ def run_env(service_metadata: MetaData) -> None:
     """The body of every service's ``env.py``."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    targets = [service_metadata, kernel_metadata, security_metadata]
+    targets = [service_metadata, kernel_metadata, security_metadata, list_version_metadata]
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=targets, literal_binds=True)
         with context.begin_transaction():

@@ -6,20 +6,26 @@
   others; the request as a whole is refused only when its body is invalid or the caller may
   not call the route at all.
 - A list the client polls answers ``304 Not Modified`` to ``If-None-Match`` when its
-  representation has not changed (:func:`etag`, :func:`matches`): the strong ETag is a hash of
-  the page the client would otherwise receive, so it changes exactly when the page does.
+  representation has not changed (:func:`conditional_page`, :func:`answer`): the strong ETag
+  names the list's version for the unit (``shared/db/list_versions.py``, bumped by every change
+  in the changing transaction) and what else the page depends on (its query, today's date), so
+  an unchanged list costs one row read, not the page query (decision 0020).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.recording import not_modified
+from shared.db import list_versions
 from shared.runtime.errors import DomainError
 
 MAX_ITEMS = 200  # a task list's largest page
@@ -53,11 +59,6 @@ def outcome(results: list[ItemOutcome]) -> BulkOutcome:
     return BulkOutcome(results=results, decided=decided, refused=len(results) - decided)
 
 
-def etag(body: bytes) -> str:
-    """A strong ETag for a response body."""
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-
-
 def matches(if_none_match: str | None, tag: str) -> bool:
     """Whether an ``If-None-Match`` header names ``tag`` (or ``*``)."""
     if not if_none_match:
@@ -66,12 +67,36 @@ def matches(if_none_match: str | None, tag: str) -> bool:
     return tag in candidates or "*" in candidates
 
 
-def conditional(request: Request, page: BaseModel) -> Response:
-    """``page`` as JSON with its ETag, or ``304 Not Modified`` (no body, no audit entry: no
-    personal data leaves) when the client's ``If-None-Match`` names that ETag."""
-    body = page.model_dump_json().encode()
-    tag = etag(body)
-    if matches(request.headers.get("if-none-match"), tag):
+@dataclass(frozen=True)
+class Conditional:
+    """A polled list's answer: its ETag, and its page unless the client holds it already."""
+
+    etag: str
+    page: BaseModel | None
+
+
+async def conditional_page(
+    session: AsyncSession,
+    list_name: str,
+    scope: str,
+    variant: Mapping[str, Any],
+    if_none_match: str | None,
+    load: Callable[[], Awaitable[BaseModel]],
+) -> Conditional:
+    """The list's version first, then (only if the client's copy is not current) the page by
+    ``load``, in ``session``: a page read after the version is never older than it."""
+    current = await list_versions.version(session, list_name, scope)
+    tag = list_versions.etag(list_name, scope, current, variant)
+    if matches(if_none_match, tag):
+        return Conditional(tag, None)
+    return Conditional(tag, await load())
+
+
+def answer(result: Conditional) -> Response:
+    """The page as JSON with its ETag, or ``304 Not Modified`` (no body, no audit entry: no
+    personal data leaves) when the client holds it already."""
+    if result.page is None:
         not_modified()
-        return Response(status_code=304, headers={"ETag": tag})
-    return Response(body, media_type="application/json", headers={"ETag": tag})
+        return Response(status_code=304, headers={"ETag": result.etag})
+    body = result.page.model_dump_json().encode()
+    return Response(body, media_type="application/json", headers={"ETag": result.etag})

@@ -12,7 +12,7 @@ from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import TaskListQuery, TaskPage
 from shared.federation.config import Tier
 from shared.runtime.app import require_hosted
-from shared.runtime.bulk import conditional
+from shared.runtime.bulk import answer
 from shared.security.authz import READERS, PathUnit, requires
 
 
@@ -36,7 +36,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and
         without an audit entry: nothing is disclosed)."""
         require_hosted(authority.runtime, county_code, "county")
-        page = await queries.list_tasks(authority, county_code, query)
-        return conditional(request, page)
+        tag = request.headers.get("if-none-match")
+        return answer(await queries.list_tasks_unless(authority, county_code, query, tag))
 
     return router

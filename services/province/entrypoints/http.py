@@ -23,7 +23,7 @@ from shared.authority.schemas import TaskListQuery, TaskPage
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
 from shared.runtime.app import require_hosted
-from shared.runtime.bulk import conditional
+from shared.runtime.bulk import answer
 from shared.runtime.errors import NotFound
 from shared.runtime.service import ServiceRuntime
 from shared.security.authz import READERS, PathUnit, requires
@@ -57,8 +57,8 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         and kind. With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body
         (and without an audit entry: nothing is disclosed)."""
         require_hosted(runtime, province_code, "province")
-        page = await queries.list_tasks(authority, province_code, query)
-        return conditional(request, page)
+        tag = request.headers.get("if-none-match")
+        return answer(await queries.list_tasks_unless(authority, province_code, query, tag))
 
     @router.get(
         "/{province_code}/archives/{student_number}",

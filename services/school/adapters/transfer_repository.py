@@ -42,6 +42,7 @@ from services.school.adapters.orm import (
 )
 from services.school.domain.students import StudentStatus
 from services.school.domain.transfers import TaskStatus, TransferInStatus
+from shared.db import list_versions
 
 
 class DuplicatePendingTransfer(Exception):
@@ -286,11 +287,23 @@ async def roster_status(session: AsyncSession, school_code: str, student_number:
 
 # --- the sending school's tasks ----------------------------------------------------------
 
+# Every write of a task touches the school's task list version (shared/db/list_versions.py):
+# a poll of an unchanged list answers 304 from that one row (decision 0020).
+TASK_LIST = "school_task"
+
 _INSERT_TASK = insert(task)
 
 
 async def insert_task(session: AsyncSession, row: Mapping[str, Any]) -> None:
     await session.execute(_INSERT_TASK, row)
+    list_versions.touch(session, TASK_LIST, row["school_code"])
+
+
+def _touched_if(session: AsyncSession, school_code: str, changed: int) -> int:
+    """``changed`` rows of the school's tasks were written: its task list changed if any."""
+    if changed:
+        list_versions.touch(session, TASK_LIST, school_code)
+    return changed
 
 
 _TASK_FOR_STEP = select(task.c.task_id).where(
@@ -378,6 +391,7 @@ _CLOSE_TASK = (
         decided_by=bindparam("b_by"),
         reason=bindparam("b_reason"),
     )
+    .returning(task.c.school_code)
 )
 
 
@@ -392,7 +406,11 @@ async def close_task(
 ) -> bool:
     """Decide an open task; False when it was no longer open."""
     params = {"b_id": task_id, "b_status": status, "b_at": at, "b_by": by, "b_reason": reason}
-    return _rowcount(await session.execute(_CLOSE_TASK, params)) == 1
+    school_code = (await session.execute(_CLOSE_TASK, params)).scalar_one_or_none()
+    if school_code is None:
+        return False
+    list_versions.touch(session, TASK_LIST, school_code)
+    return True
 
 
 _MARK_REMINDED = (
@@ -410,7 +428,8 @@ async def mark_reminded(
     session: AsyncSession, school_code: str, step_id: str, at: datetime
 ) -> bool:
     params = {"b_school_code": school_code, "b_step_id": step_id, "b_at": at}
-    return _rowcount(await session.execute(_MARK_REMINDED, params)) == 1
+    changed = _rowcount(await session.execute(_MARK_REMINDED, params))
+    return _touched_if(session, school_code, changed) == 1
 
 
 def _void_open(which: ColumnElement[bool]) -> Update:
@@ -440,7 +459,9 @@ async def void_tasks(
 ) -> int:
     """Every open task of the transfer at this school becomes void; how many did."""
     params = {"b_school_code": school_code, "b_which": transfer_id, "b_at": at, "b_reason": reason}
-    return _rowcount(await session.execute(_VOID_TRANSFER_TASKS, params))
+    return _touched_if(
+        session, school_code, _rowcount(await session.execute(_VOID_TRANSFER_TASKS, params))
+    )
 
 
 async def void_step_tasks(
@@ -448,7 +469,9 @@ async def void_step_tasks(
 ) -> int:
     """The open task of one step at this school becomes void; how many did."""
     params = {"b_school_code": school_code, "b_which": step_id, "b_at": at, "b_reason": reason}
-    return _rowcount(await session.execute(_VOID_STEP_TASKS, params))
+    return _touched_if(
+        session, school_code, _rowcount(await session.execute(_VOID_STEP_TASKS, params))
+    )
 
 
 async def open_task_counts(

@@ -18,11 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.county.bootstrap import build_app
 from shared.audit.chain import verify
 from shared.audit.tables import audit_entry
+from shared.clock import Clock
 from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
@@ -220,3 +221,54 @@ async def test_an_unchanged_list_is_304_without_an_audit_entry(
         },
     )
     assert neighbour.status_code == 404
+
+
+async def test_a_304_reads_the_list_version_not_the_tasks(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    """An unchanged list costs one row read (decision 0020): the poll answering 304 runs no
+    statement over the tasks; the one answering 200 does."""
+    runtime, client = county
+    await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
+    first = await client.get(TASKS, params={"status": "open"})
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        tag = {"If-None-Match": first.headers["etag"]}
+        assert (await client.get(TASKS, params={"status": "open"}, headers=tag)).status_code == 304
+        polled = list(statements)
+        statements.clear()
+        assert (await client.get(TASKS, params={"status": "approved"})).status_code == 200
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", record)
+    assert any("list_version" in s for s in polled)
+    assert not any("authority_task" in s for s in polled)
+    assert any("FROM authority_task" in s for s in statements)
+
+
+async def test_the_etag_follows_the_unit_and_the_day(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    """A task opened at a neighbour county hosted by the same instance leaves this county's
+    ETag as it was; a new day changes it (the overdue flags are as of today)."""
+    runtime, client = county
+    await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
+    tag = (await client.get(TASKS)).headers["etag"]
+
+    theirs = opened(date(2026, 9, 21)).model_copy(update={"from_school": "4101050001"})
+    await deliver(runtime, theirs, source=NATIONAL, target=NEIGHBOUR)
+    neighbour = await client.get(
+        f"/api/v1/counties/{NEIGHBOUR.code}/tasks",
+        headers=auth_headers(str(NEIGHBOUR), Role.APPROVER),
+    )
+    assert neighbour.json()["total"] == 1
+    assert (await client.get(TASKS, headers={"If-None-Match": tag})).status_code == 304
+
+    runtime.clock = Clock(date(2026, 9, 22))  # the step falls due on 09-21: overdue now
+    later = await client.get(TASKS, headers={"If-None-Match": tag})
+    assert later.status_code == 200 and later.headers["etag"] != tag
+    assert later.json()["items"][0]["overdue"] is True

@@ -10,11 +10,12 @@ from sqlalchemy import Connection
 
 from services.school.adapters.orm import metadata
 from shared.db.engine import SessionFactory
+from shared.db.list_versions import list_version_metadata
 
 
 def _school_diffs(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    diffs = compare_metadata(context, metadata)
+    diffs = compare_metadata(context, [metadata, list_version_metadata])  # type: ignore[arg-type]
     shared_tables = ("kernel_", "security_", "alembic_version")  # tested with their own models
     return [d for d in diffs if not any(name in repr(d) for name in shared_tables)]
 

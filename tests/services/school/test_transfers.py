@@ -503,13 +503,20 @@ async def test_overdue_tasks_are_flagged_and_counted(school: School) -> None:
 
 
 async def test_a_closed_transfer_voids_the_open_task(school: School) -> None:
+    """… and, like the task's opening, changes the polled list's ETag (decision 0020)."""
+    url = f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks"
+    empty = (await school.client.get(url)).headers["etag"]
     info = await school.enrol(ZHONGYUAN_PRIMARY)
     step = step_opened(info)
     await school.deliver(step)
+    opened = await school.client.get(url, headers={"If-None-Match": empty})
+    assert opened.status_code == 200 and opened.headers["etag"] != empty
     closed = TransferClosed(
         transfer_id=step.transfer_id, outcome="rejected", reason="receiving county rejected"
     )
     await school.deliver(closed)
+    voided = await school.client.get(url, headers={"If-None-Match": opened.headers["etag"]})
+    assert voided.status_code == 200 and voided.headers["etag"] != opened.headers["etag"]
 
     [task] = (await tasks(school))["items"]
     assert task["status"] == "void" and "rejected" in task["decision_reason"]

@@ -12,10 +12,13 @@ from sqlalchemy import MetaData
 
 from shared.authority import decisions, messages, queries
 from shared.authority.domain import Decision, DecisionKind, TaskKind, TaskStatus
+from shared.authority.repository import TASK_LIST, TaskRepository
 from shared.authority.role import RegistryAuthority
 from shared.authority.schemas import DecisionCreate, TaskListQuery
 from shared.authority.tables import define_authority_tables
 from shared.contracts.students import IdType
+from shared.db import list_versions
+from shared.db.list_versions import list_version_metadata
 from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.messaging.errors import PermanentMessageError
@@ -63,6 +66,7 @@ async def make_authority(tmp_path: Path, database_url: str) -> AsyncIterator[Mak
         authority = RegistryAuthority(runtime, define_authority_tables(metadata))
         async with runtime.engine.begin() as connection:
             await connection.run_sync(kernel_metadata.create_all, checkfirst=True)
+            await connection.run_sync(list_version_metadata.create_all, checkfirst=True)
             await connection.run_sync(metadata.create_all, checkfirst=True)
         messages.register(handlers, authority)
         built.append(authority)
@@ -335,3 +339,79 @@ async def test_task_list_filters_and_pages_oldest_first(make_authority: MakeAuth
     open_batches = await queries.list_tasks(authority, ZHONGYUAN, open_batches_query)
     assert open_batches.total == 2
     assert (await queries.list_tasks(authority, "410105", TaskListQuery())).total == 0
+
+
+async def test_every_write_of_a_task_changes_its_units_list_version(
+    make_authority: MakeAuthority,
+) -> None:
+    """Each kind of task write bumps the unit's task list version once, at commit (decision
+    0020); a write that changes nothing, a rolled back one and another unit's leave it."""
+    authority = await make_authority()
+    now = authority.now()
+
+    async def version() -> int:
+        async with authority.runtime.sessions() as session:
+            return await list_versions.version(session, TASK_LIST, ZHONGYUAN)
+
+    async def write(change: Callable[[TaskRepository], Awaitable[object]]) -> int:
+        async with authority.runtime.sessions() as session, session.begin():
+            await change(authority.tasks(session))
+        return await version()
+
+    def task(task_id: str, unit_code: str = ZHONGYUAN) -> dict[str, Any]:
+        return {
+            "task_id": task_id,
+            "kind": TaskKind.TRANSFER_STEP,
+            "status": TaskStatus.OPEN,
+            "authority_unit": unit_code,
+            "school_code": PRIMARY,
+            "subject_id": f"step-{task_id}",
+            "item_count": 0,
+            "finding_count": 0,
+            "details": {},
+            "opened_at": now,
+            "correlation_id": task_id,
+            "message_id": task_id,
+            "transfer_id": f"transfer-{task_id}",
+        }
+
+    assert await version() == 0
+    assert await write(lambda tasks: tasks.add(task("t1"))) == 1
+    assert await write(lambda tasks: tasks.add(task("t2"))) == 2
+    assert await write(lambda tasks: tasks.mark_reminded(ZHONGYUAN, "step-t1", now)) == 3
+    assert await write(lambda tasks: tasks.replace_open_details("t1", {"note": "x"}, 1)) == 4
+    closing = TaskStatus.APPROVED
+    assert await write(lambda tasks: tasks.close("t1", closing, at=now, by="o", reason=None)) == 5
+    # t1 is no longer open: closing it again, reminding or voiding it changes nothing.
+    assert await write(lambda tasks: tasks.close("t1", closing, at=now, by="o", reason=None)) == 5
+    assert await write(lambda tasks: tasks.mark_reminded(ZHONGYUAN, "step-t1", now)) == 5
+    assert (
+        await write(lambda tasks: tasks.void_step(ZHONGYUAN, "step-t1", at=now, by="s", reason="r"))
+        == 5
+    )
+    assert (
+        await write(lambda tasks: tasks.void_step(ZHONGYUAN, "step-t2", at=now, by="s", reason="r"))
+        == 6
+    )
+    assert await write(lambda tasks: tasks.add(task("t3"))) == 7
+    assert (
+        await write(
+            lambda tasks: tasks.void_transfer(ZHONGYUAN, "transfer-t3", at=now, by="s", reason="r")
+        )
+        == 8
+    )
+
+    # Several writes in one transaction: one bump. Another unit's task: none here.
+    async def two(tasks: TaskRepository) -> None:
+        await tasks.add(task("t4"))
+        await tasks.add(task("t5"))
+        await tasks.add(task("t6", "410105"))
+
+    assert await write(two) == 9
+    with pytest.raises(RuntimeError):
+        async with authority.runtime.sessions() as session, session.begin():
+            await authority.tasks(session).add(task("t7"))
+            raise RuntimeError("rolled back")
+    assert await version() == 9
+    async with authority.runtime.sessions() as session:
+        assert await list_versions.version(session, TASK_LIST, "410105") == 1

@@ -28,6 +28,7 @@ from shared.contracts.transfer import (
     TransferStepReminder,
     TransferStepSettled,
 )
+from shared.db.list_versions import list_version_metadata
 from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.messaging.errors import PermanentMessageError
@@ -70,6 +71,7 @@ async def make_authority(tmp_path: Path, database_url: str) -> AsyncIterator[Mak
         authority = RegistryAuthority(runtime, define_authority_tables(metadata))
         async with runtime.engine.begin() as connection:
             await connection.run_sync(kernel_metadata.create_all, checkfirst=True)
+            await connection.run_sync(list_version_metadata.create_all, checkfirst=True)
             await connection.run_sync(metadata.create_all, checkfirst=True)
         messages.register(handlers, authority)
         built.append(authority)

@@ -24,6 +24,7 @@ from services.national.service_layer.promotion import (
 from shared.contracts.promotion import ProvincePromoted, province_promotion_message_id
 from shared.contracts.status import RegistryPromoted, promotion_message_id, promotion_run_id
 from shared.db.engine import SessionFactory
+from shared.db.list_versions import list_version_metadata
 from shared.federation.config import Federation
 from shared.messaging.envelope import Envelope
 from shared.runtime.errors import DomainError
@@ -370,7 +371,7 @@ async def test_on_postgresql_the_promotion_touches_no_index(
 
 def _national_diffs(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    diffs = compare_metadata(context, metadata)
+    diffs = compare_metadata(context, [metadata, list_version_metadata])  # type: ignore[arg-type]
     shared_tables = ("kernel_", "security_", "alembic_version")  # tested with their own models
     return [d for d in diffs if not any(name in repr(d) for name in shared_tables)]
 
