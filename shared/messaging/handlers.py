@@ -30,7 +30,12 @@ class HandlerContext:
 
     async def emit(self, payload: Contract, *, target: UnitRef) -> Envelope:
         """Cause a message, committed with this handler's transaction (same correlation)."""
-        envelope = build_envelope(
+        [envelope] = await emit_together([(self, payload, target)])
+        return envelope
+
+    def caused(self, payload: Contract, *, target: UnitRef) -> Envelope:
+        """The envelope of a message this one causes (same correlation), not yet staged."""
+        return build_envelope(
             payload,
             source=self.envelope.target,
             target=target,
@@ -38,9 +43,19 @@ class HandlerContext:
             causation_id=self.envelope.message_id,
             trace_context=self.trace_context,
         )
-        await stage(self.session, [envelope])
-        self._emitted.append(envelope)
-        return envelope
+
+
+async def emit_together(
+    emits: Sequence[tuple[HandlerContext, Contract, UnitRef]],
+) -> list[Envelope]:
+    """Cause messages of several contexts sharing one transaction (a set-based handler's run):
+    each as its context's :meth:`HandlerContext.emit` would, staged in one INSERT."""
+    envelopes = [ctx.caused(payload, target=target) for ctx, payload, target in emits]
+    if envelopes:
+        await stage(emits[0][0].session, envelopes)
+    for (ctx, _, _), envelope in zip(emits, envelopes, strict=True):
+        ctx._emitted.append(envelope)
+    return envelopes
 
 
 Handler = Callable[[HandlerContext, Any], Awaitable[None]]

@@ -11,7 +11,7 @@ UPDATE it replaces did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -46,10 +46,6 @@ _ACTIVE = select(Archive).where(
     Archive.student_number == bindparam("student_number"),
     Archive.status == ArchiveStatus.ACTIVE,
 )
-_BY_NUMBER = select(Archive).where(
-    Archive.province == bindparam("province"),
-    Archive.student_number == bindparam("student_number"),
-)
 _HAS_ENTRY = select(_ENTRY.c.entry_id).where(
     _ENTRY.c.archive_id == bindparam("archive_id"),
     _ENTRY.c.kind == bindparam("kind"),
@@ -62,22 +58,47 @@ _ENTRIES = (
 )
 # ORM bulk INSERT, as before: it groups rows by the keys they have.
 _ADD_ENTRIES = insert(ArchiveEntry)
+# Core: one executemany for rows with the same keys, a None among them splits nothing.
+_ADD_ENTRY_ROWS = insert(_ENTRY)
 _ADD_ARCHIVE = insert(_ARCHIVE)
 # No SET clause of its own: the columns set are the other keys of the parameter dict.
 _UPDATE_ARCHIVE = update(_ARCHIVE).where(
     _ARCHIVE.c.province == bindparam("k_province"),
     _ARCHIVE.c.archive_id == bindparam("k_archive_id"),
 )
-_BACKUP_TAKEN = select(_BACKUP.c.backup_id).where(
-    _BACKUP.c.school_code == bindparam("school_code"),
-    _BACKUP.c.transfer_id == bindparam("transfer_id"),
-)
 _ADD_BACKUP = insert(_BACKUP)
-_HANDOVER_OF = select(ArchiveHandover).where(
-    ArchiveHandover.province == bindparam("province"),
-    ArchiveHandover.transfer_id == bindparam("transfer_id"),
-)
 _ADD_HANDOVER = insert(_HANDOVER)
+# A transfer message is applied in a run of its kind (one delivery batch) at once: ``IN``
+# lists for the reads, ``executemany`` for the writes, whatever the run's length.
+_ACTIVE_OF = select(Archive).where(
+    Archive.province == bindparam("province"),
+    Archive.student_number.in_(bindparam("student_numbers", expanding=True)),
+    Archive.status == ArchiveStatus.ACTIVE,
+)
+_BY_NUMBERS = select(Archive).where(
+    Archive.province == bindparam("province"),
+    Archive.student_number.in_(bindparam("student_numbers", expanding=True)),
+)
+_REFERENCED = select(_ENTRY.c.archive_id, _ENTRY.c.reference).where(
+    _ENTRY.c.archive_id.in_(bindparam("archive_ids", expanding=True)),
+    _ENTRY.c.kind == bindparam("kind"),
+    _ENTRY.c.reference.in_(bindparam("references", expanding=True)),
+)
+_ENTRIES_OF = (
+    select(ArchiveEntry)
+    .where(ArchiveEntry.archive_id.in_(bindparam("archive_ids", expanding=True)))
+    .order_by(ArchiveEntry.archive_id, ArchiveEntry.occurred_on, ArchiveEntry.entry_id)
+)
+_DELETE_ENTRIES_OF = delete(ArchiveEntry).where(
+    ArchiveEntry.archive_id.in_(bindparam("archive_ids", expanding=True))
+)
+_BACKUPS_TAKEN = select(_BACKUP.c.school_code, _BACKUP.c.transfer_id).where(
+    _BACKUP.c.transfer_id.in_(bindparam("transfer_ids", expanding=True))
+)
+_HANDOVERS_OF = select(ArchiveHandover).where(
+    ArchiveHandover.province == bindparam("province"),
+    ArchiveHandover.transfer_id.in_(bindparam("transfer_ids", expanding=True)),
+)
 _MARK_RECEIVED = (
     update(_HANDOVER)
     .where(
@@ -207,13 +228,6 @@ class ArchiveRepository:
         rows = await self.session.execute(_ENTRIES, {"archive_id": archive_id})
         return list(rows.scalars())
 
-    # --- transfers ---------------------------------------------------------------------
-
-    async def by_number(self, student_number: str) -> Archive | None:
-        """The archive under ``student_number`` here, whatever its status."""
-        params = {"province": self.province, "student_number": student_number}
-        return (await self.session.execute(_BY_NUMBER, params)).scalar_one_or_none()
-
     async def discipline_entries(self, archive_id: str) -> list[ArchiveEntry]:
         rows = await self.session.execute(
             select(ArchiveEntry).where(
@@ -223,26 +237,94 @@ class ArchiveRepository:
         )
         return list(rows.scalars())
 
-    async def add(self, row: Mapping[str, Any]) -> None:
-        await self.session.execute(_ADD_ARCHIVE, dict(row))
-
     async def update(self, archive_id: str, values: Mapping[str, Any]) -> None:
         params = {"k_province": self.province, "k_archive_id": archive_id, **values}
         result = await self.session.execute(_UPDATE_ARCHIVE, params)
         if _rowcount(result):
             _written(self.session, Archive, archive_id, values)
 
-    async def delete_entries(self, archive_id: str) -> None:
-        await self.session.execute(
-            delete(ArchiveEntry).where(ArchiveEntry.archive_id == archive_id)
-        )
+    # --- transfers: a run of messages at once (one delivery batch) ----------------------
 
-    async def add_backup(self, row: Mapping[str, Any]) -> None:
-        """Keep a sending school's backup, once per transfer."""
-        params = {"school_code": row["school_code"], "transfer_id": row["transfer_id"]}
-        found = await self.session.execute(_BACKUP_TAKEN, params)
-        if found.first() is None:
-            await self.session.execute(_ADD_BACKUP, dict(row))
+    async def active_of(self, student_numbers: Collection[str]) -> dict[str, Archive]:
+        """The active archives under these student numbers here, by number."""
+        return await self._of_numbers(_ACTIVE_OF, student_numbers)
+
+    async def by_numbers(self, student_numbers: Collection[str]) -> dict[str, Archive]:
+        """The archives under these student numbers here, whatever their status, by number."""
+        return await self._of_numbers(_BY_NUMBERS, student_numbers)
+
+    async def _of_numbers(self, statement: Any, numbers: Collection[str]) -> dict[str, Archive]:
+        if not numbers:
+            return {}
+        params = {"province": self.province, "student_numbers": list(numbers)}
+        found = (await self.session.execute(statement, params)).scalars()
+        return {archive.student_number or "": archive for archive in found}
+
+    async def referenced(
+        self, kind: str, pairs: Collection[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Which of these (archive id, reference) already have an entry of ``kind``."""
+        if not pairs:
+            return set()
+        params = {
+            "kind": kind,
+            "archive_ids": sorted({archive_id for archive_id, _ in pairs}),
+            "references": sorted({reference for _, reference in pairs}),
+        }
+        rows = await self.session.execute(_REFERENCED, params)
+        return {(row.archive_id, row.reference) for row in rows} & set(pairs)
+
+    async def entries_of(self, archive_ids: Collection[str]) -> dict[str, list[ArchiveEntry]]:
+        """Each archive's entries, in the order of :meth:`entries`."""
+        entries: dict[str, list[ArchiveEntry]] = {archive_id: [] for archive_id in archive_ids}
+        if archive_ids:
+            rows = await self.session.execute(_ENTRIES_OF, {"archive_ids": list(archive_ids)})
+            for entry in rows.scalars():
+                entries[entry.archive_id].append(entry)
+        return entries
+
+    async def add_entry_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Insert entries with the same keys in one ``executemany``, whatever their values
+        (:meth:`add_entries` starts another INSERT wherever a row has a None the one before
+        it does not have)."""
+        rows = [dict(row) for row in rows]
+        if rows:
+            await self.session.execute(_ADD_ENTRY_ROWS, rows)
+
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert archives (rows with the same keys) in one ``executemany``."""
+        if rows:
+            await self.session.execute(_ADD_ARCHIVE, [dict(row) for row in rows])
+
+    async def update_many(self, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set each archive's values (archive id → values, the same columns for every
+        archive) in one ``executemany``."""
+        if not values:
+            return
+        params = [
+            {"k_province": self.province, "k_archive_id": archive_id, **written}
+            for archive_id, written in values.items()
+        ]
+        await self.session.execute(_UPDATE_ARCHIVE, params)
+        for archive_id, written in values.items():
+            _written(self.session, Archive, archive_id, written)
+
+    async def delete_entries_of(self, archive_ids: Collection[str]) -> None:
+        if archive_ids:
+            await self.session.execute(_DELETE_ENTRIES_OF, {"archive_ids": list(archive_ids)})
+
+    async def add_backups(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Keep sending schools' backups, once per (school, transfer)."""
+        if not rows:
+            return
+        params = {"transfer_ids": sorted({row["transfer_id"] for row in rows})}
+        taken = {
+            (r.school_code, r.transfer_id)
+            for r in await self.session.execute(_BACKUPS_TAKEN, params)
+        }
+        new = [dict(r) for r in rows if (r["school_code"], r["transfer_id"]) not in taken]
+        if new:
+            await self.session.execute(_ADD_BACKUP, new)
 
     async def latest_backup(self, school_code: str, student_number: str) -> ArchiveBackup | None:
         """The newest backup a school keeps of a student's archive."""
@@ -266,25 +348,39 @@ class HandoverRepository:
         self.session = session
         self.province = province
 
-    async def get(self, transfer_id: str) -> ArchiveHandover | None:
-        params = {"province": self.province, "transfer_id": transfer_id}
-        return (await self.session.execute(_HANDOVER_OF, params)).scalar_one_or_none()
+    async def of(self, transfer_ids: Collection[str]) -> dict[str, ArchiveHandover]:
+        """The hand-overs of these transfers made here, by transfer id."""
+        if not transfer_ids:
+            return {}
+        params = {"province": self.province, "transfer_ids": list(transfer_ids)}
+        found = (await self.session.execute(_HANDOVERS_OF, params)).scalars()
+        return {handover.transfer_id: handover for handover in found}
 
-    async def add(self, row: Mapping[str, Any]) -> None:
-        await self.session.execute(_ADD_HANDOVER, dict(row))
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert hand-overs (rows with the same keys) in one ``executemany``."""
+        if rows:
+            await self.session.execute(_ADD_HANDOVER, [dict(row) for row in rows])
 
-    async def mark_received(self, transfer_id: str, at: datetime) -> bool:
-        params = {"k_province": self.province, "k_transfer_id": transfer_id, "v_received_at": at}
-        result = await self.session.execute(_MARK_RECEIVED, params)
-        if _rowcount(result) != 1:
-            return False
-        _written(
-            self.session,
-            ArchiveHandover,
-            transfer_id,
-            {"state": HandoverState.RECEIVED, "received_at": at},
-        )
-        return True
+    async def mark_received_many(
+        self, handovers: Collection[ArchiveHandover], at: datetime
+    ) -> None:
+        """The hand-overs are received (one ``executemany``); those already received stay as
+        they are."""
+        open_ones = [h for h in handovers if h.state != HandoverState.RECEIVED]
+        if not open_ones:
+            return
+        params = [
+            {"k_province": self.province, "k_transfer_id": h.transfer_id, "v_received_at": at}
+            for h in open_ones
+        ]
+        await self.session.execute(_MARK_RECEIVED, params)
+        for handover in open_ones:
+            _written(
+                self.session,
+                ArchiveHandover,
+                handover.transfer_id,
+                {"state": HandoverState.RECEIVED, "received_at": at},
+            )
 
     async def page(
         self, *, states: Sequence[str] | None, overdue_on: date | None, limit: int, offset: int

@@ -6,6 +6,7 @@ steps) are ``shared.authority``'s, registered in ``bootstrap.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from services.province.service_layer import (
@@ -16,6 +17,7 @@ from services.province.service_layer import (
     promotion,
     status_archive,
 )
+from services.province.service_layer.archive_transfer import Completion, HandOver, Receipt
 from shared.contracts.duplicates import DuplicateResolutionDecided
 from shared.contracts.graduation import GraduationBatchDecided
 from shared.contracts.promotion import ProvincePromoted
@@ -85,32 +87,48 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
 
 
 def register_transfers(handlers: HandlerRegistry, federation: Federation) -> None:
-    """The archive follows a transferred student (N2013 arts. 9, 15)."""
+    """The archive follows a transferred student (N2013 arts. 9, 15). Set-based: a delivery
+    batch's run of each message type is applied at once (decision 0019)."""
 
-    async def on_transfer_completed(ctx: HandlerContext, completed: TransferCompleted) -> None:
+    def completion(ctx: HandlerContext, completed: TransferCompleted) -> Completion:
         from_school = known_school(federation, completed.from_school)
         to_school = known_school(federation, completed.to_school)
         if ctx.unit.code not in (from_school.province, to_school.province):
             raise PermanentMessageError(
                 f"transfer {completed.transfer_id} does not concern {ctx.unit}"
             )
-        await archive_transfer.on_completed(ctx, from_school, to_school, completed, _now())
+        return Completion(ctx, from_school, to_school, completed)
 
-    async def on_archive_handed_over(ctx: HandlerContext, handed: ArchiveHandedOver) -> None:
+    def hand_over(ctx: HandlerContext, handed: ArchiveHandedOver) -> HandOver:
         require_school_of(federation, ctx.unit, handed.to_school)
         from_province = known_school(federation, handed.from_school).province
         if from_province == ctx.unit.code:
             raise PermanentMessageError(
                 f"transfer {handed.transfer_id}: an archive is handed over across a border only"
             )
-        await archive_transfer.receive(ctx, from_province, handed, _now())
+        return HandOver(ctx, from_province, handed)
 
-    async def on_archive_received(ctx: HandlerContext, received: ArchiveReceived) -> None:
-        await archive_transfer.record_receipt(ctx, received, _now())
+    async def on_transfers_completed(
+        contexts: Sequence[HandlerContext], payloads: Sequence[TransferCompleted]
+    ) -> None:
+        completions = [completion(c, p) for c, p in zip(contexts, payloads, strict=True)]
+        await archive_transfer.on_completed_many(completions, _now())
 
-    handlers.register(TransferCompleted, on_transfer_completed)
-    handlers.register(ArchiveHandedOver, on_archive_handed_over)
-    handlers.register(ArchiveReceived, on_archive_received)
+    async def on_archives_handed_over(
+        contexts: Sequence[HandlerContext], payloads: Sequence[ArchiveHandedOver]
+    ) -> None:
+        handed = [hand_over(c, p) for c, p in zip(contexts, payloads, strict=True)]
+        await archive_transfer.receive_many(handed, _now())
+
+    async def on_archives_received(
+        contexts: Sequence[HandlerContext], payloads: Sequence[ArchiveReceived]
+    ) -> None:
+        receipts = [Receipt(c, p) for c, p in zip(contexts, payloads, strict=True)]
+        await archive_transfer.record_receipts(receipts, _now())
+
+    handlers.register_many(TransferCompleted, on_transfers_completed)
+    handlers.register_many(ArchiveHandedOver, on_archives_handed_over)
+    handlers.register_many(ArchiveReceived, on_archives_received)
 
 
 def register_status_changes(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, select
 
+from services.province.adapters.orm import Archive, ArchiveBackup, ArchiveEntry, ArchiveHandover
 from shared.contracts.transfer import (
     ArchiveReceived,
     ProofRef,
@@ -29,11 +32,13 @@ from tests.services.province.transfer_support import (
     TODAY,
     ZHONGYUAN_PRIMARY,
     Province,
+    archived_students,
     completed,
     number_of,
     province_ref,
     province_service,
 )
+from tests.shared.authority.support import basic
 
 NO_DISCIPLINE_CHECK = {"41": {"transfer": {"refuse_under_discipline": False}}}
 
@@ -325,3 +330,186 @@ async def test_messages_that_cannot_apply_here_are_dead_lettered(
             source=province_ref("33"),
         )
     await zhejiang.apply(handed)
+
+
+# --- a delivery batch's run of messages, applied at once ----------------------------------
+
+
+@pytest.fixture
+async def henan_again(config: Path, other_database_url: str) -> AsyncIterator[Province]:
+    """Henan a second time, on a database of its own: the same messages applied otherwise."""
+    async with province_service(config, "41", other_database_url) as province:
+        yield province
+
+
+def _without_times(value: Any) -> Any:
+    """``value`` without the moments of the run (``*_at``): the rest must be the same."""
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if not k.endswith("_at")}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+async def archive_state(province: Province) -> dict[str, Any]:
+    """Archives, entries, backups, hand-overs and the messages staged, comparable."""
+    tables = {
+        "archives": Archive,
+        "entries": ArchiveEntry,
+        "backups": ArchiveBackup,
+        "handovers": ArchiveHandover,
+    }
+    state: dict[str, Any] = {}
+    async with province.runtime.sessions() as session:
+        for name, entity in tables.items():
+            rows = (await session.execute(select(entity.__table__))).mappings()
+            found = [
+                _without_times({k: v for k, v in row.items() if k not in ("entry_id", "backup_id")})
+                for row in rows
+            ]
+            state[name] = sorted(found, key=repr)
+    messages = await province.staged()
+    state["messages"] = sorted(
+        (m.type, m.target.code, repr(_without_times(m.payload))) for m in messages
+    )
+    return state
+
+
+async def test_a_run_of_completions_at_once_is_applied_as_one_by_one(
+    henan: Province, henan_again: Province
+) -> None:
+    """Moves, hand-overs, a hand-over with no archive and a transfer into the province, in
+    one run: the same archives, backups, hand-overs and messages as one message at a time."""
+    both = [henan, henan_again]
+    leaving = await archived_students(both, ZHONGYUAN_PRIMARY, *(basic() for _ in range(4)))
+    run = [
+        completed(leaving[0]),
+        completed(leaving[1], to_school=HANGZHOU_PRIMARY),
+        completed(leaving[2]),
+        completed(leaving[3], to_school=HANGZHOU_PRIMARY),
+        completed(basic(), to_school=HANGZHOU_PRIMARY),  # no archive here: missing
+        completed(basic(), from_school=HANGZHOU_PRIMARY, to_school=ZHONGYUAN_PRIMARY),
+    ]
+    for done in run:
+        await henan.deliver(done)
+    await henan_again.deliver_at_once(run)
+
+    expected = await archive_state(henan)
+    assert await archive_state(henan_again) == expected
+    assert len(expected["backups"]) == 4
+    assert sorted(h["state"] for h in expected["handovers"]) == ["missing", "sent", "sent"]
+    assert [m[0] for m in expected["messages"]].count("archive.handed_over") == 2
+
+
+async def test_a_transfer_twice_in_a_run_applies_once(henan: Province) -> None:
+    moving, leaving = await archived_students([henan], ZHONGYUAN_PRIMARY, basic(), basic())
+    move, hand = completed(moving), completed(leaving, to_school=HANGZHOU_PRIMARY)
+    await henan.deliver_at_once([move, hand, move, hand])
+    await henan.deliver_at_once([hand, move])  # and a redelivery after it, once more
+
+    moved = (await henan.client.get(f"/api/v1/provinces/41/archives/{number_of(moving)}")).json()
+    assert [e["kind"] for e in moved["entries"]] == ["registered", "transferred"]
+    assert moved["school_code"] == JINSHUI_PRIMARY
+    assert len(await henan.staged("archive.handed_over")) == 1
+    state = await archive_state(henan)
+    assert len(state["backups"]) == 2 and len(state["handovers"]) == 1
+
+
+async def test_one_student_twice_in_a_run_is_moved_in_order(henan: Province) -> None:
+    """Two transfers of one student in one run: the second sees the first's move."""
+    [info] = await archived_students([henan], ZHONGYUAN_PRIMARY, basic())
+    there = completed(info)
+    back = completed(info, from_school=JINSHUI_PRIMARY, to_school=ZHONGYUAN_PRIMARY)
+    await henan.deliver_at_once([there, back])
+
+    archive = (await henan.client.get(f"/api/v1/provinces/41/archives/{number_of(info)}")).json()
+    assert archive["school_code"] == ZHONGYUAN_PRIMARY
+    assert [e["kind"] for e in archive["entries"]] == ["registered", "transferred", "transferred"]
+    state = await archive_state(henan)
+    [second] = [b for b in state["backups"] if b["transfer_id"] == str(back.transfer_id)]
+    assert second["snapshot"]["school_code"] == JINSHUI_PRIMARY
+    assert len(second["snapshot"]["entries"]) == 3  # with its own transfer, as always
+
+
+async def test_runs_of_hand_overs_and_receipts_at_once(henan: Province, zhejiang: Province) -> None:
+    leaving = await archived_students([henan], ZHONGYUAN_PRIMARY, *(basic() for _ in range(3)))
+    await henan.deliver_at_once([completed(i, to_school=HANGZHOU_PRIMARY) for i in leaving])
+    handed = await henan.staged("archive.handed_over")
+    resent = handed[0].model_copy(update={"message_id": uuid.uuid4()})
+    await zhejiang.apply_at_once([*handed, resent])
+
+    for info in leaving:
+        archive = (
+            await zhejiang.client.get(f"/api/v1/provinces/33/archives/{number_of(info)}")
+        ).json()
+        assert (archive["status"], archive["school_code"]) == ("active", HANGZHOU_PRIMARY)
+        assert [e["kind"] for e in archive["entries"]] == [
+            "registered",
+            "transferred",
+            "archive_received",
+        ]
+    receipts = await zhejiang.staged("archive.received")
+    assert len(receipts) == 4  # every hand-over is answered, the resent one too
+    await henan.apply_at_once(receipts)
+    listed = await henan.client.get("/api/v1/provinces/41/archive-handovers?state=received")
+    assert listed.json()["total"] == 3
+    with pytest.raises(PermanentMessageError):  # one receipt for a hand-over never made
+        await henan.deliver_at_once(
+            [
+                ArchiveReceived(
+                    transfer_id=handed[1].payload["transfer_id"],
+                    student_number=number_of(leaving[1]),
+                ),
+                ArchiveReceived(transfer_id=uuid.uuid4(), student_number=number_of(leaving[0])),
+            ],
+            source=province_ref("33"),
+        )
+
+
+@contextmanager
+def statements(province: Province) -> Iterator[list[str]]:
+    """The SQL statements the province's engine sends while the block runs."""
+    sent: list[str] = []
+
+    def count(*args: Any) -> None:
+        sent.append(args[2])
+
+    engine = province.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_the_statements_of_a_run_do_not_grow_with_its_length(
+    henan: Province, zhejiang: Province
+) -> None:
+    """Per message type a fixed number of statements, for a run of 2 as for a run of 6."""
+    counted: dict[str, list[int]] = {}
+    for size in (2, 6):
+        infos = await archived_students([henan], ZHONGYUAN_PRIMARY, *(basic() for _ in range(size)))
+        moves = [completed(i) for i in infos[: size // 2]]
+        hands = [completed(i, to_school=HANGZHOU_PRIMARY) for i in infos[size // 2 :]]
+        with statements(henan) as sent:
+            await henan.deliver_at_once([*moves, *hands])
+        counted.setdefault("transfer.completed", []).append(len(sent))
+        handed = [
+            e
+            for e in await henan.staged("archive.handed_over")
+            if e.payload["transfer_id"] in {str(c.transfer_id) for c in hands}
+        ]
+        with statements(zhejiang) as sent:
+            await zhejiang.apply_at_once(handed)
+        counted.setdefault("archive.handed_over", []).append(len(sent))
+        receipts = [
+            e
+            for e in await zhejiang.staged("archive.received")
+            if e.payload["transfer_id"] in {str(c.transfer_id) for c in hands}
+        ]
+        with statements(henan) as sent:
+            await henan.apply_at_once(receipts)
+        counted.setdefault("archive.received", []).append(len(sent))
+
+    for message_type, (of_two, of_six) in counted.items():
+        assert of_two == of_six, (message_type, counted)

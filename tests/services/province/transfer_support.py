@@ -5,7 +5,7 @@ directly, emitted messages wait in each outbox and can be applied to the other p
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,7 +20,8 @@ from shared.contracts.registration import RegistrationBatchDecided, Registration
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import StudentSummary, TransferCompleted
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.messaging.envelope import Contract, Envelope
+from shared.messaging.envelope import Contract, Envelope, build_envelope
+from shared.messaging.handlers import HandlerContext
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
@@ -69,24 +70,30 @@ class Province:
 
     async def archived_student(self, school: str, **overrides: Any) -> BasicInfo:
         """A student of ``school`` whose archive is active here (filed, number issued)."""
-        info = basic(**overrides)
-        submitted = batch(school, info)
-        school_unit = UnitRef(tier=Tier.SCHOOL, code=school)
-        await deliver(self.runtime, filing(submitted), source=school_unit, target=self.unit)
-        [item] = submitted.items
-        outcome = RegistrationOutcome(
-            registration_id=item.registration_id,
-            outcome="issued",
-            student_number=student_number_for(info.id_number or ""),
-        )
-        decided = RegistrationBatchDecided(
-            batch_id=submitted.batch_id,
-            school_code=school,
-            decided_by="national:CN",
-            outcomes=(outcome,),
-        )
-        await self.deliver(decided)
+        [info] = await archived_students([self], school, basic(**overrides))
         return info
+
+    async def apply_at_once(self, envelopes: Sequence[Envelope]) -> None:
+        """Apply a run of messages of one type in one handler call, as the consumer applies
+        a delivery batch's run (the set-based handler), in one transaction."""
+        [message_type] = {e.type for e in envelopes}
+        [version] = {e.schema_version for e in envelopes}
+        found = self.runtime.handlers.lookup(message_type, version)
+        many = self.runtime.handlers.many(message_type, version)
+        assert found is not None and many is not None, f"no set-based handler for {message_type}"
+        contract = found[0]
+        async with self.runtime.sessions() as session, session.begin():
+            await many(
+                [HandlerContext(session, e) for e in envelopes],
+                [contract.model_validate(e.payload) for e in envelopes],
+            )
+
+    async def deliver_at_once(
+        self, payloads: Sequence[Contract], source: UnitRef = NATIONAL
+    ) -> list[Envelope]:
+        envelopes = [build_envelope(p, source=source, target=self.unit) for p in payloads]
+        await self.apply_at_once(envelopes)
+        return envelopes
 
     async def add_discipline(
         self, student_number: str, *, reference: str, on: date, **data: Any
@@ -117,6 +124,32 @@ class Province:
                     }
                 ]
             )
+
+
+async def archived_students(
+    provinces: Sequence[Province], school: str, *infos: BasicInfo
+) -> tuple[BasicInfo, ...]:
+    """Students of ``school`` whose archives are active in each of ``provinces`` (the same
+    filing and decision delivered to each: the same archive ids everywhere)."""
+    submitted = batch(school, *infos)
+    school_unit = UnitRef(tier=Tier.SCHOOL, code=school)
+    decided = RegistrationBatchDecided(
+        batch_id=submitted.batch_id,
+        school_code=school,
+        decided_by="national:CN",
+        outcomes=tuple(
+            RegistrationOutcome(
+                registration_id=item.registration_id,
+                outcome="issued",
+                student_number=student_number_for(item.basic.id_number or ""),
+            )
+            for item in submitted.items
+        ),
+    )
+    for province in provinces:
+        await deliver(province.runtime, filing(submitted), source=school_unit, target=province.unit)
+        await province.deliver(decided)
+    return tuple(item.basic for item in submitted.items)
 
 
 def number_of(info: BasicInfo) -> str:
