@@ -12,16 +12,23 @@ read (what the database holds is remembered in the session, per transfer), the t
 object kept in step with what was written. The claim and its release keep the session's
 registry entries in step the same way (see :func:`_sync_entries`). Deadline sweeps and lists
 run rarely and build their statements inline.
+
+A run of decisions (one delivery batch) is applied set-based: :meth:`TransferRepository.lock_many`
+reads all its transfers and steps in two statements, and a repository given :class:`HeldWrites`
+holds what ``save``, ``release`` and ``move_registration`` would write until
+:meth:`TransferRepository.flush` writes it all at once (an ``executemany`` per table, one
+UPDATE for the releases and one for the moves), so that the statements of a run do not grow
+with its length (decision 0019).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -149,6 +156,17 @@ _LOAD_TRANSFER = select(TransferRecord).where(
     TransferRecord.transfer_id == bindparam("transfer_id")
 )
 _LOAD_TRANSFER_LOCKED = _LOAD_TRANSFER.with_for_update()
+# A run's transfers, locked in the order of their ids: two runs sharing transfers never wait
+# for each other in a cycle (PostgreSQL locks the rows as the sorted result is produced).
+_LOCK_TRANSFERS = (
+    select(TransferRecord)
+    .where(TransferRecord.transfer_id.in_(bindparam("transfer_ids", expanding=True)))
+    .order_by(TransferRecord.transfer_id)
+    .with_for_update()
+)
+_LOAD_STEPS_OF = select(_STEP).where(
+    _STEP.c.transfer_id.in_(bindparam("transfer_ids", expanding=True))
+)
 # ORM-enabled like the load, so it flushes the session's pending objects first as before.
 _EXISTS = select(TransferRecord.transfer_id).where(
     TransferRecord.transfer_id == bindparam("transfer_id")
@@ -168,6 +186,11 @@ _CLAIM = (
 _RELEASE = (
     update(_REGISTRY)
     .where(_REGISTRY.c.active_transfer_id == bindparam("k_transfer_id"))
+    .values(active_transfer_id=None)
+)
+_RELEASE_MANY = (
+    update(_REGISTRY)
+    .where(_REGISTRY.c.active_transfer_id.in_(bindparam("k_transfer_ids", expanding=True)))
     .values(active_transfer_id=None)
 )
 _MOVED = ("school_code", "province_code", "grade", "updated_at")
@@ -191,11 +214,30 @@ def _stored(session: AsyncSession) -> dict[str, _Stored]:
     return found
 
 
+@dataclass
+class HeldWrites:
+    """What a run of decisions changed, held for :meth:`TransferRepository.flush`: the state
+    columns per transfer and per step (the latest wins: they are whole states), the transfers
+    whose student is released, and the moves of registrations (values per transfer)."""
+
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    released: list[str] = field(default_factory=list)
+    moves: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def take(self) -> HeldWrites:
+        """Hand over what is held, and hold nothing from now on."""
+        taken = HeldWrites(self.transfers, self.steps, self.released, self.moves)
+        self.transfers, self.steps, self.released, self.moves = {}, {}, [], {}
+        return taken
+
+
 class TransferRepository:
     """The national database, seen through the questions the transfer saga asks."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, held: HeldWrites | None = None) -> None:
         self.session = session
+        self.held = held  # given: writes wait for flush() (a run of decisions)
 
     # -- the registry's hold on the student ------------------------------------------------
 
@@ -212,7 +254,10 @@ class TransferRepository:
         return _rowcount(result) == 1
 
     async def release(self, transfer_id: str) -> None:
-        await self.session.execute(_RELEASE, {"k_transfer_id": transfer_id})
+        if self.held is not None:
+            self.held.released.append(transfer_id)
+        else:
+            await self.session.execute(_RELEASE, {"k_transfer_id": transfer_id})
         _sync_entries(self.session, lambda e: e["active_transfer_id"] == transfer_id, None)
 
     async def move_registration(
@@ -226,16 +271,21 @@ class TransferRepository:
     ) -> bool:
         """Register the student at the receiving school and release the claim, in one
         statement: there is never a committed moment with two schools or none. ``entry``,
-        the session's object of the student's entry, is given the values written."""
+        the session's object of the student's entry, is given the values written. Held, the
+        move counts as done: :meth:`flush` raises if the student was not held after all."""
         values = {
             "school_code": school_code,
             "province_code": province_code,
             "grade": grade,
             "updated_at": now,
         }
-        params = {f"v_{k}": v for k, v in values.items()} | {"k_transfer_id": transfer_id}
-        result = await self.session.execute(_MOVE_REGISTRATION, params)
-        moved = _rowcount(result) == 1
+        if self.held is not None:
+            self.held.moves[transfer_id] = values
+            moved = True
+        else:
+            params = {f"v_{k}": v for k, v in values.items()} | {"k_transfer_id": transfer_id}
+            result = await self.session.execute(_MOVE_REGISTRATION, params)
+            moved = _rowcount(result) == 1
         if moved and entry is not None and entry.active_transfer_id == transfer_id:
             for name, value in (values | {"active_transfer_id": None}).items():
                 set_committed_value(entry, name, value)
@@ -273,9 +323,24 @@ class TransferRepository:
             return None
         if lock:
             steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
-        values = {transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
+        return self._loaded(record, steps)
+
+    async def lock_many(self, transfer_ids: Collection[str]) -> dict[str, LoadedTransfer]:
+        """:meth:`load` with ``lock`` for many transfers, in two statements; those that exist,
+        by id. The rows are locked in the order of their ids (no deadlock between runs)."""
+        params = {"transfer_ids": sorted(transfer_ids)}
+        records = list(await self.session.scalars(_LOCK_TRANSFERS, params))
+        steps: dict[str, list[Row[Any]]] = {r.transfer_id: [] for r in records}
+        if records:
+            for row in await self.session.execute(_LOAD_STEPS_OF, params):
+                steps[row.transfer_id].append(row)
+        return {r.transfer_id: self._loaded(r, steps[r.transfer_id]) for r in records}
+
+    def _loaded(self, record: TransferRecord, steps: Sequence[Row[Any]]) -> LoadedTransfer:
+        """Remember what the database holds (for :meth:`save`) and build the state machine."""
+        values = {record.transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
         values |= {row.step_id: tuple(getattr(row, n) for n in _STEP_STATE) for row in steps}
-        _stored(self.session)[transfer_id] = _Stored(record, values)
+        _stored(self.session)[record.transfer_id] = _Stored(record, values)
         return LoadedTransfer(record, saga_of(record, steps))
 
     async def save(self, saga: Transfer) -> None:
@@ -285,8 +350,11 @@ class TransferRepository:
         known = stored.values if stored is not None else {}
         state = _transfer_values(saga)
         if known.get(saga.transfer_id) != tuple(state.values()):
-            params = {f"v_{k}": v for k, v in state.items()}
-            await self.session.execute(_SAVE_TRANSFER, params | {"k_transfer_id": saga.transfer_id})
+            params = {f"v_{k}": v for k, v in state.items()} | {"k_transfer_id": saga.transfer_id}
+            if self.held is not None:
+                self.held.transfers[saga.transfer_id] = params
+            else:
+                await self.session.execute(_SAVE_TRANSFER, params)
             known[saga.transfer_id] = tuple(state.values())
             if stored is not None:  # the session's object says what the row says
                 for name, value in state.items():
@@ -299,8 +367,31 @@ class TransferRepository:
                     {f"v_{k}": v for k, v in values.items()} | {"k_step_id": step.step_id}
                 )
                 known[step.step_id] = tuple(values.values())
-        if changed:
+        if self.held is not None:
+            self.held.steps |= {row["k_step_id"]: row for row in changed}
+        elif changed:
             await self.session.execute(_SAVE_STEP, changed)
+
+    async def flush(self) -> None:
+        """Write the held writes: at most one statement each for the transfers, the steps,
+        the releases and the moves. Raises if a move found no student held by its transfer
+        (as :meth:`move_registration`'s caller would have)."""
+        if self.held is None:
+            return
+        held = self.held.take()
+        if held.transfers:
+            await self.session.execute(_SAVE_TRANSFER, list(held.transfers.values()))
+        if held.steps:
+            await self.session.execute(_SAVE_STEP, list(held.steps.values()))
+        if held.released:
+            await self.session.execute(_RELEASE_MANY, {"k_transfer_ids": held.released})
+        if held.moves:
+            result = await self.session.execute(_move_many(held.moves))
+            if _rowcount(result) != len(held.moves):
+                raise RuntimeError(
+                    f"of transfers {sorted(held.moves)} completed, only {_rowcount(result)} "
+                    "held their student"
+                )
 
     async def of_student(
         self, student_number: str, entry_id: str | None = None
@@ -419,6 +510,22 @@ def _sync_entries(
             continue
         if matches(loaded) and "active_transfer_id" in state.unmodified:
             set_committed_value(state.obj(), "active_transfer_id", transfer_id)
+
+
+def _move_many(moves: Mapping[str, Mapping[str, Any]]) -> Any:
+    """One UPDATE moving the registrations of several completed transfers (each its own
+    values, chosen by ``CASE active_transfer_id``): its row count is checkable, where an
+    ``executemany``'s is not (asyncpg). Built per run: its shape depends on the run."""
+    key = _REGISTRY.c.active_transfer_id
+    values = {
+        name: case(
+            {t: literal(m[name], _REGISTRY.c[name].type) for t, m in moves.items()}, value=key
+        )
+        for name in _MOVED
+    }
+    return (
+        update(_REGISTRY).where(key.in_(list(moves))).values(values | {"active_transfer_id": None})
+    )
 
 
 def _rowcount(result: Any) -> int:

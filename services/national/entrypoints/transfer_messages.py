@@ -12,6 +12,7 @@ units only):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from services.national.domain.transfer import NotEntitled
 from services.national.service_layer.transfers.closing import UnknownTransfer, cancel_transfer
@@ -20,7 +21,7 @@ from services.national.service_layer.transfers.decisions import (
     StepDecision,
     StepNotOpen,
     UnknownStep,
-    decide_step,
+    decide_steps,
 )
 from services.national.service_layer.transfers.notices import Outbox
 from services.national.service_layer.transfers.requests import request_transfer
@@ -43,29 +44,22 @@ def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
         receiving_school(deps, request.to_school, ctx.envelope.source)
         await request_transfer(saga_context(ctx, deps), request, ctx.envelope.correlation_id)
 
-    async def on_decided(ctx: HandlerContext, decided: TransferStepDecided) -> None:
-        sender = str(ctx.envelope.source)
-        if decided.decided_unit != sender:
-            raise PermanentMessageError(
-                f"decided_unit {decided.decided_unit} is not the sender {sender}"
-            )
-        decision = StepDecision(
-            transfer_id=str(decided.transfer_id),
-            step_id=str(decided.step_id),
-            approve=decided.decision == "approve",
-            decided_by=decided.decided_by,
-            decided_unit=sender,
-            reason=decided.reason,
-            rule=decided.rule,
-        )
+    async def on_decided(
+        contexts: Sequence[HandlerContext], run: Sequence[TransferStepDecided]
+    ) -> None:
+        """A run of decisions at once (set-based); one that can never apply fails the run,
+        and the consumer then applies each message alone, dead-lettering that one."""
+        decisions = [
+            step_decision(ctx, decided) for ctx, decided in zip(contexts, run, strict=True)
+        ]
         try:
-            await decide_step(saga_context(ctx, deps), decision)
+            ignored = await decide_steps([saga_context(c, deps) for c in contexts], decisions)
         except (UnknownTransfer, UnknownStep, NotEntitled) as exc:
             raise PermanentMessageError(str(exc)) from exc
-        except StepNotOpen as exc:
-            if exc.pending:
-                raise PermanentMessageError(f"{exc}: it was never opened") from exc
-            log.info("decision by %s ignored: %s", sender, exc)
+        except StepNotOpen as exc:  # pending: the others are ignored, not raised
+            raise PermanentMessageError(f"{exc}: it was never opened") from exc
+        for decision, not_open in ignored:
+            log.info("decision by %s ignored: %s", decision.decided_unit, not_open)
 
     async def on_cancel(ctx: HandlerContext, cancel: TransferCancelRequested) -> None:
         try:
@@ -79,8 +73,26 @@ def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
             raise PermanentMessageError(str(exc)) from exc
 
     handlers.register(TransferRequested, on_requested)
-    handlers.register(TransferStepDecided, on_decided)
+    handlers.register_many(TransferStepDecided, on_decided)
     handlers.register(TransferCancelRequested, on_cancel)
+
+
+def step_decision(ctx: HandlerContext, decided: TransferStepDecided) -> StepDecision:
+    """The decision as the saga takes it; ``decided_unit`` must be the sender."""
+    sender = str(ctx.envelope.source)
+    if decided.decided_unit != sender:
+        raise PermanentMessageError(
+            f"decided_unit {decided.decided_unit} is not the sender {sender}"
+        )
+    return StepDecision(
+        transfer_id=str(decided.transfer_id),
+        step_id=str(decided.step_id),
+        approve=decided.decision == "approve",
+        decided_by=decided.decided_by,
+        decided_unit=sender,
+        reason=decided.reason,
+        rule=decided.rule,
+    )
 
 
 def receiving_school(deps: TransferDeps, school_code: str, source: UnitRef) -> None:

@@ -138,6 +138,18 @@ class NationalDriver:
             await found[1](HandlerContext(session, envelope), payload)
         return await self.staged_since(before)
 
+    async def deliver_run(self, run: list[tuple[Contract, UnitRef]]) -> list[Envelope]:
+        """Apply consecutive messages of one type (``(payload, source)``) as the consumer
+        applies a run of a delivery batch: at once, through the set-based handler, in one
+        transaction; returns the envelopes staged."""
+        envelopes = [build_envelope(p, source=s, target=NATIONAL) for p, s in run]
+        many = self.handlers.many(envelopes[0].type, envelopes[0].schema_version)
+        assert many is not None
+        before = await self.last_outbox_id()
+        async with self.sessions() as session, session.begin():
+            await many([HandlerContext(session, e) for e in envelopes], [p for p, _ in run])
+        return await self.staged_since(before)
+
     async def request(
         self, payload: TransferRequested, *, source: UnitRef | None = None
     ) -> list[Envelope]:

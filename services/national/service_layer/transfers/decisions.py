@@ -11,16 +11,27 @@
   releases the claim), the archive falls due a month later (N2013 art. 15), and both schools
   and both provinces hear ``transfer.completed``.
 - Reject → the transfer closes as rejected (:mod:`.closing`).
+
+The parties' decisions arrive in runs (a delivery batch): :func:`decide_steps` applies a run
+with the same rules, reading its transfers (locked), steps and registry entries in three
+statements and writing its changes and messages together at the end (decision 0019). In
+memory the decisions apply one after the other, in delivery order, so two decisions on one
+transfer in a run behave as if delivered in two batches.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from services.national.adapters.orm import RegistryEntry
-from services.national.adapters.transfer_repository import LoadedTransfer
+from services.national.adapters.transfer_repository import (
+    HeldWrites,
+    LoadedTransfer,
+    TransferRepository,
+)
 from services.national.domain.transfer import Decision, NotEntitled, Step, StepState
 from services.national.domain.transfer_rules import ENROLLED
 from services.national.service_layer.transfers import notices
@@ -28,6 +39,7 @@ from services.national.service_layer.transfers.closing import UnknownTransfer, c
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferStepSettled
 from shared.federation.config import NATIONAL
+from shared.messaging.envelope import Envelope
 from shared.runtime.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
@@ -65,13 +77,68 @@ async def decide_step(ctx: SagaContext, decision: StepDecision) -> LoadedTransfe
     loaded = await ctx.transfers.load(decision.transfer_id, lock=True)
     if loaded is None:
         raise UnknownTransfer(f"no transfer {decision.transfer_id}")
-    step = _open_step(loaded, decision)
-    intervention = step.entitled(decision.decided_unit, ctx.today)
+    step, intervention = _decidable(ctx, loaded, decision)
     entry = await ctx.registry.entry_by_id(loaded.record.entry_id or "")
+    await _decide(ctx, loaded, step, intervention, decision, entry)
+    return loaded
+
+
+async def decide_steps(
+    contexts: Sequence[SagaContext], decisions: Sequence[StepDecision]
+) -> list[tuple[StepDecision, StepNotOpen]]:
+    """Apply a run of decisions (``contexts[i]`` is the context of ``decisions[i]``: one
+    session) as :func:`decide_step` would one by one, and return those ignored because their
+    step was decided or void already. Raises as :func:`decide_step` for the first decision
+    that can never apply; the run's writes are then left unwritten."""
+    if not decisions:
+        return []
+    first = contexts[0]
+    held, messages = HeldWrites(), list[Envelope]()
+    found = await first.transfers.lock_many({d.transfer_id for d in decisions})
+    entry_ids = {loaded.record.entry_id or "" for loaded in found.values()}
+    entries = await first.registry.entries_by_id(entry_ids)
+    ignored: list[tuple[StepDecision, StepNotOpen]] = []
+    for plain, decision in zip(contexts, decisions, strict=True):
+        ctx = replace(plain, held=held, outbox=replace(plain.outbox, held=messages))
+        loaded = found.get(decision.transfer_id)
+        if loaded is None:
+            raise UnknownTransfer(f"no transfer {decision.transfer_id}")
+        try:
+            step, intervention = _decidable(ctx, loaded, decision)
+        except StepNotOpen as exc:
+            if exc.pending:
+                raise
+            ignored.append((decision, exc))
+            continue
+        entry = entries.get(loaded.record.entry_id or "")
+        await _decide(ctx, loaded, step, intervention, decision, entry)
+    await TransferRepository(first.session, held).flush()
+    await replace(first.outbox, held=messages).stage_held()
+    return ignored
+
+
+def _decidable(
+    ctx: SagaContext, loaded: LoadedTransfer, decision: StepDecision
+) -> tuple[Step, bool]:
+    """The open step the decision is about, and whether it is an intervention; raises
+    :class:`UnknownStep`, :class:`NotEntitled` or :class:`StepNotOpen` otherwise."""
+    step = _open_step(loaded, decision)
+    return step, step.entitled(decision.decided_unit, ctx.today)
+
+
+async def _decide(
+    ctx: SagaContext,
+    loaded: LoadedTransfer,
+    step: Step,
+    intervention: bool,
+    decision: StepDecision,
+    entry: RegistryEntry | None,
+) -> None:
+    """Record a decision on an open step the decider is entitled to: stop, approve or reject."""
     changed = _registration_changed(loaded, entry)
     if changed is not None:
         await stop_transfer(ctx.transfers, ctx.outbox, loaded, changed, ctx.now)
-        return loaded
+        return
     assert entry is not None
     recorded = Decision(
         approve=decision.approve,
@@ -88,7 +155,6 @@ async def decide_step(ctx: SagaContext, decision: StepDecision) -> LoadedTransfe
     else:
         loaded.saga.reject(step, recorded)
         await close(ctx.transfers, ctx.outbox, loaded)
-    return loaded
 
 
 async def _tell_the_other_holder(

@@ -28,18 +28,21 @@ from shared.contracts.transfer import (
     TransferStepReminder,
 )
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.messaging.envelope import Contract, build_envelope
+from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.outbox import stage
 
 
 @dataclass(frozen=True)
 class Outbox:
     """Stages the saga's messages in ``session``'s transaction; ``causation_id`` and
-    ``trace_context`` continue an incoming message when there is one."""
+    ``trace_context`` continue an incoming message when there is one. Given ``held``, the
+    messages are collected there instead, for the caller to stage with those of other
+    messages in one statement (:meth:`stage_held`)."""
 
     session: AsyncSession
     causation_id: uuid.UUID | None = None
     trace_context: dict[str, str] | None = None
+    held: list[Envelope] | None = None
 
     async def send(self, payload: Contract, *, to: str, record: TransferRecord) -> None:
         await self.send_all(payload, to=[to], record=record)
@@ -57,7 +60,16 @@ class Outbox:
             )
             for unit in to
         ]
-        await stage(self.session, envelopes)
+        if self.held is not None:
+            self.held.extend(envelopes)
+        else:
+            await stage(self.session, envelopes)
+
+    async def stage_held(self) -> None:
+        """Stage the held messages (in the order they were sent) in one statement."""
+        if self.held:
+            await stage(self.session, self.held)
+            self.held.clear()
 
 
 def school_unit(code: str) -> str:
