@@ -16,6 +16,11 @@ message is applied on its own, so one bad message never holds back or corrupts t
 - Inbox: ``(consumer, message_id)`` is inserted in the same transaction as the handler's
   effect (one statement per batch, which also says which messages are new); a message
   already recorded is acknowledged and skipped.
+- Acknowledgement: a batch applied in one transaction is acknowledged with one ``basic.ack``
+  (``multiple``: its highest delivery tag; on a quorum queue every ack frame is a log entry).
+  That is safe because the worker takes deliveries in order and settles every batch before the
+  next, so no lower tag is still pending — unless a batch failed outright and was left for
+  redelivery: on that channel, acks stay one per message until it is replaced.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.exceptions import ChannelInvalidStateError
 from pydantic import ValidationError
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -99,6 +105,9 @@ class MessageConsumer:
         self._prefetch = prefetch
         self._pending: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractChannel | None = None
+        # Channels (by id) on which a failed batch left deliveries unsettled, for redelivery
+        # when the channel goes: a multiple ack there would settle them too.
+        self._unsettled: set[int | None] = set()
         self._worker: asyncio.Task[None] | None = None
         self.applied = 0
         self.duplicates = 0
@@ -114,6 +123,7 @@ class MessageConsumer:
     async def _attach(self, connection: AbstractConnection) -> None:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=False)
         self._broker.watch_channel(channel)
+        self._unsettled.clear()  # the old channels are gone, and their deliveries with them
         await channel.set_qos(prefetch_count=self._prefetch)
         declared = await declare_service_topology(channel, self.topology)
         self._channel = channel
@@ -141,6 +151,7 @@ class MessageConsumer:
                 raise
             except Exception:  # never let the worker die; unacked messages come back
                 log.exception("batch of %d left unacknowledged", len(batch))
+                self._unsettled.update(_channel_of(message) for message in batch)
 
     async def process(self, batch: Sequence[AbstractIncomingMessage]) -> None:
         """Apply a batch: dead-letter the undecodable, apply the rest, ack after commit."""
@@ -164,8 +175,22 @@ class MessageConsumer:
             for item in decoded:
                 await self._apply_alone(item)
             return
-        for item in decoded:
-            await _ack(item.message)
+        await self._ack_applied([item.message for item in decoded])
+
+    async def _ack_applied(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        """Acknowledge a batch's applied deliveries: one multiple ack per channel, of the
+        highest tag (the batch's dead-lettered ones, lower, were acked already)."""
+        highest: dict[int, AbstractIncomingMessage] = {}
+        for message in messages:
+            channel = _channel_of(message)
+            if channel is None or channel in self._unsettled or message.delivery_tag is None:
+                await _ack(message)  # a closed channel's: fails, logged, redelivered anyway
+                continue
+            top = highest.get(channel)
+            if top is None or (top.delivery_tag or 0) < message.delivery_tag:
+                highest[channel] = message
+        for message in highest.values():
+            await _ack(message, multiple=True)
 
     async def _apply_alone(self, item: Decoded) -> None:
         try:
@@ -377,11 +402,19 @@ def _attempt(message: AbstractIncomingMessage) -> int:
     return value if isinstance(value, int) else 1
 
 
-async def _ack(message: AbstractIncomingMessage) -> None:
+def _channel_of(message: AbstractIncomingMessage) -> int | None:
+    """The delivery's channel (its id), None once that channel is closed."""
+    try:
+        return id(message.channel)
+    except ChannelInvalidStateError:
+        return None
+
+
+async def _ack(message: AbstractIncomingMessage, *, multiple: bool = False) -> None:
     # After a reconnect the delivery's channel is gone; the broker redelivers it and the inbox
     # recognises it, so a failed ack is harmless.
     try:
-        await message.ack()
+        await message.ack(multiple=multiple)
     except Exception as exc:
         log.info("ack of %s failed (%r); it will be redelivered", message.message_id, exc)
 

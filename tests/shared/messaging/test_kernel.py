@@ -108,16 +108,29 @@ async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: s
         assert recorded.scalar_one() == 1
 
 
+class _Channel:
+    """The deliveries of one channel, by tag: what a (multiple) ack settles."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[_Delivery] = []
+
+
 class _Delivery:
     """A delivery as the consumer sees it, to hand it a batch of our choosing."""
+
+    channel = _Channel()
 
     def __init__(self, body: bytes, headers: dict[str, str]) -> None:
         self.body, self.headers, self.acked = body, headers, False
         self.message_id, self.type, self.routing_key, self.exchange = None, None, "", ""
         self.content_type = "application/json"
+        self.channel.deliveries.append(self)
+        self.delivery_tag = len(self.channel.deliveries)
 
-    async def ack(self) -> None:
-        self.acked = True
+    async def ack(self, multiple: bool = False) -> None:
+        for delivery in self.channel.deliveries if multiple else [self]:
+            if delivery is self or delivery.delivery_tag < self.delivery_tag:
+                delivery.acked = True
 
 
 async def test_duplicates_inside_one_batch_and_across_batches_apply_once(node: Node) -> None:
@@ -309,3 +322,59 @@ async def _count_at_least(node: Node, n: int) -> bool:
 
 async def _is(value: bool) -> bool:
     return value
+
+
+async def test_a_batch_is_acknowledged_at_once_and_nothing_comes_back(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ``basic.ack`` (multiple) settles an applied batch: fewer acks than messages, and
+    after the channel is replaced nothing is delivered again (all were settled)."""
+    acks: list[bool] = []
+    ack = aio_pika.IncomingMessage.ack
+
+    async def counted(message: aio_pika.IncomingMessage, multiple: bool = False) -> None:
+        acks.append(multiple)
+        await ack(message, multiple=multiple)
+
+    monkeypatch.setattr(aio_pika.IncomingMessage, "ack", counted)
+    await node.send(*[Effect(key=f"k{i}") for i in range(60)])
+    await eventually(lambda: _count_at_least(node, 60))
+    assert any(acks) and len(acks) < 60
+    assert node.consumer.duplicates == 0
+
+    channel = node.consumer._channel
+    assert channel is not None
+    await channel.close()  # a new channel: anything left unsettled would come back
+    await node.send(Effect(key="last"))
+    await eventually(lambda: _has(node, "last"))
+    await asyncio.sleep(0.3)
+    assert node.consumer.duplicates == 0
+    assert set((await node.effect_counts()).values()) == {1}
+
+
+async def test_a_batch_left_unsettled_is_not_acknowledged_by_a_later_one(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails outright stays unacknowledged for redelivery: the next batches on
+    that channel ack one by one, so their acks cannot settle it too."""
+    process = node.consumer.process
+    failed: list[int] = []
+
+    async def fails_first(batch: Any) -> None:
+        if not failed:
+            failed.append(len(batch))
+            raise RuntimeError("the database went away")
+        await process(batch)
+
+    monkeypatch.setattr(node.consumer, "process", fails_first)
+    await node.send(Effect(key="held"))
+    await eventually(lambda: _is(bool(failed)))
+    await node.send(*[Effect(key=f"after-{i}") for i in range(5)])
+    await eventually(lambda: _count_at_least(node, 5))
+    assert "held" not in await node.effect_counts()
+
+    channel = node.consumer._channel
+    assert channel is not None
+    await channel.close()  # as a broken channel would: the held delivery comes back
+    await eventually(lambda: _has(node, "held"))
+    assert set((await node.effect_counts()).values()) == {1}
