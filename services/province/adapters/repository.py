@@ -16,6 +16,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -66,7 +68,12 @@ _UPDATE_ARCHIVE = update(_ARCHIVE).where(
     _ARCHIVE.c.province == bindparam("k_province"),
     _ARCHIVE.c.archive_id == bindparam("k_archive_id"),
 )
-_ADD_BACKUP = insert(_BACKUP)
+# A sending school keeps one backup per transfer (``uq_archive_backup_transfer``): a copy
+# already kept is left as it is, without a look-up first.
+_ADD_BACKUPS_ONCE = {
+    name: dialect_insert(_BACKUP).on_conflict_do_nothing()
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 _ADD_HANDOVER = insert(_HANDOVER)
 # A transfer message is applied in a run of its kind (one delivery batch) at once: ``IN``
 # lists for the reads, ``executemany`` for the writes, whatever the run's length.
@@ -91,9 +98,6 @@ _ENTRIES_OF = (
 )
 _DELETE_ENTRIES_OF = delete(ArchiveEntry).where(
     ArchiveEntry.archive_id.in_(bindparam("archive_ids", expanding=True))
-)
-_BACKUPS_TAKEN = select(_BACKUP.c.school_code, _BACKUP.c.transfer_id).where(
-    _BACKUP.c.transfer_id.in_(bindparam("transfer_ids", expanding=True))
 )
 _HANDOVERS_OF = select(ArchiveHandover).where(
     ArchiveHandover.province == bindparam("province"),
@@ -315,16 +319,9 @@ class ArchiveRepository:
 
     async def add_backups(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Keep sending schools' backups, once per (school, transfer)."""
-        if not rows:
-            return
-        params = {"transfer_ids": sorted({row["transfer_id"] for row in rows})}
-        taken = {
-            (r.school_code, r.transfer_id)
-            for r in await self.session.execute(_BACKUPS_TAKEN, params)
-        }
-        new = [dict(r) for r in rows if (r["school_code"], r["transfer_id"]) not in taken]
-        if new:
-            await self.session.execute(_ADD_BACKUP, new)
+        if rows:
+            statement = _ADD_BACKUPS_ONCE[self.session.get_bind().dialect.name]
+            await self.session.execute(statement, [dict(row) for row in rows])
 
     async def latest_backup(self, school_code: str, student_number: str) -> ArchiveBackup | None:
         """The newest backup a school keeps of a student's archive."""
