@@ -46,18 +46,25 @@ async def list_tasks_unless(
     if_none_match: str | None,
 ) -> Conditional:
     """:func:`list_tasks` for a client polling with ``If-None-Match``: no page (a 304) while
-    the unit's task list has the version its ETag names (decision 0020)."""
+    the unit's task list has the version its ETag names; with ``query.wait``, answered once
+    the list changes or after that many seconds (decision 0020)."""
     today = authority.today()
-    variant = {**query.model_dump(mode="json"), "today": today.isoformat()}
-    async with authority.runtime.sessions() as session:
-        return await conditional_page(
-            session,
-            TASK_LIST,
-            unit_code,
-            variant,
-            if_none_match,
-            lambda: _task_page(authority, session, unit_code, query, today),
-        )
+    variant = {**query.model_dump(mode="json", exclude={"wait"}), "today": today.isoformat()}
+    runtime = authority.runtime
+
+    async def page(session: AsyncSession) -> schemas.TaskPage:
+        return await _task_page(authority, session, unit_code, query, today)
+
+    return await conditional_page(
+        runtime.lists,
+        runtime.sessions,
+        TASK_LIST,
+        unit_code,
+        variant,
+        if_none_match,
+        page,
+        query.wait,
+    )
 
 
 async def _task_page(

@@ -16,6 +16,11 @@ names that version, answers 304 without running the page query (decision 0020).
   every transaction takes these row locks in the same order, after all its other locks.
 - A touch that changes nothing (a void that voided no task) is harmless: one poll more
   answers 200 instead of 304.
+- **Waiting for a change** (:meth:`ListVersions.changed`, a long poll): a client holding the
+  current version may ask to be answered only once the list changes. Commits in this process
+  wake its waiters at once; a change committed by another replica of the service is seen at
+  the next re-read of the version, at most :data:`RECHECK_SECONDS` later. No database session
+  is held while waiting.
 
 ``list_version_metadata`` is a target of every service's Alembic environment; the tiers'
 migrations create the table with :func:`create_list_version_table`.
@@ -23,6 +28,8 @@ migrations create the table with :func:`create_list_version_table`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -45,8 +52,13 @@ list_version = Table(
     Column("version", BigInteger, nullable=False),
 )
 
-# session.info key: {list name: {scope, ...}} touched in the current transaction.
+# session.info keys: {list name: {scope, ...}} touched in the current transaction; the
+# (list name, scope) pairs bumped by the commit under way, to wake their waiters after it.
 _TOUCHED = "xueji_lists_touched"
+_BUMPED = "xueji_lists_bumped"
+
+# How often a waiting poll re-reads the version (changes committed by another replica).
+RECHECK_SECONDS = 1.0
 
 
 def _bump(insert: Any) -> Any:
@@ -85,24 +97,56 @@ def etag(list_name: str, scope: str, current: int, variant: Mapping[str, Any]) -
     return '"' + hashlib.blake2b(described.encode(), digest_size=16).hexdigest() + '"'
 
 
-def bump_touched_at_commit(sessions: SessionFactory) -> None:
-    """Make every session of ``sessions`` bump the versions it touched, before it commits."""
-    session_class = sessions.kw["sync_session_class"]
+class ListVersions:
+    """The polled lists' versions of one service (one session factory): bumps the touched
+    versions before each commit, and wakes the polls waiting on them after it."""
 
-    @event.listens_for(session_class, "before_commit")
-    def _before_commit(session: Session) -> None:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+        self._changes: dict[tuple[str, str], asyncio.Event] = {}
+        session_class = sessions.kw["sync_session_class"]
+        event.listen(session_class, "before_commit", self._before_commit)
+        event.listen(session_class, "after_commit", self._after_commit)
+        event.listen(session_class, "after_rollback", self._after_rollback)
+
+    async def version(self, list_name: str, scope: str) -> int:
+        async with self._sessions() as session:
+            return await version(session, list_name, scope)
+
+    async def changed(self, list_name: str, scope: str, since: int, timeout: float) -> int:
+        """The version once it is no longer ``since``, or after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        key = (list_name, scope)
+        while True:
+            # Taken before the read: a commit after the read sets this very event.
+            change = self._changes.setdefault(key, asyncio.Event())
+            current = await self.version(list_name, scope)
+            remaining = deadline - loop.time()
+            if current != since or remaining <= 0:
+                return current
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(change.wait(), min(remaining, RECHECK_SECONDS))
+
+    def _before_commit(self, session: Session) -> None:
         touched: dict[str, set[str]] = session.info.pop(_TOUCHED, {})
-        if touched:
-            session.flush()  # the ORM's pending writes lock their rows first: bumps come last
-        rows = [
-            {"list_name": name, "scope": scope} for name, scope in sorted(_pairs(touched.items()))
-        ]
-        if rows:
-            session.execute(_BUMP[session.get_bind().dialect.name], rows)
+        if not touched:
+            return
+        session.flush()  # the ORM's pending writes lock their rows first: bumps come last
+        pairs = sorted(_pairs(touched.items()))
+        rows = [{"list_name": name, "scope": scope} for name, scope in pairs]
+        session.execute(_BUMP[session.get_bind().dialect.name], rows)
+        session.info[_BUMPED] = pairs
 
-    @event.listens_for(session_class, "after_rollback")
-    def _after_rollback(session: Session) -> None:
+    def _after_commit(self, session: Session) -> None:
+        for key in session.info.pop(_BUMPED, ()):
+            change = self._changes.pop(key, None)
+            if change is not None:
+                change.set()
+
+    def _after_rollback(self, session: Session) -> None:
         session.info.pop(_TOUCHED, None)
+        session.info.pop(_BUMPED, None)
 
 
 def _pairs(touched: Iterable[tuple[str, set[str]]]) -> Iterable[tuple[str, str]]:

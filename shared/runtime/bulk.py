@@ -18,14 +18,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.recording import not_modified
 from shared.db import list_versions
+from shared.db.engine import SessionFactory
+from shared.db.list_versions import ListVersions
 from shared.runtime.errors import DomainError
 
 MAX_ITEMS = 200  # a task list's largest page
@@ -75,21 +77,45 @@ class Conditional:
     page: BaseModel | None
 
 
+# The longest a client may ask a list to wait for a change (``wait``, seconds): below the usual
+# proxy read timeouts (nginx: 60 s).
+MAX_WAIT_SECONDS = 30.0
+
+# A polled list's ``wait`` parameter.
+Wait = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="with If-None-Match naming the current ETag: answer once the list changes,"
+        " or 304 after this many seconds (a long poll); 0 answers at once",
+    ),
+]
+
+
 async def conditional_page(
-    session: AsyncSession,
+    lists: ListVersions,
+    sessions: SessionFactory,
     list_name: str,
     scope: str,
     variant: Mapping[str, Any],
     if_none_match: str | None,
-    load: Callable[[], Awaitable[BaseModel]],
+    load: Callable[[AsyncSession], Awaitable[BaseModel]],
+    wait: float = 0.0,
 ) -> Conditional:
     """The list's version first, then (only if the client's copy is not current) the page by
-    ``load``, in ``session``: a page read after the version is never older than it."""
-    current = await list_versions.version(session, list_name, scope)
+    ``load``, in a session of its own: a page read after the version is never older than it.
+    With ``wait``, a client holding the current version is answered once the list changes
+    (a long poll), or with a 304 after ``wait`` seconds; no session is held meanwhile."""
+    current = await lists.version(list_name, scope)
     tag = list_versions.etag(list_name, scope, current, variant)
+    if matches(if_none_match, tag) and wait > 0:
+        current = await lists.changed(list_name, scope, current, min(wait, MAX_WAIT_SECONDS))
+        tag = list_versions.etag(list_name, scope, current, variant)
     if matches(if_none_match, tag):
         return Conditional(tag, None)
-    return Conditional(tag, await load())
+    async with sessions() as session:
+        return Conditional(tag, await load(session))
 
 
 def answer(result: Conditional) -> Response:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from shared.audit.recording import AuditTrail, install
 from shared.clock import Clock
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
-from shared.db.list_versions import bump_touched_at_commit
+from shared.db.list_versions import ListVersions
 from shared.federation.config import Federation, Instance, Tier, UnitRef, load_federation
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.consumer import MessageConsumer
@@ -68,7 +68,7 @@ class ServiceRuntime:
             poll_interval=self.settings.relay_poll_interval,
         )
         wake_relay_after_commit(self.sessions, self.relay)
-        bump_touched_at_commit(self.sessions)
+        self.lists = ListVersions(self.sessions)  # task lists: 304s and long polls (0020)
         self.audit = AuditTrail(self.sessions, self.settings.audit_key_bytes(), self._now)
         install(self.audit)
         self.consumer = MessageConsumer(

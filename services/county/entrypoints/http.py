@@ -29,12 +29,15 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         summary="A county's tasks",
     )
     async def list_tasks(
-        county_code: str, query: Annotated[TaskListQuery, Query()], request: Request
+        county_code: str,
+        query: Annotated[TaskListQuery, Query()],
+        request: Request,
     ) -> Response:
         """The county's approval tasks, oldest first; filter by status and kind.
 
         With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and
-        without an audit entry: nothing is disclosed)."""
+        without an audit entry: nothing is disclosed), and with ``wait`` only once the list
+        changes (a long poll) or after ``wait`` seconds."""
         require_hosted(authority.runtime, county_code, "county")
         tag = request.headers.get("if-none-match")
         return answer(await queries.list_tasks_unless(authority, county_code, query, tag))

@@ -51,11 +51,14 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         summary="A province's tasks",
     )
     async def list_tasks(
-        province_code: str, query: Annotated[TaskListQuery, Query()], request: Request
+        province_code: str,
+        query: Annotated[TaskListQuery, Query()],
+        request: Request,
     ) -> Response:
         """Approval tasks of the province's direct schools, oldest first; filter by status
         and kind. With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body
-        (and without an audit entry: nothing is disclosed)."""
+        (and without an audit entry: nothing is disclosed), and with ``wait`` only once the
+        list changes (a long poll) or after ``wait`` seconds."""
         require_hosted(runtime, province_code, "province")
         tag = request.headers.get("if-none-match")
         return answer(await queries.list_tasks_unless(authority, province_code, query, tag))

@@ -16,6 +16,7 @@ from typing import Annotated, Any, overload
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters import transfer_repository
 from services.school.domain.transfers import TaskStatus, TransferInStatus, is_overdue
@@ -289,36 +290,38 @@ async def list_tasks(
     overdue: Annotated[bool, Query(description="only open tasks past their due date")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+    wait: bulk.Wait = 0.0,
 ) -> Response:
     """Each task with its due date (10 working days) and whether it is overdue today.
 
     With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and without
-    an audit entry: nothing is disclosed)."""
+    an audit entry: nothing is disclosed), and with ``wait`` only once the list changes (a
+    long poll) or after ``wait`` seconds."""
     variant = {"status": status, "overdue": overdue, "limit": limit, "offset": offset}
-    async with runtime.sessions() as session:
 
-        async def page() -> SchoolTaskPage:
-            rows, total = await transfer_out.list_tasks(
-                session,
-                school.code,
-                status=status,
-                overdue_on=on if overdue else None,
-                limit=limit,
-                offset=offset,
-            )
-            items = [_task(row, on) for row in rows]
-            return SchoolTaskPage(items=items, total=total, limit=limit, offset=offset)
-
-        return bulk.answer(
-            await bulk.conditional_page(
-                session,
-                transfer_repository.TASK_LIST,
-                school.code,
-                variant | {"today": on.isoformat()},
-                request.headers.get("if-none-match"),
-                page,
-            )
+    async def page(session: AsyncSession) -> SchoolTaskPage:
+        rows, total = await transfer_out.list_tasks(
+            session,
+            school.code,
+            status=status,
+            overdue_on=on if overdue else None,
+            limit=limit,
+            offset=offset,
         )
+        items = [_task(row, on) for row in rows]
+        return SchoolTaskPage(items=items, total=total, limit=limit, offset=offset)
+
+    found = await bulk.conditional_page(
+        runtime.lists,
+        runtime.sessions,
+        transfer_repository.TASK_LIST,
+        school.code,
+        variant | {"today": on.isoformat()},
+        request.headers.get("if-none-match"),
+        page,
+        wait,
+    )
+    return bulk.answer(found)
 
 
 @router.get(

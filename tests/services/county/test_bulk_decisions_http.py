@@ -10,6 +10,7 @@ PostgreSQL, the county's own migrated database; messages applied through its han
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -20,10 +21,16 @@ import httpx
 import pytest
 from sqlalchemy import event, select
 
+from services.county.adapters.orm import authority_tables
 from services.county.bootstrap import build_app
 from shared.audit.chain import verify
 from shared.audit.tables import audit_entry
+from shared.authority.domain import TaskKind, TaskStatus
+from shared.authority.repository import TaskRepository
 from shared.clock import Clock
+from shared.db import list_versions
+from shared.db.engine import make_engine, make_session_factory
+from shared.db.list_versions import ListVersions
 from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
@@ -272,3 +279,70 @@ async def test_the_etag_follows_the_unit_and_the_day(
     later = await client.get(TASKS, headers={"If-None-Match": tag})
     assert later.status_code == 200 and later.headers["etag"] != tag
     assert later.json()["items"][0]["overdue"] is True
+
+
+async def test_a_long_poll_is_answered_when_the_list_changes(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    """``wait`` with the current ETag: no answer until a task opens (then 200 at once, with
+    the new page), or a 304 once the wait is over."""
+    runtime, client = county
+    tag = {"If-None-Match": (await client.get(TASKS)).headers["etag"]}
+    started = asyncio.get_running_loop().time()
+    timed_out = await client.get(TASKS, params={"wait": 0.3}, headers=tag)
+    assert timed_out.status_code == 304
+    assert asyncio.get_running_loop().time() - started >= 0.3
+
+    poll = asyncio.create_task(client.get(TASKS, params={"wait": 20}, headers=tag))
+    await asyncio.sleep(0.2)
+    assert not poll.done()
+    started = asyncio.get_running_loop().time()
+    await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
+    answered = await asyncio.wait_for(poll, 5)
+    assert answered.status_code == 200 and answered.json()["total"] == 1
+    assert answered.headers["etag"] != tag["If-None-Match"]
+    assert asyncio.get_running_loop().time() - started < 0.5  # woken, not re-read a second later
+
+    stale = await client.get(TASKS, params={"wait": 20}, headers=tag)  # an old ETag: at once
+    assert stale.status_code == 200 and stale.headers["etag"] == answered.headers["etag"]
+    assert (await client.get(TASKS, params={"wait": 31})).status_code == 422
+
+
+async def test_a_long_poll_sees_a_change_committed_by_another_replica(
+    county: tuple[ServiceRuntime, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica's commit wakes nobody here: the waiting poll re-reads the version every
+    ``RECHECK_SECONDS`` and answers at the first re-read after the change."""
+    runtime, client = county
+    monkeypatch.setattr(list_versions, "RECHECK_SECONDS", 0.1)
+    tag = {"If-None-Match": (await client.get(TASKS)).headers["etag"]}
+    poll = asyncio.create_task(client.get(TASKS, params={"wait": 20}, headers=tag))
+    await asyncio.sleep(0.3)
+    assert not poll.done()
+
+    engine = make_engine(runtime.database_url)
+    replica = make_session_factory(engine)
+    ListVersions(replica)  # the other replica's own hooks: they bump, but wake only its polls
+    try:
+        now = runtime.clock.now()
+        async with replica() as session, session.begin():
+            await TaskRepository(session, authority_tables).add(
+                {
+                    "task_id": str(uuid.uuid4()),
+                    "kind": TaskKind.TRANSFER_STEP,
+                    "status": TaskStatus.OPEN,
+                    "authority_unit": ZHONGYUAN,
+                    "school_code": "4101020001",
+                    "subject_id": str(uuid.uuid4()),
+                    "item_count": 0,
+                    "finding_count": 0,
+                    "details": {},
+                    "opened_at": now,
+                    "correlation_id": str(uuid.uuid4()),
+                    "message_id": str(uuid.uuid4()),
+                }
+            )
+    finally:
+        await engine.dispose()
+    answered = await asyncio.wait_for(poll, 5)
+    assert answered.status_code == 200 and answered.json()["total"] == 1

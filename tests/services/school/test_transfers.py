@@ -4,6 +4,7 @@ proofs, national's answers, the student joining the roster) and the sending scho
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -569,3 +570,15 @@ async def test_a_step_for_another_party_is_dead_lettered(school: School) -> None
     with pytest.raises(PermanentMessageError):
         await school.deliver(step_opened(info), JINSHUI_PRIMARY)
     assert (await tasks(school))["total"] == 0
+
+
+async def test_a_long_poll_of_the_tasks_answers_when_a_step_opens(school: School) -> None:
+    url = f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks"
+    tag = {"If-None-Match": (await school.client.get(url)).headers["etag"]}
+    assert (await school.client.get(url, params={"wait": 0.2}, headers=tag)).status_code == 304
+    poll = asyncio.create_task(school.client.get(url, params={"wait": 20}, headers=tag))
+    await asyncio.sleep(0.2)
+    assert not poll.done()
+    await school.deliver(step_opened(await school.enrol(ZHONGYUAN_PRIMARY)))
+    answered = await asyncio.wait_for(poll, 5)
+    assert answered.status_code == 200 and answered.json()["total"] == 1
