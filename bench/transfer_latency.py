@@ -13,10 +13,11 @@ The load's own HTTP (the clerk's requests, the approvers' polls and decisions) g
 aiohttp: on this machine httpx spends ~1.7 ms of CPU per request, aiohttp ~0.2 ms, and the
 load generator shares the two cores with the system it measures. Set-up and read-out use httpx.
 
-The people who decide are simulated: one task per deciding unit polls its task list every
-POLL_MS with ``If-None-Match`` (a 304 while the list is unchanged) and approves every open
-task it lists in one ``POST /api/v1/tasks/decisions``, as an officer clearing the queue would.
-Their polling is part of the measured latency, and is printed as such.
+The people who decide are simulated: one task per deciding unit reads its task list at most
+every POLL_MS, each read a long poll (``If-None-Match`` with ``wait``: answered when the list
+changes, decision 0020; BENCH_WAIT_S=0 polls plainly, a 304 while unchanged), and approves
+every open task it lists in one ``POST /api/v1/tasks/decisions``, as an officer clearing the
+queue would. Their reading is part of the measured latency, and is printed as such.
 
 Latency of a transfer = national's ``completed_at`` − the moment its request was due to be
 sent (the schedule, so a generator falling behind is counted, not hidden). Nothing watches
@@ -83,16 +84,34 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   That is more than the 51 ms of the 13:00 run above at the same rate: the run-to-run and
   machine-to-machine spread of this figure is large, so compare changes A/B, back to back.
 
-What is left, by cost (py-spy at 20/s after the changes above): SQLAlchemy is still 20-35 %
-of each process (executing, not building: result processing, the ORM's session machinery),
-asyncio 12-25 %, then the HTTP stack (uvicorn, FastAPI's dependency solving, ~2.5 ms of server
-CPU for a 304 task-list poll because the ETag hashes a freshly queried page) and aio-pika's
-frame handling. RabbitMQ's quorum queues take ~7 ms per transfer (~15 messages). The next
-levers, in order of expected gain: a conditional task list that answers 304 from a per-unit
-version row instead of re-running the page query (~0.2 of a core at 50 polls/s); set-based
-batch handlers at national for ``transfer.step_decided`` (one load and one save per batch
-instead of per message, amortised as batches form under load); one archive hand-over message
-per destination province and batch instead of per student at the sending province."""
+- 2026-11-23 (session 4), on a machine where the code above carried ~45/s: national applies
+  runs of ``transfer.step_decided`` set-based, the provinces runs of ``transfer.completed``,
+  ``archive.handed_over`` and ``archive.received`` (decision 0019); a batch is acknowledged
+  with one multiple ack; task lists answer 304 from a version row, and the approvers long-poll
+  (decision 0020). A/B at 50/s for 30 s, each pair back to back on a quiet machine (old =
+  the session's start, d8b0e7b):
+  - old: 37.0 and 37.4/s inside the window, p99 8.3 and 7.5 s, 43 ms of CPU per transfer;
+    at rest 0.24-0.27 cores, ~760 polls per approver (~65 % answered 304);
+  - new: 39.7 and 44.1/s inside the window, p99 7.2 and 6.0 s, 41-42 ms per transfer; at
+    rest 0.06-0.07 cores, ~300 reads per approver, none a 304. NOT met: the queue still
+    grows at 50/s.
+  The 304 from the version row on its own (plain polls, 40/s, A/B): 0.26 → 0.23 cores at
+  rest. The HTTP stack, the token and the session cost more than the page query did; the
+  long poll removed the polls themselves. Set-based runs gain only as runs grow (under a
+  backlog); the prebuilt statements of decision 0019 had already taken most of what a single
+  message's statements cost. A 64 MiB SQLite page cache with mmap changed nothing (41 ms).
+
+What is left, by cost (py-spy at 40/s in session 4): SQLAlchemy is still 21-31 % of each
+process (executing: the ORM's execute path and result loading, ~50 µs a statement), asyncio
+8-23 %, SQLite itself 8-14 %, then the HTTP stack (uvicorn, FastAPI's dependency solving: a
+request costs ~2-3 ms of server CPU whatever it does), the audit chain's append on every
+request (~10 % of the receiving school), Ed25519 signing and verification (2-8 %) and
+aio-pika's frame handling. RabbitMQ's quorum queues take ~5 ms per transfer (13 messages).
+What could still be done, none of it small: the registry's and the saga's reads through Core
+rows instead of ORM objects (national); ``transfer.requested`` set-based at national (the
+student's claim decides each request's path, so it needs a claim-all UPDATE … RETURNING);
+one ``transfer.completed`` publication for its four targets instead of four; fewer hops per
+step (today: step opened → party → decision → national, per party)"""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Row,
@@ -98,7 +99,7 @@ class _Statements:
                 .where(*conditions)
                 .order_by(task.c.opened_at, task.c.task_id)
                 .limit(bindparam("limit", type_=Integer))
-                .offset(bindparam("offset", type_=Integer))
+                .offset(bindparam("offset", type_=BigInteger))  # up to SQL_INT_MAX
             )
             count = select(func.count()).select_from(task).where(*conditions)
             found = self._pages[key] = (rows, count)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Row,
@@ -55,7 +56,7 @@ def _rowcount(result: Any) -> int:
 
 # Paging: LIMIT and OFFSET as parameters too, so one statement serves every page.
 _LIMIT = bindparam("b_limit", type_=Integer)
-_OFFSET = bindparam("b_offset", type_=Integer)
+_OFFSET = bindparam("b_offset", type_=BigInteger)  # up to SQL_INT_MAX, past int32
 
 
 # --- transfers in ------------------------------------------------------------------------

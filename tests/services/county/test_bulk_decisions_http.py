@@ -346,3 +346,12 @@ async def test_a_long_poll_sees_a_change_committed_by_another_replica(
         await engine.dispose()
     answered = await asyncio.wait_for(poll, 5)
     assert answered.status_code == 200 and answered.json()["total"] == 1
+
+
+async def test_an_offset_past_int32_is_an_empty_page(
+    county: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    """The page's offset binds as a BIGINT: PostgreSQL refused 2**31 as an INTEGER (a 500)."""
+    _, client = county
+    page = await client.get(TASKS, params={"offset": 2**31})
+    assert page.status_code == 200 and page.json()["items"] == []

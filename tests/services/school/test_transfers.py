@@ -582,3 +582,10 @@ async def test_a_long_poll_of_the_tasks_answers_when_a_step_opens(school: School
     await school.deliver(step_opened(await school.enrol(ZHONGYUAN_PRIMARY)))
     answered = await asyncio.wait_for(poll, 5)
     assert answered.status_code == 200 and answered.json()["total"] == 1
+
+
+async def test_an_offset_past_int32_is_an_empty_page(school: School) -> None:
+    """The page's offset binds as a BIGINT: PostgreSQL refused 2**31 as an INTEGER (a 500)."""
+    url = f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks"
+    page = await school.client.get(url, params={"offset": 2**31})
+    assert page.status_code == 200 and page.json()["items"] == []
