@@ -76,6 +76,8 @@ def _bounded(entry: Entry) -> Entry:
         actor_roles=entry.actor_roles[:120],
         client_ip=entry.client_ip[:64],
         object_id=entry.object_id[:80] if entry.object_id else entry.object_id,
+        unit_kind=entry.unit_kind[:10] if entry.unit_kind else entry.unit_kind,
+        unit_code=entry.unit_code[:12] if entry.unit_code else entry.unit_code,
         purpose=entry.purpose[:500] if entry.purpose else entry.purpose,
         outcome=entry.outcome[:120],
         route=entry.route[:200],

@@ -201,3 +201,16 @@ async def test_a_walk_since_the_anchor_checks_only_what_came_after(
     async with sessions() as session:
         gone = await verify(session, None, anchor=anchor, since_anchor=True)
     assert gone.broken is not None and gone.broken.seq == 6 and "gone" in gone.broken.reason
+
+
+async def test_oversized_fields_are_cut_to_their_columns(sessions: SessionFactory) -> None:
+    """A refused request naming a made-up unit (a path's code of any length) is still
+    recorded: the entry's fields are cut to their columns, and the chain verifies."""
+    probing = replace(entry(0), unit_kind="k" * 30, unit_code="9" * 50, actor="a" * 90)
+    async with sessions() as session:
+        await session.run_sync(append, probing, None)
+        await session.commit()
+    async with sessions() as session:
+        row = (await session.execute(select(audit_entry))).one()
+    assert (row.unit_kind, row.unit_code, row.actor) == ("k" * 10, "9" * 12, "a" * 60)
+    assert (await check(sessions)).ok
