@@ -122,8 +122,9 @@ async def national_schema(url: str) -> dict[str, list[str]]:
 
 async def test_national_schema_holds_basic_info_only(database_url: str) -> None:
     schema = await national_schema(database_url)
-    # kernel_ and security_ (staff accounts, N2013 art. 23) tables hold no student data.
-    shared_tables = ("kernel_", "security_", "alembic_version")
+    # kernel_, security_ (staff accounts, N2013 art. 23) and list_version (a counter per list
+    # and unit, decision 0020) tables hold no student data.
+    shared_tables = ("kernel_", "security_", "list_version", "alembic_version")
     national_tables = {t for t in schema if not t.startswith(shared_tables)}
 
     assert "registry_entry" in national_tables
