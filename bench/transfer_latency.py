@@ -100,6 +100,9 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   long poll removed the polls themselves. Set-based runs gain only as runs grow (under a
   backlog); the prebuilt statements of decision 0019 had already taken most of what a single
   message's statements cost. A 64 MiB SQLite page cache with mmap changed nothing (41 ms).
+  At 30/s for 20 s, A/B back to back (the machine slower by then): old p99 838 ms, new
+  with plain polls 834 ms, new with long polls 602 ms; 60-62 ms of CPU per transfer (at 30/s
+  the batches are small).
 
 What is left, by cost (py-spy at 40/s in session 4): SQLAlchemy is still 21-31 % of each
 process (executing: the ORM's execute path and result loading, ~50 µs a statement), asyncio
