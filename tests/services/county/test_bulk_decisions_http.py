@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.county.adapters.orm import authority_tables
 from services.county.bootstrap import build_app
@@ -31,6 +31,7 @@ from shared.clock import Clock
 from shared.db import list_versions
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.list_versions import ListVersions
+from shared.db.testing import recorded_statements
 from shared.federation.config import NATIONAL, Tier
 from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
@@ -238,20 +239,11 @@ async def test_a_304_reads_the_list_version_not_the_tasks(
     runtime, client = county
     await deliver(runtime, opened(date(2026, 9, 21)), source=NATIONAL, target=COUNTY)
     first = await client.get(TASKS, params={"status": "open"})
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        tag = {"If-None-Match": first.headers["etag"]}
+    tag = {"If-None-Match": first.headers["etag"]}
+    with recorded_statements(runtime.engine) as polled:
         assert (await client.get(TASKS, params={"status": "open"}, headers=tag)).status_code == 304
-        polled = list(statements)
-        statements.clear()
+    with recorded_statements(runtime.engine) as statements:
         assert (await client.get(TASKS, params={"status": "approved"})).status_code == 200
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", record)
     assert any("list_version" in s for s in polled)
     assert not any("authority_task" in s for s in polled)
     assert any("FROM authority_task" in s for s in statements)

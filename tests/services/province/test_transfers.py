@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.province.adapters.orm import Archive, ArchiveBackup, ArchiveEntry, ArchiveHandover
 from shared.contracts.transfer import (
@@ -22,6 +21,7 @@ from shared.contracts.transfer import (
     StudentSummary,
     TransferStepOpened,
 )
+from shared.db.testing import recorded_statements
 from shared.federation.config import NATIONAL
 from shared.federation.postgres import LocalPostgres
 from shared.federation.testing import federation_copy
@@ -466,22 +466,6 @@ async def test_runs_of_hand_overs_and_receipts_at_once(henan: Province, zhejiang
         )
 
 
-@contextmanager
-def statements(province: Province) -> Iterator[list[str]]:
-    """The SQL statements the province's engine sends while the block runs."""
-    sent: list[str] = []
-
-    def count(*args: Any) -> None:
-        sent.append(args[2])
-
-    engine = province.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def test_the_statements_of_a_run_do_not_grow_with_its_length(
     henan: Province, zhejiang: Province
 ) -> None:
@@ -491,7 +475,7 @@ async def test_the_statements_of_a_run_do_not_grow_with_its_length(
         infos = await archived_students([henan], ZHONGYUAN_PRIMARY, *(basic() for _ in range(size)))
         moves = [completed(i) for i in infos[: size // 2]]
         hands = [completed(i, to_school=HANGZHOU_PRIMARY) for i in infos[size // 2 :]]
-        with statements(henan) as sent:
+        with recorded_statements(henan.runtime.engine) as sent:
             await henan.deliver_at_once([*moves, *hands])
         counted.setdefault("transfer.completed", []).append(len(sent))
         handed = [
@@ -499,7 +483,7 @@ async def test_the_statements_of_a_run_do_not_grow_with_its_length(
             for e in await henan.staged("archive.handed_over")
             if e.payload["transfer_id"] in {str(c.transfer_id) for c in hands}
         ]
-        with statements(zhejiang) as sent:
+        with recorded_statements(zhejiang.runtime.engine) as sent:
             await zhejiang.apply_at_once(handed)
         counted.setdefault("archive.handed_over", []).append(len(sent))
         receipts = [
@@ -507,7 +491,7 @@ async def test_the_statements_of_a_run_do_not_grow_with_its_length(
             for e in await zhejiang.staged("archive.received")
             if e.payload["transfer_id"] in {str(c.transfer_id) for c in hands}
         ]
-        with statements(henan) as sent:
+        with recorded_statements(henan.runtime.engine) as sent:
             await henan.apply_at_once(receipts)
         counted.setdefault("archive.received", []).append(len(sent))
 

@@ -6,11 +6,12 @@ import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.national.adapters.orm import DedupReview, RegistryEntry, TemporarySerial
 from shared.contracts.students import BasicInfo, IdType
 from shared.db.engine import SessionFactory
+from shared.db.testing import recorded_statements
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.resident_id import validate_student_number
@@ -230,17 +231,8 @@ async def test_a_batch_costs_the_same_number_of_queries_whatever_its_size(
         for n in range(size)
         for kind in [IdType.RESIDENT_ID if n % 3 else IdType.NONE]
     ]
-    statements: list[str] = []
-    engine = national.sessions.kw["bind"].sync_engine
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(national.sessions.kw["bind"]) as statements:
         envelopes = await national.deliver(batch(*infos))
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(outcomes_of(envelopes[0])) == size
     # 6 set-based reads, one INSERT each for entries / serials (/ reviews), 2 outbox rows
     decide = [s for s in statements if "kernel_outbox" not in s or "INSERT" in s]

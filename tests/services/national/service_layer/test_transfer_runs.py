@@ -6,16 +6,14 @@ and a number of statements that does not grow with the run (SQLite, PostgreSQL).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from services.national.domain.transfer import Step
 from shared.contracts.transfer import TransferStepDecided
 from shared.db.engine import SessionFactory
+from shared.db.testing import recorded_statements
 from shared.federation.config import UnitRef
 from shared.messaging.envelope import Contract, Envelope
 from shared.messaging.errors import PermanentMessageError
@@ -166,31 +164,15 @@ async def test_a_run_with_a_decision_that_can_never_apply_fails_whole(
         await national.deliver_run([never_opened])
 
 
-@contextmanager
-def statements(sessions: SessionFactory) -> Iterator[list[str]]:
-    """The statements sent to the database meanwhile (an ``executemany`` is one)."""
-    engine = sessions.kw["bind"].sync_engine
-    sent: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def test_a_runs_statements_do_not_grow_with_its_length(
     national: NationalDriver, sessions: SessionFactory
 ) -> None:
     short = await mixed(national, "孙")
     long = await mixed(national, "周") + await mixed(national, "吴")
 
-    with statements(sessions) as for_three:
+    with recorded_statements(sessions.kw["bind"]) as for_three:
         await national.deliver_run([decision(opened, approve=yes) for opened, yes in short])
-    with statements(sessions) as for_six:
+    with recorded_statements(sessions.kw["bind"]) as for_six:
         await national.deliver_run([decision(opened, approve=yes) for opened, yes in long])
 
     # the driver's two outbox reads, 3 reads (transfers, steps, entries), 5 writes (transfers,
