@@ -57,7 +57,6 @@ async def list_tasks_unless(
 
     return await conditional_page(
         runtime.lists,
-        runtime.sessions,
         TASK_LIST,
         unit_code,
         variant,

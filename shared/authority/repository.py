@@ -253,7 +253,8 @@ class TaskRepository:
             .where(task.c.authority_unit == unit, which, task.c.status == TaskStatus.OPEN)
             .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
         )
-        return self._touched_if(unit, int(getattr(result, "rowcount", 0) or 0))
+        changed = int(getattr(result, "rowcount", 0) or 0)
+        return list_versions.touch_if(self.session, TASK_LIST, unit, changed)
 
     async def replace_open_details(
         self, task_id: str, details: Mapping[str, Any], finding_count: int
@@ -285,13 +286,8 @@ class TaskRepository:
             )
             .values(reminded_at=at)
         )
-        return self._touched_if(unit, int(getattr(result, "rowcount", 0) or 0)) == 1
-
-    def _touched_if(self, unit: str, changed: int) -> int:
-        """``changed`` rows of ``unit``'s tasks were written: its task list changed if any."""
-        if changed:
-            list_versions.touch(self.session, TASK_LIST, unit)
-        return changed
+        changed = int(getattr(result, "rowcount", 0) or 0)
+        return list_versions.touch_if(self.session, TASK_LIST, unit, changed) == 1
 
     async def open_counts(self, units: Sequence[str], today: date) -> list[Row[Any]]:
         """Per unit among ``units``: open tasks and, of them, those past due (one query)."""

@@ -22,7 +22,7 @@ from shared.contracts.status import StatusChangeFacts
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import PartyRole, StudentSummary
 from shared.db.types import SQL_INT_MAX
-from shared.runtime.bulk import MAX_ITEMS, MAX_WAIT_SECONDS
+from shared.runtime.bulk import MAX_ITEMS, WAIT
 
 
 class FindingRead(BaseModel):
@@ -195,13 +195,7 @@ class TaskListQuery(BaseModel):
     overdue: bool = Field(default=False, description="only open tasks past their due date")
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=SQL_INT_MAX)
-    wait: float = Field(
-        default=0.0,
-        ge=0,
-        le=MAX_WAIT_SECONDS,
-        description="with If-None-Match naming the current ETag: answer once the list changes,"
-        " or 304 after this many seconds (a long poll); 0 answers at once",
-    )
+    wait: float = Field(default=0.0, **WAIT)
 
 
 class RejectedItem(BaseModel):

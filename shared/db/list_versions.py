@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, bindparam, event, select
@@ -84,6 +84,13 @@ def touch(session: AsyncSession | Session, list_name: str, *scopes: str) -> None
     info.setdefault(_TOUCHED, {}).setdefault(list_name, set()).update(scopes)
 
 
+def touch_if(session: AsyncSession, list_name: str, scope: str, changed: int) -> int:
+    """Touch ``scope`` if a write changed any (``changed``) of its list's rows; ``changed``."""
+    if changed:
+        touch(session, list_name, scope)
+    return changed
+
+
 async def version(session: AsyncSession, list_name: str, scope: str) -> int:
     """The list's current version for ``scope`` (0: never changed)."""
     found = await session.scalar(_READ, {"list_name": list_name, "scope": scope})
@@ -102,7 +109,7 @@ class ListVersions:
     versions before each commit, and wakes the polls waiting on them after it."""
 
     def __init__(self, sessions: SessionFactory) -> None:
-        self._sessions = sessions
+        self.sessions = sessions
         self._changes: dict[tuple[str, str], asyncio.Event] = {}
         session_class = sessions.kw["sync_session_class"]
         event.listen(session_class, "before_commit", self._before_commit)
@@ -110,7 +117,7 @@ class ListVersions:
         event.listen(session_class, "after_rollback", self._after_rollback)
 
     async def version(self, list_name: str, scope: str) -> int:
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             return await version(session, list_name, scope)
 
     async def changed(self, list_name: str, scope: str, since: int, timeout: float) -> int:
@@ -133,7 +140,7 @@ class ListVersions:
         if not touched:
             return
         session.flush()  # the ORM's pending writes lock their rows first: bumps come last
-        pairs = sorted(_pairs(touched.items()))
+        pairs = sorted((name, scope) for name, scopes in touched.items() for scope in scopes)
         rows = [{"list_name": name, "scope": scope} for name, scope in pairs]
         session.execute(_BUMP[session.get_bind().dialect.name], rows)
         session.info[_BUMPED] = pairs
@@ -147,12 +154,6 @@ class ListVersions:
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_TOUCHED, None)
         session.info.pop(_BUMPED, None)
-
-
-def _pairs(touched: Iterable[tuple[str, set[str]]]) -> Iterable[tuple[str, str]]:
-    for name, scopes in touched:
-        for scope in scopes:
-            yield name, scope
 
 
 def create_list_version_table(op: Any) -> None:

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.recording import not_modified
 from shared.db import list_versions
-from shared.db.engine import SessionFactory
 from shared.db.list_versions import ListVersions
 from shared.runtime.errors import DomainError
 
@@ -81,21 +80,18 @@ class Conditional:
 # proxy read timeouts (nginx: 60 s).
 MAX_WAIT_SECONDS = 30.0
 
-# A polled list's ``wait`` parameter.
-Wait = Annotated[
-    float,
-    Query(
-        ge=0,
-        le=MAX_WAIT_SECONDS,
-        description="with If-None-Match naming the current ETag: answer once the list changes,"
-        " or 304 after this many seconds (a long poll); 0 answers at once",
-    ),
-]
+# A polled list's ``wait`` parameter: its bounds and description, for a Query or a Field.
+WAIT: dict[str, Any] = {
+    "ge": 0,
+    "le": MAX_WAIT_SECONDS,
+    "description": "with If-None-Match naming the current ETag: answer once the list changes,"
+    " or 304 after this many seconds (a long poll); 0 answers at once",
+}
+Wait = Annotated[float, Query(**WAIT)]
 
 
 async def conditional_page(
     lists: ListVersions,
-    sessions: SessionFactory,
     list_name: str,
     scope: str,
     variant: Mapping[str, Any],
@@ -114,7 +110,7 @@ async def conditional_page(
         tag = list_versions.etag(list_name, scope, current, variant)
     if matches(if_none_match, tag):
         return Conditional(tag, None)
-    async with sessions() as session:
+    async with lists.sessions() as session:
         return Conditional(tag, await load(session))
 
 

@@ -29,9 +29,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         summary="A county's tasks",
     )
     async def list_tasks(
-        county_code: str,
-        query: Annotated[TaskListQuery, Query()],
-        request: Request,
+        county_code: str, query: Annotated[TaskListQuery, Query()], request: Request
     ) -> Response:
         """The county's approval tasks, oldest first; filter by status and kind.
 

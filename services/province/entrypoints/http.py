@@ -51,9 +51,7 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         summary="A province's tasks",
     )
     async def list_tasks(
-        province_code: str,
-        query: Annotated[TaskListQuery, Query()],
-        request: Request,
+        province_code: str, query: Annotated[TaskListQuery, Query()], request: Request
     ) -> Response:
         """Approval tasks of the province's direct schools, oldest first; filter by status
         and kind. With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body

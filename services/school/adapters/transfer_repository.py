@@ -300,13 +300,6 @@ async def insert_task(session: AsyncSession, row: Mapping[str, Any]) -> None:
     list_versions.touch(session, TASK_LIST, row["school_code"])
 
 
-def _touched_if(session: AsyncSession, school_code: str, changed: int) -> int:
-    """``changed`` rows of the school's tasks were written: its task list changed if any."""
-    if changed:
-        list_versions.touch(session, TASK_LIST, school_code)
-    return changed
-
-
 _TASK_FOR_STEP = select(task.c.task_id).where(
     task.c.school_code == bindparam("b_school_code"), task.c.step_id == bindparam("b_step_id")
 )
@@ -430,7 +423,7 @@ async def mark_reminded(
 ) -> bool:
     params = {"b_school_code": school_code, "b_step_id": step_id, "b_at": at}
     changed = _rowcount(await session.execute(_MARK_REMINDED, params))
-    return _touched_if(session, school_code, changed) == 1
+    return list_versions.touch_if(session, TASK_LIST, school_code, changed) == 1
 
 
 def _void_open(which: ColumnElement[bool]) -> Update:
@@ -460,9 +453,8 @@ async def void_tasks(
 ) -> int:
     """Every open task of the transfer at this school becomes void; how many did."""
     params = {"b_school_code": school_code, "b_which": transfer_id, "b_at": at, "b_reason": reason}
-    return _touched_if(
-        session, school_code, _rowcount(await session.execute(_VOID_TRANSFER_TASKS, params))
-    )
+    changed = _rowcount(await session.execute(_VOID_TRANSFER_TASKS, params))
+    return list_versions.touch_if(session, TASK_LIST, school_code, changed)
 
 
 async def void_step_tasks(
@@ -470,9 +462,8 @@ async def void_step_tasks(
 ) -> int:
     """The open task of one step at this school becomes void; how many did."""
     params = {"b_school_code": school_code, "b_which": step_id, "b_at": at, "b_reason": reason}
-    return _touched_if(
-        session, school_code, _rowcount(await session.execute(_VOID_STEP_TASKS, params))
-    )
+    changed = _rowcount(await session.execute(_VOID_STEP_TASKS, params))
+    return list_versions.touch_if(session, TASK_LIST, school_code, changed)
 
 
 async def open_task_counts(

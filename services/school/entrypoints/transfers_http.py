@@ -313,7 +313,6 @@ async def list_tasks(
 
     found = await bulk.conditional_page(
         runtime.lists,
-        runtime.sessions,
         transfer_repository.TASK_LIST,
         school.code,
         variant | {"today": on.isoformat()},
