@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,16 +47,24 @@ class Entry:
     route: str
 
 
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+
+
+def _fields_of(entry: Entry) -> dict[str, Any]:
+    """An entry's fields (``dataclasses.asdict`` deep-copies every value: ~10x slower)."""
+    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def canonical(seq: int, entry: Entry) -> str:
     """The bytes the hash covers, identical whichever database the entry was read back from."""
-    fields: dict[str, Any] = asdict(entry)
-    fields["at"] = _utc(entry.at).isoformat(timespec="microseconds")
-    fields["seq"] = seq
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    values = _fields_of(entry)
+    values["at"] = _utc(entry.at).isoformat(timespec="microseconds")
+    values["seq"] = seq
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def digest(prev_hash: str, seq: int, entry: Entry, key: bytes | None) -> str:
@@ -118,7 +126,7 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
         entry = _bounded(entry)
         seq += 1
         entry_hash = digest(prev_hash, seq, entry, key)
-        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": entry_hash, **asdict(entry)})
+        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": entry_hash, **_fields_of(entry)})
         prev_hash = entry_hash
     session.execute(_INSERT_ENTRIES, rows)
     session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
