@@ -21,6 +21,12 @@ message is applied on its own, so one bad message never holds back or corrupts t
   That is safe because the worker takes deliveries in order and settles every batch before the
   next, so no lower tag is still pending — unless a batch failed outright and was left for
   redelivery: on that channel, acks stay one per message until it is replaced.
+- Bundles (``shared.messaging.outbox``, decision 0021): a delivery whose body is a JSON array
+  carries several envelopes of one target and type under one signature. Each envelope
+  is checked and applied like a message of its own (the inbox keeps each id); the delivery is
+  settled as a whole: acknowledged once every envelope applied, else retried or dead-lettered
+  whole, the reason naming the envelope that failed. Redelivered, the envelopes that did apply
+  are duplicates to the inbox, so a retry or an operator's replay applies only the rest.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aio_pika.exceptions import ChannelInvalidStateError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -47,6 +53,7 @@ from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Contract, Envelope
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry, ManyHandler
+from shared.messaging.outbox import BUNDLE_HEADER, BUNDLE_TRACE_HEADER
 from shared.messaging.signing import ALERT_REASONS, SecurityRefusal, Verifier, security_alert
 from shared.messaging.tables import inbox
 from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
@@ -58,6 +65,9 @@ ATTEMPT_HEADER = "x-attempt"
 REASON_HEADER = "x-failure-reason"
 
 
+_ENVELOPES = TypeAdapter(list[Envelope])
+
+
 @dataclass(frozen=True)
 class Decoded:
     message: AbstractIncomingMessage
@@ -65,10 +75,28 @@ class Decoded:
     payload: Contract
     handler: Handler
     many: ManyHandler | None = None
+    position: int | None = None  # in a bundle, the envelope's place in it
+
+    @property
+    def bundled(self) -> bool:
+        return self.position is not None
 
     @property
     def message_id(self) -> str:
         return str(self.envelope.message_id)
+
+    @property
+    def trace_headers(self) -> Any:
+        """Where this envelope's trace continues: its PRODUCER span, from the delivery's
+        headers (in a bundle, its entry of the bundle's list); else its envelope's context."""
+        headers = self.message.headers or {}
+        if self.position is None:
+            return headers
+        parents = headers.get(BUNDLE_TRACE_HEADER)
+        if isinstance(parents, list) and self.position < len(parents) and parents[self.position]:
+            parent = parents[self.position]
+            return {"traceparent": parent.decode() if isinstance(parent, bytes) else str(parent)}
+        return self.envelope.trace_context
 
 
 def _errors(exc: ValidationError) -> str:
@@ -113,6 +141,7 @@ class MessageConsumer:
         self.duplicates = 0
         self.dead_lettered = 0
         self.batches = 0
+        self.deliveries = 0  # AMQP messages taken (a bundle is one, whatever it carries)
         # (message type, applied | duplicate | retried | dead_lettered) -> count, for /metrics
         self.outcomes: Counter[tuple[str, str]] = Counter()
         # security alert reason -> count, for /metrics (xueji_security_alerts_total)
@@ -143,8 +172,10 @@ class MessageConsumer:
     async def _work(self) -> None:
         while True:
             batch = [await self._pending.get()]
-            while len(batch) < self._batch_size and not self._pending.empty():
+            envelopes = _envelope_count(batch[0])
+            while envelopes < self._batch_size and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
+                envelopes += _envelope_count(batch[-1])
             try:
                 await self.process(batch)
             except asyncio.CancelledError:
@@ -155,10 +186,11 @@ class MessageConsumer:
 
     async def process(self, batch: Sequence[AbstractIncomingMessage]) -> None:
         """Apply a batch: dead-letter the undecodable, apply the rest, ack after commit."""
+        self.deliveries += len(batch)
         decoded: list[Decoded] = []
         for message in batch:
             try:
-                decoded.append(self.decode(message))
+                decoded.extend(self.decode(message))
             except PermanentMessageError as exc:
                 if isinstance(exc, SecurityRefusal):
                     self._alert(message, exc)
@@ -172,10 +204,10 @@ class MessageConsumer:
                 await self._failed(decoded[0], exc)
                 return
             log.info("batch of %d failed (%r); applying one by one", len(decoded), exc)
-            for item in decoded:
-                await self._apply_alone(item)
+            for items in _by_delivery(decoded):
+                await self._apply_alone(items)
             return
-        await self._ack_applied([item.message for item in decoded])
+        await self._ack_applied(list({id(i.message): i.message for i in decoded}.values()))
 
     async def _ack_applied(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         """Acknowledge a batch's applied deliveries: one multiple ack per channel, of the
@@ -192,23 +224,53 @@ class MessageConsumer:
         for message in highest.values():
             await _ack(message, multiple=True)
 
-    async def _apply_alone(self, item: Decoded) -> None:
-        try:
-            await self._apply([item])
-        except Exception as exc:
-            await self._failed(item, exc)
+    async def _apply_alone(self, items: Sequence[Decoded]) -> None:
+        """Apply one delivery's envelopes each in its own transaction, then settle it: acked if
+        all applied, else retried or dead-lettered for the first that failed (a transient
+        failure first: the retry may yet apply it)."""
+        failure: tuple[Decoded, Exception] | None = None
+        for item in items:
+            try:
+                await self._apply([item])
+            except Exception as exc:
+                if failure is None or (
+                    isinstance(failure[1], PermanentMessageError)
+                    and not isinstance(exc, PermanentMessageError)
+                ):
+                    failure = (item, exc)
+        if failure is None:
+            await _ack(items[0].message)
         else:
-            await _ack(item.message)
+            await self._failed(*failure)
 
-    def decode(self, message: AbstractIncomingMessage) -> Decoded:
-        """Check a delivery's signature, then the envelope, the contracts and the units."""
+    def decode(self, message: AbstractIncomingMessage) -> list[Decoded]:
+        """Check a delivery's signature, then its envelopes (one, or a bundle's), their
+        contracts and units; any refusal refuses the whole delivery."""
         signer = self._verifier.verify(message.body, message.headers)
+        bundled = message.body[:1] == b"["
         try:
-            envelope = Envelope.model_validate_json(message.body)
+            if bundled:
+                envelopes = _ENVELOPES.validate_json(message.body)
+            else:
+                envelopes = [Envelope.model_validate_json(message.body)]
         except ValidationError as exc:
             if any(e["type"] == "json_invalid" for e in exc.errors()):
                 raise PermanentMessageError(f"malformed JSON: {_errors(exc)}") from exc
             raise PermanentMessageError(f"invalid envelope: {_errors(exc)}") from exc
+        if not envelopes:
+            raise PermanentMessageError("empty bundle")
+        return [
+            self._decode_one(message, signer, e, n if bundled else None)
+            for n, e in enumerate(envelopes)
+        ]
+
+    def _decode_one(
+        self,
+        message: AbstractIncomingMessage,
+        signer: Any,
+        envelope: Envelope,
+        position: int | None,
+    ) -> Decoded:
         self._verifier.check_units(signer, envelope)
         found = self._handlers.lookup(envelope.type, envelope.schema_version)
         if found is None:
@@ -227,7 +289,7 @@ class MessageConsumer:
                 f"invalid payload for {envelope.type} v{envelope.schema_version}: {_errors(exc)}"
             ) from exc
         many = self._handlers.many(envelope.type, envelope.schema_version)
-        return Decoded(message, envelope, payload, handler, many)
+        return Decoded(message, envelope, payload, handler, many, position)
 
     async def _apply(self, items: Sequence[Decoded]) -> None:
         """One transaction: inbox rows for the new messages, then their handlers' effects."""
@@ -274,7 +336,7 @@ class MessageConsumer:
         many = run[0].many
         if many is not None:
             with consumer_spans(
-                [(i.envelope, i.message.headers) for i in run], queue=queue, batch_size=batch_size
+                [(i.envelope, i.trace_headers) for i in run], queue=queue, batch_size=batch_size
             ) as contexts:
                 await many(
                     [
@@ -286,16 +348,19 @@ class MessageConsumer:
             return
         for item in run:
             with consumer_span(
-                item.envelope, item.message.headers, queue=queue, batch_size=batch_size
+                item.envelope, item.trace_headers, queue=queue, batch_size=batch_size
             ):
                 await item.handler(HandlerContext(session, item.envelope), item.payload)
 
     async def _failed(self, item: Decoded, exc: Exception) -> None:
         attempt = _attempt(item.message)
+        which = f"envelope {item.message_id} of a bundle: " if item.bundled else ""
         if isinstance(exc, PermanentMessageError):
-            await self._dead_letter(item.message, exc.reason)
+            await self._dead_letter(item.message, which + exc.reason)
         elif attempt >= self.topology.max_attempts:
-            await self._dead_letter(item.message, f"gave up after {attempt} attempts: {exc!r}")
+            await self._dead_letter(
+                item.message, f"{which}gave up after {attempt} attempts: {exc!r}"
+            )
         else:
             log.warning("%s failed (attempt %d), retrying: %r", item.envelope.type, attempt, exc)
             self.outcomes[(item.envelope.type, "retried")] += 1
@@ -395,6 +460,21 @@ def _runs(items: Sequence[Decoded]) -> list[list[Decoded]]:
         else:
             runs.append([item])
     return runs
+
+
+def _by_delivery(items: Sequence[Decoded]) -> list[list[Decoded]]:
+    """``items`` grouped by the delivery that carried them (a bundle's envelopes together)."""
+    groups: dict[int, list[Decoded]] = {}
+    for item in items:
+        groups.setdefault(id(item.message), []).append(item)
+    return list(groups.values())
+
+
+def _envelope_count(message: AbstractIncomingMessage) -> int:
+    """How many envelopes a delivery says it carries, for batch sizing only (never trusted for
+    anything else: the body decides)."""
+    value = (message.headers or {}).get(BUNDLE_HEADER, 1)
+    return min(max(value, 1), 1000) if isinstance(value, int) else 1
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:

@@ -13,6 +13,13 @@ Rows committed by this process's sessions are handed to the relay by the commit 
 them sent by message id. Reading the outbox (due rows, oldest first) is the fallback, on its
 poll interval and after a failure: rows of another process, rows refused or left unconfirmed,
 rows of a crashed process.
+
+Bundles (decision 0021): rows published together that share a routing key (one target unit,
+one message type) go out as one AMQP message, a JSON array of their envelopes signed once, up
+to :data:`MAX_BUNDLE` of them. An officer's bulk decision, a set-based run's notices and the
+like then cost the broker, the signatures and both ends' AMQP handling once, not once per
+student. The consumer applies a bundle's envelopes like that many messages (each through the
+inbox under its own id); order is kept per routing key, which is what a queue saw before.
 """
 
 from __future__ import annotations
@@ -42,6 +49,11 @@ from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
 from shared.telemetry.amqp import producer_span
 
 log = logging.getLogger(__name__)
+
+MAX_BUNDLE = 50  # envelopes in one AMQP message
+MAX_BUNDLE_BYTES = 1 << 20  # and at most this many body bytes (a bundle of one may exceed it)
+BUNDLE_HEADER = "xueji-bundle"  # how many envelopes a bundle carries (the consumer's batch sizing)
+BUNDLE_TRACE_HEADER = "xueji-bundle-trace"  # with tracing on: each envelope's PRODUCER span
 
 Clock = Callable[[], datetime]
 _STAGED_ROWS = "xueji.outbox.staged_rows"  # session.info: the rows this transaction staged
@@ -110,9 +122,27 @@ def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay)
         session.info.pop(_STAGED_ROWS, None)
 
 
-def _message(row: Any, headers: dict[str, Any]) -> aio_pika.Message:
+def bundles(rows: Sequence[Any]) -> list[list[Any]]:
+    """``rows`` grouped by routing key into bundles of at most :data:`MAX_BUNDLE` rows and
+    :data:`MAX_BUNDLE_BYTES`, in the order of their first rows (order kept per key)."""
+    open_bundle: dict[str, tuple[list[Any], int]] = {}
+    groups: list[list[Any]] = []
+    for row in rows:
+        key, size = row.routing_key, len(row.body) + 1
+        current = open_bundle.get(key)
+        if current is None or len(current[0]) >= MAX_BUNDLE or current[1] + size > MAX_BUNDLE_BYTES:
+            group: list[Any] = [row]
+            groups.append(group)
+            open_bundle[key] = (group, size)
+        else:
+            current[0].append(row)
+            open_bundle[key] = (current[0], current[1] + size)
+    return groups
+
+
+def _message(row: Any, body: bytes, headers: dict[str, Any]) -> aio_pika.Message:
     return aio_pika.Message(
-        row.body,
+        body,
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=row.message_id,
@@ -258,27 +288,50 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Publish ``rows`` in bundles; each row's outcome is its bundle's (None: confirmed)."""
         exchange = self._exchange
         if exchange is None or not self._broker.is_ready:
             raise ConnectionError("broker not ready")
+        groups = bundles(rows)
         outcomes = await asyncio.gather(
-            *(self._publish_one(exchange, row) for row in rows), return_exceptions=True
+            *(self._publish_one(exchange, group) for group in groups), return_exceptions=True
         )
-        return [o if isinstance(o, BaseException) else None for o in outcomes]
+        by_row = {
+            id(row): outcome if isinstance(outcome, BaseException) else None
+            for group, outcome in zip(groups, outcomes, strict=True)
+            for row in group
+        }
+        return [by_row[id(row)] for row in rows]
 
-    async def _publish_one(self, exchange: AbstractExchange, row: Any) -> None:
-        """Publish one row under a PRODUCER span continuing the trace stored with it."""
-        with producer_span(
-            message_id=row.message_id,
-            message_type=row.message_type,
-            routing_key=row.routing_key,
-            exchange=EVENTS_EXCHANGE,
-            headers=row.headers,
-        ) as headers:
-            headers[SIGNATURE_HEADER] = self._signer.sign(row.body)
+    async def _publish_one(self, exchange: AbstractExchange, group: Sequence[Any]) -> None:
+        """Publish a bundle (or one row), each row under a PRODUCER span continuing the trace
+        stored with it; a bundle's headers carry its first row's span, and every row's in
+        :data:`BUNDLE_TRACE_HEADER`."""
+        first = group[0]
+        body = first.body if len(group) == 1 else b"[" + b",".join(r.body for r in group) + b"]"
+        with contextlib.ExitStack() as spans:
+            carried = [
+                spans.enter_context(
+                    producer_span(
+                        message_id=row.message_id,
+                        message_type=row.message_type,
+                        routing_key=row.routing_key,
+                        exchange=EVENTS_EXCHANGE,
+                        headers=row.headers,
+                    )
+                )
+                for row in group
+            ]
+            headers = carried[0]
+            headers[SIGNATURE_HEADER] = self._signer.sign(body)
+            if len(group) > 1:
+                headers[BUNDLE_HEADER] = len(group)
+                parents = [str(c.get("traceparent", "")) for c in carried]
+                if any(parents):
+                    headers[BUNDLE_TRACE_HEADER] = parents
             await exchange.publish(
-                _message(row, headers),
-                row.routing_key,
+                _message(first, body, headers),
+                first.routing_key,
                 mandatory=True,
                 timeout=self._publish_timeout,
             )

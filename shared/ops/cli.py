@@ -62,12 +62,20 @@ def _dead_letters_list(args: argparse.Namespace, fed: RunningFederation, out: Te
         return 0
     print(f"{len(letters)} dead letter(s) in xueji.{args.instance}.dead", file=out)
     if letters:
-        header = ("MESSAGE ID", "TYPE", "SOURCE", "TARGET", "FAILED AT", "REASON")
-        _table(
-            [header]
-            + [(d.message_id, d.type, d.source, d.target, d.failed_at, d.reason) for d in letters],
-            out,
-        )
+        header = ("MESSAGE ID", "TYPE", "ENVELOPES", "SOURCE", "TARGET", "FAILED AT", "REASON")
+        rows = [
+            (
+                d.message_id,
+                d.type,
+                str(len(d.envelope_ids)),
+                d.source,
+                d.target,
+                d.failed_at,
+                d.reason,
+            )
+            for d in letters
+        ]
+        _table([header, *rows], out)
     return 0
 
 

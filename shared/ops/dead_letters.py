@@ -78,6 +78,8 @@ class DeadLetter:
     failed_by: str
     reason: str
     routing_key: str | None  # where a replay publishes it; None: cannot be replayed
+    # the message ids of the envelopes it carries: a bundle's (decision 0021) go by its first
+    envelope_ids: tuple[str, ...]
     body: bytes = field(repr=False)
     headers: dict[str, Any] = field(repr=False)
     properties: pika.BasicProperties = field(repr=False)
@@ -118,29 +120,48 @@ def original_routing_key(headers: dict[str, Any], body: bytes) -> str | None:
         if _text(death.get("exchange")) == EVENTS_EXCHANGE and death.get("routing-keys"):
             return _text(death["routing-keys"][0])
     try:
-        envelope = json.loads(body)
+        envelope = _first_envelope(body)
         return routing_key_for(UnitRef.model_validate(envelope["target"]), str(envelope["type"]))
-    except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+    except (ValueError, KeyError, TypeError, IndexError):  # ValidationError is a ValueError
         return None
+
+
+def _first_envelope(body: bytes) -> Any:
+    """The envelope, or a bundle's first (a bundle's envelopes share target and type)."""
+    data = json.loads(body)
+    return data[0] if isinstance(data, list) else data
+
+
+def _envelope_ids(body: bytes, message_id: str) -> tuple[str, ...]:
+    """The ids of a bundle's envelopes; of anything else, the delivery's own message id."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return (message_id,)
+    if not isinstance(data, list):
+        return (message_id,)
+    ids = [str(e["message_id"]) for e in data if isinstance(e, dict) and "message_id" in e]
+    return tuple(ids) or (message_id,)
 
 
 def _envelope_units(body: bytes) -> tuple[str, str]:
     """Source and target as the envelope names them (blank when the body is not an envelope)."""
     try:
-        envelope = json.loads(body)
+        envelope = _first_envelope(body)
         return (
             str(UnitRef.model_validate(envelope["source"])),
             str(UnitRef.model_validate(envelope["target"])),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         return "", ""
 
 
 def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
     headers = dict(properties.headers or {})
     source, target = _envelope_units(body)
+    message_id = _text(properties.message_id)
     return DeadLetter(
-        message_id=_text(properties.message_id),
+        message_id=message_id,
         type=_text(properties.type) or "?",
         source=source,
         target=target,
@@ -150,6 +171,7 @@ def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
         or _text(headers.get("x-first-death-reason"))
         or "?",
         routing_key=original_routing_key(headers, body),
+        envelope_ids=_envelope_ids(body, message_id),
         body=body,
         headers=headers,
         properties=properties,
@@ -246,7 +268,9 @@ def replay_dead_letters(
     message_ids: Collection[str] | None = None,
     signer: Signer | None = None,
 ) -> ReplayReport:
-    """Republish the chosen dead letters of ``instance`` (all when ``message_ids`` is None).
+    """Republish the chosen dead letters of ``instance`` (all when ``message_ids`` is None;
+    a bundle is chosen by the id of any envelope it carries, and replayed whole: the inbox
+    skips those of its envelopes that did apply).
 
     ``signer``: ``instance``'s own signing key, attesting the replay (renews the message's age).
 
@@ -256,6 +280,7 @@ def replay_dead_letters(
     queue = dead_queue(instance)
     wanted = None if message_ids is None else set(message_ids)
     report = ReplayReport()
+    found: set[str] = set()  # envelope ids of the letters replayed
     with _connection(amqp_url) as connection:
         _check_queue(connection, queue)
         publisher = connection.channel()
@@ -263,7 +288,7 @@ def replay_dead_letters(
         browser = connection.channel()
 
         def visit(tag: int, letter: DeadLetter) -> None:
-            if wanted is not None and letter.message_id not in wanted:
+            if wanted is not None and wanted.isdisjoint((letter.message_id, *letter.envelope_ids)):
                 return
             if letter.message_id in report.replayed:  # refused again meanwhile: a new letter
                 return
@@ -280,11 +305,12 @@ def replay_dead_letters(
                 return
             browser.basic_ack(tag)
             report.replayed.append(letter.message_id)
+            found.update(letter.envelope_ids)
 
         _browse(browser, queue, visit, None)
         browser.close()  # returns the dead letters not replayed
         publisher.close()
     if wanted is not None:
-        done = set(report.replayed) | set(report.refused)
+        done = set(report.replayed) | set(report.refused) | found
         report.not_found = sorted(wanted - done)
     return report

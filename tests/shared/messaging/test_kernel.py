@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.messaging.consumer import REASON_HEADER
-from shared.messaging.outbox import OutboxRelay, stage
+from shared.messaging.outbox import MAX_BUNDLE, OutboxRelay, stage
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.topology import EVENTS_EXCHANGE
 from tests.shared.messaging.harness import (
@@ -378,3 +378,97 @@ async def test_a_batch_left_unsettled_is_not_acknowledged_by_a_later_one(
     await channel.close()  # as a broken channel would: the held delivery comes back
     await eventually(lambda: _has(node, "held"))
     assert set((await node.effect_counts()).values()) == {1}
+
+
+# -- bundles (decision 0021) -------------------------------------------------------------------
+
+
+async def test_envelopes_sharing_a_routing_key_travel_as_one_bundle(node: Node) -> None:
+    """One transaction's messages to one target go out as one delivery per message type (at
+    most MAX_BUNDLE envelopes each), and every envelope is applied once, in its own right."""
+    await node.send(
+        *[p for i in range(60) for p in (Effect(key=f"e{i}"), BulkEffect(key=f"b{i}"))]
+    )
+    await eventually(lambda: _count_at_least(node, 120))
+    counts = await node.effect_counts()
+    assert len(counts) == 120 and set(counts.values()) == {1}
+    # 60 effects: bundles of 50 and 10; 60 bulk effects likewise
+    assert node.consumer.deliveries == 4
+    assert node.consumer.applied == 120 and node.consumer.duplicates == 0
+    assert sum(node.bulk_calls) == 60 and max(node.bulk_calls) >= MAX_BUNDLE  # still set-based
+    assert all(r.sent_at is not None for r in await outbox_rows(node))
+
+
+async def test_a_poisoned_envelope_dead_letters_its_bundle_and_a_replay_applies_only_it(
+    node: Node, amqp_url: str
+) -> None:
+    good = [Effect(key=f"good-{i}") for i in range(5)]
+    [*_, poison] = await node.send(*good, Effect(key="poison", permanent=True))
+    await eventually(lambda: _is(node.consumer.dead_lettered == 1))
+    assert await node.effect_counts() == {f"good-{i}": 1 for i in range(5)}
+
+    [letter] = await dead_letters(amqp_url, node)
+    reason = str((letter.headers or {})[REASON_HEADER])
+    assert reason.startswith(f"envelope {poison.message_id} of a bundle: ")
+    assert "refused by the handler" in reason
+    assert len(json.loads(letter.body)) == 6  # the whole delivery, as it came
+
+    # Delivered again (an operator's replay): the applied five are duplicates to the inbox.
+    await publish_raw(
+        amqp_url,
+        poison.routing_key,
+        letter.body,
+        message_id=letter.message_id,
+        headers=node.signed(letter.body),
+    )
+    await eventually(lambda: _is(node.consumer.dead_lettered == 2))
+    assert node.consumer.duplicates == 5
+    assert await node.effect_counts() == {f"good-{i}": 1 for i in range(5)}
+
+
+async def test_a_transient_failure_retries_the_bundle_and_applies_the_rest_once(
+    node: Node,
+) -> None:
+    await node.send(Effect(key="a"), Effect(key="flaky", fail_times=2), Effect(key="b"))
+    await eventually(lambda: _has(node, "flaky"))
+    assert await node.effect_counts() == {"a": 1, "flaky": 1, "b": 1}
+    assert node.failures["flaky"] == 2
+    # The batch failed, then one by one a and b applied and flaky failed again: the retried
+    # delivery brought a and b back as duplicates, and applied flaky.
+    assert node.consumer.duplicates == 2
+    assert node.consumer.dead_lettered == 0
+
+
+async def test_a_bundle_with_one_misattributed_envelope_is_refused_whole(
+    node: Node, amqp_url: str
+) -> None:
+    """A signer may bundle only envelopes of units it speaks for: one foreign source refuses
+    the whole delivery, with a security alert, and nothing of it applies."""
+    good = node.envelope(Effect(key="fine")).model_dump(mode="json")
+    foreign = {
+        **node.envelope(Effect(key="smuggled")).model_dump(mode="json"),
+        "source": {"tier": "school", "code": random_unit().code},
+    }
+    body = json.dumps([good, foreign]).encode()
+    key = node.envelope(Effect(key="x")).routing_key
+    await publish_raw(amqp_url, key, body, message_id="mixed", headers=node.signed(body))
+
+    await eventually(lambda: _is(node.consumer.dead_lettered == 1))
+    assert node.consumer.security_alerts["source_not_hosted_by_signer"] == 1
+    assert await node.total_effects() == 0
+    [letter] = await dead_letters(amqp_url, node)
+    assert "not" in str((letter.headers or {})[REASON_HEADER])
+
+
+async def test_an_empty_or_malformed_bundle_is_dead_lettered(node: Node, amqp_url: str) -> None:
+    key = node.envelope(Effect(key="x")).routing_key
+    cases = {"empty": (b"[]", "empty bundle"), "not-envelopes": (b"[1, 2]", "invalid envelope")}
+    for case, (body, _) in cases.items():
+        await publish_raw(amqp_url, key, body, message_id=case, headers=node.signed(body))
+    await eventually(lambda: _is(node.consumer.dead_lettered == len(cases)))
+    reasons = {
+        m.message_id: str((m.headers or {})[REASON_HEADER])
+        for m in await dead_letters(amqp_url, node)
+    }
+    for case, (_, expected) in cases.items():
+        assert expected in reasons[case], (case, reasons[case])

@@ -105,6 +105,7 @@ async def test_a_replayed_dead_letter_is_applied_exactly_once(
 ) -> None:
     node.refused = {"fixed-later", "still-broken"}
     (fixed,) = await node.send(Effect(key="fixed-later"))
+    await dead_lettered(node, amqp_url, 1)  # two deliveries (sent together, one bundle)
     (other,) = await node.send(Effect(key="still-broken"))
     letters = await dead_lettered(node, amqp_url, 2)
     assert {d.message_id for d in letters} == {str(fixed.message_id), str(other.message_id)}
@@ -199,3 +200,31 @@ def test_an_unknown_instance_is_an_operator_error(
     code = main(["dead-letters", "list", "--instance", "no-such-instance", "--amqp-url", amqp_url])
     assert code == 2
     assert "no queue xueji.no-such-instance.dead" in capsys.readouterr().err
+
+
+async def test_a_dead_bundle_from_a_retry_queue_lists_its_units_and_replays_only_the_rest(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    """A bundle (decision 0021) whose one envelope gave up: the listing names its units and
+    key from the first envelope, and the replay applies the failed one, not the others again."""
+    ok, flaky = await node.send(Effect(key="ok"), Effect(key="flaky", fail_times=10))
+    (letter,) = await dead_lettered(node, amqp_url, 1)
+    assert letter.reason.startswith(f"envelope {flaky.message_id} of a bundle: gave up after")
+    assert letter.routing_key == flaky.routing_key  # the body is a JSON array of envelopes
+    assert (letter.source, letter.target) == (str(node.unit), str(node.unit))
+    assert await node.effect_counts() == {"ok": 1}
+
+    node.failures["flaky"] = 10  # the cause is gone
+    duplicates = node.consumer.duplicates
+    # chosen by the id of the envelope that failed
+    report = replay_dead_letters(amqp_url, node.name, message_ids=[str(flaky.message_id)])
+    assert report.replayed == [letter.message_id] and report.not_found == []
+
+    async def applied() -> bool:
+        return (await node.effect_counts()).get("flaky") == 1
+
+    await eventually(applied)
+    assert await node.effect_counts() == {"ok": 1, "flaky": 1}
+    assert node.consumer.duplicates == duplicates + 1  # ok, known to the inbox
+    assert letter.message_id == str(ok.message_id)  # a bundle goes by its first envelope's id
+    assert letter.envelope_ids == (str(ok.message_id), str(flaky.message_id))
