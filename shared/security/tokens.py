@@ -6,7 +6,7 @@ minutes by default), which is what keeps a request free of account lookups.
 
 A client sends the same token with every request until it expires, so a codec remembers the
 tokens it verified (the last :data:`REMEMBERED` of them) with their expiry: a token seen before
-costs a dictionary lookup and a clock read instead of decoding and an HMAC (~100 µs).
+costs a dictionary lookup and a clock read instead of decoding and an HMAC (~30 µs).
 """
 
 from __future__ import annotations
