@@ -104,17 +104,31 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   with plain polls 834 ms, new with long polls 602 ms; 60-62 ms of CPU per transfer (at 30/s
   the batches are small).
 
-What is left, by cost (py-spy at 40/s in session 4): SQLAlchemy is still 21-31 % of each
-process (executing: the ORM's execute path and result loading, ~50 µs a statement), asyncio
-8-23 %, SQLite itself 8-14 %, then the HTTP stack (uvicorn, FastAPI's dependency solving: a
-request costs ~2-3 ms of server CPU whatever it does), the audit chain's append on every
-request (~10 % of the receiving school), Ed25519 signing and verification (2-8 %) and
-aio-pika's frame handling. RabbitMQ's quorum queues take ~5 ms per transfer (13 messages).
-What could still be done, none of it small: the registry's and the saga's reads through Core
-rows instead of ORM objects (national); ``transfer.requested`` set-based at national (the
-student's claim decides each request's path, so it needs a claim-all UPDATE … RETURNING);
-one ``transfer.completed`` publication for its four targets instead of four; fewer hops per
-step (today: step opened → party → decision → national, per party)"""
+- 2026-11-23 (session 5): envelopes published together to one target and type travel as one
+  signed AMQP message, a bundle (decision 0021). An officer's bulk decision is then one message
+  to national, national's run over it one message per party, and a run's completions one per
+  target. A/B at 50/s for 20 s, back to back: before 39.9/s inside the window, p99 4.5 s, 42
+  ms of CPU per transfer; after 49.6/s, p99 427 ms, 36 ms. RabbitMQ 5 → 4 ms per transfer,
+  each province 3-4 → 2 ms. Also: audit entries no longer go through ``dataclasses.asdict``
+  (it deep-copies; ~7 % of a county), and a token verified once is remembered until it expires.
+  At 50/s for 30 s, seven runs of this code one after another on an otherwise quiet machine
+  (load 0.7-3.3 before each, mostly the run before; all 1500 completed, 49.4-49.8/s inside the
+  window): p99 301, 329, 345, 380, 429, 492 and 618 ms, so the target is met in six of seven;
+  for 60 s: p99 478 ms, p50 252 ms, 35 ms of CPU per transfer. The spread follows the
+  machine's speed (33-36 ms per transfer), as before; with bundles alone (before the last two
+  changes) four runs gave 427-536 ms.
+  Tried, no effect, not kept: a consumer that waits 5-10 ms for more deliveries before applying
+  a batch; RabbitMQ without scheduler busy-waiting (``+sbwt none``); a frozen, less eager
+  garbage collector.
+
+What is left, by cost (py-spy at 50/s in session 5): SQLAlchemy is still 23-26 % of each
+process, asyncio 13-30 %, SQLite itself ~10 %. The HTTP stack is ~35 % of a county or a school:
+each approver reads its list ~17 times a second and posts as many bulk decisions, and a request
+costs ~2 ms of server CPU whatever it does (uvicorn, FastAPI's dependency solving, the audit
+entry every request writes, two socket writes per response). RabbitMQ takes ~4 ms per transfer.
+What could still be done, each a few per cent: ``transfer.requested`` set-based at national;
+the parties' ``step_opened`` set-based; Core rows instead of ORM objects in national's reads;
+dropping ``transfer.completed`` to the receiving province, which only logs it"""
 
 from __future__ import annotations
 
