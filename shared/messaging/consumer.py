@@ -66,6 +66,9 @@ REASON_HEADER = "x-failure-reason"
 
 
 _ENVELOPES = TypeAdapter(list[Envelope])
+# The most envelopes a received bundle may carry (relays send at most MAX_BUNDLE, 50): a bigger
+# one, even signed by a trusted peer, would make one transaction of unbounded size.
+MAX_BUNDLE_RECEIVED = 1000
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,10 @@ class MessageConsumer:
             raise PermanentMessageError(f"invalid envelope: {_errors(exc)}") from exc
         if not envelopes:
             raise PermanentMessageError("empty bundle")
+        if len(envelopes) > MAX_BUNDLE_RECEIVED:
+            raise PermanentMessageError(
+                f"bundle of {len(envelopes)} envelopes, more than {MAX_BUNDLE_RECEIVED}"
+            )
         return [
             self._decode_one(message, signer, e, n if bundled else None)
             for n, e in enumerate(envelopes)
@@ -474,7 +481,7 @@ def _envelope_count(message: AbstractIncomingMessage) -> int:
     """How many envelopes a delivery says it carries, for batch sizing only (never trusted for
     anything else: the body decides)."""
     value = (message.headers or {}).get(BUNDLE_HEADER, 1)
-    return min(max(value, 1), 1000) if isinstance(value, int) else 1
+    return min(max(value, 1), MAX_BUNDLE_RECEIVED) if isinstance(value, int) else 1
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:

@@ -13,7 +13,7 @@ import aio_pika
 import pytest
 from sqlalchemy import func, select
 
-from shared.messaging.consumer import REASON_HEADER
+from shared.messaging.consumer import MAX_BUNDLE_RECEIVED, REASON_HEADER
 from shared.messaging.outbox import MAX_BUNDLE, OutboxRelay, stage
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.topology import EVENTS_EXCHANGE
@@ -184,6 +184,10 @@ async def test_malformed_messages_are_dead_lettered_with_reason(node: Node, amqp
         "refused": (_variant(good, payload={"key": "no", "permanent": True}), "refused by the"),
         "empty-bundle": (b"[]", "empty bundle"),
         "bundle-of-no-envelopes": (b"[1, 2]", "invalid envelope"),
+        "oversized-bundle": (
+            json.dumps([good] * (MAX_BUNDLE_RECEIVED + 1)).encode(),
+            f"bundle of {MAX_BUNDLE_RECEIVED + 1} envelopes, more than {MAX_BUNDLE_RECEIVED}",
+        ),
     }
     for case, (body, _) in cases.items():
         await publish_raw(amqp_url, key, body, message_id=case, headers=node.signed(body))
