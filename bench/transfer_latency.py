@@ -111,21 +111,22 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   ms of CPU per transfer; after 49.6/s, p99 427 ms, 36 ms. RabbitMQ 5 → 4 ms per transfer,
   each province 3-4 → 2 ms. Also: audit entries no longer go through ``dataclasses.asdict``
   (it deep-copies; ~7 % of a county), and a token verified once is remembered until it expires.
-  At 50/s for 30 s, seven runs of this code one after another on an otherwise quiet machine
+  At 50/s for 30 s, nine runs of this code over half an hour on an otherwise quiet machine
   (load 0.7-3.3 before each, mostly the run before; all 1500 completed, 49.4-49.8/s inside the
-  window): p99 301, 329, 345, 380, 429, 492 and 618 ms, so the target is met in six of seven;
-  for 60 s: p99 478 ms, p50 252 ms, 35 ms of CPU per transfer. The spread follows the
-  machine's speed (33-36 ms per transfer), as before; with bundles alone (before the last two
-  changes) four runs gave 427-536 ms.
-  Tried, no effect, not kept: a consumer that waits 5-10 ms for more deliveries before applying
-  a batch; RabbitMQ without scheduler busy-waiting (``+sbwt none``); a frozen, less eager
-  garbage collector.
+  window): p99 238, 287, 301, 329, 345, 380, 429, 492 and 618 ms, so the target is met in
+  eight of nine; for 60 s: p99 478 ms, p50 252 ms, 35 ms of CPU per transfer. The spread
+  follows the machine's speed (29-36 ms per transfer), as before; with bundles alone (before
+  the last two changes) four runs gave 427-536 ms.
+  Tried, no effect, not kept (A/B, back to back): a consumer that waits 5-10 ms for more
+  deliveries before applying a batch; RabbitMQ without scheduler busy-waiting (``+sbwt
+  none``); a frozen, less eager garbage collector; one socket write per HTTP response instead
+  of uvicorn's two (headers, body).
 
 What is left, by cost (py-spy at 50/s in session 5): SQLAlchemy is still 23-26 % of each
 process, asyncio 13-30 %, SQLite itself ~10 %. The HTTP stack is ~35 % of a county or a school:
 each approver reads its list ~17 times a second and posts as many bulk decisions, and a request
 costs ~2 ms of server CPU whatever it does (uvicorn, FastAPI's dependency solving, the audit
-entry every request writes, two socket writes per response). RabbitMQ takes ~4 ms per transfer.
+entry every request writes). RabbitMQ takes ~4 ms per transfer.
 What could still be done, each a few per cent: ``transfer.requested`` set-based at national;
 the parties' ``step_opened`` set-based; Core rows instead of ORM objects in national's reads;
 dropping ``transfer.completed`` to the receiving province, which only logs it"""
