@@ -37,14 +37,14 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aio_pika.exceptions import ChannelInvalidStateError
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -63,6 +63,11 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-attempt"
 REASON_HEADER = "x-failure-reason"
+# How long the inbox remembers a message it applied. It must outlast every way the message can
+# come again: redelivery and retries (minutes), the freshness window (72 h; older is refused
+# anyway), and an operator's replay of a dead letter, which the replay tool refuses past this
+# (xueji-ops dead-letters replay; decision 0021).
+DEFAULT_INBOX_RETENTION = timedelta(days=30)
 
 
 _ENVELOPES = TypeAdapter(list[Envelope])
@@ -124,6 +129,8 @@ class MessageConsumer:
         verifier: Verifier,
         batch_size: int = 100,
         prefetch: int = 200,
+        inbox_retention: timedelta = DEFAULT_INBOX_RETENTION,
+        prune_interval: float = 3600.0,
     ) -> None:
         self.topology = topology
         self.consumer_name = topology.instance
@@ -132,6 +139,15 @@ class MessageConsumer:
         if verifier.hosted != frozenset(topology.units):
             raise ValueError("the verifier must check the units this consumer's queue receives")
         self._verifier = verifier
+        if inbox_retention <= verifier.max_age + verifier.max_skew:
+            raise ValueError(
+                f"the inbox must remember messages longer than they stay fresh"
+                f" ({verifier.max_age + verifier.max_skew}), not {inbox_retention}"
+            )
+        self.inbox_retention = inbox_retention
+        self._prune_interval = prune_interval
+        self._pruner: asyncio.Task[None] | None = None
+        self.pruned = 0
         self._batch_size = batch_size
         self._prefetch = prefetch
         self._pending: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -164,13 +180,35 @@ class MessageConsumer:
     def start(self) -> None:
         if self._worker is None:
             self._worker = asyncio.create_task(self._work(), name=f"{self.consumer_name}-consumer")
+        if self._pruner is None:
+            self._pruner = asyncio.create_task(
+                self._prune_periodically(), name=f"{self.consumer_name}-inbox-pruner"
+            )
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        for task in (self._worker, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._worker = self._pruner = None
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Forget inbox rows older than the retention; returns how many."""
+        cutoff = (now or datetime.now(UTC)) - self.inbox_retention
+        pruned = await prune_inbox(self._sessions, self.consumer_name, cutoff)
+        self.pruned += pruned
+        if pruned:
+            log.info("inbox: %d messages older than %s forgotten", pruned, cutoff.isoformat())
+        return pruned
+
+    async def _prune_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._prune_interval)
+            try:
+                await self.prune()
+            except Exception as exc:  # a database hiccup: the next round tries again
+                log.warning("inbox pruning failed, will retry: %r", exc)
 
     async def _work(self) -> None:
         while True:
@@ -506,8 +544,23 @@ async def _ack(message: AbstractIncomingMessage, *, multiple: bool = False) -> N
         log.info("ack of %s failed (%r); it will be redelivered", message.message_id, exc)
 
 
-async def prune_inbox(session_factory: SessionFactory, older_than: datetime) -> int:
-    """Forget inbox rows older than any redelivery can be (retention is configuration)."""
-    async with session_factory() as session, session.begin():
-        result = await session.execute(delete(inbox).where(inbox.c.processed_at < older_than))
-    return int(getattr(result, "rowcount", 0) or 0)
+async def prune_inbox(
+    session_factory: SessionFactory, consumer: str, older_than: datetime, chunk: int = 5_000
+) -> int:
+    """Forget ``consumer``'s inbox rows recorded before ``older_than``, ``chunk`` rows per
+    transaction (a backlog of millions never holds one long lock); returns how many."""
+    doomed = (
+        select(inbox.c.message_id)
+        .where(inbox.c.consumer == consumer, inbox.c.processed_at < older_than)
+        .limit(chunk)
+        .scalar_subquery()
+    )
+    statement = delete(inbox).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(doomed))
+    total = 0
+    while True:
+        async with session_factory() as session, session.begin():
+            result = await session.execute(statement)
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < chunk:
+            return total

@@ -21,12 +21,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.messaging.consumer import DEFAULT_INBOX_RETENTION
 from shared.messaging.keys import load_private_key
 from shared.messaging.signing import Signer
 from shared.ops.audit import AnchorFile, parse_anchor, verify_chain
@@ -102,7 +103,12 @@ def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: 
     ids = None if args.all else list(args.message_ids)
     signer = _replay_signer(args, fed, out)
     report = replay_dead_letters(
-        fed.broker_url(args.amqp_url), args.instance, message_ids=ids, signer=signer
+        fed.broker_url(args.amqp_url),
+        args.instance,
+        message_ids=ids,
+        signer=signer,
+        inbox_retention=timedelta(days=args.inbox_retention_days),
+        force=args.force,
     )
     for message_id in report.replayed:
         print(f"replayed  {message_id}", file=out)
@@ -136,6 +142,18 @@ def add_dead_letters(commands: argparse._SubParsersAction[Any]) -> None:
     chosen = replay.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--message-id", dest="message_ids", action="append", metavar="ID")
     chosen.add_argument("--all", action="store_true", help="every dead letter of the instance")
+    replay.add_argument(
+        "--inbox-retention-days",
+        type=int,
+        default=DEFAULT_INBOX_RETENTION.days,
+        help="the instance's XUEJI_INBOX_RETENTION in days (default %(default)s): older dead"
+        " letters are kept unless --force",
+    )
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="replay dead letters older than the inbox remembers (after checking them)",
+    )
     replay.add_argument(
         "--signing-key",
         type=Path,

@@ -19,6 +19,11 @@ signature (the body is republished byte for byte) and, given the dead letter's i
 signing key, adds a ``xueji-replay`` attestation so that the receiver measures the message's
 age from the replay, not from its first publication. Without the key, a dead letter older than
 the receivers' window (72 h by default) is refused again as expired.
+
+The inbox forgets applied messages after its retention (30 days by default,
+``XUEJI_INBOX_RETENTION``). A dead letter that failed longer ago than that, less a day, is kept
+unless the operator forces it: what it carries that did apply (the other envelopes of a bundle,
+decision 0021) would no longer be recognised, and would apply twice.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import contextlib
 import json
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pika
@@ -35,7 +40,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
 
 from shared.federation.config import UnitRef
-from shared.messaging.consumer import ATTEMPT_HEADER, REASON_HEADER
+from shared.messaging.consumer import ATTEMPT_HEADER, DEFAULT_INBOX_RETENTION, REASON_HEADER
 from shared.messaging.envelope import routing_key_for
 from shared.messaging.signing import REPLAY_HEADER, SIGNATURE_HEADER, Signer
 from shared.messaging.topology import EVENTS_EXCHANGE
@@ -261,18 +266,40 @@ def _republish(
     channel.basic_publish(EVENTS_EXCHANGE, routing_key, letter.body, properties, mandatory=True)
 
 
+def _beyond_the_inbox(letter: DeadLetter, retention: timedelta, now: datetime) -> str | None:
+    """Why replaying ``letter`` could apply something twice, if it could."""
+    try:
+        failed_at = datetime.fromisoformat(letter.failed_at)
+    except ValueError:
+        return None  # not failed by our consumer (e.g. the broker's delivery limit): no date
+    if failed_at.tzinfo is None:
+        failed_at = failed_at.replace(tzinfo=UTC)
+    if now - failed_at <= retention - timedelta(days=1):
+        return None
+    return (
+        f"failed {(now - failed_at).days} days ago, near or past the inbox's memory"
+        f" ({retention.days} days): what it carries that did apply would apply again;"
+        " check, then replay with --force"
+    )
+
+
 def replay_dead_letters(
     amqp_url: str,
     instance: str,
     *,
     message_ids: Collection[str] | None = None,
     signer: Signer | None = None,
+    inbox_retention: timedelta = DEFAULT_INBOX_RETENTION,
+    force: bool = False,
+    now: datetime | None = None,
 ) -> ReplayReport:
     """Republish the chosen dead letters of ``instance`` (all when ``message_ids`` is None;
     a bundle is chosen by the id of any envelope it carries, and replayed whole: the inbox
     skips those of its envelopes that did apply).
 
     ``signer``: ``instance``'s own signing key, attesting the replay (renews the message's age).
+    ``inbox_retention``: the instance's; a letter that failed before the inbox's memory (less a
+    day) is kept unless ``force``.
 
     A dead letter is acknowledged off the dead queue only after its republication is
     confirmed; one that cannot be routed (or is refused) stays, with the reason in the report.
@@ -294,6 +321,10 @@ def replay_dead_letters(
                 return
             if letter.routing_key is None:
                 report.refused[letter.message_id] = "no routing key (the body is not an envelope)"
+                return
+            forgotten = _beyond_the_inbox(letter, inbox_retention, now or datetime.now(UTC))
+            if forgotten and not force:
+                report.refused[letter.message_id] = forgotten
                 return
             try:
                 _republish(publisher, letter, letter.routing_key, signer)

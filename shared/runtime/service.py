@@ -89,6 +89,7 @@ class ServiceRuntime:
             ),
             batch_size=self.settings.consumer_batch_size,
             prefetch=self.settings.consumer_prefetch,
+            inbox_retention=self.settings.inbox_retention,
         )
         # /metrics; tiers add gauges with self.metrics.register_gauge_callback(...)
         self.metrics = ServiceMetrics()

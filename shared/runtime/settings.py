@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
     # Replay protection: a message signed (or replayed by an operator) longer ago is refused.
     message_max_age: timedelta = timedelta(hours=72)
     message_max_skew: timedelta = timedelta(minutes=5)
+    # How long a consumer's inbox remembers what it applied (must exceed message_max_age; a
+    # dead letter older than this is replayed only with --force).
+    inbox_retention: timedelta = timedelta(days=30)
     # Telemetry (docs/decisions/0006-observability.md); OTLP endpoint from OTEL_EXPORTER_OTLP_*.
     traces_exporter: Literal["none", "console", "otlp"] = "none"
     traces_sample_ratio: float = 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,13 @@ import aio_pika
 import pytest
 from sqlalchemy import func, select
 
-from shared.messaging.consumer import MAX_BUNDLE_RECEIVED, REASON_HEADER
+from shared.messaging.consumer import (
+    MAX_BUNDLE_RECEIVED,
+    REASON_HEADER,
+    MessageConsumer,
+    prune_inbox,
+)
+from shared.messaging.handlers import HandlerRegistry
 from shared.messaging.outbox import MAX_BUNDLE, OutboxRelay, stage
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.topology import EVENTS_EXCHANGE
@@ -464,3 +470,62 @@ async def test_a_bundle_with_one_misattributed_envelope_is_refused_whole(
     assert f"source unit {foreign['source']['tier']}:{foreign['source']['code']} is not hosted" in (
         str((letter.headers or {})[REASON_HEADER])
     )
+
+
+# -- the inbox's memory ------------------------------------------------------------------------
+
+
+async def test_the_inbox_forgets_only_this_consumers_rows_older_than_its_retention(
+    node: Node,
+) -> None:
+    await node.send(*[Effect(key=f"k{i}") for i in range(5)])
+    await eventually(lambda: _count_at_least(node, 5))
+    now = datetime.now(UTC)
+    async with node.sessions() as session, session.begin():
+        await session.execute(  # another consumer's row, as old as can be
+            inbox.insert().values(
+                consumer="someone-else",
+                message_id="other",
+                message_type="test.effect",
+                processed_at=now - timedelta(days=3650),
+            )
+        )
+    assert await node.consumer.prune(now) == 0  # all recent
+    # a retention from now: what the periodic prune would cut, two rows per transaction
+    cutoff = now + timedelta(minutes=1)
+    assert await prune_inbox(node.sessions, node.name, cutoff, chunk=2) == 5
+    assert await node.consumer.prune(now + node.consumer.inbox_retention) == 0  # none left
+    async with node.sessions() as session:
+        left = (await session.execute(select(inbox.c.consumer))).scalars().all()
+    assert left == ["someone-else"]
+
+
+async def test_the_inbox_cannot_forget_sooner_than_messages_stay_fresh(node: Node) -> None:
+    with pytest.raises(ValueError, match="longer than they stay fresh"):
+        MessageConsumer(
+            topology=node.topology,
+            handlers=HandlerRegistry(),
+            session_factory=node.sessions,
+            broker=node.broker,
+            verifier=node.consumer._verifier,
+            inbox_retention=timedelta(hours=72),
+        )
+
+
+async def test_the_consumer_prunes_its_inbox_periodically(
+    database_url: str, amqp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idle = await Node(unique_name(), random_unit(), database_url, amqp_url).start(consumer=False)
+    rounds: list[datetime | None] = []
+
+    async def counted(now: datetime | None = None) -> int:
+        rounds.append(now)
+        return 0
+
+    monkeypatch.setattr(idle.consumer, "prune", counted)
+    idle.consumer._prune_interval = 0.05
+    idle.consumer.start()
+    try:
+        await eventually(lambda: _is(len(rounds) >= 3), timeout=5)
+    finally:
+        await idle.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aio_pika
@@ -228,3 +229,41 @@ async def test_a_dead_bundle_from_a_retry_queue_lists_its_units_and_replays_only
     assert node.consumer.duplicates == duplicates + 1  # ok, known to the inbox
     assert letter.message_id == str(ok.message_id)  # a bundle goes by its first envelope's id
     assert letter.envelope_ids == (str(ok.message_id), str(flaky.message_id))
+
+
+async def test_a_dead_letter_older_than_the_inbox_remembers_is_replayed_only_when_forced(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    node.refused = {"old"}
+    (sent,) = await node.send(Effect(key="old"))
+    (letter,) = await dead_lettered(node, amqp_url, 1)
+    node.refused = set()
+    month_later = datetime.now(UTC) + timedelta(days=30)
+    chosen = [letter.message_id]
+
+    report = replay_dead_letters(amqp_url, node.name, message_ids=chosen, now=month_later)
+    assert report.replayed == []
+    assert "near or past the inbox's memory (30 days)" in report.refused[letter.message_id]
+    longer = replay_dead_letters(  # an instance that remembers longer is not at risk
+        amqp_url, node.name, message_ids=chosen, now=month_later, inbox_retention=timedelta(60)
+    )
+    assert longer.replayed == chosen
+    await eventually(lambda: _applied(node, "old", 1))
+
+    # Through the command line: a one-day memory keeps even a fresh letter, --force replays it.
+    node.refused = {"old-too"}
+    await node.send(Effect(key="old-too"))
+    (again,) = await dead_lettered(node, amqp_url, 2)
+    node.refused = set()
+    command = ["dead-letters", "replay", "--instance", node.name, "--amqp-url", amqp_url]
+    command += ["--message-id", again.message_id, "--inbox-retention-days", "1"]
+    out = io.StringIO()
+    assert main(command, out=out) == 1
+    assert "0 replayed, 1 kept" in out.getvalue() and "--force" in out.getvalue()
+    assert main([*command, "--force"], out=io.StringIO()) == 0
+    await eventually(lambda: _applied(node, "old-too", 1))
+    assert str(sent.message_id) == letter.message_id
+
+
+async def _applied(node: Node, key: str, times: int) -> bool:
+    return (await node.effect_counts()).get(key) == times
