@@ -111,10 +111,10 @@ transfer is the figure that shows whether a rate fits, latency is distorted by t
   ms of CPU per transfer; after 49.6/s, p99 427 ms, 36 ms. RabbitMQ 5 → 4 ms per transfer,
   each province 3-4 → 2 ms. Also: audit entries no longer go through ``dataclasses.asdict``
   (it deep-copies; ~7 % of a county), and a token verified once is remembered until it expires.
-  At 50/s for 30 s, nine runs of this code over half an hour on an otherwise quiet machine
-  (load 0.7-3.3 before each, mostly the run before; all 1500 completed, 49.4-49.8/s inside the
-  window): p99 238, 287, 301, 329, 345, 380, 429, 492 and 618 ms, so the target is met in
-  eight of nine; for 60 s: p99 478 ms, p50 252 ms, 35 ms of CPU per transfer. The spread
+  At 50/s for 30 s, ten runs of this code over an hour on an otherwise quiet machine
+  (load 0.2-3.3 before each, mostly the run before; all 1500 completed, 49.4-49.8/s inside the
+  window): p99 238, 287, 301, 324, 329, 345, 380, 429, 492 and 618 ms, so the target is met in
+  nine of ten; for 60 s: p99 478 ms, p50 252 ms, 35 ms of CPU per transfer. The spread
   follows the machine's speed (29-36 ms per transfer), as before; with bundles alone (before
   the last two changes) four runs gave 427-536 ms. On PostgreSQL (BENCH_DB=postgresql, the
   server on the same two cores): 46.6/s inside the window, p99 2.3 s, 39 ms per transfer, of
