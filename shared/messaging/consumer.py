@@ -248,7 +248,7 @@ class MessageConsumer:
             for items in _by_delivery(decoded):
                 await self._apply_alone(items)
             return
-        await self._ack_applied(list({id(i.message): i.message for i in decoded}.values()))
+        await self._ack_applied([items[0].message for items in _by_delivery(decoded)])
 
     async def _ack_applied(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         """Acknowledge a batch's applied deliveries: one multiple ack per channel, of the
