@@ -20,14 +20,14 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 run: bootstrap
-	$(PY) -m shared.federation --config config/federation.toml --data-dir var $(RUN_ARGS)
+	$(PY) -m devtools --config config/federation.toml --data-dir var $(RUN_ARGS)
 
 test: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared components services devtools
 	$(VENV)/bin/lint-imports
 
 bench: bootstrap

@@ -26,8 +26,8 @@ import httpx
 
 from bench.infra import amqp_url, postgres_server
 from bench.kernel_throughput import bare_rate
-from shared.federation.launcher import LocalFederation
-from shared.federation.testing import federation_copy, instance_name
+from devtools.launcher import LocalFederation
+from devtools.testing import federation_copy, instance_name
 from shared.resident_id import generate_resident_id
 from shared.security.principal import Role
 from shared.security.testing import auth_headers

@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from shared.federation.broker import LocalRabbitMQ, free_port
-from shared.federation.postgres import LocalPostgres
+from devtools.broker import LocalRabbitMQ, free_port
+from devtools.postgres import LocalPostgres
 
 BENCH_DIR = Path(os.environ.get("XUEJI_BENCH_DIR", "var/bench"))
 

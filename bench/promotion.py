@@ -50,11 +50,11 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
 
 from bench.infra import database_url, postgres_server
+from devtools.testing import REPO_CONFIG
 from services.national.service_layer.promotion import PromotionReport, run_promotion
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.federation.config import Federation, School, load_federation
-from shared.federation.testing import REPO_CONFIG
 
 TARGET_ROWS, TARGET_SECONDS = 10_000_000, 60.0
 SCHOOL_YEAR = 2026

@@ -158,9 +158,9 @@ import httpx
 
 from bench.bulk_admission import admit, intake_csv
 from bench.infra import BENCH_DIR, amqp_url, postgres_server
+from devtools.launcher import LocalFederation
+from devtools.testing import federation_copy, instance_name
 from shared.federation.config import Tier
-from shared.federation.launcher import LocalFederation
-from shared.federation.testing import federation_copy, instance_name
 from shared.security.principal import Role
 from shared.security.testing import UnitAuth, auth_headers
 

@@ -4,7 +4,7 @@
 #
 #   * system packages: rabbitmq-server, postgresql (+ python3-venv, make when missing).
 #     apt-get runs only if one is missing. The system services are NOT started: the project
-#     runs its own broker and database as plain processes (shared/federation/broker.py,
+#     runs its own broker and database as plain processes (devtools/broker.py,
 #     postgres.py) with all their state under var/ or a temporary directory.
 #   * .venv with `pip install -e '.[dev]'`, redone when pyproject.toml is newer than the stamp.
 #

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from shared.federation.broker import LocalRabbitMQ
-from shared.federation.postgres import LocalPostgres
+from devtools.broker import LocalRabbitMQ
+from devtools.postgres import LocalPostgres
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 from fastapi import FastAPI
 
+from components.approval_desk import http as authority_http
+from components.approval_desk import messages as authority_messages
+from components.approval_desk.metrics import register_task_gauge
+from components.approval_desk.role import RegistryAuthority
 from services.county.adapters.orm import authority_tables
 from services.county.entrypoints import http
-from shared.authority import http as authority_http
-from shared.authority import messages as authority_messages
-from shared.authority.metrics import register_task_gauge
-from shared.authority.role import RegistryAuthority
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics

@@ -2,6 +2,8 @@
 
 from fastapi import FastAPI
 
+from components.exports.http import export_router
+from components.exports.service import Exports
 from services.national.adapters.exports import registry_source
 from services.national.adapters.transfer_repository import TransferRepository
 from services.national.config import NationalSettings
@@ -18,8 +20,6 @@ from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
 from services.national.service_layer.transfers.rulebook import Rulebook
-from shared.exports.http import export_router
-from shared.exports.service import Exports
 from shared.federation.config import Tier, load_federation
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics

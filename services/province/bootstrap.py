@@ -2,18 +2,18 @@
 
 from fastapi import FastAPI
 
+from components.approval_desk import http as authority_http
+from components.approval_desk import messages as authority_messages
+from components.approval_desk.metrics import register_task_gauge
+from components.approval_desk.role import RegistryAuthority
+from components.exports.http import export_router
+from components.exports.service import Exports
 from services.province.adapters.exports import archive_source
 from services.province.adapters.orm import authority_tables
 from services.province.entrypoints import http, messages, status_http
 from services.province.entrypoints.discipline_http import build_discipline_router
 from services.province.entrypoints.promotion_http import build_promotion_router
 from services.province.service_layer.transfer_steps import province_step_policy
-from shared.authority import http as authority_http
-from shared.authority import messages as authority_messages
-from shared.authority.metrics import register_task_gauge
-from shared.authority.role import RegistryAuthority
-from shared.exports.http import export_router
-from shared.exports.service import Exports
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics

@@ -2,6 +2,8 @@
 
 from fastapi import FastAPI
 
+from components.exports.http import export_router
+from components.exports.service import Exports
 from services.school.adapters.exports import roster_source
 from services.school.config import SchoolSettings
 from services.school.entrypoints import (
@@ -14,8 +16,6 @@ from services.school.entrypoints import (
     verification_http,
 )
 from services.school.entrypoints.metrics import register_task_gauge
-from shared.exports.http import export_router
-from shared.exports.service import Exports
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics

@@ -60,7 +60,7 @@ class ServiceSettings(BaseSettings):
     lockout_threshold: int = 5  # failed logins in a row before a lockout
     lockout_minutes: int = 15
     # Development only: a JSON file of accounts to create for the hosted units at start-up
-    # (``python -m shared.federation`` writes var/dev-credentials.json).
+    # (``python -m devtools`` writes var/dev-credentials.json).
     dev_accounts: Path | None = None
 
     @model_validator(mode="after")

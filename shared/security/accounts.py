@@ -234,7 +234,7 @@ async def _count_failure(
 
 
 def read_dev_accounts(path: Path) -> list[NewAccount]:
-    """The accounts of a ``dev-credentials.json`` (written by ``python -m shared.federation``)."""
+    """The accounts of a ``dev-credentials.json`` (written by ``python -m devtools``)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return [
         NewAccount(

@@ -30,9 +30,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from devtools.testing import federation_copy, instance_name
 from shared.db.migrate import upgrade
 from shared.federation.config import Federation
-from shared.federation.testing import federation_copy, instance_name
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import auth_headers, unit_of_request

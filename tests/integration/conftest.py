@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.launcher import LocalFederation
+from devtools.testing import federation_copy
 from shared.federation.config import Tier
-from shared.federation.launcher import LocalFederation
-from shared.federation.testing import federation_copy
 from shared.security.testing import auth_headers
 
 pytestmark = pytest.mark.federation

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from shared.federation.launcher import LocalFederation
+from devtools.launcher import LocalFederation
 from shared.ops.cli import main as ops
 from tests.integration.conftest import Federation
 from tests.integration.registration_support import (

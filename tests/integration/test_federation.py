@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
-from shared.federation.launcher import LocalFederation
+from devtools.launcher import LocalFederation
 from tests.integration.conftest import Federation
 from tests.shared.messaging.harness import eventually
 

@@ -6,7 +6,7 @@ import json
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.federation.launcher import LocalFederation
+from devtools.launcher import LocalFederation
 from tests.integration.conftest import Federation
 from tests.shared.messaging.harness import eventually
 

@@ -15,8 +15,8 @@ import aio_pika
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.launcher import LocalFederation
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.federation.launcher import LocalFederation
 from shared.messaging.envelope import build_envelope
 from shared.messaging.keys import load_private_key, private_key_path
 from shared.messaging.signing import SIGNATURE_HEADER, Signer

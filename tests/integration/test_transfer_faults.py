@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
+from devtools.launcher import LocalFederation
 from shared.federation.config import Tier
-from shared.federation.launcher import LocalFederation
 from tests.integration.conftest import Federation
 from tests.integration.transfer_support import (
     FINAL,

@@ -47,15 +47,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from opentelemetry.util._once import Once
 
+from devtools.broker import LocalRabbitMQ
+from devtools.testing import federation_copy, instance_name
 from services.county.bootstrap import build_app as build_county
 from services.national.bootstrap import build_app as build_national
 from services.national.config import NationalSettings
 from services.province.bootstrap import build_app as build_province
 from services.school.bootstrap import build_app as build_school
 from shared.db.migrate import upgrade
-from shared.federation.broker import LocalRabbitMQ
 from shared.federation.config import Tier, load_federation
-from shared.federation.testing import federation_copy, instance_name
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import auth_headers

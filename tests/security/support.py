@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from devtools.testing import federation_copy, instance_name
 from shared.clock import CHINA
 from shared.db.migrate import upgrade
 from shared.federation.config import Tier, UnitRef
-from shared.federation.testing import federation_copy, instance_name
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security import accounts

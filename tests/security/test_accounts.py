@@ -193,7 +193,7 @@ def test_production_refuses_the_development_key_and_seeded_accounts(tmp_path: Pa
 async def test_an_operator_creates_an_account_with_a_one_time_password(school: Instance) -> None:
     import io
 
-    from shared.federation.testing import REPO_CONFIG
+    from devtools.testing import REPO_CONFIG
     from shared.security.__main__ import main
 
     out = io.StringIO()

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from shared.db.migrate import upgrade
-from shared.federation.testing import federation_copy, instance_name
 from shared.runtime.settings import ServiceSettings
 from shared.security.masking import mask_id_number, mask_ids
 from shared.security.principal import Role

@@ -34,9 +34,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from devtools.testing import federation_copy, instance_name
 from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.federation.testing import federation_copy, instance_name
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security import accounts
@@ -231,7 +231,7 @@ async def _account(t: Tier_, unit: UnitRef) -> Target:
 
 
 async def _authority_task(t: Tier_, unit: UnitRef) -> Target:
-    from tests.shared.authority.support import batch, deliver
+    from tests.components.approval_desk.support import batch, deliver
 
     school = "4101020001" if unit.tier == Tier.COUNTY else "4100000001"
     submitted = batch(school, size=1)

@@ -24,10 +24,10 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import shared.contracts  # noqa: F401  (registers every contract)
+from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from shared.contracts.registration import ArchiveFiled, KeyFieldChangeSubmitted
 from shared.db.migrate import upgrade
-from shared.federation.testing import federation_copy, instance_name
 from shared.messaging.envelope import Contract
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime.settings import ServiceSettings

@@ -17,10 +17,10 @@ import httpx
 import pika
 import pytest
 
-from shared.federation.broker import LocalRabbitMQ, free_port
+from devtools.broker import LocalRabbitMQ, free_port
+from devtools.launcher import FederationError, LocalFederation
+from devtools.postgres import LocalPostgres
 from shared.federation.config import Instance
-from shared.federation.launcher import FederationError, LocalFederation
-from shared.federation.postgres import LocalPostgres
 from shared.messaging.keys import load_trust_file
 
 # -- RabbitMQ ----------------------------------------------------------------------------------

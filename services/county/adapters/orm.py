@@ -2,7 +2,7 @@
 
 from sqlalchemy.orm import DeclarativeBase
 
-from shared.authority.tables import define_authority_tables
+from components.approval_desk.tables import define_authority_tables
 
 
 class Base(DeclarativeBase):

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from components.approval_desk import queries
+from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.schemas import TaskListQuery, TaskPage
 from shared.audit.recording import audited
-from shared.authority import queries
-from shared.authority.role import RegistryAuthority
-from shared.authority.schemas import TaskListQuery, TaskPage
 from shared.federation.config import Tier
 from shared.runtime.app import require_hosted
 from shared.runtime.bulk import answer

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from components.exports.domain import Unit
+from components.exports.source import ExportSource, prefix_range
 from services.national.adapters.orm import RegistryEntry
-from shared.exports.domain import Unit
-from shared.exports.source import ExportSource, prefix_range
 
 FIELDS = (
     "student_number",

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from components.exports.domain import Unit
+from components.exports.source import ExportSource, prefix_range
 from services.province.adapters.orm import Archive
 from services.province.domain.archive import ArchiveStatus
-from shared.exports.domain import Unit
-from shared.exports.source import ExportSource, prefix_range
 from shared.runtime.service import ServiceRuntime
 
 FIELDS = (

@@ -1,6 +1,6 @@
 """Tables of the province service's own database.
 
-- the registry authority's tasks (for province-direct schools), from ``shared.authority``;
+- the registry authority's tasks (for province-direct schools), from ``components.approval_desk``;
 - the archive (学籍档案): ``archive`` holds one student's extended info and current basic
   info, ``archive_entry`` the dated entries of its sections (section 1 "basic info and its
   changes" now; proofs, quality report, health, awards, aid, other, discipline later);
@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.authority.tables import define_authority_tables
+from components.approval_desk.tables import define_authority_tables
 from shared.db.types import AutoId
 
 

@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from components.approval_desk import queries
+from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.schemas import TaskListQuery, TaskPage
 from services.province.domain.archive import OPEN_HANDOVER_STATES, HandoverState
 from services.province.entrypoints.schemas import (
     ArchiveRead,
@@ -17,9 +20,6 @@ from services.province.entrypoints.schemas import (
 )
 from services.province.service_layer import archive_queries
 from shared.audit.recording import audited
-from shared.authority import queries
-from shared.authority.role import RegistryAuthority
-from shared.authority.schemas import TaskListQuery, TaskPage
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
 from shared.runtime.app import require_hosted

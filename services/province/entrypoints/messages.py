@@ -1,7 +1,7 @@
 """The province's archive handlers: thin, they check the school and call the service layer.
 
 The registry-authority handlers (for province-direct schools, and the province's own transfer
-steps) are ``shared.authority``'s, registered in ``bootstrap.py``.
+steps) are ``components.approval_desk``'s, registered in ``bootstrap.py``.
 """
 
 from __future__ import annotations

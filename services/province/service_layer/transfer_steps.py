@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from components.approval_desk.domain import SYSTEM, Decision, DecisionKind
+from components.approval_desk.role import StepPolicy
 from services.province.adapters.repository import ArchiveRepository
 from services.province.domain.archive import discipline_in_force
-from shared.authority.domain import SYSTEM, Decision, DecisionKind
-from shared.authority.role import StepPolicy
 from shared.contracts.transfer import TransferStepOpened
 from shared.messaging.handlers import HandlerContext
 from shared.rules import load_province_rules

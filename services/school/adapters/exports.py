@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from components.exports.domain import Unit
+from components.exports.source import ExportSource
 from services.school.adapters.orm import student
-from shared.exports.domain import Unit
-from shared.exports.source import ExportSource
 from shared.runtime.service import ServiceRuntime
 
 FIELDS = (

@@ -21,25 +21,32 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from components.approval_desk.domain import TaskKind, TaskStatus
+from components.approval_desk.repository import TaskRepository
+from devtools.testing import federation_copy
 from services.county.adapters.orm import authority_tables
 from services.county.bootstrap import build_app
 from shared.audit.chain import verify
 from shared.audit.tables import audit_entry
-from shared.authority.domain import TaskKind, TaskStatus
-from shared.authority.repository import TaskRepository
 from shared.clock import Clock
 from shared.db import list_versions
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.list_versions import ListVersions
 from shared.db.testing import recorded_statements
 from shared.federation.config import NATIONAL, Tier
-from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.principal import Role
 from shared.security.testing import UnitAuth, auth_headers
+from tests.components.approval_desk.support import (
+    ZHONGYUAN,
+    deliver,
+    migrate,
+    settings_for,
+    staged,
+    unit,
+)
 from tests.services.county.test_transfer_tasks_http import opened
-from tests.shared.authority.support import ZHONGYUAN, deliver, migrate, settings_for, staged, unit
 
 TODAY = date(2026, 9, 7)
 COUNTY = unit(Tier.COUNTY, ZHONGYUAN)

@@ -18,16 +18,16 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
+from devtools.testing import federation_copy
 from services.county.bootstrap import build_app
 from shared.federation.config import NATIONAL, Tier
-from shared.federation.testing import federation_copy
 from shared.messaging.consumer import REASON_HEADER
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime.service import ServiceRuntime
 from shared.security.testing import UnitAuth
-from tests.shared.authority.support import (
+from tests.components.approval_desk.support import (
     HANGZHOU_SCHOOL,
     PRIMARY,
     ZHONGYUAN,

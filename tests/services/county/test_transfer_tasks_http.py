@@ -13,14 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.testing import federation_copy
 from services.county.bootstrap import build_app
 from shared.contracts.transfer import ProofRef, StudentSummary, TransferStepOpened
 from shared.federation.config import NATIONAL, Tier
-from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.testing import UnitAuth
-from tests.shared.authority.support import (
+from tests.components.approval_desk.support import (
     PRIMARY,
     ZHONGYUAN,
     deliver,

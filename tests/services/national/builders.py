@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from devtools.testing import REPO_CONFIG
 from services.national.adapters.orm import RegistryEntry
 from services.national.adapters.transfer_repository import LoadedTransfer, TransferRepository
 from services.national.entrypoints import messages
@@ -30,7 +31,6 @@ from shared.contracts.students import BasicInfo, IdType
 from shared.contracts.transfer import ProofRef, TransferRequested, TransferStepDecided
 from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
-from shared.federation.testing import REPO_CONFIG
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.tables import outbox

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from components.exports.domain import Unit
 from services.national.adapters.exports import FIELDS, registry_source
 from shared.db.engine import SessionFactory
-from shared.exports.domain import Unit
 from tests.services.national.builders import NationalDriver, basic, batch
 
 

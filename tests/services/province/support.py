@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from devtools.testing import federation_copy
 from services.province.adapters.orm import Archive
 from services.province.bootstrap import build_app
 from shared.contracts.registration import (
@@ -18,11 +19,17 @@ from shared.contracts.registration import (
     RegistrationOutcome,
 )
 from shared.federation.config import NATIONAL, Tier
-from shared.federation.testing import federation_copy
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.testing import UnitAuth
-from tests.shared.authority.support import PRIMARY, deliver, filing, migrate, settings_for, unit
+from tests.components.approval_desk.support import (
+    PRIMARY,
+    deliver,
+    filing,
+    migrate,
+    settings_for,
+    unit,
+)
 
 HENAN = unit(Tier.PROVINCE, "41")
 SCHOOL = unit(Tier.SCHOOL, PRIMARY)

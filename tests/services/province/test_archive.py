@@ -24,8 +24,7 @@ from shared.contracts.students import IdType
 from shared.federation.config import NATIONAL, Tier
 from shared.messaging.errors import PermanentMessageError
 from shared.resident_id import generate_resident_id, student_number_for, temporary_student_number
-from tests.services.province.support import HENAN, Province
-from tests.shared.authority.support import (
+from tests.components.approval_desk.support import (
     HANGZHOU_SCHOOL,
     PRIMARY,
     basic,
@@ -33,6 +32,7 @@ from tests.shared.authority.support import (
     deliver,
     unit,
 )
+from tests.services.province.support import HENAN, Province
 
 
 def issued(item: Any, number: str | None = None) -> RegistrationOutcome:

@@ -7,8 +7,7 @@ the province itself too, and its archive then drops the pending extended info.
 from __future__ import annotations
 
 from shared.federation.config import NATIONAL, Tier
-from tests.services.province.support import HENAN, Province
-from tests.shared.authority.support import (
+from tests.components.approval_desk.support import (
     PROVINCE_DIRECT,
     apply,
     batch,
@@ -17,6 +16,7 @@ from tests.shared.authority.support import (
     staged,
     unit,
 )
+from tests.services.province.support import HENAN, Province
 
 DIRECT_SCHOOL = unit(Tier.SCHOOL, PROVINCE_DIRECT)
 

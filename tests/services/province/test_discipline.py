@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.testing import federation_copy
 from services.province.domain.discipline import (
     imposition_refusal,
     lifting_refusal,
     term_ends_on,
 )
 from shared.contracts.graduation import GraduationBatchDecided, GraduationItem
-from shared.federation.testing import federation_copy
 from tests.services.province.test_transfers import decided, province_step
 from tests.services.province.transfer_support import (
     JINSHUI_PRIMARY,

@@ -19,13 +19,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from components.exports.tables import export
 from services.province.adapters.orm import Archive
 from shared.audit.tables import audit_entry
 from shared.clock import Clock
-from shared.exports.tables import export
+from tests.components.approval_desk.support import PRIMARY
 from tests.services.province.support import Province
 from tests.shared.audit.support import Principal, as_user
-from tests.shared.authority.support import PRIMARY
 
 EXPORTS = "/api/v1/exports"
 REGISTRAR = Principal("li.registrar", "school", PRIMARY, frozenset({"registrar"}))

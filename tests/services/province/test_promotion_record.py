@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.testing import federation_copy
 from shared.contracts.promotion import ProvincePromoted, SchoolPromotion
 from shared.contracts.status import GradeCount
-from shared.federation.testing import federation_copy
 from shared.messaging.errors import PermanentMessageError
 from tests.services.province.transfer_support import Province, province_service
 

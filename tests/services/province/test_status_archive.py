@@ -14,9 +14,9 @@ from shared.contracts.students import ExtendedInfo
 from shared.contracts.transfer import ProofRef
 from shared.federation.config import NATIONAL
 from shared.resident_id import student_number_for
+from tests.components.approval_desk.support import PRIMARY, apply, batch, deliver, staged
 from tests.services.province.support import HENAN, SCHOOL, Province
 from tests.services.province.test_archive import issued
-from tests.shared.authority.support import PRIMARY, apply, batch, deliver, staged
 
 
 async def active_student(province: Province, extended: ExtendedInfo | None = None) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from devtools.postgres import LocalPostgres
+from devtools.testing import federation_copy
 from services.province.adapters.orm import Archive, ArchiveBackup, ArchiveEntry, ArchiveHandover
 from shared.contracts.transfer import (
     ArchiveReceived,
@@ -23,9 +25,8 @@ from shared.contracts.transfer import (
 )
 from shared.db.testing import recorded_statements
 from shared.federation.config import NATIONAL
-from shared.federation.postgres import LocalPostgres
-from shared.federation.testing import federation_copy
 from shared.messaging.errors import PermanentMessageError
+from tests.components.approval_desk.support import basic
 from tests.services.province.transfer_support import (
     HANGZHOU_PRIMARY,
     JINSHUI_PRIMARY,
@@ -38,7 +39,6 @@ from tests.services.province.transfer_support import (
     province_ref,
     province_service,
 )
-from tests.shared.authority.support import basic
 
 NO_DISCIPLINE_CHECK = {"41": {"transfer": {"refuse_under_discipline": False}}}
 

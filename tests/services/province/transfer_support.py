@@ -26,7 +26,7 @@ from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.testing import UnitAuth
-from tests.shared.authority.support import (
+from tests.components.approval_desk.support import (
     apply,
     basic,
     batch,

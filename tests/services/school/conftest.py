@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from devtools.testing import REPO_CONFIG, federation_copy, instance_name
 from services.school.bootstrap import build_app
 from services.school.config import SchoolSettings
 from services.school.entrypoints import messages
@@ -28,7 +29,6 @@ from shared.contracts.students import BasicInfo, ExtendedInfo, Guardian
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, School, Tier, UnitRef, load_federation
-from shared.federation.testing import REPO_CONFIG, federation_copy, instance_name
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import Handler, HandlerContext
 from shared.messaging.tables import outbox

@@ -26,6 +26,7 @@ from shared.messaging.errors import PermanentMessageError
 from shared.resident_id import student_number_for
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
+from tests.components.approval_desk.support import basic as authority_basic
 from tests.services.school.transfer_support import (
     HANGZHOU_PRIMARY,
     JINSHUI_PRIMARY,
@@ -39,7 +40,6 @@ from tests.services.school.transfer_support import (
     step_opened,
     summary,
 )
-from tests.shared.authority.support import basic as authority_basic
 
 SMALL_CLASSES = {"41": {"transfer": {"class_size_cap": 2}}}
 

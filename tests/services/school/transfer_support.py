@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from devtools.testing import federation_copy, instance_name
 from services.school.bootstrap import build_app
 from services.school.service_layer import registration
 from shared.audit.tables import audit_entry
@@ -28,7 +29,6 @@ from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import ProofRef, StudentSummary, TransferStepOpened
 from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.federation.testing import federation_copy, instance_name
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.tables import outbox

@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from devtools.testing import REPO_CONFIG
 from shared.audit.recording import audit_declaration
 from shared.federation.config import load_federation
-from shared.federation.testing import REPO_CONFIG
 from shared.runtime.settings import ServiceSettings
 
 # Operations endpoints: liveness, readiness, metrics, connectivity probes between units.

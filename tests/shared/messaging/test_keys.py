@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from devtools.testing import REPO_CONFIG
 from shared.federation.config import Tier, UnitRef, load_federation
-from shared.federation.testing import REPO_CONFIG
 from shared.messaging.keys import (
     TRUST_FILE,
     development_keys,

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from devtools.broker import free_port
+from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from services.national.config import NationalSettings
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
-from shared.federation.broker import free_port
-from shared.federation.testing import federation_copy, instance_name
 from shared.ops.cli import main
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.transfers import national_url

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.testing import federation_copy, instance_name
 from shared.federation.config import Tier, UnitRef
-from shared.federation.testing import federation_copy, instance_name
 from shared.messaging.envelope import build_envelope
 from shared.messaging.handlers import HandlerRegistry
 from shared.messaging.signing import SIGNATURE_HEADER

@@ -6,7 +6,7 @@ Revises: 0005
 
 from alembic import op
 
-from shared.exports.tables import export
+from components.exports.tables import export
 
 revision = "0006"
 down_revision = "0005"

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from shared.contracts.registration import RegistrationBatchApproved
 from shared.contracts.students import IdType
 from shared.federation.config import NATIONAL, Federation
-from shared.federation.testing import federation_copy, instance_name
 from shared.messaging.envelope import build_envelope
 from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from services.national.config import NationalSettings
-from shared.federation.testing import federation_copy, instance_name
 from shared.security.testing import UnitAuth
 from tests.services.national.builders import (
     FEDERATION,

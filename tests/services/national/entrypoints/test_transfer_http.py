@@ -15,13 +15,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import NationalRuntime, build_app
 from services.national.config import NationalSettings
 from services.national.entrypoints.transfer_http import TRANSFER_DEPS
 from services.national.service_layer.transfers.context import TransferDeps
 from shared.clock import Clock
 from shared.contracts.students import IdType
-from shared.federation.testing import federation_copy, instance_name
 from shared.security.testing import UnitAuth
 from tests.services.national.builders import (
     OTHER_SCHOOL_SAME_COUNTY,

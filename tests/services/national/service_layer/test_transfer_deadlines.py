@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.testing import federation_copy
 from shared.contracts.transfer import TransferRequested
 from shared.db.engine import SessionFactory
-from shared.federation.testing import federation_copy
 from shared.messaging.envelope import Envelope
 from shared.messaging.errors import PermanentMessageError
 from tests.services.national.builders import (

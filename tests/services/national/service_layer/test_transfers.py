@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from devtools.testing import federation_copy
 from services.national.adapters.orm import TransferRecord
 from services.national.service_layer.transfers.closing import stop_active_transfer
 from shared.contracts.students import IdType
 from shared.contracts.transfer import TransferCancelRequested, TransferRequested
 from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.federation.testing import federation_copy
 from shared.messaging.envelope import Envelope, build_envelope
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext

@@ -1,0 +1,251 @@
+"""Receiving what schools submit: every submission becomes a task (N2013 arts. 4, 10).
+
+A submission from a school this authority does not govern can never apply here and is
+dead-lettered. A school re-sending a submission (same batch or change id) is recognised and
+ignored. A registration batch that passes the authority's checks is approved by the system at
+once where the school's province rules say ``registration.auto_approve``; a key-field change
+always waits for an officer, with its proofs kept in the task.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from components.approval_desk.decisions import handler_emit, settle
+from components.approval_desk.domain import (
+    SYSTEM,
+    TRACE_KEY,
+    Decision,
+    DecisionKind,
+    Finding,
+    ItemStatus,
+    TaskKind,
+    TaskStatus,
+    check_batch,
+    check_key_field_change,
+    check_status_change,
+)
+from components.approval_desk.role import RegistryAuthority
+from shared.contracts.registration import (
+    KeyFieldChangeSubmitted,
+    ProofDocument,
+    RegistrationBatchSubmitted,
+    RegistrationItem,
+)
+from shared.contracts.status import StatusChangeSubmitted
+from shared.federation.config import School, UnitRef
+from shared.federation.links import status_proof_url
+from shared.messaging.envelope import current_trace_context
+from shared.messaging.errors import PermanentMessageError
+from shared.messaging.handlers import HandlerContext
+from shared.rules import ProvinceRules, load_workday_calendar
+
+log = logging.getLogger(__name__)
+
+AUTO_APPROVAL_REASON = "passed every check; the province approves such batches automatically"
+
+
+def governed_school(authority: RegistryAuthority, unit: UnitRef, school_code: str) -> School:
+    """The submitting school, if ``unit`` is its registry authority; dead-letter otherwise."""
+    school = authority.school(school_code)
+    if school is None:
+        raise PermanentMessageError(f"school {school_code} is not in the federation")
+    if school.authority_unit != unit:
+        raise PermanentMessageError(
+            f"school {school_code} is not governed by {unit}"
+            f" (its registry authority is {school.authority_unit})"
+        )
+    return school
+
+
+async def receive_batch(
+    authority: RegistryAuthority, ctx: HandlerContext, batch: RegistrationBatchSubmitted
+) -> None:
+    """Open a task for a registration batch, or approve it at once where the rules allow."""
+    school = governed_school(authority, ctx.unit, batch.school_code)
+    _require_distinct(batch)
+    tasks = authority.tasks(ctx.session)
+    kind, subject = TaskKind.REGISTRATION_BATCH, str(batch.batch_id)
+    if await tasks.find_subject(ctx.unit.code, kind, subject):
+        log.info("batch %s already has a task at %s; ignored", subject, ctx.unit)
+        return
+    findings = check_batch(
+        {str(i.registration_id): i.basic for i in batch.items}, school.stage, authority.today()
+    )
+    task = task_row(authority, ctx, kind, school, subject, len(batch.items), len(findings), {})
+    await tasks.add(task, _item_rows(task["task_id"], batch.items, findings))
+    if not findings and authority.auto_approves(school):
+        await _approve_automatically(authority, ctx, task["task_id"], school)
+    log.info(
+        "batch %s at %s: %d items, %d with findings",
+        subject,
+        ctx.unit,
+        len(batch.items),
+        len(findings),
+    )
+
+
+async def _approve_automatically(
+    authority: RegistryAuthority, ctx: HandlerContext, task_id: str, school: School
+) -> None:
+    tasks = authority.tasks(ctx.session)
+    task = await tasks.get(task_id)
+    decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=AUTO_APPROVAL_REASON)
+    await settle(authority, tasks, task, school, decision, handler_emit(ctx))
+
+
+def _require_distinct(batch: RegistrationBatchSubmitted) -> None:
+    ids = {item.registration_id for item in batch.items}
+    if len(ids) != len(batch.items):
+        raise PermanentMessageError(f"batch {batch.batch_id} lists a registration id twice")
+
+
+async def receive_key_field_change(
+    authority: RegistryAuthority, ctx: HandlerContext, change: KeyFieldChangeSubmitted
+) -> None:
+    """Open a task for a key-field change; its proofs stay with the task for the officer."""
+    school = governed_school(authority, ctx.unit, change.school_code)
+    tasks = authority.tasks(ctx.session)
+    kind, subject = TaskKind.KEY_FIELD_CHANGE, str(change.change_id)
+    if await tasks.find_subject(ctx.unit.code, kind, subject):
+        log.info("key-field change %s already has a task at %s; ignored", subject, ctx.unit)
+        return
+    proofs = [_decoded(change.change_id, index, p) for index, p in enumerate(change.proofs)]
+    new = change.changes
+    findings = check_key_field_change(new.name, new.id_type, new.id_number, authority.today())
+    details = {
+        "student_number": change.student_number,
+        "changes": new.model_dump(mode="json"),
+        "request_reason": change.reason,
+        "findings": [f.as_dict() for f in findings],
+    }
+    task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
+    await tasks.add(task, proofs=[{"task_id": task["task_id"], **p} for p in proofs])
+    log.info("key-field change %s at %s: task opened", subject, ctx.unit)
+
+
+RECORDED_REASON = (
+    "the school decides this change; the province's rules have the authority record it"
+)
+
+
+async def receive_status_change(
+    authority: RegistryAuthority, ctx: HandlerContext, change: StatusChangeSubmitted
+) -> None:
+    """Open a task for a status change (学籍变动). Where the province's rules say the
+    authority only records this kind of change (登记 / 备案) and the checks found nothing, the
+    system approves it at once; otherwise it waits for an officer, who reads the findings
+    (a death reported late, a date in the future) and the proofs at the school."""
+    school = governed_school(authority, ctx.unit, change.school_code)
+    tasks = authority.tasks(ctx.session)
+    kind, subject = TaskKind.STATUS_CHANGE, str(change.change_id)
+    if await tasks.find_subject(ctx.unit.code, kind, subject):
+        log.info("status change %s already has a task at %s; ignored", subject, ctx.unit)
+        return
+    federation = authority.runtime.federation
+    rules = authority.rules(school.province)
+    findings = check_status_change(
+        change.facts.change,
+        change.facts.effective_on,
+        authority.today(),
+        _death_report_due(authority, rules, change),
+    )
+    details = {
+        "student_number": change.student_number,
+        "grade": change.grade,
+        "facts": change.facts.model_dump(mode="json"),
+        "request_reason": change.reason,
+        "findings": [f.as_dict() for f in findings],
+        "proofs": [
+            {
+                **proof.model_dump(mode="json"),
+                "url": status_proof_url(federation, school.code, subject, proof.index),
+            }
+            for proof in change.proofs
+        ],
+    }
+    task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
+    await tasks.add(task)
+    if change.facts.change in rules.status_change.recorded_by_authority and not findings:
+        decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=RECORDED_REASON)
+        await settle(
+            authority, tasks, await tasks.get(task["task_id"]), school, decision, handler_emit(ctx)
+        )
+    log.info("status change %s at %s: task opened", subject, ctx.unit)
+
+
+def _death_report_due(
+    authority: RegistryAuthority, rules: ProvinceRules, change: StatusChangeSubmitted
+) -> date | None:
+    """The last day to report a death: working days of the province's calendar."""
+    if change.facts.change != "decease":
+        return None
+    calendar = load_workday_calendar(authority.runtime.settings.federation_config, rules)
+    days = rules.status_change.death_report_working_days
+    return calendar.add_workdays(change.facts.effective_on, days).due
+
+
+def _decoded(change_id: uuid.UUID, index: int, proof: ProofDocument) -> dict[str, Any]:
+    try:
+        content = base64.b64decode(proof.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise PermanentMessageError(
+            f"proof {index} of key-field change {change_id} is not valid base64"
+        ) from None
+    return {
+        "position": index,
+        "kind": proof.kind,
+        "filename": proof.filename,
+        "size": len(content),
+        "content": content,
+    }
+
+
+def task_row(
+    authority: RegistryAuthority,
+    ctx: HandlerContext,
+    kind: TaskKind,
+    school: School,
+    subject: str,
+    item_count: int,
+    finding_count: int,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "task_id": str(uuid.uuid4()),
+        "kind": kind,
+        "status": TaskStatus.OPEN,
+        "authority_unit": ctx.unit.code,
+        "school_code": school.code,
+        "subject_id": subject,
+        "item_count": item_count,
+        "finding_count": finding_count,
+        # the flow's trace: the officer's decision continues it (one trace per flow)
+        "details": {**details, TRACE_KEY: current_trace_context()},
+        "opened_at": authority.now(),
+        "correlation_id": str(ctx.envelope.correlation_id),
+        "message_id": str(ctx.envelope.message_id),
+    }
+
+
+def _item_rows(
+    task_id: str, items: Sequence[RegistrationItem], findings: dict[str, list[Finding]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "task_id": task_id,
+            "registration_id": str(item.registration_id),
+            "position": position,
+            "basic": item.basic.model_dump(mode="json"),
+            "findings": [f.as_dict() for f in findings.get(str(item.registration_id), [])],
+            "status": ItemStatus.PENDING,
+            "reason": None,
+        }
+        for position, item in enumerate(items)
+    ]

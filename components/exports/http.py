@@ -1,0 +1,182 @@
+"""The export API: ask, list, read, decide, download (``/api/v1/exports``).
+
+Every route needs an authenticated principal (401 without): an export is accountable to a
+person (ZJ art. 30). Which endpoints count as exports: these, and nothing else returns bulk
+personal data beyond a unit's own working views (the roster and task pages a unit reads to
+do its job, paged, each read audited).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from components.exports.domain import ExportRefused, ExportStatus, Unit
+from components.exports.service import Exports
+from shared.audit.recording import Actor, audited
+from shared.runtime.errors import DomainError
+from shared.security.authz import OBJECT, requires
+from shared.security.principal import Role
+
+# Authentication and the role gate (shared/security); the export itself checks who may ask,
+# see, decide and download it (export_role, export_scope, export_four_eyes, ...).
+AnyStaff = requires(*Role, unit=OBJECT)
+Approver = requires(Role.APPROVER, unit=OBJECT)
+
+UNIT_REF = r"^(national|province|county|school):[0-9A-Z]{2,12}$"
+
+
+class ExportCreate(BaseModel):
+    population: str = Field(pattern=UNIT_REF, examples=["school:4101020001"])
+    fields: list[str] = Field(min_length=1, max_length=40)
+    purpose: str = Field(min_length=4, max_length=500)
+
+
+class ExportDecisionCreate(BaseModel):
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ExportRead(BaseModel):
+    export_id: str
+    status: ExportStatus
+    population: str
+    fields: list[str]
+    purpose: str
+    requested_by: str
+    requester_unit: str
+    approver_unit: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    expires_at: datetime | None
+    row_count: int | None
+    downloads: int
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> ExportRead:
+        fields = {name: getattr(row, name) for name in cls.model_fields if name != "links"}
+        links = {"self": f"/api/v1/exports/{row.export_id}"}
+        if row.status == ExportStatus.APPROVED:
+            links["download"] = f"/api/v1/exports/{row.export_id}/download"
+        return cls(links=links, **fields)
+
+
+class ExportPage(BaseModel):
+    items: list[ExportRead]
+
+
+class Refused(DomainError):
+    def __init__(self, refused: ExportRefused) -> None:
+        super().__init__(refused.detail, rule=refused.rule)
+        self.status_code = refused.status
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+
+
+def actor_of(request: Request) -> Actor:
+    actor: Actor | None = getattr(request.state, "principal", None)
+    if actor is None:
+        raise Unauthenticated(
+            "an export needs an authenticated user", rule="authentication_required"
+        )
+    return actor
+
+
+def export_router(exports: Exports) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
+
+    @router.post(
+        "",
+        status_code=201,
+        dependencies=[audited("request", "export", object_id=None), AnyStaff],
+        response_model=ExportRead,
+        summary="Ask for an export (purpose, fields, population); it waits for approval",
+        description=(
+            "A registrar or operator asks for the `fields` (a choice of "
+            f"{', '.join(exports.source.fields)}) of every student of `population` (their own "
+            "unit or one under it) for `purpose`. 403 `export_role` / `export_scope`, 422 "
+            "`export_fields`, 404 `population_not_served`."
+        ),
+    )
+    async def request_export(request: Request, body: ExportCreate) -> ExportRead:
+        try:
+            row = await exports.request(
+                actor_of(request), Unit.parse(body.population), body.fields, body.purpose
+            )
+        except ExportRefused as refused:
+            raise Refused(refused) from None
+        return ExportRead.of(row)
+
+    @router.get(
+        "",
+        dependencies=[audited("list", "export", object_id=None), AnyStaff],
+        response_model=ExportPage,
+        summary="My export requests and those my unit decides",
+    )
+    async def list_exports(
+        request: Request, status: Annotated[ExportStatus | None, Query()] = None
+    ) -> ExportPage:
+        rows = await exports.visible(actor_of(request), status)
+        return ExportPage(items=[ExportRead.of(row) for row in rows])
+
+    @router.get(
+        "/{export_id}",
+        dependencies=[audited("read", "export"), AnyStaff],
+        response_model=ExportRead,
+        summary="One export request",
+    )
+    async def read_export(request: Request, export_id: uuid.UUID) -> ExportRead:
+        try:
+            return ExportRead.of(await exports.read(actor_of(request), export_id))
+        except ExportRefused as refused:
+            raise Refused(refused) from None
+
+    @router.post(
+        "/{export_id}/decision",
+        dependencies=[audited("decide", "export"), Approver],
+        response_model=ExportRead,
+        summary="The approving unit approves (the CSV is produced) or rejects",
+    )
+    async def decide_export(
+        request: Request, export_id: uuid.UUID, body: ExportDecisionCreate
+    ) -> ExportRead:
+        """By an approver of the export's approving unit, never the requester (403
+        ``export_approver`` / ``export_four_eyes``); 409 ``export_decided``."""
+        try:
+            row = await exports.decide(
+                actor_of(request), export_id, body.decision == "approve", body.reason
+            )
+        except ExportRefused as refused:
+            raise Refused(refused) from None
+        return ExportRead.of(row)
+
+    @router.get(
+        "/{export_id}/download",
+        dependencies=[audited("download", "export"), AnyStaff],
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+        summary="Download an approved export (the requester only, until it expires)",
+    )
+    async def download_export(request: Request, export_id: uuid.UUID) -> Response:
+        """The CSV with exactly the approved fields. 403 ``export_requester_only``, 409
+        ``export_not_approved``, 410 ``export_expired``."""
+        try:
+            filename, content = await exports.download(actor_of(request), export_id)
+        except ExportRefused as refused:
+            raise Refused(refused) from None
+        return Response(
+            content,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return router

@@ -1,0 +1,86 @@
+"""Federation copies for tests: unique instance names (so queues never collide between tests
+sharing a broker) and free ports, with the province rules beside them."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any
+
+from devtools.broker import free_port
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "federation.toml"
+
+
+def federation_copy(
+    directory: Path,
+    *,
+    source: Path = REPO_CONFIG,
+    suffix: str | None = None,
+    rules: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Copy ``source`` into ``directory`` with instance names ``<name>-<suffix>`` and free ports.
+
+    ``rules`` overrides province rules, e.g. ``{"41": {"registration": {"auto_approve": True}}}``.
+    Returns the new federation.toml path; ``instance_name(path, "school-41")`` maps names.
+    """
+    suffix = suffix or uuid.uuid4().hex[:8]
+    directory.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as handle:
+        data = tomllib.load(handle)
+    for instance in data.get("instance", []):
+        instance["name"] = f"{instance['name']}-{suffix}"
+        instance["port"] = free_port()
+    target = directory / "federation.toml"
+    target.write_text(_dump(data), encoding="utf-8")
+    shutil.copytree(source.parent / "provinces", directory / "provinces", dirs_exist_ok=True)
+    for code, override in (rules or {}).items():
+        path = directory / "provinces" / f"{code}.toml"
+        current: dict[str, Any] = {}
+        if path.exists():
+            with path.open("rb") as handle:
+                current = tomllib.load(handle)
+        for section, values in override.items():
+            if isinstance(values, dict):
+                current.setdefault(section, {}).update(values)
+            else:
+                current[section] = values
+        path.write_text(_dump(current), encoding="utf-8")
+    (directory / "suffix").write_text(suffix)
+    return target
+
+
+def instance_name(config: Path, base_name: str) -> str:
+    return f"{base_name}-{(config.parent / 'suffix').read_text().strip()}"
+
+
+def _dump(data: dict[str, Any]) -> str:
+    """A minimal TOML writer for the shapes our config files use."""
+    lines: list[str] = []
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    for key, value in data.items():
+        if key not in tables and key not in arrays:
+            lines.append(f"{key} = {_value(value)}")
+    for key, table in tables.items():
+        lines += ["", f"[{key}]"] + [f"{k} = {_value(v)}" for k, v in table.items()]
+    for key, items in arrays.items():
+        for item in items:
+            lines += ["", f"[[{key}]]"] + [f"{k} = {_value(v)}" for k, v in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
