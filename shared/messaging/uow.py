@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import SessionFactory
 from shared.federation.config import UnitRef
+from shared.messaging.emit import Emit
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.outbox import stage
 
@@ -67,6 +68,28 @@ class UnitOfWork:
         )
         await stage(self.session, [envelope])
         return envelope
+
+    def emitter(
+        self,
+        source: UnitRef,
+        *,
+        correlation_id: uuid.UUID | None = None,
+        causation_id: uuid.UUID | None = None,
+        trace_context: dict[str, str] | None = None,
+    ) -> Emit:
+        """The :class:`~shared.messaging.emit.Emit` of this unit of work for ``source``."""
+
+        async def emit(payload: Contract, *, target: UnitRef) -> Envelope:
+            return await self.emit(
+                payload,
+                source=source,
+                target=target,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                trace_context=trace_context,
+            )
+
+        return emit
 
     async def commit(self) -> None:
         await self.session.commit()
