@@ -30,7 +30,8 @@ from shared.messaging.topology import ServiceTopology
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.settings import ServiceSettings
 from shared.security import accounts
-from shared.security.tokens import TokenCodec
+from shared.security.revocation import RevocationBroadcast, RevocationList
+from shared.security.tokens import DEFAULT_SKEW, token_keys
 from shared.telemetry.metrics import ServiceMetrics, register_kernel_metrics
 from shared.telemetry.tracing import instrument_engine
 
@@ -50,16 +51,32 @@ class ServiceRuntime:
         if self.instance.tier != self.tier:
             raise ValueError(f"instance {self.instance.name} is a {self.instance.tier} instance")
         self.clock = Clock(self.settings.today)
-        self.tokens = TokenCodec(
-            self.settings.jwt_secret.get_secret_value(),
-            timedelta(seconds=self.settings.token_ttl_seconds),
-        )
         self.database_url = self.settings.effective_database_url()
         self.engine = make_engine(self.database_url)
         instrument_engine(self.engine)
         self.sessions: SessionFactory = make_session_factory(self.engine)
         self.broker = BrokerConnection(self.settings.amqp_url, name=f"xueji-{self.instance.name}")
         self.signer, self.trust = signing_keys(self.settings, self.federation, self.instance)
+        # Access tokens (0027): issued with the signing key, refused once revoked anywhere.
+        self.revocations = RevocationList(
+            timedelta(seconds=self.settings.token_max_lifetime_seconds) + DEFAULT_SKEW
+        )
+        self.token_issuer, self.tokens = token_keys(
+            self.settings,
+            self.federation,
+            self.signer,
+            self.trust,
+            revoked=self.revocations.revoked_at,
+        )
+        self.revocation_broadcast = RevocationBroadcast(
+            instance=self.instance.name,
+            sessions=self.sessions,
+            broker=self.broker,
+            signer=self.signer,
+            trust=self.trust,
+            revocations=self.revocations,
+            interval=self.settings.token_revocation_interval,
+        )
         self.relay = OutboxRelay(
             self.sessions,
             self.broker,
@@ -119,6 +136,7 @@ class ServiceRuntime:
         self.broker.start()
         self.consumer.start()
         self.relay.start()
+        self.revocation_broadcast.start()
 
     async def stop(self, step_timeout: float = 15.0) -> None:
         """Stop relay, consumer, broker connection and engine, in that order, each within
@@ -126,6 +144,7 @@ class ServiceRuntime:
         confirm that never comes, a connection that never closes) would keep a pod in
         Terminating and a test session hanging; what is left unsent stays in the outbox."""
         for name, step in (
+            ("token revocations", self.revocation_broadcast.stop),
             ("relay", self.relay.stop),
             ("consumer", self.consumer.stop),
             ("broker connection", self.broker.close),

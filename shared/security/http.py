@@ -106,8 +106,8 @@ async def issue_token(
     # Token lifetimes are wall-clock time (every verifier checks them so); the account rules
     # above run on runtime.clock, which tests move.
     return TokenRead(
-        access_token=runtime.tokens.issue(principal, datetime.now(UTC)),
-        expires_in=int(runtime.tokens.ttl.total_seconds()),
+        access_token=runtime.token_issuer.issue(principal, datetime.now(UTC)),
+        expires_in=int(runtime.token_issuer.ttl.total_seconds()),
     )
 
 

@@ -19,7 +19,8 @@ import pytest
 from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy
 from shared.federation.config import Tier
-from shared.security.testing import auth_headers
+from shared.security.principal import Role
+from shared.security.testing import auth_headers, instance_issuer
 
 pytestmark = pytest.mark.federation
 
@@ -90,8 +91,14 @@ class Federation:
     def headers(self, tier: str, code: str, given: dict[str, str] | None) -> dict[str, str]:
         unit = f"{tier}:{code}"
         if unit not in self._tokens:
-            self._tokens[unit] = auth_headers(unit)
+            self._tokens[unit] = self.auth(unit)
         return self._tokens[unit] | (given or {})
+
+    def auth(self, unit: str, *roles: Role) -> dict[str, str]:
+        """A token for ``unit``, signed with the key of the instance hosting it (its
+        instances run on real keys: nothing else would be accepted)."""
+        issuer = instance_issuer(self.running.keys_dir, self.running.federation, unit)
+        return auth_headers(unit, *roles, issuer=issuer)
 
 
 @pytest.fixture

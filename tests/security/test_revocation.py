@@ -1,0 +1,154 @@
+"""A sealed account's tokens are refused everywhere within the revocation round, not when they
+expire (decision 0027): the hosting instance publishes, every instance listens on the real
+broker, and an instance started afterwards still learns it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from devtools.testing import REPO_CONFIG, federation_copy, instance_name
+from shared.db.migrate import upgrade
+from shared.federation.config import UnitRef, load_federation
+from shared.messaging.keys import development_keys
+from shared.runtime.service import ServiceRuntime
+from shared.runtime.settings import ServiceSettings
+from shared.security import accounts
+from shared.security.principal import Role
+from shared.security.revocation import decode, encode
+from shared.security.tables import account
+from tests.shared.messaging.harness import eventually
+
+ROUND = 0.1  # seconds between an instance's revocation rounds (10 s in production)
+# Any route behind authentication: a valid token gets past it (404/403), a refused one 401.
+SCHOOL_ROUTE = "/api/v1/schools/4101020001/students"
+COUNTY_ROUTE = "/api/v1/tasks/00000000-0000-0000-0000-000000000000"
+
+
+@asynccontextmanager
+async def running(
+    tier: str, config: Path, base: str, database_url: str, amqp_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One started instance of ``tier`` on the real broker; its HTTP client."""
+    module: Any = __import__(f"services.{tier}.bootstrap", fromlist=["build_app"])
+    await asyncio.to_thread(upgrade, tier, database_url)
+    app = module.build_app(
+        ServiceSettings(
+            env="test",
+            instance=instance_name(config, base),
+            federation_config=config,
+            database_url=database_url,
+            amqp_url=amqp_url,
+            relay_poll_interval=0.2,
+            token_revocation_interval=ROUND,
+        )
+    )
+    runtime: ServiceRuntime = app.state.runtime
+    await runtime.start()
+    try:
+        await runtime.broker.wait_ready(30)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{tier}") as client:
+            client.runtime = runtime  # type: ignore[attr-defined]
+            yield client
+    finally:
+        await runtime.stop()
+
+
+async def test_a_sealed_accounts_token_is_refused_at_another_instance_within_a_round(
+    tmp_path: Path, database_url: str, amqp_url: str
+) -> None:
+    config = federation_copy(tmp_path / "federation")
+    async with AsyncExitStack() as stack:
+        school = await stack.enter_async_context(
+            running("school", config, "school-41", database_url, amqp_url)
+        )
+        county = await stack.enter_async_context(
+            running("county", config, "county-41", f"sqlite+aiosqlite:///{tmp_path}/c.db", amqp_url)
+        )
+        runtime: ServiceRuntime = school.runtime  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        async with runtime.sessions() as session:
+            for username in ("li.registrar", "wang.registrar"):
+                await accounts.create_account(
+                    session,
+                    accounts.NewAccount(
+                        username=username,
+                        unit=UnitRef.parse("school:4101020001"),
+                        roles=frozenset({Role.REGISTRAR}),
+                        password="correct horse battery",
+                        must_change_password=False,
+                    ),
+                    now,
+                )
+            await session.commit()
+
+        async def login(username: str) -> dict[str, str]:
+            form = {"username": username, "password": "correct horse battery"}
+            answer = await school.post("/api/v1/auth/token", data=form)
+            assert answer.status_code == 200, answer.text
+            return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+        li, wang = await login("li.registrar"), await login("wang.registrar")
+        for client, route in ((school, SCHOOL_ROUTE), (county, COUNTY_ROUTE)):
+            for token in (li, wang):  # issued by school-41, accepted at county-41 too
+                assert (await client.get(route, headers=token)).status_code != 401
+
+        # li is sealed at the school instance (unused for six months, as the dormancy rule
+        # does it); the county instance only hears of it through the broker
+        async with runtime.sessions() as session:
+            await session.execute(
+                update(account)
+                .where(account.c.username == "li.registrar")
+                .values(last_active_at=now - timedelta(days=200))
+            )
+            policy = accounts.AccountPolicy.of(runtime.settings)
+            assert await accounts.seal_dormant(session, policy, now) == 1
+            await session.commit()
+
+        def refused(client: httpx.AsyncClient, route: str) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                answer = await client.get(route, headers=li)
+                return answer.status_code == 401 and answer.json()["rule"] == "invalid_token"
+
+            return check
+
+        await eventually(refused(county, COUNTY_ROUTE), timeout=30)
+        await eventually(refused(school, SCHOOL_ROUTE), timeout=30)
+        # the other account's token, issued by the same instance, still works
+        assert (await county.get(COUNTY_ROUTE, headers=wang)).status_code != 401
+
+        # an instance that starts now reads the last quarter-hour of revocations from the
+        # stream before its first request
+        late = await stack.enter_async_context(
+            running("county", config, "county-41", f"sqlite+aiosqlite:///{tmp_path}/l.db", amqp_url)
+        )
+        await eventually(refused(late, COUNTY_ROUTE), timeout=30)
+        assert (await late.get(COUNTY_ROUTE, headers=wang)).status_code != 401
+
+
+def test_an_instance_may_revoke_only_the_accounts_of_units_it_hosts() -> None:
+    federation = load_federation(REPO_CONFIG)
+    signer, trust = development_keys(federation, "school-41")
+    at = datetime.now(UTC).timestamp()
+    body, header = encode(
+        signer,
+        "school-41",
+        [("school:4101020001", "li", at), ("national:CN", "minister", at),
+         ("school:3301020001", "zhou", at)],
+    )  # fmt: skip
+    assert decode(trust, body, header) == [("school:4101020001", "li", at)]
+    with pytest.raises(ValueError, match="bad signature"):
+        decode(trust, body.replace(b'"li"', b'"lu"'), header)
+    stranger, _ = development_keys(federation, "county-41")
+    _, foreign_header = encode(stranger, "county-41", [("school:4101020001", "li", at)])
+    with pytest.raises(ValueError, match="bad signature"):
+        decode(trust, body, foreign_header)
