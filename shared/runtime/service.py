@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from shared.audit import anchors
+from shared.audit.anchors import AuditAnchoring
 from shared.audit.recording import AuditTrail, install
 from shared.clock import Clock
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
@@ -88,6 +90,17 @@ class ServiceRuntime:
         self.lists = ListVersions(self.sessions)  # task lists: 304s and long polls (0020)
         self.audit = AuditTrail(self.sessions, self.settings.audit_key_bytes(), self._now)
         install(self.audit)
+        # The chain's head, signed, kept by the level above (0027); tiers with a level below
+        # keep the anchors it sends.
+        self.anchoring = AuditAnchoring(
+            instance=self.instance,
+            federation=self.federation,
+            sessions=self.sessions,
+            signer=self.signer,
+            interval=self.settings.audit_anchor_interval,
+        )
+        if self.tier != Tier.SCHOOL:
+            anchors.register(self.handlers, self.trust)
         self.consumer = MessageConsumer(
             topology=ServiceTopology(
                 instance=self.instance.name,
@@ -137,6 +150,7 @@ class ServiceRuntime:
         self.consumer.start()
         self.relay.start()
         self.revocation_broadcast.start()
+        self.anchoring.start()
 
     async def stop(self, step_timeout: float = 15.0) -> None:
         """Stop relay, consumer, broker connection and engine, in that order, each within
@@ -144,6 +158,7 @@ class ServiceRuntime:
         confirm that never comes, a connection that never closes) would keep a pod in
         Terminating and a test session hanging; what is left unsent stays in the outbox."""
         for name, step in (
+            ("audit anchoring", self.anchoring.stop),
             ("token revocations", self.revocation_broadcast.stop),
             ("relay", self.relay.stop),
             ("consumer", self.consumer.stop),

@@ -4,63 +4,37 @@ broker, and an instance started afterwards still learns it."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
 
-from devtools.testing import REPO_CONFIG, federation_copy, instance_name
-from shared.db.migrate import upgrade
+from devtools.testing import REPO_CONFIG, federation_copy
 from shared.federation.config import UnitRef, load_federation
 from shared.messaging.keys import development_keys
-from shared.runtime.service import ServiceRuntime
-from shared.runtime.settings import ServiceSettings
 from shared.security import accounts
 from shared.security.principal import Role
 from shared.security.revocation import decode, encode
 from shared.security.tables import account
+from tests.security.running import Running
+from tests.security.running import running as start
 from tests.shared.messaging.harness import eventually
 
+SQLITE = "sqlite+aiosqlite:///"
 ROUND = 0.1  # seconds between an instance's revocation rounds (10 s in production)
 # Any route behind authentication: a valid token gets past it (404/403), a refused one 401.
 SCHOOL_ROUTE = "/api/v1/schools/4101020001/students"
 COUNTY_ROUTE = "/api/v1/tasks/00000000-0000-0000-0000-000000000000"
 
 
-@asynccontextmanager
-async def running(
+def running(
     tier: str, config: Path, base: str, database_url: str, amqp_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    """One started instance of ``tier`` on the real broker; its HTTP client."""
-    module: Any = __import__(f"services.{tier}.bootstrap", fromlist=["build_app"])
-    await asyncio.to_thread(upgrade, tier, database_url)
-    app = module.build_app(
-        ServiceSettings(
-            env="test",
-            instance=instance_name(config, base),
-            federation_config=config,
-            database_url=database_url,
-            amqp_url=amqp_url,
-            relay_poll_interval=0.2,
-            token_revocation_interval=ROUND,
-        )
-    )
-    runtime: ServiceRuntime = app.state.runtime
-    await runtime.start()
-    try:
-        await runtime.broker.wait_ready(30)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{tier}") as client:
-            client.runtime = runtime  # type: ignore[attr-defined]
-            yield client
-    finally:
-        await runtime.stop()
+) -> AbstractAsyncContextManager[Running]:
+    return start(tier, config, base, database_url, amqp_url, token_revocation_interval=ROUND)
 
 
 async def test_a_sealed_accounts_token_is_refused_at_another_instance_within_a_round(
@@ -68,13 +42,17 @@ async def test_a_sealed_accounts_token_is_refused_at_another_instance_within_a_r
 ) -> None:
     config = federation_copy(tmp_path / "federation")
     async with AsyncExitStack() as stack:
-        school = await stack.enter_async_context(
+        school_instance = await stack.enter_async_context(
             running("school", config, "school-41", database_url, amqp_url)
         )
-        county = await stack.enter_async_context(
-            running("county", config, "county-41", f"sqlite+aiosqlite:///{tmp_path}/c.db", amqp_url)
-        )
-        runtime: ServiceRuntime = school.runtime  # type: ignore[attr-defined]
+        county = (
+            await stack.enter_async_context(
+                running(
+                    "county", config, "county-41", f"sqlite+aiosqlite:///{tmp_path}/c.db", amqp_url
+                )
+            )
+        ).client
+        school, runtime = school_instance.client, school_instance.runtime
         now = datetime.now(UTC)
         async with runtime.sessions() as session:
             for username in ("li.registrar", "wang.registrar"):
@@ -128,9 +106,13 @@ async def test_a_sealed_accounts_token_is_refused_at_another_instance_within_a_r
 
         # an instance that starts now reads the last quarter-hour of revocations from the
         # stream before its first request
-        late = await stack.enter_async_context(
-            running("county", config, "county-41", f"sqlite+aiosqlite:///{tmp_path}/l.db", amqp_url)
-        )
+        late = (
+            await stack.enter_async_context(
+                running(
+                    "county", config, "county-41", f"sqlite+aiosqlite:///{tmp_path}/l.db", amqp_url
+                )
+            )
+        ).client
         await eventually(refused(late, COUNTY_ROUTE), timeout=30)
         assert (await late.get(COUNTY_ROUTE, headers=wang)).status_code != 401
 
