@@ -65,7 +65,6 @@ class ServiceRuntime:
         )
         self.token_issuer, self.tokens = token_keys(
             self.settings,
-            self.federation,
             self.signer,
             self.trust,
             revoked=self.revocations.revoked_at,

@@ -167,6 +167,20 @@ async def change_password(
     )
 
 
+async def seal(session: AsyncSession, username: str, by: str, reason: str, now: datetime) -> None:
+    """The level above closes an account (e.g. the registrar left); its tokens are revoked
+    everywhere within a revocation round (shared/security/revocation.py)."""
+    await session.execute(
+        update(account)
+        .where(account.c.username == username)
+        .values(
+            sealed_at=now,
+            sealed_reason=f"sealed by {by}: {reason}"[:200],
+            tokens_revoked_at=datetime.now(UTC),  # wall clock, like the tokens (0027)
+        )
+    )
+
+
 async def unseal(session: AsyncSession, username: str, by: str, now: datetime) -> None:
     """The level above reopens a sealed or locked account; its next login must set a new
     password."""

@@ -155,6 +155,41 @@ async def list_accounts(request: Request, unit: str) -> AccountPage:
     return AccountPage(unit=unit, items=[_account(row, policy) for row in rows])
 
 
+class SealRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=150, description="why, for the account list")
+
+
+@router.post(
+    "/accounts/{username}/seal",
+    response_model=AccountRead,
+    summary="Seal an account: the level above only; its tokens stop working within a minute",
+    dependencies=[audited("seal", "account")],
+)
+async def seal_account(
+    request: Request,
+    username: str,
+    body: SealRequest,
+    access: Annotated[Access, requires(Role.OPERATOR, unit=OBJECT, reach=Reach.PARENT)],
+) -> AccountRead:
+    """An operator of the unit directly above the account's unit closes it (the registrar
+    left, a leak is suspected). No new token is issued; the tokens it holds are refused by
+    every service after the hosting instance's next revocation round
+    (``XUEJI_TOKEN_REVOCATION_INTERVAL``, 10 s), wherever they were to be used."""
+    runtime = _runtime(request)
+    policy = AccountPolicy.of(runtime.settings)
+    async with _committing(runtime) as session:
+        row = await accounts.get_account(session, username)
+        if row is None:
+            raise NotFound(f"no account {username}", rule="account_not_found")
+        unit = _ref(accounts.principal_of(row).unit)
+        access.check(unit, not_found=f"no account {username}", rule="account_not_found")
+        await accounts.seal(
+            session, username, access.principal.username, body.reason, runtime.clock.now()
+        )
+        row = await accounts.get_account(session, username)
+    return _account(row, policy)
+
+
 @router.post(
     "/accounts/{username}/unseal",
     response_model=AccountRead,

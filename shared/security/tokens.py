@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.federation.config import NATIONAL_CODE, Federation, Tier, UnitRef
+from shared.federation.config import UnitRef
 from shared.messaging.signing import Signer, TrustStore
 from shared.runtime.settings import ServiceSettings
 from shared.security.principal import Principal, Role
@@ -44,7 +44,7 @@ DEFAULT_MAX_LIFETIME = timedelta(minutes=15)
 DEFAULT_SKEW = timedelta(seconds=60)
 REMEMBERED = 4096  # verified tokens a verifier keeps (one per active client session)
 # Tests and tools mint tokens with this key id; only instances running on development keys
-# (no key files, refused in production) trust it, for every unit of their federation.
+# (no key files, refused in production) trust it, for any unit.
 DEVELOPMENT_KEY_ID = "development"
 
 
@@ -59,7 +59,10 @@ class TokenKey:
     key_id: str
     instance: str
     public_key: Ed25519PublicKey
-    units: frozenset[UnitRef]
+    units: frozenset[UnitRef] | None  # None: any unit (the development key only)
+
+    def speaks_for(self, unit: UnitRef) -> bool:
+        return self.units is None or unit in self.units
 
 
 class TokenKeys:
@@ -95,17 +98,14 @@ def development_token_key() -> Ed25519PrivateKey:
     )
 
 
-def development_token_entry(federation: Federation) -> TokenKey:
-    """The development key, trusted for every unit of ``federation`` (development only)."""
-    units = [UnitRef(tier=Tier.NATIONAL, code=NATIONAL_CODE)]
-    units += [UnitRef(tier=Tier.PROVINCE, code=p.code) for p in federation.provinces]
-    units += [UnitRef(tier=Tier.COUNTY, code=c.code) for c in federation.counties]
-    units += [UnitRef(tier=Tier.SCHOOL, code=s.code) for s in federation.schools]
+def development_token_entry() -> TokenKey:
+    """The development key, trusted for any unit (services on development keys only: tests
+    also mint tokens for units that do not exist, to see them refused as such)."""
     return TokenKey(
         key_id=DEVELOPMENT_KEY_ID,
         instance=DEVELOPMENT_KEY_ID,
         public_key=development_token_key().public_key(),
-        units=frozenset(units),
+        units=None,
     )
 
 
@@ -200,7 +200,7 @@ class TokenVerifier:
             raise InvalidToken("lifetime over the maximum")
         if issued_at > self.clock() + self.skew.total_seconds():
             raise InvalidToken("issued in the future")
-        if unit not in key.units:
+        if not key.speaks_for(unit):
             raise InvalidToken(f"{unit} is not hosted by the signer {key.instance}")
         principal = Principal(
             username=str(claims["sub"]), unit_kind=unit.tier.value, unit_code=unit.code, roles=roles
@@ -210,7 +210,6 @@ class TokenVerifier:
 
 def token_keys(
     settings: ServiceSettings,
-    federation: Federation,
     signer: Signer,
     trust: TrustStore,
     revoked: Revoked = _never_revoked,
@@ -219,7 +218,7 @@ def token_keys(
 
     On development keys (no key files; production refuses that) the verifier also trusts
     :data:`DEVELOPMENT_KEY_ID`, with which tests and tools mint tokens for any unit."""
-    extra = () if settings.signing_key_file is not None else (development_token_entry(federation),)
+    extra = () if settings.signing_key_file is not None else (development_token_entry(),)
     issuer = TokenIssuer(
         signer.key_id, signer.private_key, timedelta(seconds=settings.token_ttl_seconds)
     )

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
 
 from devtools.testing import REPO_CONFIG, federation_copy
 from shared.federation.config import UnitRef, load_federation
@@ -19,12 +18,15 @@ from shared.messaging.keys import development_keys
 from shared.security import accounts
 from shared.security.principal import Role
 from shared.security.revocation import decode, encode
-from shared.security.tables import account
+from shared.security.testing import auth_headers
+from shared.security.tokens import InvalidToken
 from tests.security.running import Running
 from tests.security.running import running as start
+from tests.security.support import school_instance
 from tests.shared.messaging.harness import eventually
 
 SQLITE = "sqlite+aiosqlite:///"
+FORM = {"password": "correct horse battery"}
 ROUND = 0.1  # seconds between an instance's revocation rounds (10 s in production)
 # Any route behind authentication: a valid token gets past it (404/403), a refused one 401.
 SCHOOL_ROUTE = "/api/v1/schools/4101020001/students"
@@ -70,8 +72,7 @@ async def test_a_sealed_accounts_token_is_refused_at_another_instance_within_a_r
             await session.commit()
 
         async def login(username: str) -> dict[str, str]:
-            form = {"username": username, "password": "correct horse battery"}
-            answer = await school.post("/api/v1/auth/token", data=form)
+            answer = await school.post("/api/v1/auth/token", data=FORM | {"username": username})
             assert answer.status_code == 200, answer.text
             return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
@@ -80,17 +81,16 @@ async def test_a_sealed_accounts_token_is_refused_at_another_instance_within_a_r
             for token in (li, wang):  # issued by school-41, accepted at county-41 too
                 assert (await client.get(route, headers=token)).status_code != 401
 
-        # li is sealed at the school instance (unused for six months, as the dormancy rule
-        # does it); the county instance only hears of it through the broker
-        async with runtime.sessions() as session:
-            await session.execute(
-                update(account)
-                .where(account.c.username == "li.registrar")
-                .values(last_active_at=now - timedelta(days=200))
-            )
-            policy = accounts.AccountPolicy.of(runtime.settings)
-            assert await accounts.seal_dormant(session, policy, now) == 1
-            await session.commit()
+        # li's registry authority seals the account: at the instance holding it (school-41);
+        # the county instance, where li's token is also used, hears of it through the broker
+        operator = auth_headers("county:410102", Role.OPERATOR, username="zhang.operator")
+        sealed = await school.post(
+            "/api/v1/auth/accounts/li.registrar/seal", json={"reason": "调离"}, headers=operator
+        )
+        assert sealed.status_code == 200, sealed.text
+        assert sealed.json()["sealed_reason"] == "sealed by zhang.operator: 调离"
+        again = await school.post("/api/v1/auth/token", data=FORM | {"username": "li.registrar"})
+        assert (again.status_code, again.json()["rule"]) == (403, "account_sealed")
 
         def refused(client: httpx.AsyncClient, route: str) -> Callable[[], Awaitable[bool]]:
             async def check() -> bool:
@@ -134,3 +134,27 @@ def test_an_instance_may_revoke_only_the_accounts_of_units_it_hosts() -> None:
     _, foreign_header = encode(stranger, "county-41", [("school:4101020001", "li", at)])
     with pytest.raises(ValueError, match="bad signature"):
         decode(trust, body, foreign_header)
+
+
+async def test_sealing_a_dormant_account_revokes_its_tokens_too(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Dormancy seals in one statement (no broker here: the instance's own verifier learns it
+    in the round that publishes it)."""
+    async with school_instance(tmp_path, database_url) as school:
+        await school.create("li.registrar", "school:4101020001", Role.REGISTRAR)
+        login = await school.login("li.registrar")
+        token = login.json()["access_token"]
+        assert school.runtime.tokens.verify(token).username == "li.registrar"
+        school.runtime.settings.password_max_age_days = 400
+        school.clock.advance(days=184)
+        listed = await school.client.get(
+            "/api/v1/auth/accounts",
+            params={"unit": "school:4101020001"},
+            headers=auth_headers("county:410102", Role.OPERATOR),
+        )
+        assert listed.json()["items"][0]["sealed_at"] is not None
+        with pytest.raises(RuntimeError, match="not connected"):
+            await school.runtime.revocation_broadcast.publish()
+        with pytest.raises(InvalidToken, match="revoked"):
+            school.runtime.tokens.verify(token)

@@ -132,7 +132,7 @@ def test_the_development_key_is_trusted_only_where_a_service_adds_it(
     minted = development_issuer().issue(principal("school:4101020001"), datetime.now(UTC))
     with pytest.raises(InvalidToken, match="unknown kid"):
         verifier.verify(minted)  # a federation on real keys
-    on_dev = TokenVerifier(TokenKeys([development_token_entry(FEDERATION)]))
+    on_dev = TokenVerifier(TokenKeys([development_token_entry()]))
     assert on_dev.verify(minted).unit == "school:4101020001"
 
 
