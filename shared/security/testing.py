@@ -15,7 +15,7 @@ of the instance hosting the unit: ``issuer=instance_issuer(keys_dir, federation,
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,26 +106,51 @@ def unit_of_request(request: httpx.Request) -> str | None:
     return None
 
 
+class Minter:
+    """Bearer headers per unit, minted with the issuer of each unit (default: the development
+    key) and minted again once half their life has passed (benchmarks outlive a token)."""
+
+    def __init__(self, issuer_for: Callable[[str], TokenIssuer] | None = None) -> None:
+        development = development_issuer()
+        self.issuer_for = issuer_for or (lambda unit: development)
+        self._headers: dict[tuple[str, tuple[Role, ...], str | None], tuple[dict[str, str], float]]
+        self._headers = {}
+
+    @classmethod
+    def for_federation(cls, keys_dir: Path, federation: Federation) -> Minter:
+        """For a federation on real keys (``devtools``): each unit's hosting instance's key."""
+        issuers: dict[str, TokenIssuer] = {}
+
+        def issuer_for(unit: str) -> TokenIssuer:
+            if unit not in issuers:
+                issuers[unit] = instance_issuer(keys_dir, federation, unit)
+            return issuers[unit]
+
+        return cls(issuer_for)
+
+    def headers(self, unit: str, *roles: Role, username: str | None = None) -> dict[str, str]:
+        key = (unit, roles, username)
+        known = self._headers.get(key)
+        if known is None or known[1] < time.time():
+            issuer = self.issuer_for(unit)
+            renew_at = time.time() + issuer.ttl.total_seconds() / 2
+            known = (auth_headers(unit, *roles, username=username, issuer=issuer), renew_at)
+            self._headers[key] = known
+        return known[0]
+
+
 class UnitAuth(httpx.Auth):
     """For tests acting for several units through one client: each request without an
     ``Authorization`` header gets a token (all roles) for the unit its path or query names,
-    else for ``default``; a token is minted again before it expires. Authorization itself is
-    tested by tests/security."""
+    else for ``default``, from ``minter`` (development key by default). Authorization itself
+    is tested by tests/security."""
 
-    def __init__(self, default: str, *, issuer: TokenIssuer | None = None) -> None:
+    def __init__(self, default: str, *, minter: Minter | None = None) -> None:
         self.default = default
-        self.issuer = issuer or development_issuer()
-        self._tokens: dict[str, tuple[str, float]] = {}
-
-    def token(self, unit: str) -> str:
-        known = self._tokens.get(unit)
-        if known is None or known[1] < time.time():
-            renew_at = time.time() + self.issuer.ttl.total_seconds() / 2
-            self._tokens[unit] = known = (token_for(unit, issuer=self.issuer), renew_at)
-        return known[0]
+        self.minter = minter or Minter()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if "Authorization" not in request.headers:
             unit = unit_of_request(request) or self.default
-            request.headers["Authorization"] = f"Bearer {self.token(unit)}"
+            request.headers.update(self.minter.headers(unit))
         yield request
