@@ -321,6 +321,7 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
                         "ok": result.ok,
                         "entries": result.entries,
                         "head": f"{result.head_seq}:{result.head_hash}",
+                        "anchor": f"{anchor[0]}:{anchor[1]}" if anchor else None,
                         "broken_seq": result.broken.seq if result.broken else None,
                         "reason": result.broken.reason if result.broken else None,
                     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -140,6 +141,9 @@ async def test_an_anchor_kept_above_finds_a_recomputed_chain_a_plain_walk_passes
     code, output = await run_ops(*verify, *target, *above)
     assert code == 1, output
     assert "BROKEN at entry 5" in output and "anchored" in output
+    code, output = await run_ops(*verify, *target, *above, "--json")
+    report = json.loads(output)
+    assert (code, report["ok"], report["anchor"]) == (1, False, f"5:{sent.hash}")
 
     # an anchor forged in the database above (no valid signature) is refused, not trusted
     county_engine = make_engine(county_url)
