@@ -30,7 +30,7 @@ from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy, instance_name
 from shared.resident_id import generate_resident_id
 from shared.security.principal import Role
-from shared.security.testing import auth_headers
+from shared.security.testing import Minter
 
 SCHOOL = "3301020001"
 INSTANCES = ("national", "province-33", "county-33", "school-33")
@@ -89,8 +89,8 @@ def intake_csv(n: int, seed: int = 2026) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-async def admit(base_url: str, data: bytes, n: int) -> float:
-    registrar = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR)
+async def admit(base_url: str, data: bytes, n: int, minter: Minter) -> float:
+    registrar = minter.headers(f"school:{SCHOOL}", Role.REGISTRAR)
     async with httpx.AsyncClient(base_url=base_url, timeout=600, headers=registrar) as http:
         started = time.perf_counter()
         response = await http.post(
@@ -139,7 +139,8 @@ async def main(n: int) -> None:
             for base in INSTANCES:
                 federation.start_instance(instance_name(config, base), timeout=120)
             school = federation.base_url(instance_name(config, "school-33"))
-            elapsed = await admit(school, data, n)
+            minter = Minter.for_federation(federation.keys_dir, federation.federation)
+            elapsed = await admit(school, data, n, minter)
         finally:
             federation.stop()
     rate = n / elapsed

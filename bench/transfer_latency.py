@@ -137,7 +137,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import math
 import os
 import signal
@@ -162,7 +161,7 @@ from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy, instance_name
 from shared.federation.config import Tier
 from shared.security.principal import Role
-from shared.security.testing import UnitAuth, auth_headers
+from shared.security.testing import Minter, UnitAuth
 
 FROM_SCHOOL = "3301020001"  # Zhejiang, 杭州市上城区 (the bulk admission's school)
 TO_SCHOOL = "4101020001"  # Henan, 郑州市中原区: cross-province, Henan's order of parties
@@ -257,10 +256,10 @@ class Approver:
     conflicts: int = 0
     errors: int = 0
 
-    @functools.cached_property
+    @property
     def headers(self) -> dict[str, str]:
-        """The unit's approver's bearer token (minted with the federation's development key)."""
-        return auth_headers(self.unit, Role.APPROVER)
+        """The unit's approver's bearer token (minted with its hosting instance's key)."""
+        return TOKENS.headers(self.unit, Role.APPROVER)
 
     @property
     def list_request(self) -> tuple[str, dict[str, str]]:
@@ -360,7 +359,10 @@ class Sent:
     error: str | None = None
 
 
-CLERK = auth_headers(f"school:{TO_SCHOOL}", Role.REGISTRAR)  # the receiving school's
+# Tokens of the federation measure() runs: each unit's with its hosting instance's key
+# (measure() sets the issuers), renewed before they expire.
+TOKENS = Minter()
+CLERK = f"school:{TO_SCHOOL}"  # the receiving school's registrar
 
 
 async def request_transfer(http: aiohttp.ClientSession, school_url: str, item: Sent) -> None:
@@ -375,7 +377,7 @@ async def request_transfer(http: aiohttp.ClientSession, school_url: str, item: S
                 "reason": "the family moved to Zhengzhou",
                 "proofs": [PROOF],
             },
-            headers=CLERK,
+            headers=TOKENS.headers(CLERK, Role.REGISTRAR),
         ) as response:
             item.answered = time.time()
             if response.status != 202:
@@ -667,7 +669,8 @@ async def measure(
     national_url = url_of("national", "CN")
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
     # The receiving school's clerk; requests naming another unit act as that unit.
-    auth = UnitAuth(f"school:{TO_SCHOOL}")
+    TOKENS.issuer_for = Minter.for_federation(federation.keys_dir, federation.federation).issuer_for
+    auth = UnitAuth(f"school:{TO_SCHOOL}", minter=TOKENS)
     async with (
         httpx.AsyncClient(timeout=120, limits=limits, auth=auth) as http,
         aiohttp.ClientSession(
@@ -677,7 +680,7 @@ async def measure(
     ):
         # 1. the students: one CSV, Zhejiang approves, national numbers them
         wanted = n + WARMUP + max(20, n // 20)  # a few are held for national review
-        await admit(from_school_url, intake_csv(wanted), wanted)
+        await admit(from_school_url, intake_csv(wanted), wanted, TOKENS)
         numbers = await enrolled_numbers(http, from_school_url, n + WARMUP)
         if len(numbers) < n + WARMUP:
             raise RuntimeError(f"only {len(numbers)} students enrolled, {n + WARMUP} needed")

@@ -11,7 +11,9 @@ registration data leaves without the authority's approval (N2013 art. 25; N2025 
 - :mod:`.recording`: ``audited("read", "student")`` — a route-level declaration that
   writes the request's entry: inside the request's own transaction when it commits a change,
   else (reads, refusals) in a transaction of its own before the response leaves;
-- :mod:`.http`: ``GET /api/v1/audit`` for auditors.
+- :mod:`.http`: ``GET /api/v1/audit`` for auditors;
+- :mod:`.anchors`: the head, signed with the instance key, sent periodically to the level
+  above and kept there (``audit.anchored``), which ``xueji-ops audit verify`` checks against.
 
 What the chain protects against, and what not: docs/decisions/0010-audit-hash-chain.md.
 """

@@ -55,6 +55,22 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# Anchors other instances sent here (the level above keeps those of the units below it,
+# shared/audit/anchors.py): an instance's chain head at a moment, signed with its key, so
+# that a chain rewritten and recomputed after it is found by ``xueji-ops audit verify``.
+audit_anchor = Table(
+    "kernel_audit_anchor",
+    kernel_metadata,
+    Column("instance", String(40), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("anchored_at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(80), nullable=False),
+    Column("signature", String(100), nullable=False),
+    Column("source_unit", String(40), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
 APPEND_ONLY_TRIGGER = "kernel_audit_append_only"
 
 _POSTGRES_APPEND_ONLY = (
@@ -104,3 +120,11 @@ def drop_audit_tables(op: Any) -> None:
         table.drop(bind)
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS kernel_audit_refuse_change()")
+
+
+def create_anchor_table(op: Any) -> None:
+    audit_anchor.create(op.get_bind())
+
+
+def drop_anchor_table(op: Any) -> None:
+    audit_anchor.drop(op.get_bind())

@@ -3,6 +3,7 @@
 Importing this package registers every contract with the envelope registry.
 """
 
+from shared.contracts import audit as audit
 from shared.contracts import duplicates as duplicates
 from shared.contracts import graduation as graduation
 from shared.contracts import promotion as promotion
@@ -12,6 +13,7 @@ from shared.contracts import transfer as transfer
 from shared.contracts import verification as verification
 
 __all__ = [
+    "audit",
     "duplicates",
     "graduation",
     "promotion",

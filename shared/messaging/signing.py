@@ -143,6 +143,11 @@ class Signer:
     def public_key(self) -> Ed25519PublicKey:
         return self._key.public_key()
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """For access tokens (shared/security/tokens.py): the same key, another context."""
+        return self._key
+
     def sign(self, body: bytes, now_ms: int | None = None) -> str:
         """The ``xueji-sig`` header value for ``body``."""
         stamp = str(_now_ms() if now_ms is None else now_ms).encode()

@@ -11,8 +11,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared.audit.anchors import latest_anchor
 from shared.audit.chain import Verification, verify
 from shared.db.engine import make_engine, make_session_factory
+from shared.messaging.signing import TrustStore
 
 
 async def _verify(
@@ -34,6 +36,32 @@ def verify_chain(
     since_anchor: bool = False,
 ) -> Verification:
     return asyncio.run(_verify(database_url, key, anchor, since_anchor))
+
+
+async def _held_anchor(
+    instance: str, database_urls: list[str], trust: TrustStore | None
+) -> tuple[tuple[int, str] | None, list[str]]:
+    best: tuple[int, str] | None = None
+    problems: list[str] = []
+    for url in database_urls:
+        engine = make_engine(url)
+        try:
+            async with make_session_factory(engine)() as session:
+                found, refused = await latest_anchor(session, instance, trust)
+        finally:
+            await engine.dispose()
+        problems += refused
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    return best, problems
+
+
+def held_anchor(
+    instance: str, database_urls: list[str], trust: TrustStore | None
+) -> tuple[tuple[int, str] | None, list[str]]:
+    """The latest anchor of ``instance`` kept in the databases above it whose signature holds
+    (shared/audit/anchors.py), and the problems of later ones that did not."""
+    return asyncio.run(_held_anchor(instance, database_urls, trust))
 
 
 def parse_anchor(text: str) -> tuple[int, str]:

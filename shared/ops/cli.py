@@ -17,6 +17,7 @@ Each command group is one ``add_*`` function below.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -28,9 +29,9 @@ from typing import Any, TextIO
 from sqlalchemy.exc import DBAPIError
 
 from shared.messaging.consumer import DEFAULT_INBOX_RETENTION
-from shared.messaging.keys import load_private_key
-from shared.messaging.signing import Signer
-from shared.ops.audit import AnchorFile, parse_anchor, verify_chain
+from shared.messaging.keys import TRUST_FILE, load_private_key, load_trust_file
+from shared.messaging.signing import Signer, TrustStore
+from shared.ops.audit import AnchorFile, held_anchor, parse_anchor, verify_chain
 from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.outbox import outbox_report
@@ -296,14 +297,18 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
         raise OpsError("pass --tier, --instance or --database-url")
     key = args.key_file.read_bytes().strip() if args.key_file else None
     try:
-        anchor = parse_anchor(args.anchor) if args.anchor else None
+        given = parse_anchor(args.anchor) if args.anchor else None
     except ValueError as exc:
         raise OpsError(str(exc)) from exc
     anchors = AnchorFile(args.anchor_file) if args.anchor_file else None
+    trust = _anchor_trust(args, fed)
     broken = 0
     for name, url in _audit_databases(args, fed):
+        anchor = given
         if anchors is not None:
             anchor = anchors.last(name)
+        elif anchor is None and not args.no_held_anchors:
+            anchor = _anchor_held_above(args, fed, name, url, trust, out)
         try:
             result = verify_chain(url, key=key, anchor=anchor, since_anchor=args.since_anchor)
         except DBAPIError as exc:
@@ -316,6 +321,7 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
                         "ok": result.ok,
                         "entries": result.entries,
                         "head": f"{result.head_seq}:{result.head_hash}",
+                        "anchor": f"{anchor[0]}:{anchor[1]}" if anchor else None,
                         "broken_seq": result.broken.seq if result.broken else None,
                         "reason": result.broken.reason if result.broken else None,
                     }
@@ -338,6 +344,45 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
         if anchors is not None and result.ok:
             anchors.record(name, result.head_seq, result.head_hash)
     return 1 if broken else 0
+
+
+def _anchor_trust(args: argparse.Namespace, fed: RunningFederation) -> TrustStore | None:
+    path = args.trusted_keys
+    if path is None and fed.keys_dir is not None:
+        path = fed.keys_dir / TRUST_FILE
+    return load_trust_file(path) if path is not None and path.exists() else None
+
+
+def _anchor_held_above(
+    args: argparse.Namespace,
+    fed: RunningFederation,
+    name: str,
+    url: str,
+    trust: TrustStore | None,
+    out: TextIO,
+) -> tuple[int, str] | None:
+    """The latest signed anchor of ``name`` kept above it (decision 0027): in the databases
+    given with ``--anchors-from``, else in every other database of the local federation."""
+    sources = list(args.anchors_from or [])
+    if not sources:
+        for other in fed.instance_names:
+            with contextlib.suppress(OpsError):
+                if other != name and fed.sqlite_url(other) != url:
+                    sources.append(fed.sqlite_url(other))
+    if not sources:
+        return None
+    try:
+        anchor, problems = held_anchor(name, sources, trust)
+    except DBAPIError as exc:
+        raise OpsError(f"cannot read the anchors of {name}: {exc.orig!r}") from exc
+    for problem in problems:
+        print(f"{name}: anchor refused: {problem}", file=out)
+    if anchor is not None and not args.json:
+        checked = (
+            "signature checked" if trust is not None else "signature NOT checked: no trust file"
+        )
+        print(f"{name}: anchor held above: {anchor[0]}:{anchor[1]} ({checked})", file=out)
+    return anchor
 
 
 def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
@@ -374,6 +419,22 @@ def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="trust the chain up to the anchor: check it is still there and "
         "walk only the entries after it",
+    )
+    check.add_argument(
+        "--anchors-from",
+        action="append",
+        metavar="URL",
+        help="database (read-only) of a unit above the instance, holding the anchors it sent "
+        "(audit.anchored); repeatable. Default: every other database of the local federation",
+    )
+    check.add_argument(
+        "--trusted-keys",
+        type=Path,
+        help="the federation's trust file, to check the anchors' signatures "
+        "(default: the local federation's)",
+    )
+    check.add_argument(
+        "--no-held-anchors", action="store_true", help="do not look for anchors held above"
     )
     check.add_argument("--json", action="store_true", help="one JSON object per database")
     check.set_defaults(run=_audit_verify)

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import text
 
+from shared.audit import anchors
+from shared.audit.anchors import AuditAnchoring
 from shared.audit.recording import AuditTrail, install
 from shared.clock import Clock
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
@@ -30,7 +32,8 @@ from shared.messaging.topology import ServiceTopology
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.settings import ServiceSettings
 from shared.security import accounts
-from shared.security.tokens import TokenCodec
+from shared.security.revocation import RevocationBroadcast, RevocationList
+from shared.security.tokens import DEFAULT_SKEW, token_keys
 from shared.telemetry.metrics import ServiceMetrics, register_kernel_metrics
 from shared.telemetry.tracing import instrument_engine
 
@@ -50,16 +53,31 @@ class ServiceRuntime:
         if self.instance.tier != self.tier:
             raise ValueError(f"instance {self.instance.name} is a {self.instance.tier} instance")
         self.clock = Clock(self.settings.today)
-        self.tokens = TokenCodec(
-            self.settings.jwt_secret.get_secret_value(),
-            timedelta(seconds=self.settings.token_ttl_seconds),
-        )
         self.database_url = self.settings.effective_database_url()
         self.engine = make_engine(self.database_url)
         instrument_engine(self.engine)
         self.sessions: SessionFactory = make_session_factory(self.engine)
         self.broker = BrokerConnection(self.settings.amqp_url, name=f"xueji-{self.instance.name}")
         self.signer, self.trust = signing_keys(self.settings, self.federation, self.instance)
+        # Access tokens (0027): issued with the signing key, refused once revoked anywhere.
+        self.revocations = RevocationList(
+            timedelta(seconds=self.settings.token_max_lifetime_seconds) + DEFAULT_SKEW
+        )
+        self.token_issuer, self.tokens = token_keys(
+            self.settings,
+            self.signer,
+            self.trust,
+            revoked=self.revocations.revoked_at,
+        )
+        self.revocation_broadcast = RevocationBroadcast(
+            instance=self.instance.name,
+            sessions=self.sessions,
+            broker=self.broker,
+            signer=self.signer,
+            trust=self.trust,
+            revocations=self.revocations,
+            interval=self.settings.token_revocation_interval,
+        )
         self.relay = OutboxRelay(
             self.sessions,
             self.broker,
@@ -71,6 +89,17 @@ class ServiceRuntime:
         self.lists = ListVersions(self.sessions)  # task lists: 304s and long polls (0020)
         self.audit = AuditTrail(self.sessions, self.settings.audit_key_bytes(), self._now)
         install(self.audit)
+        # The chain's head, signed, kept by the level above (0027); tiers with a level below
+        # keep the anchors it sends.
+        self.anchoring = AuditAnchoring(
+            instance=self.instance,
+            federation=self.federation,
+            sessions=self.sessions,
+            signer=self.signer,
+            interval=self.settings.audit_anchor_interval,
+        )
+        if self.tier != Tier.SCHOOL:
+            anchors.register(self.handlers, self.trust)
         self.consumer = MessageConsumer(
             topology=ServiceTopology(
                 instance=self.instance.name,
@@ -119,6 +148,8 @@ class ServiceRuntime:
         self.broker.start()
         self.consumer.start()
         self.relay.start()
+        self.revocation_broadcast.start()
+        self.anchoring.start()
 
     async def stop(self, step_timeout: float = 15.0) -> None:
         """Stop relay, consumer, broker connection and engine, in that order, each within
@@ -126,6 +157,8 @@ class ServiceRuntime:
         confirm that never comes, a connection that never closes) would keep a pod in
         Terminating and a test session hanging; what is left unsent stays in the outbox."""
         for name, step in (
+            ("audit anchoring", self.anchoring.stop),
+            ("token revocations", self.revocation_broadcast.stop),
             ("relay", self.relay.stop),
             ("consumer", self.consumer.stop),
             ("broker connection", self.broker.close),

@@ -10,9 +10,6 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5682/"
-# Signs access tokens in development and tests only; production refuses it (and any key
-# shorter than 32 bytes).
-DEV_JWT_SECRET = "xueji-development-only-token-key-never-in-production"
 
 
 class ServiceSettings(BaseSettings):
@@ -51,10 +48,16 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] | None = None  # default: text in development, else json
     # The audit chain's HMAC key (docs/decisions/0010-audit-hash-chain.md); plain SHA-256 if unset.
     audit_key: SecretStr | None = None
-    # Security (shared/security, docs/decisions/0014-authentication.md). Every service of the
-    # federation verifies tokens locally with the same key.
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # Security (shared/security, docs/decisions/0014-authentication.md, 0027): tokens are signed
+    # with the instance's signing key above and verified against the trusted keys; a token
+    # living longer than the maximum is refused whoever signed it.
     token_ttl_seconds: int = 900
+    token_max_lifetime_seconds: int = 900
+    # How often an instance publishes the accounts it revoked (sealed, locked) to every
+    # verifier: a revoked account's tokens are refused everywhere within this plus delivery.
+    token_revocation_interval: float = 10.0
+    # How often the audit chain's head is anchored at the level above (0: never).
+    audit_anchor_interval: float = 3600.0
     password_max_age_days: int = 90  # forced rotation (N2025 art. 24: changed regularly)
     dormant_after_days: int = 183  # unused six months: sealed (N2025 art. 24)
     lockout_threshold: int = 5  # failed logins in a row before a lockout
@@ -69,6 +72,11 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "XUEJI_SIGNING_KEY_FILE and XUEJI_TRUSTED_KEYS_FILE go together (one is unset)"
             )
+        if self.token_ttl_seconds > self.token_max_lifetime_seconds:
+            raise ValueError(
+                "XUEJI_TOKEN_TTL_SECONDS exceeds XUEJI_TOKEN_MAX_LIFETIME_SECONDS:"
+                " every verifier would refuse the tokens"
+            )
         if self.env == "production":
             if self.signing_key_file is None:
                 raise ValueError(
@@ -81,9 +89,8 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("production refuses the default broker credentials")
             if self.today is not None:
                 raise ValueError("production refuses a pinned date (XUEJI_TODAY)")
-            secret = self.jwt_secret.get_secret_value()
-            if secret == DEV_JWT_SECRET or len(secret.encode()) < 32:
-                raise ValueError("production needs its own XUEJI_JWT_SECRET (32 bytes or more)")
+            if self.audit_key is None or len(self.audit_key.get_secret_value().encode()) < 32:
+                raise ValueError("production needs XUEJI_AUDIT_KEY (32 bytes or more)")
             if self.dev_accounts is not None:
                 raise ValueError("production refuses seeded accounts (XUEJI_DEV_ACCOUNTS)")
         return self

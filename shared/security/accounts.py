@@ -109,7 +109,11 @@ async def seal_dormant(session: AsyncSession, policy: AccountPolicy, now: dateti
     result = await session.execute(
         update(account)
         .where(account.c.sealed_at.is_(None), account.c.last_active_at < cutoff)
-        .values(sealed_at=now, sealed_reason=f"unused for {policy.dormant_after.days} days")
+        .values(
+            sealed_at=now,
+            sealed_reason=f"unused for {policy.dormant_after.days} days",
+            tokens_revoked_at=datetime.now(UTC),  # wall clock, like the tokens (0027)
+        )
     )
     count: int = result.rowcount  # type: ignore[attr-defined]
     if count:
@@ -159,6 +163,20 @@ async def change_password(
             password_changed_at=now,
             must_change_password=False,
             last_active_at=now,
+        )
+    )
+
+
+async def seal(session: AsyncSession, username: str, by: str, reason: str, now: datetime) -> None:
+    """The level above closes an account (e.g. the registrar left); its tokens are revoked
+    everywhere within a revocation round (shared/security/revocation.py)."""
+    await session.execute(
+        update(account)
+        .where(account.c.username == username)
+        .values(
+            sealed_at=now,
+            sealed_reason=f"sealed by {by}: {reason}"[:200],
+            tokens_revoked_at=datetime.now(UTC),  # wall clock, like the tokens (0027)
         )
     )
 
@@ -226,6 +244,7 @@ async def _count_failure(
     values: dict[str, Any] = {"failed_logins": failures}
     if failures >= policy.lockout_threshold:
         values = {"failed_logins": 0, "locked_until": now + policy.lockout}
+        values["tokens_revoked_at"] = datetime.now(UTC)  # its tokens go too (0027)
         log.warning("account locked after %d failed logins", failures)
     await session.execute(update(account).where(account.c.username == row.username).values(values))
 

@@ -106,8 +106,8 @@ async def issue_token(
     # Token lifetimes are wall-clock time (every verifier checks them so); the account rules
     # above run on runtime.clock, which tests move.
     return TokenRead(
-        access_token=runtime.tokens.issue(principal, datetime.now(UTC)),
-        expires_in=int(runtime.tokens.ttl.total_seconds()),
+        access_token=runtime.token_issuer.issue(principal, datetime.now(UTC)),
+        expires_in=int(runtime.token_issuer.ttl.total_seconds()),
     )
 
 
@@ -153,6 +153,41 @@ async def list_accounts(request: Request, unit: str) -> AccountPage:
         await accounts.seal_dormant(session, policy, runtime.clock.now())
         rows = await accounts.list_accounts(session, ref)
     return AccountPage(unit=unit, items=[_account(row, policy) for row in rows])
+
+
+class SealRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=150, description="why, for the account list")
+
+
+@router.post(
+    "/accounts/{username}/seal",
+    response_model=AccountRead,
+    summary="Seal an account: the level above only; its tokens stop working within a minute",
+    dependencies=[audited("seal", "account")],
+)
+async def seal_account(
+    request: Request,
+    username: str,
+    body: SealRequest,
+    access: Annotated[Access, requires(Role.OPERATOR, unit=OBJECT, reach=Reach.PARENT)],
+) -> AccountRead:
+    """An operator of the unit directly above the account's unit closes it (the registrar
+    left, a leak is suspected). No new token is issued; the tokens it holds are refused by
+    every service after the hosting instance's next revocation round
+    (``XUEJI_TOKEN_REVOCATION_INTERVAL``, 10 s), wherever they were to be used."""
+    runtime = _runtime(request)
+    policy = AccountPolicy.of(runtime.settings)
+    async with _committing(runtime) as session:
+        row = await accounts.get_account(session, username)
+        if row is None:
+            raise NotFound(f"no account {username}", rule="account_not_found")
+        unit = _ref(accounts.principal_of(row).unit)
+        access.check(unit, not_found=f"no account {username}", rule="account_not_found")
+        await accounts.seal(
+            session, username, access.principal.username, body.reason, runtime.clock.now()
+        )
+        row = await accounts.get_account(session, username)
+    return _account(row, policy)
 
 
 @router.post(

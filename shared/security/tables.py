@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     false,
+    inspect,
 )
 
 security_metadata = MetaData()
@@ -46,14 +47,39 @@ account = Table(
     Column("full_name", String(60), nullable=True),
     Column("phone", String(20), nullable=True),
     Column("trained_on", Date, nullable=True),
+    # When the account's tokens were last revoked (sealed, locked; wall-clock UTC): tokens
+    # issued until then are refused everywhere (shared/security/revocation.py).
+    Column("tokens_revoked_at", DateTime(timezone=True), nullable=True),
 )
 # The level above lists a unit's accounts.
 Index("ix_security_account_unit", account.c.unit_tier, account.c.unit_code)
+# The revocation publisher reads the accounts revoked since its last round.
+Index("ix_security_account_tokens_revoked_at", account.c.tokens_revoked_at)
 
 
 def create_security_tables(op: Any) -> None:
-    """Create the accounts table (and its index) from an Alembic migration."""
+    """Create the accounts table (and its indexes) from an Alembic migration, as it is now;
+    the migrations that came later (:func:`add_token_revocation`) then find nothing to do."""
     account.create(op.get_bind())
+
+
+def add_token_revocation(op: Any) -> None:
+    """Add ``tokens_revoked_at`` and its index (decision 0027) to an existing accounts table."""
+    columns = {c["name"] for c in inspect(op.get_bind()).get_columns("security_account")}
+    if "tokens_revoked_at" in columns:
+        return
+    op.add_column(
+        "security_account", Column("tokens_revoked_at", DateTime(timezone=True), nullable=True)
+    )
+    op.create_index(
+        "ix_security_account_tokens_revoked_at", "security_account", ["tokens_revoked_at"]
+    )
+
+
+def drop_token_revocation(op: Any) -> None:
+    op.drop_index("ix_security_account_tokens_revoked_at", table_name="security_account")
+    with op.batch_alter_table("security_account") as batch:
+        batch.drop_column("tokens_revoked_at")
 
 
 def drop_security_tables(op: Any) -> None:

@@ -485,10 +485,11 @@ def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
             ("XUEJI_DATABASE_URL", "database-url"),
             ("XUEJI_AMQP_URL", "amqp-url"),
             ("XUEJI_AUDIT_KEY", "audit-key"),
-            ("XUEJI_JWT_SECRET", "jwt-secret"),
         ):
             reference = env[variable]["valueFrom"]["secretKeyRef"]
             assert reference["key"] == key
+        # tokens are signed with the instance's signing key (decision 0027): no shared secret
+        assert not [name for name in env if "JWT" in name]
         assert env["XUEJI_INSTANCE"]["valueFrom"]["configMapKeyRef"]["key"] == tier
 
 
@@ -510,8 +511,8 @@ def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
         (serve,) = pod_spec(deployment)["containers"]
         assert migrate["command"] == ["python", "-m", "shared.db.migrate", "--tier", tier]
         # the Job never holds the signing key (it sends no message), the audit key (it
-        # writes no audit entry) nor the token key (it serves no request)
-        service_only = {"XUEJI_AUTO_MIGRATE", "XUEJI_AUDIT_KEY", "XUEJI_JWT_SECRET", *SIGNING_ENV}
+        # writes no audit entry; it also signs no token)
+        service_only = {"XUEJI_AUTO_MIGRATE", "XUEJI_AUDIT_KEY", *SIGNING_ENV}
         assert migrate["env"] == [e for e in serve["env"] if e["name"] not in service_only], (
             "the migration Job needs the service's environment"
         )

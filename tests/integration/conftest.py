@@ -19,7 +19,8 @@ import pytest
 from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy
 from shared.federation.config import Tier
-from shared.security.testing import auth_headers
+from shared.security.principal import Role
+from shared.security.testing import Minter
 
 pytestmark = pytest.mark.federation
 
@@ -71,7 +72,7 @@ class Federation:
     def __init__(self, running: LocalFederation, http: httpx.AsyncClient) -> None:
         self.running = running
         self.http = http
-        self._tokens: dict[str, dict[str, str]] = {}
+        self.minter = Minter.for_federation(running.keys_dir, running.federation)
 
     def url(self, tier: str, code: str, path: str) -> str:
         instance = self.running.instance_for_unit(Tier(tier), code)
@@ -88,10 +89,12 @@ class Federation:
         return await self.http.post(self.url(tier, code, path), **kw)
 
     def headers(self, tier: str, code: str, given: dict[str, str] | None) -> dict[str, str]:
-        unit = f"{tier}:{code}"
-        if unit not in self._tokens:
-            self._tokens[unit] = auth_headers(unit)
-        return self._tokens[unit] | (given or {})
+        return self.minter.headers(f"{tier}:{code}") | (given or {})
+
+    def auth(self, unit: str, *roles: Role) -> dict[str, str]:
+        """A token for ``unit``, signed with the key of the instance hosting it (its
+        instances run on real keys: nothing else would be accepted)."""
+        return self.minter.headers(unit, *roles)
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.security.principal import Role
-from shared.security.testing import auth_headers
 from tests.integration.conftest import Federation
 from tests.integration.registration_support import decide, open_task, register, settled, student
 from tests.shared.messaging.harness import eventually
 
 SCHOOL, COUNTY, PROVINCE = "4101020001", "410102", "41"
 # The school's registrar records discipline in the province's archive (ZJ art. 23).
-REGISTRAR = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR)
 
 
 async def sixth_graders(fed: Federation, count: int) -> list[str]:
@@ -63,7 +61,7 @@ async def test_graduation_is_applied_everywhere_and_never_rolled_back(fed: Feder
         PROVINCE,
         records_path(graduate),
         json={"kind": "warning", "reason": "多次迟到", "imposed_on": "2026-01-05"},
-        headers=REGISTRAR,
+        headers=fed.auth(f"school:{SCHOOL}", Role.REGISTRAR),
     )
     assert served.status_code == 201, served.text
     early = await fed.post(
@@ -71,7 +69,7 @@ async def test_graduation_is_applied_everywhere_and_never_rolled_back(fed: Feder
         PROVINCE,
         f"{records_path(graduate)}/{served.json()['record_id']}/lifting",
         json={"lifted_on": "2026-06-01"},
-        headers=REGISTRAR,
+        headers=fed.auth(f"school:{SCHOOL}", Role.REGISTRAR),
     )
     assert (early.status_code, early.json()["rule"]) == (422, "discipline_term_not_served")
     lifted = await fed.post(
@@ -79,7 +77,7 @@ async def test_graduation_is_applied_everywhere_and_never_rolled_back(fed: Feder
         PROVINCE,
         f"{records_path(graduate)}/{served.json()['record_id']}/lifting",
         json={},
-        headers=REGISTRAR,
+        headers=fed.auth(f"school:{SCHOOL}", Role.REGISTRAR),
     )
     assert lifted.status_code == 200 and lifted.json()["in_force"] is False
     in_force = await fed.post(
@@ -87,7 +85,7 @@ async def test_graduation_is_applied_everywhere_and_never_rolled_back(fed: Feder
         PROVINCE,
         records_path(graduate),
         json={"kind": "demerit", "reason": "打架", "imposed_on": "2026-08-20"},
-        headers=REGISTRAR,
+        headers=fed.auth(f"school:{SCHOOL}", Role.REGISTRAR),
     )
     assert in_force.status_code == 201
     assert [r["in_force"] for r in await discipline(fed, graduate)] == [False, True]

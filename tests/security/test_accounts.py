@@ -171,23 +171,32 @@ async def test_the_level_above_sees_the_registrars_details(school: Instance) -> 
     assert (missing.status_code, missing.json()["rule"]) == (422, "bad_unit")
 
 
-def test_production_refuses_the_development_key_and_seeded_accounts(tmp_path: Path) -> None:
+def test_production_refuses_seeded_accounts_and_a_missing_or_short_audit_key(
+    tmp_path: Path,
+) -> None:
     valid = {
         "env": "production",
         "database_url": "postgresql+asyncpg://xueji@db/xueji",
         "amqp_url": "amqp://xueji:s3cret@mq:5672/",
-        "jwt_secret": "k" * 40,
+        "audit_key": "k" * 40,
         "signing_key_file": tmp_path / "signing.key",
         "trusted_keys_file": tmp_path / "trusted.json",
     }
     assert ServiceSettings(**valid).env == "production"  # type: ignore[arg-type]
+    without_key = {k: v for k, v in valid.items() if k != "audit_key"}
+    with pytest.raises(ValidationError, match="production needs XUEJI_AUDIT_KEY"):
+        ServiceSettings(**without_key)  # type: ignore[arg-type]
     for override in (
-        {"jwt_secret": ServiceSettings().jwt_secret.get_secret_value()},
-        {"jwt_secret": "too short"},
+        {"audit_key": "CHANGE-ME"},  # the manifests' placeholder
         {"dev_accounts": tmp_path / "dev-credentials.json"},
+        {"token_ttl_seconds": 3600},  # longer than every verifier accepts
     ):
-        with pytest.raises(ValidationError, match=r"XUEJI_JWT_SECRET|XUEJI_DEV_ACCOUNTS"):
+        with pytest.raises(
+            ValidationError, match=r"XUEJI_AUDIT_KEY|XUEJI_DEV_ACCOUNTS|XUEJI_TOKEN_TTL_SECONDS"
+        ):
             ServiceSettings(**(valid | override))  # type: ignore[arg-type]
+    # no shared token secret any more: the setting is gone, not merely unused
+    assert "jwt_secret" not in ServiceSettings.model_fields
 
 
 async def test_an_operator_creates_an_account_with_a_one_time_password(school: Instance) -> None:

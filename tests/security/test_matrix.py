@@ -230,6 +230,11 @@ async def _account(t: Tier_, unit: UnitRef) -> Target:
     return Target(parent, {"username": username})
 
 
+async def _account_to_seal(t: Tier_, unit: UnitRef) -> Target:
+    target = await _account(t, unit)
+    return Target(target.unit, target.path, json={"reason": "调离"})
+
+
 async def _authority_task(t: Tier_, unit: UnitRef) -> Target:
     from tests.components.approval_desk.support import batch, deliver
 
@@ -330,6 +335,7 @@ for _tier in INSTANCES:
     OBJECTS[(_tier, "/api/v1/diagnostics/pings")] = _probe
     OBJECTS[(_tier, "/api/v1/diagnostics/pings/{probe_id}")] = _probe
     OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/unseal")] = _account
+    OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/seal")] = _account_to_seal
     OBJECTS[(_tier, "/api/v1/audit")] = _audit
 for _tier in ("school", "province", "national"):
     for _path in ("", "/{export_id}", "/{export_id}/decision", "/{export_id}/download"):

@@ -28,7 +28,7 @@ PRODUCTION = {
     "instance": "school-41",
     "database_url": "postgresql+asyncpg://x:y@db/x",
     "amqp_url": "amqp://user:secret@broker:5672/",
-    "jwt_secret": "a production token key of at least 32 bytes",
+    "audit_key": "a production audit chain key of 32 bytes or more",
 }
 
 
