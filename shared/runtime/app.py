@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shared.audit import http as audit_http
 from shared.runtime.errors import DomainError
+from shared.runtime.limits import FORM_LIMITS, HttpLimits, RequestLimitsMiddleware
 from shared.runtime.nul import RefuseNulMiddleware
 from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
@@ -51,7 +52,13 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        form_limits=FORM_LIMITS,
+    )
     app.state.runtime = runtime
 
     @app.get(
@@ -99,6 +106,8 @@ def create_app(
         app.include_router(router)
     app.add_middleware(IdNumberMasking)
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
-    app.add_middleware(RefuseNulMiddleware)  # outermost: U+0000 never reaches a handler
+    app.add_middleware(RefuseNulMiddleware)  # U+0000 never reaches a handler
+    # outermost: a request is measured before anything reads it (decision 0026)
+    app.add_middleware(RequestLimitsMiddleware, limits=HttpLimits.of(runtime.settings))
     instrument_app(app)
     return app
