@@ -17,6 +17,7 @@ from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
 from shared.security.authz import public
 from shared.security.masking import IdNumberMasking
+from shared.security.passwords import HASHING
 from shared.telemetry.http import RequestMetricsMiddleware
 from shared.telemetry.metrics import CONTENT_TYPE_LATEST
 from shared.telemetry.tracing import instrument_app
@@ -60,6 +61,8 @@ def create_app(
         form_limits=FORM_LIMITS,
     )
     app.state.runtime = runtime
+    settings = runtime.settings
+    HASHING.configure(settings.login_hash_concurrency, settings.login_hash_queue_seconds)
 
     @app.get(
         "/healthz",
@@ -97,7 +100,8 @@ def create_app(
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         # a 401 says how to authenticate (RFC 6750)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        headers.update(getattr(exc, "headers", {}))  # Retry-After of a throttled login
         return JSONResponse(
             {"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code, headers=headers
         )

@@ -203,7 +203,9 @@ def _declared_limits(routes: list[Any], prefix: str) -> Iterator[_RouteLimit]:
             if route.max_body_size is not None:
                 path = prefix + route.path
                 pattern, _, _ = compile_path(path)
-                yield _RouteLimit(frozenset(route.methods), path, pattern, route.max_body_size)
+                yield _RouteLimit(
+                    frozenset(route.methods or ()), path, pattern, route.max_body_size
+                )
         elif hasattr(route, "original_router"):  # FastAPI's record of include_router
             inner = prefix + route.include_context.prefix
             yield from _declared_limits(route.original_router.routes, inner)
