@@ -173,7 +173,7 @@ async def test_beyond_the_queue_a_login_is_told_to_come_back(tmp_path: Path) -> 
     async with school_instance(
         tmp_path, url, login_hash_concurrency=1, login_hash_queue_seconds=0
     ) as school:
-        clients = [client_at(school, f"198.51.100.{n}") for n in range(6)]
+        clients = [client_at(school, f"198.51.100.{n}") for n in range(10)]
         opened = [await c.__aenter__() for c in clients]
         try:
             answers = await asyncio.gather(
