@@ -109,9 +109,10 @@ def create_app(
     for router in (security_http.router, *routers, audit_http.router):
         app.include_router(router)
     app.add_middleware(IdNumberMasking)
-    app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     app.add_middleware(RefuseNulMiddleware)  # U+0000 never reaches a handler
-    # outermost: a request is measured before anything reads it (decision 0026)
+    # a request is measured before anything reads it (decision 0026)
     app.add_middleware(RequestLimitsMiddleware, limits=HttpLimits.of(runtime.settings))
+    # outermost: the refusals at the edge are counted too
+    app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     instrument_app(app)
     return app

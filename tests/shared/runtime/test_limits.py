@@ -67,6 +67,14 @@ async def test_headers_and_urls_over_their_limits_are_refused(school: Instance) 
     # just within: answered by the route
     fits = {"q": "a" * (LIMITS.max_query_bytes - 2)}
     assert (await get(ROSTER, params=fits, headers=REGISTRAR)).status_code == 200
+    # the refusals at the edge are in the request metrics (no route matched them)
+    metrics = (await get("/metrics")).text
+    for status in ("414", "431"):
+        sample = (
+            f'xueji_http_request_duration_seconds_count{{method="GET",route="<unmatched>",'
+            f'status="{status}"}} 2.0'
+        )
+        assert sample in metrics, status
 
 
 async def test_a_body_over_the_default_is_refused_unless_its_route_takes_more(
