@@ -8,9 +8,10 @@ buffers its body (decision 0026):
   the limit, whatever the application was doing with it. The limit is
   ``XUEJI_HTTP_MAX_BODY_BYTES`` (1 MiB), or the route's own, declared next to the route with
   FastAPI's ``max_body_size=`` (``@router.post(..., max_body_size=UPLOAD_LIMIT)``), for the few
-  that carry files. The route is only looked up when the default is passed: other requests
-  pay one integer comparison. A body over the default is accepted from an authenticated
-  caller only: an anonymous one is answered 401 before any of it is read.
+  that carry files. The route is only looked up when the default is passed, and only a
+  chunked body is wrapped to be counted: other requests pay a look at their headers. A body
+  over the default is accepted from an authenticated caller only: an anonymous one is
+  answered 401 before any of it is read.
 - **headers**: at most ``XUEJI_HTTP_MAX_HEADERS`` fields and ``XUEJI_HTTP_MAX_HEADER_BYTES``
   bytes of names and values together, else 431.
 - **forms**: one file, 16 fields, 16 KiB a text field (:data:`FORM_LIMITS`, FastAPI's
@@ -101,9 +102,8 @@ class RequestLimitsMiddleware:
         if head is not None:
             await _refuse(send, *head)
             return
-        limit = self.limits.max_body_bytes
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
+        declared, chunked = _body_framing(scope)
+        if declared is not None and declared > self.limits.max_body_bytes:
             limit = self.route_limit(scope)
             if declared > limit:
                 await _refuse(send, "body_too_large", limit)
@@ -112,7 +112,10 @@ class RequestLimitsMiddleware:
             if unauthenticated is not None:
                 await _send_error(send, unauthenticated)
                 return
-        await _Guard(self, scope, receive, send, limit).run()
+        if chunked:  # counted as it streams
+            await _Guard(self, scope, receive, send).run()
+        else:  # the server hands over exactly the declared length (or no body at all)
+            await self.app(scope, receive, send)
 
     def _head_refusal(self, scope: Scope) -> tuple[str, int] | None:
         limits = self.limits
@@ -141,11 +144,11 @@ class _Guard:
     """One request's body, counted as the application receives it."""
 
     def __init__(
-        self, owner: RequestLimitsMiddleware, scope: Scope, receive: Receive, send: Send, limit: int
+        self, owner: RequestLimitsMiddleware, scope: Scope, receive: Receive, send: Send
     ) -> None:
         self.owner, self.scope, self._receive, self._send = owner, scope, receive, send
-        self.limit = limit
-        self.widened = limit != owner.limits.max_body_bytes
+        self.limit = owner.limits.max_body_bytes
+        self.widened = False
         self.received = 0
         self.started = False
         self.refused = False
@@ -220,11 +223,16 @@ def declared_body_limits(app: Any) -> dict[str, int]:
     }
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared ``Content-Length``, and whether the body is chunked (then it is counted
+    whatever length is declared beside: a server may frame it either way)."""
+    declared, chunked = None, False
     for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
+        if name == b"content-length" and value.isdigit():
+            declared = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 def _unauthenticated(scope: Scope) -> DomainError | None:
