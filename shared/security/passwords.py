@@ -8,9 +8,11 @@ then answers 503, instead of starving every other request of CPU and memory.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -64,7 +66,7 @@ class HashingSlots:
     def configure(self, size: int, queue_seconds: float) -> None:
         """``size`` 0: half the cores this process may use, at least one."""
         self.peak = 0
-        self.size = size or max(1, len(os.sched_getaffinity(0)) // 2)
+        self.size = size or max(1, usable_cores() // 2)
         self.queue_seconds = queue_seconds
         # one semaphore per event loop (tests run several loops in one process)
         self._semaphores: weakref.WeakKeyDictionary[
@@ -91,6 +93,19 @@ class HashingSlots:
         finally:
             self.in_flight -= 1
             semaphore.release()
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 quota (a pod's
+    CPU limit; the node's core count says nothing about it)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
 HASHING = HashingSlots()

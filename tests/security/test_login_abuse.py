@@ -6,6 +6,7 @@ clients; time moves with ``runtime.clock``, never a sleep.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.security.passwords import HASHING
+from shared.security.passwords import HASHING, usable_cores
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
 from tests.security.support import Instance, school_instance
@@ -196,3 +197,16 @@ async def _until(condition: object, within: float = 30.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.001)
+
+
+def test_the_hashing_bound_follows_the_pods_cpu_limit(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    for content, expected in (
+        ("100000 100000\n", 1),  # limits.cpu: "1"
+        ("150000 100000\n", min(cores, 2)),  # 1.5 cores round up
+        ("max 100000\n", cores),  # no limit
+    ):
+        cpu_max.write_text(content)
+        assert usable_cores(cpu_max) == expected, content
+    assert usable_cores(tmp_path / "absent") == cores  # cgroup v1 or no cgroup: the affinity
