@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response
 
 from shared.audit import http as audit_http
 from shared.runtime.errors import DomainError
+from shared.runtime.limits import FORM_LIMITS, HttpLimits, RequestLimitsMiddleware
 from shared.runtime.nul import RefuseNulMiddleware
 from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
 from shared.security.authz import public
 from shared.security.masking import IdNumberMasking
+from shared.security.passwords import HASHING
 from shared.telemetry.http import RequestMetricsMiddleware
 from shared.telemetry.metrics import CONTENT_TYPE_LATEST
 from shared.telemetry.tracing import instrument_app
@@ -51,8 +53,16 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        form_limits=FORM_LIMITS,
+    )
     app.state.runtime = runtime
+    settings = runtime.settings
+    HASHING.configure(settings.login_hash_concurrency, settings.login_hash_queue_seconds)
 
     @app.get(
         "/healthz",
@@ -90,7 +100,8 @@ def create_app(
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         # a 401 says how to authenticate (RFC 6750)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        headers.update(getattr(exc, "headers", {}))  # Retry-After of a throttled login
         return JSONResponse(
             {"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code, headers=headers
         )
@@ -98,7 +109,10 @@ def create_app(
     for router in (security_http.router, *routers, audit_http.router):
         app.include_router(router)
     app.add_middleware(IdNumberMasking)
+    app.add_middleware(RefuseNulMiddleware)  # U+0000 never reaches a handler
+    # a request is measured before anything reads it (decision 0026)
+    app.add_middleware(RequestLimitsMiddleware, limits=HttpLimits.of(runtime.settings))
+    # outermost: the refusals at the edge are counted too
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
-    app.add_middleware(RefuseNulMiddleware)  # outermost: U+0000 never reaches a handler
     instrument_app(app)
     return app

@@ -43,4 +43,8 @@ def main(tier: Tier, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
         log_level="warning",
         log_config=None,  # uvicorn's records go through our handler (format, masking)
         timeout_graceful_shutdown=5,
+        # uvicorn's own bounds (decision 0026; the app measures headers, URL and body itself)
+        limit_concurrency=settings.http_max_concurrency,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        forwarded_allow_ips=settings.http_forwarded_allow_ips,
     )

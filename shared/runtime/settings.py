@@ -60,8 +60,26 @@ class ServiceSettings(BaseSettings):
     audit_anchor_interval: float = 3600.0
     password_max_age_days: int = 90  # forced rotation (N2025 art. 24: changed regularly)
     dormant_after_days: int = 183  # unused six months: sealed (N2025 art. 24)
-    lockout_threshold: int = 5  # failed logins in a row before a lockout
-    lockout_minutes: int = 15
+    # Login abuse (shared/security/throttle.py, decision 0026): after this many failures for
+    # a username (from addresses it never logged in from) or from an address, each further
+    # attempt waits twice as long as the one before, from one second up to the cap.
+    login_free_failures_account: int = 5
+    login_free_failures_address: int = 20
+    login_max_delay_seconds: int = 900
+    login_failure_window_hours: int = 24  # failures older than this are forgotten
+    # Argon2 verifications at once (64 MiB and a core each); 0: half the cores, at least one.
+    login_hash_concurrency: int = 0
+    login_hash_queue_seconds: float = 2.0  # waited for a hashing slot before a 503
+    # Bounded requests (shared/runtime/limits.py; the ingress applies the same numbers).
+    http_max_body_bytes: int = 1024 * 1024
+    http_max_headers: int = 64
+    http_max_header_bytes: int = 16 * 1024
+    http_max_query_bytes: int = 4 * 1024
+    http_max_path_bytes: int = 2 * 1024
+    http_max_concurrency: int = 1000  # uvicorn answers 503 beyond (connections + tasks)
+    # Proxies whose X-Forwarded-For names the client (the ingress); the login throttle counts
+    # per client address.
+    http_forwarded_allow_ips: str = "127.0.0.1"
     # Development only: a JSON file of accounts to create for the hosted units at start-up
     # (``python -m devtools`` writes var/dev-credentials.json).
     dev_accounts: Path | None = None

@@ -7,7 +7,10 @@
   Every route must declare one (``tests/security/test_matrix.py`` fails otherwise).
 - :mod:`shared.security.tokens`: short-lived JWTs verified locally by every service.
 - :mod:`shared.security.accounts`, :mod:`shared.security.http`: accounts of the hosted units,
-  ``POST /api/v1/auth/token`` (OAuth2 password flow), password rotation, lockout, dormant
+  ``POST /api/v1/auth/token`` (OAuth2 password flow), password rotation, dormant
   accounts sealed and unsealed by the level above.
+- :mod:`shared.security.throttle`, :mod:`shared.security.passwords`: failed logins slow
+  further attempts down per username and per address (never a lock), and Argon2 runs in a
+  bounded number of slots (decision 0026).
 - :mod:`shared.security.testing`: tokens for tests and tools (``auth_headers(unit, *roles)``).
 """

@@ -1,17 +1,20 @@
-"""Accounts of the units an instance hosts: login, password change, dormancy, lockout, seeding.
+"""Accounts of the units an instance hosts: login, password change, dormancy, seeding.
 
 The rules (N2025 art. 24; DOMAIN.md §6): passwords are changed regularly (a password older
 than ``password_max_age_days`` gets no token until it is changed); an account unused for six
 months (``dormant_after_days``) is sealed and only the level above unseals it; repeated
-failed logins lock the account for a while. Checks happen when a token is issued: a request
-with a token never reads this table (tokens are short-lived).
+failed logins slow further attempts down (throttle.py, decision 0026: a progressive delay,
+never a lock anyone could set off), and the officer is told of them at the next login.
+Checks happen when a token is issued: a request with a token never reads this table (tokens
+are short-lived).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,9 +23,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import CHINA
+from shared.db.engine import SessionFactory
 from shared.federation.config import UnitRef
 from shared.runtime.errors import DomainError
 from shared.runtime.settings import ServiceSettings
+from shared.security import throttle
 from shared.security.passwords import (
     hash_password,
     hash_password_async,
@@ -31,6 +37,7 @@ from shared.security.passwords import (
 )
 from shared.security.principal import Principal, Role
 from shared.security.tables import account
+from shared.security.throttle import Attempt, ThrottlePolicy
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +50,14 @@ class LoginRefused(DomainError):
 
     status_code = 401
 
+    def __init__(self) -> None:
+        super().__init__(
+            "用户名或密码错误（wrong username or password）", rule="invalid_credentials"
+        )
+
 
 class AccountBlocked(DomainError):
-    """403: the password is right or not asked, but the account may not log in now."""
+    """403: the password is right, but the account may not log in now."""
 
     status_code = 403
 
@@ -54,17 +66,36 @@ class AccountBlocked(DomainError):
 class AccountPolicy:
     password_max_age: timedelta
     dormant_after: timedelta
-    lockout_threshold: int
-    lockout: timedelta
+    throttle: ThrottlePolicy
 
     @classmethod
     def of(cls, settings: ServiceSettings) -> AccountPolicy:
         return cls(
             password_max_age=timedelta(days=settings.password_max_age_days),
             dormant_after=timedelta(days=settings.dormant_after_days),
-            lockout_threshold=settings.lockout_threshold,
-            lockout=timedelta(minutes=settings.lockout_minutes),
+            throttle=ThrottlePolicy.of(settings),
         )
+
+
+@dataclass(frozen=True)
+class FailedLogins:
+    """Failed logins of an account since its last successful one, told at the next."""
+
+    count: int
+    last_at: datetime
+
+    def message(self) -> str:
+        moment = self.last_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        return (
+            f"自上次成功登录以来，您的账号有 {self.count} 次登录失败，最近一次在 {moment}"
+            "（北京时间）。如非本人操作，请立即修改密码并报告上级单位。"
+        )
+
+
+@dataclass(frozen=True)
+class Login:
+    principal: Principal
+    failed: FailedLogins | None
 
 
 @dataclass(frozen=True)
@@ -122,49 +153,65 @@ async def seal_dormant(session: AsyncSession, policy: AccountPolicy, now: dateti
 
 
 async def authenticate(
-    session: AsyncSession, policy: AccountPolicy, username: str, password: str, now: datetime
-) -> Principal:
-    """Check a login; on success record it. The caller commits (failures are recorded too).
+    sessions: SessionFactory, policy: AccountPolicy, attempt: Attempt, password: str, now: datetime
+) -> Login:
+    """Check a login; on success record it (committed here, failures too).
 
-    Refusals: 401 ``invalid_credentials``; 403 ``account_sealed``, ``account_locked``,
-    ``password_expired`` (change it at ``/api/v1/auth/password``)."""
-    row = await _usable_account(session, policy, username, password, now)
-    if row.must_change_password or aware(row.password_changed_at) + policy.password_max_age <= now:
-        raise AccountBlocked(
-            "the password has expired: change it at /api/v1/auth/password",
-            rule="password_expired",
+    Refusals, in this order: 429 ``login_throttled`` (throttle.py), 503 ``login_busy``
+    (passwords.py), 401 ``invalid_credentials`` (unknown account or wrong password: one
+    answer); only to the right password 403 ``account_sealed`` or ``password_expired``
+    (change it at ``/api/v1/auth/password``)."""
+    async with _after_password(sessions, policy, attempt, password, now) as (session, row):
+        if (
+            row.must_change_password
+            or aware(row.password_changed_at) + policy.password_max_age <= now
+        ):
+            raise AccountBlocked(
+                "密码已过期，请先在 /api/v1/auth/password 修改密码（the password has expired: "
+                "change it at /api/v1/auth/password）",
+                rule="password_expired",
+            )
+        failed = None
+        if row.failed_logins and row.last_failed_login_at is not None:
+            failed = FailedLogins(row.failed_logins, aware(row.last_failed_login_at))
+        await session.execute(
+            update(account)
+            .where(account.c.username == attempt.username)
+            .values(last_active_at=now, failed_logins=0, last_failed_login_at=None)
         )
-    await session.execute(
-        update(account).where(account.c.username == username).values(last_active_at=now)
-    )
-    return principal_of(row)
+    return Login(principal_of(row), failed)
 
 
 async def change_password(
-    session: AsyncSession,
+    sessions: SessionFactory,
     policy: AccountPolicy,
-    username: str,
+    attempt: Attempt,
     password: str,
     new_password: str,
     now: datetime,
 ) -> None:
-    """Replace a password (the old one proves who asks). 422 ``weak_password``."""
-    await _usable_account(session, policy, username, password, now)
+    """Replace a password (the old one proves who asks; throttled like a login); committed
+    here. 422 ``weak_password``."""
+    username = attempt.username
     problem = password_problem(new_password, username)
     if problem is None and new_password == password:
         problem = "the new password must differ from the old one"
-    if problem is not None:
-        raise DomainError(problem, rule="weak_password")
-    await session.execute(
-        update(account)
-        .where(account.c.username == username)
-        .values(
-            password_hash=await hash_password_async(new_password),
-            password_changed_at=now,
-            must_change_password=False,
-            last_active_at=now,
+    async with _after_password(sessions, policy, attempt, password, now):
+        if problem is not None:
+            raise DomainError(problem, rule="weak_password")
+    new_hash = await hash_password_async(new_password)  # no connection held meanwhile
+    async with sessions() as session:
+        await session.execute(
+            update(account)
+            .where(account.c.username == username)
+            .values(
+                password_hash=new_hash,
+                password_changed_at=now,
+                must_change_password=False,
+                last_active_at=now,
+            )
         )
-    )
+        await session.commit()
 
 
 async def seal(session: AsyncSession, username: str, by: str, reason: str, now: datetime) -> None:
@@ -192,61 +239,67 @@ async def unseal(session: AsyncSession, username: str, by: str, now: datetime) -
             sealed_reason=None,
             unsealed_by=by,
             locked_until=None,
-            failed_logins=0,
             last_active_at=now,
             must_change_password=True,
         )
     )
+    await throttle.forget_account(session, username)
 
 
 async def create_account(session: AsyncSession, new: NewAccount, now: datetime) -> None:
     await session.execute(insert(account).values(**await _row(new, now)))
 
 
-async def _usable_account(
-    session: AsyncSession, policy: AccountPolicy, username: str, password: str, now: datetime
-) -> Any:
-    row = await get_account(session, username)
-    if row is None:
-        await verify_password_async(_DUMMY_HASH, password)
-        raise LoginRefused("wrong username or password", rule="invalid_credentials")
-    if row.sealed_at is None and aware(row.last_active_at) < now - policy.dormant_after:
-        await seal_dormant(session, policy, now)
-        row = await get_account(session, username)
-        assert row is not None
-    if row.sealed_at is not None:
-        raise AccountBlocked(
-            "the account is sealed (unused for six months, N2025 art. 24): the level above "
-            "unseals it",
-            rule="account_sealed",
-        )
-    if row.locked_until is not None and aware(row.locked_until) > now:
-        raise AccountBlocked(
-            f"too many failed logins: locked until {aware(row.locked_until).isoformat()}",
-            rule="account_locked",
-        )
-    if not await verify_password_async(row.password_hash, password):
-        await _count_failure(session, policy, row, now)
-        raise LoginRefused("wrong username or password", rule="invalid_credentials")
-    if row.failed_logins or row.locked_until is not None:
-        await session.execute(
-            update(account)
-            .where(account.c.username == username)
-            .values(failed_logins=0, locked_until=None)
-        )
-    return row
+@asynccontextmanager
+async def _after_password(
+    sessions: SessionFactory, policy: AccountPolicy, attempt: Attempt, password: str, now: datetime
+) -> AsyncIterator[tuple[AsyncSession, Any]]:
+    """A session and the account whose password is ``password``, committed at the end (also
+    when the block refuses). The same refusals, costs and writes for an unknown account as for
+    a wrong password (no oracle). No connection is held while Argon2 runs: a login flood waits
+    for hashing slots, never for the database the other requests need."""
+    async with sessions() as session:
+        await throttle.check(session, policy.throttle, attempt, now)
+        row = await get_account(session, attempt.username)
+    stored = row.password_hash if row is not None else _DUMMY_HASH
+    right = await verify_password_async(stored, password)
+    async with sessions() as session:
+        try:
+            if not right or row is None:
+                await _count_failure(session, policy, attempt, now)
+                raise LoginRefused()
+            await throttle.record_success(session, attempt, now)
+            yield session, await _unsealed(session, policy, row, now)
+        finally:
+            await session.commit()
 
 
 async def _count_failure(
-    session: AsyncSession, policy: AccountPolicy, row: Any, now: datetime
+    session: AsyncSession, policy: AccountPolicy, attempt: Attempt, now: datetime
 ) -> None:
-    failures = row.failed_logins + 1
-    values: dict[str, Any] = {"failed_logins": failures}
-    if failures >= policy.lockout_threshold:
-        values = {"failed_logins": 0, "locked_until": now + policy.lockout}
-        values["tokens_revoked_at"] = datetime.now(UTC)  # its tokens go too (0027)
-        log.warning("account locked after %d failed logins", failures)
-    await session.execute(update(account).where(account.c.username == row.username).values(values))
+    await throttle.record_failure(session, policy.throttle, attempt, now)
+    # no row for an unknown name: the same statement, nothing changed
+    await session.execute(
+        update(account)
+        .where(account.c.username == attempt.username)
+        .values(failed_logins=account.c.failed_logins + 1, last_failed_login_at=now)
+    )
+    log.info("failed login")
+
+
+async def _unsealed(session: AsyncSession, policy: AccountPolicy, row: Any, now: datetime) -> Any:
+    """``row`` as it is after sealing it if dormant; 403 ``account_sealed`` if sealed."""
+    if row.sealed_at is None and aware(row.last_active_at) < now - policy.dormant_after:
+        await seal_dormant(session, policy, now)
+        row = await get_account(session, row.username)
+        assert row is not None
+    if row.sealed_at is not None:
+        raise AccountBlocked(
+            "账号已封存（六个月未使用，N2025 第 24 条），请上级单位解封（the account is sealed: "
+            "unused for six months, N2025 art. 24; the level above unseals it）",
+            rule="account_sealed",
+        )
+    return row
 
 
 # --- development accounts ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.audit.recording import annotate, audited
 from shared.federation.config import UnitRef
 from shared.runtime.errors import NotFound
-from shared.security import accounts
+from shared.security import accounts, throttle
 from shared.security.accounts import AccountPolicy
 from shared.security.authz import (
     OBJECT,
@@ -28,6 +28,7 @@ from shared.security.authz import (
     requires,
 )
 from shared.security.principal import Role
+from shared.security.throttle import Attempt
 
 if TYPE_CHECKING:
     from shared.runtime.service import ServiceRuntime
@@ -35,10 +36,23 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/api/v1/auth", tags=["authentication"])
 
 
+class FailedLoginsRead(BaseModel):
+    """Failed logins of this account since its last successful one (then forgotten)."""
+
+    count: int = Field(description="failed attempts since the last successful login")
+    last_at: datetime = Field(description="the most recent failed attempt (UTC)")
+    message: str = Field(description="what to tell the officer, in Chinese")
+
+
 class TokenRead(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int = Field(description="seconds the token is valid")
+    failed_logins: FailedLoginsRead | None = Field(
+        default=None,
+        description="present when someone failed to log in as this account since its last "
+        "login: show it to the officer",
+    )
 
 
 class PasswordChange(BaseModel):
@@ -59,7 +73,11 @@ class AccountRead(BaseModel):
     password_expires_on: date
     sealed_at: datetime | None
     sealed_reason: str | None
-    locked_until: datetime | None
+    failed_logins: int = Field(description="failed logins since the last successful one")
+    throttled_until: datetime | None = Field(
+        description="until when a login from an address this account never used must wait "
+        "(failed logins, decision 0026); its own addresses are never slowed down by others'"
+    )
 
 
 class AccountPage(BaseModel):
@@ -92,23 +110,43 @@ async def issue_token(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenRead:
     """OAuth2 password flow (``application/x-www-form-urlencoded``: ``username``,
-    ``password``). 401 ``invalid_credentials``; 403 ``account_locked`` (after
-    ``XUEJI_LOCKOUT_THRESHOLD`` failures in a row), ``account_sealed`` (unused six months;
-    the level above unseals it) or ``password_expired`` (older than
-    ``XUEJI_PASSWORD_MAX_AGE_DAYS``, or the level above reset it: change it first)."""
+    ``password``). 401 ``invalid_credentials`` (unknown account and wrong password alike);
+    429 ``login_throttled`` with ``Retry-After`` (after ``XUEJI_LOGIN_FREE_FAILURES_ACCOUNT``
+    failures for the username from an address it never logged in from, or
+    ``XUEJI_LOGIN_FREE_FAILURES_ADDRESS`` from the address: each further attempt waits twice
+    as long; decision 0026); 503 ``login_busy`` with ``Retry-After`` (too many logins at
+    once); to the right password only, 403 ``account_sealed`` (unused six months; the level
+    above unseals it) or ``password_expired`` (older than ``XUEJI_PASSWORD_MAX_AGE_DAYS``, or
+    the level above reset it: change it first). A success tells of the failed attempts since
+    the last one (``failed_logins``)."""
     runtime = _runtime(request)
     now = runtime.clock.now()
     annotate(object_id=form.username[:60])
-    async with _committing(runtime) as session:
-        principal = await accounts.authenticate(
-            session, AccountPolicy.of(runtime.settings), form.username, form.password, now
-        )
+    login = await accounts.authenticate(
+        runtime.sessions,
+        AccountPolicy.of(runtime.settings),
+        _attempt(request, form.username),
+        form.password,
+        now,
+    )
+    failed = login.failed
     # Token lifetimes are wall-clock time (every verifier checks them so); the account rules
     # above run on runtime.clock, which tests move.
     return TokenRead(
-        access_token=runtime.token_issuer.issue(principal, datetime.now(UTC)),
+        access_token=runtime.token_issuer.issue(login.principal, datetime.now(UTC)),
         expires_in=int(runtime.token_issuer.ttl.total_seconds()),
+        failed_logins=FailedLoginsRead(
+            count=failed.count, last_at=failed.last_at, message=failed.message()
+        )
+        if failed is not None
+        else None,
     )
+
+
+def _attempt(request: Request, username: str) -> Attempt:
+    """The username and the client's address (the ingress's X-Forwarded-For, which uvicorn
+    trusts from ``XUEJI_HTTP_FORWARDED_ALLOW_IPS``)."""
+    return Attempt(username, request.client.host if request.client else "unknown")
 
 
 @router.post(
@@ -122,15 +160,14 @@ async def change_password(request: Request, body: PasswordChange) -> Response:
     (at least 12 characters, not containing the username, not the old one)."""
     runtime = _runtime(request)
     annotate(object_id=body.username)
-    async with _committing(runtime) as session:
-        await accounts.change_password(
-            session,
-            AccountPolicy.of(runtime.settings),
-            body.username,
-            body.password,
-            body.new_password,
-            runtime.clock.now(),
-        )
+    await accounts.change_password(
+        runtime.sessions,
+        AccountPolicy.of(runtime.settings),
+        _attempt(request, body.username),
+        body.password,
+        body.new_password,
+        runtime.clock.now(),
+    )
     return Response(status_code=204)
 
 
@@ -149,10 +186,12 @@ async def list_accounts(request: Request, unit: str) -> AccountPage:
     runtime = _runtime(request)
     ref = _hosted(runtime, unit)
     policy = AccountPolicy.of(runtime.settings)
+    now = runtime.clock.now()
     async with _committing(runtime) as session:
-        await accounts.seal_dormant(session, policy, runtime.clock.now())
+        await accounts.seal_dormant(session, policy, now)
         rows = await accounts.list_accounts(session, ref)
-    return AccountPage(unit=unit, items=[_account(row, policy) for row in rows])
+        waits = await throttle.waits(session, policy.throttle, [r.username for r in rows], now)
+    return AccountPage(unit=unit, items=[_account(row, policy, waits) for row in rows])
 
 
 class SealRequest(BaseModel):
@@ -187,7 +226,7 @@ async def seal_account(
             session, username, access.principal.username, body.reason, runtime.clock.now()
         )
         row = await accounts.get_account(session, username)
-    return _account(row, policy)
+    return _account(row, policy, {})
 
 
 @router.post(
@@ -214,7 +253,7 @@ async def unseal_account(
         access.check(unit, not_found=f"no account {username}", rule="account_not_found")
         await accounts.unseal(session, username, access.principal.username, runtime.clock.now())
         row = await accounts.get_account(session, username)
-    return _account(row, policy)
+    return _account(row, policy, {})
 
 
 def _ref(unit: str) -> UnitRef:
@@ -228,7 +267,7 @@ def _hosted(runtime: ServiceRuntime, unit: str) -> UnitRef:
     return ref
 
 
-def _account(row: Any, policy: AccountPolicy) -> AccountRead:
+def _account(row: Any, policy: AccountPolicy, waits: dict[str, datetime]) -> AccountRead:
     changed = accounts.aware(row.password_changed_at)
     return AccountRead(
         username=row.username,
@@ -242,7 +281,8 @@ def _account(row: Any, policy: AccountPolicy) -> AccountRead:
         password_expires_on=(changed + policy.password_max_age).date(),
         sealed_at=_maybe(row.sealed_at),
         sealed_reason=row.sealed_reason,
-        locked_until=_maybe(row.locked_until),
+        failed_logins=row.failed_logins,
+        throttled_until=waits.get(row.username),
     )
 
 

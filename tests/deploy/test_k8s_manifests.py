@@ -511,8 +511,13 @@ def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
         (serve,) = pod_spec(deployment)["containers"]
         assert migrate["command"] == ["python", "-m", "shared.db.migrate", "--tier", tier]
         # the Job never holds the signing key (it sends no message), the audit key (it
-        # writes no audit entry; it also signs no token)
-        service_only = {"XUEJI_AUTO_MIGRATE", "XUEJI_AUDIT_KEY", *SIGNING_ENV}
+        # writes no audit entry) nor the forwarded-IPs setting (it serves no request)
+        service_only = {
+            "XUEJI_AUTO_MIGRATE",
+            "XUEJI_AUDIT_KEY",
+            "XUEJI_HTTP_FORWARDED_ALLOW_IPS",
+            *SIGNING_ENV,
+        }
         assert migrate["env"] == [e for e in serve["env"] if e["name"] not in service_only], (
             "the migration Job needs the service's environment"
         )
@@ -822,3 +827,63 @@ def test_province_overlay_runs_three_tiers_with_a_database_each(name: str) -> No
     clusters = {c["metadata"]["name"]: c["spec"]["instances"] for c in of_kind(docs, "Cluster")}
     assert clusters == {"xueji-province-db": 2, "xueji-county-db": 2, "xueji-school-db": 2}
     assert not of_kind(docs, "RabbitmqCluster"), "the broker is shared, not per province"
+
+
+# --- request limits at the edge (decision 0026) --------------------------------------------------
+
+
+def _service_body_limits(tier: str, tmp_path: Path) -> int:
+    """The largest body any route of ``tier`` accepts, as the service itself decides."""
+    from shared.runtime.limits import HttpLimits, declared_body_limits
+    from tests.shared.audit.test_coverage import app_of
+
+    declared = declared_body_limits(app_of(tier, tmp_path)).values()
+    return max([HttpLimits().max_body_bytes, *declared])
+
+
+def _nginx_bytes(size: str) -> int:
+    units = {"k": 1024, "m": 1024 * 1024}
+    return int(size[:-1]) * units[size[-1].lower()] if size[-1].isalpha() else int(size)
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_every_service_is_reached_through_an_ingress_with_its_own_limits(
+    name: str, tmp_path: Path
+) -> None:
+    docs = overlay(name)
+    ingresses = of_kind(docs, "Ingress")
+    hosts = set()
+    for deployment in of_kind(docs, "Deployment"):
+        tier = tier_of(deployment)
+        main = named(docs, "Ingress", f"xueji-{tier}")
+        login = named(docs, "Ingress", f"xueji-{tier}-login")
+        for ingress in (main, login):
+            (rule,) = ingress["spec"]["rules"]
+            (path,) = rule["http"]["paths"]
+            assert path["backend"]["service"] == {"name": f"xueji-{tier}", "port": {"name": "http"}}
+            hosts.add((tier, rule["host"]))
+        notes = main["metadata"]["annotations"]
+        body = _nginx_bytes(notes["nginx.ingress.kubernetes.io/proxy-body-size"])
+        assert body == _service_body_limits(tier, tmp_path), tier
+        assert notes["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+        login_notes = login["metadata"]["annotations"]
+        assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/api/v1/auth/token"
+        assert int(login_notes["nginx.ingress.kubernetes.io/limit-rps"]) > 0
+        assert _nginx_bytes(login_notes["nginx.ingress.kubernetes.io/proxy-body-size"]) <= body
+    assert len(ingresses) == 2 * len(of_kind(docs, "Deployment"))
+    if name in PROVINCE_OVERLAYS:  # one host per tier and province: namespaces never collide
+        assert {host for _tier, host in hosts} == {
+            f"{tier}-{province_code(name)}.xueji.invalid"
+            for tier in ("province", "county", "school")
+        }
+
+
+def test_the_ingress_controller_buffers_headers_as_the_services_limit_them() -> None:
+    from shared.runtime.limits import HttpLimits
+
+    (config,) = of_kind(render(K8S / "base" / "ingress-nginx"), "ConfigMap")
+    assert config["metadata"]["namespace"] == "ingress-nginx"
+    count, size = config["data"]["large-client-header-buffers"].split()
+    assert int(count) >= 1
+    assert _nginx_bytes(size) == HttpLimits().max_header_bytes
+    assert config["data"]["use-forwarded-headers"] == "false"  # clients cannot spoof addresses

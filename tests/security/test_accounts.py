@@ -1,6 +1,7 @@
-"""Accounts through the real token endpoint: lockout, forced rotation, sealing of dormant
-accounts and unsealing by the level above, registrars' details for the level above; and
-production refusing development secrets. Time moves with ``runtime.clock``, never a sleep."""
+"""Accounts through the real token endpoint: forced rotation, sealing of dormant accounts and
+unsealing by the level above, registrars' details for the level above; and production refusing
+development secrets. Failed logins and their throttle: test_login_abuse.py. Time moves with
+``runtime.clock``, never a sleep."""
 
 from __future__ import annotations
 
@@ -43,20 +44,6 @@ async def test_a_login_gives_a_token_that_opens_the_units_own_data(school: Insta
     assert (rejected.status_code, rejected.json()["rule"]) == (401, "invalid_token")
     unknown = await school.login("nobody")
     assert (unknown.status_code, unknown.json()["rule"]) == (401, "invalid_credentials")
-
-
-async def test_repeated_failures_lock_the_account_for_a_while(school: Instance) -> None:
-    for _ in range(4):
-        assert (await school.login("li.registrar", "guess")).status_code == 401
-    assert (await school.login("li.registrar")).status_code == 200  # a success resets the count
-    for _ in range(5):
-        assert (await school.login("li.registrar", "guess")).status_code == 401
-    locked = await school.login("li.registrar")
-    assert (locked.status_code, locked.json()["rule"]) == (403, "account_locked")
-    school.clock.advance(minutes=14)
-    assert (await school.login("li.registrar")).status_code == 403
-    school.clock.advance(minutes=2)
-    assert (await school.login("li.registrar")).status_code == 200
 
 
 async def test_a_password_older_than_the_period_must_be_changed_first(school: Instance) -> None:

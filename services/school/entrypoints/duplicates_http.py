@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.school.config import PROOF_BODY_LIMIT
 from services.school.entrypoints.http import (
     ReaderOfSchool,
     RegistrarOfSchool,
@@ -74,6 +75,7 @@ class DuplicateResolutionRead(BaseModel):
 
 @router.post(
     "/schools/{school_code}/duplicate-resolutions",
+    max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     status_code=202,
     response_model=DuplicateResolutionAccepted,
     summary="Resolve a duplicate admission in favour of this school (重复招生处理)",

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from services.school.config import SchoolSettings
+from services.school.config import PROOF_BODY_LIMIT, UPLOAD_BODY_LIMIT, SchoolSettings
 from services.school.domain.students import StudentStatus
 from services.school.entrypoints.schemas import (
     AdmissionJobRead,
@@ -211,6 +211,7 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
 
 @router.post(
     "/schools/{school_code}/students/{student_number}/key-field-changes",
+    max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     dependencies=[
         audited("request_change", "student", object_id="student_number"),
         RegistrarOfSchool,
@@ -316,6 +317,7 @@ uploads = APIRouter(prefix="/api/v1", route_class=UploadLimitRoute)
 
 @uploads.post(
     "/schools/{school_code}/admission-jobs",
+    max_body_size=UPLOAD_BODY_LIMIT,  # the intake file (decision 0026)
     dependencies=[audited("admit", "student"), RegistrarOfSchool],
     status_code=202,
     response_model=AdmissionJobRead,

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.school.adapters import status_repository
+from services.school.config import PROOF_BODY_LIMIT
 from services.school.entrypoints.http import (
     ObjectReader,
     ReaderOfSchool,
@@ -141,6 +142,7 @@ class StatusChangePage(BaseModel):
 
 @router.post(
     "/schools/{school_code}/status-changes",
+    max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     status_code=202,
     response_model=StatusChangeAccepted,
     summary="Ask for a change of a student's status (学籍变动)",

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters import transfer_repository
+from services.school.config import PROOF_BODY_LIMIT
 from services.school.domain.transfers import TaskStatus, TransferInStatus, is_overdue
 from services.school.entrypoints.http import (
     ObjectReader,
@@ -69,6 +70,7 @@ ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NAT
 
 @router.post(
     "/schools/{school_code}/transfers-in",
+    max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     dependencies=[audited("request_transfer", "transfer"), RegistrarOfSchool],
     status_code=202,
     response_model=TransferInAccepted,
