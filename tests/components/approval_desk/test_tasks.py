@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from components.approval_desk.role import RegistryAuthority
 from sqlalchemy import MetaData
 
 from components.approval_desk import decisions, messages, queries
 from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus
 from components.approval_desk.repository import TASK_LIST, TaskRepository
-from components.approval_desk.role import RegistryAuthority
 from components.approval_desk.schemas import DecisionCreate, TaskListQuery
 from components.approval_desk.tables import define_authority_tables
 from devtools.testing import federation_copy

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from components.approval_desk.role import RegistryAuthority
 from sqlalchemy import MetaData
 
 from components.approval_desk import decisions, messages, queries
 from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus
 from components.approval_desk.metrics import register_task_gauge
-from components.approval_desk.role import RegistryAuthority
 from components.approval_desk.schemas import TaskListQuery, TaskRead
 from components.approval_desk.tables import define_authority_tables
 from devtools.testing import federation_copy

@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from services.county.adapters.orm import authority_tables
 from sqlalchemy import select
 
 from components.approval_desk.domain import TaskKind, TaskStatus
 from components.approval_desk.repository import TaskRepository
 from devtools.testing import federation_copy
-from services.county.adapters.orm import authority_tables
 from services.county.bootstrap import build_app
 from shared.audit.chain import verify
 from shared.audit.tables import audit_entry
