@@ -105,6 +105,9 @@ def rename_authority_tables(op: Any, tier: str) -> None:
         for column in ("correlation_id", "message_id"):
             batch.alter_column(column, existing_type=sa.String(length=36), nullable=True)
         batch.alter_column("school_code", existing_type=sa.String(length=12), nullable=True)
+    # a second batch: SQLite's copy of the table loses a constraint on a column renamed in the
+    # same batch
+    with op.batch_alter_table("desk_task") as batch:
         batch.create_unique_constraint("uq_desk_task_subject", ["unit", "kind", "subject_id"])
     # every task of this service was its own tier's unit's: the code becomes a reference
     op.execute(sa.text("UPDATE desk_task SET unit = :tier || ':' || unit").bindparams(tier=tier))
@@ -135,6 +138,7 @@ def restore_authority_tables(op: Any, tier: str) -> None:
             type_=sa.String(length=12),
             existing_nullable=False,
         )
+    with op.batch_alter_table("desk_task") as batch:
         batch.create_unique_constraint(
             "uq_authority_task_subject", ["authority_unit", "kind", "subject_id"]
         )
