@@ -77,8 +77,8 @@ log = logging.getLogger(__name__)
 Visible = Callable[[UnitRef], bool]
 
 
-def task_emit(uow: UnitOfWork, task: Any) -> Emit:
-    """Emit from a request as the task's unit, continuing the flow of the message that
+def _emitter(uow: UnitOfWork, task: Any) -> Emit:
+    """The request's emitter for the task's unit, continuing the flow of the message that
     opened ``task`` (its correlation, causation and trace)."""
     return uow.emitter(
         task.unit,
@@ -103,7 +103,7 @@ async def decide(
     if task is None or not (visible or desk.hosts)(task.unit):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
     annotate(unit_kind=task.unit.tier, unit_code=task.unit.code, purpose=decision.reason)
-    await settle(desk, tasks, task, decision, task_emit(uow, task))
+    await settle(desk, tasks, task, decision, _emitter(uow, task))
     log.info("task %s %sd by an officer", task_id, decision.kind)
 
 
@@ -136,7 +136,7 @@ async def decide_many(
             if task is None or unit is None:
                 raise NotFound(f"task {task_id} not found", rule="task_not_found")
             at = desk.now()
-            plan = await settle(desk, tasks, task, decision, task_emit(uow, task), at=at)
+            plan = await settle(desk, tasks, task, decision, _emitter(uow, task), at=at)
         except DomainError as refused:
             results.append(refused)
             outcome = outcome_of(refused)
