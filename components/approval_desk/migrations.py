@@ -112,6 +112,7 @@ def rename_authority_tables(op: Any, tier: str) -> None:
     # every task of this service was its own tier's unit's: the code becomes a reference
     op.execute(sa.text("UPDATE desk_task SET unit = :tier || ':' || unit").bindparams(tier=tier))
     _create_indexes(op)
+    forget_list_versions(op, "authority_task")
 
 
 def restore_authority_tables(op: Any, tier: str) -> None:
@@ -149,4 +150,13 @@ def restore_authority_tables(op: Any, tier: str) -> None:
     )
     op.create_index(
         "ix_authority_task_transfer", "authority_task", ["authority_unit", "transfer_id"]
+    )
+    forget_list_versions(op, "desk_task")
+
+
+def forget_list_versions(op: Any, list_name: str) -> None:
+    """Drop the version rows of a task list that no longer exists (decision 0020): its
+    clients' ETags name it, so their next poll gets the new list's page whatever they hold."""
+    op.execute(
+        sa.text("DELETE FROM list_version WHERE list_name = :name").bindparams(name=list_name)
     )

@@ -59,6 +59,11 @@ _SCHOOL_TASK = text(
 ).bindparams(bindparam("details", type_=JSON))
 
 
+_OLD_VERSION = text(
+    "INSERT INTO list_version (list_name, scope, version) VALUES ('school_task', :scope, 3)"
+)
+
+
 async def _execute(database_url: str, statement: Any, *rows: dict[str, Any]) -> list[Any]:
     engine = create_async_engine(database_url)
     try:
@@ -111,8 +116,11 @@ async def test_open_school_tasks_are_carried_onto_the_desk(
     opened = build_envelope(waiting, source=NATIONAL, target=school_ref(ZHONGYUAN_PRIMARY))
     carried = _old_task("open", waiting, opened)
     await _execute(database_url, _SCHOOL_TASK, carried, _old_task("approved", decided, opened))
+    await _execute(database_url, _OLD_VERSION, {"scope": ZHONGYUAN_PRIMARY})
 
     async with school_service(tmp_path / "federation", database_url) as school:  # to head
+        versions = await _execute(database_url, text("SELECT list_name FROM list_version"))
+        assert "school_task" not in {v.list_name for v in versions}  # the old list is gone
         tables = await _execute(database_url, text("SELECT * FROM desk_task"))
         assert [(t.unit, t.kind, t.status, t.subject_id) for t in tables] == [
             (f"school:{ZHONGYUAN_PRIMARY}", "transfer_step", "open", str(waiting.step_id))

@@ -11,7 +11,11 @@ Revises: 0011
 import sqlalchemy as sa
 from alembic import op
 
-from components.approval_desk.migrations import create_desk_tables, drop_desk_tables
+from components.approval_desk.migrations import (
+    create_desk_tables,
+    drop_desk_tables,
+    forget_list_versions,
+)
 
 revision = "0012"
 down_revision = "0011"
@@ -52,6 +56,7 @@ def upgrade() -> None:
     op.drop_index("ix_school_task_list", table_name="school_task")
     op.drop_index("uq_school_task_step", table_name="school_task")
     op.drop_table("school_task")
+    forget_list_versions(op, "school_task")
 
 
 def downgrade() -> None:
@@ -80,3 +85,4 @@ def downgrade() -> None:
     op.create_index("ix_school_task_transfer", "school_task", ["school_code", "transfer_id"])
     op.execute(sa.text(_CARRY_BACK))
     drop_desk_tables(op)
+    forget_list_versions(op, "desk_task")
