@@ -330,7 +330,7 @@ async def announce_status_change(
 
 
 async def announce_transfer_step(
-    emit: Emit, authority: UnitRef, task: Any, plan: Plan, decision: Decision
+    emit: Emit, unit: UnitRef, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """The step's decision to national, which runs the transfer."""
     decided = TransferStepDecided(
@@ -339,7 +339,7 @@ async def announce_transfer_step(
         decision="approve" if plan.status is TaskStatus.APPROVED else "reject",
         reason=decision.reason,
         decided_by=decision.decided_by,
-        decided_unit=str(authority),
+        decided_unit=str(unit),
         intervention=task.kind == TaskKind.TRANSFER_INTERVENTION,
         rule=decision.rule,
     )
@@ -377,7 +377,7 @@ async def announce_graduation(
 
 
 async def announce_duplicate_decision(
-    emit: Emit, authority: UnitRef, task: Any, plan: Plan, decision: Decision
+    emit: Emit, unit: UnitRef, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """The authority's approval of a duplicate resolution (LS 2(三)) to national."""
     decided = DuplicateApprovalDecided(
@@ -385,7 +385,7 @@ async def announce_duplicate_decision(
         decision="approve" if plan.status is TaskStatus.APPROVED else "reject",
         reason=decision.reason,
         decided_by=decision.decided_by,
-        decided_unit=str(authority),
+        decided_unit=str(unit),
     )
     await emit(decided, target=NATIONAL)
 

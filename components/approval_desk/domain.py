@@ -43,7 +43,8 @@ class TaskKind(StrEnum):
     REGISTRATION_BATCH = "registration_batch"  # 学籍建立: a school's intake
     KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更: name / ID document
     STATUS_CHANGE = "status_change"  # 学籍变动: suspension, dropout, death, grade skip …
-    TRANSFER_STEP = "transfer_step"  # 转学核办: the authority's (or province's) own step
+    # 转学核办: a party's own step (the sending school's, an authority's, a province's)
+    TRANSFER_STEP = "transfer_step"
     # 强制干预 (HA art. 11(三)): the superior decides a late party's step on its behalf
     TRANSFER_INTERVENTION = "transfer_intervention"
     GRADUATION_BATCH = "graduation_batch"  # 毕业审核: a school's graduating list (LS 3(一))
