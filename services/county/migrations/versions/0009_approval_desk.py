@@ -1,16 +1,16 @@
 """The registry authority's tables become the approval desk's (decision 0022): ``desk_task``
 with the deciding ``unit`` as a reference (``county:…``), items and proofs.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from alembic import op
 
 from components.approval_desk.migrations import rename_authority_tables, restore_authority_tables
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
