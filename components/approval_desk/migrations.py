@@ -4,9 +4,9 @@ A revision calls these with its ``op``; the columns are written out here as they
 revision that introduced them (plain types: a migration must not change when the models do).
 
 - :func:`create_desk_tables` / :func:`drop_desk_tables`: a service that gets a desk (the
-  school, revision 0013);
+  school, revision 0014);
 - :func:`rename_authority_tables` / :func:`restore_authority_tables`: a service whose
-  registry-authority tables become the desk's (county 0009, province 0011): the tables are
+  registry-authority tables become the desk's (county 0010, province 0012): the tables are
   renamed, ``authority_unit`` (a code of the service's own tier) becomes ``unit`` (a unit
   reference: ``county:410102``), and a task not opened by a message (an export request) may
   have no correlation, message or school.

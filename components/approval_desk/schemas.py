@@ -297,7 +297,7 @@ def transfer(row: Any) -> TransferTaskRead | None:
     if row.kind not in TRANSFER_KINDS:
         return None
     # the ids from the columns: a task carried over from a school's own table (migration
-    # 0013 of the school) has them there only
+    # 0014 of the school) has them there only
     ids = {"transfer_id": row.transfer_id, "step_id": row.subject_id}
     return TransferTaskRead.model_validate({**row.details, **ids})
 

@@ -1,5 +1,5 @@
-"""The registry authority's tables become the approval desk's (county revision 0009, province
-0011), on SQLite and PostgreSQL: tasks with their items and proofs survive, each owned by its
+"""The registry authority's tables become the approval desk's (county revision 0010, province
+0012), on SQLite and PostgreSQL: tasks with their items and proofs survive, each owned by its
 unit's reference, the officer lists, reads and decides them as before, and the migrated schema
 is exactly what the models describe."""
 
@@ -53,8 +53,8 @@ _PROOF = text(
 
 TIERS = {
     # tier: (instance, unit code, revision before the desk, a school it governs, builder, tables)
-    "county": ("county-41", "410102", "0008", PRIMARY, build_county, county_metadata),
-    "province": ("province-41", "41", "0010", PROVINCE_DIRECT, build_province, province_metadata),
+    "county": ("county-41", "410102", "0009", PRIMARY, build_county, county_metadata),
+    "province": ("province-41", "41", "0011", PROVINCE_DIRECT, build_province, province_metadata),
 }
 
 

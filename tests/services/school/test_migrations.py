@@ -1,4 +1,4 @@
-"""The school's migrations: the schema is exactly what the models describe, and revision 0013
+"""The school's migrations: the schema is exactly what the models describe, and revision 0014
 carries the open transfer-step tasks onto the approval desk (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def test_the_migrated_schema_matches_the_models(sessions: SessionFactory) 
         assert await connection.run_sync(_school_diffs) == []
 
 
-# --- revision 0013: the sending school's tasks move onto the approval desk -----------------
+# --- revision 0014: the sending school's tasks move onto the approval desk -----------------
 
 _SCHOOL_TASK = text(
     "INSERT INTO school_task (task_id, school_code, kind, status, transfer_id, step_id, details,"
@@ -77,7 +77,7 @@ async def _execute(database_url: str, statement: Any, *rows: dict[str, Any]) -> 
 
 
 def _old_task(status: str, step: TransferStepOpened, opened: Envelope) -> dict[str, Any]:
-    """A row of ``school_task`` as the school wrote it before revision 0013."""
+    """A row of ``school_task`` as the school wrote it before revision 0014."""
     return {
         "task_id": str(uuid.uuid4()),
         "school_code": ZHONGYUAN_PRIMARY,
@@ -107,10 +107,10 @@ def _old_task(status: str, step: TransferStepOpened, opened: Envelope) -> dict[s
 async def test_open_school_tasks_are_carried_onto_the_desk(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Revision 0013 on SQLite and PostgreSQL: the open task of ``school_task`` becomes a desk
+    """Revision 0014 on SQLite and PostgreSQL: the open task of ``school_task`` becomes a desk
     task the registrar lists, reads and decides as before (the decision continues the flow
     that opened it); a decided one is not carried; ``school_task`` is gone."""
-    await asyncio.to_thread(upgrade, "school", database_url, "0012")
+    await asyncio.to_thread(upgrade, "school", database_url, "0013")
     student = authority_basic()
     waiting, decided = step_opened(student), step_opened(student)
     opened = build_envelope(waiting, source=NATIONAL, target=school_ref(ZHONGYUAN_PRIMARY))
@@ -155,13 +155,13 @@ async def test_open_school_tasks_are_carried_onto_the_desk(
 async def test_the_desk_revision_downgrades_with_the_open_tasks(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Back to 0012, the open transfer steps return to ``school_task``."""
-    await asyncio.to_thread(upgrade, "school", database_url, "0012")
+    """Back to 0013, the open transfer steps return to ``school_task``."""
+    await asyncio.to_thread(upgrade, "school", database_url, "0013")
     step = step_opened(authority_basic())
     opened = build_envelope(step, source=NATIONAL, target=school_ref(ZHONGYUAN_PRIMARY))
     await _execute(database_url, _SCHOOL_TASK, _old_task("open", step, opened))
-    await asyncio.to_thread(upgrade, "school", database_url, "0013")
+    await asyncio.to_thread(upgrade, "school", database_url, "0014")
     config = alembic_config("school", database_url)
-    await asyncio.to_thread(command.downgrade, config, "0012")
+    await asyncio.to_thread(command.downgrade, config, "0013")
     rows = await _execute(database_url, text("SELECT step_id, status FROM school_task"))
     assert [(r.step_id, r.status) for r in rows] == [(str(step.step_id), "open")]

@@ -1,23 +1,23 @@
 """The registry authority's tables become the approval desk's (decision 0022): ``desk_task``
-with the deciding ``unit`` as a reference (``county:…``), items and proofs.
+with the deciding ``unit`` as a reference (``province:…``), items and proofs.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 """
 
 from alembic import op
 
 from components.approval_desk.migrations import rename_authority_tables, restore_authority_tables
 
-revision = "0009"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    rename_authority_tables(op, "county")
+    rename_authority_tables(op, "province")
 
 
 def downgrade() -> None:
-    restore_authority_tables(op, "county")
+    restore_authority_tables(op, "province")

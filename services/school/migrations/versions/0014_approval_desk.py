@@ -4,8 +4,8 @@ desk's tables are created, the OPEN tasks of ``school_task`` are carried over (o
 is dropped. Decided and void tasks are not carried: who decided what stays in the audit trail
 and at national, which runs the transfer.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -17,8 +17,8 @@ from components.approval_desk.migrations import (
     forget_list_versions,
 )
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
