@@ -12,12 +12,14 @@
 - approve a graduating list → ``graduation.batch_approved`` to national; reject →
   ``graduation.batch_decided`` (rejected) to the school and province (``graduation``);
 - decide a transfer step or an intervention → ``transfer.step_decided`` to national, naming
-  the officer (or ``system``) and the authority unit, ``intervention`` for a superior
-  deciding on a late party's behalf (HA art. 11(三)).
+  the officer (or ``system``) and the deciding unit (the sending school, a county, a
+  province), ``intervention`` for a superior deciding on a late party's behalf (HA art.
+  11(三));
+- a kind's policy may act on the decision where the desk is (:meth:`KindPolicy.decided`).
 
-The task update and the messages commit together (one unit of work, or the consumer's
-transaction for automatic approvals). The officer's name stays in the task; messages name
-the authority unit as the decider.
+The task update and the messages commit together: the caller's unit of work, committed by the
+request that decided, or the consumer's transaction for automatic decisions. Nothing here
+commits. The officer's name stays in the task; messages name the deciding unit.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from components.approval_desk.desk import ApprovalDesk, province_unit, school_unit
 from components.approval_desk.domain import (
     REJECTED_RULE,
+    SUBMISSION_KINDS,
     TRACE_KEY,
     TRANSFER_KINDS,
     AlreadyDecided,
@@ -42,7 +46,6 @@ from components.approval_desk.domain import (
     plan_decision,
 )
 from components.approval_desk.repository import TaskRepository
-from components.approval_desk.role import RegistryAuthority, province_unit, school_unit
 from shared.audit.recording import annotate, outcome_of, record_item
 from shared.contracts.duplicates import DuplicateApprovalDecided
 from shared.contracts.graduation import (
@@ -63,64 +66,44 @@ from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, S
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import ProofRef, TransferStepDecided
 from shared.federation.config import NATIONAL, School, UnitRef
+from shared.messaging.emit import Emit
 from shared.messaging.envelope import Contract
-from shared.messaging.handlers import HandlerContext
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
-
-class Emit(Protocol):
-    """Stage one message in the current transaction."""
-
-    async def __call__(self, payload: Contract, target: UnitRef) -> object: ...
+# Which deciding units the caller may see (the hosted ones the principal reaches).
+Visible = Callable[[UnitRef], bool]
 
 
-def handler_emit(ctx: HandlerContext) -> Emit:
-    """Emit from a message handler: the addressed unit is the source, causality carried."""
-
-    async def emit(payload: Contract, target: UnitRef) -> object:
-        return await ctx.emit(payload, target=target)
-
-    return emit
-
-
-def task_emit(uow: UnitOfWork, task: Any, source: UnitRef) -> Emit:
-    """Emit from a request: continue the flow of the submission that opened ``task``."""
-
-    async def emit(payload: Contract, target: UnitRef) -> object:
-        return await uow.emit(
-            payload,
-            source=source,
-            target=target,
-            correlation_id=uuid.UUID(task.correlation_id),
-            causation_id=uuid.UUID(task.message_id),
-            trace_context=task.details.get(TRACE_KEY),
-        )
-
-    return emit
+def _emitter(uow: UnitOfWork, task: Any) -> Emit:
+    """The request's emitter for the task's unit, continuing the flow of the message that
+    opened ``task`` (its correlation, causation and trace)."""
+    return uow.emitter(
+        task.unit,
+        correlation_id=task.correlation_id,
+        causation_id=task.message_id,
+        trace_context=task.details.get(TRACE_KEY),
+    )
 
 
 async def decide(
-    authority: RegistryAuthority,
-    task_id: str,
+    desk: ApprovalDesk,
+    uow: UnitOfWork,
+    task_id: uuid.UUID,
     decision: Decision,
-    visible: Callable[[str], bool] | None = None,
+    visible: Visible | None = None,
 ) -> None:
     """An officer's decision on a task of a hosted unit (that ``visible`` lets through: the
-    officer's own unit): 404, 409 or 422 when it cannot be."""
-    async with authority.runtime.unit_of_work() as uow:
-        tasks = authority.tasks(uow.session)
-        task = await tasks.get(task_id)
-        if task is None or not (visible or authority.hosts)(task.authority_unit):
-            raise NotFound(f"task {task_id} not found", rule="task_not_found")
-        school = _school(authority, task.school_code)
-        unit = authority.unit(task.authority_unit)
-        annotate(unit_kind=unit.tier, unit_code=unit.code, purpose=decision.reason)
-        emit = task_emit(uow, task, unit)
-        await settle(authority, tasks, task, school, decision, emit)
-        await uow.commit()
+    officer's own unit), in the caller's unit of work (the caller commits): 404, 409 or 422
+    when it cannot be."""
+    tasks = desk.tasks(uow.session)
+    task = await tasks.get(task_id)
+    if task is None or not (visible or desk.hosts)(task.unit):
+        raise NotFound(f"task {task_id} not found", rule="task_not_found")
+    annotate(unit_kind=task.unit.tier, unit_code=task.unit.code, purpose=decision.reason)
+    await settle(desk, tasks, task, decision, _emitter(uow, task))
     log.info("task %s %sd by an officer", task_id, decision.kind)
 
 
@@ -133,52 +116,48 @@ class Decided:
 
 
 async def decide_many(
-    authority: RegistryAuthority,
-    decisions: Sequence[tuple[str, Decision]],
-    visible: Callable[[str], bool],
+    desk: ApprovalDesk,
+    uow: UnitOfWork,
+    decisions: Sequence[tuple[uuid.UUID, Decision]],
+    visible: Visible,
 ) -> list[DomainError | Decided]:
-    """An officer's decisions on several tasks in one unit of work: for each, in order, the
-    decided task row or the refusal it would have had alone (404, 409, 422). A refused task
-    leaves nothing behind (every refusal comes before the task's writes), the others commit
-    together, and the audit trail gets one entry per task (:func:`record_item`)."""
+    """An officer's decisions on several tasks in the caller's unit of work: for each, in
+    order, the decided task or the refusal it would have had alone (404, 409, 422). A refused
+    task leaves nothing behind (every refusal comes before the task's writes), the others
+    commit together when the caller commits, and the audit trail gets one entry per task
+    (:func:`record_item`)."""
     results: list[DomainError | Decided] = []
-    async with authority.runtime.unit_of_work() as uow:
-        tasks = authority.tasks(uow.session)
-        rows = await tasks.get_many([task_id for task_id, _ in decisions])
-        for task_id, decision in decisions:
-            task = rows.get(task_id)
-            unit = authority.unit(task.authority_unit) if task is not None else None
-            try:
-                if task is None or unit is None or not visible(task.authority_unit):
-                    unit = None  # a task out of reach names no unit in the audit either
-                    raise NotFound(f"task {task_id} not found", rule="task_not_found")
-                school = _school(authority, task.school_code)
-                at = authority.now()
-                emit = task_emit(uow, task, unit)
-                plan = await settle(authority, tasks, task, school, decision, emit, at=at)
-            except DomainError as refused:
-                results.append(refused)
-                outcome = outcome_of(refused)
-            else:
-                results.append(Decided(str(plan.status), at))
-                outcome = "ok"
-            record_item(
-                task_id,
-                unit_kind=unit.tier if unit else None,
-                unit_code=unit.code if unit else None,
-                purpose=decision.reason,
-                outcome=outcome,
-            )
-        await uow.commit()
+    tasks = desk.tasks(uow.session)
+    rows = await tasks.get_many([task_id for task_id, _ in decisions])
+    for task_id, decision in decisions:
+        task = rows.get(task_id)
+        unit = task.unit if task is not None and visible(task.unit) else None
+        try:
+            if task is None or unit is None:
+                raise NotFound(f"task {task_id} not found", rule="task_not_found")
+            at = desk.now()
+            plan = await settle(desk, tasks, task, decision, _emitter(uow, task), at=at)
+        except DomainError as refused:
+            results.append(refused)
+            outcome = outcome_of(refused)
+        else:
+            results.append(Decided(str(plan.status), at))
+            outcome = "ok"
+        record_item(
+            str(task_id),
+            unit_kind=unit.tier if unit else None,  # a task out of reach names no unit
+            unit_code=unit.code if unit else None,
+            purpose=decision.reason,
+            outcome=outcome,
+        )
     log.info("%d tasks decided by an officer in one request", len(decisions))
     return results
 
 
 async def settle(
-    authority: RegistryAuthority,
+    desk: ApprovalDesk,
     tasks: TaskRepository,
     task: Any,
-    school: School,
     decision: Decision,
     emit: Emit,
     *,
@@ -187,35 +166,51 @@ async def settle(
     """Apply ``decision`` to an open task and emit what it causes, in the caller's transaction."""
     items = await tasks.items(task.task_id) if task.kind == TaskKind.REGISTRATION_BATCH else []
     plan = _plan(task, [row.registration_id for row in items], decision)
+    at = at or desk.now()
     if not await tasks.close(
         task.task_id,
         plan.status,
-        at=at or authority.now(),
+        at=at,
         by=decision.decided_by,
         reason=decision.reason,
         rule=decision.rule,
     ):
         raise Conflict("the task was decided meanwhile", rule="task_already_decided")
     await tasks.settle_items(task.task_id, plan)
-    authority_unit = authority.unit(task.authority_unit)
-    if task.kind == TaskKind.REGISTRATION_BATCH:
-        await announce_batch(emit, authority_unit, school, task, items, plan)
-    elif task.kind in TRANSFER_KINDS:
-        await announce_transfer_step(emit, authority_unit, task, plan, decision)
-    elif task.kind == TaskKind.STATUS_CHANGE:
-        await announce_status_change(emit, authority_unit, school, task, plan, decision.reason)
-    elif task.kind == TaskKind.GRADUATION_BATCH:
-        await announce_graduation(emit, authority_unit, school, task, plan, decision.reason)
-    elif task.kind == TaskKind.VERIFICATION_FINDINGS:
-        pass  # the officer's record of having dealt with the findings; nobody else waits
-    elif task.kind == TaskKind.DUPLICATE_RESOLUTION:
-        await announce_duplicate_decision(emit, authority_unit, task, plan, decision)
-    else:
-        await announce_key_field_change(emit, authority_unit, school, task, plan, decision.reason)
+    await desk.policy(task.kind).decided(tasks.session, task, plan, decision, at)
+    await announce(desk, emit, task, items, plan, decision)
     return plan
 
 
-def _plan(task: Any, item_ids: Sequence[str], decision: Decision) -> Plan:
+async def announce(
+    desk: ApprovalDesk,
+    emit: Emit,
+    task: Any,
+    items: Sequence[Any],
+    plan: Plan,
+    decision: Decision,
+) -> None:
+    """Tell the other tiers what the decision causes, by kind."""
+    unit: UnitRef = task.unit
+    if task.kind in TRANSFER_KINDS:
+        await announce_transfer_step(emit, unit, task, plan, decision)
+    elif task.kind == TaskKind.DUPLICATE_RESOLUTION:
+        await announce_duplicate_decision(emit, unit, task, plan, decision)
+    elif task.kind in SUBMISSION_KINDS:
+        school = _school(desk, task.school_code)
+        if task.kind == TaskKind.REGISTRATION_BATCH:
+            await announce_batch(emit, unit, school, task, items, plan)
+        elif task.kind == TaskKind.STATUS_CHANGE:
+            await announce_status_change(emit, unit, school, task, plan, decision.reason)
+        elif task.kind == TaskKind.GRADUATION_BATCH:
+            await announce_graduation(emit, unit, school, task, plan, decision.reason)
+        else:
+            await announce_key_field_change(emit, unit, school, task, plan, decision.reason)
+    # verification findings: the officer's record of having dealt with them; nobody waits
+    # export approvals: the kind's policy produced (or refused) the file where the data is
+
+
+def _plan(task: Any, item_ids: Sequence[uuid.UUID], decision: Decision) -> Plan:
     try:
         return plan_decision(TaskKind(task.kind), TaskStatus(task.status), item_ids, decision)
     except AlreadyDecided as refused:
@@ -224,8 +219,8 @@ def _plan(task: Any, item_ids: Sequence[str], decision: Decision) -> Plan:
         raise DomainError(refused.detail, rule=refused.rule) from None
 
 
-def _school(authority: RegistryAuthority, code: str) -> School:
-    school = authority.school(code)
+def _school(desk: ApprovalDesk, code: str) -> School:
+    school = desk.school(code)
     if school is None:
         raise DomainError(f"school {code} is no longer in the federation", rule="unknown_school")
     return school
@@ -235,7 +230,7 @@ async def announce_batch(
     emit: Emit, authority: UnitRef, school: School, task: Any, items: Sequence[Any], plan: Plan
 ) -> None:
     """Approved items to national; rejected ones back to the school and its province."""
-    batch_id = uuid.UUID(task.subject_id)
+    batch_id = task.subject_id
     approved = set(plan.approved)
     if approved:
         await emit(
@@ -245,7 +240,7 @@ async def announce_batch(
                 authority=str(authority),
                 items=tuple(_registration(row) for row in items if row.registration_id in approved),
             ),
-            NATIONAL,
+            target=NATIONAL,
         )
     if plan.rejected:
         decided = RegistrationBatchDecided(
@@ -259,14 +254,14 @@ async def announce_batch(
 
 def _registration(row: Any) -> RegistrationItem:
     return RegistrationItem(
-        registration_id=uuid.UUID(row.registration_id), basic=BasicInfo.model_validate(row.basic)
+        registration_id=row.registration_id, basic=BasicInfo.model_validate(row.basic)
     )
 
 
-def _rejections(rejected: Mapping[str, str]) -> tuple[RegistrationOutcome, ...]:
+def _rejections(rejected: Mapping[uuid.UUID, str]) -> tuple[RegistrationOutcome, ...]:
     return tuple(
         RegistrationOutcome(
-            registration_id=uuid.UUID(registration_id),
+            registration_id=registration_id,
             outcome="rejected",
             reason=reason,
             rule=REJECTED_RULE,
@@ -279,7 +274,7 @@ async def announce_key_field_change(
     emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
 ) -> None:
     """Approved → national re-checks and applies; rejected → the school and its province."""
-    change_id = uuid.UUID(task.subject_id)
+    change_id = task.subject_id
     student_number = task.details["student_number"]
     changes = KeyFieldChanges.model_validate(task.details["changes"])
     if plan.status is TaskStatus.APPROVED:
@@ -290,7 +285,7 @@ async def announce_key_field_change(
             changes=changes,
             authority=str(authority),
         )
-        await emit(approved, NATIONAL)
+        await emit(approved, target=NATIONAL)
         return
     decided = KeyFieldChangeDecided(
         change_id=change_id,
@@ -314,14 +309,14 @@ async def announce_status_change(
     facts = StatusChangeFacts.model_validate(details["facts"])
     proofs = tuple(ProofRef(index=p["index"], kind=p["kind"]) for p in details["proofs"])
     common = {
-        "change_id": uuid.UUID(task.subject_id),
+        "change_id": task.subject_id,
         "school_code": school.code,
         "student_number": details["student_number"],
         "facts": facts,
         "proofs": proofs,
     }
     if plan.status is TaskStatus.APPROVED:
-        await emit(StatusChangeApproved(**common, authority=str(authority)), NATIONAL)
+        await emit(StatusChangeApproved(**common, authority=str(authority)), target=NATIONAL)
         return
     decided = StatusChangeDecided(
         **common,
@@ -335,20 +330,20 @@ async def announce_status_change(
 
 
 async def announce_transfer_step(
-    emit: Emit, authority: UnitRef, task: Any, plan: Plan, decision: Decision
+    emit: Emit, unit: UnitRef, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """The step's decision to national, which runs the transfer."""
     decided = TransferStepDecided(
-        transfer_id=uuid.UUID(task.transfer_id),
-        step_id=uuid.UUID(task.subject_id),
+        transfer_id=task.transfer_id,
+        step_id=task.subject_id,
         decision="approve" if plan.status is TaskStatus.APPROVED else "reject",
         reason=decision.reason,
         decided_by=decision.decided_by,
-        decided_unit=str(authority),
+        decided_unit=str(unit),
         intervention=task.kind == TaskKind.TRANSFER_INTERVENTION,
         rule=decision.rule,
     )
-    await emit(decided, NATIONAL)
+    await emit(decided, target=NATIONAL)
 
 
 async def announce_graduation(
@@ -357,7 +352,7 @@ async def announce_graduation(
     """Approved → national applies the list; rejected → the school and its province."""
     details = task.details
     items = tuple(GraduationItem.model_validate(i) for i in details["items"])
-    batch_id = uuid.UUID(task.subject_id)
+    batch_id = task.subject_id
     if plan.status is TaskStatus.APPROVED:
         approved = GraduationBatchApproved(
             batch_id=batch_id,
@@ -367,7 +362,7 @@ async def announce_graduation(
             items=items,
             late=bool(details.get("late_reason")),
         )
-        await emit(approved, NATIONAL)
+        await emit(approved, target=NATIONAL)
         return
     decided = GraduationBatchDecided(
         batch_id=batch_id,
@@ -382,19 +377,19 @@ async def announce_graduation(
 
 
 async def announce_duplicate_decision(
-    emit: Emit, authority: UnitRef, task: Any, plan: Plan, decision: Decision
+    emit: Emit, unit: UnitRef, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """The authority's approval of a duplicate resolution (LS 2(三)) to national."""
     decided = DuplicateApprovalDecided(
-        resolution_id=uuid.UUID(task.subject_id),
+        resolution_id=task.subject_id,
         decision="approve" if plan.status is TaskStatus.APPROVED else "reject",
         reason=decision.reason,
         decided_by=decision.decided_by,
-        decided_unit=str(authority),
+        decided_unit=str(unit),
     )
-    await emit(decided, NATIONAL)
+    await emit(decided, target=NATIONAL)
 
 
 async def _tell_school_and_province(emit: Emit, school: School, payload: Contract) -> None:
-    await emit(payload, school_unit(school))
-    await emit(payload, province_unit(school))
+    await emit(payload, target=school_unit(school))
+    await emit(payload, target=province_unit(school))

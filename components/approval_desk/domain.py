@@ -1,12 +1,12 @@
-"""Approval tasks and the authority's own checks: rules only (standard library and the
+"""The desk's tasks and an authority's own checks: rules only (standard library and the
 GB 11643 rules of :mod:`shared.resident_id`, which is standard library too).
 
 A task is opened for every submission a school makes to its authority, and for every transfer
-step the authority (or, once a party is late, its superior) has to decide, and is decided
-once: ``open`` → ``approved`` | ``rejected``; a transfer that ends elsewhere (rejected by
-another party, cancelled, stopped) makes its open tasks ``void``. A registration batch may be
-approved with some of its items rejected (each with its own reason); the task is then
-``approved`` and those items ``rejected``.
+step a party (the sending school, an authority, a province — or, once a party is late, its
+superior) has to decide, and is decided once: ``open`` → ``approved`` | ``rejected``; a
+transfer that ends elsewhere (rejected by another party, cancelled, stopped) makes its open
+tasks ``void``. A registration batch may be approved with some of its items rejected (each
+with its own reason); the task is then ``approved`` and those items ``rejected``.
 
 The checks are what an authority verifies before it approves (N2013 art. 6: no registration
 on false information, no duplicate registration; ZJ art. 11 for key fields). A finding never
@@ -16,6 +16,7 @@ to the officer, who decides.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,8 @@ class TaskKind(StrEnum):
     REGISTRATION_BATCH = "registration_batch"  # 学籍建立: a school's intake
     KEY_FIELD_CHANGE = "key_field_change"  # 关键信息变更: name / ID document
     STATUS_CHANGE = "status_change"  # 学籍变动: suspension, dropout, death, grade skip …
-    TRANSFER_STEP = "transfer_step"  # 转学核办: the authority's (or province's) own step
+    # 转学核办: a party's own step (the sending school's, an authority's, a province's)
+    TRANSFER_STEP = "transfer_step"
     # 强制干预 (HA art. 11(三)): the superior decides a late party's step on its behalf
     TRANSFER_INTERVENTION = "transfer_intervention"
     GRADUATION_BATCH = "graduation_batch"  # 毕业审核: a school's graduating list (LS 3(一))
@@ -54,6 +56,17 @@ class TaskKind(StrEnum):
 
 
 TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})
+# What a registry authority (county, province) decides.
+AUTHORITY_KINDS = frozenset(TaskKind)
+# What a school submits to its registry authority; deciding one answers the school.
+SUBMISSION_KINDS = frozenset(
+    {
+        TaskKind.REGISTRATION_BATCH,
+        TaskKind.KEY_FIELD_CHANGE,
+        TaskKind.STATUS_CHANGE,
+        TaskKind.GRADUATION_BATCH,
+    }
+)
 
 
 class TaskStatus(StrEnum):
@@ -264,7 +277,8 @@ class Decision:
     kind: DecisionKind
     decided_by: str
     reason: str | None = None
-    rejected_items: Mapping[str, str] = field(default_factory=dict)  # registration id → reason
+    # registration id → reason
+    rejected_items: Mapping[uuid.UUID, str] = field(default_factory=dict)
     rule: str | None = None  # the rule behind an automatic rejection (e.g. under_discipline)
 
 
@@ -273,12 +287,12 @@ class Plan:
     """The effect of a decision: the task's new status and each item's fate."""
 
     status: TaskStatus
-    approved: tuple[str, ...]
-    rejected: Mapping[str, str]  # registration id → reason
+    approved: tuple[uuid.UUID, ...]
+    rejected: Mapping[uuid.UUID, str]  # registration id → reason
 
 
 def plan_decision(
-    kind: TaskKind, status: TaskStatus, item_ids: Sequence[str], decision: Decision
+    kind: TaskKind, status: TaskStatus, item_ids: Sequence[uuid.UUID], decision: Decision
 ) -> Plan:
     """Check ``decision`` against the task and say what it does; raises DecisionRefused."""
     if status is not TaskStatus.OPEN:
@@ -292,7 +306,7 @@ def plan_decision(
     return _plan_approval(item_ids, decision.rejected_items)
 
 
-def _plan_rejection(item_ids: Sequence[str], decision: Decision) -> Plan:
+def _plan_rejection(item_ids: Sequence[uuid.UUID], decision: Decision) -> Plan:
     if not (decision.reason or "").strip():
         raise DecisionRefused("reason_required", "a rejection needs a reason")
     if decision.rejected_items:
@@ -304,7 +318,7 @@ def _plan_rejection(item_ids: Sequence[str], decision: Decision) -> Plan:
     return Plan(TaskStatus.REJECTED, (), {item: reason for item in item_ids})
 
 
-def _plan_approval(item_ids: Sequence[str], rejected: Mapping[str, str]) -> Plan:
+def _plan_approval(item_ids: Sequence[uuid.UUID], rejected: Mapping[uuid.UUID, str]) -> Plan:
     unknown = set(rejected) - set(item_ids)
     if unknown:
         raise DecisionRefused(

@@ -7,10 +7,11 @@ rejects; the decision goes back to national (``duplicate.approval_decided``, see
 from __future__ import annotations
 
 import logging
+import uuid
 
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import TaskKind
 from components.approval_desk.intake import governed_school, task_row
-from components.approval_desk.role import RegistryAuthority
 from shared.contracts.duplicates import DuplicateApprovalRequested
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.handlers import HandlerContext
@@ -18,25 +19,23 @@ from shared.messaging.handlers import HandlerContext
 log = logging.getLogger(__name__)
 
 
-def proof_url(
-    authority: RegistryAuthority, real_school: str, resolution_id: str, index: int
-) -> str:
+def proof_url(desk: ApprovalDesk, real_school: str, resolution_id: uuid.UUID, index: int) -> str:
     """Where the real school serves the attendance proof (absolute when its instance is known)."""
     path = f"/api/v1/duplicate-resolutions/{resolution_id}/proofs/{index}"
     unit = UnitRef(tier=Tier.SCHOOL, code=real_school)
-    instance = authority.runtime.federation.instance_hosting(unit)
+    instance = desk.runtime.federation.instance_hosting(unit)
     return f"http://{instance.host}:{instance.port}{path}" if instance else path
 
 
 async def receive_request(
-    authority: RegistryAuthority, ctx: HandlerContext, request: DuplicateApprovalRequested
+    desk: ApprovalDesk, ctx: HandlerContext, request: DuplicateApprovalRequested
 ) -> None:
     """One task per resolution at this unit (a redelivery is recognised and ignored)."""
     code = request.real_school if "real_authority" in request.roles else request.other_school
-    school = governed_school(authority, ctx.unit, code)
-    tasks = authority.tasks(ctx.session)
-    kind, subject = TaskKind.DUPLICATE_RESOLUTION, str(request.resolution_id)
-    if await tasks.find_subject(ctx.unit.code, kind, subject):
+    school = governed_school(desk, ctx.unit, code)
+    tasks = desk.tasks(ctx.session)
+    kind, subject = TaskKind.DUPLICATE_RESOLUTION, request.resolution_id
+    if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("duplicate resolution %s already has a task at %s", subject, ctx.unit)
         return
     details = {
@@ -48,10 +47,10 @@ async def receive_request(
         "proofs": [
             {
                 **p.model_dump(mode="json"),
-                "url": proof_url(authority, request.real_school, subject, p.index),
+                "url": proof_url(desk, request.real_school, subject, p.index),
             }
             for p in request.proofs
         ],
     }
-    await tasks.add(task_row(authority, ctx, kind, school, subject, 0, 0, details))
+    await tasks.add(task_row(desk, ctx, kind, school, subject, 0, 0, details))
     log.info("duplicate resolution %s: task opened at %s", subject, ctx.unit)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import Finding, TaskKind
 from components.approval_desk.intake import governed_school, task_row
-from components.approval_desk.role import RegistryAuthority
 from shared.contracts.graduation import GraduationBatchSubmitted
 from shared.messaging.handlers import HandlerContext
 
@@ -25,13 +25,13 @@ RULE_LATE = "graduation_late"
 
 
 async def receive_graduation_batch(
-    authority: RegistryAuthority, ctx: HandlerContext, batch: GraduationBatchSubmitted
+    desk: ApprovalDesk, ctx: HandlerContext, batch: GraduationBatchSubmitted
 ) -> None:
     """Open a task for a graduating list (a re-sent list is recognised and ignored)."""
-    school = governed_school(authority, ctx.unit, batch.school_code)
-    tasks = authority.tasks(ctx.session)
-    kind, subject = TaskKind.GRADUATION_BATCH, str(batch.batch_id)
-    if await tasks.find_subject(ctx.unit.code, kind, subject):
+    school = governed_school(desk, ctx.unit, batch.school_code)
+    tasks = desk.tasks(ctx.session)
+    kind, subject = TaskKind.GRADUATION_BATCH, batch.batch_id
+    if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("graduation batch %s already has a task at %s; ignored", subject, ctx.unit)
         return
     findings = []
@@ -46,6 +46,6 @@ async def receive_graduation_batch(
         "late_reason": batch.late_reason,
         "findings": [f.as_dict() for f in findings],
     }
-    task = task_row(authority, ctx, kind, school, subject, len(batch.items), len(findings), details)
+    task = task_row(desk, ctx, kind, school, subject, len(batch.items), len(findings), details)
     await tasks.add(task)
     log.info("graduation batch %s at %s: %d students", subject, ctx.unit, len(batch.items))

@@ -1,22 +1,27 @@
-"""The authority's HTTP API: a task, its proofs, the officer's decision.
+"""The desk's HTTP API: a task, its proofs, the officer's decision (one or many).
 
 Task lists are per unit and live in each service's router (``/api/v1/counties/{code}/tasks``,
-``/api/v1/provinces/{code}/tasks``), calling :func:`components.approval_desk.queries.list_tasks`.
+``/api/v1/provinces/{code}/tasks``, ``/api/v1/schools/{code}/tasks``), calling
+:func:`components.approval_desk.queries.list_tasks_unless`. A route that decides is the
+boundary of its transaction: it opens the unit of work, hands it to the use case, commits.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
 from components.approval_desk import decisions, queries
-from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.desk import ApprovalDesk
+from components.approval_desk.domain import Decision
 from components.approval_desk.schemas import BulkDecisionCreate, DecisionCreate, TaskRead
 from shared.audit.recording import audited
+from shared.federation.config import UnitRef
 from shared.runtime import bulk
 from shared.runtime.app import ProofIndex
 from shared.runtime.bulk import BulkOutcome
@@ -24,14 +29,14 @@ from shared.runtime.errors import DomainError
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
 
-# A task names its authority unit: its staff and the levels above read it; its approvers
+# A task names its deciding unit: its staff and the levels above read it; its approvers
 # decide it.
 TaskReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
 TaskApprover = Annotated[Access, requires(Role.APPROVER, unit=OBJECT, reach=Reach.OWN)]
 
 
-def task_router(authority: RegistryAuthority) -> APIRouter:
-    """Routes on single tasks, for any service that plays the authority."""
+def task_router(desk: ApprovalDesk) -> APIRouter:
+    """Routes on single tasks, for a service whose desk shows the desk's own task view."""
     router = APIRouter(prefix="/api/v1/tasks", tags=["registry authority"])
 
     @router.get(
@@ -42,7 +47,7 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
     )
     async def read_task(task_id: uuid.UUID, access: TaskReader) -> TaskRead:
         """The task with the items' basic info, the key-field change and its proofs' names."""
-        return await queries.read_task(authority, str(task_id), visible(access))
+        return await queries.read_task(desk, task_id, visible(desk, access))
 
     @router.get(
         "/{task_id}/proofs/{index}",
@@ -53,7 +58,7 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
     )
     async def read_proof(task_id: uuid.UUID, index: ProofIndex, access: TaskReader) -> Response:
         """The ``index``-th proof (as listed in the task) as the file the school sent."""
-        proof = await queries.read_proof(authority, str(task_id), index, visible(access))
+        proof = await queries.read_proof(desk, task_id, index, visible(desk, access))
         media_type = mimetypes.guess_type(proof.filename)[0] or "application/octet-stream"
         disposition = f"attachment; filename*=UTF-8''{quote(proof.filename)}"
         return Response(
@@ -74,24 +79,9 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         alone (404 ``task_not_found``, 409 ``task_already_decided``, 422 with its rule); a
         refused task never holds back the others."""
         asked = [
-            (str(item.task_id), item.to_domain(access.principal.username))
-            for item in body.decisions
+            (item.task_id, item.to_domain(access.principal.username)) for item in body.decisions
         ]
-        done = await decisions.decide_many(authority, asked, visible(access))
-        results = []
-        for item, result in zip(body.decisions, done, strict=True):
-            if isinstance(result, DomainError):
-                results.append(bulk.refused(item.task_id, result))
-            else:
-                results.append(
-                    bulk.ItemOutcome(
-                        task_id=item.task_id,
-                        status=200,
-                        task_status=result.status,
-                        decided_at=result.at,
-                    )
-                )
-        return bulk.outcome(results)
+        return await commit_decisions(desk, asked, access)
 
     @router.post(
         "/{task_id}/decision",
@@ -106,12 +96,43 @@ def task_router(authority: RegistryAuthority) -> APIRouter:
         national;
         rejections go back to the school and its province. 409 if the task is decided.
         """
-        await decisions.decide(
-            authority, str(task_id), body.to_domain(access.principal.username), visible(access)
-        )
-        return await queries.read_task(authority, str(task_id), visible(access))
-
-    def visible(access: Access) -> queries.Visible:
-        return access.sees(authority.runtime.tier, authority.hosts)
+        await commit_decision(desk, task_id, body.to_domain(access.principal.username), access)
+        return await queries.read_task(desk, task_id, visible(desk, access))
 
     return router
+
+
+def visible(desk: ApprovalDesk, access: Access) -> decisions.Visible:
+    """The deciding units this caller may see: hosted here, and within the route's reach."""
+
+    def sees(unit: UnitRef) -> bool:
+        return desk.hosts(unit) and access.may(unit)
+
+    return sees
+
+
+async def commit_decision(
+    desk: ApprovalDesk, task_id: uuid.UUID, decision: Decision, access: Access
+) -> None:
+    """One officer's decision, committed here (the request is the boundary)."""
+    async with desk.runtime.unit_of_work() as uow:
+        await decisions.decide(desk, uow, task_id, decision, visible(desk, access))
+        await uow.commit()
+
+
+async def commit_decisions(
+    desk: ApprovalDesk, asked: Sequence[tuple[uuid.UUID, Decision]], access: Access
+) -> BulkOutcome:
+    """Several decisions, committed together here; one outcome per item, in order."""
+    async with desk.runtime.unit_of_work() as uow:
+        done = await decisions.decide_many(desk, uow, asked, visible(desk, access))
+        await uow.commit()
+    results = [
+        bulk.refused(task_id, result)
+        if isinstance(result, DomainError)
+        else bulk.ItemOutcome(
+            task_id=task_id, status=200, task_status=result.status, decided_at=result.at
+        )
+        for (task_id, _), result in zip(asked, done, strict=True)
+    ]
+    return bulk.outcome(results)

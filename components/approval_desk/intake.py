@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from components.approval_desk.decisions import handler_emit, settle
+from components.approval_desk.decisions import settle
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import (
     SYSTEM,
     TRACE_KEY,
@@ -31,7 +32,6 @@ from components.approval_desk.domain import (
     check_key_field_change,
     check_status_change,
 )
-from components.approval_desk.role import RegistryAuthority
 from shared.contracts.registration import (
     KeyFieldChangeSubmitted,
     ProofDocument,
@@ -51,9 +51,9 @@ log = logging.getLogger(__name__)
 AUTO_APPROVAL_REASON = "passed every check; the province approves such batches automatically"
 
 
-def governed_school(authority: RegistryAuthority, unit: UnitRef, school_code: str) -> School:
+def governed_school(desk: ApprovalDesk, unit: UnitRef, school_code: str) -> School:
     """The submitting school, if ``unit`` is its registry authority; dead-letter otherwise."""
-    school = authority.school(school_code)
+    school = desk.school(school_code)
     if school is None:
         raise PermanentMessageError(f"school {school_code} is not in the federation")
     if school.authority_unit != unit:
@@ -65,23 +65,23 @@ def governed_school(authority: RegistryAuthority, unit: UnitRef, school_code: st
 
 
 async def receive_batch(
-    authority: RegistryAuthority, ctx: HandlerContext, batch: RegistrationBatchSubmitted
+    desk: ApprovalDesk, ctx: HandlerContext, batch: RegistrationBatchSubmitted
 ) -> None:
     """Open a task for a registration batch, or approve it at once where the rules allow."""
-    school = governed_school(authority, ctx.unit, batch.school_code)
+    school = governed_school(desk, ctx.unit, batch.school_code)
     _require_distinct(batch)
-    tasks = authority.tasks(ctx.session)
-    kind, subject = TaskKind.REGISTRATION_BATCH, str(batch.batch_id)
-    if await tasks.find_subject(ctx.unit.code, kind, subject):
+    tasks = desk.tasks(ctx.session)
+    kind, subject = TaskKind.REGISTRATION_BATCH, batch.batch_id
+    if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("batch %s already has a task at %s; ignored", subject, ctx.unit)
         return
     findings = check_batch(
-        {str(i.registration_id): i.basic for i in batch.items}, school.stage, authority.today()
+        {str(i.registration_id): i.basic for i in batch.items}, school.stage, desk.today()
     )
-    task = task_row(authority, ctx, kind, school, subject, len(batch.items), len(findings), {})
+    task = task_row(desk, ctx, kind, school, subject, len(batch.items), len(findings), {})
     await tasks.add(task, _item_rows(task["task_id"], batch.items, findings))
-    if not findings and authority.auto_approves(school):
-        await _approve_automatically(authority, ctx, task["task_id"], school)
+    if not findings and desk.auto_approves(school):
+        await _approve_automatically(desk, ctx, task["task_id"])
     log.info(
         "batch %s at %s: %d items, %d with findings",
         subject,
@@ -92,12 +92,12 @@ async def receive_batch(
 
 
 async def _approve_automatically(
-    authority: RegistryAuthority, ctx: HandlerContext, task_id: str, school: School
+    desk: ApprovalDesk, ctx: HandlerContext, task_id: uuid.UUID
 ) -> None:
-    tasks = authority.tasks(ctx.session)
+    tasks = desk.tasks(ctx.session)
     task = await tasks.get(task_id)
     decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=AUTO_APPROVAL_REASON)
-    await settle(authority, tasks, task, school, decision, handler_emit(ctx))
+    await settle(desk, tasks, task, decision, ctx.emit)
 
 
 def _require_distinct(batch: RegistrationBatchSubmitted) -> None:
@@ -107,25 +107,25 @@ def _require_distinct(batch: RegistrationBatchSubmitted) -> None:
 
 
 async def receive_key_field_change(
-    authority: RegistryAuthority, ctx: HandlerContext, change: KeyFieldChangeSubmitted
+    desk: ApprovalDesk, ctx: HandlerContext, change: KeyFieldChangeSubmitted
 ) -> None:
     """Open a task for a key-field change; its proofs stay with the task for the officer."""
-    school = governed_school(authority, ctx.unit, change.school_code)
-    tasks = authority.tasks(ctx.session)
-    kind, subject = TaskKind.KEY_FIELD_CHANGE, str(change.change_id)
-    if await tasks.find_subject(ctx.unit.code, kind, subject):
+    school = governed_school(desk, ctx.unit, change.school_code)
+    tasks = desk.tasks(ctx.session)
+    kind, subject = TaskKind.KEY_FIELD_CHANGE, change.change_id
+    if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("key-field change %s already has a task at %s; ignored", subject, ctx.unit)
         return
     proofs = [_decoded(change.change_id, index, p) for index, p in enumerate(change.proofs)]
     new = change.changes
-    findings = check_key_field_change(new.name, new.id_type, new.id_number, authority.today())
+    findings = check_key_field_change(new.name, new.id_type, new.id_number, desk.today())
     details = {
         "student_number": change.student_number,
         "changes": new.model_dump(mode="json"),
         "request_reason": change.reason,
         "findings": [f.as_dict() for f in findings],
     }
-    task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
+    task = task_row(desk, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task, proofs=[{"task_id": task["task_id"], **p} for p in proofs])
     log.info("key-field change %s at %s: task opened", subject, ctx.unit)
 
@@ -136,25 +136,25 @@ RECORDED_REASON = (
 
 
 async def receive_status_change(
-    authority: RegistryAuthority, ctx: HandlerContext, change: StatusChangeSubmitted
+    desk: ApprovalDesk, ctx: HandlerContext, change: StatusChangeSubmitted
 ) -> None:
     """Open a task for a status change (学籍变动). Where the province's rules say the
     authority only records this kind of change (登记 / 备案) and the checks found nothing, the
     system approves it at once; otherwise it waits for an officer, who reads the findings
     (a death reported late, a date in the future) and the proofs at the school."""
-    school = governed_school(authority, ctx.unit, change.school_code)
-    tasks = authority.tasks(ctx.session)
-    kind, subject = TaskKind.STATUS_CHANGE, str(change.change_id)
-    if await tasks.find_subject(ctx.unit.code, kind, subject):
+    school = governed_school(desk, ctx.unit, change.school_code)
+    tasks = desk.tasks(ctx.session)
+    kind, subject = TaskKind.STATUS_CHANGE, change.change_id
+    if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("status change %s already has a task at %s; ignored", subject, ctx.unit)
         return
-    federation = authority.runtime.federation
-    rules = authority.rules(school.province)
+    federation = desk.runtime.federation
+    rules = desk.rules(school.province)
     findings = check_status_change(
         change.facts.change,
         change.facts.effective_on,
-        authority.today(),
-        _death_report_due(authority, rules, change),
+        desk.today(),
+        _death_report_due(desk, rules, change),
     )
     details = {
         "student_number": change.student_number,
@@ -165,28 +165,26 @@ async def receive_status_change(
         "proofs": [
             {
                 **proof.model_dump(mode="json"),
-                "url": status_proof_url(federation, school.code, subject, proof.index),
+                "url": status_proof_url(federation, school.code, str(subject), proof.index),
             }
             for proof in change.proofs
         ],
     }
-    task = task_row(authority, ctx, kind, school, subject, 0, len(findings), details)
+    task = task_row(desk, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task)
     if change.facts.change in rules.status_change.recorded_by_authority and not findings:
         decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=RECORDED_REASON)
-        await settle(
-            authority, tasks, await tasks.get(task["task_id"]), school, decision, handler_emit(ctx)
-        )
+        await settle(desk, tasks, await tasks.get(task["task_id"]), decision, ctx.emit)
     log.info("status change %s at %s: task opened", subject, ctx.unit)
 
 
 def _death_report_due(
-    authority: RegistryAuthority, rules: ProvinceRules, change: StatusChangeSubmitted
+    desk: ApprovalDesk, rules: ProvinceRules, change: StatusChangeSubmitted
 ) -> date | None:
     """The last day to report a death: working days of the province's calendar."""
     if change.facts.change != "decease":
         return None
-    calendar = load_workday_calendar(authority.runtime.settings.federation_config, rules)
+    calendar = load_workday_calendar(desk.runtime.settings.federation_config, rules)
     days = rules.status_change.death_report_working_days
     return calendar.add_workdays(change.facts.effective_on, days).due
 
@@ -208,39 +206,39 @@ def _decoded(change_id: uuid.UUID, index: int, proof: ProofDocument) -> dict[str
 
 
 def task_row(
-    authority: RegistryAuthority,
+    desk: ApprovalDesk,
     ctx: HandlerContext,
     kind: TaskKind,
     school: School,
-    subject: str,
+    subject: uuid.UUID,
     item_count: int,
     finding_count: int,
     details: dict[str, Any],
 ) -> dict[str, Any]:
     return {
-        "task_id": str(uuid.uuid4()),
+        "task_id": uuid.uuid4(),
         "kind": kind,
         "status": TaskStatus.OPEN,
-        "authority_unit": ctx.unit.code,
+        "unit": ctx.unit,
         "school_code": school.code,
         "subject_id": subject,
         "item_count": item_count,
         "finding_count": finding_count,
         # the flow's trace: the officer's decision continues it (one trace per flow)
         "details": {**details, TRACE_KEY: current_trace_context()},
-        "opened_at": authority.now(),
-        "correlation_id": str(ctx.envelope.correlation_id),
-        "message_id": str(ctx.envelope.message_id),
+        "opened_at": desk.now(),
+        "correlation_id": ctx.envelope.correlation_id,
+        "message_id": ctx.envelope.message_id,
     }
 
 
 def _item_rows(
-    task_id: str, items: Sequence[RegistrationItem], findings: dict[str, list[Finding]]
+    task_id: uuid.UUID, items: Sequence[RegistrationItem], findings: dict[str, list[Finding]]
 ) -> list[dict[str, Any]]:
     return [
         {
             "task_id": task_id,
-            "registration_id": str(item.registration_id),
+            "registration_id": item.registration_id,
             "position": position,
             "basic": item.basic.model_dump(mode="json"),
             "findings": [f.as_dict() for f in findings.get(str(item.registration_id), [])],

@@ -1,9 +1,15 @@
-"""The authority's message handlers: thin, they hand each message to its use case."""
+"""The desk's message handlers: thin, they hand each message to its use case.
+
+A registry authority (county, province) subscribes with :func:`register`; a party that only
+decides transfer steps (the sending school) with :func:`register_transfer_steps`, and voids
+its tasks of a closed transfer from its own ``transfer.closed`` handler
+(:func:`components.approval_desk.transfers.void_closed`), which also ends its transfer in.
+"""
 
 from __future__ import annotations
 
 from components.approval_desk import duplicates, graduation, intake, transfers, verification
-from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.desk import ApprovalDesk
 from shared.contracts.duplicates import DuplicateApprovalRequested
 from shared.contracts.graduation import GraduationBatchSubmitted
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
@@ -19,59 +25,69 @@ from shared.contracts.verification import VerificationFindings
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
-def register(handlers: HandlerRegistry, authority: RegistryAuthority) -> None:
-    """Subscribe the authority to what schools submit to it and to its transfer steps."""
+def register(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
+    """A registry authority's desk: what schools submit to it, national's requests, its
+    transfer steps, interventions for its late parties, and closed transfers."""
+    register_submissions(handlers, desk)
+    register_transfer_steps(handlers, desk)
+
+    async def on_step_overdue(ctx: HandlerContext, overdue: TransferStepOverdue) -> None:
+        await transfers.receive_overdue(desk, ctx, overdue)
+
+    async def on_transfer_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
+        await transfers.void_closed(desk, ctx, closed)
+
+    handlers.register(TransferStepOverdue, on_step_overdue)
+    handlers.register(TransferClosed, on_transfer_closed)
+
+
+def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
+    """What a school submits to its registry authority, and what national asks of it."""
 
     async def on_batch_submitted(ctx: HandlerContext, batch: RegistrationBatchSubmitted) -> None:
-        await intake.receive_batch(authority, ctx, batch)
+        await intake.receive_batch(desk, ctx, batch)
 
     async def on_key_field_change_submitted(
         ctx: HandlerContext, change: KeyFieldChangeSubmitted
     ) -> None:
-        await intake.receive_key_field_change(authority, ctx, change)
+        await intake.receive_key_field_change(desk, ctx, change)
 
     async def on_status_change_submitted(
         ctx: HandlerContext, change: StatusChangeSubmitted
     ) -> None:
-        await intake.receive_status_change(authority, ctx, change)
-
-    async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
-        await transfers.receive_step(authority, ctx, step)
-
-    async def on_step_reminder(ctx: HandlerContext, reminder: TransferStepReminder) -> None:
-        await transfers.note_reminder(authority, ctx, reminder)
-
-    async def on_step_overdue(ctx: HandlerContext, overdue: TransferStepOverdue) -> None:
-        await transfers.receive_overdue(authority, ctx, overdue)
-
-    async def on_transfer_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
-        await transfers.void_closed(authority, ctx, closed)
+        await intake.receive_status_change(desk, ctx, change)
 
     async def on_graduation_submitted(ctx: HandlerContext, batch: GraduationBatchSubmitted) -> None:
-        await graduation.receive_graduation_batch(authority, ctx, batch)
-
-    handlers.register(RegistrationBatchSubmitted, on_batch_submitted)
-    handlers.register(GraduationBatchSubmitted, on_graduation_submitted)
+        await graduation.receive_graduation_batch(desk, ctx, batch)
 
     async def on_verification_findings(ctx: HandlerContext, found: VerificationFindings) -> None:
-        await verification.receive_verification_findings(authority, ctx, found)
-
-    handlers.register(VerificationFindings, on_verification_findings)
+        await verification.receive_verification_findings(desk, ctx, found)
 
     async def on_duplicate_requested(
         ctx: HandlerContext, request: DuplicateApprovalRequested
     ) -> None:
-        await duplicates.receive_request(authority, ctx, request)
+        await duplicates.receive_request(desk, ctx, request)
 
-    handlers.register(DuplicateApprovalRequested, on_duplicate_requested)
+    handlers.register(RegistrationBatchSubmitted, on_batch_submitted)
     handlers.register(KeyFieldChangeSubmitted, on_key_field_change_submitted)
     handlers.register(StatusChangeSubmitted, on_status_change_submitted)
-    handlers.register(TransferStepOpened, on_step_opened)
-    handlers.register(TransferStepReminder, on_step_reminder)
-    handlers.register(TransferStepOverdue, on_step_overdue)
-    handlers.register(TransferClosed, on_transfer_closed)
+    handlers.register(GraduationBatchSubmitted, on_graduation_submitted)
+    handlers.register(VerificationFindings, on_verification_findings)
+    handlers.register(DuplicateApprovalRequested, on_duplicate_requested)
+
+
+def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
+    """A deciding party's steps: opened, reminded, settled by someone else."""
+
+    async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
+        await transfers.receive_step(desk, ctx, step)
+
+    async def on_step_reminder(ctx: HandlerContext, reminder: TransferStepReminder) -> None:
+        await transfers.note_reminder(desk, ctx, reminder)
 
     async def on_step_settled(ctx: HandlerContext, settled: TransferStepSettled) -> None:
-        await transfers.void_settled(authority, ctx, settled)
+        await transfers.void_settled(desk, ctx, settled)
 
+    handlers.register(TransferStepOpened, on_step_opened)
+    handlers.register(TransferStepReminder, on_step_reminder)
     handlers.register(TransferStepSettled, on_step_settled)

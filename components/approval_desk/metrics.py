@@ -1,30 +1,35 @@
-"""The authority's gauge: open and overdue tasks per hosted unit, computed at each scrape."""
+"""The desk's gauge: open and overdue tasks per deciding unit and kind, at each scrape."""
 
 from __future__ import annotations
 
-from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.desk import ApprovalDesk
 from shared.telemetry.metrics import LabelValues
 
-TASKS_GAUGE = "xueji_authority_tasks"
+TASKS_GAUGE = "xueji_desk_tasks"
 
 
-def register_task_gauge(authority: RegistryAuthority) -> None:
-    """``xueji_authority_tasks{unit, state=open|overdue}`` (overdue: past due, Beijing today)."""
+def register_task_gauge(desk: ApprovalDesk) -> None:
+    """``xueji_desk_tasks{unit, kind, state=open|overdue}`` (overdue: past due, Beijing
+    today), one query per scrape; every hosted unit shows every kind the desk decides, at 0
+    when nothing waits."""
 
     async def counts() -> dict[LabelValues, float]:
-        units = list(authority.runtime.instance.units)
+        units = [desk.unit(code) for code in desk.runtime.instance.units]
         values: dict[LabelValues, float] = {}
-        for code in units:
-            values[(str(authority.unit(code)), "open")] = 0
-            values[(str(authority.unit(code)), "overdue")] = 0
-        async with authority.runtime.sessions() as session:
-            rows = await authority.tasks(session).open_counts(units, authority.today())
+        for unit in units:
+            for kind in desk.kinds:
+                values[(str(unit), str(kind), "open")] = 0
+                values[(str(unit), str(kind), "overdue")] = 0
+        async with desk.runtime.sessions() as session:
+            rows = await desk.tasks(session).open_counts(units, desk.today())
         for row in rows:
-            unit = str(authority.unit(row.authority_unit))
-            values[(unit, "open")] = row.open
-            values[(unit, "overdue")] = row.overdue or 0
+            values[(str(row.unit), row.kind, "open")] = row.open
+            values[(str(row.unit), row.kind, "overdue")] = row.overdue or 0
         return values
 
-    authority.runtime.metrics.register_gauge_callback(
-        TASKS_GAUGE, "Open and overdue tasks per unit", ["unit", "state"], counts
+    desk.runtime.metrics.register_gauge_callback(
+        TASKS_GAUGE,
+        "Open and overdue tasks per deciding unit and kind",
+        ["unit", "kind", "state"],
+        counts,
     )

@@ -1,27 +1,37 @@
-"""Reading tasks: the officer's task list, one task with its items, one proof."""
+"""Reading tasks: a unit's task list (conditional, long-polled), one task, one proof.
+
+The list and the task are shaped by the caller's *view* (a function of the rows): the desk's
+own :class:`~components.approval_desk.schemas.TaskPage` for authorities, the sending school's
+transfer-step page for schools. The query, its filters, the ETag, the 304 and the long poll
+are the same for every unit (decisions 0017, 0020).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from components.approval_desk import schemas
+from components.approval_desk.decisions import Visible
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import TaskKind
 from components.approval_desk.repository import TASK_LIST, TaskRepository
-from components.approval_desk.role import RegistryAuthority
 from shared.audit.recording import annotate
+from shared.federation.config import UnitRef
 from shared.runtime.bulk import Conditional, conditional_page
 from shared.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-# Which authority units the caller may see (the hosted ones the principal reaches).
-Visible = Callable[[str], bool]
+# A page as the caller shows it: (the desk, the rows, how many match, the query, today).
+PageView = Callable[[ApprovalDesk, Sequence[Any], int, schemas.TaskListQuery, date], BaseModel]
 
 
 @dataclass(frozen=True)
@@ -30,81 +40,96 @@ class ProofFile:
     content: bytes
 
 
-async def list_tasks(
-    authority: RegistryAuthority, unit_code: str, query: schemas.TaskListQuery
-) -> schemas.TaskPage:
-    """A hosted unit's tasks, oldest first (the caller has checked the unit is hosted), with
-    due dates and overdue flags as of today (Beijing)."""
-    async with authority.runtime.sessions() as session:
-        return await _task_page(authority, session, unit_code, query, authority.today())
-
-
-async def list_tasks_unless(
-    authority: RegistryAuthority,
-    unit_code: str,
-    query: schemas.TaskListQuery,
-    if_none_match: str | None,
-) -> Conditional:
-    """:func:`list_tasks` for a client polling with ``If-None-Match``: no page (a 304) while
-    the unit's task list has the version its ETag names; with ``query.wait``, answered once
-    the list changes or after that many seconds (decision 0020)."""
-    today = authority.today()
-    variant = {**query.model_dump(mode="json", exclude={"wait"}), "today": today.isoformat()}
-    runtime = authority.runtime
-
-    async def page(session: AsyncSession) -> schemas.TaskPage:
-        return await _task_page(authority, session, unit_code, query, today)
-
-    return await conditional_page(
-        runtime.lists,
-        TASK_LIST,
-        unit_code,
-        variant,
-        if_none_match,
-        page,
-        query.wait,
-    )
-
-
-async def _task_page(
-    authority: RegistryAuthority,
-    session: AsyncSession,
-    unit_code: str,
+def task_page(
+    desk: ApprovalDesk,
+    rows: Sequence[Any],
+    total: int,
     query: schemas.TaskListQuery,
     today: date,
 ) -> schemas.TaskPage:
-    rows, total = await authority.tasks(session).page(
-        unit_code,
-        status=query.status,
-        kind=query.kind,
-        limit=query.limit,
-        offset=query.offset,
-        overdue_on=today if query.overdue else None,
-    )
+    """The desk's own page of task summaries."""
     return schemas.TaskPage(
-        items=[_summary(authority, row, today) for row in rows],
+        items=[summary(desk, row, today) for row in rows],
         total=total,
         limit=query.limit,
         offset=query.offset,
     )
 
 
+async def list_tasks(
+    desk: ApprovalDesk,
+    unit: UnitRef,
+    query: schemas.TaskListQuery,
+    view: PageView = task_page,
+) -> BaseModel:
+    """A hosted unit's tasks, oldest first (the caller has checked the unit is hosted), with
+    due dates and overdue flags as of today (Beijing)."""
+    async with desk.runtime.sessions() as session:
+        return await _page(desk, session, unit, query, desk.today(), view)
+
+
+async def list_tasks_unless(
+    desk: ApprovalDesk,
+    unit: UnitRef,
+    query: schemas.TaskListQuery,
+    if_none_match: str | None,
+    view: PageView = task_page,
+) -> Conditional:
+    """:func:`list_tasks` for a client polling with ``If-None-Match``: no page (a 304) while
+    the unit's task list has the version its ETag names; with ``query.wait``, answered once
+    the list changes or after that many seconds (decision 0020)."""
+    today = desk.today()
+    variant = {**query.model_dump(mode="json", exclude={"wait"}), "today": today.isoformat()}
+
+    async def page(session: AsyncSession) -> BaseModel:
+        return await _page(desk, session, unit, query, today, view)
+
+    return await conditional_page(
+        desk.runtime.lists, TASK_LIST, str(unit), variant, if_none_match, page, query.wait
+    )
+
+
+async def _page(
+    desk: ApprovalDesk,
+    session: AsyncSession,
+    unit: UnitRef,
+    query: schemas.TaskListQuery,
+    today: date,
+    view: PageView,
+) -> BaseModel:
+    rows, total = await desk.tasks(session).page(
+        unit,
+        status=query.status,
+        kind=query.kind,
+        limit=query.limit,
+        offset=query.offset,
+        overdue_on=today if query.overdue else None,
+    )
+    return view(desk, rows, total, query, today)
+
+
+async def get_task(desk: ApprovalDesk, task_id: uuid.UUID, visible: Visible | None = None) -> Any:
+    """The row of a task of a hosted unit (that ``visible`` lets through); 404 otherwise."""
+    async with desk.runtime.sessions() as session:
+        return await _hosted_task(desk, desk.tasks(session), task_id, visible)
+
+
 async def read_task(
-    authority: RegistryAuthority, task_id: str, visible: Visible | None = None
+    desk: ApprovalDesk, task_id: uuid.UUID, visible: Visible | None = None
 ) -> schemas.TaskRead:
     """A task of a hosted unit (that ``visible`` lets through) with its items, key-field
     change and proofs; 404 otherwise."""
-    async with authority.runtime.sessions() as session:
-        tasks = authority.tasks(session)
-        row = await _hosted_task(authority, tasks, task_id, visible)
+    async with desk.runtime.sessions() as session:
+        tasks = desk.tasks(session)
+        row = await _hosted_task(desk, tasks, task_id, visible)
         items = await tasks.items(task_id)
         proofs = await tasks.proofs(task_id)
     # Who reads which registration data is accountable (ZJ art. 30): log the access.
-    log.info("task %s read at %s", task_id, row.authority_unit)
+    log.info("task %s read at %s", task_id, row.unit)
     is_change = row.kind == TaskKind.KEY_FIELD_CHANGE
     change = schemas.key_field_change(row.details) if is_change else None
     return schemas.TaskRead(
-        **_summary(authority, row, authority.today()).model_dump(),
+        **summary(desk, row, desk.today()).model_dump(),
         items=[schemas.item(i) for i in items],
         key_field_change=change,
         proofs=[schemas.proof(p) for p in proofs],
@@ -117,11 +142,11 @@ async def read_task(
 
 
 async def read_proof(
-    authority: RegistryAuthority, task_id: str, index: int, visible: Visible | None = None
+    desk: ApprovalDesk, task_id: uuid.UUID, index: int, visible: Visible | None = None
 ) -> ProofFile:
-    async with authority.runtime.sessions() as session:
-        tasks = authority.tasks(session)
-        await _hosted_task(authority, tasks, task_id, visible)
+    async with desk.runtime.sessions() as session:
+        tasks = desk.tasks(session)
+        await _hosted_task(desk, tasks, task_id, visible)
         row = await tasks.proof(task_id, index)
     if row is None:
         raise NotFound(f"task {task_id} has no proof {index}", rule="proof_not_found")
@@ -130,17 +155,15 @@ async def read_proof(
 
 
 async def _hosted_task(
-    authority: RegistryAuthority, tasks: TaskRepository, task_id: str, visible: Visible | None
+    desk: ApprovalDesk, tasks: TaskRepository, task_id: uuid.UUID, visible: Visible | None
 ) -> Any:
     row = await tasks.get(task_id)
-    if row is None or not (visible or authority.hosts)(row.authority_unit):
+    if row is None or not (visible or desk.hosts)(row.unit):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
-    annotate(unit_kind=authority.runtime.tier, unit_code=row.authority_unit)
+    annotate(unit_kind=row.unit.tier, unit_code=row.unit.code)
     return row
 
 
-def _summary(authority: RegistryAuthority, row: Any, today: date) -> schemas.TaskSummary:
-    school = authority.school(row.school_code)
-    return schemas.summary(
-        row, str(authority.unit(row.authority_unit)), school.name if school else None, today
-    )
+def summary(desk: ApprovalDesk, row: Any, today: date) -> schemas.TaskSummary:
+    school = desk.school(row.school_code) if row.school_code else None
+    return schemas.summary(row, school.name if school else None, today)

@@ -1,8 +1,8 @@
-"""Every query of the authority's tables (set-based for batches).
+"""Every query of the desk's tables (set-based for batches).
 
 The statements a submission, a transfer step and the task list run on every message or
 request are built once per set of tables (:func:`_statements`; each hosting service has its
-own ``AuthorityTables``) with named bind parameters and executed with a parameter dict:
+own ``DeskTables``) with named bind parameters and executed with a parameter dict:
 building a statement and computing its cache key cost more CPU than running it (decision
 0019). The rarely run ones stay inline.
 
@@ -12,6 +12,7 @@ a poll of an unchanged list then answers 304 from that one row (decision 0020).
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -35,26 +36,27 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from components.approval_desk.domain import ItemStatus, Plan, TaskKind, TaskStatus
-from components.approval_desk.tables import AuthorityTables
+from components.approval_desk.tables import DeskTables
 from shared.db import list_versions
+from shared.federation.config import UnitRef
 
-# The polled list whose version every task write bumps (scope: the authority unit).
-TASK_LIST = "authority_task"
+# The polled list whose version every task write bumps (scope: the deciding unit's reference).
+TASK_LIST = "desk_task"
 
 # Which of the task list's optional filters are given: status, kind, overdue_on.
 _PageKey = tuple[bool, bool, bool]
 
 
 class _Statements:
-    """The hot statements over one ``AuthorityTables``, built once and reused by every
+    """The hot statements over one ``DeskTables``, built once and reused by every
     repository and session. Bind parameters that share an UPDATE with a SET column are
     prefixed (``k_`` for the WHERE, ``v_`` for SET): SQLAlchemy reserves the column names."""
 
-    def __init__(self, t: AuthorityTables) -> None:
+    def __init__(self, t: DeskTables) -> None:
         task = t.task
         self.task = task
         self.find_subject = select(task.c.task_id).where(
-            task.c.authority_unit == bindparam("unit"),
+            task.c.unit == bindparam("unit"),
             task.c.kind == bindparam("kind"),
             task.c.subject_id == bindparam("subject_id"),
         )
@@ -75,7 +77,7 @@ class _Statements:
                 reason=bindparam("v_reason"),
                 rule=bindparam("v_rule"),
             )
-            .returning(task.c.authority_unit)
+            .returning(task.c.unit)
         )
         # One (rows, count) pair per combination of the list's filters, built when first used.
         self._pages: dict[_PageKey, tuple[Select[Any], Select[Any]]] = {}
@@ -87,7 +89,7 @@ class _Statements:
         if found is None:
             task = self.task
             with_status, with_kind, with_overdue = key
-            conditions = [task.c.authority_unit == bindparam("unit")]
+            conditions = [task.c.unit == bindparam("unit")]
             if with_status:
                 conditions.append(task.c.status == bindparam("status"))
             if with_kind:
@@ -107,7 +109,7 @@ class _Statements:
 
 
 @cache
-def _statements(tables: AuthorityTables) -> _Statements:
+def _statements(tables: DeskTables) -> _Statements:
     """The statements of ``tables``: one object per service's tables, for the process's life."""
     return _Statements(tables)
 
@@ -120,12 +122,14 @@ def _overdue(task: Any, today: Any) -> Any:
 class TaskRepository:
     """Tasks, items and proofs of the units one service instance hosts."""
 
-    def __init__(self, session: AsyncSession, tables: AuthorityTables) -> None:
+    def __init__(self, session: AsyncSession, tables: DeskTables) -> None:
         self.session = session
         self.t = tables
         self._s = _statements(tables)
 
-    async def find_subject(self, unit: str, kind: TaskKind, subject_id: str) -> str | None:
+    async def find_subject(
+        self, unit: UnitRef, kind: TaskKind, subject_id: uuid.UUID
+    ) -> uuid.UUID | None:
         """The task already opened for this submission, if any."""
         params = {"unit": unit, "kind": kind, "subject_id": subject_id}
         return (await self.session.execute(self._s.find_subject, params)).scalar_one_or_none()
@@ -138,28 +142,28 @@ class TaskRepository:
     ) -> None:
         """Insert a task with its items and proofs (one statement per table)."""
         await self.session.execute(self._s.insert_task, [dict(task)])
-        list_versions.touch(self.session, TASK_LIST, task["authority_unit"])
+        list_versions.touch(self.session, TASK_LIST, str(task["unit"]))
         if items:
             await self.session.execute(self._s.insert_item, list(items))
         if proofs:
             await self.session.execute(self._s.insert_proof, list(proofs))
 
-    async def get(self, task_id: str) -> Row[Any] | None:
+    async def get(self, task_id: uuid.UUID) -> Row[Any] | None:
         return (await self.session.execute(self._s.get, {"task_id": task_id})).one_or_none()
 
-    async def get_many(self, task_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    async def get_many(self, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
         """The tasks among ``task_ids`` that exist, by id (one statement)."""
         rows = await self.session.execute(self._s.get_many, {"task_ids": list(set(task_ids))})
         return {row.task_id: row for row in rows.all()}
 
-    async def items(self, task_id: str) -> list[Row[Any]]:
+    async def items(self, task_id: uuid.UUID) -> list[Row[Any]]:
         item = self.t.item
         rows = await self.session.execute(
             select(item).where(item.c.task_id == task_id).order_by(item.c.position)
         )
         return list(rows.all())
 
-    async def item_ids(self, task_id: str) -> list[str]:
+    async def item_ids(self, task_id: uuid.UUID) -> list[uuid.UUID]:
         item = self.t.item
         rows = await self.session.execute(
             select(item.c.registration_id)
@@ -168,7 +172,7 @@ class TaskRepository:
         )
         return list(rows.scalars())
 
-    async def proofs(self, task_id: str) -> list[Any]:
+    async def proofs(self, task_id: uuid.UUID) -> list[Any]:
         """The proofs' descriptions, without their content."""
         proof = self.t.proof
         rows = await self.session.execute(
@@ -178,7 +182,7 @@ class TaskRepository:
         )
         return list(rows.all())
 
-    async def proof(self, task_id: str, position: int) -> Row[Any] | None:
+    async def proof(self, task_id: uuid.UUID, position: int) -> Row[Any] | None:
         proof = self.t.proof
         return (
             await self.session.execute(
@@ -188,7 +192,7 @@ class TaskRepository:
 
     async def page(
         self,
-        unit: str,
+        unit: UnitRef,
         *,
         status: TaskStatus | None,
         kind: TaskKind | None,
@@ -208,7 +212,7 @@ class TaskRepository:
 
     async def close(
         self,
-        task_id: str,
+        task_id: uuid.UUID,
         status: TaskStatus,
         *,
         at: datetime,
@@ -228,36 +232,36 @@ class TaskRepository:
         unit = (await self.session.execute(self._s.close, params)).scalar_one_or_none()
         if unit is None:
             return False
-        list_versions.touch(self.session, TASK_LIST, unit)
+        list_versions.touch(self.session, TASK_LIST, str(unit))
         return True
 
     async def void_transfer(
-        self, unit: str, transfer_id: str, *, at: datetime, by: str, reason: str
+        self, unit: UnitRef, transfer_id: uuid.UUID, *, at: datetime, by: str, reason: str
     ) -> int:
         """Make every open task of a transfer at ``unit`` void; how many were."""
         return await self._void_open(unit, self.t.task.c.transfer_id == transfer_id, at, by, reason)
 
     async def void_step(
-        self, unit: str, step_id: str, *, at: datetime, by: str, reason: str
+        self, unit: UnitRef, step_id: uuid.UUID, *, at: datetime, by: str, reason: str
     ) -> int:
         """Make the open task(s) of one transfer step at ``unit`` void (the step task or the
         intervention task: both have the step id as subject); how many were."""
         return await self._void_open(unit, self.t.task.c.subject_id == step_id, at, by, reason)
 
     async def _void_open(
-        self, unit: str, which: ColumnElement[bool], at: datetime, by: str, reason: str
+        self, unit: UnitRef, which: ColumnElement[bool], at: datetime, by: str, reason: str
     ) -> int:
         task = self.t.task
         result = await self.session.execute(
             update(task)
-            .where(task.c.authority_unit == unit, which, task.c.status == TaskStatus.OPEN)
+            .where(task.c.unit == unit, which, task.c.status == TaskStatus.OPEN)
             .values(status=TaskStatus.VOID, decided_at=at, decided_by=by, reason=reason)
         )
         changed = int(getattr(result, "rowcount", 0) or 0)
-        return list_versions.touch_if(self.session, TASK_LIST, unit, changed)
+        return list_versions.touch_if(self.session, TASK_LIST, str(unit), changed)
 
     async def replace_open_details(
-        self, task_id: str, details: Mapping[str, Any], finding_count: int
+        self, task_id: uuid.UUID, details: Mapping[str, Any], finding_count: int
     ) -> bool:
         """Replace what an open task shows (a school's newer submission of the same thing)."""
         task = self.t.task
@@ -270,16 +274,16 @@ class TaskRepository:
             .where(task.c.task_id == task_id, task.c.status == TaskStatus.OPEN)
             .values(details=merged, finding_count=finding_count, item_count=finding_count)
         )
-        list_versions.touch(self.session, TASK_LIST, current.authority_unit)
+        list_versions.touch(self.session, TASK_LIST, str(current.unit))
         return True
 
-    async def mark_reminded(self, unit: str, subject_id: str, at: datetime) -> bool:
+    async def mark_reminded(self, unit: UnitRef, subject_id: uuid.UUID, at: datetime) -> bool:
         """Note a reminder on the open transfer-step task of ``subject_id`` (a step id)."""
         task = self.t.task
         result = await self.session.execute(
             update(task)
             .where(
-                task.c.authority_unit == unit,
+                task.c.unit == unit,
                 task.c.kind == TaskKind.TRANSFER_STEP,
                 task.c.subject_id == subject_id,
                 task.c.status == TaskStatus.OPEN,
@@ -287,20 +291,21 @@ class TaskRepository:
             .values(reminded_at=at)
         )
         changed = int(getattr(result, "rowcount", 0) or 0)
-        return list_versions.touch_if(self.session, TASK_LIST, unit, changed) == 1
+        return list_versions.touch_if(self.session, TASK_LIST, str(unit), changed) == 1
 
-    async def open_counts(self, units: Sequence[str], today: date) -> list[Row[Any]]:
-        """Per unit among ``units``: open tasks and, of them, those past due (one query)."""
+    async def open_counts(self, units: Sequence[UnitRef], today: date) -> list[Row[Any]]:
+        """Per unit among ``units`` and kind: open tasks and, of them, those past due (one
+        query)."""
         task = self.t.task
         overdue = func.sum(case((_overdue(task, today), 1), else_=0))
         rows = await self.session.execute(
-            select(task.c.authority_unit, func.count().label("open"), overdue.label("overdue"))
-            .where(task.c.authority_unit.in_(units), task.c.status == TaskStatus.OPEN)
-            .group_by(task.c.authority_unit)
+            select(task.c.unit, task.c.kind, func.count().label("open"), overdue.label("overdue"))
+            .where(task.c.unit.in_(units), task.c.status == TaskStatus.OPEN)
+            .group_by(task.c.unit, task.c.kind)
         )
         return list(rows.all())
 
-    async def settle_items(self, task_id: str, plan: Plan) -> None:
+    async def settle_items(self, task_id: uuid.UUID, plan: Plan) -> None:
         """Record each item's outcome: one statement for the approved, one per reason."""
         item = self.t.item
         if plan.approved:
@@ -317,8 +322,8 @@ class TaskRepository:
             )
 
 
-def _by_reason(rejected: Mapping[str, str]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = defaultdict(list)
+def _by_reason(rejected: Mapping[uuid.UUID, str]) -> dict[str, list[uuid.UUID]]:
+    grouped: dict[str, list[uuid.UUID]] = defaultdict(list)
     for registration_id, reason in rejected.items():
         grouped[reason].append(registration_id)
     return grouped

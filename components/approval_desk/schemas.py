@@ -1,4 +1,4 @@
-"""What the authority's HTTP API reads and writes."""
+"""What the desk's HTTP API reads and writes."""
 
 from __future__ import annotations
 
@@ -36,8 +36,11 @@ class TaskSummary(BaseModel):
     task_id: uuid.UUID
     kind: TaskKind
     status: TaskStatus
-    authority_unit: str = Field(description="unit reference of the authority, e.g. county:410102")
-    school_code: str
+    authority_unit: str = Field(
+        description="unit reference of the deciding unit, e.g. county:410102 (the name is "
+        "the API's since the desk served only registry authorities)"
+    )
+    school_code: str | None = Field(description="the school the task concerns, if one")
     school_name: str | None
     subject_id: uuid.UUID = Field(
         description="the batch id, the key-field change id, the status change id or the "
@@ -229,7 +232,7 @@ class DecisionCreate(BaseModel):
             kind=DecisionKind(self.decision),
             decided_by=decided_by,
             reason=self.reason or None,
-            rejected_items={str(i.registration_id): i.reason for i in self.rejected_items},
+            rejected_items={i.registration_id: i.reason for i in self.rejected_items},
         )
 
 
@@ -266,12 +269,12 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def summary(row: Any, authority_unit: str, school_name: str | None, today: date) -> TaskSummary:
+def summary(row: Any, school_name: str | None, today: date) -> TaskSummary:
     return TaskSummary(
         task_id=row.task_id,
         kind=row.kind,
         status=row.status,
-        authority_unit=authority_unit,
+        authority_unit=str(row.unit),
         school_code=row.school_code,
         school_name=school_name,
         subject_id=row.subject_id,
@@ -293,7 +296,10 @@ def summary(row: Any, authority_unit: str, school_name: str | None, today: date)
 def transfer(row: Any) -> TransferTaskRead | None:
     if row.kind not in TRANSFER_KINDS:
         return None
-    return TransferTaskRead.model_validate(row.details)
+    # the ids from the columns: a task carried over from a school's own table (migration
+    # 0014 of the school) has them there only
+    ids = {"transfer_id": row.transfer_id, "step_id": row.subject_id}
+    return TransferTaskRead.model_validate({**row.details, **ids})
 
 
 def status_change(row: Any) -> StatusChangeTaskRead | None:

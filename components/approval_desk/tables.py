@@ -1,29 +1,36 @@
-"""The authority's tables, added to the hosting service's own MetaData.
+"""The desk's tables, added to the hosting service's own MetaData.
 
-Each service that plays the authority calls :func:`define_authority_tables` once in its
+Each service that hosts a desk calls :func:`define_desk_tables` once in its
 ``adapters/orm.py``; its own migrations create the tables (they are part of that service's
-schema, in that service's database).
+schema, in that service's database: county, province, school).
 
-- ``authority_task``: one row per submission (registration batch or key-field change) or
-  transfer step (the authority's own step, or an intervention in a late party's step), owned
-  by the authority unit; the task list reads it through ``ix_authority_task_list``
-  (authority unit, status, opened_at). ``details`` holds what the officer reads besides the
-  items (for a key-field change: the student number, the requested changes, the applicant's
-  reason, the findings; for a transfer: the student summary, the schools, the proofs' links);
-  ``correlation_id`` / ``message_id`` of the submission let a later decision continue the
-  same message flow. Transfer tasks carry ``transfer_id`` (``transfer.closed`` voids them
-  through ``ix_authority_task_transfer``), ``due_on`` / ``due_approximate`` (the overdue flag
-  is computed from the clock when read) and ``reminded_at``; ``rule`` names the rule behind an
-  automatic rejection.
-- ``authority_task_item``: the registrations of a batch with their basic info only (the
-  authority never receives extended info), findings and individual outcome.
-- ``authority_task_proof``: the proofs of a key-field change, kept with the task for the
-  officer (they never travel on to national).
+- ``desk_task``: one row per thing a unit has to decide — a submission (registration batch,
+  key-field change, status change, graduating list), a transfer step (the unit's own step,
+  or an intervention in a late party's step), a term check's findings, a duplicate
+  resolution — owned by the deciding ``unit`` (a unit reference, ``county:410102``,
+  ``school:4101020001``); the task list reads it through ``ix_desk_task_list`` (unit, status,
+  opened_at). ``details`` holds what the officer reads besides the items (for a key-field
+  change: the student number, the requested changes, the applicant's reason, the findings;
+  for a transfer: the student summary, the schools, the proofs' links); ``correlation_id`` /
+  ``message_id`` of the message that opened it let the decision continue the same message
+  flow. Transfer tasks carry ``transfer_id`` (``transfer.closed`` voids them through
+  ``ix_desk_task_transfer``), ``due_on`` / ``due_approximate`` (the overdue flag is computed
+  from the clock when read) and ``reminded_at``; ``rule`` names the rule behind an automatic
+  rejection.
+- ``desk_task_item``: the registrations of a batch with their basic info only (an authority
+  never receives extended info), findings and individual outcome.
+- ``desk_task_proof``: the proofs of a key-field change, kept with the task for the officer
+  (they never travel on to national).
+
+Ids are :class:`uuid.UUID` and units :class:`~shared.federation.config.UnitRef` in Python;
+the columns keep their text (``UuidText``, ``UnitText``).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -31,6 +38,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -38,32 +46,61 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TypeDecorator,
     UniqueConstraint,
 )
 
+from shared.federation.config import UnitRef
+
+
+class UuidText(TypeDecorator[uuid.UUID]):
+    """A :class:`uuid.UUID` kept as its 36-character text."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
+        return None if value is None else uuid.UUID(value)
+
+
+class UnitText(TypeDecorator[UnitRef]):
+    """A :class:`UnitRef` kept as its reference text (``county:410102``)."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> UnitRef | None:
+        return None if value is None else UnitRef.parse(value)
+
 
 @dataclass(frozen=True)
-class AuthorityTables:
+class DeskTables:
     task: Table
     item: Table
     proof: Table
 
 
-def define_authority_tables(metadata: MetaData) -> AuthorityTables:
-    """Add the authority's tables to ``metadata`` (once per service) and return them."""
-    return AuthorityTables(_task(metadata), _item(metadata), _proof(metadata))
+def define_desk_tables(metadata: MetaData) -> DeskTables:
+    """Add the desk's tables to ``metadata`` (once per service) and return them."""
+    return DeskTables(_task(metadata), _item(metadata), _proof(metadata))
 
 
 def _task(metadata: MetaData) -> Table:
     task = Table(
-        "authority_task",
+        "desk_task",
         metadata,
-        Column("task_id", String(36), primary_key=True),
+        Column("task_id", UuidText, primary_key=True),
         Column("kind", String(30), nullable=False),
         Column("status", String(10), nullable=False),
-        Column("authority_unit", String(12), nullable=False),
-        Column("school_code", String(12), nullable=False),
-        Column("subject_id", String(36), nullable=False),  # batch_id or change_id
+        Column("unit", UnitText, nullable=False),  # the deciding unit
+        Column("school_code", String(12), nullable=True),  # the school it concerns, if one
+        Column("subject_id", UuidText, nullable=False),  # batch, change, step, export … id
         Column("item_count", Integer, nullable=False),
         Column("finding_count", Integer, nullable=False),
         Column("details", JSON, nullable=False),
@@ -71,32 +108,32 @@ def _task(metadata: MetaData) -> Table:
         Column("decided_at", DateTime(timezone=True), nullable=True),
         Column("decided_by", String(60), nullable=True),
         Column("reason", String(500), nullable=True),
-        Column("correlation_id", String(36), nullable=False),
-        Column("message_id", String(36), nullable=False),
-        Column("transfer_id", String(36), nullable=True),
+        Column("correlation_id", UuidText, nullable=True),  # None: not opened by a message
+        Column("message_id", UuidText, nullable=True),
+        Column("transfer_id", UuidText, nullable=True),
         Column("due_on", Date, nullable=True),
         Column("due_approximate", Boolean, nullable=True),
         Column("reminded_at", DateTime(timezone=True), nullable=True),
         Column("rule", String(60), nullable=True),
-        # A school re-sending a submission never opens a second task.
-        UniqueConstraint("authority_unit", "kind", "subject_id", name="uq_authority_task_subject"),
+        # A re-sent submission (or a redelivered step) never opens a second task.
+        UniqueConstraint("unit", "kind", "subject_id", name="uq_desk_task_subject"),
     )
-    Index("ix_authority_task_list", task.c.authority_unit, task.c.status, task.c.opened_at)
-    Index("ix_authority_task_transfer", task.c.authority_unit, task.c.transfer_id)
+    Index("ix_desk_task_list", task.c.unit, task.c.status, task.c.opened_at)
+    Index("ix_desk_task_transfer", task.c.unit, task.c.transfer_id)
     return task
 
 
 def _item(metadata: MetaData) -> Table:
     return Table(
-        "authority_task_item",
+        "desk_task_item",
         metadata,
         Column(
             "task_id",
-            String(36),
-            ForeignKey("authority_task.task_id", ondelete="CASCADE"),
+            UuidText,
+            ForeignKey("desk_task.task_id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        Column("registration_id", String(36), primary_key=True),
+        Column("registration_id", UuidText, primary_key=True),
         Column("position", Integer, nullable=False),
         Column("basic", JSON, nullable=False),
         Column("findings", JSON, nullable=False),
@@ -107,12 +144,12 @@ def _item(metadata: MetaData) -> Table:
 
 def _proof(metadata: MetaData) -> Table:
     return Table(
-        "authority_task_proof",
+        "desk_task_proof",
         metadata,
         Column(
             "task_id",
-            String(36),
-            ForeignKey("authority_task.task_id", ondelete="CASCADE"),
+            UuidText,
+            ForeignKey("desk_task.task_id", ondelete="CASCADE"),
             primary_key=True,
         ),
         Column("position", Integer, primary_key=True),

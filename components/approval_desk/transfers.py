@@ -1,19 +1,22 @@
-"""Transfers (转学) as the registry authority takes part in them — N2013 art. 14, HA art. 11,
+"""Transfers (转学) as a deciding party takes part in them — N2013 art. 14, HA art. 11,
 LS 2(一), ZJ art. 13.
 
-National runs the saga (``shared.contracts.transfer``); the authority only answers its steps:
+National runs the saga (``shared.contracts.transfer``); the desk only answers its steps:
 
-- ``transfer.step_opened`` for this unit's own step (``sending_authority`` /
-  ``receiving_authority``; a province also ``sending_province`` / ``receiving_province``) →
-  a ``transfer_step`` task: the student's basic summary, both schools, the family's reason,
-  the proofs with their links at the receiving school (they are never copied here) and the
-  due date (10 working days). The service's step policy may decide it at once (the
-  province's discipline check); otherwise an officer decides it.
+- ``transfer.step_opened`` for this unit's own step (the school ``sending_school``, 转出学校
+  核办; a county ``sending_authority`` / ``receiving_authority``; a province also
+  ``sending_province`` / ``receiving_province``) → a ``transfer_step`` task: the student's
+  basic summary, both schools, the family's reason, the proofs with their links at the
+  receiving school (they are never copied here) and the due date (10 working days). The
+  tier's policy for the kind adds its facts (the sending school: the student's status on its
+  roster) and may decide it at once (the province's discipline check); otherwise an officer
+  decides it.
 - ``transfer.step_reminder`` → the open task notes the reminder.
 - ``transfer.step_overdue``, sent to the superior of a late party (a county for its school, a
   province for its county) → a ``transfer_intervention`` task showing the late party and
   its due date; deciding it answers the step on the party's behalf (强制干预, HA art. 11(三)).
-- ``transfer.closed`` → the transfer's open tasks here become ``void``.
+- ``transfer.closed`` → the transfer's open tasks here become ``void``; so does
+  ``transfer.step_settled`` (a superior decided the step in this unit's place) for that step.
 
 Deciding either kind sends ``transfer.step_decided`` to national
 (:func:`components.approval_desk.decisions.announce_transfer_step`).
@@ -22,12 +25,13 @@ Deciding either kind sends ``transfer.step_decided`` to national
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
-from components.approval_desk.decisions import handler_emit, settle
+from components.approval_desk.decisions import settle
+from components.approval_desk.desk import ApprovalDesk, province_unit, school_unit
 from components.approval_desk.domain import SYSTEM, TaskKind
 from components.approval_desk.intake import task_row
-from components.approval_desk.role import RegistryAuthority, province_unit, school_unit
 from shared.contracts.transfer import (
     PartyRole,
     TransferClosed,
@@ -75,33 +79,31 @@ def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
 # ----------------------------------------------------------------------- own steps
 
 
-async def receive_step(
-    authority: RegistryAuthority, ctx: HandlerContext, step: TransferStepOpened
-) -> None:
-    """Open a task for this unit's step (once per step), and let the step policy decide it."""
-    from_school, to_school = _schools(authority, step.from_school, step.to_school)
-    if step.role == "sending_school" or party_of(step.role, from_school, to_school) != ctx.unit:
+async def receive_step(desk: ApprovalDesk, ctx: HandlerContext, step: TransferStepOpened) -> None:
+    """Open a task for this unit's step (once per step), with the facts the tier's policy
+    adds, and let that policy decide it at once if it does."""
+    from_school, to_school = _schools(desk, step.from_school, step.to_school)
+    if party_of(step.role, from_school, to_school) != ctx.unit:
         raise PermanentMessageError(
             f"step {step.step_id} ({step.role}) of transfer {step.transfer_id} is not {ctx.unit}'s"
         )
-    tasks = authority.tasks(ctx.session)
-    if await tasks.find_subject(ctx.unit.code, TaskKind.TRANSFER_STEP, str(step.step_id)):
+    tasks = desk.tasks(ctx.session)
+    if await tasks.find_subject(ctx.unit, TaskKind.TRANSFER_STEP, step.step_id):
         log.info("step %s already has a task at %s; ignored", step.step_id, ctx.unit)
         return
     school = from_school if is_sending(step.role) else to_school
-    details = _step_details(authority.runtime.federation, step)
-    row = task_row(authority, ctx, TaskKind.TRANSFER_STEP, school, str(step.step_id), 0, 0, details)
+    policy = desk.policy(TaskKind.TRANSFER_STEP)
+    details = {**_step_details(desk.runtime.federation, step), **await policy.facts(ctx, step)}
+    row = task_row(desk, ctx, TaskKind.TRANSFER_STEP, school, step.step_id, 0, 0, details)
     row.update(
-        transfer_id=str(step.transfer_id), due_on=step.due_on, due_approximate=step.due_approximate
+        transfer_id=step.transfer_id, due_on=step.due_on, due_approximate=step.due_approximate
     )
     await tasks.add(row)
     log.info("transfer %s: %s task opened at %s", step.transfer_id, step.role, ctx.unit)
-    if authority.step_policy is None:
-        return
-    decision = await authority.step_policy(ctx, step)
+    decision = await policy.decide_at_once(ctx, step)
     if decision is not None:
         task = await tasks.get(row["task_id"])
-        await settle(authority, tasks, task, school, decision, handler_emit(ctx))
+        await settle(desk, tasks, task, decision, ctx.emit)
 
 
 def _step_details(federation: Federation, step: TransferStepOpened) -> dict[str, Any]:
@@ -127,11 +129,11 @@ def _transfer_facts(step: TransferStepOpened | TransferStepOverdue) -> dict[str,
 
 
 async def note_reminder(
-    authority: RegistryAuthority, ctx: HandlerContext, reminder: TransferStepReminder
+    desk: ApprovalDesk, ctx: HandlerContext, reminder: TransferStepReminder
 ) -> None:
     """National reminded this unit of a step coming due: the task shows when."""
-    tasks = authority.tasks(ctx.session)
-    if not await tasks.mark_reminded(ctx.unit.code, str(reminder.step_id), authority.now()):
+    tasks = desk.tasks(ctx.session)
+    if not await tasks.mark_reminded(ctx.unit, reminder.step_id, desk.now()):
         log.info("reminder for step %s at %s: no open task; ignored", reminder.step_id, ctx.unit)
 
 
@@ -139,16 +141,16 @@ async def note_reminder(
 
 
 async def receive_overdue(
-    authority: RegistryAuthority, ctx: HandlerContext, overdue: TransferStepOverdue
+    desk: ApprovalDesk, ctx: HandlerContext, overdue: TransferStepOverdue
 ) -> None:
     """A party this unit supervises let its step pass due: open an intervention task."""
     party = _unit(overdue.party)
-    if superior_of(authority.runtime.federation, party) != ctx.unit:
+    if superior_of(desk.runtime.federation, party) != ctx.unit:
         raise PermanentMessageError(f"{ctx.unit} is not the superior of {party}")
-    from_school, to_school = _schools(authority, overdue.from_school, overdue.to_school)
-    tasks = authority.tasks(ctx.session)
-    kind, subject = TaskKind.TRANSFER_INTERVENTION, str(overdue.step_id)
-    if await tasks.find_subject(ctx.unit.code, kind, subject):
+    from_school, to_school = _schools(desk, overdue.from_school, overdue.to_school)
+    tasks = desk.tasks(ctx.session)
+    kind, subject = TaskKind.TRANSFER_INTERVENTION, overdue.step_id
+    if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("step %s already has an intervention at %s; ignored", subject, ctx.unit)
         return
     school = from_school if is_sending(overdue.role) else to_school
@@ -159,8 +161,8 @@ async def receive_overdue(
         "proofs": [],
         "late_party": str(party),
     }
-    row = task_row(authority, ctx, kind, school, subject, 0, 0, details)
-    row.update(transfer_id=str(overdue.transfer_id), due_on=overdue.due_on)
+    row = task_row(desk, ctx, kind, school, subject, 0, 0, details)
+    row.update(transfer_id=overdue.transfer_id, due_on=overdue.due_on)
     await tasks.add(row)
     log.info(
         "transfer %s: %s is late; intervention task at %s", overdue.transfer_id, party, ctx.unit
@@ -177,36 +179,40 @@ def _unit(reference: str) -> UnitRef:
 # ------------------------------------------------------------------------ closing
 
 
-async def void_closed(
-    authority: RegistryAuthority, ctx: HandlerContext, closed: TransferClosed
-) -> None:
+async def void_closed(desk: ApprovalDesk, ctx: HandlerContext, closed: TransferClosed) -> None:
     """The transfer ended elsewhere: this unit's open tasks of it are void."""
-    reason = f"transfer {closed.outcome}: {closed.reason}"[:500]
-    count = await authority.tasks(ctx.session).void_transfer(
-        ctx.unit.code, str(closed.transfer_id), at=authority.now(), by=SYSTEM, reason=reason
+    reason = f"transfer {closed.outcome}: {closed.reason}"
+    await void_transfer(desk, ctx, closed.transfer_id, reason)
+
+
+async def void_transfer(
+    desk: ApprovalDesk, ctx: HandlerContext, transfer_id: uuid.UUID, reason: str
+) -> int:
+    """This unit's open tasks of a transfer are void (it ended, or completed without them)."""
+    count = await desk.tasks(ctx.session).void_transfer(
+        ctx.unit, transfer_id, at=desk.now(), by=SYSTEM, reason=reason[:500]
     )
-    log.info(
-        "transfer %s %s: %d task(s) void at %s", closed.transfer_id, closed.outcome, count, ctx.unit
-    )
+    log.info("transfer %s: %d task(s) void at %s (%s)", transfer_id, count, ctx.unit, reason)
+    return count
 
 
 async def void_settled(
-    authority: RegistryAuthority, ctx: HandlerContext, settled: TransferStepSettled
+    desk: ApprovalDesk, ctx: HandlerContext, settled: TransferStepSettled
 ) -> None:
     """Someone else decided the step this unit held a task for: that task is void."""
     how = "by intervention of" if settled.intervention else "by"
-    count = await authority.tasks(ctx.session).void_step(
-        ctx.unit.code,
-        str(settled.step_id),
-        at=authority.now(),
+    count = await desk.tasks(ctx.session).void_step(
+        ctx.unit,
+        settled.step_id,
+        at=desk.now(),
         by=SYSTEM,
         reason=f"step decided ({settled.decision}) {how} {settled.decided_unit}",
     )
     log.info("step %s settled: %d task(s) void at %s", settled.step_id, count, ctx.unit)
 
 
-def _schools(authority: RegistryAuthority, from_code: str, to_code: str) -> tuple[School, School]:
-    schools = [authority.school(code) for code in (from_code, to_code)]
+def _schools(desk: ApprovalDesk, from_code: str, to_code: str) -> tuple[School, School]:
+    schools = [desk.school(code) for code in (from_code, to_code)]
     for code, school in zip((from_code, to_code), schools, strict=True):
         if school is None:
             raise PermanentMessageError(f"school {code} is not in the federation")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import uuid
 
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import TaskKind
 from components.approval_desk.intake import governed_school, task_row
-from components.approval_desk.role import RegistryAuthority
 from shared.contracts.verification import VerificationFindings
 from shared.messaging.handlers import HandlerContext
 
@@ -19,15 +19,15 @@ log = logging.getLogger(__name__)
 
 
 async def receive_verification_findings(
-    authority: RegistryAuthority, ctx: HandlerContext, found: VerificationFindings
+    desk: ApprovalDesk, ctx: HandlerContext, found: VerificationFindings
 ) -> None:
     """national → authority: a term check's ghosts and mismatches at one of its schools
     (学籍核查, N2013 art. 24), one task per (campaign, school); a school's later confirmation
     in the same campaign replaces an open task's findings."""
-    school = governed_school(authority, ctx.unit, found.school_code)
-    tasks = authority.tasks(ctx.session)
+    school = governed_school(desk, ctx.unit, found.school_code)
+    tasks = desk.tasks(ctx.session)
     kind = TaskKind.VERIFICATION_FINDINGS
-    subject = str(uuid.uuid5(found.campaign_id, school.code))
+    subject = uuid.uuid5(found.campaign_id, school.code)
     details = {
         "campaign_id": str(found.campaign_id),
         "term": found.term,
@@ -35,14 +35,14 @@ async def receive_verification_findings(
         "registered": found.registered,
         "findings": [f.model_dump(mode="json") for f in found.findings],
     }
-    existing = await tasks.find_subject(ctx.unit.code, kind, subject)
+    existing = await tasks.find_subject(ctx.unit, kind, subject)
     if existing is not None:
         # a later confirmation of the same school: its findings replace an open task's (a
         # task already decided stays as decided; national keeps the latest result)
         await tasks.replace_open_details(existing, details, len(found.findings))
         return
     task = task_row(
-        authority, ctx, kind, school, subject, len(found.findings), len(found.findings), details
+        desk, ctx, kind, school, subject, len(found.findings), len(found.findings), details
     )
     await tasks.add(task)
     log.info(

@@ -1,13 +1,13 @@
-"""The one place the county service is wired together."""
+"""The one place the county service is wired together: the county's approval desk."""
 
 from fastapi import FastAPI
 
-from components.approval_desk import http as authority_http
-from components.approval_desk import messages as authority_messages
+from components.approval_desk import http as desk_http
+from components.approval_desk import messages as desk_messages
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.metrics import register_task_gauge
-from components.approval_desk.role import RegistryAuthority
-from services.county.adapters.orm import authority_tables
-from services.county.entrypoints import http
+from services.county import http
+from services.county.tables import desk_tables
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -20,12 +20,12 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
     runtime = build_runtime(Tier.COUNTY, settings, handlers)
-    authority = RegistryAuthority(runtime, authority_tables)
-    authority_messages.register(handlers, authority)
-    register_task_gauge(authority)
+    desk = ApprovalDesk(runtime, desk_tables)  # the county adds no policy of its own
+    desk_messages.register(handlers, desk)
+    register_task_gauge(desk)
     return create_app(
         runtime,
-        [diagnostics.router, http.build_router(authority), authority_http.task_router(authority)],
+        [diagnostics.router, http.build_router(desk), desk_http.task_router(desk)],
         title="Xueji county service",
         description="County tier of the Xueji student registry: the registry authority "
         "(学籍主管部门) of the schools it governs — registrations, key-field changes, and its "

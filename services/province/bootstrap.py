@@ -2,14 +2,15 @@
 
 from fastapi import FastAPI
 
-from components.approval_desk import http as authority_http
-from components.approval_desk import messages as authority_messages
+from components.approval_desk import http as desk_http
+from components.approval_desk import messages as desk_messages
+from components.approval_desk.desk import ApprovalDesk, DecidesSteps
+from components.approval_desk.domain import TaskKind
 from components.approval_desk.metrics import register_task_gauge
-from components.approval_desk.role import RegistryAuthority
 from components.exports.http import export_router
 from components.exports.service import Exports
 from services.province.adapters.exports import archive_source
-from services.province.adapters.orm import authority_tables
+from services.province.adapters.orm import desk_tables
 from services.province.entrypoints import http, messages, status_http
 from services.province.entrypoints.discipline_http import build_discipline_router
 from services.province.entrypoints.promotion_http import build_promotion_router
@@ -26,22 +27,21 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
     runtime = build_runtime(Tier.PROVINCE, settings, handlers)
-    authority = RegistryAuthority(
-        runtime, authority_tables, step_policy=province_step_policy(runtime)
-    )
-    authority_messages.register(handlers, authority)
+    steps = DecidesSteps(province_step_policy(runtime))  # the discipline check, HA art. 11(四)
+    desk = ApprovalDesk(runtime, desk_tables, policies={TaskKind.TRANSFER_STEP: steps})
+    desk_messages.register(handlers, desk)
     messages.register(handlers, runtime.federation)
     messages.register_status_changes(handlers, runtime)
-    register_task_gauge(authority)
+    register_task_gauge(desk)
     return create_app(
         runtime,
         [
             diagnostics.router,
-            http.build_router(authority),
+            http.build_router(desk),
             http.build_school_router(runtime),
             build_discipline_router(runtime),
             build_promotion_router(runtime),
-            authority_http.task_router(authority),
+            desk_http.task_router(desk),
             export_router(Exports(runtime, archive_source(runtime))),
             status_http.build_router(runtime),
         ],

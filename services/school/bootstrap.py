@@ -2,9 +2,13 @@
 
 from fastapi import FastAPI
 
+from components.approval_desk.desk import ApprovalDesk
+from components.approval_desk.domain import TaskKind
+from components.approval_desk.metrics import register_task_gauge
 from components.exports.http import export_router
 from components.exports.service import Exports
 from services.school.adapters.exports import roster_source
+from services.school.adapters.orm import desk_tables
 from services.school.config import SchoolSettings
 from services.school.entrypoints import (
     duplicates_http,
@@ -12,10 +16,11 @@ from services.school.entrypoints import (
     http,
     messages,
     status_http,
+    tasks_http,
     transfers_http,
     verification_http,
 )
-from services.school.entrypoints.metrics import register_task_gauge
+from services.school.service_layer.transfer_out import SendingSchoolSteps
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -29,14 +34,19 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     diagnostics.register_diagnostics(handlers, settings.instance)
     messages.register(handlers)
     runtime = build_runtime(Tier.SCHOOL, settings, handlers)
-    messages.register_transfers(handlers, runtime)
-    register_task_gauge(runtime)
+    # the school decides its steps in transfers out (转出学校核办) on its approval desk
+    steps = frozenset({TaskKind.TRANSFER_STEP})
+    policies = {TaskKind.TRANSFER_STEP: SendingSchoolSteps()}
+    desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=steps)
+    messages.register_transfers(handlers, desk)
+    register_task_gauge(desk)
     app = create_app(
         runtime,
         [
             diagnostics.router,
             *http.routers,
             transfers_http.router,
+            tasks_http.build_router(desk),
             status_http.router,
             graduation_http.router,
             export_router(Exports(runtime, roster_source(runtime))),

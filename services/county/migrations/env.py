@@ -1,4 +1,4 @@
-from services.county.adapters.orm import metadata
+from services.county.tables import metadata
 from shared.db.migrate import run_env
 
 run_env(metadata)

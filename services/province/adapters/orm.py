@@ -1,6 +1,7 @@
 """Tables of the province service's own database.
 
-- the registry authority's tasks (for province-direct schools), from ``components.approval_desk``;
+- the approval desk's tasks (province-direct schools, the province's transfer steps), from
+  ``components.approval_desk``;
 - the archive (学籍档案): ``archive`` holds one student's extended info and current basic
   info, ``archive_entry`` the dated entries of its sections (section 1 "basic info and its
   changes" now; proofs, quality report, health, awards, aid, other, discipline later);
@@ -32,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from components.approval_desk.tables import define_authority_tables
+from components.approval_desk.tables import define_desk_tables
 from shared.db.types import AutoId
 
 
@@ -42,8 +43,9 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 
-# The province is the registry authority (学籍主管部门) of its province-direct schools.
-authority_tables = define_authority_tables(metadata)
+# The province is the registry authority (学籍主管部门) of its province-direct schools, and a
+# party of transfers: its approval desk's tasks.
+desk_tables = define_desk_tables(metadata)
 
 
 class Archive(Base):

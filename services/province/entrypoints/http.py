@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from components.approval_desk import queries
-from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.schemas import TaskListQuery, TaskPage
 from services.province.domain.archive import OPEN_HANDOVER_STATES, HandoverState
 from services.province.entrypoints.schemas import (
@@ -39,8 +39,8 @@ ArchiveOfSchool = requires(
 HandoverFilter = Literal["open", "received", "all"]
 
 
-def build_router(authority: RegistryAuthority) -> APIRouter:
-    runtime = authority.runtime
+def build_router(desk: ApprovalDesk) -> APIRouter:
+    runtime = desk.runtime
     router = APIRouter(prefix="/api/v1/provinces")
 
     @router.get(
@@ -59,7 +59,8 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         list changes (a long poll) or after ``wait`` seconds."""
         require_hosted(runtime, province_code, "province")
         tag = request.headers.get("if-none-match")
-        return answer(await queries.list_tasks_unless(authority, province_code, query, tag))
+        unit = desk.unit(province_code)
+        return answer(await queries.list_tasks_unless(desk, unit, query, tag))
 
     @router.get(
         "/{province_code}/archives/{student_number}",

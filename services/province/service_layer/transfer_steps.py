@@ -7,7 +7,7 @@
   never the record). Otherwise the step is approved.
 - ``receiving_province`` waits for a province officer in the task list.
 
-The step is still a task in the authority's table, decided by ``system``, so the province can
+The step is still a task on the province's approval desk, decided by ``system``, so the province can
 show what it decided and why. The reason travels to national and on to the schools: it never
 carries the record itself (personal data).
 """
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from components.approval_desk.desk import StepPolicy
 from components.approval_desk.domain import SYSTEM, Decision, DecisionKind
-from components.approval_desk.role import StepPolicy
 from services.province.adapters.repository import ArchiveRepository
 from services.province.domain.archive import discipline_in_force
 from shared.contracts.transfer import TransferStepOpened
@@ -30,7 +30,7 @@ DISCIPLINE_ARTICLE = "HA art. 11(四)"
 
 
 def province_step_policy(runtime: ServiceRuntime) -> StepPolicy:
-    """The step policy the province plugs into its registry-authority role."""
+    """The transfer-step policy the province plugs into its approval desk."""
 
     async def policy(ctx: HandlerContext, step: TransferStepOpened) -> Decision | None:
         if step.role != "sending_province":

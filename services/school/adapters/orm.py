@@ -3,8 +3,9 @@
 The school keeps basic info only (its roster and the registrations it applied for); extended
 info (guardians, addresses, health) goes to the province in ``ArchiveFiled`` and is never
 stored here. Transfers add the transfers the school started as receiving school (with the
-application's proof documents, which the deciding parties fetch from here) and the tasks it
-decides as sending school. Tables are SQLAlchemy Core tables on the declarative
+application's proof documents, which the deciding parties fetch from here) and, on its
+approval desk (``desk_task``, ``components/approval_desk``), the steps it decides as sending
+school. Tables are SQLAlchemy Core tables on the declarative
 ``metadata``: every write is set-based (``executemany`` or ``INSERT … SELECT``), so there
 are no per-row ORM objects.
 """
@@ -15,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     Column,
     Date,
     DateTime,
@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from components.approval_desk.tables import define_desk_tables
 from shared.db.types import AutoId
 
 
@@ -216,29 +217,8 @@ transfer_proof = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
-task = Table(
-    "school_task",
-    metadata,
-    Column("task_id", _Uuid, primary_key=True),
-    Column("school_code", String(12), nullable=False),
-    Column("kind", String(30), nullable=False),
-    Column("status", String(10), nullable=False),
-    Column("transfer_id", _Uuid, nullable=False),
-    Column("step_id", _Uuid, nullable=False),
-    Column("details", JSON, nullable=False),  # student summary, schools, reason, proofs' links
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("due_on", Date, nullable=False),
-    Column("due_approximate", Boolean, nullable=False),
-    Column("reminded_at", DateTime(timezone=True), nullable=True),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
-    Column("decided_by", String(60), nullable=True),
-    Column("reason", String(500), nullable=True),
-    Column("correlation_id", _Uuid, nullable=False),
-    Column("message_id", _Uuid, nullable=False),
-)
-Index("uq_school_task_step", task.c.school_code, task.c.step_id, unique=True)
-Index("ix_school_task_list", task.c.school_code, task.c.status, task.c.opened_at)
-Index("ix_school_task_transfer", task.c.school_code, task.c.transfer_id)
+# The sending school's steps in transfers (转出学校核办) are tasks on its approval desk.
+desk_tables = define_desk_tables(metadata)
 
 # --- status changes (学籍变动) -------------------------------------------------------------
 

@@ -9,7 +9,7 @@ A transfer in (receiving school)::
        ├─────transfer.refused────▶ refused    (national's registry rules, rule + reason)
        └─────transfer.closed─────▶ rejected | cancelled | stopped
 
-A sending school's task (its step)::
+A sending school's step is a task on its approval desk (``components/approval_desk``)::
 
     open ──decision──▶ approved | rejected      (→ transfer.step_decided to national)
       └───transfer.closed──▶ void
@@ -23,14 +23,12 @@ transfer must carry (HA art. 11(二): the origin school's registration proof).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from enum import StrEnum
 from typing import Literal
 
 from shared.resident_id import InvalidResidentId, validate_student_number
 
 CLASS_SIZE_ARTICLE = "LS 2(一)6(1)"  # 班额已达到国家、省定标准的，不得接收转学学生
-TASK_KIND = "transfer_step"  # the sending school's step (转出学校核办)
 
 # Proof kinds the province rules name, with where the requirement comes from.
 PROOF_KINDS: dict[str, str] = {
@@ -50,22 +48,6 @@ class TransferInStatus(StrEnum):
 
 def closed_status(outcome: Literal["rejected", "cancelled", "stopped"]) -> TransferInStatus:
     return TransferInStatus(outcome)
-
-
-class TaskStatus(StrEnum):
-    OPEN = "open"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    VOID = "void"  # the transfer ended without this decision
-
-
-def decided_status(decision: Literal["approve", "reject"]) -> TaskStatus:
-    return TaskStatus.APPROVED if decision == "approve" else TaskStatus.REJECTED
-
-
-def is_overdue(status: str, due_on: date, today: date) -> bool:
-    """An open task past its due date (Beijing dates)."""
-    return status == TaskStatus.OPEN and today > due_on
 
 
 def class_is_full(seats_taken: int, cap: int | None) -> bool:

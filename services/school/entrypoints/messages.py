@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from components.approval_desk import messages as desk_messages
+from components.approval_desk import transfers as desk_transfers
+from components.approval_desk.desk import ApprovalDesk
 from services.school.service_layer import (
     duplicates,
     graduation,
@@ -21,19 +24,11 @@ from shared.contracts.duplicates import DuplicateResolutionDecided
 from shared.contracts.graduation import GraduationBatchDecided
 from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBatchDecided
 from shared.contracts.status import RegistryPromoted, StatusChangeDecided
-from shared.contracts.transfer import (
-    TransferClosed,
-    TransferCompleted,
-    TransferRefused,
-    TransferStepOpened,
-    TransferStepReminder,
-    TransferStepSettled,
-)
+from shared.contracts.transfer import TransferClosed, TransferCompleted, TransferRefused
 from shared.contracts.verification import VerificationCampaignOpened
 from shared.federation.config import Federation
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
-from shared.runtime.service import ServiceRuntime
 
 
 def register(handlers: HandlerRegistry) -> None:
@@ -46,15 +41,13 @@ def register(handlers: HandlerRegistry) -> None:
     handlers.register(DuplicateResolutionDecided, on_duplicate_decided)
 
 
-def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> None:
-    """The transfer handlers need the federation (proof links) and the clock."""
+def register_transfers(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
+    """The transfer handlers: the school's steps are its approval desk's (opened, reminded,
+    settled by the county); a closed or completed transfer ends the transfer in here, or
+    voids the school's open step and lets the student leave."""
+    runtime = desk.runtime
     federation, clock = runtime.federation, runtime.clock
-
-    async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
-        await transfer_out.open_task(ctx, federation, step, clock.now())
-
-    async def on_step_reminder(ctx: HandlerContext, reminder: TransferStepReminder) -> None:
-        await transfer_out.note_reminder(ctx.session, ctx.unit.code, reminder, clock.now())
+    desk_messages.register_transfer_steps(handlers, desk)
 
     async def on_refused(ctx: HandlerContext, refused: TransferRefused) -> None:
         await transfer_in.apply_refused(ctx.session, ctx.unit.code, refused, clock.now())
@@ -63,26 +56,18 @@ def register_transfers(handlers: HandlerRegistry, runtime: ServiceRuntime) -> No
         """To the receiving school (its transfer in ends) and to a sending school with an
         open step (its task is void)."""
         await transfer_in.apply_closed(ctx.session, ctx.unit.code, closed, clock.now())
-        await transfer_out.void_tasks(ctx.session, ctx.unit.code, closed, clock.now())
+        await desk_transfers.void_closed(desk, ctx, closed)
 
     async def on_completed(ctx: HandlerContext, completed: TransferCompleted) -> None:
         _party_to(ctx, federation, completed)
         if ctx.unit.code == completed.to_school:
             await transfer_in.complete(ctx.session, ctx.unit.code, completed, clock.now())
         else:
-            await transfer_out.leave(ctx.session, ctx.unit.code, completed, clock.now())
+            await transfer_out.leave(desk, ctx, completed)
 
-    handlers.register(TransferStepOpened, on_step_opened)
-    handlers.register(TransferStepReminder, on_step_reminder)
     handlers.register(TransferRefused, on_refused)
     handlers.register(TransferClosed, on_closed)
     handlers.register(TransferCompleted, on_completed)
-
-    async def on_step_settled(ctx: HandlerContext, settled: TransferStepSettled) -> None:
-        """The school's authority decided the school's overdue step in its place."""
-        await transfer_out.void_settled(ctx.session, ctx.unit.code, settled, clock.now())
-
-    handlers.register(TransferStepSettled, on_step_settled)
 
 
 async def on_registration_batch_decided(

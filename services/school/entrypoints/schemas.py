@@ -8,10 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from components.approval_desk.domain import TaskStatus
 from services.school.domain.key_fields import KeyFieldChangeStatus
 from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
-from services.school.domain.transfers import TaskStatus, TransferInStatus
+from services.school.domain.transfers import TransferInStatus
 from shared.contracts.registration import KeyFieldChanges, ProofDocument
 from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
 from shared.contracts.transfer import StudentSummary

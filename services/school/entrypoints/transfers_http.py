@@ -1,5 +1,6 @@
-"""The school's transfer API: transfers in (receiving school), its proofs (for the deciding
-parties), and the sending school's tasks and decisions.
+"""The school's transfer API: transfers in (receiving school) and their proofs (for the
+deciding parties). The sending school's steps are tasks on its approval desk
+(:mod:`services.school.entrypoints.tasks_http`).
 
 Thin routers: resolve the hosted school, call one use case, shape the answer. Refusals are
 ``{"detail", "rule"}`` (404, 409, 413, 422); invalid fields are answered like an invalid body.
@@ -11,18 +12,16 @@ import logging
 import mimetypes
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, overload
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Response
 
 from services.school.adapters import transfer_repository
 from services.school.config import PROOF_BODY_LIMIT
-from services.school.domain.transfers import TaskStatus, TransferInStatus, is_overdue
+from services.school.domain.transfers import TransferInStatus
 from services.school.entrypoints.http import (
-    ObjectReader,
     ReaderOfSchool,
     RegistrarOfSchool,
     SchoolDep,
@@ -30,11 +29,6 @@ from services.school.entrypoints.http import (
     TodayDep,
 )
 from services.school.entrypoints.schemas import (
-    ProofLink,
-    SchoolTaskPage,
-    SchoolTaskRead,
-    StepDecisionCreate,
-    StepDecisionsCreate,
     TransferCancel,
     TransferInAccepted,
     TransferInCreate,
@@ -42,15 +36,13 @@ from services.school.entrypoints.schemas import (
     TransferInRead,
     TransferProofRead,
 )
-from services.school.service_layer import transfer_in, transfer_out
+from services.school.service_layer import transfer_in
 from shared.audit.recording import audited
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.rules import load_province_rules
-from shared.runtime import bulk
 from shared.runtime.app import ProofIndex, RuntimeDep
-from shared.runtime.bulk import BulkOutcome
-from shared.runtime.errors import DomainError, NotFound
+from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
 
@@ -58,11 +50,10 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1")
 
-# The receiving school's registrar withdraws its own transfer; the school's approver decides
-# its own step; the proofs are for every deciding party (the two schools and the levels above
-# them), national excepted: it sees basic info only.
+# The receiving school's registrar withdraws its own transfer; the proofs are for every
+# deciding party (the two schools and the levels above them), national excepted: it sees basic
+# info only.
 RegistrarOfObject = Annotated[Access, requires(Role.REGISTRAR, unit=OBJECT, reach=Reach.OWN)]
-ApproverOfObject = Annotated[Access, requires(Role.APPROVER, unit=OBJECT, reach=Reach.OWN)]
 ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NATIONAL])]
 
 # --- transfers in (receiving school) -----------------------------------------------------
@@ -270,162 +261,6 @@ def _transfer_in(federation: Federation, row: Any, proofs: Sequence[Any]) -> Tra
             for p in own
         ],
         links=_links(federation, row.school_code, transfer_id, len(own)),
-    )
-
-
-# --- the sending school's tasks ----------------------------------------------------------
-
-
-@router.get(
-    "/schools/{school_code}/tasks",
-    dependencies=[audited("list", "task"), ReaderOfSchool],
-    response_model=SchoolTaskPage,
-    tags=["transfers"],
-    summary="The school's tasks: its steps in transfers out (转出), oldest first",
-)
-async def list_tasks(
-    request: Request,
-    school: SchoolDep,
-    runtime: RuntimeDep,
-    on: TodayDep,
-    status: TaskStatus | None = None,
-    overdue: Annotated[bool, Query(description="only open tasks past their due date")] = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
-    wait: bulk.Wait = 0.0,
-) -> Response:
-    """Each task with its due date (10 working days) and whether it is overdue today.
-
-    With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and without
-    an audit entry: nothing is disclosed), and with ``wait`` only once the list changes (a
-    long poll) or after ``wait`` seconds."""
-    variant = {"status": status, "overdue": overdue, "limit": limit, "offset": offset}
-
-    async def page(session: AsyncSession) -> SchoolTaskPage:
-        rows, total = await transfer_out.list_tasks(
-            session,
-            school.code,
-            status=status,
-            overdue_on=on if overdue else None,
-            limit=limit,
-            offset=offset,
-        )
-        items = [_task(row, on) for row in rows]
-        return SchoolTaskPage(items=items, total=total, limit=limit, offset=offset)
-
-    found = await bulk.conditional_page(
-        runtime.lists,
-        transfer_repository.TASK_LIST,
-        school.code,
-        variant | {"today": on.isoformat()},
-        request.headers.get("if-none-match"),
-        page,
-        wait,
-    )
-    return bulk.answer(found)
-
-
-@router.get(
-    "/tasks/{task_id}",
-    dependencies=[audited("read", "task")],
-    response_model=SchoolTaskRead,
-    tags=["transfers"],
-    summary="One task of a school",
-)
-async def read_task(
-    task_id: uuid.UUID, runtime: RuntimeDep, on: TodayDep, access: ObjectReader
-) -> SchoolTaskRead:
-    return await _read_task(task_id, runtime, on, access)
-
-
-async def _read_task(
-    task_id: uuid.UUID, runtime: RuntimeDep, on: date, access: Access
-) -> SchoolTaskRead:
-    async with runtime.sessions() as session:
-        row = await transfer_out.get_task(session, task_id, access.sees(Tier.SCHOOL, runtime.hosts))
-    return _task(row, on)
-
-
-@router.post(
-    "/tasks/decisions",
-    dependencies=[audited("decide", "task")],
-    response_model=BulkOutcome,
-    tags=["transfers"],
-    summary="Decide several of the school's steps at once",
-)
-async def decide_tasks(
-    body: StepDecisionsCreate, runtime: RuntimeDep, access: ApproverOfObject
-) -> BulkOutcome:
-    """Each decision checked (the task's school must be the caller's own), applied and
-    audited as ``POST /tasks/{task_id}/decision`` would, in one transaction with one audit
-    entry per task. 200 with one outcome per task in the order asked: ``status`` 200 or the
-    refusal it would have had alone (404 ``task_not_found``, 409 ``task_already_decided``)."""
-    asked = [
-        (
-            item.task_id,
-            transfer_out.StepDecision(item.decision, access.principal.username, item.reason),
-        )
-        for item in body.decisions
-    ]
-    visible = access.sees(Tier.SCHOOL, runtime.hosts)
-    now = runtime.clock.now()
-    async with runtime.unit_of_work() as uow:
-        done = await transfer_out.decide_many(uow, asked, visible, now=now)
-    results = [
-        bulk.refused(item.task_id, result)
-        if isinstance(result, DomainError)
-        else bulk.ItemOutcome(task_id=item.task_id, status=200, task_status=result, decided_at=now)
-        for item, result in zip(body.decisions, done, strict=True)
-    ]
-    return bulk.outcome(results)
-
-
-@router.post(
-    "/tasks/{task_id}/decision",
-    dependencies=[audited("decide", "task")],
-    response_model=SchoolTaskRead,
-    tags=["transfers"],
-    summary="Decide the school's step of a transfer",
-)
-async def decide_task(
-    task_id: uuid.UUID,
-    body: StepDecisionCreate,
-    runtime: RuntimeDep,
-    on: TodayDep,
-    access: ApproverOfObject,
-) -> SchoolTaskRead:
-    """Approve, or reject with a reason; national gets ``transfer.step_decided`` naming this
-    school. 409 ``task_already_decided`` once decided or void."""
-    decision = transfer_out.StepDecision(body.decision, access.principal.username, body.reason)
-    visible = access.sees(Tier.SCHOOL, runtime.hosts)
-    async with runtime.unit_of_work() as uow:
-        await transfer_out.decide(uow, task_id, decision, visible, now=runtime.clock.now())
-    return await _read_task(task_id, runtime, on, access)
-
-
-def _task(row: Any, today: date) -> SchoolTaskRead:
-    details = row.details
-    return SchoolTaskRead(
-        task_id=row.task_id,
-        school_code=row.school_code,
-        kind=row.kind,
-        status=row.status,
-        transfer_id=row.transfer_id,
-        step_id=row.step_id,
-        student_number=details["student_number"],
-        student=details["student"],
-        roster_status=details.get("roster_status"),
-        to_school=details["to_school"],
-        reason=details["reason"],
-        proofs=[ProofLink.model_validate(p) for p in details["proofs"]],
-        opened_at=_aware(row.opened_at),
-        due_on=row.due_on,
-        due_approximate=row.due_approximate,
-        overdue=is_overdue(row.status, row.due_on, today),
-        reminded_at=_aware(row.reminded_at),
-        decided_at=_aware(row.decided_at),
-        decided_by=row.decided_by,
-        decision_reason=row.reason,
     )
 
 

@@ -1,4 +1,4 @@
-"""Building blocks for tests of the authority and the province archive.
+"""Building blocks for tests of the approval desk and the province archive.
 
 Messages are applied the way the consumer applies them (the registered handler, inside one
 transaction, with the envelope as context); what a handler or request emitted is read back
@@ -18,6 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from components.approval_desk import decisions
+from components.approval_desk.desk import ApprovalDesk
+from components.approval_desk.domain import Decision
 from devtools.testing import instance_name
 from shared.contracts.registration import (
     ArchiveFiled,
@@ -177,3 +180,11 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
+
+
+async def decide(desk: ApprovalDesk, task_id: uuid.UUID, decision: Decision) -> None:
+    """An officer's decision as a request makes it: the use case in a unit of work, then the
+    commit (the request is the boundary)."""
+    async with desk.runtime.unit_of_work() as uow:
+        await decisions.decide(desk, uow, task_id, decision)
+        await uow.commit()

@@ -1,8 +1,9 @@
-"""The authority role against a real database (SQLite and PostgreSQL): tasks as data, automatic
+"""The desk role against a real database (SQLite and PostgreSQL): tasks as data, automatic
 approval under province rules, officers' decisions and the messages they cause."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -10,17 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData
 
-from components.approval_desk import decisions, messages, queries
+from components.approval_desk import messages, queries
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus
 from components.approval_desk.repository import TASK_LIST, TaskRepository
-from components.approval_desk.role import RegistryAuthority
 from components.approval_desk.schemas import DecisionCreate, TaskListQuery
-from components.approval_desk.tables import define_authority_tables
+from components.approval_desk.tables import define_desk_tables
 from devtools.testing import federation_copy
 from shared.contracts.students import IdType
 from shared.db import list_versions
 from shared.db.list_versions import list_version_metadata
-from shared.federation.config import NATIONAL, Tier
+from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerRegistry
 from shared.messaging.tables import kernel_metadata
@@ -34,6 +35,7 @@ from tests.components.approval_desk.support import (
     ZHONGYUAN,
     basic,
     batch,
+    decide,
     deliver,
     key_field_change,
     payloads,
@@ -47,69 +49,69 @@ HENAN = unit(Tier.PROVINCE, "41")
 SCHOOL = unit(Tier.SCHOOL, PRIMARY)
 AUTO_APPROVE_HENAN = {"41": {"registration": {"auto_approve": True}}}
 
-MakeAuthority = Callable[..., Awaitable[RegistryAuthority]]
+MakeDesk = Callable[..., Awaitable[ApprovalDesk]]
 
 
 @pytest.fixture
-async def make_authority(tmp_path: Path, database_url: str) -> AsyncIterator[MakeAuthority]:
+async def make_desk(tmp_path: Path, database_url: str) -> AsyncIterator[MakeDesk]:
     """Build the role on a tier's runtime with tables of its own (no tier's schema)."""
-    built: list[RegistryAuthority] = []
+    built: list[ApprovalDesk] = []
 
     async def make(
         tier: Tier = Tier.COUNTY, instance: str = "county-41", rules: dict[str, Any] | None = None
-    ) -> RegistryAuthority:
+    ) -> ApprovalDesk:
         config = federation_copy(tmp_path / f"federation-{len(built)}", rules=rules)
         handlers = HandlerRegistry()
         settings = settings_for(config, instance, database_url, DEFAULT_AMQP_URL)
         runtime = build_runtime(tier, settings, handlers)
         metadata = MetaData()
-        authority = RegistryAuthority(runtime, define_authority_tables(metadata))
+        desk = ApprovalDesk(runtime, define_desk_tables(metadata))
         async with runtime.engine.begin() as connection:
             await connection.run_sync(kernel_metadata.create_all, checkfirst=True)
             await connection.run_sync(list_version_metadata.create_all, checkfirst=True)
             await connection.run_sync(metadata.create_all, checkfirst=True)
-        messages.register(handlers, authority)
-        built.append(authority)
-        return authority
+        messages.register(handlers, desk)
+        built.append(desk)
+        return desk
 
     yield make
-    for authority in built:
-        await authority.runtime.engine.dispose()
+    for desk in built:
+        await desk.runtime.engine.dispose()
 
 
-async def only_task(authority: RegistryAuthority, unit_code: str = ZHONGYUAN) -> Any:
-    page = await queries.list_tasks(authority, unit_code, TaskListQuery())
+async def only_task(desk: ApprovalDesk, unit_code: str = ZHONGYUAN) -> Any:
+    page = await queries.list_tasks(desk, desk.unit(unit_code), TaskListQuery())
     assert page.total == 1
-    return await queries.read_task(authority, str(page.items[0].task_id))
+    return await queries.read_task(desk, page.items[0].task_id)
 
 
 async def test_a_batch_opens_a_task_where_the_province_approves_by_hand(
-    make_authority: MakeAuthority,
+    make_desk: MakeDesk,
 ) -> None:
-    authority = await make_authority()
+    desk = await make_desk()
     submitted = batch(size=3)
-    await deliver(authority.runtime, submitted, source=SCHOOL, target=COUNTY)
+    await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
 
-    task = await only_task(authority)
+    task = await only_task(desk)
     assert (task.kind, task.status, task.item_count) == (TaskKind.REGISTRATION_BATCH, "open", 3)
     assert task.authority_unit == "county:410102" and task.school_code == PRIMARY
     assert task.subject_id == submitted.batch_id and task.finding_count == 0
     assert [i.registration_id for i in task.items] == [i.registration_id for i in submitted.items]
     assert task.items[0].basic == submitted.items[0].basic
-    assert await staged(authority.runtime) == []
+    assert await staged(desk.runtime) == []
 
 
 async def test_a_clean_batch_is_approved_at_once_under_auto_approval(
-    make_authority: MakeAuthority,
+    make_desk: MakeDesk,
 ) -> None:
-    authority = await make_authority(rules=AUTO_APPROVE_HENAN)
+    desk = await make_desk(rules=AUTO_APPROVE_HENAN)
     submitted = batch(size=2)
-    envelope = await deliver(authority.runtime, submitted, source=SCHOOL, target=COUNTY)
+    envelope = await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
 
-    task = await only_task(authority)
+    task = await only_task(desk)
     assert (task.status, task.decided_by) == ("approved", "system")
     assert {i.status for i in task.items} == {"approved"}
-    [approved] = await staged(authority.runtime)
+    [approved] = await staged(desk.runtime)
     assert approved.type == "registration.batch_approved" and approved.target == NATIONAL
     assert approved.source == COUNTY and approved.correlation_id == envelope.correlation_id
     assert approved.payload["authority"] == "county:410102"
@@ -117,27 +119,25 @@ async def test_a_clean_batch_is_approved_at_once_under_auto_approval(
     assert "extended" not in approved.payload["items"][0]
 
 
-async def test_auto_approval_is_per_province(make_authority: MakeAuthority) -> None:
+async def test_auto_approval_is_per_province(make_desk: MakeDesk) -> None:
     """Zhejiang's rules do not apply to a Henan county."""
-    authority = await make_authority(rules={"33": {"registration": {"auto_approve": True}}})
-    await deliver(authority.runtime, batch(), source=SCHOOL, target=COUNTY)
-    assert (await only_task(authority)).status == "open"
+    desk = await make_desk(rules={"33": {"registration": {"auto_approve": True}}})
+    await deliver(desk.runtime, batch(), source=SCHOOL, target=COUNTY)
+    assert (await only_task(desk)).status == "open"
 
 
 async def test_a_batch_with_findings_waits_for_an_officer_even_under_auto_approval(
-    make_authority: MakeAuthority,
+    make_desk: MakeDesk,
 ) -> None:
-    authority = await make_authority(rules=AUTO_APPROVE_HENAN)
+    desk = await make_desk(rules=AUTO_APPROVE_HENAN)
     twin = basic()
-    await deliver(
-        authority.runtime, batch(PRIMARY, twin, twin, basic()), source=SCHOOL, target=COUNTY
-    )
+    await deliver(desk.runtime, batch(PRIMARY, twin, twin, basic()), source=SCHOOL, target=COUNTY)
 
-    task = await only_task(authority)
+    task = await only_task(desk)
     assert (task.status, task.finding_count) == ("open", 2)
     assert [f.rule for f in task.items[0].findings] == ["duplicate_in_batch"]
     assert task.items[2].findings == []
-    assert await staged(authority.runtime) == []
+    assert await staged(desk.runtime) == []
 
 
 @pytest.mark.parametrize(
@@ -146,60 +146,60 @@ async def test_a_batch_with_findings_waits_for_an_officer_even_under_auto_approv
     ids=["other-province", "province-direct", "unknown-school"],
 )
 async def test_a_batch_from_a_school_the_authority_does_not_govern_is_dead_lettered(
-    make_authority: MakeAuthority, school: str, county: str
+    make_desk: MakeDesk, school: str, county: str
 ) -> None:
-    authority = await make_authority()
+    desk = await make_desk()
     with pytest.raises(PermanentMessageError) as refused:
         await deliver(
-            authority.runtime,
+            desk.runtime,
             batch(school),
             source=unit(Tier.SCHOOL, school),
             target=unit(Tier.COUNTY, county),
         )
     assert school in refused.value.reason
-    assert (await queries.list_tasks(authority, county, TaskListQuery())).total == 0
+    assert (await queries.list_tasks(desk, desk.unit(county), TaskListQuery())).total == 0
 
 
-async def test_the_province_governs_its_direct_schools(make_authority: MakeAuthority) -> None:
-    authority = await make_authority(Tier.PROVINCE, "province-41")
+async def test_the_province_governs_its_direct_schools(make_desk: MakeDesk) -> None:
+    desk = await make_desk(Tier.PROVINCE, "province-41")
     await deliver(
-        authority.runtime,
+        desk.runtime,
         batch(PROVINCE_DIRECT),
         source=unit(Tier.SCHOOL, PROVINCE_DIRECT),
         target=HENAN,
     )
-    task = await only_task(authority, "41")
+    task = await only_task(desk, "41")
     assert task.authority_unit == "province:41" and task.school_code == PROVINCE_DIRECT
     with pytest.raises(PermanentMessageError):
-        await deliver(authority.runtime, batch(PRIMARY), source=SCHOOL, target=HENAN)
+        await deliver(desk.runtime, batch(PRIMARY), source=SCHOOL, target=HENAN)
 
 
-async def test_a_resubmitted_batch_opens_no_second_task(make_authority: MakeAuthority) -> None:
-    authority = await make_authority()
+async def test_a_resubmitted_batch_opens_no_second_task(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
     submitted = batch()
-    await deliver(authority.runtime, submitted, source=SCHOOL, target=COUNTY)
-    await deliver(authority.runtime, submitted, source=SCHOOL, target=COUNTY)
-    assert (await queries.list_tasks(authority, ZHONGYUAN, TaskListQuery())).total == 1
+    await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
+    await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
+    assert (await queries.list_tasks(desk, desk.unit(ZHONGYUAN), TaskListQuery())).total == 1
 
 
-async def test_approval_with_some_items_rejected(make_authority: MakeAuthority) -> None:
-    authority = await make_authority()
+async def test_approval_with_some_items_rejected(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
     submitted = batch(size=3)
-    envelope = await deliver(authority.runtime, submitted, source=SCHOOL, target=COUNTY)
-    task = await only_task(authority)
+    envelope = await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
+    task = await only_task(desk)
     kept, dropped = submitted.items[0::2], submitted.items[1]
 
     decision = DecisionCreate(
         decision="approve",
         rejected_items=[{"registration_id": dropped.registration_id, "reason": "not enrolled"}],
     )
-    await decisions.decide(authority, str(task.task_id), decision.to_domain("王科员"))
+    await decide(desk, task.task_id, decision.to_domain("王科员"))
 
-    task = await queries.read_task(authority, str(task.task_id))
+    task = await queries.read_task(desk, task.task_id)
     assert (task.status, task.decided_by) == ("approved", "王科员")
     assert [i.status for i in task.items] == ["approved", "rejected", "approved"]
     assert task.items[1].reason == "not enrolled"
-    sent = await staged(authority.runtime)
+    sent = await staged(desk.runtime)
     assert {e.correlation_id for e in sent} == {envelope.correlation_id}
     [approved] = payloads(sent, NATIONAL)
     approved_ids = [i["registration_id"] for i in approved["items"]]
@@ -218,19 +218,19 @@ async def test_approval_with_some_items_rejected(make_authority: MakeAuthority) 
         ]
 
 
-async def test_rejecting_a_batch_rejects_every_item(make_authority: MakeAuthority) -> None:
-    authority = await make_authority()
+async def test_rejecting_a_batch_rejects_every_item(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
     submitted = batch(size=2)
-    await deliver(authority.runtime, submitted, source=SCHOOL, target=COUNTY)
-    task = await only_task(authority)
+    await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
+    task = await only_task(desk)
 
     decision = Decision(DecisionKind.REJECT, "王科员", reason="false information")
-    await decisions.decide(authority, str(task.task_id), decision)
+    await decide(desk, task.task_id, decision)
 
-    task = await queries.read_task(authority, str(task.task_id))
+    task = await queries.read_task(desk, task.task_id)
     assert (task.status, task.reason) == ("rejected", "false information")
     assert {i.status for i in task.items} == {"rejected"}
-    sent = await staged(authority.runtime)
+    sent = await staged(desk.runtime)
     assert payloads(sent, NATIONAL) == []
     assert {e.type for e in sent} == {"registration.batch_decided"}
     assert {e.target for e in sent} == {SCHOOL, HENAN}
@@ -238,79 +238,77 @@ async def test_rejecting_a_batch_rejects_every_item(make_authority: MakeAuthorit
     assert {o["reason"] for o in outcomes} == {"false information"}
 
 
-async def test_deciding_a_decided_task_is_a_conflict(make_authority: MakeAuthority) -> None:
-    authority = await make_authority()
-    await deliver(authority.runtime, batch(), source=SCHOOL, target=COUNTY)
-    task_id = str((await only_task(authority)).task_id)
-    await decisions.decide(authority, task_id, Decision(DecisionKind.APPROVE, "王科员"))
+async def test_deciding_a_decided_task_is_a_conflict(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
+    await deliver(desk.runtime, batch(), source=SCHOOL, target=COUNTY)
+    task_id = str((await only_task(desk)).task_id)
+    await decide(desk, task_id, Decision(DecisionKind.APPROVE, "王科员"))
 
     with pytest.raises(Conflict):
-        await decisions.decide(authority, task_id, Decision(DecisionKind.REJECT, "李科员", "no"))
-    assert len(await staged(authority.runtime)) == 1  # only the first decision's message
+        await decide(desk, task_id, Decision(DecisionKind.REJECT, "李科员", "no"))
+    assert len(await staged(desk.runtime)) == 1  # only the first decision's message
 
 
-async def test_refused_and_unknown_decisions(make_authority: MakeAuthority) -> None:
-    authority = await make_authority()
-    await deliver(authority.runtime, batch(size=1), source=SCHOOL, target=COUNTY)
-    task = await only_task(authority)
-    only = str(task.items[0].registration_id)
+async def test_refused_and_unknown_decisions(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
+    await deliver(desk.runtime, batch(size=1), source=SCHOOL, target=COUNTY)
+    task = await only_task(desk)
+    only = task.items[0].registration_id
 
     with pytest.raises(DomainError) as refused:
-        await decisions.decide(
-            authority,
-            str(task.task_id),
+        await decide(
+            desk,
+            task.task_id,
             Decision(DecisionKind.APPROVE, "王科员", rejected_items={only: "no"}),
         )
     assert refused.value.rule == "every_item_rejected"
     with pytest.raises(NotFound):
-        await decisions.decide(
-            authority,
+        await decide(
+            desk,
             "00000000-0000-0000-0000-000000000000",
             Decision(DecisionKind.APPROVE, "王科员"),
         )
-    assert (await queries.read_task(authority, str(task.task_id))).status == "open"
+    assert (await queries.read_task(desk, task.task_id)).status == "open"
 
 
 async def test_a_key_field_change_always_waits_for_an_officer(
-    make_authority: MakeAuthority,
+    make_desk: MakeDesk,
 ) -> None:
-    authority = await make_authority(rules=AUTO_APPROVE_HENAN)
+    desk = await make_desk(rules=AUTO_APPROVE_HENAN)
     change = key_field_change()
-    await deliver(authority.runtime, change, source=SCHOOL, target=COUNTY)
+    await deliver(desk.runtime, change, source=SCHOOL, target=COUNTY)
 
-    task = await only_task(authority)
+    task = await only_task(desk)
     assert (task.kind, task.status) == (TaskKind.KEY_FIELD_CHANGE, TaskStatus.OPEN)
     assert task.key_field_change is not None
     assert task.key_field_change.student_number == change.student_number
     assert task.key_field_change.changes.name == "张三丰"
     proofs = [(p.index, p.filename, p.kind) for p in task.proofs]
     assert proofs == [(0, "户口本.pdf", "hukou_proof")]
-    proof = await queries.read_proof(authority, str(task.task_id), 0)
+    proof = await queries.read_proof(desk, task.task_id, 0)
     assert proof.content == b"%PDF-1.4 proof"
 
-    await decisions.decide(authority, str(task.task_id), Decision(DecisionKind.APPROVE, "王科员"))
-    [approved] = await staged(authority.runtime)
+    await decide(desk, task.task_id, Decision(DecisionKind.APPROVE, "王科员"))
+    [approved] = await staged(desk.runtime)
     assert approved.type == "key_field_change.approved" and approved.target == NATIONAL
     assert approved.payload["changes"]["name"] == "张三丰"
     assert "proofs" not in approved.payload
 
 
 async def test_a_rejected_key_field_change_goes_back_to_school_and_province(
-    make_authority: MakeAuthority,
+    make_desk: MakeDesk,
 ) -> None:
-    authority = await make_authority()
+    desk = await make_desk()
     change = key_field_change()
     change = change.model_copy(
         update={"changes": change.changes.model_copy(update={"id_type": IdType.RESIDENT_ID})}
     )
-    await deliver(authority.runtime, change, source=SCHOOL, target=COUNTY)
-    task = await only_task(authority)
+    await deliver(desk.runtime, change, source=SCHOOL, target=COUNTY)
+    task = await only_task(desk)
     assert task.finding_count == 1  # a resident ID type without a number
 
-    await decisions.decide(
-        authority, str(task.task_id), Decision(DecisionKind.REJECT, "王科员", "proof unreadable")
-    )
-    sent = await staged(authority.runtime)
+    await decide(desk, task.task_id, Decision(DecisionKind.REJECT, "王科员", "proof unreadable"))
+    sent = await staged(desk.runtime)
     assert {e.target for e in sent} == {SCHOOL, HENAN}
     decided = sent[0].payload
     assert (decided["outcome"], decided["rule"], decided["reason"]) == (
@@ -321,83 +319,91 @@ async def test_a_rejected_key_field_change_goes_back_to_school_and_province(
     assert decided["decided_by"] == "county:410102"
 
 
-async def test_task_list_filters_and_pages_oldest_first(make_authority: MakeAuthority) -> None:
-    authority = await make_authority()
+async def test_task_list_filters_and_pages_oldest_first(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
     for _ in range(3):
-        await deliver(authority.runtime, batch(size=1), source=SCHOOL, target=COUNTY)
-    await deliver(authority.runtime, key_field_change(), source=SCHOOL, target=COUNTY)
-    everything = await queries.list_tasks(authority, ZHONGYUAN, TaskListQuery())
-    first = str(everything.items[0].task_id)
-    await decisions.decide(authority, first, Decision(DecisionKind.APPROVE, "王科员"))
+        await deliver(desk.runtime, batch(size=1), source=SCHOOL, target=COUNTY)
+    await deliver(desk.runtime, key_field_change(), source=SCHOOL, target=COUNTY)
+    everything = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), TaskListQuery())
+    first = everything.items[0].task_id
+    await decide(desk, first, Decision(DecisionKind.APPROVE, "王科员"))
 
     opened = [t.opened_at for t in everything.items]
     assert opened == sorted(opened) and everything.total == 4
-    page = await queries.list_tasks(authority, ZHONGYUAN, TaskListQuery(limit=2, offset=1))
+    page = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), TaskListQuery(limit=2, offset=1))
     assert [t.task_id for t in page.items] == [t.task_id for t in everything.items[1:3]]
     assert page.total == 4
     open_batches_query = TaskListQuery(status=TaskStatus.OPEN, kind=TaskKind.REGISTRATION_BATCH)
-    open_batches = await queries.list_tasks(authority, ZHONGYUAN, open_batches_query)
+    open_batches = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), open_batches_query)
     assert open_batches.total == 2
-    assert (await queries.list_tasks(authority, "410105", TaskListQuery())).total == 0
+    assert (await queries.list_tasks(desk, desk.unit("410105"), TaskListQuery())).total == 0
 
 
 async def test_every_write_of_a_task_changes_its_units_list_version(
-    make_authority: MakeAuthority,
+    make_desk: MakeDesk,
 ) -> None:
     """Each kind of task write bumps the unit's task list version once, at commit (decision
     0020); a write that changes nothing, a rolled back one and another unit's leave it."""
-    authority = await make_authority()
-    now = authority.now()
+    desk = await make_desk()
+    now = desk.now()
 
-    async def version() -> int:
-        async with authority.runtime.sessions() as session:
-            return await list_versions.version(session, TASK_LIST, ZHONGYUAN)
+    other = unit(Tier.COUNTY, "410105")
+
+    def ids(name: str) -> uuid.UUID:
+        return uuid.uuid5(uuid.NAMESPACE_URL, name)
+
+    async def version(of: UnitRef = COUNTY) -> int:
+        async with desk.runtime.sessions() as session:
+            return await list_versions.version(session, TASK_LIST, str(of))
 
     async def write(change: Callable[[TaskRepository], Awaitable[object]]) -> int:
-        async with authority.runtime.sessions() as session, session.begin():
-            await change(authority.tasks(session))
+        async with desk.runtime.sessions() as session, session.begin():
+            await change(desk.tasks(session))
         return await version()
 
-    def task(task_id: str, unit_code: str = ZHONGYUAN) -> dict[str, Any]:
+    def task(name: str, owner: UnitRef = COUNTY) -> dict[str, Any]:
         return {
-            "task_id": task_id,
+            "task_id": ids(name),
             "kind": TaskKind.TRANSFER_STEP,
             "status": TaskStatus.OPEN,
-            "authority_unit": unit_code,
+            "unit": owner,
             "school_code": PRIMARY,
-            "subject_id": f"step-{task_id}",
+            "subject_id": ids(f"step-{name}"),
             "item_count": 0,
             "finding_count": 0,
             "details": {},
             "opened_at": now,
-            "correlation_id": task_id,
-            "message_id": task_id,
-            "transfer_id": f"transfer-{task_id}",
+            "correlation_id": ids(name),
+            "message_id": ids(name),
+            "transfer_id": ids(f"transfer-{name}"),
         }
+
+    def void_step(name: str) -> Callable[[TaskRepository], Awaitable[object]]:
+        return lambda tasks: tasks.void_step(
+            COUNTY, ids(f"step-{name}"), at=now, by="s", reason="r"
+        )
+
+    def close(tasks: TaskRepository) -> Awaitable[object]:
+        return tasks.close(ids("t1"), TaskStatus.APPROVED, at=now, by="o", reason=None)
+
+    def remind(tasks: TaskRepository) -> Awaitable[object]:
+        return tasks.mark_reminded(COUNTY, ids("step-t1"), now)
 
     assert await version() == 0
     assert await write(lambda tasks: tasks.add(task("t1"))) == 1
     assert await write(lambda tasks: tasks.add(task("t2"))) == 2
-    assert await write(lambda tasks: tasks.mark_reminded(ZHONGYUAN, "step-t1", now)) == 3
-    assert await write(lambda tasks: tasks.replace_open_details("t1", {"note": "x"}, 1)) == 4
-    closing = TaskStatus.APPROVED
-    assert await write(lambda tasks: tasks.close("t1", closing, at=now, by="o", reason=None)) == 5
+    assert await write(remind) == 3
+    assert await write(lambda tasks: tasks.replace_open_details(ids("t1"), {"note": "x"}, 1)) == 4
+    assert await write(close) == 5
     # t1 is no longer open: closing it again, reminding or voiding it changes nothing.
-    assert await write(lambda tasks: tasks.close("t1", closing, at=now, by="o", reason=None)) == 5
-    assert await write(lambda tasks: tasks.mark_reminded(ZHONGYUAN, "step-t1", now)) == 5
-    assert (
-        await write(lambda tasks: tasks.void_step(ZHONGYUAN, "step-t1", at=now, by="s", reason="r"))
-        == 5
-    )
-    assert (
-        await write(lambda tasks: tasks.void_step(ZHONGYUAN, "step-t2", at=now, by="s", reason="r"))
-        == 6
-    )
+    assert await write(close) == 5
+    assert await write(remind) == 5
+    assert await write(void_step("t1")) == 5
+    assert await write(void_step("t2")) == 6
     assert await write(lambda tasks: tasks.add(task("t3"))) == 7
+    transfer = ids("transfer-t3")
     assert (
-        await write(
-            lambda tasks: tasks.void_transfer(ZHONGYUAN, "transfer-t3", at=now, by="s", reason="r")
-        )
+        await write(lambda tasks: tasks.void_transfer(COUNTY, transfer, at=now, by="s", reason="r"))
         == 8
     )
 
@@ -405,13 +411,12 @@ async def test_every_write_of_a_task_changes_its_units_list_version(
     async def two(tasks: TaskRepository) -> None:
         await tasks.add(task("t4"))
         await tasks.add(task("t5"))
-        await tasks.add(task("t6", "410105"))
+        await tasks.add(task("t6", other))
 
     assert await write(two) == 9
     with pytest.raises(RuntimeError):
-        async with authority.runtime.sessions() as session, session.begin():
-            await authority.tasks(session).add(task("t7"))
+        async with desk.runtime.sessions() as session, session.begin():
+            await desk.tasks(session).add(task("t7"))
             raise RuntimeError("rolled back")
     assert await version() == 9
-    async with authority.runtime.sessions() as session:
-        assert await list_versions.version(session, TASK_LIST, "410105") == 1
+    assert await version(other) == 1

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from components.approval_desk.domain import TaskKind, TaskStatus
 from components.approval_desk.repository import TaskRepository
 from devtools.testing import federation_copy
-from services.county.adapters.orm import authority_tables
 from services.county.bootstrap import build_app
+from services.county.tables import desk_tables
 from shared.audit.chain import verify
 from shared.audit.tables import audit_entry
 from shared.clock import Clock
@@ -252,8 +252,8 @@ async def test_a_304_reads_the_list_version_not_the_tasks(
     with recorded_statements(runtime.engine) as statements:
         assert (await client.get(TASKS, params={"status": "approved"})).status_code == 200
     assert any("list_version" in s for s in polled)
-    assert not any("authority_task" in s for s in polled)
-    assert any("FROM authority_task" in s for s in statements)
+    assert not any("desk_task" in s for s in polled)
+    assert any("FROM desk_task" in s for s in statements)
 
 
 async def test_the_etag_follows_the_unit_and_the_day(
@@ -325,20 +325,20 @@ async def test_a_long_poll_sees_a_change_committed_by_another_replica(
     try:
         now = runtime.clock.now()
         async with replica() as session, session.begin():
-            await TaskRepository(session, authority_tables).add(
+            await TaskRepository(session, desk_tables).add(
                 {
-                    "task_id": str(uuid.uuid4()),
+                    "task_id": uuid.uuid4(),
                     "kind": TaskKind.TRANSFER_STEP,
                     "status": TaskStatus.OPEN,
-                    "authority_unit": ZHONGYUAN,
+                    "unit": COUNTY,
                     "school_code": "4101020001",
-                    "subject_id": str(uuid.uuid4()),
+                    "subject_id": uuid.uuid4(),
                     "item_count": 0,
                     "finding_count": 0,
                     "details": {},
                     "opened_at": now,
-                    "correlation_id": str(uuid.uuid4()),
-                    "message_id": str(uuid.uuid4()),
+                    "correlation_id": uuid.uuid4(),
+                    "message_id": uuid.uuid4(),
                 }
             )
     finally:

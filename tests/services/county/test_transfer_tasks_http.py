@@ -105,5 +105,5 @@ async def test_an_officer_works_the_transfer_tasks(
     assert (sent.payload["step_id"], sent.payload["decision"]) == (str(late.step_id), "reject")
 
     metrics = (await client.get("/metrics")).text
-    assert 'xueji_authority_tasks{state="open",unit="county:410102"} 1.0' in metrics
-    assert 'xueji_authority_tasks{state="overdue",unit="county:410102"} 0.0' in metrics
+    series = 'xueji_desk_tasks{kind="transfer_step",state="%s",unit="county:410102"} %s'
+    assert series % ("open", "1.0") in metrics and series % ("overdue", "0.0") in metrics

@@ -499,8 +499,9 @@ async def test_overdue_tasks_are_flagged_and_counted(school: School) -> None:
 
     metrics = (await school.runtime.metrics.render()).decode()
     unit = f"school:{ZHONGYUAN_PRIMARY}"
-    assert f'xueji_school_tasks{{state="open",unit="{unit}"}} 2.0' in metrics
-    assert f'xueji_school_tasks{{state="overdue",unit="{unit}"}} 1.0' in metrics
+    series = f'xueji_desk_tasks{{kind="transfer_step",state="%s",unit="{unit}"}} %s'
+    assert series % ("open", "2.0") in metrics and series % ("overdue", "1.0") in metrics
+    assert 'kind="registration_batch"' not in metrics  # a school decides its steps only
 
 
 async def test_a_closed_transfer_voids_the_open_task(school: School) -> None:

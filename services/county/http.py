@@ -1,4 +1,4 @@
-"""The county's HTTP API: its officers' task lists."""
+"""The county's own route: its officers' task list (the task routes are the desk's)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from components.approval_desk import queries
-from components.approval_desk.role import RegistryAuthority
+from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.schemas import TaskListQuery, TaskPage
 from shared.audit.recording import audited
 from shared.federation.config import Tier
@@ -16,7 +16,7 @@ from shared.runtime.bulk import answer
 from shared.security.authz import READERS, PathUnit, requires
 
 
-def build_router(authority: RegistryAuthority) -> APIRouter:
+def build_router(desk: ApprovalDesk) -> APIRouter:
     router = APIRouter(prefix="/api/v1/counties", tags=["registry authority"])
 
     @router.get(
@@ -36,8 +36,9 @@ def build_router(authority: RegistryAuthority) -> APIRouter:
         With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and
         without an audit entry: nothing is disclosed), and with ``wait`` only once the list
         changes (a long poll) or after ``wait`` seconds."""
-        require_hosted(authority.runtime, county_code, "county")
+        require_hosted(desk.runtime, county_code, "county")
         tag = request.headers.get("if-none-match")
-        return answer(await queries.list_tasks_unless(authority, county_code, query, tag))
+        unit = desk.unit(county_code)
+        return answer(await queries.list_tasks_unless(desk, unit, query, tag))
 
     return router

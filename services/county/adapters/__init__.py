@@ -1,1 +1,0 @@
-"""County adapters: ORM tables and repositories."""

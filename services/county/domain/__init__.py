@@ -1,1 +1,0 @@
-"""County domain model: standard library only."""

@@ -1,1 +1,0 @@
-"""County entry points: HTTP routers and message handlers."""

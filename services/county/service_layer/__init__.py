@@ -1,1 +1,0 @@
-"""County use cases, handlers and sagas."""
