@@ -46,7 +46,7 @@ async def login(
             "login.html", values=values, next=next, error=catalogue.rule_message("unknown_unit")
         )
     try:
-        answer = await page.api.post(
+        answer = await page.public_api.post(
             unit,
             "/api/v1/auth/token",
             data={"username": values["username"], "password": password},
@@ -101,8 +101,8 @@ async def change_password(
         return again(catalogue.rule_message("password_mismatch"))
     body = {"username": values["username"], "password": password, "new_password": new_password}
     try:
-        await page.api.post(unit, "/api/v1/auth/password", json=body)
-        answer = await page.api.post(
+        await page.public_api.post(unit, "/api/v1/auth/password", json=body)
+        answer = await page.public_api.post(
             unit,
             "/api/v1/auth/token",
             data={"username": values["username"], "password": new_password},
@@ -113,7 +113,7 @@ async def change_password(
         return again(catalogue.refusal(error))
     token = str(answer["access_token"])
     page.session.log_in(token, token_claims(token), now())
-    page.session.flash = catalogue.word("ui", "password_changed")
+    page.session.say(catalogue.word("ui", "password_changed"))
     return page.redirect("/")
 
 

@@ -67,5 +67,5 @@ async def decide(
         if error.fields:
             message = catalogue.word("ui", "reason_required") if decision == "reject" else message
         return page.form_error("authority_task.html", task=found, error=message)
-    page.session.flash = catalogue.word("ui", "done")
+    page.session.say(catalogue.word("ui", "done"))
     return page.redirect("/")

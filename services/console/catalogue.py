@@ -11,6 +11,7 @@ from services.console.api import ApiError
 
 CATALOGUE = Path(__file__).with_name("messages.zh-CN.toml")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 @cache
@@ -30,7 +31,9 @@ def rule_message(rule: str | None) -> str | None:
 
 
 def is_chinese(text: str | None) -> bool:
-    return bool(text and _HAN.search(text))
+    """A message written in Chinese: more Han characters than Latin letters (an English
+    sentence naming a Chinese place is not; a Chinese one citing "HA art. 11" is)."""
+    return bool(text) and len(_HAN.findall(text or "")) > len(_LATIN.findall(text or ""))
 
 
 def refusal(error: ApiError) -> str:

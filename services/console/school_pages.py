@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
 import uuid
+from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,6 +17,7 @@ from fastapi.responses import Response
 
 from services.console import catalogue
 from services.console.api import ApiError
+from services.console.authority_pages import authority_home
 from services.console.transfer_pages import with_waiting
 from services.console.web import CSRF, Page, UserPage
 from shared.federation.config import Tier, UnitRef
@@ -49,8 +52,6 @@ def _school(page: Page) -> UnitRef:
 @router.get("/")
 async def home(page: UserPage) -> Response:
     if page.session.tier != Tier.SCHOOL.value:
-        from services.console.authority_pages import authority_home
-
         return await authority_home(page)
     school = page.unit
     code = school.code
@@ -69,7 +70,10 @@ async def home(page: UserPage) -> Response:
         tasks=tasks,
         pending=pending,
         transfers=transfers,
-        overdue=sum(1 for t in tasks["items"] if t["overdue"]),
+        overdue=sum(1 for t in tasks["items"] if t["overdue"])
+        + sum(
+            1 for t in transfers["items"] if (t["waiting_step"] or {}).get("overdue_notified_at")
+        ),
     )
 
 
@@ -119,6 +123,54 @@ async def roster(
 async def register_form(page: UserPage) -> Response:
     _school(page)
     return page.render("register.html", values={"id_type": "resident_id"}, errors={})
+
+
+@router.get("/students/{student_number}")
+async def student_page(page: UserPage, student_number: str) -> Response:
+    """Basic info (the school), the archive with its dated entries (the province) and the
+    student's status changes (the school): one page, printable."""
+    school = _school(page)
+    number = student_number.strip().upper()
+    basic = await page.api.get(school, f"/api/v1/schools/{school.code}/students/{number}")
+    province = UnitRef(tier=Tier.PROVINCE, code=school.code[:2])
+    archive, changes = await asyncio.gather(
+        _optional(page.api.get(province, f"/api/v1/schools/{school.code}/archives/{number}")),
+        page.api.get(
+            school,
+            f"/api/v1/schools/{school.code}/status-changes",
+            params={"student_number": number, "limit": 50},
+        ),
+    )
+    history = sorted(
+        [
+            {
+                "on": entry["occurred_on"],
+                "what": catalogue.word("entry_kind", entry["kind"]),
+                "section": catalogue.word("section", entry["section"]),
+            }
+            for entry in (archive or {}).get("entries", [])
+        ]
+        + [
+            {
+                "on": change["effective_on"],
+                "what": catalogue.word("change", change["change"]),
+                "section": catalogue.word("change_status", change["status"]),
+            }
+            for change in changes["items"]
+        ],
+        key=lambda item: str(item["on"]),
+    )
+    return page.render("student.html", student=basic, archive=archive, history=history)
+
+
+async def _optional(call: Awaitable[Any]) -> Any:
+    """The answer, or None where the API has nothing (404) for this user."""
+    try:
+        return await call
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return None
 
 
 @router.post("/checks/id-number", dependencies=[CSRF])
@@ -344,5 +396,5 @@ async def decide_transfer_task(
             catalogue.word("ui", "reason_required") if error.fields else catalogue.refusal(error)
         )
         return page.form_error("transfer_task.html", task=found, error=message)
-    page.session.flash = catalogue.word("ui", "done")
+    page.session.say(catalogue.word("ui", "done"))
     return page.redirect("/")

@@ -74,6 +74,11 @@ class Session:
             self.last_seen = now  # refreshed at most every 30 s: fewer Set-Cookie headers
             self.changed = True
 
+    def say(self, message: str) -> None:
+        """A message for the next page the user sees."""
+        self.flash = message
+        self.changed = True
+
     def pop_flash(self) -> str | None:
         message, self.flash = self.flash, None
         if message is not None:

@@ -148,6 +148,9 @@ class Page:
         self.session = session_of(request)
         assert self.console.http is not None
         self.api = Api(self.console.http, self.console.directory, self.session.token)
+        # logging in and changing a password go without the session's token: a refusal
+        # there (401 invalid_credentials) is about the form, not an expired session
+        self.public_api = Api(self.console.http, self.console.directory, None)
 
     @property
     def unit(self) -> UnitRef:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
@@ -63,7 +63,21 @@ def test_registered_approved_and_numbered(
         registrar.get_by_label("监护人电话").fill("13800000000")
         registrar.get_by_label("户籍地行政区划代码").fill(COUNTY)
         screenshot(registrar, "register")
-        registrar.get_by_role("button", name="提交审核").click()
+        # the submission is held on its way: the button stays disabled meanwhile (no second
+        # submission), and the form goes through once it is released
+        held: list[Route] = []
+        registrar.route(
+            "**/students/new",
+            lambda route: (
+                held.append(route) if route.request.method == "POST" else route.continue_()
+            ),
+        )
+        submit = registrar.get_by_role("button", name="提交审核")
+        submit.click()
+        expect(submit).to_be_disabled()
+        assert len(held) == 1
+        held[0].continue_()
+        registrar.unroute("**/students/new")
         expect(registrar.get_by_role("heading", level=1)).to_have_text("学籍登记")
         expect(registrar.locator("#registration-status")).to_contain_text("审核中")
         registration_url = registrar.url

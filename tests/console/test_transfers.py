@@ -14,7 +14,7 @@ from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from shared.federation.config import Tier
 from shared.security.testing import auth_headers
-from tests.console.support import context, log_in_as, screenshot
+from tests.console.support import context, describe, log_in_as, screenshot, serious_violations
 from tests.integration.registration_support import student
 
 SENDING, SENDING_COUNTY = "5134010001", "513401"  # Sichuan: no transfer window
@@ -156,3 +156,71 @@ def test_a_province_rule_refusal_is_shown_in_chinese(
         expect(alert).to_contain_text("证明材料")
         assert "proof" not in alert.inner_text()  # the API's English never reaches the page
         screenshot(page, "transfer-refused")
+
+
+def test_transfer_and_authority_pages_are_accessible(
+    browser: Browser, console: LocalConsole, federation: LocalFederation
+) -> None:
+    with context(browser, bypass_csp=True) as ctx:  # axe is injected as a script tag
+        page = ctx.new_page()
+        log_in_as(page, console, federation, "school", RECEIVING)
+        for path in ("/", "/transfers", "/transfers/new"):
+            page.goto(console.url + path)
+            violations = serious_violations(page)
+            assert violations == [], f"{path}: {describe(violations)}"
+        page.get_by_role("link", name="转入", exact=True).click()
+        page.locator("tbody a").first.click()
+        violations = serious_violations(page)
+        assert violations == [], f"{page.url}: {describe(violations)}"
+    with context(browser, bypass_csp=True) as ctx:
+        page = ctx.new_page()
+        log_in_as(page, console, federation, "county", RECEIVING_COUNTY)
+        violations = serious_violations(page)
+        assert violations == [], f"county home: {describe(violations)}"
+
+
+def test_an_overdue_step_is_marked_on_the_home_page(
+    browser: Browser, console: LocalConsole, federation: LocalFederation
+) -> None:
+    number = enrolled(federation, SENDING, SENDING_COUNTY, "赵一鸣")
+    api = Api(federation)
+    started = api.call(
+        "POST",
+        "school",
+        RECEIVING,
+        f"/api/v1/schools/{RECEIVING}/transfers-in",
+        json={
+            "student_number": number,
+            "from_school": SENDING,
+            "grade": 1,
+            "reason": "随父母迁居",
+            "proofs": [
+                {"kind": "application_form", "filename": "a.pdf", "content_base64": "JVBERi0x"}
+            ],
+        },
+    )
+    assert started.status_code == 202, started.text
+    with context(browser) as ctx:
+        page = ctx.new_page()
+        log_in_as(page, console, federation, "school", RECEIVING)
+        row = page.get_by_role("row").filter(has_text=number)
+        for _ in range(60):  # national opens the sending school's step a moment later
+            if "转出学校" in (row.inner_text() if row.count() else ""):
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        expect(row).to_contain_text("转出学校")
+        expect(row).not_to_contain_text("已逾期")
+        # the sending school lets the due date pass: national's sweep reports the step overdue
+        swept = api.call(
+            "POST",
+            "national",
+            "CN",
+            "/api/v1/operations/deadline-sweep",
+            json={"as_of": "2026-12-30"},
+        )
+        assert swept.status_code == 200, swept.text
+        page.reload()
+        expect(row).to_contain_text("已逾期")
+        expect(page.get_by_role("alert")).to_contain_text("已逾期")
+        screenshot(page, "home-overdue")
