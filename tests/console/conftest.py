@@ -34,7 +34,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
-    "--lang=zh-CN",  # Chinese date pickers and built-in messages
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
