@@ -899,7 +899,7 @@ def test_every_service_is_reached_through_an_ingress_with_its_own_limits(
         assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/api/v1/auth/token"
         assert int(login_notes["nginx.ingress.kubernetes.io/limit-rps"]) > 0
         assert _nginx_bytes(login_notes["nginx.ingress.kubernetes.io/proxy-body-size"]) <= body
-    assert len(ingresses) == 2 * len(of_kind(docs, "Deployment"))
+    assert len(ingresses) == 2 * len(tier_deployments(docs))
     if name in PROVINCE_OVERLAYS:  # one host per tier and province: namespaces never collide
         assert {host for _tier, host in hosts} == {
             f"{tier}-{province_code(name)}.xueji.invalid"
