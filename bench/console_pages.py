@@ -29,7 +29,7 @@ from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy, instance_name
 from shared.security.principal import Role
-from shared.security.testing import auth_headers
+from shared.security.testing import Minter
 
 STUDENTS = 3_000
 TARGET_MS = 150.0
@@ -71,11 +71,13 @@ def report(name: str, spent: list[float]) -> bool:
     return met
 
 
-def pages(base_url: str, school_url: str, username: str, password: str, n: int) -> bool:
+def pages(
+    base_url: str, school_url: str, username: str, password: str, n: int, minter: Minter
+) -> bool:
     """Log in as the registrar and time each page; whether every p95 met the target. The
     roster API called directly, for comparison, shows what the console itself adds."""
     print(f"console pages, {STUDENTS} students at school {SCHOOL}, {n} requests each:")
-    headers = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR)
+    headers = minter.headers(f"school:{SCHOOL}", Role.REGISTRAR)
     with httpx.Client(base_url=school_url, timeout=30, headers=headers) as api:
         report(
             "(the roster API alone, no console)",
@@ -117,10 +119,11 @@ async def main(n: int) -> None:
             for base in INSTANCES:
                 federation.start_instance(instance_name(config, base), timeout=120)
             school = federation.base_url(instance_name(config, "school-33"))
-            await admit(school, intake_csv(STUDENTS), STUDENTS)
+            minter = Minter.for_federation(federation.keys_dir, federation.federation)
+            await admit(school, intake_csv(STUDENTS), STUDENTS, minter)
             console.start()
             username, password = federation.dev_account("school", SCHOOL)
-            met = await asyncio.to_thread(pages, console.url, school, username, password, n)
+            met = await asyncio.to_thread(pages, console.url, school, username, password, n, minter)
             print(f"  target: p95 < {TARGET_MS:.0f} ms -> {'met' if met else 'NOT met'}")
         finally:
             console.stop()

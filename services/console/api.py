@@ -32,6 +32,7 @@ class ApiError(Exception):
     message: str
     article: str | None = None
     fields: list[FieldError] = field(default_factory=list)
+    retry_after: int | None = None  # seconds, when the API says when to try again
 
     def __str__(self) -> str:
         return f"{self.status} {self.rule}: {self.message}"
@@ -143,9 +144,11 @@ def error_of(response: httpx.Response) -> ApiError:
             )
         rule = fields[0].rule if fields else "invalid_input"
         return ApiError(response.status_code, rule, "", None, fields)
+    wait = response.headers.get("retry-after", "")
     return ApiError(
         response.status_code,
         body.get("rule") or body.get("code"),
         str(detail or ""),
         body.get("article"),
+        retry_after=int(wait) if wait.isdigit() else None,
     )

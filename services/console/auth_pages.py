@@ -68,6 +68,9 @@ async def login(
         )
     token = str(answer["access_token"])
     page.session.log_in(token, token_claims(token), now())
+    failed = answer.get("failed_logins")
+    if isinstance(failed, dict) and failed.get("message"):
+        page.session.say(str(failed["message"]))  # someone failed as this account meanwhile
     return page.redirect(_safe_next(next))
 
 

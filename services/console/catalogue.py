@@ -38,7 +38,15 @@ def is_chinese(text: str | None) -> bool:
 
 def refusal(error: ApiError) -> str:
     """What a user reads for a refusal: the API's own Chinese message with its article, else
-    the catalogue's sentence for the rule, else a general sentence naming the code."""
+    the catalogue's sentence for the rule, else a general sentence naming the code; with when
+    to try again if the API says so."""
+    text = _refusal(error)
+    if error.retry_after:
+        text += catalogue()["ui"]["retry_after"].format(seconds=error.retry_after)
+    return text
+
+
+def _refusal(error: ApiError) -> str:
     if is_chinese(error.message):
         text = error.message
         if error.article and error.article not in text:

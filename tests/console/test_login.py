@@ -13,7 +13,7 @@ from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from services.console.session import COOKIE, Session, SessionCodec
 from shared.federation.config import Tier
-from shared.security.testing import auth_headers
+from shared.security.testing import Minter
 from tests.console.accounts import create_account, make_dormant
 from tests.console.support import (
     context,
@@ -80,21 +80,30 @@ def test_first_login_changes_the_password(
         expect(page.get_by_role("status")).to_have_text("密码已修改。")
 
 
-def test_locked_and_sealed_accounts_are_explained(
+def test_throttled_and_sealed_logins_are_explained(
     browser: Browser, console: LocalConsole, federation: LocalFederation
 ) -> None:
     base = "http://{0.host}:{0.port}".format(federation.instance_for_unit(Tier.SCHOOL, SCHOOL))
-    locked = f"wang.{uuid.uuid4().hex[:6]}"
-    create_account(federation, f"school:{SCHOOL}", locked)
-    for _ in range(5):
-        httpx.post(base + "/api/v1/auth/token", data={"username": locked, "password": "wrong"})
+    guessed = f"wang.{uuid.uuid4().hex[:6]}"
+    create_account(federation, f"school:{SCHOOL}", guessed)
+    failures = 0
+    while failures < 8:  # after 5 failures each attempt waits 1 s, 2 s, 4 s … (decision 0026)
+        answer = httpx.post(
+            base + "/api/v1/auth/token", data={"username": guessed, "password": "wrong"}
+        )
+        if answer.status_code == 429:
+            time.sleep(int(answer.headers["retry-after"]))
+            continue
+        assert answer.status_code == 401, answer.text
+        failures += 1
     sealed = f"zhao.{uuid.uuid4().hex[:6]}"
     sealed_password = create_account(federation, f"school:{SCHOOL}", sealed)
     make_dormant(federation, f"school:{SCHOOL}", sealed)
     with context(browser) as ctx:
         page = ctx.new_page()
-        log_in(page, console, SCHOOL, locked, "wrong")
-        expect(page.get_by_role("alert")).to_contain_text("已暂时锁定")
+        log_in(page, console, SCHOOL, guessed, "wrong")  # within the 8 s wait
+        expect(page.get_by_role("alert")).to_contain_text("登录失败次数过多")
+        expect(page.get_by_role("alert")).to_contain_text("秒后可再试")
         log_in(page, console, SCHOOL, sealed, sealed_password)
         expect(page.get_by_role("alert")).to_contain_text("封存")
 
@@ -170,7 +179,9 @@ def test_another_units_objects_are_not_found(
     answer = httpx.post(
         f"http://{instance.host}:{instance.port}/api/v1/schools/{NEIGHBOUR}/students",
         json=student(NEIGHBOUR, grade=7),
-        headers=auth_headers(f"school:{NEIGHBOUR}"),
+        headers=Minter.for_federation(federation.keys_dir, federation.federation).headers(
+            f"school:{NEIGHBOUR}"
+        ),
     )
     assert answer.status_code == 202, answer.text
     theirs = answer.json()["registration_id"]

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from shared.federation.config import Tier
-from shared.security.testing import auth_headers
+from shared.security.testing import Minter
 from tests.console.support import context, describe, log_in_as, screenshot, serious_violations
 from tests.console.test_admission import intake
 
@@ -21,7 +21,8 @@ def admitted(federation: LocalFederation, data: bytes) -> None:
     """Admit a file through the school's API and wait until every registration is approved."""
     instance = federation.instance_for_unit(Tier.SCHOOL, SCHOOL)
     base = f"http://{instance.host}:{instance.port}"
-    headers = auth_headers(f"school:{SCHOOL}")
+    minter = Minter.for_federation(federation.keys_dir, federation.federation)
+    headers = minter.headers(f"school:{SCHOOL}")
     job = httpx.post(
         f"{base}/api/v1/schools/{SCHOOL}/admission-jobs",
         files={"file": ("roster.csv", data, "text/csv")},

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from shared.federation.config import Tier
-from shared.security.testing import auth_headers
+from shared.security.testing import Minter
 from tests.console.support import context, describe, log_in_as, screenshot, serious_violations
 from tests.integration.registration_support import student
 
@@ -25,11 +25,13 @@ HENAN_SCHOOL = "4101020003"  # Henan wants the origin registration proof from ot
 class Api:
     def __init__(self, federation: LocalFederation) -> None:
         self.federation = federation
+        self.minter = Minter.for_federation(federation.keys_dir, federation.federation)
 
     def call(self, method: str, tier: str, code: str, path: str, **kw: Any) -> httpx.Response:
         instance = self.federation.instance_for_unit(Tier(tier), code)
         url = f"http://{instance.host}:{instance.port}{path}"
-        return httpx.request(method, url, headers=auth_headers(f"{tier}:{code}"), timeout=30, **kw)
+        headers = self.minter.headers(f"{tier}:{code}")
+        return httpx.request(method, url, headers=headers, timeout=30, **kw)
 
 
 def enrolled(federation: LocalFederation, school: str, county: str, name: str) -> str:

@@ -86,3 +86,8 @@ def test_production_refuses_a_missing_or_placeholder_secret() -> None:
             console_secure_cookie=True,
             console_secret="CHANGE-ME-TO-32-RANDOM-BYTES-OR-MORE",
         )
+
+
+def test_a_throttled_login_says_when_to_try_again() -> None:
+    throttled = ApiError(429, "login_throttled", "too many failed logins", retry_after=8)
+    assert refusal(throttled) == "登录失败次数过多，请稍后再试。（约 8 秒后可再试）"
