@@ -899,7 +899,8 @@ def test_every_service_is_reached_through_an_ingress_with_its_own_limits(
         assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/api/v1/auth/token"
         assert int(login_notes["nginx.ingress.kubernetes.io/limit-rps"]) > 0
         assert _nginx_bytes(login_notes["nginx.ingress.kubernetes.io/proxy-body-size"]) <= body
-    assert len(ingresses) == 2 * len(tier_deployments(docs))
+    consoles = len(of_kind(docs, "Deployment")) - len(tier_deployments(docs))
+    assert len(ingresses) == 2 * len(tier_deployments(docs)) + 2 * consoles
     if name in PROVINCE_OVERLAYS:  # one host per tier and province: namespaces never collide
         assert {host for _tier, host in hosts} == {
             f"{tier}-{province_code(name)}.xueji.invalid"
@@ -961,3 +962,19 @@ def test_console_is_stateless_probed_and_reaches_the_hosted_instances(name: str)
     services = {d["metadata"]["name"] for d in of_kind(docs, "Service")}
     for url in urls.values():
         assert url.removeprefix("http://") in services, url
+    # the browsers' way in: its own host, the intake upload's body limit, a rate-limited login
+    from services.console.settings import ConsoleSettings
+
+    main, login = (
+        named(docs, "Ingress", "xueji-console"),
+        named(docs, "Ingress", "xueji-console-login"),
+    )
+    for ingress in (main, login):
+        (rule,) = ingress["spec"]["rules"]
+        assert rule["host"] == f"console-{province_code(name)}.xueji.invalid"
+        (path,) = rule["http"]["paths"]
+        assert path["backend"]["service"] == {"name": "xueji-console", "port": {"name": "http"}}
+    body = main["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert _nginx_bytes(body) >= ConsoleSettings().console_max_upload_bytes
+    assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/login"
+    assert int(login["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0
