@@ -6,7 +6,7 @@
 import asyncio
 import os
 
-from bench import bulk_admission, kernel_throughput, transfer_latency
+from bench import bulk_admission, console_pages, kernel_throughput, transfer_latency
 
 FULL = os.environ.get("BENCH_SCALE", "quick") == "full"
 
@@ -16,3 +16,5 @@ print("== bulk admission")
 asyncio.run(bulk_admission.main(100_000))
 print("== cross-province transfer latency")
 asyncio.run(transfer_latency.main(50, 30 if FULL else 10))
+print("== console pages (3,000-student school)")
+asyncio.run(console_pages.main(200))

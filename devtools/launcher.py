@@ -44,6 +44,7 @@ from types import FrameType
 import httpx
 
 from devtools.broker import LocalRabbitMQ, free_port, port_open, tail
+from devtools.console import LocalConsole
 from devtools.postgres import LocalPostgres
 from shared.federation.config import NATIONAL_CODE, Federation, Instance, Tier, load_federation
 from shared.messaging.keys import generate_federation_keys, private_key_path
@@ -473,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     broker: LocalRabbitMQ | None = None
     postgres: LocalPostgres | None = None
     federation: LocalFederation | None = None
+    console: LocalConsole | None = None
     code = 0
     try:
         amqp_url = os.environ.get("AMQP_URL") or os.environ.get("XUEJI_AMQP_URL")
@@ -499,7 +501,10 @@ def main(argv: list[str] | None = None) -> int:
             dev_accounts=True,
         )
         federation.start(timeout=args.timeout)
+        console = LocalConsole(args.config, data_dir, die_with_parent=True)
+        console.start()
         print("\n" + federation.table())
+        print(f"\nconsole (工作台): {console.url}")
         print(_token_hint(federation))
         print(f"\nbroker: {amqp_url}")
         if postgres is not None:
@@ -530,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if console is not None:
+            console.stop()
         if federation is not None:
             federation.stop()
         if postgres is not None:

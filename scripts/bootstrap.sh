@@ -2,7 +2,10 @@
 # Install everything the project needs on a Debian/Ubuntu machine; idempotent and fast when
 # everything is already there (it is the first step of `make run` and `make test`).
 #
-#   * system packages: rabbitmq-server, postgresql (+ python3-venv, make when missing).
+#   * system packages: rabbitmq-server, postgresql (+ python3-venv, make when missing), and
+#     for the console's browser tests Debian's chromium (driven by Playwright; Playwright's
+#     own browser download is never used) with a CJK font (fonts-wqy-microhei) so Chinese
+#     pages render as text, not boxes, in the screenshots.
 #     apt-get runs only if one is missing. The system services are NOT started: the project
 #     runs its own broker and database as plain processes (devtools/broker.py,
 #     postgres.py) with all their state under var/ or a temporary directory.
@@ -53,7 +56,7 @@ stop_system_services() {
 }
 
 install_system_packages() {
-    local wanted=(rabbitmq-server postgresql kubectl)
+    local wanted=(rabbitmq-server postgresql kubectl chromium fonts-wqy-microhei)
     command -v make >/dev/null 2>&1 || wanted+=(make)
     if ! command -v "$PYTHON" >/dev/null 2>&1; then
         wanted+=(python3 python3-venv)

@@ -92,8 +92,16 @@ class BrokerSettings(_Frozen):
     dist_port: int = 25682
 
 
+class ConsoleEndpoint(_Frozen):
+    """Where the console (services/console) listens; it serves the units of every instance."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8300, ge=1, le=65535)
+
+
 class Federation(_Frozen):
     broker: BrokerSettings = BrokerSettings()
+    console: ConsoleEndpoint = ConsoleEndpoint()
     provinces: tuple[Province, ...] = Field(default=(), alias="province")
     counties: tuple[County, ...] = Field(default=(), alias="county")
     schools: tuple[School, ...] = Field(default=(), alias="school")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -278,6 +279,14 @@ def province_code(overlay_name: str) -> str:
     return overlay_name.removeprefix("province-")
 
 
+def tier_deployments(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tier services' Deployments (the console, stateless, has its own checks)."""
+    deployments = of_kind(docs, "Deployment")
+    components = {labels_of(d)["app.kubernetes.io/component"] for d in deployments}
+    assert components <= {*TIERS, "console"}, components
+    return [d for d in deployments if labels_of(d)["app.kubernetes.io/component"] != "console"]
+
+
 def tier_of(deployment: dict[str, Any]) -> str:
     tier = labels_of(deployment)["app.kubernetes.io/component"]
     assert tier in TIERS
@@ -450,7 +459,7 @@ def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
-    deployments = of_kind(overlay(name), "Deployment")
+    deployments = tier_deployments(overlay(name))
     assert deployments
     for deployment in deployments:
         tier = tier_of(deployment)
@@ -496,7 +505,7 @@ def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
     docs = overlay(name)
-    for deployment in of_kind(docs, "Deployment"):
+    for deployment in tier_deployments(docs):
         tier = tier_of(deployment)
         selector = deployment["spec"]["selector"]["matchLabels"]
         service = named(docs, "Service", f"xueji-{tier}")
@@ -625,7 +634,7 @@ def test_federation_fragment_names_the_hosted_units(name: str) -> None:
     federation = tomllib.loads(config_map_data(docs, "xueji-config")["federation.toml"])
     instances = {entry["name"]: entry for entry in federation["instance"]}
     chosen = config_map_data(docs, "xueji-instances")
-    for deployment in of_kind(docs, "Deployment"):
+    for deployment in tier_deployments(docs):
         tier = tier_of(deployment)
         instance = instances[chosen[tier]]
         assert instance["tier"] == tier
@@ -649,8 +658,9 @@ def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path:
     path = tmp_path / "federation.toml"
     path.write_text(config_map_data(docs, "xueji-config")["federation.toml"], encoding="utf-8")
     federation = config.load_federation(path)
-    for instance_name in config_map_data(docs, "xueji-instances").values():
-        federation.instance(instance_name)
+    for key, instance_name in config_map_data(docs, "xueji-instances").items():
+        if key != "console-instance-urls":
+            federation.instance(instance_name)
 
 
 # --- message signing keys ----------------------------------------------------------------------
@@ -665,7 +675,7 @@ SIGNING_ENV = {
 def test_each_service_mounts_its_signing_key_and_the_trusted_keys(name: str) -> None:
     """Its own tier's private key from a Secret, every public key from the shared ConfigMap."""
     docs = overlay(name)
-    for deployment in of_kind(docs, "Deployment"):
+    for deployment in tier_deployments(docs):
         tier = tier_of(deployment)
         spec = pod_spec(deployment)
         [container] = spec["containers"]
@@ -738,7 +748,26 @@ NATIONAL_PEER = {
 }
 
 
+TIER_PODS = {
+    "podSelector": {
+        "matchExpressions": [
+            {
+                "key": "app.kubernetes.io/component",
+                "operator": "In",
+                "values": ["province", "county", "school"],
+            }
+        ]
+    }
+}
+
+
 def allowed_egress(tier: str) -> list[tuple[list[dict[str, Any]], set[tuple[Any, str]]]]:
+    if tier == "console":  # the tier services' APIs only: no database, no broker
+        return [
+            ([TIER_PODS], {(8000, "TCP")}),
+            ([NATIONAL_PEER], {(8000, "TCP")}),
+            ([DNS_PEER], {(53, "UDP"), (53, "TCP")}),
+        ]
     own_db = {"podSelector": {"matchLabels": {"cnpg.io/cluster": f"xueji-{tier}-db"}}}
     rules = [
         ([own_db], {(5432, "TCP")}),
@@ -813,13 +842,13 @@ def test_national_overlay_holds_the_broker_and_the_national_database() -> None:
     (database,) = of_kind(docs, "Cluster")
     assert database["metadata"]["name"] == "xueji-national-db"
     assert database["spec"]["instances"] == 3
-    assert [tier_of(d) for d in of_kind(docs, "Deployment")] == ["national"]
+    assert [tier_of(d) for d in tier_deployments(docs)] == ["national"]
 
 
 @pytest.mark.parametrize("name", PROVINCE_OVERLAYS)
 def test_province_overlay_runs_three_tiers_with_a_database_each(name: str) -> None:
     docs = overlay(name)
-    assert sorted(tier_of(d) for d in of_kind(docs, "Deployment")) == [
+    assert sorted(tier_of(d) for d in tier_deployments(docs)) == [
         "county",
         "province",
         "school",
@@ -853,7 +882,7 @@ def test_every_service_is_reached_through_an_ingress_with_its_own_limits(
     docs = overlay(name)
     ingresses = of_kind(docs, "Ingress")
     hosts = set()
-    for deployment in of_kind(docs, "Deployment"):
+    for deployment in tier_deployments(docs):
         tier = tier_of(deployment)
         main = named(docs, "Ingress", f"xueji-{tier}")
         login = named(docs, "Ingress", f"xueji-{tier}-login")
@@ -870,7 +899,8 @@ def test_every_service_is_reached_through_an_ingress_with_its_own_limits(
         assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/api/v1/auth/token"
         assert int(login_notes["nginx.ingress.kubernetes.io/limit-rps"]) > 0
         assert _nginx_bytes(login_notes["nginx.ingress.kubernetes.io/proxy-body-size"]) <= body
-    assert len(ingresses) == 2 * len(of_kind(docs, "Deployment"))
+    consoles = len(of_kind(docs, "Deployment")) - len(tier_deployments(docs))
+    assert len(ingresses) == 2 * len(tier_deployments(docs)) + 2 * consoles
     if name in PROVINCE_OVERLAYS:  # one host per tier and province: namespaces never collide
         assert {host for _tier, host in hosts} == {
             f"{tier}-{province_code(name)}.xueji.invalid"
@@ -887,3 +917,64 @@ def test_the_ingress_controller_buffers_headers_as_the_services_limit_them() -> 
     assert int(count) >= 1
     assert _nginx_bytes(size) == HttpLimits().max_header_bytes
     assert config["data"]["use-forwarded-headers"] == "false"  # clients cannot spoof addresses
+
+
+# --- the console (services/console, decision 0029) ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", PROVINCE_OVERLAYS)
+def test_console_is_stateless_probed_and_reaches_the_hosted_instances(name: str) -> None:
+    docs = overlay(name)
+    console = named(docs, "Deployment", "xueji-console")
+    spec = pod_spec(console)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["command"][:5] == [
+        "python",
+        "-m",
+        "services.console",
+        "--config",
+        "/etc/xueji/federation.toml",
+    ]
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = env_names(container)
+    assert env["XUEJI_ENV"]["value"] == "production"
+    assert env["XUEJI_CONSOLE_SECURE_COOKIE"]["value"] == "true"
+    assert env["XUEJI_CONSOLE_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "session-secret"
+    # no database, no broker, no signing or token key: it acts with each user's own token
+    for privileged in ("XUEJI_DATABASE_URL", "XUEJI_AMQP_URL", "XUEJI_JWT_SECRET", *SIGNING_ENV):
+        assert privileged not in env, privileged
+    assert {v["name"] for v in spec["volumes"]} == {"config", "tmp"}
+    assert not [j for j in of_kind(docs, "Job") if "console" in j["metadata"]["name"]]
+    service = named(docs, "Service", "xueji-console")
+    assert service["spec"]["selector"] == console["spec"]["selector"]["matchLabels"]
+    assert named(docs, "PodDisruptionBudget", "xueji-console")
+    # every instance the fragment lists at a bind address has a URL the console can reach
+    key = env["XUEJI_CONSOLE_INSTANCE_URLS"]["valueFrom"]["configMapKeyRef"]
+    urls = json.loads(named(docs, "ConfigMap", key["name"])["data"][key["key"]])
+    federation = tomllib.loads(config_map_data(docs, "xueji-config")["federation.toml"])
+    bound = {i["name"] for i in federation["instance"] if i.get("host", "") == "0.0.0.0"}
+    assert set(urls) == bound
+    services = {d["metadata"]["name"] for d in of_kind(docs, "Service")}
+    for url in urls.values():
+        assert url.removeprefix("http://") in services, url
+    # the browsers' way in: its own host, the intake upload's body limit, a rate-limited login
+    from services.console.settings import ConsoleSettings
+
+    main, login = (
+        named(docs, "Ingress", "xueji-console"),
+        named(docs, "Ingress", "xueji-console-login"),
+    )
+    for ingress in (main, login):
+        (rule,) = ingress["spec"]["rules"]
+        assert rule["host"] == f"console-{province_code(name)}.xueji.invalid"
+        (path,) = rule["http"]["paths"]
+        assert path["backend"]["service"] == {"name": "xueji-console", "port": {"name": "http"}}
+    body = main["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert _nginx_bytes(body) >= ConsoleSettings().console_max_upload_bytes
+    assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/login"
+    assert int(login["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0

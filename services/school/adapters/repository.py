@@ -228,13 +228,31 @@ async def list_students(
     status: str | None,
     limit: int,
     offset: int,
+    class_name: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[Row[Any]], int]:
-    """One page of the roster (by grade, then student number) and the number of matches."""
+    """One page of the roster (by grade, then student number) and the number of matches.
+
+    ``search`` is a student number or ID number (exact, upper-cased) or a part of a name;
+    every condition stays inside one school's rows (``ix_school_student_roster``)."""
     conditions = [student.c.school_code == school_code]
     if grade is not None:
         conditions.append(student.c.grade == grade)
     if status is not None:
         conditions.append(student.c.status == status)
+    if class_name is not None:
+        conditions.append(student.c.class_name == class_name)
+    if search:
+        exact = search.upper()
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        conditions.append(
+            or_(
+                student.c.student_number == exact,
+                student.c.id_number == exact,
+                student.c.name.like(pattern, escape="\\"),
+            )
+        )
     where = and_(*conditions)
     total = (
         await session.execute(select(func.count()).select_from(student).where(where))
@@ -243,6 +261,27 @@ async def list_students(
         select(student)
         .where(where)
         .order_by(student.c.grade, student.c.student_number)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(page.all()), int(total)
+
+
+async def list_registrations(
+    session: AsyncSession, school_code: str, *, status: str | None, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    """One page of a school's registrations, newest first, and the number of matches."""
+    conditions = [registration.c.school_code == school_code]
+    if status is not None:
+        conditions.append(registration.c.status == status)
+    where = and_(*conditions)
+    total = (
+        await session.execute(select(func.count()).select_from(registration).where(where))
+    ).scalar_one()
+    page = await session.execute(
+        select(registration)
+        .where(where)
+        .order_by(registration.c.submitted_at.desc(), registration.c.registration_id)
         .limit(limit)
         .offset(offset)
     )

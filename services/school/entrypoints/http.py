@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from services.school.config import PROOF_BODY_LIMIT, UPLOAD_BODY_LIMIT, SchoolSettings
+from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
 from services.school.entrypoints.schemas import (
     AdmissionJobRead,
@@ -29,6 +30,8 @@ from services.school.entrypoints.schemas import (
     OutcomeCounts,
     ProofRead,
     RegistrationAccepted,
+    RegistrationLine,
+    RegistrationPage,
     RegistrationRead,
     RosterRead,
     RowCounts,
@@ -177,16 +180,73 @@ async def list_students(
     runtime: RuntimeDep,
     grade: Annotated[int | None, Query(ge=1, le=12)] = None,
     status: StudentStatus | None = None,
+    class_name: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=50,
+            description="a student number or ID number (exact), or a part of the name",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
 ) -> RosterRead:
     """Students on the roster, ordered by grade and student number, one page at a time."""
     async with runtime.sessions() as session:
         page = await roster.list_roster(
-            session, school.code, grade=grade, status=status, limit=limit, offset=offset
+            session,
+            school.code,
+            grade=grade,
+            status=status,
+            limit=limit,
+            offset=offset,
+            class_name=class_name,
+            search=q.strip() if q else None,
         )
     return RosterRead(
         items=[StudentRead.model_validate(row) for row in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/schools/{school_code}/registrations",
+    dependencies=[audited("list", "registration"), ReaderOfSchool],
+    response_model=RegistrationPage,
+    tags=["registration"],
+    summary="The school's registrations, newest first",
+)
+async def list_registrations(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    status: RegistrationStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> RegistrationPage:
+    """Registrations of the school (``status=pending`` for those awaiting the authority),
+    each with its student's name, grade and where it stands."""
+    async with runtime.sessions() as session:
+        page = await roster.list_registrations(
+            session, school.code, status=status, limit=limit, offset=offset
+        )
+    return RegistrationPage(
+        items=[
+            RegistrationLine(
+                registration_id=row.registration_id,
+                name=row.name,
+                grade=row.grade,
+                status=row.status,
+                student_number=row.student_number,
+                rule=row.rule,
+                reason=row.reason,
+                submitted_at=row.submitted_at,
+                links={"self": _registration_link(uuid.UUID(row.registration_id))},
+            )
+            for row in page.items
+        ],
         total=page.total,
         limit=limit,
         offset=offset,

@@ -70,6 +70,27 @@ class RegistrationRead(BaseModel):
     links: Links
 
 
+class RegistrationLine(BaseModel):
+    """One registration in the school's list."""
+
+    registration_id: uuid.UUID
+    name: str
+    grade: int
+    status: RegistrationStatus
+    student_number: str | None
+    rule: str | None
+    reason: str | None
+    submitted_at: datetime
+    links: Links
+
+
+class RegistrationPage(BaseModel):
+    items: list[RegistrationLine]
+    total: int
+    limit: int
+    offset: int
+
+
 class StudentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

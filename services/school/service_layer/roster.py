@@ -26,9 +26,27 @@ async def list_roster(
     status: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    class_name: str | None = None,
+    search: str | None = None,
 ) -> RosterPage:
     rows, total = await repository.list_students(
-        session, school_code, grade=grade, status=status, limit=limit, offset=offset
+        session,
+        school_code,
+        grade=grade,
+        status=status,
+        limit=limit,
+        offset=offset,
+        class_name=class_name,
+        search=search,
+    )
+    return RosterPage(rows, total)
+
+
+async def list_registrations(
+    session: AsyncSession, school_code: str, *, status: str | None, limit: int, offset: int
+) -> RosterPage:
+    rows, total = await repository.list_registrations(
+        session, school_code, status=status, limit=limit, offset=offset
     )
     return RosterPage(rows, total)
 

@@ -303,3 +303,62 @@ async def test_openapi_documents_the_school_api(service: Service) -> None:
     assert "base64" in change["description"]
     assert "/api/v1/admission-jobs/{job_id}/errors.csv" in paths
     assert "/api/v1/diagnostics/pings" in paths
+
+
+async def test_the_roster_is_searched_and_registrations_listed(
+    service: Service, amqp_url: str
+) -> None:
+    numbers = [resident_id() for _ in range(3)]
+    names = ["欧阳晓_明", "欧阳丽", "李%强"]
+    ids = [
+        await register(service, id_number=n, name=name)
+        for n, name in zip(numbers, names, strict=True)
+    ]
+    pending = (
+        await service.client.get(
+            f"/api/v1/schools/{PRIMARY.code}/registrations", params={"status": "pending"}
+        )
+    ).json()
+    assert {item["registration_id"] for item in pending["items"]} >= set(ids)
+    assert {item["name"] for item in pending["items"]} >= set(names)
+    await publish(
+        service,
+        RegistrationBatchDecided(
+            batch_id=uuid.uuid4(),
+            school_code=PRIMARY.code,
+            decided_by="national:CN",
+            outcomes=tuple(
+                RegistrationOutcome(
+                    registration_id=uuid.UUID(rid),
+                    outcome="issued",
+                    student_number=student_number_for(n),
+                )
+                for rid, n in zip(ids, numbers, strict=True)
+            ),
+        ),
+    )
+
+    async def approved() -> bool:
+        read = await service.client.get(f"/api/v1/registrations/{ids[2]}")
+        return bool(read.json()["status"] == "approved")
+
+    await eventually(approved)
+
+    async def found(q: str) -> set[str]:
+        page = (await service.client.get(STUDENTS, params={"q": q, "limit": 1000})).json()
+        return {item["name"] for item in page["items"]}
+
+    assert await found("欧阳") == {"欧阳晓_明", "欧阳丽"}
+    assert await found("晓_") == {"欧阳晓_明"}  # "_" and "%" are the name's, not wildcards
+    assert await found("%") == {"李%强"}
+    assert await found(student_number_for(numbers[1]).lower()) == {"欧阳丽"}
+    assert await found(numbers[2]) == {"李%强"}
+    assert await found("查无此人") == set()
+    approved_now = (
+        await service.client.get(
+            f"/api/v1/schools/{PRIMARY.code}/registrations", params={"status": "approved"}
+        )
+    ).json()
+    assert {item["registration_id"] for item in approved_now["items"]} >= set(ids)
+    unhosted = await service.client.get("/api/v1/schools/3301020001/registrations")
+    assert unhosted.status_code == 404

@@ -1,0 +1,71 @@
+"""The registry authority's pages (county, or province for province-direct schools): the task
+list and deciding a task."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException
+from fastapi.responses import Response
+
+from services.console import catalogue
+from services.console.api import ApiError
+from services.console.web import CSRF, Page, UserPage
+from shared.federation.config import Tier, UnitRef
+
+router = APIRouter()
+
+PLURAL = {Tier.COUNTY.value: "counties", Tier.PROVINCE.value: "provinces"}
+
+
+def _authority(page: Page) -> UnitRef:
+    if page.session.tier not in PLURAL:
+        raise HTTPException(status_code=404)
+    return page.unit
+
+
+async def authority_home(page: Page) -> Response:
+    if page.session.tier not in PLURAL:
+        return page.render("home_other.html")
+    unit = page.unit
+    tasks = await page.api.get(
+        unit,
+        f"/api/v1/{PLURAL[unit.tier.value]}/{unit.code}/tasks",
+        params={"status": "open", "limit": 100},
+    )
+    return page.render(
+        "authority_home.html", tasks=tasks, overdue=sum(1 for t in tasks["items"] if t["overdue"])
+    )
+
+
+@router.get("/authority/tasks/{task_id}")
+async def task(page: UserPage, task_id: uuid.UUID, error: str | None = None) -> Response:
+    unit = _authority(page)
+    found = await page.api.get(unit, f"/api/v1/tasks/{task_id}")
+    return page.render("authority_task.html", task=found, error=error)
+
+
+@router.post("/authority/tasks/{task_id}/decision", dependencies=[CSRF])
+async def decide(
+    page: UserPage,
+    task_id: uuid.UUID,
+    decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    unit = _authority(page)
+    body: dict[str, str] = {"decision": decision}
+    if reason.strip():
+        body["reason"] = reason.strip()
+    try:
+        await page.api.post(unit, f"/api/v1/tasks/{task_id}/decision", json=body)
+    except ApiError as error:
+        if error.status in (401, 403, 404):
+            raise
+        found = await page.api.get(unit, f"/api/v1/tasks/{task_id}")
+        message = catalogue.refusal(error)
+        if error.fields:
+            message = catalogue.word("ui", "reason_required") if decision == "reject" else message
+        return page.form_error("authority_task.html", task=found, error=message)
+    page.session.say(catalogue.word("ui", "done"))
+    return page.redirect("/")

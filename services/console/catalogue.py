@@ -1,0 +1,68 @@
+"""The console's zh-CN catalogue (``messages.zh-CN.toml``) and how a refusal is worded."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from services.console.api import ApiError
+
+CATALOGUE = Path(__file__).with_name("messages.zh-CN.toml")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@cache
+def catalogue() -> dict[str, dict[str, str]]:
+    with CATALOGUE.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def word(section: str, code: object) -> str:
+    """The Chinese word for ``code`` in ``section`` (the code itself if there is none)."""
+    text = str(code.value if hasattr(code, "value") else code)
+    return catalogue().get(section, {}).get(text, text)
+
+
+def rule_message(rule: str | None) -> str | None:
+    return catalogue()["rules"].get(rule or "")
+
+
+def is_chinese(text: str | None) -> bool:
+    """A message written in Chinese: more Han characters than Latin letters (an English
+    sentence naming a Chinese place is not; a Chinese one citing "HA art. 11" is)."""
+    return bool(text) and len(_HAN.findall(text or "")) > len(_LATIN.findall(text or ""))
+
+
+def refusal(error: ApiError) -> str:
+    """What a user reads for a refusal: the API's own Chinese message with its article, else
+    the catalogue's sentence for the rule, else a general sentence naming the code; with when
+    to try again if the API says so."""
+    text = _refusal(error)
+    if error.retry_after:
+        text += catalogue()["ui"]["retry_after"].format(seconds=error.retry_after)
+    return text
+
+
+def _refusal(error: ApiError) -> str:
+    if is_chinese(error.message):
+        text = error.message
+        if error.article and error.article not in text:
+            text = f"{text}（{error.article}）"
+        return text
+    known = rule_message(error.rule) or (rule_message("not_found") if error.status == 404 else None)
+    if known:
+        return f"{known}（{error.article}）" if error.article else known
+    if error.status == 403:
+        return catalogue()["rules"]["role_required"]
+    return catalogue()["ui"]["failed"].format(code=error.rule or error.status)
+
+
+def field_message(rule: str, message: str) -> str:
+    if is_chinese(message):
+        return message
+    return (
+        rule_message(rule) or rule_message(rule.rpartition(".")[2]) or word("ui", "invalid_field")
+    )

@@ -1,0 +1,105 @@
+"""The console in Debian's Chromium against a federation of separate processes.
+
+One federation and one console for the whole package (the federation hosts the real unit
+codes, like tests/integration's). The console is an HTTP client of the tier APIs: the
+database behind them does not change what it shows, so the package runs on SQLite (the API's
+PostgreSQL paths are tests/integration's), or on PostgreSQL with ``XUEJI_TEST_DB=postgresql``.
+
+Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright for Python; Playwright's own
+browser download is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from devtools.broker import free_port
+from devtools.console import LocalConsole
+from devtools.launcher import LocalFederation
+from devtools.testing import federation_copy
+from services.console.session import SessionCodec
+from tests.integration.conftest import FAST_KERNEL
+
+pytestmark = pytest.mark.federation
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@pytest.fixture(scope="package")
+def federation(
+    amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalFederation]:
+    base = tmp_path_factory.mktemp("console-federation")
+    config = federation_copy(base / "config")
+    database_url_for = None
+    if os.environ.get("XUEJI_TEST_DB") == "postgresql":
+        server = request.getfixturevalue("postgres")
+
+        def database_url_for(name: str) -> str:
+            return str(server.create_database(name.replace("-", "_"), exist_ok=True))
+
+    running = LocalFederation(
+        config,
+        base / "data",
+        amqp_url,
+        database_url_for=database_url_for,
+        extra_env=FAST_KERNEL,
+        dev_accounts=True,
+    )
+    running.start(timeout=240)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="package")
+def console_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="package")
+def console(federation: LocalFederation, console_secret: str) -> Iterator[LocalConsole]:
+    running = LocalConsole(
+        federation.config_path,
+        federation.data_dir,
+        port=free_port(),
+        extra_env={"XUEJI_CONSOLE_SECRET": console_secret},
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="package")
+def codec(console_secret: str) -> SessionCodec:
+    return SessionCodec(console_secret)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed (scripts/bootstrap.sh installs it)")
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -1,0 +1,93 @@
+"""The console's parts without a browser: the session cookie, refusal wording, dates, and the
+security headers and CSRF refusal of the app itself (no federation needed for those)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.console.api import ApiError, unit_of_code
+from services.console.app import build_app
+from services.console.catalogue import refusal
+from services.console.session import Session, SessionCodec
+from services.console.settings import ConsoleSettings
+from services.console.web import zh_date, zh_datetime
+from shared.federation.config import Tier
+
+
+def test_the_session_cookie_is_encrypted_and_refused_when_tampered() -> None:
+    codec = SessionCodec("a-key-of-thirty-two-characters-or-more")
+    session = Session(token="header.payload.sig", username="li", unit="school:4101020001")
+    value = codec.dumps(session)
+    assert "header.payload.sig" not in value and "school" not in value
+    back = codec.loads(value)
+    assert (back.token, back.username, back.unit, back.csrf) == (
+        "header.payload.sig",
+        "li",
+        "school:4101020001",
+        session.csrf,
+    )
+    tampered = value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB")
+    assert codec.loads(tampered).token is None
+    assert SessionCodec("another-key-of-thirty-two-characters!").loads(value).token is None
+
+
+def test_refusals_are_worded_in_chinese() -> None:
+    english = ApiError(422, "missing_required_proof", "a transfer into 河南省 (41) needs proof")
+    assert refusal(english) == "跨省转入须上传本省要求的证明材料。"
+    chinese = ApiError(409, "transfer_suspended", "学生处于休学状态，不能办理转学", "豫 第十一条")
+    assert refusal(chinese) == "学生处于休学状态，不能办理转学（豫 第十一条）"
+    assert refusal(ApiError(404, None, "school 1 is not served here")).startswith("未找到")
+    assert refusal(ApiError(500, "boom", "")) == "操作未成功（代码：boom）。"
+
+
+def test_dates_and_units() -> None:
+    assert zh_date(date(2026, 9, 1)) == "2026年9月1日"
+    assert zh_date("2026-09-01") == "2026年9月1日"
+    assert zh_datetime(datetime(2026, 9, 6, 16, 5, tzinfo=UTC)) == "2026年9月7日 00:05"
+    assert unit_of_code("4101020001").tier is Tier.SCHOOL  # type: ignore[union-attr]
+    assert unit_of_code("410102").tier is Tier.COUNTY  # type: ignore[union-attr]
+    assert unit_of_code("cn").tier is Tier.NATIONAL  # type: ignore[union-attr]
+    assert unit_of_code("41010") is None and unit_of_code("41x102") is None
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(build_app(ConsoleSettings(console_secret="k" * 40)))
+
+
+def test_pages_carry_the_security_headers_and_posts_need_the_csrf_token(
+    client: TestClient,
+) -> None:
+    with client:
+        page = client.get("/login")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        cookie = page.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        refused = client.post("/login", data={"unit_code": "CN", "username": "a"})
+        assert refused.status_code == 403
+        assert "页面已过期" in refused.text
+        assert client.get("/students", follow_redirects=False).headers["location"] == (
+            "/login?next=/students"
+        )
+
+
+def test_production_refuses_a_missing_or_placeholder_secret() -> None:
+    with pytest.raises(ValueError, match="XUEJI_CONSOLE_SECRET"):
+        ConsoleSettings(env="production", console_secure_cookie=True)
+    with pytest.raises(ValueError, match="XUEJI_CONSOLE_SECRET"):
+        ConsoleSettings(
+            env="production",
+            console_secure_cookie=True,
+            console_secret="CHANGE-ME-TO-32-RANDOM-BYTES-OR-MORE",
+        )
+
+
+def test_a_throttled_login_says_when_to_try_again() -> None:
+    throttled = ApiError(429, "login_throttled", "too many failed logins", retry_after=8)
+    assert refusal(throttled) == "登录失败次数过多，请稍后再试。（约 8 秒后可再试）"
