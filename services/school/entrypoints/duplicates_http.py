@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ from services.school.entrypoints.http import (
 )
 from services.school.service_layer import duplicates
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
 from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
@@ -69,8 +69,8 @@ class DuplicateResolutionRead(BaseModel):
     reason: str
     rule: str | None
     decision_reason: str | None
-    requested_at: datetime
-    decided_at: datetime | None
+    requested_at: Timestamp
+    decided_at: Timestamp | None
 
 
 @router.post(

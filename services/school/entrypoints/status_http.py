@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
@@ -28,6 +28,7 @@ from services.school.entrypoints.http import (
 )
 from services.school.service_layer import status_changes
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
 from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
 from shared.db.types import SQL_INT_MAX
@@ -129,8 +130,8 @@ class StatusChangeRead(BaseModel):
     rule: str | None
     article: str | None
     decided_by: str | None
-    submitted_at: datetime
-    decided_at: datetime | None
+    submitted_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class StatusChangePage(BaseModel):
