@@ -163,7 +163,11 @@ def export_router(exports: Exports) -> APIRouter:
         "/{export_id}/download",
         dependencies=[audited("download", "export"), AnyStaff],
         response_class=Response,
-        responses={200: {"content": {"text/csv": {}}}},
+        responses={
+            200: {"content": {"text/csv": {}}},
+            409: {"description": "The export is not approved (export_not_approved)"},
+            410: {"description": "The export has expired (export_expired)"},
+        },
         summary="Download an approved export (the requester only, until it expires)",
     )
     async def download_export(request: Request, export_id: uuid.UUID) -> Response:

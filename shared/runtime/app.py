@@ -82,14 +82,15 @@ def refusal(
 def validation_refusal(request: Request, errors: Sequence[Any]) -> JSONResponse:
     """422 ``validation_failed`` naming each wrong field (FastAPI's errors, without inputs)."""
     fields = [FieldError(loc=[*e["loc"]], msg=str(e["msg"]), type=str(e["type"])) for e in errors]
-    first = fields[0] if fields else None
-    message = (
-        f"{'.'.join(map(str, first.loc))}: {first.msg}"
-        + (f" (and {len(fields) - 1} more)" if len(fields) > 1 else "")
-        if first
-        else "the request is invalid"
-    )
-    return refusal(request, 422, message, errors=fields)
+    return refusal(request, 422, _summary(fields), errors=fields)
+
+
+def _summary(fields: list[FieldError]) -> str:
+    if not fields:
+        return "the request is invalid"
+    first = fields[0]
+    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+    return f"{'.'.join(map(str, first.loc))}: {first.msg}{more}"
 
 
 class Readiness(BaseModel):
@@ -119,7 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        if exc.status_code < 400 or exc.status_code in (204, 304):
+        if exc.status_code < 400:  # e.g. 304: no body
             return Response(status_code=exc.status_code, headers=exc.headers)
         return refusal(request, exc.status_code, str(exc.detail), headers=exc.headers)
 

@@ -14,7 +14,7 @@ every route:
 - the statuses a route names in its own ``responses`` (410, 413, 415 ...).
 
 Every one of them carries :class:`~shared.runtime.errors.ErrorResponse` unless the route
-documents another body for it (e.g. readiness's 503).
+documents another body for it (e.g. readiness's 503); a 401 its ``WWW-Authenticate`` header.
 """
 
 from __future__ import annotations
@@ -39,6 +39,16 @@ PROTECTED = {
 }
 OBJECT_NOT_FOUND = "No such object here"
 CONFLICT = "The object's state does not allow this (e.g. it was decided meanwhile)"
+# Every 401 says how to authenticate (RFC 6750).
+HEADERS = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "Bearer",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    }
+}
 EVERY_OPERATION = {
     422: "The request is invalid, or a business rule refuses it (code, rule, article)",
     500: "The service failed; the refusal is logged",
@@ -107,6 +117,8 @@ def document_refusals(
                 documented = answers.setdefault(str(status), {})
                 if status == 422 or not documented.get("content"):
                     documented["content"] = body
+                if status in HEADERS:
+                    documented.setdefault("headers", {}).update(HEADERS[status])
                 documented["description"] = documented.get("description") or meaning
                 if status == 422 or documented["description"] == "Validation Error":
                     documented["description"] = meaning

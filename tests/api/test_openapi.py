@@ -46,6 +46,8 @@ def test_every_refusal_carries_the_error_model(tier_app: Any) -> None:
             ref = response.get("content", {}).get("application/json", {}).get("schema", {})
             if ref.get("$ref") != ERROR:
                 wrong.append(f"{method.upper()} {path} {status}: {ref}")
+            if status == "401" and "WWW-Authenticate" not in response.get("headers", {}):
+                wrong.append(f"{method.upper()} {path} 401 without WWW-Authenticate")
     assert wrong == []
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     error = schema["components"]["schemas"]["ErrorResponse"]

@@ -78,6 +78,7 @@ class DuplicateResolutionRead(BaseModel):
     max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     status_code=202,
     response_model=DuplicateResolutionAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     summary="Resolve a duplicate admission in favour of this school (重复招生处理)",
     dependencies=[
         audited("request_resolution", "duplicate_resolution", object_id=None),

@@ -275,6 +275,7 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
     ],
     status_code=202,
     response_model=KeyFieldChangeAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     tags=["key-field changes"],
     summary="Ask to change a student's name or identity document (关键信息变更)",
 )
@@ -374,6 +375,10 @@ uploads = APIRouter(prefix="/api/v1", route_class=UploadLimitRoute)
     dependencies=[audited("admit", "student"), RegistrarOfSchool],
     status_code=202,
     response_model=AdmissionJobRead,
+    responses={
+        413: {"description": "The file is too large or has too many rows"},
+        415: {"description": "Neither CSV nor XLSX (unsupported_file)"},
+    },
     tags=["bulk admission"],
     summary="Register an intake from a CSV or XLSX file (批量招生导入)",
 )

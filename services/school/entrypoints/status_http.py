@@ -146,6 +146,7 @@ class StatusChangePage(BaseModel):
     max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     status_code=202,
     response_model=StatusChangeAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     summary="Ask for a change of a student's status (学籍变动)",
     dependencies=[audited("request_status_change", "student", object_id=None), RegistrarOfSchool],
 )
