@@ -19,6 +19,7 @@ documents another body for it (e.g. readiness's 503); a 401 its ``WWW-Authentica
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -51,7 +52,7 @@ HEADERS = {
 }
 EVERY_OPERATION = {
     422: "The request is invalid, or a business rule refuses it (code, rule, article)",
-    500: "The service failed; the refusal is logged",
+    500: "The service failed (the failure is logged)",
 }
 
 
@@ -115,15 +116,17 @@ def document_refusals(
             answers = operation.setdefault("responses", {})
             for status, meaning in refusals(route, method, edge).items():
                 documented = answers.setdefault(str(status), {})
-                if status == 422 or not documented.get("content"):
+                fastapis = status == 422  # FastAPI's own 422 (HTTPValidationError) is replaced
+                if fastapis or not documented.get("content"):
                     documented["content"] = body
+                if fastapis or not documented.get("description"):
+                    documented["description"] = meaning
                 if status in HEADERS:
                     documented.setdefault("headers", {}).update(HEADERS[status])
-                documented["description"] = documented.get("description") or meaning
-                if status == 422 or documented["description"] == "Validation Error":
-                    documented["description"] = meaning
-    for unused in ("HTTPValidationError", "ValidationError"):
-        components.pop(unused, None)
+            operation["responses"] = dict(sorted(answers.items()))
+    for unused in ("HTTPValidationError", "ValidationError"):  # unless something else uses it
+        if f'"{REF.format(model=unused)}"' not in json.dumps(schema):
+            components.pop(unused, None)
     return schema
 
 
