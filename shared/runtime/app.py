@@ -20,7 +20,12 @@ from starlette.exceptions import HTTPException
 from shared.audit import http as audit_http
 from shared.runtime import openapi
 from shared.runtime.errors import DomainError, FieldError, NotFound, error_response
-from shared.runtime.limits import FORM_LIMITS, HttpLimits, RequestLimitsMiddleware
+from shared.runtime.limits import (
+    EDGE_REFUSALS,
+    FORM_LIMITS,
+    HttpLimits,
+    RequestLimitsMiddleware,
+)
 from shared.runtime.nul import RefuseNulMiddleware
 from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
@@ -202,5 +207,5 @@ def create_app(
     # outermost: the refusals at the edge are counted too
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     instrument_app(app)
-    openapi.install(app)
+    openapi.install(app, edge=EDGE_REFUSALS)
     return app
