@@ -1,7 +1,8 @@
 """What each tier's OpenAPI document promises, read from the document itself.
 
 - every refusal of every operation carries the one error model (``ErrorResponse``);
-- a protected operation documents 401, 403 and 404, an unsafe one 409 as well, every one 422;
+- a protected operation documents 401, 403 and 404, an unsafe one 409 as well, every one 422,
+  500 and the edge's refusals (413, 414, 431);
 - every moment a response carries is a date-time with its offset, and says so.
 
 The responses themselves are checked against the document by schemathesis
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from shared.runtime.limits import EDGE_REFUSALS
 from shared.runtime.openapi import UNSAFE, access_rules, routes
 from tests.shared.audit.test_coverage import app_of
 
@@ -62,7 +64,7 @@ def test_every_operation_documents_the_refusals_its_route_declares(tier_app: Any
         protected = any(not rule.public for rule in access_rules(route))
         for method in route.methods or ():
             documented = set(schema["paths"][path][method.lower()]["responses"])
-            expected = {"422", "500"}
+            expected = {"422", "500"} | {str(status) for status in EDGE_REFUSALS}
             if protected:
                 expected |= {"401", "403", "404"} | ({"409"} if method in UNSAFE else set())
             if route.dependant.path_params:
