@@ -9,8 +9,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, WithJsonSchema
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC. A naive one is taken as UTC: that is what :meth:`Clock.now` gives and
+    what the services store; SQLite hands ``DateTime(timezone=True)`` columns back naive."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# A moment in a response: always answered with its offset (``2026-09-07T08:30:00Z``), whatever
+# database it came from. The schema says so with a pattern on the offset (RFC 3339 date-time).
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(as_utc),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": "(Z|[+-][0-9]{2}:[0-9]{2})$",
+            "description": "RFC 3339 date-time with its UTC offset",
+        },
+        mode="serialization",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from components.approval_desk.domain import (
     TaskStatus,
     is_overdue,
 )
+from shared.clock import Timestamp
 from shared.contracts.registration import KeyFieldChanges
 from shared.contracts.status import StatusChangeFacts
 from shared.contracts.students import BasicInfo
@@ -48,8 +49,8 @@ class TaskSummary(BaseModel):
     )
     item_count: int = Field(description="registrations in the batch (0 for other kinds)")
     finding_count: int = Field(description="items (or changes) the authority's checks flagged")
-    opened_at: datetime
-    decided_at: datetime | None
+    opened_at: Timestamp
+    decided_at: Timestamp | None
     decided_by: str | None
     reason: str | None
     rule: str | None = Field(None, description="the rule behind an automatic rejection")
@@ -59,7 +60,7 @@ class TaskSummary(BaseModel):
         None, description="the due date counted days of a year without holiday data"
     )
     overdue: bool = Field(False, description="open and past due_on today")
-    reminded_at: datetime | None = Field(None, description="when national sent a reminder")
+    reminded_at: Timestamp | None = Field(None, description="when national sent a reminder")
 
 
 class TaskItemRead(BaseModel):

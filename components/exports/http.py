@@ -9,7 +9,6 @@ do its job, paged, each read audited).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field
 from components.exports.domain import ExportRefused, ExportStatus, Unit
 from components.exports.service import Exports
 from shared.audit.recording import Actor, audited
+from shared.clock import Timestamp
 from shared.runtime.errors import DomainError
 from shared.security.authz import OBJECT, requires
 from shared.security.principal import Role
@@ -50,11 +50,11 @@ class ExportRead(BaseModel):
     requested_by: str
     requester_unit: str
     approver_unit: str
-    requested_at: datetime
+    requested_at: Timestamp
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: Timestamp | None
     reason: str | None
-    expires_at: datetime | None
+    expires_at: Timestamp | None
     row_count: int | None
     downloads: int
     links: dict[str, str]
@@ -163,7 +163,11 @@ def export_router(exports: Exports) -> APIRouter:
         "/{export_id}/download",
         dependencies=[audited("download", "export"), AnyStaff],
         response_class=Response,
-        responses={200: {"content": {"text/csv": {}}}},
+        responses={
+            200: {"content": {"text/csv": {}}},
+            409: {"description": "The export is not approved (export_not_approved)"},
+            410: {"description": "The export has expired (export_expired)"},
+        },
         summary="Download an approved export (the requester only, until it expires)",
     )
     async def download_export(request: Request, export_id: uuid.UUID) -> Response:

@@ -33,6 +33,7 @@ class ApiError(Exception):
     article: str | None = None
     fields: list[FieldError] = field(default_factory=list)
     retry_after: int | None = None  # seconds, when the API says when to try again
+    message_zh: str | None = None  # the API catalogue's Chinese text for the code
 
     def __str__(self) -> str:
         return f"{self.status} {self.rule}: {self.message}"
@@ -125,17 +126,18 @@ class Api:
 
 
 def error_of(response: httpx.Response) -> ApiError:
-    """The API's refusal: ``{detail, rule[, article]}`` or FastAPI's ``detail[]`` of fields."""
+    """The API's refusal (``ErrorResponse``: code, message, message_zh, rule, article, errors;
+    decision 0028); a validation refusal names its fields in ``errors``."""
     try:
         body = response.json()
     except ValueError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    detail = body.get("detail")
-    if isinstance(detail, list):
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
         fields = []
-        for item in detail:
+        for item in errors:
             if not isinstance(item, dict):
                 continue
             loc = [str(p) for p in item.get("loc", []) if p not in ("body", "query", "path")]
@@ -148,7 +150,8 @@ def error_of(response: httpx.Response) -> ApiError:
     return ApiError(
         response.status_code,
         body.get("rule") or body.get("code"),
-        str(detail or ""),
+        str(body.get("message") or ""),
         body.get("article"),
         retry_after=int(wait) if wait.isdigit() else None,
+        message_zh=body.get("message_zh"),
     )

@@ -53,6 +53,7 @@ def _refusal(error: ApiError) -> str:
             text = f"{text}（{error.article}）"
         return text
     known = rule_message(error.rule) or (rule_message("not_found") if error.status == 404 else None)
+    known = known or error.message_zh  # the API catalogue's text for a code the console lacks
     if known:
         return f"{known}（{error.article}）" if error.article else known
     if error.status == 403:

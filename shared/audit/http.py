@@ -20,6 +20,7 @@ from sqlalchemy import Select, select
 
 from shared.audit.recording import Actor, audited
 from shared.audit.tables import audit_entry
+from shared.clock import Timestamp
 from shared.db.types import SQL_INT_MAX
 from shared.runtime.errors import DomainError
 from shared.security.authz import OBJECT, requires
@@ -38,7 +39,7 @@ class Unauthenticated(DomainError):
 
 class AuditEntryRead(BaseModel):
     seq: int
-    at: datetime
+    at: Timestamp
     actor: str
     actor_unit: str
     actor_roles: str

@@ -89,11 +89,14 @@ class NationalApi:
 
 
 def _detail(response: httpx.Response) -> str:
+    """The refusal's message (ErrorResponse, decision 0028), else the raw text."""
     try:
-        detail = response.json().get("detail")
+        body = response.json()
     except ValueError:
         return response.text[:200]
-    return detail if isinstance(detail, str) else str(detail)[:200]
+    if not isinstance(body, dict) or "message" not in body:
+        return response.text[:200]
+    return str(body["message"])[:200]
 
 
 def _text(value: Any) -> str:

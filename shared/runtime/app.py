@@ -1,17 +1,31 @@
-"""The FastAPI app factory every tier uses: lifespan, health, readiness, error mapping."""
+"""The FastAPI app factory every tier uses: lifespan, health, readiness, error mapping.
+
+Every refusal answers :class:`~shared.runtime.errors.ErrorResponse` (domain errors, FastAPI's
+validation errors and HTTP exceptions, the service's own 500), and the OpenAPI document lists
+each operation's refusals (``shared/runtime/openapi.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from shared.audit import http as audit_http
-from shared.runtime.errors import DomainError
-from shared.runtime.limits import FORM_LIMITS, HttpLimits, RequestLimitsMiddleware
+from shared.runtime import openapi
+from shared.runtime.errors import DomainError, FieldError, NotFound, error_response
+from shared.runtime.limits import (
+    EDGE_REFUSALS,
+    FORM_LIMITS,
+    HttpLimits,
+    RequestLimitsMiddleware,
+)
 from shared.runtime.nul import RefuseNulMiddleware
 from shared.runtime.service import ServiceRuntime
 from shared.security import http as security_http
@@ -39,7 +53,90 @@ ProofIndex = Annotated[int, Path(ge=0, le=999, description="the proof's position
 def require_hosted(runtime: ServiceRuntime, code: str, what: str) -> None:
     """404 for a unit this instance does not host: tenants never see each other."""
     if not runtime.hosts(code):
-        raise HTTPException(status_code=404, detail=f"{what} {code} is not served here")
+        raise NotFound(f"{what} {code} is not served here", rule="unit_not_served")
+
+
+def refusal(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    rule: str | None = None,
+    article: str | None = None,
+    code: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A refusal in the one error model, in Chinese too when the request asks for it."""
+    body = error_response(
+        status,
+        message,
+        rule=rule,
+        article=article,
+        code=code,
+        errors=errors,
+        accept_language=request.headers.get("accept-language"),
+    )
+    if status == 401:  # a 401 says how to authenticate (RFC 6750)
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=status, headers=dict(headers or {})
+    )
+
+
+def validation_refusal(request: Request, errors: Sequence[Any]) -> JSONResponse:
+    """422 ``validation_failed`` naming each wrong field (FastAPI's errors, without inputs)."""
+    fields = [FieldError(loc=[*e["loc"]], msg=str(e["msg"]), type=str(e["type"])) for e in errors]
+    return refusal(request, 422, _summary(fields), errors=fields)
+
+
+def _summary(fields: list[FieldError]) -> str:
+    if not fields:
+        return "the request is invalid"
+    first = fields[0]
+    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+    return f"{'.'.join(map(str, first.loc))}: {first.msg}{more}"
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every refusal and the service's own failure answer the one error model."""
+
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        # e.g. the Retry-After of a throttled login
+        headers: Mapping[str, str] = getattr(exc, "headers", {})
+        return refusal(
+            request,
+            exc.status_code,
+            exc.detail,
+            rule=exc.rule,
+            article=exc.article,
+            headers=headers,
+        )
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return validation_refusal(request, exc.errors())
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code < 400:  # e.g. 304: no body
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return refusal(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+    async def server_error(request: Request, _exc: Exception) -> Response:
+        # Starlette's ServerErrorMiddleware answers with this, then re-raises to be logged.
+        return refusal(request, 500, "internal error: the failure is logged")
+
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)
 
 
 def create_app(
@@ -78,6 +175,8 @@ def create_app(
         tags=["operations"],
         summary="Database and broker are reachable",
         dependencies=[public()],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency is unreachable"}},
     )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
@@ -93,19 +192,12 @@ def create_app(
         tags=["operations"],
         summary="Prometheus metrics of this instance",
         dependencies=[public()],
+        response_class=PlainTextResponse,
     )
     async def metrics() -> Response:
         return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.exception_handler(DomainError)
-    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        # a 401 says how to authenticate (RFC 6750)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
-        headers.update(getattr(exc, "headers", {}))  # Retry-After of a throttled login
-        return JSONResponse(
-            {"detail": exc.detail, "rule": exc.rule}, status_code=exc.status_code, headers=headers
-        )
-
+    install_error_handlers(app)
     for router in (security_http.router, *routers, audit_http.router):
         app.include_router(router)
     app.add_middleware(IdNumberMasking)
@@ -115,4 +207,5 @@ def create_app(
     # outermost: the refusals at the edge are counted too
     app.add_middleware(RequestMetricsMiddleware, histogram=runtime.metrics.http_request_duration)
     instrument_app(app)
+    openapi.install(app, edge=EDGE_REFUSALS)
     return app

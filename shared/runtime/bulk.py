@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Response
@@ -25,6 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.recording import not_modified
+from shared.clock import Timestamp
 from shared.db import list_versions
 from shared.db.list_versions import ListVersions
 from shared.runtime.errors import DomainError
@@ -38,7 +38,7 @@ class ItemOutcome(BaseModel):
     task_id: uuid.UUID
     status: int = Field(description="the HTTP status the single request would have answered")
     task_status: str | None = Field(None, description="the task's status after the decision")
-    decided_at: datetime | None = None
+    decided_at: Timestamp | None = None
     detail: str | None = Field(None, description="why the item was refused")
     rule: str | None = Field(None, description="the rule that refused the item")
 

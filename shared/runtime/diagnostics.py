@@ -11,15 +11,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
 
+from shared.clock import Timestamp
 from shared.federation.config import UnitRef
 from shared.messaging.envelope import Contract, contract
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.tables import probe
 from shared.runtime.app import RuntimeDep, require_hosted
+from shared.runtime.errors import DomainError, NotFound
 from shared.security.authz import OBJECT, Access, requires
 from shared.security.principal import Role
 
@@ -60,8 +62,8 @@ class PingRead(BaseModel):
     probe_id: uuid.UUID
     source: str
     target: str
-    sent_at: datetime
-    answered_at: datetime | None
+    sent_at: Timestamp
+    answered_at: Timestamp | None
     answered_by: str | None
     round_trip_ms: float | None
 
@@ -76,7 +78,7 @@ def _unit(text: str) -> UnitRef:
     try:
         return UnitRef.parse(text)
     except ValueError as exc:
-        raise HTTPException(422, detail=f"not a unit reference (tier:code): {text!r}") from exc
+        raise DomainError(f"not a unit reference (tier:code): {text!r}", rule="bad_unit") from exc
 
 
 @router.post("/pings", status_code=202, response_model=PingRead, summary="Ping a unit")
@@ -84,7 +86,7 @@ async def send_ping(body: PingCreate, runtime: RuntimeDep, access: OperatorAcces
     """Send a probe from a hosted unit to any unit; poll the probe for its answer."""
     source, target = _unit(body.source), _unit(body.target)
     if source.tier != runtime.tier:
-        raise HTTPException(404, detail=f"{source} is not served here")
+        raise NotFound(f"{source} is not served here", rule="unit_not_served")
     require_hosted(runtime, source.code, str(source.tier))
     access.check(source, not_found=f"{source} is not served here")
     probe_id, now = uuid.uuid4(), datetime.now(UTC)
@@ -106,7 +108,7 @@ async def read_ping(probe_id: uuid.UUID, runtime: RuntimeDep, access: OperatorAc
             await session.execute(select(probe).where(probe.c.probe_id == str(probe_id)))
         ).one_or_none()
     if row is None:
-        raise HTTPException(404, detail="no such probe")
+        raise NotFound("no such probe", rule="probe_not_found")
     access.check(UnitRef.parse(row.source), not_found="no such probe")
     trip = (row.answered_at - row.sent_at).total_seconds() * 1000 if row.answered_at else None
     return PingRead(

@@ -26,7 +26,6 @@ test checks they agree with :class:`HttpLimits`' defaults).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.runtime.errors import DomainError
+from shared.runtime.errors import DomainError, accept_language_of, error_body
 from shared.security.authz import authenticate
 
 if TYPE_CHECKING:
@@ -44,11 +43,18 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 
-# The refusals' codes and messages (the rule names the limit, the message says what to do).
+# The refusals' codes and messages (the rule names the limit, the message says what to do; the
+# Chinese text is the catalogue's, shared/i18n/zh-CN.toml).
 _REFUSALS: dict[str, tuple[int, str]] = {
-    "body_too_large": (413, "请求体超过本接口允许的大小（{limit} 字节），请缩小或拆分后重新提交"),
-    "headers_too_large": (431, "请求头过多或过大（最多 {limit}），请检查客户端或代理设置"),
-    "url_too_long": (414, "请求地址或查询参数过长（最多 {limit} 字节），请缩短查询条件"),
+    "body_too_large": (413, "the body is over this operation's limit ({limit} bytes): split it"),
+    "headers_too_large": (431, "too many or too large headers (at most {limit})"),
+    "url_too_long": (414, "the path or query string is too long (at most {limit} bytes)"),
+}
+# What the edge answers to any operation (documented on each: shared/runtime/openapi.py).
+EDGE_REFUSALS = {
+    413: "The body is over the operation's limit (body_too_large)",
+    414: "The path or query string is too long (url_too_long)",
+    431: "Too many or too large headers (headers_too_large)",
 }
 
 
@@ -78,12 +84,13 @@ class HttpLimits:
         )
 
 
-def refusal(rule: str, limit: int) -> tuple[int, bytes]:
-    """The status and JSON body of a limit's refusal (the project's error shape)."""
+def refusal(rule: str, limit: int, accept_language: str | None = None) -> tuple[int, bytes]:
+    """The status and JSON body of a limit's refusal (the one error model)."""
     status, message = _REFUSALS[rule]
-    return status, json.dumps(
-        {"detail": message.format(limit=limit), "rule": rule}, ensure_ascii=False
-    ).encode()
+    body = error_body(
+        status, message.format(limit=limit), rule=rule, accept_language=accept_language
+    )
+    return status, body
 
 
 class RequestLimitsMiddleware:
@@ -100,17 +107,17 @@ class RequestLimitsMiddleware:
             return
         head = self._head_refusal(scope)
         if head is not None:
-            await _refuse(send, *head)
+            await _refuse(scope, send, *head)
             return
         declared, chunked = _body_framing(scope)
         if declared is not None and declared > self.limits.max_body_bytes:
             limit = self.route_limit(scope)
             if declared > limit:
-                await _refuse(send, "body_too_large", limit)
+                await _refuse(scope, send, "body_too_large", limit)
                 return
             unauthenticated = _unauthenticated(scope)
             if unauthenticated is not None:
-                await _send_error(send, unauthenticated)
+                await _send_error(scope, send, unauthenticated)
                 return
         if chunked:  # counted as it streams
             await _Guard(self, scope, receive, send).run()
@@ -177,9 +184,9 @@ class _Guard:
         if not self.started:
             self.started = True
             if refusal is not None:
-                await _send_error(self._send, refusal)
+                await _send_error(self.scope, self._send, refusal)
             else:
-                await _refuse(self._send, "body_too_large", self.limit)
+                await _refuse(self.scope, self._send, "body_too_large", self.limit)
         # The application sees a client gone away: it stops reading and its answer is dropped.
         return {"type": "http.disconnect"}
 
@@ -251,12 +258,13 @@ def _unauthenticated(scope: Scope) -> DomainError | None:
     return None
 
 
-async def _refuse(send: Send, rule: str, limit: int) -> None:
-    await _send(send, *refusal(rule, limit))
+async def _refuse(scope: Scope, send: Send, rule: str, limit: int) -> None:
+    await _send(send, *refusal(rule, limit, accept_language_of(scope.get("headers", []))))
 
 
-async def _send_error(send: Send, error: DomainError) -> None:
-    body = json.dumps({"detail": error.detail, "rule": error.rule}, ensure_ascii=False).encode()
+async def _send_error(scope: Scope, send: Send, error: DomainError) -> None:
+    language = accept_language_of(scope.get("headers", []))
+    body = error_body(error.status_code, error.detail, rule=error.rule, accept_language=language)
     await _send(send, error.status_code, body, [(b"www-authenticate", b"Bearer")])
 
 

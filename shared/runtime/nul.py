@@ -14,19 +14,21 @@ and the upload parsers check their own cells.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.runtime.errors import accept_language_of, error_body
 
 RULE = "nul_character"
 _PURPOSE = b"x-xueji-purpose"
 _JSON_NUL = b"\\u0000"
 
 
-def _refusal(where: str) -> bytes:
-    detail = f"the request's {where} contains a NUL character (U+0000), which is never accepted"
-    return json.dumps({"detail": detail, "rule": RULE}).encode()
+def _refusal(scope: Scope, where: str) -> bytes:
+    message = f"the request's {where} contains a NUL character (U+0000), which is never accepted"
+    language = accept_language_of(scope.get("headers", []))
+    return error_body(422, message, rule=RULE, accept_language=language)
 
 
 class RefuseNulMiddleware:
@@ -41,7 +43,7 @@ class RefuseNulMiddleware:
             return
         where = self._where_in_head(scope)
         if where is not None:
-            await self._refuse(send, where)
+            await self._refuse(scope, send, where)
             return
         kind = _content_type(scope)
         if kind not in ("application/json", "application/x-www-form-urlencoded"):
@@ -59,7 +61,7 @@ class RefuseNulMiddleware:
                 break
         marker = _JSON_NUL if kind == "application/json" else b"%00"
         if marker in body or b"\x00" in body:
-            await self._refuse(send, "body")
+            await self._refuse(scope, send, "body")
             return
 
         async def replay() -> Message:
@@ -82,8 +84,8 @@ class RefuseNulMiddleware:
         return None
 
     @staticmethod
-    async def _refuse(send: Send, where: str) -> None:
-        body = _refusal(where)
+    async def _refuse(scope: Scope, send: Send, where: str) -> None:
+        body = _refusal(scope, where)
         await send(
             {
                 "type": "http.response.start",

@@ -51,9 +51,7 @@ class LoginRefused(DomainError):
     status_code = 401
 
     def __init__(self) -> None:
-        super().__init__(
-            "用户名或密码错误（wrong username or password）", rule="invalid_credentials"
-        )
+        super().__init__("wrong username or password", rule="invalid_credentials")
 
 
 class AccountBlocked(DomainError):
@@ -167,8 +165,7 @@ async def authenticate(
             or aware(row.password_changed_at) + policy.password_max_age <= now
         ):
             raise AccountBlocked(
-                "密码已过期，请先在 /api/v1/auth/password 修改密码（the password has expired: "
-                "change it at /api/v1/auth/password）",
+                "the password has expired: change it at /api/v1/auth/password",
                 rule="password_expired",
             )
         failed = None
@@ -295,9 +292,9 @@ async def _unsealed(session: AsyncSession, policy: AccountPolicy, row: Any, now:
         assert row is not None
     if row.sealed_at is not None:
         raise AccountBlocked(
-            "账号已封存（六个月未使用，N2025 第 24 条），请上级单位解封（the account is sealed: "
-            "unused for six months, N2025 art. 24; the level above unseals it）",
+            "the account is sealed (unused for six months): the level above unseals it",
             rule="account_sealed",
+            article="N2025 art. 24",
         )
     return row
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.recording import annotate, audited
+from shared.clock import Timestamp
 from shared.federation.config import UnitRef
 from shared.runtime.errors import NotFound
 from shared.security import accounts, throttle
@@ -35,12 +36,27 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/api/v1/auth", tags=["authentication"])
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before the next attempt",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
+}
+# What a password check answers besides success (decision 0026); the body is ErrorResponse.
+LOGIN_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong username or password, or no such account (invalid_credentials)"},
+    403: {"description": "The password is right but the account may not log in now"},
+    429: {"description": "Too many failed logins (login_throttled)", "headers": _RETRY_AFTER},
+    503: {"description": "Too many logins at once (login_busy)", "headers": _RETRY_AFTER},
+}
+
 
 class FailedLoginsRead(BaseModel):
     """Failed logins of this account since its last successful one (then forgotten)."""
 
     count: int = Field(description="failed attempts since the last successful login")
-    last_at: datetime = Field(description="the most recent failed attempt (UTC)")
+    last_at: Timestamp = Field(description="the most recent failed attempt")
     message: str = Field(description="what to tell the officer, in Chinese")
 
 
@@ -68,13 +84,13 @@ class AccountRead(BaseModel):
     full_name: str | None
     phone: str | None
     trained_on: date | None
-    last_active_at: datetime
-    password_changed_at: datetime
+    last_active_at: Timestamp
+    password_changed_at: Timestamp
     password_expires_on: date
-    sealed_at: datetime | None
+    sealed_at: Timestamp | None
     sealed_reason: str | None
     failed_logins: int = Field(description="failed logins since the last successful one")
-    throttled_until: datetime | None = Field(
+    throttled_until: Timestamp | None = Field(
         description="until when a login from an address this account never used must wait "
         "(failed logins, decision 0026); its own addresses are never slowed down by others'"
     )
@@ -105,6 +121,7 @@ async def _committing(runtime: ServiceRuntime) -> AsyncIterator[AsyncSession]:
     response_model=TokenRead,
     summary="Log in: a bearer token for an account of a unit hosted here",
     dependencies=[audited("login", "account", object_id=None), public()],
+    responses=LOGIN_REFUSALS,
 )
 async def issue_token(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
@@ -154,6 +171,7 @@ def _attempt(request: Request, username: str) -> Attempt:
     status_code=204,
     summary="Change a password (the current one proves who asks)",
     dependencies=[audited("change_password", "account", object_id=None), public()],
+    responses=LOGIN_REFUSALS,
 )
 async def change_password(request: Request, body: PasswordChange) -> Response:
     """Works with an expired password too: that is how it is rotated. 422 ``weak_password``

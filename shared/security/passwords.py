@@ -46,7 +46,7 @@ class HashingBusy(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "登录请求过多，请稍后再试（Too many logins at once: retry in a second）",
+            "too many logins at once: retry in a second",
             rule="login_busy",
         )
         self.headers = {"Retry-After": "1"}

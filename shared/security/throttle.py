@@ -44,8 +44,7 @@ class LoginThrottled(DomainError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"登录失败次数过多，请 {retry_after} 秒后再试（Too many failed logins: retry in "
-            f"{retry_after} s）",
+            f"too many failed logins: retry in {retry_after} s",
             rule="login_throttled",
         )
         self.retry_after = retry_after

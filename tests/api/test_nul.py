@@ -56,7 +56,7 @@ async def test_a_nul_character_is_refused_with_a_reason(
 ) -> None:
     response = await client.request(method, url, **kwargs)
     assert response.status_code == 422
-    assert response.json()["rule"] == RULE and "NUL" in response.json()["detail"]
+    assert response.json()["rule"] == RULE and "NUL" in response.json()["message"]
 
 
 async def test_clean_requests_and_binary_uploads_pass(client: httpx.AsyncClient) -> None:

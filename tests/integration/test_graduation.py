@@ -135,7 +135,7 @@ async def test_graduation_is_applied_everywhere_and_never_rolled_back(fed: Feder
     # a graduate cannot be rolled back: not on a new list, not by a record either
     again = await submit(fed, [{"student_number": graduate, "outcome": "incomplete"}])
     assert again.status_code == 422
-    assert again.json()["detail"][0]["type"] == "graduation_is_final"
+    assert again.json()["errors"][0]["type"] == "graduation_is_final"
 
 
 async def test_a_rejected_list_changes_nothing(fed: Federation) -> None:

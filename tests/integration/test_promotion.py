@@ -94,4 +94,4 @@ async def test_the_promotion_reaches_every_tier_and_leaves_graduates_alone(
         },
     )
     assert rollback.status_code == 422
-    assert rollback.json()["detail"][0]["type"] == "graduation_is_final"
+    assert rollback.json()["errors"][0]["type"] == "graduation_is_final"

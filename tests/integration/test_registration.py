@@ -120,7 +120,7 @@ async def test_invalid_id_number_is_refused_at_the_school(fed: Federation) -> No
         "school", HENAN_SCHOOL, f"/api/v1/schools/{HENAN_SCHOOL}/students", json=body
     )
     assert response.status_code == 422
-    [error] = response.json()["detail"]
+    [error] = response.json()["errors"]
     assert error["loc"][-1] == "id_number" and error["type"] == "resident_id.check_character"
     assert "MOD 11-2" in error["msg"]
 

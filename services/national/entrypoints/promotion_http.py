@@ -7,7 +7,7 @@ that operators and tests drive time.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -19,6 +19,7 @@ from services.national.service_layer.promotion import (
     stored_report,
 )
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.runtime.app import RuntimeDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import NATIONAL_UNIT, Reach, requires
@@ -85,7 +86,7 @@ class PromotionRead(BaseModel):
     as_of: date
     ran: bool = Field(description="false: the year's promotion had run already; nothing done")
     detail: str
-    ran_at: datetime
+    ran_at: Timestamp
     duration_s: float
     promoted: int
     by_grade: list[GradeRead]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from services.national.adapters.orm import DedupReview, RegistryEntry
+from shared.clock import Timestamp
 
 
 class RegistryEntryRead(BaseModel):
@@ -27,8 +28,8 @@ class RegistryEntryRead(BaseModel):
     grade: int
     status: str
     enrolled_on: date
-    registered_at: datetime
-    updated_at: datetime
+    registered_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, entry: RegistryEntry) -> RegistryEntryRead:
@@ -82,8 +83,8 @@ class ReviewRead(BaseModel):
     authority: str
     applicant: ApplicantRead
     matched: MatchedRead
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
     decision_rule: str | None
     decision_reason: str | None
     student_number: str | None = Field(description="the number issued, once issued")

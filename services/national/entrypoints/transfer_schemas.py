@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from services.national.adapters.orm import TransferRecord
 from services.national.adapters.transfer_repository import LoadedTransfer, StepRow
 from services.national.domain.transfer import Step
+from shared.clock import Timestamp
 
 UNIT_REF = r"^(national|province|county|school):[0-9A-Z]{2,12}$"
 
@@ -28,11 +29,11 @@ class TransferStepRead(BaseModel):
     opened_on: date | None
     due_on: date | None
     due_approximate: bool = Field(description="the due date counted a year without holiday data")
-    reminded_at: datetime | None
-    overdue_notified_at: datetime | None
+    reminded_at: Timestamp | None
+    overdue_notified_at: Timestamp | None
     decided_by: str | None
     decided_unit: str | None
-    decided_at: datetime | None
+    decided_at: Timestamp | None
     intervention: bool
     reason: str | None
     rule: str | None
@@ -84,9 +85,9 @@ class TransferRead(BaseModel):
     class_name: str | None
     reason: str
     requested_on: date
-    created_at: datetime
-    completed_at: datetime | None
-    closed_at: datetime | None
+    created_at: Timestamp
+    completed_at: Timestamp | None
+    closed_at: Timestamp | None
     closing_rule: str | None
     closing_reason: str | None
     archive_due_on: date | None = Field(description="the archive hand-over deadline")
@@ -142,7 +143,7 @@ class OverdueStepRead(BaseModel):
     opened_on: date | None
     due_on: date | None
     due_approximate: bool
-    overdue_notified_at: datetime | None = Field(
+    overdue_notified_at: Timestamp | None = Field(
         description="when the superior was told (null: the sweep has not run since)"
     )
 

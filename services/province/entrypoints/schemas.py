@@ -15,6 +15,7 @@ from services.province.domain.archive import (
     Section,
     handover_overdue,
 )
+from shared.clock import Timestamp
 
 
 class _Read(BaseModel):
@@ -33,7 +34,7 @@ class EntryRead(_Read):
     section: Section
     kind: str
     occurred_on: date
-    recorded_at: datetime
+    recorded_at: Timestamp
     reference: str | None = Field(
         None, description="what the entry records: a status change, a batch, a transfer …"
     )
@@ -49,8 +50,8 @@ class ArchiveRead(_Read):
     status: ArchiveStatus
     basic: dict[str, Any] = Field(description="basic info as last recorded, with its changes")
     extended: dict[str, Any] = Field(description="non-basic info (非基础学籍信息)")
-    filed_at: datetime
-    activated_at: datetime | None
+    filed_at: Timestamp
+    activated_at: Timestamp | None
     entries: list[EntryRead] = Field(description="dated entries, oldest first, of every section")
 
     @classmethod
@@ -69,7 +70,7 @@ class BackupRead(_Read):
     student_number: str
     transfer_id: str
     to_school: str
-    taken_at: datetime
+    taken_at: Timestamp
     archive: dict[str, Any] = Field(description="basic and extended info, every entry")
 
     @classmethod
@@ -96,8 +97,8 @@ class HandoverRead(_Read):
     problem: str | None
     due_on: date = Field(description="1 month after the transfer (N2013 art. 15)")
     overdue: bool = Field(description="not received by due_on (Beijing today)")
-    sent_at: datetime | None
-    received_at: datetime | None
+    sent_at: Timestamp | None
+    received_at: Timestamp | None
 
     @classmethod
     def of(cls, handover: ArchiveHandover, today: date) -> HandoverRead:

@@ -4,7 +4,7 @@ county, the term-end sweep that hands them over, and the archives received for a
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from services.province.adapters.status_repository import DropoutRepository
 from services.province.service_layer.status_archive import hand_over_dropout_archives
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.envelope import Contract
@@ -46,7 +47,7 @@ class DropoutHandoverRead(BaseModel):
     hukou_county: str
     state: Literal["waiting", "sent", "no_recipient"]
     due_on: date = Field(description="the term end the archive is due at")
-    sent_at: datetime | None
+    sent_at: Timestamp | None
 
 
 class DropoutHandoverPage(BaseModel):
@@ -58,7 +59,7 @@ class HukouArchiveRead(BaseModel):
     change_id: uuid.UUID
     student_number: str
     from_school: str
-    received_at: datetime
+    received_at: Timestamp
     archive: dict[str, Any]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ from services.school.entrypoints.http import (
 )
 from services.school.service_layer import duplicates
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
 from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep
@@ -69,8 +69,8 @@ class DuplicateResolutionRead(BaseModel):
     reason: str
     rule: str | None
     decision_reason: str | None
-    requested_at: datetime
-    decided_at: datetime | None
+    requested_at: Timestamp
+    decided_at: Timestamp | None
 
 
 @router.post(
@@ -78,6 +78,7 @@ class DuplicateResolutionRead(BaseModel):
     max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     status_code=202,
     response_model=DuplicateResolutionAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     summary="Resolve a duplicate admission in favour of this school (重复招生处理)",
     dependencies=[
         audited("request_resolution", "duplicate_resolution", object_id=None),

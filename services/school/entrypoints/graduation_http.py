@@ -8,7 +8,6 @@ rule); a refused list (dates) is ``{"detail", "rule"}``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
@@ -22,6 +21,7 @@ from services.school.entrypoints.http import (
 )
 from services.school.service_layer import graduation
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.contracts.graduation import MAX_GRADUATION_BATCH, GraduationItem
 from shared.runtime.app import RuntimeDep
 
@@ -74,8 +74,8 @@ class GraduationListRead(BaseModel):
     decided_by: str | None
     reason: str | None
     rule: str | None
-    submitted_at: datetime
-    decided_at: datetime | None
+    submitted_at: Timestamp
+    decided_at: Timestamp | None
     items: list[GraduationLineRead]
 
 

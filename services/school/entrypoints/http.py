@@ -14,9 +14,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
-from fastapi.exception_handlers import request_validation_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from services.school.config import PROOF_BODY_LIMIT, UPLOAD_BODY_LIMIT, SchoolSettings
@@ -44,7 +41,7 @@ from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
-from shared.runtime.app import RuntimeDep, require_hosted
+from shared.runtime.app import RuntimeDep, refusal, require_hosted, validation_refusal
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, PathUnit, Reach, requires
 from shared.security.principal import Role
@@ -278,6 +275,7 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
     ],
     status_code=202,
     response_model=KeyFieldChangeAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     tags=["key-field changes"],
     summary="Ask to change a student's name or identity document (关键信息变更)",
 )
@@ -360,12 +358,8 @@ class UploadLimitRoute(APIRoute):
             limit = school_settings(request).max_upload_bytes + _MULTIPART_OVERHEAD
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > limit:
-                return JSONResponse(
-                    {
-                        "detail": "the upload is too large: split the intake",
-                        "rule": "file_too_large",
-                    },
-                    status_code=413,
+                return refusal(
+                    request, 413, "the upload is too large: split the intake", rule="file_too_large"
                 )
             return await handler(request)
 
@@ -381,6 +375,10 @@ uploads = APIRouter(prefix="/api/v1", route_class=UploadLimitRoute)
     dependencies=[audited("admit", "student"), RegistrarOfSchool],
     status_code=202,
     response_model=AdmissionJobRead,
+    responses={
+        413: {"description": "The file is too large or has too many rows"},
+        415: {"description": "Neither CSV nor XLSX (unsupported_file)"},
+    },
     tags=["bulk admission"],
     summary="Register an intake from a CSV or XLSX file (批量招生导入)",
 )
@@ -493,7 +491,7 @@ async def download_admission_errors(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer :class:`InvalidInput` like FastAPI answers an invalid body."""
+    """Answer :class:`InvalidInput` like an invalid body (422 ``validation_failed``)."""
 
     async def invalid_input(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
@@ -501,7 +499,7 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": ("body", *_path(v.field)), "msg": v.message, "type": v.rule}
             for v in exc.violations
         ]
-        return await request_validation_exception_handler(request, RequestValidationError(errors))
+        return validation_refusal(request, errors)
 
     app.add_exception_handler(InvalidInput, invalid_input)
 

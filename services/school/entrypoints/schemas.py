@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,6 +13,7 @@ from services.school.domain.key_fields import KeyFieldChangeStatus
 from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
 from services.school.domain.transfers import TransferInStatus
+from shared.clock import Timestamp
 from shared.contracts.registration import KeyFieldChanges, ProofDocument
 from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
 from shared.contracts.transfer import StudentSummary
@@ -65,8 +66,8 @@ class RegistrationRead(BaseModel):
     reason: str | None = Field(None, description="why it was rejected")
     rule: str | None = Field(None, description="the rule that rejected it")
     decided_by: str | None = None
-    submitted_at: datetime
-    updated_at: datetime
+    submitted_at: Timestamp
+    updated_at: Timestamp
     links: Links
 
 
@@ -80,7 +81,7 @@ class RegistrationLine(BaseModel):
     student_number: str | None
     rule: str | None
     reason: str | None
-    submitted_at: datetime
+    submitted_at: Timestamp
     links: Links
 
 
@@ -156,8 +157,8 @@ class KeyFieldChangeRead(BaseModel):
     decision_reason: str | None
     rule: str | None
     decided_by: str | None
-    submitted_at: datetime
-    decided_at: datetime | None
+    submitted_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class RowCounts(BaseModel):
@@ -180,7 +181,7 @@ class AdmissionJobRead(BaseModel):
     school_code: str
     filename: str | None
     file_format: Literal["csv", "xlsx"]
-    created_at: datetime
+    created_at: Timestamp
     rows: RowCounts
     registrations: OutcomeCounts
     links: Links
@@ -251,9 +252,9 @@ class TransferInRead(BaseModel):
     rule: str | None = Field(None, description="the rule that refused or ended it")
     status_reason: str | None = Field(None, description="why it was refused or ended")
     requested_on: date
-    requested_at: datetime
-    cancel_requested_at: datetime | None
-    settled_at: datetime | None
+    requested_at: Timestamp
+    cancel_requested_at: Timestamp | None
+    settled_at: Timestamp | None
     proofs: list[TransferProofRead]
     links: Links
 
@@ -294,12 +295,12 @@ class SchoolTaskRead(BaseModel):
     to_school: str
     reason: str = Field(description="why the family asks for the transfer")
     proofs: list[ProofLink]
-    opened_at: datetime
+    opened_at: Timestamp
     due_on: date
     due_approximate: bool
     overdue: bool = Field(description="open and past due_on today (Beijing)")
-    reminded_at: datetime | None
-    decided_at: datetime | None
+    reminded_at: Timestamp | None
+    decided_at: Timestamp | None
     decided_by: str | None
     decision_reason: str | None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
@@ -28,6 +28,7 @@ from services.school.entrypoints.http import (
 )
 from services.school.service_layer import status_changes
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
 from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
 from shared.db.types import SQL_INT_MAX
@@ -129,8 +130,8 @@ class StatusChangeRead(BaseModel):
     rule: str | None
     article: str | None
     decided_by: str | None
-    submitted_at: datetime
-    decided_at: datetime | None
+    submitted_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class StatusChangePage(BaseModel):
@@ -145,6 +146,7 @@ class StatusChangePage(BaseModel):
     max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     status_code=202,
     response_model=StatusChangeAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     summary="Ask for a change of a student's status (学籍变动)",
     dependencies=[audited("request_status_change", "student", object_id=None), RegistrarOfSchool],
 )

@@ -65,6 +65,7 @@ ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NAT
     dependencies=[audited("request_transfer", "transfer"), RegistrarOfSchool],
     status_code=202,
     response_model=TransferInAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     tags=["transfers"],
     summary="Start a transfer into this school (转入)",
 )

@@ -4,7 +4,7 @@ campaigns it is asked to take part in, and its roster confirmation. Thin routers
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from services.school.entrypoints.http import (
 )
 from services.school.service_layer import verification
 from shared.audit.recording import audited
+from shared.clock import Timestamp
 from shared.contracts.verification import MAX_ROSTER, RosterLine
 from shared.runtime.app import RuntimeDep
 
@@ -49,7 +50,7 @@ class CampaignRead(BaseModel):
     term: str
     opened_on: date
     opened_by: str
-    confirmed_at: datetime | None
+    confirmed_at: Timestamp | None
     attending: int | None
     not_attending: int | None
 

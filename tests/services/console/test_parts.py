@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from services.console.api import ApiError, unit_of_code
+from services.console.api import ApiError, error_of, unit_of_code
 from services.console.app import build_app
 from services.console.catalogue import refusal
 from services.console.session import Session, SessionCodec
@@ -91,3 +92,34 @@ def test_production_refuses_a_missing_or_placeholder_secret() -> None:
 def test_a_throttled_login_says_when_to_try_again() -> None:
     throttled = ApiError(429, "login_throttled", "too many failed logins", retry_after=8)
     assert refusal(throttled) == "登录失败次数过多，请稍后再试。（约 8 秒后可再试）"
+
+
+def test_an_api_refusal_is_read_from_the_one_error_model() -> None:
+    """decision 0028: ``errors`` names the fields; ``message_zh`` words a code the console's
+    own catalogue lacks."""
+    invalid = httpx.Response(
+        422,
+        json={
+            "code": "validation_failed",
+            "message": "body.id_number: check character should be 7",
+            "message_zh": "请求内容不符合要求，请检查标出的字段。",
+            "rule": None,
+            "article": None,
+            "errors": [{"loc": ["body", "id_number"], "msg": "check", "type": "id_check"}],
+        },
+    )
+    error = error_of(invalid)
+    assert (error.status, error.rule) == (422, "id_check")
+    assert [(f.field, f.rule) for f in error.fields] == [("id_number", "id_check")]
+    unknown_to_console = httpx.Response(
+        409,
+        json={
+            "code": "discipline_already_lifted",
+            "message": "the discipline was already lifted",
+            "message_zh": "该处分已解除。",
+            "rule": "discipline_already_lifted",
+            "article": None,
+            "errors": [],
+        },
+    )
+    assert refusal(error_of(unknown_to_console)) == "该处分已解除。"

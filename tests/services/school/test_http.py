@@ -101,11 +101,11 @@ async def test_field_rules_answer_422_naming_the_field_and_the_rule(service: Ser
     for overrides, field, rule in cases:
         response = await service.client.post(STUDENTS, json=form(**overrides))
         assert response.status_code == 422, (rule, response.text)
-        (error,) = response.json()["detail"]
+        (error,) = response.json()["errors"]
         assert (error["loc"], error["type"]) == (["body", field], rule)
         assert error["msg"]
     response = await service.client.post(STUDENTS, json=form(id_number="410102201803070013"))
-    assert "check character should be 7 (ISO 7064 MOD 11-2)" in response.json()["detail"][0]["msg"]
+    assert "check character should be 7 (ISO 7064 MOD 11-2)" in response.json()["errors"][0]["msg"]
 
 
 async def test_unhosted_schools_and_duplicates(service: Service) -> None:
@@ -227,7 +227,7 @@ async def test_bulk_admission_refusals(service: Service) -> None:
     header = [c for c in HEADER if c != "姓名"]
     missing = await service.client.post(url, files={"file": ("a.csv", as_csv([], header=header))})
     assert missing.status_code == 422
-    (error,) = missing.json()["detail"]
+    (error,) = missing.json()["errors"]
     assert (error["loc"], error["type"]) == (["body", "file"], "missing_columns")
     assert "姓名/name" in error["msg"]
 
@@ -272,8 +272,8 @@ async def test_key_field_change_over_http(service: Service, amqp_url: str) -> No
         url, json={"changes": {"name": "张三"}, "reason": "更正", "proofs": [proof]}
     )
     assert unchanged.status_code == 422
-    assert unchanged.json()["detail"][0]["loc"] == ["body", "changes"]
-    assert unchanged.json()["detail"][0]["type"] == "no_change"
+    assert unchanged.json()["errors"][0]["loc"] == ["body", "changes"]
+    assert unchanged.json()["errors"][0]["type"] == "no_change"
     no_proof = await service.client.post(
         url, json={"changes": {"name": "张叁"}, "reason": "更正", "proofs": []}
     )

@@ -118,7 +118,7 @@ async def test_what_the_school_refuses_before_sending(service: Service) -> None:
     number = await enrolled(service.runtime.sessions)
     no_proof = await service.client.post(PATH, json=body(number, proofs=[]))
     assert (no_proof.status_code, no_proof.json()["rule"]) == (422, "proof_required")
-    assert "hospital_certificate" in no_proof.json()["detail"]
+    assert "hospital_certificate" in no_proof.json()["message"]
 
     no_grade = await service.client.post(PATH, json=body(number, "resume", ground=None))
     assert no_grade.status_code == 422 and "target_grade" in no_grade.text

@@ -164,9 +164,9 @@ async def test_field_rules_and_hosting(school: School) -> None:
         JINSHUI_PRIMARY, **transfer_body(student_number="G123")
     )
     assert bad_number.status_code == 422
-    assert bad_number.json()["detail"][0]["type"].startswith("student_number.")
+    assert bad_number.json()["errors"][0]["type"].startswith("student_number.")
     wrong_grade = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body(grade=8))
-    assert wrong_grade.json()["detail"][0]["type"] == "grade_stage"
+    assert wrong_grade.json()["errors"][0]["type"] == "grade_stage"
     not_here = await school.post_transfer_in(HANGZHOU_PRIMARY, **transfer_body())
     assert not_here.status_code == 404
 
@@ -178,8 +178,8 @@ async def test_henan_needs_the_origin_registration_proof_from_another_province(
     refused = await school.post_transfer_in(JINSHUI_PRIMARY, **body)
     assert refused.status_code == 422
     assert refused.json()["rule"] == "missing_required_proof"
-    assert "origin_registration_proof" in refused.json()["detail"]
-    assert "HA art. 11(二)" in refused.json()["detail"]
+    assert "origin_registration_proof" in refused.json()["message"]
+    assert "HA art. 11(二)" in refused.json()["message"]
 
     body["proofs"] = [proof(), proof("origin_registration_proof")]
     assert (await school.post_transfer_in(JINSHUI_PRIMARY, **body)).status_code == 202
@@ -202,8 +202,8 @@ async def test_a_full_class_takes_no_transfer_counting_transfers_in_flight(
         assert refused.status_code == 422
         problem = refused.json()
         assert problem["rule"] == "class_size_cap"
-        assert "河南省" in problem["detail"] and "LS 2(一)6(1)" in problem["detail"]
-        assert "2" in problem["detail"]
+        assert "河南省" in problem["message"] and "LS 2(一)6(1)" in problem["message"]
+        assert "2" in problem["message"]
 
         other_class = await school.post_transfer_in(
             JINSHUI_PRIMARY, **transfer_body(class_name="三年级1班")

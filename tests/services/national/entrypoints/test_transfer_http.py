@@ -234,7 +234,7 @@ async def test_a_national_officer_decides_an_overdue_province_step(
     move_clock(app, date(2026, 10, 30))
     county = f"/api/v1/transfers/{transfer_id}/steps/{county_step}/intervention"
     not_ours = await client.post(county, json=body)  # the county's superior is province 41
-    assert not_ours.status_code == 422 and "neither the party" in not_ours.json()["detail"]
+    assert not_ours.status_code == 422 and "neither the party" in not_ours.json()["message"]
     unknown = f"/api/v1/transfers/{transfer_id}/steps/{transfer_id}/intervention"
     assert (await client.post(unknown, json=body)).status_code == 404
 
