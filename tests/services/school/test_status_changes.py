@@ -55,7 +55,9 @@ def decision(change_id: str, number: str, outcome: str = "applied", **fields: An
 async def deliver(service: Service, decided: StatusChangeDecided) -> None:
     envelope = build_envelope(decided, source=NATIONAL, target=school_ref())
     async with service.runtime.sessions() as session, session.begin():
-        await messages.on_status_change_decided(HandlerContext(session, envelope), decided)
+        await messages.on_status_change_decided(
+            HandlerContext(session, envelope), decided, service.runtime.federation
+        )
 
 
 async def test_a_suspension_goes_to_the_authority_and_moves_the_roster(service: Service) -> None:
