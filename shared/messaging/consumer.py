@@ -18,7 +18,8 @@ message is applied on its own, so one bad message never holds back or corrupts t
   transaction rolls back, the message is dead-lettered and the alert raised the same way.
   Dead letters of security refusals carry ``x-security-refusal: <reason>``; the replay tool
   keeps them unless forced with a reason (``xueji-ops dead-letters replay``).
-- Any other failure is retried through the delay queues with growing back-off; after
+- Any other failure is retried through the delay queues (``xueji.retry``) with growing
+  back-off; after
   ``max_attempts`` deliveries it is dead-lettered with the last error as its reason.
 - Inbox: ``(consumer, message_id)`` is inserted in the same transaction as the handler's
   effect (one statement per batch, which also says which messages are new); a message
@@ -64,7 +65,12 @@ from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry, 
 from shared.messaging.outbox import BUNDLE_HEADER, BUNDLE_TRACE_HEADER
 from shared.messaging.signing import ALERT_REASONS, SecurityRefusal, Verifier, security_alert
 from shared.messaging.tables import inbox
-from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
+from shared.messaging.topology import (
+    DEAD_EXCHANGE,
+    RETRY_EXCHANGE,
+    ServiceTopology,
+    declare_service_topology,
+)
 from shared.telemetry.amqp import consumer_span, consumer_spans, record_dead_letter
 
 log = logging.getLogger(__name__)
@@ -183,7 +189,7 @@ class MessageConsumer:
         self._broker.watch_channel(channel)
         self._unsettled.clear()  # the old channels are gone, and their deliveries with them
         await channel.set_qos(prefetch_count=self._prefetch)
-        declared = await declare_service_topology(channel, self.topology)
+        declared = await declare_service_topology(channel, self.topology, connection)
         self._channel = channel
         await declared.queue.consume(self._pending.put)
 
@@ -429,8 +435,8 @@ class MessageConsumer:
             self.outcomes[(item.envelope.type, "retried")] += 1
             await self._republish(
                 item.message,
-                "",
-                self.topology.retry_queue_name(attempt),
+                RETRY_EXCHANGE,
+                self.topology.retry_key(attempt),
                 {ATTEMPT_HEADER: attempt + 1},
             )
 

@@ -139,9 +139,10 @@ def original_routing_key(headers: dict[str, Any], body: bytes) -> str | None:
     """The ``xueji.events`` routing key the message was first published with.
 
     ``x-original-routing-key`` is that key only when the failing delivery came from
-    ``xueji.events``; a delivery that came back from a retry delay queue arrived through the
-    default exchange keyed by the queue's name. Then the key is the envelope's (``<tier>.<code>.
-    <type>``), or the broker's ``x-death`` record for a delivery-limit dead letter.
+    ``xueji.events``; a delivery that came back from a retry delay queue arrived through
+    ``xueji.retry`` under the instance's requeue key. Then the key is the envelope's
+    (``<tier>.<code>.<type>``), or the broker's ``x-death`` record for a delivery-limit dead
+    letter.
     """
     if _text(headers.get("x-original-exchange")) == EVENTS_EXCHANGE:
         key = _text(headers.get("x-original-routing-key"))
