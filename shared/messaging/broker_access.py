@@ -18,8 +18,10 @@ broker refuses the same things earlier, so a leaked broker password alone reache
   - ``xueji.retry``, write and read: only keys that start with its own name.
 
 ``xueji.dead`` is a direct exchange (topic permissions do not apply): the instance must bind
-its dead queue there and the broker dead-letters there after the delivery limit. What that
-leaves open is in decision 0025.
+its dead queue there and the broker dead-letters there after the delivery limit. The token
+revocations (``xueji.revocations``, a fanout exchange and a stream of the same name that
+every instance declares, publishes to and reads, decision 0027) are shared by design. What
+these leave open is in decision 0025.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from dataclasses import dataclass
 from shared.federation.config import Federation, Instance, Tier
 from shared.messaging.envelope import Contract, registered_contracts
 from shared.messaging.topology import DEAD_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE
+
+# The token revocations' fanout exchange and stream (shared.security.revocation; the same name).
+REVOCATIONS = "xueji.revocations"
 
 VHOST = "/"
 
@@ -73,12 +78,17 @@ def _any(alternatives: Sequence[str]) -> str:
 
 
 def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = None) -> BrokerGrant:
-    """The rights of ``instance``'s broker user, from the contracts (all registered ones by
-    default: import ``shared.contracts`` first)."""
-    contracts = list(registered_contracts() if contracts is None else contracts)
+    """The rights of ``instance``'s broker user, from the contracts (by default the project's
+    own: import ``shared.contracts`` first; a test's contracts never widen them)."""
+    if contracts is None:
+        contracts = [c for c in registered_contracts() if c.__module__.startswith("shared.")]
+    contracts = list(contracts)
     own = re.escape(f"xueji.{instance.name}")
     queues = rf"{own}(?:\.dead|\.delay\.[0-9]+ms)?"
-    exchanges = _any([re.escape(x) for x in (EVENTS_EXCHANGE, RETRY_EXCHANGE, DEAD_EXCHANGE)])
+    exchanges = _any(
+        [re.escape(x) for x in (EVENTS_EXCHANGE, RETRY_EXCHANGE, DEAD_EXCHANGE, REVOCATIONS)]
+    )
+    shared_stream = re.escape(REVOCATIONS)
     codes = _any([re.escape(code) for code in instance.units])
     sendable = [
         rf"{target}\.[^.]+\.{_any([re.escape(t) for t in types])}"
@@ -88,7 +98,7 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
     prefix = re.escape(instance.name)
     return BrokerGrant(
         user=broker_user(instance.name),
-        configure=f"^{queues}$",
+        configure=f"^{_any([queues, shared_stream])}$",
         write=f"^{_any([exchanges, queues])}$",
         read=f"^{_any([exchanges, queues])}$",
         topics=(
