@@ -25,7 +25,7 @@ from shared.db.engine import make_engine, make_session_factory
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.consumer import MessageConsumer
-from shared.messaging.envelope import Contract, build_envelope, contract
+from shared.messaging.envelope import EVERY_TIER, Contract, build_envelope, contract
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.outbox import OutboxRelay, stage, wake_relay_after_commit
 from shared.messaging.signing import Signer, TrustedKey, TrustStore, Verifier
@@ -42,7 +42,7 @@ effects = Table(
 )
 
 
-@contract("bench.effect", 1)
+@contract("bench.effect", 1, senders=EVERY_TIER, targets=EVERY_TIER)
 class BenchEffect(Contract):
     key: str
     padding: str

@@ -2,7 +2,9 @@
 
 Each instance runs ``python -m services.<tier> --config CONFIG --instance NAME`` with::
 
-    XUEJI_AMQP_URL       the broker
+    XUEJI_AMQP_URL       the broker: as the instance's own broker user when ``amqp_urls``
+                         names one (``make run`` with its own broker creates them,
+                         devtools/broker_users.py), else ``amqp_url''s
     XUEJI_DATA_DIR       data_dir (the service keeps its files there)
     XUEJI_DATABASE_URL   only when database_url_for is given; otherwise the service defaults to
                          sqlite+aiosqlite:///<data_dir>/db/<instance>.sqlite
@@ -20,7 +22,10 @@ Its stdout/stderr go to ``<data_dir>/logs/<instance>.log``. An instance is ready
 describes the running federation for tools and tests.
 
 ``python -m devtools`` (``make run``) is :func:`main`: it also starts a private
-RabbitMQ unless ``AMQP_URL`` / ``XUEJI_AMQP_URL`` is set.
+RabbitMQ unless ``AMQP_URL`` / ``XUEJI_AMQP_URL`` is set, and then gives every instance a
+broker user of its own with only the rights its tier needs (decision 0025). A broker named by
+``AMQP_URL`` is used as given: its operator creates the users
+(``python -m devtools.broker_users`` prints the commands).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from types import FrameType
 import httpx
 
 from devtools.broker import LocalRabbitMQ, free_port, port_open, tail
+from devtools.broker_users import provision_instance_users
 from devtools.console import LocalConsole
 from devtools.postgres import LocalPostgres
 from shared.federation.config import NATIONAL_CODE, Federation, Instance, Tier, load_federation
@@ -95,6 +101,7 @@ class LocalFederation:
         cwd: Path | None = None,
         die_with_parent: bool = False,
         dev_accounts: bool = False,
+        amqp_urls: dict[str, str] | None = None,
     ) -> None:
         self.config_path = Path(config_path).absolute()
         self.federation: Federation = load_federation(self.config_path)
@@ -107,6 +114,7 @@ class LocalFederation:
         self.cwd = Path(cwd).absolute() if cwd else Path.cwd()
         self.die_with_parent = die_with_parent
         self.dev_accounts = dev_accounts
+        self.amqp_urls = dict(amqp_urls or {})  # instance name -> its own broker user's URL
         self._children: dict[str, _Child] = {}
         self._trust_file: Path | None = None
 
@@ -162,7 +170,7 @@ class LocalFederation:
         env = dict(os.environ)
         env.pop("XUEJI_DATABASE_URL", None)  # one URL for every instance would be wrong
         env.update(
-            XUEJI_AMQP_URL=self.amqp_url,
+            XUEJI_AMQP_URL=self.amqp_urls.get(instance.name, self.amqp_url),
             XUEJI_DATA_DIR=str(self.data_dir),
             XUEJI_TRUSTED_KEYS_FILE=str(self.ensure_keys()),
             XUEJI_SIGNING_KEY_FILE=str(private_key_path(self.keys_dir, instance.name)),
@@ -478,12 +486,14 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         amqp_url = os.environ.get("AMQP_URL") or os.environ.get("XUEJI_AMQP_URL")
+        amqp_urls: dict[str, str] = {}
         if not amqp_url:
             broker = LocalRabbitMQ(
                 data_dir / "rabbitmq", port=config.broker.port, dist_port=config.broker.dist_port
             )
             broker.start()
             amqp_url = broker.amqp_url
+            amqp_urls = _instance_broker_users(broker, config, data_dir)
         database_url_for = None
         if args.postgres:
             pg = postgres = LocalPostgres(data_dir / "postgres", port=args.postgres_port)
@@ -499,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             database_url_for=database_url_for,
             die_with_parent=True,
             dev_accounts=True,
+            amqp_urls=amqp_urls,
         )
         federation.start(timeout=args.timeout)
         console = LocalConsole(args.config, data_dir, die_with_parent=True)
@@ -545,6 +556,15 @@ def main(argv: list[str] | None = None) -> int:
             broker.stop()
         log.info("stopped")
     return code
+
+
+def _instance_broker_users(
+    broker: LocalRabbitMQ, config: Federation, data_dir: Path
+) -> dict[str, str]:
+    """A broker user per instance on our own broker, its rights from the contracts."""
+    urls = provision_instance_users(broker, config, data_dir)
+    log.info("broker users: one per instance, passwords in %s", data_dir / "broker-users.json")
+    return urls
 
 
 def _token_hint(federation: LocalFederation) -> str:

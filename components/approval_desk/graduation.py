@@ -15,7 +15,7 @@ from collections import Counter
 
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import Finding, TaskKind
-from components.approval_desk.intake import governed_school, task_row
+from components.approval_desk.intake import submitted_by_school, task_row
 from shared.contracts.graduation import GraduationBatchSubmitted
 from shared.messaging.handlers import HandlerContext
 
@@ -28,7 +28,7 @@ async def receive_graduation_batch(
     desk: ApprovalDesk, ctx: HandlerContext, batch: GraduationBatchSubmitted
 ) -> None:
     """Open a task for a graduating list (a re-sent list is recognised and ignored)."""
-    school = governed_school(desk, ctx.unit, batch.school_code)
+    school = submitted_by_school(desk, ctx, batch.school_code, "its graduating list")
     tasks = desk.tasks(ctx.session)
     kind, subject = TaskKind.GRADUATION_BATCH, batch.batch_id
     if await tasks.find_subject(ctx.unit, kind, subject):

@@ -39,8 +39,9 @@ from shared.contracts.registration import (
     RegistrationItem,
 )
 from shared.contracts.status import StatusChangeSubmitted
-from shared.federation.config import School, UnitRef
+from shared.federation.config import School, Tier, UnitRef
 from shared.federation.links import status_proof_url
+from shared.messaging.authorization import require_source
 from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
@@ -49,6 +50,15 @@ from shared.rules import ProvinceRules, load_workday_calendar
 log = logging.getLogger(__name__)
 
 AUTO_APPROVAL_REASON = "passed every check; the province approves such batches automatically"
+
+
+def submitted_by_school(
+    desk: ApprovalDesk, ctx: HandlerContext, school_code: str, what: str
+) -> School:
+    """The submitting school, if it is the sender itself (a school submits for its own
+    students only: anyone else is a security refusal) and this unit governs it."""
+    require_source(ctx, UnitRef(tier=Tier.SCHOOL, code=school_code), what)
+    return governed_school(desk, ctx.unit, school_code)
 
 
 def governed_school(desk: ApprovalDesk, unit: UnitRef, school_code: str) -> School:
@@ -68,7 +78,7 @@ async def receive_batch(
     desk: ApprovalDesk, ctx: HandlerContext, batch: RegistrationBatchSubmitted
 ) -> None:
     """Open a task for a registration batch, or approve it at once where the rules allow."""
-    school = governed_school(desk, ctx.unit, batch.school_code)
+    school = submitted_by_school(desk, ctx, batch.school_code, "its registration batch")
     _require_distinct(batch)
     tasks = desk.tasks(ctx.session)
     kind, subject = TaskKind.REGISTRATION_BATCH, batch.batch_id
@@ -110,7 +120,7 @@ async def receive_key_field_change(
     desk: ApprovalDesk, ctx: HandlerContext, change: KeyFieldChangeSubmitted
 ) -> None:
     """Open a task for a key-field change; its proofs stay with the task for the officer."""
-    school = governed_school(desk, ctx.unit, change.school_code)
+    school = submitted_by_school(desk, ctx, change.school_code, "its key-field change")
     tasks = desk.tasks(ctx.session)
     kind, subject = TaskKind.KEY_FIELD_CHANGE, change.change_id
     if await tasks.find_subject(ctx.unit, kind, subject):
@@ -142,7 +152,7 @@ async def receive_status_change(
     authority only records this kind of change (登记 / 备案) and the checks found nothing, the
     system approves it at once; otherwise it waits for an officer, who reads the findings
     (a death reported late, a date in the future) and the proofs at the school."""
-    school = governed_school(desk, ctx.unit, change.school_code)
+    school = submitted_by_school(desk, ctx, change.school_code, "its status change")
     tasks = desk.tasks(ctx.session)
     kind, subject = TaskKind.STATUS_CHANGE, change.change_id
     if await tasks.find_subject(ctx.unit, kind, subject):

@@ -38,6 +38,7 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     steps = frozenset({TaskKind.TRANSFER_STEP})
     policies = {TaskKind.TRANSFER_STEP: SendingSchoolSteps()}
     desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=steps)
+    messages.register_decisions(handlers, runtime.federation)
     messages.register_transfers(handlers, desk)
     register_task_gauge(desk)
     app = create_app(

@@ -14,10 +14,11 @@ from datetime import datetime
 
 from pydantic import Field
 
-from shared.messaging.envelope import Contract, contract
+from shared.contracts.tiers import ABOVE_TIERS
+from shared.messaging.envelope import EVERY_TIER, Contract, contract
 
 
-@contract("audit.anchored", 1)
+@contract("audit.anchored", 1, senders=EVERY_TIER, targets=ABOVE_TIERS)
 class AuditAnchored(Contract):
     """An instance → the level above: "my audit chain's entry ``seq`` has hash ``hash``"."""
 

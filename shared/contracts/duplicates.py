@@ -25,13 +25,14 @@ from typing import Literal
 from pydantic import Field
 
 from shared.contracts.students import BasicInfo
+from shared.contracts.tiers import AUTHORITY_TIERS, NATIONAL_TIER, SCHOOL_AND_PROVINCE, SCHOOL_TIER
 from shared.contracts.transfer import ProofRef
 from shared.messaging.envelope import Contract, contract
 
 ATTENDANCE_PROOF = "attendance_proof"  # 学生实际就读证明表 (LS 附表3)
 
 
-@contract("duplicate.resolution_requested", 1)
+@contract("duplicate.resolution_requested", 1, senders=SCHOOL_TIER, targets=NATIONAL_TIER)
 class DuplicateResolutionRequested(Contract):
     """Real school → national."""
 
@@ -46,7 +47,7 @@ class DuplicateResolutionRequested(Contract):
     proofs: tuple[ProofRef, ...] = Field(min_length=1, max_length=5)
 
 
-@contract("duplicate.approval_requested", 1)
+@contract("duplicate.approval_requested", 1, senders=NATIONAL_TIER, targets=AUTHORITY_TIERS)
 class DuplicateApprovalRequested(Contract):
     """National → an authority: approve moving the registration to the real school."""
 
@@ -59,7 +60,7 @@ class DuplicateApprovalRequested(Contract):
     proofs: tuple[ProofRef, ...]
 
 
-@contract("duplicate.approval_decided", 1)
+@contract("duplicate.approval_decided", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
 class DuplicateApprovalDecided(Contract):
     """Authority → national."""
 
@@ -70,7 +71,7 @@ class DuplicateApprovalDecided(Contract):
     decided_unit: str
 
 
-@contract("duplicate.resolution_decided", 1)
+@contract("duplicate.resolution_decided", 1, senders=NATIONAL_TIER, targets=SCHOOL_AND_PROVINCE)
 class DuplicateResolutionDecided(Contract):
     """National → the real school (always), the other school and both provinces (resolved)."""
 

@@ -22,6 +22,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.tiers import (
+    AUTHORITY_TIERS,
+    DECIDER_TIERS,
+    NATIONAL_TIER,
+    SCHOOL_AND_PROVINCE,
+    SCHOOL_TIER,
+)
 from shared.messaging.envelope import Contract, contract
 
 MAX_GRADUATION_BATCH = 2000
@@ -62,7 +69,7 @@ def _distinct(items: tuple[GraduationItem, ...]) -> None:
         raise ValueError("a student number appears twice in the batch")
 
 
-@contract("graduation.batch_submitted", 1)
+@contract("graduation.batch_submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)
 class GraduationBatchSubmitted(_Batch):
     """School → its authority: the school's graduating list for the year."""
 
@@ -79,7 +86,7 @@ class GraduationBatchSubmitted(_Batch):
         return self
 
 
-@contract("graduation.batch_approved", 1)
+@contract("graduation.batch_approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
 class GraduationBatchApproved(_Batch):
     """Authority → national: the list as approved; national applies it set-based."""
 
@@ -93,7 +100,7 @@ class GraduationBatchApproved(_Batch):
         return self
 
 
-@contract("graduation.batch_decided", 1)
+@contract("graduation.batch_decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
 class GraduationBatchDecided(_Batch):
     """National (applied) or the authority (rejected) → school and province."""
 

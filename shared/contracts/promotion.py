@@ -14,6 +14,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.status import PROMOTION_NAMESPACE, GradeCount
+from shared.contracts.tiers import NATIONAL_TIER, PROVINCE_TIER
 from shared.messaging.envelope import Contract, contract
 
 
@@ -25,7 +26,7 @@ class SchoolPromotion(BaseModel):
     promoted: tuple[GradeCount, ...] = ()
 
 
-@contract("registry.province_promoted", 1)
+@contract("registry.province_promoted", 1, senders=NATIONAL_TIER, targets=PROVINCE_TIER)
 class ProvincePromoted(Contract):
     """national → province: the year's promotion at every school of the province."""
 

@@ -22,6 +22,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
+from shared.contracts.tiers import (
+    AUTHORITY_TIERS,
+    DECIDER_TIERS,
+    NATIONAL_TIER,
+    PROVINCE_TIER,
+    SCHOOL_AND_PROVINCE,
+    SCHOOL_TIER,
+)
 from shared.messaging.envelope import Contract, contract
 
 MAX_BATCH = 2000
@@ -53,7 +61,7 @@ class RegistrationOutcome(_Item):
     rule: str | None = Field(default=None, max_length=60)
 
 
-@contract("registration.archive_filed", 1)
+@contract("registration.archive_filed", 1, senders=SCHOOL_TIER, targets=PROVINCE_TIER)
 class ArchiveFiled(Contract):
     """School → province: the extended info of a batch, held until the numbers are issued."""
 
@@ -62,7 +70,7 @@ class ArchiveFiled(Contract):
     items: tuple[ArchiveItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-@contract("registration.batch_submitted", 1)
+@contract("registration.batch_submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)
 class RegistrationBatchSubmitted(Contract):
     """School → its registry authority: please approve these registrations."""
 
@@ -71,7 +79,7 @@ class RegistrationBatchSubmitted(Contract):
     items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-@contract("registration.batch_approved", 1)
+@contract("registration.batch_approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
 class RegistrationBatchApproved(Contract):
     """Authority → national: approved; dedup nationally and issue student numbers."""
 
@@ -81,7 +89,7 @@ class RegistrationBatchApproved(Contract):
     items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-@contract("registration.batch_decided", 1)
+@contract("registration.batch_decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
 class RegistrationBatchDecided(Contract):
     """Authority or national → school and province: the outcome of each item."""
 
@@ -105,7 +113,7 @@ class ProofDocument(_Item):
     content_base64: str = Field(max_length=3_000_000)
 
 
-@contract("key_field_change.submitted", 1)
+@contract("key_field_change.submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)
 class KeyFieldChangeSubmitted(Contract):
     """School → authority: a key-field change with its proof (N2013 art. 10)."""
 
@@ -117,7 +125,7 @@ class KeyFieldChangeSubmitted(Contract):
     proofs: tuple[ProofDocument, ...] = Field(min_length=1, max_length=5)
 
 
-@contract("key_field_change.approved", 1)
+@contract("key_field_change.approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
 class KeyFieldChangeApproved(Contract):
     """Authority → national: re-run dedup on the new key fields and apply them."""
 
@@ -128,7 +136,7 @@ class KeyFieldChangeApproved(Contract):
     authority: str
 
 
-@contract("key_field_change.decided", 1)
+@contract("key_field_change.decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
 class KeyFieldChangeDecided(Contract):
     """Authority or national → school and province: applied (with the resulting basic fields)
     or rejected with a reason. An L number becomes a G number when a resident ID is recorded."""

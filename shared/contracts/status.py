@@ -31,6 +31,14 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.tiers import (
+    AUTHORITY_TIERS,
+    DECIDER_TIERS,
+    NATIONAL_TIER,
+    PROVINCE_TIER,
+    SCHOOL_AND_PROVINCE,
+    SCHOOL_TIER,
+)
 from shared.contracts.transfer import ProofRef
 from shared.messaging.envelope import Contract, contract
 
@@ -47,7 +55,7 @@ class GradeCount(BaseModel):
     count: int = Field(ge=1)
 
 
-@contract("registry.promoted", 1)
+@contract("registry.promoted", 1, senders=NATIONAL_TIER, targets=SCHOOL_TIER)
 class RegistryPromoted(Contract):
     """national → school: this school year's batch promotion, applied at national."""
 
@@ -153,7 +161,7 @@ class StatusChangeFacts(BaseModel):
     )
 
 
-@contract("status_change.submitted", 1)
+@contract("status_change.submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)
 class StatusChangeSubmitted(Contract):
     """School → its registry authority: please decide (or record) this change."""
 
@@ -166,7 +174,7 @@ class StatusChangeSubmitted(Contract):
     proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
 
 
-@contract("status_change.approved", 1)
+@contract("status_change.approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
 class StatusChangeApproved(Contract):
     """Authority → national: approved (or recorded); check the registry and apply it."""
 
@@ -178,7 +186,7 @@ class StatusChangeApproved(Contract):
     proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
 
 
-@contract("status_change.decided", 1)
+@contract("status_change.decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
 class StatusChangeDecided(Contract):
     """Authority or national → school and province: applied (with the registration's status
     and grade before and after) or rejected naming the rule and its article."""
@@ -209,7 +217,7 @@ class StatusChangeDecided(Contract):
     proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
 
 
-@contract("dropout.archive_handed_over", 1)
+@contract("dropout.archive_handed_over", 1, senders=PROVINCE_TIER, targets=PROVINCE_TIER)
 class DropoutArchiveHandedOver(Contract):
     """School's province → the province of a migrant dropout's hukou county, at the end of the
     term: the student's archive for the hukou county (N2013 art. 22; HA art. 14; ZJ art. 18;

@@ -30,6 +30,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.students import BasicInfo, Gender
+from shared.contracts.tiers import (
+    AUTHORITY_TIERS,
+    NATIONAL_TIER,
+    PARTY_TIERS,
+    PROVINCE_TIER,
+    SCHOOL_AND_PROVINCE,
+    SCHOOL_TIER,
+)
 from shared.messaging.envelope import Contract, contract
 
 PartyRole = Literal[
@@ -66,7 +74,7 @@ class StudentSummary(_Item):
     grade: int = Field(ge=1, le=12)
 
 
-@contract("transfer.requested", 1)
+@contract("transfer.requested", 1, senders=SCHOOL_TIER, targets=NATIONAL_TIER)
 class TransferRequested(Contract):
     transfer_id: uuid.UUID
     student_number: str
@@ -81,13 +89,13 @@ class TransferRequested(Contract):
     proofs: tuple[ProofRef, ...] = ()
 
 
-@contract("transfer.cancel_requested", 1)
+@contract("transfer.cancel_requested", 1, senders=SCHOOL_TIER, targets=NATIONAL_TIER)
 class TransferCancelRequested(Contract):
     transfer_id: uuid.UUID
     reason: str = Field(min_length=1, max_length=500)
 
 
-@contract("transfer.step_opened", 1)
+@contract("transfer.step_opened", 1, senders=NATIONAL_TIER, targets=PARTY_TIERS)
 class TransferStepOpened(Contract):
     transfer_id: uuid.UUID
     step_id: uuid.UUID
@@ -105,7 +113,7 @@ class TransferStepOpened(Contract):
     proofs: tuple[ProofRef, ...] = ()
 
 
-@contract("transfer.step_decided", 1)
+@contract("transfer.step_decided", 1, senders=PARTY_TIERS, targets=NATIONAL_TIER)
 class TransferStepDecided(Contract):
     transfer_id: uuid.UUID
     step_id: uuid.UUID
@@ -123,7 +131,7 @@ class TransferStepDecided(Contract):
     )
 
 
-@contract("transfer.step_settled", 1)
+@contract("transfer.step_settled", 1, senders=NATIONAL_TIER, targets=PARTY_TIERS)
 class TransferStepSettled(Contract):
     """A step was decided by someone else than the unit told: the late party, when its
     superior intervened, or the superior, when the late party decided after all. Its task for
@@ -136,7 +144,7 @@ class TransferStepSettled(Contract):
     intervention: bool
 
 
-@contract("transfer.step_reminder", 1)
+@contract("transfer.step_reminder", 1, senders=NATIONAL_TIER, targets=PARTY_TIERS)
 class TransferStepReminder(Contract):
     transfer_id: uuid.UUID
     step_id: uuid.UUID
@@ -145,7 +153,7 @@ class TransferStepReminder(Contract):
     working_days_left: int
 
 
-@contract("transfer.step_overdue", 1)
+@contract("transfer.step_overdue", 1, senders=NATIONAL_TIER, targets=AUTHORITY_TIERS)
 class TransferStepOverdue(Contract):
     """To the superior authority of a party that let its step pass the due date."""
 
@@ -160,7 +168,7 @@ class TransferStepOverdue(Contract):
     due_on: date
 
 
-@contract("transfer.refused", 1)
+@contract("transfer.refused", 1, senders=NATIONAL_TIER, targets=SCHOOL_TIER)
 class TransferRefused(Contract):
     """National refused to start (or stopped) a transfer: which rule, and why."""
 
@@ -169,7 +177,7 @@ class TransferRefused(Contract):
     reason: str = Field(max_length=500)
 
 
-@contract("transfer.closed", 1)
+@contract("transfer.closed", 1, senders=NATIONAL_TIER, targets=PARTY_TIERS)
 class TransferClosed(Contract):
     """The transfer ended without moving the student; open steps are void."""
 
@@ -179,7 +187,7 @@ class TransferClosed(Contract):
     rule: str | None = Field(default=None, max_length=60)
 
 
-@contract("transfer.completed", 1)
+@contract("transfer.completed", 1, senders=NATIONAL_TIER, targets=SCHOOL_AND_PROVINCE)
 class TransferCompleted(Contract):
     transfer_id: uuid.UUID
     student_number: str
@@ -197,7 +205,7 @@ class TransferCompleted(Contract):
     )
 
 
-@contract("archive.handed_over", 1)
+@contract("archive.handed_over", 1, senders=PROVINCE_TIER, targets=PROVINCE_TIER)
 class ArchiveHandedOver(Contract):
     """Sending province → receiving province: the whole archive of a transferred student."""
 
@@ -210,7 +218,7 @@ class ArchiveHandedOver(Contract):
     )
 
 
-@contract("archive.received", 1)
+@contract("archive.received", 1, senders=PROVINCE_TIER, targets=PROVINCE_TIER)
 class ArchiveReceived(Contract):
     transfer_id: uuid.UUID
     student_number: str

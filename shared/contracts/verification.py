@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.tiers import AUTHORITY_TIERS, NATIONAL_TIER, SCHOOL_TIER
 from shared.messaging.envelope import Contract, contract
 
 MAX_ROSTER = 10_000  # students of one school in one confirmation
@@ -49,7 +50,7 @@ class VerificationFinding(BaseModel):
     detail: str = Field(max_length=300)
 
 
-@contract("verification.campaign_opened", 1)
+@contract("verification.campaign_opened", 1, senders=NATIONAL_TIER, targets=SCHOOL_TIER)
 class VerificationCampaignOpened(Contract):
     """national → school: confirm your roster for this term."""
 
@@ -60,7 +61,7 @@ class VerificationCampaignOpened(Contract):
     opened_by: str = Field(description="the unit that opened it: national:CN or province:<code>")
 
 
-@contract("verification.roster_confirmed", 1)
+@contract("verification.roster_confirmed", 1, senders=SCHOOL_TIER, targets=NATIONAL_TIER)
 class RosterConfirmed(Contract):
     """school → national: the students the school confirms are attending."""
 
@@ -77,7 +78,7 @@ class RosterConfirmed(Contract):
         return self
 
 
-@contract("verification.findings", 1)
+@contract("verification.findings", 1, senders=NATIONAL_TIER, targets=AUTHORITY_TIERS)
 class VerificationFindings(Contract):
     """national → the school's authority: ghosts and mismatches to fix."""
 

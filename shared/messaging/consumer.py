@@ -11,7 +11,15 @@ message is applied on its own, so one bad message never holds back or corrupts t
   forged, tampered, stale, or wrongly addressed messages (a source unit its signer does not
   host, a target unit this instance does not host) are dead-lettered with the reason and
   raise a security alert; they never reach the inbox or a handler.
-- Any other failure is retried through the delay queues with growing back-off; after
+- Then each envelope's sender and target tiers are checked against what its contract allows
+  (``shared.messaging.authorization``, decision 0025): a school's genuine key cannot send what
+  national alone decides. A refusal is a security refusal like the signature's. A handler
+  that finds the sender is no party to the object (``not_a_party``) raises one too: the
+  transaction rolls back, the message is dead-lettered and the alert raised the same way.
+  Dead letters of security refusals carry ``x-security-refusal: <reason>``; the replay tool
+  keeps them unless forced with a reason (``xueji-ops dead-letters replay``).
+- Any other failure is retried through the delay queues (``xueji.retry``) with growing
+  back-off; after
   ``max_attempts`` deliveries it is dead-lettered with the last error as its reason.
 - Inbox: ``(consumer, message_id)`` is inserted in the same transaction as the handler's
   effect (one statement per batch, which also says which messages are new); a message
@@ -49,6 +57,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.db.engine import AsyncSession, SessionFactory
+from shared.messaging.authorization import authorize
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Contract, Envelope
 from shared.messaging.errors import PermanentMessageError
@@ -56,13 +65,20 @@ from shared.messaging.handlers import Handler, HandlerContext, HandlerRegistry, 
 from shared.messaging.outbox import BUNDLE_HEADER, BUNDLE_TRACE_HEADER
 from shared.messaging.signing import ALERT_REASONS, SecurityRefusal, Verifier, security_alert
 from shared.messaging.tables import inbox
-from shared.messaging.topology import DEAD_EXCHANGE, ServiceTopology, declare_service_topology
+from shared.messaging.topology import (
+    DEAD_EXCHANGE,
+    RETRY_EXCHANGE,
+    ServiceTopology,
+    declare_service_topology,
+)
 from shared.telemetry.amqp import consumer_span, consumer_spans, record_dead_letter
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-attempt"
 REASON_HEADER = "x-failure-reason"
+# On the dead letter of a security refusal: its reason (e.g. expired, sender_not_allowed).
+SECURITY_HEADER = "x-security-refusal"
 # How long the inbox remembers a message it applied. It must outlast every way the message can
 # come again: redelivery and retries (minutes), the freshness window (72 h; older is refused
 # anyway), and an operator's replay of a dead letter, which the replay tool refuses past this
@@ -173,7 +189,7 @@ class MessageConsumer:
         self._broker.watch_channel(channel)
         self._unsettled.clear()  # the old channels are gone, and their deliveries with them
         await channel.set_qos(prefetch_count=self._prefetch)
-        declared = await declare_service_topology(channel, self.topology)
+        declared = await declare_service_topology(channel, self.topology, connection)
         self._channel = channel
         await declared.queue.consume(self._pending.put)
 
@@ -233,9 +249,11 @@ class MessageConsumer:
             try:
                 decoded.extend(self.decode(message))
             except PermanentMessageError as exc:
+                security = None
                 if isinstance(exc, SecurityRefusal):
                     self._alert(message, exc)
-                await self._dead_letter(message, exc.reason)
+                    security = exc.code
+                await self._dead_letter(message, exc.reason, security=security)
         if not decoded:
             return
         try:
@@ -327,6 +345,7 @@ class MessageConsumer:
                 f" (supported: {', '.join(map(str, supported))})"
             )
         contract, handler = found
+        authorize(contract, envelope)  # before its payload is even parsed
         try:
             payload = contract.model_validate(envelope.payload)
         except ValidationError as exc:
@@ -400,7 +419,12 @@ class MessageConsumer:
     async def _failed(self, item: Decoded, exc: Exception) -> None:
         attempt = _attempt(item.message)
         which = f"envelope {item.message_id} of a bundle: " if item.bundled else ""
-        if isinstance(exc, PermanentMessageError):
+        if isinstance(exc, SecurityRefusal):  # a handler found the sender is no party
+            if exc.envelope is None:
+                exc.envelope = item.envelope
+            self._alert(item.message, exc)
+            await self._dead_letter(item.message, which + exc.reason, security=exc.code)
+        elif isinstance(exc, PermanentMessageError):
             await self._dead_letter(item.message, which + exc.reason)
         elif attempt >= self.topology.max_attempts:
             await self._dead_letter(
@@ -411,8 +435,8 @@ class MessageConsumer:
             self.outcomes[(item.envelope.type, "retried")] += 1
             await self._republish(
                 item.message,
-                "",
-                self.topology.retry_queue_name(attempt),
+                RETRY_EXCHANGE,
+                self.topology.retry_key(attempt),
                 {ATTEMPT_HEADER: attempt + 1},
             )
 
@@ -433,7 +457,9 @@ class MessageConsumer:
             target=envelope.target if envelope else None,
         )
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, *, security: str | None = None
+    ) -> None:
         log.error("dead-lettering message %s: %s", message.message_id, reason)
         message_type = self._known_type(message)
         record_dead_letter(
@@ -442,11 +468,13 @@ class MessageConsumer:
             message_type=message_type,
             reason=reason,
         )
+        headers: dict[str, Any] = {SECURITY_HEADER: security} if security else {}
         await self._republish(
             message,
             DEAD_EXCHANGE,
             self.topology.queue_name,
             {
+                **headers,
                 REASON_HEADER: reason[:1000],
                 "x-failed-at": datetime.now(UTC).isoformat(),
                 "x-original-routing-key": message.routing_key or "",

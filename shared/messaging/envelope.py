@@ -3,18 +3,24 @@
 A contract is a Pydantic model registered under a message type and a schema version. Tiers
 share nothing about each other but these contracts: a consumer accepts a message only when
 its (type, version) is registered and its payload validates against that model.
+
+Each contract also says, as data, which tiers may send it (``senders``) and to which tiers
+(``targets``): the consumer refuses any other sender or target before the payload is even
+parsed (``shared.messaging.authorization``), and the broker users' topic permissions are
+generated from the same data (decision 0025).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.federation.config import UnitRef
+from shared.federation.config import Tier, UnitRef
 
 ENVELOPE_FORMAT = "xueji.envelope/1"
 
@@ -26,15 +32,30 @@ class Contract(BaseModel):
 
     message_type: ClassVar[str]
     schema_version: ClassVar[int]
+    # The tiers whose units may send this message, and the tiers it may be addressed to.
+    senders: ClassVar[frozenset[Tier]]
+    targets: ClassVar[frozenset[Tier]]
 
 
 C = TypeVar("C", bound=type[Contract])
 
 _REGISTRY: dict[tuple[str, int], type[Contract]] = {}
 
+EVERY_TIER: frozenset[Tier] = frozenset(Tier)
 
-def contract(message_type: str, version: int = 1) -> Any:
-    """Register a payload model as the contract for ``message_type`` at ``version``."""
+
+def contract(
+    message_type: str,
+    version: int = 1,
+    *,
+    senders: Iterable[Tier],
+    targets: Iterable[Tier],
+) -> Any:
+    """Register a payload model as the contract for ``message_type`` at ``version``, sent by
+    units of the ``senders`` tiers to units of the ``targets`` tiers (nobody else)."""
+    allowed_senders, allowed_targets = frozenset(senders), frozenset(targets)
+    if not allowed_senders or not allowed_targets:
+        raise ValueError(f"contract {message_type}: name who may send it and to whom")
 
     def register(cls: C) -> C:
         key = (message_type, version)
@@ -42,10 +63,17 @@ def contract(message_type: str, version: int = 1) -> Any:
             raise ValueError(f"contract {message_type} v{version} registered twice")
         cls.message_type = message_type
         cls.schema_version = version
+        cls.senders = allowed_senders
+        cls.targets = allowed_targets
         _REGISTRY[key] = cls
         return cls
 
     return register
+
+
+def registered_contracts() -> list[type[Contract]]:
+    """Every registered contract, by type and version."""
+    return [_REGISTRY[key] for key in sorted(_REGISTRY)]
 
 
 def lookup_contract(message_type: str, version: int) -> type[Contract] | None:

@@ -197,7 +197,7 @@ class OutboxRelay:
             publisher_confirms=True, on_return_raises=True
         )
         self._broker.watch_channel(channel)
-        self._exchange, _ = await declare_exchanges(channel)
+        self._exchange, _ = await declare_exchanges(channel, connection)
         self.wake()
 
     def wake(self) -> None:

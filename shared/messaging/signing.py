@@ -64,6 +64,10 @@ ALERT_REASONS = (
     "from_the_future",
     "source_not_hosted_by_signer",
     "wrong_target",
+    # message authorization (shared.messaging.authorization, decision 0025)
+    "sender_not_allowed",
+    "target_not_allowed",
+    "not_a_party",
 )
 
 DEFAULT_MAX_AGE = timedelta(hours=72)

@@ -1,4 +1,5 @@
-"""``xueji-ops audit verify``: walk a service database's audit chain, report the first break.
+"""``xueji-ops audit verify``: walk a service database's audit chain, report the first break;
+and the operator tools' own entries in that chain (:func:`record_forced_replay`).
 
 Synchronous like the other operator tools: one ``asyncio.run`` through the services' own
 async engine, so it reads SQLite and PostgreSQL with the same drivers.
@@ -12,9 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.audit.anchors import latest_anchor
-from shared.audit.chain import Verification, verify
+from shared.audit.chain import Entry, Verification, append, verify
 from shared.db.engine import make_engine, make_session_factory
+from shared.federation.config import UnitRef
 from shared.messaging.signing import TrustStore
+
+REPLAY_ROUTE = "xueji-ops dead-letters replay"
 
 
 async def _verify(
@@ -105,3 +109,46 @@ class AnchorFile:
         }
         with self.path.open("a") as handle:
             handle.write(json.dumps(line) + "\n")
+
+
+async def _append(database_url: str, entry: Entry, key: bytes | None) -> int:
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            return await session.run_sync(append, entry, key)
+    finally:
+        await engine.dispose()
+
+
+def record_forced_replay(
+    database_url: str,
+    *,
+    operator: str,
+    message_id: str,
+    unit: str,
+    refusal: str,
+    reason: str,
+    key: bytes | None = None,
+) -> int:
+    """Chain an entry for the forced replay of a security refusal into the instance's audit
+    trail (the receiving unit's), with the operator's reason; returns its ``seq``."""
+    try:
+        target: UnitRef | None = UnitRef.parse(unit)
+    except ValueError:
+        target = None
+    entry = Entry(
+        at=datetime.now(UTC),
+        actor=operator,
+        actor_unit=unit or "?",
+        actor_roles="operator",
+        client_ip="xueji-ops",
+        action="replay_forced",
+        object_type="dead_letter",
+        object_id=message_id,
+        unit_kind=str(target.tier) if target else None,
+        unit_code=target.code if target else None,
+        purpose=reason,
+        outcome=f"security: {refusal}",
+        route=REPLAY_ROUTE,
+    )
+    return asyncio.run(_append(database_url, entry, key))

@@ -2,7 +2,8 @@
 
     xueji-ops dead-letters list   --instance NAME [--amqp-url URL] [--limit N] [--json]
     xueji-ops dead-letters replay --instance NAME (--message-id ID ... | --all) [--amqp-url URL]
-                                  [--signing-key FILE]
+                                  [--signing-key FILE] [--force [--reason TEXT]
+                                  [--database-url URL] [--audit-key-file PATH]]
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
     xueji-ops transfer show ID [--national-url URL] [--token T] [--json]
     xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--token T]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import os
 import sys
@@ -31,8 +33,19 @@ from sqlalchemy.exc import DBAPIError
 from shared.messaging.consumer import DEFAULT_INBOX_RETENTION
 from shared.messaging.keys import TRUST_FILE, load_private_key, load_trust_file
 from shared.messaging.signing import Signer, TrustStore
-from shared.ops.audit import AnchorFile, held_anchor, parse_anchor, verify_chain
-from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
+from shared.ops.audit import (
+    AnchorFile,
+    held_anchor,
+    parse_anchor,
+    record_forced_replay,
+    verify_chain,
+)
+from shared.ops.dead_letters import (
+    AuditForced,
+    DeadLetter,
+    list_dead_letters,
+    replay_dead_letters,
+)
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.outbox import outbox_report
 from shared.ops.transfers import (
@@ -64,7 +77,16 @@ def _dead_letters_list(args: argparse.Namespace, fed: RunningFederation, out: Te
         return 0
     print(f"{len(letters)} dead letter(s) in xueji.{args.instance}.dead", file=out)
     if letters:
-        header = ("MESSAGE ID", "TYPE", "ENVELOPES", "SOURCE", "TARGET", "FAILED AT", "REASON")
+        header = (
+            "MESSAGE ID",
+            "TYPE",
+            "ENVELOPES",
+            "SOURCE",
+            "TARGET",
+            "SIGNED AT",
+            "FAILED AT",
+            "REASON",
+        )
         rows = [
             (
                 d.message_id,
@@ -72,6 +94,7 @@ def _dead_letters_list(args: argparse.Namespace, fed: RunningFederation, out: Te
                 str(len(d.envelope_ids)),
                 d.source,
                 d.target,
+                d.signed_at.isoformat(timespec="seconds") if d.signed_at else "-",
                 d.failed_at,
                 d.reason,
             )
@@ -100,8 +123,37 @@ def _replay_signer(args: argparse.Namespace, fed: RunningFederation, out: TextIO
     return Signer(key_id, key)
 
 
+def _replay_audit(args: argparse.Namespace, fed: RunningFederation) -> AuditForced | None:
+    """Where a forced replay of a security refusal is audited: the instance's own database
+    (--database-url, else the local federation's SQLite file), chained with its audit key."""
+    if args.reason is not None and not args.force:
+        raise OpsError("--reason goes with --force")
+    if not args.force or not (args.reason or "").strip():
+        return None
+    url = args.database_url or fed.sqlite_url(args.instance)
+    if args.audit_key_file:
+        key: bytes | None = args.audit_key_file.read_bytes().strip()
+    else:
+        key = os.environ.get("XUEJI_AUDIT_KEY", "").encode() or None
+    operator = f"ops:{getpass.getuser()}"
+
+    def audit(letter: DeadLetter, reason: str) -> None:
+        record_forced_replay(
+            url,
+            operator=operator,
+            message_id=letter.message_id,
+            unit=letter.target,
+            refusal=letter.security or "?",
+            reason=reason,
+            key=key,
+        )
+
+    return audit
+
+
 def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
     ids = None if args.all else list(args.message_ids)
+    audit = _replay_audit(args, fed)
     signer = _replay_signer(args, fed, out)
     report = replay_dead_letters(
         fed.broker_url(args.amqp_url),
@@ -110,9 +162,13 @@ def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: 
         signer=signer,
         inbox_retention=timedelta(days=args.inbox_retention_days),
         force=args.force,
+        reason=args.reason,
+        audit=audit,
     )
+    forced = set(report.forced)
     for message_id in report.replayed:
-        print(f"replayed  {message_id}", file=out)
+        note = " (security refusal, forced; audited)" if message_id in forced else ""
+        print(f"replayed  {message_id}{note}", file=out)
     for message_id, why in report.refused.items():
         print(f"kept      {message_id}: {why}", file=out)
     for message_id in report.not_found:
@@ -153,7 +209,23 @@ def add_dead_letters(commands: argparse._SubParsersAction[Any]) -> None:
     replay.add_argument(
         "--force",
         action="store_true",
-        help="replay dead letters older than the inbox remembers (after checking them)",
+        help="replay dead letters signed before the inbox's memory (after checking them); with"
+        " --reason, also security refusals (expired, forged, sender not allowed …)",
+    )
+    replay.add_argument(
+        "--reason",
+        help="why security refusals are replayed anyway: written to the instance's audit trail"
+        " (with --force)",
+    )
+    replay.add_argument(
+        "--database-url",
+        help="the instance's database, for the audit entry of a forced replay (default: the"
+        " local federation's SQLite file)",
+    )
+    replay.add_argument(
+        "--audit-key-file",
+        type=Path,
+        help="file holding the instance's XUEJI_AUDIT_KEY (default: the environment)",
     )
     replay.add_argument(
         "--signing-key",

@@ -20,16 +20,26 @@ signing key, adds a ``xueji-replay`` attestation so that the receiver measures t
 age from the replay, not from its first publication. Without the key, a dead letter older than
 the receivers' window (72 h by default) is refused again as expired.
 
-The inbox forgets applied messages after its retention (30 days by default,
-``XUEJI_INBOX_RETENTION``). A dead letter that failed longer ago than that, less a day, is kept
-unless the operator forces it: what it carries that did apply (the other envelopes of a bundle,
-decision 0021) would no longer be recognised, and would apply twice.
+Replay cannot launder (decision 0025):
+
+- The inbox forgets applied messages after its retention (30 days by default,
+  ``XUEJI_INBOX_RETENTION``). A dead letter *signed* longer ago than that, less a day, is kept
+  unless the operator forces it: what it carries that did apply (the other envelopes of a
+  bundle, decision 0021) would no longer be recognised, and would apply twice. The age is the
+  signature's own time (``xueji-sig``), never when the letter was dead-lettered or last
+  replayed, which anyone re-queuing it could make recent.
+- A security refusal (``x-security-refusal``, or a reason ``security: …``: expired, forged,
+  a sender not allowed …) is never replayed — so never renewed with the instance's key —
+  unless the operator forces it *and* gives a reason; each such replay is written to the
+  audit trail of the instance's database first (no audit entry, no replay).
+- Every letter kept is reported with why.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,7 +50,12 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker, NackError, UnroutableError
 
 from shared.federation.config import UnitRef
-from shared.messaging.consumer import ATTEMPT_HEADER, DEFAULT_INBOX_RETENTION, REASON_HEADER
+from shared.messaging.consumer import (
+    ATTEMPT_HEADER,
+    DEFAULT_INBOX_RETENTION,
+    REASON_HEADER,
+    SECURITY_HEADER,
+)
 from shared.messaging.envelope import routing_key_for
 from shared.messaging.signing import REPLAY_HEADER, SIGNATURE_HEADER, Signer
 from shared.messaging.topology import EVENTS_EXCHANGE
@@ -50,6 +65,7 @@ from shared.ops.federation import OpsError
 FAILURE_HEADERS = frozenset(
     {
         REASON_HEADER,
+        SECURITY_HEADER,
         "x-failed-at",
         "x-failed-by",
         "x-original-routing-key",
@@ -85,14 +101,19 @@ class DeadLetter:
     routing_key: str | None  # where a replay publishes it; None: cannot be replayed
     # the message ids of the envelopes it carries: a bundle's (decision 0021) go by its first
     envelope_ids: tuple[str, ...]
-    body: bytes = field(repr=False)
-    headers: dict[str, Any] = field(repr=False)
-    properties: pika.BasicProperties = field(repr=False)
+    # when its sender signed it (xueji-sig), None if unsigned or unreadable
+    signed_at: datetime | None = None
+    # the security refusal it was dead-lettered for (e.g. expired), None for any other failure
+    security: str | None = None
+    body: bytes = field(repr=False, default=b"")
+    headers: dict[str, Any] = field(repr=False, default_factory=dict)
+    properties: pika.BasicProperties = field(repr=False, default_factory=pika.BasicProperties)
 
-    def summary(self) -> dict[str, str | None]:
+    def summary(self) -> dict[str, Any]:
         row = asdict(self)
         for key in ("body", "headers", "properties"):
             row.pop(key)
+        row["signed_at"] = self.signed_at.isoformat() if self.signed_at else None
         return row
 
 
@@ -101,6 +122,11 @@ class ReplayReport:
     replayed: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # message id -> why it stayed
     not_found: list[str] = field(default_factory=list)
+    forced: list[str] = field(default_factory=list)  # security refusals replayed, audited
+
+
+# A security refusal named in a reason (a bundle's is prefixed by its envelope).
+_SECURITY_REASON = re.compile(r"(?:^|: )security: ([a-z_]+): ")
 
 
 def _text(value: Any) -> str:
@@ -113,9 +139,10 @@ def original_routing_key(headers: dict[str, Any], body: bytes) -> str | None:
     """The ``xueji.events`` routing key the message was first published with.
 
     ``x-original-routing-key`` is that key only when the failing delivery came from
-    ``xueji.events``; a delivery that came back from a retry delay queue arrived through the
-    default exchange keyed by the queue's name. Then the key is the envelope's (``<tier>.<code>.
-    <type>``), or the broker's ``x-death`` record for a delivery-limit dead letter.
+    ``xueji.events``; a delivery that came back from a retry delay queue arrived through
+    ``xueji.retry`` under the instance's requeue key. Then the key is the envelope's
+    (``<tier>.<code>.<type>``), or the broker's ``x-death`` record for a delivery-limit dead
+    letter.
     """
     if _text(headers.get("x-original-exchange")) == EVENTS_EXCHANGE:
         key = _text(headers.get("x-original-routing-key"))
@@ -161,10 +188,27 @@ def _envelope_units(body: bytes) -> tuple[str, str]:
         return "", ""
 
 
+def _signed_at(headers: dict[str, Any]) -> datetime | None:
+    """When the sender signed the message, from its ``xueji-sig`` header."""
+    parts = _text(headers.get(SIGNATURE_HEADER)).split(";")
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 15:
+        return None
+    return datetime.fromtimestamp(int(parts[1]) / 1000, UTC)
+
+
+def _security(headers: dict[str, Any], reason: str) -> str | None:
+    code = _text(headers.get(SECURITY_HEADER))
+    if code:
+        return code
+    found = _SECURITY_REASON.search(reason)
+    return found.group(1) if found else None
+
+
 def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
     headers = dict(properties.headers or {})
     source, target = _envelope_units(body)
     message_id = _text(properties.message_id)
+    reason = _text(headers.get(REASON_HEADER)) or _text(headers.get("x-first-death-reason")) or "?"
     return DeadLetter(
         message_id=message_id,
         type=_text(properties.type) or "?",
@@ -172,11 +216,11 @@ def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
         target=target,
         failed_at=_text(headers.get("x-failed-at")),
         failed_by=_text(headers.get("x-failed-by")),
-        reason=_text(headers.get(REASON_HEADER))
-        or _text(headers.get("x-first-death-reason"))
-        or "?",
+        reason=reason,
         routing_key=original_routing_key(headers, body),
         envelope_ids=_envelope_ids(body, message_id),
+        signed_at=_signed_at(headers),
+        security=_security(headers, reason),
         body=body,
         headers=headers,
         properties=properties,
@@ -267,20 +311,40 @@ def _republish(
 
 
 def _beyond_the_inbox(letter: DeadLetter, retention: timedelta, now: datetime) -> str | None:
-    """Why replaying ``letter`` could apply something twice, if it could."""
+    """Why replaying ``letter`` could apply something twice, if it could: judged by when it was
+    signed (only an unsigned letter, which is a security refusal anyway, by when it failed)."""
+    since, what = letter.signed_at, "signed"
+    if since is None:
+        since, what = _failed_at(letter), "failed"
+    if since is None or now - since <= retention - timedelta(days=1):
+        return None
+    return (
+        f"{what} {(now - since).days} days ago, near or past the inbox's memory"
+        f" ({retention.days} days): what it carries that did apply would apply again;"
+        " check, then replay with --force"
+    )
+
+
+def _failed_at(letter: DeadLetter) -> datetime | None:
     try:
         failed_at = datetime.fromisoformat(letter.failed_at)
     except ValueError:
         return None  # not failed by our consumer (e.g. the broker's delivery limit): no date
-    if failed_at.tzinfo is None:
-        failed_at = failed_at.replace(tzinfo=UTC)
-    if now - failed_at <= retention - timedelta(days=1):
+    return failed_at.replace(tzinfo=UTC) if failed_at.tzinfo is None else failed_at
+
+
+def _security_hold(letter: DeadLetter, forced: bool) -> str | None:
+    """Why a security refusal stays, unless forced with a reason (and then audited)."""
+    if letter.security is None or forced:
         return None
     return (
-        f"failed {(now - failed_at).days} days ago, near or past the inbox's memory"
-        f" ({retention.days} days): what it carries that did apply would apply again;"
-        " check, then replay with --force"
+        f"security refusal ({letter.security}): the receiver refused who sent it, to whom or "
+        "when; it is never replayed (nor renewed) without --force and --reason, which is audited"
     )
+
+
+# Records a forced replay of a security refusal (the audit trail) before it is republished.
+AuditForced = Callable[[DeadLetter, str], None]
 
 
 def replay_dead_letters(
@@ -291,6 +355,8 @@ def replay_dead_letters(
     signer: Signer | None = None,
     inbox_retention: timedelta = DEFAULT_INBOX_RETENTION,
     force: bool = False,
+    reason: str | None = None,
+    audit: AuditForced | None = None,
     now: datetime | None = None,
 ) -> ReplayReport:
     """Republish the chosen dead letters of ``instance`` (all when ``message_ids`` is None;
@@ -298,14 +364,18 @@ def replay_dead_letters(
     skips those of its envelopes that did apply).
 
     ``signer``: ``instance``'s own signing key, attesting the replay (renews the message's age).
-    ``inbox_retention``: the instance's; a letter that failed before the inbox's memory (less a
+    ``inbox_retention``: the instance's; a letter signed before the inbox's memory (less a
     day) is kept unless ``force``.
+    ``reason`` and ``audit``: a security refusal is replayed only when forced with a reason,
+    and ``audit(letter, reason)`` records it first (it raises, nothing is replayed).
 
     A dead letter is acknowledged off the dead queue only after its republication is
     confirmed; one that cannot be routed (or is refused) stays, with the reason in the report.
     """
     queue = dead_queue(instance)
     wanted = None if message_ids is None else set(message_ids)
+    why = (reason or "").strip()
+    may_force_security = force and bool(why) and audit is not None
     report = ReplayReport()
     found: set[str] = set()  # envelope ids of the letters replayed
     with _connection(amqp_url) as connection:
@@ -323,9 +393,21 @@ def replay_dead_letters(
                 report.refused[letter.message_id] = "no routing key (the body is not an envelope)"
                 return
             forgotten = _beyond_the_inbox(letter, inbox_retention, now or datetime.now(UTC))
-            if forgotten and not force:
-                report.refused[letter.message_id] = forgotten
+            held = [
+                hold
+                for hold in (
+                    _security_hold(letter, may_force_security),
+                    None if force else forgotten,
+                )
+                if hold
+            ]
+            if held:
+                report.refused[letter.message_id] = "; ".join(held)
                 return
+            if letter.security is not None:
+                assert audit is not None
+                audit(letter, why)  # before it leaves: no audit entry, no replay
+                report.forced.append(letter.message_id)
             try:
                 _republish(publisher, letter, letter.routing_key, signer)
             except UnroutableError:

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 
 from shared.clock import Timestamp
 from shared.federation.config import UnitRef
-from shared.messaging.envelope import Contract, contract
+from shared.messaging.envelope import EVERY_TIER, Contract, contract
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.tables import probe
 from shared.runtime.app import RuntimeDep, require_hosted
@@ -26,12 +26,12 @@ from shared.security.authz import OBJECT, Access, requires
 from shared.security.principal import Role
 
 
-@contract("diagnostics.ping", 1)
+@contract("diagnostics.ping", 1, senders=EVERY_TIER, targets=EVERY_TIER)
 class Ping(Contract):
     probe_id: uuid.UUID
 
 
-@contract("diagnostics.pong", 1)
+@contract("diagnostics.pong", 1, senders=EVERY_TIER, targets=EVERY_TIER)
 class Pong(Contract):
     probe_id: uuid.UUID
     answered_by: str = Field(max_length=60)

@@ -185,9 +185,65 @@ def check_cnpg_cluster(doc: dict[str, Any]) -> list[str]:
     return errors
 
 
+def _topology_object(
+    doc: dict[str, Any], known: set[str], required: dict[str, set[str]]
+) -> list[str]:
+    """A Messaging Topology Operator object: its spec keys, the cluster it refers to, and the
+    keys each nested object needs."""
+    spec = doc.get("spec") or {}
+    errors = _unknown_keys(spec, known | {"rabbitmqClusterReference"})
+    if not (spec.get("rabbitmqClusterReference") or {}).get("name"):
+        errors.append("spec.rabbitmqClusterReference.name is required")
+    for key, nested in required.items():
+        value = spec.get(key) if key else spec
+        if not isinstance(value, dict):
+            errors.append(f"spec.{key} is required")
+            continue
+        errors += [f"spec.{key}.{n} is required".replace("..", ".") for n in nested - set(value)]
+    return errors
+
+
+def check_broker_user(doc: dict[str, Any]) -> list[str]:
+    """rabbitmq.com/v1beta1 User: credentials from a Secret, never inline; no admin tags."""
+    errors = _topology_object(
+        doc, {"tags", "importCredentialsSecret"}, {"importCredentialsSecret": {"name"}}
+    )
+    if (doc.get("spec") or {}).get("tags"):
+        errors.append("spec.tags must be empty: an instance's user is no administrator")
+    return errors
+
+
+def check_broker_permission(doc: dict[str, Any]) -> list[str]:
+    return _topology_object(
+        doc,
+        {"vhost", "user", "userReference", "permissions"},
+        {"": {"vhost", "userReference"}, "permissions": {"configure", "write", "read"}},
+    )
+
+
+def check_broker_topic_permission(doc: dict[str, Any]) -> list[str]:
+    return _topology_object(
+        doc,
+        {"vhost", "user", "userReference", "permissions"},
+        {"": {"vhost", "userReference"}, "permissions": {"exchange", "write", "read"}},
+    )
+
+
+def check_broker_exchange(doc: dict[str, Any]) -> list[str]:
+    return _topology_object(
+        doc,
+        {"name", "vhost", "type", "durable", "autoDelete", "arguments"},
+        {"": {"name", "vhost", "type", "durable"}},
+    )
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] = {
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"): check_rabbitmq_cluster,
     ("postgresql.cnpg.io/v1", "Cluster"): check_cnpg_cluster,
+    ("rabbitmq.com/v1beta1", "User"): check_broker_user,
+    ("rabbitmq.com/v1beta1", "Permission"): check_broker_permission,
+    ("rabbitmq.com/v1beta1", "TopicPermission"): check_broker_topic_permission,
+    ("rabbitmq.com/v1beta1", "Exchange"): check_broker_exchange,
 }
 
 
@@ -978,3 +1034,79 @@ def test_console_is_stateless_probed_and_reaches_the_hosted_instances(name: str)
     assert _nginx_bytes(body) >= ConsoleSettings().console_max_upload_bytes
     assert login["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/login"
     assert int(login["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0
+
+
+# --- broker users (decision 0025) --------------------------------------------------------------
+
+BROKER_KINDS = ("User", "Permission", "TopicPermission")
+
+
+def _amqp_user(url: str) -> str:
+    return url.split("://", 1)[1].split(":", 1)[0]
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_instance_has_its_own_broker_user_with_the_rights_the_contracts_give(
+    name: str, tmp_path: Path
+) -> None:
+    """broker-users.yaml is what the contracts give this namespace's instances (regenerate it
+    with devtools.broker_users when a contract changes), and each instance's amqp-url names
+    its own user, whose credentials Secret the User object imports."""
+    config = pytest.importorskip("shared.federation.config")
+    broker_users = pytest.importorskip("devtools.broker_users")
+    docs = overlay(name)
+    path = tmp_path / "federation.toml"
+    path.write_text(config_map_data(docs, "xueji-config")["federation.toml"], encoding="utf-8")
+    federation = config.load_federation(path)
+    instances = config_map_data(docs, "xueji-instances")  # also the console's (no broker)
+    chosen = {tier: name for tier, name in instances.items() if tier in TIERS}
+    expected = broker_users.k8s_objects(federation, list(chosen.values()))
+    rendered = [d for d in docs if d["kind"] in BROKER_KINDS]
+    assert {(d["kind"], d["metadata"]["name"]): d["spec"] for d in rendered} == {
+        (d["kind"], d["metadata"]["name"]): d["spec"] for d in expected
+    }, "broker-users.yaml is stale: python -m devtools.broker_users k8s --config ... --instance ..."
+    users = {d["metadata"]["name"]: d for d in of_kind(docs, "User")}
+    for tier, instance in chosen.items():
+        user = f"xueji-{instance}"
+        secret_name = users[user]["spec"]["importCredentialsSecret"]["name"]
+        secret = named(docs, "Secret", secret_name)
+        assert secret["type"] == "kubernetes.io/basic-auth"
+        assert secret_values(secret)["username"] == user
+        assert _amqp_user(secret_values(named(docs, "Secret", f"xueji-{tier}"))["amqp-url"]) == user
+        for doc in rendered:
+            assert doc["spec"]["rabbitmqClusterReference"] == {
+                "name": "xueji-rabbitmq",
+                "namespace": "xueji-broker",
+            }
+
+
+def test_the_broker_declares_the_exchanges_and_admits_every_overlays_users() -> None:
+    docs = overlay("national")
+    exchanges = {
+        d["spec"]["name"]: d["spec"]["type"]
+        for d in of_kind(docs, "Exchange")
+        if d["metadata"]["namespace"] == "xueji-broker"
+    }
+    assert exchanges == {"xueji.events": "topic", "xueji.dead": "direct", "xueji.retry": "topic"}
+    (rabbit,) = of_kind(docs, "RabbitmqCluster")
+    allowed = rabbit["metadata"]["annotations"]["rabbitmq.com/topology-allowed-namespaces"]
+    namespaces = set().union(*(expected_namespaces(n) for n in OVERLAYS)) - {"xueji-broker"}
+    assert set(allowed.split(",")) == namespaces
+
+
+def test_broker_object_checks_catch_missing_rights() -> None:
+    broker_users = pytest.importorskip("devtools.broker_users")
+    config = pytest.importorskip("shared.federation.config")
+    federation = config.load_federation(K8S / "overlays" / "province-33" / "federation.toml")
+    [user, permission, *_] = broker_users.k8s_objects(federation, ["school-33"])
+    assert check_broker_user(user) == [] and check_broker_permission(permission) == []
+    assert r"xueji\.school\-33(?:" in permission["spec"]["permissions"]["configure"]
+    broken = {**permission, "spec": {**permission["spec"], "permissions": {"configure": ".*"}}}
+    assert sorted(check_broker_permission(broken)) == [
+        "spec.permissions.read is required",
+        "spec.permissions.write is required",
+    ]
+    admin = {**user, "spec": {**user["spec"], "tags": ["administrator"]}}
+    assert check_broker_user(admin) == [
+        "spec.tags must be empty: an instance's user is no administrator"
+    ]

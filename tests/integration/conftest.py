@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.broker import LocalRabbitMQ
+from devtools.broker_users import provision_instance_users
 from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy
-from shared.federation.config import Tier
+from shared.federation.config import Tier, load_federation
 from shared.security.principal import Role
 from shared.security.testing import Minter
 
@@ -51,6 +53,14 @@ def federation(
         def database_url_for(name: str) -> str:
             return str(server.create_database(name.replace("-", "_"), exist_ok=True))
 
+    # Each instance with its own least-privileged broker user, as `make run` does (decision
+    # 0025), when the broker is ours to administer; an external AMQP_URL is used as given.
+    broker = request.getfixturevalue("broker")
+    amqp_urls = (
+        provision_instance_users(broker, load_federation(config), base / "data")
+        if isinstance(broker, LocalRabbitMQ)
+        else {}
+    )
     running = LocalFederation(
         config,
         base / "data",
@@ -58,6 +68,7 @@ def federation(
         database_url_for=database_url_for,
         extra_env=FAST_KERNEL,
         dev_accounts=True,
+        amqp_urls=amqp_urls,
     )
     running.start(timeout=240)
     try:

@@ -159,6 +159,11 @@ class NotEntitled(Exception):
     """The unit may not decide this step (now): the decision can never apply."""
 
 
+class NoSay(NotEntitled):
+    """The unit is no party to the transfer or step at all (neither the party nor its
+    superior; not the receiving school): a security refusal when it comes as a message."""
+
+
 @dataclass
 class Step:
     """One deciding party's step: ``role`` played by ``party_unit``; ``superior_unit`` may
@@ -212,7 +217,7 @@ class Step:
         if unit == self.party_unit:
             return False
         if unit != self.superior_unit:
-            raise NotEntitled(
+            raise NoSay(
                 f"{unit} is neither the party ({self.party_unit}) of step {self.step_id} "
                 f"nor its superior ({self.superior_unit})"
             )

@@ -1,8 +1,11 @@
 """Message handlers of the national tier: as thin as the routers.
 
 Only a school's registry authority (学籍主管部门: its county, or its province for a
-province-direct school) may send its approvals; anything else can never apply and is
-dead-lettered (the reason names units only, never personal data). The transfer saga's
+province-direct school) may send its approvals, naming itself as the approving authority;
+only a school itself confirms its roster or asks to resolve a duplicate of its own. Anyone
+else is no party: a security refusal (``not_a_party``, dead-lettered with an alert, decision
+0025). Anything else that can never apply is dead-lettered (the reason names units only, never
+personal data). The transfer saga's
 handlers, with their own rules of who may send what, are in :mod:`.transfer_messages`.
 """
 
@@ -30,6 +33,7 @@ from shared.contracts.registration import KeyFieldChangeApproved, RegistrationBa
 from shared.contracts.status import StatusChangeApproved
 from shared.contracts.verification import RosterConfirmed
 from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
@@ -39,7 +43,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     changes, graduating lists, term checks, duplicate resolutions, transfers."""
 
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
-        authorised_school(federation, batch.school_code, ctx.envelope.source)
+        authorised_school(federation, batch.school_code, ctx.envelope.source, batch.authority)
         context = BatchContext(
             correlation_id=ctx.envelope.correlation_id,
             authority=str(ctx.envelope.source),
@@ -52,12 +56,12 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
             raise PermanentMessageError(str(exc)) from exc
 
     async def on_key_field_change(ctx: HandlerContext, change: KeyFieldChangeApproved) -> None:
-        authorised_school(federation, change.school_code, ctx.envelope.source)
+        authorised_school(federation, change.school_code, ctx.envelope.source, change.authority)
         repo = NationalRepository(ctx.session)
         await decide_key_field_change(repo, ctx.emit, change, datetime.now(UTC))
 
     async def on_status_change(ctx: HandlerContext, change: StatusChangeApproved) -> None:
-        authorised_school(federation, change.school_code, ctx.envelope.source)
+        authorised_school(federation, change.school_code, ctx.envelope.source, change.authority)
         clock = Moment(transfers.clock.today(), transfers.clock.now())
         await decide_status_change(ctx.session, ctx.emit, transfers.rulebook, change, clock)
 
@@ -66,7 +70,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     handlers.register(StatusChangeApproved, on_status_change)
 
     async def on_graduation_approved(ctx: HandlerContext, batch: GraduationBatchApproved) -> None:
-        authorised_school(federation, batch.school_code, ctx.envelope.source)
+        authorised_school(federation, batch.school_code, ctx.envelope.source, batch.authority)
         await apply_graduation(ctx.session, ctx.emit, federation, batch, datetime.now(UTC))
 
     handlers.register(GraduationBatchApproved, on_graduation_approved)
@@ -74,7 +78,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     async def on_roster_confirmed(ctx: HandlerContext, confirmed: RosterConfirmed) -> None:
         """A school confirms its own roster only."""
         if ctx.envelope.source != UnitRef(tier=Tier.SCHOOL, code=confirmed.school_code):
-            raise PermanentMessageError(
+            raise NotAParty(
                 f"{ctx.envelope.source} cannot confirm the roster of {confirmed.school_code}"
             )
         await check_roster(ctx.session, ctx.emit, federation, confirmed, datetime.now(UTC))
@@ -86,9 +90,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     ) -> None:
         """Only the real school itself asks (LS 2(三))."""
         if ctx.envelope.source != UnitRef(tier=Tier.SCHOOL, code=request.real_school):
-            raise PermanentMessageError(
-                f"{ctx.envelope.source} cannot ask for school {request.real_school}"
-            )
+            raise NotAParty(f"{ctx.envelope.source} cannot ask for school {request.real_school}")
         await request_resolution(
             ctx.session,
             ctx.emit,
@@ -99,6 +101,10 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
         )
 
     async def on_duplicate_decided(ctx: HandlerContext, decided: DuplicateApprovalDecided) -> None:
+        if decided.decided_unit != str(ctx.envelope.source):
+            raise NotAParty(
+                f"decided_unit {decided.decided_unit} is not the sender {ctx.envelope.source}"
+            )
         await record_decision(
             ctx.session, ctx.emit, decided, ctx.envelope.source, datetime.now(UTC)
         )
@@ -108,15 +114,20 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     register_transfers(handlers, transfers)
 
 
-def authorised_school(federation: Federation, school_code: str, source: UnitRef) -> School:
-    """The school, if ``source`` is its registry authority; otherwise the message can never
-    apply (an unknown school, or an approval by a unit that has no say over it)."""
+def authorised_school(
+    federation: Federation, school_code: str, source: UnitRef, claimed: str
+) -> School:
+    """The school, if ``source`` is its registry authority and names itself as the approving
+    ``claimed`` authority; an unknown school can never apply (dead-lettered), an approval by a
+    unit that has no say over it is a security refusal."""
     school = federation.school(school_code)
     if school is None:
         raise PermanentMessageError(f"unknown school {school_code}")
     if source != school.authority_unit:
-        raise PermanentMessageError(
+        raise NotAParty(
             f"{source} is not the registry authority of school {school_code}"
             f" ({school.authority_unit} is)"
         )
+    if claimed != str(source):
+        raise NotAParty(f"{source} approves in the name of {claimed}")
     return school

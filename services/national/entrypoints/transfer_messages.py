@@ -1,7 +1,9 @@
 """Message handlers of the transfer saga: as thin as the routers.
 
-Who may send what (anything else can never apply and is dead-lettered, the reason naming
-units only):
+Who may send what (the tiers are the contracts' data, checked by the consumer; the units
+here). A sender that is no party is a security refusal (``not_a_party``: dead-lettered with an
+alert, decision 0025); anything else that can never apply is dead-lettered, the reason naming
+units only:
 
 - ``transfer.requested`` and ``transfer.cancel_requested``: the receiving school only;
 - ``transfer.step_decided``: the step's party, or its superior once the step is overdue, with
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from services.national.domain.transfer import NotEntitled
+from services.national.domain.transfer import NoSay, NotEntitled
 from services.national.service_layer.transfers.closing import UnknownTransfer, cancel_transfer
 from services.national.service_layer.transfers.context import SagaContext, TransferDeps
 from services.national.service_layer.transfers.decisions import (
@@ -31,6 +33,7 @@ from shared.contracts.transfer import (
     TransferStepDecided,
 )
 from shared.federation.config import Tier, UnitRef
+from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
@@ -54,6 +57,8 @@ def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
         ]
         try:
             ignored = await decide_steps([saga_context(c, deps) for c in contexts], decisions)
+        except NoSay as exc:
+            raise NotAParty(str(exc)) from exc
         except (UnknownTransfer, UnknownStep, NotEntitled) as exc:
             raise PermanentMessageError(str(exc)) from exc
         except StepNotOpen as exc:  # pending: the others are ignored, not raised
@@ -69,6 +74,8 @@ def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
                 str(ctx.envelope.source),
                 cancel.reason,
             )
+        except NoSay as exc:
+            raise NotAParty(str(exc)) from exc
         except (UnknownTransfer, NotEntitled) as exc:
             raise PermanentMessageError(str(exc)) from exc
 
@@ -81,9 +88,7 @@ def step_decision(ctx: HandlerContext, decided: TransferStepDecided) -> StepDeci
     """The decision as the saga takes it; ``decided_unit`` must be the sender."""
     sender = str(ctx.envelope.source)
     if decided.decided_unit != sender:
-        raise PermanentMessageError(
-            f"decided_unit {decided.decided_unit} is not the sender {sender}"
-        )
+        raise NotAParty(f"decided_unit {decided.decided_unit} is not the sender {sender}")
     return StepDecision(
         transfer_id=str(decided.transfer_id),
         step_id=str(decided.step_id),
@@ -101,7 +106,7 @@ def receiving_school(deps: TransferDeps, school_code: str, source: UnitRef) -> N
         raise PermanentMessageError(f"unknown school {school_code}")
     expected = UnitRef(tier=Tier.SCHOOL, code=school_code)
     if source != expected:
-        raise PermanentMessageError(
+        raise NotAParty(
             f"{source} may not request a transfer into school {school_code}: only {expected} may"
         )
 

@@ -38,6 +38,7 @@ from shared.contracts.duplicates import (
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import ProofRef
 from shared.federation.config import Federation, Tier, UnitRef
+from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,10 @@ async def record_decision(
 ) -> None:
     """One authority's decision; the last approval resolves, any rejection ends it."""
     row = await session.get(DuplicateResolution, str(decided.resolution_id))
-    if row is None or str(source) not in row.required:
-        raise PermanentMessageError(
-            f"{source} has no say in duplicate resolution {decided.resolution_id}"
-        )
+    if row is None:
+        raise PermanentMessageError(f"no duplicate resolution {decided.resolution_id}")
+    if str(source) not in row.required:
+        raise NotAParty(f"{source} has no say in duplicate resolution {decided.resolution_id}")
     if row.state != OPEN or str(source) in row.decisions:
         log.info("duplicate resolution %s: late decision of %s ignored", row.resolution_id, source)
         return

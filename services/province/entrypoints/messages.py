@@ -2,6 +2,11 @@
 
 The registry-authority handlers (for province-direct schools, and the province's own transfer
 steps) are ``components.approval_desk``'s, registered in ``bootstrap.py``.
+
+Who may send them is the contracts' data, checked by the consumer (decision 0025); here, who
+among those tiers: a filing comes from the school itself, a decision from national or (a
+rejection) the school's own registry authority, an archive from the province of the school it
+leaves. Any other sender is a security refusal (``not_a_party``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from shared.contracts.registration import (
 )
 from shared.contracts.status import DropoutArchiveHandedOver, StatusChangeDecided
 from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
-from shared.federation.config import Federation, School, UnitRef
+from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.messaging.authorization import require_decider, require_source
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.rules import load_province_rules
@@ -40,21 +46,29 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
 
     async def on_archive_filed(ctx: HandlerContext, filing: ArchiveFiled) -> None:
         require_school_of(federation, ctx.unit, filing.school_code)
+        school = UnitRef(tier=Tier.SCHOOL, code=filing.school_code)
+        require_source(ctx, school, "its registration archives")
         await archive.file_archives(ctx.session, ctx.unit.code, filing, _now())
 
     async def on_batch_decided(ctx: HandlerContext, decided: RegistrationBatchDecided) -> None:
-        require_school_of(federation, ctx.unit, decided.school_code)
+        school = require_school_of(federation, ctx.unit, decided.school_code)
+        rejection = all(o.outcome == "rejected" for o in decided.outcomes)
+        require_decider(ctx, school, rejection=rejection, what="registration batch decision")
         require_numbers(decided)
         await archive.record_outcomes(ctx.session, ctx.unit.code, decided, _now())
 
     async def on_key_field_change_decided(
         ctx: HandlerContext, decided: KeyFieldChangeDecided
     ) -> None:
-        require_school_of(federation, ctx.unit, decided.school_code)
+        school = require_school_of(federation, ctx.unit, decided.school_code)
+        rejection = decided.outcome == "rejected"
+        require_decider(ctx, school, rejection=rejection, what="key-field change decision")
         await archive.apply_key_field_change(ctx.session, ctx.unit.code, decided, _now())
 
     async def on_graduation_decided(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
-        require_school_of(federation, ctx.unit, decided.school_code)
+        school = require_school_of(federation, ctx.unit, decided.school_code)
+        rejection = decided.outcome == "rejected"
+        require_decider(ctx, school, rejection=rejection, what="graduation decision")
         await graduation.apply_graduation(ctx.session, ctx.unit.code, decided, _now())
 
     async def on_duplicate_resolved(
@@ -106,6 +120,8 @@ def register_transfers(handlers: HandlerRegistry, federation: Federation) -> Non
             raise PermanentMessageError(
                 f"transfer {handed.transfer_id}: an archive is handed over across a border only"
             )
+        sender = UnitRef(tier=Tier.PROVINCE, code=from_province)
+        require_source(ctx, sender, f"the archive of a student leaving {handed.from_school}")
         return HandOver(ctx, from_province, handed)
 
     async def on_transfers_completed(
@@ -137,14 +153,18 @@ def register_status_changes(handlers: HandlerRegistry, runtime: ServiceRuntime) 
     federation, config = runtime.federation, runtime.settings.federation_config
 
     async def on_status_change_decided(ctx: HandlerContext, decided: StatusChangeDecided) -> None:
-        require_school_of(federation, ctx.unit, decided.school_code)
+        school = require_school_of(federation, ctx.unit, decided.school_code)
+        rejection = decided.outcome == "rejected"
+        require_decider(ctx, school, rejection=rejection, what="status change decision")
         rules = load_province_rules(config, ctx.unit.code).status_change
         await status_archive.record_status_change(
             ctx.session, ctx.unit.code, decided, federation, rules, _now()
         )
 
     async def on_dropout_archive(ctx: HandlerContext, handed: DropoutArchiveHandedOver) -> None:
-        known_school(federation, handed.from_school)
+        school = known_school(federation, handed.from_school)
+        sender = UnitRef(tier=Tier.PROVINCE, code=school.province)
+        require_source(ctx, sender, f"the archive of a dropout of {school.code}")
         await status_archive.receive_hukou_archive(
             ctx.session, ctx.unit.code, handed, federation, _now()
         )
@@ -160,13 +180,14 @@ def known_school(federation: Federation, school_code: str) -> School:
     return school
 
 
-def require_school_of(federation: Federation, province: UnitRef, school_code: str) -> None:
+def require_school_of(federation: Federation, province: UnitRef, school_code: str) -> School:
     """A message about a school of another province can never apply here: dead-letter it."""
     school = federation.school(school_code)
     if school is None:
         raise PermanentMessageError(f"school {school_code} is not in the federation")
     if school.province != province.code:
         raise PermanentMessageError(f"school {school_code} is not in {province}")
+    return school
 
 
 def require_numbers(decided: RegistrationBatchDecided) -> None:

@@ -34,6 +34,7 @@ from services.province.domain.archive import ArchiveStatus, EntryKind, HandoverS
 from services.province.service_layer.archive import CHINA, ArchiveNotFound
 from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
 from shared.federation.config import School, Tier, UnitRef
+from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, emit_together
 
@@ -505,6 +506,11 @@ async def record_receipts(receipts: Sequence[Receipt], now: datetime) -> None:
             if handover is None or handover.student_number != r.received.student_number:
                 raise PermanentMessageError(
                     f"transfer {r.reference}: no archive was handed over from here"
+                )
+            if r.ctx.envelope.source != UnitRef(tier=Tier.PROVINCE, code=handover.to_province):
+                raise NotAParty(
+                    f"{r.ctx.envelope.source} confirms the receipt of an archive handed over "
+                    f"to province {handover.to_province}"
                 )
         await handovers.mark_received_many(list(made.values()), now)
 

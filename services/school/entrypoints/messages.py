@@ -1,6 +1,10 @@
 """Messages the school applies: the outcomes of its registrations and key-field changes, and
 its transfers — as receiving school (how the transfer it started ended) and as sending school
-(its step, reminders, the end of the transfer, the student leaving)."""
+(its step, reminders, the end of the transfer, the student leaving).
+
+Who may send them is the contracts' data, checked by the consumer (decision 0025); here, a
+decision on the school's submission must be national's or a rejection by the school's own
+registry authority: any other sender is a security refusal (``not_a_party``)."""
 
 from __future__ import annotations
 
@@ -26,19 +30,38 @@ from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBat
 from shared.contracts.status import RegistryPromoted, StatusChangeDecided
 from shared.contracts.transfer import TransferClosed, TransferCompleted, TransferRefused
 from shared.contracts.verification import VerificationCampaignOpened
-from shared.federation.config import Federation
+from shared.federation.config import Federation, School
+from shared.messaging.authorization import require_decider
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 
 
 def register(handlers: HandlerRegistry) -> None:
-    handlers.register(RegistrationBatchDecided, on_registration_batch_decided)
-    handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
     handlers.register_many(RegistryPromoted, promotion.apply_promoted)
-    handlers.register(StatusChangeDecided, on_status_change_decided)
-    handlers.register(GraduationBatchDecided, on_graduation_decided)
     handlers.register(VerificationCampaignOpened, on_campaign_opened)
     handlers.register(DuplicateResolutionDecided, on_duplicate_decided)
+
+
+def register_decisions(handlers: HandlerRegistry, federation: Federation) -> None:
+    """The decisions on the school's submissions (who decided is checked: the federation
+    says who the school's registry authority is)."""
+
+    async def on_batch(ctx: HandlerContext, decided: RegistrationBatchDecided) -> None:
+        await on_registration_batch_decided(ctx, decided, federation)
+
+    async def on_key_fields(ctx: HandlerContext, decided: KeyFieldChangeDecided) -> None:
+        await on_key_field_change_decided(ctx, decided, federation)
+
+    async def on_status(ctx: HandlerContext, decided: StatusChangeDecided) -> None:
+        await on_status_change_decided(ctx, decided, federation)
+
+    async def on_graduation(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
+        await on_graduation_decided(ctx, decided, federation)
+
+    handlers.register(RegistrationBatchDecided, on_batch)
+    handlers.register(KeyFieldChangeDecided, on_key_fields)
+    handlers.register(StatusChangeDecided, on_status)
+    handlers.register(GraduationBatchDecided, on_graduation)
 
 
 def register_transfers(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
@@ -71,34 +94,48 @@ def register_transfers(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
 
 
 async def on_registration_batch_decided(
-    ctx: HandlerContext, decided: RegistrationBatchDecided
+    ctx: HandlerContext, decided: RegistrationBatchDecided, federation: Federation
 ) -> None:
-    """Authority or national → school: the outcome of each registration of a batch."""
-    _addressed_to(ctx, decided.school_code)
+    """Authority (rejections) or national → school: the outcome of each registration."""
+    school = _addressed_to(ctx, federation, decided.school_code)
+    rejection = all(o.outcome == "rejected" for o in decided.outcomes)
+    require_decider(ctx, school, rejection=rejection, what="registration batch decision")
     await registration.apply_decision(ctx.session, decided)
 
 
-async def on_key_field_change_decided(ctx: HandlerContext, decided: KeyFieldChangeDecided) -> None:
-    """Authority or national → school: a key-field change applied or rejected."""
-    _addressed_to(ctx, decided.school_code)
+async def on_key_field_change_decided(
+    ctx: HandlerContext, decided: KeyFieldChangeDecided, federation: Federation
+) -> None:
+    """Authority (rejected) or national → school: a key-field change applied or rejected."""
+    school = _addressed_to(ctx, federation, decided.school_code)
+    rejection = decided.outcome == "rejected"
+    require_decider(ctx, school, rejection=rejection, what="key-field change decision")
     await key_field_change.apply_change_decision(ctx.session, decided)
 
 
-async def on_status_change_decided(ctx: HandlerContext, decided: StatusChangeDecided) -> None:
-    """Authority or national → school: a status change applied or rejected."""
-    _addressed_to(ctx, decided.school_code)
+async def on_status_change_decided(
+    ctx: HandlerContext, decided: StatusChangeDecided, federation: Federation
+) -> None:
+    """Authority (rejected) or national → school: a status change applied or rejected."""
+    school = _addressed_to(ctx, federation, decided.school_code)
+    rejection = decided.outcome == "rejected"
+    require_decider(ctx, school, rejection=rejection, what="status change decision")
     await status_changes.apply_decision(ctx.session, decided)
 
 
-async def on_graduation_decided(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
+async def on_graduation_decided(
+    ctx: HandlerContext, decided: GraduationBatchDecided, federation: Federation
+) -> None:
     """Authority (rejected) or national (applied) → school: the graduating list's fate."""
-    _addressed_to(ctx, decided.school_code)
+    school = _addressed_to(ctx, federation, decided.school_code)
+    rejection = decided.outcome == "rejected"
+    require_decider(ctx, school, rejection=rejection, what="graduation decision")
     await graduation.apply_decision(ctx.session, decided, datetime.now(UTC))
 
 
 async def on_campaign_opened(ctx: HandlerContext, opened: VerificationCampaignOpened) -> None:
     """national → school: confirm the roster for this term's campaign."""
-    _addressed_to(ctx, opened.school_code)
+    _addressed_to_unit(ctx, opened.school_code)
     await verification.record_campaign(ctx.session, opened)
 
 
@@ -107,11 +144,19 @@ async def on_duplicate_decided(ctx: HandlerContext, decided: DuplicateResolution
     await duplicates.apply_decision(ctx.session, ctx.unit.code, decided, datetime.now(UTC))
 
 
-def _addressed_to(ctx: HandlerContext, school_code: str) -> None:
+def _addressed_to_unit(ctx: HandlerContext, school_code: str) -> None:
     if ctx.unit.code != school_code:
         raise PermanentMessageError(
             f"message about school {school_code} was addressed to {ctx.unit}"
         )
+
+
+def _addressed_to(ctx: HandlerContext, federation: Federation, school_code: str) -> School:
+    _addressed_to_unit(ctx, school_code)
+    school = federation.school(school_code)
+    if school is None:
+        raise PermanentMessageError(f"school {school_code} is not in the federation")
+    return school
 
 
 def _party_to(ctx: HandlerContext, federation: Federation, completed: TransferCompleted) -> None:

@@ -122,8 +122,7 @@ async def county(tmp_path: Path, database_url: str, amqp_url: str) -> AsyncItera
 
 async def _delete_queues(amqp_url: str, runtime: ServiceRuntime) -> None:
     topology = runtime.consumer.topology
-    names = [topology.queue_name, topology.dead_queue_name]
-    names += [f"{topology.queue_name}.retry.{d}ms" for d in set(topology.retry_delays_ms)]
+    names = topology.queue_names()
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()

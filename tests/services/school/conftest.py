@@ -30,7 +30,7 @@ from shared.db.engine import SessionFactory, make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, School, Tier, UnitRef, load_federation
 from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.handlers import Handler, HandlerContext
+from shared.messaging.handlers import HandlerContext
 from shared.messaging.tables import outbox
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
@@ -109,12 +109,12 @@ async def deliver(
 ) -> None:
     """Apply a message through the school's handlers, in one transaction like the consumer."""
     envelope = build_envelope(payload, source=NATIONAL, target=target or school_ref())
-    handler: Handler = {  # type: ignore[assignment]
+    handler: Any = {
         RegistrationBatchDecided: messages.on_registration_batch_decided,
         KeyFieldChangeDecided: messages.on_key_field_change_decided,
     }[type(payload)]
     async with sessions() as session, session.begin():
-        await handler(HandlerContext(session, envelope), payload)
+        await handler(HandlerContext(session, envelope), payload, FEDERATION)
 
 
 def decided(*outcomes: RegistrationOutcome, code: str = PRIMARY.code) -> RegistrationBatchDecided:

@@ -26,7 +26,7 @@ from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.errors import DomainError
-from tests.services.school.conftest import PRIMARY, school_ref, staged
+from tests.services.school.conftest import FEDERATION, PRIMARY, school_ref, staged
 
 TODAY = date(2027, 6, 20)
 NOW = datetime(2027, 6, 20, 2, 0, tzinfo=UTC)
@@ -76,7 +76,7 @@ async def submit(
 async def deliver(sessions: SessionFactory, decided: GraduationBatchDecided) -> None:
     envelope = build_envelope(decided, source=NATIONAL, target=school_ref())
     async with sessions() as session, session.begin():
-        await messages.on_graduation_decided(HandlerContext(session, envelope), decided)
+        await messages.on_graduation_decided(HandlerContext(session, envelope), decided, FEDERATION)
 
 
 async def roster(sessions: SessionFactory, number: str) -> tuple[str, int, str | None]:

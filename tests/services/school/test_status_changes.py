@@ -9,10 +9,13 @@ import uuid
 from datetime import date
 from typing import Any
 
+import pytest
+
 from services.school.entrypoints import messages
 from shared.contracts.status import StatusChangeDecided, StatusChangeFacts
 from shared.contracts.transfer import ProofRef
-from shared.federation.config import NATIONAL
+from shared.federation.config import NATIONAL, UnitRef
+from shared.messaging.authorization import NotAParty
 from shared.messaging.envelope import build_envelope
 from shared.messaging.handlers import HandlerContext
 from tests.services.school.conftest import PRIMARY, Service, school_ref, staged
@@ -55,7 +58,9 @@ def decision(change_id: str, number: str, outcome: str = "applied", **fields: An
 async def deliver(service: Service, decided: StatusChangeDecided) -> None:
     envelope = build_envelope(decided, source=NATIONAL, target=school_ref())
     async with service.runtime.sessions() as session, session.begin():
-        await messages.on_status_change_decided(HandlerContext(session, envelope), decided)
+        await messages.on_status_change_decided(
+            HandlerContext(session, envelope), decided, service.runtime.federation
+        )
 
 
 async def test_a_suspension_goes_to_the_authority_and_moves_the_roster(service: Service) -> None:
@@ -165,3 +170,23 @@ async def test_national_s_own_lapse_joins_the_school_s_list(service: Service) ->
     assert (read["change"], read["status"]) == ("lapse", "applied")
     student = await service.client.get(f"/api/v1/schools/{PRIMARY.code}/students/{number}")
     assert student.json()["status"] == "other_departure"
+
+
+@pytest.mark.parametrize(
+    ("source", "outcome"),
+    [
+        ("county:410105", "rejected"),  # a county that is not the school's authority
+        ("county:410102", "applied"),  # the school's own authority, applying in national's place
+        ("province:41", "rejected"),  # the province, though the county is the authority
+    ],
+)
+async def test_a_decision_from_a_unit_with_no_say_is_a_security_refusal(
+    service: Service, source: str, outcome: str
+) -> None:
+    decided = decision(str(uuid.uuid4()), "G410102201803070019", outcome)
+    envelope = build_envelope(decided, source=UnitRef.parse(source), target=school_ref())
+    with pytest.raises(NotAParty):
+        async with service.runtime.sessions() as session, session.begin():
+            await messages.on_status_change_decided(
+                HandlerContext(session, envelope), decided, service.runtime.federation
+            )

@@ -19,9 +19,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 
 from shared.db.engine import make_engine, make_session_factory
 from shared.federation.config import Tier, UnitRef
+from shared.messaging.authorization import NotAParty
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.consumer import MessageConsumer
-from shared.messaging.envelope import Contract, Envelope, build_envelope, contract
+from shared.messaging.envelope import EVERY_TIER, Contract, Envelope, build_envelope, contract
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.outbox import OutboxRelay, stage, wake_relay_after_commit
@@ -45,15 +46,16 @@ effects = Table(
 )
 
 
-@contract("test.effect", 1)
+@contract("test.effect", 1, senders=EVERY_TIER, targets=EVERY_TIER)
 class Effect(Contract):
     key: str
     amount: int = 1
     fail_times: int = 0  # the handler raises this many times before succeeding
     permanent: bool = False  # the handler refuses it for good
+    not_a_party: bool = False  # the handler writes its effect, then finds the sender no party
 
 
-@contract("test.bulk_effect", 1)
+@contract("test.bulk_effect", 1, senders=EVERY_TIER, targets=EVERY_TIER)
 class BulkEffect(Contract):
     """Applied by a set-based handler: one INSERT for a whole run of messages."""
 
@@ -154,6 +156,8 @@ class Node:
             self.failures[effect.key] = seen + 1
             raise RuntimeError(f"transient failure {seen + 1} of {effect.key}")
         await ctx.session.execute(insert(effects).values(key=effect.key, amount=effect.amount))
+        if effect.not_a_party:
+            raise NotAParty(f"{ctx.envelope.source} has no say over effect {effect.key}")
 
     async def _apply_bulk(
         self, contexts: Sequence[HandlerContext], payloads: Sequence[BulkEffect]

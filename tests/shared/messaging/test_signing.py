@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
+from shared.audit.tables import GENESIS, audit_entry, audit_head
 from shared.messaging.consumer import REASON_HEADER
 from shared.messaging.envelope import Envelope, build_envelope
 from shared.messaging.signing import REPLAY_HEADER, SIGNATURE_HEADER, Signer
 from shared.messaging.tables import inbox
-from shared.ops.dead_letters import list_dead_letters, replay_dead_letters
+from shared.ops.audit import record_forced_replay, verify_chain
+from shared.ops.dead_letters import DeadLetter, list_dead_letters, replay_dead_letters
 from shared.telemetry.metrics import MessagingCollector, ServiceMetrics
 from tests.shared.messaging.harness import Effect, Node, eventually, random_unit, unique_name
 from tests.shared.messaging.test_kernel import dead_letters, publish_raw
@@ -203,28 +206,72 @@ async def test_a_replayed_message_is_applied_once(p: Parties) -> None:
     assert await inbox_rows(p.receiver, [str(envelope.message_id)]) == 1
 
 
-async def test_an_operator_replays_an_expired_dead_letter_with_the_instances_key(
+async def test_an_expired_dead_letter_is_replayed_only_when_forced_with_an_audited_reason(
     p: Parties,
 ) -> None:
-    """A receiver down longer than the window: its stale backlog is dead-lettered as expired;
-    replayed without the instance's key it is refused again, with it it is applied."""
+    """A receiver down longer than the window: its stale backlog is dead-lettered as expired.
+    A routine replay, even with the instance's key, keeps it (renewing it would launder it),
+    and so does --force alone; forced with a reason it is renewed and applied, and the reason
+    is in the instance's audit chain (decision 0025)."""
     envelope = to_receiver(p, "late")
     body = envelope.to_json()
     stale = p.sender.signer.sign(body, time.time_ns() // 1_000_000 - 80 * HOUR_MS)
     await deliver(p, body, {SIGNATURE_HEADER: stale}, str(envelope.message_id))
     await eventually(lambda: _is(p.receiver.consumer.security_alerts["expired"] == 1))
+    message_id = str(envelope.message_id)
 
-    amqp_url, name = p.receiver.amqp_url, p.receiver.name
-    report = await asyncio.to_thread(replay_dead_letters, amqp_url, name)
-    assert report.replayed == [str(envelope.message_id)]
-    await eventually(lambda: _is(p.receiver.consumer.security_alerts["expired"] == 2))
-    assert await p.receiver.total_effects() == 0
+    amqp_url, name, signer = p.receiver.amqp_url, p.receiver.name, p.receiver.signer
+    for kept in (
+        await asyncio.to_thread(replay_dead_letters, amqp_url, name, signer=signer),
+        await asyncio.to_thread(replay_dead_letters, amqp_url, name, signer=signer, force=True),
+    ):
+        assert kept.replayed == []
+        assert kept.refused[message_id].startswith("security refusal (expired): ")
+    [letter] = await asyncio.to_thread(list_dead_letters, amqp_url, name)
+    assert (letter.security, letter.message_id) == ("expired", message_id)
+    assert letter.signed_at is not None and letter.signed_at < letter_time(80)
 
-    report = await asyncio.to_thread(replay_dead_letters, amqp_url, name, signer=p.receiver.signer)
-    assert report.replayed == [str(envelope.message_id)]
+    async with p.receiver.engine.begin() as conn:  # the genesis head its migrations write
+        await conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+
+    def audit(dead: DeadLetter, reason: str) -> None:
+        record_forced_replay(
+            p.receiver.database_url,
+            operator="ops:test",
+            message_id=dead.message_id,
+            unit=dead.target,
+            refusal=dead.security or "?",
+            reason=reason,
+        )
+
+    report = await asyncio.to_thread(
+        replay_dead_letters,
+        amqp_url,
+        name,
+        signer=signer,
+        force=True,
+        reason="县局停机三天后补发，已核对",
+        audit=audit,
+    )
+    assert report.replayed == report.forced == [message_id]
     await eventually(lambda: _has(p.receiver, "late"))
     assert await asyncio.to_thread(list_dead_letters, amqp_url, name) == []
     assert (await p.receiver.effect_counts())["late"] == 1
+    assert p.receiver.consumer.security_alerts["expired"] == 1  # refused once, never again
+    async with p.receiver.sessions() as session:
+        [entry] = (await session.execute(select(audit_entry))).all()
+    assert (entry.action, entry.object_id, entry.purpose, entry.outcome) == (
+        "replay_forced",
+        message_id,
+        "县局停机三天后补发，已核对",
+        "security: expired",
+    )
+    assert (entry.unit_kind, entry.unit_code) == (p.receiver.unit.tier, p.receiver.unit.code)
+    assert (await asyncio.to_thread(verify_chain, p.receiver.database_url)).ok
+
+
+def letter_time(hours_ago: int) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=hours_ago) + timedelta(minutes=1)
 
 
 async def test_the_signature_covers_the_exact_bytes_on_the_wire(p: Parties) -> None:

@@ -172,12 +172,12 @@ async def test_replay_strips_failure_headers_and_reports_unknown_ids(
 async def test_a_dead_letter_that_came_back_from_a_retry_queue_replays_to_its_unit(
     node: SwitchableNode, amqp_url: str
 ) -> None:
-    # Failing every attempt, it returns from the delay queues through the default exchange,
-    # so x-original-routing-key is the instance queue's name; the replay uses the envelope's key.
+    # Failing every attempt, it returns from the delay queues through xueji.retry, so
+    # x-original-routing-key is the instance's requeue key; the replay uses the envelope's key.
     (sent,) = await node.send(Effect(key="flaky", fail_times=10))
     (letter,) = await dead_lettered(node, amqp_url, 1)
     assert "gave up after" in letter.reason
-    assert letter.headers["x-original-routing-key"] == node.topology.queue_name
+    assert letter.headers["x-original-routing-key"] == node.topology.requeue_key
     assert letter.routing_key == sent.routing_key
 
     node.failures["flaky"] = 10  # the cause is gone

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.national.adapters.repository import NationalRepository
 from services.national.adapters.transfer_repository import LoadedTransfer, TransferRepository
-from services.national.domain.transfer import RULE_STATUS_CHANGED, NotEntitled
+from services.national.domain.transfer import RULE_STATUS_CHANGED, NoSay
 from services.national.service_layer.key_fields import find_entry
 from services.national.service_layer.transfers import notices
 from services.national.service_layer.transfers.context import SagaContext
@@ -53,7 +53,7 @@ async def cancel_transfer(
         raise UnknownTransfer(f"no transfer {transfer_id}")
     saga = loaded.saga
     if requested_by != saga.receiving_school_unit:
-        raise NotEntitled(
+        raise NoSay(
             f"{requested_by} is not the receiving school of transfer {transfer_id} "
             f"({saga.receiving_school_unit} is)"
         )

@@ -32,7 +32,7 @@ from services.national.adapters.transfer_repository import (
     LoadedTransfer,
     TransferRepository,
 )
-from services.national.domain.transfer import Decision, NotEntitled, Step, StepState
+from services.national.domain.transfer import Decision, NoSay, NotEntitled, Step, StepState
 from services.national.domain.transfer_rules import ENROLLED
 from services.national.service_layer.transfers import notices
 from services.national.service_layer.transfers.closing import UnknownTransfer, close, stop_transfer
@@ -186,7 +186,7 @@ def _open_step(loaded: LoadedTransfer, decision: StepDecision) -> Step:
     if step is None:
         raise UnknownStep(f"transfer {decision.transfer_id} has no step {decision.step_id}")
     if not step.concerns(decision.decided_unit):
-        raise NotEntitled(
+        raise NoSay(
             f"{decision.decided_unit} is neither the party ({step.party_unit}) of step "
             f"{step.step_id} nor its superior ({step.superior_unit})"
         )

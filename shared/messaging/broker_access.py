@@ -1,0 +1,137 @@
+"""Least privilege at the broker: one RabbitMQ user per instance, its rights generated from the
+contracts (decision 0025).
+
+The signature and the contracts' ``senders``/``targets`` are checked by every receiver; the
+broker refuses the same things earlier, so a leaked broker password alone reaches less:
+
+- user ``xueji-<instance>`` (its password in the instance's ``XUEJI_AMQP_URL``);
+- configure: only its own queues (``xueji.<instance>``, ``.dead``, ``.delay.<ms>ms``);
+- write and read: its own queues and the three exchanges (``xueji.events``, ``xueji.retry``,
+  ``xueji.dead``) — reading an exchange means binding to it;
+- topic permissions, which RabbitMQ checks against the routing key of every publication
+  (write) and every binding (read) on a topic exchange:
+
+  - ``xueji.events``, write: ``<tier>.<code>.<type>`` only for the (target tier, type) pairs
+    the contracts let its tier send, and any type to the units it hosts itself (an operator's
+    replay of its own dead letters, a probe to itself); read: only the bindings of its own
+    units (``<tier>.<code>.#``), so it cannot listen to another unit's messages;
+  - ``xueji.retry``, write and read: only keys that start with its own name.
+
+``xueji.dead`` is a direct exchange (topic permissions do not apply): the instance must bind
+its dead queue there and the broker dead-letters there after the delivery limit. The token
+revocations (``xueji.revocations``, a fanout exchange and a stream of the same name that
+every instance declares, publishes to and reads, decision 0027) are shared by design. What
+these leave open is in decision 0025.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.federation.config import Federation, Instance, Tier
+from shared.messaging.envelope import Contract, registered_contracts
+from shared.messaging.topology import DEAD_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE
+
+# The token revocations' fanout exchange and stream (shared.security.revocation; the same name).
+REVOCATIONS = "xueji.revocations"
+
+VHOST = "/"
+
+
+@dataclass(frozen=True)
+class TopicGrant:
+    exchange: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
+class BrokerGrant:
+    """What one instance's broker user may do on the vhost."""
+
+    user: str
+    configure: str
+    write: str
+    read: str
+    topics: tuple[TopicGrant, ...]
+    vhost: str = VHOST
+
+
+def broker_user(instance: str) -> str:
+    return f"xueji-{instance}"
+
+
+def addressable(tier: Tier, contracts: Iterable[type[Contract]]) -> dict[Tier, list[str]]:
+    """The message types units of ``tier`` may send, by the tier they may send them to."""
+    found: dict[Tier, set[str]] = {}
+    for contract in contracts:
+        if tier in contract.senders:
+            for target in contract.targets:
+                found.setdefault(target, set()).add(contract.message_type)
+    return {target: sorted(types) for target, types in sorted(found.items())}
+
+
+def _any(alternatives: Sequence[str]) -> str:
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = None) -> BrokerGrant:
+    """The rights of ``instance``'s broker user, from the contracts (by default the project's
+    own: import ``shared.contracts`` first; a test's contracts never widen them)."""
+    if contracts is None:
+        contracts = [c for c in registered_contracts() if c.__module__.startswith("shared.")]
+    contracts = list(contracts)
+    own = re.escape(f"xueji.{instance.name}")
+    queues = rf"{own}(?:\.dead|\.delay\.[0-9]+ms)?"
+    exchanges = _any(
+        [re.escape(x) for x in (EVENTS_EXCHANGE, RETRY_EXCHANGE, DEAD_EXCHANGE, REVOCATIONS)]
+    )
+    shared_stream = re.escape(REVOCATIONS)
+    codes = _any([re.escape(code) for code in instance.units])
+    sendable = [
+        rf"{target}\.[^.]+\.{_any([re.escape(t) for t in types])}"
+        for target, types in addressable(instance.tier, contracts).items()
+    ]
+    sendable.append(rf"{instance.tier}\.{codes}\..+")  # its own units, anything
+    prefix = re.escape(instance.name)
+    return BrokerGrant(
+        user=broker_user(instance.name),
+        configure=f"^{_any([queues, shared_stream])}$",
+        write=f"^{_any([exchanges, queues])}$",
+        read=f"^{_any([exchanges, queues])}$",
+        topics=(
+            TopicGrant(
+                EVENTS_EXCHANGE,
+                write=f"^{_any(sendable)}$",
+                read=rf"^{instance.tier}\.{codes}\.#$",
+            ),
+            TopicGrant(RETRY_EXCHANGE, write=rf"^{prefix}\.", read=rf"^{prefix}\."),
+        ),
+    )
+
+
+def federation_grants(federation: Federation) -> list[BrokerGrant]:
+    return [grant_for(instance) for instance in federation.instances]
+
+
+def rabbitmqctl_commands(grant: BrokerGrant, password: str) -> list[list[str]]:
+    """The ``rabbitmqctl`` arguments that create (or update) ``grant``'s user and rights."""
+    return [
+        ["add_user", grant.user, password],
+        ["change_password", grant.user, password],
+        [
+            "set_permissions",
+            "-p",
+            grant.vhost,
+            grant.user,
+            grant.configure,
+            grant.write,
+            grant.read,
+        ],
+        *(
+            ["set_topic_permissions", "-p", grant.vhost, grant.user, t.exchange, t.write, t.read]
+            for t in grant.topics
+        ),
+    ]

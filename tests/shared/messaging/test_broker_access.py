@@ -1,0 +1,142 @@
+"""Least privilege at the broker (decision 0025), on the real RabbitMQ: each instance's own
+user runs the whole kernel (topology, relay, consumer, retries, dead letters), and the broker
+itself refuses what its tier may not do — publish to a routing key of a tier it may not
+address, listen to another unit's key, touch another instance's queues, or bypass the topic
+permissions through the default exchange."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+from aiormq.exceptions import ChannelAccessRefused
+
+import shared.contracts  # noqa: F401  (the rights come from every contract)
+from devtools.broker import LocalRabbitMQ
+from devtools.broker_users import provision_instance_users
+from devtools.testing import REPO_CONFIG
+from shared.federation.config import Federation, Tier, UnitRef, load_federation
+from shared.messaging.broker_access import broker_user, grant_for
+from shared.messaging.topology import EVENTS_EXCHANGE, ServiceTopology, declare_service_topology
+from tests.shared.messaging.harness import Effect, Node, eventually
+
+pytestmark = pytest.mark.broker
+
+
+@dataclass
+class Users:
+    federation: Federation
+    urls: dict[str, str]  # instance name -> its own user's URL
+
+    def of(self, tier: str, code: str) -> tuple[str, str]:
+        unit = UnitRef(tier=Tier(tier), code=code)
+        instance = self.federation.instance_hosting(unit)
+        assert instance is not None
+        return instance.name, self.urls[instance.name]
+
+
+@pytest.fixture
+def users(broker: Any, tmp_path: Path) -> Users:
+    if not isinstance(broker, LocalRabbitMQ):
+        pytest.skip("creating broker users needs the local broker's rabbitmqctl")
+    config = load_federation(REPO_CONFIG)
+    suffix = uuid.uuid4().hex[:6]  # users of their own: other tests' federations keep theirs
+    federation = config.model_copy(
+        update={
+            "instances": tuple(
+                i.model_copy(update={"name": f"{i.name}-{suffix}"}) for i in config.instances
+            )
+        }
+    )
+    return Users(federation, provision_instance_users(broker, federation, tmp_path))
+
+
+async def _publish(url: str, routing_key: str, exchange: str = EVENTS_EXCHANGE) -> None:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        target = (
+            channel.default_exchange
+            if exchange == ""
+            else await channel.get_exchange(exchange, ensure=False)
+        )
+        await target.publish(aio_pika.Message(b"{}"), routing_key, timeout=10)
+
+
+async def test_a_school_user_may_publish_only_what_its_tier_may_address(users: Users) -> None:
+    _, school = users.of("school", "5134010001")
+    await _publish(school, "national.CN.transfer.requested")  # its tier sends these
+    await _publish(school, "county.513401.registration.batch_submitted")
+    await _publish(school, "school.5134010001.diagnostics.ping")  # its own unit
+    for forbidden in (
+        "school.3301020001.transfer.completed",  # national alone decides
+        "province.33.transfer.completed",
+        "county.330102.transfer.step_opened",
+        "school.3301020001.registration.batch_submitted",  # schools submit to authorities
+        "national.CN.registration.batch_approved",  # an authority's approval
+    ):
+        with pytest.raises(ChannelAccessRefused):
+            await _publish(school, forbidden)
+    with pytest.raises(ChannelAccessRefused):  # the default exchange would reach any queue
+        await _publish(school, "xueji.national", exchange="")
+
+
+async def test_a_user_may_declare_and_bind_only_its_own_queues_and_units(users: Users) -> None:
+    name, school = users.of("school", "5134010001")
+    instance = users.federation.instance(name)
+    units = [UnitRef(tier=Tier.SCHOOL, code=code) for code in instance.units]
+    connection = await aio_pika.connect(school)
+    async with connection:
+        own = ServiceTopology(instance=name, units=units, retry_delays_ms=(50,))
+        declared = await declare_service_topology(await connection.channel(), own, connection)
+        with pytest.raises(ChannelAccessRefused):  # listening to another unit's messages
+            await declared.queue.bind(
+                await (await connection.channel()).get_exchange(EVENTS_EXCHANGE), "national.CN.#"
+            )
+        national = users.of("national", "CN")[0]
+        other = ServiceTopology(instance=national, units=[UnitRef.parse("national:CN")])
+        with pytest.raises(ChannelAccessRefused):  # another instance's queue
+            await declare_service_topology(await connection.channel(), other, connection)
+        cleanup = await connection.channel()
+        for queue in own.queue_names():
+            await cleanup.queue_delete(queue)
+
+
+async def test_the_kernel_runs_under_its_own_least_privileged_user(
+    users: Users, broker: LocalRabbitMQ, tmp_path: Path
+) -> None:
+    """A node whose broker user has only its instance's rights: it declares its topology,
+    relays, consumes, retries through xueji.retry and dead-letters."""
+    instance = users.federation.instances[-1]
+    unit = UnitRef(tier=instance.tier, code=instance.units[0])
+    password = uuid.uuid4().hex
+    name = f"{instance.name}-kernel"
+    grant = grant_for(instance.model_copy(update={"name": name}))
+    for command in (
+        ["add_user", grant.user, password],
+        ["set_permissions", "-p", "/", grant.user, grant.configure, grant.write, grant.read],
+        *(
+            ["set_topic_permissions", "-p", "/", grant.user, t.exchange, t.write, t.read]
+            for t in grant.topics
+        ),
+    ):
+        assert broker.rabbitmqctl(*command).returncode == 0
+    url = broker.amqp_url.replace("guest:guest", f"{broker_user(name)}:{password}")
+    node = Node(name, unit, f"sqlite+aiosqlite:///{tmp_path / 'k.db'}", url, (50, 100))
+    await node.start()
+    try:
+        await node.send(Effect(key="once"), Effect(key="flaky", fail_times=2))
+        await node.send(Effect(key="doomed", permanent=True))
+
+        async def settled() -> bool:
+            counts = await node.effect_counts()
+            return counts == {"once": 1, "flaky": 1} and node.consumer.dead_lettered == 1
+
+        await eventually(settled)
+        assert node.consumer.outcomes[("test.effect", "retried")] >= 1
+    finally:
+        await node.stop()
