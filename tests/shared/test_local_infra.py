@@ -509,7 +509,11 @@ HOLDING_TEST = textwrap.dedent(
 
 
 @pytest.mark.federation
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "stop",
+    [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL],
+    ids=lambda stop: stop.name,
+)
 def test_a_stopped_test_session_leaves_no_broker_and_no_database(
     stop: signal.Signals, tmp_path: Path
 ) -> None:
