@@ -7,15 +7,17 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-# `make check`: the tests that need neither the broker nor separate processes (marks given by
-# tests/conftest.py); "N deselected" in pytest's summary says how many it left to `make test`.
-CHECK_MARKS := not federation and not broker
+# `make check`: the tests that need neither the broker nor separate processes, the PostgreSQL
+# server included (marks given by tests/conftest.py; their SQLite variants run);
+# "N deselected" in pytest's summary says how many it left to `make test`.
+# CHECK_MARKS="not federation and not broker" adds the PostgreSQL variants.
+CHECK_MARKS ?= not federation and not broker and not postgresql
 
 .PHONY: help bootstrap run test check lint bench clean
 
 help:
 	@echo "make run     start RabbitMQ and every tier service locally (Ctrl-C stops them)"
-	@echo "make check   lint + the fast tests (no broker, no separate processes); a few minutes"
+	@echo "make check   lint + the fast tests (no broker, no PostgreSQL, no separate processes)"
 	@echo "make test    run every test (PYTEST_ARGS='-k foo -x' to narrow)"
 	@echo "make lint    ruff, ruff format --check, mypy --strict, import-linter"
 	@echo "make bench   run the benchmarks"

@@ -47,7 +47,7 @@ TESTS = Path(__file__).resolve().parent
 BROKER_FIXTURES = frozenset({"broker", "amqp_url"})
 PROCESS_DIRECTORIES = frozenset({"integration"})  # the tiers as separate processes
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-BROKER_SELECTED = pytest.StashKey[bool]()
+SELECTED_MARKS = pytest.StashKey[set[str]]()
 
 
 # -- stopping ----------------------------------------------------------------------------------
@@ -84,9 +84,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    session.config.stash[BROKER_SELECTED] = any(
-        item.get_closest_marker("broker") is not None for item in session.items
-    )
+    session.config.stash[SELECTED_MARKS] = {
+        mark.name for item in session.items for mark in item.iter_markers()
+    }
+
+
+def _require_selected(request: pytest.FixtureRequest, mark: str, what: str) -> None:
+    """A session whose selection has no test marked ``mark`` must not start ``what``: a test
+    that does asks for it in a way the marks cannot see (``request.getfixturevalue``)."""
+    if mark not in request.config.stash.get(SELECTED_MARKS, {mark}):
+        pytest.fail(
+            f"a test started {what} although no selected test is marked `{mark}`: mark the "
+            f"test that asks for it with @pytest.mark.{mark}"
+        )
 
 
 def _docker_available() -> bool:
@@ -134,12 +144,7 @@ def broker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalRabbitMQ | Any | None]:
     """The session's broker: None with AMQP_URL, a testcontainers RabbitMQ, or LocalRabbitMQ."""
-    if not request.config.stash.get(BROKER_SELECTED, True):
-        pytest.fail(
-            "a test started the broker although no selected test is marked `broker`: it asks "
-            "for the broker in a way tests/conftest.py cannot see (request.getfixturevalue?); "
-            "mark it with @pytest.mark.broker"
-        )
+    _require_selected(request, "broker", "the broker")
     if os.environ.get("AMQP_URL"):
         yield None
         return
@@ -168,8 +173,9 @@ def amqp_url(broker: LocalRabbitMQ | Any | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[LocalPostgres]:
+def postgres(request: pytest.FixtureRequest) -> Iterator[LocalPostgres]:
     """A private PostgreSQL for the session (fsync off). Fails loudly if not installed."""
+    _require_selected(request, "postgresql", "PostgreSQL")
     # not under pytest's tmp dir: those are 0700 and the server runs as the postgres user
     base_dir = Path(tempfile.mkdtemp(prefix="xueji-test-pg-"))
     server = LocalPostgres.on_free_port(base_dir, for_tests=True)
