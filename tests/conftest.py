@@ -13,8 +13,9 @@ Both are started lazily, only when a test asks for them:
 
 Marks are given by what a test needs (``pytestmark`` in a conftest.py would mark nothing):
 ``broker`` to every test whose fixtures reach the broker, ``federation`` to every test of
-``tests/integration`` (the tiers as separate processes), ``postgresql`` to every test on the
-PostgreSQL server. ``make check`` deselects the first two.
+``tests/integration`` and ``tests/console`` or using a ``federation`` fixture (the tiers as
+separate processes), ``postgresql`` to every test on the PostgreSQL server. ``make check``
+deselects all three.
 
 Stopping the session by Ctrl-C, SIGTERM or SIGHUP runs the fixtures' clean-up (the broker and
 the database are stopped); if pytest is killed outright, they die with it
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 
 TESTS = Path(__file__).resolve().parent
 BROKER_FIXTURES = frozenset({"broker", "amqp_url"})
-PROCESS_DIRECTORIES = frozenset({"integration"})  # the tiers as separate processes
+PROCESS_DIRECTORIES = frozenset({"integration", "console"})  # the tiers as separate processes
+PROCESS_FIXTURES = frozenset({"federation"})  # a running LocalFederation
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SELECTED_MARKS = pytest.StashKey[set[str]]()
 
@@ -75,7 +77,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         where = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
-        if where and where[0] in PROCESS_DIRECTORIES:
+        if (where and where[0] in PROCESS_DIRECTORIES) or fixtures & PROCESS_FIXTURES:
             item.add_marker(pytest.mark.federation)
         if fixtures & BROKER_FIXTURES:
             item.add_marker(pytest.mark.broker)

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+PROCESS_DIRECTORIES = ("tests/integration/", "tests/console/")
 FAST = "not federation and not broker"
 BROKER_FIXTURES = {"broker", "amqp_url", "federation"}
 # constructing these, or running the launcher, starts separate processes
 STARTS_PROCESSES = re.compile(
-    r"\b(?:LocalFederation|LocalRabbitMQ)(?:\.\w+)?\(|[\"']-m[\"'],\s*[\"']devtools[\"']"
+    r"\b(?:LocalFederation|LocalRabbitMQ|LocalConsole)(?:\.\w+)?\(|[\"']-m[\"'],\s*[\"']devtools[\"']"
 )
 
 REPORTER = textwrap.dedent(
@@ -100,11 +101,11 @@ def test_the_fast_selection_reaches_no_broker_and_starts_no_process(tmp_path: Pa
 
     for item in selected:
         assert not BROKER_FIXTURES & set(item["fixtures"]), item["id"]
-        assert not item["id"].startswith("tests/integration/"), item["id"]
+        assert not item["id"].startswith(PROCESS_DIRECTORIES), item["id"]
         assert not STARTS_PROCESSES.search(item["source"]), item["id"]
 
-    # and what it leaves out is what the marks say: every integration test is a federation test
-    integration = [i for i in deselected if i["id"].startswith("tests/integration/")]
-    assert integration
-    assert all("federation" in item["marks"] for item in integration)
+    # and what it leaves out is what the marks say: every cross-process test is a federation test
+    across = [i for i in deselected if i["id"].startswith(PROCESS_DIRECTORIES)]
+    assert across
+    assert all("federation" in item["marks"] for item in across)
     assert {mark for item in deselected for mark in item["marks"]} >= {"broker", "federation"}
