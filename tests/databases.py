@@ -5,7 +5,8 @@ both). :func:`migrate_to_head` is what a test calls instead of ``shared.db.migra
 Alembic runs once per tier and session, into a template (a SQLite file, a PostgreSQL database),
 and each fresh test database is a copy of it (a file copy; ``CREATE DATABASE … TEMPLATE``),
 which costs milliseconds where running the revisions costs about a second per test. A database
-that is not fresh (it already exists, or pytest did not make it) is upgraded by Alembic.
+that is not fresh (the SQLite file exists, the PostgreSQL database has a table, or pytest did
+not make it) is upgraded by Alembic.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Templates:
             return
         with self._lock:
             fresh = self._fresh.pop(url, None)
-        if fresh is None:
+        if fresh is None or not _empty(*fresh):  # e.g. a migration test went to a revision
             upgrade(tier, url)
             return
         server, name = fresh
@@ -113,6 +114,11 @@ def migrate_to_head(tier: str, url: str) -> None:
         upgrade(tier, url)
         return
     _templates.migrate(tier, url)
+
+
+def _empty(server: LocalPostgres, name: str) -> bool:
+    tables = "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"
+    return server.psql(tables, database=name).strip() == "0"
 
 
 def _sqlite_path(url: str) -> Path | None:
