@@ -7,14 +7,22 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help bootstrap run test lint bench clean
+# `make check`: the tests that need neither the broker nor separate processes, the PostgreSQL
+# server included (marks given by tests/conftest.py; their SQLite variants run);
+# "N deselected" in pytest's summary says how many it left to `make test`.
+# CHECK_MARKS="not federation and not broker" adds the PostgreSQL variants.
+CHECK_MARKS ?= not federation and not broker and not postgresql
+
+.PHONY: help bootstrap run test check lint bench clean
 
 help:
 	@echo "make run     start RabbitMQ and every tier service locally (Ctrl-C stops them)"
-	@echo "make test    run the tests (PYTEST_ARGS='-k foo -x' to narrow)"
-	@echo "make lint    ruff, mypy, import-linter"
+	@echo "make check   lint + the fast tests (no broker, no PostgreSQL, no separate processes)"
+	@echo "make test    run every test (PYTEST_ARGS='-k foo -x' to narrow)"
+	@echo "make lint    ruff, ruff format --check, mypy --strict, import-linter"
 	@echo "make bench   run the benchmarks"
 	@echo "make clean   remove var/ (local databases, broker state, logs)"
+	@echo "XUEJI_TEST_DB=sqlite|postgresql runs the database tests on one kind only (default both)"
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -25,8 +33,15 @@ run: bootstrap
 test: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# pytest's exit code 5 means every selected test was deselected (e.g. PYTEST_ARGS named only
+# integration tests): nothing fast to run is not a failure of the fast loop.
+check: lint
+	$(PY) -m pytest -m "$(CHECK_MARKS)" $(PYTEST_ARGS) || { status=$$?; \
+	    if [ $$status -eq 5 ]; then echo "make check: no fast test selected"; else exit $$status; fi; }
+
 lint: bootstrap
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared components services devtools
 	$(VENV)/bin/lint-imports
 

@@ -35,6 +35,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from devtools.processes import die_with_parent
+
 log = logging.getLogger(__name__)
 
 RABBITMQ_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
@@ -297,6 +299,8 @@ class LocalRabbitMQ:
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal must not reach the node
+                # if we are killed, the script stops the node (its TERM trap)
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
         deadline = time.monotonic() + timeout
         try:
@@ -318,12 +322,18 @@ class LocalRabbitMQ:
             log.error(
                 "RabbitMQ failed to start; its logs are %s and %s", self.log_file, self.console_log
             )
-            self._terminate_process()
-            self._epmd_pid = self._epmd_pid or min(_epmd_pids() - epmd_before, default=None)
-            self._stop_own_epmd()
+            self._abandon_start(epmd_before)
             raise BrokerError(f"{exc}\n{self._log_tails()}") from None
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) while waiting: leave nothing behind
+            self._abandon_start(epmd_before)
+            raise
         self._epmd_pid = self._epmd_pid or min(_epmd_pids() - epmd_before, default=None)
         log.info("RabbitMQ %s ready at %s (logs in %s)", self.nodename, self.amqp_url, self.log_dir)
+
+    def _abandon_start(self, epmd_before: set[int]) -> None:
+        self._terminate_process()
+        self._epmd_pid = self._epmd_pid or min(_epmd_pids() - epmd_before, default=None)
+        self._stop_own_epmd()
 
     def _log_tails(self) -> str:
         parts = []

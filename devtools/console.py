@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from devtools.broker import port_open, tail
+from devtools.processes import die_with_parent
 from shared.federation.config import load_federation
 
 
@@ -70,11 +71,7 @@ class LocalConsole:
             "--port",
             str(self.port),
         ]
-        preexec = None
-        if self.die_with_parent:
-            from devtools.launcher import _die_with_parent
-
-            preexec = _die_with_parent
+        preexec = die_with_parent(signal.SIGTERM) if self.die_with_parent else None
         with self.log_path.open("ab") as handle:
             self.process = subprocess.Popen(
                 command,

@@ -23,16 +23,19 @@ describes the running federation for tools and tests.
 
 ``python -m devtools`` (``make run``) is :func:`main`: it also starts a private
 RabbitMQ unless ``AMQP_URL`` / ``XUEJI_AMQP_URL`` is set, and then gives every instance a
-broker user of its own with only the rights its tier needs (decision 0025). A broker named by
+broker user of its own with only the rights its tier needs (decision 0025); a broker named by
 ``AMQP_URL`` is used as given: its operator creates the users
-(``python -m devtools.broker_users`` prints the commands).
+(``python -m devtools.broker_users`` prints the commands). It restarts an instance that dies
+the way Kubernetes restarts a crashing container (:class:`Backoff`: 1 s, 2 s, 4 s … at most
+32 s between attempts, back to 1 s once an instance has run for a minute), and stops
+everything it started, the broker included, on Ctrl-C, SIGTERM or SIGHUP. Its children also
+die with it if it is killed outright (``devtools.processes``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -52,10 +55,12 @@ from devtools.broker import LocalRabbitMQ, free_port, port_open, tail
 from devtools.broker_users import provision_instance_users
 from devtools.console import LocalConsole
 from devtools.postgres import LocalPostgres
+from devtools.processes import die_with_parent
 from shared.federation.config import NATIONAL_CODE, Federation, Instance, Tier, load_federation
 from shared.messaging.keys import generate_federation_keys, private_key_path
 
 __all__ = [
+    "Backoff",
     "FederationError",
     "LocalFederation",
     "free_port",
@@ -78,11 +83,31 @@ class _Child:
     instance: Instance
     process: subprocess.Popen[bytes]
     log_offset: int  # where this run's output starts in the log file
+    started_at: float  # time.monotonic() of the start
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before restarting an instance that died (Kubernetes' CrashLoopBackOff).
+
+    The n-th restart in a row waits ``initial * 2**(n-1)`` seconds, at most ``cap``; an
+    instance that had run ``healthy_after`` seconds before dying starts again from ``initial``.
+    """
+
+    initial: float = 1.0
+    cap: float = 32.0
+    healthy_after: float = 60.0
+
+    def delay(self, consecutive_crashes: int) -> float:
+        return float(min(self.cap, self.initial * 2 ** max(0, consecutive_crashes - 1)))
+
+
+@dataclass
+class _Restart:
+    """The supervisor's memory of one instance: crashes in a row, when to try again."""
+
+    crashes: int = 0
+    due: float | None = None  # time.monotonic() of the next start attempt
 
 
 class LocalFederation:
@@ -99,9 +124,10 @@ class LocalFederation:
         python: str = sys.executable,
         command_for: CommandFor | None = None,
         cwd: Path | None = None,
-        die_with_parent: bool = False,
+        die_with_parent: bool = True,
         dev_accounts: bool = False,
         amqp_urls: dict[str, str] | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.config_path = Path(config_path).absolute()
         self.federation: Federation = load_federation(self.config_path)
@@ -115,7 +141,9 @@ class LocalFederation:
         self.die_with_parent = die_with_parent
         self.dev_accounts = dev_accounts
         self.amqp_urls = dict(amqp_urls or {})  # instance name -> its own broker user's URL
+        self.backoff = backoff or Backoff()
         self._children: dict[str, _Child] = {}
+        self._restarts: dict[str, _Restart] = {}
         self._trust_file: Path | None = None
 
     # -- configuration -------------------------------------------------------------------------
@@ -264,12 +292,12 @@ class LocalFederation:
     def _spawn(self, instance: Instance) -> None:
         if self.is_running(instance.name):
             return
-        self._children.pop(instance.name, None)
         if port_open(instance.host, instance.port):
             raise FederationError(
                 f"port {instance.port} of instance {instance.name} is already in use "
                 "(a federation left over from another run?)"
             )
+        self._children.pop(instance.name, None)
         for sub in ("logs", "db"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         path = self.log_path(instance.name)
@@ -286,9 +314,9 @@ class LocalFederation:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group; Ctrl-C goes to the launcher only
-                preexec_fn=_die_with_parent if self.die_with_parent else None,
+                preexec_fn=die_with_parent(signal.SIGTERM) if self.die_with_parent else None,
             )
-        self._children[instance.name] = _Child(instance, process, offset)
+        self._children[instance.name] = _Child(instance, process, offset, time.monotonic())
         log.info("started %s (pid %s), log %s", instance.name, process.pid, path)
 
     def _wait_ready(self, names: list[str], timeout: float) -> None:
@@ -376,11 +404,78 @@ class LocalFederation:
             return None
 
     def stop_instance(self, name: str, timeout: float = STOP_TIMEOUT) -> None:
+        self._restarts.pop(name, None)
         self._terminate([name], timeout)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM every instance, wait up to ``timeout`` s, SIGKILL the rest; reap all."""
+        self._restarts.clear()
         self._terminate(list(self._children), timeout)
+
+    # -- supervision ---------------------------------------------------------------------------
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """One round of supervision: note instances that died, restart those whose back-off
+        is over; returns the names started in this round. ``make run`` calls it every 0.5 s.
+
+        A restart does not wait for readiness (the instance answers ``/readyz`` when it can);
+        an instance that dies again waits twice as long before the next attempt.
+        """
+        now = time.monotonic() if now is None else now
+        started = []
+        for name, child in list(self._children.items()):
+            state = self._restarts.setdefault(name, _Restart())
+            if state.due is None:
+                code = child.process.poll()
+                if code is None:
+                    continue
+                self._crashed(child, code, state, now)
+            if state.due is not None and now >= state.due:
+                state.due = None
+                try:
+                    self._spawn(child.instance)
+                except (FederationError, OSError) as exc:
+                    state.crashes += 1
+                    state.due = now + self.backoff.delay(state.crashes)
+                    log.error(
+                        "could not restart %s: %s; next attempt in %.0f s",
+                        name,
+                        exc,
+                        state.due - now,
+                    )
+                    continue
+                started.append(name)
+                log.warning(
+                    "restarted %s (pid %s, restart %d in a row)",
+                    name,
+                    self.pid(name),
+                    state.crashes,
+                )
+        return started
+
+    def _crashed(self, child: _Child, code: int, state: _Restart, now: float) -> None:
+        name = child.instance.name
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, signal.SIGKILL)  # what it left behind holds its port
+        if now - child.started_at >= self.backoff.healthy_after:
+            state.crashes = 0  # it had been healthy: this is a new crash loop
+        state.crashes += 1
+        delay = self.backoff.delay(state.crashes)
+        state.due = now + delay
+        how = f"code {code}"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                how = f"signal {signal.Signals(-code).name}"
+        log.error(
+            "instance %s exited with %s; restarting in %.0f s (back-off, crash %d in a row); "
+            "last lines of %s:\n%s",
+            name,
+            how,
+            delay,
+            state.crashes,
+            self.log_path(name),
+            self.log_tail(name),
+        )
 
     def _terminate(self, names: list[str], timeout: float) -> None:
         children = [self._children[n] for n in names if n in self._children]
@@ -449,6 +544,9 @@ class LocalFederation:
 # -- make run ----------------------------------------------------------------------------------
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class _Stop(Exception):
     pass
 
@@ -477,8 +575,8 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir = args.data_dir.absolute()
     config = load_federation(args.config)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _raise_stop)
     broker: LocalRabbitMQ | None = None
     postgres: LocalPostgres | None = None
     federation: LocalFederation | None = None
@@ -521,21 +619,10 @@ def main(argv: list[str] | None = None) -> int:
         if postgres is not None:
             print(f"postgres: {postgres.dsn()}")
         print(f"logs: {data_dir / 'logs'}   description: {federation.federation_json}")
-        print("Ctrl-C stops everything.\n", flush=True)
-        reported: set[str] = set()
+        print("A service that dies is restarted. Ctrl-C stops everything.\n", flush=True)
         while True:
-            time.sleep(1)
-            for instance in federation.instances:
-                rc = federation.returncode(instance.name)
-                if rc is not None and instance.name not in reported:
-                    reported.add(instance.name)
-                    log.error(
-                        "instance %s exited with code %s; last lines of %s:\n%s",
-                        instance.name,
-                        rc,
-                        federation.log_path(instance.name),
-                        federation.log_tail(instance.name),
-                    )
+            time.sleep(0.5)
+            federation.supervise()
     except _Stop as stop:
         log.info("%s received: stopping", stop)
     except KeyboardInterrupt:
@@ -544,8 +631,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         code = 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for stop_signal in STOP_SIGNALS:  # a second signal must not cut the clean-up short
+            signal.signal(stop_signal, signal.SIG_IGN)
         if console is not None:
             console.stop()
         if federation is not None:

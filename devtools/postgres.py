@@ -10,6 +10,11 @@ PostgreSQL refuses to run as root, so when we are root the server binaries run a
 
 The server listens on 127.0.0.1:``port`` only. Databases are created and dropped with the
 ``psql`` client binary over TCP (no extra Python dependency).
+
+The server process (``postgres``, not ``pg_ctl``, which would detach it) is a child of the
+process that calls :meth:`LocalPostgres.start`: ``stop()`` asks it for a fast shutdown, and if
+that process is killed without cleaning up, the kernel asks the server for one
+(``PR_SET_PDEATHSIG``, see ``devtools.processes``).
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from devtools.broker import free_port, tail
+from devtools.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,7 @@ class LocalPostgres:
         self.for_tests = for_tests
         self.max_connections = max_connections
         self._bindir = bindir
+        self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def on_free_port(cls, base_dir: Path, *, for_tests: bool = False) -> LocalPostgres:
@@ -221,38 +230,88 @@ class LocalPostgres:
                 return
             log.info("restarting the PostgreSQL server in %s on port %s", self.data_dir, self.port)
             self.stop()
+        self._spawn_server(timeout)
+        log.info("PostgreSQL ready at %s (log %s)", self.dsn(), self.log_file)
+
+    def _server_options(self) -> list[str]:
         options = [
-            f"-p {self.port}",
-            f"-k {self.socket_dir}",
-            "-c listen_addresses=127.0.0.1",
-            f"-c max_connections={self.max_connections}",
+            f"port={self.port}",
+            f"unix_socket_directories={self.socket_dir}",
+            "listen_addresses=127.0.0.1",
+            f"max_connections={self.max_connections}",
         ]
         if self.for_tests:
-            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        result = self._run(
-            self._server_cmd(
-                str(self.bindir / "pg_ctl"),
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-                "-o",
-                " ".join(options),
-                "-t",
-                str(int(timeout)),
-                "-w",
-                "start",
-            ),
-            timeout=timeout + 10,
-        )
-        if result.returncode != 0:
-            log.error("PostgreSQL failed to start; its log is %s", self.log_file)
-        self._check(result, f"pg_ctl start (port {self.port})")
-        log.info("PostgreSQL ready at %s (log %s)", self.dsn(), self.log_file)
+            options += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        return [arg for option in options for arg in ("-c", option)]
+
+    def _spawn_server(self, timeout: float) -> None:
+        """Run ``postgres`` as our child and wait until it accepts connections."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C.UTF-8"
+        root = self._as_root()  # then the server runs as the postgres user (it refuses root)
+        with self.log_file.open("ab") as log_handle:
+            self._process = subprocess.Popen(
+                [str(self.bindir / "postgres"), "-D", str(self.data_dir), *self._server_options()],
+                env=env,
+                cwd="/",  # the postgres user may not be allowed into our working directory
+                stdin=subprocess.DEVNULL,
+                stdout=log_handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in a terminal must not reach the server
+                preexec_fn=die_with_parent(signal.SIGINT),  # SIGINT: fast shutdown
+                user=self.user if root else None,
+                group=self.user if root else None,
+                extra_groups=[] if root else None,
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:  # failed, or interrupted while waiting: leave nothing behind
+            self._stop_own_server(timeout=10)
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until postmaster.pid says ``ready`` (what ``pg_ctl -w`` waits for)."""
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process.poll() is not None:
+                raise PostgresError(
+                    f"postgres (port {self.port}) exited with code {self._process.returncode} "
+                    f"while starting\n--- last lines of {self.log_file} ---\n"
+                    f"{tail(self.log_file, 30)}"
+                )
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+                if int(lines[0]) == self._process.pid and lines[7].strip() == "ready":
+                    return
+            if time.monotonic() > deadline:
+                raise PostgresError(
+                    f"postgres (port {self.port}) not ready within {timeout:.0f} s\n"
+                    f"--- last lines of {self.log_file} ---\n{tail(self.log_file, 30)}"
+                )
+            time.sleep(0.05)
+
+    def _stop_own_server(self, timeout: float) -> None:
+        """Fast shutdown of the server we started (SIGINT), then SIGQUIT, then SIGKILL."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 5.0), (signal.SIGKILL, None)):
+            if process.poll() is not None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(sig)
+            try:
+                process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                log.warning("postgres (pid %s) still running after %s", process.pid, sig.name)
 
     def stop(self, timeout: float = 60) -> None:
         """Stop the server (fast mode: disconnects clients); a no-op if it does not run."""
-        if not self.is_running():
+        if self._process is not None:
+            self._stop_own_server(timeout)
+            return
+        if not self.is_running():  # a server an earlier run left behind
             return
         result = self._run(
             self._server_cmd(
@@ -321,11 +380,15 @@ class LocalPostgres:
         name = self._checked_name(name)
         return self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip() == "1"
 
-    def create_database(self, name: str, *, exist_ok: bool = False) -> str:
-        """Create an empty database; returns its SQLAlchemy async URL."""
+    def create_database(
+        self, name: str, *, exist_ok: bool = False, template: str | None = None
+    ) -> str:
+        """Create a database, empty or a copy of ``template`` (which nobody may be connected
+        to); returns its SQLAlchemy async URL."""
         name = self._checked_name(name)
         if not (exist_ok and self.database_exists(name)):
-            self.psql(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{self._checked_name(template)}"' if template else ""
+            self.psql(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tomllib
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,25 @@ def federation_copy(
     source: Path = REPO_CONFIG,
     suffix: str | None = None,
     rules: dict[str, dict[str, Any]] | None = None,
+    instances: Collection[str] | None = None,
 ) -> Path:
-    """Copy ``source`` into ``directory`` with instance names ``<name>-<suffix>`` and free ports.
+    """Copy ``source`` into ``directory`` with instance names ``<name>-<suffix>`` and free ports
+    (the broker's and the console's too, for a launcher that starts its own).
 
     ``rules`` overrides province rules, e.g. ``{"41": {"registration": {"auto_approve": True}}}``.
+    ``instances`` keeps only the instances of those (original) names.
     Returns the new federation.toml path; ``instance_name(path, "school-41")`` maps names.
     """
     suffix = suffix or uuid.uuid4().hex[:8]
     directory.mkdir(parents=True, exist_ok=True)
     with source.open("rb") as handle:
         data = tomllib.load(handle)
+    if instances is not None:
+        data["instance"] = [i for i in data.get("instance", []) if i["name"] in instances]
+    if "broker" in data:
+        data["broker"].update(port=free_port(), dist_port=free_port())
+    if "console" in data:
+        data["console"].update(port=free_port())
     for instance in data.get("instance", []):
         instance["name"] = f"{instance['name']}-{suffix}"
         instance["port"] = free_port()

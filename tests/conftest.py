@@ -7,8 +7,19 @@ Both are started lazily, only when a test asks for them:
   ``LocalRabbitMQ`` (Debian's rabbitmq-server, installed by ``scripts/bootstrap.sh``).
 * ``postgres``: a private ``LocalPostgres`` tuned for speed (fsync off). A missing
   PostgreSQL is an error, not a skip: ``make test`` installs it.
-* ``database_url``: every test using it runs twice, on a fresh SQLite file and on a fresh
-  PostgreSQL database.
+* ``database_url``: every test using it runs on a fresh SQLite file and on a fresh PostgreSQL
+  database (``XUEJI_TEST_DB=sqlite`` or ``postgresql``: that one only); migrate it with
+  ``tests.databases.migrate_to_head`` (a copy of a template migrated once per session).
+
+Marks are given by what a test needs (``pytestmark`` in a conftest.py would mark nothing):
+``broker`` to every test whose fixtures reach the broker, ``federation`` to every test of
+``tests/integration`` and ``tests/console`` or using a ``federation`` fixture (the tiers as
+separate processes), ``postgresql`` to every test on the PostgreSQL server. ``make check``
+deselects all three.
+
+Stopping the session by Ctrl-C, SIGTERM or SIGHUP runs the fixtures' clean-up (the broker and
+the database are stopped); if pytest is killed outright, they die with it
+(``devtools.processes``).
 """
 
 from __future__ import annotations
@@ -17,18 +28,77 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
-import uuid
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 
 from devtools.broker import LocalRabbitMQ
 from devtools.postgres import LocalPostgres
+from tests.databases import Templates, database_kinds, fresh_postgres_database, use_templates
 
 log = logging.getLogger(__name__)
+
+TESTS = Path(__file__).resolve().parent
+BROKER_FIXTURES = frozenset({"broker", "amqp_url"})
+PROCESS_DIRECTORIES = frozenset({"integration", "console"})  # the tiers as separate processes
+PROCESS_FIXTURES = frozenset({"federation"})  # a running LocalFederation
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SELECTED_MARKS = pytest.StashKey[set[str]]()
+
+
+# -- stopping ----------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    for stop_signal in STOP_SIGNALS:  # a second signal must not cut the clean-up short
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"{signal.Signals(signum).name} received: stopping the tests")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """SIGTERM and SIGHUP stop the session the way Ctrl-C does: pytest's KeyboardInterrupt
+    path, which still tears the session fixtures down (broker, database)."""
+    if threading.current_thread() is threading.main_thread():
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, _interrupt)
+
+
+# -- marks -------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        where = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        if (where and where[0] in PROCESS_DIRECTORIES) or fixtures & PROCESS_FIXTURES:
+            item.add_marker(pytest.mark.federation)
+        if fixtures & BROKER_FIXTURES:
+            item.add_marker(pytest.mark.broker)
+        if "postgres" in fixtures:
+            item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[SELECTED_MARKS] = {
+        mark.name for item in session.items for mark in item.iter_markers()
+    }
+
+
+def _require_selected(request: pytest.FixtureRequest, mark: str, what: str) -> None:
+    """A session whose selection has no test marked ``mark`` must not start ``what``: a test
+    that does asks for it in a way the marks cannot see (``request.getfixturevalue``)."""
+    if mark not in request.config.stash.get(SELECTED_MARKS, {mark}):
+        pytest.fail(
+            f"a test started {what} although no selected test is marked `{mark}`: mark the "
+            f"test that asks for it with @pytest.mark.{mark}"
+        )
 
 
 def _docker_available() -> bool:
@@ -72,8 +142,11 @@ def _container_url(container: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRabbitMQ | Any | None]:
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRabbitMQ | Any | None]:
     """The session's broker: None with AMQP_URL, a testcontainers RabbitMQ, or LocalRabbitMQ."""
+    _require_selected(request, "broker", "the broker")
     if os.environ.get("AMQP_URL"):
         yield None
         return
@@ -102,8 +175,9 @@ def amqp_url(broker: LocalRabbitMQ | Any | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[LocalPostgres]:
+def postgres(request: pytest.FixtureRequest) -> Iterator[LocalPostgres]:
     """A private PostgreSQL for the session (fsync off). Fails loudly if not installed."""
+    _require_selected(request, "postgresql", "PostgreSQL")
     # not under pytest's tmp dir: those are 0700 and the server runs as the postgres user
     base_dir = Path(tempfile.mkdtemp(prefix="xueji-test-pg-"))
     server = LocalPostgres.on_free_port(base_dir, for_tests=True)
@@ -116,15 +190,30 @@ def postgres() -> Iterator[LocalPostgres]:
         shutil.rmtree(base_dir, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", autouse=True)
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """Migrated templates, one per tier and kind of database, made when first needed."""
+    templates = Templates(tmp_path_factory.mktemp("templates"))
+    use_templates(templates)
+    try:
+        yield templates
+    finally:
+        use_templates(None)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(kind, marks=[pytest.mark.postgresql] if kind == "postgresql" else [])
+        for kind in database_kinds()
+    ]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test (SQLAlchemy async URL)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite'}"
         return
     server: LocalPostgres = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    url = server.create_database(name)
+    url, name = fresh_postgres_database(server)
     try:
         yield url
     finally:

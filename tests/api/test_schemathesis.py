@@ -43,11 +43,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devtools.testing import federation_copy, instance_name
-from shared.db.migrate import upgrade
 from shared.federation.config import Federation
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import auth_headers, unit_of_request
+from tests.databases import migrate_to_head
 
 pytestmark = pytest.mark.broker
 
@@ -103,7 +103,7 @@ async def app(
         data_dir=tmp_path / "data",
         relay_poll_interval=0.5,
     )
-    await asyncio.to_thread(upgrade, tier, database_url)
+    await asyncio.to_thread(migrate_to_head, tier, database_url)
     bootstrap = importlib.import_module(f"services.{tier}.bootstrap")
     application: FastAPI = bootstrap.build_app(settings)
     runtime: ServiceRuntime = application.state.runtime

@@ -28,6 +28,10 @@ import kubernetes_validate
 import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from shared.federation.config import load_federation
+from shared.messaging.keys import load_trust_file
+from shared.rules import load_province_rules
+
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 
@@ -677,10 +681,9 @@ def test_province_rules_match_the_projects_rules_file(name: str, tmp_path: Path)
         assert tomllib.loads(mounted) == tomllib.loads(source.read_text(encoding="utf-8")), (
             f"{name}/provinces/{code}.toml differs from config/provinces/{code}.toml"
         )
-    rules = pytest.importorskip("shared.rules", reason="the rules loader is not importable")
     (tmp_path / "provinces").mkdir()
     (tmp_path / "provinces" / f"{code}.toml").write_text(mounted, encoding="utf-8")
-    loaded = rules.load_province_rules(tmp_path / "federation.toml", code)
+    loaded = load_province_rules(tmp_path / "federation.toml", code)
     assert loaded.code == code
 
 
@@ -707,13 +710,10 @@ def test_federation_fragment_names_the_hosted_units(name: str) -> None:
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path: Path) -> None:
-    config = pytest.importorskip(
-        "shared.federation.config", reason="the project's federation loader is not importable"
-    )
     docs = overlay(name)
     path = tmp_path / "federation.toml"
     path.write_text(config_map_data(docs, "xueji-config")["federation.toml"], encoding="utf-8")
-    federation = config.load_federation(path)
+    federation = load_federation(path)
     for key, instance_name in config_map_data(docs, "xueji-instances").items():
         if key != "console-instance-urls":
             federation.instance(instance_name)
@@ -773,12 +773,11 @@ def test_every_namespace_trusts_the_same_keys_for_every_instance_and_its_units()
 
 
 def test_a_placeholder_trust_file_stops_the_service_at_start(tmp_path: Path) -> None:
-    keys = pytest.importorskip("shared.messaging.keys")
     path = tmp_path / "trusted-keys.toml"
     trust_file = config_map_data(overlay(OVERLAYS[0]), "xueji-trusted-keys")["trusted-keys.toml"]
     path.write_text(trust_file)
     with pytest.raises(ValueError, match="bad \\[\\[key\\]\\] entry"):
-        keys.load_trust_file(path)
+        load_trust_file(path)
 
 
 # --- network isolation -------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 Every instance of ``config/federation.toml`` runs as its own ``python -m services.<tier>``
 process (unique instance names and free ports, so it never collides with ``make run``).
 The whole package runs twice: with a SQLite file per instance, and with a PostgreSQL database
-per instance (``XUEJI_TEST_DB=sqlite`` or ``postgresql`` runs just one of them).
+per instance (``XUEJI_TEST_DB=sqlite`` or ``postgresql`` runs just one of them). Every test
+here is marked ``federation`` by tests/conftest.py (a ``pytestmark`` here would mark nothing).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,7 @@ from devtools.testing import federation_copy
 from shared.federation.config import Tier, load_federation
 from shared.security.principal import Role
 from shared.security.testing import Minter
-
-pytestmark = pytest.mark.federation
+from tests.databases import database_kinds
 
 TODAY = "2026-09-07"  # inside Henan's and Zhejiang's transfer windows
 FAST_KERNEL = {
@@ -37,10 +36,13 @@ FAST_KERNEL = {
 
 # Package scope: the federation hosts the real unit codes, so it must be gone before tests
 # elsewhere bind queues for the same units on the same broker.
-DATABASES = [db for db in ("sqlite", "postgresql") if os.environ.get("XUEJI_TEST_DB", db) == db]
-
-
-@pytest.fixture(scope="package", params=DATABASES)
+@pytest.fixture(
+    scope="package",
+    params=[
+        pytest.param(kind, marks=[pytest.mark.postgresql] if kind == "postgresql" else [])
+        for kind in database_kinds()
+    ],
+)
 def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:

@@ -54,12 +54,12 @@ from services.national.bootstrap import build_app as build_national
 from services.national.config import NationalSettings
 from services.province.bootstrap import build_app as build_province
 from services.school.bootstrap import build_app as build_school
-from shared.db.migrate import upgrade
 from shared.federation.config import Tier, load_federation
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import auth_headers
 from shared.telemetry import tracing
+from tests.databases import migrate_to_head
 from tests.integration.conftest import Federation
 from tests.integration.transfer_support import (
     FINAL,
@@ -256,7 +256,7 @@ async def in_process(
     running = InProcessFederation(config)
     settings = {base: _settings(config, base, tmp_path, vhost_url) for base in INSTANCES}
     for base, (tier, _) in INSTANCES.items():
-        await asyncio.to_thread(upgrade, tier.value, str(settings[base].database_url))
+        await asyncio.to_thread(migrate_to_head, tier.value, str(settings[base].database_url))
     try:
         for base, (tier, build_app) in INSTANCES.items():
             app = build_app(settings[base])

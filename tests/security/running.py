@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from devtools.testing import instance_name
-from shared.db.migrate import upgrade
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+from tests.databases import migrate_to_head
 
 
 @dataclass
@@ -30,7 +30,7 @@ async def running(
 ) -> AsyncIterator[Running]:
     """Instance ``base`` (e.g. ``school-41``) of the federation copy ``config``, started."""
     module: Any = __import__(f"services.{tier}.bootstrap", fromlist=["build_app"])
-    await asyncio.to_thread(upgrade, tier, database_url)
+    await asyncio.to_thread(migrate_to_head, tier, database_url)
     app = module.build_app(
         ServiceSettings(
             env="test",

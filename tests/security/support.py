@@ -15,12 +15,12 @@ from fastapi import FastAPI
 
 from devtools.testing import federation_copy, instance_name
 from shared.clock import CHINA
-from shared.db.migrate import upgrade
 from shared.federation.config import Tier, UnitRef
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security import accounts
 from shared.security.principal import Role
+from tests.databases import migrate_to_head
 
 
 class MovingClock:
@@ -79,7 +79,7 @@ async def school_instance(
     """school-41 (Zhongyuan and Jinshui schools) on ``database_url``, not started."""
     from services.school.bootstrap import build_app
 
-    await asyncio.to_thread(upgrade, "school", database_url)
+    await asyncio.to_thread(migrate_to_head, "school", database_url)
     config = federation_copy(directory / "federation")
     app = build_app(
         ServiceSettings(

@@ -11,11 +11,11 @@ import pytest
 
 from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
-from shared.db.migrate import upgrade
 from shared.runtime.settings import ServiceSettings
 from shared.security.masking import mask_id_number, mask_ids
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
+from tests.databases import migrate_to_head
 from tests.services.national.builders import NationalDriver, enrol
 
 
@@ -30,7 +30,7 @@ def test_a_resident_id_keeps_its_division_and_last_four() -> None:
 
 @pytest.fixture
 async def national(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    await asyncio.to_thread(upgrade, "national", database_url)
+    await asyncio.to_thread(migrate_to_head, "national", database_url)
     config = federation_copy(tmp_path / "federation")
     app = build_app(
         ServiceSettings(

@@ -35,7 +35,6 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from devtools.testing import federation_copy, instance_name
-from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
@@ -50,6 +49,7 @@ from shared.security.authz import (
 )
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
+from tests.databases import migrate_to_head
 from tests.security.test_rules import rules_of
 from tests.shared.audit.test_coverage import routes
 
@@ -132,7 +132,7 @@ async def tiers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[
     built: dict[str, Tier_] = {}
     for tier, name in INSTANCES.items():
         url = f"sqlite+aiosqlite:///{base / tier}.sqlite"
-        await asyncio.to_thread(upgrade, tier, url)
+        await asyncio.to_thread(migrate_to_head, tier, url)
         module = __import__(f"services.{tier}.bootstrap", fromlist=["build_app"])
         settings = ServiceSettings(
             env="test",

@@ -27,10 +27,10 @@ import shared.contracts  # noqa: F401  (registers every contract)
 from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from shared.contracts.registration import ArchiveFiled, KeyFieldChangeSubmitted
-from shared.db.migrate import upgrade
 from shared.messaging.envelope import Contract
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime.settings import ServiceSettings
+from tests.databases import migrate_to_head
 
 NON_BASIC = re.compile(
     r"guardian|address|phone|health|award|discipline|proof|hukou|contact|extended", re.I
@@ -106,7 +106,7 @@ def non_basic(name: str) -> bool:
 
 
 async def national_schema(url: str) -> dict[str, list[str]]:
-    await asyncio.to_thread(upgrade, "national", url)
+    await asyncio.to_thread(migrate_to_head, "national", url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:

@@ -1,11 +1,15 @@
-"""The local infrastructure: a real RabbitMQ node, a real PostgreSQL, the process launcher."""
+"""The local infrastructure: a real RabbitMQ node, a real PostgreSQL, the process launcher, and
+what is left of them when the test session or the launcher is stopped."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
 import stat
+import subprocess
 import sys
 import textwrap
 import time
@@ -16,12 +20,18 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pika
 import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from devtools.broker import LocalRabbitMQ, free_port
-from devtools.launcher import FederationError, LocalFederation
+from devtools.launcher import Backoff, FederationError, LocalFederation
 from devtools.postgres import LocalPostgres
-from shared.federation.config import Instance
+from devtools.testing import federation_copy, instance_name
+from shared.db.migrate import upgrade
+from shared.federation.config import Instance, load_federation
 from shared.messaging.keys import load_trust_file
+from tests.databases import migrate_to_head
 
 # -- RabbitMQ ----------------------------------------------------------------------------------
 
@@ -112,6 +122,51 @@ async def test_database_url_is_fresh_and_usable(database_url: str) -> None:
             assert await connection.scalar(text("SELECT count(*) FROM fresh")) == 1
     finally:
         await engine.dispose()
+
+
+def _describe(connection: Connection) -> dict[str, object]:
+    inspector = inspect(connection)
+    tables = {}
+    for table in inspector.get_table_names():
+        tables[table] = (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)),
+            sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+        )
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    return {"tables": tables, "revision": revision}
+
+
+async def _schema(url: str) -> dict[str, object]:
+    """Tables with their columns, indexes, unique constraints, and the Alembic revision."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_describe)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("tier", ["national", "province", "county", "school"])
+async def test_a_database_from_the_template_is_the_one_alembic_makes(
+    tier: str, database_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """migrate_to_head copies a template migrated once per session: the copy has the schema
+    (tables, columns, indexes, constraints, revision) of a database migrated from scratch."""
+    server: LocalPostgres | None = None
+    if database_url.startswith("sqlite"):
+        reference = f"sqlite+aiosqlite:///{tmp_path / 'reference.sqlite'}"
+    else:
+        server = request.getfixturevalue("postgres")
+        reference = server.create_database(f"reference_{tier}")
+    try:
+        await asyncio.to_thread(upgrade, tier, reference)
+        await asyncio.to_thread(migrate_to_head, tier, database_url)
+        copied, migrated = await _schema(database_url), await _schema(reference)
+    finally:
+        if server is not None:
+            server.drop_database(f"reference_{tier}")
+    assert copied["tables"] and copied == migrated
 
 
 # -- launcher ----------------------------------------------------------------------------------
@@ -209,6 +264,7 @@ def _wait_dead(pid: int, timeout: float = 5) -> bool:
     return True
 
 
+@pytest.mark.federation
 def test_launcher_starts_describes_and_stops_instances(
     fake_federation: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -292,6 +348,7 @@ def test_launcher_starts_describes_and_stops_instances(
     assert not federation.is_running("national")
 
 
+@pytest.mark.federation
 def test_launcher_reports_a_crashing_instance_and_cleans_up(
     fake_federation: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -316,3 +373,255 @@ def test_launcher_reports_a_crashing_instance_and_cleans_up(
     assert not (tmp_path / "var" / "federation.json").exists()
     assert federation.pid("national") is not None
     assert _wait_dead(federation.pid("national") or 0)
+
+
+@pytest.mark.federation
+def test_supervision_restarts_a_dead_instance_with_growing_back_off(
+    fake_federation: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What ``make run`` does every half second: a dead instance starts again after 1, 2, 4 …
+    back-off units, and from 1 again once it had run for the healthy period."""
+    config, fake = fake_federation
+    federation = LocalFederation(
+        config,
+        tmp_path / "var",
+        "amqp://guest:guest@127.0.0.1:1/",
+        command_for=lambda i: [
+            sys.executable,
+            str(fake),
+            "--config",
+            str(config),
+            "--instance",
+            i.name,
+        ],
+        backoff=Backoff(initial=1.0, cap=4.0, healthy_after=60.0),
+    )
+    caplog.set_level("INFO", logger="devtools.launcher")
+    with federation:
+        assert federation.supervise() == []  # all alive: nothing to do
+
+        delays = []
+        for _ in range(4):  # crashes in a row: 1, 2, 4, then the cap
+            first = federation.pid("county-41")
+            federation.kill("county-41")
+            now = time.monotonic()
+            assert federation.supervise(now) == []  # noticed, not yet restarted
+            delay = next(d for d in (1.0, 2.0, 4.0, 8.0) if federation.supervise(now + d))
+            delays.append(delay)
+            assert federation.pid("county-41") != first
+        assert delays == [1.0, 2.0, 4.0, 4.0]
+        assert "instance county-41 exited with signal SIGKILL; restarting in 4 s" in caplog.text
+
+        # it answers again, as itself
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(federation.base_url("county-41") + "/env").json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, federation.log_tail("county-41")
+                time.sleep(0.1)
+        assert answer["pid"] == federation.pid("county-41")
+        assert federation.is_running("national")
+
+        # after a healthy period the next crash starts the count again
+        federation.kill("county-41")
+        later = time.monotonic() + 60.0
+        assert federation.supervise(later) == []
+        assert federation.supervise(later + 1.0) == ["county-41"]
+
+
+# -- stopping: nothing outlives the test session or the launcher ------------------------------
+
+
+def _start_time(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (tells a process from a later one with its pid)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def _descendants(root: int) -> dict[int, int]:
+    """Every live process below ``root``: pid -> start time."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found: dict[int, int] = {}
+    pending = list(children.get(root, []))
+    while pending:
+        pid = pending.pop()
+        started = _start_time(pid)
+        if started is not None:
+            found[pid] = started
+            pending += children.get(pid, [])
+    return found
+
+
+def _survivors(processes: dict[int, int], timeout: float) -> dict[int, str]:
+    """Those of ``processes`` still alive after up to ``timeout`` s: pid -> command line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = {pid: at for pid, at in processes.items() if _start_time(pid) == at}
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    lines = {}
+    for pid in alive:
+        with contextlib.suppress(OSError):
+            lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return lines
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes], output: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, output.read_text(errors="replace")[-4000:]
+        assert time.monotonic() < deadline, output.read_text(errors="replace")[-4000:]
+        time.sleep(0.2)
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("AMQP_URL", "XUEJI_AMQP_URL")}
+    env.update(XUEJI_TEST_DOCKER="0", PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HOLDING_TEST = textwrap.dedent(
+    """
+    import os, time
+    from pathlib import Path
+
+    def test_holds_the_broker_and_the_database(amqp_url, postgres):
+        Path(os.environ["HOLDING"]).write_text(amqp_url)
+        time.sleep(600)
+    """
+)
+
+
+@pytest.mark.federation
+@pytest.mark.parametrize(
+    "stop",
+    [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL],
+    ids=lambda stop: stop.name,
+)
+def test_a_stopped_test_session_leaves_no_broker_and_no_database(
+    stop: signal.Signals, tmp_path: Path
+) -> None:
+    """A pytest session (this suite's conftest) holding the session's RabbitMQ and PostgreSQL
+    is stopped: none of the processes it started survives it."""
+    (tmp_path / "test_holding.py").write_text(HOLDING_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    holding, output = tmp_path / "holding", tmp_path / "output.log"
+    with output.open("wb") as sink:
+        session = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "tests.conftest",
+                "-p",
+                "no:cacheprovider",
+                "-c",
+                str(tmp_path / "pytest.ini"),
+                "--basetemp",
+                str(tmp_path / "basetemp"),
+                "-q",
+                str(tmp_path / "test_holding.py"),
+            ],
+            cwd=ROOT,
+            env=_environment(HOLDING=str(holding)),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(holding, session, output, timeout=180)
+        started = _descendants(session.pid)
+        commands = " ".join(_survivors(started, 0).values())
+        assert "rabbitmq" in commands and "postgres" in commands, commands
+        session.send_signal(stop)
+        session.wait(timeout=180)
+    finally:
+        if session.poll() is None:
+            session.kill()
+    assert _survivors(started, timeout=90) == {}, output.read_text(errors="replace")[-4000:]
+    if stop != signal.SIGKILL:  # stopped the way Ctrl-C stops it, clean-up included
+        assert session.returncode == pytest.ExitCode.INTERRUPTED, output.read_text()[-4000:]
+
+
+@pytest.mark.federation
+def test_make_run_restarts_a_killed_service_and_sigterm_stops_everything(tmp_path: Path) -> None:
+    """``python -m devtools`` (``make run``) with its own broker: a service killed with SIGKILL
+    answers again after its back-off; SIGTERM then stops the services and the broker."""
+    config = federation_copy(tmp_path / "config", instances={"national", "county-41"})
+    county = instance_name(config, "county-41")
+    where = load_federation(config).instance(county)
+    url = f"http://{where.host}:{where.port}"
+    data_dir, output = tmp_path / "var", tmp_path / "output.log"
+    with output.open("wb") as sink:
+        launcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devtools",
+                "--config",
+                str(config),
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=ROOT,
+            env=_environment(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(data_dir / "federation.json", launcher, output, timeout=300)
+        before = _instance_pid(launcher.pid, county)
+        os.kill(before, signal.SIGKILL)
+
+        deadline = time.monotonic() + 180
+        while True:  # until the county answers again, from a new process
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    after = _instance_pid(launcher.pid, county)
+                    if after != before:
+                        break
+            assert launcher.poll() is None, output.read_text()[-4000:]
+            assert time.monotonic() < deadline, output.read_text()[-4000:]
+            time.sleep(0.2)
+        said = output.read_text()
+        assert f"instance {county} exited with signal SIGKILL; restarting in 1 s" in said
+        assert f"restarted {county} (pid {after}" in said
+
+        everything = _descendants(launcher.pid)
+        commands = " ".join(_survivors(everything, 0).values())
+        assert "rabbitmq" in commands and county in commands, commands
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=180) == 0, output.read_text()[-4000:]
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert _survivors(everything, timeout=60) == {}, output.read_text()[-4000:]
+    assert "SIGTERM received: stopping" in output.read_text()
+
+
+def _instance_pid(launcher: int, instance: str) -> int:
+    """The pid of the launcher's child that runs ``instance``."""
+    for pid in _descendants(launcher):
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"--instance" in command and instance.encode() in command:
+                return pid
+    raise AssertionError(f"no process runs {instance}")

@@ -32,7 +32,6 @@ from shared.contracts.registration import (
     RegistrationItem,
 )
 from shared.contracts.students import BasicInfo, ExtendedInfo, Gender, Guardian, IdType
-from shared.db.migrate import upgrade
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext
@@ -40,6 +39,7 @@ from shared.messaging.tables import outbox
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+from tests.databases import migrate_to_head
 from tests.ids import fresh_resident_id
 
 ZHONGYUAN = "410102"  # a county of Henan (41) hosted by instance county-41
@@ -69,7 +69,7 @@ def settings_for(config: Path, instance: str, database_url: str, amqp_url: str) 
 
 async def migrate(tier: str, database_url: str) -> None:
     """Upgrade a test database to the tier's head revision (Alembic runs its own loop)."""
-    await asyncio.to_thread(upgrade, tier, database_url)
+    await asyncio.to_thread(migrate_to_head, tier, database_url)
 
 
 def basic(

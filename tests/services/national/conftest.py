@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
-from shared.db.migrate import upgrade
+from tests.databases import migrate_to_head
 from tests.services.national.builders import NationalDriver
 
 
 @pytest.fixture
 def national_url(database_url: str) -> str:
     """A fresh national database, migrated to head (sync: Alembic runs its own loop)."""
-    upgrade("national", database_url)
+    migrate_to_head("national", database_url)
     return database_url
 
 

@@ -27,7 +27,6 @@ from shared.contracts.registration import (
 )
 from shared.contracts.students import BasicInfo, ExtendedInfo, Guardian
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
-from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, School, Tier, UnitRef, load_federation
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext
@@ -35,6 +34,7 @@ from shared.messaging.tables import outbox
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import UnitAuth
+from tests.databases import migrate_to_head
 from tests.ids import fresh_resident_id
 
 TODAY = date(2025, 3, 1)
@@ -85,7 +85,7 @@ EXTENDED = ExtendedInfo(
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
     """A session factory on a freshly migrated school database."""
-    await asyncio.to_thread(upgrade, "school", database_url)
+    await asyncio.to_thread(migrate_to_head, "school", database_url)
     engine = make_engine(database_url)
     try:
         yield make_session_factory(engine)
@@ -153,7 +153,7 @@ async def service(
         retry_delays_ms=(100, 200, 400),
         relay_poll_interval=0.2,
     )
-    await asyncio.to_thread(upgrade, "school", database_url)
+    await asyncio.to_thread(migrate_to_head, "school", database_url)
     app = build_app(settings, school_settings)
     app.dependency_overrides[today] = lambda: TODAY
     runtime: ServiceRuntime = app.state.runtime

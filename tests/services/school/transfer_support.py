@@ -27,7 +27,6 @@ from shared.contracts.registration import (
 )
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import ProofRef, StudentSummary, TransferStepOpened
-from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerContext
@@ -36,6 +35,7 @@ from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL, ServiceSettings
 from shared.security.testing import UnitAuth
+from tests.databases import migrate_to_head
 from tests.services.school.conftest import EXTENDED, basic
 
 TODAY = date(2026, 9, 7)  # a Monday in Henan's autumn transfer window
@@ -160,7 +160,7 @@ async def school_service(
     directory: Path, database_url: str, rules: dict[str, dict[str, Any]] | None = None
 ) -> AsyncIterator[School]:
     """The school-41 instance (Henan's schools) with XUEJI_TODAY pinned to :data:`TODAY`."""
-    await asyncio.to_thread(upgrade, "school", database_url)
+    await asyncio.to_thread(migrate_to_head, "school", database_url)
     config = federation_copy(directory, rules=rules)
     settings = ServiceSettings(
         env="test",

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from shared.audit.chain import Verification, append, digest, entry_of, verify
 from shared.audit.tables import audit_entry, audit_head
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
-from shared.db.migrate import upgrade
+from tests.databases import migrate_to_head
 from tests.shared.audit.support import entry, tamper
 
 KEY = b"a secret from the vault"
@@ -22,7 +22,7 @@ KEY = b"a secret from the vault"
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
     """A migrated county database (every tier has the same audit tables)."""
-    await asyncio.to_thread(upgrade, "county", database_url)
+    await asyncio.to_thread(migrate_to_head, "county", database_url)
     engine = make_engine(database_url)
     try:
         yield make_session_factory(engine)

@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from shared.audit.chain import append
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.migrate import upgrade
 from shared.ops.cli import main
+from tests.databases import migrate_to_head
 from tests.shared.audit.support import entry, tamper
 
 KEY = b"kept in the secret store"
@@ -25,7 +25,7 @@ async def run(*argv: str) -> tuple[int, str]:
 
 
 async def chain(url: str, count: int, key: bytes | None = None) -> None:
-    await asyncio.to_thread(upgrade, "school", url)
+    await asyncio.to_thread(migrate_to_head, "school", url)
     engine = make_engine(url)
     try:
         sessions = make_session_factory(engine)

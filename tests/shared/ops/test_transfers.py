@@ -21,12 +21,12 @@ from devtools.testing import federation_copy, instance_name
 from services.national.bootstrap import build_app
 from services.national.config import NationalSettings
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.migrate import upgrade
 from shared.ops.cli import main
 from shared.ops.federation import OpsError, RunningFederation
 from shared.ops.transfers import national_url
 from shared.security.principal import Role
 from shared.security.testing import token_for
+from tests.databases import migrate_to_head
 from tests.services.national.builders import NationalDriver, enrol, transfer_request
 
 
@@ -40,7 +40,7 @@ class National:
 async def national(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[National]:
     monkeypatch.setenv("XUEJI_TOKEN", token_for("national:CN", Role.AUDITOR))
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'national.sqlite'}"
-    await asyncio.to_thread(upgrade, "national", database_url)
+    await asyncio.to_thread(migrate_to_head, "national", database_url)
     config = federation_copy(tmp_path / "config")
     settings = NationalSettings(
         instance=instance_name(config, "national"),

@@ -88,7 +88,6 @@ async def test_run_then_run_again_then_read(
     [listed] = run["in_transfer"]
     assert (listed["student_number"], listed["from_grade"], listed["to_grade"]) == (held, 3, 4)
     assert run["schools"] == run["messages"] == len(FEDERATION.schools)
-    assert run["duration_s"] >= 0
 
     again = await client.post(
         "/api/v1/operations/promotions", json={"school_year": 2026, "as_of": "2026-08-12"}
