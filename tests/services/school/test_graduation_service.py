@@ -65,9 +65,11 @@ async def submit(
     late_reason: str | None = None,
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
-        return await graduation.submit_list(
+        result = await graduation.submit_list(
             uow, PRIMARY, year, items, late_reason, today=today, now=NOW
         )
+        await uow.commit()
+        return result
 
 
 async def deliver(sessions: SessionFactory, decided: GraduationBatchDecided) -> None:
