@@ -39,7 +39,7 @@ from services.national.service_layer.transfers.closing import UnknownTransfer, c
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferStepSettled
 from shared.federation.config import NATIONAL
-from shared.messaging.envelope import Envelope
+from shared.messaging.emit import HeldMessages
 from shared.runtime.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ async def decide_steps(
     if not decisions:
         return []
     first = contexts[0]
-    held, messages = HeldWrites(), list[Envelope]()
+    held, messages = HeldWrites(), HeldMessages()
     found = await first.transfers.lock_many({d.transfer_id for d in decisions})
     entry_ids = {loaded.record.entry_id or "" for loaded in found.values()}
     entries = await first.registry.entries_by_id(entry_ids)
