@@ -157,8 +157,8 @@ async def intervene_in_step(
     )
     await intervene(
         ctx,
-        str(transfer_id),
-        str(step_id),
+        transfer_id,
+        step_id,
         approve=body.decision == "approve",
         decided_by=request.state.principal.username,  # NationalApprover authenticated it
         reason=body.reason,

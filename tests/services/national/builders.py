@@ -171,7 +171,7 @@ class NationalDriver:
 
     async def transfer(self, transfer_id: str | uuid.UUID) -> LoadedTransfer:
         async with self.sessions() as session:
-            loaded = await TransferRepository(session).load(str(transfer_id))
+            loaded = await TransferRepository(session).load(uuid.UUID(str(transfer_id)))
         assert loaded is not None
         return loaded
 

@@ -63,8 +63,8 @@ class StepNotOpen(Exception):
 
 @dataclass(frozen=True)
 class StepDecision:
-    transfer_id: str
-    step_id: str
+    transfer_id: uuid.UUID
+    step_id: uuid.UUID
     approve: bool
     decided_by: str
     decided_unit: str  # who sent it: the party, or its superior
@@ -236,8 +236,8 @@ async def _approve(
 
 async def intervene(
     ctx: SagaContext,
-    transfer_id: str,
-    step_id: str,
+    transfer_id: uuid.UUID,
+    step_id: uuid.UUID,
     *,
     approve: bool,
     decided_by: str,
