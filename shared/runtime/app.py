@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from shared.audit import http as audit_http
 from shared.messaging.uow import UnitOfWork
 from shared.runtime import openapi
-from shared.runtime.errors import DomainError, FieldError, NotFound, error_response
+from shared.runtime.errors import DomainError, FieldError, error_response
 from shared.runtime.limits import (
     EDGE_REFUSALS,
     FORM_LIMITS,
@@ -68,10 +68,20 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="funct
 ProofIndex = Annotated[int, Path(ge=0, le=999, description="the proof's position in its list")]
 
 
-def require_hosted(runtime: ServiceRuntime, code: str, what: str) -> None:
-    """404 for a unit this instance does not host: tenants never see each other."""
-    if not runtime.hosts(code):
-        raise NotFound(f"{what} {code} is not served here", rule="unit_not_served")
+def domain_refusal(request: Request, exc: DomainError) -> Response:
+    """How a refusal is answered (the one error model). An endpoint returns it instead of
+    raising only when what it did before refusing must commit all the same (an expired export
+    purged): a raised refusal rolls the request's unit of work back."""
+    # e.g. the Retry-After of a throttled login
+    headers: Mapping[str, str] = getattr(exc, "headers", {})
+    return refusal(
+        request,
+        exc.status_code,
+        exc.detail,
+        rule=exc.rule,
+        article=exc.article,
+        headers=headers,
+    )
 
 
 def refusal(
@@ -126,16 +136,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        # e.g. the Retry-After of a throttled login
-        headers: Mapping[str, str] = getattr(exc, "headers", {})
-        return refusal(
-            request,
-            exc.status_code,
-            exc.detail,
-            rule=exc.rule,
-            article=exc.article,
-            headers=headers,
-        )
+        return domain_refusal(request, exc)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
