@@ -1,8 +1,8 @@
 """The export use cases: ask, decide (producing the CSV), download, list, read.
 
 Each runs in the unit of work it is given, which the request commits (``UnitOfWorkDep``); the
-request's audit entry (``audited`` on the route) commits with it. Expired exports are purged (status ``expired``, content dropped) at the start of
-every one of them: one indexed UPDATE.
+request's audit entry (``audited`` on the route) commits with it. Expired exports are purged
+(status ``expired``, content dropped) at the start of every one of them: one indexed UPDATE.
 """
 
 from __future__ import annotations
