@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from shared.audit import http as audit_http
 from shared.messaging.uow import UnitOfWork
 from shared.runtime import openapi
-from shared.runtime.errors import DomainError, FieldError, error_response
+from shared.runtime.errors import DomainError, FieldError, NotFound, error_response
 from shared.runtime.limits import (
     EDGE_REFUSALS,
     FORM_LIMITS,
@@ -66,6 +66,12 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="funct
 # A proof's position in its list (at most a handful): bounded, so that no number reaches SQL
 # beyond what an integer column holds (that would be a 500, not a 404).
 ProofIndex = Annotated[int, Path(ge=0, le=999, description="the proof's position in its list")]
+
+
+def require_hosted(runtime: ServiceRuntime, code: str, what: str) -> None:
+    """404 for a unit this instance does not host: tenants never see each other."""
+    if not runtime.hosts(code):
+        raise NotFound(f"{what} {code} is not served here", rule="unit_not_served")
 
 
 def domain_refusal(request: Request, exc: DomainError) -> Response:
