@@ -27,18 +27,18 @@ SOURCE = UnitRef(tier=Tier.COUNTY, code="410102")
 TARGET = UnitRef(tier=Tier.SCHOOL, code="4101020001")
 
 
-@contract("harness.one", 1)
+@contract("harness.one", 1, senders=[Tier.COUNTY], targets=[Tier.SCHOOL])
 class One(Contract):
     key: str
     fail: bool = False
 
 
-@contract("harness.many", 1)
+@contract("harness.many", 1, senders=[Tier.COUNTY], targets=[Tier.SCHOOL])
 class Many(Contract):
     key: str
 
 
-@contract("harness.unhandled", 1)
+@contract("harness.unhandled", 1, senders=[Tier.COUNTY], targets=[Tier.SCHOOL])
 class Unhandled(Contract):
     """No handler of the service takes it."""
 
