@@ -18,6 +18,7 @@ from components.exports.domain import ExportRefused, ExportStatus, Unit
 from components.exports.service import Exports
 from shared.audit.recording import Actor, audited
 from shared.clock import Timestamp
+from shared.runtime.app import UnitOfWorkDep, domain_refusal
 from shared.runtime.errors import DomainError
 from shared.security.authz import OBJECT, requires
 from shared.security.principal import Role
@@ -107,10 +108,12 @@ def export_router(exports: Exports) -> APIRouter:
             "`export_fields`, 404 `population_not_served`."
         ),
     )
-    async def request_export(request: Request, body: ExportCreate) -> ExportRead:
+    async def request_export(
+        request: Request, body: ExportCreate, uow: UnitOfWorkDep
+    ) -> ExportRead:
         try:
             row = await exports.request(
-                actor_of(request), Unit.parse(body.population), body.fields, body.purpose
+                uow, actor_of(request), Unit.parse(body.population), body.fields, body.purpose
             )
         except ExportRefused as refused:
             raise Refused(refused) from None
@@ -123,9 +126,11 @@ def export_router(exports: Exports) -> APIRouter:
         summary="My export requests and those my unit decides",
     )
     async def list_exports(
-        request: Request, status: Annotated[ExportStatus | None, Query()] = None
+        request: Request,
+        uow: UnitOfWorkDep,
+        status: Annotated[ExportStatus | None, Query()] = None,
     ) -> ExportPage:
-        rows = await exports.visible(actor_of(request), status)
+        rows = await exports.visible(uow, actor_of(request), status)
         return ExportPage(items=[ExportRead.of(row) for row in rows])
 
     @router.get(
@@ -147,13 +152,13 @@ def export_router(exports: Exports) -> APIRouter:
         summary="The approving unit approves (the CSV is produced) or rejects",
     )
     async def decide_export(
-        request: Request, export_id: uuid.UUID, body: ExportDecisionCreate
+        request: Request, export_id: uuid.UUID, body: ExportDecisionCreate, uow: UnitOfWorkDep
     ) -> ExportRead:
         """By an approver of the export's approving unit, never the requester (403
         ``export_approver`` / ``export_four_eyes``); 409 ``export_decided``."""
         try:
             row = await exports.decide(
-                actor_of(request), export_id, body.decision == "approve", body.reason
+                uow, actor_of(request), export_id, body.decision == "approve", body.reason
             )
         except ExportRefused as refused:
             raise Refused(refused) from None
@@ -170,13 +175,16 @@ def export_router(exports: Exports) -> APIRouter:
         },
         summary="Download an approved export (the requester only, until it expires)",
     )
-    async def download_export(request: Request, export_id: uuid.UUID) -> Response:
+    async def download_export(
+        request: Request, export_id: uuid.UUID, uow: UnitOfWorkDep
+    ) -> Response:
         """The CSV with exactly the approved fields. 403 ``export_requester_only``, 409
         ``export_not_approved``, 410 ``export_expired``."""
         try:
-            filename, content = await exports.download(actor_of(request), export_id)
+            filename, content = await exports.download(uow, actor_of(request), export_id)
         except ExportRefused as refused:
-            raise Refused(refused) from None
+            # answered, not raised: the request commits what expired purged (and the entry)
+            return domain_refusal(request, Refused(refused))
         return Response(
             content,
             media_type="text/csv; charset=utf-8",

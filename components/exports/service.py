@@ -1,8 +1,8 @@
 """The export use cases: ask, decide (producing the CSV), download, list, read.
 
-Each runs in one unit of work; the request's audit entry (``audited`` on the route) commits
-with it. Expired exports are purged (status ``expired``, content dropped) at the start of
-every one of them: one indexed UPDATE.
+Each runs in the unit of work it is given, which the request commits (``UnitOfWorkDep``); the
+request's audit entry (``audited`` on the route) commits with it. Expired exports are purged
+(status ``expired``, content dropped) at the start of every one of them: one indexed UPDATE.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from components.exports.domain import (
 from components.exports.source import ExportSource
 from components.exports.tables import export
 from shared.audit.recording import Actor, annotate
+from shared.messaging.uow import UnitOfWork
 from shared.rules import ExportRules, load_province_rules
 from shared.runtime.service import ServiceRuntime
 
@@ -103,7 +104,9 @@ class Exports:
         annotate(unit_kind=row.population.split(":")[0], unit_code=row.population.split(":")[1])
         return row
 
-    async def request(self, actor: Actor, population: Unit, fields: list[str], purpose: str) -> Any:
+    async def request(
+        self, uow: UnitOfWork, actor: Actor, population: Unit, fields: list[str], purpose: str
+    ) -> Any:
         requester = _unit(actor)
         check_request(_roles(actor), requester, population, fields, self.source.fields)
         if not self.source.holds(population):
@@ -117,88 +120,81 @@ class Exports:
             object_id=export_id,
             purpose=purpose,
         )
-        async with self.runtime.unit_of_work() as uow:
-            await self._purge(uow.session)
-            await uow.session.execute(
-                export.insert().values(
-                    export_id=export_id,
-                    status=ExportStatus.REQUESTED,
-                    requested_by=actor.username,
-                    requester_unit=str(requester),
-                    population=str(population),
-                    fields=fields,
-                    purpose=purpose,
-                    approver_unit=str(self._approver(requester)),
-                    requested_at=self.runtime.clock.now(),
-                    downloads=0,
-                )
+        await self._purge(uow.session)
+        await uow.session.execute(
+            export.insert().values(
+                export_id=export_id,
+                status=ExportStatus.REQUESTED,
+                requested_by=actor.username,
+                requester_unit=str(requester),
+                population=str(population),
+                fields=fields,
+                purpose=purpose,
+                approver_unit=str(self._approver(requester)),
+                requested_at=self.runtime.clock.now(),
+                downloads=0,
             )
-            row = await self._get(uow.session, uuid.UUID(export_id))
-            await uow.commit()
-        return row
+        )
+        return await self._get(uow.session, uuid.UUID(export_id))
 
     async def decide(
-        self, actor: Actor, export_id: uuid.UUID, approve: bool, reason: str | None
+        self, uow: UnitOfWork, actor: Actor, export_id: uuid.UUID, approve: bool, reason: str | None
     ) -> Any:
-        async with self.runtime.unit_of_work() as uow:
-            await self._purge(uow.session)
-            row = await self._get(uow.session, export_id)
-            annotate(purpose=reason)
-            check_decision(
-                _roles(actor),
-                actor.username,
-                _unit(actor),
-                Unit.parse(row.approver_unit),
-                row.requested_by,
-                row.status,
-            )
-            now = self.runtime.clock.now()
-            values: dict[str, Any] = {
-                "decided_by": actor.username,
-                "decided_at": now,
-                "reason": reason,
+        await self._purge(uow.session)
+        row = await self._get(uow.session, export_id)
+        annotate(purpose=reason)
+        check_decision(
+            _roles(actor),
+            actor.username,
+            _unit(actor),
+            Unit.parse(row.approver_unit),
+            row.requested_by,
+            row.status,
+        )
+        now = self.runtime.clock.now()
+        values: dict[str, Any] = {
+            "decided_by": actor.username,
+            "decided_at": now,
+            "reason": reason,
+        }
+        if approve:
+            rows = await self.source.rows(uow.session, Unit.parse(row.population), row.fields)
+            hours = self.rules(Unit.parse(row.requester_unit)).download_hours
+            values |= {
+                "status": ExportStatus.APPROVED,
+                "content": to_csv(row.fields, rows),
+                "row_count": len(rows),
+                "expires_at": now + timedelta(hours=hours),
             }
-            if approve:
-                rows = await self.source.rows(uow.session, Unit.parse(row.population), row.fields)
-                hours = self.rules(Unit.parse(row.requester_unit)).download_hours
-                values |= {
-                    "status": ExportStatus.APPROVED,
-                    "content": to_csv(row.fields, rows),
-                    "row_count": len(rows),
-                    "expires_at": now + timedelta(hours=hours),
-                }
-            else:
-                values["status"] = ExportStatus.REJECTED
-            await uow.session.execute(
-                update(export).where(export.c.export_id == row.export_id).values(**values)
-            )
-            row = await self._get(uow.session, export_id)
-            await uow.commit()
-        return row
+        else:
+            values["status"] = ExportStatus.REJECTED
+        await uow.session.execute(
+            update(export).where(export.c.export_id == row.export_id).values(**values)
+        )
+        return await self._get(uow.session, export_id)
 
-    async def download(self, actor: Actor, export_id: uuid.UUID) -> tuple[str, bytes]:
-        async with self.runtime.unit_of_work() as uow:
-            row = await self._get(uow.session, export_id)
-            annotate(purpose=row.purpose)  # a download serves the approved purpose
-            expired = (
-                row.expires_at is not None and _aware(row.expires_at) <= self.runtime.clock.now()
-            )
-            try:
-                check_download(actor.username, row.requested_by, row.status, expired)
-            except ExportRefused as refused:
-                annotate(outcome=f"refused {refused.status} {refused.rule}")
-                await self._purge(uow.session)
-                await uow.commit()
-                raise
-            await uow.session.execute(
-                update(export)
-                .where(export.c.export_id == row.export_id)
-                .values(downloads=export.c.downloads + 1)
-            )
-            await uow.commit()
+    async def download(
+        self, uow: UnitOfWork, actor: Actor, export_id: uuid.UUID
+    ) -> tuple[str, bytes]:
+        """The file, counted as downloaded. A refusal raises after purging what expired: the
+        caller commits that purge (and the refusal's audit entry) all the same."""
+        row = await self._get(uow.session, export_id)
+        annotate(purpose=row.purpose)  # a download serves the approved purpose
+        expired = row.expires_at is not None and _aware(row.expires_at) <= self.runtime.clock.now()
+        try:
+            check_download(actor.username, row.requested_by, row.status, expired)
+        except ExportRefused as refused:
+            annotate(outcome=f"refused {refused.status} {refused.rule}")
+            await self._purge(uow.session)
+            raise
+        await uow.session.execute(
+            update(export)
+            .where(export.c.export_id == row.export_id)
+            .values(downloads=export.c.downloads + 1)
+        )
         return f"export-{row.export_id}.csv", bytes(row.content)
 
-    async def visible(self, actor: Actor, status: str | None) -> Sequence[Any]:
+    async def visible(self, uow: UnitOfWork, actor: Actor, status: str | None) -> Sequence[Any]:
         """The actor's own requests and those their unit decides, newest first."""
         query = (
             select(export)
@@ -213,10 +209,8 @@ class Exports:
         )
         if status is not None:
             query = query.where(export.c.status == status)
-        async with self.runtime.unit_of_work() as uow:
-            await self._purge(uow.session)
-            rows = (await uow.session.execute(query)).all()
-            await uow.commit()
+        await self._purge(uow.session)
+        rows = (await uow.session.execute(query)).all()
         return rows
 
     async def read(self, actor: Actor, export_id: uuid.UUID) -> Any:

@@ -158,7 +158,7 @@ class AuditAnchoring:
                 return None
             anchor = sign_anchor(self._signer, self.instance.name, seq, digest, datetime.now(UTC))
             for source, target in self.targets:
-                await uow.emit(anchor, source=source, target=target)
+                await uow.emitter(source)(anchor, target=target)
             await uow.commit()
         self.anchored = (seq, digest)
         log.info("audit chain anchored at entry %d with %d units above", seq, len(self.targets))

@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
@@ -335,32 +335,15 @@ class MessageConsumer:
         position: int | None,
     ) -> Decoded:
         self._verifier.check_units(signer, envelope)
-        found = self._handlers.lookup(envelope.type, envelope.schema_version)
-        if found is None:
-            supported = self._handlers.versions(envelope.type)
-            if not supported:
-                raise PermanentMessageError(f"unknown message type {envelope.type!r}")
-            raise PermanentMessageError(
-                f"unsupported schema version {envelope.schema_version} of {envelope.type!r}"
-                f" (supported: {', '.join(map(str, supported))})"
-            )
-        contract, handler = found
-        authorize(contract, envelope)  # before its payload is even parsed
-        try:
-            payload = contract.model_validate(envelope.payload)
-        except ValidationError as exc:
-            raise PermanentMessageError(
-                f"invalid payload for {envelope.type} v{envelope.schema_version}: {_errors(exc)}"
-            ) from exc
-        many = self._handlers.many(envelope.type, envelope.schema_version)
+        payload, handler, many = resolve(self._handlers, envelope)
         return Decoded(message, envelope, payload, handler, many, position)
 
     async def _apply(self, items: Sequence[Decoded]) -> None:
         """One transaction: inbox rows for the new messages, then their handlers' effects."""
         async with self._sessions() as session, session.begin():
-            fresh = await self._record_in_inbox(session, items)
-            for run in _runs(fresh):
-                await self._apply_run(session, run, len(items))
+            fresh = await apply_batch(
+                session, items, consumer=self.consumer_name, queue=self.topology.queue_name
+            )
         self.applied += len(fresh)
         self.batches += 1
         self.duplicates += len(items) - len(fresh)
@@ -369,52 +352,6 @@ class MessageConsumer:
             (item.envelope.type, "applied" if id(item) in applied else "duplicate")
             for item in items
         )
-
-    async def _record_in_inbox(
-        self, session: AsyncSession, items: Sequence[Decoded]
-    ) -> list[Decoded]:
-        """Record the batch's messages in the inbox, in one ``INSERT ... ON CONFLICT DO NOTHING
-        RETURNING``; return those it inserted (the new ones), in delivery order. A message
-        recorded before, or twice in the batch, is applied at most once."""
-        unique: dict[str, Decoded] = {}
-        for item in items:
-            unique.setdefault(item.message_id, item)
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "consumer": self.consumer_name,
-                "message_id": message_id,
-                "message_type": item.envelope.type,
-                "processed_at": now,
-            }
-            for message_id, item in unique.items()
-        ]
-        statement = _RECORD_NEW[session.get_bind().dialect.name]
-        inserted = await session.execute(statement, rows)  # one INSERT … VALUES for them all
-        new = set(inserted.scalars())
-        return [item for message_id, item in unique.items() if message_id in new]
-
-    async def _apply_run(self, session: AsyncSession, run: list[Decoded], batch_size: int) -> None:
-        """Apply consecutive messages: at once through a set-based handler, else one by one."""
-        queue = self.topology.queue_name
-        many = run[0].many
-        if many is not None:
-            with consumer_spans(
-                [(i.envelope, i.trace_headers) for i in run], queue=queue, batch_size=batch_size
-            ) as contexts:
-                await many(
-                    [
-                        HandlerContext(session, i.envelope, c)
-                        for i, c in zip(run, contexts, strict=True)
-                    ],
-                    [i.payload for i in run],
-                )
-            return
-        for item in run:
-            with consumer_span(
-                item.envelope, item.trace_headers, queue=queue, batch_size=batch_size
-            ):
-                await item.handler(HandlerContext(session, item.envelope), item.payload)
 
     async def _failed(self, item: Decoded, exc: Exception) -> None:
         attempt = _attempt(item.message)
@@ -516,6 +453,112 @@ class MessageConsumer:
         await _ack(message)
 
 
+class Applicable(Protocol):
+    """A message ready to apply: what :func:`apply_batch` needs of a delivery (the consumer's
+    :class:`Decoded`, or a test's in-process delivery, ``shared.messaging.testing``)."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+    @property
+    def payload(self) -> Contract: ...
+    @property
+    def handler(self) -> Handler: ...
+    @property
+    def many(self) -> ManyHandler | None: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def trace_headers(self) -> Any: ...
+
+
+_Item = TypeVar("_Item", bound=Applicable)
+
+
+def resolve(
+    handlers: HandlerRegistry, envelope: Envelope
+) -> tuple[Contract, Handler, ManyHandler | None]:
+    """The payload of ``envelope`` (its source authorized for its contract, the payload
+    validated against it) and the handlers that apply it; :class:`PermanentMessageError` if it
+    can never apply."""
+    found = handlers.lookup(envelope.type, envelope.schema_version)
+    if found is None:
+        supported = handlers.versions(envelope.type)
+        if not supported:
+            raise PermanentMessageError(f"unknown message type {envelope.type!r}")
+        raise PermanentMessageError(
+            f"unsupported schema version {envelope.schema_version} of {envelope.type!r}"
+            f" (supported: {', '.join(map(str, supported))})"
+        )
+    contract, handler = found
+    authorize(contract, envelope)  # before its payload is even parsed
+    try:
+        payload = contract.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise PermanentMessageError(
+            f"invalid payload for {envelope.type} v{envelope.schema_version}: {_errors(exc)}"
+        ) from exc
+    return payload, handler, handlers.many(envelope.type, envelope.schema_version)
+
+
+async def apply_batch(
+    session: AsyncSession, items: Sequence[_Item], *, consumer: str, queue: str
+) -> list[_Item]:
+    """Apply ``items`` in ``session``'s transaction (the caller commits): record them in the
+    inbox, then run the new ones' handlers, a run of consecutive messages sharing a set-based
+    handler at once. Returns the new ones (the others were applied before)."""
+    fresh = await _record_in_inbox(session, consumer, items)
+    for run in _runs(fresh):
+        await _apply_run(session, run, queue=queue, batch_size=len(items))
+    return fresh
+
+
+async def _record_in_inbox(
+    session: AsyncSession, consumer: str, items: Sequence[_Item]
+) -> list[_Item]:
+    """Record the batch's messages in the inbox, in one ``INSERT ... ON CONFLICT DO NOTHING
+    RETURNING``; return those it inserted (the new ones), in delivery order. A message
+    recorded before, or twice in the batch, is applied at most once."""
+    unique: dict[str, _Item] = {}
+    for item in items:
+        unique.setdefault(item.message_id, item)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "consumer": consumer,
+            "message_id": message_id,
+            "message_type": item.envelope.type,
+            "processed_at": now,
+        }
+        for message_id, item in unique.items()
+    ]
+    statement = _RECORD_NEW[session.get_bind().dialect.name]
+    inserted = await session.execute(statement, rows)  # one INSERT … VALUES for them all
+    new = set(inserted.scalars())
+    return [item for message_id, item in unique.items() if message_id in new]
+
+
+async def _apply_run(
+    session: AsyncSession, run: Sequence[Applicable], *, queue: str, batch_size: int
+) -> None:
+    """Apply consecutive messages: at once through a set-based handler, else one by one."""
+    many = run[0].many
+    if many is not None:
+        with consumer_spans(
+            [(i.envelope, i.trace_headers) for i in run], queue=queue, batch_size=batch_size
+        ) as contexts:
+            await many(
+                [
+                    HandlerContext(session, i.envelope, c)
+                    for i, c in zip(run, contexts, strict=True)
+                ],
+                [i.payload for i in run],
+            )
+        return
+    for item in run:
+        with consumer_span(item.envelope, item.trace_headers, queue=queue, batch_size=batch_size):
+            await item.handler(HandlerContext(session, item.envelope), item.payload)
+
+
 # Built once per dialect (decision 0019); executed with the batch's rows, SQLAlchemy sends one
 # multi-row INSERT ("insertmanyvalues") and RETURNING names only the rows it inserted.
 _RECORD_NEW = {
@@ -524,9 +567,9 @@ _RECORD_NEW = {
 }
 
 
-def _runs(items: Sequence[Decoded]) -> list[list[Decoded]]:
+def _runs(items: Sequence[_Item]) -> list[list[_Item]]:
     """Split into maximal runs of consecutive messages sharing a set-based handler (order kept)."""
-    runs: list[list[Decoded]] = []
+    runs: list[list[_Item]] = []
     for item in items:
         if runs and item.many is not None and runs[-1][0].many is item.many:
             runs[-1].append(item)

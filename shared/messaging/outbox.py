@@ -107,6 +107,12 @@ async def stage(
             session.info.setdefault(_STAGED_ROWS, []).extend(rows)
 
 
+def staged_in(session: AsyncSession) -> list[Envelope]:
+    """The envelopes ``session``'s transaction has staged so far (outside savepoints), in the
+    order staged: for tests and tools, read from memory (no statement)."""
+    return [Envelope.model_validate_json(row["body"]) for row in session.info.get(_STAGED_ROWS, ())]
+
+
 def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay) -> None:
     """Hand ``relay`` the rows each session of ``session_factory`` staged, when it commits
     (rows staged inside a savepoint are left to the relay's outbox read)."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from shared.audit import http as audit_http
+from shared.messaging.uow import UnitOfWork
 from shared.runtime import openapi
 from shared.runtime.errors import DomainError, FieldError, NotFound, error_response
 from shared.runtime.limits import (
@@ -45,6 +46,23 @@ async def get_runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+async def request_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work, committed at the request boundary: once the endpoint has
+    returned and its response is built, before the response is sent (``scope="function"``).
+    An endpoint that raises (a refusal, a failure) rolls it back; a failed commit is a 500,
+    so no response ever stands for a change that did not commit, nor a refusal for one that
+    did. The service layer stages and writes in it and never commits. Its session connects at
+    its first statement, so an endpoint that refuses before touching the database costs
+    nothing. An audited endpoint's entry commits in this transaction (``shared.audit``)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.unit_of_work() as uow:
+        yield uow
+        await uow.commit()
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
 # A proof's position in its list (at most a handful): bounded, so that no number reaches SQL
 # beyond what an integer column holds (that would be a 500, not a 404).
 ProofIndex = Annotated[int, Path(ge=0, le=999, description="the proof's position in its list")]
@@ -54,6 +72,22 @@ def require_hosted(runtime: ServiceRuntime, code: str, what: str) -> None:
     """404 for a unit this instance does not host: tenants never see each other."""
     if not runtime.hosts(code):
         raise NotFound(f"{what} {code} is not served here", rule="unit_not_served")
+
+
+def domain_refusal(request: Request, exc: DomainError) -> Response:
+    """How a refusal is answered (the one error model). An endpoint returns it instead of
+    raising only when what it did before refusing must commit all the same (an expired export
+    purged): a raised refusal rolls the request's unit of work back."""
+    # e.g. the Retry-After of a throttled login
+    headers: Mapping[str, str] = getattr(exc, "headers", {})
+    return refusal(
+        request,
+        exc.status_code,
+        exc.detail,
+        rule=exc.rule,
+        article=exc.article,
+        headers=headers,
+    )
 
 
 def refusal(
@@ -108,16 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        # e.g. the Retry-After of a throttled login
-        headers: Mapping[str, str] = getattr(exc, "headers", {})
-        return refusal(
-            request,
-            exc.status_code,
-            exc.detail,
-            rule=exc.rule,
-            article=exc.article,
-            headers=headers,
-        )
+        return domain_refusal(request, exc)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -14,13 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import Timestamp
 from shared.federation.config import UnitRef
 from shared.messaging.envelope import EVERY_TIER, Contract, contract
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.tables import probe
-from shared.runtime.app import RuntimeDep, require_hosted
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep, require_hosted
 from shared.runtime.errors import DomainError, NotFound
 from shared.security.authz import OBJECT, Access, requires
 from shared.security.principal import Role
@@ -82,7 +83,9 @@ def _unit(text: str) -> UnitRef:
 
 
 @router.post("/pings", status_code=202, response_model=PingRead, summary="Ping a unit")
-async def send_ping(body: PingCreate, runtime: RuntimeDep, access: OperatorAccess) -> PingRead:
+async def send_ping(
+    body: PingCreate, runtime: RuntimeDep, uow: UnitOfWorkDep, access: OperatorAccess
+) -> PingRead:
     """Send a probe from a hosted unit to any unit; poll the probe for its answer."""
     source, target = _unit(body.source), _unit(body.target)
     if source.tier != runtime.tier:
@@ -90,23 +93,24 @@ async def send_ping(body: PingCreate, runtime: RuntimeDep, access: OperatorAcces
     require_hosted(runtime, source.code, str(source.tier))
     access.check(source, not_found=f"{source} is not served here")
     probe_id, now = uuid.uuid4(), datetime.now(UTC)
-    async with runtime.unit_of_work() as uow:
-        await uow.session.execute(
-            insert(probe).values(
-                probe_id=str(probe_id), source=str(source), target=str(target), sent_at=now
-            )
+    await uow.session.execute(
+        insert(probe).values(
+            probe_id=str(probe_id), source=str(source), target=str(target), sent_at=now
         )
-        await uow.emit(Ping(probe_id=probe_id), source=source, target=target)
-        await uow.commit()
-    return await read_ping(probe_id, runtime, access)
+    )
+    await uow.emitter(source)(Ping(probe_id=probe_id), target=target)
+    return await _ping(uow.session, probe_id, access)
 
 
 @router.get("/pings/{probe_id}", response_model=PingRead, summary="A probe and its answer")
 async def read_ping(probe_id: uuid.UUID, runtime: RuntimeDep, access: OperatorAccess) -> PingRead:
     async with runtime.sessions() as session:
-        row = (
-            await session.execute(select(probe).where(probe.c.probe_id == str(probe_id)))
-        ).one_or_none()
+        return await _ping(session, probe_id, access)
+
+
+async def _ping(session: AsyncSession, probe_id: uuid.UUID, access: Access) -> PingRead:
+    query = select(probe).where(probe.c.probe_id == str(probe_id))
+    row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound("no such probe", rule="probe_not_found")
     access.check(UnitRef.parse(row.source), not_found="no such probe")

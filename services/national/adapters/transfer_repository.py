@@ -23,6 +23,7 @@ with its length (decision 0019).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -293,8 +294,8 @@ class TransferRepository:
 
     # -- transfers -------------------------------------------------------------------------
 
-    async def exists(self, transfer_id: str) -> bool:
-        found = await self.session.scalar(_EXISTS, {"transfer_id": transfer_id})
+    async def exists(self, transfer_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(_EXISTS, {"transfer_id": str(transfer_id)})
         return found is not None
 
     async def add(self, record: TransferRecord, steps: Sequence[Mapping[str, Any]]) -> None:
@@ -308,33 +309,36 @@ class TransferRepository:
         values |= {row["step_id"]: tuple(row[n] for n in _STEP_STATE) for row in steps}
         _stored(self.session)[record.transfer_id] = _Stored(record, values)
 
-    async def load(self, transfer_id: str, *, lock: bool = False) -> LoadedTransfer | None:
+    async def load(self, transfer_id: uuid.UUID, *, lock: bool = False) -> LoadedTransfer | None:
         """The transfer and its steps; ``lock`` holds its row until commit (PostgreSQL), so
         decisions, cancellations and stops of one transfer happen one after the other."""
         query = _LOAD_TRANSFER_LOCKED if lock else _LOAD_TRANSFER
+        key = {"transfer_id": str(transfer_id)}  # stored as text
         steps: Sequence[Row[Any]] = ()
         if not lock:
             # Without the lock (a reader), two statements may straddle a decision's commit
             # (PostgreSQL, read committed): steps first, so that the transfer's state is the
             # newer of the two — never "in progress" with no step open any more.
-            steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
-        record = (await self.session.scalars(query, {"transfer_id": transfer_id})).one_or_none()
+            steps = (await self.session.execute(_LOAD_STEPS, key)).all()
+        record = (await self.session.scalars(query, key)).one_or_none()
         if record is None:
             return None
         if lock:
-            steps = (await self.session.execute(_LOAD_STEPS, {"transfer_id": transfer_id})).all()
+            steps = (await self.session.execute(_LOAD_STEPS, key)).all()
         return self._loaded(record, steps)
 
-    async def lock_many(self, transfer_ids: Collection[str]) -> dict[str, LoadedTransfer]:
+    async def lock_many(
+        self, transfer_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, LoadedTransfer]:
         """:meth:`load` with ``lock`` for many transfers, in two statements; those that exist,
         by id. The rows are locked in the order of their ids (no deadlock between runs)."""
-        params = {"transfer_ids": sorted(transfer_ids)}
+        params = {"transfer_ids": sorted(str(t) for t in transfer_ids)}
         records = list(await self.session.scalars(_LOCK_TRANSFERS, params))
         steps: dict[str, list[Row[Any]]] = {r.transfer_id: [] for r in records}
         if records:
             for row in await self.session.execute(_LOAD_STEPS_OF, params):
                 steps[row.transfer_id].append(row)
-        return {r.transfer_id: self._loaded(r, steps[r.transfer_id]) for r in records}
+        return {uuid.UUID(r.transfer_id): self._loaded(r, steps[r.transfer_id]) for r in records}
 
     def _loaded(self, record: TransferRecord, steps: Sequence[Row[Any]]) -> LoadedTransfer:
         """Remember what the database holds (for :meth:`save`) and build the state machine."""

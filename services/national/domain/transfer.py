@@ -44,6 +44,7 @@ raise :class:`IllegalTransition` for anything not listed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -256,8 +257,9 @@ class Transfer:
     def open_step(self) -> Step | None:
         return next((s for s in self.steps if s.state is StepState.OPEN), None)
 
-    def step(self, step_id: str) -> Step | None:
-        return next((s for s in self.steps if s.step_id == step_id), None)
+    def step(self, step_id: uuid.UUID) -> Step | None:
+        key = str(step_id)  # steps keep their ids as the database stores them
+        return next((s for s in self.steps if s.step_id == key), None)
 
     def refuse(self, rule: str, reason: str, at: datetime) -> None:
         self._end(Action.REFUSE, rule, reason, at)

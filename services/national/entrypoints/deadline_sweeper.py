@@ -12,18 +12,18 @@ from services.national.adapters.transfer_repository import TransferRepository
 from services.national.entrypoints.periodic import PeriodicSweeper
 from services.national.service_layer.transfers.deadlines import SweepReport, sweep_deadlines
 from services.national.service_layer.transfers.notices import Outbox
+from shared.messaging.uow import UnitOfWork
 
 
 class DeadlineSweeper(PeriodicSweeper):
     name = "transfer-deadline-sweep"
 
-    async def sweep_once(self) -> SweepReport:
-        """One sweep for today, in one transaction."""
-        async with self._sessions() as session, session.begin():
-            return await sweep_deadlines(
-                TransferRepository(session),
-                Outbox(session),
-                self._deps.rulebook,
-                self._deps.clock.today(),
-                self._deps.clock.now(),
-            )
+    async def sweep(self, uow: UnitOfWork) -> SweepReport:
+        """One sweep for today."""
+        return await sweep_deadlines(
+            TransferRepository(uow.session),
+            Outbox(uow.session),
+            self._deps.rulebook,
+            self._deps.clock.today(),
+            self._deps.clock.now(),
+        )

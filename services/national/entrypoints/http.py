@@ -28,7 +28,7 @@ from services.national.service_layer.ports import division_of
 from shared.audit.recording import annotate, audited
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier, UnitRef
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.security.authz import (
     NATIONAL_UNIT,
     OBJECT,
@@ -153,7 +153,7 @@ async def read_review(review_id: uuid.UUID, runtime: RuntimeDep) -> ReviewRead:
     summary="Decide a review",
 )
 async def decide_review(
-    review_id: uuid.UUID, body: ReviewDecisionCreate, runtime: RuntimeDep
+    review_id: uuid.UUID, body: ReviewDecisionCreate, runtime: RuntimeDep, uow: UnitOfWorkDep
 ) -> ReviewRead:
     """``issue`` a student number (the exact dedup rules are checked again: if the document
     was registered meanwhile, the review closes as ``rejected`` with ``duplicate_registration``)
@@ -165,6 +165,5 @@ async def decide_review(
         division_of=partial(division_of, runtime.federation),
         now=datetime.now(UTC),
     )
-    async with runtime.unit_of_work() as uow:
-        review, matched = await reviews.decide_review(uow, review_id, decision)
+    review, matched = await reviews.decide_review(uow, review_id, decision)
     return ReviewRead.of(review, matched)

@@ -20,7 +20,7 @@ from services.national.service_layer.promotion import (
 )
 from shared.audit.recording import audited
 from shared.clock import Timestamp
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import NATIONAL_UNIT, Reach, requires
 from shared.security.principal import Role
@@ -137,16 +137,14 @@ class PromotionRead(BaseModel):
     response_model=PromotionRead,
     summary="Run the August 10 batch promotion of a school year",
 )
-async def run(body: PromotionCreate, runtime: RuntimeDep) -> PromotionRead:
+async def run(body: PromotionCreate, runtime: RuntimeDep, uow: UnitOfWorkDep) -> PromotionRead:
     """Move every enrolled student below their school's graduating grade up one grade, in
     one transaction, and tell each school once (``registry.promoted``). Idempotent per school
     year: a second call does nothing and answers the first run's report with ``ran: false``."""
     as_of = body.as_of or runtime.clock.today()
-    async with runtime.unit_of_work() as uow:
-        report = await run_promotion(
-            uow.session, runtime.federation, body.school_year, as_of, runtime.clock.now()
-        )
-        await uow.commit()
+    report = await run_promotion(
+        uow.session, runtime.federation, body.school_year, as_of, runtime.clock.now()
+    )
     return PromotionRead.of(report)
 
 

@@ -14,11 +14,10 @@ from pydantic import BaseModel, Field
 
 from services.national.adapters.status_repository import StatusRepository
 from services.national.entrypoints.transfer_http import DepsDep, NationalOperator
-from services.national.service_layer.ports import emit_in
 from services.national.service_layer.status_changes import sweep_suspensions
 from shared.audit.recording import audited
-from shared.federation.config import Tier, UnitRef
-from shared.runtime.app import RuntimeDep
+from shared.federation.config import NATIONAL, Tier, UnitRef
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, requires
 
@@ -67,18 +66,16 @@ async def read_status_change(
     dependencies=[audited("sweep", "suspensions", object_id=None), NationalOperator],
 )
 async def run_suspension_sweep(
-    body: SuspensionSweepCreate, runtime: RuntimeDep, deps: DepsDep
+    body: SuspensionSweepCreate, uow: UnitOfWorkDep, deps: DepsDep
 ) -> SuspensionSweepRead:
     """Suspensions whose end is before ``as_of`` (default today) and were neither resumed nor
     extended become ``other_departure`` in provinces whose rules say
     ``lapse_to_other_departure`` (LS 2(二)3), each announced to its school and province; the
     others are counted and left to their schools. Running it again changes nothing."""
     as_of = body.as_of or deps.clock.today()
-    async with runtime.unit_of_work() as uow:
-        report = await sweep_suspensions(
-            uow.session, emit_in(uow, None), deps.rulebook, as_of, deps.clock.now()
-        )
-        await uow.commit()
+    report = await sweep_suspensions(
+        uow.session, uow.emitter(NATIONAL), deps.rulebook, as_of, deps.clock.now()
+    )
     return SuspensionSweepRead(
         as_of=report.as_of, lapsed=report.lapsed, left_to_schools=report.left_to_schools
     )

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 from services.national.entrypoints.periodic import PeriodicSweeper
 from services.national.service_layer.status_changes import SuspensionSweep, sweep_suspensions
-from shared.federation.config import NATIONAL, UnitRef
-from shared.messaging.envelope import Contract, build_envelope
-from shared.messaging.outbox import stage
+from shared.federation.config import NATIONAL
+from shared.messaging.uow import UnitOfWork
 
 
 class SuspensionSweeper(PeriodicSweeper):
     name = "suspension-sweep"
 
-    async def sweep_once(self) -> SuspensionSweep:
-        """One sweep for today, in one transaction."""
-        async with self._sessions() as session, session.begin():
-
-            async def emit(payload: Contract, *, target: UnitRef) -> object:
-                await stage(session, [build_envelope(payload, source=NATIONAL, target=target)])
-                return None
-
-            return await sweep_suspensions(
-                session, emit, self._deps.rulebook, self._deps.clock.today(), self._deps.clock.now()
-            )
+    async def sweep(self, uow: UnitOfWork) -> SuspensionSweep:
+        """One sweep for today."""
+        return await sweep_suspensions(
+            uow.session,
+            uow.emitter(NATIONAL),
+            self._deps.rulebook,
+            self._deps.clock.today(),
+            self._deps.clock.now(),
+        )

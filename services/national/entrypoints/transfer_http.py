@@ -31,7 +31,7 @@ from services.national.service_layer.transfers.decisions import intervene
 from services.national.service_layer.transfers.notices import Outbox
 from shared.audit.recording import audited
 from shared.federation.config import Tier, UnitRef
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import (
     NATIONAL_UNIT,
@@ -143,7 +143,7 @@ async def intervene_in_step(
     transfer_id: uuid.UUID,
     step_id: uuid.UUID,
     body: InterventionCreate,
-    runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
     deps: DepsDep,
     request: Request,
 ) -> TransferRead:
@@ -152,20 +152,18 @@ async def intervene_in_step(
     the saga goes on as if the province had decided. 422 ``not_entitled`` when national is
     not the step's superior or the step is not overdue; 409 ``step_not_open`` when it is
     decided or void already."""
-    async with runtime.unit_of_work() as uow:
-        ctx = SagaContext(
-            uow.session, deps.rulebook, Outbox(uow.session), deps.clock.today(), deps.clock.now()
-        )
-        await intervene(
-            ctx,
-            str(transfer_id),
-            str(step_id),
-            approve=body.decision == "approve",
-            decided_by=request.state.principal.username,  # NationalApprover authenticated it
-            reason=body.reason,
-        )
-        loaded = await queries.get_transfer(ctx.transfers, transfer_id)
-        await uow.commit()
+    ctx = SagaContext(
+        uow.session, deps.rulebook, Outbox(uow.session), deps.clock.today(), deps.clock.now()
+    )
+    await intervene(
+        ctx,
+        transfer_id,
+        step_id,
+        approve=body.decision == "approve",
+        decided_by=request.state.principal.username,  # NationalApprover authenticated it
+        reason=body.reason,
+    )
+    loaded = await queries.get_transfer(ctx.transfers, transfer_id)
     return TransferRead.of(loaded)
 
 
@@ -175,19 +173,17 @@ async def intervene_in_step(
     response_model=SweepRead,
     summary="Run the transfer deadline sweep",
 )
-async def run_deadline_sweep(body: SweepCreate, runtime: RuntimeDep, deps: DepsDep) -> SweepRead:
+async def run_deadline_sweep(body: SweepCreate, uow: UnitOfWorkDep, deps: DepsDep) -> SweepRead:
     """Send the reminders and overdue reports due on ``as_of`` (default today). Each step is
     reminded and reported at most once, however often this runs."""
     as_of = body.as_of or deps.clock.today()
-    async with runtime.unit_of_work() as uow:
-        report = await sweep_deadlines(
-            TransferRepository(uow.session),
-            Outbox(uow.session),
-            deps.rulebook,
-            as_of,
-            deps.clock.now(),
-        )
-        await uow.commit()
+    report = await sweep_deadlines(
+        TransferRepository(uow.session),
+        Outbox(uow.session),
+        deps.rulebook,
+        as_of,
+        deps.clock.now(),
+    )
     return SweepRead(
         as_of=report.as_of,
         reminders=report.reminders,

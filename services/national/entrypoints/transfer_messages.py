@@ -70,7 +70,7 @@ def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
         try:
             await cancel_transfer(
                 saga_context(ctx, deps),
-                str(cancel.transfer_id),
+                cancel.transfer_id,
                 str(ctx.envelope.source),
                 cancel.reason,
             )
@@ -90,8 +90,8 @@ def step_decision(ctx: HandlerContext, decided: TransferStepDecided) -> StepDeci
     if decided.decided_unit != sender:
         raise NotAParty(f"decided_unit {decided.decided_unit} is not the sender {sender}")
     return StepDecision(
-        transfer_id=str(decided.transfer_id),
-        step_id=str(decided.step_id),
+        transfer_id=decided.transfer_id,
+        step_id=decided.step_id,
         approve=decided.decision == "approve",
         decided_by=decided.decided_by,
         decided_unit=sender,

@@ -15,7 +15,7 @@ from shared.audit.recording import audited
 from shared.contracts.verification import VerificationFinding
 from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.rules import load_province_rules
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, PathUnit, Reach, requires
 from shared.security.principal import Role
@@ -103,23 +103,21 @@ class UnclaimedPage(BaseModel):
     dependencies=[audited("open", "verification_campaign", object_id=None)],
 )
 async def open_campaign(
-    body: CampaignCreate, runtime: RuntimeDep, access: CampaignOpener
+    body: CampaignCreate, runtime: RuntimeDep, uow: UnitOfWorkDep, access: CampaignOpener
 ) -> CampaignRead:
     """Every school of the scope is asked to confirm its roster
     (``verification.campaign_opened``). 409 ``campaign_exists`` for a term and scope opened
     before; 422 ``unknown_scope``. National's operators open any; a province's operators or
     approvers open their province's (404 for another's)."""
     access.check(_scope_unit(body.scope), not_found=f"scope {body.scope} is not served here")
-    async with runtime.unit_of_work() as uow:
-        campaign = await verification.open_campaign(
-            uow.session,
-            runtime.federation,
-            body.term,
-            body.scope,
-            body.opened_on or runtime.clock.today(),
-            runtime.clock.now(),
-        )
-        await uow.commit()
+    campaign = await verification.open_campaign(
+        uow.session,
+        runtime.federation,
+        body.term,
+        body.scope,
+        body.opened_on or runtime.clock.today(),
+        runtime.clock.now(),
+    )
     return CampaignRead.of(verification.CampaignView(campaign, []))
 
 

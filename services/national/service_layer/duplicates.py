@@ -28,7 +28,7 @@ from services.national.domain.duplicates import (
     request_refusal,
     required_units,
 )
-from services.national.service_layer.ports import DECIDED_BY, Emit, province_of
+from services.national.service_layer.ports import DECIDED_BY, province_of
 from shared.contracts.duplicates import (
     DuplicateApprovalDecided,
     DuplicateApprovalRequested,
@@ -39,6 +39,7 @@ from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import ProofRef
 from shared.federation.config import Federation, Tier, UnitRef
 from shared.messaging.authorization import NotAParty
+from shared.messaging.emit import Emit
 from shared.messaging.errors import PermanentMessageError
 
 log = logging.getLogger(__name__)

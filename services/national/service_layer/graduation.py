@@ -32,7 +32,7 @@ from services.national.domain.graduation import (
 )
 from services.national.domain.status import BY_CHANGE
 from services.national.domain.transfer_rules import GRADUATING_GRADE
-from services.national.service_layer.ports import DECIDED_BY, Emit, tell_school_and_province
+from services.national.service_layer.ports import DECIDED_BY, tell_school_and_province
 from shared.contracts.graduation import (
     GraduationBatchApproved,
     GraduationBatchDecided,
@@ -40,6 +40,7 @@ from shared.contracts.graduation import (
     GraduationRefusal,
 )
 from shared.federation.config import Federation
+from shared.messaging.emit import Emit
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from services.national.domain.key_fields import (
 )
 from services.national.service_layer.ports import (
     DECIDED_BY,
-    Emit,
     load_view,
     tell_school_and_province,
 )
 from shared.contracts.registration import KeyFieldChangeApproved, KeyFieldChangeDecided
+from shared.messaging.emit import Emit
 from shared.resident_id import normalise
 
 RULE_UNKNOWN_STUDENT = "unknown_student_number"

@@ -1,35 +1,16 @@
-"""What the use cases need from outside: a way to emit messages, and where schools are."""
+"""What the use cases share: telling a school and its province, where schools are, the registry
+view dedup checks against. (Messages go out through ``shared.messaging.emit.Emit``.)"""
 
 from __future__ import annotations
-
-import uuid
-from typing import Protocol
 
 from services.national.adapters.repository import NationalRepository
 from services.national.domain.dedup import RegistryView
 from services.national.domain.identity import Person
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
+from shared.messaging.emit import Emit
 from shared.messaging.envelope import Contract
-from shared.messaging.uow import UnitOfWork
 
 DECIDED_BY = str(NATIONAL)
-
-
-class Emit(Protocol):
-    """Stage a message in the current transaction (``HandlerContext.emit`` fits)."""
-
-    async def __call__(self, payload: Contract, *, target: UnitRef) -> object: ...
-
-
-def emit_in(uow: UnitOfWork, correlation_id: uuid.UUID | None) -> Emit:
-    """An :class:`Emit` for an HTTP unit of work: national is the source."""
-
-    async def emit(payload: Contract, *, target: UnitRef) -> object:
-        return await uow.emit(
-            payload, source=NATIONAL, target=target, correlation_id=correlation_id
-        )
-
-    return emit
 
 
 async def tell_school_and_province(emit: Emit, payload: Contract, school_code: str) -> None:

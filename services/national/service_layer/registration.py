@@ -20,7 +20,6 @@ from services.national.domain.numbers import SerialKey, TemporarySerials
 from services.national.domain.registration import Issued, Verdict, decide_batch
 from services.national.service_layer.ports import (
     DECIDED_BY,
-    Emit,
     load_view,
     province_of,
     tell_school_and_province,
@@ -31,6 +30,7 @@ from shared.contracts.registration import (
     RegistrationItem,
     RegistrationOutcome,
 )
+from shared.messaging.emit import Emit
 
 ENROLLED = "enrolled"
 

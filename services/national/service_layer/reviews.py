@@ -23,8 +23,6 @@ from services.national.domain.numbers import TemporarySerials
 from services.national.domain.registration import Issued, decide_reviewed
 from services.national.service_layer.ports import (
     DECIDED_BY,
-    Emit,
-    emit_in,
     load_view,
     tell_school_and_province,
 )
@@ -36,6 +34,8 @@ from services.national.service_layer.registration import (
     serial_row,
 )
 from shared.contracts.registration import RegistrationBatchDecided, RegistrationOutcome
+from shared.federation.config import NATIONAL
+from shared.messaging.emit import Emit
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.errors import Conflict, NotFound
 
@@ -78,11 +78,10 @@ async def decide_review(
     outcome, closing = await _outcome(repo, review, decision)
     if not await repo.close_review(review.review_id, closing):
         raise Conflict(f"review {review_id} was already decided", rule=RULE_ALREADY_DECIDED)
-    emit = emit_in(uow, uuid.UUID(review.correlation_id))
-    await _tell(emit, review, outcome)
-    result = await get_review(repo, review_id)
-    await uow.commit()
-    return result
+    await _tell(
+        uow.emitter(NATIONAL, correlation_id=uuid.UUID(review.correlation_id)), review, outcome
+    )
+    return await get_review(repo, review_id)
 
 
 async def _outcome(

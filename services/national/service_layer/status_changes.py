@@ -42,10 +42,11 @@ from services.national.domain.status_rules import (
     years_before,
 )
 from services.national.service_layer.key_fields import find_entry
-from services.national.service_layer.ports import DECIDED_BY, Emit, tell_school_and_province
+from services.national.service_layer.ports import DECIDED_BY, tell_school_and_province
 from services.national.service_layer.transfers.closing import stop_active_transfer
 from services.national.service_layer.transfers.rulebook import Rulebook
 from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, StatusChangeFacts
+from shared.messaging.emit import Emit
 from shared.rules import StatusChangeRules
 
 log = logging.getLogger(__name__)

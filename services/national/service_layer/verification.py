@@ -31,7 +31,6 @@ from services.national.domain.verification import (
     compare,
     unclaimed_before,
 )
-from services.national.service_layer.ports import Emit
 from shared.clock import CHINA
 from shared.contracts.verification import (
     RosterConfirmed,
@@ -40,6 +39,7 @@ from shared.contracts.verification import (
     VerificationFindings,
 )
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
+from shared.messaging.emit import Emit
 from shared.messaging.envelope import build_envelope
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.outbox import stage

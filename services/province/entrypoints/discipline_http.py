@@ -15,6 +15,7 @@ from services.province.entrypoints.http import ArchiveOfSchool, hosted_school
 from services.province.service_layer import discipline
 from shared.audit.recording import audited
 from shared.federation.config import Tier
+from shared.runtime.app import UnitOfWorkDep
 from shared.runtime.service import ServiceRuntime
 from shared.security.authz import PathUnit, Reach, requires
 from shared.security.principal import Role
@@ -80,7 +81,7 @@ def build_discipline_router(runtime: ServiceRuntime) -> APIRouter:
         ],
     )
     async def record(
-        school_code: str, student_number: str, body: DisciplineCreate
+        school_code: str, student_number: str, body: DisciplineCreate, uow: UnitOfWorkDep
     ) -> DisciplineRead:
         """Refused: ``discipline_in_future``, ``discipline_term_too_long`` (over six months),
         ``discipline_shortened_without_reason`` (ZJ art. 23); 404 ``archive_not_found``."""
@@ -90,7 +91,7 @@ def build_discipline_router(runtime: ServiceRuntime) -> APIRouter:
         )
         today = runtime.clock.today()
         done = await discipline.record(
-            runtime.sessions,
+            uow.session,
             school.province,
             school.code,
             student_number,
@@ -125,18 +126,22 @@ def build_discipline_router(runtime: ServiceRuntime) -> APIRouter:
         dependencies=[audited("lift", "discipline"), RegistrarOfSchool],
     )
     async def lift(
-        school_code: str, student_number: str, record_id: uuid.UUID, body: LiftingCreate
+        school_code: str,
+        student_number: str,
+        record_id: uuid.UUID,
+        body: LiftingCreate,
+        uow: UnitOfWorkDep,
     ) -> DisciplineRead:
         """Refused: ``discipline_term_not_served`` (422), ``discipline_already_lifted`` (409);
         404 ``discipline_record_not_found``."""
         school = hosted_school(runtime, school_code)
         today = runtime.clock.today()
         done = await discipline.lift(
-            runtime.sessions,
+            uow.session,
             school.province,
             school.code,
             student_number,
-            str(record_id),
+            record_id,
             body.lifted_on or today,
             runtime.clock.now(),
         )

@@ -16,8 +16,7 @@ from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier, UnitRef
-from shared.messaging.envelope import Contract
-from shared.runtime.app import require_hosted
+from shared.runtime.app import UnitOfWorkDep, require_hosted
 from shared.runtime.errors import NotFound
 from shared.runtime.service import ServiceRuntime
 from shared.security.authz import READERS, PathUnit, Reach, requires
@@ -80,21 +79,22 @@ def build_router(runtime: ServiceRuntime) -> APIRouter:
             requires(Role.OPERATOR, unit=THE_PROVINCE, reach=Reach.OWN),
         ],
     )
-    async def run_dropout_sweep(province_code: str, body: DropoutSweepCreate) -> DropoutSweepRead:
+    async def run_dropout_sweep(
+        province_code: str, body: DropoutSweepCreate, uow: UnitOfWorkDep
+    ) -> DropoutSweepRead:
         """Every migrant dropout's archive due by ``as_of`` goes to the province of the hukou
         county (N2013 art. 22: 每学期末); set-based per run, each archive once."""
         require_hosted(runtime, province_code, "province")
         as_of = body.as_of or runtime.clock.today()
         source = UnitRef(tier=Tier.PROVINCE, code=province_code)
-        async with runtime.unit_of_work() as uow:
-
-            async def emit(payload: Contract, target: UnitRef) -> object:
-                return await uow.emit(payload, source=source, target=target)
-
-            report = await hand_over_dropout_archives(
-                uow.session, province_code, runtime.federation, emit, as_of, runtime.clock.now()
-            )
-            await uow.commit()
+        report = await hand_over_dropout_archives(
+            uow.session,
+            province_code,
+            runtime.federation,
+            uow.emitter(source),
+            as_of,
+            runtime.clock.now(),
+        )
         return DropoutSweepRead(as_of=as_of, sent=report.sent, no_recipient=report.no_recipient)
 
     @router.get(

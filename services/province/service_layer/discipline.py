@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.province.adapters.orm import Archive, ArchiveEntry
 from services.province.adapters.repository import ArchiveRepository
 from services.province.domain.archive import EntryKind, Section
@@ -56,7 +58,7 @@ class Imposed:
 
 
 async def record(
-    sessions: SessionFactory,
+    session: AsyncSession,
     province: str,
     school_code: str,
     student_number: str,
@@ -72,22 +74,20 @@ async def record(
         raise DomainError(refusal.message, rule=refusal.rule)
     record_id = str(uuid.uuid4())
     ends_on = term_ends_on(imposed.imposed_on, imposed.term_months)
-    async with sessions() as session:
-        archives = ArchiveRepository(session, province)
-        archive = await _live_archive(archives, school_code, student_number)
-        data = {
-            "record_id": record_id,
-            "kind": imposed.kind.value,
-            "reason": imposed.reason,
-            "term_months": imposed.term_months,
-            "term_ends_on": ends_on.isoformat(),
-            "shortened_reason": imposed.shortened_reason,
-            "school_code": school_code,
-        }
-        await archives.add_entries(
-            [_entry(archive, EntryKind.DISCIPLINE, imposed.imposed_on, record_id, data, now)]
-        )
-        await session.commit()
+    archives = ArchiveRepository(session, province)
+    archive = await _live_archive(archives, school_code, student_number)
+    data = {
+        "record_id": record_id,
+        "kind": imposed.kind.value,
+        "reason": imposed.reason,
+        "term_months": imposed.term_months,
+        "term_ends_on": ends_on.isoformat(),
+        "shortened_reason": imposed.shortened_reason,
+        "school_code": school_code,
+    }
+    await archives.add_entries(
+        [_entry(archive, EntryKind.DISCIPLINE, imposed.imposed_on, record_id, data, now)]
+    )
     log.info("discipline record %s added to archive %s", record_id, archive.archive_id)
     return DisciplineRecord(
         record_id,
@@ -102,32 +102,31 @@ async def record(
 
 
 async def lift(
-    sessions: SessionFactory,
+    session: AsyncSession,
     province: str,
     school_code: str,
     student_number: str,
-    record_id: str,
+    record_id: uuid.UUID,
     lifted_on: date,
     now: datetime,
 ) -> DisciplineRecord:
     """Lift a record whose term is served (解除处分, ZJ art. 23)."""
-    async with sessions() as session:
-        archives = ArchiveRepository(session, province)
-        archive = await _live_archive(archives, school_code, student_number)
-        records = _records(await archives.discipline_entries(archive.archive_id))
-        found = next((r for r in records if r.record_id == record_id), None)
-        if found is None:
-            raise NotFound(
-                "no such discipline record in this archive", rule="discipline_record_not_found"
-            )
-        refusal = lifting_refusal(found.term_ends_on, found.lifted_on is not None, lifted_on)
-        if refusal is not None:
-            error = Conflict if found.lifted_on is not None else DomainError
-            raise error(refusal.message, rule=refusal.rule)
-        data = {"record_id": record_id, "school_code": school_code}
-        entry = _entry(archive, EntryKind.DISCIPLINE_LIFTED, lifted_on, record_id, data, now)
-        await archives.add_entries([entry])
-        await session.commit()
+    key = str(record_id)  # as the archive's entries hold it (JSON)
+    archives = ArchiveRepository(session, province)
+    archive = await _live_archive(archives, school_code, student_number)
+    records = _records(await archives.discipline_entries(archive.archive_id))
+    found = next((r for r in records if r.record_id == key), None)
+    if found is None:
+        raise NotFound(
+            "no such discipline record in this archive", rule="discipline_record_not_found"
+        )
+    refusal = lifting_refusal(found.term_ends_on, found.lifted_on is not None, lifted_on)
+    if refusal is not None:
+        error = Conflict if found.lifted_on is not None else DomainError
+        raise error(refusal.message, rule=refusal.rule)
+    data = {"record_id": key, "school_code": school_code}
+    entry = _entry(archive, EntryKind.DISCIPLINE_LIFTED, lifted_on, key, data, now)
+    await archives.add_entries([entry])
     log.info("discipline record %s lifted in archive %s", record_id, archive.archive_id)
     return DisciplineRecord(**{**vars(found), "lifted_on": lifted_on})
 

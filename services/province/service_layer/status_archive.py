@@ -21,7 +21,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,7 @@ from services.province.service_layer.archive_transfer import snapshot
 from shared.contracts.status import DropoutArchiveHandedOver, StatusChangeDecided
 from shared.federation.config import Federation, Tier, UnitRef
 from shared.federation.links import status_proof_url
-from shared.messaging.envelope import Contract
+from shared.messaging.emit import Emit
 from shared.messaging.errors import PermanentMessageError
 from shared.rules import StatusChangeRules
 
@@ -159,12 +159,6 @@ class HandoverSweep:
     no_recipient: int
 
 
-class Emit(Protocol):
-    """Stage a message from the province in the current transaction."""
-
-    async def __call__(self, payload: Contract, target: UnitRef) -> object: ...
-
-
 async def hand_over_dropout_archives(
     session: AsyncSession,
     province: str,
@@ -201,7 +195,7 @@ async def hand_over_dropout_archives(
             hukou_county=row.hukou_county,
             archive=copy,
         )
-        await emit(handed, UnitRef(tier=Tier.PROVINCE, code=target))
+        await emit(handed, target=UnitRef(tier=Tier.PROVINCE, code=target))
         await archives.add_entries([_sent_entry(row, now)])
         await dropouts.settle(row.change_id, DropoutHandoverState.SENT, now)
         sent += 1

@@ -24,7 +24,7 @@ from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
 from shared.federation.config import Tier, UnitRef
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.security.authz import OBJECT, READERS, Access, requires
 
 ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NATIONAL])]
@@ -89,22 +89,22 @@ async def request_resolution(
     school: SchoolDep,
     body: DuplicateResolutionCreate,
     runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
 ) -> DuplicateResolutionAccepted:
     """Refused: ``not_a_refused_duplicate``, ``student_number_mismatch``,
     ``attendance_proof_required`` (422), ``duplicate_resolution_pending`` (409)."""
-    async with runtime.unit_of_work() as uow:
-        resolution_id = await duplicates.request_resolution(
-            uow,
-            school,
-            body.registration_id,
-            body.student_number,
-            body.other_school,
-            body.reason,
-            body.proofs,
-            max_proof_bytes=settings.max_proof_bytes,
-            now=runtime.clock.now(),
-        )
+    resolution_id = await duplicates.request_resolution(
+        uow,
+        school,
+        body.registration_id,
+        body.student_number,
+        body.other_school,
+        body.reason,
+        body.proofs,
+        max_proof_bytes=settings.max_proof_bytes,
+        now=runtime.clock.now(),
+    )
     return DuplicateResolutionAccepted(resolution_id=resolution_id)
 
 

@@ -23,7 +23,7 @@ from services.school.service_layer import graduation
 from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.contracts.graduation import MAX_GRADUATION_BATCH, GraduationItem
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1", tags=["graduation"])
 
@@ -87,23 +87,26 @@ class GraduationListRead(BaseModel):
     dependencies=[audited("submit", "graduation_list", object_id=None), RegistrarOfSchool],
 )
 async def submit_graduation_list(
-    school: SchoolDep, body: GraduationListCreate, runtime: RuntimeDep, on: TodayDep
+    school: SchoolDep,
+    body: GraduationListCreate,
+    runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
+    on: TodayDep,
 ) -> GraduationListAccepted:
     """One list per request, one message to the authority. Refused (422, ``type`` = rule) per
     line: ``not_on_roster``, ``graduation_is_final`` (never rolled back),
     ``student_transferred_out``, ``status_change_not_allowed``, ``not_graduating_grade``,
     ``graduation_pending``; for the list: ``graduation_deadline_passed`` (after July 30
     without ``late_reason``), ``graduation_year_not_open``."""
-    async with runtime.unit_of_work() as uow:
-        batch_id = await graduation.submit_list(
-            uow,
-            school,
-            body.graduation_year,
-            body.items,
-            body.late_reason,
-            today=on,
-            now=runtime.clock.now(),
-        )
+    batch_id = await graduation.submit_list(
+        uow,
+        school,
+        body.graduation_year,
+        body.items,
+        body.late_reason,
+        today=on,
+        now=runtime.clock.now(),
+    )
     return GraduationListAccepted(batch_id=batch_id)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.config import PROOF_BODY_LIMIT, UPLOAD_BODY_LIMIT, SchoolSettings
 from services.school.domain.registration import RegistrationStatus
@@ -41,7 +42,13 @@ from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier
-from shared.runtime.app import RuntimeDep, refusal, require_hosted, validation_refusal
+from shared.runtime.app import (
+    RuntimeDep,
+    UnitOfWorkDep,
+    refusal,
+    require_hosted,
+    validation_refusal,
+)
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, PathUnit, Reach, requires
 from shared.security.principal import Role
@@ -102,7 +109,7 @@ router = APIRouter(prefix="/api/v1")
     summary="Register a newly enrolled student (学籍建立)",
 )
 async def register_student(
-    school: SchoolDep, body: StudentCreate, runtime: RuntimeDep, on: TodayDep
+    school: SchoolDep, body: StudentCreate, uow: UnitOfWorkDep, on: TodayDep
 ) -> RegistrationAccepted:
     """Check the student and apply for a student number.
 
@@ -119,10 +126,9 @@ async def register_student(
     the basic info sent to the school's registry authority. Poll the ``self`` link.
     """
     basic = BasicInfo.model_validate(body.model_dump(exclude={"extended"}))
-    async with runtime.unit_of_work() as uow:
-        registration_id = await registration.register_student(
-            uow, school, basic, body.extended, today=on
-        )
+    registration_id = await registration.register_student(
+        uow, school, basic, body.extended, today=on
+    )
     return RegistrationAccepted(
         registration_id=registration_id, links={"self": _registration_link(registration_id)}
     )
@@ -283,7 +289,7 @@ async def submit_key_field_change(
     school: SchoolDep,
     student_number: str,
     body: KeyFieldChangeCreate,
-    runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
     on: TodayDep,
 ) -> KeyFieldChangeAccepted:
@@ -296,17 +302,16 @@ async def submit_key_field_change(
     change per student at a time (409 ``change_pending``). Poll the ``self`` link: once
     applied, a temporary L number becomes the G number of a newly recorded resident ID.
     """
-    async with runtime.unit_of_work() as uow:
-        change_id = await key_field_change.submit_change(
-            uow,
-            school,
-            student_number.strip().upper(),
-            body.changes,
-            body.reason,
-            body.proofs,
-            today=on,
-            max_proof_bytes=settings.max_proof_bytes,
-        )
+    change_id = await key_field_change.submit_change(
+        uow,
+        school,
+        student_number.strip().upper(),
+        body.changes,
+        body.reason,
+        body.proofs,
+        today=on,
+        max_proof_bytes=settings.max_proof_bytes,
+    )
     return KeyFieldChangeAccepted(
         change_id=change_id, links={"self": f"/api/v1/key-field-changes/{change_id}"}
     )
@@ -386,6 +391,7 @@ async def create_admission_job(
     school: SchoolDep,
     file: Annotated[UploadFile, File(description="the intake: .csv (UTF-8) or .xlsx")],
     runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
     on: TodayDep,
 ) -> AdmissionJobRead:
@@ -426,9 +432,9 @@ async def create_admission_job(
     data = await file.read(settings.max_upload_bytes + 1)
     upload = admission.Upload(file.filename, data)
     job_id = await admission.admit_file(
-        runtime.sessions, school, upload, settings=settings, today=on
+        uow, runtime.sessions, school, upload, settings=settings, today=on
     )
-    return await _admission_job(job_id, runtime, runtime.hosts)
+    return await _admission_job(job_id, uow.session, runtime.hosts)
 
 
 @router.get(
@@ -441,14 +447,14 @@ async def create_admission_job(
 async def read_admission_job(
     job_id: uuid.UUID, runtime: RuntimeDep, access: ObjectReader
 ) -> AdmissionJobRead:
-    return await _admission_job(job_id, runtime, access.sees(Tier.SCHOOL, runtime.hosts))
+    async with runtime.sessions() as session:
+        return await _admission_job(job_id, session, access.sees(Tier.SCHOOL, runtime.hosts))
 
 
 async def _admission_job(
-    job_id: uuid.UUID, runtime: RuntimeDep, visible: Callable[[str], bool]
+    job_id: uuid.UUID, session: AsyncSession, visible: Callable[[str], bool]
 ) -> AdmissionJobRead:
-    async with runtime.sessions() as session:
-        view = await admission.get_job(session, job_id, visible)
+    view = await admission.get_job(session, job_id, visible)
     job = view.job
     base = f"/api/v1/admission-jobs/{job_id}"
     return AdmissionJobRead(

@@ -34,7 +34,7 @@ from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier
 from shared.rules import load_province_rules
-from shared.runtime.app import ProofIndex, RuntimeDep
+from shared.runtime.app import ProofIndex, RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, requires
 
@@ -151,7 +151,11 @@ class StatusChangePage(BaseModel):
     dependencies=[audited("request_status_change", "student", object_id=None), RegistrarOfSchool],
 )
 async def submit_status_change(
-    school: SchoolDep, body: StatusChangeCreate, runtime: RuntimeDep, settings: SettingsDep
+    school: SchoolDep,
+    body: StatusChangeCreate,
+    runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
+    settings: SettingsDep,
 ) -> StatusChangeAccepted:
     """Send a status change to the school's registry authority; the proofs stay here.
 
@@ -164,17 +168,16 @@ async def submit_status_change(
     the registry and answers: poll ``self``.
     """
     rules = load_province_rules(runtime.settings.federation_config, school.province)
-    async with runtime.unit_of_work() as uow:
-        change_id = await status_changes.submit_change(
-            uow,
-            school,
-            body.student_number.strip().upper(),
-            body.facts(),
-            body.reason,
-            body.proofs,
-            rules.status_change,
-            max_proof_bytes=settings.max_proof_bytes,
-        )
+    change_id = await status_changes.submit_change(
+        uow,
+        school,
+        body.student_number.strip().upper(),
+        body.facts(),
+        body.reason,
+        body.proofs,
+        rules.status_change,
+        max_proof_bytes=settings.max_proof_bytes,
+    )
     return StatusChangeAccepted(
         change_id=change_id, links={"self": f"/api/v1/status-changes/{change_id}"}
     )

@@ -41,7 +41,7 @@ from shared.audit.recording import audited
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef
 from shared.rules import load_province_rules
-from shared.runtime.app import ProofIndex, RuntimeDep
+from shared.runtime.app import ProofIndex, RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import OBJECT, READERS, Access, Reach, requires
 from shared.security.principal import Role
@@ -73,6 +73,7 @@ async def request_transfer_in(
     school: SchoolDep,
     body: TransferInCreate,
     runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
     on: TodayDep,
 ) -> TransferInAccepted:
@@ -100,17 +101,16 @@ async def request_transfer_in(
         reason=body.reason,
         proofs=body.proofs,
     )
-    async with runtime.unit_of_work() as uow:
-        transfer_id = await transfer_in.request_transfer(
-            uow,
-            runtime.federation,
-            rules,
-            school,
-            request,
-            today=on,
-            now=runtime.clock.now(),
-            max_proof_bytes=settings.max_proof_bytes,
-        )
+    transfer_id = await transfer_in.request_transfer(
+        uow,
+        runtime.federation,
+        rules,
+        school,
+        request,
+        today=on,
+        now=runtime.clock.now(),
+        max_proof_bytes=settings.max_proof_bytes,
+    )
     return TransferInAccepted(
         transfer_id=transfer_id,
         links=_links(runtime.federation, school.code, transfer_id, len(body.proofs)),
@@ -174,17 +174,19 @@ async def read_transfer_in(
     summary="Withdraw a pending transfer (receiving school)",
 )
 async def cancel_transfer(
-    transfer_id: uuid.UUID, body: TransferCancel, runtime: RuntimeDep, access: RegistrarOfObject
+    transfer_id: uuid.UUID,
+    body: TransferCancel,
+    runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
+    access: RegistrarOfObject,
 ) -> TransferInRead:
     """Asks national to end the transfer (``transfer.cancel_requested``); it stays ``pending``
     (with ``cancel_requested_at``) until national answers ``cancelled``. 409
     ``transfer_not_pending`` once it ended, ``cancel_already_requested`` the second time."""
     visible = access.sees(Tier.SCHOOL, runtime.hosts)
-    async with runtime.unit_of_work() as uow:
-        await transfer_in.cancel(uow, transfer_id, body.reason, visible, now=runtime.clock.now())
-    async with runtime.sessions() as session:
-        row = await transfer_in.get_transfer_in(session, transfer_id, visible)
-        proofs = await transfer_repository.proofs(session, [row.transfer_id])
+    await transfer_in.cancel(uow, transfer_id, body.reason, visible, now=runtime.clock.now())
+    row = await transfer_in.get_transfer_in(uow.session, transfer_id, visible)
+    proofs = await transfer_repository.proofs(uow.session, [row.transfer_id])
     return _transfer_in(runtime.federation, row, proofs)
 
 

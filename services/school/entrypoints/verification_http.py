@@ -19,7 +19,7 @@ from services.school.service_layer import verification
 from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.contracts.verification import MAX_ROSTER, RosterLine
-from shared.runtime.app import RuntimeDep
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 
@@ -75,19 +75,22 @@ async def list_campaigns(school: SchoolDep, runtime: RuntimeDep) -> list[Campaig
     dependencies=[audited("confirm", "roster", object_id=None), RegistrarOfSchool],
 )
 async def confirm_roster(
-    school: SchoolDep, body: RosterConfirmationCreate, runtime: RuntimeDep, on: TodayDep
+    school: SchoolDep,
+    body: RosterConfirmationCreate,
+    runtime: RuntimeDep,
+    uow: UnitOfWorkDep,
+    on: TodayDep,
 ) -> RosterConfirmationAccepted:
     """Every enrolled student on the roster is confirmed as attending except
     ``not_attending``; ``also_attending`` adds students the roster lacks. 404
     ``campaign_not_open``; 422 ``not_on_roster`` / ``already_on_roster`` per line."""
-    async with runtime.unit_of_work() as uow:
-        attending = await verification.confirm_roster(
-            uow,
-            school,
-            body.campaign_id,
-            body.not_attending,
-            body.also_attending,
-            today=on,
-            now=runtime.clock.now(),
-        )
+    attending = await verification.confirm_roster(
+        uow,
+        school,
+        body.campaign_id,
+        body.not_attending,
+        body.also_attending,
+        today=on,
+        now=runtime.clock.now(),
+    )
     return RosterConfirmationAccepted(campaign_id=body.campaign_id, attending=attending)

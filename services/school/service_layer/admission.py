@@ -81,7 +81,8 @@ def parse_upload(upload: Upload, stage: str, today: date, max_rows: int) -> Pars
 
 
 async def admit_file(
-    sessions: SessionFactory,
+    uow: UnitOfWork,
+    reads: SessionFactory,
     school: School,
     upload: Upload,
     *,
@@ -91,34 +92,34 @@ async def admit_file(
     """Register every good row of ``upload``; return the job id.
 
     The slow parts (reading, checking, building the messages) run in a worker thread and
-    outside any transaction; the unit of work only writes, so a big file holds the database
-    (a single connection on SQLite) for the inserts alone. A concurrent registration of the
-    same student is still caught by the open-registration unique index (409).
+    outside any transaction (the look-up of taken numbers reads through ``reads``, a short
+    transaction of its own); ``uow``'s transaction starts with the first insert, so a big file
+    holds the database (a single connection on SQLite) for the inserts alone, until the
+    request commits. A concurrent registration of the same student is still caught by the
+    open-registration unique index (409).
     """
     if len(upload.data) > settings.max_upload_bytes:
         raise _too_large(settings)
     parsed = await asyncio.to_thread(
         parse_upload, upload, school.stage, today, settings.max_upload_rows
     )
-    async with sessions() as session:
+    async with reads() as session:
         accepted, errors = await _without_taken(session, school.code, parsed)
     job_id, now = uuid.uuid4(), datetime.now(UTC)
     batches = await asyncio.to_thread(
         prepare_batches, school, accepted, batch_size=settings.batch_size, now=now, job_id=job_id
     )
-    async with UnitOfWork(sessions) as uow:
-        await repository.insert_job(
-            uow.session, _job_row(job_id, school, upload, parsed, len(accepted), errors, now)
-        )
-        await repository.insert_job_errors(uow.session, [_error_row(job_id, e) for e in errors])
-        try:
-            await store_batches(uow.session, batches)
-        except repository.DuplicateOpenRegistration:
-            raise Conflict(
-                "a student of this file was registered at the same time elsewhere; upload again",
-                rule=DUPLICATE_RULE,
-            ) from None
-        await uow.commit()
+    await repository.insert_job(
+        uow.session, _job_row(job_id, school, upload, parsed, len(accepted), errors, now)
+    )
+    await repository.insert_job_errors(uow.session, [_error_row(job_id, e) for e in errors])
+    try:
+        await store_batches(uow.session, batches)
+    except repository.DuplicateOpenRegistration:
+        raise Conflict(
+            "a student of this file was registered at the same time elsewhere; upload again",
+            rule=DUPLICATE_RULE,
+        ) from None
     return job_id
 
 

@@ -102,8 +102,8 @@ async def request_resolution(
         reason=reason,
         proofs=tuple(ProofRef(index=i, kind=p.kind) for i, p in enumerate(proofs)),
     )
-    await uow.emit(requested, source=school_unit(school), target=NATIONAL)
-    await uow.commit()
+    emit = uow.emitter(school_unit(school))
+    await emit(requested, target=NATIONAL)
     return resolution_id
 
 

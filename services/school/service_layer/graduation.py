@@ -81,8 +81,8 @@ async def submit_list(
         items=tuple(items),
         late_reason=(late_reason or "").strip() or None,
     )
-    await uow.emit(submitted, source=school_unit(school), target=school.authority_unit)
-    await uow.commit()
+    emit = uow.emitter(school_unit(school))
+    await emit(submitted, target=school.authority_unit)
     return batch_id
 
 

@@ -73,7 +73,6 @@ async def register_student(
         await store_batches(uow.session, batches)
     except repository.DuplicateOpenRegistration:
         raise _duplicate() from None
-    await uow.commit()
     return submission.registration_id
 
 

@@ -88,8 +88,8 @@ async def submit_change(
         reason=reason,
         proofs=tuple(ProofRef(index=i, kind=p.kind) for i, p in enumerate(proofs)),
     )
-    await uow.emit(submitted, source=school_unit(school), target=school.authority_unit)
-    await uow.commit()
+    emit = uow.emitter(school_unit(school))
+    await emit(submitted, target=school.authority_unit)
     return change_id
 
 

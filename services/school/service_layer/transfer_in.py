@@ -100,13 +100,8 @@ async def request_transfer(
         await transfers.insert_transfer_in(uow.session, row, proof_rows)
     except transfers.DuplicatePendingTransfer:
         raise _pending_conflict() from None
-    await uow.emit(
-        _requested(transfer_id, school, number, request, today),
-        source=school_unit(school),
-        target=NATIONAL,
-        correlation_id=transfer_id,
-    )
-    await uow.commit()
+    emit = uow.emitter(school_unit(school), correlation_id=transfer_id)
+    await emit(_requested(transfer_id, school, number, request, today), target=NATIONAL)
     log.info("transfer %s into %s requested", transfer_id, school.code)
     return transfer_id
 
@@ -268,13 +263,8 @@ async def cancel(
         raise Conflict(f"the transfer is already {row.status}", rule="transfer_not_pending")
     if not await transfers.request_cancel(uow.session, row.transfer_id, now, reason):
         raise Conflict("cancellation was already requested", rule="cancel_already_requested")
-    await uow.emit(
-        TransferCancelRequested(transfer_id=transfer_id, reason=reason),
-        source=UnitRef(tier=Tier.SCHOOL, code=row.school_code),
-        target=NATIONAL,
-        correlation_id=transfer_id,
-    )
-    await uow.commit()
+    emit = uow.emitter(UnitRef(tier=Tier.SCHOOL, code=row.school_code), correlation_id=transfer_id)
+    await emit(TransferCancelRequested(transfer_id=transfer_id, reason=reason), target=NATIONAL)
 
 
 # --- national's answers ------------------------------------------------------------------

@@ -100,8 +100,8 @@ async def confirm_roster(
         confirmed_on=today,
         attending=tuple(attending),
     )
-    await uow.emit(confirmed, source=school_unit(school), target=NATIONAL)
-    await uow.commit()
+    emit = uow.emitter(school_unit(school))
+    await emit(confirmed, target=NATIONAL)
     return len(attending)
 
 

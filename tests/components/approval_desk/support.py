@@ -34,8 +34,8 @@ from shared.contracts.registration import (
 from shared.contracts.students import BasicInfo, ExtendedInfo, Gender, Guardian, IdType
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.handlers import HandlerContext
 from shared.messaging.tables import outbox
+from shared.messaging.testing import InProcessDelivery
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
@@ -149,12 +149,8 @@ async def deliver(
 
 
 async def apply(runtime: ServiceRuntime, envelope: Envelope) -> None:
-    """Apply an envelope (e.g. one the service staged for itself) through its handler."""
-    found = runtime.handlers.lookup(envelope.type, envelope.schema_version)
-    assert found is not None, f"no handler for {envelope.type}"
-    contract, handler = found
-    async with runtime.sessions() as session, session.begin():
-        await handler(HandlerContext(session, envelope), contract.model_validate(envelope.payload))
+    """Apply an envelope (e.g. one the service staged for itself) as the consumer would."""
+    await InProcessDelivery(runtime.sessions, runtime.handlers).apply([envelope])
 
 
 async def staged(runtime: ServiceRuntime, message_type: str | None = None) -> list[Envelope]:

@@ -32,8 +32,9 @@ from shared.contracts.transfer import ProofRef, TransferRequested, TransferStepD
 from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
 from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.handlers import HandlerContext, HandlerRegistry
+from shared.messaging.handlers import HandlerRegistry
 from shared.messaging.tables import outbox
+from shared.messaging.testing import InProcessDelivery
 from tests.ids import fresh_resident_id
 
 SCHOOL = "4101020001"  # county 410102, province 41
@@ -123,6 +124,7 @@ class NationalDriver:
     def __post_init__(self) -> None:
         self.deps = TransferDeps(Rulebook(FEDERATION, self.config), Clock(self.today))
         messages.register(self.handlers, FEDERATION, self.deps)
+        self.delivery = InProcessDelivery(self.sessions, self.handlers)
 
     def set_today(self, day: date) -> None:
         self.today = day
@@ -130,25 +132,16 @@ class NationalDriver:
 
     async def deliver(self, payload: Contract, *, source: UnitRef | None = None) -> list[Envelope]:
         source = source or authority_of(getattr(payload, "school_code"))  # noqa: B009
-        envelope = build_envelope(payload, source=source, target=NATIONAL)
-        found = self.handlers.lookup(envelope.type, envelope.schema_version)
-        assert found is not None
-        before = await self.last_outbox_id()
-        async with self.sessions() as session, session.begin():
-            await found[1](HandlerContext(session, envelope), payload)
-        return await self.staged_since(before)
+        delivered = await self.delivery.deliver(payload, source=source, target=NATIONAL)
+        return delivered.staged
 
     async def deliver_run(self, run: list[tuple[Contract, UnitRef]]) -> list[Envelope]:
         """Apply consecutive messages of one type (``(payload, source)``) as the consumer
         applies a run of a delivery batch: at once, through the set-based handler, in one
         transaction; returns the envelopes staged."""
         envelopes = [build_envelope(p, source=s, target=NATIONAL) for p, s in run]
-        many = self.handlers.many(envelopes[0].type, envelopes[0].schema_version)
-        assert many is not None
-        before = await self.last_outbox_id()
-        async with self.sessions() as session, session.begin():
-            await many([HandlerContext(session, e) for e in envelopes], [p for p, _ in run])
-        return await self.staged_since(before)
+        assert self.handlers.many(envelopes[0].type, envelopes[0].schema_version) is not None
+        return (await self.delivery.apply(envelopes)).staged
 
     async def request(
         self, payload: TransferRequested, *, source: UnitRef | None = None
@@ -178,7 +171,7 @@ class NationalDriver:
 
     async def transfer(self, transfer_id: str | uuid.UUID) -> LoadedTransfer:
         async with self.sessions() as session:
-            loaded = await TransferRepository(session).load(str(transfer_id))
+            loaded = await TransferRepository(session).load(uuid.UUID(str(transfer_id)))
         assert loaded is not None
         return loaded
 

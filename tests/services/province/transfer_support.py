@@ -20,17 +20,15 @@ from shared.contracts.registration import RegistrationBatchDecided, Registration
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import StudentSummary, TransferCompleted
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.handlers import HandlerContext
+from shared.messaging.envelope import Contract, Envelope
+from shared.messaging.testing import InProcessDelivery
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.testing import UnitAuth
 from tests.components.approval_desk.support import (
-    apply,
     basic,
     batch,
-    deliver,
     filing,
     migrate,
     settings_for,
@@ -57,13 +55,18 @@ class Province:
     def unit(self) -> UnitRef:
         return province_ref(self.code)
 
+    @property
+    def delivery(self) -> InProcessDelivery:
+        return InProcessDelivery(self.runtime.sessions, self.runtime.handlers)
+
     async def deliver(self, payload: Contract, source: UnitRef = NATIONAL) -> Envelope:
-        return await deliver(self.runtime, payload, source=source, target=self.unit)
+        delivered = await self.delivery.deliver(payload, source=source, target=self.unit)
+        return delivered.envelope
 
     async def apply(self, envelope: Envelope) -> None:
         """Apply a message another service staged for this province."""
         assert envelope.target == self.unit
-        await apply(self.runtime, envelope)
+        await self.delivery.apply([envelope])
 
     async def staged(self, message_type: str | None = None) -> list[Envelope]:
         return await staged(self.runtime, message_type)
@@ -74,26 +77,19 @@ class Province:
         return info
 
     async def apply_at_once(self, envelopes: Sequence[Envelope]) -> None:
-        """Apply a run of messages of one type in one handler call, as the consumer applies
-        a delivery batch's run (the set-based handler), in one transaction."""
+        """Apply a run of messages of one type as the consumer applies a delivery batch's run
+        (at once, through the set-based handler), in one transaction."""
         [message_type] = {e.type for e in envelopes}
         [version] = {e.schema_version for e in envelopes}
-        found = self.runtime.handlers.lookup(message_type, version)
         many = self.runtime.handlers.many(message_type, version)
-        assert found is not None and many is not None, f"no set-based handler for {message_type}"
-        contract = found[0]
-        async with self.runtime.sessions() as session, session.begin():
-            await many(
-                [HandlerContext(session, e) for e in envelopes],
-                [contract.model_validate(e.payload) for e in envelopes],
-            )
+        assert many is not None, f"no set-based handler for {message_type}"
+        await self.delivery.apply(envelopes)
 
     async def deliver_at_once(
         self, payloads: Sequence[Contract], source: UnitRef = NATIONAL
     ) -> list[Envelope]:
-        envelopes = [build_envelope(p, source=source, target=self.unit) for p in payloads]
-        await self.apply_at_once(envelopes)
-        return envelopes
+        delivered = await self.delivery.deliver_run(payloads, source=source, target=self.unit)
+        return delivered.envelopes
 
     async def add_discipline(
         self, student_number: str, *, reference: str, on: date, **data: Any
@@ -147,7 +143,7 @@ async def archived_students(
         ),
     )
     for province in provinces:
-        await deliver(province.runtime, filing(submitted), source=school_unit, target=province.unit)
+        await province.deliver(filing(submitted), source=school_unit)
         await province.deliver(decided)
     return tuple(item.basic for item in submitted.items)
 

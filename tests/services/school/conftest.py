@@ -21,16 +21,16 @@ from services.school.config import SchoolSettings
 from services.school.entrypoints import messages
 from services.school.entrypoints.http import today
 from shared.contracts.registration import (
-    KeyFieldChangeDecided,
     RegistrationBatchDecided,
     RegistrationOutcome,
 )
 from shared.contracts.students import BasicInfo, ExtendedInfo, Guardian
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
 from shared.federation.config import NATIONAL, School, Tier, UnitRef, load_federation
-from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.handlers import HandlerContext
+from shared.messaging.envelope import Contract, Envelope
+from shared.messaging.handlers import HandlerRegistry
 from shared.messaging.tables import outbox
+from shared.messaging.testing import InProcessDelivery
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.security.testing import UnitAuth
@@ -106,15 +106,15 @@ def school_ref(code: str = PRIMARY.code) -> UnitRef:
 
 async def deliver(
     sessions: SessionFactory, payload: Contract, target: UnitRef | None = None
-) -> None:
-    """Apply a message through the school's handlers, in one transaction like the consumer."""
-    envelope = build_envelope(payload, source=NATIONAL, target=target or school_ref())
-    handler: Any = {
-        RegistrationBatchDecided: messages.on_registration_batch_decided,
-        KeyFieldChangeDecided: messages.on_key_field_change_decided,
-    }[type(payload)]
-    async with sessions() as session, session.begin():
-        await handler(HandlerContext(session, envelope), payload, FEDERATION)
+) -> list[Envelope]:
+    """Apply a message from national through the school's handlers, as its consumer would
+    (one transaction); returns what they staged."""
+    handlers = HandlerRegistry()
+    messages.register(handlers)
+    messages.register_decisions(handlers, FEDERATION)
+    delivery = InProcessDelivery(sessions, handlers)
+    delivered = await delivery.deliver(payload, source=NATIONAL, target=target or school_ref())
+    return delivered.staged
 
 
 def decided(*outcomes: RegistrationOutcome, code: str = PRIMARY.code) -> RegistrationBatchDecided:

@@ -36,9 +36,17 @@ FORMATS: dict[str, Callable[[list[list[Any]]], bytes]] = {"csv": as_csv, "xlsx":
 async def admit(
     sessions: SessionFactory, data: bytes, filename: str = "intake.csv", **settings: Any
 ) -> uuid.UUID:
-    return await admission.admit_file(
-        sessions, PRIMARY, Upload(filename, data), settings=SchoolSettings(**settings), today=TODAY
-    )
+    async with UnitOfWork(sessions) as uow:
+        job_id = await admission.admit_file(
+            uow,
+            sessions,
+            PRIMARY,
+            Upload(filename, data),
+            settings=SchoolSettings(**settings),
+            today=TODAY,
+        )
+        await uow.commit()
+    return job_id
 
 
 def report_rows(text: str) -> list[dict[str, str]]:
@@ -48,9 +56,11 @@ def report_rows(text: str) -> list[dict[str, str]]:
 
 async def registered(sessions: SessionFactory, number: str) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
-        return await registration.register_student(
+        result = await registration.register_student(
             uow, PRIMARY, basic(id_number=number), EXTENDED, today=TODAY
         )
+        await uow.commit()
+        return result
 
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])

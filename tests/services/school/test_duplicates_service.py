@@ -39,6 +39,7 @@ async def refused(
         registration_id = await registration.register_student(
             uow, PRIMARY, info, EXTENDED, today=TODAY
         )
+        await uow.commit()
     outcome = RegistrationOutcome(
         registration_id=registration_id,
         outcome="rejected",
@@ -56,7 +57,7 @@ async def ask(
     proofs: tuple[ProofDocument, ...] = (ATTENDANCE,),
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
-        return await duplicates.request_resolution(
+        result = await duplicates.request_resolution(
             uow,
             PRIMARY,
             registration_id,
@@ -67,6 +68,8 @@ async def ask(
             max_proof_bytes=1_000_000,
             now=NOW,
         )
+        await uow.commit()
+        return result
 
 
 def outcome(

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import insert, select
 
 from services.school.adapters.orm import student
-from services.school.entrypoints import messages
 from services.school.service_layer import graduation
 from services.school.service_layer.errors import InvalidInput
 from shared.contracts.graduation import (
@@ -20,13 +19,11 @@ from shared.contracts.graduation import (
     GraduationRefusal,
 )
 from shared.db.engine import SessionFactory
-from shared.federation.config import NATIONAL
-from shared.messaging.envelope import build_envelope
 from shared.messaging.errors import PermanentMessageError
-from shared.messaging.handlers import HandlerContext
 from shared.messaging.uow import UnitOfWork
 from shared.runtime.errors import DomainError
-from tests.services.school.conftest import FEDERATION, PRIMARY, school_ref, staged
+from tests.services.school import conftest
+from tests.services.school.conftest import PRIMARY, staged
 
 TODAY = date(2027, 6, 20)
 NOW = datetime(2027, 6, 20, 2, 0, tzinfo=UTC)
@@ -68,15 +65,15 @@ async def submit(
     late_reason: str | None = None,
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
-        return await graduation.submit_list(
+        result = await graduation.submit_list(
             uow, PRIMARY, year, items, late_reason, today=today, now=NOW
         )
+        await uow.commit()
+        return result
 
 
 async def deliver(sessions: SessionFactory, decided: GraduationBatchDecided) -> None:
-    envelope = build_envelope(decided, source=NATIONAL, target=school_ref())
-    async with sessions() as session, session.begin():
-        await messages.on_graduation_decided(HandlerContext(session, envelope), decided, FEDERATION)
+    await conftest.deliver(sessions, decided)
 
 
 async def roster(sessions: SessionFactory, number: str) -> tuple[str, int, str | None]:

@@ -45,6 +45,7 @@ async def enrolled(sessions: SessionFactory, number: str | None = None, **overri
         registration_id = await registration.register_student(
             uow, PRIMARY, info, EXTENDED, today=TODAY
         )
+        await uow.commit()
     if info.id_type == "resident_id":
         student_number = student_number_for(info.id_number or "")
     else:
@@ -63,7 +64,7 @@ async def submit(
     **changes: Any,
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
-        return await key_field_change.submit_change(
+        result = await key_field_change.submit_change(
             uow,
             PRIMARY,
             student_number,
@@ -73,6 +74,8 @@ async def submit(
             today=TODAY,
             max_proof_bytes=1024,
         )
+        await uow.commit()
+        return result
 
 
 def decision(

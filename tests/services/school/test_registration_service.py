@@ -37,13 +37,15 @@ async def register(
     sessions: SessionFactory, school: School = PRIMARY, **overrides: object
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
-        return await registration.register_student(
+        result = await registration.register_student(
             uow,
             school,
             basic(**overrides),
             EXTENDED,
             today=TODAY,
         )
+        await uow.commit()
+        return result
 
 
 async def status_of(sessions: SessionFactory, registration_id: uuid.UUID) -> tuple[str, str | None]:

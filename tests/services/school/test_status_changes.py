@@ -18,6 +18,7 @@ from shared.federation.config import NATIONAL, UnitRef
 from shared.messaging.authorization import NotAParty
 from shared.messaging.envelope import build_envelope
 from shared.messaging.handlers import HandlerContext
+from shared.messaging.testing import InProcessDelivery
 from tests.services.school.conftest import PRIMARY, Service, school_ref, staged
 from tests.services.school.test_key_field_change_service import enrolled
 
@@ -56,11 +57,8 @@ def decision(change_id: str, number: str, outcome: str = "applied", **fields: An
 
 
 async def deliver(service: Service, decided: StatusChangeDecided) -> None:
-    envelope = build_envelope(decided, source=NATIONAL, target=school_ref())
-    async with service.runtime.sessions() as session, session.begin():
-        await messages.on_status_change_decided(
-            HandlerContext(session, envelope), decided, service.runtime.federation
-        )
+    delivery = InProcessDelivery(service.runtime.sessions, service.runtime.handlers)
+    await delivery.deliver(decided, source=NATIONAL, target=school_ref())
 
 
 async def test_a_suspension_goes_to_the_authority_and_moves_the_roster(service: Service) -> None:

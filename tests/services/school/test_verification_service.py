@@ -47,9 +47,11 @@ async def confirm(
     also: list[RosterLine] | None = None,
 ) -> int:
     async with UnitOfWork(sessions) as uow:
-        return await verification.confirm_roster(
+        result = await verification.confirm_roster(
             uow, PRIMARY, campaign_id, not_attending or [], also or [], today=TODAY, now=NOW
         )
+        await uow.commit()
+        return result
 
 
 async def test_the_confirmed_roster_goes_to_national(sessions: SessionFactory) -> None:

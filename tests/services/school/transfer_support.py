@@ -28,9 +28,9 @@ from shared.contracts.registration import (
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import ProofRef, StudentSummary, TransferStepOpened
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.handlers import HandlerContext
+from shared.messaging.envelope import Contract, Envelope
 from shared.messaging.tables import outbox
+from shared.messaging.testing import InProcessDelivery
 from shared.resident_id import student_number_for
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL, ServiceSettings
@@ -66,15 +66,9 @@ class School:
         self, payload: Contract, code: str = ZHONGYUAN_PRIMARY, source: UnitRef = NATIONAL
     ) -> Envelope:
         """Apply ``payload`` addressed to school ``code`` through the service's handler."""
-        envelope = build_envelope(payload, source=source, target=school_ref(code))
-        found = self.runtime.handlers.lookup(envelope.type, envelope.schema_version)
-        assert found is not None, f"no handler for {envelope.type}"
-        contract, handler = found
-        async with self.runtime.sessions() as session, session.begin():
-            await handler(
-                HandlerContext(session, envelope), contract.model_validate(envelope.payload)
-            )
-        return envelope
+        delivery = InProcessDelivery(self.runtime.sessions, self.runtime.handlers)
+        delivered = await delivery.deliver(payload, source=source, target=school_ref(code))
+        return delivered.envelope
 
     async def staged(self, message_type: str | None = None) -> list[Envelope]:
         async with self.runtime.sessions() as session:
@@ -104,6 +98,7 @@ class School:
             registration_id = await registration.register_student(
                 uow, school, info, EXTENDED, today=TODAY
             )
+            await uow.commit()
         number = student_number_for(info.id_number or "")
         outcome = RegistrationOutcome(
             registration_id=registration_id, outcome="issued", student_number=number

@@ -44,7 +44,7 @@ async def close(transfers: TransferRepository, outbox: Outbox, loaded: LoadedTra
 
 
 async def cancel_transfer(
-    ctx: SagaContext, transfer_id: str, requested_by: str, reason: str
+    ctx: SagaContext, transfer_id: uuid.UUID, requested_by: str, reason: str
 ) -> LoadedTransfer:
     """The receiving school withdraws its request before completion. A transfer that has
     ended already is left as it is (the school has had its answer)."""
@@ -86,7 +86,7 @@ async def stop_active_transfer(
     if entry is None or entry.active_transfer_id is None:
         return None
     transfers = TransferRepository(session)
-    loaded = await transfers.load(entry.active_transfer_id, lock=True)
+    loaded = await transfers.load(uuid.UUID(entry.active_transfer_id), lock=True)
     if loaded is None or not loaded.saga.is_active:
         log.warning("student entry %s held by a transfer that is not active", entry.entry_id)
         await transfers.release(entry.active_transfer_id)

@@ -39,7 +39,7 @@ from services.national.service_layer.transfers.closing import UnknownTransfer, c
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferStepSettled
 from shared.federation.config import NATIONAL
-from shared.messaging.envelope import Envelope
+from shared.messaging.emit import HeldMessages
 from shared.runtime.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ class StepNotOpen(Exception):
 
 @dataclass(frozen=True)
 class StepDecision:
-    transfer_id: str
-    step_id: str
+    transfer_id: uuid.UUID
+    step_id: uuid.UUID
     approve: bool
     decided_by: str
     decided_unit: str  # who sent it: the party, or its superior
@@ -93,7 +93,7 @@ async def decide_steps(
     if not decisions:
         return []
     first = contexts[0]
-    held, messages = HeldWrites(), list[Envelope]()
+    held, messages = HeldWrites(), HeldMessages()
     found = await first.transfers.lock_many({d.transfer_id for d in decisions})
     entry_ids = {loaded.record.entry_id or "" for loaded in found.values()}
     entries = await first.registry.entries_by_id(entry_ids)
@@ -236,8 +236,8 @@ async def _approve(
 
 async def intervene(
     ctx: SagaContext,
-    transfer_id: str,
-    step_id: str,
+    transfer_id: uuid.UUID,
+    step_id: uuid.UUID,
     *,
     approve: bool,
     decided_by: str,

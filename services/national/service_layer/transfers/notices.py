@@ -28,48 +28,44 @@ from shared.contracts.transfer import (
     TransferStepReminder,
 )
 from shared.federation.config import NATIONAL, Tier, UnitRef
-from shared.messaging.envelope import Contract, Envelope, build_envelope
-from shared.messaging.outbox import stage
+from shared.messaging.emit import HeldMessages
+from shared.messaging.envelope import Contract
 
 
 @dataclass(frozen=True)
 class Outbox:
-    """Stages the saga's messages in ``session``'s transaction; ``causation_id`` and
-    ``trace_context`` continue an incoming message when there is one. Given ``held``, the
-    messages are collected there instead, for the caller to stage with those of other
-    messages in one statement (:meth:`stage_held`)."""
+    """The saga's messages through the kernel's :class:`~shared.messaging.emit.Emit` port:
+    national is the source, the transfer's correlation id the flow; ``causation_id`` and
+    ``trace_context`` continue an incoming message when there is one. A send stages its
+    messages in one statement; given ``held``, they wait there instead, for the caller to
+    stage with those of other messages in one statement (:meth:`stage_held`)."""
 
     session: AsyncSession
     causation_id: uuid.UUID | None = None
     trace_context: dict[str, str] | None = None
-    held: list[Envelope] | None = None
+    held: HeldMessages | None = None
 
     async def send(self, payload: Contract, *, to: str, record: TransferRecord) -> None:
         await self.send_all(payload, to=[to], record=record)
 
     async def send_all(self, payload: Contract, *, to: list[str], record: TransferRecord) -> None:
         """The same message to several units, staged in one statement."""
-        envelopes = [
-            build_envelope(
-                payload,
-                source=NATIONAL,
-                target=UnitRef.parse(unit),
-                correlation_id=uuid.UUID(record.correlation_id),
-                causation_id=self.causation_id,
-                trace_context=self.trace_context,
-            )
-            for unit in to
-        ]
-        if self.held is not None:
-            self.held.extend(envelopes)
-        else:
-            await stage(self.session, envelopes)
+        held = self.held if self.held is not None else HeldMessages()
+        emit = held.emitter(
+            NATIONAL,
+            correlation_id=uuid.UUID(record.correlation_id),
+            causation_id=self.causation_id,
+            trace_context=self.trace_context,
+        )
+        for unit in to:
+            await emit(payload, target=UnitRef.parse(unit))
+        if self.held is None:
+            await held.stage(self.session)
 
     async def stage_held(self) -> None:
         """Stage the held messages (in the order they were sent) in one statement."""
-        if self.held:
-            await stage(self.session, self.held)
-            self.held.clear()
+        if self.held is not None:
+            await self.held.stage(self.session)
 
 
 def school_unit(code: str) -> str:

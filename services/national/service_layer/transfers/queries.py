@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 async def get_transfer(transfers: TransferRepository, transfer_id: uuid.UUID) -> LoadedTransfer:
-    loaded = await transfers.load(str(transfer_id))
+    loaded = await transfers.load(transfer_id)
     if loaded is None:
         raise NotFound(f"no transfer {transfer_id}", rule="unknown_transfer")
     log.info("transfer %s read", transfer_id)

@@ -41,10 +41,10 @@ async def request_transfer(
 ) -> Transfer | None:
     """Refuse or start the transfer; ``None`` if this transfer id was seen before (the
     answer was given then)."""
-    transfer_id = str(request.transfer_id)
-    if await ctx.transfers.exists(transfer_id):
-        log.info("transfer %s requested again: already answered", transfer_id)
+    if await ctx.transfers.exists(request.transfer_id):
+        log.info("transfer %s requested again: already answered", request.transfer_id)
         return None
+    transfer_id = str(request.transfer_id)  # the saga's ids are text, as stored
     to_school = ctx.rulebook.school(request.to_school)
     entry = await find_entry(ctx.registry, request.student_number)
     sides = ctx.rulebook.sides(request.from_school, to_school)

@@ -51,6 +51,7 @@ async def decide(
     before = await national.last_outbox_id()
     async with UnitOfWork(national.sessions) as uow:
         review, _ = await reviews.decide_review(uow, review_id, decision(kind))
+        await uow.commit()
     return review, await national.staged_since(before)
 
 

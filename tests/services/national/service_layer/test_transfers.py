@@ -489,7 +489,9 @@ async def test_only_the_party_may_decide_and_it_must_say_so(national: NationalDr
     [opened] = await national.request(transfer_request(number))  # province:41's step
     with pytest.raises(PermanentMessageError, match="neither the party"):
         await national.decide(opened, "county:410102")
-    with pytest.raises(PermanentMessageError, match="only once it is overdue"):
+    # national decides a province's step only by an officer's intervention (HTTP), never by a
+    # message: the consumer's authorization refuses it as a sender (decision 0025)
+    with pytest.raises(PermanentMessageError, match="sender_not_allowed"):
         await national.decide(opened, "national:CN")
     payload, _ = decision(opened, "province:41")
     with pytest.raises(PermanentMessageError, match="is not the sender"):
