@@ -1,8 +1,10 @@
 """Reading an uploaded admission file: UTF-8 CSV (with or without BOM) or XLSX.
 
-Only the first worksheet of a workbook is read, in openpyxl's read-only mode (streamed, so a
-100,000-row workbook does not build a cell object graph). Rows come back with their number as
-the registrar sees it in a spreadsheet program: the header is row 1.
+The file is read from a binary file object as it is needed, never whole into memory (the
+upload stays in the request's spooled temporary file, on disk past 1 MiB). Only the first
+worksheet of a workbook is read, in openpyxl's read-only mode (streamed, so a 100,000-row
+workbook does not build a cell object graph). Rows come back with their number as the
+registrar sees it in a spreadsheet program: the header is row 1.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from openpyxl import load_workbook
 
@@ -31,8 +33,13 @@ class UnreadableFile(ValueError):
         self.message = message
 
 
-def detect_format(data: bytes, filename: str | None) -> FileFormat:
-    """XLSX by its zip signature, CSV by name (or no name) and UTF-8 text; else refuse."""
+def detect_format(file: IO[bytes], filename: str | None) -> FileFormat:
+    """XLSX by its zip signature, CSV by name (or no name) and UTF-8 text; else refuse.
+
+    Reads the file's first 4 KiB and leaves it at its start."""
+    file.seek(0)
+    data = file.read(4096)
+    file.seek(0)
     name = (filename or "").lower()
     if data.startswith(_ZIP_MAGIC):
         return "xlsx"
@@ -40,32 +47,36 @@ def detect_format(data: bytes, filename: str | None) -> FileFormat:
         raise UnreadableFile("legacy .xls workbooks are not read: save as .xlsx or CSV (UTF-8)")
     if "." in name and not name.endswith(_CSV_SUFFIXES):
         raise UnreadableFile("upload a .csv (UTF-8) or .xlsx file")
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data:
         raise UnreadableFile("this is not a text file: upload a .csv (UTF-8) or .xlsx file")
     return "csv"
 
 
-def read_table(data: bytes, file_format: FileFormat) -> Iterator[tuple[int, Sequence[Cell]]]:
-    """Yield ``(row number, cells)`` for every row, the header included."""
+def read_table(file: IO[bytes], file_format: FileFormat) -> Iterator[tuple[int, Sequence[Cell]]]:
+    """Yield ``(row number, cells)`` for every row, the header included, reading ``file`` as
+    the rows are asked for (a CSV that turns out not to be UTF-8 raises
+    :class:`UnreadableFile` at the row where it does)."""
+    file.seek(0)
     if file_format == "xlsx":
-        return _xlsx_rows(data)
-    return _csv_rows(data)
+        return _xlsx_rows(file)
+    return _csv_rows(file)
 
 
-def _csv_rows(data: bytes) -> Iterator[tuple[int, Sequence[Cell]]]:
+def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
     try:
-        content = data.decode("utf-8-sig")
+        yield from enumerate(csv.reader(text), start=1)
     except UnicodeDecodeError:
         raise UnreadableFile(
             "the CSV file is not UTF-8 (a GBK export?): save it as 'CSV UTF-8' and upload again"
         ) from None
-    reader = csv.reader(io.StringIO(content, newline=""))
-    return ((number, row) for number, row in enumerate(reader, start=1))
+    finally:
+        text.detach()  # the request owns the file: leave it open
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Cell]]]:
+def _xlsx_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(file, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
         raise UnreadableFile(f"not a readable .xlsx workbook ({type(error).__name__})") from None
     return _sheet_rows(workbook)

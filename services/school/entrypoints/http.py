@@ -8,6 +8,7 @@ refusals are ``{"detail", "rule"}`` with 404, 409, 413 or 415.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import date
@@ -429,8 +430,9 @@ async def create_admission_job(
     in ``errors.csv`` (row number as shown in a spreadsheet program, the column as written in
     the file, the rule, the reason and the row's name). The job's counts follow the approvals.
     """
-    data = await file.read(settings.max_upload_bytes + 1)
-    upload = admission.Upload(file.filename, data)
+    # the spooled file is parsed where it is (on disk past 1 MiB), never read whole into memory
+    size = file.file.seek(0, io.SEEK_END)
+    upload = admission.Upload(file.filename, file.file, size)
     job_id = await admission.admit_file(
         uow, runtime.sessions, school, upload, settings=settings, today=on
     )

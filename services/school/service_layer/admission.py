@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,8 +47,11 @@ REPORT_COLUMNS = ("row", "column", "rule", "reason", "name")
 
 @dataclass(frozen=True)
 class Upload:
+    """An uploaded intake: read from ``file`` as it is parsed, never held whole in memory."""
+
     filename: str | None
-    data: bytes
+    file: IO[bytes]
+    size: int
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,14 @@ class JobView:
 def parse_upload(upload: Upload, stage: str, today: date, max_rows: int) -> ParsedFile:
     """Read and check the whole file (synchronous: run it in a thread)."""
     try:
-        file_format = detect_format(upload.data, upload.filename)
-        table = read_table(upload.data, file_format)
+        file_format = detect_format(upload.file, upload.filename)
+        table = read_table(upload.file, file_format)
         header = read_header(_first_row(table))
+        rows = check_rows(header, _capped(table, max_rows), stage, today)  # reads the rest
     except UnreadableFile as error:
         raise UnsupportedMediaType(error.message, rule="unsupported_file") from None
     except HeaderProblem as problem:
         raise InvalidInput([Violation("file", problem.rule, problem.message)]) from None
-    rows = check_rows(header, _capped(table, max_rows), stage, today)
     if rows.total == 0:
         raise InvalidInput([Violation("file", "empty_file", "the file has no student rows")])
     return ParsedFile(file_format, header, rows)
@@ -98,7 +101,7 @@ async def admit_file(
     request commits. A concurrent registration of the same student is still caught by the
     open-registration unique index (409).
     """
-    if len(upload.data) > settings.max_upload_bytes:
+    if upload.size > settings.max_upload_bytes:
         raise _too_large(settings)
     parsed = await asyncio.to_thread(
         parse_upload, upload, school.stage, today, settings.max_upload_rows

@@ -41,7 +41,7 @@ async def admit(
             uow,
             sessions,
             PRIMARY,
-            Upload(filename, data),
+            Upload(filename, io.BytesIO(data), len(data)),
             settings=SchoolSettings(**settings),
             today=TODAY,
         )
