@@ -1,4 +1,6 @@
-"""The console's zh-CN catalogue (``messages.zh-CN.toml``) and how a refusal is worded."""
+"""The console's zh-CN words (``messages.zh-CN.toml``: its pages' codes, field rules, statuses
+and kinds) and how a refusal is worded; a refusal code of the APIs reads from the one API
+catalogue, ``shared/i18n/zh-CN.toml``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from services.console.api import ApiError
+from shared import i18n
 
 CATALOGUE = Path(__file__).with_name("messages.zh-CN.toml")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -27,7 +30,10 @@ def word(section: str, code: object) -> str:
 
 
 def rule_message(rule: str | None) -> str | None:
-    return catalogue()["rules"].get(rule or "")
+    """The Chinese sentence for a code: the console's own (its pages' codes and field rules),
+    else the API's one catalogue (``shared/i18n/zh-CN.toml``), which every tier answers with."""
+    code = rule or ""
+    return catalogue()["rules"].get(code) or i18n.message(code)
 
 
 def is_chinese(text: str | None) -> bool:
@@ -57,7 +63,7 @@ def _refusal(error: ApiError) -> str:
     if known:
         return f"{known}（{error.article}）" if error.article else known
     if error.status == 403:
-        return catalogue()["rules"]["role_required"]
+        return rule_message("role_required") or word("ui", "failed")
     return catalogue()["ui"]["failed"].format(code=error.rule or error.status)
 
 
