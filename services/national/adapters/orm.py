@@ -404,6 +404,7 @@ class DuplicateResolution(Base):
     )
 
 
-# The approval desk's tables (components/approval_desk): national keeps the approvals of the
-# registry's exports (导出审批, decision 0011), owned by the approving unit of any tier.
-desk_tables = define_desk_tables(metadata)
+# The approval desk's task table (components/approval_desk): national keeps the approvals of
+# the registry's exports (导出审批, decision 0011), owned by the approving unit of any tier. It
+# takes no submission: no batch items and no proofs here (basic info only).
+desk_tables = define_desk_tables(metadata, submissions=False)

@@ -1,6 +1,7 @@
-"""The approval desk's tables at national (decision 0022): the registry's exports become
-``export_approval`` tasks kept here, owned by the approving unit of any tier. Export requests
-still waiting for approval (``requested``) get their task.
+"""The approval desk's task table at national (decision 0022): the registry's exports become
+``export_approval`` tasks kept here, owned by the approving unit of any tier. No items and no
+proofs tables: national takes no submission and keeps basic info only. Export requests still
+waiting for approval (``requested``) get their task.
 
 Revision ID: 0014
 Revises: 0013
@@ -18,9 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_desk_tables(op)
+    create_desk_tables(op, submissions=False)
     open_export_tasks(op)
 
 
 def downgrade() -> None:
-    drop_desk_tables(op)
+    drop_desk_tables(op, submissions=False)
