@@ -157,6 +157,7 @@ async def test_an_export_is_the_countys_task_on_the_schools_desk(service: Servic
         path = f"/api/v1/tasks/{task['task_id']}/decision"
         alone = await officer.post(path, json={"decision": "approve"})
         assert alone.status_code == 403 and alone.json()["rule"] == "export_four_eyes"
+        assert alone.json()["article"] == "N2013 art. 25"
         many = {"decisions": [{"task_id": task["task_id"], "decision": "approve"}]}
         [outcome] = (await officer.post("/api/v1/tasks/decisions", json=many)).json()["results"]
         assert (outcome["status"], outcome["rule"]) == (403, "export_four_eyes")
