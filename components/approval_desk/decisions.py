@@ -100,7 +100,7 @@ async def decide(
     when it cannot be."""
     tasks = desk.tasks(uow.session)
     task = await tasks.get(task_id)
-    if task is None or not (visible or desk.hosts)(task.unit):
+    if task is None or not (visible or desk.keeps)(task.unit):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
     annotate(unit_kind=task.unit.tier, unit_code=task.unit.code, purpose=decision.reason)
     await settle(desk, tasks, task, decision, _emitter(uow, task))
@@ -166,6 +166,7 @@ async def settle(
     """Apply ``decision`` to an open task and emit what it causes, in the caller's transaction."""
     items = await tasks.items(task.task_id) if task.kind == TaskKind.REGISTRATION_BATCH else []
     plan = _plan(task, [row.registration_id for row in items], decision)
+    await desk.policy(task.kind).admit(tasks.session, task, decision)
     at = at or desk.now()
     if not await tasks.close(
         task.task_id,

@@ -37,6 +37,11 @@ class KindPolicy:
         """A decision the system takes in the opening transaction, or None for an officer."""
         return None
 
+    async def admit(self, session: AsyncSession, task: Any, decision: Decision) -> None:
+        """Refuse ``decision`` (raise a ``DomainError``) before the task is closed: who may
+        decide this kind beyond the route's rule (an export: its approver, never the
+        requester)."""
+
     async def decided(
         self, session: AsyncSession, task: Any, plan: Plan, decision: Decision, at: datetime
     ) -> None:
@@ -67,6 +72,9 @@ class ApprovalDesk:
     policies: Mapping[TaskKind, KindPolicy] = field(default_factory=dict)
     # the kinds of task this desk decides (the gauge shows each, at 0 when none waits)
     kinds: frozenset[TaskKind] = AUTHORITY_KINDS
+    # whether units of other tiers own tasks kept here: an export's approving unit (a county
+    # deciding a school's roster export on the school service, decision 0011)
+    guests: bool = False
 
     def tasks(self, session: AsyncSession) -> TaskRepository:
         return TaskRepository(session, self.tables)
@@ -81,6 +89,11 @@ class ApprovalDesk:
     def hosts(self, unit: UnitRef) -> bool:
         """Whether this instance hosts ``unit`` (its tasks are decided here)."""
         return unit.tier == self.runtime.tier and self.runtime.hosts(unit.code)
+
+    def keeps(self, unit: UnitRef) -> bool:
+        """Whether ``unit``'s tasks are kept and decided here: a hosted unit's, or on a desk
+        with guests a unit of another tier's (an export's approver)."""
+        return self.hosts(unit) or (self.guests and unit.tier != self.runtime.tier)
 
     def school(self, code: str) -> School | None:
         return self.runtime.federation.school(code)

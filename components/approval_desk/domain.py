@@ -53,11 +53,15 @@ class TaskKind(StrEnum):
     VERIFICATION_FINDINGS = "verification_findings"
     # 重复招生处理 (LS 2(三)): move a duplicate's registration to the school it attends
     DUPLICATE_RESOLUTION = "duplicate_resolution"
+    # 导出审批 (N2013 art. 25; N2025 art. 24): an export request, decided by the approving
+    # unit on the service that holds the data (decision 0011), where the task is kept
+    EXPORT_APPROVAL = "export_approval"
 
 
 TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})
-# What a registry authority (county, province) decides.
-AUTHORITY_KINDS = frozenset(TaskKind)
+# What a registry authority (county, province) decides on its own service (an export's task
+# stays on the service that holds the data, which may be another).
+AUTHORITY_KINDS = frozenset(TaskKind) - {TaskKind.EXPORT_APPROVAL}
 # What a school submits to its registry authority; deciding one answers the school.
 SUBMISSION_KINDS = frozenset(
     {
@@ -280,6 +284,10 @@ class Decision:
     # registration id → reason
     rejected_items: Mapping[uuid.UUID, str] = field(default_factory=dict)
     rule: str | None = None  # the rule behind an automatic rejection (e.g. under_discipline)
+    # the officer's unit reference (``county:410102``) and roles, as authenticated, for a
+    # kind whose policy checks them (an export's approver); None and empty for the system
+    unit: str | None = None
+    roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,38 @@ from __future__ import annotations
 import mimetypes
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from components.approval_desk import decisions, queries
 from components.approval_desk.desk import ApprovalDesk
-from components.approval_desk.domain import Decision
-from components.approval_desk.schemas import BulkDecisionCreate, DecisionCreate, TaskRead
+from components.approval_desk.domain import Decision, TaskKind, TaskStatus
+from components.approval_desk.schemas import (
+    BulkDecisionCreate,
+    DecisionCreate,
+    TaskListQuery,
+    TaskPage,
+    TaskRead,
+)
 from shared.audit.recording import audited
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import UnitRef
 from shared.runtime import bulk
 from shared.runtime.app import ProofIndex
 from shared.runtime.bulk import BulkOutcome
 from shared.runtime.errors import DomainError
-from shared.security.authz import OBJECT, READERS, Access, Reach, requires
+from shared.security.authz import (
+    OBJECT,
+    READERS,
+    Access,
+    QueryUnit,
+    Reach,
+    principal_unit,
+    requires,
+)
 from shared.security.principal import Role
 
 # A task names its deciding unit: its staff and the levels above read it; its approvers
@@ -102,13 +118,57 @@ def task_router(desk: ApprovalDesk) -> APIRouter:
     return router
 
 
+def approvals_router(desk: ApprovalDesk) -> APIRouter:
+    """The task list of an approving unit whose tasks are kept on this service although the
+    unit is not hosted here: an export's approver (a county for a school's roster, a province
+    for its archives, any unit for the registry at national), since the export's task stays
+    where the data is (decision 0011). Its tasks are decided through ``/api/v1/tasks``."""
+    router = APIRouter(prefix="/api/v1/approvals", tags=["exports"])
+
+    @router.get(
+        "",
+        dependencies=[audited("list", "task"), requires(*READERS, unit=QueryUnit("unit"))],
+        response_model=TaskPage,
+        summary="An approving unit's export approvals kept on this service",
+    )
+    async def list_approvals(
+        request: Request,
+        unit: Annotated[str, Query(description="the approving unit, e.g. county:410102")],
+        status: TaskStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+        wait: bulk.Wait = 0.0,
+    ) -> Response:
+        """The unit's export approvals (导出审批) waiting or decided here, oldest first; filter
+        by status. With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body
+        (and without an audit entry), and with ``wait`` only once the list changes (a long
+        poll) or after ``wait`` seconds. 404 ``unit_not_visible`` for a unit that is not the
+        caller's own or one under it."""
+        query = TaskListQuery(
+            status=status, kind=TaskKind.EXPORT_APPROVAL, limit=limit, offset=offset, wait=wait
+        )
+        tag = request.headers.get("if-none-match")
+        approver = UnitRef.parse(unit)
+        return bulk.answer(await queries.list_tasks_unless(desk, approver, query, tag))
+
+    return router
+
+
 def visible(desk: ApprovalDesk, access: Access) -> decisions.Visible:
-    """The deciding units this caller may see: hosted here, and within the route's reach."""
+    """The deciding units this caller may see: kept here, and within the route's reach."""
 
     def sees(unit: UnitRef) -> bool:
-        return desk.hosts(unit) and access.may(unit)
+        return desk.keeps(unit) and access.may(unit)
 
     return sees
+
+
+def by_officer(decision: Decision, access: Access) -> Decision:
+    """``decision`` naming the authenticated officer's unit and roles (a kind's policy may
+    check them: an export's approver)."""
+    principal = access.principal
+    roles = frozenset(str(role) for role in principal.roles)
+    return replace(decision, unit=str(principal_unit(principal)), roles=roles)
 
 
 async def commit_decision(
@@ -116,7 +176,8 @@ async def commit_decision(
 ) -> None:
     """One officer's decision, committed here (the request is the boundary)."""
     async with desk.runtime.unit_of_work() as uow:
-        await decisions.decide(desk, uow, task_id, decision, visible(desk, access))
+        officer = by_officer(decision, access)
+        await decisions.decide(desk, uow, task_id, officer, visible(desk, access))
         await uow.commit()
 
 
@@ -124,8 +185,9 @@ async def commit_decisions(
     desk: ApprovalDesk, asked: Sequence[tuple[uuid.UUID, Decision]], access: Access
 ) -> BulkOutcome:
     """Several decisions, committed together here; one outcome per item, in order."""
+    officer = [(task_id, by_officer(decision, access)) for task_id, decision in asked]
     async with desk.runtime.unit_of_work() as uow:
-        done = await decisions.decide_many(desk, uow, asked, visible(desk, access))
+        done = await decisions.decide_many(desk, uow, officer, visible(desk, access))
         await uow.commit()
     results = [
         bulk.refused(task_id, result)

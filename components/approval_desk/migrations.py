@@ -4,7 +4,7 @@ A revision calls these with its ``op``; the columns are written out here as they
 revision that introduced them (plain types: a migration must not change when the models do).
 
 - :func:`create_desk_tables` / :func:`drop_desk_tables`: a service that gets a desk (the
-  school, revision 0014);
+  school, revision 0014; national, revision 0014, the task table alone);
 - :func:`rename_authority_tables` / :func:`restore_authority_tables`: a service whose
   registry-authority tables become the desk's (county 0010, province 0012): the tables are
   renamed, ``authority_unit`` (a code of the service's own tier) becomes ``unit`` (a unit
@@ -22,7 +22,9 @@ _TABLES = (("authority_task", "desk_task"), ("authority_task_item", "desk_task_i
            ("authority_task_proof", "desk_task_proof"))  # fmt: skip
 
 
-def create_desk_tables(op: Any) -> None:
+def create_desk_tables(op: Any, *, submissions: bool = True) -> None:
+    """The desk's tables; without ``submissions`` the task table alone (a desk that decides
+    no registration batch and keeps no proof: national's, for exports)."""
     op.create_table(
         "desk_task",
         sa.Column("task_id", sa.String(length=36), nullable=False),
@@ -49,6 +51,8 @@ def create_desk_tables(op: Any) -> None:
         sa.UniqueConstraint("unit", "kind", "subject_id", name="uq_desk_task_subject"),
     )
     _create_indexes(op)
+    if not submissions:
+        return
     op.create_table(
         "desk_task_item",
         sa.Column("task_id", sa.String(length=36), nullable=False),
@@ -74,9 +78,10 @@ def create_desk_tables(op: Any) -> None:
     )
 
 
-def drop_desk_tables(op: Any) -> None:
-    op.drop_table("desk_task_proof")
-    op.drop_table("desk_task_item")
+def drop_desk_tables(op: Any, *, submissions: bool = True) -> None:
+    if submissions:
+        op.drop_table("desk_task_proof")
+        op.drop_table("desk_task_item")
     op.drop_index("ix_desk_task_transfer", table_name="desk_task")
     op.drop_index("ix_desk_task_list", table_name="desk_task")
     op.drop_table("desk_task")

@@ -138,6 +138,7 @@ async def read_task(
         graduation=schemas.graduation(row),
         verification=schemas.verification(row),
         duplicate=schemas.duplicate(row),
+        export=schemas.export(row),
     )
 
 
@@ -158,7 +159,7 @@ async def _hosted_task(
     desk: ApprovalDesk, tasks: TaskRepository, task_id: uuid.UUID, visible: Visible | None
 ) -> Any:
     row = await tasks.get(task_id)
-    if row is None or not (visible or desk.hosts)(row.unit):
+    if row is None or not (visible or desk.keeps)(row.unit):
         raise NotFound(f"task {task_id} not found", rule="task_not_found")
     annotate(unit_kind=row.unit.tier, unit_code=row.unit.code)
     return row

@@ -61,8 +61,8 @@ class _Statements:
             task.c.subject_id == bindparam("subject_id"),
         )
         self.insert_task = insert(task)
-        self.insert_item = insert(t.item)
-        self.insert_proof = insert(t.proof)
+        self.insert_item = insert(t.item) if t.item is not None else None
+        self.insert_proof = insert(t.proof) if t.proof is not None else None
         self.get = select(task).where(task.c.task_id == bindparam("task_id"))
         self.get_many = select(task).where(
             task.c.task_id.in_(bindparam("task_ids", expanding=True))
@@ -144,9 +144,9 @@ class TaskRepository:
         await self.session.execute(self._s.insert_task, [dict(task)])
         list_versions.touch(self.session, TASK_LIST, str(task["unit"]))
         if items:
-            await self.session.execute(self._s.insert_item, list(items))
+            await self.session.execute(_needed(self._s.insert_item), list(items))
         if proofs:
-            await self.session.execute(self._s.insert_proof, list(proofs))
+            await self.session.execute(_needed(self._s.insert_proof), list(proofs))
 
     async def get(self, task_id: uuid.UUID) -> Row[Any] | None:
         return (await self.session.execute(self._s.get, {"task_id": task_id})).one_or_none()
@@ -158,6 +158,8 @@ class TaskRepository:
 
     async def items(self, task_id: uuid.UUID) -> list[Row[Any]]:
         item = self.t.item
+        if item is None:
+            return []
         rows = await self.session.execute(
             select(item).where(item.c.task_id == task_id).order_by(item.c.position)
         )
@@ -165,6 +167,8 @@ class TaskRepository:
 
     async def item_ids(self, task_id: uuid.UUID) -> list[uuid.UUID]:
         item = self.t.item
+        if item is None:
+            return []
         rows = await self.session.execute(
             select(item.c.registration_id)
             .where(item.c.task_id == task_id)
@@ -175,6 +179,8 @@ class TaskRepository:
     async def proofs(self, task_id: uuid.UUID) -> list[Any]:
         """The proofs' descriptions, without their content."""
         proof = self.t.proof
+        if proof is None:
+            return []
         rows = await self.session.execute(
             select(proof.c.position, proof.c.kind, proof.c.filename, proof.c.size)
             .where(proof.c.task_id == task_id)
@@ -184,6 +190,8 @@ class TaskRepository:
 
     async def proof(self, task_id: uuid.UUID, position: int) -> Row[Any] | None:
         proof = self.t.proof
+        if proof is None:
+            return None
         return (
             await self.session.execute(
                 select(proof).where(proof.c.task_id == task_id, proof.c.position == position)
@@ -308,6 +316,8 @@ class TaskRepository:
     async def settle_items(self, task_id: uuid.UUID, plan: Plan) -> None:
         """Record each item's outcome: one statement for the approved, one per reason."""
         item = self.t.item
+        if item is None:
+            return
         if plan.approved:
             await self.session.execute(
                 update(item)
@@ -320,6 +330,13 @@ class TaskRepository:
                 .where(item.c.task_id == task_id, item.c.registration_id.in_(ids))
                 .values(status=ItemStatus.REJECTED, reason=reason)
             )
+
+
+def _needed(statement: Any) -> Any:
+    """A statement on the items' or proofs' table, which a desk without submissions lacks."""
+    if statement is None:
+        raise LookupError("this desk keeps no items or proofs (it takes no submission)")
+    return statement
 
 
 def _by_reason(rejected: Mapping[uuid.UUID, str]) -> dict[str, list[uuid.UUID]]:

@@ -44,8 +44,8 @@ class TaskSummary(BaseModel):
     school_code: str | None = Field(description="the school the task concerns, if one")
     school_name: str | None
     subject_id: uuid.UUID = Field(
-        description="the batch id, the key-field change id, the status change id or the "
-        "transfer step id"
+        description="the batch id, the key-field change id, the status change id, the "
+        "transfer step id or the export id"
     )
     item_count: int = Field(description="registrations in the batch (0 for other kinds)")
     finding_count: int = Field(description="items (or changes) the authority's checks flagged")
@@ -169,6 +169,18 @@ class DuplicateTaskRead(BaseModel):
     proofs: list[TransferProofRead]
 
 
+class ExportTaskRead(BaseModel):
+    """The export request an export approval is about (导出审批, N2013 art. 25): who asks,
+    for what, and which fields of whom (the export itself is ``/api/v1/exports/{export_id}``)."""
+
+    export_id: uuid.UUID
+    population: str = Field(description="unit reference of the population, e.g. school:…")
+    fields: list[str]
+    purpose: str
+    requested_by: str
+    requester_unit: str
+
+
 class TaskRead(TaskSummary):
     """A task with everything the officer reads before deciding."""
 
@@ -180,6 +192,7 @@ class TaskRead(TaskSummary):
     graduation: GraduationTaskRead | None = None
     verification: VerificationTaskRead | None = None
     duplicate: DuplicateTaskRead | None = None
+    export: ExportTaskRead | None = None
 
 
 class TaskPage(BaseModel):
@@ -292,6 +305,12 @@ def summary(row: Any, school_name: str | None, today: date) -> TaskSummary:
         overdue=is_overdue(row.status, row.due_on, today),
         reminded_at=aware(row.reminded_at),
     )
+
+
+def export(row: Any) -> ExportTaskRead | None:
+    if row.kind != TaskKind.EXPORT_APPROVAL:
+        return None
+    return ExportTaskRead.model_validate({**row.details, "export_id": row.subject_id})
 
 
 def transfer(row: Any) -> TransferTaskRead | None:

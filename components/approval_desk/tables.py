@@ -82,12 +82,17 @@ class UnitText(TypeDecorator[UnitRef]):
 @dataclass(frozen=True)
 class DeskTables:
     task: Table
-    item: Table
-    proof: Table
+    # None on a desk that takes no submission (national's, which decides only exports and
+    # keeps basic info only): no batch items, no proofs
+    item: Table | None
+    proof: Table | None
 
 
-def define_desk_tables(metadata: MetaData) -> DeskTables:
-    """Add the desk's tables to ``metadata`` (once per service) and return them."""
+def define_desk_tables(metadata: MetaData, *, submissions: bool = True) -> DeskTables:
+    """Add the desk's tables to ``metadata`` (once per service) and return them; without
+    ``submissions``, the task table alone."""
+    if not submissions:
+        return DeskTables(_task(metadata), None, None)
     return DeskTables(_task(metadata), _item(metadata), _proof(metadata))
 
 

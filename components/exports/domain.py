@@ -20,9 +20,9 @@ APPROVER_ROLE = "approver"
 class ExportRefused(Exception):
     """A request, decision or download the rules refuse; ``status`` is the HTTP answer."""
 
-    def __init__(self, status: int, rule: str, detail: str) -> None:
+    def __init__(self, status: int, rule: str, detail: str, article: str | None = None) -> None:
         super().__init__(detail)
-        self.status, self.rule, self.detail = status, rule, detail
+        self.status, self.rule, self.detail, self.article = status, rule, detail, article
 
 
 @dataclass(frozen=True)
@@ -85,17 +85,30 @@ def check_request(
         raise ExportRefused(422, "export_fields", "a field is named twice")
 
 
-def check_decision(
-    roles: frozenset[str], username: str, unit: Unit, approver: Unit, requested_by: str, status: str
+def check_approver(
+    roles: frozenset[str], username: str, unit: Unit, approver: Unit, requested_by: str
 ) -> None:
+    """An approver of the approving unit decides, never the requester (four eyes)."""
     if APPROVER_ROLE not in roles or unit != approver:
         raise ExportRefused(
-            403, "export_approver", f"this export is decided by {approver}'s approver"
+            403,
+            "export_approver",
+            f"this export is decided by {approver}'s approver",
+            article="N2013 art. 25",
         )
     if username == requested_by:
         raise ExportRefused(
-            403, "export_four_eyes", "the requester cannot approve their own export"
+            403,
+            "export_four_eyes",
+            "the requester cannot approve their own export",
+            article="N2013 art. 25",
         )
+
+
+def check_decision(
+    roles: frozenset[str], username: str, unit: Unit, approver: Unit, requested_by: str, status: str
+) -> None:
+    check_approver(roles, username, unit, approver, requested_by)
     if status != ExportStatus.REQUESTED:
         raise ExportRefused(409, "export_decided", f"the export is already {status}")
 

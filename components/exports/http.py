@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from components.approval_desk.desk import ApprovalDesk
 from components.exports.domain import ExportRefused, ExportStatus, Unit
-from components.exports.service import Exports
+from components.exports.service import Exports, Refused, officer
 from shared.audit.recording import Actor, audited
 from shared.clock import Timestamp
 from shared.runtime.app import UnitOfWorkDep, domain_refusal
@@ -73,12 +74,6 @@ class ExportPage(BaseModel):
     items: list[ExportRead]
 
 
-class Refused(DomainError):
-    def __init__(self, refused: ExportRefused) -> None:
-        super().__init__(refused.detail, rule=refused.rule)
-        self.status_code = refused.status
-
-
 class Unauthenticated(DomainError):
     status_code = 401
 
@@ -92,7 +87,9 @@ def actor_of(request: Request) -> Actor:
     return actor
 
 
-def export_router(exports: Exports) -> APIRouter:
+def export_router(exports: Exports, desk: ApprovalDesk) -> APIRouter:
+    """The export routes; a decision is the desk's decision on the export's task (``desk``
+    keeps the tasks and has :class:`.approvals.ExportApprovals` as the kind's policy)."""
     router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 
     @router.post(
@@ -155,11 +152,12 @@ def export_router(exports: Exports) -> APIRouter:
         request: Request, export_id: uuid.UUID, body: ExportDecisionCreate, uow: UnitOfWorkDep
     ) -> ExportRead:
         """By an approver of the export's approving unit, never the requester (403
-        ``export_approver`` / ``export_four_eyes``); 409 ``export_decided``."""
+        ``export_approver`` / ``export_four_eyes``); 409 ``export_decided``; 422
+        ``reason_required`` for a rejection without a reason. The same decision as the desk's
+        ``POST /api/v1/tasks/{task_id}/decision`` on the export's task (this is its alias)."""
+        decision = officer(actor_of(request), body.decision == "approve", body.reason)
         try:
-            row = await exports.decide(
-                uow, actor_of(request), export_id, body.decision == "approve", body.reason
-            )
+            row = await exports.decide(uow, desk, export_id, decision)
         except ExportRefused as refused:
             raise Refused(refused) from None
         return ExportRead.of(row)

@@ -1,8 +1,12 @@
 """The export use cases: ask, decide (producing the CSV), download, list, read.
 
-Each runs in the unit of work it is given, which the request commits (``UnitOfWorkDep``); the
-request's audit entry (``audited`` on the route) commits with it. Expired exports are purged
-(status ``expired``, content dropped) at the start of every one of them: one indexed UPDATE.
+Asking opens the export's task on the approval desk (``export_approval``, owned by the
+approving unit) in the same unit of work; deciding is the desk's decision on that task, whose
+policy (:mod:`.approvals`) refuses anyone but the approving unit's approver and produces the
+CSV in the deciding transaction. Each runs in the unit of work it is given, which the request
+commits (``UnitOfWorkDep``); the request's audit entry (``audited`` on the route) commits with
+it. Expired exports are purged (status ``expired``, content dropped) at the start of every one
+of them: one indexed UPDATE.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from components.approval_desk import decisions
+from components.approval_desk.desk import ApprovalDesk
+from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus
+from components.approval_desk.repository import TaskRepository
+from components.approval_desk.tables import DeskTables
 from components.exports.domain import (
     ExportRefused,
     ExportStatus,
@@ -29,13 +38,34 @@ from components.exports.domain import (
 from components.exports.source import ExportSource
 from components.exports.tables import export
 from shared.audit.recording import Actor, annotate
+from shared.federation.config import UnitRef
 from shared.messaging.uow import UnitOfWork
 from shared.rules import ExportRules, load_province_rules
+from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
+
+
+class Refused(DomainError):
+    """An :class:`ExportRefused` as the HTTP answer (its status, rule, message, article)."""
+
+    def __init__(self, refused: ExportRefused) -> None:
+        super().__init__(refused.detail, rule=refused.rule, article=refused.article)
+        self.status_code = refused.status
 
 
 def _unit(actor: Actor) -> Unit:
     return Unit(actor.unit_kind, actor.unit_code)
+
+
+def officer(actor: Actor, approve: bool, reason: str | None) -> Decision:
+    """The desk's decision of ``actor`` (their account, unit and roles)."""
+    return Decision(
+        kind=DecisionKind.APPROVE if approve else DecisionKind.REJECT,
+        decided_by=actor.username,
+        reason=reason,
+        unit=str(_unit(actor)),
+        roles=_roles(actor),
+    )
 
 
 def _roles(actor: Actor) -> frozenset[str]:
@@ -59,9 +89,13 @@ def to_csv(fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
 
 
 class Exports:
-    def __init__(self, runtime: ServiceRuntime, source: ExportSource) -> None:
+    """The exports of one service: its source, and the desk tables where their approval
+    tasks are kept."""
+
+    def __init__(self, runtime: ServiceRuntime, source: ExportSource, tables: DeskTables) -> None:
         self.runtime = runtime
         self.source = source
+        self.tables = tables
         self._rules: dict[str, ExportRules] = {}
 
     def rules(self, unit: Unit) -> ExportRules:
@@ -95,12 +129,17 @@ class Exports:
             .values(status=ExportStatus.EXPIRED, content=None)
         )
 
-    async def _get(self, session: AsyncSession, export_id: uuid.UUID) -> Any:
+    async def _row(self, session: AsyncSession, export_id: uuid.UUID) -> Any:
         row = (
             await session.execute(select(export).where(export.c.export_id == str(export_id)))
         ).one_or_none()
         if row is None:
             raise ExportRefused(404, "export_not_found", f"export {export_id} not found")
+        return row
+
+    async def _get(self, session: AsyncSession, export_id: uuid.UUID) -> Any:
+        """The export (404 otherwise), its population named in the request's audit entry."""
+        row = await self._row(session, export_id)
         annotate(unit_kind=row.population.split(":")[0], unit_code=row.population.split(":")[1])
         return row
 
@@ -113,17 +152,17 @@ class Exports:
             raise ExportRefused(
                 404, "population_not_served", f"{population}'s data is not kept here"
             )
-        export_id = str(uuid.uuid4())
+        export_id = uuid.uuid4()
         annotate(
             unit_kind=population.kind,
             unit_code=population.code,
-            object_id=export_id,
+            object_id=str(export_id),
             purpose=purpose,
         )
         await self._purge(uow.session)
         await uow.session.execute(
             export.insert().values(
-                export_id=export_id,
+                export_id=str(export_id),
                 status=ExportStatus.REQUESTED,
                 requested_by=actor.username,
                 requester_unit=str(requester),
@@ -135,30 +174,78 @@ class Exports:
                 downloads=0,
             )
         )
-        return await self._get(uow.session, uuid.UUID(export_id))
+        row = await self._get(uow.session, export_id)
+        await self._open_task(uow.session, row)
+        return row
+
+    async def _open_task(self, session: AsyncSession, row: Any) -> None:
+        """The export's approval task on the desk, owned by the approving unit, whatever its
+        tier (the task stays here, where the data is: decision 0011)."""
+        population = Unit.parse(row.population)
+        details = {
+            "population": row.population,
+            "fields": list(row.fields),
+            "purpose": row.purpose,
+            "requested_by": row.requested_by,
+            "requester_unit": row.requester_unit,
+        }
+        task = {
+            "task_id": uuid.uuid4(),
+            "kind": TaskKind.EXPORT_APPROVAL,
+            "status": TaskStatus.OPEN,
+            "unit": UnitRef.parse(row.approver_unit),
+            "school_code": population.code if population.kind == "school" else None,
+            "subject_id": uuid.UUID(row.export_id),
+            "item_count": 0,
+            "finding_count": 0,
+            "details": details,
+            "opened_at": row.requested_at,
+        }
+        await TaskRepository(session, self.tables).add(task)
 
     async def decide(
-        self, uow: UnitOfWork, actor: Actor, export_id: uuid.UUID, approve: bool, reason: str | None
+        self, uow: UnitOfWork, desk: ApprovalDesk, export_id: uuid.UUID, decision: Decision
     ) -> Any:
+        """The approving unit's decision on the export's desk task, in the caller's unit of
+        work (the kind's policy, :class:`.approvals.ExportApprovals`, produces the CSV)."""
         await self._purge(uow.session)
         row = await self._get(uow.session, export_id)
-        annotate(purpose=reason)
+        annotate(purpose=decision.reason)
         check_decision(
-            _roles(actor),
-            actor.username,
-            _unit(actor),
+            decision.roles,
+            decision.decided_by,
+            Unit.parse(decision.unit or ""),
             Unit.parse(row.approver_unit),
             row.requested_by,
             row.status,
         )
-        now = self.runtime.clock.now()
+        tasks = desk.tasks(uow.session)
+        approver = UnitRef.parse(row.approver_unit)
+        task_id = await tasks.find_subject(approver, TaskKind.EXPORT_APPROVAL, export_id)
+        task = await tasks.get(task_id) if task_id is not None else None
+        if task is None:
+            raise ExportRefused(404, "export_not_found", f"export {export_id} has no task")
+        await decisions.settle(desk, tasks, task, decision, uow.emitter(approver))
+        return await self._get(uow.session, export_id)
+
+    async def settle(
+        self,
+        session: AsyncSession,
+        export_id: uuid.UUID,
+        approved: bool,
+        decision: Decision,
+        now: datetime,
+    ) -> None:
+        """Record the decision on the export, producing the CSV with exactly the approved
+        fields when approved (in the deciding transaction, where the data is)."""
+        row = await self._row(session, export_id)
         values: dict[str, Any] = {
-            "decided_by": actor.username,
+            "decided_by": decision.decided_by,
             "decided_at": now,
-            "reason": reason,
+            "reason": decision.reason,
         }
-        if approve:
-            rows = await self.source.rows(uow.session, Unit.parse(row.population), row.fields)
+        if approved:
+            rows = await self.source.rows(session, Unit.parse(row.population), row.fields)
             hours = self.rules(Unit.parse(row.requester_unit)).download_hours
             values |= {
                 "status": ExportStatus.APPROVED,
@@ -168,10 +255,9 @@ class Exports:
             }
         else:
             values["status"] = ExportStatus.REJECTED
-        await uow.session.execute(
+        await session.execute(
             update(export).where(export.c.export_id == row.export_id).values(**values)
         )
-        return await self._get(uow.session, export_id)
 
     async def download(
         self, uow: UnitOfWork, actor: Actor, export_id: uuid.UUID

@@ -2,9 +2,15 @@
 
 from fastapi import FastAPI
 
+from components.approval_desk import http as desk_http
+from components.approval_desk.desk import ApprovalDesk
+from components.approval_desk.domain import TaskKind
+from components.approval_desk.metrics import register_task_gauge
+from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
 from services.national.adapters.exports import registry_source
+from services.national.adapters.orm import desk_tables
 from services.national.adapters.transfer_repository import TransferRepository
 from services.national.config import NationalSettings
 from services.national.entrypoints import (
@@ -62,6 +68,13 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         runtime.sessions, deps, national.deadline_sweep_interval
     )
     register_metrics(runtime, deps)
+    # national's approval desk keeps the approvals of the registry's exports, owned by the
+    # approving unit of any tier (decisions 0011, 0022)
+    exports = Exports(runtime, registry_source(), desk_tables)
+    policies = {TaskKind.EXPORT_APPROVAL: ExportApprovals(exports)}
+    kinds = frozenset({TaskKind.EXPORT_APPROVAL})
+    desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=kinds, guests=True)
+    register_task_gauge(desk)
     return create_app(
         runtime,
         [
@@ -71,7 +84,9 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             transfer_http.transfer_router,
             transfer_http.operations_router,
             promotion_http.promotion_router,
-            export_router(Exports(runtime, registry_source())),
+            export_router(exports, desk),
+            desk_http.task_router(desk),
+            desk_http.approvals_router(desk),
             status_http.status_router,
             status_http.operations_router,
             verification_http.verification_router,

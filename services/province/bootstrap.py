@@ -5,8 +5,9 @@ from fastapi import FastAPI
 from components.approval_desk import http as desk_http
 from components.approval_desk import messages as desk_messages
 from components.approval_desk.desk import ApprovalDesk, DecidesSteps
-from components.approval_desk.domain import TaskKind
+from components.approval_desk.domain import AUTHORITY_KINDS, TaskKind
 from components.approval_desk.metrics import register_task_gauge
+from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
 from services.province.adapters.exports import archive_source
@@ -28,7 +29,12 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     diagnostics.register_diagnostics(handlers, settings.instance)
     runtime = build_runtime(Tier.PROVINCE, settings, handlers)
     steps = DecidesSteps(province_step_policy(runtime))  # the discipline check, HA art. 11(四)
-    desk = ApprovalDesk(runtime, desk_tables, policies={TaskKind.TRANSFER_STEP: steps})
+    # the desk also keeps the approvals of the archives' exports (owned by the approving unit:
+    # a county, or the province)
+    exports = Exports(runtime, archive_source(runtime), desk_tables)
+    policies = {TaskKind.TRANSFER_STEP: steps, TaskKind.EXPORT_APPROVAL: ExportApprovals(exports)}
+    kinds = AUTHORITY_KINDS | {TaskKind.EXPORT_APPROVAL}
+    desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=kinds, guests=True)
     desk_messages.register(handlers, desk)
     messages.register(handlers, runtime.federation)
     messages.register_status_changes(handlers, runtime)
@@ -42,7 +48,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             build_discipline_router(runtime),
             build_promotion_router(runtime),
             desk_http.task_router(desk),
-            export_router(Exports(runtime, archive_source(runtime))),
+            desk_http.approvals_router(desk),
+            export_router(exports, desk),
             status_http.build_router(runtime),
         ],
         title="Xueji province service",

@@ -4,7 +4,9 @@ from fastapi import FastAPI
 
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import TaskKind
+from components.approval_desk.http import approvals_router
 from components.approval_desk.metrics import register_task_gauge
+from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
 from services.school.adapters.exports import roster_source
@@ -34,10 +36,15 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     diagnostics.register_diagnostics(handlers, settings.instance)
     messages.register(handlers)
     runtime = build_runtime(Tier.SCHOOL, settings, handlers)
-    # the school decides its steps in transfers out (转出学校核办) on its approval desk
-    steps = frozenset({TaskKind.TRANSFER_STEP})
-    policies = {TaskKind.TRANSFER_STEP: SendingSchoolSteps()}
-    desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=steps)
+    # the school decides its steps in transfers out (转出学校核办) on its approval desk, which
+    # also keeps the approvals of its roster's exports (owned by the approving county)
+    exports = Exports(runtime, roster_source(runtime), desk_tables)
+    kinds = frozenset({TaskKind.TRANSFER_STEP, TaskKind.EXPORT_APPROVAL})
+    policies = {
+        TaskKind.TRANSFER_STEP: SendingSchoolSteps(),
+        TaskKind.EXPORT_APPROVAL: ExportApprovals(exports),
+    }
+    desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=kinds, guests=True)
     messages.register_decisions(handlers, runtime.federation)
     messages.register_transfers(handlers, desk)
     register_task_gauge(desk)
@@ -50,7 +57,8 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
             tasks_http.build_router(desk),
             status_http.router,
             graduation_http.router,
-            export_router(Exports(runtime, roster_source(runtime))),
+            export_router(exports, desk),
+            approvals_router(desk),
             verification_http.router,
             duplicates_http.router,
         ],

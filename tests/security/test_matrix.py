@@ -83,6 +83,7 @@ WITHOUT_OBJECT = {
     ("national", "/api/v1/status-changes/{change_id}"),
     ("county", "/api/v1/tasks/{task_id}/proofs/{index}"),  # a registration batch has no proof
     ("province", "/api/v1/tasks/{task_id}/proofs/{index}"),
+    ("national", "/api/v1/tasks/{task_id}/proofs/{index}"),  # an export's task has no proof
     # needs a registration national refused as a duplicate at the real school
     ("school", "/api/v1/duplicate-resolutions/{resolution_id}/proofs/{index}"),
 }
@@ -284,6 +285,23 @@ async def _export(t: Tier_, unit: UnitRef) -> Target:
     return Target(unit, {"export_id": response.json()["export_id"]}, json=body)
 
 
+async def _export_task(t: Tier_, unit: UnitRef) -> Target:
+    """An export's approval task of the unit, asked by another of its officers (four eyes)."""
+    body = {"population": str(unit), "fields": ["name"], "purpose": "matrix test"}
+    asker = auth_headers(str(unit), Role.REGISTRAR, username="matrix.requester")
+    asked = await t.client.post("/api/v1/exports", json=body, headers=asker)
+    assert asked.status_code == 201, asked.text
+    listed = await t.as_unit(unit, "GET", "/api/v1/approvals", params={"unit": str(unit)})
+    [task] = [i for i in listed.json()["items"] if i["subject_id"] == asked.json()["export_id"]]
+    return Target(unit, {"task_id": task["task_id"]})
+
+
+async def _export_tasks(t: Tier_, unit: UnitRef) -> Target:
+    """A bulk decision on a real export task of the unit."""
+    task = await _export_task(t, unit)
+    return Target(unit, json={"decisions": [{"task_id": task.path["task_id"], **DECISION}]})
+
+
 _TERMS = iter(range(2100, 2999))
 
 
@@ -325,6 +343,9 @@ OBJECTS: dict[tuple[str, str], Factory] = {
     ("province", "/api/v1/tasks/{task_id}/decision"): _authority_task,
     ("county", "/api/v1/tasks/decisions"): _authority_tasks,
     ("province", "/api/v1/tasks/decisions"): _authority_tasks,
+    ("national", "/api/v1/tasks/{task_id}"): _export_task,
+    ("national", "/api/v1/tasks/{task_id}/decision"): _export_task,
+    ("national", "/api/v1/tasks/decisions"): _export_tasks,
     ("national", "/api/v1/registry/{student_number}"): _registry_entry,
     ("national", "/api/v1/transfers/{transfer_id}"): _national_transfer,
     ("national", "/api/v1/transfers"): _national_transfer,

@@ -90,6 +90,12 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     "duplicate_resolution": {"resolution_id", "student_number", "real_school", "other_school"}
     | {"registration_id", "reason", "proof_refs", "required", "decisions", "state", "rule"}
     | {"closing_reason", "correlation_id", "created_at", "closed_at"},
+    # The approval desk's tasks: export approvals (who asked which fields of which unit, for
+    # what purpose, who decided); the CSV stays in kernel_export.
+    "desk_task": {"task_id", "kind", "status", "unit", "school_code", "subject_id"}
+    | {"item_count", "finding_count", "details", "opened_at", "decided_at", "decided_by"}
+    | {"reason", "correlation_id", "message_id", "transfer_id", "due_on", "due_approximate"}
+    | {"reminded_at", "rule"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.

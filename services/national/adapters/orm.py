@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from components.approval_desk.tables import define_desk_tables
+
 # Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -400,3 +402,9 @@ class DuplicateResolution(Base):
         # a student's open resolution (one at a time)
         Index("ix_duplicate_resolution_student", "student_number", "state"),
     )
+
+
+# The approval desk's task table (components/approval_desk): national keeps the approvals of
+# the registry's exports (导出审批, decision 0011), owned by the approving unit of any tier. It
+# takes no submission: no batch items and no proofs here (basic info only).
+desk_tables = define_desk_tables(metadata, submissions=False)

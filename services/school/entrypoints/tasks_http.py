@@ -2,9 +2,12 @@
 
 The desk (``components/approval_desk``) lists, long-polls, decides and bulk-decides them as it
 does every party's; these routes are the school's paths and its view of a task (the student,
-the receiving school, the roster status, the proofs' links). Refusals are ``{"detail",
-"rule"}`` (404 ``task_not_found``, 409 ``task_already_decided``); a decision is committed
-here, at the request's boundary.
+the receiving school, the roster status, the proofs' links). The same desk keeps the approvals
+of the roster's exports, owned by the approving county (listed by ``GET /api/v1/approvals``):
+``/tasks/{task_id}`` and the decisions serve them too, shown as the desk's own task view.
+Refusals are ``{"detail", "rule"}`` (404 ``task_not_found``, 409 ``task_already_decided``,
+403 ``export_approver`` / ``export_four_eyes``); a decision is committed here, at the
+request's boundary.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from components.approval_desk import http as desk_http
 from components.approval_desk import queries
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus, is_overdue
-from components.approval_desk.schemas import TaskListQuery, aware
+from components.approval_desk.schemas import TaskListQuery, TaskRead, aware
 from services.school.entrypoints.http import ObjectReader, ReaderOfSchool, SchoolDep, TodayDep
 from services.school.entrypoints.schemas import (
     ProofLink,
@@ -78,10 +81,12 @@ def build_router(desk: ApprovalDesk) -> APIRouter:
     @router.get(
         "/tasks/{task_id}",
         dependencies=[audited("read", "task")],
-        response_model=SchoolTaskRead,
-        summary="One task of a school",
+        response_model=SchoolTaskRead | TaskRead,
+        summary="One task kept at the school: its transfer step, or an export's approval",
     )
-    async def read_task(task_id: uuid.UUID, on: TodayDep, access: ObjectReader) -> SchoolTaskRead:
+    async def read_task(
+        task_id: uuid.UUID, on: TodayDep, access: ObjectReader
+    ) -> SchoolTaskRead | TaskRead:
         return await _read(desk, task_id, on, access)
 
     @router.post(
@@ -102,14 +107,16 @@ def build_router(desk: ApprovalDesk) -> APIRouter:
     @router.post(
         "/tasks/{task_id}/decision",
         dependencies=[audited("decide", "task")],
-        response_model=SchoolTaskRead,
-        summary="Decide the school's step of a transfer",
+        response_model=SchoolTaskRead | TaskRead,
+        summary="Decide the school's step of a transfer, or an export's approval",
     )
     async def decide_task(
         task_id: uuid.UUID, body: StepDecisionCreate, on: TodayDep, access: ApproverOfObject
-    ) -> SchoolTaskRead:
+    ) -> SchoolTaskRead | TaskRead:
         """Approve, or reject with a reason; national gets ``transfer.step_decided`` naming this
-        school. 409 ``task_already_decided`` once decided or void."""
+        school. 409 ``task_already_decided`` once decided or void. An export's approval is
+        decided by its approving unit's approver, never the requester (403
+        ``export_approver`` / ``export_four_eyes``); approving it produces the CSV."""
         decision = _decision(body, access.principal.username)
         await desk_http.commit_decision(desk, task_id, decision, access)
         return await _read(desk, task_id, on, access)
@@ -122,8 +129,14 @@ def _decision(body: StepDecisionCreate, decided_by: str) -> Decision:
     return Decision(DecisionKind(body.decision), decided_by=decided_by, reason=body.reason)
 
 
-async def _read(desk: ApprovalDesk, task_id: uuid.UUID, on: date, access: Access) -> SchoolTaskRead:
-    row = await queries.get_task(desk, task_id, desk_http.visible(desk, access))
+async def _read(
+    desk: ApprovalDesk, task_id: uuid.UUID, on: date, access: Access
+) -> SchoolTaskRead | TaskRead:
+    """The task in the view of its kind: the school's for its steps, the desk's otherwise."""
+    visible = desk_http.visible(desk, access)
+    row = await queries.get_task(desk, task_id, visible)
+    if row.kind != TaskKind.TRANSFER_STEP:
+        return await queries.read_task(desk, task_id, visible)
     return task_view(row, on)
 
 

@@ -218,3 +218,32 @@ async def test_a_province_export_needs_another_officer(archives: Province) -> No
     listed = await call(archives, PROVINCE_APPROVER, "GET", EXPORTS)
     assert [item["export_id"] for item in listed.json()["items"]] == [export_id]
     assert (await call(archives, REGISTRAR, "GET", EXPORTS)).json()["items"] == []
+
+
+async def test_the_county_decides_an_archive_export_on_the_provinces_desk(
+    archives: Province,
+) -> None:
+    """The export's task is kept at the province, owned by the county: the county lists it
+    there, decides it through the desk's decision, and the requester downloads the CSV."""
+    export_id = (await ask(archives)).json()["export_id"]
+    county = {"unit": f"county:{PRIMARY[:6]}"}
+    listed = await call(archives, COUNTY_APPROVER, "GET", "/api/v1/approvals", params=county)
+    [task] = listed.json()["items"]
+    assert (task["kind"], task["subject_id"]) == ("export_approval", export_id)
+    other = await call(archives, OTHER_COUNTY, "GET", "/api/v1/approvals", params=county)
+    assert other.status_code == 404
+
+    path = f"/api/v1/tasks/{task['task_id']}/decision"
+    stranger = await call(archives, OTHER_COUNTY, "POST", path, json={"decision": "approve"})
+    assert stranger.status_code == 404 and stranger.json()["rule"] == "task_not_found"
+    decided = await call(archives, COUNTY_APPROVER, "POST", path, json={"decision": "approve"})
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["export"]["purpose"] == "家长会通知"
+    got = await call(archives, REGISTRAR, "GET", f"{EXPORTS}/{export_id}/download")
+    assert got.status_code == 200
+    rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert [row[0] for row in rows] == [
+        "student_number",
+        "G410102201803070011",
+        "G410102201803070022",
+    ]

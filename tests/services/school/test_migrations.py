@@ -165,3 +165,70 @@ async def test_the_desk_revision_downgrades_with_the_open_tasks(
     await asyncio.to_thread(command.downgrade, config, "0013")
     rows = await _execute(database_url, text("SELECT step_id, status FROM school_task"))
     assert [(r.step_id, r.status) for r in rows] == [(str(step.step_id), "open")]
+
+
+_EXPORT = text(
+    "INSERT INTO kernel_export (export_id, status, requested_by, requester_unit, population,"
+    " fields, purpose, approver_unit, requested_at, downloads) VALUES (:export_id, :status,"
+    " :requested_by, :requester_unit, :population, :fields, :purpose, :approver_unit,"
+    " :requested_at, 0)"
+).bindparams(bindparam("fields", type_=JSON))
+
+
+def _old_export(status: str) -> dict[str, Any]:
+    return {
+        "export_id": str(uuid.uuid4()),
+        "status": status,
+        "requested_by": "li.registrar",
+        "requester_unit": f"school:{ZHONGYUAN_PRIMARY}",
+        "population": f"school:{ZHONGYUAN_PRIMARY}",
+        "fields": ["student_number", "grade"],
+        "purpose": "体检名单",
+        "approver_unit": f"county:{ZHONGYUAN_PRIMARY[:6]}",
+        "requested_at": datetime(2026, 9, 1, 2, 0, tzinfo=UTC),
+    }
+
+
+async def test_waiting_exports_get_their_desk_task(tmp_path: Path, database_url: str) -> None:
+    """Revision 0015 on SQLite and PostgreSQL: an export waiting for approval becomes the
+    approving county's task, which it lists and decides through the desk (the export is then
+    approved); a decided export gets none; going down removes the export tasks."""
+    await asyncio.to_thread(upgrade, "school", database_url, "0014")
+    waiting, decided = _old_export("requested"), _old_export("rejected")
+    await _execute(database_url, _EXPORT, waiting, decided)
+    county = f"county:{ZHONGYUAN_PRIMARY[:6]}"
+    approver = auth_headers(county, Role.APPROVER, username="wang.approver")
+
+    async with school_service(tmp_path / "federation", database_url) as school:  # to head
+        listed = await school.client.get(
+            "/api/v1/approvals", params={"unit": county}, headers=approver
+        )
+        assert listed.status_code == 200, listed.text
+        [task] = listed.json()["items"]
+        assert (task["kind"], task["status"], task["subject_id"]) == (
+            "export_approval",
+            "open",
+            waiting["export_id"],
+        )
+        read = await school.client.get(f"/api/v1/tasks/{task['task_id']}", headers=approver)
+        assert read.json()["export"]["fields"] == ["student_number", "grade"]
+        approved = await school.client.post(
+            f"/api/v1/tasks/{task['task_id']}/decision",
+            json={"decision": "approve"},
+            headers=approver,
+        )
+        assert approved.status_code == 200, approved.text
+        export = await school.client.get(
+            f"/api/v1/exports/{waiting['export_id']}", headers=approver
+        )
+        assert (export.json()["status"], export.json()["decided_by"]) == (
+            "approved",
+            "wang.approver",
+        )
+
+    config = alembic_config("school", database_url)
+    await asyncio.to_thread(command.downgrade, config, "0014")
+    left = await _execute(database_url, text("SELECT kind FROM desk_task"))
+    assert [row.kind for row in left] == []
+    exports = await _execute(database_url, text("SELECT status FROM kernel_export"))
+    assert sorted(row.status for row in exports) == ["approved", "rejected"]
