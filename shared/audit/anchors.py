@@ -21,9 +21,7 @@ bounds what an attacker with write access can rewrite undetected.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,6 +39,7 @@ from shared.federation.config import NATIONAL, Federation, Instance, Tier, UnitR
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
 from shared.messaging.signing import Signer, TrustStore
 from shared.messaging.uow import UnitOfWork
+from shared.runtime.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -126,28 +125,14 @@ class AuditAnchoring:
         self._signer = signer
         self.interval = interval
         self.anchored: tuple[int, str] | None = None  # the last head sent
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(f"{self.instance.name}-audit-anchors", self.anchor, interval)
 
     def start(self) -> None:
-        if self._task is None and self.interval > 0 and self.targets:
-            self._task = asyncio.create_task(
-                self._anchor_periodically(), name=f"{self.instance.name}-audit-anchors"
-            )
+        if self.targets:
+            self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _anchor_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.anchor()
-            except Exception as exc:  # a database hiccup: the next round tries again
-                log.warning("anchoring the audit chain failed, will retry: %r", exc)
+        await self._periodic.stop()
 
     async def anchor(self) -> AuditAnchored | None:
         """Send the current head to the level above (nothing when it did not move)."""

@@ -9,16 +9,12 @@ tests drive time through the operations endpoints instead). Subclasses say what 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Any
 
 from services.national.service_layer.transfers.context import TransferDeps
 from shared.db.engine import SessionFactory
 from shared.messaging.uow import UnitOfWork
-
-log = logging.getLogger(__name__)
+from shared.runtime.periodic import Periodic
 
 
 class PeriodicSweeper:
@@ -28,18 +24,13 @@ class PeriodicSweeper:
         self._sessions = sessions
         self._deps = deps
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(self.name, self.sweep_once, interval, at_start=True)
 
     def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=self.name)
+        self._periodic.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._periodic.stop()
 
     async def sweep_once(self) -> Any:
         """One run, in one transaction committed when the sweep returned."""
@@ -51,11 +42,3 @@ class PeriodicSweeper:
     async def sweep(self, uow: UnitOfWork) -> Any:
         """What one run does, in ``uow`` (the runner commits)."""
         raise NotImplementedError
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("%s failed; next try in %s s", self.name, self.interval)
-            await asyncio.sleep(self.interval)
