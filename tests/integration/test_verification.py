@@ -75,9 +75,11 @@ async def test_a_campaign_flags_a_ghost_and_a_student_registered_elsewhere(
 
     await eventually(flagged, timeout=45, interval=0.2)
     task = (await fed.get("county", COUNTY, f"/api/v1/tasks/{found[0]['task_id']}")).json()
-    kinds = {f["student_number"]: f["kind"] for f in task["verification"]["findings"]}
-    assert kinds == {ghost: "ghost", elsewhere: "registered_elsewhere"}
-    assert attending not in kinds
+    findings = {f["student_number"]: f["kind"] for f in task["verification"]["findings"]}
+    # the federation is shared by the package's tests: another test's students at this school
+    # may be findings too (a forced replay leaves one on national's registry, not the roster)
+    mine = {n: k for n, k in findings.items() if n in {attending, ghost, elsewhere}}
+    assert mine == {ghost: "ghost", elsewhere: "registered_elsewhere"}
     decided = await fed.post(
         "county",
         COUNTY,
@@ -88,7 +90,11 @@ async def test_a_campaign_flags_a_ghost_and_a_student_registered_elsewhere(
 
     view = (await fed.get("national", "CN", f"/api/v1/verification-campaigns/{campaign_id}")).json()
     [result] = [s for s in view["confirmed"] if s["school_code"] == SCHOOL]
-    assert (result["ghosts"], result["mismatches"]) == (1, 1)
+    kinds = list(findings.values())
+    assert (result["ghosts"], result["mismatches"]) == (
+        kinds.count("ghost"),
+        kinds.count("registered_elsewhere"),
+    )
 
 
 async def test_a_dropout_not_taken_back_appears_on_the_county_s_unclaimed_list(
