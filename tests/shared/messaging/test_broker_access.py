@@ -7,12 +7,14 @@ permissions through the default exchange."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import ChannelAccessRefused
 
 import shared.contracts  # noqa: F401  (the rights come from every contract)
@@ -21,7 +23,13 @@ from devtools.broker_users import provision_instance_users
 from devtools.testing import REPO_CONFIG
 from shared.federation.config import Federation, Tier, UnitRef, load_federation
 from shared.messaging.broker_access import broker_user, grant_for
-from shared.messaging.topology import EVENTS_EXCHANGE, ServiceTopology, declare_service_topology
+from shared.messaging.topology import (
+    DEAD_EXCHANGE,
+    EVENTS_EXCHANGE,
+    ServiceTopology,
+    declare_service_topology,
+)
+from shared.security import revocation
 from tests.shared.messaging.harness import Effect, Node, eventually
 
 pytestmark = pytest.mark.broker
@@ -140,3 +148,106 @@ async def test_the_kernel_runs_under_its_own_least_privileged_user(
         assert node.consumer.outcomes[("test.effect", "retried")] >= 1
     finally:
         await node.stop()
+
+
+async def test_a_user_may_bind_and_publish_on_the_dead_exchange_only_under_its_own_key(
+    users: Users,
+) -> None:
+    """xueji.dead is a topic exchange: a school's user cannot bind a queue of its own under
+    another instance's key (and so read copies of its dead letters), nor put letters into
+    another instance's dead queue; its own dead letters, the consumer's and the broker's, still
+    reach its own dead queue."""
+    name, school = users.of("school", "5134010001")
+    national = users.of("national", "CN")[0]
+    instance = users.federation.instance(name)
+    own = ServiceTopology(
+        instance=name,
+        units=[UnitRef(tier=Tier.SCHOOL, code=code) for code in instance.units],
+        retry_delays_ms=(50,),
+    )
+    connection = await aio_pika.connect(school)
+    async with connection:
+        channel = await connection.channel()
+        declared = await declare_service_topology(channel, own, connection)
+        for key in (f"xueji.{national}", "#", "xueji.*", f"xueji.{name}.#"):
+            with pytest.raises(ChannelAccessRefused):  # copies of another instance's letters
+                bind = await connection.channel()
+                await (await bind.get_queue(own.delay_queue_name(50), ensure=False)).bind(
+                    await bind.get_exchange(DEAD_EXCHANGE, ensure=False), key
+                )
+        with pytest.raises(ChannelAccessRefused):  # letters into another instance's dead queue
+            await _publish(school, f"xueji.{national}", exchange=DEAD_EXCHANGE)
+
+        dead = await channel.get_queue(own.dead_queue_name, ensure=False)
+        await _publish(school, own.queue_name, exchange=DEAD_EXCHANGE)  # the consumer's way
+        letter = await _get(dead)
+        assert letter.routing_key == own.queue_name
+        await letter.ack()
+
+        # the broker's own dead-lettering (as after the delivery limit) is not the user's act
+        await _publish(school, own.bindings()[0].replace("#", "diagnostics.ping"))
+        await (await _get(declared.queue)).reject(requeue=False)
+        letter = await _get(dead)
+        death: Any = letter.headers["x-death"]
+        assert death[0]["exchange"] == EVENTS_EXCHANGE
+        await letter.ack()
+        cleanup = await connection.channel()
+        for queue in own.queue_names():
+            await cleanup.queue_delete(queue)
+
+
+async def _get(queue: AbstractQueue) -> AbstractIncomingMessage:
+    got: list[AbstractIncomingMessage] = []
+
+    async def arrived() -> bool:
+        message = await queue.get(no_ack=False, fail=False, timeout=5)
+        got.extend([message] if message is not None else [])
+        return bool(got)
+
+    await eventually(arrived)
+    return got[0]
+
+
+async def test_a_user_may_use_the_revocation_stream_but_not_delete_or_redeclare_it(
+    users: Users,
+) -> None:
+    """The administrator declared the token revocations' exchange and stream: an instance's
+    user publishes to it and reads it, but may not delete or redeclare either."""
+    _, school = users.of("school", "5134010001")
+    connection = await aio_pika.connect(school)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=10)
+        exchange = await channel.declare_exchange(
+            revocation.EXCHANGE, aio_pika.ExchangeType.FANOUT, passive=True
+        )
+        stream = await channel.declare_queue(revocation.STREAM, passive=True)
+        body = uuid.uuid4().hex.encode()
+        await exchange.publish(aio_pika.Message(body), routing_key="", timeout=10)
+        seen: list[bytes] = []
+
+        async def receive(message: AbstractIncomingMessage) -> None:
+            seen.append(message.body)
+            await message.ack()
+
+        await stream.consume(receive, arguments={"x-stream-offset": "first"})
+
+        async def published() -> bool:
+            return body in seen
+
+        await eventually(published)
+
+        attacks: list[Callable[[AbstractChannel], Awaitable[Any]]] = [
+            lambda c: c.queue_delete(revocation.STREAM),
+            lambda c: c.exchange_delete(revocation.EXCHANGE),
+            lambda c: c.declare_queue(
+                revocation.STREAM, durable=True, arguments={"x-queue-type": "stream"}
+            ),
+            lambda c: c.declare_exchange(revocation.EXCHANGE, aio_pika.ExchangeType.FANOUT),
+        ]
+        for attack in attacks:
+            with pytest.raises(ChannelAccessRefused):
+                await attack(await connection.channel())
+    check = await aio_pika.connect(school)
+    async with check:  # still there, with what was published
+        await (await check.channel()).declare_queue(revocation.STREAM, passive=True)
