@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import shlex
@@ -46,6 +47,8 @@ from shared.messaging.topology import DEAD_EXCHANGE, EXCHANGES, ServiceTopology
 from shared.security.revocation import EXCHANGE as REVOCATIONS_EXCHANGE
 from shared.security.revocation import STREAM as REVOCATIONS_STREAM
 from shared.security.revocation import STREAM_ARGUMENTS
+
+log = logging.getLogger(__name__)
 
 
 class BrokerUsersError(RuntimeError):
@@ -133,6 +136,7 @@ def replace_dead_exchange(
         channel.queue_bind(topology.dead_queue_name, DEAD_EXCHANGE, topology.queue_name)
         rebound.append(topology.dead_queue_name)
     channel.close()
+    log.warning("replaced the direct %s by a topic exchange; re-bound %s", DEAD_EXCHANGE, rebound)
     return rebound
 
 

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import ChannelAccessRefused
 
 import shared.contracts  # noqa: F401  (the rights come from every contract)
 from devtools.broker import LocalRabbitMQ
-from devtools.broker_users import provision_instance_users
+from devtools.broker_users import declare_exchanges, provision_instance_users
 from devtools.testing import REPO_CONFIG
 from shared.federation.config import Federation, Tier, UnitRef, load_federation
 from shared.messaging.broker_access import broker_user, grant_for
@@ -251,3 +252,47 @@ async def test_a_user_may_use_the_revocation_stream_but_not_delete_or_redeclare_
     check = await aio_pika.connect(school)
     async with check:  # still there, with what was published
         await (await check.channel()).declare_queue(revocation.STREAM, passive=True)
+
+
+def test_the_upgrade_replaces_a_direct_dead_exchange_and_keeps_the_dead_letters(
+    broker: Any,
+) -> None:
+    """A broker of an older release has a direct xueji.dead: the administrator's declaration
+    (make run, ``python -m devtools.broker_users upgrade``) replaces it by the topic exchange,
+    re-binds the dead queues of the instances that exist, keeps the letters already there, and
+    declares the revocation stream. In a vhost of its own: the other tests' exchanges stay."""
+    if not isinstance(broker, LocalRabbitMQ):
+        pytest.skip("a vhost of its own needs the local broker's rabbitmqctl")
+    vhost = f"upgrade-{uuid.uuid4().hex[:8]}"
+    assert broker.rabbitmqctl("add_vhost", vhost).returncode == 0
+    try:
+        everything = ("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        assert broker.rabbitmqctl(*everything).returncode == 0
+        url = broker.amqp_url + vhost
+        federation = load_federation(REPO_CONFIG)
+        started = ServiceTopology(instance=federation.instances[0].name, units=())
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.exchange_declare(DEAD_EXCHANGE, "direct", durable=True)  # an older release
+            channel.queue_declare(
+                started.dead_queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            channel.queue_bind(started.dead_queue_name, DEAD_EXCHANGE, started.queue_name)
+            channel.basic_publish(DEAD_EXCHANGE, started.queue_name, b"before")
+
+            assert declare_exchanges(url, federation) == [started.dead_queue_name]
+            assert declare_exchanges(url, federation) == []  # already a topic exchange
+
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.exchange_declare(DEAD_EXCHANGE, "topic", durable=True)  # refused if direct
+            channel.queue_declare(revocation.STREAM, passive=True)
+            channel.basic_publish(DEAD_EXCHANGE, started.queue_name, b"after", mandatory=True)
+            bodies = [channel.basic_get(started.dead_queue_name, auto_ack=True)[2] for _ in "ab"]
+            assert bodies == [b"before", b"after"]
+        finally:
+            connection.close()
+    finally:
+        broker.rabbitmqctl("delete_vhost", vhost)
