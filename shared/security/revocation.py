@@ -165,7 +165,7 @@ class RevocationBroadcast:
         channel = await connection.channel()
         self._broker.watch_channel(channel)
         await channel.set_qos(prefetch_count=500)  # a stream is read with manual acks
-        exchange, stream = await _look_up(connection, channel)
+        exchange, stream = await look_up(connection, channel)
         await stream.bind(exchange)
         since = datetime.fromtimestamp(time.time() - self.revocations.horizon, UTC)
         await stream.consume(self._receive, arguments={"x-stream-offset": since})
@@ -249,7 +249,7 @@ class RevocationBroadcast:
 STREAM_ARGUMENTS: dict[str, Any] = {"x-queue-type": "stream", "x-max-age": STREAM_MAX_AGE}
 
 
-async def _look_up(
+async def look_up(
     connection: AbstractConnection, channel: AbstractChannel
 ) -> tuple[AbstractExchange, AbstractQueue]:
     """The exchange and the stream, looked up passively: an instance's broker user may not

@@ -48,8 +48,8 @@ class Users:
         return instance.name, self.urls[instance.name]
 
 
-@pytest.fixture
-def users(broker: Any, tmp_path: Path) -> Users:
+@pytest.fixture(scope="module")  # rabbitmqctl is slow: the tests share them, none changes them
+def users(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Users:
     if not isinstance(broker, LocalRabbitMQ):
         pytest.skip("creating broker users needs the local broker's rabbitmqctl")
     config = load_federation(REPO_CONFIG)
@@ -61,7 +61,8 @@ def users(broker: Any, tmp_path: Path) -> Users:
             )
         }
     )
-    return Users(federation, provision_instance_users(broker, federation, tmp_path))
+    data = tmp_path_factory.mktemp("broker-users")
+    return Users(federation, provision_instance_users(broker, federation, data))
 
 
 async def _publish(url: str, routing_key: str, exchange: str = EVENTS_EXCHANGE) -> None:
@@ -219,10 +220,8 @@ async def test_a_user_may_use_the_revocation_stream_but_not_delete_or_redeclare_
     async with connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=10)
-        exchange = await channel.declare_exchange(
-            revocation.EXCHANGE, aio_pika.ExchangeType.FANOUT, passive=True
-        )
-        stream = await channel.declare_queue(revocation.STREAM, passive=True)
+        exchange, stream = await revocation.look_up(connection, channel)  # as the service does
+        await stream.bind(exchange)
         body = uuid.uuid4().hex.encode()
         await exchange.publish(aio_pika.Message(body), routing_key="", timeout=10)
         seen: list[bytes] = []
