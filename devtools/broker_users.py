@@ -3,21 +3,25 @@
 The rights come from :mod:`shared.messaging.broker_access` (generated from the contracts,
 decision 0025); this module only applies them with ``rabbitmqctl`` on a :class:`LocalRabbitMQ`
 and keeps the passwords in ``<data dir>/broker-users.json`` (mode 0600, kept across runs).
-Before any instance starts, the exchanges are declared with the administrator's account, so a
-least-privileged user only ever looks them up.
+Before any instance starts, the exchanges and the token revocations' stream are declared with
+the administrator's account, so a least-privileged user only ever looks them up.
 
 A broker named by ``AMQP_URL`` is not touched: its operator creates the users (the same
 ``rabbitmqctl`` commands: ``python -m devtools.broker_users --config config/federation.toml``
-prints them, with placeholder passwords). ``python -m devtools.broker_users k8s --config
-deploy/k8s/overlays/<overlay>/federation.toml`` writes an overlay's ``broker-users.yaml``:
-Messaging Topology Operator ``User``, ``Permission`` and ``TopicPermission`` objects (the
-deploy test fails when a committed file differs from what the contracts give).
+prints them, with placeholder passwords), and declares the shared objects with
+``AMQP_URL=<administrator's URL> python -m devtools.broker_users upgrade --config …``, which
+also replaces a direct ``xueji.dead`` of an older release by the topic exchange. ``python -m
+devtools.broker_users k8s --config deploy/k8s/overlays/<overlay>/federation.toml`` writes an
+overlay's ``broker-users.yaml``: Messaging Topology Operator ``User``, ``Permission`` and
+``TopicPermission`` objects (the deploy test fails when a committed file differs from what the
+contracts give).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import shlex
@@ -39,7 +43,12 @@ from shared.messaging.broker_access import (
     grant_for,
     rabbitmqctl_commands,
 )
-from shared.messaging.topology import EXCHANGES
+from shared.messaging.topology import DEAD_EXCHANGE, EXCHANGES, ServiceTopology
+from shared.security.revocation import EXCHANGE as REVOCATIONS_EXCHANGE
+from shared.security.revocation import STREAM as REVOCATIONS_STREAM
+from shared.security.revocation import STREAM_ARGUMENTS
+
+log = logging.getLogger(__name__)
 
 
 class BrokerUsersError(RuntimeError):
@@ -71,15 +80,64 @@ def _passwords(path: Path, users: list[str]) -> dict[str, str]:
     return passwords
 
 
-def declare_exchanges(admin_url: str) -> None:
-    """The exchanges every instance uses, declared once with the administrator's account."""
+def declare_exchanges(admin_url: str, federation: Federation | None = None) -> list[str]:
+    """What every instance uses but may not configure, declared with the administrator's
+    account: the exchanges, and the token revocations' exchange and stream (decision 0025).
+
+    A direct ``xueji.dead`` of an older release is replaced by the topic exchange (see
+    :func:`replace_dead_exchange`); the instances' dead queues of ``federation`` are bound to
+    the new one. Returns the dead queues re-bound (none when nothing was replaced)."""
+    rebound: list[str] = []
     connection = pika.BlockingConnection(pika.URLParameters(admin_url))
     try:
         channel = connection.channel()
         for name, kind in EXCHANGES:
-            channel.exchange_declare(name, kind.value, durable=True)
+            try:
+                channel.exchange_declare(name, kind.value, durable=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if name != DEAD_EXCHANGE or exc.reply_code != PRECONDITION_FAILED:
+                    raise
+                rebound = replace_dead_exchange(connection, federation)
+                channel = connection.channel()
+        channel.exchange_declare(REVOCATIONS_EXCHANGE, "fanout", durable=True)
+        channel.queue_declare(REVOCATIONS_STREAM, durable=True, arguments=STREAM_ARGUMENTS)
+        channel.queue_bind(REVOCATIONS_STREAM, REVOCATIONS_EXCHANGE)
     finally:
         connection.close()
+    return rebound
+
+
+PRECONDITION_FAILED = 406  # "inequivalent arg 'type'": the exchange exists with another type
+
+
+def replace_dead_exchange(
+    connection: pika.BlockingConnection, federation: Federation | None
+) -> list[str]:
+    """Replace a direct ``xueji.dead`` (before decision 0025's topic permissions) by a topic
+    exchange of the same name, then bind each of ``federation``'s dead queues that exists
+    under its instance queue's name, as the instance itself does at start-up.
+
+    The quorum queues name their dead-letter exchange by name only, so they keep working
+    unchanged. Deleting the exchange also deletes its bindings: a dead letter published in
+    the milliseconds before the re-binding is lost, so run it with the instances stopped
+    (``make run`` does, before any instance starts)."""
+    channel = connection.channel()
+    channel.exchange_delete(DEAD_EXCHANGE)
+    channel.exchange_declare(DEAD_EXCHANGE, "topic", durable=True)
+    rebound: list[str] = []
+    for instance in federation.instances if federation else ():
+        topology = ServiceTopology(instance=instance.name, units=())
+        probe = connection.channel()
+        try:
+            probe.queue_declare(topology.dead_queue_name, passive=True)
+        except pika.exceptions.ChannelClosedByBroker:
+            continue  # never started on this broker: it binds its dead queue when it does
+        probe.close()
+        channel.queue_bind(topology.dead_queue_name, DEAD_EXCHANGE, topology.queue_name)
+        rebound.append(topology.dead_queue_name)
+    channel.close()
+    log.warning("replaced the direct %s by a topic exchange; re-bound %s", DEAD_EXCHANGE, rebound)
+    return rebound
 
 
 def apply_grant(broker: LocalRabbitMQ, grant: BrokerGrant, password: str) -> None:
@@ -100,7 +158,7 @@ def provision_instance_users(
     """Create every instance's user with its rights; its AMQP URL by instance name."""
     grants = federation_grants(federation)
     passwords = _passwords(data_dir / "broker-users.json", [g.user for g in grants])
-    declare_exchanges(broker.amqp_url)
+    declare_exchanges(broker.amqp_url, federation)
     urls: dict[str, str] = {}
     for instance, grant in zip(federation.instances, grants, strict=True):
         apply_grant(broker, grant, passwords[grant.user])
@@ -195,13 +253,19 @@ def main(argv: list[str] | None = None) -> int:
         description="Every instance's broker user: rabbitmqctl commands, or (k8s) the "
         "Messaging Topology Operator objects of a Kubernetes overlay.",
     )
-    parser.add_argument("format", nargs="?", choices=["rabbitmqctl", "k8s"], default="rabbitmqctl")
+    parser.add_argument(
+        "format", nargs="?", choices=["rabbitmqctl", "k8s", "upgrade"], default="rabbitmqctl"
+    )
     parser.add_argument("--config", type=Path, default=Path("config/federation.toml"))
     parser.add_argument(
         "--instance", action="append", default=None, help="k8s: an instance of the namespace"
     )
     args = parser.parse_args(argv)
     federation = load_federation(args.config)
+    if args.format == "upgrade":  # with the administrator's AMQP_URL
+        rebound = declare_exchanges(os.environ["AMQP_URL"], federation)
+        print(f"exchanges and the revocation stream declared; dead queues re-bound: {rebound}")
+        return 0
     if args.format == "k8s":
         names = args.instance or [i.name for i in federation.instances]
         objects = k8s_objects(federation, names)

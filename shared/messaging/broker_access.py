@@ -6,8 +6,8 @@ broker refuses the same things earlier, so a leaked broker password alone reache
 
 - user ``xueji-<instance>`` (its password in the instance's ``XUEJI_AMQP_URL``);
 - configure: only its own queues (``xueji.<instance>``, ``.dead``, ``.delay.<ms>ms``);
-- write and read: its own queues and the three exchanges (``xueji.events``, ``xueji.retry``,
-  ``xueji.dead``) — reading an exchange means binding to it;
+- write and read: its own queues and the exchanges (``xueji.events``, ``xueji.retry``,
+  ``xueji.dead``, ``xueji.revocations``) — reading an exchange means binding to it;
 - topic permissions, which RabbitMQ checks against the routing key of every publication
   (write) and every binding (read) on a topic exchange:
 
@@ -15,13 +15,17 @@ broker refuses the same things earlier, so a leaked broker password alone reache
     the contracts let its tier send, and any type to the units it hosts itself (an operator's
     replay of its own dead letters, a probe to itself); read: only the bindings of its own
     units (``<tier>.<code>.#``), so it cannot listen to another unit's messages;
-  - ``xueji.retry``, write and read: only keys that start with its own name.
+  - ``xueji.retry``, write and read: only keys that start with its own name;
+  - ``xueji.dead``, write and read: only its own queue's name ``xueji.<instance>``, so it can
+    neither bind a queue to another instance's dead letters nor put letters into another
+    instance's dead queue. The broker's own dead-lettering (a quorum queue's delivery limit)
+    is not subject to user permissions.
 
-``xueji.dead`` is a direct exchange (topic permissions do not apply): the instance must bind
-its dead queue there and the broker dead-letters there after the delivery limit. The token
-revocations (``xueji.revocations``, a fanout exchange and a stream of the same name that
-every instance declares, publishes to and reads, decision 0027) are shared by design. What
-these leave open is in decision 0025.
+The token revocations (``xueji.revocations``, a fanout exchange and a stream of the same name,
+decision 0027) are shared by design: every user may publish to the exchange (the entries are
+signed, and count only for the signer's units) and read the stream, but none may configure
+them: the broker's administrator declares them (devtools/broker_users.py, the broker overlay),
+so no instance can delete or redeclare the stream. What stays open is in decision 0025.
 """
 
 from __future__ import annotations
@@ -88,7 +92,6 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
     exchanges = _any(
         [re.escape(x) for x in (EVENTS_EXCHANGE, RETRY_EXCHANGE, DEAD_EXCHANGE, REVOCATIONS)]
     )
-    shared_stream = re.escape(REVOCATIONS)
     codes = _any([re.escape(code) for code in instance.units])
     sendable = [
         rf"{target}\.[^.]+\.{_any([re.escape(t) for t in types])}"
@@ -98,7 +101,7 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
     prefix = re.escape(instance.name)
     return BrokerGrant(
         user=broker_user(instance.name),
-        configure=f"^{_any([queues, shared_stream])}$",
+        configure=f"^{queues}$",
         write=f"^{_any([exchanges, queues])}$",
         read=f"^{_any([exchanges, queues])}$",
         topics=(
@@ -108,6 +111,7 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
                 read=rf"^{instance.tier}\.{codes}\.#$",
             ),
             TopicGrant(RETRY_EXCHANGE, write=rf"^{prefix}\.", read=rf"^{prefix}\."),
+            TopicGrant(DEAD_EXCHANGE, write=f"^{own}$", read=f"^{own}$"),
         ),
     )
 

@@ -3,8 +3,13 @@
 - ``xueji.events`` (topic): every inter-tier message, routing key ``<tier>.<code>.<type>``.
 - one durable quorum queue per service instance, ``xueji.<instance>``, bound to
   ``<tier>.<code>.#`` for each unit the instance hosts;
-- ``xueji.dead`` (direct) and ``xueji.<instance>.dead`` (quorum): dead letters, routed by the
-  instance queue's name, each carrying ``x-failure-reason``;
+- ``xueji.dead`` (topic) and ``xueji.<instance>.dead`` (quorum): dead letters, routed by the
+  instance queue's name (``xueji.<instance>``, no wildcard), each carrying
+  ``x-failure-reason``. A topic exchange so that RabbitMQ's topic permissions confine each
+  instance's user to its own key there: it cannot bind a queue of its own under another
+  instance's key and read copies of that instance's dead letters (decision 0025). A direct
+  ``xueji.dead`` of an older broker is replaced by the administrator (``python -m
+  devtools.broker_users upgrade``);
 - ``xueji.retry`` (topic) and ``xueji.<instance>.delay.<ms>ms`` (classic, durable): one delay
   queue per back-off step, bound to ``<instance>.delay.<ms>``, whose expired messages
   dead-letter back through ``xueji.retry`` under ``<instance>.requeue``, which only the
@@ -92,7 +97,7 @@ class DeclaredTopology:
 
 EXCHANGES = (
     (EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC),
-    (DEAD_EXCHANGE, aio_pika.ExchangeType.DIRECT),
+    (DEAD_EXCHANGE, aio_pika.ExchangeType.TOPIC),
     (RETRY_EXCHANGE, aio_pika.ExchangeType.TOPIC),
 )
 

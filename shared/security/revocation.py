@@ -10,7 +10,10 @@ hosting instance *publishes* what it revoked and every instance listens (decisio
 - every ``interval`` seconds each instance reads the accounts revoked within the horizon (the
   longest a token lives, plus the skew: older revocations concern no living token), and
   publishes those it has not published yet, one signed message per round, to the exchange
-  ``xueji.revocations``, bound to the RabbitMQ *stream* of the same name (kept one hour);
+  ``xueji.revocations``, bound to the RabbitMQ *stream* of the same name (kept one hour).
+  The broker's administrator declares both (devtools/broker_users.py, the broker overlay's
+  ``exchanges.yaml``); an instance only looks them up, because its broker user may publish
+  and read there but not configure, so it cannot delete the stream (decision 0025);
 - every instance reads that stream from "now minus the horizon" at every (re)connection, so
   an instance that just started knows the revocations of the last quarter-hour too; it keeps
   ``(unit, username) -> revoked at`` in memory (entries expire with the horizon) and the token
@@ -37,7 +40,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
+from aiormq.exceptions import ChannelNotFoundEntity
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select
 
@@ -155,14 +165,7 @@ class RevocationBroadcast:
         channel = await connection.channel()
         self._broker.watch_channel(channel)
         await channel.set_qos(prefetch_count=500)  # a stream is read with manual acks
-        exchange = await channel.declare_exchange(
-            EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
-        )
-        stream = await channel.declare_queue(
-            STREAM,
-            durable=True,
-            arguments={"x-queue-type": "stream", "x-max-age": STREAM_MAX_AGE},
-        )
+        exchange, stream = await look_up(connection, channel)
         await stream.bind(exchange)
         since = datetime.fromtimestamp(time.time() - self.revocations.horizon, UTC)
         await stream.consume(self._receive, arguments={"x-stream-offset": since})
@@ -241,6 +244,33 @@ class RevocationBroadcast:
         self._published = {k: at for k, at in self._published.items() if at > cutoff_s}
         log.info("published %d token revocations", len(fresh))
         return len(fresh)
+
+
+STREAM_ARGUMENTS: dict[str, Any] = {"x-queue-type": "stream", "x-max-age": STREAM_MAX_AGE}
+
+
+async def look_up(
+    connection: AbstractConnection, channel: AbstractChannel
+) -> tuple[AbstractExchange, AbstractQueue]:
+    """The exchange and the stream, looked up passively: an instance's broker user may not
+    configure them (decision 0025), the broker's administrator declared them. Declared here
+    only when missing (a development broker, reached with an account that may)."""
+    probe = await connection.channel(publisher_confirms=False)
+    try:
+        await probe.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, passive=True)
+        await probe.declare_queue(STREAM, passive=True)
+    except ChannelNotFoundEntity:
+        return (
+            await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True),
+            await channel.declare_queue(STREAM, durable=True, arguments=STREAM_ARGUMENTS),
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await probe.close()
+    return (
+        await channel.get_exchange(EXCHANGE, ensure=False),
+        await channel.get_queue(STREAM, ensure=False),
+    )
 
 
 def _aware(moment: datetime) -> datetime:

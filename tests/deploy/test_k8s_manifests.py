@@ -241,6 +241,22 @@ def check_broker_exchange(doc: dict[str, Any]) -> list[str]:
     )
 
 
+def check_broker_queue(doc: dict[str, Any]) -> list[str]:
+    return _topology_object(
+        doc,
+        {"name", "vhost", "type", "durable", "autoDelete", "exclusive", "arguments"},
+        {"": {"name", "vhost", "type", "durable"}},
+    )
+
+
+def check_broker_binding(doc: dict[str, Any]) -> list[str]:
+    return _topology_object(
+        doc,
+        {"vhost", "source", "destination", "destinationType", "routingKey", "arguments"},
+        {"": {"vhost", "source", "destination", "destinationType"}},
+    )
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] = {
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"): check_rabbitmq_cluster,
     ("postgresql.cnpg.io/v1", "Cluster"): check_cnpg_cluster,
@@ -248,6 +264,8 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] =
     ("rabbitmq.com/v1beta1", "Permission"): check_broker_permission,
     ("rabbitmq.com/v1beta1", "TopicPermission"): check_broker_topic_permission,
     ("rabbitmq.com/v1beta1", "Exchange"): check_broker_exchange,
+    ("rabbitmq.com/v1beta1", "Queue"): check_broker_queue,
+    ("rabbitmq.com/v1beta1", "Binding"): check_broker_binding,
 }
 
 
@@ -1080,13 +1098,30 @@ def test_each_instance_has_its_own_broker_user_with_the_rights_the_contracts_giv
 
 
 def test_the_broker_declares_the_exchanges_and_admits_every_overlays_users() -> None:
+    """The broker's administrator, not the instances' users, declares what they share: the
+    exchanges (xueji.dead a topic exchange, so topic permissions confine each user to its own
+    dead letters) and the token revocations' stream, bound to its exchange (decision 0025)."""
+    revocation = pytest.importorskip("shared.security.revocation")
     docs = overlay("national")
-    exchanges = {
-        d["spec"]["name"]: d["spec"]["type"]
-        for d in of_kind(docs, "Exchange")
-        if d["metadata"]["namespace"] == "xueji-broker"
+    broker = [d for d in docs if d["metadata"].get("namespace") == "xueji-broker"]
+    exchanges = {d["spec"]["name"]: d["spec"]["type"] for d in of_kind(broker, "Exchange")}
+    assert exchanges == {
+        "xueji.events": "topic",
+        "xueji.dead": "topic",
+        "xueji.retry": "topic",
+        revocation.EXCHANGE: "fanout",
     }
-    assert exchanges == {"xueji.events": "topic", "xueji.dead": "direct", "xueji.retry": "topic"}
+    (stream,) = of_kind(broker, "Queue")
+    assert stream["spec"]["name"] == revocation.STREAM and stream["spec"]["durable"] is True
+    assert {"x-queue-type": stream["spec"]["type"], **stream["spec"]["arguments"]} == (
+        revocation.STREAM_ARGUMENTS
+    )
+    (binding,) = of_kind(broker, "Binding")
+    assert {k: binding["spec"][k] for k in ("source", "destination", "destinationType")} == {
+        "source": revocation.EXCHANGE,
+        "destination": revocation.STREAM,
+        "destinationType": "queue",
+    }
     (rabbit,) = of_kind(docs, "RabbitmqCluster")
     allowed = rabbit["metadata"]["annotations"]["rabbitmq.com/topology-allowed-namespaces"]
     namespaces = set().union(*(expected_namespaces(n) for n in OVERLAYS)) - {"xueji-broker"}
