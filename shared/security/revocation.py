@@ -29,7 +29,6 @@ produce, not what logins produce.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -55,6 +54,7 @@ from shared.db.engine import SessionFactory
 from shared.federation.config import UnitRef
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.signing import Signer, TrustStore
+from shared.runtime.periodic import Periodic
 from shared.security.tables import account
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class RevocationBroadcast:
         self.interval = interval
         self._published: dict[tuple[str, str], float] = {}
         self._exchange: aio_pika.abc.AbstractExchange | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(f"{instance}-token-revocations", self.publish, interval)
         self.received = 0
         self.refused = 0
         broker.on_connected(self._attach)
@@ -182,25 +182,10 @@ class RevocationBroadcast:
         await message.ack()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(
-                self._publish_periodically(), name=f"{self.instance}-token-revocations"
-            )
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _publish_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.publish()
-            except Exception as exc:  # broker or database away: the next round tries again
-                log.warning("publishing token revocations failed, will retry: %r", exc)
+        await self._periodic.stop()
 
     async def publish(self) -> int:
         """Publish the revocations within the horizon not published yet; how many."""
