@@ -21,7 +21,13 @@ SCHOOL = "4101020001"
 ROSTER = f"/api/v1/schools/{SCHOOL}/students"
 UPLOAD = f"/api/v1/schools/{SCHOOL}/admission-jobs"
 STATUS_CHANGES = f"/api/v1/schools/{SCHOOL}/status-changes"
-REGISTRAR = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR)
+
+
+def registrar() -> dict[str, str]:
+    """A fresh token: one minted at import would have expired in a long run."""
+    return auth_headers(f"school:{SCHOOL}", Role.REGISTRAR)
+
+
 LIMITS = HttpLimits()
 
 
@@ -52,21 +58,21 @@ async def multipart(size: int) -> AsyncIterator[bytes]:
 
 async def test_headers_and_urls_over_their_limits_are_refused(school: Instance) -> None:
     get = school.client.get
-    assert (await get(ROSTER, headers=REGISTRAR)).status_code == 200
+    assert (await get(ROSTER, headers=registrar())).status_code == 200
     many = {f"x-filler-{i}": "1" for i in range(LIMITS.max_headers)}
-    assert rule_of(await get(ROSTER, headers=REGISTRAR | many)) == (431, "headers_too_large")
+    assert rule_of(await get(ROSTER, headers=registrar() | many)) == (431, "headers_too_large")
     big = {"x-filler": "a" * LIMITS.max_header_bytes}
-    assert rule_of(await get(ROSTER, headers=REGISTRAR | big)) == (431, "headers_too_large")
+    assert rule_of(await get(ROSTER, headers=registrar() | big)) == (431, "headers_too_large")
     query = {"q": "a" * LIMITS.max_query_bytes}
-    refused = await get(ROSTER, params=query, headers=REGISTRAR | {"Accept-Language": "zh-CN"})
+    refused = await get(ROSTER, params=query, headers=registrar() | {"Accept-Language": "zh-CN"})
     assert rule_of(refused) == (414, "url_too_long")
     assert "查询" in refused.json()["message_zh"]  # the officer reads it in Chinese
     assert refused.headers["connection"] == "close"
     long_path = ROSTER + "/" + "1" * LIMITS.max_path_bytes
-    assert rule_of(await get(long_path, headers=REGISTRAR)) == (414, "url_too_long")
+    assert rule_of(await get(long_path, headers=registrar())) == (414, "url_too_long")
     # just within: answered by the route
     fits = {"x": "a" * (LIMITS.max_query_bytes - 2)}  # a parameter the roster ignores
-    assert (await get(ROSTER, params=fits, headers=REGISTRAR)).status_code == 200
+    assert (await get(ROSTER, params=fits, headers=registrar())).status_code == 200
     # the refusals at the edge are in the request metrics (no route matched them)
     metrics = (await get("/metrics")).text
     for status in ("414", "431"):
@@ -83,20 +89,20 @@ async def test_a_body_over_the_default_is_refused_unless_its_route_takes_more(
     post = school.client.post
     declared = {"content-type": "application/json", "content-length": str(2 * MiB)}
     # an ordinary route: 1 MiB, declared or streamed, with a token or without
-    for headers in (declared, REGISTRAR | declared):
+    for headers in (declared, registrar() | declared):
         refused = await post(ROSTER, content=b" " * (2 * MiB), headers=headers)
         assert rule_of(refused) == (413, "body_too_large")
         assert str(LIMITS.max_body_bytes) in refused.json()["message"]
-    streamed = await post(ROSTER, content=chunks(2 * MiB), headers=REGISTRAR)
+    streamed = await post(ROSTER, content=chunks(2 * MiB), headers=registrar())
     assert rule_of(streamed) == (413, "body_too_large")
     # a route with base64 proofs takes 12 MiB, from an authenticated caller only
     proof = {"kind": "x", "filename": "a.pdf", "content_base64": "A" * (2 * MiB)}
     body = {"student_number": "G0", "kind": "suspension", "reason": "r", "proofs": [proof]}
     anonymous = await post(STATUS_CHANGES, json=body)
     assert rule_of(anonymous) == (401, "authentication_required")
-    accepted = await post(STATUS_CHANGES, json=body, headers=REGISTRAR)
+    accepted = await post(STATUS_CHANGES, json=body, headers=registrar())
     assert accepted.status_code not in (401, 413), accepted.text  # read, and judged on content
-    over = await post(STATUS_CHANGES, content=chunks(PROOF_BODY_LIMIT + MiB), headers=REGISTRAR)
+    over = await post(STATUS_CHANGES, content=chunks(PROOF_BODY_LIMIT + MiB), headers=registrar())
     assert rule_of(over) == (413, "body_too_large")
     assert str(PROOF_BODY_LIMIT) in over.json()["message"]
 
@@ -107,18 +113,18 @@ async def test_uploads_within_their_limits_still_work(school: Instance) -> None:
     padding = "备" * (6 * 1024)
     big = as_csv([[*row(f"学生{i}"), padding] for i in range(70)], header=[*HEADER, "备注"])
     assert MiB < len(big) < UPLOAD_BODY_LIMIT
-    job = await post(UPLOAD, files={"file": ("intake.csv", big)}, headers=REGISTRAR)
+    job = await post(UPLOAD, files={"file": ("intake.csv", big)}, headers=registrar())
     assert job.status_code == 202, job.text
     assert job.json()["rows"]["total"] == 70
 
     over = await post(
         UPLOAD,
         content=multipart(UPLOAD_BODY_LIMIT + MiB),
-        headers=REGISTRAR | {"content-type": "multipart/form-data; boundary=x"},
+        headers=registrar() | {"content-type": "multipart/form-data; boundary=x"},
     )
     assert rule_of(over) == (413, "body_too_large")
     two_files = {"file": ("a.csv", as_csv([row("甲")])), "other": ("b.csv", b"x")}
-    refused = await post(UPLOAD, files=two_files, headers=REGISTRAR)
+    refused = await post(UPLOAD, files=two_files, headers=registrar())
     assert refused.status_code == 400  # one file per form
     fields = {f"field{i}": "x" for i in range(20)}
     assert (await post("/api/v1/auth/token", data=fields)).status_code == 400
