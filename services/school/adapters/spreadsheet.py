@@ -71,7 +71,8 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
             "the CSV file is not UTF-8 (a GBK export?): save it as 'CSV UTF-8' and upload again"
         ) from None
     finally:
-        text.detach()  # the request owns the file: leave it open
+        if not text.closed:  # a generator dropped after the request closed the file
+            text.detach()  # the request owns the file: leave it open
 
 
 def _xlsx_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
