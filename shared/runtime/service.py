@@ -122,6 +122,8 @@ class ServiceRuntime:
         )
         # /metrics; tiers add gauges with self.metrics.register_gauge_callback(...)
         self.metrics = ServiceMetrics()
+        self.metrics.describe_instance(self.instance.name, self.tier.value)
+        self.metrics.count_commits_of(self.sessions)
         register_kernel_metrics(
             self.metrics,
             consumer=self.consumer,
