@@ -84,6 +84,7 @@ class ServiceRuntime:
             signer=self.signer,
             batch_size=self.settings.relay_batch_size,
             poll_interval=self.settings.relay_poll_interval,
+            retention=self.settings.outbox_sent_retention,
         )
         wake_relay_after_commit(self.sessions, self.relay)
         self.lists = ListVersions(self.sessions)  # task lists: 304s and long polls (0020)
