@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -508,6 +509,47 @@ def tier_board(tier: str) -> dict[str, Any]:
         ],
     )
     return board.json()
+
+
+# -- the metrics a query names ------------------------------------------------------------------
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_MATCHERS = re.compile(r"\{[^}]*\}")
+_RANGES = re.compile(r"\[[^\]]*\]")
+_LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_VARIABLES = re.compile(r"\$\{?\w+\}?")
+_LABEL_VALUES = re.compile(r"^\s*label_values\((.*),\s*[A-Za-z_]\w*\s*\)\s*$", re.DOTALL)
+_IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*")
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
+     "group_right", "inf", "nan"}
+)  # fmt: skip
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression (or a Grafana ``label_values`` query) selects:
+    identifiers outside strings, label matchers, ranges and label lists, not called as a
+    function or an aggregation, not a keyword."""
+    found = _LABEL_VALUES.match(expr)
+    text = found.group(1) if found else expr
+    for pattern in (_STRINGS, _MATCHERS, _RANGES, _LABEL_LISTS, _VARIABLES):
+        text = pattern.sub(" ", text)
+    names = set()
+    for match in _IDENTIFIER.finditer(text):
+        word = match.group()
+        if word.lower() in _KEYWORDS or text[match.end() :].lstrip().startswith("("):
+            continue
+        names.add(word)
+    return names
+
+
+def queries(board: dict[str, Any]) -> list[str]:
+    """Every query of a dashboard: its panels' targets and its query variables."""
+    found = [
+        str(target["expr"]) for panel in board["panels"] for target in panel.get("targets", [])
+    ]
+    found += [str(v["definition"]) for v in board["templating"]["list"] if v["type"] == "query"]
+    return found
 
 
 def dashboards() -> dict[str, dict[str, Any]]:

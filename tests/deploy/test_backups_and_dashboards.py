@@ -142,3 +142,28 @@ def test_every_panel_query_is_valid_promql(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
     )
     assert refused.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        ('sum by (tier) (rate(a_total{outcome="applied"}[5m]))', {"a_total"}),
+        (
+            "histogram_quantile(0.95, sum by (le, route) (rate(h_bucket[5m])) "
+            '* on (job, instance) group_left (tier) info{x="$instance"})',
+            {"h_bucket", "info"},
+        ),
+        ("sum by (r) (rate(s_sum[1h])) / sum by (r) (rate(s_count[1h])) > 0", {"s_sum", "s_count"}),
+        ('topk(10, max by (unit) (steps{kind="overdue", unit=~"by.*"}))', {"steps"}),
+        ("up offset 5m and bool_metric or 1e3", {"up", "bool_metric"}),
+        ('label_values(info{tier="school"}, xueji_instance)', {"info"}),
+    ],
+)
+def test_the_metric_names_of_a_query_are_its_selectors_only(expr: str, names: set[str]) -> None:
+    assert dashboards.metric_names(expr) == names
+
+
+def test_every_dashboard_query_names_at_least_one_metric() -> None:
+    for board in dashboards.dashboards().values():
+        for query in dashboards.queries(board):
+            assert dashboards.metric_names(query), query
