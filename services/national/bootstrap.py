@@ -23,6 +23,7 @@ from services.national.entrypoints import (
 )
 from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
 from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
+from services.national.service_layer.transfers import metrics as transfer_metrics
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
 from services.national.service_layer.transfers.rulebook import Rulebook
@@ -123,3 +124,4 @@ def register_metrics(runtime: ServiceRuntime, deps: TransferDeps) -> None:
         ["unit", "kind"],
         transfer_steps,
     )
+    transfer_metrics.declare(runtime.metrics)  # xueji_transfers_ended_total{outcome}

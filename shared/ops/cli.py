@@ -5,6 +5,8 @@
                                   [--signing-key FILE] [--force [--reason TEXT]
                                   [--database-url URL] [--audit-key-file PATH]]
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
+    xueji-ops resend (--database-url URL | --instance NAME) --to UNIT [--to UNIT ...]
+                     --since TIMESTAMP [--dry-run]
     xueji-ops transfer show ID [--national-url URL] [--token T] [--json]
     xueji-ops transfer overdue --unit UNIT [--as-of YYYY-MM-DD] [--national-url URL] [--token T]
     xueji-ops audit verify (--tier TIER | --instance NAME | --database-url URL)
@@ -30,6 +32,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.federation.config import UnitRef
 from shared.messaging.consumer import DEFAULT_INBOX_RETENTION
 from shared.messaging.keys import TRUST_FILE, load_private_key, load_trust_file
 from shared.messaging.signing import Signer, TrustStore
@@ -47,7 +50,7 @@ from shared.ops.dead_letters import (
     replay_dead_letters,
 )
 from shared.ops.federation import OpsError, RunningFederation
-from shared.ops.outbox import outbox_report
+from shared.ops.outbox import outbox_report, resend
 from shared.ops.transfers import (
     NationalApi,
     national_token,
@@ -514,7 +517,71 @@ def add_audit(commands: argparse._SubParsersAction[Any]) -> None:
 
 # -- entry point -------------------------------------------------------------------------------
 
-COMMAND_GROUPS = (add_dead_letters, add_outbox, add_transfer, add_audit)
+# -- resend: reconcile a tier restored from a backup -------------------------------------------
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from exc
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time zone, e.g. {text}+08:00")
+    return value
+
+
+def _unit(text: str) -> UnitRef:
+    try:
+        return UnitRef.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a unit (tier:code): {text!r}") from exc
+
+
+def _resend(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    if not args.database_url and not args.instance:
+        raise OpsError("pass --database-url or --instance")
+    url = args.database_url or fed.sqlite_url(args.instance)
+    try:
+        count = resend(url, args.to, args.since, dry_run=args.dry_run)
+    except DBAPIError as exc:
+        raise OpsError(f"cannot read the outbox: {exc.orig!r}") from exc
+    units = ", ".join(str(u) for u in args.to)
+    verb = "would re-send" if args.dry_run else "re-sending"
+    print(f"{verb} {count} message(s) sent to {units} since {args.since.isoformat()}", file=out)
+    return 0
+
+
+def add_resend(commands: argparse._SubParsersAction[Any]) -> None:
+    parser = commands.add_parser(
+        "resend",
+        help="publish again what this sender sent to a restored instance's units since a time",
+        description=(
+            "Run against every instance that sends to the restored one (its database). The "
+            "rows sent to the units at or after --since are marked unsent and the running "
+            "relay publishes them again; the restored receiver applies what its inbox no "
+            "longer remembers and drops the rest as duplicates (docs/runbook-restore.md)."
+        ),
+    )
+    parser.add_argument("--database-url", help="SQLAlchemy URL of the sender's database")
+    parser.add_argument("--instance", help="a locally run sender (its SQLite file under var/)")
+    parser.add_argument(
+        "--to",
+        type=_unit,
+        action="append",
+        required=True,
+        help="a unit the restored instance hosts, e.g. province:41 (repeat for each)",
+    )
+    parser.add_argument(
+        "--since",
+        type=_timestamp,
+        required=True,
+        help="the backup's time minus a margin (ISO 8601 with time zone)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    parser.set_defaults(run=_resend)
+
+
+COMMAND_GROUPS = (add_dead_letters, add_outbox, add_resend, add_transfer, add_audit)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""An instance's outbox as the operator sees it: what is waiting, since when, and why.
+"""An instance's outbox as the operator sees it: what is waiting, since when, and why; and
+the re-send that reconciles a tier restored from a backup (``xueji-ops resend``).
 
 The tool is synchronous; the query runs once through the service's own async engine
 (``asyncio.run``), so it reads SQLite and PostgreSQL with the drivers the services use.
@@ -10,9 +11,10 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from shared.db.engine import make_engine, make_session_factory
+from shared.federation.config import UnitRef
 from shared.messaging.outbox import backlog
 from shared.messaging.tables import outbox
 
@@ -85,3 +87,43 @@ async def _read(database_url: str, errors: int) -> OutboxReport:
 def outbox_report(database_url: str, *, errors: int = 10) -> OutboxReport:
     """Backlog, oldest unsent message and the ``errors`` most recent refusals."""
     return asyncio.run(_read(database_url, errors))
+
+
+async def _resend(database_url: str, units: list[UnitRef], since: datetime, dry_run: bool) -> int:
+    # ``<tier>.<code>.<type>``: the prefix selects every message to one unit. Unit codes are
+    # digits or letters, never LIKE's wildcards; the scan is bounded by ix_kernel_outbox_sent_at.
+    to_units = or_(*(outbox.c.routing_key.startswith(f"{u.tier}.{u.code}.") for u in units))
+    chosen = (outbox.c.sent_at >= since) & to_units
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            if dry_run:
+                count = await session.scalar(select(func.count()).select_from(outbox).where(chosen))
+                return int(count or 0)
+            result = await session.execute(
+                update(outbox)
+                .where(chosen)
+                .values(
+                    sent_at=None, next_attempt_at=datetime.now(UTC), attempts=0, last_error=None
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+    finally:
+        await engine.dispose()
+
+
+def resend(
+    database_url: str, units: list[UnitRef], since: datetime, *, dry_run: bool = False
+) -> int:
+    """Publish again what this sender's outbox sent to ``units`` at or after ``since``.
+
+    The rows are marked unsent; the running relay publishes them again (its outbox read, within
+    its poll interval), signed afresh, under their own message ids. A receiver restored from a
+    backup taken at ``since`` or later applies those its inbox no longer remembers and drops the
+    others as duplicates. Only rows still retained can come back: sent rows are kept for the
+    relay's retention (``XUEJI_OUTBOX_SENT_RETENTION``). Returns the number of rows (to be)
+    re-sent.
+    """
+    if since.tzinfo is None:
+        raise ValueError("since must carry a time zone")
+    return asyncio.run(_resend(database_url, units, since, dry_run))

@@ -84,6 +84,7 @@ class ServiceRuntime:
             signer=self.signer,
             batch_size=self.settings.relay_batch_size,
             poll_interval=self.settings.relay_poll_interval,
+            retention=self.settings.outbox_sent_retention,
         )
         wake_relay_after_commit(self.sessions, self.relay)
         self.lists = ListVersions(self.sessions)  # task lists: 304s and long polls (0020)
@@ -122,6 +123,8 @@ class ServiceRuntime:
         )
         # /metrics; tiers add gauges with self.metrics.register_gauge_callback(...)
         self.metrics = ServiceMetrics()
+        self.metrics.describe_instance(self.instance.name, self.tier.value)
+        self.metrics.count_commits_of(self.sessions)
         register_kernel_metrics(
             self.metrics,
             consumer=self.consumer,

@@ -11,6 +11,13 @@ several runtimes in one test process never share a series). It holds:
 - ``xueji_outbox_backlog_messages`` and ``xueji_outbox_oldest_unsent_age_seconds``, computed from
   the database at each scrape;
 - ``xueji_http_request_duration_seconds{method,route,status}`` (route = the path template);
+- ``xueji_instance_info{xueji_instance,tier}`` (always 1): which federation instance and tier
+  this target is. Dashboards join on it (``* on (instance) group_left (tier) xueji_instance_info``)
+  so that no scrape configuration has to relabel anything;
+- counters that count only what commits (:meth:`ServiceMetrics.committed_counter` and
+  :func:`count_on_commit`): a use case notes the event in its transaction, the counter moves
+  when that transaction commits and never for one that rolled back (a retried message is not
+  counted twice), e.g. national's ``xueji_transfers_ended_total{outcome}``;
 - gauges a tier adds with :meth:`ServiceMetrics.register_gauge_callback`, e.g.::
 
       async def open_tasks() -> dict[tuple[str, ...], float]:
@@ -45,10 +52,14 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from shared.messaging.outbox import backlog
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from shared.db.engine import SessionFactory
     from shared.messaging.connection import BrokerConnection
     from shared.messaging.consumer import MessageConsumer
@@ -56,10 +67,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONTENT_TYPE_LATEST", "GaugeCallback", "MessagingCollector", "ServiceMetrics"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "GaugeCallback",
+    "MessagingCollector",
+    "ServiceMetrics",
+    "count_on_commit",
+]
 
 LabelValues = tuple[str, ...]
 GaugeCallback = Callable[[], Awaitable[Mapping[LabelValues, float] | float]]
+_ON_COMMIT = "xueji.metrics.on_commit"  # session.info: (counter name, label values) noted
+
+
+def count_on_commit(session: AsyncSession | Session, name: str, *labels: str) -> None:
+    """Count one event of counter ``name`` (a :meth:`ServiceMetrics.committed_counter`) when
+    ``session``'s transaction commits; nothing if it rolls back. A name no registry of this
+    session's factory declared is ignored (e.g. a use case run by a tool without metrics)."""
+    session.info.setdefault(_ON_COMMIT, []).append((name, labels))
 
 
 @dataclass
@@ -88,6 +113,14 @@ class _AsyncGaugeCollector(Collector):
             yield family
 
 
+class _Constant(Collector):
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def collect(self) -> Iterable[Metric]:
+        yield self._family
+
+
 class ServiceMetrics:
     """The Prometheus registry of one service instance."""
 
@@ -110,6 +143,41 @@ class ServiceMetrics:
         )
         self._gauges: dict[str, _AsyncGauge] = {}
         self.registry.register(_AsyncGaugeCollector(self._gauges))
+        self._committed: dict[str, Counter] = {}
+
+    def describe_instance(self, instance: str, tier: str) -> None:
+        """``xueji_instance_info{xueji_instance, tier} 1``: what this scrape target is."""
+        info = GaugeMetricFamily(
+            "xueji_instance_info",
+            "The federation instance and tier of this target (always 1; join on it)",
+            labels=["xueji_instance", "tier"],
+        )
+        info.add_metric([instance, tier], 1)
+        self.registry.register(_Constant(info))
+
+    def committed_counter(self, name: str, help: str, labels: Sequence[str]) -> Counter:
+        """A counter moved by :func:`count_on_commit` (``name`` without ``_total``), once the
+        session that noted the event commits (see :meth:`count_commits_of`)."""
+        if name in self._committed:
+            raise ValueError(f"counter {name!r} declared twice")
+        counter = Counter(name, help, list(labels), registry=self.registry)
+        self._committed[name] = counter
+        return counter
+
+    def count_commits_of(self, sessions: SessionFactory) -> None:
+        """Move the committed counters for what the sessions of ``sessions`` noted, at commit."""
+        session_class = sessions.kw["sync_session_class"]
+
+        @event.listens_for(session_class, "after_commit")
+        def _after_commit(session: Session) -> None:
+            for name, labels in session.info.pop(_ON_COMMIT, ()):
+                counter = self._committed.get(name)
+                if counter is not None:
+                    (counter.labels(*labels) if labels else counter).inc()
+
+        @event.listens_for(session_class, "after_rollback")
+        def _after_rollback(session: Session) -> None:
+            session.info.pop(_ON_COMMIT, None)
 
     def register_collector(self, collector: Collector) -> None:
         """Add a synchronous collector (read at scrape time; must not do I/O)."""

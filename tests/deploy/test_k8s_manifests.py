@@ -186,6 +186,30 @@ def check_cnpg_cluster(doc: dict[str, Any]) -> list[str]:
             errors.append(f"spec.bootstrap.initdb.{key} is required")
     if not (initdb.get("secret") or {}).get("name"):
         errors.append("spec.bootstrap.initdb.secret.name is required")
+    store = (spec.get("backup") or {}).get("barmanObjectStore") or {}
+    if not store.get("destinationPath"):
+        errors.append("spec.backup.barmanObjectStore.destinationPath is required (decision 0031)")
+    credentials = store.get("s3Credentials") or {}
+    for key in ("accessKeyId", "secretAccessKey"):
+        if not (credentials.get(key) or {}).get("name"):
+            errors.append(f"spec.backup.barmanObjectStore.s3Credentials.{key} must name a Secret")
+    return errors
+
+
+CNPG_SCHEDULED_BACKUP_KEYS = {
+    "schedule", "cluster", "backupOwnerReference", "method", "immediate", "suspend", "target",
+    "online", "onlineConfiguration", "pluginConfiguration",
+}  # fmt: skip
+
+
+def check_cnpg_scheduled_backup(doc: dict[str, Any]) -> list[str]:
+    """postgresql.cnpg.io/v1 ScheduledBackup: a six-field schedule (seconds first) of a cluster."""
+    spec = doc.get("spec") or {}
+    errors = _unknown_keys(spec, CNPG_SCHEDULED_BACKUP_KEYS)
+    if len(str(spec.get("schedule") or "").split()) != 6:
+        errors.append(f"spec.schedule must have six fields, got {spec.get('schedule')!r}")
+    if not (spec.get("cluster") or {}).get("name"):
+        errors.append("spec.cluster.name is required")
     return errors
 
 
@@ -260,6 +284,7 @@ def check_broker_binding(doc: dict[str, Any]) -> list[str]:
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] = {
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"): check_rabbitmq_cluster,
     ("postgresql.cnpg.io/v1", "Cluster"): check_cnpg_cluster,
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): check_cnpg_scheduled_backup,
     ("rabbitmq.com/v1beta1", "User"): check_broker_user,
     ("rabbitmq.com/v1beta1", "Permission"): check_broker_permission,
     ("rabbitmq.com/v1beta1", "TopicPermission"): check_broker_topic_permission,
@@ -472,6 +497,8 @@ def test_custom_resource_checks_catch_missing_keys() -> None:
         "initdb.database",
         "initdb.owner",
         "initdb.secret.name",
+        "barmanObjectStore.destinationPath",
+        "s3Credentials.accessKeyId",
     ):
         assert expected in errors
 

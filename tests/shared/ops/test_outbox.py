@@ -6,13 +6,23 @@ import asyncio
 import io
 import json
 import shutil
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from shared.ops.cli import main
 from shared.ops.outbox import outbox_report
-from tests.shared.messaging.harness import Effect, Node, random_unit, unique_name
+from tests.shared.messaging.harness import (
+    Effect,
+    Node,
+    effects,
+    eventually,
+    random_unit,
+    unique_name,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -66,3 +76,79 @@ async def test_outbox_shows_backlog_and_why_messages_are_stuck(
         "--federation", str(data / "federation.json"), "outbox", "--instance", "school-99"
     )
     assert code == 2
+
+
+async def test_resend_gives_a_receiver_restored_from_a_backup_what_it_lost(
+    tmp_path: Path, amqp_url: str
+) -> None:
+    """The receiver is restored from a copy of its database taken between two messages: the
+    first is in its restored inbox, the second is lost. ``xueji-ops resend`` from the sender's
+    outbox publishes both again: the first is dropped as a duplicate, the second applied."""
+    sender_url = f"sqlite+aiosqlite:///{tmp_path / 'sender.db'}"
+    receiver_db = tmp_path / "receiver.db"
+    receiver_url = f"sqlite+aiosqlite:///{receiver_db}"
+    sender = Node(unique_name("ops-resend-a"), random_unit(), sender_url, amqp_url)
+    receiver = Node(unique_name("ops-resend-b"), random_unit(), receiver_url, amqp_url)
+    other = random_unit()  # a unit the restored receiver does not host: never re-sent
+    receiver.trusted.append(sender.trusted_key)
+    await sender.start(relay=False, consumer=False)
+    receiver = await receiver.start()
+
+    async def applied() -> list[str]:
+        async with receiver.sessions() as session:
+            return list((await session.execute(select(effects.c.key))).scalars())
+
+    try:
+        since = datetime.now(UTC)
+        await sender.send(Effect(key="before-backup"), target=receiver.unit)
+        await sender.relay.relay_once()
+        await eventually(lambda: _has(applied, ["before-backup"]))
+        await receiver.stop()
+        shutil.copy(receiver_db, tmp_path / "backup.db")
+        receiver = await receiver.start()
+        await sender.send(Effect(key="after-backup"), target=receiver.unit)
+        await sender.send(Effect(key="elsewhere"), target=other)  # unroutable, never sent
+        await sender.relay.relay_once()
+        await eventually(lambda: _has(applied, ["before-backup", "after-backup"]))
+        await receiver.stop()
+        shutil.copy(tmp_path / "backup.db", receiver_db)  # the restore
+        receiver = await receiver.start()
+        assert await applied() == ["before-backup"]
+
+        code, printed = await run(
+            "resend", "--database-url", sender_url, "--to", str(receiver.unit),
+            "--since", since.isoformat(), "--dry-run",
+        )  # fmt: skip
+        assert (code, printed.split()[:3]) == (0, ["would", "re-send", "2"])
+        assert (await asyncio.to_thread(outbox_report, sender_url)).unsent == 1  # unroutable
+        code, printed = await run(
+            "resend", "--database-url", sender_url, "--to", str(receiver.unit),
+            "--since", since.isoformat(),
+        )  # fmt: skip
+        assert code == 0 and "re-sending 2 message(s)" in printed
+        assert (await asyncio.to_thread(outbox_report, sender_url)).unsent == 3
+        await sender.relay.relay_once()
+        await eventually(lambda: _has(applied, ["before-backup", "after-backup"]))
+        duplicates = receiver.consumer.outcomes
+        await eventually(
+            lambda: _true(sum(n for (_, o), n in duplicates.items() if o == "duplicate") == 1)
+        )
+        assert sorted(await applied()) == ["after-backup", "before-backup"]
+    finally:
+        await receiver.stop()
+        await sender.stop()
+
+
+async def _has(read: Callable[[], Awaitable[list[str]]], keys: list[str]) -> bool:
+    return sorted(await read()) == sorted(keys)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+def test_resend_wants_a_time_zone_and_units() -> None:
+    with pytest.raises(SystemExit):
+        main(["resend", "--database-url", "sqlite+aiosqlite:///x", "--since", "2026-12-06T10:00"])
+    with pytest.raises(SystemExit):
+        main(["resend", "--database-url", "x", "--to", "district:1", "--since", "2026-12-06"])

@@ -233,3 +233,13 @@ def test_metrics_render_is_text_format() -> None:
 
     text = asyncio.run(ServiceMetrics(process_metrics=False).render()).decode()
     assert "# TYPE xueji_http_request_duration_seconds histogram" in text
+
+
+async def test_the_target_says_which_instance_and_tier_it_is(service: Service) -> None:
+    samples = await service.metrics()
+    name = service.runtime.instance.name
+    info = [key for key in samples if key[0] == "xueji_instance_info"]
+    assert info == [
+        ("xueji_instance_info", frozenset({("xueji_instance", name), ("tier", "national")}))
+    ]
+    assert samples[info[0]] == 1

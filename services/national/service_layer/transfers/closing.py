@@ -20,7 +20,7 @@ from services.national.adapters.repository import NationalRepository
 from services.national.adapters.transfer_repository import LoadedTransfer, TransferRepository
 from services.national.domain.transfer import RULE_STATUS_CHANGED, NoSay
 from services.national.service_layer.key_fields import find_entry
-from services.national.service_layer.transfers import notices
+from services.national.service_layer.transfers import metrics, notices
 from services.national.service_layer.transfers.context import SagaContext
 from services.national.service_layer.transfers.notices import Outbox
 from shared.federation.config import NATIONAL
@@ -40,6 +40,7 @@ async def close(transfers: TransferRepository, outbox: Outbox, loaded: LoadedTra
     message = notices.closed(saga, saga.state.value)
     for unit in saga.units_to_tell_of_closing(str(NATIONAL)):
         await outbox.send(message, to=unit, record=loaded.record)
+    metrics.ended(transfers.session, saga.state.value)
     log.info("transfer %s %s: %s", saga.transfer_id, saga.state.value, saga.closing_rule)
 
 

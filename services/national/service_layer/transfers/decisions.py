@@ -34,7 +34,7 @@ from services.national.adapters.transfer_repository import (
 )
 from services.national.domain.transfer import Decision, NoSay, NotEntitled, Step, StepState
 from services.national.domain.transfer_rules import ENROLLED
-from services.national.service_layer.transfers import notices
+from services.national.service_layer.transfers import metrics, notices
 from services.national.service_layer.transfers.closing import UnknownTransfer, close, stop_transfer
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferStepSettled
@@ -231,6 +231,7 @@ async def _approve(
         raise RuntimeError(f"transfer {saga.transfer_id} completed without holding the student")
     done = notices.completed(record, saga, entry)
     await ctx.outbox.send_all(done, to=notices.completed_targets(record), record=record)
+    metrics.ended(ctx.session, saga.state.value)
     log.info("transfer %s completed", saga.transfer_id)
 
 

@@ -28,7 +28,7 @@ from services.national.domain.transfer_rules import (
     refusal,
 )
 from services.national.service_layer.key_fields import find_entry
-from services.national.service_layer.transfers import notices
+from services.national.service_layer.transfers import metrics, notices
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferRequested
 from shared.federation.config import School
@@ -64,6 +64,7 @@ async def request_transfer(
     record = _record(ctx, request, saga, entry, correlation_id)
     await ctx.transfers.add(record, [])
     await ctx.outbox.send(notices.refused(record), to=saga.receiving_school_unit, record=record)
+    metrics.ended(ctx.session, saga.state.value)
     log.info("transfer %s refused: %s", transfer_id, found.rule)
     return saga
 
