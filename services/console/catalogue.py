@@ -54,17 +54,19 @@ def refusal(error: ApiError) -> str:
 
 def _refusal(error: ApiError) -> str:
     if is_chinese(error.message):
-        text = error.message
-        if error.article and error.article not in text:
-            text = f"{text}（{error.article}）"
-        return text
+        return i18n.with_article(error.message, error.article)
     known = rule_message(error.rule) or (rule_message("not_found") if error.status == 404 else None)
     known = known or error.message_zh  # the API catalogue's text for a code the console lacks
     if known:
-        return f"{known}（{error.article}）" if error.article else known
+        return i18n.with_article(known, error.article)
     if error.status == 403:
         return rule_message("role_required") or word("ui", "failed")
     return catalogue()["ui"]["failed"].format(code=error.rule or error.status)
+
+
+def article(text: str | None) -> str:
+    """An article in its Chinese form for a page ("豫 第十一条"); "" for none."""
+    return i18n.article_zh(text) or ""
 
 
 def field_message(rule: str, message: str) -> str:
