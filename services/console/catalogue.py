@@ -64,6 +64,14 @@ def _refusal(error: ApiError) -> str:
     return catalogue()["ui"]["failed"].format(code=error.rule or error.status)
 
 
+def reason(rule: str | None, text: str | None) -> str:
+    """Why something was refused, for a page: an officer's own Chinese words, else the
+    catalogue's sentence for the rule (an API's English detail never reaches a registrar)."""
+    if text and is_chinese(text):
+        return text
+    return rule_message(rule) or word("ui", "failed").format(code=rule or "—")
+
+
 def article(text: str | None) -> str:
     """An article in its Chinese form for a page ("豫 第十一条"); "" for none."""
     return i18n.article_zh(text) or ""
