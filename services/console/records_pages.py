@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from services.console import catalogue
 from services.console.api import ApiError
+from services.console.school_pages import _optional
 from services.console.web import CSRF, Page, UserPage
 from shared.federation.config import Tier, UnitRef
 
@@ -186,8 +187,11 @@ async def status_change(page: UserPage, change_id: uuid.UUID) -> Response:
     found = await page.api.get(school, f"/api/v1/status-changes/{change_id}")
     student = None
     if not page.htmx:
-        student = await page.api.get(
-            school, f"/api/v1/schools/{school.code}/students/{found['student_number']}"
+        # the student may have left the roster since (a transfer): the change still shows
+        student = await _optional(
+            page.api.get(
+                school, f"/api/v1/schools/{school.code}/students/{found['student_number']}"
+            )
         )
     template = "_status_change_status.html" if page.htmx else "status_change.html"
     return page.render(template, change=found, student=student)
