@@ -9,7 +9,6 @@ import io
 import random
 import time
 from datetime import date, timedelta
-from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -165,6 +164,22 @@ def test_a_suspension_needs_the_provinces_proof_and_the_county_decides(
         registrar.get_by_role("link", name="学籍变动").first.click()
         expect(registrar.get_by_role("row").filter(has_text=number)).to_contain_text("已生效")
 
+        # a resumption into grade 3 of a first-grader: Zhejiang's authority only records a
+        # resumption, national refuses this one, and the registrar reads why in Chinese, with
+        # the articles the Chinese way
+        registrar.goto(f"{console.url}/status-changes/new?change=resume&student_number={number}")
+        expect(registrar.locator("#proofs-required")).to_contain_text("未规定必须提供")
+        expect(registrar.locator("#proofs-required")).to_contain_text("备案")
+        registrar.get_by_label("生效日期").fill("2026-09-05")
+        registrar.get_by_label("编入年级").select_option("3")
+        registrar.get_by_label("申请理由").fill("病愈复学。")
+        registrar.get_by_role("button", name="提交申请").click()
+        refused = registrar.locator("#status-change-status")
+        expect(refused).to_contain_text(
+            "未通过：复学年级不得跳过年级。（浙 第十五条；豫 第十三条（三））", timeout=45_000
+        )
+        screenshot(registrar, "status-change-refused")
+
 
 def test_the_graduating_list_is_sent_and_approved(
     browser: Browser, console: LocalConsole, federation: LocalFederation
@@ -259,21 +274,20 @@ def test_an_export_is_asked_for_approved_and_downloaded(
         row = page.locator("#exports tbody tr").filter(has_text="核对本学期各班学生名单")
         expect(row).to_contain_text("待审批")
 
-        # the county's approver decides (the officer's pages are another issue's)
+        # the county's approver decides (the officer's pages are another issue's): the
+        # export's task stays at the school's service, listed for the county there
+        approver = minter.headers(f"county:{COUNTY}", Role.APPROVER, username="officer.li")
         listed = httpx.get(
             base + "/api/v1/approvals",
-            params={"unit": f"county:{COUNTY}"},
-            headers=minter.headers(f"county:{COUNTY}", Role.APPROVER),
+            params={"unit": f"county:{COUNTY}", "status": "open"},
+            headers=approver,
         )
         assert listed.status_code == 200, listed.text
-        mine: list[dict[str, Any]] = httpx.get(
-            base + "/api/v1/exports", headers=minter.headers(f"county:{COUNTY}", Role.APPROVER)
-        ).json()["items"]
-        export = next(e for e in mine if e["purpose"] == "核对本学期各班学生名单")
+        [task] = listed.json()["items"]
         decided = httpx.post(
-            base + f"/api/v1/exports/{export['export_id']}/decision",
+            base + f"/api/v1/tasks/{task['task_id']}/decision",
             json={"decision": "approve"},
-            headers=minter.headers(f"county:{COUNTY}", Role.APPROVER, username="officer.li"),
+            headers=approver,
         )
         assert decided.status_code == 200, decided.text
 
