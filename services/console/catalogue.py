@@ -72,6 +72,13 @@ def reason(rule: str | None, text: str | None) -> str:
     return rule_message(rule) or word("ui", "failed").format(code=rule or "—")
 
 
+def term(code: str) -> str:
+    """A term as registrars say it: "2026-autumn" → "2026年秋季学期"."""
+    year, _, season = code.partition("-")
+    name = word("season", season)
+    return f"{year}年{name}学期" if name != season else code
+
+
 def article(text: str | None) -> str:
     """An article in its Chinese form for a page ("豫 第十一条"); "" for none."""
     return i18n.article_zh(text) or ""

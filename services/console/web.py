@@ -60,6 +60,7 @@ class Console:
             grade=grade_name,
             word=catalogue.word,
             article=catalogue.article,
+            term=catalogue.term,
         )
         env.globals.update(field_message=catalogue.field_message, reason=catalogue.reason)
         env.globals.update(word=catalogue.word, unit_name=directory.unit_name)

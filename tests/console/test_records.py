@@ -244,7 +244,7 @@ def test_the_roster_is_confirmed_for_the_terms_campaign(
         log_in_as(page, console, federation, "school", SCHOOL)
         for _ in range(90):  # the campaign reaches the school a moment later
             page.goto(console.url + "/verification")
-            if page.get_by_role("heading", name="2026-autumn 学期核查").count():
+            if page.get_by_role("heading", name="2026年秋季学期核查").count():
                 break
             page.wait_for_timeout(500)
         page.get_by_label("在籍但不在校的学生学籍号（每行一个，没有则留空）").fill(absent)
