@@ -32,6 +32,7 @@ def main() -> None:
         log_level="warning",
         log_config=None,
         timeout_graceful_shutdown=5,
+        forwarded_allow_ips=settings.http_forwarded_allow_ips,
     )
 
 

@@ -93,15 +93,27 @@ class Directory:
 class Api:
     """One user's calls: ``api.get(unit, path)`` at the instance hosting ``unit``."""
 
-    def __init__(self, http: httpx.AsyncClient, directory: Directory, token: str | None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        directory: Directory,
+        token: str | None,
+        client_address: str | None = None,
+    ) -> None:
         self.http = http
         self.directory = directory
         self.token = token
+        self.client_address = client_address
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept-Language": ACCEPT_LANGUAGE}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.client_address:
+            # The user's address, for the tier's login throttle and audit: set here, never
+            # passed on from the browser; the tier believes it only from the peers it trusts
+            # (XUEJI_HTTP_FORWARDED_ALLOW_IPS, decision 0032).
+            headers["X-Forwarded-For"] = self.client_address
         return headers
 
     async def request(self, method: str, unit: UnitRef, path: str, **kwargs: Any) -> httpx.Response:

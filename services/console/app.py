@@ -15,6 +15,7 @@ from services.console import (
     auth_pages,
     authority_pages,
     catalogue,
+    records_pages,
     school_pages,
     transfer_pages,
 )
@@ -59,7 +60,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def readyz() -> dict[str, str]:
         return {"status": "ready"}
 
-    for module in (auth_pages, school_pages, transfer_pages, authority_pages):
+    for module in (auth_pages, school_pages, transfer_pages, records_pages, authority_pages):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

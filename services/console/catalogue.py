@@ -54,17 +54,34 @@ def refusal(error: ApiError) -> str:
 
 def _refusal(error: ApiError) -> str:
     if is_chinese(error.message):
-        text = error.message
-        if error.article and error.article not in text:
-            text = f"{text}（{error.article}）"
-        return text
+        return i18n.with_article(error.message, error.article)
     known = rule_message(error.rule) or (rule_message("not_found") if error.status == 404 else None)
     known = known or error.message_zh  # the API catalogue's text for a code the console lacks
     if known:
-        return f"{known}（{error.article}）" if error.article else known
+        return i18n.with_article(known, error.article)
     if error.status == 403:
         return rule_message("role_required") or word("ui", "failed")
     return catalogue()["ui"]["failed"].format(code=error.rule or error.status)
+
+
+def reason(rule: str | None, text: str | None) -> str:
+    """Why something was refused, for a page: an officer's own Chinese words, else the
+    catalogue's sentence for the rule (an API's English detail never reaches a registrar)."""
+    if text and is_chinese(text):
+        return text
+    return rule_message(rule) or word("ui", "failed").format(code=rule or "—")
+
+
+def term(code: str) -> str:
+    """A term as registrars say it: "2026-autumn" → "2026年秋季学期"."""
+    year, _, season = code.partition("-")
+    name = word("season", season)
+    return f"{year}年{name}学期" if name != season else code
+
+
+def article(text: str | None) -> str:
+    """An article in its Chinese form for a page ("豫 第十一条"); "" for none."""
+    return i18n.article_zh(text) or ""
 
 
 def field_message(rule: str, message: str) -> str:

@@ -56,7 +56,7 @@ async def home(page: UserPage) -> Response:
     school = page.unit
     code = school.code
     # the three lists at once: one round trip's wait, not three
-    tasks, pending, transfers = await asyncio.gather(
+    tasks, pending, transfers, summary = await asyncio.gather(
         page.api.get(
             school, f"/api/v1/schools/{code}/tasks", params={"status": "open", "limit": 50}
         ),
@@ -70,6 +70,7 @@ async def home(page: UserPage) -> Response:
             f"/api/v1/schools/{code}/transfers-in",
             params={"status": "pending", "limit": 20},
         ),
+        page.api.get(school, f"/api/v1/schools/{code}/roster-summary"),
     )
     await with_waiting(page, transfers["items"])
     return page.render(
@@ -77,6 +78,7 @@ async def home(page: UserPage) -> Response:
         tasks=tasks,
         pending=pending,
         transfers=transfers,
+        summary=summary,
         overdue=sum(1 for t in tasks["items"] if t["overdue"])
         + sum(
             1 for t in transfers["items"] if (t["waiting_step"] or {}).get("overdue_notified_at")

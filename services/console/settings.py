@@ -28,6 +28,12 @@ class ConsoleSettings(BaseSettings):
     console_secure_cookie: bool = False
     console_api_timeout: float = 30.0
     console_max_upload_bytes: int = 32 * 1024 * 1024
+    # Tell the tiers the user's address (X-Forwarded-For) for their per-address login
+    # throttle; they believe it only from the console's address (decision 0032).
+    console_forward_client_address: bool = True
+    # The proxies (the ingress) whose X-Forwarded-For this console believes about the user's
+    # address; the same variable as the tiers'.
+    http_forwarded_allow_ips: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _production(self) -> ConsoleSettings:

@@ -59,8 +59,10 @@ class Console:
             zh_datetime=zh_datetime,
             grade=grade_name,
             word=catalogue.word,
+            article=catalogue.article,
+            term=catalogue.term,
         )
-        env.globals.update(field_message=catalogue.field_message)
+        env.globals.update(field_message=catalogue.field_message, reason=catalogue.reason)
         env.globals.update(word=catalogue.word, unit_name=directory.unit_name)
 
 
@@ -147,10 +149,15 @@ class Page:
         self.console = console_of(request)
         self.session = session_of(request)
         assert self.console.http is not None
-        self.api = Api(self.console.http, self.console.directory, self.session.token)
+        # the user's address as this console's server sees it (its own ingress's
+        # X-Forwarded-For, trusted from XUEJI_HTTP_FORWARDED_ALLOW_IPS only)
+        client = request.client.host if request.client else None
+        if not self.console.settings.console_forward_client_address:
+            client = None
+        self.api = Api(self.console.http, self.console.directory, self.session.token, client)
         # logging in and changing a password go without the session's token: a refusal
         # there (401 invalid_credentials) is about the form, not an expired session
-        self.public_api = Api(self.console.http, self.console.directory, None)
+        self.public_api = Api(self.console.http, self.console.directory, None, client)
 
     @property
     def unit(self) -> UnitRef:

@@ -127,12 +127,16 @@ def error_response(
     """The body of a refusal; ``code`` defaults to the rule, else to the status's code."""
     key = code or rule or code_for_status(status)
     entry = i18n.entry(key) or i18n.entry(code_for_status(status))
+    cited = article or (entry.article if entry and entry.code == key else None)
     return ErrorResponse(
         code=key,
         message=message,
-        message_zh=entry.message if entry and wants_chinese(accept_language) else None,
+        # the Chinese sentence cites the article in Chinese: "……（豫 第十一条）"
+        message_zh=i18n.with_article(entry.message, cited)
+        if entry and wants_chinese(accept_language)
+        else None,
         rule=rule,
-        article=article or (entry.article if entry and entry.code == key else None),
+        article=cited,
         errors=errors or [],
     )
 

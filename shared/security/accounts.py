@@ -296,6 +296,12 @@ async def _unsealed(session: AsyncSession, policy: AccountPolicy, row: Any, now:
             rule="account_sealed",
             article="N2025 art. 24",
         )
+    if row.locked_until is not None and aware(row.locked_until) > now:
+        # locked by the level above until then (``unseal`` reopens it at once)
+        raise AccountBlocked(
+            "the account is locked: wait, or ask the level above to unlock it",
+            rule="account_locked",
+        )
     return row
 
 

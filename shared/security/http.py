@@ -133,7 +133,8 @@ async def issue_token(
     ``XUEJI_LOGIN_FREE_FAILURES_ADDRESS`` from the address: each further attempt waits twice
     as long; decision 0026); 503 ``login_busy`` with ``Retry-After`` (too many logins at
     once); to the right password only, 403 ``account_sealed`` (unused six months; the level
-    above unseals it) or ``password_expired`` (older than ``XUEJI_PASSWORD_MAX_AGE_DAYS``, or
+    above unseals it), ``account_locked`` (locked until ``locked_until``) or
+    ``password_expired`` (older than ``XUEJI_PASSWORD_MAX_AGE_DAYS``, or
     the level above reset it: change it first). A success tells of the failed attempts since
     the last one (``failed_logins``)."""
     runtime = _runtime(request)

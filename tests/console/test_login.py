@@ -86,6 +86,10 @@ def test_throttled_and_sealed_logins_are_explained(
     base = "http://{0.host}:{0.port}".format(federation.instance_for_unit(Tier.SCHOOL, SCHOOL))
     guessed = f"wang.{uuid.uuid4().hex[:6]}"
     create_account(federation, f"school:{SCHOOL}", guessed)
+    # the sealed account first: the browser must try the guessed one within the 8 s wait
+    sealed = f"zhao.{uuid.uuid4().hex[:6]}"
+    sealed_password = create_account(federation, f"school:{SCHOOL}", sealed)
+    make_dormant(federation, f"school:{SCHOOL}", sealed)
     failures = 0
     while failures < 8:  # after 5 failures each attempt waits 1 s, 2 s, 4 s … (decision 0026)
         answer = httpx.post(
@@ -96,9 +100,6 @@ def test_throttled_and_sealed_logins_are_explained(
             continue
         assert answer.status_code == 401, answer.text
         failures += 1
-    sealed = f"zhao.{uuid.uuid4().hex[:6]}"
-    sealed_password = create_account(federation, f"school:{SCHOOL}", sealed)
-    make_dormant(federation, f"school:{SCHOOL}", sealed)
     with context(browser) as ctx:
         page = ctx.new_page()
         log_in(page, console, SCHOOL, guessed, "wrong")  # within the 8 s wait

@@ -6,14 +6,16 @@ development secrets. Failed logins and their throttle: test_login_abuse.py. Time
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import update
 
 from shared.runtime.settings import ServiceSettings
 from shared.security.principal import Role
+from shared.security.tables import account
 from shared.security.testing import auth_headers
 from tests.security.support import Instance, school_instance
 
@@ -111,6 +113,23 @@ async def test_an_account_unused_six_months_is_sealed_and_the_level_above_unseal
     }
     assert (await school.client.post("/api/v1/auth/password", json=change)).status_code == 204
     assert (await school.login("li.registrar", "spring term 2026!")).status_code == 200
+
+
+async def test_a_locked_account_is_refused_until_its_time_or_the_level_above_reopens_it(
+    school: Instance,
+) -> None:
+    until = school.clock.now() + timedelta(hours=1)
+    async with school.runtime.sessions() as session:
+        await session.execute(
+            update(account).where(account.c.username == "li.registrar").values(locked_until=until)
+        )
+        await session.commit()
+    wrong = await school.login("li.registrar", "a wrong guess")
+    assert (wrong.status_code, wrong.json()["rule"]) == (401, "invalid_credentials")  # no oracle
+    locked = await school.login("li.registrar")
+    assert (locked.status_code, locked.json()["rule"]) == (403, "account_locked"), locked.text
+    school.clock.advance(hours=1, minutes=1)
+    assert (await school.login("li.registrar")).status_code == 200
 
 
 async def test_dormant_accounts_are_sealed_before_they_are_listed(school: Instance) -> None:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from shared import i18n
 from shared.runtime.errors import STATUS_CODES
 
@@ -85,3 +87,39 @@ def test_the_catalogue_is_well_formed() -> None:
         assert CODE.match(code), code
         assert entry.message.strip() and re.search(r"[\u4e00-\u9fff]", entry.message), code
         assert entry.article is None or entry.article.strip(), code
+
+
+@pytest.mark.parametrize(
+    ("article", "chinese"),
+    [
+        ("N2013 art. 25", "国 2013 第二十五条"),
+        ("N2025 art. 21", "国 2025 第二十一条"),
+        ("HA art. 11", "豫 第十一条"),
+        ("HA art. 11(三)", "豫 第十一条（三）"),
+        ("ZJ arts. 24-26", "浙 第二十四至二十六条"),
+        ("N2013 arts. 7, 13", "国 2013 第七、十三条"),
+        ("LS 2(四)", "凉山 第二部分（四）"),
+        ("LS 3(一); ZJ arts. 24-26", "凉山 第三部分（一）；浙 第二十四至二十六条"),
+        ("ZJ art. 12 (毕业班学生一律不留级)", "浙 第十二条（毕业班学生一律不留级）"),
+        ("豫 第十一条", "豫 第十一条"),
+    ],
+)
+def test_articles_read_in_chinese(article: str, chinese: str) -> None:
+    assert i18n.article_zh(article) == chinese
+
+
+def test_a_refusal_in_chinese_cites_its_article_once() -> None:
+    sentence = "学生处于休学状态，不能办理转学"
+    cited = "学生处于休学状态，不能办理转学（豫 第十一条）"
+    assert i18n.with_article(sentence, "HA art. 11") == cited
+    assert i18n.with_article(cited, "HA art. 11") == cited
+    assert i18n.with_article(sentence, None) == sentence
+    assert [i18n.chinese_number(n) for n in (1, 10, 11, 20, 25, 99, 105)] == [
+        "一",
+        "十",
+        "十一",
+        "二十",
+        "二十五",
+        "九十九",
+        "一百零五",
+    ]

@@ -220,6 +220,18 @@ async def enrol_approved(
 # --- roster ------------------------------------------------------------------------------
 
 
+async def enrolled_by_grade(session: AsyncSession, school_code: str) -> dict[int, int]:
+    """How many enrolled students each grade has: one GROUP BY inside one school's rows
+    (``ix_school_student_roster``: school, status, grade)."""
+    rows = await session.execute(
+        select(student.c.grade, func.count())
+        .where(student.c.school_code == school_code, student.c.status == "enrolled")
+        .group_by(student.c.grade)
+        .order_by(student.c.grade)
+    )
+    return {int(grade): int(count) for grade, count in rows.all()}
+
+
 async def list_students(
     session: AsyncSession,
     school_code: str,

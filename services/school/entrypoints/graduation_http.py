@@ -8,9 +8,9 @@ rule); a refused list (dates) is ``{"detail", "rule"}``.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.school.entrypoints.http import (
@@ -108,6 +108,35 @@ async def submit_graduation_list(
         now=runtime.clock.now(),
     )
     return GraduationListAccepted(batch_id=batch_id)
+
+
+class GraduationListLine(BaseModel):
+    batch_id: uuid.UUID
+    graduation_year: int
+    status: str
+    item_count: int
+    applied_count: int | None
+    late_reason: str | None
+    reason: str | None
+    rule: str | None
+    submitted_at: Timestamp
+    decided_at: Timestamp | None
+
+
+@router.get(
+    "/schools/{school_code}/graduations",
+    response_model=list[GraduationListLine],
+    summary="The school's graduating lists, newest first",
+    dependencies=[audited("list", "graduation_list", object_id=None), ReaderOfSchool],
+)
+async def list_graduation_lists(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[GraduationListLine]:
+    async with runtime.sessions() as session:
+        rows = await graduation.list_lists(session, school.code, limit)
+    return [GraduationListLine.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.get(

@@ -16,9 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.school.adapters import repository
 from services.school.config import PROOF_BODY_LIMIT, UPLOAD_BODY_LIMIT, SchoolSettings
+from services.school.domain.graduation import LAST_GRADE, open_year
 from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
 from services.school.entrypoints.schemas import (
@@ -213,6 +216,39 @@ async def list_students(
         total=page.total,
         limit=limit,
         offset=offset,
+    )
+
+
+class GradeCountRead(BaseModel):
+    grade: int
+    enrolled: int
+
+
+class RosterSummaryRead(BaseModel):
+    """The roster at a glance: enrolled students per grade, the school's last grade and the
+    class year whose graduating list is open (LS 3(一): until July 30)."""
+
+    enrolled: int
+    by_grade: list[GradeCountRead]
+    graduating_grade: int
+    graduation_year: int
+
+
+@router.get(
+    "/schools/{school_code}/roster-summary",
+    dependencies=[audited("summary", "student", object_id=None), ReaderOfSchool],
+    response_model=RosterSummaryRead,
+    tags=["roster"],
+    summary="Enrolled students per grade (one grouped count), for the home page's chart",
+)
+async def roster_summary(school: SchoolDep, runtime: RuntimeDep, on: TodayDep) -> RosterSummaryRead:
+    async with runtime.sessions() as session:
+        counts = await repository.enrolled_by_grade(session, school.code)
+    return RosterSummaryRead(
+        enrolled=sum(counts.values()),
+        by_grade=[GradeCountRead(grade=g, enrolled=n) for g, n in counts.items()],
+        graduating_grade=LAST_GRADE.get(school.stage, 12),
+        graduation_year=open_year(on),
     )
 
 

@@ -30,7 +30,7 @@ from services.school.service_layer import status_changes
 from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
-from shared.contracts.status import Ground, StatusChangeFacts, StatusChangeKind
+from shared.contracts.status import REQUESTABLE, Ground, StatusChangeFacts, StatusChangeKind
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier
 from shared.rules import load_province_rules
@@ -139,6 +139,50 @@ class StatusChangePage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class StatusChangeKindRead(BaseModel):
+    """One change a school may ask for, as its province handles it."""
+
+    change: str
+    required_proofs: list[str] = Field(description="proof kinds the province requires")
+    needs_grade: bool = Field(description="the request names target_grade")
+    recorded_by_authority: bool = Field(
+        description="the authority records it (登记 / 备案) instead of an officer deciding"
+    )
+
+
+class StatusChangeRulesRead(BaseModel):
+    province: str
+    kinds: list[StatusChangeKindRead]
+    suspension_months: int
+
+
+@router.get(
+    "/schools/{school_code}/status-change-rules",
+    response_model=StatusChangeRulesRead,
+    summary="The changes a school may ask for and the proofs its province requires for each",
+    dependencies=[ReaderOfSchool],
+)
+async def status_change_rules(school: SchoolDep, runtime: RuntimeDep) -> StatusChangeRulesRead:
+    """From the province's rules file (``config/provinces/<code>.toml``, ``[status_change]``):
+    what ``POST .../status-changes`` refuses with ``proof_required`` when missing."""
+    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    changes = rules.status_change
+    return StatusChangeRulesRead(
+        province=school.province,
+        kinds=[
+            StatusChangeKindRead(
+                change=kind,
+                required_proofs=list(changes.required_proofs.get(kind, ())),
+                needs_grade=kind in NEEDS_GRADE,
+                recorded_by_authority=kind in changes.recorded_by_authority,
+            )
+            for kind in get_args(StatusChangeKind)
+            if kind in REQUESTABLE
+        ],
+        suspension_months=changes.suspension.months,
+    )
 
 
 @router.post(

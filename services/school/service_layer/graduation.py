@@ -164,6 +164,17 @@ async def read_list(
     return batch, list(items.all())
 
 
+async def list_lists(session: AsyncSession, school_code: str, limit: int) -> list[Row[Any]]:
+    """The school's graduating lists, newest first (``ix_school_graduation_batch_list``)."""
+    rows = await session.execute(
+        select(graduation_batch)
+        .where(graduation_batch.c.school_code == school_code)
+        .order_by(graduation_batch.c.submitted_at.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
 # -- queries ----------------------------------------------------------------------------------
 
 

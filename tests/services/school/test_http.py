@@ -362,3 +362,57 @@ async def test_the_roster_is_searched_and_registrations_listed(
     assert {item["registration_id"] for item in approved_now["items"]} >= set(ids)
     unhosted = await service.client.get("/api/v1/schools/3301020001/registrations")
     assert unhosted.status_code == 404
+
+
+async def test_the_roster_summary_counts_enrolled_students_per_grade(service: Service) -> None:
+    grades = [1, 1, 3]
+    numbers = [resident_id() for _ in grades]
+    ids = [
+        await register(service, id_number=n, grade=g) for n, g in zip(numbers, grades, strict=True)
+    ]
+    empty = (await service.client.get(f"/api/v1/schools/{PRIMARY.code}/roster-summary")).json()
+    assert (empty["enrolled"], empty["by_grade"]) == (0, [])  # pending is not on the roster
+    assert empty["graduating_grade"] == 6  # a primary school
+    await publish(
+        service,
+        RegistrationBatchDecided(
+            batch_id=uuid.uuid4(),
+            school_code=PRIMARY.code,
+            decided_by="national:CN",
+            outcomes=tuple(
+                RegistrationOutcome(
+                    registration_id=uuid.UUID(rid),
+                    outcome="issued",
+                    student_number=student_number_for(n),
+                )
+                for rid, n in zip(ids, numbers, strict=True)
+            ),
+        ),
+    )
+
+    async def counted() -> bool:
+        read = await service.client.get(f"/api/v1/schools/{PRIMARY.code}/roster-summary")
+        return bool(read.json()["enrolled"] == 3)
+
+    await eventually(counted)
+    summary = (await service.client.get(f"/api/v1/schools/{PRIMARY.code}/roster-summary")).json()
+    assert summary["by_grade"] == [{"grade": 1, "enrolled": 2}, {"grade": 3, "enrolled": 1}]
+
+
+async def test_the_status_change_rules_name_the_provinces_proofs(service: Service) -> None:
+    answer = await service.client.get(f"/api/v1/schools/{PRIMARY.code}/status-change-rules")
+    assert answer.status_code == 200, answer.text
+    kinds = {k["change"]: k for k in answer.json()["kinds"]}
+    # config/provinces/41.toml (Henan, HA arts. 13-16)
+    assert kinds["suspend"]["required_proofs"] == ["hospital_certificate"]
+    assert kinds["decease"]["required_proofs"] == ["death_certificate"]
+    assert kinds["skip_grade"]["required_proofs"] == ["guardian_application"]
+    assert kinds["report_dropout"]["required_proofs"] == []
+    assert kinds["resume"]["needs_grade"] and not kinds["suspend"]["needs_grade"]
+    assert "lapse" not in kinds  # national's own change, never asked for
+
+
+async def test_the_graduating_lists_are_listed_newest_first(service: Service) -> None:
+    listed = await service.client.get(f"/api/v1/schools/{PRIMARY.code}/graduations")
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == []

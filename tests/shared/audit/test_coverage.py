@@ -27,6 +27,7 @@ NOT_PERSONAL = {
     "/metrics",
     "/api/v1/diagnostics/pings",
     "/api/v1/diagnostics/pings/{probe_id}",
+    "/api/v1/schools/{school_code}/status-change-rules",  # the province's rules file
 }
 
 

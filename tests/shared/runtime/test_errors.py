@@ -22,7 +22,9 @@ from tests.shared.audit.test_coverage import app_of
 
 
 async def refuse() -> None:
-    raise DomainError("a suspension lasts at most 12 months", rule="weak_password", article="X 1")
+    raise DomainError(
+        "a suspension lasts at most 12 months", rule="weak_password", article="HA art. 11"
+    )
 
 
 async def conflict() -> None:
@@ -82,10 +84,12 @@ async def test_a_domain_refusal_names_its_rule_and_article_in_chinese_when_asked
         "message": "a suspension lasts at most 12 months",
         "message_zh": None,
         "rule": "weak_password",
-        "article": "X 1",
+        "article": "HA art. 11",
         "errors": [],
     }
-    assert body(chinese).message_zh == i18n.message("weak_password")
+    # the Chinese sentence cites the article the Chinese way; the article field stays a code
+    assert body(chinese).message_zh == f"{i18n.message('weak_password')}（豫 第十一条）"
+    assert body(chinese).article == "HA art. 11"
     assert chinese.json()["message_zh"] and "密码" in chinese.json()["message_zh"]
 
 
