@@ -11,6 +11,7 @@
       tier = "school"
       units = ["4101020001", "4101020002"]
       public_key = "base64url of the 32 raw bytes"
+      expires = 2027-09-01        # optional: the date it is to be replaced by (alerted before)
 
   Rotating a key: add the new entry (its own id, same instance) everywhere, switch the
   instance's Secret, remove the old entry once its messages are older than the window.
@@ -34,6 +35,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -113,11 +115,23 @@ def load_trust_file(path: Path) -> TrustStore:
                     tier=Tier(entry["tier"]),
                     units=frozenset(str(u) for u in entry["units"]),
                     public_key=Ed25519PublicKey.from_public_bytes(raw),
+                    expires=_expiry(entry.get("expires")),
                 )
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"{path}: bad [[key]] entry {entry.get('id')!r}: {exc}") from exc
     return TrustStore(keys)
+
+
+def _expiry(value: object) -> datetime | None:
+    """A trust entry's ``expires``: a TOML date (midnight UTC) or date-time (UTC if naive)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    raise ValueError(f"expires must be a date or a date-time, not {value!r}")
 
 
 def generate_federation_keys(federation: Federation, directory: Path) -> Path:
