@@ -51,7 +51,7 @@ def manifest(path: Path = RULES_FILE) -> dict[str, Any]:
 
 
 def render(path: Path = RULES_FILE) -> str:
-    body = yaml.safe_dump(manifest(path), allow_unicode=True, sort_keys=False, width=100)
+    body: str = yaml.safe_dump(manifest(path), allow_unicode=True, sort_keys=False, width=100)
     return HEADER + body
 
 

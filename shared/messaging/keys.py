@@ -79,7 +79,12 @@ def public_key_text(key: Ed25519PublicKey) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
-def trust_entry(instance: Instance, public_key: Ed25519PublicKey, key_id: str | None = None) -> str:
+def trust_entry(
+    instance: Instance,
+    public_key: Ed25519PublicKey,
+    key_id: str | None = None,
+    expires: date | None = None,
+) -> str:
     units = ", ".join(f'"{code}"' for code in instance.units)
     return (
         "[[key]]\n"
@@ -88,6 +93,7 @@ def trust_entry(instance: Instance, public_key: Ed25519PublicKey, key_id: str | 
         f'tier = "{instance.tier.value}"\n'
         f"units = [{units}]\n"
         f'public_key = "{public_key_text(public_key)}"\n'
+        + (f"expires = {expires.isoformat()}\n" if expires is not None else "")
     )
 
 
@@ -199,6 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry.add_argument("--config", type=Path, required=True)
     entry.add_argument("--instance", required=True)
     entry.add_argument("--key", type=Path, required=True, help="private key file (created 0600)")
+    entry.add_argument(
+        "--key-id",
+        help="the entry's id (default: the instance name; a rotated key needs a new one)",
+    )
+    entry.add_argument(
+        "--expires",
+        type=date.fromisoformat,
+        help="YYYY-MM-DD by which the key is to be replaced (alerted 30 days before)",
+    )
     args = parser.parse_args(argv)
     federation = load_federation(args.config)
     if args.command == "generate":
@@ -210,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         key = Ed25519PrivateKey.generate()
         write_private_key(args.key, key)
-    sys.stdout.write(trust_entry(instance, key.public_key()))
+    sys.stdout.write(trust_entry(instance, key.public_key(), args.key_id, args.expires))
     return 0
 
 

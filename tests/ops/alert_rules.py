@@ -108,7 +108,12 @@ def runbook_anchors() -> set[str]:
 
 
 def starts_chinese(text: str) -> bool:
-    return bool(re.match(r"[\u4e00-\u9fff]", text.strip()))
+    """Chinese first: the text before the first "/ " and a capital is a Chinese sentence
+    (product names such as RabbitMQ may appear in it), the English one may follow."""
+    chinese = re.split(r" ?/ (?=[A-Z])", text, maxsplit=1)[0]
+    return len(re.findall(r"[\u4e00-\u9fff]", chinese)) >= 4 and not re.search(
+        r"\b[a-z]+ [a-z]+ [a-z]+\b", re.sub(r"\{\{[^}]*\}\}", "", chinese)
+    )
 
 
 def undeclared(names: Iterable[str], declared: set[str]) -> set[str]:
