@@ -56,7 +56,8 @@ stop_system_services() {
 }
 
 install_system_packages() {
-    local wanted=(rabbitmq-server postgresql kubectl chromium fonts-wqy-microhei)
+    # prometheus: its promtool checks and unit-tests the alert rules (tests/ops)
+    local wanted=(rabbitmq-server postgresql kubectl chromium fonts-wqy-microhei prometheus)
     command -v make >/dev/null 2>&1 || wanted+=(make)
     if ! command -v "$PYTHON" >/dev/null 2>&1; then
         wanted+=(python3 python3-venv)

@@ -17,6 +17,12 @@ This records it outside without an operator (decision 0027):
 
 What is written after the last anchor is covered only from the next anchor on: the interval
 bounds what an attacker with write access can rewrite undetected.
+
+Before it signs a head, the instance verifies its own chain (with its audit key) from the head
+it verified last round: the whole chain once after start, then only the entries added since.
+A break is never anchored: the round stops, logs it, and ``broken`` holds it for
+``xueji_audit_chain_broken`` (the XuejiAuditChainBroken alert) until a round finds the chain
+whole again.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.audit.tables import audit_anchor, audit_head
+from shared.audit.chain import Break, verify
+from shared.audit.tables import audit_anchor
 from shared.contracts.audit import AuditAnchored
 from shared.db.engine import SessionFactory
 from shared.federation.config import NATIONAL, Federation, Instance, Tier, UnitRef
@@ -118,13 +125,18 @@ class AuditAnchoring:
         sessions: SessionFactory,
         signer: Signer,
         interval: float,
+        key: bytes | None = None,
     ) -> None:
         self.instance = instance
         self.targets = anchor_targets(federation, instance)
         self._sessions = sessions
         self._signer = signer
         self.interval = interval
+        self._key = key  # the audit chain's HMAC key (XUEJI_AUDIT_KEY), to verify it
         self.anchored: tuple[int, str] | None = None  # the last head sent
+        self.verified: tuple[int, str] | None = None  # the last head found whole
+        self.broken: Break | None = None  # what the last verification found, if it failed
+        self.verifications = {"ok": 0, "broken": 0}  # rounds by result, for /metrics
         self._periodic = Periodic(f"{self.instance.name}-audit-anchors", self.anchor, interval)
 
     def start(self) -> None:
@@ -135,10 +147,24 @@ class AuditAnchoring:
         await self._periodic.stop()
 
     async def anchor(self) -> AuditAnchored | None:
-        """Send the current head to the level above (nothing when it did not move)."""
+        """Verify the chain up to its head, then send the head to the level above (nothing
+        when it did not move, or when the chain is broken)."""
         async with UnitOfWork(self._sessions) as uow:
-            head = (await uow.session.execute(select(audit_head.c.seq, audit_head.c.hash))).one()
-            seq, digest = int(head.seq), str(head.hash)
+            since = self.verified if self.verified is not None and self.verified[0] > 0 else None
+            checked = await verify(uow.session, self._key, anchor=since, since_anchor=True)
+            if checked.broken is not None:
+                self.broken = checked.broken
+                self.verifications["broken"] += 1
+                log.error(
+                    "audit chain broken at entry %d: %s; not anchored (xueji-ops audit verify)",
+                    checked.broken.seq,
+                    checked.broken.reason,
+                )
+                return None
+            self.broken = None
+            self.verifications["ok"] += 1
+            seq, digest = checked.head_seq, checked.head_hash
+            self.verified = (seq, digest)
             if seq == 0 or self.anchored == (seq, digest):
                 return None
             anchor = sign_anchor(self._signer, self.instance.name, seq, digest, datetime.now(UTC))

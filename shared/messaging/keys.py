@@ -11,6 +11,7 @@
       tier = "school"
       units = ["4101020001", "4101020002"]
       public_key = "base64url of the 32 raw bytes"
+      expires = 2027-09-01        # optional: the date it is to be replaced by (alerted before)
 
   Rotating a key: add the new entry (its own id, same instance) everywhere, switch the
   instance's Secret, remove the old entry once its messages are older than the window.
@@ -34,6 +35,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -77,7 +79,12 @@ def public_key_text(key: Ed25519PublicKey) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
-def trust_entry(instance: Instance, public_key: Ed25519PublicKey, key_id: str | None = None) -> str:
+def trust_entry(
+    instance: Instance,
+    public_key: Ed25519PublicKey,
+    key_id: str | None = None,
+    expires: date | None = None,
+) -> str:
     units = ", ".join(f'"{code}"' for code in instance.units)
     return (
         "[[key]]\n"
@@ -86,6 +93,7 @@ def trust_entry(instance: Instance, public_key: Ed25519PublicKey, key_id: str | 
         f'tier = "{instance.tier.value}"\n'
         f"units = [{units}]\n"
         f'public_key = "{public_key_text(public_key)}"\n'
+        + (f"expires = {expires.isoformat()}\n" if expires is not None else "")
     )
 
 
@@ -113,11 +121,23 @@ def load_trust_file(path: Path) -> TrustStore:
                     tier=Tier(entry["tier"]),
                     units=frozenset(str(u) for u in entry["units"]),
                     public_key=Ed25519PublicKey.from_public_bytes(raw),
+                    expires=_expiry(entry.get("expires")),
                 )
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"{path}: bad [[key]] entry {entry.get('id')!r}: {exc}") from exc
     return TrustStore(keys)
+
+
+def _expiry(value: object) -> datetime | None:
+    """A trust entry's ``expires``: a TOML date (midnight UTC) or date-time (UTC if naive)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    raise ValueError(f"expires must be a date or a date-time, not {value!r}")
 
 
 def generate_federation_keys(federation: Federation, directory: Path) -> Path:
@@ -185,6 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry.add_argument("--config", type=Path, required=True)
     entry.add_argument("--instance", required=True)
     entry.add_argument("--key", type=Path, required=True, help="private key file (created 0600)")
+    entry.add_argument(
+        "--key-id",
+        help="the entry's id (default: the instance name; a rotated key needs a new one)",
+    )
+    entry.add_argument(
+        "--expires",
+        type=date.fromisoformat,
+        help="YYYY-MM-DD by which the key is to be replaced (alerted 30 days before)",
+    )
     args = parser.parse_args(argv)
     federation = load_federation(args.config)
     if args.command == "generate":
@@ -196,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         key = Ed25519PrivateKey.generate()
         write_private_key(args.key, key)
-    sys.stdout.write(trust_entry(instance, key.public_key()))
+    sys.stdout.write(trust_entry(instance, key.public_key(), args.key_id, args.expires))
     return 0
 
 

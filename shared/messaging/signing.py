@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
@@ -96,6 +96,10 @@ class TrustedKey:
     tier: Tier
     units: frozenset[str]
     public_key: Ed25519PublicKey
+    # The date by which the key is to be replaced (``expires`` in the trust file): a rotation
+    # deadline the operator sets, watched by the XuejiSigningKeyNearExpiry alert through
+    # ``xueji_signing_key_expiry_timestamp_seconds``; verification does not depend on it.
+    expires: datetime | None = None
 
     def speaks_for(self, unit: UnitRef) -> bool:
         return unit.tier == self.tier and unit.code in self.units

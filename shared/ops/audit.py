@@ -19,6 +19,7 @@ from shared.federation.config import UnitRef
 from shared.messaging.signing import TrustStore
 
 REPLAY_ROUTE = "xueji-ops dead-letters replay"
+DISCARD_ROUTE = "xueji-ops dead-letters discard"
 
 
 async def _verify(
@@ -120,6 +121,30 @@ async def _append(database_url: str, entry: Entry, key: bytes | None) -> int:
         await engine.dispose()
 
 
+def _operator_entry(
+    *, operator: str, unit: str, action: str, message_id: str, reason: str, outcome: str, route: str
+) -> Entry:
+    try:
+        target: UnitRef | None = UnitRef.parse(unit)
+    except ValueError:
+        target = None
+    return Entry(
+        at=datetime.now(UTC),
+        actor=operator,
+        actor_unit=unit or "?",
+        actor_roles="operator",
+        client_ip="xueji-ops",
+        action=action,
+        object_type="dead_letter",
+        object_id=message_id,
+        unit_kind=str(target.tier) if target else None,
+        unit_code=target.code if target else None,
+        purpose=reason,
+        outcome=outcome,
+        route=route,
+    )
+
+
 def record_forced_replay(
     database_url: str,
     *,
@@ -132,23 +157,37 @@ def record_forced_replay(
 ) -> int:
     """Chain an entry for the forced replay of a security refusal into the instance's audit
     trail (the receiving unit's), with the operator's reason; returns its ``seq``."""
-    try:
-        target: UnitRef | None = UnitRef.parse(unit)
-    except ValueError:
-        target = None
-    entry = Entry(
-        at=datetime.now(UTC),
-        actor=operator,
-        actor_unit=unit or "?",
-        actor_roles="operator",
-        client_ip="xueji-ops",
+    entry = _operator_entry(
+        operator=operator,
+        unit=unit,
         action="replay_forced",
-        object_type="dead_letter",
-        object_id=message_id,
-        unit_kind=str(target.tier) if target else None,
-        unit_code=target.code if target else None,
-        purpose=reason,
+        message_id=message_id,
+        reason=reason,
         outcome=f"security: {refusal}",
         route=REPLAY_ROUTE,
+    )
+    return asyncio.run(_append(database_url, entry, key))
+
+
+def record_discard(
+    database_url: str,
+    *,
+    operator: str,
+    message_id: str,
+    unit: str,
+    failure: str,
+    reason: str,
+    key: bytes | None = None,
+) -> int:
+    """Chain an entry for a dead letter discarded for good (what it carried never applies at
+    ``unit``), with the operator's reason and why it had failed; returns its ``seq``."""
+    entry = _operator_entry(
+        operator=operator,
+        unit=unit,
+        action="discard",
+        message_id=message_id,
+        reason=reason,
+        outcome=f"dead letter: {failure}",
+        route=DISCARD_ROUTE,
     )
     return asyncio.run(_append(database_url, entry, key))

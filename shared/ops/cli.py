@@ -4,6 +4,8 @@
     xueji-ops dead-letters replay --instance NAME (--message-id ID ... | --all) [--amqp-url URL]
                                   [--signing-key FILE] [--force [--reason TEXT]
                                   [--database-url URL] [--audit-key-file PATH]]
+    xueji-ops dead-letters discard --instance NAME --message-id ID ... --reason TEXT
+                                  [--amqp-url URL] [--database-url URL] [--audit-key-file PATH]
     xueji-ops outbox (--database-url URL | --instance NAME) [--errors N] [--json]
     xueji-ops resend (--database-url URL | --instance NAME) --to UNIT [--to UNIT ...]
                      --since TIMESTAMP [--dry-run]
@@ -40,12 +42,14 @@ from shared.ops.audit import (
     AnchorFile,
     held_anchor,
     parse_anchor,
+    record_discard,
     record_forced_replay,
     verify_chain,
 )
 from shared.ops.dead_letters import (
     AuditForced,
     DeadLetter,
+    discard_dead_letters,
     list_dead_letters,
     replay_dead_letters,
 )
@@ -126,18 +130,25 @@ def _replay_signer(args: argparse.Namespace, fed: RunningFederation, out: TextIO
     return Signer(key_id, key)
 
 
-def _replay_audit(args: argparse.Namespace, fed: RunningFederation) -> AuditForced | None:
-    """Where a forced replay of a security refusal is audited: the instance's own database
-    (--database-url, else the local federation's SQLite file), chained with its audit key."""
-    if args.reason is not None and not args.force:
-        raise OpsError("--reason goes with --force")
-    if not args.force or not (args.reason or "").strip():
-        return None
+def _audit_target(args: argparse.Namespace, fed: RunningFederation) -> tuple[str, bytes | None]:
+    """The instance's own database (--database-url, else the local federation's SQLite file)
+    and its audit key (--audit-key-file, else XUEJI_AUDIT_KEY), where operator acts on its
+    dead letters are audited."""
     url = args.database_url or fed.sqlite_url(args.instance)
     if args.audit_key_file:
         key: bytes | None = args.audit_key_file.read_bytes().strip()
     else:
         key = os.environ.get("XUEJI_AUDIT_KEY", "").encode() or None
+    return url, key
+
+
+def _replay_audit(args: argparse.Namespace, fed: RunningFederation) -> AuditForced | None:
+    """Where a forced replay of a security refusal is audited (:func:`_audit_target`)."""
+    if args.reason is not None and not args.force:
+        raise OpsError("--reason goes with --force")
+    if not args.force or not (args.reason or "").strip():
+        return None
+    url, key = _audit_target(args, fed)
     operator = f"ops:{getpass.getuser()}"
 
     def audit(letter: DeadLetter, reason: str) -> None:
@@ -182,6 +193,36 @@ def _dead_letters_replay(args: argparse.Namespace, fed: RunningFederation, out: 
         file=out,
     )
     return 0 if not report.refused and not report.not_found else 1
+
+
+def _dead_letters_discard(args: argparse.Namespace, fed: RunningFederation, out: TextIO) -> int:
+    url, key = _audit_target(args, fed)
+    operator = f"ops:{getpass.getuser()}"
+
+    def audit(letter: DeadLetter, reason: str) -> None:
+        record_discard(
+            url,
+            operator=operator,
+            message_id=letter.message_id,
+            unit=letter.target,
+            failure=letter.security or letter.reason,
+            reason=reason,
+            key=key,
+        )
+
+    report = discard_dead_letters(
+        fed.broker_url(args.amqp_url),
+        args.instance,
+        message_ids=args.message_ids,
+        reason=args.reason,
+        audit=audit,
+    )
+    for message_id in report.discarded:
+        print(f"discarded {message_id} (audited)", file=out)
+    for message_id in report.not_found:
+        print(f"not found {message_id}", file=out)
+    print(f"{len(report.discarded)} discarded, {len(report.not_found)} not found", file=out)
+    return 0 if not report.not_found else 1
 
 
 def add_dead_letters(commands: argparse._SubParsersAction[Any]) -> None:
@@ -237,6 +278,29 @@ def add_dead_letters(commands: argparse._SubParsersAction[Any]) -> None:
         "local federation's keys directory)",
     )
     replay.set_defaults(run=_dead_letters_replay)
+
+    discard = actions.add_parser(
+        "discard",
+        parents=[common],
+        help="remove named dead letters for good (never applied), audited with a reason",
+    )
+    discard.add_argument(
+        "--message-id", dest="message_ids", action="append", metavar="ID", required=True
+    )
+    discard.add_argument(
+        "--reason", required=True, help="why: written to the instance's audit trail first"
+    )
+    discard.add_argument(
+        "--database-url",
+        help="the instance's database, for the audit entry (default: the local federation's"
+        " SQLite file)",
+    )
+    discard.add_argument(
+        "--audit-key-file",
+        type=Path,
+        help="file holding the instance's XUEJI_AUDIT_KEY (default: the environment)",
+    )
+    discard.set_defaults(run=_dead_letters_discard)
 
 
 # -- outbox ------------------------------------------------------------------------------------

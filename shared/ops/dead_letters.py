@@ -427,3 +427,51 @@ def replay_dead_letters(
         done = set(report.replayed) | set(report.refused) | found
         report.not_found = sorted(wanted - done)
     return report
+
+
+@dataclass
+class DiscardReport:
+    discarded: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+
+# Records a discard in the instance's audit trail before the dead letter is removed.
+AuditDiscard = Callable[[DeadLetter, str], None]
+
+
+def discard_dead_letters(
+    amqp_url: str,
+    instance: str,
+    *,
+    message_ids: Collection[str],
+    reason: str,
+    audit: AuditDiscard,
+) -> DiscardReport:
+    """Remove the named dead letters of ``instance`` for good (a bundle by the id of any
+    envelope it carries, whole), each recorded first with ``audit(letter, reason)``: what the
+    message carried is never applied at the receiver, so the reason and who decided it stay in
+    its audit trail. Only named letters: there is no "discard all"."""
+    wanted = set(message_ids)
+    why = reason.strip()
+    if not wanted:
+        raise OpsError("name the dead letters to discard (--message-id)")
+    if not why:
+        raise OpsError("a discard needs --reason (written to the instance's audit trail)")
+    report = DiscardReport()
+    found: set[str] = set()
+    with _connection(amqp_url) as connection:
+        _check_queue(connection, dead_queue(instance))
+        browser = connection.channel()
+
+        def visit(tag: int, letter: DeadLetter) -> None:
+            if wanted.isdisjoint((letter.message_id, *letter.envelope_ids)):
+                return
+            audit(letter, why)  # before it goes: no audit entry, no discard
+            browser.basic_ack(tag)
+            report.discarded.append(letter.message_id)
+            found.update((letter.message_id, *letter.envelope_ids))
+
+        _browse(browser, dead_queue(instance), visit, None)
+        browser.close()  # returns the dead letters not discarded
+    report.not_found = sorted(wanted - found)
+    return report

@@ -30,6 +30,7 @@ from shared.messaging.outbox import OutboxRelay, wake_relay_after_commit
 from shared.messaging.signing import Signer, TrustStore, Verifier
 from shared.messaging.topology import ServiceTopology
 from shared.messaging.uow import UnitOfWork
+from shared.runtime import health_metrics
 from shared.runtime.settings import ServiceSettings
 from shared.security import accounts
 from shared.security.revocation import RevocationBroadcast, RevocationList
@@ -98,6 +99,7 @@ class ServiceRuntime:
             sessions=self.sessions,
             signer=self.signer,
             interval=self.settings.audit_anchor_interval,
+            key=self.settings.audit_key_bytes(),
         )
         if self.tier != Tier.SCHOOL:
             anchors.register(self.handlers, self.trust)
@@ -132,6 +134,7 @@ class ServiceRuntime:
             broker=self.broker,
             sessions=self.sessions,
         )
+        health_metrics.register(self)  # readiness, audit chain, sealed accounts, key expiry
 
     def _now(self) -> datetime:
         return self.clock.now()

@@ -28,6 +28,7 @@ import kubernetes_validate
 import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from devtools import alert_rules
 from shared.federation.config import load_federation
 from shared.messaging.keys import load_trust_file
 from shared.rules import load_province_rules
@@ -281,6 +282,38 @@ def check_broker_binding(doc: dict[str, Any]) -> list[str]:
     )
 
 
+def check_prometheus_rule(doc: dict[str, Any]) -> list[str]:
+    """monitoring.coreos.com/v1 PrometheusRule: groups of named rules, each an alert or a
+    record with an expression (promtool checks the expressions: tests/ops)."""
+    spec = doc.get("spec") or {}
+    errors = _unknown_keys(spec, {"groups"})
+    groups = spec.get("groups")
+    if not isinstance(groups, list) or not groups:
+        return [*errors, "spec.groups is required"]
+    for group in groups:
+        errors += [
+            f"spec.groups[{group.get('name')}].{k}: not a known field"
+            for k in sorted(set(group) - {"name", "interval", "rules", "limit"})
+        ]
+        for rule in group.get("rules") or []:
+            if not rule.get("expr") or ("alert" in rule) == ("record" in rule):
+                errors.append(f"spec.groups[{group.get('name')}]: a rule without expr or name")
+    return errors
+
+
+def check_service_monitor(doc: dict[str, Any]) -> list[str]:
+    """monitoring.coreos.com/v1 ServiceMonitor: a selector and endpoints with a port."""
+    spec = doc.get("spec") or {}
+    known = {"selector", "namespaceSelector", "endpoints", "jobLabel", "targetLabels"}
+    errors = _unknown_keys(spec, known)
+    if not spec.get("selector"):
+        errors.append("spec.selector is required")
+    endpoints = spec.get("endpoints") or []
+    if not endpoints or not all(e.get("port") for e in endpoints):
+        errors.append("spec.endpoints need a port each")
+    return errors
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] = {
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"): check_rabbitmq_cluster,
     ("postgresql.cnpg.io/v1", "Cluster"): check_cnpg_cluster,
@@ -291,6 +324,8 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[dict[str, Any]], list[str]]] =
     ("rabbitmq.com/v1beta1", "Exchange"): check_broker_exchange,
     ("rabbitmq.com/v1beta1", "Queue"): check_broker_queue,
     ("rabbitmq.com/v1beta1", "Binding"): check_broker_binding,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): check_prometheus_rule,
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): check_service_monitor,
 }
 
 
@@ -943,6 +978,29 @@ def test_national_overlay_holds_the_broker_and_the_national_database() -> None:
     assert database["metadata"]["name"] == "xueji-national-db"
     assert database["spec"]["instances"] == 3
     assert [tier_of(d) for d in tier_deployments(docs)] == ["national"]
+
+
+def test_the_national_overlay_carries_the_alert_rules_and_the_scrape_of_every_tier() -> None:
+    """Once for the cluster (decision 0030): the PrometheusRule is the plain rule file's groups,
+    unchanged, and the committed manifest is what the generator writes."""
+    docs = overlay("national")
+    (rule,) = of_kind(docs, "PrometheusRule")
+    assert rule["metadata"]["namespace"] == "xueji-national"
+    assert rule["spec"]["groups"] == alert_rules.rule_groups()
+    manifest = alert_rules.MANIFEST
+    assert manifest.read_text(encoding="utf-8") == alert_rules.render(), (
+        "regenerate: python -m devtools.alert_rules > " + str(manifest.relative_to(REPO))
+    )
+    (monitor,) = of_kind(docs, "ServiceMonitor")
+    assert monitor["spec"]["namespaceSelector"] == {"any": True}
+    (selected,) = monitor["spec"]["selector"]["matchExpressions"]
+    assert sorted(selected["values"]) == sorted(f"xueji-{tier}" for tier in TIERS)
+    assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"
+    for name in PROVINCE_OVERLAYS:  # evaluated once, not once per namespace
+        assert not of_kind(overlay(name), "PrometheusRule"), name
+    for service in of_kind(docs, "Service"):
+        if labels_of(service)["app.kubernetes.io/name"] in selected["values"]:
+            assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
 
 
 @pytest.mark.parametrize("name", PROVINCE_OVERLAYS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,26 @@ def test_the_trust_entry_command_prints_an_entry_for_a_new_key(
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     _signer, trust = load_keys(key, tmp_path / "trusted.toml", "school-41")
     assert trust.get("school-41") is not None
+
+
+def test_a_rotated_key_gets_its_own_id_and_a_rotation_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rotation (docs/runbook.md): the new key's entry sits beside the old one's."""
+    entries = []
+    for key_id, extra in (("school-41", []), ("school-41-2027", ["--expires", "2028-09-01"])):
+        command = ["trust-entry", "--config", str(REPO_CONFIG), "--instance", "school-41"]
+        key = tmp_path / f"{key_id}.key"
+        assert main([*command, "--key", str(key), "--key-id", key_id, *extra]) == 0
+        entries.append(capsys.readouterr().out)
+    (tmp_path / "trusted.toml").write_text("\n".join(entries))
+    signer, trust = load_keys(
+        tmp_path / "school-41-2027.key", tmp_path / "trusted.toml", "school-41-2027"
+    )
+    assert signer.key_id == "school-41-2027"
+    old, new = trust.get("school-41"), trust.get("school-41-2027")
+    assert old is not None and new is not None and old.instance == new.instance == "school-41"
+    assert (old.expires, new.expires) == (None, datetime(2028, 9, 1, tzinfo=UTC))
 
 
 def test_production_refuses_to_start_without_signing_keys(tmp_path: Path) -> None:

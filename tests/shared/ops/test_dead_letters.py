@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -10,10 +11,13 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from sqlalchemy import select
 
+from shared.audit.tables import GENESIS, audit_entry, audit_head
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
 from shared.messaging.topology import DEAD_EXCHANGE
+from shared.ops.audit import verify_chain
 from shared.ops.cli import main
 from shared.ops.dead_letters import DeadLetter, list_dead_letters, replay_dead_letters
 from tests.shared.messaging.harness import Effect, Node, eventually, random_unit, unique_name
@@ -267,3 +271,50 @@ async def test_a_dead_letter_older_than_the_inbox_remembers_is_replayed_only_whe
 
 async def _applied(node: Node, key: str, times: int) -> bool:
     return (await node.effect_counts()).get(key) == times
+
+
+async def test_discard_removes_only_the_named_dead_letter_and_audits_it_first(
+    node: SwitchableNode, amqp_url: str
+) -> None:
+    node.refused = {"obsolete", "kept"}
+    (obsolete,) = await node.send(Effect(key="obsolete"))
+    await dead_lettered(node, amqp_url, 1)
+    (kept,) = await node.send(Effect(key="kept"))
+    await dead_lettered(node, amqp_url, 2)
+    async with node.engine.begin() as conn:  # the genesis head its migrations write
+        await conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+
+    command = ["dead-letters", "discard", "--instance", node.name, "--amqp-url", amqp_url]
+    target = ["--database-url", node.database_url]
+    out = io.StringIO()
+    with pytest.raises(SystemExit):  # a discard needs a reason
+        main([*command, "--message-id", str(obsolete.message_id), *target], out=out)
+    reason = "学校已撤销该申请，消息作废"
+    code = await asyncio.to_thread(  # the tool runs its own event loop
+        main,
+        [
+            *command,
+            "--message-id",
+            str(obsolete.message_id),
+            "--message-id",
+            "no-such-id",
+            "--reason",
+            reason,
+            *target,
+        ],
+        out,
+    )
+    assert code == 1, out.getvalue()  # one id was not found
+    assert "1 discarded, 1 not found" in out.getvalue()
+    assert [d.message_id for d in list_dead_letters(amqp_url, node.name)] == [str(kept.message_id)]
+    assert await node.effect_counts() == {}  # discarded: never applied
+    async with node.sessions() as session:
+        [entry] = (await session.execute(select(audit_entry))).all()
+    assert (entry.action, entry.object_id, entry.purpose, entry.actor_roles) == (
+        "discard",
+        str(obsolete.message_id),
+        reason,
+        "operator",
+    )
+    assert entry.outcome.startswith("dead letter: ") and "obsolete" in entry.outcome
+    assert (await asyncio.to_thread(verify_chain, node.database_url)).ok
