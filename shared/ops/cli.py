@@ -623,7 +623,7 @@ def add_resend(commands: argparse._SubParsersAction[Any]) -> None:
             "Run against every instance that sends to the restored one (its database). The "
             "rows sent to the units at or after --since are marked unsent and the running "
             "relay publishes them again; the restored receiver applies what its inbox no "
-            "longer remembers and drops the rest as duplicates (docs/runbook-restore.md)."
+            "longer remembers and drops the rest as duplicates (docs/runbook.md)."
         ),
     )
     parser.add_argument("--database-url", help="SQLAlchemy URL of the sender's database")

@@ -31,7 +31,7 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_interval: float = 1.0
     # How long the outbox keeps rows it has sent: the window in which `xueji-ops resend` can
-    # publish them again to a receiver restored from a backup (docs/runbook-restore.md). It
+    # publish them again to a receiver restored from a backup (docs/runbook.md). It
     # must cover the recovery point plus the time to restore (RPO 5 min + RTO hours: 2 days).
     outbox_sent_retention: timedelta = timedelta(days=2)
     # Message signing (docs/decisions/0013-signed-messages.md): this instance's Ed25519 private

@@ -29,7 +29,7 @@ from tests.deploy.test_k8s_manifests import (
     secret_values,
 )
 
-RPO_ARCHIVE_TIMEOUT = "5min"  # docs/runbook-restore.md states this recovery point
+RPO_ARCHIVE_TIMEOUT = "5min"  # docs/runbook.md states this recovery point
 DASHBOARD_DIR = K8S / "components" / "monitoring-dashboards" / "dashboards"
 
 

@@ -1,4 +1,4 @@
-"""The restore drill (issue 23; docs/runbook-restore.md): province 41's database is dumped
+"""The restore drill (issue 23; docs/runbook.md): province 41's database is dumped
 mid-run with ``pg_dump -Fc``, the federation keeps working, the province is stopped, its
 database dropped and restored from the dump with ``pg_restore``, and the province restarted.
 
