@@ -1,0 +1,223 @@
+"""Documents the school prints: a student's registration proof and basic-information sheet,
+a class's proofs in one PDF or a zip, and revocation (issue 17, decision 0036).
+
+Who may print what follows the API: the registration proof speaks for the school, so only its
+own registrars issue it; the basic-information sheet is a print of the roster, so every reader
+of the school may print it, with the identity document masked as the API masks it. A student
+of another school, or of a school this instance does not host, is 404. Each issued document
+is recorded (with its code) and audited: who (the principal), what (the action names the
+kind), for whom (the student number), why (``purpose`` or ``X-Xueji-Purpose``).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.documents.issuing import Documents, Issued
+from services.school.entrypoints.http import THE_SCHOOL, SchoolDep, TodayDep
+from services.school.service_layer import documents as school_documents
+from services.school.service_layer.documents import StudentDocument
+from shared.audit.recording import annotate, audited, record_item
+from shared.runtime.app import RuntimeDep, UnitOfWorkDep
+from shared.runtime.errors import Conflict, NotFound
+from shared.security.authz import READERS, Access, Reach, requires
+from shared.security.masking import needs_masking
+from shared.security.principal import Role
+
+RegistrarAccess = Annotated[Access, requires(Role.REGISTRAR, unit=THE_SCHOOL, reach=Reach.OWN)]
+ReaderAccess = Annotated[Access, requires(*READERS, unit=THE_SCHOOL)]
+Purpose = Annotated[
+    str | None,
+    Query(max_length=200, description="why it is printed (e.g. 转学); audited, printed"),
+]
+ClassName = Annotated[str, Path(min_length=1, max_length=40)]
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "the PDF (A4)"}
+}
+
+
+class RevocationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=2, max_length=500, description="why it no longer stands")
+
+
+class RevocationRead(BaseModel):
+    document_id: str
+    status: Literal["revoked"] = "revoked"
+
+
+def _attachment(content: bytes, filename: str, media_type: str = "application/pdf") -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _request(
+    access: Access, purpose: str | None, runtime: RuntimeDep, on: TodayDep
+) -> school_documents.Request:
+    if purpose:
+        annotate(purpose=purpose)
+    return school_documents.Request(
+        issued_by=f"{access.principal.unit_kind}:{access.principal.unit_code}/"
+        f"{access.principal.username}",
+        purpose=purpose,
+        mask_id=needs_masking(access.principal),
+        now=runtime.clock.now(),
+        today=on,
+    )
+
+
+def build_router(documents: Documents) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["documents"])
+
+    async def one(
+        school: SchoolDep,
+        student_number: str,
+        kind: StudentDocument,
+        request: school_documents.Request,
+        uow: UnitOfWorkDep,
+    ) -> Response:
+        issued = await school_documents.issue_for_student(
+            uow.session, documents, school, student_number.strip().upper(), kind, request
+        )
+        pdf = await documents.render(kind.template, issued)
+        return _attachment(
+            pdf, f"{kind.value}-{issued[0].context['student']['student_number']}.pdf"
+        )
+
+    @router.get(
+        "/schools/{school_code}/students/{student_number}/documents/registration-proof.pdf",
+        dependencies=[audited("issue", "registration_proof", object_id="student_number")],
+        response_class=Response,
+        responses=PDF,
+        summary="Issue the student's registration proof (学籍证明)",
+    )
+    async def registration_proof(
+        school: SchoolDep,
+        student_number: str,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """The school certifies who the student is, since when they attend and in which
+        status (HA art. 11(二)). A new proof supersedes the student's earlier one. The QR code
+        and the code in the footer verify it at ``/api/v1/documents/verifications``."""
+        request = _request(access, purpose, runtime, on)
+        return await one(school, student_number, StudentDocument.REGISTRATION_PROOF, request, uow)
+
+    @router.get(
+        "/schools/{school_code}/students/{student_number}/documents/basic-info.pdf",
+        dependencies=[audited("issue", "basic_info", object_id="student_number")],
+        response_class=Response,
+        responses=PDF,
+        summary="Print the student's basic-information sheet (学生基本信息表)",
+    )
+    async def basic_info(
+        school: SchoolDep,
+        student_number: str,
+        access: ReaderAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """The basic info on the roster (LS 2(一)); identity documents masked for readers
+        without the registrar or approver role."""
+        request = _request(access, purpose, runtime, on)
+        return await one(school, student_number, StudentDocument.BASIC_INFO, request, uow)
+
+    @router.get(
+        "/schools/{school_code}/classes/{class_name}/documents/registration-proofs",
+        dependencies=[audited("issue", "registration_proof", object_id=None)],
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"application/pdf": {}, "application/zip": {}},
+                "description": "one PDF of every proof, or a zip of one PDF per student",
+            }
+        },
+        summary="Issue the registration proofs of a whole class (batch printing)",
+    )
+    async def class_proofs(
+        school: SchoolDep,
+        class_name: ClassName,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+        format: Annotated[Literal["pdf", "zip"], Query()] = "pdf",
+    ) -> Response:
+        """Every student of the class still holding the school's registration, in
+        student-number order: one PDF (one page each) or a zip of one PDF per student. One
+        audit entry per student."""
+        kind = StudentDocument.REGISTRATION_PROOF
+        request = _request(access, purpose, runtime, on)
+        issued = await school_documents.issue_for_class(
+            uow.session, documents, school, class_name, kind, request
+        )
+        for one_issued in issued:
+            record_item(
+                one_issued.context["student"]["student_number"],
+                unit_kind="school",
+                unit_code=school.code,
+                purpose=purpose,
+            )
+        if format == "zip":
+            return _attachment(
+                await _zip(documents, kind, issued), f"{kind.value}s.zip", "application/zip"
+            )
+        return _attachment(await documents.render(kind.template, issued), f"{kind.value}s.pdf")
+
+    @router.post(
+        "/schools/{school_code}/documents/{document_id}/revocation",
+        dependencies=[audited("revoke", "document")],
+        response_model=RevocationRead,
+        summary="Revoke a document the school issued",
+    )
+    async def revoke(
+        school: SchoolDep,
+        document_id: Annotated[str, Path(min_length=36, max_length=36)],
+        body: RevocationCreate,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+    ) -> RevocationRead:
+        """From now on its verification answers ``revoked`` (409 ``document_not_valid`` if it
+        was already revoked or superseded)."""
+        annotate(purpose=body.reason)
+        found = await documents.register.by_id(uow.session, document_id)
+        if found is None or found.unit != f"school:{school.code}":
+            raise NotFound(
+                f"no document {document_id} of school {school.code}", rule="document_not_found"
+            )
+        revoked = await documents.register.revoke(
+            uow.session, document_id, reason=body.reason, at=runtime.clock.now()
+        )
+        if not revoked:
+            raise Conflict(f"document {document_id} is {found.status}", rule="document_not_valid")
+        return RevocationRead(document_id=document_id)
+
+    return router
+
+
+async def _zip(documents: Documents, kind: StudentDocument, issued: Sequence[Issued]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for one in issued:
+            number = one.context["student"]["student_number"]
+            archive.writestr(
+                f"{kind.value}-{number}.pdf", await documents.render(kind.template, [one])
+            )
+    return buffer.getvalue()

@@ -1,0 +1,141 @@
+"""Documents the school prints for its students (issue 17, decision 0036).
+
+- 学籍证明 (registration proof; HA art. 11(二) asks for it in a cross-province transfer): who,
+  which school, since when, in which status; issued by the school's registrar;
+- 学生基本信息表 (basic-information sheet; LS 2(一): the sending school prints it for the
+  guardian): the basic info on the roster; any reader of the school may print it, with the
+  identity document masked as the API masks it.
+
+Both are proof-type documents: each carries a signed statement (QR code) and a short code
+(``components/documents``). The data is the roster's (the same rows the API serves); issuing
+records every document in the register in the request's transaction, with its audit entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from components.documents.issuing import Documents, Draft, Issued
+from services.school.adapters import repository
+from services.school.domain.students import STUDENT_ACTIVE_STATUSES
+from services.school.service_layer import roster
+from shared.federation.config import School, Tier, UnitRef
+from shared.runtime.errors import NotFound
+from shared.security.masking import mask_id_number
+
+_FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_type",
+    "id_number",
+    "nationality",
+    "ethnicity",
+    "grade",
+    "enrolled_on",
+    "student_number",
+    "status",
+    "class_name",
+)
+
+
+class StudentDocument(StrEnum):
+    """A document about one student, and its template in ``components/documents/templates``."""
+
+    REGISTRATION_PROOF = "registration_proof"
+    BASIC_INFO = "basic_info"
+
+    @property
+    def template(self) -> str:
+        return f"{self.value}.html"
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who prints, why, and whether the identity document is masked for them."""
+
+    issued_by: str
+    purpose: str | None
+    mask_id: bool
+    now: datetime
+    today: date
+
+
+def student_facts(row: Row[Any], mask_id: bool) -> dict[str, Any]:
+    """What a document prints of a roster row (masked like the API for those who must not
+    see identity document numbers: shared/security/masking.py)."""
+    facts = {name: getattr(row, name) for name in _FIELDS}
+    if mask_id and facts["id_number"]:
+        facts["id_number"] = mask_id_number(facts["id_number"])
+    return facts
+
+
+def draft(kind: StudentDocument, school: School, row: Row[Any], request: Request) -> Draft:
+    return Draft(
+        kind=kind.value,
+        unit=UnitRef(tier=Tier.SCHOOL, code=school.code),
+        unit_name=school.name,
+        subject=row.student_number,
+        subject_name=row.name,
+        context={
+            "student": student_facts(row, request.mask_id),
+            "school": {"name": school.name, "code": school.code},
+            "purpose": request.purpose,
+        },
+    )
+
+
+async def issue_for_student(
+    session: AsyncSession,
+    documents: Documents,
+    school: School,
+    student_number: str,
+    kind: StudentDocument,
+    request: Request,
+) -> list[Issued]:
+    """Issue ``kind`` for one student on the roster (404 for anyone else)."""
+    row = await roster.get_student(session, school.code, student_number)
+    return await _issue(session, documents, school, [row], kind, request)
+
+
+async def issue_for_class(
+    session: AsyncSession,
+    documents: Documents,
+    school: School,
+    class_name: str,
+    kind: StudentDocument,
+    request: Request,
+) -> list[Issued]:
+    """Issue ``kind`` for every student of a class still holding the school's registration,
+    in student-number order; 404 if the class has none."""
+    statuses = [str(status) for status in STUDENT_ACTIVE_STATUSES]
+    rows = await repository.class_students(session, school.code, class_name, statuses)
+    if not rows:
+        raise NotFound(f"class {class_name} of school {school.code} has no students")
+    return await _issue(session, documents, school, rows, kind, request)
+
+
+async def _issue(
+    session: AsyncSession,
+    documents: Documents,
+    school: School,
+    rows: Sequence[Row[Any]],
+    kind: StudentDocument,
+    request: Request,
+) -> list[Issued]:
+    drafts = [draft(kind, school, row, request) for row in rows]
+    return await documents.issue(
+        session,
+        drafts,
+        issued_by=request.issued_by,
+        purpose=request.purpose,
+        now=request.now,
+        today=request.today,
+    )
