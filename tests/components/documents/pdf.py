@@ -64,8 +64,17 @@ def raster(pdf: bytes, target: Path, resolution: int = 60) -> Path:
     source = target.with_suffix(".pdf")
     source.write_bytes(pdf)
     subprocess.run(
-        ["pdftoppm", "-r", str(resolution), "-png", "-singlefile", "-f", "1", str(source),
-         str(target.with_suffix(""))],
+        [
+            "pdftoppm",
+            "-r",
+            str(resolution),
+            "-png",
+            "-singlefile",
+            "-f",
+            "1",
+            str(source),
+            str(target.with_suffix("")),
+        ],
         check=True,
         timeout=60,
     )
