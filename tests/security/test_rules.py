@@ -58,4 +58,6 @@ def test_every_route_declares_exactly_one_access_rule(tier: str, tmp_path: Path)
             public.add(path)
     assert undeclared == []
     assert doubled == []
-    assert public == PUBLIC_BY_TIER.get(tier, PUBLIC)  # a new public route is a decision: add it here on purpose
+    assert public == PUBLIC_BY_TIER.get(
+        tier, PUBLIC
+    )  # a new public route is a decision: add it here on purpose

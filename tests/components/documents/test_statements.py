@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData
 
 from components.documents import statements
 from components.documents.issuing import Documents
@@ -18,7 +19,6 @@ from components.documents.verify import main as verify_cli
 from devtools.testing import REPO_CONFIG
 from shared.federation.config import load_federation
 from shared.messaging.keys import development_keys
-from sqlalchemy import MetaData
 
 FEDERATION = load_federation(REPO_CONFIG)
 SCHOOL = "school:4101020001"
