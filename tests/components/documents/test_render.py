@@ -10,8 +10,8 @@ from PIL import Image
 
 from components.documents import fonts
 from components.documents.render import Renderer, renderer
+from devtools.document_samples import context
 from tests.components.documents import pdf
-from tests.components.documents.samples import context
 
 TEMPLATES = ["registration_proof.html", "basic_info.html"]
 
