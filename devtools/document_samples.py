@@ -58,6 +58,31 @@ def context(signed: bool = True, **overrides: Any) -> dict[str, Any]:
 SAMPLES: dict[str, dict[str, Any]] = {
     "registration_proof.html": context(),
     "basic_info.html": context(id_number="4101**********0017"),
+    "transfer_application.html": {
+        **context(signed=False, name=None, ethnicity=None),
+        "transfer": {
+            "from_school": "郑州市中原区第一实验小学",
+            "to_school": "郑州市金水区文化路小学",
+            "grade": 3,
+            "class_name": "三年级2班",
+            "reason": "随父母工作调动迁居金水区",
+        },
+    },
+    "status_application.html": {
+        **context(signed=False),
+        "change": {
+            "kind": "suspend",
+            "effective_on": date(2025, 2, 20),
+            "reason": "因病需住院治疗三个月以上",
+            "grade": 1,
+            "class_name": "一年级2班",
+        },
+    },
+    "security_pledge.html": {
+        **context(signed=False),
+        "unit": SCHOOL,
+        "account": "school:4101020001/li.registrar",
+    },
 }
 
 

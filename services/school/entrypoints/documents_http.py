@@ -12,6 +12,7 @@ kind), for whom (the student number), why (``purpose`` or ``X-Xueji-Purpose``).
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -179,6 +180,83 @@ def build_router(documents: Documents) -> APIRouter:
                 await _zip(documents, kind, issued), f"{kind.value}s.zip", "application/zip"
             )
         return _attachment(await documents.render(kind.template, issued), f"{kind.value}s.pdf")
+
+    @router.get(
+        "/schools/{school_code}/transfers-in/{transfer_id}/documents/application.pdf",
+        dependencies=[audited("issue", "transfer_application", object_id="transfer_id")],
+        response_class=Response,
+        responses=PDF,
+        summary="附表1: the transfer application form (转学申请登记表) of a transfer in",
+    )
+    async def transfer_application(
+        school: SchoolDep,
+        transfer_id: uuid.UUID,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """Liangshan's 附表1 (LS 2(一)), pre-filled from the transfer the school started;
+        the guardian's signature and the school's seal are blank boxes."""
+        request = _request(access, purpose, runtime, on)
+        issued = await school_documents.transfer_application(
+            uow.session, documents, runtime.federation, school, transfer_id, request
+        )
+        pdf = await documents.render("transfer_application.html", issued)
+        return _attachment(pdf, f"transfer_application-{transfer_id}.pdf")
+
+    @router.get(
+        "/schools/{school_code}/status-changes/{change_id}/documents/application.pdf",
+        dependencies=[audited("issue", "status_application", object_id="change_id")],
+        response_class=Response,
+        responses=PDF,
+        summary="附表2: the suspension / resumption application form (休（复）学申请表)",
+    )
+    async def status_application(
+        school: SchoolDep,
+        change_id: uuid.UUID,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """Liangshan's 附表2 (LS 2(二)) from a suspension or resumption the school submitted
+        (409 ``document_not_applicable`` for other changes)."""
+        request = _request(access, purpose, runtime, on)
+        issued = await school_documents.status_application(
+            uow.session, documents, school, change_id, request
+        )
+        pdf = await documents.render("status_application.html", issued)
+        return _attachment(pdf, f"status_application-{change_id}.pdf")
+
+    @router.get(
+        "/schools/{school_code}/documents/security-pledge.pdf",
+        dependencies=[audited("issue", "security_pledge", object_id=None)],
+        response_class=Response,
+        responses=PDF,
+        summary="附表4: the data-management security pledge (数据管理安全承诺书) of the school",
+    )
+    async def security_pledge(
+        school: SchoolDep,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """Liangshan's 附表4 (LS part 7) for the school and the registrar's account, to be
+        signed, sealed and kept on file."""
+        request = _request(access, purpose, runtime, on)
+        account = f"{access.principal.unit_kind}:{access.principal.unit_code}/" + (
+            access.principal.username
+        )
+        issued = await school_documents.security_pledge(
+            uow.session, documents, school, account, request
+        )
+        pdf = await documents.render("security_pledge.html", issued)
+        return _attachment(pdf, f"security_pledge-{school.code}.pdf")
 
     @router.post(
         "/schools/{school_code}/documents/{document_id}/revocation",

@@ -13,6 +13,7 @@ records every document in the register in the request's transaction, with its au
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,11 +24,12 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from components.documents.issuing import Documents, Draft, Issued
-from services.school.adapters import repository
+from services.school.adapters import repository, status_repository, transfer_repository
 from services.school.domain.students import STUDENT_ACTIVE_STATUSES
 from services.school.service_layer import roster
-from shared.federation.config import School, Tier, UnitRef
-from shared.runtime.errors import NotFound
+from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.resident_id import InvalidResidentId, validate_resident_id
+from shared.runtime.errors import Conflict, NotFound
 from shared.security.masking import mask_id_number
 
 _FIELDS = (
@@ -139,3 +141,118 @@ async def _issue(
         now=request.now,
         today=request.today,
     )
+
+
+# --- the Liangshan forms (附表1, 2, 4): application forms, without a signed statement -------
+
+SUSPENSION_CHANGES = frozenset({"suspend", "extend_suspension", "resume"})
+
+
+async def transfer_application(
+    session: AsyncSession,
+    documents: Documents,
+    federation: Federation,
+    school: School,
+    transfer_id: uuid.UUID,
+    request: Request,
+) -> list[Issued]:
+    """附表1 for a transfer this school (the receiving school) started: the student number,
+    what the resident ID inside a G number says (birth date, sex), both schools, the grade
+    and class asked for and the reason; the guardian fills in the rest by hand."""
+    row = await transfer_repository.get_transfer_in(session, str(transfer_id))
+    if row is None or row.school_code != school.code:
+        raise NotFound(f"transfer {transfer_id} is not known here", rule="transfer_not_found")
+    sending = federation.school(row.from_school)
+    unknown = dict.fromkeys(("name", "gender", "birth_date", "ethnicity", "id_number"))
+    student = {**unknown, "student_number": row.student_number, **_from_number(row.student_number)}
+    if request.mask_id and student.get("id_number"):
+        student["id_number"] = mask_id_number(student["id_number"])
+    context = {
+        "student": student,
+        "transfer": {
+            "from_school": sending.name if sending else row.from_school,
+            "to_school": school.name,
+            "grade": row.grade,
+            "class_name": row.class_name,
+            "reason": row.reason,
+        },
+    }
+    return await _issue_form(
+        "transfer_application", school, row.student_number, context, documents, session, request
+    )
+
+
+async def status_application(
+    session: AsyncSession,
+    documents: Documents,
+    school: School,
+    change_id: uuid.UUID,
+    request: Request,
+) -> list[Issued]:
+    """附表2 for a suspension or resumption this school submitted (409
+    ``document_not_applicable`` for another kind of change)."""
+    change = await status_repository.get_change(session, str(change_id))
+    if change is None or change.school_code != school.code:
+        raise NotFound(f"status change {change_id} is not known here", rule="change_not_found")
+    if change.change not in SUSPENSION_CHANGES:
+        raise Conflict(
+            f"the 休（复）学申请表 is for suspensions and resumptions, not {change.change}",
+            rule="document_not_applicable",
+        )
+    row = await roster.get_student(session, school.code, change.student_number)
+    facts = student_facts(row, request.mask_id)
+    target_grade = (change.facts or {}).get("target_grade") or row.grade
+    context = {
+        "student": facts,
+        "change": {
+            "kind": change.change,
+            "effective_on": change.effective_on,
+            "reason": change.reason,
+            "grade": target_grade,
+            "class_name": row.class_name,
+        },
+    }
+    return await _issue_form(
+        "status_application", school, row.student_number, context, documents, session, request
+    )
+
+
+async def security_pledge(
+    session: AsyncSession, documents: Documents, school: School, account: str, request: Request
+) -> list[Issued]:
+    """附表4 for the school (its data manager's account named on it)."""
+    context = {"unit": {"name": school.name, "code": school.code}, "account": account}
+    return await _issue_form("security_pledge", school, None, context, documents, session, request)
+
+
+async def _issue_form(
+    kind: str,
+    school: School,
+    subject: str | None,
+    context: dict[str, Any],
+    documents: Documents,
+    session: AsyncSession,
+    request: Request,
+) -> list[Issued]:
+    unit = UnitRef(tier=Tier.SCHOOL, code=school.code)
+    draft = Draft(kind, unit, school.name, subject, None, context, signed=False)
+    return await documents.issue(
+        session,
+        [draft],
+        issued_by=request.issued_by,
+        purpose=request.purpose,
+        now=request.now,
+        today=request.today,
+    )
+
+
+def _from_number(student_number: str) -> dict[str, Any]:
+    """What a G student number says (G + the resident ID, decision 0004): the ID, birth date
+    and sex; an L number says nothing."""
+    if not student_number.startswith("G"):
+        return {}
+    try:
+        resident = validate_resident_id(student_number[1:])
+    except InvalidResidentId:
+        return {}
+    return {"id_number": resident.number, "birth_date": resident.birth_date, "gender": resident.sex}

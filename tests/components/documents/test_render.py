@@ -10,10 +10,10 @@ from PIL import Image
 
 from components.documents import fonts
 from components.documents.render import Renderer, renderer
-from devtools.document_samples import context
+from devtools.document_samples import SAMPLES, context
 from tests.components.documents import pdf
 
-TEMPLATES = ["registration_proof.html", "basic_info.html"]
+TEMPLATES = sorted(SAMPLES)  # every document, with its sample
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def render() -> Renderer:
 def test_each_document_is_one_a4_page_with_embedded_cjk_fonts(
     render: Renderer, template: str, tmp_path: Path
 ) -> None:
-    document = render.render(template, [context()])
+    document = render.render(template, [SAMPLES[template]])
     info = pdf.info(document)
     assert (info.pages, info.a4) == (1, True)
     found = pdf.fonts(document)

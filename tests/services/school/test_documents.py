@@ -5,6 +5,7 @@ and verifiable online by code and by QR statement; revoked and superseded ones s
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,12 +16,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from components.documents.issuing import Documents, Draft
-from services.school.adapters.orm import document_tables, student
+from services.school.adapters.orm import document_tables, status_change, student, transfer_in
 from shared.audit.tables import audit_entry
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.keys import development_keys
 from tests.components.documents import pdf
 from tests.services.school.conftest import PRIMARY, TODAY, Service, resident_id
+from tests.services.school.test_status_changes import body as status_body
 from tests.shared.audit import support
 from tests.shared.audit.support import Principal
 
@@ -272,3 +274,113 @@ async def test_a_class_prints_as_one_pdf_or_a_zip_with_an_audit_entry_each(
         + [(p["student_number"], None) for p in pupils],
         key=str,
     )
+
+
+# --- the Liangshan forms ----------------------------------------------------------------
+
+
+async def test_the_suspension_form_is_filled_from_the_status_change(service: Service) -> None:
+    pupil = await on_roster(service, "马小兰")
+    async with as_user(service, REGISTRAR) as client:
+        sent = await client.post(
+            f"{BASE}/status-changes", json=status_body(pupil["student_number"])
+        )
+        assert sent.status_code == 202, sent.text
+        change_id = sent.json()["change_id"]
+        response = await client.get(f"{BASE}/status-changes/{change_id}/documents/application.pdf")
+    assert response.status_code == 200, response.text
+    document = response.content
+    assert (pdf.info(document).pages, pdf.info(document).a4) == (1, True)
+    assert all(font.embedded for font in pdf.fonts(document))
+    lines = pdf.lines(document)
+    assert lines[:2] == ["附表 2", "义务教育阶段学生休（复）学申请表"]
+    assert "姓 名 马小兰 性 别 女" in lines
+    assert "休学年级班级 一年级 一年级2班 拟休学时间 2025年2月20日" in lines
+    assert any(line.startswith("因病需停课治疗") for line in lines)
+    assert "复学年级班级 复学时间" in lines  # the other column stays empty
+    assert any(line.startswith("主管教育局") for line in lines)
+    answer = await verify(service, code_of(document))
+    assert (answer["genuine"], answer["kind"], answer["status"]) == (
+        True,
+        "status_application",
+        "valid",
+    )
+
+
+async def test_the_suspension_form_is_refused_for_other_changes(service: Service) -> None:
+    pupil = await on_roster(service, "马小兰")
+    change_id = str(uuid.uuid4())
+    async with service.runtime.sessions() as session, session.begin():
+        await session.execute(
+            insert(status_change).values(
+                change_id=change_id,
+                school_code=PRIMARY.code,
+                student_number=pupil["student_number"],
+                change="go_abroad",
+                status="submitted",
+                effective_on=date(2025, 2, 20),
+                facts={},
+                reason="随父母出国",
+                submitted_at=NOW,
+            )
+        )
+    async with as_user(service, REGISTRAR) as client:
+        refused = await client.get(f"{BASE}/status-changes/{change_id}/documents/application.pdf")
+        unknown = await client.get(
+            f"{BASE}/status-changes/{uuid.uuid4()}/documents/application.pdf"
+        )
+    assert (refused.status_code, refused.json()["code"]) == (409, "document_not_applicable")
+    assert unknown.status_code == 404
+
+
+async def test_the_transfer_form_is_filled_from_the_transfer_in(service: Service) -> None:
+    number = "G" + resident_id(date(2016, 5, 4), "male")
+    transfer_id = str(uuid.uuid4())
+    async with service.runtime.sessions() as session, session.begin():
+        await session.execute(
+            insert(transfer_in).values(
+                transfer_id=transfer_id,
+                school_code=PRIMARY.code,
+                student_number=number,
+                from_school="4101050001",
+                grade=3,
+                class_name="三年级2班",
+                reason="随父母工作调动迁居中原区",
+                status="pending",
+                requested_on=TODAY,
+                requested_at=NOW,
+            )
+        )
+    path = f"{BASE}/transfers-in/{transfer_id}/documents/application.pdf"
+    async with as_user(service, REGISTRAR) as client, as_user(service, OTHER_REGISTRAR) as other:
+        response = await client.get(path)
+        foreign = await other.get(
+            f"/api/v1/schools/{SECOND}/transfers-in/{transfer_id}/documents/application.pdf"
+        )
+    assert foreign.status_code == 404
+    assert response.status_code == 200, response.text
+    document = response.content
+    assert pdf.info(document).pages == 1
+    lines = pdf.lines(document)
+    assert lines[:2] == ["附表 1", "义务教育阶段学生转学申请登记表"]
+    sending = service.runtime.federation.school("4101050001")
+    assert sending is not None
+    text = pdf.text(document)
+    assert number in text and number[1:] in text  # the student number and the ID inside it
+    assert "出生日期 2016年5月4日" in " ".join(lines)
+    assert "性 别 男" in " ".join(lines)
+    assert sending.name in text
+    assert any(f"{PRIMARY.name} 三年级 三年级2班" in line for line in lines)
+    assert "随父母工作调动迁居中原区" in text
+
+
+async def test_the_security_pledge_names_the_school_and_the_account(service: Service) -> None:
+    async with as_user(service, REGISTRAR) as client:
+        response = await client.get(f"{BASE}/documents/security-pledge.pdf")
+    assert response.status_code == 200, response.text
+    lines = pdf.lines(response.content)
+    assert pdf.info(response.content).pages == 1
+    assert lines[0] == "附表 4"
+    assert f"承诺单位 {PRIMARY.name}（{PRIMARY.code}）" in lines
+    assert f"系统账号 school:{PRIMARY.code}/li.registrar" in lines
+    assert any("负责人（签字）" in line for line in lines)
