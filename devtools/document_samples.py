@@ -78,6 +78,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
             "class_name": "一年级2班",
         },
     },
+    "attendance_proof.html": context(signed=False, grade=3, class_name="三年级1班"),
     "security_pledge.html": {
         **context(signed=False),
         "unit": SCHOOL,

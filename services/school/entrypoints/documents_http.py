@@ -232,6 +232,32 @@ def build_router(documents: Documents) -> APIRouter:
         return _attachment(pdf, f"status_application-{change_id}.pdf")
 
     @router.get(
+        "/schools/{school_code}/duplicate-resolutions/{resolution_id}/documents/"
+        "attendance-proof.pdf",
+        dependencies=[audited("issue", "attendance_proof", object_id="resolution_id")],
+        response_class=Response,
+        responses=PDF,
+        summary="附表3: the proof of actual attendance (学生实际在校就读证明表)",
+    )
+    async def attendance_proof(
+        school: SchoolDep,
+        resolution_id: uuid.UUID,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """Liangshan's 附表3 (LS 2(三)) for a duplicate resolution the school asked for as the
+        school the student really attends; signatures and the seal are blank boxes."""
+        request = _request(access, purpose, runtime, on)
+        issued = await school_documents.attendance_proof(
+            uow.session, documents, school, resolution_id, request
+        )
+        pdf = await documents.render("attendance_proof.html", issued)
+        return _attachment(pdf, f"attendance_proof-{resolution_id}.pdf")
+
+    @router.get(
         "/schools/{school_code}/documents/security-pledge.pdf",
         dependencies=[audited("issue", "security_pledge", object_id=None)],
         response_class=Response,

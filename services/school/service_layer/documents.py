@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from components.documents.issuing import Documents, Draft, Issued
 from services.school.adapters import repository, status_repository, transfer_repository
 from services.school.domain.students import STUDENT_ACTIVE_STATUSES
-from services.school.service_layer import roster
+from services.school.service_layer import duplicates, roster
 from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.resident_id import InvalidResidentId, validate_resident_id
 from shared.runtime.errors import Conflict, NotFound
@@ -215,6 +215,39 @@ async def status_application(
     return await _issue_form(
         "status_application", school, row.student_number, context, documents, session, request
     )
+
+
+async def attendance_proof(
+    session: AsyncSession,
+    documents: Documents,
+    school: School,
+    resolution_id: uuid.UUID,
+    request: Request,
+) -> list[Issued]:
+    """附表3 for a duplicate resolution this school asked for as the school the student really
+    attends (404 for the other school's side, which deletes its record): the student as the
+    refused registration recorded them."""
+    resolution = await duplicates.read(session, school.code, resolution_id)
+    if resolution.role != "real" or resolution.registration_id is None:
+        raise NotFound(
+            f"duplicate resolution {resolution_id} was not asked for by school {school.code}"
+        )
+    registration = await repository.get_registration(session, resolution.registration_id)
+    if registration is None:
+        raise NotFound(f"the registration of resolution {resolution_id} is gone")
+    student = {name: getattr(registration, name) for name in _FIELDS if name in _REGISTERED}
+    if request.mask_id and student["id_number"]:
+        student["id_number"] = mask_id_number(student["id_number"])
+    context = {
+        "student": {**student, "class_name": None},
+        "school": {"name": school.name, "code": school.code},
+    }
+    return await _issue_form(
+        "attendance_proof", school, resolution.student_number, context, documents, session, request
+    )
+
+
+_REGISTERED = frozenset({"name", "gender", "birth_date", "id_number", "grade"})
 
 
 async def security_pledge(

@@ -16,7 +16,14 @@ import pytest
 from sqlalchemy import insert, select
 
 from components.documents.issuing import Documents, Draft
-from services.school.adapters.orm import document_tables, status_change, student, transfer_in
+from services.school.adapters.orm import (
+    document_tables,
+    duplicate_resolution,
+    registration,
+    status_change,
+    student,
+    transfer_in,
+)
 from shared.audit.tables import audit_entry
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.keys import development_keys
@@ -384,3 +391,54 @@ async def test_the_security_pledge_names_the_school_and_the_account(service: Ser
     assert f"承诺单位 {PRIMARY.name}（{PRIMARY.code}）" in lines
     assert f"系统账号 school:{PRIMARY.code}/li.registrar" in lines
     assert any("负责人（签字）" in line for line in lines)
+
+
+async def test_the_attendance_proof_is_filled_from_the_refused_registration(
+    service: Service,
+) -> None:
+    number = resident_id(date(2017, 4, 9), "female")
+    registration_id, resolution_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with service.runtime.sessions() as session, session.begin():
+        await session.execute(
+            insert(registration).values(
+                registration_id=registration_id,
+                school_code=PRIMARY.code,
+                batch_id=str(uuid.uuid4()),
+                status="rejected",
+                name="阿依莫",
+                gender="female",
+                birth_date=date(2017, 4, 9),
+                id_type="resident_id",
+                id_number=number,
+                nationality="CHN",
+                ethnicity="彝族",
+                grade=2,
+                enrolled_on=date(2024, 9, 1),
+                rule="duplicate_registration",
+                submitted_at=NOW,
+                updated_at=NOW,
+            )
+        )
+        await session.execute(
+            insert(duplicate_resolution).values(
+                resolution_id=resolution_id,
+                school_code=PRIMARY.code,
+                role="real",
+                student_number=f"G{number}",
+                registration_id=registration_id,
+                other_school=SECOND,
+                status="requested",
+                reason="学生实际在本校就读",
+                requested_at=NOW,
+            )
+        )
+    path = f"{BASE}/duplicate-resolutions/{resolution_id}/documents/attendance-proof.pdf"
+    async with as_user(service, REGISTRAR) as client:
+        response = await client.get(path)
+    assert response.status_code == 200, response.text
+    lines = pdf.lines(response.content)
+    assert pdf.info(response.content).pages == 1
+    assert lines[:2] == ["附表 3", "学生实际在校就读证明表"]
+    assert "学生姓名 阿依莫 性 别 女 出生日期 2017年4月9日" in lines
+    assert f"身份证号 {number} 就读学校名称 {PRIMARY.name}" in lines
+    assert any(line.startswith("年 级 二年级") for line in lines)
