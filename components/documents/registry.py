@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy import Row, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from components.documents.tables import DocumentTables
@@ -56,9 +56,20 @@ class Recorded:
     status: DocumentStatus
 
 
+@dataclass(frozen=True)
+class Scan:
+    """The signed paper of a document, scanned and uploaded back."""
+
+    filename: str
+    content: bytes
+    uploaded_by: str
+    uploaded_at: datetime
+
+
 class DocumentRegister:
     def __init__(self, tables: DocumentTables) -> None:
         self.table = tables.issued
+        self.scans = tables.scan
 
     async def record(self, session: AsyncSession, issues: Sequence[Issue]) -> None:
         """Record ``issues``; each supersedes the valid documents of its kind and student."""
@@ -119,6 +130,28 @@ class DocumentRegister:
             .values(status=DocumentStatus.REVOKED, changed_at=at, reason=reason)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def store_scan(self, session: AsyncSession, document_id: str, scan: Scan) -> None:
+        """Keep the scan of ``document_id`` (a new upload replaces the earlier one)."""
+        t = self.scans
+        await session.execute(delete(t).where(t.c.document_id == document_id))
+        await session.execute(
+            insert(t).values(
+                document_id=document_id,
+                filename=scan.filename,
+                size=len(scan.content),
+                content=scan.content,
+                uploaded_by=scan.uploaded_by,
+                uploaded_at=scan.uploaded_at,
+            )
+        )
+
+    async def read_scan(self, session: AsyncSession, document_id: str) -> Scan | None:
+        t = self.scans
+        row = (await session.execute(select(t).where(t.c.document_id == document_id))).first()
+        if row is None:
+            return None
+        return Scan(row.filename, row.content, row.uploaded_by, row.uploaded_at)
 
 
 def _recorded(row: Row[Any]) -> Recorded:

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Date, DateTime, Index, MetaData, String, Table
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
 
 
 @dataclass(frozen=True)
 class DocumentTables:
     issued: Table
+    scan: Table  # the signed and sealed paper, scanned and uploaded back (附表4)
 
 
 def define_document_tables(metadata: MetaData) -> DocumentTables:
@@ -44,4 +55,14 @@ def define_document_tables(metadata: MetaData) -> DocumentTables:
         issued.c.kind,
         issued.c.status,
     )
-    return DocumentTables(issued)
+    scan = Table(
+        "document_scan",
+        metadata,
+        Column("document_id", String(36), primary_key=True),
+        Column("filename", String(120), nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("content", LargeBinary, nullable=False),
+        Column("uploaded_by", String(60), nullable=False),
+        Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    )
+    return DocumentTables(issued, scan)

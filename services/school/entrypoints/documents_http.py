@@ -11,6 +11,8 @@ kind), for whom (the student number), why (``purpose`` or ``X-Xueji-Purpose``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import uuid
 import zipfile
@@ -21,12 +23,15 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.documents.issuing import Documents, Issued
-from services.school.entrypoints.http import THE_SCHOOL, SchoolDep, TodayDep
+from components.documents.registry import Recorded, Scan
+from services.school.config import PROOF_BODY_LIMIT
+from services.school.entrypoints.http import THE_SCHOOL, SchoolDep, SettingsDep, TodayDep
 from services.school.service_layer import documents as school_documents
 from services.school.service_layer.documents import StudentDocument
+from services.school.service_layer.errors import PayloadTooLarge, UnsupportedMediaType
 from shared.audit.recording import annotate, audited, record_item
 from shared.runtime.app import RuntimeDep, UnitOfWorkDep
-from shared.runtime.errors import Conflict, NotFound
+from shared.runtime.errors import Conflict, DomainError, NotFound
 from shared.security.authz import READERS, Access, Reach, requires
 from shared.security.masking import needs_masking
 from shared.security.principal import Role
@@ -54,6 +59,47 @@ class RevocationRead(BaseModel):
     status: Literal["revoked"] = "revoked"
 
 
+class ScanUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=120)
+    content_base64: str = Field(min_length=4, max_length=16_000_000)
+
+
+DocumentId = Annotated[str, Path(min_length=36, max_length=36)]
+
+
+async def _own_document(
+    documents: Documents, uow: UnitOfWorkDep, school_code: str, document_id: str
+) -> Recorded:
+    found = await documents.register.by_id(uow.session, document_id)
+    if found is None or found.unit != f"school:{school_code}":
+        raise NotFound(
+            f"no document {document_id} of school {school_code}", rule="document_not_found"
+        )
+    return found
+
+
+def _decoded(content_base64: str, limit: int) -> bytes:
+    try:
+        content = base64.b64decode(content_base64, validate=True)
+    except binascii.Error as exc:
+        raise DomainError("content_base64 is not base64", rule="invalid_base64") from exc
+    if len(content) > limit:
+        raise PayloadTooLarge(f"the scan is over {limit} bytes", rule="scan_too_large")
+    if not content.startswith(SCAN_SIGNATURES):
+        raise UnsupportedMediaType("a scan is a PDF, JPEG or PNG file", rule="unsupported_scan")
+    return content
+
+
+SCAN_SIGNATURES = (b"%PDF-", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def _issuer(access: Access) -> str:
+    principal = access.principal
+    return f"{principal.unit_kind}:{principal.unit_code}/{principal.username}"
+
+
 def _attachment(content: bytes, filename: str, media_type: str = "application/pdf") -> Response:
     return Response(
         content,
@@ -68,8 +114,7 @@ def _request(
     if purpose:
         annotate(purpose=purpose)
     return school_documents.Request(
-        issued_by=f"{access.principal.unit_kind}:{access.principal.unit_code}/"
-        f"{access.principal.username}",
+        issued_by=_issuer(access),
         purpose=purpose,
         mask_id=needs_masking(access.principal),
         now=runtime.clock.now(),
@@ -284,6 +329,53 @@ def build_router(documents: Documents) -> APIRouter:
         pdf = await documents.render("security_pledge.html", issued)
         return _attachment(pdf, f"security_pledge-{school.code}.pdf")
 
+    @router.put(
+        "/schools/{school_code}/documents/{document_id}/signed-scan",
+        max_body_size=PROOF_BODY_LIMIT,  # a base64 scan (decision 0026)
+        dependencies=[audited("upload_scan", "document")],
+        status_code=204,
+        summary="Upload the signed and sealed scan of a security pledge (附表4)",
+    )
+    async def upload_scan(
+        school: SchoolDep,
+        document_id: DocumentId,
+        body: ScanUpload,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        settings: SettingsDep,
+    ) -> Response:
+        """The pledge the school printed, signed and sealed, scanned as PDF, JPEG or PNG (at
+        most ``XUEJI_SCHOOL_MAX_PROOF_BYTES``); a new upload replaces the earlier one. 409
+        ``document_not_applicable`` for a document other than a pledge."""
+        found = await _own_document(documents, uow, school.code, document_id)
+        if found.kind != "security_pledge":
+            raise Conflict(
+                f"document {document_id} is a {found.kind}, not a security pledge",
+                rule="document_not_applicable",
+            )
+        content = _decoded(body.content_base64, settings.max_proof_bytes)
+        scan = Scan(body.filename, content, _issuer(access), runtime.clock.now())
+        await documents.register.store_scan(uow.session, document_id, scan)
+        return Response(status_code=204)
+
+    @router.get(
+        "/schools/{school_code}/documents/{document_id}/signed-scan",
+        dependencies=[audited("read_scan", "document")],
+        response_class=Response,
+        responses={200: {"content": {"application/octet-stream": {}}}},
+        summary="The uploaded signed scan of a document",
+    )
+    async def download_scan(
+        school: SchoolDep, document_id: DocumentId, access: ReaderAccess, uow: UnitOfWorkDep
+    ) -> Response:
+        """404 ``scan_not_found`` until one is uploaded."""
+        await _own_document(documents, uow, school.code, document_id)
+        scan = await documents.register.read_scan(uow.session, document_id)
+        if scan is None:
+            raise NotFound(f"document {document_id} has no signed scan yet", rule="scan_not_found")
+        return _attachment(scan.content, f"signed-scan-{document_id}", "application/octet-stream")
+
     @router.post(
         "/schools/{school_code}/documents/{document_id}/revocation",
         dependencies=[audited("revoke", "document")],
@@ -292,7 +384,7 @@ def build_router(documents: Documents) -> APIRouter:
     )
     async def revoke(
         school: SchoolDep,
-        document_id: Annotated[str, Path(min_length=36, max_length=36)],
+        document_id: DocumentId,
         body: RevocationCreate,
         access: RegistrarAccess,
         runtime: RuntimeDep,
@@ -301,11 +393,7 @@ def build_router(documents: Documents) -> APIRouter:
         """From now on its verification answers ``revoked`` (409 ``document_not_valid`` if it
         was already revoked or superseded)."""
         annotate(purpose=body.reason)
-        found = await documents.register.by_id(uow.session, document_id)
-        if found is None or found.unit != f"school:{school.code}":
-            raise NotFound(
-                f"no document {document_id} of school {school.code}", rule="document_not_found"
-            )
+        found = await _own_document(documents, uow, school.code, document_id)
         revoked = await documents.register.revoke(
             uow.session, document_id, reason=body.reason, at=runtime.clock.now()
         )

@@ -4,6 +4,7 @@ and verifiable online by code and by QR statement; revoked and superseded ones s
 
 from __future__ import annotations
 
+import base64
 import io
 import uuid
 import zipfile
@@ -442,3 +443,42 @@ async def test_the_attendance_proof_is_filled_from_the_refused_registration(
     assert "学生姓名 阿依莫 性 别 女 出生日期 2017年4月9日" in lines
     assert f"身份证号 {number} 就读学校名称 {PRIMARY.name}" in lines
     assert any(line.startswith("年 级 二年级") for line in lines)
+
+
+async def test_the_signed_pledge_is_uploaded_back_and_read(service: Service) -> None:
+    scan = b"%PDF-1.4 signed and sealed pledge"
+    pupil = await on_roster(service, "马小兰")
+    async with as_user(service, REGISTRAR) as client:
+        await client.get(f"{BASE}/documents/security-pledge.pdf")
+        await client.get(proof_path(pupil["student_number"]))
+        async with service.runtime.sessions() as session:
+            rows = await session.execute(
+                select(document_tables.issued.c.kind, document_tables.issued.c.document_id)
+            )
+            ids = {kind: document_id for kind, document_id in rows}
+        pledge = f"{BASE}/documents/{ids['security_pledge']}/signed-scan"
+        missing = await client.get(pledge)
+        uploaded = await client.put(pledge, json=upload(scan))
+        downloaded = await client.get(pledge)
+        not_a_pledge = await client.put(
+            f"{BASE}/documents/{ids['registration_proof']}/signed-scan", json=upload(scan)
+        )
+        not_a_scan = await client.put(pledge, json=upload(b"MZ\x90\x00 an executable"))
+    assert (missing.status_code, missing.json()["code"]) == (404, "scan_not_found")
+    assert uploaded.status_code == 204, uploaded.text
+    assert (downloaded.status_code, downloaded.content) == (200, scan)
+    assert (not_a_pledge.status_code, not_a_pledge.json()["code"]) == (
+        409,
+        "document_not_applicable",
+    )
+    assert (not_a_scan.status_code, not_a_scan.json()["code"]) == (415, "unsupported_scan")
+    async with as_user(service, OTHER_REGISTRAR) as other:
+        foreign = await other.put(
+            f"/api/v1/schools/{SECOND}/documents/{ids['security_pledge']}/signed-scan",
+            json=upload(scan),
+        )
+    assert foreign.status_code == 404
+
+
+def upload(content: bytes) -> dict[str, str]:
+    return {"filename": "承诺书.pdf", "content_base64": base64.b64encode(content).decode()}

@@ -1,5 +1,6 @@
 """Documents the school issues (decision 0036): the register of issued documents, by id and
-by printed code, and the index that finds a class's students for batch printing.
+by printed code, the signed scans uploaded back, and the index that finds a class's students
+for batch printing.
 
 Revision ID: 0016
 Revises: 0015
@@ -35,9 +36,19 @@ def upgrade() -> None:
     op.create_index(
         "ix_document_issued_subject", "document_issued", ["unit", "subject", "kind", "status"]
     )
+    op.create_table(
+        "document_scan",
+        sa.Column("document_id", sa.String(36), primary_key=True),
+        sa.Column("filename", sa.String(120), nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("content", sa.LargeBinary, nullable=False),
+        sa.Column("uploaded_by", sa.String(60), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_index("ix_school_student_class", "school_student", ["school_code", "class_name"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_school_student_class", table_name="school_student")
+    op.drop_table("document_scan")
     op.drop_table("document_issued")
