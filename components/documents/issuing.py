@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from components.documents import statements
 from components.documents.registry import DocumentRegister, DocumentStatus, Issue, Recorded
-from components.documents.render import Renderer, qr_data_uri, renderer
+from components.documents.render import (
+    PARALLEL_FROM,
+    Renderer,
+    qr_data_uri,
+    render_batch,
+    renderer,
+)
 from components.documents.statements import NotGenuine, PublishedKey, Statement
 from components.documents.tables import DocumentTables
 from shared.federation.config import UnitRef
@@ -144,12 +150,14 @@ class Documents:
         return Issued(document_id, code, token, {**draft.context, "footer": footer})
 
     async def render(self, template: str, issued: Sequence[Issued]) -> bytes:
-        """One PDF of ``issued`` (rendered in a worker thread: it is CPU work)."""
+        """One PDF of ``issued`` (rendered off the event loop: it is CPU work; a large batch
+        on every core, ``render.render_batch``)."""
         if self._renderer is None:
             self._renderer = await asyncio.to_thread(renderer)
-        return await asyncio.to_thread(
-            self._renderer.render, template, [one.context for one in issued]
-        )
+        contexts = [one.context for one in issued]
+        if len(contexts) >= PARALLEL_FROM:
+            return await asyncio.to_thread(render_batch, template, contexts)
+        return await asyncio.to_thread(self._renderer.render, template, contexts)
 
     async def verify_code(self, session: AsyncSession, code: str) -> Verdict:
         """What the register says of the document printed with ``code``."""

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from components.documents import fonts
+from components.documents import render as render_module
 from components.documents.render import Renderer, renderer
 from devtools.document_samples import SAMPLES, context
 from tests.components.documents import pdf
@@ -80,3 +81,14 @@ def test_many_documents_make_one_pdf_of_one_page_each(render: Renderer) -> None:
     assert pdf.info(document).pages == 3
     pages = pdf.text(document).split("\f")
     assert [("李四" in page) for page in pages[:3]] == [False, True, False]
+
+
+def test_a_large_batch_renders_on_every_core_in_order() -> None:
+    names = [f"学生{n:02d}" for n in range(render_module.PARALLEL_FROM + 5)]
+    document = render_module.render_batch(
+        "registration_proof.html", [context(signed=False, name=name) for name in names]
+    )
+    assert pdf.info(document).pages == len(names)
+    pages = pdf.text(document).split("\f")
+    assert [next(n for n in names if f"兹证明{n}" in page) for page in pages[: len(names)]] == names
+    assert all(font.embedded for font in pdf.fonts(document))
