@@ -255,7 +255,10 @@ def build_router(documents: Documents) -> APIRouter:
         "/schools/{school_code}/status-changes/{change_id}/documents/application.pdf",
         dependencies=[audited("issue", "status_application", object_id="change_id")],
         response_class=Response,
-        responses=PDF,
+        responses={
+            **PDF,
+            409: {"description": "Not a suspension or resumption (document_not_applicable)"},
+        },
         summary="附表2: the suspension / resumption application form (休（复）学申请表)",
     )
     async def status_application(
@@ -334,6 +337,10 @@ def build_router(documents: Documents) -> APIRouter:
         max_body_size=PROOF_BODY_LIMIT,  # a base64 scan (decision 0026)
         dependencies=[audited("upload_scan", "document")],
         status_code=204,
+        responses={
+            413: {"description": "The scan is too large (scan_too_large)"},
+            415: {"description": "Not a PDF, JPEG or PNG file (unsupported_scan)"},
+        },
         summary="Upload the signed and sealed scan of a security pledge (附表4)",
     )
     async def upload_scan(
