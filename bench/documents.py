@@ -7,8 +7,11 @@ WeasyPrint on the cached subset font) and prints seconds; it never fails on a fi
     python -m bench.documents [N]      N = 500 proofs in one PDF
 
 Targets (issue 17): N = 500 in one PDF < 20 s; a single document, warm, < 300 ms (median of
-20). Certificates (ZJ arts. 24-27) are not built yet, so the batch is of registration proofs,
-the same one-page layout with a QR code each.
+20). The batch runs twice: the first also starts the worker processes (once per service
+process), the second is the warm figure. The CPU time per page is printed too: the machine
+this runs on is often shared, and CPU time does not depend on that. Certificates (ZJ arts.
+24-27) are not built yet, so the batch is of registration proofs, the same one-page layout
+with a QR code each.
 """
 
 from __future__ import annotations
@@ -108,6 +111,9 @@ async def main(count: int) -> None:
             singles.append(time.perf_counter() - started)
         single = statistics.median(singles)
         started = time.perf_counter()
+        await issue(drafts(count, school.name))
+        cold = time.perf_counter() - started  # includes starting the worker processes
+        started = time.perf_counter()
         document = await issue(drafts(count, school.name))
         batch = time.perf_counter() - started
         await engine.dispose()
@@ -124,9 +130,11 @@ async def main(count: int) -> None:
         f"single document, warm: median {single * 1000:.0f} ms, max {max(singles) * 1000:.0f} ms"
         f" (target < {SINGLE_TARGET * 1000:.0f} ms: {single_met})"
     )
+    verdict = ("met" if batch < BATCH_TARGET else "not met") if count >= 500 else "n/a"
     print(
-        f"{count} proofs as one PDF: {batch:.1f} s, {len(document) / 1e6:.1f} MB "
-        f"(target < {BATCH_TARGET:.0f} s for 500: {'met' if batch < BATCH_TARGET else 'not met'})"
+        f"{count} proofs as one PDF: {batch:.1f} s warm ({cold:.1f} s with the worker processes"
+        f" starting), {len(document) / 1e6:.1f} MB (target < {BATCH_TARGET:.0f} s for 500: "
+        f"{verdict})"
     )
     print(
         f"CPU per page (one process): {per_page * 1000:.0f} ms; 500 pages = "
