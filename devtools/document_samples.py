@@ -40,7 +40,7 @@ def student(**overrides: Any) -> dict[str, Any]:
 
 def context(signed: bool = True, **overrides: Any) -> dict[str, Any]:
     """A document's template context, its footer signed like an issued one's."""
-    code = statements.new_code()
+    code = "DM4WFNF1T07WCBXJ"  # fixed: the reference images change only with the layout
     return {
         "student": student(**overrides),
         "school": SCHOOL,
