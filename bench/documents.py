@@ -72,6 +72,7 @@ def document_context(n: int, school_name: str) -> dict[str, object]:
     [draft] = drafts(1, school_name)
     footer = {
         "issuer_name": school_name,
+        "unit_code": SCHOOL,
         "issued_on": TODAY,
         "code": statements.format_code(statements.new_code()),
         "qr": qr_data_uri("eyJhbGciOiJFZERTQSJ9." + "x" * 420 + str(n)),

@@ -47,6 +47,7 @@ def context(signed: bool = True, **overrides: Any) -> dict[str, Any]:
         "purpose": "转学",
         "footer": {
             "issuer_name": SCHOOL["name"],
+            "unit_code": SCHOOL["code"],
             "issued_on": date(2025, 3, 1),
             "code": statements.format_code(code),
             "qr": qr_data_uri("eyJhbGciOiJFZERTQSJ9." + "x" * 420) if signed else None,

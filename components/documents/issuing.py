@@ -143,6 +143,7 @@ class Documents:
             token = statements.sign(statement, self.signer.key_id, self.signer.private_key)
         footer = {
             "issuer_name": draft.unit_name,
+            "unit_code": draft.unit.code,
             "issued_on": today,
             "code": statements.format_code(code),
             "qr": qr_data_uri(token) if token else None,

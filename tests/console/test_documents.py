@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, expect
 from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from shared.federation.config import Tier
+from shared.security.testing import Minter
 from tests.components.documents import pdf
 from tests.console.support import context, describe, log_in_as, serious_violations
 from tests.console.test_admission import intake
@@ -59,3 +60,33 @@ def test_the_registrar_prints_a_registration_proof(
         "valid",
         f"school:{SCHOOL}",
     )
+
+
+def test_anyone_checks_a_printed_code_without_an_account(
+    browser: Browser, console: LocalConsole, federation: LocalFederation
+) -> None:
+    data, names = intake(1, {}, school=SCHOOL)
+    admitted(federation, data)
+    instance = federation.instance_for_unit(Tier.SCHOOL, SCHOOL)
+    base = f"http://{instance.host}:{instance.port}/api/v1/schools/{SCHOOL}"
+    headers = Minter.for_federation(federation.keys_dir, federation.federation).headers(
+        f"school:{SCHOOL}"
+    )
+    roster = httpx.get(f"{base}/students", params={"q": names[0]}, headers=headers).json()
+    number = roster["items"][0]["student_number"]
+    printed = httpx.get(
+        f"{base}/students/{number}/documents/registration-proof.pdf", headers=headers, timeout=60
+    )
+    code = pdf.lines(printed.content)[-1].split("验证码：")[1]
+    with context(browser) as ctx:  # a stranger: never logged in
+        page = ctx.new_page()
+        page.goto(console.url + "/verify")
+        page.get_by_label("出具单位代码").fill(SCHOOL)
+        page.get_by_label("验证码").fill(code.lower())  # typed as read, in any case
+        page.get_by_role("button", name="查验").click()
+        expect(page.get_by_role("status")).to_contain_text("真实有效")
+        expect(page.get_by_role("status")).to_contain_text("学籍证明")
+        expect(page.get_by_role("status")).not_to_contain_text(names[0])  # nothing beyond
+        page.get_by_label("验证码").fill("0000-0000-0000-0000")
+        page.get_by_role("button", name="查验").click()
+        expect(page.get_by_role("status")).to_contain_text("查无此文件")
