@@ -22,11 +22,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.documents import credentials
 from components.documents.issuing import Documents, Issued
 from components.documents.registry import Recorded, Scan
 from services.school.config import PROOF_BODY_LIMIT
 from services.school.entrypoints.http import THE_SCHOOL, SchoolDep, SettingsDep, TodayDep
 from services.school.service_layer import documents as school_documents
+from services.school.service_layer import roster
 from services.school.service_layer.documents import StudentDocument
 from services.school.service_layer.errors import PayloadTooLarge, UnsupportedMediaType
 from shared.audit.recording import annotate, audited, record_item
@@ -57,6 +59,22 @@ class RevocationCreate(BaseModel):
 class RevocationRead(BaseModel):
     document_id: str
     status: Literal["revoked"] = "revoked"
+
+
+class CredentialCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    claims: list[
+        Literal[
+            "enrolled", "status", "grade", "county", "province", "school", "student_number", "name"
+        ]
+    ] = Field(min_length=1, max_length=8, description="what the credential states, nothing more")
+    purpose: str = Field(min_length=2, max_length=200, description="why it is issued (audited)")
+
+
+class CredentialRead(BaseModel):
+    credential: str = Field(description="compact JWS (EdDSA), typ xueji-status+jwt")
+    claims: dict[str, Any]
 
 
 class ScanUpload(BaseModel):
@@ -382,6 +400,45 @@ def build_router(documents: Documents) -> APIRouter:
         if scan is None:
             raise NotFound(f"document {document_id} has no signed scan yet", rule="scan_not_found")
         return _attachment(scan.content, f"signed-scan-{document_id}", "application/octet-stream")
+
+    @router.post(
+        "/schools/{school_code}/students/{student_number}/status-credentials",
+        dependencies=[audited("issue", "status_credential", object_id="student_number")],
+        response_model=CredentialRead,
+        summary="Issue a student-status credential with the chosen claims (N2025 art. 24)",
+    )
+    async def status_credential(
+        school: SchoolDep,
+        student_number: str,
+        body: CredentialCreate,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+    ) -> CredentialRead:
+        """A compact JWS signed by this instance, stating only ``claims`` (e.g. ``enrolled``,
+        ``county``, ``grade``) as of today, valid 30 days; another system verifies it with
+        ``/api/v1/documents/keys``. ``purpose`` is audited."""
+        annotate(purpose=body.purpose)
+        row = await roster.get_student(uow.session, school.code, student_number.strip().upper())
+        available = {
+            "enrolled": row.status == "enrolled",
+            "status": row.status,
+            "grade": row.grade,
+            "county": school.county,
+            "province": school.province,
+            "school": school.code,
+            "student_number": row.student_number,
+            "name": row.name,
+        }
+        chosen: dict[str, Any] = {str(name): available[name] for name in body.claims}
+        token = credentials.issue(
+            chosen,
+            issuer=f"school:{school.code}",
+            key_id=documents.signer.key_id,
+            private_key=documents.signer.private_key,
+            now=runtime.clock.now(),
+        )
+        return CredentialRead(credential=token, claims=chosen)
 
     @router.post(
         "/schools/{school_code}/documents/{document_id}/revocation",

@@ -8,7 +8,7 @@ import base64
 import io
 import uuid
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from components.documents import credentials, statements
 from components.documents.issuing import Documents, Draft
+from components.documents.statements import NotGenuine
 from services.school.adapters.orm import (
     document_tables,
     duplicate_resolution,
@@ -482,3 +484,46 @@ async def test_the_signed_pledge_is_uploaded_back_and_read(service: Service) -> 
 
 def upload(content: bytes) -> dict[str, str]:
     return {"filename": "承诺书.pdf", "content_base64": base64.b64encode(content).decode()}
+
+
+# --- the student-status credential (N2025 art. 24) ----------------------------------------
+
+
+async def test_a_status_credential_states_only_the_chosen_claims(service: Service) -> None:
+    pupil = await on_roster(service, "马小兰")
+    path = f"{BASE}/students/{pupil['student_number']}/status-credentials"
+    async with as_user(service, REGISTRAR) as client:
+        issued = await client.post(
+            path, json={"claims": ["enrolled", "county", "grade"], "purpose": "义务教育补助核验"}
+        )
+        unknown = await client.post(path, json={"claims": ["address"], "purpose": "核验"})
+    async with as_user(service, None) as anyone:
+        jwks = (await anyone.get("/api/v1/documents/keys")).json()
+    assert issued.status_code == 200, issued.text
+    assert unknown.status_code == 422
+    token = issued.json()["credential"]
+    keys = statements.keys_of_jwks(jwks)
+    now = datetime.now(UTC)
+    claims = credentials.verify(token, keys, now)
+    assert {k: claims[k] for k in ("enrolled", "county", "grade")} == {
+        "enrolled": True,
+        "county": PRIMARY.county,
+        "grade": 1,
+    }
+    assert set(claims) == {"enrolled", "county", "grade", "iss", "jti", "iat", "exp", "as_of"}
+    assert pupil["name"] not in token and "name" not in claims  # never in the token at all
+    header, payload, signature = token.split(".")
+    with pytest.raises(NotGenuine):
+        credentials.verify(f"{header}.{payload[:-2]}AA.{signature}", keys, now)
+    with pytest.raises(NotGenuine) as expired:
+        credentials.verify(token, keys, now + timedelta(days=31))
+    assert expired.value.reason == "expired"
+    async with service.runtime.sessions() as session:
+        [entry] = (
+            await session.execute(
+                select(audit_entry).where(
+                    audit_entry.c.object_type == "status_credential", audit_entry.c.outcome == "ok"
+                )
+            )
+        ).all()
+    assert (entry.object_id, entry.purpose) == (pupil["student_number"], "义务教育补助核验")
