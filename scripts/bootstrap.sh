@@ -10,6 +10,7 @@
 #     runs its own broker and database as plain processes (devtools/broker.py,
 #     postgres.py) with all their state under var/ or a temporary directory.
 #   * .venv with `pip install -e '.[dev]'`, redone when pyproject.toml is newer than the stamp.
+#   * the documents' subset CJK font, built once into ~/.cache/xueji/fonts (XUEJI_DOCUMENTS_FONT_DIR).
 #
 # Environment: PYTHON (interpreter for the venv, default python3), XUEJI_SKIP_APT=1 (skip the
 # system packages, e.g. where they come from elsewhere).
@@ -58,6 +59,9 @@ stop_system_services() {
 install_system_packages() {
     # prometheus: its promtool checks and unit-tests the alert rules (tests/ops)
     local wanted=(rabbitmq-server postgresql kubectl chromium fonts-wqy-microhei prometheus)
+    # documents (components/documents): WeasyPrint's Pango, a second CJK font, and poppler's
+    # pdftotext / pdffonts / pdftoppm the document tests read the PDFs back with
+    wanted+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils)
     command -v make >/dev/null 2>&1 || wanted+=(make)
     if ! command -v "$PYTHON" >/dev/null 2>&1; then
         wanted+=(python3 python3-venv)
@@ -135,3 +139,5 @@ if [ "${XUEJI_SKIP_APT:-0}" != 1 ]; then
     check_system_ports
 fi
 setup_venv
+# the documents' font, cut once to GB 2312 and cached (components/documents/fonts.py)
+.venv/bin/python -m components.documents.fonts >/dev/null

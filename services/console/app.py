@@ -18,6 +18,7 @@ from services.console import (
     records_pages,
     school_pages,
     transfer_pages,
+    verify_pages,
 )
 from services.console.api import ApiError, Directory, SessionExpired
 from services.console.settings import ConsoleSettings
@@ -60,7 +61,14 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def readyz() -> dict[str, str]:
         return {"status": "ready"}
 
-    for module in (auth_pages, school_pages, transfer_pages, records_pages, authority_pages):
+    for module in (
+        auth_pages,
+        school_pages,
+        transfer_pages,
+        records_pages,
+        authority_pages,
+        verify_pages,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -206,6 +206,36 @@ async def check_id_number(
     return page.render("_id_check.html", check=result)
 
 
+DOCUMENTS = {"registration-proof": "registration_proof", "basic-info": "basic_info"}
+
+
+@router.post("/students/{student_number}/documents", dependencies=[CSRF])
+async def print_document(
+    page: UserPage,
+    student_number: str,
+    kind: Annotated[str, Form(pattern="^(registration-proof|basic-info)$")],
+    purpose: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """打印: the student's registration proof or basic-information sheet, issued by the
+    school's API with the user's own token (who may print what is the API's rule), as a PDF
+    download."""
+    school = _school(page)
+    number = student_number.strip().upper()
+    params = {"purpose": purpose.strip()} if purpose.strip() else {}
+    document = await page.api.request(
+        "GET",
+        school,
+        f"/api/v1/schools/{school.code}/students/{number}/documents/{kind}.pdf",
+        params=params,
+    )
+    filename = f"{DOCUMENTS[kind]}-{number}.pdf"
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.post("/students/new", dependencies=[CSRF])
 async def register(
     page: UserPage,

@@ -6,13 +6,16 @@ from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import TaskKind
 from components.approval_desk.http import approvals_router
 from components.approval_desk.metrics import register_task_gauge
+from components.documents.http import documents_router
+from components.documents.issuing import Documents
 from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
 from services.school.adapters.exports import roster_source
-from services.school.adapters.orm import desk_tables
+from services.school.adapters.orm import desk_tables, document_tables
 from services.school.config import SchoolSettings
 from services.school.entrypoints import (
+    documents_http,
     duplicates_http,
     graduation_http,
     http,
@@ -48,6 +51,7 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     messages.register_decisions(handlers, runtime.federation)
     messages.register_transfers(handlers, desk)
     register_task_gauge(desk)
+    documents = Documents(runtime.signer, runtime.trust, document_tables)
     app = create_app(
         runtime,
         [
@@ -61,11 +65,14 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
             approvals_router(desk),
             verification_http.router,
             duplicates_http.router,
+            documents_http.build_router(documents),
+            documents_router(documents),
         ],
         title="Xueji school service",
         description="School tier of the Xueji student registry: registration of new students, "
         "the roster, key-field changes, status changes, bulk admission, transfers, "
-        "graduation, term re-verification and duplicate resolutions.",
+        "graduation, term re-verification, duplicate resolutions and the documents it "
+        "prints (with their public verification).",
     )
     app.state.school_settings = school_settings or SchoolSettings()
     http.install_error_handlers(app)

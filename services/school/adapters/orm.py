@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase
 
 from components.approval_desk.tables import define_desk_tables
+from components.documents.tables import define_document_tables
 from shared.db.types import AutoId
 
 
@@ -107,6 +108,8 @@ Index("uq_school_student_number", student.c.school_code, student.c.student_numbe
 Index("uq_school_student_registration", student.c.registration_id, unique=True)
 Index("ix_school_student_roster", student.c.school_code, student.c.status, student.c.grade)
 Index("ix_school_student_id_number", student.c.id_number)
+# a class's documents printed together (services/school/service_layer/documents.py)
+Index("ix_school_student_class", student.c.school_code, student.c.class_name)
 
 admission_job = Table(
     "school_admission_job",
@@ -219,6 +222,8 @@ transfer_proof = Table(
 
 # The sending school's steps in transfers (转出学校核办) are tasks on its approval desk.
 desk_tables = define_desk_tables(metadata)
+# documents the school issued (学籍证明, 学生基本信息表, …), by id and printed code
+document_tables = define_document_tables(metadata)
 
 # --- status changes (学籍变动) -------------------------------------------------------------
 

@@ -396,3 +396,22 @@ async def close_change(session: AsyncSession, change_id: str, values: Mapping[st
         .values(**values)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
+async def class_students(
+    session: AsyncSession, school_code: str, class_name: str, statuses: Sequence[str]
+) -> list[Row[Any]]:
+    """A class's students in ``statuses``, by student number (``ix_school_student_class``)."""
+    result = await session.execute(
+        select(student)
+        .where(
+            student.c.school_code == school_code,
+            student.c.class_name == class_name,
+            student.c.status.in_(statuses),
+        )
+        .order_by(student.c.student_number)
+    )
+    return list(result.all())
