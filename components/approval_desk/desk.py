@@ -98,13 +98,14 @@ class ApprovalDesk:
     def school(self, code: str) -> School | None:
         return self.runtime.federation.school(code)
 
-    def rules(self, province: str) -> ProvinceRules:
-        """A province's rules, read on every use so that editing the file changes policy."""
-        return load_province_rules(self.runtime.settings.federation_config, province)
+    def rules(self, unit_code: str) -> ProvinceRules:
+        """The province rules that apply to a unit (a school: its prefecture's scope too,
+        decision 0034), read on every use so that editing the file changes policy."""
+        return load_province_rules(self.runtime.settings.federation_config, unit_code)
 
     def auto_approves(self, school: School) -> bool:
         """Whether the school's province approves clean registration batches automatically."""
-        return self.rules(school.province).registration.auto_approve
+        return self.rules(school.code).registration.auto_approve
 
     def now(self) -> datetime:
         return self.runtime.clock.now()

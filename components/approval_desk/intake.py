@@ -159,7 +159,7 @@ async def receive_status_change(
         log.info("status change %s already has a task at %s; ignored", subject, ctx.unit)
         return
     federation = desk.runtime.federation
-    rules = desk.rules(school.province)
+    rules = desk.rules(school.code)
     findings = check_status_change(
         change.facts.change,
         change.facts.effective_on,

@@ -75,8 +75,10 @@ CITATIONS: Mapping[str, Citation] = {
         },
     ),
     "33": Citation("Zhejiang", "ZJ art. 13"),
-    "51": Citation(
-        "Sichuan",
+    # Sichuan's own rules are not among the seeds; Liangshan's apply in its scope only
+    "51": Citation("Sichuan", "N2013 art. 14"),
+    "5134": Citation(
+        "Liangshan",
         "LS 2(一)",
         {
             RULE_SUSPENDED: "LS 2(一)6(4)",
@@ -88,7 +90,8 @@ CITATIONS: Mapping[str, Citation] = {
 
 
 def citation_of(code: str, name: str = "") -> Citation:
-    """The citation of a province; one without its own text cites the national measures."""
+    """The citation of a province or of a prefecture's scope (``5134``); one without its own
+    text cites the national measures."""
     return CITATIONS.get(code) or Citation(name or f"province {code}", "N2013 art. 14")
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.national.adapters.orm import RegistryEntry
 from services.national.adapters.repository import NationalRepository
-from services.national.adapters.status_repository import StatusRepository
+from services.national.adapters.status_repository import LapseCoverage, StatusRepository
 from services.national.domain.status import Change, RegistryStatus, StatusChangeRefused
 from services.national.domain.status import stops_transfer as leaves_enrolled
 from services.national.domain.status_rules import (
@@ -47,7 +47,7 @@ from services.national.service_layer.transfers.closing import stop_active_transf
 from services.national.service_layer.transfers.rulebook import Rulebook
 from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, StatusChangeFacts
 from shared.messaging.emit import Emit
-from shared.rules import StatusChangeRules
+from shared.rules import StatusChangeRules, province_scopes
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ async def _check_and_apply(
 ) -> StatusChangeDecided:
     facts = approved.facts
     request = _request(facts)
-    province = rulebook.province_rules(entry.province_code)
+    province = rulebook.province_rules(entry.school_code)
     rules = province.status_change
     policy = policy_of(rules, f"{province.name or province.code} rules [status_change]")
     registration = await _registration(session, rulebook, entry)
@@ -337,13 +337,9 @@ async def sweep_suspensions(
     the province's rules say so (LS 2(二)3); at most ``limit`` per run. Each lapse is a
     status change of national's own (id derived from the student and the end date, so a
     repeated sweep changes nothing) sent to the school and the province."""
-    provinces = [
-        p.code
-        for p in rulebook.federation.provinces
-        if rulebook.province_rules(p.code).status_change.suspension.lapse_to_other_departure
-    ]
+    coverage = lapse_coverage(rulebook)
     statuses = StatusRepository(session)
-    rows = await statuses.lapsed(as_of, provinces, limit)
+    rows = await statuses.lapsed(as_of, coverage, limit)
     for suspension, entry in rows:
         approved = StatusChangeApproved(
             change_id=uuid.uuid5(LAPSE_NAMESPACE, f"{entry.entry_id}:{suspension.until}"),
@@ -355,6 +351,27 @@ async def sweep_suspensions(
             authority=DECIDED_BY,
         )
         await decide_status_change(session, emit, rulebook, approved, Moment(as_of, now))
-    left = await statuses.count_lapsed(as_of, provinces)
+    left = await statuses.count_lapsed(as_of, coverage)
     log.info("suspension sweep %s: %d lapsed, %d left to schools", as_of, len(rows), left)
     return SuspensionSweep(as_of, len(rows), left)
+
+
+def lapse_coverage(rulebook: Rulebook) -> LapseCoverage:
+    """Where suspensions lapse to other departure: each province whose rules say so, and each
+    prefecture scope that differs from the level above it (LS 2(二)3 in Liangshan only)."""
+    include: list[str] = []
+    exclude: list[str] = []
+
+    def lapses(code: str) -> bool:
+        return rulebook.province_rules(code).status_change.suspension.lapse_to_other_departure
+
+    for province in rulebook.federation.provinces:
+        if lapses(province.code):
+            include.append(province.code)
+        scopes = province_scopes(rulebook.config, province.code)  # shortest first
+        for prefix in scopes:
+            enclosing = [q for q in scopes if q != prefix and prefix.startswith(q)]
+            above = lapses(enclosing[-1] if enclosing else province.code)
+            if lapses(prefix) != above:
+                (include if lapses(prefix) else exclude).append(prefix)
+    return LapseCoverage(tuple(include), tuple(exclude))

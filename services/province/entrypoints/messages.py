@@ -156,7 +156,7 @@ def register_status_changes(handlers: HandlerRegistry, runtime: ServiceRuntime) 
         school = require_school_of(federation, ctx.unit, decided.school_code)
         rejection = decided.outcome == "rejected"
         require_decider(ctx, school, rejection=rejection, what="status change decision")
-        rules = load_province_rules(config, ctx.unit.code).status_change
+        rules = load_province_rules(config, school.code).status_change
         await status_archive.record_status_change(
             ctx.session, ctx.unit.code, decided, federation, rules, _now()
         )

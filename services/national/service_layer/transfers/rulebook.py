@@ -46,7 +46,16 @@ class Rulebook:
 
     # -- rules and calendars ---------------------------------------------------------------
 
+    @property
+    def config(self) -> Path:
+        """The federation configuration file (the provinces' rules are beside it)."""
+        return self._config
+
     def province_rules(self, code: str) -> ProvinceRules:
+        """The rules for a province code (kept), or for a unit inside it: a school's or a
+        county's code gives its prefecture's scope too (decision 0034)."""
+        if len(code) > 2:
+            return load_province_rules(self._config, code)
         if code not in self._rules:
             self._rules[code] = load_province_rules(self._config, code)
         return self._rules[code]
@@ -60,12 +69,12 @@ class Rulebook:
         return self._calendars[code]
 
     def policy(self, code: str) -> ProvincePolicy:
-        """The rules of a province as the domain applies them."""
+        """The rules that apply at a school (or in a province) as the domain applies them."""
         rules = self.province_rules(code)
         transfer = rules.transfer
         return ProvincePolicy(
-            code=code,
-            citation=citation_of(code, rules.name),
+            code=rules.code,
+            citation=citation_of(rules.scope, rules.name),
             order=transfer.order,
             own_steps=transfer.own_steps,
             refuse_when_suspended=transfer.refuse_when_suspended,
@@ -88,8 +97,8 @@ class Rulebook:
         (the request is refused anyway: nobody is registered there)."""
         sending = self.federation.school(from_school)
         return Sides(
-            sending=self.policy(sending.province if sending else from_school[:2]),
-            receiving=self.policy(to_school.province),
+            sending=self.policy(sending.code if sending else from_school[:2]),
+            receiving=self.policy(to_school.code),
             sending_stage=sending.stage if sending else "special",
         )
 

@@ -119,7 +119,7 @@ async def test_a_transfer_into_the_same_school_is_refused(national: NationalDriv
     [
         (SCHOOL, HENAN_OTHER_COUNTY, "Henan (HA art. 11(四))"),
         (ZHEJIANG_SCHOOL, ZHEJIANG_OTHER_COUNTY, "Zhejiang (ZJ art. 13)"),
-        (SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, "Sichuan (LS 2(一)6(4))"),
+        (SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, "Liangshan (LS 2(一)6(4))"),
     ],
 )
 async def test_a_suspended_student_is_refused_by_the_sending_province(
@@ -172,11 +172,27 @@ async def test_sichuan_refuses_to_send_a_graduating_year_student_but_henan_does_
     request = transfer_request(sichuan, SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, grade=6)
     assert await refused_with(national, request) == (
         "graduating_year",
-        "Sichuan (LS 2(一)6(3)): no transfer in the graduating year (grade 6 at a primary school)",
+        "Liangshan (LS 2(一)6(3)): no transfer in the graduating year "
+        "(grade 6 at a primary school)",
     )
     henan = await enrol(national, SCHOOL, grade=6, name="乙")
     envelopes = await national.request(transfer_request(henan, SCHOOL, SICHUAN_SCHOOL, grade=6))
     assert [e.type for e in envelopes] == ["transfer.step_opened"]
+
+
+async def test_liangshans_rules_apply_in_liangshan_only_not_to_all_of_sichuan(
+    national: NationalDriver,
+) -> None:
+    """Decision 0034: LS 2(一)6(3) is scoped to prefecture 5134. A graduating-year pupil of
+    Chengdu (510104, Sichuan outside Liangshan) transfers; one of Xichang (513401) does not."""
+    chengdu = await enrol(national, SICHUAN_OTHER_COUNTY, grade=6, name="甲")
+    request = transfer_request(chengdu, SICHUAN_OTHER_COUNTY, SICHUAN_SCHOOL, grade=6)
+    envelopes = await national.request(request)
+    assert [e.type for e in envelopes] == ["transfer.step_opened"]
+    xichang = await enrol(national, SICHUAN_SCHOOL, grade=6, name="乙")
+    request = transfer_request(xichang, SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, grade=6)
+    rule, reason = await refused_with(national, request)
+    assert (rule, reason.split(":")[0]) == ("graduating_year", "Liangshan (LS 2(一)6(3))")
 
 
 async def test_outside_the_receiving_provinces_window_the_request_is_refused(
