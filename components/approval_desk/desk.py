@@ -82,18 +82,21 @@ class ApprovalDesk:
     def policy(self, kind: TaskKind | str) -> KindPolicy:
         return self.policies.get(TaskKind(kind), _NO_POLICY)
 
-    def unit(self, code: str) -> UnitRef:
-        """The hosted unit with this code (of the service's tier)."""
-        return UnitRef(tier=self.runtime.tier, code=code)
+    def unit(self, code: str, tier: Tier | None = None) -> UnitRef:
+        """The hosted unit with this code (of the service's tier, or ``tier``: a city)."""
+        return UnitRef(tier=tier or self.runtime.tier, code=code)
 
     def hosts(self, unit: UnitRef) -> bool:
-        """Whether this instance hosts ``unit`` (its tasks are decided here)."""
-        return unit.tier == self.runtime.tier and self.runtime.hosts(unit.code)
+        """Whether this instance hosts ``unit`` (its tasks are decided here): a unit of its
+        tier, or a city a province instance hosts (decision 0034)."""
+        return self.runtime.hosts_unit(unit)
 
     def keeps(self, unit: UnitRef) -> bool:
         """Whether ``unit``'s tasks are kept and decided here: a hosted unit's, or on a desk
         with guests a unit of another tier's (an export's approver)."""
-        return self.hosts(unit) or (self.guests and unit.tier != self.runtime.tier)
+        return self.hosts(unit) or (
+            self.guests and unit.tier != self.runtime.tier and unit.tier != Tier.CITY
+        )
 
     def school(self, code: str) -> School | None:
         return self.runtime.federation.school(code)

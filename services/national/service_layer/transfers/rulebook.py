@@ -128,7 +128,7 @@ class Rulebook:
         province's, national (HA art. 11(三): the superior may step in)."""
         if unit.tier is Tier.SCHOOL:
             return self.school(unit.code).authority_unit
-        if unit.tier is Tier.COUNTY:
+        if unit.tier in (Tier.COUNTY, Tier.CITY):
             return UnitRef(tier=Tier.PROVINCE, code=self.province_of(str(unit)))
         return NATIONAL
 
@@ -142,6 +142,11 @@ class Rulebook:
             if county is None:
                 raise UnknownUnit(f"unknown county {ref.code}")
             return county.province
+        if ref.tier is Tier.CITY:
+            city = self.federation.city(ref.code)
+            if city is None:
+                raise UnknownUnit(f"unknown city {ref.code}")
+            return city.province
         if ref.tier is Tier.PROVINCE:
             return ref.code
         raise UnknownUnit(f"{unit} belongs to no province")
