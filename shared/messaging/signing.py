@@ -103,8 +103,8 @@ class TrustedKey:
     cities: frozenset[str] = frozenset()  # a province instance's cities (decision 0034)
 
     def speaks_for(self, unit: UnitRef) -> bool:
-        if unit.tier == Tier.CITY:
-            return unit.code in self.cities
+        if unit.tier == Tier.CITY and unit.code in self.cities:
+            return True
         return unit.tier == self.tier and unit.code in self.units
 
     @property

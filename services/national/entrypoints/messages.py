@@ -18,7 +18,7 @@ from services.national.entrypoints.transfer_messages import register_transfers
 from services.national.service_layer.duplicates import record_decision, request_resolution
 from services.national.service_layer.graduation import apply_graduation
 from services.national.service_layer.key_fields import decide_key_field_change
-from services.national.service_layer.ports import division_of
+from services.national.service_layer.ports import division_of, in_yi_track
 from services.national.service_layer.registration import (
     BatchContext,
     MalformedBatch,
@@ -49,6 +49,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
             authority=str(ctx.envelope.source),
             division=division_of(federation, batch.school_code),
             now=datetime.now(UTC),
+            yi_track=in_yi_track(federation, batch.school_code),
         )
         try:
             await decide_approved_batch(NationalRepository(ctx.session), ctx.emit, batch, context)

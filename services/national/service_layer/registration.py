@@ -59,6 +59,7 @@ class BatchContext:
     authority: str
     division: str
     now: datetime
+    yi_track: bool = False  # the batch's school is a Yi-track school (LS part 6)
 
     @property
     def today(self) -> date:
@@ -107,8 +108,11 @@ def submission_of(item: RegistrationItem, placement: Placement) -> Submission:
     )
 
 
-def entry_row(submission: Submission, issued: Issued, now: datetime) -> dict[str, Any]:
-    """The registry row of an issued applicant (status ``enrolled``)."""
+def entry_row(
+    submission: Submission, issued: Issued, now: datetime, *, yi_track: bool = False
+) -> dict[str, Any]:
+    """The registry row of an issued applicant (status ``enrolled``); ``yi_track``: registered
+    at a Yi-track school (LS part 6)."""
     person = submission.applicant.person
     return {
         "entry_id": submission.applicant.entry_id,
@@ -129,6 +133,7 @@ def entry_row(submission: Submission, issued: Issued, now: datetime) -> dict[str
         "enrolled_on": submission.enrolled_on,
         "registered_at": now,
         "updated_at": now,
+        "yi_track": yi_track,
     }
 
 
@@ -191,7 +196,9 @@ async def _record(
 ) -> dict[str, RegistrationOutcome]:
     """Insert the issued entries, their serials and the held reviews; return the outcomes."""
     issued = [(s, v) for s, v in decided if isinstance(v, Issued)]
-    await repo.add_entries([entry_row(s, v, context.now) for s, v in issued])
+    await repo.add_entries(
+        [entry_row(s, v, context.now, yi_track=context.yi_track) for s, v in issued]
+    )
     serials = [serial_row(s, v, context.division) for s, v in issued]
     await repo.add_serials([row for row in serials if row is not None])
     outcomes: dict[str, RegistrationOutcome] = {}

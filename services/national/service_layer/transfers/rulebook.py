@@ -82,6 +82,7 @@ class Rulebook:
             refuse_graduating_year=transfer.refuse_graduating_year,
             windows=tuple(Window(w.start, w.end, w.label) for w in transfer.windows),
             cross_province_required_proofs=transfer.cross_province_required_proofs,
+            yi_track_closed=rules.yi_track.closed_to_transfers,
         )
 
     # -- schools, sides and parties --------------------------------------------------------
