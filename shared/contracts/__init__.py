@@ -5,6 +5,7 @@ Importing this package registers every contract with the envelope registry.
 
 from shared.contracts import audit as audit
 from shared.contracts import duplicates as duplicates
+from shared.contracts import filing as filing
 from shared.contracts import graduation as graduation
 from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration

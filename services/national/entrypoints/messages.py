@@ -42,6 +42,13 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     """Register the national handlers: registration batches, key-field changes, status
     changes, graduating lists, term checks, duplicate resolutions, transfers."""
 
+    def roster_filing_by(school_code: str) -> str | None:
+        """LS 6: the day a Yi-track school's starting-grade roster is filed with its city,
+        where the school's rules say so and the city is a unit of the federation."""
+        if federation.city_of(school_code) is None:
+            return None
+        return transfers.rulebook.province_rules(school_code).yi_track.roster_filing_by
+
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
         authorised_school(federation, batch.school_code, ctx.envelope.source, batch.authority)
         context = BatchContext(
@@ -50,6 +57,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
             division=division_of(federation, batch.school_code),
             now=datetime.now(UTC),
             yi_track=in_yi_track(federation, batch.school_code),
+            roster_filing_by=roster_filing_by(batch.school_code),
         )
         try:
             await decide_approved_batch(NationalRepository(ctx.session), ctx.emit, batch, context)

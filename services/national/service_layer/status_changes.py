@@ -41,10 +41,12 @@ from services.national.domain.status_rules import (
     decide,
     years_before,
 )
+from services.national.domain.transfer_rules import GRADUATING_GRADE
 from services.national.service_layer.key_fields import find_entry
 from services.national.service_layer.ports import DECIDED_BY, tell_school_and_province
 from services.national.service_layer.transfers.closing import stop_active_transfer
 from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.contracts.filing import FilingSubmitted
 from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, StatusChangeFacts
 from shared.messaging.emit import Emit
 from shared.rules import StatusChangeRules, province_scopes
@@ -89,7 +91,40 @@ async def decide_status_change(
     else:
         decided = await _decide(session, rulebook, approved, clock)
     await tell_school_and_province(emit, decided, approved.school_code)
+    await file_graduating_suspension(emit, rulebook, approved, decided)
     return decided
+
+
+FILING_NAMESPACE = uuid.UUID("5c1f0e4a-2d3b-4c6e-9f8a-7b6c5d4e3f2a")
+GRADUATING_SUSPENSION_ARTICLE = "LS 2(二)5"
+
+
+async def file_graduating_suspension(
+    emit: Emit, rulebook: Rulebook, approved: StatusChangeApproved, decided: StatusChangeDecided
+) -> None:
+    """毕业年级学生办理休学…报州教育局备案审核 (LS 2(二)5): a suspension applied to a student
+    in the last grade of the school's stage is filed with the school's city, where the
+    province's rules say so and the city is a unit of the federation (decision 0034)."""
+    if decided.outcome != "applied" or approved.facts.change != "suspend":
+        return
+    school = rulebook.federation.school(approved.school_code)
+    if school is None or rulebook.federation.city(school.city) is None:
+        return
+    if decided.from_grade != GRADUATING_GRADE.get(school.stage):
+        return
+    if not rulebook.province_rules(school.code).filing.graduating_suspension_with_city:
+        return
+    filed = FilingSubmitted(
+        filing_id=uuid.uuid5(FILING_NAMESPACE, f"graduating_suspension:{approved.change_id}"),
+        kind="graduating_suspension",
+        school_code=school.code,
+        subject_id=approved.change_id,
+        student_numbers=(approved.student_number,),
+        grade=decided.from_grade,
+        effective_on=approved.facts.effective_on,
+        article=GRADUATING_SUSPENSION_ARTICLE,
+    )
+    await emit(filed, target=school.city_unit)
 
 
 async def _decide(
