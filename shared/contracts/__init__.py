@@ -11,6 +11,7 @@ from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
 from shared.contracts import status as status
 from shared.contracts import transfer as transfer
+from shared.contracts import transfer_report as transfer_report
 from shared.contracts import verification as verification
 
 __all__ = [

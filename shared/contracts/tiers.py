@@ -12,6 +12,7 @@ from shared.federation.config import Tier
 NATIONAL_TIER = frozenset({Tier.NATIONAL})
 PROVINCE_TIER = frozenset({Tier.PROVINCE})
 SCHOOL_TIER = frozenset({Tier.SCHOOL})
+COUNTY_TIER = frozenset({Tier.COUNTY})
 CITY_TIER = frozenset({Tier.CITY})
 # a school's registry authority: its county, or the city or province running it (0034)
 AUTHORITY_TIERS = frozenset({Tier.COUNTY, Tier.CITY, Tier.PROVINCE})

@@ -218,6 +218,8 @@ class TransferRecord(Base):
     __table_args__ = (
         # A student's transfers, newest first.
         Index("ix_transfer_student", "student_number", "created_at"),
+        # A term's completed transfers (N2013 art. 18's term reports), by completion time.
+        Index("ix_transfer_completed", "completed_at"),
     )
 
 
