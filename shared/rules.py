@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.federation.config import Federation, School, UnitRef
 from shared.workdays import WorkdayCalendar
 
 
@@ -357,3 +359,25 @@ def load_workday_calendar(federation_config: Path, rules: ProvinceRules) -> Work
     for name in rules.transfer.holiday_files:
         years.update(json.loads((folder / name).read_text(encoding="utf-8")))
     return WorkdayCalendar.from_json(years)
+
+
+SENIOR_FIRST_YEAR = 10
+
+
+def registration_authority(
+    federation: Federation, federation_config: Path, school: School, grades: Iterable[int]
+) -> UnitRef:
+    """Who approves a registration batch of ``school`` with students in ``grades``: the
+    school's registry authority, but the city for a Yi-track senior school's first-year list
+    where the rules say so (一类模式高一年级新生名册…报州教育局…审核通过后方能注册学籍, LS 6)."""
+    if school.yi_track and school.stage == "senior" and SENIOR_FIRST_YEAR in set(grades):
+        rules = load_province_rules(federation_config, school.code)
+        if rules.yi_track.senior_list_by is not None and federation.city(school.city):
+            return school.city_unit
+    return school.authority_unit
+
+
+def yi_track_list_city(school: School) -> UnitRef | None:
+    """The city that may also decide (reject) a Yi-track senior school's registration
+    batches: its first-year list is approved there (LS 6). None for any other school."""
+    return school.city_unit if school.yi_track and school.stage == "senior" else None

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from devtools.testing import REPO_CONFIG
-from shared.rules import ScopeError, load_province_rules, province_scopes
+from shared.federation.config import UnitRef, load_federation
+from shared.rules import (
+    ScopeError,
+    load_province_rules,
+    province_scopes,
+    registration_authority,
+    yi_track_list_city,
+)
 
 
 def test_liangshans_rules_apply_in_liangshan_and_not_in_chengdu() -> None:
@@ -84,3 +91,24 @@ def test_a_bad_value_in_a_scope_fails_for_the_whole_province(tmp_path: Path) -> 
     config = _rules_file(tmp_path, '[scope."5134".transfer]\nclass_size_cap = 0\n')
     with pytest.raises(ValueError, match="class_size_cap"):
         load_province_rules(config, "5101040001")  # not even in the scope
+
+
+def test_a_yi_track_senior_schools_first_year_list_goes_to_the_prefecture() -> None:
+    """LS 6: 一类模式高一年级新生名册…报州教育局…审核通过后方能注册学籍."""
+    federation = load_federation(REPO_CONFIG)
+    yi_senior = federation.school("5134010004")
+    senior = federation.school("5134010002")
+    assert yi_senior is not None and senior is not None
+    city, county = UnitRef.parse("city:5134"), UnitRef.parse("county:513401")
+    assert registration_authority(federation, REPO_CONFIG, yi_senior, [10, 10]) == city
+    assert registration_authority(federation, REPO_CONFIG, yi_senior, [11]) == county
+    assert registration_authority(federation, REPO_CONFIG, senior, [10]) == county
+    assert yi_track_list_city(yi_senior) == city and yi_track_list_city(senior) is None
+
+
+def test_without_the_rule_the_list_goes_to_the_schools_authority(tmp_path: Path) -> None:
+    config = _rules_file(tmp_path, '[scope."5134".yi_track]\nclosed_to_transfers = true\n')
+    federation = load_federation(REPO_CONFIG)
+    yi_senior = federation.school("5134010004")
+    assert yi_senior is not None
+    assert registration_authority(federation, config, yi_senior, [10]) == yi_senior.authority_unit

@@ -36,6 +36,7 @@ from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
+from shared.rules import registration_authority
 
 
 def register(handlers: HandlerRegistry, federation: Federation, transfers: TransferDeps) -> None:
@@ -50,7 +51,13 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
         return transfers.rulebook.province_rules(school_code).yi_track.roster_filing_by
 
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
-        authorised_school(federation, batch.school_code, ctx.envelope.source, batch.authority)
+        school = federation.school(batch.school_code)
+        grades = [item.basic.grade for item in batch.items]
+        config = transfers.rulebook.config
+        authority = registration_authority(federation, config, school, grades) if school else None
+        authorised_school(
+            federation, batch.school_code, ctx.envelope.source, batch.authority, authority
+        )
         context = BatchContext(
             correlation_id=ctx.envelope.correlation_id,
             authority=str(ctx.envelope.source),
@@ -124,18 +131,23 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
 
 
 def authorised_school(
-    federation: Federation, school_code: str, source: UnitRef, claimed: str
+    federation: Federation,
+    school_code: str,
+    source: UnitRef,
+    claimed: str,
+    authority: UnitRef | None = None,
 ) -> School:
-    """The school, if ``source`` is its registry authority and names itself as the approving
-    ``claimed`` authority; an unknown school can never apply (dead-lettered), an approval by a
-    unit that has no say over it is a security refusal."""
+    """The school, if ``source`` is its registry authority (or ``authority``, who approves
+    this submission: the city for a Yi-track senior list, LS 6) and names itself as the
+    approving ``claimed`` authority; an unknown school can never apply (dead-lettered), an
+    approval by a unit that has no say over it is a security refusal."""
     school = federation.school(school_code)
     if school is None:
         raise PermanentMessageError(f"unknown school {school_code}")
-    if source != school.authority_unit:
+    expected = authority or school.authority_unit
+    if source != expected:
         raise NotAParty(
-            f"{source} is not the registry authority of school {school_code}"
-            f" ({school.authority_unit} is)"
+            f"{source} is not the registry authority of school {school_code} ({expected} is)"
         )
     if claimed != str(source):
         raise NotAParty(f"{source} approves in the name of {claimed}")

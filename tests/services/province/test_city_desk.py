@@ -21,6 +21,7 @@ from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.testing import auth_headers
 from tests.components.approval_desk.support import (
+    basic,
     batch,
     deliver,
     migrate,
@@ -156,3 +157,28 @@ async def test_a_filing_about_a_school_outside_the_city_is_refused(
         await deliver(
             runtime, filed(CHENGDU, "G510104201403140011"), source=NATIONAL, target=LIANGSHAN
         )
+
+
+YI_SENIOR = "5134010004"  # 西昌市民族中学: county-run, Yi-track senior school
+
+
+async def test_a_yi_track_senior_first_year_list_is_approved_by_the_city(
+    sichuan: tuple[ServiceRuntime, httpx.AsyncClient],
+) -> None:
+    """LS 6: 审核通过后方能注册学籍 — the list goes to the prefecture, whose approval sends
+    it to national; any other batch of the school stays with its county."""
+    runtime, client = sichuan
+    listed = batch(YI_SENIOR, *(basic(grade=10, birth=date(2010, 3, 1)) for _ in range(2)))
+    await deliver(runtime, listed, source=unit(Tier.SCHOOL, YI_SENIOR), target=LIANGSHAN)
+    [task] = (await client.get("/api/v1/cities/5134/tasks", headers=CITY)).json()["items"]
+    assert (task["school_code"], task["item_count"]) == (YI_SENIOR, 2)
+    decided = await client.post(
+        f"/api/v1/tasks/{task['task_id']}/decision", json={"decision": "approve"}, headers=CITY
+    )
+    assert decided.status_code == 200, decided.text
+    [approved] = await staged(runtime, "registration.batch_approved")
+    assert approved.payload["authority"] == "city:5134"
+
+    second_year = batch(YI_SENIOR, basic(grade=11, birth=date(2009, 3, 1)))
+    with pytest.raises(PermanentMessageError):
+        await deliver(runtime, second_year, source=unit(Tier.SCHOOL, YI_SENIOR), target=LIANGSHAN)

@@ -7,8 +7,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import pytest
+
 from shared.contracts.status import StatusChangeApproved, StatusChangeFacts
 from shared.contracts.transfer import ProofRef
+from shared.federation.config import UnitRef
+from shared.messaging.authorization import NotAParty
 from tests.services.national.builders import (
     NationalDriver,
     authority_of,
@@ -91,3 +95,21 @@ async def test_a_yi_track_schools_starting_grade_roster_goes_to_the_prefecture_b
         batch(basic("吉一", birth=date(2019, 5, 5)), school=XICHANG_PRIMARY)
     )
     assert of_type(plain, "filing.submitted") == []
+
+
+YI_SENIOR = "5134010004"  # Yi-track senior school, county 513401
+
+
+async def test_a_yi_track_senior_first_year_list_is_registered_on_the_citys_approval_only(
+    national: NationalDriver,
+) -> None:
+    """LS 6: the prefecture approves the list before registration; the county does not."""
+    first_year = batch(basic("阿果", birth=date(2010, 3, 1), grade=10), school=YI_SENIOR)
+    by_county = first_year.model_copy(update={"authority": "county:513401"})
+    with pytest.raises(NotAParty, match="city:5134 is"):
+        await national.deliver(by_county, source=UnitRef.parse("county:513401"))
+    city = first_year.model_copy(update={"authority": "city:5134"})
+    staged = await national.deliver(city, source=UnitRef.parse("city:5134"))
+    [outcome] = outcomes_of(staged[0])
+    assert outcome["outcome"] == "issued"
+    assert (await national.entry(outcome["student_number"])).yi_track is True
