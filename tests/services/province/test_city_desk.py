@@ -134,6 +134,9 @@ async def test_filings_are_the_citys_tasks_decided_in_bulk_and_nothing_waits_on_
     assert by_school[CITY_RUN]["due_on"] == "2026-09-30"
     assert by_school[CITY_RUN]["item_count"] == 2
     assert by_school[COUNTY_RUN]["due_on"] is None
+    read = await client.get(f"/api/v1/tasks/{by_school[CITY_RUN]['task_id']}", headers=CITY)
+    assert read.json()["filing"]["student_numbers"] == list(roster.student_numbers)
+    assert read.json()["filing"]["article"] == "LS 6"
 
     body = {
         "decisions": [
