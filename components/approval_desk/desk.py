@@ -94,9 +94,7 @@ class ApprovalDesk:
     def keeps(self, unit: UnitRef) -> bool:
         """Whether ``unit``'s tasks are kept and decided here: a hosted unit's, or on a desk
         with guests a unit of another tier's (an export's approver)."""
-        return self.hosts(unit) or (
-            self.guests and unit.tier != self.runtime.tier and unit.tier != Tier.CITY
-        )
+        return self.hosts(unit) or (self.guests and unit.tier != self.runtime.tier)
 
     def school(self, code: str) -> School | None:
         return self.runtime.federation.school(code)
