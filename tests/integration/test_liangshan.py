@@ -40,11 +40,12 @@ async def test_liangshans_rules_apply_at_a_liangshan_school_and_not_at_a_chengdu
             "reason": "监护人书面申请",
             "proofs": [],
         },
+        headers={"Accept-Language": "zh-CN"},
     )
     assert refused.status_code == 422, refused.text
     problem = refused.json()
+    assert (problem["rule"], problem["message_zh"]) == ("proof_required", "该变动须附证明材料。")
     assert "hospital_certificate" in problem["message"]
-    assert problem["message_zh"]
 
 
 async def test_a_graduating_year_suspension_is_filed_with_the_prefecture(fed: Federation) -> None:
