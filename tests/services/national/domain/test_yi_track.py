@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.testing import REPO_CONFIG
 from services.national.domain.yi_track import progression_refusal, transfer_refusal
+from services.national.service_layer.transfers.rulebook import Rulebook
+from services.national.service_layer.yi_track import progression_into_yi_track_refusal
+from shared.federation.config import load_federation
 
 
 @pytest.mark.parametrize(
@@ -42,3 +46,27 @@ def test_a_non_track_graduate_enters_a_track_junior_school_only_with_the_selecti
     assert progression_refusal(**off, student_in_track=False, selected=False) is None
     plain = {**common, "into_track": False}
     assert progression_refusal(**plain, student_in_track=False, selected=False) is None
+
+
+def test_the_progression_hook_reads_the_receiving_schools_rules() -> None:
+    """LS 6 at 凉山州民族中学 (Yi-track junior, Liangshan); nothing at a non-track school."""
+    rulebook = Rulebook(load_federation(REPO_CONFIG), REPO_CONFIG)
+    yi_junior = rulebook.school("5134010003")
+    other = rulebook.school("4101020002")
+    found = progression_into_yi_track_refusal(
+        rulebook, yi_junior, student_in_track=False, selected=False
+    )
+    assert found is not None and (found.rule, found.article) == (
+        "yi_track_selection_required",
+        "LS 6",
+    )
+    assert (
+        progression_into_yi_track_refusal(
+            rulebook, yi_junior, student_in_track=False, selected=True
+        )
+        is None
+    )
+    assert (
+        progression_into_yi_track_refusal(rulebook, other, student_in_track=False, selected=False)
+        is None
+    )
