@@ -56,7 +56,15 @@ from devtools.broker_users import provision_instance_users
 from devtools.console import LocalConsole
 from devtools.postgres import LocalPostgres
 from devtools.processes import die_with_parent
-from shared.federation.config import NATIONAL_CODE, Federation, Instance, Tier, load_federation
+from shared.federation.config import (
+    NATIONAL,
+    NATIONAL_CODE,
+    Federation,
+    Instance,
+    Tier,
+    UnitRef,
+    load_federation,
+)
 from shared.messaging.keys import generate_federation_keys, private_key_path
 
 __all__ = [
@@ -162,7 +170,7 @@ class LocalFederation:
     def instance_for_unit(self, tier: Tier | str, code: str) -> Instance:
         """The instance hosting unit ``tier:code``; KeyError if none does."""
         for instance in self.instances:
-            if instance.tier == Tier(tier) and code in instance.units:
+            if UnitRef(tier=Tier(tier), code=code) in instance.hosted:
                 return instance
         raise KeyError(f"no instance hosts {tier}:{code}")
 
@@ -218,8 +226,9 @@ class LocalFederation:
     def dev_credentials(self) -> Path:
         return self.data_dir / "dev-credentials.json"
 
-    def units(self) -> list[tuple[Instance, str]]:
-        return [(instance, code) for instance in self.instances for code in instance.units]
+    def units(self) -> list[tuple[Instance, UnitRef]]:
+        """Every hosted unit with its instance (a province instance's cities too)."""
+        return [(instance, unit) for instance in self.instances for unit in instance.hosted]
 
     def write_dev_credentials(self) -> Path:
         """One account per unit (every role), passwords kept from an earlier run; mode 0600."""
@@ -229,14 +238,14 @@ class LocalFederation:
                 data = json.loads(self.dev_credentials.read_text(encoding="utf-8"))
                 known = {str(a["username"]): a for a in data["accounts"]}
         accounts = []
-        for instance, code in self.units():
-            username = f"{instance.tier.value}-{code.lower()}"
+        for instance, unit in self.units():
+            username = f"{unit.tier.value}-{unit.code.lower()}"
             password = known.get(username, {}).get("password") or secrets.token_urlsafe(12)
             accounts.append(
                 {
                     "username": username,
                     "password": password,
-                    "unit": f"{instance.tier.value}:{code}",
+                    "unit": str(unit),
                     "roles": ["registrar", "approver", "auditor", "operator"],
                     "token_url": self.base_url(instance.name) + "/api/v1/auth/token",
                 }
@@ -655,10 +664,10 @@ def _instance_broker_users(
 
 
 def _token_hint(federation: LocalFederation) -> str:
-    instance, code = federation.units()[0]
+    instance, unit = federation.units()[0]
     with contextlib.suppress(KeyError):
-        instance, code = federation.instance_for_unit(Tier.NATIONAL, NATIONAL_CODE), NATIONAL_CODE
-    username, _ = federation.dev_account(instance.tier, code)
+        instance, unit = federation.instance_for_unit(Tier.NATIONAL, NATIONAL_CODE), NATIONAL
+    username, _ = federation.dev_account(unit.tier, unit.code)
     return (
         f"\naccounts: {federation.dev_credentials} (one per unit, every role; development only)"
         "\na token:  curl -s -X POST "

@@ -2,6 +2,12 @@
 
 A province's implementing rules (HA, ZJ, LS ...) differ; the code reads them from here, so a
 province changes its policy by editing its file (a ConfigMap in Kubernetes), not the code.
+
+A prefecture's own rules (Liangshan's LS inside Sichuan) are a ``[scope."<prefix>"]`` table of
+the same file: its keys override the province's for every unit whose code starts with the
+prefix (``5134``: the prefecture's counties ``5134xx`` and schools ``5134xxxxxx``); nested
+scopes apply shortest prefix first (decision 0034). Keys only a province-wide sweep or
+calendar reads (:data:`PROVINCE_WIDE`) cannot be scoped: the loader refuses them.
 """
 
 from __future__ import annotations
@@ -9,12 +15,15 @@ from __future__ import annotations
 import functools
 import json
 import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.federation.config import Federation, School, UnitRef
 from shared.workdays import WorkdayCalendar
 
 
@@ -178,41 +187,169 @@ class VerificationRules(_Rules):
     unclaimed_after_days: int = Field(default=30, ge=1, le=365)
 
 
+class YiTrackRules(_Rules):
+    """Liangshan's Yi-language track (一类模式, LS part 6)."""
+
+    # 严禁一类模式学校中途接收转入非一类模式学生学籍 (LS 6): a transfer into a Yi-track school
+    # or class of a student outside the track is refused.
+    closed_to_transfers: bool = False
+    # 小学非一类模式学校毕业生升入初中一类模式学校，必须…通过检测择优录取 (LS 6): progression
+    # of a non-Yi-track graduate into a Yi-track junior school needs the selection result.
+    progression_needs_selection: bool = False
+    # 每年9月30日前…起始年级学生的学籍报州教育局民族教育科备案 (LS 6): the grade-1 / junior-1
+    # roster is filed with the prefecture by this day.
+    roster_filing_by: MonthDay | None = None
+    # 每年8月25日前，将录取的一类模式高一年级新生名册…报州教育局…审核通过后方能注册学籍 (LS 6):
+    # a Yi-track senior school's new-student list goes to the prefecture by this day, and is
+    # approved there before registration.
+    senior_list_by: MonthDay | None = None
+
+
+class FilingRules(_Rules):
+    """What a school's status changes are also filed with (备案), beyond its authority."""
+
+    # 毕业年级学生办理休学…报州教育局备案审核 (LS 2(二)5): a graduating-year suspension is
+    # filed with the prefecture (the school's city unit gets a filing task).
+    graduating_suspension_with_city: bool = False
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
+    # the scope these rules were resolved for: the province code, or the longest
+    # ``[scope."<prefix>"]`` applied (decision 0034)
+    scope: str = ""
     registration: RegistrationRules = RegistrationRules()
     transfer: TransferRules = TransferRules()
     exports: ExportRules = ExportRules()
     status_change: StatusChangeRules = StatusChangeRules()
     verification: VerificationRules = VerificationRules()
+    yi_track: YiTrackRules = YiTrackRules()
+    filing: FilingRules = FilingRules()
+
+
+# Keys read once per province (its sweeps, calendar, exports), never per unit: a scope setting
+# one would be silently ignored, so the loader refuses it.
+PROVINCE_WIDE: frozenset[tuple[str, ...]] = frozenset(
+    {
+        ("transfer", "step_working_days"),
+        ("transfer", "reminder_working_days"),
+        ("transfer", "archive_handover_days"),
+        ("transfer", "holiday_files"),
+        ("exports",),
+        ("verification",),
+        ("status_change", "term_ends"),
+    }
+)
+
+
+class ScopeError(ValueError):
+    """A ``[scope."<prefix>"]`` table that cannot apply."""
 
 
 def rules_path(federation_config: Path, province_code: str) -> Path:
     return federation_config.parent / "provinces" / f"{province_code}.toml"
 
 
-def load_province_rules(federation_config: Path, province_code: str) -> ProvinceRules:
-    """The rules of ``province_code``; the national defaults when it has no file.
+def load_province_rules(federation_config: Path, unit_code: str) -> ProvinceRules:
+    """The rules that apply to ``unit_code``: a province code gives the province's own rules,
+    a city, county or school code inside it those with every scope whose prefix starts the
+    code applied (Liangshan's for ``5134010001``, Sichuan's for ``5101040001``). The national
+    defaults when the province has no file.
 
     Read on every request that needs them (an operator's edit applies without a restart), but
     parsed once per version of the file: requests pay a ``stat``, not a TOML parse."""
+    province_code = unit_code[:2]
     path = rules_path(federation_config, province_code)
     try:
         version = path.stat().st_mtime_ns
     except FileNotFoundError:
-        return _parsed_rules(path, province_code, None)
-    return _parsed_rules(path, province_code, version)
+        return _resolved(path, province_code, None, ())
+    scopes = _parsed_file(path, province_code, version).scopes
+    applied = tuple(prefix for prefix in scopes if unit_code.startswith(prefix))
+    return _resolved(path, province_code, version, applied)
+
+
+def province_scopes(federation_config: Path, province_code: str) -> tuple[str, ...]:
+    """The prefixes the province's file scopes rules to (``("5134",)`` for Sichuan)."""
+    path = rules_path(federation_config, province_code)
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return ()
+    return tuple(_parsed_file(path, province_code, version).scopes)
+
+
+@dataclass(frozen=True)
+class _RulesFile:
+    base: dict[str, Any]
+    scopes: dict[str, dict[str, Any]]  # prefix -> its table, shortest prefix first
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_file(path: Path, province_code: str, version: int) -> _RulesFile:
+    """The rules file ``path`` as it was at ``version`` (its mtime), every scope checked."""
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    scopes = raw.pop("scope", {})
+    if not isinstance(scopes, dict):
+        raise ScopeError(f"{path}: [scope] must be a table of prefixes")
+    for prefix, table in scopes.items():
+        if not (prefix.isdigit() and 2 < len(prefix) < 10 and prefix.startswith(province_code)):
+            raise ScopeError(
+                f"{path}: scope {prefix!r} is no division code inside province {province_code}"
+            )
+        if not isinstance(table, dict):
+            raise ScopeError(f"{path}: scope {prefix!r} must be a table")
+        for key in PROVINCE_WIDE:
+            if _has(table, key):
+                raise ScopeError(
+                    f"{path}: scope {prefix!r} sets {'.'.join(key)}, which applies province-wide"
+                )
+    ordered = dict(sorted(scopes.items(), key=lambda item: len(item[0])))
+    parsed = _RulesFile(base=raw, scopes=ordered)
+    for prefix in ordered:  # a broken scope fails when the file is read, not on first use
+        _build(parsed, province_code, tuple(p for p in ordered if prefix.startswith(p)))
+    return parsed
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed_rules(path: Path, province_code: str, version: int | None) -> ProvinceRules:
-    """The rules file ``path`` as it was at ``version`` (its mtime; None: no file). Frozen
-    models, so one parsed copy is shared safely."""
+def _resolved(
+    path: Path, province_code: str, version: int | None, applied: tuple[str, ...]
+) -> ProvinceRules:
+    """The rules at ``version`` (None: no file) with the ``applied`` scopes. Frozen models,
+    so one parsed copy per scope is shared safely."""
     if version is None:
-        return ProvinceRules(code=province_code)
-    with path.open("rb") as handle:
-        return ProvinceRules.model_validate({"code": province_code, **tomllib.load(handle)})
+        return ProvinceRules(code=province_code, scope=province_code)
+    return _build(_parsed_file(path, province_code, version), province_code, applied)
+
+
+def _build(parsed: _RulesFile, province_code: str, applied: tuple[str, ...]) -> ProvinceRules:
+    merged: dict[str, Any] = dict(parsed.base)
+    for prefix in applied:
+        merged = _merge(merged, parsed.scopes[prefix])
+    scope = applied[-1] if applied else province_code
+    return ProvinceRules.model_validate({**merged, "code": province_code, "scope": scope})
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``; tables merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _has(table: dict[str, Any], key: tuple[str, ...]) -> bool:
+    node: Any = table
+    for part in key:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def load_workday_calendar(federation_config: Path, rules: ProvinceRules) -> WorkdayCalendar:
@@ -222,3 +359,25 @@ def load_workday_calendar(federation_config: Path, rules: ProvinceRules) -> Work
     for name in rules.transfer.holiday_files:
         years.update(json.loads((folder / name).read_text(encoding="utf-8")))
     return WorkdayCalendar.from_json(years)
+
+
+SENIOR_FIRST_YEAR = 10
+
+
+def registration_authority(
+    federation: Federation, federation_config: Path, school: School, grades: Iterable[int]
+) -> UnitRef:
+    """Who approves a registration batch of ``school`` with students in ``grades``: the
+    school's registry authority, but the city for a Yi-track senior school's first-year list
+    where the rules say so (一类模式高一年级新生名册…报州教育局…审核通过后方能注册学籍, LS 6)."""
+    if school.yi_track and school.stage == "senior" and SENIOR_FIRST_YEAR in set(grades):
+        rules = load_province_rules(federation_config, school.code)
+        if rules.yi_track.senior_list_by is not None and federation.city(school.city):
+            return school.city_unit
+    return school.authority_unit
+
+
+def yi_track_list_city(school: School) -> UnitRef | None:
+    """The city that may also decide (reject) a Yi-track senior school's registration
+    batches: its first-year list is approved there (LS 6). None for any other school."""
+    return school.city_unit if school.yi_track and school.stage == "senior" else None

@@ -82,13 +82,14 @@ class ApprovalDesk:
     def policy(self, kind: TaskKind | str) -> KindPolicy:
         return self.policies.get(TaskKind(kind), _NO_POLICY)
 
-    def unit(self, code: str) -> UnitRef:
-        """The hosted unit with this code (of the service's tier)."""
-        return UnitRef(tier=self.runtime.tier, code=code)
+    def unit(self, code: str, tier: Tier | None = None) -> UnitRef:
+        """The hosted unit with this code (of the service's tier, or ``tier``: a city)."""
+        return UnitRef(tier=tier or self.runtime.tier, code=code)
 
     def hosts(self, unit: UnitRef) -> bool:
-        """Whether this instance hosts ``unit`` (its tasks are decided here)."""
-        return unit.tier == self.runtime.tier and self.runtime.hosts(unit.code)
+        """Whether this instance hosts ``unit`` (its tasks are decided here): a unit of its
+        tier, or a city a province instance hosts (decision 0034)."""
+        return self.runtime.hosts_unit(unit)
 
     def keeps(self, unit: UnitRef) -> bool:
         """Whether ``unit``'s tasks are kept and decided here: a hosted unit's, or on a desk
@@ -98,13 +99,14 @@ class ApprovalDesk:
     def school(self, code: str) -> School | None:
         return self.runtime.federation.school(code)
 
-    def rules(self, province: str) -> ProvinceRules:
-        """A province's rules, read on every use so that editing the file changes policy."""
-        return load_province_rules(self.runtime.settings.federation_config, province)
+    def rules(self, unit_code: str) -> ProvinceRules:
+        """The province rules that apply to a unit (a school: its prefecture's scope too,
+        decision 0034), read on every use so that editing the file changes policy."""
+        return load_province_rules(self.runtime.settings.federation_config, unit_code)
 
     def auto_approves(self, school: School) -> bool:
         """Whether the school's province approves clean registration batches automatically."""
-        return self.rules(school.province).registration.auto_approve
+        return self.rules(school.code).registration.auto_approve
 
     def now(self) -> datetime:
         return self.runtime.clock.now()

@@ -56,6 +56,10 @@ class TaskKind(StrEnum):
     # 导出审批 (N2013 art. 25; N2025 art. 24): an export request, decided by the approving
     # unit on the service that holds the data (decision 0011), where the task is kept
     EXPORT_APPROVAL = "export_approval"
+    # 备案审核 (LS 2(二)5, LS 6): what national files with a school's city — a graduating-year
+    # suspension, a Yi-track school's starting-grade roster; the officer marks it reviewed
+    # (approve) or sends it back (reject, with the reason); nothing else waits on it
+    FILING = "filing"
 
 
 TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})

@@ -45,7 +45,7 @@ from shared.messaging.authorization import require_source
 from shared.messaging.envelope import current_trace_context
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext
-from shared.rules import ProvinceRules, load_workday_calendar
+from shared.rules import ProvinceRules, load_workday_calendar, registration_authority
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,23 @@ def governed_school(desk: ApprovalDesk, unit: UnitRef, school_code: str) -> Scho
 async def receive_batch(
     desk: ApprovalDesk, ctx: HandlerContext, batch: RegistrationBatchSubmitted
 ) -> None:
-    """Open a task for a registration batch, or approve it at once where the rules allow."""
-    school = submitted_by_school(desk, ctx, batch.school_code, "its registration batch")
+    """Open a task for a registration batch, or approve it at once where the rules allow. A
+    Yi-track senior school's first-year list comes to its city, which approves it before
+    registration (LS 6; :func:`shared.rules.registration_authority`)."""
+    grades = [item.basic.grade for item in batch.items]
+    school = desk.school(batch.school_code)
+    if school is not None and ctx.unit != school.authority_unit:
+        require_source(ctx, UnitRef(tier=Tier.SCHOOL, code=school.code), "its registration batch")
+        expected = registration_authority(
+            desk.runtime.federation, desk.runtime.settings.federation_config, school, grades
+        )
+        if expected != ctx.unit:
+            raise PermanentMessageError(
+                f"school {school.code} is not governed by {ctx.unit} (its registry authority"
+                f" is {school.authority_unit})"
+            )
+    else:
+        school = submitted_by_school(desk, ctx, batch.school_code, "its registration batch")
     _require_distinct(batch)
     tasks = desk.tasks(ctx.session)
     kind, subject = TaskKind.REGISTRATION_BATCH, batch.batch_id
@@ -159,7 +174,7 @@ async def receive_status_change(
         log.info("status change %s already has a task at %s; ignored", subject, ctx.unit)
         return
     federation = desk.runtime.federation
-    rules = desk.rules(school.province)
+    rules = desk.rules(school.code)
     findings = check_status_change(
         change.facts.change,
         change.facts.effective_on,

@@ -8,9 +8,17 @@ its tasks of a closed transfer from its own ``transfer.closed`` handler
 
 from __future__ import annotations
 
-from components.approval_desk import duplicates, graduation, intake, transfers, verification
+from components.approval_desk import (
+    duplicates,
+    filing,
+    graduation,
+    intake,
+    transfers,
+    verification,
+)
 from components.approval_desk.desk import ApprovalDesk
 from shared.contracts.duplicates import DuplicateApprovalRequested
+from shared.contracts.filing import FilingSubmitted
 from shared.contracts.graduation import GraduationBatchSubmitted
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
 from shared.contracts.status import StatusChangeSubmitted
@@ -74,6 +82,11 @@ def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
     handlers.register(GraduationBatchSubmitted, on_graduation_submitted)
     handlers.register(VerificationFindings, on_verification_findings)
     handlers.register(DuplicateApprovalRequested, on_duplicate_requested)
+
+    async def on_filing(ctx: HandlerContext, filed: FilingSubmitted) -> None:
+        await filing.receive_filing(desk, ctx, filed)
+
+    handlers.register(FilingSubmitted, on_filing)
 
 
 def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:

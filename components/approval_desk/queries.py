@@ -137,6 +137,7 @@ async def read_task(
         status_change=schemas.status_change(row),
         graduation=schemas.graduation(row),
         verification=schemas.verification(row),
+        filing=schemas.filing(row),
         duplicate=schemas.duplicate(row),
         export=schemas.export(row),
     )

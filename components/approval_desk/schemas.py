@@ -158,6 +158,17 @@ class VerificationTaskRead(BaseModel):
     )
 
 
+class FilingTaskRead(BaseModel):
+    """What a school's change or roster files with its city (备案, LS 2(二)5, LS 6)."""
+
+    filing: str = Field(description="graduating_suspension | yi_track_roster")
+    subject_id: uuid.UUID = Field(description="the status change or registration batch")
+    student_numbers: list[str]
+    grade: int
+    effective_on: date
+    article: str
+
+
 class DuplicateTaskRead(BaseModel):
     """A duplicate admission to resolve in favour of the school the student attends."""
 
@@ -193,6 +204,7 @@ class TaskRead(TaskSummary):
     verification: VerificationTaskRead | None = None
     duplicate: DuplicateTaskRead | None = None
     export: ExportTaskRead | None = None
+    filing: FilingTaskRead | None = None
 
 
 class TaskPage(BaseModel):
@@ -348,6 +360,12 @@ def verification(row: Any) -> VerificationTaskRead | None:
     if row.kind != TaskKind.VERIFICATION_FINDINGS:
         return None
     return VerificationTaskRead.model_validate(row.details)
+
+
+def filing(row: Any) -> FilingTaskRead | None:
+    if row.kind != TaskKind.FILING:
+        return None
+    return FilingTaskRead.model_validate(row.details)
 
 
 def duplicate(row: Any) -> DuplicateTaskRead | None:

@@ -63,7 +63,8 @@ def party_of(role: PartyRole, from_school: School, to_school: School) -> UnitRef
 
 
 def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
-    """Who may intervene for a late party: a school's authority, a county's province.
+    """Who may intervene for a late party: a school's authority, a county's or a city's
+    province (a county's late step escalates to the province, not to its city).
 
     A province's superior is national, which intervenes itself (None here).
     """
@@ -73,6 +74,9 @@ def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
     if party.tier == Tier.COUNTY:
         county = federation.county(party.code)
         return UnitRef(tier=Tier.PROVINCE, code=county.province) if county else None
+    if party.tier == Tier.CITY:  # a city-run school's authority (decision 0034)
+        city = federation.city(party.code)
+        return UnitRef(tier=Tier.PROVINCE, code=city.province) if city else None
     return None
 
 

@@ -83,6 +83,9 @@ class Directory:
         if ref.tier is Tier.COUNTY:
             county = self.federation.county(ref.code)
             return county.name if county else ref.code
+        if ref.tier is Tier.CITY:
+            city = self.federation.city(ref.code)
+            return city.name if city else ref.code
         if ref.tier is Tier.PROVINCE:
             for province in self.federation.provinces:
                 if province.code == ref.code:

@@ -6,8 +6,8 @@ from components.approval_desk import http as desk_http
 from components.approval_desk import messages as desk_messages
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.metrics import register_task_gauge
-from services.county import http
-from services.county.tables import desk_tables
+from services.county import http, transfer_reports
+from services.county.tables import desk_tables, transfer_term_report
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -22,10 +22,16 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime = build_runtime(Tier.COUNTY, settings, handlers)
     desk = ApprovalDesk(runtime, desk_tables)  # the county adds no policy of its own
     desk_messages.register(handlers, desk)
+    transfer_reports.register(handlers, runtime, transfer_term_report)
     register_task_gauge(desk)
     return create_app(
         runtime,
-        [diagnostics.router, http.build_router(desk), desk_http.task_router(desk)],
+        [
+            diagnostics.router,
+            http.build_router(desk),
+            desk_http.task_router(desk),
+            transfer_reports.build_router(runtime, transfer_term_report),
+        ],
         title="Xueji county service",
         description="County tier of the Xueji student registry: the registry authority "
         "(学籍主管部门) of the schools it governs — registrations, key-field changes, and its "

@@ -1,8 +1,10 @@
-"""Tables of the county service's own database: its approval desk's (``desk_task``…)."""
+"""Tables of the county service's own database: its approval desk's (``desk_task``…) and the
+term transfer reports of the province-direct and city-run schools in it (N2013 art. 18)."""
 
 from sqlalchemy.orm import DeclarativeBase
 
 from components.approval_desk.tables import define_desk_tables
+from services.county.transfer_reports import define_report_table
 
 
 class Base(DeclarativeBase):
@@ -13,3 +15,6 @@ metadata = Base.metadata
 
 # The county is the registry authority (学籍主管部门) of most schools: its desk's tasks.
 desk_tables = define_desk_tables(metadata)
+
+# N2013 art. 18: one row per (county, term, school), replaced by a re-sent report
+transfer_term_report = define_report_table(metadata)

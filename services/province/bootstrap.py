@@ -44,6 +44,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         [
             diagnostics.router,
             http.build_router(desk),
+            http.build_city_router(desk),
             http.build_school_router(runtime),
             build_discipline_router(runtime),
             build_promotion_router(runtime),

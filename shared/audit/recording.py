@@ -47,7 +47,12 @@ from shared.runtime.errors import DomainError
 log = logging.getLogger(__name__)
 
 PURPOSE_HEADER = "X-Xueji-Purpose"
-UNIT_PARAMETERS = {"school_code": "school", "county_code": "county", "province_code": "province"}
+UNIT_PARAMETERS = {
+    "school_code": "school",
+    "county_code": "county",
+    "city_code": "city",
+    "province_code": "province",
+}
 ANONYMOUS = "anonymous"
 
 

@@ -5,11 +5,13 @@ Importing this package registers every contract with the envelope registry.
 
 from shared.contracts import audit as audit
 from shared.contracts import duplicates as duplicates
+from shared.contracts import filing as filing
 from shared.contracts import graduation as graduation
 from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
 from shared.contracts import status as status
 from shared.contracts import transfer as transfer
+from shared.contracts import transfer_report as transfer_report
 from shared.contracts import verification as verification
 
 __all__ = [

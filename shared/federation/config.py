@@ -3,6 +3,12 @@
 The file is data, not code (``config/federation.toml``): adding a county or moving schools to
 another instance is an edit there. Every service loads it at start-up to know which units it
 hosts and who is whose registry authority (学籍主管部门).
+
+A city / prefecture (市、州, N2013 art. 3; N2025 art. 23's five levels) is a unit of its own
+(``city:5134``) but no service of its own: the province instance of its province hosts it
+(``cities = [...]`` of that ``[[instance]]``) and its approval desk serves it (decision 0034).
+It is the registry authority of the schools it runs (``authority = "city"``) and a filing level
+(备案) above its counties' schools. Its code is the first four digits of its counties' codes.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ NATIONAL_CODE = "CN"
 class Tier(StrEnum):
     NATIONAL = "national"
     PROVINCE = "province"
+    CITY = "city"  # a prefecture-level unit, hosted by its province's instance (decision 0034)
     COUNTY = "county"
     SCHOOL = "school"
 
@@ -54,10 +61,23 @@ class Province(_Frozen):
     name: str
 
 
+class City(_Frozen):
+    """A city / prefecture (地级市、自治州): ``5134`` 凉山彝族自治州."""
+
+    code: str = Field(pattern=r"^[1-8][0-9]{3}$")
+    name: str
+    province: str
+
+
 class County(_Frozen):
     code: str = Field(pattern=r"^[1-8][0-9]{5}$")
     name: str
     province: str
+
+    @property
+    def city_code(self) -> str:
+        """The code its city would have (GB/T 2260: the first four digits)."""
+        return self.code[:4]
 
 
 class School(_Frozen):
@@ -65,18 +85,38 @@ class School(_Frozen):
     name: str
     county: str
     stage: Literal["primary", "junior", "senior", "nine_year", "special"] = "primary"
-    authority: Literal["county", "province"] = "county"
+    authority: Literal["county", "city", "province"] = "county"
+    # 一类模式 (LS part 6): a Yi-language-track school; ``yi_track_classes`` names the track's
+    # classes in a school that runs both (a class attribute).
+    yi_track: bool = False
+    yi_track_classes: tuple[str, ...] = ()
 
     @property
     def province(self) -> str:
         return self.county[:2]
 
     @property
+    def city(self) -> str:
+        """The code of the school's city / prefecture (the unit exists where configured)."""
+        return self.county[:4]
+
+    @property
     def authority_unit(self) -> UnitRef:
-        """The school's registry authority: its county, or its province if province-direct."""
+        """The school's registry authority: its county, or its city or province if it runs
+        the school (N2013 art. 3)."""
         if self.authority == "province":
             return UnitRef(tier=Tier.PROVINCE, code=self.province)
+        if self.authority == "city":
+            return UnitRef(tier=Tier.CITY, code=self.city)
         return UnitRef(tier=Tier.COUNTY, code=self.county)
+
+    @property
+    def city_unit(self) -> UnitRef:
+        return UnitRef(tier=Tier.CITY, code=self.city)
+
+    def in_yi_track(self, class_name: str | None = None) -> bool:
+        """Whether the school, or the class ``class_name`` in it, is in the Yi-language track."""
+        return self.yi_track or (class_name is not None and class_name in self.yi_track_classes)
 
 
 class Instance(_Frozen):
@@ -85,6 +125,15 @@ class Instance(_Frozen):
     port: int = Field(ge=1, le=65535)
     host: str = "127.0.0.1"
     units: tuple[str, ...] = Field(min_length=1)
+    # cities / prefectures a province instance hosts beside its provinces (decision 0034)
+    cities: tuple[str, ...] = ()
+
+    @property
+    def hosted(self) -> tuple[UnitRef, ...]:
+        """Every unit the instance hosts: its tier's, then its cities."""
+        return tuple(UnitRef(tier=self.tier, code=code) for code in self.units) + tuple(
+            UnitRef(tier=Tier.CITY, code=code) for code in self.cities
+        )
 
 
 class BrokerSettings(_Frozen):
@@ -103,6 +152,7 @@ class Federation(_Frozen):
     broker: BrokerSettings = BrokerSettings()
     console: ConsoleEndpoint = ConsoleEndpoint()
     provinces: tuple[Province, ...] = Field(default=(), alias="province")
+    cities: tuple[City, ...] = Field(default=(), alias="city")
     counties: tuple[County, ...] = Field(default=(), alias="county")
     schools: tuple[School, ...] = Field(default=(), alias="school")
     instances: tuple[Instance, ...] = Field(default=(), alias="instance")
@@ -114,23 +164,37 @@ class Federation(_Frozen):
         for county in self.counties:
             if county.province not in provinces or not county.code.startswith(county.province):
                 raise ValueError(f"county {county.code} names unknown province {county.province}")
+        cities = {c.code: c for c in self.cities}
+        for city in self.cities:
+            if city.province not in provinces or not city.code.startswith(city.province):
+                raise ValueError(f"city {city.code} names unknown province {city.province}")
         for school in self.schools:
             if school.county not in counties:
                 raise ValueError(f"school {school.code} names unknown county {school.county}")
+            if school.authority == "city" and school.city not in cities:
+                raise ValueError(f"school {school.code} is city-run, but no city {school.city}")
+            if school.yi_track_classes and school.yi_track:
+                raise ValueError(f"school {school.code}: a Yi-track school names no classes")
         known = {
             Tier.NATIONAL: {NATIONAL_CODE},
             Tier.PROVINCE: provinces,
+            Tier.CITY: set(cities),
             Tier.COUNTY: set(counties),
             Tier.SCHOOL: {s.code for s in self.schools},
         }
         hosted: dict[UnitRef, str] = {}
         for instance in self.instances:
-            for code in instance.units:
-                if code not in known[instance.tier]:
+            if instance.cities and instance.tier != Tier.PROVINCE:
+                raise ValueError(f"instance {instance.name}: only a province instance hosts cities")
+            for unit in instance.hosted:
+                if unit.code not in known[unit.tier]:
                     raise ValueError(
-                        f"instance {instance.name} hosts unknown {instance.tier} {code}"
+                        f"instance {instance.name} hosts unknown {unit.tier} {unit.code}"
                     )
-                unit = UnitRef(tier=instance.tier, code=code)
+                if unit.tier == Tier.CITY and cities[unit.code].province not in instance.units:
+                    raise ValueError(
+                        f"instance {instance.name} hosts city {unit.code} but not its province"
+                    )
                 if unit in hosted:
                     raise ValueError(f"{unit} is hosted by both {hosted[unit]} and {instance.name}")
                 hosted[unit] = instance.name
@@ -143,6 +207,17 @@ class Federation(_Frozen):
     @cached_property
     def _counties(self) -> dict[str, County]:
         return {c.code: c for c in self.counties}
+
+    @cached_property
+    def _cities(self) -> dict[str, City]:
+        return {c.code: c for c in self.cities}
+
+    def city(self, code: str) -> City | None:
+        return self._cities.get(code)
+
+    def city_of(self, unit_code: str) -> City | None:
+        """The configured city a county or school code lies in, if any."""
+        return self._cities.get(unit_code[:4]) if len(unit_code) > 4 else None
 
     def school(self, code: str) -> School | None:
         return self._schools.get(code)
@@ -158,7 +233,7 @@ class Federation(_Frozen):
 
     def instance_hosting(self, unit: UnitRef) -> Instance | None:
         for instance in self.instances:
-            if instance.tier == unit.tier and unit.code in instance.units:
+            if unit in instance.hosted:
                 return instance
         return None
 

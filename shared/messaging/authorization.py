@@ -72,13 +72,21 @@ def require_source(ctx: HandlerContext, expected: UnitRef, what: str) -> None:
         raise refuse(ctx, f"only {expected} may send {what}")
 
 
-def require_decider(ctx: HandlerContext, school: School, *, rejection: bool, what: str) -> None:
+def require_decider(
+    ctx: HandlerContext,
+    school: School,
+    *,
+    rejection: bool,
+    what: str,
+    also: UnitRef | None = None,
+) -> None:
     """A decision about ``school``'s submission: national's, or a rejection by the school's own
-    registry authority (an authority never issues, applies or approves in national's place)."""
+    registry authority (an authority never issues, applies or approves in national's place) or
+    by ``also`` (a Yi-track senior school's city, for its registration batches: LS 6)."""
     source = ctx.envelope.source
     if source == NATIONAL:
         return
-    if source != school.authority_unit:
+    if source != school.authority_unit and (also is None or source != also):
         raise refuse(
             ctx,
             f"{what}: not the registry authority of school {school.code} "

@@ -93,11 +93,19 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
         [re.escape(x) for x in (EVENTS_EXCHANGE, RETRY_EXCHANGE, DEAD_EXCHANGE, REVOCATIONS)]
     )
     codes = _any([re.escape(code) for code in instance.units])
+    # what its tier may send, and what its cities may (a province instance's, decision 0034)
+    targets = addressable(instance.tier, contracts)
+    if instance.cities:
+        for target, types in addressable(Tier.CITY, contracts).items():
+            targets[target] = sorted(set(targets.get(target, [])) | set(types))
     sendable = [
         rf"{target}\.[^.]+\.{_any([re.escape(t) for t in types])}"
-        for target, types in addressable(instance.tier, contracts).items()
+        for target, types in sorted(targets.items())
     ]
-    sendable.append(rf"{instance.tier}\.{codes}\..+")  # its own units, anything
+    own_keys = [rf"{instance.tier}\.{codes}"]
+    if instance.cities:
+        own_keys.append(rf"{Tier.CITY}\.{_any([re.escape(c) for c in instance.cities])}")
+    sendable.append(rf"{_any(own_keys)}\..+")  # its own units, anything
     prefix = re.escape(instance.name)
     return BrokerGrant(
         user=broker_user(instance.name),
@@ -108,7 +116,7 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
             TopicGrant(
                 EVENTS_EXCHANGE,
                 write=f"^{_any(sendable)}$",
-                read=rf"^{instance.tier}\.{codes}\.#$",
+                read=rf"^{_any(own_keys)}\.#$",
             ),
             TopicGrant(RETRY_EXCHANGE, write=rf"^{prefix}\.", read=rf"^{prefix}\."),
             TopicGrant(DEAD_EXCHANGE, write=f"^{own}$", read=f"^{own}$"),

@@ -86,13 +86,15 @@ def trust_entry(
     expires: date | None = None,
 ) -> str:
     units = ", ".join(f'"{code}"' for code in instance.units)
+    cities = ", ".join(f'"{code}"' for code in instance.cities)
     return (
         "[[key]]\n"
         f'id = "{key_id or instance.name}"\n'
         f'instance = "{instance.name}"\n'
         f'tier = "{instance.tier.value}"\n'
         f"units = [{units}]\n"
-        f'public_key = "{public_key_text(public_key)}"\n'
+        + (f"cities = [{cities}]\n" if instance.cities else "")
+        + f'public_key = "{public_key_text(public_key)}"\n'
         + (f"expires = {expires.isoformat()}\n" if expires is not None else "")
     )
 
@@ -120,6 +122,7 @@ def load_trust_file(path: Path) -> TrustStore:
                     instance=str(entry["instance"]),
                     tier=Tier(entry["tier"]),
                     units=frozenset(str(u) for u in entry["units"]),
+                    cities=frozenset(str(c) for c in entry.get("cities", ())),
                     public_key=Ed25519PublicKey.from_public_bytes(raw),
                     expires=_expiry(entry.get("expires")),
                 )
@@ -171,6 +174,7 @@ def development_keys(federation: Federation, instance: str) -> tuple[Signer, Tru
             instance=i.name,
             tier=i.tier,
             units=frozenset(i.units),
+            cities=frozenset(i.cities),
             public_key=_development_key(i.name).public_key(),
         )
         for i in federation.instances

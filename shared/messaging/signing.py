@@ -100,9 +100,18 @@ class TrustedKey:
     # deadline the operator sets, watched by the XuejiSigningKeyNearExpiry alert through
     # ``xueji_signing_key_expiry_timestamp_seconds``; verification does not depend on it.
     expires: datetime | None = None
+    cities: frozenset[str] = frozenset()  # a province instance's cities (decision 0034)
 
     def speaks_for(self, unit: UnitRef) -> bool:
+        if unit.tier == Tier.CITY and unit.code in self.cities:
+            return True
         return unit.tier == self.tier and unit.code in self.units
+
+    @property
+    def hosted(self) -> frozenset[UnitRef]:
+        return frozenset(UnitRef(tier=self.tier, code=code) for code in self.units) | frozenset(
+            UnitRef(tier=Tier.CITY, code=code) for code in self.cities
+        )
 
 
 class TrustStore:

@@ -141,10 +141,15 @@ class ServiceRuntime:
 
     @property
     def units(self) -> Sequence[UnitRef]:
-        return [UnitRef(tier=self.tier, code=code) for code in self.instance.units]
+        """Every unit hosted here: the instance's tier's, and a province's cities (0034)."""
+        return list(self.instance.hosted)
 
     def hosts(self, code: str) -> bool:
+        """Whether a unit of the instance's own tier with this code is hosted here."""
         return code in self.instance.units
+
+    def hosts_unit(self, unit: UnitRef) -> bool:
+        return unit in self.instance.hosted
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)

@@ -47,6 +47,7 @@ def _known(config: Path, unit: UnitRef) -> bool:
     return {
         Tier.NATIONAL: unit.code == NATIONAL_CODE,
         Tier.PROVINCE: unit.code in {p.code for p in federation.provinces},
+        Tier.CITY: federation.city(unit.code) is not None,
         Tier.COUNTY: federation.county(unit.code) is not None,
         Tier.SCHOOL: federation.school(unit.code) is not None,
     }[unit.tier]

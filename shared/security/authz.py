@@ -151,6 +151,11 @@ def units_above(federation: Federation, unit: UnitRef) -> tuple[UnitRef, ...]:
         if county is None:
             return ()
         return (UnitRef(tier=Tier.PROVINCE, code=county.province), NATIONAL)
+    if unit.tier == Tier.CITY:
+        city = federation.city(unit.code)
+        if city is None:
+            return ()
+        return (UnitRef(tier=Tier.PROVINCE, code=city.province), NATIONAL)
     if unit.tier == Tier.PROVINCE:
         return (NATIONAL,)
     return ()

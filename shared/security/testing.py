@@ -89,7 +89,7 @@ def login(base_url: str, username: str, password: str) -> str:
     return token
 
 
-_PATH_UNITS = {"schools": "school", "counties": "county", "provinces": "province"}
+_PATH_UNITS = {"schools": "school", "counties": "county", "cities": "city", "provinces": "province"}
 
 
 def unit_of_request(request: httpx.Request) -> str | None:

@@ -80,7 +80,7 @@ class TokenKeys:
                     key_id=key.key_id,
                     instance=key.instance,
                     public_key=key.public_key,
-                    units=frozenset(UnitRef(tier=key.tier, code=code) for code in key.units),
+                    units=key.hosted,
                 )
                 for key in trust
             ]

@@ -80,7 +80,7 @@ async def open_task(
     fed: Federation, tier: str, unit: str, school: str, kind: str
 ) -> dict[str, Any]:
     """Wait for the authority's open task of ``kind`` from ``school`` and return it."""
-    plural = {"county": "counties", "province": "provinces"}[tier]
+    plural = {"county": "counties", "city": "cities", "province": "provinces"}[tier]
     found: list[dict[str, Any]] = []
 
     async def appeared() -> bool:

@@ -67,7 +67,7 @@ async def test_an_extension_beyond_the_limit_is_refused(fed: Federation) -> None
     assert extended["outcome"]["suspended_until"] == "2028-09-01"
     again = await change(fed, kid, "extend_suspension", officer=False)
     assert (again["status"], again["rule"]) == ("rejected", "suspension_extension_limit")
-    assert "四川省 rules" in again["article"] and "LS 2(二)4" in again["article"]
+    assert "凉山州 rules" in again["article"] and "LS 2(二)4" in again["article"]
     assert (await roster(fed, kid))["status"] == "suspended"
 
 

@@ -59,12 +59,16 @@ INSTANCES = {"national": "national", "province": "province-41", "county": "count
 OWN = {
     Tier.SCHOOL: UnitRef(tier=Tier.SCHOOL, code="4101020001"),
     Tier.COUNTY: UnitRef(tier=Tier.COUNTY, code="410102"),
+    # a city's routes are on its province's instance (51's: another instance than 41's, which
+    # answers unit_not_served; tests/services/province/test_city_desk.py covers the hosted one)
+    Tier.CITY: UnitRef(tier=Tier.CITY, code="5134"),
     Tier.PROVINCE: UnitRef(tier=Tier.PROVINCE, code="41"),
     Tier.NATIONAL: NATIONAL,
 }
 FOREIGN = {
     Tier.SCHOOL: UnitRef(tier=Tier.SCHOOL, code="4101020002"),  # same county, same instance
     Tier.COUNTY: UnitRef(tier=Tier.COUNTY, code="410105"),  # same province, same instance
+    Tier.CITY: UnitRef(tier=Tier.CITY, code="4101"),  # a city the federation does not have
     Tier.PROVINCE: UnitRef(tier=Tier.PROVINCE, code="33"),
     Tier.NATIONAL: UnitRef(tier=Tier.PROVINCE, code="41"),  # only one national: a unit below
 }

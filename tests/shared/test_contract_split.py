@@ -56,6 +56,9 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
         "registered_at",
         "updated_at",
         "active_transfer_id",  # the transfer holding the student, if any
+        # which track the registration is in (一类模式, LS 6), like its school and grade: the
+        # registry refuses a transfer into the track from outside it (decision 0034)
+        "yi_track",
     },
     "registry_superseded_number": {"student_number", "entry_id", "superseded_at"},
     "registry_temporary_serial": {"division_code", "birth_date", "serial", "entry_id"},

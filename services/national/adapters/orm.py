@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,6 +73,10 @@ class RegistryEntry(Base):
     # (``... WHERE active_transfer_id IS NULL``), released when the transfer ends. No foreign
     # key: ``transfer`` refers to this table already, and the claim precedes the insert.
     active_transfer_id: Mapped[str | None] = mapped_column(String(36))
+    # 一类模式 (LS part 6): a student of Liangshan's Yi-language track, set when registered at
+    # a Yi-track school; a transfer into the track from outside it is refused. Not indexed
+    # (read with the entry only).
+    yi_track: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         # Exact rule: one document, one entry; also looked up by ``id_number IN (...)``.
@@ -213,6 +218,8 @@ class TransferRecord(Base):
     __table_args__ = (
         # A student's transfers, newest first.
         Index("ix_transfer_student", "student_number", "created_at"),
+        # A term's completed transfers (N2013 art. 18's term reports), by completion time.
+        Index("ix_transfer_completed", "completed_at"),
     )
 
 

@@ -3,11 +3,12 @@ high-school repeat cap and the suspension sweep."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.national.adapters.orm import RegistryEntry, StatusChangeRecord, Suspension
@@ -16,6 +17,22 @@ APPLIED = "applied"
 # Whom a grade's size counts for the repeat cap: students holding the school's registration
 # in that grade and attending or about to (suspended students come back to it).
 _IN_GRADE = ("enrolled", "suspended")
+
+
+@dataclass(frozen=True)
+class LapseCoverage:
+    """The schools a rule covers, by code prefix: a province (``51``) or a prefecture's scope
+    (``5134``, decision 0034), less the scopes below that turn it off."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def clause(self) -> ColumnElement[bool]:
+        covered = or_(*(Suspension.school_code.startswith(p) for p in self.include))
+        if not self.exclude:
+            return covered
+        turned_off = or_(*(Suspension.school_code.startswith(p) for p in self.exclude))
+        return and_(covered, not_(turned_off))
 
 
 class StatusRepository:
@@ -65,25 +82,25 @@ class StatusRepository:
     async def end_suspension(self, entry_id: str) -> None:
         await self.session.execute(delete(Suspension).where(Suspension.entry_id == entry_id))
 
-    async def lapsed(self, as_of: date, provinces: Sequence[str], limit: int) -> list[Any]:
-        """Suspensions over before ``as_of`` in ``provinces``, with their students (oldest
-        first, at most ``limit``): read through the index on ``until``."""
-        if not provinces:
+    async def lapsed(self, as_of: date, where: LapseCoverage, limit: int) -> list[Any]:
+        """Suspensions over before ``as_of`` at schools ``where`` covers, with their students
+        (oldest first, at most ``limit``): read through the index on ``until``."""
+        if not where.include:
             return []
         rows = await self.session.execute(
             select(Suspension, RegistryEntry)
             .join(RegistryEntry, RegistryEntry.entry_id == Suspension.entry_id)
-            .where(Suspension.until < as_of, Suspension.province_code.in_(provinces))
+            .where(Suspension.until < as_of, where.clause())
             .order_by(Suspension.until, Suspension.entry_id)
             .limit(limit)
         )
         return list(rows.all())
 
-    async def count_lapsed(self, as_of: date, excluding: Sequence[str]) -> int:
+    async def count_lapsed(self, as_of: date, excluding: LapseCoverage) -> int:
         """Suspensions over before ``as_of`` outside ``excluding`` (left to their schools)."""
         query = select(func.count()).select_from(Suspension).where(Suspension.until < as_of)
-        if excluding:
-            query = query.where(Suspension.province_code.not_in(excluding))
+        if excluding.include:
+            query = query.where(not_(excluding.clause()))
         return int((await self.session.execute(query)).scalar_one())
 
     # -- the high-school repeat cap (LS 2(三)) -----------------------------------------------

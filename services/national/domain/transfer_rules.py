@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from services.national.domain import yi_track
+
 ENROLLED = "enrolled"
 SUSPENDED = "suspended"
 
@@ -43,6 +45,7 @@ RULE_GRADUATING_YEAR = "graduating_year"
 RULE_TRANSFER_WINDOW = "transfer_window"
 RULE_MISSING_PROOFS = "missing_proofs"
 RULE_IN_PROGRESS = "transfer_in_progress"
+RULE_YI_TRACK_CLOSED = yi_track.RULE_CLOSED
 
 # The last year of each school stage (years of schooling); a special school has none.
 GRADUATING_GRADE: Mapping[str, int] = {"primary": 6, "junior": 9, "nine_year": 9, "senior": 12}
@@ -75,8 +78,10 @@ CITATIONS: Mapping[str, Citation] = {
         },
     ),
     "33": Citation("Zhejiang", "ZJ art. 13"),
-    "51": Citation(
-        "Sichuan",
+    # Sichuan's own rules are not among the seeds; Liangshan's apply in its scope only
+    "51": Citation("Sichuan", "N2013 art. 14"),
+    "5134": Citation(
+        "Liangshan",
         "LS 2(一)",
         {
             RULE_SUSPENDED: "LS 2(一)6(4)",
@@ -88,7 +93,8 @@ CITATIONS: Mapping[str, Citation] = {
 
 
 def citation_of(code: str, name: str = "") -> Citation:
-    """The citation of a province; one without its own text cites the national measures."""
+    """The citation of a province or of a prefecture's scope (``5134``); one without its own
+    text cites the national measures."""
     return CITATIONS.get(code) or Citation(name or f"province {code}", "N2013 art. 14")
 
 
@@ -123,6 +129,7 @@ class ProvincePolicy:
     refuse_graduating_year: bool = False
     windows: tuple[Window, ...] = ()
     cross_province_required_proofs: tuple[str, ...] = ()
+    yi_track_closed: bool = False  # LS 6: no transfer into the Yi track from outside it
 
     def cite(self, rule: str) -> str:
         return self.citation.cite(rule)
@@ -135,6 +142,7 @@ class TransferRequest:
     grade: int
     requested_on: date  # the receiving school's date
     proof_kinds: frozenset[str] = frozenset()
+    into_yi_track: bool = False  # the receiving school or class is in the Yi track (LS 6)
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,7 @@ class Registration:
     status: str
     grade: int
     active_transfer_id: str | None = None
+    yi_track: bool = False  # a student of the Yi-language track (LS 6)
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,7 @@ def refusal(
         or _status(registration, sides.sending)
         or _grade_change(request, registration, sides.receiving)
         or _graduating_year(registration, sides)
+        or _yi_track(request, registration, sides.receiving)
         or _window(request.requested_on, sides)
         or _missing_proofs(request, sides)
         or _in_progress(registration)
@@ -245,6 +255,19 @@ def _graduating_year(registration: Registration | None, sides: Sides) -> Refusal
         f"{sides.sending.cite(RULE_GRADUATING_YEAR)}: no transfer in the graduating year "
         f"(grade {last} at a {sides.sending_stage.replace('_', '-')} school)",
     )
+
+
+def _yi_track(
+    request: TransferRequest, registration: Registration | None, receiving: ProvincePolicy
+) -> Refusal | None:
+    if registration is None:
+        return None
+    found = yi_track.transfer_refusal(
+        closed_to_transfers=receiving.yi_track_closed,
+        student_in_track=registration.yi_track,
+        into_track=request.into_yi_track,
+    )
+    return Refusal(found.rule, found.reason) if found else None
 
 
 def _window(day: date, sides: Sides) -> Refusal | None:

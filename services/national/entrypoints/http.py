@@ -24,7 +24,7 @@ from services.national.entrypoints.schemas import (
     SupersededRead,
 )
 from services.national.service_layer import registry, reviews
-from services.national.service_layer.ports import division_of
+from services.national.service_layer.ports import division_of, in_yi_track
 from shared.audit.recording import annotate, audited
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier, UnitRef
@@ -164,6 +164,7 @@ async def decide_review(
         reason=body.reason,
         division_of=partial(division_of, runtime.federation),
         now=datetime.now(UTC),
+        in_yi_track=partial(in_yi_track, runtime.federation),
     )
     review, matched = await reviews.decide_review(uow, review_id, decision)
     return ReviewRead.of(review, matched)

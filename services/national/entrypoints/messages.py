@@ -18,7 +18,7 @@ from services.national.entrypoints.transfer_messages import register_transfers
 from services.national.service_layer.duplicates import record_decision, request_resolution
 from services.national.service_layer.graduation import apply_graduation
 from services.national.service_layer.key_fields import decide_key_field_change
-from services.national.service_layer.ports import division_of
+from services.national.service_layer.ports import division_of, in_yi_track
 from services.national.service_layer.registration import (
     BatchContext,
     MalformedBatch,
@@ -36,19 +36,35 @@ from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
+from shared.rules import registration_authority
 
 
 def register(handlers: HandlerRegistry, federation: Federation, transfers: TransferDeps) -> None:
     """Register the national handlers: registration batches, key-field changes, status
     changes, graduating lists, term checks, duplicate resolutions, transfers."""
 
+    def roster_filing_by(school_code: str) -> str | None:
+        """LS 6: the day a Yi-track school's starting-grade roster is filed with its city,
+        where the school's rules say so and the city is a unit of the federation."""
+        if federation.city_of(school_code) is None:
+            return None
+        return transfers.rulebook.province_rules(school_code).yi_track.roster_filing_by
+
     async def on_batch_approved(ctx: HandlerContext, batch: RegistrationBatchApproved) -> None:
-        authorised_school(federation, batch.school_code, ctx.envelope.source, batch.authority)
+        school = federation.school(batch.school_code)
+        grades = [item.basic.grade for item in batch.items]
+        config = transfers.rulebook.config
+        authority = registration_authority(federation, config, school, grades) if school else None
+        authorised_school(
+            federation, batch.school_code, ctx.envelope.source, batch.authority, authority
+        )
         context = BatchContext(
             correlation_id=ctx.envelope.correlation_id,
             authority=str(ctx.envelope.source),
             division=division_of(federation, batch.school_code),
             now=datetime.now(UTC),
+            yi_track=in_yi_track(federation, batch.school_code),
+            roster_filing_by=roster_filing_by(batch.school_code),
         )
         try:
             await decide_approved_batch(NationalRepository(ctx.session), ctx.emit, batch, context)
@@ -115,18 +131,23 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
 
 
 def authorised_school(
-    federation: Federation, school_code: str, source: UnitRef, claimed: str
+    federation: Federation,
+    school_code: str,
+    source: UnitRef,
+    claimed: str,
+    authority: UnitRef | None = None,
 ) -> School:
-    """The school, if ``source`` is its registry authority and names itself as the approving
-    ``claimed`` authority; an unknown school can never apply (dead-lettered), an approval by a
-    unit that has no say over it is a security refusal."""
+    """The school, if ``source`` is its registry authority (or ``authority``, who approves
+    this submission: the city for a Yi-track senior list, LS 6) and names itself as the
+    approving ``claimed`` authority; an unknown school can never apply (dead-lettered), an
+    approval by a unit that has no say over it is a security refusal."""
     school = federation.school(school_code)
     if school is None:
         raise PermanentMessageError(f"unknown school {school_code}")
-    if source != school.authority_unit:
+    expected = authority or school.authority_unit
+    if source != expected:
         raise NotAParty(
-            f"{source} is not the registry authority of school {school_code}"
-            f" ({school.authority_unit} is)"
+            f"{source} is not the registry authority of school {school_code} ({expected} is)"
         )
     if claimed != str(source):
         raise NotAParty(f"{source} approves in the name of {claimed}")

@@ -21,16 +21,19 @@ from services.national.entrypoints.transfer_schemas import (
     OverdueStepRead,
     SweepCreate,
     SweepRead,
+    TermReportsCreate,
+    TermReportsRead,
     TransferList,
     TransferRead,
 )
+from services.national.service_layer.transfer_reports import send_term_reports
 from services.national.service_layer.transfers import queries
 from services.national.service_layer.transfers.context import SagaContext, TransferDeps
 from services.national.service_layer.transfers.deadlines import sweep_deadlines
 from services.national.service_layer.transfers.decisions import intervene
 from services.national.service_layer.transfers.notices import Outbox
 from shared.audit.recording import audited
-from shared.federation.config import Tier, UnitRef
+from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import NotFound
 from shared.security.authz import (
@@ -189,4 +192,26 @@ async def run_deadline_sweep(body: SweepCreate, uow: UnitOfWorkDep, deps: DepsDe
         reminders=report.reminders,
         overdue=report.overdue,
         overdue_at_national=report.overdue_at_national,
+    )
+
+
+@operations_router.post(
+    "/transfer-term-reports",
+    dependencies=[audited("send", "transfer_term_reports", object_id=None), NationalOperator],
+    response_model=TermReportsRead,
+    summary="Send the term's transfer reports of province-direct and city-run schools",
+)
+async def run_term_reports(
+    body: TermReportsCreate, uow: UnitOfWorkDep, deps: DepsDep
+) -> TermReportsRead:
+    """N2013 art. 18: the transfers in and out each province-direct or city-run school
+    completed in the term ending on ``term_end``, to the county it is in — one
+    ``transfer.term_report`` per school (also when it has none). Provinces whose term does
+    not end that day send nothing. Running it again re-sends the same reports."""
+    sent = await send_term_reports(uow.session, uow.emitter(NATIONAL), deps.rulebook, body.term_end)
+    return TermReportsRead(
+        term_end=sent.term_end,
+        reports=sent.reports,
+        transfers=sent.transfers,
+        provinces=list(sent.provinces),
     )

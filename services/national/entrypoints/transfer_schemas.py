@@ -188,3 +188,14 @@ class SweepRead(BaseModel):
     reminders: int = Field(description="transfer.step_reminder sent to parties")
     overdue: int = Field(description="transfer.step_overdue sent to superiors")
     overdue_at_national: int = Field(description="province steps now on national's own list")
+
+
+class TermReportsCreate(BaseModel):
+    term_end: date = Field(description="a term's last day, one of the provinces' term_ends")
+
+
+class TermReportsRead(BaseModel):
+    term_end: date
+    reports: int = Field(description="transfer.term_report sent: one per reporting school")
+    transfers: int = Field(description="transfers in and out listed in them")
+    provinces: list[str] = Field(description="the provinces whose term ends that day")

@@ -33,6 +33,13 @@ def division_of(federation: Federation, school_code: str) -> str:
     return school.county if school is not None else school_code[:6]
 
 
+def in_yi_track(federation: Federation, school_code: str) -> bool:
+    """Whether a student registered at this school joins Liangshan's Yi-language track (LS
+    part 6): the school is a Yi-track school."""
+    school = federation.school(school_code)
+    return school is not None and school.yi_track
+
+
 async def load_view(
     repo: NationalRepository, persons: list[Person], *, excluding: str | None = None
 ) -> RegistryView:

@@ -24,12 +24,14 @@ from services.national.service_layer.ports import (
     province_of,
     tell_school_and_province,
 )
+from shared.contracts.filing import FilingSubmitted
 from shared.contracts.registration import (
     RegistrationBatchApproved,
     RegistrationBatchDecided,
     RegistrationItem,
     RegistrationOutcome,
 )
+from shared.federation.config import Tier, UnitRef
 from shared.messaging.emit import Emit
 
 ENROLLED = "enrolled"
@@ -59,6 +61,9 @@ class BatchContext:
     authority: str
     division: str
     now: datetime
+    yi_track: bool = False  # the batch's school is a Yi-track school (LS part 6)
+    # "MM-DD": a Yi-track school's starting-grade roster is filed with its city by then (LS 6)
+    roster_filing_by: str | None = None
 
     @property
     def today(self) -> date:
@@ -85,7 +90,55 @@ async def decide_approved_batch(
         outcomes=tuple(outcomes[s.registration_id] for s in submissions),
     )
     await tell_school_and_province(emit, decided, batch.school_code)
+    await file_yi_track_roster(emit, batch, submissions, outcomes, context)
     return decided
+
+
+STARTING_GRADES = (1, 7)  # 起始年级（小学一年级、初中一年级) (LS 6)
+ROSTER_NAMESPACE = uuid.UUID("0b8e6c4d-3a2f-4e1d-9c7b-6a5f4e3d2c1b")
+
+
+async def file_yi_track_roster(
+    emit: Emit,
+    batch: RegistrationBatchApproved,
+    submissions: list[Submission],
+    outcomes: dict[str, RegistrationOutcome],
+    context: BatchContext,
+) -> None:
+    """义务教育阶段起始年级学生的学籍…于每年9月30日前报州教育局备案 (LS 6): the students a
+    Yi-track school registered in a starting grade go to its city in one filing per batch and
+    grade, due on the province's day (decision 0034)."""
+    if not context.yi_track or context.roster_filing_by is None:
+        return
+    by_grade: dict[int, list[str]] = {}
+    earliest: dict[int, date] = {}
+    for submission in submissions:
+        outcome = outcomes[submission.registration_id]
+        if submission.grade in STARTING_GRADES and outcome.student_number is not None:
+            if outcome.outcome != "issued":
+                continue
+            by_grade.setdefault(submission.grade, []).append(outcome.student_number)
+            first = earliest.get(submission.grade, submission.enrolled_on)
+            earliest[submission.grade] = min(first, submission.enrolled_on)
+    month, day = (int(part) for part in context.roster_filing_by.split("-"))
+    city = UnitRef(tier=Tier.CITY, code=batch.school_code[:4])
+    for grade, numbers in sorted(by_grade.items()):
+        enrolled = earliest[grade]
+        due = date(enrolled.year, month, day)
+        await emit(
+            FilingSubmitted(
+                filing_id=uuid.uuid5(ROSTER_NAMESPACE, f"{batch.batch_id}:{grade}"),
+                kind="yi_track_roster",
+                school_code=batch.school_code,
+                subject_id=batch.batch_id,
+                student_numbers=tuple(numbers),
+                grade=grade,
+                effective_on=enrolled,
+                due_on=due if due >= enrolled else date(enrolled.year + 1, month, day),
+                article="LS 6",
+            ),
+            target=city,
+        )
 
 
 def submission_of(item: RegistrationItem, placement: Placement) -> Submission:
@@ -107,8 +160,11 @@ def submission_of(item: RegistrationItem, placement: Placement) -> Submission:
     )
 
 
-def entry_row(submission: Submission, issued: Issued, now: datetime) -> dict[str, Any]:
-    """The registry row of an issued applicant (status ``enrolled``)."""
+def entry_row(
+    submission: Submission, issued: Issued, now: datetime, *, yi_track: bool = False
+) -> dict[str, Any]:
+    """The registry row of an issued applicant (status ``enrolled``); ``yi_track``: registered
+    at a Yi-track school (LS part 6)."""
     person = submission.applicant.person
     return {
         "entry_id": submission.applicant.entry_id,
@@ -129,6 +185,7 @@ def entry_row(submission: Submission, issued: Issued, now: datetime) -> dict[str
         "enrolled_on": submission.enrolled_on,
         "registered_at": now,
         "updated_at": now,
+        "yi_track": yi_track,
     }
 
 
@@ -191,7 +248,9 @@ async def _record(
 ) -> dict[str, RegistrationOutcome]:
     """Insert the issued entries, their serials and the held reviews; return the outcomes."""
     issued = [(s, v) for s, v in decided if isinstance(v, Issued)]
-    await repo.add_entries([entry_row(s, v, context.now) for s, v in issued])
+    await repo.add_entries(
+        [entry_row(s, v, context.now, yi_track=context.yi_track) for s, v in issued]
+    )
     serials = [serial_row(s, v, context.division) for s, v in issued]
     await repo.add_serials([row for row in serials if row is not None])
     outcomes: dict[str, RegistrationOutcome] = {}

@@ -51,6 +51,7 @@ class ReviewDecision:
     reason: str
     division_of: Callable[[str], str]  # a school's division code for L numbers
     now: datetime
+    in_yi_track: Callable[[str], bool] = lambda school_code: False  # LS part 6
 
 
 async def list_reviews(
@@ -113,7 +114,8 @@ async def _issue(
     serials = TemporarySerials(division, highest)
     verdict = decide_reviewed(submission.applicant, view, serials, today=decision.now.date())
     if isinstance(verdict, Issued):
-        await repo.add_entries([entry_row(submission, verdict, decision.now)])
+        yi_track = decision.in_yi_track(review.school_code)
+        await repo.add_entries([entry_row(submission, verdict, decision.now, yi_track=yi_track)])
         row = serial_row(submission, verdict, division)
         await repo.add_serials([row] if row is not None else [])
     return verdict

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.national.adapters.orm import RegistryEntry
 from services.national.adapters.repository import NationalRepository
-from services.national.adapters.status_repository import StatusRepository
+from services.national.adapters.status_repository import LapseCoverage, StatusRepository
 from services.national.domain.status import Change, RegistryStatus, StatusChangeRefused
 from services.national.domain.status import stops_transfer as leaves_enrolled
 from services.national.domain.status_rules import (
@@ -41,13 +41,15 @@ from services.national.domain.status_rules import (
     decide,
     years_before,
 )
+from services.national.domain.transfer_rules import GRADUATING_GRADE
 from services.national.service_layer.key_fields import find_entry
 from services.national.service_layer.ports import DECIDED_BY, tell_school_and_province
 from services.national.service_layer.transfers.closing import stop_active_transfer
 from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.contracts.filing import FilingSubmitted
 from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, StatusChangeFacts
 from shared.messaging.emit import Emit
-from shared.rules import StatusChangeRules
+from shared.rules import StatusChangeRules, province_scopes
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,40 @@ async def decide_status_change(
     else:
         decided = await _decide(session, rulebook, approved, clock)
     await tell_school_and_province(emit, decided, approved.school_code)
+    await file_graduating_suspension(emit, rulebook, approved, decided)
     return decided
+
+
+FILING_NAMESPACE = uuid.UUID("5c1f0e4a-2d3b-4c6e-9f8a-7b6c5d4e3f2a")
+GRADUATING_SUSPENSION_ARTICLE = "LS 2(二)5"
+
+
+async def file_graduating_suspension(
+    emit: Emit, rulebook: Rulebook, approved: StatusChangeApproved, decided: StatusChangeDecided
+) -> None:
+    """毕业年级学生办理休学…报州教育局备案审核 (LS 2(二)5): a suspension applied to a student
+    in the last grade of the school's stage is filed with the school's city, where the
+    province's rules say so and the city is a unit of the federation (decision 0034)."""
+    if decided.outcome != "applied" or approved.facts.change != "suspend":
+        return
+    school = rulebook.federation.school(approved.school_code)
+    if school is None or rulebook.federation.city(school.city) is None:
+        return
+    if decided.from_grade != GRADUATING_GRADE.get(school.stage):
+        return
+    if not rulebook.province_rules(school.code).filing.graduating_suspension_with_city:
+        return
+    filed = FilingSubmitted(
+        filing_id=uuid.uuid5(FILING_NAMESPACE, f"graduating_suspension:{approved.change_id}"),
+        kind="graduating_suspension",
+        school_code=school.code,
+        subject_id=approved.change_id,
+        student_numbers=(approved.student_number,),
+        grade=decided.from_grade,
+        effective_on=approved.facts.effective_on,
+        article=GRADUATING_SUSPENSION_ARTICLE,
+    )
+    await emit(filed, target=school.city_unit)
 
 
 async def _decide(
@@ -118,7 +153,7 @@ async def _check_and_apply(
 ) -> StatusChangeDecided:
     facts = approved.facts
     request = _request(facts)
-    province = rulebook.province_rules(entry.province_code)
+    province = rulebook.province_rules(entry.school_code)
     rules = province.status_change
     policy = policy_of(rules, f"{province.name or province.code} rules [status_change]")
     registration = await _registration(session, rulebook, entry)
@@ -337,13 +372,9 @@ async def sweep_suspensions(
     the province's rules say so (LS 2(二)3); at most ``limit`` per run. Each lapse is a
     status change of national's own (id derived from the student and the end date, so a
     repeated sweep changes nothing) sent to the school and the province."""
-    provinces = [
-        p.code
-        for p in rulebook.federation.provinces
-        if rulebook.province_rules(p.code).status_change.suspension.lapse_to_other_departure
-    ]
+    coverage = lapse_coverage(rulebook)
     statuses = StatusRepository(session)
-    rows = await statuses.lapsed(as_of, provinces, limit)
+    rows = await statuses.lapsed(as_of, coverage, limit)
     for suspension, entry in rows:
         approved = StatusChangeApproved(
             change_id=uuid.uuid5(LAPSE_NAMESPACE, f"{entry.entry_id}:{suspension.until}"),
@@ -355,6 +386,27 @@ async def sweep_suspensions(
             authority=DECIDED_BY,
         )
         await decide_status_change(session, emit, rulebook, approved, Moment(as_of, now))
-    left = await statuses.count_lapsed(as_of, provinces)
+    left = await statuses.count_lapsed(as_of, coverage)
     log.info("suspension sweep %s: %d lapsed, %d left to schools", as_of, len(rows), left)
     return SuspensionSweep(as_of, len(rows), left)
+
+
+def lapse_coverage(rulebook: Rulebook) -> LapseCoverage:
+    """Where suspensions lapse to other departure: each province whose rules say so, and each
+    prefecture scope that differs from the level above it (LS 2(二)3 in Liangshan only)."""
+    include: list[str] = []
+    exclude: list[str] = []
+
+    def lapses(code: str) -> bool:
+        return rulebook.province_rules(code).status_change.suspension.lapse_to_other_departure
+
+    for province in rulebook.federation.provinces:
+        if lapses(province.code):
+            include.append(province.code)
+        scopes = province_scopes(rulebook.config, province.code)  # shortest first
+        for prefix in scopes:
+            enclosing = [q for q in scopes if q != prefix and prefix.startswith(q)]
+            above = lapses(enclosing[-1] if enclosing else province.code)
+            if lapses(prefix) != above:
+                (include if lapses(prefix) else exclude).append(prefix)
+    return LapseCoverage(tuple(include), tuple(exclude))

@@ -111,6 +111,38 @@ def build_router(desk: ApprovalDesk) -> APIRouter:
     return router
 
 
+THE_CITY = PathUnit("city_code", Tier.CITY)
+
+
+def build_city_router(desk: ApprovalDesk) -> APIRouter:
+    """A city / prefecture's desk (decision 0034): the province instance hosting the city
+    serves its task list; single tasks and (bulk) decisions are the desk's own routes."""
+    runtime = desk.runtime
+    router = APIRouter(prefix="/api/v1/cities")
+
+    @router.get(
+        "/{city_code}/tasks",
+        dependencies=[audited("list", "task"), requires(*READERS, unit=THE_CITY)],
+        response_model=TaskPage,
+        tags=["registry authority"],
+        summary="A city's tasks",
+    )
+    async def list_city_tasks(
+        city_code: str, query: Annotated[TaskListQuery, Query()], request: Request
+    ) -> Response:
+        """Approval tasks of the city (市、州): its city-run schools' submissions, its steps
+        in their transfers, interventions for their late steps, and what its schools file
+        with it (备案: LS 2(二)5's graduating-year suspensions, LS 6's Yi-track rosters).
+        Oldest first, filtered by status and kind; ``ETag`` and long poll as a county's."""
+        unit = desk.unit(city_code, Tier.CITY)
+        if not runtime.hosts_unit(unit):
+            raise NotFound(f"city {city_code} is not served here", rule="unit_not_served")
+        tag = request.headers.get("if-none-match")
+        return answer(await queries.list_tasks_unless(desk, unit, query, tag))
+
+    return router
+
+
 def _states(state: HandoverFilter) -> tuple[str, ...] | None:
     if state == "open":
         return tuple(OPEN_HANDOVER_STATES)

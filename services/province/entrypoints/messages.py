@@ -37,7 +37,7 @@ from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.messaging.authorization import require_decider, require_source
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
-from shared.rules import load_province_rules
+from shared.rules import load_province_rules, yi_track_list_city
 from shared.runtime.service import ServiceRuntime
 
 
@@ -53,7 +53,13 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
     async def on_batch_decided(ctx: HandlerContext, decided: RegistrationBatchDecided) -> None:
         school = require_school_of(federation, ctx.unit, decided.school_code)
         rejection = all(o.outcome == "rejected" for o in decided.outcomes)
-        require_decider(ctx, school, rejection=rejection, what="registration batch decision")
+        require_decider(
+            ctx,
+            school,
+            rejection=rejection,
+            what="registration batch decision",
+            also=yi_track_list_city(school),
+        )
         require_numbers(decided)
         await archive.record_outcomes(ctx.session, ctx.unit.code, decided, _now())
 
@@ -156,7 +162,7 @@ def register_status_changes(handlers: HandlerRegistry, runtime: ServiceRuntime) 
         school = require_school_of(federation, ctx.unit, decided.school_code)
         rejection = decided.outcome == "rejected"
         require_decider(ctx, school, rejection=rejection, what="status change decision")
-        rules = load_province_rules(config, ctx.unit.code).status_change
+        rules = load_province_rules(config, school.code).status_change
         await status_archive.record_status_change(
             ctx.session, ctx.unit.code, decided, federation, rules, _now()
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -42,10 +42,12 @@ from services.school.entrypoints.schemas import (
 )
 from services.school.service_layer import admission, key_field_change, registration, roster
 from services.school.service_layer.errors import InvalidInput
+from services.school.service_layer.submission import AuthorityOf
 from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
 from shared.db.types import SQL_INT_MAX
-from shared.federation.config import School, Tier
+from shared.federation.config import School, Tier, UnitRef
+from shared.rules import registration_authority
 from shared.runtime.app import (
     RuntimeDep,
     UnitOfWorkDep,
@@ -54,6 +56,7 @@ from shared.runtime.app import (
     validation_refusal,
 )
 from shared.runtime.errors import NotFound
+from shared.runtime.service import ServiceRuntime
 from shared.security.authz import OBJECT, READERS, Access, PathUnit, Reach, requires
 from shared.security.principal import Role
 
@@ -104,6 +107,17 @@ router = APIRouter(prefix="/api/v1")
 # --- registration ------------------------------------------------------------------------
 
 
+def _authority_of(runtime: ServiceRuntime) -> AuthorityOf:
+    """Who approves a batch: the school's authority, or its city for a Yi-track senior
+    school's first-year list (LS 6; shared.rules.registration_authority)."""
+
+    def authority_of(school: School, grades: Sequence[int]) -> UnitRef:
+        config = runtime.settings.federation_config
+        return registration_authority(runtime.federation, config, school, grades)
+
+    return authority_of
+
+
 @router.post(
     "/schools/{school_code}/students",
     dependencies=[audited("register", "student"), RegistrarOfSchool],
@@ -113,7 +127,11 @@ router = APIRouter(prefix="/api/v1")
     summary="Register a newly enrolled student (学籍建立)",
 )
 async def register_student(
-    school: SchoolDep, body: StudentCreate, uow: UnitOfWorkDep, on: TodayDep
+    school: SchoolDep,
+    body: StudentCreate,
+    uow: UnitOfWorkDep,
+    on: TodayDep,
+    runtime: RuntimeDep,
 ) -> RegistrationAccepted:
     """Check the student and apply for a student number.
 
@@ -131,7 +149,7 @@ async def register_student(
     """
     basic = BasicInfo.model_validate(body.model_dump(exclude={"extended"}))
     registration_id = await registration.register_student(
-        uow, school, basic, body.extended, today=on
+        uow, school, basic, body.extended, today=on, authority_of=_authority_of(runtime)
     )
     return RegistrationAccepted(
         registration_id=registration_id, links={"self": _registration_link(registration_id)}
@@ -470,7 +488,13 @@ async def create_admission_job(
     size = file.file.seek(0, io.SEEK_END)
     upload = admission.Upload(file.filename, file.file, size)
     job_id = await admission.admit_file(
-        uow, runtime.sessions, school, upload, settings=settings, today=on
+        uow,
+        runtime.sessions,
+        school,
+        upload,
+        settings=settings,
+        today=on,
+        authority_of=_authority_of(runtime),
     )
     return await _admission_job(job_id, uow.session, runtime.hosts)
 

@@ -34,6 +34,7 @@ from shared.federation.config import Federation, School
 from shared.messaging.authorization import require_decider
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
+from shared.rules import yi_track_list_city
 
 
 def register(handlers: HandlerRegistry) -> None:
@@ -99,7 +100,13 @@ async def on_registration_batch_decided(
     """Authority (rejections) or national → school: the outcome of each registration."""
     school = _addressed_to(ctx, federation, decided.school_code)
     rejection = all(o.outcome == "rejected" for o in decided.outcomes)
-    require_decider(ctx, school, rejection=rejection, what="registration batch decision")
+    require_decider(
+        ctx,
+        school,
+        rejection=rejection,
+        what="registration batch decision",
+        also=yi_track_list_city(school),
+    )
     await registration.apply_decision(ctx.session, decided)
 
 

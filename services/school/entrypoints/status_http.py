@@ -211,7 +211,7 @@ async def submit_status_change(
     large. The authority decides (or records it, where the province says so), national checks
     the registry and answers: poll ``self``.
     """
-    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     change_id = await status_changes.submit_change(
         uow,
         school,

@@ -92,7 +92,7 @@ async def request_transfer_in(
     proofs/{index}``); national receives ``transfer.requested``. Follow it at the ``national``
     link or in this school's list.
     """
-    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     request = transfer_in.TransferInRequest(
         student_number=body.student_number,
         from_school=body.from_school,

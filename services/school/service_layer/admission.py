@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import IO, Any
 
 from sqlalchemy import Row
@@ -35,7 +36,12 @@ from services.school.domain.students import Violation
 from services.school.service_layer.admission_rows import CheckedRows, RowError, check_rows
 from services.school.service_layer.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from services.school.service_layer.registration import DUPLICATE_RULE
-from services.school.service_layer.submission import Submission, prepare_batches, store_batches
+from services.school.service_layer.submission import (
+    AuthorityOf,
+    Submission,
+    prepare_batches,
+    store_batches,
+)
 from shared.audit.recording import annotate
 from shared.db.engine import SessionFactory
 from shared.federation.config import School
@@ -91,6 +97,7 @@ async def admit_file(
     *,
     settings: SchoolSettings,
     today: date,
+    authority_of: AuthorityOf | None = None,
 ) -> uuid.UUID:
     """Register every good row of ``upload``; return the job id.
 
@@ -110,7 +117,15 @@ async def admit_file(
         accepted, errors = await _without_taken(session, school.code, parsed)
     job_id, now = uuid.uuid4(), datetime.now(UTC)
     batches = await asyncio.to_thread(
-        prepare_batches, school, accepted, batch_size=settings.batch_size, now=now, job_id=job_id
+        partial(
+            prepare_batches,
+            batch_size=settings.batch_size,
+            now=now,
+            job_id=job_id,
+            authority_of=authority_of,
+        ),
+        school,
+        accepted,
     )
     await repository.insert_job(
         uow.session, _job_row(job_id, school, upload, parsed, len(accepted), errors, now)

@@ -21,6 +21,7 @@ from services.school.adapters import repository
 from services.school.domain.students import check_student, normalise_id_number
 from services.school.service_layer.errors import InvalidInput
 from services.school.service_layer.submission import (
+    AuthorityOf,
     Submission,
     prepare_batches,
     store_batches,
@@ -60,6 +61,7 @@ async def register_student(
     *,
     today: date,
     batch_size: int = 1,
+    authority_of: AuthorityOf | None = None,
 ) -> uuid.UUID:
     """Check, store ``pending`` and file one registration; return its id."""
     basic = checked(basic, school, today)
@@ -68,7 +70,13 @@ async def register_student(
     ):
         raise _duplicate()
     submission = Submission(uuid.uuid4(), basic, extended)
-    batches = prepare_batches(school, [submission], batch_size=batch_size, now=datetime.now(UTC))
+    batches = prepare_batches(
+        school,
+        [submission],
+        batch_size=batch_size,
+        now=datetime.now(UTC),
+        authority_of=authority_of,
+    )
     try:
         await store_batches(uow.session, batches)
     except repository.DuplicateOpenRegistration:

@@ -14,7 +14,7 @@ that bulk admission runs off the event loop.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,15 @@ def province_unit(school: School) -> UnitRef:
     return UnitRef(tier=Tier.PROVINCE, code=school.province)
 
 
+# Who approves a batch of the school with students in these grades (shared.rules.
+# registration_authority): its registry authority, or its city for a Yi-track senior list.
+AuthorityOf = Callable[[School, Sequence[int]], UnitRef]
+
+
+def _registry_authority(school: School, grades: Sequence[int]) -> UnitRef:
+    return school.authority_unit
+
+
 def prepare_batches(
     school: School,
     submissions: Sequence[Submission],
@@ -67,10 +76,12 @@ def prepare_batches(
     batch_size: int,
     now: datetime,
     job_id: uuid.UUID | None = None,
+    authority_of: AuthorityOf | None = None,
 ) -> list[PreparedBatch]:
     """Split ``submissions`` into batches: their registration rows and their two messages."""
+    authority = authority_of or _registry_authority
     return [
-        _prepare(school, submissions[start : start + batch_size], now, job_id)
+        _prepare(school, submissions[start : start + batch_size], now, job_id, authority)
         for start in range(0, len(submissions), batch_size)
     ]
 
@@ -83,7 +94,11 @@ async def store_batches(session: AsyncSession, batches: Sequence[PreparedBatch])
 
 
 def _prepare(
-    school: School, chunk: Sequence[Submission], now: datetime, job_id: uuid.UUID | None
+    school: School,
+    chunk: Sequence[Submission],
+    now: datetime,
+    job_id: uuid.UUID | None,
+    authority_of: AuthorityOf,
 ) -> PreparedBatch:
     batch_id = uuid.uuid4()
     rows = [_row(school.code, batch_id, job_id, item, now) for item in chunk]
@@ -108,7 +123,10 @@ def _prepare(
             archive, source=source, target=province_unit(school), correlation_id=batch_id
         ),
         build_envelope(
-            request, source=source, target=school.authority_unit, correlation_id=batch_id
+            request,
+            source=source,
+            target=authority_of(school, [s.basic.grade for s in chunk]),
+            correlation_id=batch_id,
         ),
     ]
     return PreparedBatch(batch_id, rows, envelopes)

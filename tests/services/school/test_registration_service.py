@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from devtools.testing import REPO_CONFIG
 from services.school.adapters.orm import registration as registration_table
 from services.school.adapters.orm import student as student_table
 from services.school.service_layer import registration
 from services.school.service_layer.errors import InvalidInput
 from shared.contracts.registration import RegistrationOutcome
 from shared.db.engine import SessionFactory
-from shared.federation.config import School
+from shared.federation.config import School, UnitRef, load_federation
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import student_number_for
+from shared.rules import registration_authority
 from shared.runtime.errors import Conflict
 from tests.services.school.conftest import (
     EXTENDED,
@@ -218,3 +221,33 @@ async def test_a_decision_about_another_school_is_refused(sessions: SessionFacto
     registration_id = await register(sessions)
     with pytest.raises(PermanentMessageError):
         await deliver(sessions, decided(held(registration_id), code=PROVINCE_DIRECT.code))
+
+
+async def test_a_yi_track_senior_schools_first_year_list_is_sent_to_the_prefecture(
+    sessions: SessionFactory,
+) -> None:
+    """LS 6: 一类模式高一年级新生名册…报州教育局…审核通过后方能注册学籍 — the batch goes to
+    city:5134; a second-year registration of the same school to its county."""
+    federation = load_federation(REPO_CONFIG)
+    school = federation.school("5134010004")
+    assert school is not None
+
+    def authority_of(of: School, grades: Sequence[int]) -> UnitRef:
+        return registration_authority(federation, REPO_CONFIG, of, grades)
+
+    for grade, birth, expected in (
+        (10, date(2008, 3, 7), "city:5134"),
+        (11, date(2007, 3, 7), "county:513401"),
+    ):
+        async with UnitOfWork(sessions) as uow:
+            await registration.register_student(
+                uow,
+                school,
+                basic(grade=grade, birth_date=birth),
+                EXTENDED,
+                today=TODAY,
+                authority_of=authority_of,
+            )
+            await uow.commit()
+        *_, request = await staged(sessions)
+        assert (request.type, str(request.target)) == ("registration.batch_submitted", expected)

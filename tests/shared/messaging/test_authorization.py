@@ -46,7 +46,9 @@ def _name(value: Any) -> str:
 
 
 def _code(tier: Tier) -> str:
-    digits = {Tier.NATIONAL: 8, Tier.PROVINCE: 2, Tier.COUNTY: 6, Tier.SCHOOL: 10}[tier]
+    digits = {Tier.NATIONAL: 8, Tier.PROVINCE: 2, Tier.CITY: 4, Tier.COUNTY: 6, Tier.SCHOOL: 10}[
+        tier
+    ]
     return "9" + "".join(random.choices("0123456789", k=digits - 1))
 
 

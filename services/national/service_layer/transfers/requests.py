@@ -48,7 +48,8 @@ async def request_transfer(
     to_school = ctx.rulebook.school(request.to_school)
     entry = await find_entry(ctx.registry, request.student_number)
     sides = ctx.rulebook.sides(request.from_school, to_school)
-    found = refusal(_request_of(request), _registration_of(entry), sides)
+    into_track = to_school.in_yi_track(request.class_name)
+    found = refusal(_request_of(request, into_track), _registration_of(entry), sides)
     saga = Transfer(
         transfer_id,
         entry.student_number if entry else request.student_number,
@@ -94,20 +95,23 @@ async def _start(
     return saga
 
 
-def _request_of(request: TransferRequested) -> TransferRequest:
+def _request_of(request: TransferRequested, into_yi_track: bool = False) -> TransferRequest:
     return TransferRequest(
         from_school=request.from_school,
         to_school=request.to_school,
         grade=request.grade,
         requested_on=request.requested_on,
         proof_kinds=frozenset(p.kind for p in request.proofs),
+        into_yi_track=into_yi_track,
     )
 
 
 def _registration_of(entry: RegistryEntry | None) -> Registration | None:
     if entry is None:
         return None
-    return Registration(entry.school_code, entry.status, entry.grade, entry.active_transfer_id)
+    return Registration(
+        entry.school_code, entry.status, entry.grade, entry.active_transfer_id, entry.yi_track
+    )
 
 
 def _step(seq: int, planned: PlannedStep) -> Step:

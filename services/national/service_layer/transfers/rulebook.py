@@ -46,7 +46,16 @@ class Rulebook:
 
     # -- rules and calendars ---------------------------------------------------------------
 
+    @property
+    def config(self) -> Path:
+        """The federation configuration file (the provinces' rules are beside it)."""
+        return self._config
+
     def province_rules(self, code: str) -> ProvinceRules:
+        """The rules for a province code (kept), or for a unit inside it: a school's or a
+        county's code gives its prefecture's scope too (decision 0034)."""
+        if len(code) > 2:
+            return load_province_rules(self._config, code)
         if code not in self._rules:
             self._rules[code] = load_province_rules(self._config, code)
         return self._rules[code]
@@ -60,12 +69,12 @@ class Rulebook:
         return self._calendars[code]
 
     def policy(self, code: str) -> ProvincePolicy:
-        """The rules of a province as the domain applies them."""
+        """The rules that apply at a school (or in a province) as the domain applies them."""
         rules = self.province_rules(code)
         transfer = rules.transfer
         return ProvincePolicy(
-            code=code,
-            citation=citation_of(code, rules.name),
+            code=rules.code,
+            citation=citation_of(rules.scope, rules.name),
             order=transfer.order,
             own_steps=transfer.own_steps,
             refuse_when_suspended=transfer.refuse_when_suspended,
@@ -73,6 +82,7 @@ class Rulebook:
             refuse_graduating_year=transfer.refuse_graduating_year,
             windows=tuple(Window(w.start, w.end, w.label) for w in transfer.windows),
             cross_province_required_proofs=transfer.cross_province_required_proofs,
+            yi_track_closed=rules.yi_track.closed_to_transfers,
         )
 
     # -- schools, sides and parties --------------------------------------------------------
@@ -88,8 +98,8 @@ class Rulebook:
         (the request is refused anyway: nobody is registered there)."""
         sending = self.federation.school(from_school)
         return Sides(
-            sending=self.policy(sending.province if sending else from_school[:2]),
-            receiving=self.policy(to_school.province),
+            sending=self.policy(sending.code if sending else from_school[:2]),
+            receiving=self.policy(to_school.code),
             sending_stage=sending.stage if sending else "special",
         )
 
@@ -119,7 +129,7 @@ class Rulebook:
         province's, national (HA art. 11(三): the superior may step in)."""
         if unit.tier is Tier.SCHOOL:
             return self.school(unit.code).authority_unit
-        if unit.tier is Tier.COUNTY:
+        if unit.tier in (Tier.COUNTY, Tier.CITY):
             return UnitRef(tier=Tier.PROVINCE, code=self.province_of(str(unit)))
         return NATIONAL
 
@@ -133,6 +143,11 @@ class Rulebook:
             if county is None:
                 raise UnknownUnit(f"unknown county {ref.code}")
             return county.province
+        if ref.tier is Tier.CITY:
+            city = self.federation.city(ref.code)
+            if city is None:
+                raise UnknownUnit(f"unknown city {ref.code}")
+            return city.province
         if ref.tier is Tier.PROVINCE:
             return ref.code
         raise UnknownUnit(f"{unit} belongs to no province")

@@ -30,7 +30,7 @@ HENAN = ProvincePolicy(
 ZHEJIANG = ProvincePolicy(
     "33", citation_of("33"), windows=(Window("06-25", "09-15"), Window("01-10", "03-05"))
 )
-SICHUAN = ProvincePolicy("51", citation_of("51"), refuse_graduating_year=True)
+SICHUAN = ProvincePolicy("51", citation_of("5134"), refuse_graduating_year=True)  # Liangshan
 LENIENT = ProvincePolicy(
     "99", citation_of("99", "测试省"), refuse_when_suspended=False, keep_grade=False
 )
@@ -68,14 +68,14 @@ def test_a_window_may_wrap_the_new_year() -> None:
         (Sides(HENAN, ZHEJIANG, "primary"), enrolled(status="suspended"), {},
          "suspended", "Henan (HA art. 11(四)): no transfer while suspended"),
         (Sides(SICHUAN, HENAN, "primary"), enrolled(status="suspended"), {},
-         "suspended", "Sichuan (LS 2(一)6(4)): no transfer while suspended"),
+         "suspended", "Liangshan (LS 2(一)6(4)): no transfer while suspended"),
         (Sides(LENIENT, HENAN, "primary"), enrolled(status="suspended"), {},
          "not_enrolled", "only an enrolled student transfers; this registration is suspended"),
         (Sides(HENAN, ZHEJIANG, "primary"), enrolled(grade=3), {"grade": 4},
          "grade_change", "Zhejiang (ZJ art. 13): a transfer may not change the grade "
          "(grade 4 requested, the student is in grade 3)"),
         (Sides(SICHUAN, SICHUAN, "junior"), enrolled(grade=9), {"grade": 9},
-         "graduating_year", "Sichuan (LS 2(一)6(3)): no transfer in the graduating year "
+         "graduating_year", "Liangshan (LS 2(一)6(3)): no transfer in the graduating year "
          "(grade 9 at a junior school)"),
         (Sides(HENAN, HENAN, "primary"), enrolled(), {"requested_on": date(2026, 6, 1)},
          "transfer_window", "Henan (HA art. 11(三)): transfers are handled 09-01 to 10-31 "

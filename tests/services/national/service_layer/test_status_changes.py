@@ -33,6 +33,7 @@ from tests.services.national.builders import (
     transfer_request,
 )
 
+CHENGDU_SCHOOL = "5101040001"  # Sichuan outside Liangshan: LS does not apply
 SENIOR_SCHOOL = "5134010002"  # Sichuan, senior: LS 2(三)'s 2 % repeat cap
 
 
@@ -254,14 +255,16 @@ async def test_unknown_students_and_other_schools_are_refused(national: National
 async def test_the_sweep_lapses_suspensions_where_the_province_says_so(
     national: NationalDriver,
 ) -> None:
-    """LS 2(二)3: a suspension over without resumption becomes other departure (Sichuan
-    only); Henan's are counted and left to the school."""
+    """LS 2(二)3: a suspension over without resumption becomes other departure (Liangshan
+    only, decision 0034); Henan's and Chengdu's are counted and left to the school."""
     ls = await enrol(national, SICHUAN_SCHOOL)
     ha = await enrol(national)
+    chengdu = await enrol(national, CHENGDU_SCHOOL)
     await decided(national, approved(ls, "suspend", SICHUAN_SCHOOL, on=date(2025, 9, 1)))
     await decided(national, approved(ha, "suspend", on=date(2025, 9, 1)))
+    await decided(national, approved(chengdu, "suspend", CHENGDU_SCHOOL, on=date(2025, 9, 1)))
     report, staged = await sweep(national, date(2026, 9, 7))
-    assert (report.lapsed, report.left_to_schools) == (1, 1)
+    assert (report.lapsed, report.left_to_schools) == (1, 2)
     [lapse, _] = of_type(staged, "status_change.decided")
     assert lapse.payload["facts"]["change"] == "lapse"
     assert (lapse.payload["to_status"], lapse.payload["article"]) == (
@@ -270,6 +273,7 @@ async def test_the_sweep_lapses_suspensions_where_the_province_says_so(
     )
     assert (await national.entry(ls)).status == "other_departure"
     assert (await national.entry(ha)).status == "suspended"
+    assert (await national.entry(chengdu)).status == "suspended"
     again, _ = await sweep(national, date(2026, 9, 7))
     assert again.lapsed == 0
 

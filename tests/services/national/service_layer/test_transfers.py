@@ -119,7 +119,7 @@ async def test_a_transfer_into_the_same_school_is_refused(national: NationalDriv
     [
         (SCHOOL, HENAN_OTHER_COUNTY, "Henan (HA art. 11(四))"),
         (ZHEJIANG_SCHOOL, ZHEJIANG_OTHER_COUNTY, "Zhejiang (ZJ art. 13)"),
-        (SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, "Sichuan (LS 2(一)6(4))"),
+        (SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, "Liangshan (LS 2(一)6(4))"),
     ],
 )
 async def test_a_suspended_student_is_refused_by_the_sending_province(
@@ -172,11 +172,79 @@ async def test_sichuan_refuses_to_send_a_graduating_year_student_but_henan_does_
     request = transfer_request(sichuan, SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, grade=6)
     assert await refused_with(national, request) == (
         "graduating_year",
-        "Sichuan (LS 2(一)6(3)): no transfer in the graduating year (grade 6 at a primary school)",
+        "Liangshan (LS 2(一)6(3)): no transfer in the graduating year "
+        "(grade 6 at a primary school)",
     )
     henan = await enrol(national, SCHOOL, grade=6, name="乙")
     envelopes = await national.request(transfer_request(henan, SCHOOL, SICHUAN_SCHOOL, grade=6))
     assert [e.type for e in envelopes] == ["transfer.step_opened"]
+
+
+async def test_liangshans_rules_apply_in_liangshan_only_not_to_all_of_sichuan(
+    national: NationalDriver,
+) -> None:
+    """Decision 0034: LS 2(一)6(3) is scoped to prefecture 5134. A graduating-year pupil of
+    Chengdu (510104, Sichuan outside Liangshan) transfers; one of Xichang (513401) does not."""
+    chengdu = await enrol(national, SICHUAN_OTHER_COUNTY, grade=6, name="甲")
+    request = transfer_request(chengdu, SICHUAN_OTHER_COUNTY, SICHUAN_SCHOOL, grade=6)
+    envelopes = await national.request(request)
+    assert [e.type for e in envelopes] == ["transfer.step_opened"]
+    xichang = await enrol(national, SICHUAN_SCHOOL, grade=6, name="乙")
+    request = transfer_request(xichang, SICHUAN_SCHOOL, SICHUAN_OTHER_COUNTY, grade=6)
+    rule, reason = await refused_with(national, request)
+    assert (rule, reason.split(":")[0]) == ("graduating_year", "Liangshan (LS 2(一)6(3))")
+
+
+YI_TRACK_JUNIOR = "5134010003"  # 凉山州民族中学: city-run, a Yi-track (一类模式) school
+
+
+async def test_registration_at_a_yi_track_school_makes_a_yi_track_student(
+    national: NationalDriver,
+) -> None:
+    """LS part 6: the student attribute comes from the school the student registers at."""
+    track = await enrol(national, YI_TRACK_JUNIOR, grade=7, name="阿")
+    other = await enrol(national, SICHUAN_SCHOOL, grade=7, name="吉")
+    assert (await national.entry(track)).yi_track is True
+    assert (await national.entry(other)).yi_track is False
+
+
+async def test_no_transfer_into_the_yi_track_from_outside_it(national: NationalDriver) -> None:
+    """LS 6 (严禁一类模式学校中途接收转入非一类模式学生学籍), LS 2(一)6(2): refused with its
+    rule and article; a student of the track is received, and one leaves the track freely."""
+    outsider = await enrol(national, SICHUAN_SCHOOL, grade=8, name="甲")
+    request = transfer_request(outsider, SICHUAN_SCHOOL, YI_TRACK_JUNIOR, grade=8)
+    rule, reason = await refused_with(national, request)
+    assert rule == "yi_track_closed"
+    assert reason.startswith("Liangshan (LS 6, LS 2(一)6(2)): a Yi-track (一类模式) school")
+
+    insider = await enrol(national, SICHUAN_SCHOOL, grade=8, name="乙")
+    async with national.sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE registry_entry SET yi_track = :t WHERE student_number = :n"),
+            {"t": True, "n": insider},
+        )
+    request = transfer_request(insider, SICHUAN_SCHOOL, YI_TRACK_JUNIOR, grade=8)
+    assert [e.type for e in await national.request(request)] == ["transfer.step_opened"]
+
+    leaving = await enrol(national, YI_TRACK_JUNIOR, grade=8, name="丙")
+    request = transfer_request(leaving, YI_TRACK_JUNIOR, SICHUAN_OTHER_COUNTY, grade=8)
+    assert [e.type for e in await national.request(request)] == ["transfer.step_opened"]
+
+
+async def test_a_city_run_schools_transfer_is_decided_by_its_city(
+    national: NationalDriver,
+) -> None:
+    """N2013 art. 3: the city running a school is its registry authority and its school's
+    superior; the city's late step escalates to the province (decision 0034)."""
+    number = await enrol(national, YI_TRACK_JUNIOR, grade=8, name="丁")
+    request = transfer_request(number, YI_TRACK_JUNIOR, SICHUAN_OTHER_COUNTY, grade=8)
+    assert await steps_of(national, request) == [
+        ("sending_school", "school:5134010003", "city:5134"),
+        ("sending_authority", "city:5134", "province:51"),
+        ("receiving_authority", "county:510104", "province:51"),
+    ]
+    [opened] = await national.request(transfer_request(number, YI_TRACK_JUNIOR, SCHOOL, grade=8))
+    assert opened.type == "transfer.refused"  # one transfer at a time; the first is claimed
 
 
 async def test_outside_the_receiving_provinces_window_the_request_is_refused(
