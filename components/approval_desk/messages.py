@@ -8,10 +8,18 @@ its tasks of a closed transfer from its own ``transfer.closed`` handler
 
 from __future__ import annotations
 
-from components.approval_desk import duplicates, graduation, intake, transfers, verification
+from components.approval_desk import (
+    duplicates,
+    graduation,
+    intake,
+    progression,
+    transfers,
+    verification,
+)
 from components.approval_desk.desk import ApprovalDesk
 from shared.contracts.duplicates import DuplicateApprovalRequested
 from shared.contracts.graduation import GraduationBatchSubmitted
+from shared.contracts.progression import ProgressionClosed, ProgressionStepOpened
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
 from shared.contracts.status import StatusChangeSubmitted
 from shared.contracts.transfer import (
@@ -37,8 +45,12 @@ def register(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
     async def on_transfer_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
         await transfers.void_closed(desk, ctx, closed)
 
+    async def on_progression_closed(ctx: HandlerContext, closed: ProgressionClosed) -> None:
+        await progression.void_closed(desk, ctx, closed)
+
     handlers.register(TransferStepOverdue, on_step_overdue)
     handlers.register(TransferClosed, on_transfer_closed)
+    handlers.register(ProgressionClosed, on_progression_closed)
 
 
 def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
@@ -77,7 +89,8 @@ def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
 
 
 def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
-    """A deciding party's steps: opened, reminded, settled by someone else."""
+    """A deciding party's steps (of transfers and progressions): opened, reminded, settled by
+    someone else."""
 
     async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
         await transfers.receive_step(desk, ctx, step)
@@ -88,6 +101,10 @@ def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> No
     async def on_step_settled(ctx: HandlerContext, settled: TransferStepSettled) -> None:
         await transfers.void_settled(desk, ctx, settled)
 
+    async def on_progression_step(ctx: HandlerContext, step: ProgressionStepOpened) -> None:
+        await progression.receive_step(desk, ctx, step)
+
     handlers.register(TransferStepOpened, on_step_opened)
+    handlers.register(ProgressionStepOpened, on_progression_step)
     handlers.register(TransferStepReminder, on_step_reminder)
     handlers.register(TransferStepSettled, on_step_settled)

@@ -6,6 +6,7 @@ Importing this package registers every contract with the envelope registry.
 from shared.contracts import audit as audit
 from shared.contracts import duplicates as duplicates
 from shared.contracts import graduation as graduation
+from shared.contracts import progression as progression
 from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
 from shared.contracts import status as status
@@ -16,6 +17,7 @@ __all__ = [
     "audit",
     "duplicates",
     "graduation",
+    "progression",
     "promotion",
     "registration",
     "status",

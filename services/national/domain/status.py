@@ -223,8 +223,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         _ARTICLE_CERTIFICATE,
         irreversible=True,
     ),
+    # Completed / incomplete leavers progress only where their province says so (its
+    # ``progression.accept`` rule, checked by the progression saga before this table).
     Transition(
-        Change.PROGRESS, _from(S.GRADUATED), S.ENROLLED, "LS 1(二); LS 3(二); N2013 art. 14"
+        Change.PROGRESS,
+        _from(S.GRADUATED, S.COMPLETED, S.INCOMPLETE),
+        S.ENROLLED,
+        "LS 1(二); LS 3(二); N2013 art. 14",
     ),
     Transition(
         Change.DECEASE,
