@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from devtools.testing import federation_copy
 
+from devtools.testing import federation_copy
 from shared.contracts.graduation import GraduationBatchApproved, GraduationItem
 from shared.contracts.progression import LeftOut, ProgressionRequested, ProgressionStepDecided
 from shared.db.engine import SessionFactory
