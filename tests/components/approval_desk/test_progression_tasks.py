@@ -47,7 +47,7 @@ def step(role: str = "receiving_authority", size: int = 3) -> ProgressionStepOpe
     return ProgressionStepOpened(
         progression_id=uuid.uuid4(),
         step_id=uuid.uuid4(),
-        role=role,  # type: ignore[arg-type]
+        role=role,
         from_school=PRIMARY,
         to_school=JUNIOR,
         grade=7,

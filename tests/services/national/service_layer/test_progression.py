@@ -40,7 +40,7 @@ async def graduate(
             school_code=school,
             graduation_year=year,
             authority=str(authority_of(school)),
-            items=tuple(GraduationItem(student_number=n, outcome=o) for n, o in items),  # type: ignore[arg-type]
+            items=tuple(GraduationItem(student_number=n, outcome=o) for n, o in items),
         )
     )
 
