@@ -39,7 +39,7 @@ RULE_HELD = "progression_held"
 RULE_YI_TRACK = "progression_yi_track"
 RULE_EMPTY_COHORT = "progression_empty_cohort"
 RULE_LEFT_OUT = "progression_left_out"
-RULE_REJECTED = "rejected_by_party"
+RULE_REJECTED = "progression_rejected"
 
 # The article behind each refusal (a province's own wording is cited in the reason).
 ARTICLES: Mapping[str, str] = {

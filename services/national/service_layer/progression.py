@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -252,6 +252,7 @@ async def decide_step(
         decided_at=at.now,
         intervention=step.entitled(decided.decided_unit, at.today),
         reason=decided.reason,
+        rule=None if decided.decision == "approve" else rules.RULE_REJECTED,
     )
     if decision.approve:
         await _approve(repo, emit, rulebook, loaded, step, decision, decided, at)
@@ -278,10 +279,13 @@ async def _approve(
             repo, pid, step, {lo.student_number: lo.reason for lo in decided.left_out}, known, items
         )
     entries = await repo.held_entries(pid)
-    if not entries:
-        loaded.saga.reject(step, decision)
+    if not entries:  # every student left out: nobody moves
+        loaded.saga.reject(step, replace(decision, rule=rules.RULE_LEFT_OUT))
         await repo.save(loaded)
         await _tell_closed(emit, loaded, "every student was left out")
+        await emit(
+            _updated(loaded.saga, await repo.items(pid)), target=_school_unit(record.to_school)
+        )
         return
     opened = loaded.saga.approve(step, decision, on=at.today, deadline_of=rulebook.deadline_of)
     if opened is not None:

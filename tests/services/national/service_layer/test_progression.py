@@ -257,7 +257,7 @@ async def test_a_rejection_releases_the_whole_cohort(national: NationalDriver) -
     envelopes = await decide(national, opened, approve=False, reason="名额已满")
     closed = of_type(envelopes, "progression.closed")
     assert {str(e.target) for e in closed} == {"province:41", f"school:{JUNIOR}"}
-    assert {o[:2] for o in outcomes(envelopes).values()} == {("rejected", "rejected_by_party")}
+    assert {o[:2] for o in outcomes(envelopes).values()} == {("rejected", "progression_rejected")}
     for number in numbers:
         entry = await national.entry(number)
         assert (entry.status, entry.active_transfer_id) == ("graduated", None)
