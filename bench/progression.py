@@ -8,12 +8,24 @@ bulk requests), their graduating lists (2,000 a list) approved by the county. Ti
 junior school 4101020002 asks for every graduate of 2027 in one request; each deciding party
 (Henan's province step, the county, the graduating school: one task each for the whole
 cohort) approves as soon as its task appears; done when the junior school shows every student
-``progressed``. Prints seconds, the services' CPU per student (national, province, county,
+``progressed`` and the province has moved their archives (the graduating school keeping its
+backups). Prints seconds, the services' CPU per student (national, province, county,
 school instances, from /proc), and the target.
 
     python -m bench.progression [N]     N = 10,000     (BENCH_DB=postgresql for PostgreSQL)
 
-Target: 10,000 in < 30 s on this machine (printed, never failed on).
+Target: 10,000 in < 30 s on this machine (printed, never failed on). National holds the odd
+generated pupil for review (same name, gender and birth date as another): the cohort is the
+pupils actually registered, about 10,000.
+
+Measured (SQLite, 2 cores shared with six other sessions' tests, load average 10-11,
+2026-12-06, commit "progression: ... one wholly left out"): a cohort of 9,996 in **36.8 s**
+(NOT met) — the province's task approved at 9.3 s, the county's at 14.7 s, the school's at
+19.5 s, every student enrolled and every archive moved 17 s later; the services' CPU 13.9 s,
+**1.39 ms per student** (national 3.5 s, province 5.3 s incl. the archive moves, school 3.9 s,
+county 1.2 s). The wall time is three times the CPU: on a machine this loaded each process
+waits for a core; an earlier run (the same code, without waiting for the archives) had the
+last approval at 12.7 s.
 """
 
 from __future__ import annotations
@@ -131,8 +143,9 @@ async def approve_open(c: Client, kind: str, *, progression: str | None = None) 
     return len(ids)
 
 
-async def seed(c: Client, n: int) -> None:
-    """N graduates of 2027 at the primary school (not timed)."""
+async def seed(c: Client, n: int) -> int:
+    """N graduates of 2027 at the primary school (not timed); how many (national holds the
+    odd pupil with another's name, gender and birth date for review: not registered)."""
     school = f"school:{PRIMARY}"
     job = await c.call(
         "POST",
@@ -166,6 +179,7 @@ async def seed(c: Client, n: int) -> None:
         await approve_open(c, "graduation_batch")
         await asyncio.sleep(0.5)
     print(f"  seeded {len(numbers)} graduates of {PRIMARY} (2027)")
+    return len(numbers)
 
 
 async def roster(c: Client, status: str) -> list[str]:
@@ -218,8 +232,17 @@ async def progress(c: Client, n: int) -> float:
         if done["status"] in ("completed", "rejected", "refused"):
             break
         await asyncio.sleep(0.2)
-    elapsed = time.perf_counter() - started
     assert done["status"] == "completed", done["status"]
+    # the province moves the whole cohort's archives in one transaction: one student's will do
+    sample = done["items"][-1]["named"]
+    archive = f"/api/v1/schools/{JUNIOR}/archives/{sample}"
+    while True:
+        try:
+            await c.call("GET", "province-41", f"province:{PROVINCE}", archive)
+            break
+        except httpx.HTTPStatusError:
+            await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
     progressed = done["counts"].get("progressed", 0)
     assert progressed == n, done["counts"]
     return elapsed
@@ -246,14 +269,15 @@ async def main(n: int) -> None:
                 federation.start_instance(instance_name(config, base), timeout=180)
             minter = Minter.for_federation(federation.keys_dir, federation.federation)
             client = Client(federation, config, minter)
-            await seed(client, n)
+            seeded = await seed(client, n)
             before = {name: cpu_seconds(pid) for name, pid in federation.pids.items()}
-            elapsed = await progress(client, n)
+            elapsed = await progress(client, seeded)
             used = {name: cpu_seconds(pid) - before[name] for name, pid in federation.pids.items()}
             await client.http.aclose()
         finally:
             federation.stop()
     total = sum(used.values())
+    n = seeded
     print(
         f"progression of a cohort of {n} graduates (request → every student enrolled):"
         f" {elapsed:6.1f} s"
@@ -263,7 +287,7 @@ async def main(n: int) -> None:
         + ", ".join(f"{k.rsplit('-', 1)[0]} {v:.1f} s" for k, v in sorted(used.items()))
         + ")"
     )
-    met = n >= TARGET_STUDENTS and elapsed < TARGET_SECONDS
+    met = n >= 0.99 * TARGET_STUDENTS and elapsed < TARGET_SECONDS
     print(
         f"  target: {TARGET_STUDENTS:,} in < {TARGET_SECONDS:.0f} s"
         f" -> {'met' if met else 'NOT met'}"
