@@ -60,7 +60,7 @@ def sixth_graders(federation: LocalFederation, names: list[str], *, graduate: bo
             "school",
             PRIMARY,
             f"/api/v1/schools/{PRIMARY}/students",
-            params={"q": "", "limit": 1000},
+            params={"grade": 6, "limit": 1000},
         ).json()["items"]
         found = [
             s["student_number"] for s in page if s["name"] in names and s["status"] == "enrolled"
@@ -100,7 +100,7 @@ def approve_parties(federation: LocalFederation, progression_id: str) -> None:
         path = {
             "province": f"/api/v1/provinces/{code}/tasks",
             "county": f"/api/v1/counties/{code}/tasks",
-        }.get(tier, f"/api/v1/schools/{code}/tasks")
+        }.get(tier, f"/api/v1/schools/{code}/progression-tasks")
 
         def task(p: str = path, t: str = tier, c: str = code) -> list[dict[str, Any]]:
             items = api.call("GET", t, c, p, params={"status": "open", "limit": 200}).json()
