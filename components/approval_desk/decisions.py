@@ -365,6 +365,7 @@ async def announce_progression_step(
         reason=decision.reason,
         decided_by=decision.decided_by,
         decided_unit=str(unit),
+        intervention=task.details.get("late_party") is not None,
         left_out=tuple(
             LeftOut(student_number=numbers[item_id], reason=reason)
             for item_id, reason in plan.rejected.items()

@@ -10,6 +10,10 @@ for the whole cohort.
   days). The officer approves the cohort, possibly rejecting some items (those students are
   left out, each with its reason), or rejects it with a reason; the decision goes to national
   as ``progression.step_decided`` (:func:`.decisions.announce_progression_step`).
+- ``progression.step_overdue`` (to a late party's superior) → a ``progression_step`` task
+  for the superior, with ``late_party`` in its details: deciding it answers the step on the
+  party's behalf (HA art. 11(三)); ``progression.step_settled`` voids the task of whichever
+  of the two did not decide.
 - ``progression.closed`` → this unit's open tasks of the progression are void.
 """
 
@@ -22,10 +26,12 @@ from typing import Any
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import SYSTEM, ItemStatus, TaskKind
 from components.approval_desk.intake import task_row
-from components.approval_desk.transfers import _schools, is_sending, party_of
+from components.approval_desk.transfers import _schools, _unit, is_sending, party_of, superior_of
 from shared.contracts.progression import (
     ProgressionClosed,
     ProgressionStepOpened,
+    ProgressionStepOverdue,
+    ProgressionStepSettled,
     item_reference,
 )
 from shared.messaging.errors import PermanentMessageError
@@ -63,6 +69,55 @@ async def receive_step(
         ctx.unit,
         len(step.students),
     )
+
+
+async def receive_overdue(
+    desk: ApprovalDesk, ctx: HandlerContext, overdue: ProgressionStepOverdue
+) -> None:
+    """A party this unit supervises let its progression step pass due (HA art. 11(三)): a
+    task to decide the step on its behalf (the whole cohort: approve or reject)."""
+    party = _unit(overdue.party)
+    if superior_of(desk.runtime.federation, party) != ctx.unit:
+        raise PermanentMessageError(f"{ctx.unit} is not the superior of {party}")
+    from_school, to_school = _schools(desk, overdue.from_school, overdue.to_school)
+    tasks = desk.tasks(ctx.session)
+    kind = TaskKind.PROGRESSION_STEP
+    if await tasks.find_subject(ctx.unit, kind, overdue.step_id):
+        log.info("progression step %s already has a task at %s; ignored", overdue.step_id, ctx.unit)
+        return
+    school = from_school if is_sending(overdue.role) else to_school
+    details = {
+        "progression_id": str(overdue.progression_id),
+        "step_id": str(overdue.step_id),
+        "role": overdue.role,
+        "from_school": overdue.from_school,
+        "to_school": overdue.to_school,
+        "grade": overdue.grade,
+        "opened_on": overdue.due_on.isoformat(),
+        "students": [],
+        "late_party": str(party),
+    }
+    row = task_row(desk, ctx, kind, school, overdue.step_id, overdue.student_count, 0, details)
+    row.update(transfer_id=overdue.progression_id, due_on=overdue.due_on)
+    await tasks.add(row)
+    log.info(
+        "progression %s: %s is late; intervention at %s", overdue.progression_id, party, ctx.unit
+    )
+
+
+async def void_settled(
+    desk: ApprovalDesk, ctx: HandlerContext, settled: ProgressionStepSettled
+) -> None:
+    """Someone else decided the step this unit held a task for: that task is void."""
+    how = "by intervention of" if settled.intervention else "by"
+    count = await desk.tasks(ctx.session).void_step(
+        ctx.unit,
+        settled.step_id,
+        at=desk.now(),
+        by=SYSTEM,
+        reason=f"progression step decided {how} {settled.decided_unit}",
+    )
+    log.info("progression step %s settled: %d task(s) void at %s", settled.step_id, count, ctx.unit)
 
 
 def _details(step: ProgressionStepOpened) -> dict[str, Any]:

@@ -129,6 +129,9 @@ class ProgressionTaskRead(BaseModel):
     grade: int = Field(description="the grade the cohort enters at the receiving school")
     opened_on: date
     students: list[ProgressionStudentRead]
+    late_party: str | None = Field(
+        None, description="an intervention: the late party this unit decides for (HA art. 11(三))"
+    )
 
 
 class StatusChangeProofRead(BaseModel):

@@ -32,7 +32,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.students import BasicInfo
-from shared.contracts.tiers import NATIONAL_TIER, PARTY_TIERS, SCHOOL_AND_PROVINCE, SCHOOL_TIER
+from shared.contracts.tiers import (
+    AUTHORITY_TIERS,
+    NATIONAL_TIER,
+    PARTY_TIERS,
+    SCHOOL_AND_PROVINCE,
+    SCHOOL_TIER,
+)
 from shared.contracts.transfer import Decision, PartyRole, StudentSummary
 from shared.messaging.envelope import Contract, contract
 
@@ -135,6 +141,33 @@ class ProgressionStepDecided(Contract):
     decided_unit: str
     intervention: bool = False
     left_out: tuple[LeftOut, ...] = Field(default=(), max_length=MAX_PROGRESSION_STUDENTS)
+
+
+@contract("progression.step_overdue", 1, senders=NATIONAL_TIER, targets=AUTHORITY_TIERS)
+class ProgressionStepOverdue(Contract):
+    """To the superior authority of a party that let its step pass the due date: it may
+    decide the step on the party's behalf (HA art. 11(三), as for a transfer)."""
+
+    progression_id: uuid.UUID
+    step_id: uuid.UUID
+    role: PartyRole
+    party: str = Field(description="unit reference of the late party")
+    from_school: str
+    to_school: str
+    grade: int = Field(ge=1, le=12)
+    student_count: int = Field(ge=0)
+    due_on: date
+
+
+@contract("progression.step_settled", 1, senders=NATIONAL_TIER, targets=PARTY_TIERS)
+class ProgressionStepSettled(Contract):
+    """A step was decided by someone else than the unit told (the superior for the late
+    party, or the party after its superior was told): the unit's task for it is void."""
+
+    progression_id: uuid.UUID
+    step_id: uuid.UUID
+    decided_unit: str
+    intervention: bool
 
 
 @contract("progression.closed", 1, senders=NATIONAL_TIER, targets=PARTY_TIERS)

@@ -78,6 +78,7 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"closing_reason", "correlation_id", "created_at", "closed_at", "archive_due_on"},
     "progression_step": {"step_id", "progression_id", "seq", "role", "party_unit"}
     | {"superior_unit", "state", "opened_on", "due_on", "due_approximate", "decided_at"}
+    | {"overdue_notified_at"}
     | {"decided_by", "decided_unit", "intervention", "reason"},
     "progression_item": {"progression_id", "named", "student_number", "entry_id", "outcome"}
     | {"rule", "reason", "article"},

@@ -307,6 +307,7 @@ class ProgressionStepRecord(Base):
     opened_on: Mapped[date | None] = mapped_column(Date)
     due_on: Mapped[date | None] = mapped_column(Date)
     due_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(80))
     decided_unit: Mapped[str | None] = mapped_column(String(24))

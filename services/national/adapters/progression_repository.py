@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Table, and_, bindparam, insert, select, update
@@ -220,6 +220,34 @@ class ProgressionRepository:
             [_step_values(s) for s in saga.steps],
         )
 
+    async def mark_overdue(self, as_of: date, now: datetime) -> list[Row[Any]]:
+        """Open steps past their due date not reported yet, marked reported by one
+        ``UPDATE ... RETURNING`` (a second sweep marks none of them again); with their
+        progression's schools, grade and correlation."""
+        marked = await self.session.execute(
+            update(_step)
+            .where(
+                _step.c.state == StepState.OPEN.value,
+                _step.c.due_on < as_of,
+                _step.c.overdue_notified_at.is_(None),
+            )
+            .values(overdue_notified_at=now)
+            .returning(_step.c.step_id)
+        )
+        ids = [row.step_id for row in marked]
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            select(_step, _progression.c.from_school, _progression.c.to_school)
+            .add_columns(_progression.c.grade, _progression.c.correlation_id)
+            .join(_progression, _progression.c.progression_id == _step.c.progression_id)
+            .where(_step.c.step_id.in_(ids))
+        )
+        return list(rows)
+
+    async def held_count(self, progression_id: str) -> int:
+        return len(await self.held(progression_id))
+
     # -- the items -------------------------------------------------------------------------
 
     async def items(self, progression_id: str) -> list[Row[Any]]:
@@ -271,6 +299,7 @@ def _step_of(row: Row[Any]) -> Step:
         opened_on=row.opened_on,
         due_on=row.due_on,
         due_approximate=bool(row.due_approximate),
+        overdue_notified_at=row.overdue_notified_at,
         decision=decision,
     )
 

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.national.adapters.progression_repository import (
     PENDING,
@@ -46,10 +47,12 @@ from shared.contracts.progression import (
     ProgressionRequested,
     ProgressionStepDecided,
     ProgressionStepOpened,
+    ProgressionStepOverdue,
+    ProgressionStepSettled,
     ProgressionUpdated,
 )
 from shared.federation.config import NATIONAL, School, Tier, UnitRef
-from shared.messaging.emit import Emit
+from shared.messaging.emit import Emit, HeldMessages
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +257,7 @@ async def decide_step(
         reason=decided.reason,
         rule=None if decided.decision == "approve" else rules.RULE_REJECTED,
     )
+    await _tell_the_other_holder(emit, loaded, step, decision)
     if decision.approve:
         await _approve(repo, emit, rulebook, loaded, step, decision, decided, at)
     else:
@@ -365,6 +369,63 @@ async def _tell_closed(emit: Emit, loaded: Loaded, reason: str) -> None:
     for unit in sorted(units | {receiving}, key=str):
         if unit != NATIONAL:
             await emit(closed, target=unit)
+
+
+async def _tell_the_other_holder(
+    emit: Emit, loaded: Loaded, step: Step, decision: Decision
+) -> None:
+    """The unit still holding a task for the decided step hears it is settled: the late party
+    when its superior decided, the superior when the party decided after being reported."""
+    if decision.intervention:
+        holder = step.party_unit
+    elif step.overdue_notified_at is not None:
+        holder = step.superior_unit
+    else:
+        return
+    if holder == str(NATIONAL):
+        return
+    settled = ProgressionStepSettled(
+        progression_id=uuid.UUID(loaded.record.progression_id),
+        step_id=uuid.UUID(step.step_id),
+        decided_unit=decision.decided_unit,
+        intervention=decision.intervention,
+    )
+    await emit(settled, target=UnitRef.parse(holder))
+
+
+# ---------------------------------------------------------------------------- deadlines
+
+
+async def report_overdue(session: AsyncSession, as_of: date, now: datetime) -> int:
+    """The deadline sweep's part for progressions (HA art. 11(三)): each open step past its
+    due date is reported once to the party's superior (``progression.step_overdue``), which
+    may then decide it; a province's step waits for national (nothing is sent). Returns how
+    many were sent."""
+    repo = ProgressionRepository(session)
+    held = HeldMessages()
+    sent = 0
+    for row in await repo.mark_overdue(as_of, now):
+        if row.superior_unit == str(NATIONAL):
+            log.warning(
+                "progression %s: %s step overdue, on national's list", row.progression_id, row.role
+            )
+            continue
+        emit = held.emitter(NATIONAL, correlation_id=uuid.UUID(row.correlation_id))
+        overdue = ProgressionStepOverdue(
+            progression_id=uuid.UUID(row.progression_id),
+            step_id=uuid.UUID(row.step_id),
+            role=row.role,
+            party=row.party_unit,
+            from_school=row.from_school,
+            to_school=row.to_school,
+            grade=row.grade,
+            student_count=await repo.held_count(row.progression_id),
+            due_on=row.due_on,
+        )
+        await emit(overdue, target=UnitRef.parse(row.superior_unit))
+        sent += 1
+    await held.stage(session)
+    return sent
 
 
 # ----------------------------------------------------------------------------- messages

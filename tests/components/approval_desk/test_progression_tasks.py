@@ -14,6 +14,8 @@ from shared.contracts.progression import (
     CohortStudent,
     ProgressionClosed,
     ProgressionStepOpened,
+    ProgressionStepOverdue,
+    ProgressionStepSettled,
     item_reference,
 )
 from shared.contracts.students import BasicInfo, IdType
@@ -134,3 +136,42 @@ async def test_a_step_of_another_party_is_dead_lettered(make_desk: MakeDesk) -> 
     desk = await make_desk()
     with pytest.raises(PermanentMessageError):
         await deliver(desk.runtime, step("sending_school"), source=NATIONAL, target=COUNTY)
+
+
+async def test_a_late_partys_superior_decides_the_step_for_it(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
+    opened = step("sending_school")
+    overdue = ProgressionStepOverdue(
+        progression_id=opened.progression_id,
+        step_id=opened.step_id,
+        role="sending_school",
+        party=f"school:{PRIMARY}",
+        from_school=PRIMARY,
+        to_school=JUNIOR,
+        grade=7,
+        student_count=3,
+        due_on=date(2026, 9, 4),
+    )
+    await deliver(desk.runtime, overdue, source=NATIONAL, target=COUNTY)
+    await deliver(desk.runtime, overdue, source=NATIONAL, target=COUNTY)  # redelivered
+    [task] = await tasks(desk, ZHONGYUAN)
+    assert task.progression is not None and task.progression.late_party == f"school:{PRIMARY}"
+    assert (task.item_count, task.overdue) == (3, True)
+    await decide(desk, task.task_id, Decision(DecisionKind.APPROVE, "王科员"))
+    [sent] = await staged(desk.runtime, "progression.step_decided")
+    assert (sent.payload["decided_unit"], sent.payload["intervention"]) == ("county:410102", True)
+
+
+async def test_a_settled_step_voids_the_task_of_whoever_did_not_decide(make_desk: MakeDesk) -> None:
+    desk = await make_desk()
+    opened = step()
+    await deliver(desk.runtime, opened, source=NATIONAL, target=COUNTY)
+    settled = ProgressionStepSettled(
+        progression_id=opened.progression_id,
+        step_id=opened.step_id,
+        decided_unit="province:41",
+        intervention=True,
+    )
+    await deliver(desk.runtime, settled, source=NATIONAL, target=COUNTY)
+    [task] = await tasks(desk, ZHONGYUAN)
+    assert task.status == TaskStatus.VOID

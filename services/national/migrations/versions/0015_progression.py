@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("opened_on", sa.Date(), nullable=True),
         sa.Column("due_on", sa.Date(), nullable=True),
         sa.Column("due_approximate", sa.Boolean(), nullable=False),
+        sa.Column("overdue_notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.String(length=80), nullable=True),
         sa.Column("decided_unit", sa.String(length=24), nullable=True),

@@ -5,6 +5,7 @@ registry moved set-based on the last approval, left-out students and rejections 
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from shared.db.engine import SessionFactory
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.authorization import NotAParty
 from shared.messaging.envelope import Envelope
+from shared.messaging.errors import PermanentMessageError
 from tests.services.national.builders import (
     IN_WINDOW,
     OTHER_SCHOOL_SAME_COUNTY,
@@ -293,3 +295,38 @@ async def test_a_unit_that_is_no_party_is_a_security_refusal(national: NationalD
     )
     with pytest.raises(NotAParty):
         await national.deliver(payload, source=stranger)
+
+
+async def test_a_late_party_is_reported_once_and_its_superior_decides_for_it(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    config = federation_copy(
+        tmp_path, rules={"41": {"progression": {"parties": ["sending_school"]}}}
+    )
+    national = NationalDriver(sessions, config=config)
+    numbers = await cohort(national, 2)
+    [opened] = of_type(await ask(national, request(year=2026)), "progression.step_opened")
+    assert str(opened.target) == f"school:{SCHOOL}"
+    due = date.fromisoformat(opened.payload["due_on"])
+
+    # not overdue on its last day: the superior may not step in yet, nothing is reported
+    _, sent = await national.sweep(due)
+    assert of_type(sent, "progression.step_overdue") == []
+    with pytest.raises(PermanentMessageError):
+        await decide(national, opened.model_copy(update={"target": UnitRef.parse("county:410102")}))
+
+    _, sent = await national.sweep(due + timedelta(days=1))
+    [overdue] = of_type(sent, "progression.step_overdue")
+    assert (str(overdue.target), overdue.payload["party"]) == ("county:410102", f"school:{SCHOOL}")
+    assert overdue.payload["student_count"] == 2
+    _, again = await national.sweep(due + timedelta(days=2))
+    assert of_type(again, "progression.step_overdue") == []  # reported once
+
+    national.set_today(due + timedelta(days=2))
+    envelopes = await decide(
+        national, opened.model_copy(update={"target": UnitRef.parse("county:410102")})
+    )
+    [settled] = of_type(envelopes, "progression.step_settled")
+    assert (str(settled.target), settled.payload["intervention"]) == (f"school:{SCHOOL}", True)
+    assert of_type(envelopes, "progression.completed")
+    assert (await national.entry(numbers[0])).school_code == JUNIOR
