@@ -91,6 +91,20 @@ class TransferRules(_Rules):
     holiday_files: tuple[str, ...] = ()
 
 
+class ProgressionRules(_Rules):
+    """How a province runs progressions (升学, N2013 art. 14; LS 1(二), LS 3(二)).
+
+    ``parties``: the deciding parties in order, as for a transfer (the RECEIVING school's
+    province sets them); None: the same parties as its transfers (``transfer.order`` and its
+    ``own_steps``). ``accept``: the leaver statuses of its graduating schools that may
+    progress (the SENDING school's province decides; ZJ art. 25 certificates)."""
+
+    parties: tuple[TransferRole, ...] | None = Field(default=None, min_length=1)
+    accept: tuple[Literal["graduated", "completed", "incomplete"], ...] = Field(
+        default=("graduated",), min_length=1
+    )
+
+
 class ExportRules(_Rules):
     """Who approves a bulk export and how long its download lives (N2013 art. 25; N2025 art. 24)."""
 
@@ -221,6 +235,7 @@ class ProvinceRules(_Rules):
     scope: str = ""
     registration: RegistrationRules = RegistrationRules()
     transfer: TransferRules = TransferRules()
+    progression: ProgressionRules = ProgressionRules()
     exports: ExportRules = ExportRules()
     status_change: StatusChangeRules = StatusChangeRules()
     verification: VerificationRules = VerificationRules()

@@ -33,6 +33,7 @@ from typing import Any
 
 from components.approval_desk.desk import ApprovalDesk, province_unit, school_unit
 from components.approval_desk.domain import (
+    ITEM_KINDS,
     REJECTED_RULE,
     SUBMISSION_KINDS,
     TRACE_KEY,
@@ -53,6 +54,7 @@ from shared.contracts.graduation import (
     GraduationBatchDecided,
     GraduationItem,
 )
+from shared.contracts.progression import LeftOut, ProgressionStepDecided
 from shared.contracts.registration import (
     KeyFieldChangeApproved,
     KeyFieldChangeDecided,
@@ -164,7 +166,7 @@ async def settle(
     at: datetime | None = None,
 ) -> Plan:
     """Apply ``decision`` to an open task and emit what it causes, in the caller's transaction."""
-    items = await tasks.items(task.task_id) if task.kind == TaskKind.REGISTRATION_BATCH else []
+    items = await tasks.items(task.task_id) if task.kind in ITEM_KINDS else []
     plan = _plan(task, [row.registration_id for row in items], decision)
     await desk.policy(task.kind).admit(tasks.session, task, decision)
     at = at or desk.now()
@@ -195,6 +197,8 @@ async def announce(
     unit: UnitRef = task.unit
     if task.kind in TRANSFER_KINDS:
         await announce_transfer_step(emit, unit, task, plan, decision)
+    elif task.kind == TaskKind.PROGRESSION_STEP:
+        await announce_progression_step(emit, unit, task, plan, decision)
     elif task.kind == TaskKind.DUPLICATE_RESOLUTION:
         await announce_duplicate_decision(emit, unit, task, plan, decision)
     elif task.kind in SUBMISSION_KINDS:
@@ -343,6 +347,31 @@ async def announce_transfer_step(
         decided_unit=str(unit),
         intervention=task.kind == TaskKind.TRANSFER_INTERVENTION,
         rule=decision.rule,
+    )
+    await emit(decided, target=NATIONAL)
+
+
+async def announce_progression_step(
+    emit: Emit, unit: UnitRef, task: Any, plan: Plan, decision: Decision
+) -> None:
+    """The step's decision to national, which runs the progression: approve (the students
+    whose items the officer rejected left out, each with its reason) or reject."""
+    numbers = {uuid.UUID(s["item_id"]): s["student_number"] for s in task.details["students"]}
+    approved = plan.status is TaskStatus.APPROVED
+    decided = ProgressionStepDecided(
+        progression_id=task.transfer_id,
+        step_id=task.subject_id,
+        decision="approve" if approved else "reject",
+        reason=decision.reason,
+        decided_by=decision.decided_by,
+        decided_unit=str(unit),
+        intervention=task.details.get("late_party") is not None,
+        left_out=tuple(
+            LeftOut(student_number=numbers[item_id], reason=reason)
+            for item_id, reason in plan.rejected.items()
+        )
+        if approved
+        else (),
     )
     await emit(decided, target=NATIONAL)
 

@@ -48,6 +48,9 @@ class TaskKind(StrEnum):
     # 强制干预 (HA art. 11(三)): the superior decides a late party's step on its behalf
     TRANSFER_INTERVENTION = "transfer_intervention"
     GRADUATION_BATCH = "graduation_batch"  # 毕业审核: a school's graduating list (LS 3(一))
+    # 升学核办 (N2013 art. 14): a party's step of a cohort's progression, one task for the
+    # whole cohort, a student an item (decision 0033)
+    PROGRESSION_STEP = "progression_step"
     # 学籍核查 (N2013 art. 24): ghosts and mismatches a term's check found at a school; the
     # officer marks them dealt with (approve) or sends them back (reject, with the reason)
     VERIFICATION_FINDINGS = "verification_findings"
@@ -63,6 +66,8 @@ class TaskKind(StrEnum):
 
 
 TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})
+# Kinds whose items are decided one by one (an approval may leave some out).
+ITEM_KINDS = frozenset({TaskKind.REGISTRATION_BATCH, TaskKind.PROGRESSION_STEP})
 # What a registry authority (county, province) decides on its own service (an export's task
 # stays on the service that holds the data, which may be another).
 AUTHORITY_KINDS = frozenset(TaskKind) - {TaskKind.EXPORT_APPROVAL}
@@ -311,9 +316,10 @@ def plan_decision(
         raise AlreadyDecided(status)
     if decision.kind is DecisionKind.REJECT:
         return _plan_rejection(item_ids, decision)
-    if decision.rejected_items and kind is not TaskKind.REGISTRATION_BATCH:
+    if decision.rejected_items and kind not in ITEM_KINDS:
         raise DecisionRefused(
-            "rejected_items_not_applicable", "only a registration batch has items to reject"
+            "rejected_items_not_applicable",
+            "only a registration batch or a progression has items to reject",
         )
     return _plan_approval(item_ids, decision.rejected_items)
 

@@ -13,6 +13,7 @@ from components.approval_desk import (
     filing,
     graduation,
     intake,
+    progression,
     transfers,
     verification,
 )
@@ -20,6 +21,12 @@ from components.approval_desk.desk import ApprovalDesk
 from shared.contracts.duplicates import DuplicateApprovalRequested
 from shared.contracts.filing import FilingSubmitted
 from shared.contracts.graduation import GraduationBatchSubmitted
+from shared.contracts.progression import (
+    ProgressionClosed,
+    ProgressionStepOpened,
+    ProgressionStepOverdue,
+    ProgressionStepSettled,
+)
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
 from shared.contracts.status import StatusChangeSubmitted
 from shared.contracts.transfer import (
@@ -45,8 +52,16 @@ def register(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
     async def on_transfer_closed(ctx: HandlerContext, closed: TransferClosed) -> None:
         await transfers.void_closed(desk, ctx, closed)
 
+    async def on_progression_closed(ctx: HandlerContext, closed: ProgressionClosed) -> None:
+        await progression.void_closed(desk, ctx, closed)
+
+    async def on_progression_overdue(ctx: HandlerContext, overdue: ProgressionStepOverdue) -> None:
+        await progression.receive_overdue(desk, ctx, overdue)
+
     handlers.register(TransferStepOverdue, on_step_overdue)
     handlers.register(TransferClosed, on_transfer_closed)
+    handlers.register(ProgressionClosed, on_progression_closed)
+    handlers.register(ProgressionStepOverdue, on_progression_overdue)
 
 
 def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
@@ -90,7 +105,8 @@ def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
 
 
 def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
-    """A deciding party's steps: opened, reminded, settled by someone else."""
+    """A deciding party's steps (of transfers and progressions): opened, reminded, settled by
+    someone else."""
 
     async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
         await transfers.receive_step(desk, ctx, step)
@@ -101,6 +117,15 @@ def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> No
     async def on_step_settled(ctx: HandlerContext, settled: TransferStepSettled) -> None:
         await transfers.void_settled(desk, ctx, settled)
 
+    async def on_progression_step(ctx: HandlerContext, step: ProgressionStepOpened) -> None:
+        await progression.receive_step(desk, ctx, step)
+
     handlers.register(TransferStepOpened, on_step_opened)
+
+    async def on_progression_settled(ctx: HandlerContext, settled: ProgressionStepSettled) -> None:
+        await progression.void_settled(desk, ctx, settled)
+
+    handlers.register(ProgressionStepOpened, on_progression_step)
+    handlers.register(ProgressionStepSettled, on_progression_settled)
     handlers.register(TransferStepReminder, on_step_reminder)
     handlers.register(TransferStepSettled, on_step_settled)

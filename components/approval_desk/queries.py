@@ -134,6 +134,7 @@ async def read_task(
         key_field_change=change,
         proofs=[schemas.proof(p) for p in proofs],
         transfer=schemas.transfer(row),
+        progression=schemas.progression(row),
         status_change=schemas.status_change(row),
         graduation=schemas.graduation(row),
         verification=schemas.verification(row),

@@ -111,6 +111,29 @@ class TransferTaskRead(BaseModel):
     )
 
 
+class ProgressionStudentRead(BaseModel):
+    item_id: uuid.UUID = Field(description="the item's id: reject it to leave the student out")
+    student_number: str
+    status: str = Field(description="graduated | completed | incomplete")
+
+
+class ProgressionTaskRead(BaseModel):
+    """A party's step of a cohort's progression (升学核办, N2013 art. 14): the cohort is the
+    task's items (basic info), each student's number and leaver status here."""
+
+    progression_id: uuid.UUID
+    step_id: uuid.UUID
+    role: PartyRole
+    from_school: str
+    to_school: str
+    grade: int = Field(description="the grade the cohort enters at the receiving school")
+    opened_on: date
+    students: list[ProgressionStudentRead]
+    late_party: str | None = Field(
+        None, description="an intervention: the late party this unit decides for (HA art. 11(三))"
+    )
+
+
 class StatusChangeProofRead(BaseModel):
     index: int
     kind: str
@@ -199,6 +222,7 @@ class TaskRead(TaskSummary):
     key_field_change: KeyFieldChangeRead | None
     proofs: list[ProofRead]
     transfer: TransferTaskRead | None = None
+    progression: ProgressionTaskRead | None = None
     status_change: StatusChangeTaskRead | None = None
     graduation: GraduationTaskRead | None = None
     verification: VerificationTaskRead | None = None
@@ -332,6 +356,12 @@ def transfer(row: Any) -> TransferTaskRead | None:
     # 0014 of the school) has them there only
     ids = {"transfer_id": row.transfer_id, "step_id": row.subject_id}
     return TransferTaskRead.model_validate({**row.details, **ids})
+
+
+def progression(row: Any) -> ProgressionTaskRead | None:
+    if row.kind != TaskKind.PROGRESSION_STEP:
+        return None
+    return ProgressionTaskRead.model_validate(row.details)
 
 
 def status_change(row: Any) -> StatusChangeTaskRead | None:

@@ -15,6 +15,7 @@ from services.console import (
     auth_pages,
     authority_pages,
     catalogue,
+    progression_pages,
     records_pages,
     school_pages,
     transfer_pages,
@@ -61,14 +62,16 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def readyz() -> dict[str, str]:
         return {"status": "ready"}
 
-    for module in (
+    modules = (
         auth_pages,
         school_pages,
         transfer_pages,
+        progression_pages,
         records_pages,
         authority_pages,
         verify_pages,
-    ):
+    )
+    for module in modules:
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

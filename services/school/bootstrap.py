@@ -20,6 +20,7 @@ from services.school.entrypoints import (
     graduation_http,
     http,
     messages,
+    progression_http,
     status_http,
     tasks_http,
     transfers_http,
@@ -42,7 +43,7 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     # the school decides its steps in transfers out (转出学校核办) on its approval desk, which
     # also keeps the approvals of its roster's exports (owned by the approving county)
     exports = Exports(runtime, roster_source(runtime), desk_tables)
-    kinds = frozenset({TaskKind.TRANSFER_STEP, TaskKind.EXPORT_APPROVAL})
+    kinds = frozenset({TaskKind.TRANSFER_STEP, TaskKind.PROGRESSION_STEP, TaskKind.EXPORT_APPROVAL})
     policies = {
         TaskKind.TRANSFER_STEP: SendingSchoolSteps(),
         TaskKind.EXPORT_APPROVAL: ExportApprovals(exports),
@@ -58,6 +59,7 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
             diagnostics.router,
             *http.routers,
             transfers_http.router,
+            progression_http.router,
             tasks_http.build_router(desk),
             status_http.router,
             graduation_http.router,

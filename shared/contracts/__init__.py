@@ -7,6 +7,7 @@ from shared.contracts import audit as audit
 from shared.contracts import duplicates as duplicates
 from shared.contracts import filing as filing
 from shared.contracts import graduation as graduation
+from shared.contracts import progression as progression
 from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
 from shared.contracts import status as status
@@ -18,6 +19,7 @@ __all__ = [
     "audit",
     "duplicates",
     "graduation",
+    "progression",
     "promotion",
     "registration",
     "status",

@@ -90,6 +90,8 @@ WITHOUT_OBJECT = {
     ("national", "/api/v1/tasks/{task_id}/proofs/{index}"),  # an export's task has no proof
     # needs a registration national refused as a duplicate at the real school
     ("school", "/api/v1/duplicate-resolutions/{resolution_id}/proofs/{index}"),
+    # the own school is a primary school: no progression comes into it
+    ("school", "/api/v1/progressions/{progression_id}"),
 }
 
 

@@ -55,7 +55,8 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
         "enrolled_on",
         "registered_at",
         "updated_at",
-        "active_transfer_id",  # the transfer holding the student, if any
+        "active_transfer_id",  # the transfer (or progression) holding the student, if any
+        "graduation_year",  # the year the student left the stage (a progression's cohort)
         # which track the registration is in (一类模式, LS 6), like its school and grade: the
         # registry refuses a transfer into the track from outside it (decision 0034)
         "yi_track",
@@ -74,6 +75,16 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     "transfer_step": {"step_id", "transfer_id", "seq", "role", "party_unit", "superior_unit"}
     | {"state", "opened_on", "due_on", "due_approximate", "reminded_at", "overdue_notified_at"}
     | {"decided_at", "decided_by", "decided_unit", "intervention", "reason", "rule"},
+    # Progressions (升学): a cohort's schools, steps and each named student's outcome.
+    "progression": {"progression_id", "from_school", "to_school", "from_province"}
+    | {"to_province", "grade", "graduation_year", "requested_on", "state", "closing_rule"}
+    | {"closing_reason", "correlation_id", "created_at", "closed_at", "archive_due_on"},
+    "progression_step": {"step_id", "progression_id", "seq", "role", "party_unit"}
+    | {"superior_unit", "state", "opened_on", "due_on", "due_approximate", "decided_at"}
+    | {"overdue_notified_at"}
+    | {"decided_by", "decided_unit", "intervention", "reason"},
+    "progression_item": {"progression_id", "named", "student_number", "entry_id", "outcome"}
+    | {"rule", "reason", "article"},
     # The yearly promotion: counts, grades and school codes only.
     "promotion_run": {"school_year", "as_of", "ran_at", "promoted", "report"},
     "promotion_school": {"school_year", "school_code", "graduating_grade", "promoted"},

@@ -77,6 +77,9 @@ class RegistryEntry(Base):
     # a Yi-track school; a transfer into the track from outside it is refused. Not indexed
     # (read with the entry only).
     yi_track: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The calendar year the student left the stage (毕业 / 结业 / 肄业): a progression's
+    # cohort selector ("every graduate of school X in year Y", LS 3(二)). None until then.
+    graduation_year: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Exact rule: one document, one entry; also looked up by ``id_number IN (...)``.
@@ -98,6 +101,15 @@ class RegistryEntry(Base):
         # dropout, other departure), by school. Partial, so it is as small as those students;
         # ``status`` is only in the predicate and the promotion never changes it (its updates
         # stay heap-only: it changes grade and updated_at, which no index holds).
+        # A progression's cohort: a school's leavers of one year. Partial: as small as the
+        # leavers still registered at their graduating school.
+        Index(
+            "ix_registry_entry_leavers",
+            "school_code",
+            "graduation_year",
+            sqlite_where=text("graduation_year IS NOT NULL"),
+            postgresql_where=text("graduation_year IS NOT NULL"),
+        ),
         Index(
             "ix_registry_entry_left",
             "school_code",
@@ -258,6 +270,87 @@ class TransferStepRecord(Base):
         Index("ix_transfer_step_superior", "superior_unit", "state", "due_on"),
         # The deadline sweep: open steps by due date.
         Index("ix_transfer_step_due", "state", "due_on"),
+    )
+
+
+class ProgressionRecord(Base):
+    """One progression (升学) of a cohort from a graduating school to a next-stage school, run
+    by national as a batch saga (``domain/progression.py``, decision 0033)."""
+
+    __tablename__ = "progression"
+
+    progression_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    from_school: Mapped[str] = mapped_column(String(10))
+    to_school: Mapped[str] = mapped_column(String(10))
+    from_province: Mapped[str] = mapped_column(String(2))
+    to_province: Mapped[str] = mapped_column(String(2))
+    grade: Mapped[int] = mapped_column(Integer)  # the first grade of the receiving stage
+    graduation_year: Mapped[int | None] = mapped_column(Integer)
+    requested_on: Mapped[date] = mapped_column(Date)
+    # in_progress → completed | rejected | refused (nobody could progress)
+    state: Mapped[str] = mapped_column(String(12))
+    closing_rule: Mapped[str | None] = mapped_column(String(60))
+    closing_reason: Mapped[str | None] = mapped_column(String(500))
+    correlation_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archive_due_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ProgressionStepRecord(Base):
+    """One deciding party's step of a progression: one per party for the whole cohort."""
+
+    __tablename__ = "progression_step"
+
+    step_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    progression_id: Mapped[str] = mapped_column(
+        ForeignKey("progression.progression_id", name="fk_progression_step_progression")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(24))
+    party_unit: Mapped[str] = mapped_column(String(24))
+    superior_unit: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(10))  # pending → open → approved | rejected | void
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    due_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_unit: Mapped[str | None] = mapped_column(String(24))
+    intervention: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("uq_progression_step_seq", "progression_id", "seq", unique=True),
+        # The deadline sweep and a party's open steps.
+        Index("ix_progression_step_due", "state", "due_on"),
+    )
+
+
+class ProgressionItem(Base):
+    """One named student of a progression and what became of them (with rule and article
+    when refused or left out)."""
+
+    __tablename__ = "progression_item"
+
+    progression_id: Mapped[str] = mapped_column(
+        ForeignKey("progression.progression_id", name="fk_progression_item_progression"),
+        primary_key=True,
+    )
+    # The student number, or the ID number the request named when it matched no one.
+    named: Mapped[str] = mapped_column(String(30), primary_key=True)
+    student_number: Mapped[str | None] = mapped_column(String(19))
+    entry_id: Mapped[str | None] = mapped_column(String(36))
+    # pending → progressed | left_out | rejected | stopped; refused at the start
+    outcome: Mapped[str] = mapped_column(String(10))
+    rule: Mapped[str | None] = mapped_column(String(60))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    article: Mapped[str | None] = mapped_column(String(60))
+
+    __table_args__ = (
+        # "Already progressed": a student's progressions.
+        Index("ix_progression_item_student", "student_number"),
     )
 
 

@@ -49,7 +49,7 @@ def person_of(row: RegistryEntry | DedupReview) -> Person:
 
 def record_of(entry: RegistryEntry) -> Record:
     placement = Placement(entry.school_code, entry.province_code)
-    return Record(entry.entry_id, person_of(entry), placement)
+    return Record(entry.entry_id, person_of(entry), placement, entry.status)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,10 @@ from services.national.domain.identity import DocumentKey, Person, Placement, Re
 
 RULE_DUPLICATE = "duplicate_registration"
 RULE_PENDING_REVIEW = "duplicate_pending_review"
+# A graduate (or completed / incomplete leaver) is not registered again at the next stage: the
+# next-stage school admits them by progression, continuing the registration (LS 1(二)).
+RULE_PROGRESSION_REQUIRED = "progression_required"
+LEAVER_STATUSES = frozenset({"graduated", "completed", "incomplete"})
 RULE_SUSPECT = "suspect_same_name_gender_birth"
 RULE_SUSPECT_WITHOUT_RESIDENT_ID = "suspect_no_resident_id_same_name_gender_birth"
 
@@ -148,14 +152,22 @@ def repeated_in_batch(applicant: Applicant, earlier: dict[DocumentKey, Applicant
 def already_registered(person: Person, view: RegistryView) -> Reject | None:
     """``duplicate_registration``: the document already holds a student number.
 
-    Whatever that registration's status (graduated, dropped out, suspended ...): a student
-    registered before continues the old record at every later stage (LS 1(二)); a second
-    number for one document would break "一人一号" (N2013 art. 5).
+    Whatever that registration's status (dropped out, suspended ...): a student registered
+    before continues the old record at every later stage (LS 1(二)); a second number for one
+    document would break "一人一号" (N2013 art. 5). A leaver (graduated, completed,
+    incomplete) is refused as ``progression_required`` instead: not a duplicate to resolve
+    but a graduate whose next school admits them by progression.
     """
     document = person.document
     record = view.by_document.get(document) if document is not None else None
     if record is None:
         return None
+    if record.status in LEAVER_STATUSES:
+        return Reject(
+            RULE_PROGRESSION_REQUIRED,
+            f"{record.status} at {record.placement.describe()}: a next-stage school admits "
+            "a graduate by progression, continuing this registration (LS 1(二))",
+        )
     return Reject(RULE_DUPLICATE, f"already registered at {record.placement.describe()}")
 
 

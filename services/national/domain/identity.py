@@ -85,3 +85,4 @@ class Record:
     entry_id: str
     person: Person
     placement: Placement
+    status: str | None = None  # the registry status (None: issued earlier in this batch)

@@ -33,10 +33,10 @@ stateDiagram-v2
     enrolled --> incomplete: leave_incomplete (ZJ art. 25) — irreversible
     dropout --> incomplete: leave_incomplete
     graduated --> enrolled: progress (next stage, LS 1(二), LS 3(二), N2013 art. 14)
+    completed --> enrolled: progress (where the province lets completed leavers progress)
+    incomplete --> enrolled: progress (where the province lets incomplete leavers progress)
     enrolled --> deceased: decease (N2013 art. 21, N2025 art. 21, LS 2(五)) — irreversible
     deceased --> [*]
-    completed --> [*]
-    incomplete --> [*]
 ```
 
 Every status that is not final also leads to ``deceased`` (drawn from ``enrolled`` only, to
@@ -52,7 +52,8 @@ What the machine says, in words:
   for the stage: "毕业生不可以随意回退" (LS 3(一)) — no change leads back into the stage. A
   graduate continues the same registration at the next stage by progression (升学: "初中、高中
   阶段的学籍只能采用升学招生的形式调档，接续原有学籍档案信息", LS 1(二), 3(二)), which is the only
-  way out of ``graduated``; ``completed`` and ``incomplete`` have none in these rules.
+  way out of ``graduated``; ``completed`` and ``incomplete`` leavers progress too where their
+  province says so (``[progression] accept``), else never.
 - A dropout's registration is kept for the compulsory years (N2013 art. 22) and a returning
   dropout continues in the matching grade (LS 2(四)); a student away more than three months
   and unreachable is ``other_departure``, one whose family refuses is ``suspected_dropout`` or
@@ -223,8 +224,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         _ARTICLE_CERTIFICATE,
         irreversible=True,
     ),
+    # Completed / incomplete leavers progress only where their province says so (its
+    # ``progression.accept`` rule, checked by the progression saga before this table).
     Transition(
-        Change.PROGRESS, _from(S.GRADUATED), S.ENROLLED, "LS 1(二); LS 3(二); N2013 art. 14"
+        Change.PROGRESS,
+        _from(S.GRADUATED, S.COMPLETED, S.INCOMPLETE),
+        S.ENROLLED,
+        "LS 1(二); LS 3(二); N2013 art. 14",
     ),
     Transition(
         Change.DECEASE,

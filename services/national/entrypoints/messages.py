@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.national.adapters.repository import NationalRepository
+from services.national.entrypoints.progression_messages import register_progressions
 from services.national.entrypoints.transfer_messages import register_transfers
 from services.national.service_layer.duplicates import record_decision, request_resolution
 from services.national.service_layer.graduation import apply_graduation
@@ -128,6 +129,7 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
     handlers.register(DuplicateResolutionRequested, on_duplicate_requested)
     handlers.register(DuplicateApprovalDecided, on_duplicate_decided)
     register_transfers(handlers, transfers)
+    register_progressions(handlers, transfers)
 
 
 def authorised_school(

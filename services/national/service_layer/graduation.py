@@ -71,9 +71,15 @@ async def registered(session: AsyncSession, numbers: Sequence[str]) -> dict[str,
 
 
 async def set_status(
-    session: AsyncSession, school_code: str, outcome: str, numbers: Sequence[str], now: datetime
+    session: AsyncSession,
+    school_code: str,
+    outcome: str,
+    numbers: Sequence[str],
+    now: datetime,
+    graduation_year: int | None = None,
 ) -> int:
-    """One guarded UPDATE per 500 numbers of one outcome; the rows changed."""
+    """One guarded UPDATE per 500 numbers of one outcome; the rows changed. The year the
+    students left is kept: a progression names a cohort by it (LS 3(二))."""
     sources = [s.value for s in BY_CHANGE[CHANGE_OF[outcome]].sources if s is not None]
     changed = 0
     for chunk in _chunks(numbers):
@@ -85,7 +91,11 @@ async def set_status(
                 _entry.c.status.in_(sources),
                 _entry.c.active_transfer_id.is_(None),
             )
-            .values(status=target_status(outcome).value, updated_at=now)
+            .values(
+                status=target_status(outcome).value,
+                updated_at=now,
+                graduation_year=graduation_year,
+            )
         )
         changed += int(getattr(result, "rowcount", 0) or 0)
     return changed
@@ -115,7 +125,10 @@ async def apply_graduation(
             refused.append(GraduationRefusal(student_number=item.student_number, **vars(refusal)))
     for outcome, items in applied.items():
         numbers = [item.student_number for item in items]
-        if await set_status(session, batch.school_code, outcome, numbers, now) != len(numbers):
+        year = batch.graduation_year
+        if await set_status(session, batch.school_code, outcome, numbers, now, year) != len(
+            numbers
+        ):
             raise GraduationRace(f"graduation batch {batch.batch_id}: the registry moved")
     decided = GraduationBatchDecided(
         batch_id=batch.batch_id,

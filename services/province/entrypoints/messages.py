@@ -19,12 +19,14 @@ from services.province.service_layer import (
     archive_transfer,
     duplicates,
     graduation,
+    progression,
     promotion,
     status_archive,
 )
 from services.province.service_layer.archive_transfer import Completion, HandOver, Receipt
 from shared.contracts.duplicates import DuplicateResolutionDecided
 from shared.contracts.graduation import GraduationBatchDecided
+from shared.contracts.progression import ProgressionCompleted
 from shared.contracts.promotion import ProvincePromoted
 from shared.contracts.registration import (
     ArchiveFiled,
@@ -148,7 +150,22 @@ def register_transfers(handlers: HandlerRegistry, federation: Federation) -> Non
         receipts = [Receipt(c, p) for c, p in zip(contexts, payloads, strict=True)]
         await archive_transfer.record_receipts(receipts, _now())
 
+    async def on_progressions_completed(
+        contexts: Sequence[HandlerContext], payloads: Sequence[ProgressionCompleted]
+    ) -> None:
+        moves = []
+        for ctx, completed in zip(contexts, payloads, strict=True):
+            from_school = known_school(federation, completed.from_school)
+            to_school = known_school(federation, completed.to_school)
+            if ctx.unit.code not in (from_school.province, to_school.province):
+                raise PermanentMessageError(
+                    f"progression {completed.progression_id} does not concern {ctx.unit}"
+                )
+            moves += progression.completions(ctx, from_school, to_school, completed)
+        await progression.on_completed(moves, _now())
+
     handlers.register_many(TransferCompleted, on_transfers_completed)
+    handlers.register_many(ProgressionCompleted, on_progressions_completed)
     handlers.register_many(ArchiveHandedOver, on_archives_handed_over)
     handlers.register_many(ArchiveReceived, on_archives_received)
 

@@ -380,3 +380,40 @@ duplicate_proof = Table(
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
+
+# --- progressions in (升学, N2013 art. 14; LS 1(二)) -----------------------------------------
+
+progression_in = Table(
+    "school_progression_in",
+    metadata,
+    Column("progression_id", _Uuid, primary_key=True),
+    Column("school_code", String(12), nullable=False),  # the receiving school
+    Column("from_school", String(12), nullable=False),
+    Column("graduation_year", SmallInteger, nullable=True),  # the cohort selector, if used
+    Column("named_count", Integer, nullable=False),  # how many students the list named
+    # requested → in_progress → completed | rejected | refused
+    Column("status", String(12), nullable=False),
+    Column("rule", String(60), nullable=True),
+    Column("status_reason", String(500), nullable=True),
+    Column("requested_by", String(60), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_school_progression_in_list", progression_in.c.school_code, progression_in.c.requested_at)
+
+progression_in_item = Table(
+    "school_progression_in_item",
+    metadata,
+    Column(
+        "progression_id",
+        _Uuid,
+        ForeignKey("school_progression_in.progression_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("named", String(30), primary_key=True),  # student number or ID number
+    # pending → progressed | left_out | rejected; refused by national's rules
+    Column("outcome", String(10), nullable=False),
+    Column("rule", String(60), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("article", String(60), nullable=True),
+)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from components.approval_desk import messages as desk_messages
+from components.approval_desk import progression as desk_progression
 from components.approval_desk import transfers as desk_transfers
 from components.approval_desk.desk import ApprovalDesk
 from services.school.service_layer import (
     duplicates,
     graduation,
     key_field_change,
+    progression_in,
     promotion,
     registration,
     status_changes,
@@ -26,6 +28,11 @@ from services.school.service_layer import (
 )
 from shared.contracts.duplicates import DuplicateResolutionDecided
 from shared.contracts.graduation import GraduationBatchDecided
+from shared.contracts.progression import (
+    ProgressionClosed,
+    ProgressionCompleted,
+    ProgressionUpdated,
+)
 from shared.contracts.registration import KeyFieldChangeDecided, RegistrationBatchDecided
 from shared.contracts.status import RegistryPromoted, StatusChangeDecided
 from shared.contracts.transfer import TransferClosed, TransferCompleted, TransferRefused
@@ -92,6 +99,31 @@ def register_transfers(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
     handlers.register(TransferRefused, on_refused)
     handlers.register(TransferClosed, on_closed)
     handlers.register(TransferCompleted, on_completed)
+    register_progressions(handlers, desk)
+
+
+def register_progressions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
+    """Progressions (升学): the receiving school hears national's outcomes and enrols the
+    cohort; the sending school decides its step on its desk (registered with the transfer
+    steps) and its open task is void when the progression closes."""
+    clock = desk.runtime.clock
+
+    async def on_updated(ctx: HandlerContext, updated: ProgressionUpdated) -> None:
+        await progression_in.apply_updated(ctx.session, ctx.unit.code, updated, clock.now())
+
+    async def on_completed(ctx: HandlerContext, completed: ProgressionCompleted) -> None:
+        if ctx.unit.code not in (completed.from_school, completed.to_school):
+            raise PermanentMessageError(
+                f"progression {completed.progression_id} does not concern {ctx.unit}"
+            )
+        await progression_in.apply_completed(ctx.session, ctx.unit.code, completed, clock.now())
+
+    async def on_closed(ctx: HandlerContext, closed: ProgressionClosed) -> None:
+        await desk_progression.void_closed(desk, ctx, closed)
+
+    handlers.register(ProgressionUpdated, on_updated)
+    handlers.register(ProgressionCompleted, on_completed)
+    handlers.register(ProgressionClosed, on_closed)
 
 
 async def on_registration_batch_decided(

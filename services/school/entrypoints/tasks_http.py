@@ -23,7 +23,7 @@ from components.approval_desk import http as desk_http
 from components.approval_desk import queries
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus, is_overdue
-from components.approval_desk.schemas import TaskListQuery, TaskRead, aware
+from components.approval_desk.schemas import TaskListQuery, TaskPage, TaskRead, aware
 from services.school.entrypoints.http import ObjectReader, ReaderOfSchool, SchoolDep, TodayDep
 from services.school.entrypoints.schemas import (
     ProofLink,
@@ -77,6 +77,31 @@ def build_router(desk: ApprovalDesk) -> APIRouter:
         unit = desk.unit(school.code)
         tag = request.headers.get("if-none-match")
         return bulk.answer(await queries.list_tasks_unless(desk, unit, query, tag, _page))
+
+    @router.get(
+        "/schools/{school_code}/progression-tasks",
+        dependencies=[audited("list", "task"), ReaderOfSchool],
+        response_model=TaskPage,
+        summary="The school's steps in progressions (升学核办) of its graduates, oldest first",
+    )
+    async def list_progression_tasks(
+        request: Request,
+        school: SchoolDep,
+        status: TaskStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+        wait: bulk.Wait = 0.0,
+    ) -> Response:
+        """One task per progression for the whole cohort (its students are the task's items,
+        ``GET /api/v1/tasks/{task_id}``); decided like a transfer step. With its ``ETag`` and
+        long poll as the transfer steps' list."""
+        query = TaskListQuery(
+            status=status, kind=TaskKind.PROGRESSION_STEP, limit=limit, offset=offset, wait=wait
+        )
+        tag = request.headers.get("if-none-match")
+        return bulk.answer(
+            await queries.list_tasks_unless(desk, desk.unit(school.code), query, tag)
+        )
 
     @router.get(
         "/tasks/{task_id}",

@@ -191,6 +191,23 @@ class NationalDriver:
                 .values(status=status)
             )
 
+    async def set_grade(self, student_number: str, grade: int) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(RegistryEntry)
+                .where(RegistryEntry.student_number == student_number)
+                .values(grade=grade)
+            )
+
+    async def set_claim(self, student_number: str, holder: str | None) -> None:
+        """Hold the student for a transfer (or progression) ``holder``."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(RegistryEntry)
+                .where(RegistryEntry.student_number == student_number)
+                .values(active_transfer_id=holder)
+            )
+
     async def staged_since(self, last_id: int) -> list[Envelope]:
         async with self.sessions() as session:
             bodies = await session.scalars(

@@ -7,8 +7,9 @@ the database which open steps need a message on ``as_of``.
 - ``transfer.step_reminder`` to the party, once, when the step is due within the party
   province's ``reminder_working_days`` working days (and not overdue yet);
 - ``transfer.step_overdue`` to the party's superior, once, when ``as_of`` is past the due
-  date. A province step's superior is national itself: nothing is sent, the step is listed
-  at ``GET /api/v1/transfers/overdue?unit=national:CN`` for a national officer.
+  date (a progression's step likewise: ``progression.step_overdue``, counted with them). A
+  province step's superior is national itself: nothing is sent, the step is listed at
+  ``GET /api/v1/transfers/overdue?unit=national:CN`` for a national officer.
 
 Each step is marked (``reminded_at``, ``overdue_notified_at``) by one set-based
 ``UPDATE ... RETURNING`` in the transaction that stages the messages, and only the steps that
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from services.national.adapters.transfer_repository import StepRow, TransferRepository, step_of
+from services.national.service_layer import progression
 from services.national.service_layer.transfers import notices
 from services.national.service_layer.transfers.notices import Outbox
 from services.national.service_layer.transfers.rulebook import Rulebook
@@ -46,6 +48,7 @@ async def sweep_deadlines(
     """Send the reminders and overdue reports due on ``as_of``; call inside one transaction."""
     reminders = await _remind(transfers, outbox, rulebook, as_of, now)
     sent, at_national = await _report_overdue(transfers, outbox, as_of, now)
+    sent += await progression.report_overdue(transfers.session, as_of, now)
     report = SweepReport(as_of, reminders, sent, at_national)
     if reminders or sent or at_national:
         log.info("deadline sweep %s: %s", as_of, report)

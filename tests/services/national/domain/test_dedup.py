@@ -10,6 +10,7 @@ import pytest
 from services.national.domain.dedup import (
     RULE_DUPLICATE,
     RULE_PENDING_REVIEW,
+    RULE_PROGRESSION_REQUIRED,
     RULE_SUSPECT,
     RULE_SUSPECT_WITHOUT_RESIDENT_ID,
     Applicant,
@@ -71,6 +72,14 @@ def test_same_document_already_registered_is_an_exact_duplicate_naming_only_the_
     )
     assert existing.id_number is not None
     assert "李娜" not in verdict.reason and existing.id_number not in verdict.reason
+
+
+def test_a_graduate_is_sent_to_progression_not_counted_as_a_duplicate() -> None:
+    existing = person()
+    view = RegistryView.of([Record("old", existing, THERE, "graduated")])
+    verdict = screen(applicant(existing), view, today=TODAY)
+    assert isinstance(verdict, Reject) and verdict.rule == RULE_PROGRESSION_REQUIRED
+    assert "LS 1(二)" in verdict.reason
 
 
 def test_same_document_twice_in_a_batch_refuses_the_later_one() -> None:

@@ -58,6 +58,8 @@ EXPECTED: dict[tuple[RegistryStatus | None, Change], RegistryStatus] = {
     (S.ENROLLED, Change.LEAVE_INCOMPLETE): S.INCOMPLETE,
     (S.DROPOUT, Change.LEAVE_INCOMPLETE): S.INCOMPLETE,
     (S.GRADUATED, Change.PROGRESS): S.ENROLLED,
+    (S.COMPLETED, Change.PROGRESS): S.ENROLLED,
+    (S.INCOMPLETE, Change.PROGRESS): S.ENROLLED,
     (S.ENROLLED, Change.DECEASE): S.DECEASED,
     (S.SUSPENDED, Change.DECEASE): S.DECEASED,
     (S.DROPOUT, Change.DECEASE): S.DECEASED,
@@ -116,9 +118,10 @@ def test_graduates_cannot_be_rolled_back(graduate: RegistryStatus, change: Chang
     assert refused.value.article.startswith("LS 3(一)")
 
 
-def test_only_progression_leaves_graduated_and_nothing_leaves_completed_or_incomplete() -> None:
-    assert {c for (s, c) in ALLOWED if s is S.GRADUATED} == {Change.PROGRESS}
-    assert not any(s in (S.COMPLETED, S.INCOMPLETE, S.DECEASED) for s, _ in ALLOWED)
+def test_only_progression_leaves_a_leaver_status_and_nothing_leaves_deceased() -> None:
+    for leaver in (S.GRADUATED, S.COMPLETED, S.INCOMPLETE):
+        assert {c for (s, c) in ALLOWED if s is leaver} == {Change.PROGRESS}
+    assert not any(s is S.DECEASED for s, _ in ALLOWED)
 
 
 @pytest.mark.parametrize(

@@ -75,18 +75,29 @@ async def test_a_document_registered_elsewhere_is_refused_naming_only_province_a
     assert len(await entries(national.sessions)) == 1
 
 
-async def test_a_graduated_or_otherwise_inactive_record_still_blocks_a_new_number(
-    national: NationalDriver,
+@pytest.mark.parametrize(
+    ("status", "rule"),
+    [
+        ("dropout", "duplicate_registration"),
+        ("suspended", "duplicate_registration"),
+        # a graduate is no duplicate: the next-stage school admits them by progression
+        ("graduated", "progression_required"),
+        ("completed", "progression_required"),
+    ],
+)
+async def test_an_inactive_record_still_blocks_a_new_number(
+    national: NationalDriver, status: str, rule: str
 ) -> None:
     first = basic("张伟")
     await national.deliver(batch(first))
     async with national.sessions() as session, session.begin():
-        (await session.scalars(select(RegistryEntry))).one().status = "graduated"
+        (await session.scalars(select(RegistryEntry))).one().status = status
 
     [outcome] = outcomes_of(
         (await national.deliver(batch(basic("张伟", id_number=first.id_number))))[0]
     )
-    assert outcome["rule"] == "duplicate_registration"
+    assert (outcome["outcome"], outcome["rule"]) == ("rejected", rule)
+    assert len(await entries(national.sessions)) == 1
 
 
 async def test_the_same_document_twice_in_one_batch_issues_the_first_and_refuses_the_second(
