@@ -226,6 +226,9 @@ class TransferRecord(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archive_due_on: Mapped[date | None] = mapped_column(Date)
+    # A request outside the receiving window by exception (decision 0035): rule, article,
+    # window, the school's reason. The receiving authority's step decision grants it.
+    window_exception: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     __table_args__ = (
         # A student's transfers, newest first.
