@@ -156,6 +156,23 @@ class DeferralRules(_Rules):
     grades: tuple[int, ...] = (1,)
 
 
+class ProofRequirement(_Rules):
+    """Proof kinds a change must carry on a ground, and the article that asks for them
+    (HA art. 13, LS 2(二), ZJ art. 14): e.g. a suspension for illness needs a hospital
+    certificate, one for personal leave (事假) a relevant proof. For ``resume`` and
+    ``extend_suspension`` the ground is the suspension's: resuming after illness needs a
+    recovery certificate where the province says so (HA art. 13(三))."""
+
+    change: str = Field(max_length=40)
+    ground: str | None = Field(default=None, max_length=40)  # None: every ground
+    kinds: tuple[str, ...] = Field(min_length=1)
+    article: str = Field(min_length=1, max_length=60)
+    note: str = Field(default="", max_length=200)  # what the proof must say (Chinese)
+
+    def applies(self, change: str, ground: str | None) -> bool:
+        return self.change == change and self.ground in (None, ground)
+
+
 class StatusChangeRules(_Rules):
     """How a province handles a student's status changes (学籍变动)."""
 
@@ -164,6 +181,8 @@ class StatusChangeRules(_Rules):
     recorded_by_authority: tuple[str, ...] = ()
     # Proof kinds each change must carry, e.g. {decease = ["death_certificate"]}.
     required_proofs: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # Proof kinds by change AND ground, each with its article (``[[status_change.proofs]]``).
+    proofs: tuple[ProofRequirement, ...] = ()
     # "Other departure" for a student away and unreachable at least this many months (LS
     # 2(四): 离校时间超过 3 个月且联系不上). None: no minimum.
     absence_months: int | None = Field(default=None, ge=1, le=12)
@@ -175,6 +194,17 @@ class StatusChangeRules(_Rules):
     suspension: SuspensionRules = SuspensionRules()
     grade: GradeChangeRules = GradeChangeRules()
     deferral: DeferralRules = DeferralRules()
+
+    def proofs_for(self, change: str, ground: str | None) -> list[ProofRequirement]:
+        """What ``change`` on ``ground`` must carry: the change's ``required_proofs`` (N2013
+        art. 13: each change lands in the archive with its proof) and each matching
+        requirement by ground."""
+        found = [
+            ProofRequirement(change=change, kinds=kinds, article="N2013 art. 13")
+            for kinds in [self.required_proofs.get(change, ())]
+            if kinds
+        ]
+        return found + [item for item in self.proofs if item.applies(change, ground)]
 
     @field_validator("term_ends")
     @classmethod

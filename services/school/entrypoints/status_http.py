@@ -25,6 +25,7 @@ from services.school.entrypoints.http import (
     RegistrarOfSchool,
     SchoolDep,
     SettingsDep,
+    TodayDep,
 )
 from services.school.service_layer import status_changes
 from shared.audit.recording import audited
@@ -253,6 +254,111 @@ async def list_status_changes(
         proofs = await status_repository.proofs(session, [r.change_id for r in rows])
     return StatusChangePage(
         items=[_read(row, proofs) for row in rows], total=total, limit=limit, offset=offset
+    )
+
+
+class ProofRequirementRead(BaseModel):
+    """Proof kinds a change must carry, on one ground or every ground (``ground`` null)."""
+
+    change: str
+    ground: str | None = Field(
+        description="the change's ground; for resume / extend_suspension, the ground of the "
+        "suspension it ends or continues; null: every ground"
+    )
+    kinds: list[str]
+    article: str
+    note: str = Field(description="what the proof must say, in Chinese, where the rule says")
+
+
+class StatusChangeRequirementsRead(BaseModel):
+    """What the school's province asks of each status change (the form's checklist)."""
+
+    province: str
+    items: list[ProofRequirementRead]
+    recorded_by_authority: list[str] = Field(
+        description="changes the authority only records (the system approves its task)"
+    )
+
+
+class ExpiredSuspensionRead(BaseModel):
+    student_number: str
+    name: str
+    grade: int
+    class_name: str | None
+    suspended_until: date
+
+
+class ExpiredSuspensionPage(BaseModel):
+    """Students still suspended after their suspension ended: the school asks them back or
+    files an extension (HA art. 13(三): 督促学生复学; LS 2(二)3; ZJ art. 14)."""
+
+    as_of: date
+    items: list[ExpiredSuspensionRead]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get(
+    "/schools/{school_code}/status-changes/requirements",
+    response_model=StatusChangeRequirementsRead,
+    summary="The proofs each status change needs in this school's province, with articles",
+    dependencies=[
+        audited("read", "status_change_requirements", object_id=None),
+        ReaderOfSchool,
+    ],
+)
+async def status_change_requirements(
+    school: SchoolDep, runtime: RuntimeDep
+) -> StatusChangeRequirementsRead:
+    """Per change and ground: the proof kinds, the article, a note (HA art. 13, LS 2(二),
+    ZJ art. 14). A submission missing one is refused ``proof_required`` with that article."""
+    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    changes = rules.status_change
+    items = [
+        ProofRequirementRead(
+            change=change, ground=None, kinds=list(kinds), article="N2013 art. 13", note=""
+        )
+        for change, kinds in changes.required_proofs.items()
+        if kinds
+    ] + [
+        ProofRequirementRead(
+            change=r.change, ground=r.ground, kinds=list(r.kinds), article=r.article, note=r.note
+        )
+        for r in changes.proofs
+    ]
+    return StatusChangeRequirementsRead(
+        province=school.province,
+        items=items,
+        recorded_by_authority=list(changes.recorded_by_authority),
+    )
+
+
+@router.get(
+    "/schools/{school_code}/status-changes/expired-suspensions",
+    response_model=ExpiredSuspensionPage,
+    summary="Students still suspended after their suspension ended",
+    dependencies=[audited("list", "student", object_id=None), ReaderOfSchool],
+)
+async def expired_suspensions(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    today: TodayDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> ExpiredSuspensionPage:
+    """Each student on the roster still ``suspended`` whose suspension ended before today
+    (Beijing date), longest over first."""
+    async with runtime.sessions() as session:
+        rows, total = await status_repository.expired_suspensions(
+            session, school.code, today, limit=limit, offset=offset
+        )
+    return ExpiredSuspensionPage(
+        as_of=today,
+        items=[ExpiredSuspensionRead.model_validate(row._mapping) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 

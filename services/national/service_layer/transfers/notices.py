@@ -24,9 +24,9 @@ from shared.contracts.transfer import (
     TransferCompleted,
     TransferRefused,
     TransferStepOpened,
-    WindowException,
     TransferStepOverdue,
     TransferStepReminder,
+    WindowException,
 )
 from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.messaging.emit import HeldMessages

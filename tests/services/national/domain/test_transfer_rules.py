@@ -133,7 +133,8 @@ def test_only_the_receiving_provinces_window_governs_a_cross_province_request() 
     day = date(2026, 10, 20)
     into_henan = request(requested_on=day, proof_kinds=proof)
     assert refusal(into_henan, enrolled(), Sides(ZHEJIANG, HENAN, "primary")) is None
-    into_zhejiang = refusal(request(requested_on=day), enrolled(), Sides(HENAN, ZHEJIANG, "primary"))
+    to_zj = Sides(HENAN, ZHEJIANG, "primary")
+    into_zhejiang = refusal(request(requested_on=day), enrolled(), to_zj)
     assert into_zhejiang is not None and into_zhejiang.rule == "transfer_window"
 
 
