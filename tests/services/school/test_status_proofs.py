@@ -54,7 +54,7 @@ async def suspended(service: Service, number: str, ground: str, until: date) -> 
             student_number=number,
             facts=StatusChangeFacts(
                 change="suspend", effective_on=date(2024, 2, 20), ground=ground
-            ),  # type: ignore[arg-type]
+            ),
             outcome="applied",
             decided_by="national:CN",
             from_status="enrolled",
