@@ -173,6 +173,14 @@ class ProofRequirement(_Rules):
         return self.change == change and self.ground in (None, ground)
 
 
+class WithdrawalRules(_Rules):
+    """退学 (ZJ art. 17): "年龄不足18周岁、未受完九年义务教育的学生，不予办理退学手续。年满18周岁，
+    不宜在校继续学习者，办理退学手续". Provinces whose rules provide none refuse it."""
+
+    allowed: bool = False
+    min_age: int = Field(default=18, ge=16, le=25)  # full years on the day it takes effect
+
+
 class StatusChangeRules(_Rules):
     """How a province handles a student's status changes (学籍变动)."""
 
@@ -194,6 +202,7 @@ class StatusChangeRules(_Rules):
     suspension: SuspensionRules = SuspensionRules()
     grade: GradeChangeRules = GradeChangeRules()
     deferral: DeferralRules = DeferralRules()
+    withdrawal: WithdrawalRules = WithdrawalRules()
 
     def proofs_for(self, change: str, ground: str | None) -> list[ProofRequirement]:
         """What ``change`` on ``ground`` must carry: the change's ``required_proofs`` (N2013

@@ -39,6 +39,7 @@ STATUSES = [
     "completed",
     "incomplete",
     "deferred",
+    "withdrawn",
 ]
 
 

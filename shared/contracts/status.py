@@ -123,6 +123,7 @@ StatusChangeKind = Literal[
     "go_abroad",  # 境外就读
     "return_from_abroad",  # 回国接续
     "decease",  # 死亡注销
+    "withdraw",  # 退学 (ZJ art. 17: 18 or over)
 ]
 # What a school may ask for (``lapse`` is national's own).
 REQUESTABLE: frozenset[str] = frozenset(get_args(StatusChangeKind)) - {"lapse"}

@@ -36,7 +36,10 @@ stateDiagram-v2
     completed --> enrolled: progress (where the province lets completed leavers progress)
     incomplete --> enrolled: progress (where the province lets incomplete leavers progress)
     enrolled --> deceased: decease (N2013 art. 21, N2025 art. 21, LS 2(五)) — irreversible
+    enrolled --> withdrawn: withdraw (ZJ art. 17: 18 or over) — irreversible
+    suspended --> withdrawn: withdraw
     deceased --> [*]
+    withdrawn --> [*]
 ```
 
 Every status that is not final also leads to ``deceased`` (drawn from ``enrolled`` only, to
@@ -94,6 +97,7 @@ class RegistryStatus(StrEnum):
     COMPLETED = "completed"  # 结业
     INCOMPLETE = "incomplete"  # 肄业
     DEFERRED = "deferred"  # 缓学
+    WITHDRAWN = "withdrawn"  # 退学 (ZJ art. 17)
 
 
 class Change(StrEnum):
@@ -121,6 +125,7 @@ class Change(StrEnum):
     LEAVE_INCOMPLETE = "leave_incomplete"  # 肄业
     PROGRESS = "progress"  # 升学 (the next stage continues the registration)
     DECEASE = "decease"  # 死亡注销
+    WITHDRAW = "withdraw"  # 退学 (ZJ art. 17)
 
 
 S = RegistryStatus
@@ -231,6 +236,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         _from(S.GRADUATED, S.COMPLETED, S.INCOMPLETE),
         S.ENROLLED,
         "LS 1(二); LS 3(二); N2013 art. 14",
+    ),
+    # 年满18周岁，不宜在校继续学习者，办理退学手续 (ZJ art. 17): the age is the province's rule.
+    Transition(
+        Change.WITHDRAW,
+        _from(S.ENROLLED, S.SUSPENDED),
+        S.WITHDRAWN,
+        "ZJ art. 17",
+        irreversible=True,
     ),
     Transition(
         Change.DECEASE,

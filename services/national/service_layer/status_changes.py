@@ -232,6 +232,8 @@ def policy_of(rules: StatusChangeRules, citation: str) -> StatusPolicy:
         skip_into_graduating_year=rules.grade.skip_into_graduating_year,
         repeat_in_compulsory=rules.grade.repeat_in_compulsory,
         repeat_graduating_year=rules.grade.repeat_graduating_year,
+        withdrawal_allowed=rules.withdrawal.allowed,
+        withdrawal_min_age=rules.withdrawal.min_age,
         senior_repeat_cap_percent=rules.grade.senior_repeat_cap_percent,
         repeat_cap_years=rules.grade.repeat_cap_years,
     )
@@ -261,6 +263,7 @@ async def _registration(
         in_transfer=entry.active_transfer_id is not None,
         extensions=suspension.extensions if suspension else 0,
         suspended_until=suspension.until if suspension else None,
+        birth_date=entry.birth_date,
     )
 
 

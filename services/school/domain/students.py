@@ -44,6 +44,7 @@ class StudentStatus(StrEnum):
     COMPLETED = "completed"  # 结业
     INCOMPLETE = "incomplete"  # 肄业
     DEFERRED = "deferred"  # 缓学: registered, start deferred a school year
+    WITHDRAWN = "withdrawn"  # 退学 (ZJ art. 17)
 
 
 # Statuses in which a student still holds this school's registration (dedup counts them).
