@@ -31,9 +31,31 @@ class _Rules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
 class RegistrationRules(_Rules):
+    """学籍建立 (N2013 arts. 4-7; HA arts. 4, 6; LS 1(二)-(三); ZJ arts. 7-8). Timing and age
+    are findings on the authority's task (a flagged batch is never approved automatically);
+    the grade of a new registration is refused at the school."""
+
     # Approve registrations that pass every check without waiting for an officer.
     auto_approve: bool = False
+    # The archive is built within this many months of enrolment (N2013 art. 7; HA art. 6;
+    # ZJ art. 8): later ones are flagged ``registered_late``. None: no limit.
+    within_months: int | None = Field(default=1, ge=1, le=12)
+    # New students' data by this day of their enrolment year (LS 1(三): 9月30日前): later
+    # ones are flagged ``new_student_data_late``. None: no such day.
+    new_student_data_by: MonthDay | None = None
+    # First grade at this age by ``age_cutoff`` (HA art. 4: 凡年满6周岁 … 8月31日); a younger
+    # child is flagged ``under_age``: only the authority's approval, with a proof, admits it.
+    first_grade_age: int | None = Field(default=None, ge=3, le=8)
+    age_cutoff: MonthDay = "08-31"
+    # The grades a child never registered before may be registered in (LS 1(二): new
+    # registrations in grade 1 only; later grades by progression or transfer). Empty: any.
+    new_registration_grades: tuple[int, ...] = ()
+    # The article each rule above cites in this province (its own text).
+    articles: dict[str, str] = Field(default_factory=dict)
 
 
 TransferRole = Literal[
@@ -112,9 +134,6 @@ class ExportRules(_Rules):
     # own (another officer); "province": the province approves every export of its units.
     approved_by: Literal["authority", "province"] = "authority"
     download_hours: int = Field(default=24, ge=1, le=24 * 30)
-
-
-MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
 
 
 class SuspensionRules(_Rules):

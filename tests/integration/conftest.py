@@ -47,7 +47,12 @@ def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp(f"federation-{request.param}")
-    config = federation_copy(base / "config")
+    # Liangshan opens new registrations in grade 1 only (LS 1(二)); these tests register
+    # students of later grades there directly, as no progression brings them yet. The rule
+    # itself is tested at the school (tests/services/school/test_new_registration_grades.py).
+    config = federation_copy(
+        base / "config", rules={"51": {"registration": {"new_registration_grades": []}}}
+    )
     database_url_for = None
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")

@@ -168,7 +168,7 @@ class StatusChangeRulesRead(BaseModel):
 async def status_change_rules(school: SchoolDep, runtime: RuntimeDep) -> StatusChangeRulesRead:
     """From the province's rules file (``config/provinces/<code>.toml``, ``[status_change]``):
     what ``POST .../status-changes`` refuses with ``proof_required`` when missing."""
-    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     changes = rules.status_change
     return StatusChangeRulesRead(
         province=school.province,
@@ -313,7 +313,7 @@ async def status_change_requirements(
 ) -> StatusChangeRequirementsRead:
     """Per change and ground: the proof kinds, the article, a note (HA art. 13, LS 2(二),
     ZJ art. 14). A submission missing one is refused ``proof_required`` with that article."""
-    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     changes = rules.status_change
     items = [
         ProofRequirementRead(
