@@ -40,6 +40,7 @@ STATUSES = [
     "incomplete",
     "deferred",
     "withdrawn",
+    "detained",
 ]
 
 

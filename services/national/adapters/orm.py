@@ -443,6 +443,24 @@ class Suspension(Base):
     extensions: Mapped[int] = mapped_column(Integer)
 
 
+class Placement(Base):
+    """A student who attends another school while the registration stays at their own
+    (N2013 art. 17; HA art. 12; ZJ art. 13): special education, inclusive placement, reform
+    school. Term verification reads it: the registered school does not count them as a
+    ghost, the attending school not as a mismatch. Removed when the placement ends or the
+    student leaves ``enrolled``."""
+
+    __tablename__ = "registry_placement"
+
+    entry_id: Mapped[str] = mapped_column(
+        ForeignKey("registry_entry.entry_id", name="fk_placement_entry"), primary_key=True
+    )
+    registered_school: Mapped[str] = mapped_column(String(10), index=True)
+    attending_school: Mapped[str] = mapped_column(String(10), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_on: Mapped[date] = mapped_column(Date)
+
+
 class VerificationCampaign(Base):
     """A term's re-verification campaign (N2013 art. 24; N2025 art. 25), national or for one
     province (``scope``): at most one per term and scope."""

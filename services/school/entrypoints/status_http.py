@@ -31,7 +31,13 @@ from services.school.service_layer import status_changes
 from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
-from shared.contracts.status import REQUESTABLE, Ground, StatusChangeFacts, StatusChangeKind
+from shared.contracts.status import (
+    REQUESTABLE,
+    Ground,
+    PlacementKind,
+    StatusChangeFacts,
+    StatusChangeKind,
+)
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier
 from shared.rules import load_province_rules
@@ -77,6 +83,15 @@ class StatusChangeCreate(BaseModel):
     special_education: bool = Field(
         default=False, description="a special-education / inclusive student (N2025 art. 14)"
     )
+    attending_school: str | None = Field(
+        default=None,
+        pattern=r"^[1-8][0-9]{9}$",
+        description="place: the school the student attends while registered here "
+        "(N2013 art. 17; HA art. 12; ZJ art. 13)",
+    )
+    placement: PlacementKind | None = Field(
+        default=None, description="place: special_education | inclusive | reform_school"
+    )
     proofs: list[ProofDocument] = Field(default_factory=list, max_length=5)
 
     @model_validator(mode="after")
@@ -93,6 +108,8 @@ class StatusChangeCreate(BaseModel):
             ground=self.ground,
             compulsory=self.compulsory,
             special_education=self.special_education,
+            attending_school=self.attending_school,
+            placement=self.placement,
         )
 
 
@@ -142,11 +159,30 @@ class StatusChangePage(BaseModel):
     offset: int
 
 
+class ProofRequirementRead(BaseModel):
+    """Proof kinds a change must carry, on one ground or every ground (``ground`` null)."""
+
+    change: str
+    ground: str | None = Field(
+        description="the change's ground; for resume / extend_suspension, the ground of the "
+        "suspension it ends or continues; null: every ground"
+    )
+    kinds: list[str]
+    article: str
+    note: str = Field(description="what the proof must say, in Chinese, where the rule says")
+
+
 class StatusChangeKindRead(BaseModel):
     """One change a school may ask for, as its province handles it."""
 
     change: str
-    required_proofs: list[str] = Field(description="proof kinds the province requires")
+    required_proofs: list[str] = Field(
+        description="proof kinds the province requires whatever the ground"
+    )
+    proofs_by_ground: list[ProofRequirementRead] = Field(
+        description="proof kinds required on a ground, each with its article (HA art. 13, "
+        "LS 2(二), ZJ art. 14); for resume / extend_suspension the suspension's ground"
+    )
     needs_grade: bool = Field(description="the request names target_grade")
     recorded_by_authority: bool = Field(
         description="the authority records it (登记 / 备案) instead of an officer deciding"
@@ -167,7 +203,8 @@ class StatusChangeRulesRead(BaseModel):
 )
 async def status_change_rules(school: SchoolDep, runtime: RuntimeDep) -> StatusChangeRulesRead:
     """From the province's rules file (``config/provinces/<code>.toml``, ``[status_change]``):
-    what ``POST .../status-changes`` refuses with ``proof_required`` when missing."""
+    what ``POST .../status-changes`` refuses with ``proof_required`` (and the article) when
+    missing — the proofs of every ground, and those of each ground (``proofs_by_ground``)."""
     rules = load_province_rules(runtime.settings.federation_config, school.code)
     changes = rules.status_change
     return StatusChangeRulesRead(
@@ -176,6 +213,17 @@ async def status_change_rules(school: SchoolDep, runtime: RuntimeDep) -> StatusC
             StatusChangeKindRead(
                 change=kind,
                 required_proofs=list(changes.required_proofs.get(kind, ())),
+                proofs_by_ground=[
+                    ProofRequirementRead(
+                        change=r.change,
+                        ground=r.ground,
+                        kinds=list(r.kinds),
+                        article=r.article,
+                        note=r.note,
+                    )
+                    for r in changes.proofs
+                    if r.change == kind
+                ],
                 needs_grade=kind in NEEDS_GRADE,
                 recorded_by_authority=kind in changes.recorded_by_authority,
             )
@@ -257,29 +305,6 @@ async def list_status_changes(
     )
 
 
-class ProofRequirementRead(BaseModel):
-    """Proof kinds a change must carry, on one ground or every ground (``ground`` null)."""
-
-    change: str
-    ground: str | None = Field(
-        description="the change's ground; for resume / extend_suspension, the ground of the "
-        "suspension it ends or continues; null: every ground"
-    )
-    kinds: list[str]
-    article: str
-    note: str = Field(description="what the proof must say, in Chinese, where the rule says")
-
-
-class StatusChangeRequirementsRead(BaseModel):
-    """What the school's province asks of each status change (the form's checklist)."""
-
-    province: str
-    items: list[ProofRequirementRead]
-    recorded_by_authority: list[str] = Field(
-        description="changes the authority only records (the system approves its task)"
-    )
-
-
 class ExpiredSuspensionRead(BaseModel):
     student_number: str
     name: str
@@ -297,41 +322,6 @@ class ExpiredSuspensionPage(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-@router.get(
-    "/schools/{school_code}/status-changes/requirements",
-    response_model=StatusChangeRequirementsRead,
-    summary="The proofs each status change needs in this school's province, with articles",
-    dependencies=[
-        audited("read", "status_change_requirements", object_id=None),
-        ReaderOfSchool,
-    ],
-)
-async def status_change_requirements(
-    school: SchoolDep, runtime: RuntimeDep
-) -> StatusChangeRequirementsRead:
-    """Per change and ground: the proof kinds, the article, a note (HA art. 13, LS 2(二),
-    ZJ art. 14). A submission missing one is refused ``proof_required`` with that article."""
-    rules = load_province_rules(runtime.settings.federation_config, school.code)
-    changes = rules.status_change
-    items = [
-        ProofRequirementRead(
-            change=change, ground=None, kinds=list(kinds), article="N2013 art. 13", note=""
-        )
-        for change, kinds in changes.required_proofs.items()
-        if kinds
-    ] + [
-        ProofRequirementRead(
-            change=r.change, ground=r.ground, kinds=list(r.kinds), article=r.article, note=r.note
-        )
-        for r in changes.proofs
-    ]
-    return StatusChangeRequirementsRead(
-        province=school.province,
-        items=items,
-        recorded_by_authority=list(changes.recorded_by_authority),
-    )
 
 
 @router.get(

@@ -102,6 +102,11 @@ REFUSALS = [
      r.RULE_WITHDRAWAL_NOT_PROVIDED, "ZJ art. 17"),
     (ask(C.WITHDRAW), enrolled(birth_date=date(2008, 9, 2)), replace(
         ZHEJIANG, withdrawal_allowed=True), None, r.RULE_WITHDRAWAL_UNDER_AGE, "ZJ art. 17"),
+    (ask(C.PLACE, placement="inclusive"), enrolled(school_code="4101020001"), HENAN, None,
+     r.RULE_PLACEMENT_INCOMPLETE, "N2013 art. 17"),
+    (ask(C.PLACE, placement="inclusive", attending_school="4101020001"),
+     enrolled(school_code="4101020001"), HENAN, None, r.RULE_PLACEMENT_SAME_SCHOOL, "HA art. 12"),
+    (ask(C.END_PLACEMENT), enrolled(), HENAN, None, r.RULE_NOT_PLACED, "ZJ art. 13"),
     # the state machine first: its own rules
     (ask(C.RESUME, target_grade=3), enrolled(), HENAN, None, "status_change_not_allowed",
      "ZJ arts. 14-15"),
