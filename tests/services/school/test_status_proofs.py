@@ -15,7 +15,7 @@ from tests.services.school.conftest import PRIMARY, Service
 from tests.services.school.test_key_field_change_service import enrolled
 from tests.services.school.test_status_changes import PATH, deliver
 
-REQUIREMENTS = f"/api/v1/schools/{PRIMARY.code}/status-changes/requirements"
+RULES = f"/api/v1/schools/{PRIMARY.code}/status-change-rules"
 EXPIRED = f"/api/v1/schools/{PRIMARY.code}/status-changes/expired-suspensions"
 
 
@@ -108,17 +108,23 @@ async def test_resuming_after_illness_needs_the_recovery_certificate(service: Se
     assert back.status_code == 202, back.text
 
 
-async def test_the_requirements_name_each_ground_and_article(service: Service) -> None:
-    read = await service.client.get(REQUIREMENTS)
+async def test_the_rules_name_each_ground_s_proofs_and_article(service: Service) -> None:
+    read = await service.client.get(RULES)
     assert read.status_code == 200, read.text
     body = read.json()
     assert body["province"] == "41"
-    found = {(i["change"], i["ground"]): (i["kinds"], i["article"]) for i in body["items"]}
-    assert found[("suspend", "illness")] == (["hospital_certificate"], "HA art. 13(二)")
-    assert found[("suspend", "personal")] == (["leave_proof"], "HA art. 13(二)")
-    assert found[("resume", "illness")] == (["recovery_certificate"], "HA art. 13(三)")
-    assert found[("decease", None)] == (["death_certificate"], "N2013 art. 13")
-    other = await service.client.get("/api/v1/schools/4101990001/status-changes/requirements")
+    kinds = {k["change"]: k for k in body["kinds"]}
+    by_ground = {
+        (i["change"], i["ground"]): (i["kinds"], i["article"])
+        for k in body["kinds"]
+        for i in k["proofs_by_ground"]
+    }
+    assert by_ground[("suspend", "illness")] == (["hospital_certificate"], "HA art. 13(二)")
+    assert by_ground[("suspend", "personal")] == (["leave_proof"], "HA art. 13(二)")
+    assert by_ground[("resume", "illness")] == (["recovery_certificate"], "HA art. 13(三)")
+    assert kinds["suspend"]["required_proofs"] == []  # every ground has its own
+    assert kinds["decease"]["required_proofs"] == ["death_certificate"]
+    other = await service.client.get("/api/v1/schools/4101990001/status-change-rules")
     assert other.status_code == 404
 
 
