@@ -1,8 +1,8 @@
 """The roster keeps, while a student is suspended, the day the suspension ends: the school
 lists the suspensions that are over (HA art. 13(三); LS 2(二)3; ZJ art. 15).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 import json
@@ -11,8 +11,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
