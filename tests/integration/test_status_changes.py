@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.conftest import Federation
 from tests.integration.status_support import (
+    LS_ILLNESS,
     approve,
     archive_entries,
     ask,
@@ -29,14 +30,6 @@ pytestmark = pytest.mark.federation
 HENAN, HENAN_OTHER_COUNTY = "4101020001", "4101050001"
 ZHEJIANG = "3301020001"
 SICHUAN, SICHUAN_SENIOR = "5134010001", "5134010002"
-# LS 2(二)1: the hospital documents and the advice of three months' rest.
-LS_ILLNESS = (
-    "hospital_certificate",
-    "payment_receipts",
-    "admission_discharge_certificate",
-    "cost_settlement",
-    "rest_advice_3_months",
-)
 
 
 async def test_suspension_then_resumption_in_the_next_grade(fed: Federation) -> None:

@@ -13,7 +13,7 @@ def needed(province: str, change: str, ground: str | None) -> list[tuple[tuple[s
 
 
 def test_liangshan_illness_needs_the_hospital_documents_and_the_three_months_advice() -> None:
-    assert needed("51", "suspend", "illness") == [
+    assert needed("5134010001", "suspend", "illness") == [
         (
             (
                 "hospital_certificate",
@@ -25,8 +25,8 @@ def test_liangshan_illness_needs_the_hospital_documents_and_the_three_months_adv
             "LS 2(二)1",
         )
     ]
-    assert needed("51", "resume", "illness") == [(("recovery_certificate",), "LS 2(二)2")]
-    assert needed("51", "suspend", "personal") == []
+    assert needed("5134010001", "resume", "illness") == [(("recovery_certificate",), "LS 2(二)2")]
+    assert needed("5134010001", "suspend", "personal") == []
 
 
 def test_zhejiang_asks_a_certificate_or_another_valid_proof_and_nothing_to_resume() -> None:

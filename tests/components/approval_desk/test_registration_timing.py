@@ -36,7 +36,7 @@ def test_within_a_month_of_enrolment_or_flagged_with_the_province_s_article() ->
 
 
 def test_liangshan_new_student_data_by_september_30() -> None:
-    ls = rules("51")
+    ls = rules("5134010001")
     autumn = applicant(date(2025, 9, 1), birth=date(2019, 3, 1))
     assert "new_student_data_late" not in rules_of(check_timing(autumn, ls, date(2025, 9, 30)))
     found = check_timing(autumn, ls, date(2025, 10, 1))

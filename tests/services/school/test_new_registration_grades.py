@@ -24,7 +24,7 @@ from tests.services.school.conftest import EXTENDED, PRIMARY, TODAY, Service, ba
 from tests.services.school.test_admission_service import report_rows
 from tests.services.school.test_http import STUDENTS, form
 
-LIANGSHAN = load_province_rules(REPO_CONFIG, "51").registration
+LIANGSHAN = load_province_rules(REPO_CONFIG, "5134010001").registration
 
 
 def test_liangshan_opens_new_registrations_in_grade_1_only() -> None:
