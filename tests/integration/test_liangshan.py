@@ -44,7 +44,10 @@ async def test_liangshans_rules_apply_at_a_liangshan_school_and_not_at_a_chengdu
     )
     assert refused.status_code == 422, refused.text
     problem = refused.json()
-    assert (problem["rule"], problem["message_zh"]) == ("proof_required", "该变动须附证明材料。")
+    assert (problem["rule"], problem["message_zh"]) == (
+        "proof_required",
+        "该变动须附证明材料。（凉山 第二部分（二）1）",  # the article of the ground's proofs
+    )
     assert "hospital_certificate" in problem["message"] and problem["article"] == "LS 2(二)1"
 
 
