@@ -1,15 +1,15 @@
 """Placements that keep the registration elsewhere (N2013 art. 17; HA art. 12; ZJ art. 13):
 special education, inclusive placement, reform school. Term verification reads them.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

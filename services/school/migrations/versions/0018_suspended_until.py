@@ -1,8 +1,8 @@
 """The roster keeps, while a student is suspended, the day the suspension ends: the school
 lists the suspensions that are over (HA art. 13(三); LS 2(二)3; ZJ art. 15).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 import json
@@ -11,8 +11,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """A transfer requested outside the receiving province's window by exception (decision 0035):
 the window rule, its article and the receiving school's reason, kept on the transfer.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
