@@ -31,9 +31,31 @@ class _Rules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
 class RegistrationRules(_Rules):
+    """学籍建立 (N2013 arts. 4-7; HA arts. 4, 6; LS 1(二)-(三); ZJ arts. 7-8). Timing and age
+    are findings on the authority's task (a flagged batch is never approved automatically);
+    the grade of a new registration is refused at the school."""
+
     # Approve registrations that pass every check without waiting for an officer.
     auto_approve: bool = False
+    # The archive is built within this many months of enrolment (N2013 art. 7; HA art. 6;
+    # ZJ art. 8): later ones are flagged ``registered_late``. None: no limit.
+    within_months: int | None = Field(default=1, ge=1, le=12)
+    # New students' data by this day of their enrolment year (LS 1(三): 9月30日前): later
+    # ones are flagged ``new_student_data_late``. None: no such day.
+    new_student_data_by: MonthDay | None = None
+    # First grade at this age by ``age_cutoff`` (HA art. 4: 凡年满6周岁 … 8月31日); a younger
+    # child is flagged ``under_age``: only the authority's approval, with a proof, admits it.
+    first_grade_age: int | None = Field(default=None, ge=3, le=8)
+    age_cutoff: MonthDay = "08-31"
+    # The grades a child never registered before may be registered in (LS 1(二): new
+    # registrations in grade 1 only; later grades by progression or transfer). Empty: any.
+    new_registration_grades: tuple[int, ...] = ()
+    # The article each rule above cites in this province (its own text).
+    articles: dict[str, str] = Field(default_factory=dict)
 
 
 TransferRole = Literal[
@@ -114,9 +136,6 @@ class ExportRules(_Rules):
     download_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
-MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
-
-
 class SuspensionRules(_Rules):
     """休学 (N2013 art. 19; HA art. 13; LS 2(二); ZJ arts. 14-15)."""
 
@@ -156,6 +175,31 @@ class DeferralRules(_Rules):
     grades: tuple[int, ...] = (1,)
 
 
+class ProofRequirement(_Rules):
+    """Proof kinds a change must carry on a ground, and the article that asks for them
+    (HA art. 13, LS 2(二), ZJ art. 14): e.g. a suspension for illness needs a hospital
+    certificate, one for personal leave (事假) a relevant proof. For ``resume`` and
+    ``extend_suspension`` the ground is the suspension's: resuming after illness needs a
+    recovery certificate where the province says so (HA art. 13(三))."""
+
+    change: str = Field(max_length=40)
+    ground: str | None = Field(default=None, max_length=40)  # None: every ground
+    kinds: tuple[str, ...] = Field(min_length=1)
+    article: str = Field(min_length=1, max_length=60)
+    note: str = Field(default="", max_length=200)  # what the proof must say (Chinese)
+
+    def applies(self, change: str, ground: str | None) -> bool:
+        return self.change == change and self.ground in (None, ground)
+
+
+class WithdrawalRules(_Rules):
+    """退学 (ZJ art. 17): "年龄不足18周岁、未受完九年义务教育的学生，不予办理退学手续。年满18周岁，
+    不宜在校继续学习者，办理退学手续". Provinces whose rules provide none refuse it."""
+
+    allowed: bool = False
+    min_age: int = Field(default=18, ge=16, le=25)  # full years on the day it takes effect
+
+
 class StatusChangeRules(_Rules):
     """How a province handles a student's status changes (学籍变动)."""
 
@@ -164,6 +208,8 @@ class StatusChangeRules(_Rules):
     recorded_by_authority: tuple[str, ...] = ()
     # Proof kinds each change must carry, e.g. {decease = ["death_certificate"]}.
     required_proofs: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # Proof kinds by change AND ground, each with its article (``[[status_change.proofs]]``).
+    proofs: tuple[ProofRequirement, ...] = ()
     # "Other departure" for a student away and unreachable at least this many months (LS
     # 2(四): 离校时间超过 3 个月且联系不上). None: no minimum.
     absence_months: int | None = Field(default=None, ge=1, le=12)
@@ -175,6 +221,18 @@ class StatusChangeRules(_Rules):
     suspension: SuspensionRules = SuspensionRules()
     grade: GradeChangeRules = GradeChangeRules()
     deferral: DeferralRules = DeferralRules()
+    withdrawal: WithdrawalRules = WithdrawalRules()
+
+    def proofs_for(self, change: str, ground: str | None) -> list[ProofRequirement]:
+        """What ``change`` on ``ground`` must carry: the change's ``required_proofs`` (N2013
+        art. 13: each change lands in the archive with its proof) and each matching
+        requirement by ground."""
+        found = [
+            ProofRequirement(change=change, kinds=kinds, article="N2013 art. 13")
+            for kinds in [self.required_proofs.get(change, ())]
+            if kinds
+        ]
+        return found + [item for item in self.proofs if item.applies(change, ground)]
 
     @field_validator("term_ends")
     @classmethod

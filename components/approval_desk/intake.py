@@ -32,6 +32,7 @@ from components.approval_desk.domain import (
     check_key_field_change,
     check_status_change,
 )
+from components.approval_desk.registration_timing import check_timing
 from shared.contracts.registration import (
     KeyFieldChangeSubmitted,
     ProofDocument,
@@ -100,9 +101,14 @@ async def receive_batch(
     if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("batch %s already has a task at %s; ignored", subject, ctx.unit)
         return
+    today = desk.today()
     findings = check_batch(
-        {str(i.registration_id): i.basic for i in batch.items}, school.stage, desk.today()
+        {str(i.registration_id): i.basic for i in batch.items}, school.stage, today
     )
+    rules = desk.rules(school.code).registration
+    for item in batch.items:  # N2013 art. 7; LS 1(三); HA art. 4
+        if timing := check_timing(item.basic, rules, today):
+            findings.setdefault(str(item.registration_id), []).extend(timing)
     task = task_row(desk, ctx, kind, school, subject, len(batch.items), len(findings), {})
     await tasks.add(task, _item_rows(task["task_id"], batch.items, findings))
     if not findings and desk.auto_approves(school):

@@ -117,6 +117,10 @@ def _step_details(federation: Federation, step: TransferStepOpened) -> dict[str,
         "opened_on": step.opened_on.isoformat(),
         "proofs": proof_links(federation, step),
         "late_party": None,
+        # approving this step grants it (decision 0035)
+        "window_exception": (
+            step.window_exception.model_dump() if step.window_exception is not None else None
+        ),
     }
 
 

@@ -69,12 +69,20 @@ def _school(page: Page) -> UnitRef:
 # --- status changes ---------------------------------------------------------------------------
 
 
-async def _kinds(page: Page, school: UnitRef) -> list[dict[str, Any]]:
+async def _kinds(page: Page, school: UnitRef, ground: str = "") -> list[dict[str, Any]]:
+    """The kinds, each with the proofs of ``ground`` (else of its first ground) added to
+    those of every ground (HA art. 13, LS 2(二), ZJ art. 14: proofs by ground)."""
     rules = await page.api.get(school, f"/api/v1/schools/{school.code}/status-change-rules")
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     kinds: list[dict[str, Any]] = sorted(
         rules["kinds"], key=lambda k: order.get(str(k["change"]), len(order))
     )
+    for kind in kinds:
+        offered = GROUNDS.get(str(kind["change"]), [])
+        chosen = ground if ground in offered else (offered[0] if offered else None)
+        for item in kind.get("proofs_by_ground", []):
+            if item["ground"] in (None, chosen):
+                kind["required_proofs"] = [*kind["required_proofs"], *item["kinds"]]
     return kinds
 
 
@@ -105,12 +113,12 @@ async def status_change_form(
 @router.post("/status-changes/new", dependencies=[CSRF])
 async def submit_status_change(request: Request, page: UserPage) -> Response:
     school = _school(page)
-    kinds = await _kinds(page, school)
     form = await request.form()
     values = {
         key: str(form.get(key) or "").strip()
         for key in ("change", "student_number", "effective_on", "reason", "target_grade", "ground")
     }
+    kinds = await _kinds(page, school, values["ground"])
     kind = next((k for k in kinds if k["change"] == values["change"]), None)
     if kind is None:
         raise HTTPException(status_code=404)

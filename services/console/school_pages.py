@@ -39,6 +39,8 @@ STATUSES = [
     "completed",
     "incomplete",
     "deferred",
+    "withdrawn",
+    "detained",
 ]
 
 

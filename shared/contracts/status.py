@@ -123,11 +123,18 @@ StatusChangeKind = Literal[
     "go_abroad",  # 境外就读
     "return_from_abroad",  # 回国接续
     "decease",  # 死亡注销
+    "withdraw",  # 退学 (ZJ art. 17: 18 or over)
+    "place",  # attends another school, registration kept here (N2013 art. 17; HA art. 12)
+    "end_placement",  # back at the school of registration
+    "detain",  # 被采取刑事强制措施: registration kept (ZJ art. 13; HA art. 16)
+    "release",  # 解除刑事强制措施: registration restored (ZJ art. 13)
 ]
 # What a school may ask for (``lapse`` is national's own).
 REQUESTABLE: frozenset[str] = frozenset(get_args(StatusChangeKind)) - {"lapse"}
 
 Ground = Literal["illness", "notifiable_disease", "personal", "death", "missing", "detained"]
+# 随班就读 / 特殊教育学校 / 工读学校 (N2013 art. 17; HA art. 12; ZJ art. 13).
+PlacementKind = Literal["special_education", "inclusive", "reform_school"]
 _CODE = r"^[1-8][0-9]{9}$"
 
 
@@ -158,6 +165,16 @@ class StatusChangeFacts(BaseModel):
         default=False,
         description="a special-education or inclusive-placement student (N2025 art. 14; "
         "ZJ art. 12)",
+    )
+    attending_school: str | None = Field(
+        default=None,
+        pattern=_CODE,
+        description="place: the school the student attends while the registration stays here",
+    )
+    placement: PlacementKind | None = Field(
+        default=None,
+        description="place: special_education (特殊教育学校) | inclusive (随班就读) | "
+        "reform_school (工读学校)",
     )
 
 

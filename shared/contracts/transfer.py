@@ -87,6 +87,24 @@ class TransferRequested(Contract):
     reason: str = Field(min_length=1, max_length=500)
     requested_on: date
     proofs: tuple[ProofRef, ...] = ()
+    window_exception_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="outside the receiving province's transfer window (一般, HA art. 11(三), "
+        "ZJ art. 13): why an exception is asked; the receiving authority grants it by "
+        "approving its step (decision 0035)",
+    )
+
+
+class WindowException(_Item):
+    """A transfer requested outside the receiving province's window, by exception (decision
+    0035): the receiving authority's approval of its step grants it."""
+
+    rule: str = Field(max_length=60, description="transfer_window")
+    article: str = Field(max_length=60, description="e.g. HA art. 11(三)")
+    window: str = Field(max_length=500, description="the window the request falls outside")
+    reason: str = Field(max_length=500, description="the receiving school's reason")
 
 
 @contract("transfer.cancel_requested", 1, senders=SCHOOL_TIER, targets=NATIONAL_TIER)
@@ -111,6 +129,9 @@ class TransferStepOpened(Contract):
         description="true when the due date counted days of a year without holiday data"
     )
     proofs: tuple[ProofRef, ...] = ()
+    window_exception: WindowException | None = Field(
+        default=None, description="the window exception the receiving authority grants"
+    )
 
 
 @contract("transfer.step_decided", 1, senders=PARTY_TIERS, targets=NATIONAL_TIER)

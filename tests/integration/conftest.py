@@ -9,6 +9,7 @@ here is marked ``federation`` by tests/conftest.py (a ``pytestmark`` here would 
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from devtools.broker import LocalRabbitMQ
 from devtools.broker_users import provision_instance_users
 from devtools.launcher import LocalFederation
+from devtools.testing import _dump as dump_toml
 from devtools.testing import federation_copy
 from shared.federation.config import Tier, load_federation
 from shared.security.principal import Role
@@ -36,6 +38,13 @@ FAST_KERNEL = {
 
 # Package scope: the federation hosts the real unit codes, so it must be gone before tests
 # elsewhere bind queues for the same units on the same broker.
+def _open_new_registrations(path: Path, scope: str) -> None:
+    """Lift LS 1(二) (new registrations in grade 1 only) in this copy of the rules."""
+    rules = tomllib.loads(path.read_text(encoding="utf-8"))
+    rules["scope"][scope].setdefault("registration", {})["new_registration_grades"] = []
+    path.write_text(dump_toml(rules), encoding="utf-8")
+
+
 @pytest.fixture(
     scope="package",
     params=[
@@ -47,7 +56,11 @@ def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp(f"federation-{request.param}")
+    # Liangshan opens new registrations in grade 1 only (LS 1(二)); these tests register
+    # students of later grades there directly, as no progression brings them yet. The rule
+    # itself is tested at the school (tests/services/school/test_new_registration_grades.py).
     config = federation_copy(base / "config")
+    _open_new_registrations(config.parent / "provinces" / "51.toml", "5134")
     database_url_for = None
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")

@@ -11,6 +11,14 @@ from tests.integration.registration_support import decide, open_task, register, 
 from tests.integration.transfer_support import AUTO_APPROVE, COUNTY_OF
 from tests.shared.messaging.harness import eventually
 
+# LS 2(二)1: the hospital documents and the advice of three months' rest (Liangshan).
+LS_ILLNESS = (
+    "hospital_certificate",
+    "payment_receipts",
+    "admission_discharge_certificate",
+    "cost_settlement",
+    "rest_advice_3_months",
+)
 COUNTIES = {**COUNTY_OF, "5134010002": "513401"}
 
 

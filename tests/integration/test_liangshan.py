@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.conftest import Federation
 from tests.integration.registration_support import decide, open_task
-from tests.integration.status_support import ask, change, registered
+from tests.integration.status_support import LS_ILLNESS, ask, change, registered
 
 pytestmark = pytest.mark.federation
 
@@ -44,15 +44,18 @@ async def test_liangshans_rules_apply_at_a_liangshan_school_and_not_at_a_chengdu
     )
     assert refused.status_code == 422, refused.text
     problem = refused.json()
-    assert (problem["rule"], problem["message_zh"]) == ("proof_required", "该变动须附证明材料。")
-    assert "hospital_certificate" in problem["message"]
+    assert (problem["rule"], problem["message_zh"]) == (
+        "proof_required",
+        "该变动须附证明材料。（凉山 第二部分（二）1）",  # the article of the ground's proofs
+    )
+    assert "hospital_certificate" in problem["message"] and problem["article"] == "LS 2(二)1"
 
 
 async def test_a_graduating_year_suspension_is_filed_with_the_prefecture(fed: Federation) -> None:
     """LS 2(二)5: 毕业年级学生办理休学…报州教育局备案审核 — the city's officer finds the
     filing on its desk (hosted by the province-51 instance) and marks it reviewed."""
     kid = await registered(fed, XICHANG, grade=6, birth=date(2014, 3, 1))
-    change_id = await ask(fed, kid, "suspend", ground="illness", proofs=("hospital_certificate",))
+    change_id = await ask(fed, kid, "suspend", ground="illness", proofs=LS_ILLNESS)
     task = await open_task(fed, "county", "513401", XICHANG, "status_change")
     assert (await decide(fed, "county", "513401", task["task_id"], "approve")).status_code == 200
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.conftest import Federation
 from tests.integration.status_support import (
+    LS_ILLNESS,
     approve,
     archive_entries,
     ask,
@@ -48,7 +49,24 @@ async def test_suspension_then_resumption_in_the_next_grade(fed: Federation) -> 
     served = await fed.http.get(link, headers=fed.headers("school", HENAN, None))
     assert served.content == b"%PDF-1.4 hospital_certificate"
 
-    resumed = await change(fed, kid, "resume", target_grade=2, on=date(2026, 9, 7))
+    # after an illness, Henan asks the hospital's proof of recovery (HA art. 13(三))
+    bare = await fed.post(
+        "school",
+        HENAN,
+        f"/api/v1/schools/{HENAN}/status-changes",
+        json={
+            "student_number": kid["student_number"],
+            "change": "resume",
+            "effective_on": "2026-09-07",
+            "target_grade": 2,
+            "reason": "已康复",
+        },
+    )
+    assert bare.status_code == 422
+    assert (bare.json()["rule"], bare.json()["article"]) == ("proof_required", "HA art. 13(三)")
+    resumed = await change(
+        fed, kid, "resume", target_grade=2, on=date(2026, 9, 7), proofs=("recovery_certificate",)
+    )
     assert (resumed["status"], resumed["outcome"]["to_grade"]) == ("applied", 2)
     assert ((await roster(fed, kid))["status"], (await roster(fed, kid))["grade"]) == (
         "enrolled",
@@ -60,12 +78,16 @@ async def test_suspension_then_resumption_in_the_next_grade(fed: Federation) -> 
 async def test_an_extension_beyond_the_limit_is_refused(fed: Federation) -> None:
     """Sichuan: the county only records an extension (LS 2(二)4), national counts them."""
     kid = await registered(fed, SICHUAN)
-    first = await change(fed, kid, "suspend", ground="illness", proofs=("hospital_certificate",))
+    first = await change(fed, kid, "suspend", ground="illness", proofs=LS_ILLNESS)
     assert first["status"] == "applied"
-    extended = await change(fed, kid, "extend_suspension", officer=False)
+    extended = await change(
+        fed, kid, "extend_suspension", officer=False, proofs=("hospital_certificate",)
+    )
     assert (extended["status"], extended["decided_by"]) == ("applied", "national:CN")
     assert extended["outcome"]["suspended_until"] == "2028-09-01"
-    again = await change(fed, kid, "extend_suspension", officer=False)
+    again = await change(
+        fed, kid, "extend_suspension", officer=False, proofs=("hospital_certificate",)
+    )
     assert (again["status"], again["rule"]) == ("rejected", "suspension_extension_limit")
     assert "凉山州 rules" in again["article"] and "LS 2(二)4" in again["article"]
     assert (await roster(fed, kid))["status"] == "suspended"
@@ -194,7 +216,7 @@ async def test_a_suspension_over_without_resumption_lapses_in_sichuan(fed: Feder
         kid,
         "suspend",
         ground="illness",
-        proofs=("hospital_certificate",),
+        proofs=LS_ILLNESS,
         on=date(2025, 9, 1),
     )
     assert suspended["outcome"]["suspended_until"] == "2026-09-01"

@@ -128,3 +128,50 @@ async def test_a_dropout_not_taken_back_appears_on_the_county_s_unclaimed_list(
     assert stays["student_number"] not in {i["student_number"] for i in later.json()["items"]}
     missing = await fed.get("national", "CN", "/api/v1/counties/999999/unclaimed")
     assert missing.status_code == 404
+
+
+async def test_a_placement_is_reported_by_neither_school(fed: Federation) -> None:
+    """N2013 art. 17; ZJ art. 13: an inclusive-placement student registered at one school
+    attends another; the link, made through the status-change pipeline, keeps both schools'
+    confirmations clean for that student."""
+    placed = await registered(fed, OTHER_SCHOOL, grade=3)
+    number = placed["student_number"]
+    linked = await change(fed, placed, "place", attending_school=SCHOOL, placement="inclusive")
+    assert (linked["status"], linked["outcome"]["to_status"]) == ("applied", "enrolled")
+
+    opened = await fed.post(
+        "national",
+        "CN",
+        "/api/v1/operations/verification-campaigns",
+        json={"term": "2027-spring", "scope": "33"},
+    )
+    assert opened.status_code == 201, opened.text
+    campaign_id = opened.json()["campaign_id"]
+
+    async def told(school: str) -> bool:
+        listed = await fed.get("school", school, f"/api/v1/schools/{school}/verification-campaigns")
+        return any(c["campaign_id"] == campaign_id for c in listed.json())
+
+    for school, body in (
+        (SCHOOL, {"also_attending": [{"student_number": number, "grade": 3}]}),
+        (OTHER_SCHOOL, {"not_attending": [number]}),
+    ):
+        await eventually(lambda school=school: told(school), timeout=45, interval=0.2)
+        confirmed = await fed.post(
+            "school",
+            school,
+            f"/api/v1/schools/{school}/roster-confirmations",
+            json={"campaign_id": campaign_id, **body},
+        )
+        assert confirmed.status_code == 202, confirmed.text
+
+    results: dict[str, Any] = {}
+
+    async def checked() -> bool:
+        view = await fed.get("national", "CN", f"/api/v1/verification-campaigns/{campaign_id}")
+        results.update({s["school_code"]: s for s in view.json()["confirmed"]})
+        return {SCHOOL, OTHER_SCHOOL} <= set(results)
+
+    await eventually(checked, timeout=45, interval=0.2)
+    for school in (SCHOOL, OTHER_SCHOOL):
+        assert number not in {f["student_number"] for f in results[school]["findings"]}

@@ -71,7 +71,8 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     "transfer": {"transfer_id", "student_number", "entry_id", "from_school", "to_school"}
     | {"from_province", "to_province", "grade", "class_name", "reason", "requested_on"}
     | {"proof_refs", "state", "closing_rule", "closing_reason", "correlation_id"}
-    | {"created_at", "completed_at", "closed_at", "archive_due_on"},
+    | {"created_at", "completed_at", "closed_at", "archive_due_on"}
+    | {"window_exception"},  # the window rule, its article, the school's reason (0035)
     "transfer_step": {"step_id", "transfer_id", "seq", "role", "party_unit", "superior_unit"}
     | {"state", "opened_on", "due_on", "due_approximate", "reminded_at", "overdue_notified_at"}
     | {"decided_at", "decided_by", "decided_unit", "intervention", "reason", "rule"},
@@ -94,6 +95,9 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"authority", "rule", "reason", "article", "decision", "decided_at"},
     "registry_suspension": {"entry_id", "school_code", "province_code", "started_on"}
     | {"until", "extensions"},
+    # Placements (N2013 art. 17): which school a student attends while registered at another.
+    "registry_placement": {"entry_id", "registered_school", "attending_school", "kind"}
+    | {"started_on"},
     # Term re-verification: campaigns, and what a school's confirmation found (numbers,
     # kinds of finding, school codes and grades).
     "verification_campaign": {"campaign_id", "term", "scope", "opened_on", "opened_by"}

@@ -226,6 +226,9 @@ class TransferRecord(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archive_due_on: Mapped[date | None] = mapped_column(Date)
+    # A request outside the receiving window by exception (decision 0035): rule, article,
+    # window, the school's reason. The receiving authority's step decision grants it.
+    window_exception: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     __table_args__ = (
         # A student's transfers, newest first.
@@ -438,6 +441,24 @@ class Suspension(Base):
     started_on: Mapped[date] = mapped_column(Date)
     until: Mapped[date] = mapped_column(Date, index=True)
     extensions: Mapped[int] = mapped_column(Integer)
+
+
+class Placement(Base):
+    """A student who attends another school while the registration stays at their own
+    (N2013 art. 17; HA art. 12; ZJ art. 13): special education, inclusive placement, reform
+    school. Term verification reads it: the registered school does not count them as a
+    ghost, the attending school not as a mismatch. Removed when the placement ends or the
+    student leaves ``enrolled``."""
+
+    __tablename__ = "registry_placement"
+
+    entry_id: Mapped[str] = mapped_column(
+        ForeignKey("registry_entry.entry_id", name="fk_placement_entry"), primary_key=True
+    )
+    registered_school: Mapped[str] = mapped_column(String(10), index=True)
+    attending_school: Mapped[str] = mapped_column(String(10), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_on: Mapped[date] = mapped_column(Date)
 
 
 class VerificationCampaign(Base):

@@ -11,7 +11,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.national.adapters.orm import RegistryEntry, StatusChangeRecord, Suspension
+from services.national.adapters.orm import (
+    Placement,
+    RegistryEntry,
+    StatusChangeRecord,
+    Suspension,
+)
 
 APPLIED = "applied"
 # Whom a grade's size counts for the repeat cap: students holding the school's registration
@@ -78,6 +83,20 @@ class StatusRepository:
             .where(Suspension.entry_id == entry_id)
             .values(until=until, extensions=Suspension.extensions + 1)
         )
+
+    async def place(self, row: Mapping[str, Any]) -> None:
+        """Record where the student attends while registered here (one placement at a time)."""
+        await self.end_placement(str(row["entry_id"]))
+        await self.session.execute(insert(Placement), [dict(row)])
+
+    async def end_placement(self, entry_id: str) -> None:
+        await self.session.execute(delete(Placement).where(Placement.entry_id == entry_id))
+
+    async def placed_at(self, entry_id: str) -> str | None:
+        found = await self.session.scalar(
+            select(Placement.attending_school).where(Placement.entry_id == entry_id)
+        )
+        return str(found) if found is not None else None
 
     async def end_suspension(self, entry_id: str) -> None:
         await self.session.execute(delete(Suspension).where(Suspension.entry_id == entry_id))

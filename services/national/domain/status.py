@@ -13,7 +13,7 @@ stateDiagram-v2
     deferred --> deferred: defer (again, a year at a time)
     enrolled --> deferred: defer (a registered first-grader, ZJ art. 6)
     deferred --> enrolled: start (ZJ art. 6)
-    enrolled --> enrolled: promote, skip_grade, repeat_grade, transfer (the grade or school)
+    enrolled --> enrolled: promote, skip_grade, repeat_grade, transfer, place, end_placement
     enrolled --> suspended: suspend (N2013 art. 19, HA art. 13, LS 2(二), ZJ art. 14)
     suspended --> suspended: extend_suspension
     suspended --> enrolled: resume (ZJ art. 15)
@@ -36,7 +36,12 @@ stateDiagram-v2
     completed --> enrolled: progress (where the province lets completed leavers progress)
     incomplete --> enrolled: progress (where the province lets incomplete leavers progress)
     enrolled --> deceased: decease (N2013 art. 21, N2025 art. 21, LS 2(五)) — irreversible
+    enrolled --> withdrawn: withdraw (ZJ art. 17: 18 or over) — irreversible
+    suspended --> withdrawn: withdraw
+    enrolled --> detained: detain (ZJ art. 13, HA art. 16: registration kept)
+    detained --> enrolled: release (ZJ art. 13: registration restored)
     deceased --> [*]
+    withdrawn --> [*]
 ```
 
 Every status that is not final also leads to ``deceased`` (drawn from ``enrolled`` only, to
@@ -47,7 +52,11 @@ What the machine says, in words:
 
 - ``deceased`` is final and irreversible: "操作'死亡'的学籍信息系统不可恢复" (LS 2(五)); the
   school reports it within 60 working days (N2025 art. 21; 10 in N2013 art. 21). A student who
-  is missing or detained is *not* cancelled (HA art. 16): there is no change for that.
+  is missing or detained is *not* cancelled (HA art. 16): a detained student is ``detained``
+  (the registration kept, ZJ art. 13) and ``release`` restores it to ``enrolled``.
+- ``place`` / ``end_placement`` link an enrolled student to the school they attend while the
+  registration stays here (special education, inclusive placement, reform school: N2013 art.
+  17; HA art. 12; ZJ art. 13); term verification reads the link (no ghost, no mismatch).
 - ``graduated`` / ``completed`` / ``incomplete`` (毕业 / 结业 / 肄业, ZJ arts. 24-26) are final
   for the stage: "毕业生不可以随意回退" (LS 3(一)) — no change leads back into the stage. A
   graduate continues the same registration at the next stage by progression (升学: "初中、高中
@@ -94,6 +103,8 @@ class RegistryStatus(StrEnum):
     COMPLETED = "completed"  # 结业
     INCOMPLETE = "incomplete"  # 肄业
     DEFERRED = "deferred"  # 缓学
+    WITHDRAWN = "withdrawn"  # 退学 (ZJ art. 17)
+    DETAINED = "detained"  # 被采取刑事强制措施: registration kept (ZJ art. 13; HA art. 16)
 
 
 class Change(StrEnum):
@@ -121,6 +132,11 @@ class Change(StrEnum):
     LEAVE_INCOMPLETE = "leave_incomplete"  # 肄业
     PROGRESS = "progress"  # 升学 (the next stage continues the registration)
     DECEASE = "decease"  # 死亡注销
+    WITHDRAW = "withdraw"  # 退学 (ZJ art. 17)
+    PLACE = "place"  # attends another school, registration kept (N2013 art. 17)
+    END_PLACEMENT = "end_placement"
+    DETAIN = "detain"  # 刑事强制措施 (ZJ art. 13)
+    RELEASE = "release"  # 解除刑事强制措施: 应恢复其学籍 (ZJ art. 13)
 
 
 S = RegistryStatus
@@ -166,12 +182,14 @@ _NOT_FINAL = _from(
     S.OTHER_DEPARTURE,
     S.ABROAD,
     S.DEFERRED,
+    S.DETAINED,
 )
 _ARTICLE_SUSPENSION = "N2013 art. 19; HA art. 13; LS 2(二); ZJ arts. 14-15"
 _ARTICLE_DROPOUT = "N2013 art. 22; HA art. 14; LS 2(四); ZJ art. 18"
 _ARTICLE_ABROAD = "N2013 art. 20; HA art. 13(四); ZJ art. 16"
 _ARTICLE_GRADE = "HA art. 15; ZJ art. 12; LS 2(三); N2025 art. 14"
 _ARTICLE_CERTIFICATE = "N2013 art. 13; ZJ arts. 24-26"
+_ARTICLE_PLACEMENT = "N2013 art. 17; HA art. 12; ZJ art. 13"
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Change.REGISTER, _from(None), S.ENROLLED, "N2013 arts. 4-6; LS 1(一)"),
@@ -231,6 +249,22 @@ TRANSITIONS: tuple[Transition, ...] = (
         _from(S.GRADUATED, S.COMPLETED, S.INCOMPLETE),
         S.ENROLLED,
         "LS 1(二); LS 3(二); N2013 art. 14",
+    ),
+    # Special-education, inclusive and reform-school placements may keep the registration at
+    # the old school (N2013 art. 17; HA art. 12; ZJ art. 13): a link, not a status.
+    Transition(Change.PLACE, _from(S.ENROLLED), S.ENROLLED, _ARTICLE_PLACEMENT),
+    Transition(Change.END_PLACEMENT, _from(S.ENROLLED), S.ENROLLED, _ARTICLE_PLACEMENT),
+    # 对于被采取刑事强制措施的未成年学生 … 学校应为其保留学籍; 解除刑事强制措施 … 应恢复其学籍
+    # (ZJ art. 13); 被刑事拘留等原因离校的学生 … 不得取消其学籍 (HA art. 16).
+    Transition(Change.DETAIN, _from(S.ENROLLED), S.DETAINED, "ZJ art. 13; HA art. 16"),
+    Transition(Change.RELEASE, _from(S.DETAINED), S.ENROLLED, "ZJ art. 13"),
+    # 年满18周岁，不宜在校继续学习者，办理退学手续 (ZJ art. 17): the age is the province's rule.
+    Transition(
+        Change.WITHDRAW,
+        _from(S.ENROLLED, S.SUSPENDED),
+        S.WITHDRAWN,
+        "ZJ art. 17",
+        irreversible=True,
     ),
     Transition(
         Change.DECEASE,

@@ -21,6 +21,14 @@ The rules, with their names:
   ``target_grade_required``; ``resumption_grade_lower`` below the grade at suspension;
   ``resumption_grade_skips`` more than one grade above it.
 - return (LS 2(四): 辍学学生返校应接续相应年级，严禁 … 变相留级): ``return_grade_lower``.
+- withdraw (ZJ art. 17: 年龄不足18周岁、未受完九年义务教育的学生，不予办理退学手续。年满18周岁 …
+  办理退学手续): ``withdrawal_not_provided`` where the province's rules provide none;
+  ``withdrawal_under_age`` under ``min_age`` (18) on the day it takes effect. The article
+  refuses only the under-18 student who has not completed the nine years; an under-18 who has
+  completed them leaves by graduating or completing, not by withdrawal, so age alone decides.
+- place (N2013 art. 17; HA art. 12; ZJ art. 13): ``placement_incomplete`` without the
+  attending school or the kind of placement; ``placement_same_school`` when the student would
+  attend the school of registration. end_placement: ``not_placed`` without a placement.
 - every grade a student is placed in: ``grade_outside_stage`` (the school's grades).
 - decease (N2025 art. 21; HA art. 16): ``missing_or_detained_not_cancelled`` — a missing or
   detained student keeps the registration; a death reported after ``death_report_working_days``
@@ -78,6 +86,11 @@ RULE_REPEAT_TOO_FAR = "repeat_grade_too_far"
 RULE_REPEAT_COMPULSORY = "repeat_not_allowed_compulsory"
 RULE_REPEAT_GRADUATING = "repeat_graduating_year"
 RULE_REPEAT_CAP = "repeat_cap_exceeded"
+RULE_PLACEMENT_INCOMPLETE = "placement_incomplete"
+RULE_PLACEMENT_SAME_SCHOOL = "placement_same_school"
+RULE_NOT_PLACED = "not_placed"
+RULE_WITHDRAWAL_NOT_PROVIDED = "withdrawal_not_provided"
+RULE_WITHDRAWAL_UNDER_AGE = "withdrawal_under_age"
 
 # The stages a grade belongs to (跨学段 is crossing one of these borders).
 STAGE_OF_GRADE = {**dict.fromkeys(range(1, 7), "primary"), **dict.fromkeys(range(7, 10), "junior")}
@@ -108,6 +121,8 @@ class StatusPolicy:
     repeat_graduating_year: bool = True
     senior_repeat_cap_percent: float | None = None
     repeat_cap_years: int = 3
+    withdrawal_allowed: bool = False
+    withdrawal_min_age: int = 18
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,8 @@ class Request:
     ground: str | None = None
     compulsory: bool = False
     special_education: bool = False
+    attending_school: str | None = None  # place
+    placement: str | None = None  # place: special_education | inclusive | reform_school
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,9 @@ class Registration:
     in_transfer: bool = False
     extensions: int = 0  # extensions of the current suspension so far
     suspended_until: date | None = None  # when the current suspension ends
+    birth_date: date | None = None
+    school_code: str = ""
+    placed_at: str | None = None  # the school attended under a placement, if any
 
 
 @dataclass(frozen=True)
@@ -183,7 +203,60 @@ def decide(
         _check_absence(request, policy.absence_months, policy.citation, today)
     if request.change is Change.DEFER:
         _check_deferral(registration, policy)
+    if request.change in (Change.PLACE, Change.END_PLACEMENT):
+        _check_placement(request, registration)
+    if request.change is Change.WITHDRAW:
+        _check_withdrawal(request, registration, policy)
     return Effect(transition.target, grade, article, until)
+
+
+def _check_placement(request: Request, registration: Registration) -> None:
+    article = "N2013 art. 17; HA art. 12; ZJ art. 13"
+    if request.change is Change.END_PLACEMENT:
+        if registration.placed_at is None:
+            _refuse(
+                RULE_NOT_PLACED, "the student attends no other school under a placement", article
+            )
+        return
+    if request.attending_school is None or request.placement is None:
+        _refuse(
+            RULE_PLACEMENT_INCOMPLETE,
+            "a placement names the school the student attends and its kind (special_education, "
+            "inclusive, reform_school)",
+            article,
+        )
+    if request.attending_school == registration.school_code:
+        _refuse(
+            RULE_PLACEMENT_SAME_SCHOOL,
+            "the student attends the school of registration: no placement to record",
+            article,
+        )
+
+
+def _check_withdrawal(request: Request, registration: Registration, policy: StatusPolicy) -> None:
+    if not policy.withdrawal_allowed:
+        _refuse(
+            RULE_WITHDRAWAL_NOT_PROVIDED,
+            f"the province's rules provide no withdrawal ({policy.citation}); a student of "
+            "compulsory-education age keeps the registration (N2013 art. 22)",
+            "ZJ art. 17; N2013 art. 22",
+        )
+    age = full_years(registration.birth_date, request.effective_on)
+    if age is None or age < policy.withdrawal_min_age:
+        _refuse(
+            RULE_WITHDRAWAL_UNDER_AGE,
+            f"withdrawal needs the student to be {policy.withdrawal_min_age} or over on "
+            f"{request.effective_on.isoformat()} (年龄不足18周岁 … 不予办理退学手续); "
+            f"the student is {'of unknown age' if age is None else age}",
+            "ZJ art. 17",
+        )
+
+
+def full_years(birth: date | None, on: date) -> int | None:
+    """Age in full years on ``on`` (a February 29 birthday counts on March 1)."""
+    if birth is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def _grade(

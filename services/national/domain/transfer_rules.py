@@ -6,15 +6,20 @@ that province only — DOMAIN.md):
 ==========================  =========================================================
 sending province            the student leaves it: ``suspended`` (HA art. 11(四), LS
                             2(一)6(4), ZJ art. 13), ``graduating_year`` (LS 2(一)6(3)),
-                            its window too when the transfer crosses the border, and its
-                            ``own_steps`` entry ``sending_province`` (e.g. Henan checks
-                            the discipline records only it holds, HA art. 11(四))
+                            and its ``own_steps`` entry ``sending_province`` (e.g. Henan
+                            checks the discipline records only it holds, HA art. 11(四));
+                            NOT its window: its parties answer within their 10 working
+                            days whenever they are asked (decision 0035)
 receiving province          the student arrives there: the ``order`` of the whole flow,
                             ``grade_change`` (ZJ art. 13, LS 2(一)5), ``transfer_window``
                             (HA art. 11(三), ZJ art. 13), the proofs a cross-province
                             transfer into it needs (HA art. 11(二)), its ``own_steps``
                             entry ``receiving_province``
 ==========================  =========================================================
+
+Both windows are "一般" (generally): a request outside the receiving window that carries the
+receiving school's reason for an exception is not refused; it goes to the receiving authority,
+whose approval of its step grants the exception (:func:`window_exception`; decision 0035).
 
 Not checked here, because national does not hold the data: discipline (the province's
 step), class size (LS 2(一)6(1): the receiving school and its authority know the class).
@@ -51,6 +56,7 @@ RULE_YI_TRACK_CLOSED = yi_track.RULE_CLOSED
 GRADUATING_GRADE: Mapping[str, int] = {"primary": 6, "junior": 9, "nine_year": 9, "senior": 12}
 
 SENDING_PROVINCE = "sending_province"
+RECEIVING_AUTHORITY = "receiving_authority"
 RECEIVING_PROVINCE = "receiving_province"
 
 
@@ -143,6 +149,8 @@ class TransferRequest:
     requested_on: date  # the receiving school's date
     proof_kinds: frozenset[str] = frozenset()
     into_yi_track: bool = False  # the receiving school or class is in the Yi track (LS 6)
+    # The receiving school's reason for asking an exception to the window (decision 0035).
+    exception_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ def refusal(
         or _grade_change(request, registration, sides.receiving)
         or _graduating_year(registration, sides)
         or _yi_track(request, registration, sides.receiving)
-        or _window(request.requested_on, sides)
+        or (None if request.exception_reason else window_refusal(request.requested_on, sides))
         or _missing_proofs(request, sides)
         or _in_progress(registration)
     )
@@ -270,17 +278,46 @@ def _yi_track(
     return Refusal(found.rule, found.reason) if found else None
 
 
-def _window(day: date, sides: Sides) -> Refusal | None:
-    provinces = [sides.receiving] + ([sides.sending] if sides.cross_province else [])
-    for province in provinces:
-        if province.windows and not any(w.contains(day) for w in province.windows):
-            windows = "; ".join(str(w) for w in province.windows)
-            return Refusal(
-                RULE_TRANSFER_WINDOW,
-                f"{province.cite(RULE_TRANSFER_WINDOW)}: transfers are handled {windows}; "
-                f"requested on {day.isoformat()}",
-            )
-    return None
+def window_refusal(day: date, sides: Sides) -> Refusal | None:
+    """The receiving province's window refuses ``day`` (HA art. 11(三), ZJ art. 13): the
+    receiving school starts the transfer, so the window of the province it is in governs the
+    request; the sending province's window governs the transfers that province receives, not
+    the ones it is asked to let go (decision 0035)."""
+    receiving = sides.receiving
+    if not receiving.windows or any(w.contains(day) for w in receiving.windows):
+        return None
+    windows = "; ".join(str(w) for w in receiving.windows)
+    return Refusal(
+        RULE_TRANSFER_WINDOW,
+        f"{receiving.cite(RULE_TRANSFER_WINDOW)}: transfers are handled {windows}; "
+        f"requested on {day.isoformat()}",
+    )
+
+
+@dataclass(frozen=True)
+class WindowException:
+    """A request outside the receiving window that asks an exception: the window rule it
+    departs from (with its article) and the receiving school's reason. The receiving
+    authority grants it by approving its step, or refuses it by rejecting."""
+
+    rule: str
+    article: str
+    window: str  # the refusal the window would have given
+    reason: str
+
+
+def window_exception(request: TransferRequest, sides: Sides) -> WindowException | None:
+    """The exception a request asks for, or ``None`` when it needs none (in the window, or
+    no exception asked: then :func:`refusal` refuses it)."""
+    if not request.exception_reason:
+        return None
+    outside = window_refusal(request.requested_on, sides)
+    if outside is None:
+        return None
+    article = sides.receiving.citation.articles.get(
+        RULE_TRANSFER_WINDOW, sides.receiving.citation.transfer_article
+    )
+    return WindowException(RULE_TRANSFER_WINDOW, article, outside.reason, request.exception_reason)
 
 
 def _missing_proofs(request: TransferRequest, sides: Sides) -> Refusal | None:
@@ -313,11 +350,15 @@ class PlannedStep:
     superior_unit: str
 
 
-def plan_roles(sides: Sides) -> list[str]:
+def plan_roles(sides: Sides, *, exception: bool = False) -> list[str]:
     """The receiving province's order, plus each province's own step on its side:
     ``sending_province`` first if the sending province lists it, ``receiving_province``
-    last if the receiving province lists it (unless the order places them already)."""
+    last if the receiving province lists it (unless the order places them already). A
+    request asking a window exception always has a ``receiving_authority`` step: that
+    authority grants the exception (decision 0035)."""
     roles = list(dict.fromkeys(sides.receiving.order))
+    if exception and RECEIVING_AUTHORITY not in roles:
+        roles.insert(0, RECEIVING_AUTHORITY)
     if SENDING_PROVINCE in sides.sending.own_steps and SENDING_PROVINCE not in roles:
         roles.insert(0, SENDING_PROVINCE)
     if RECEIVING_PROVINCE in sides.receiving.own_steps and RECEIVING_PROVINCE not in roles:

@@ -9,6 +9,11 @@ Standard library only.
   (``registered_elsewhere``), not enrolled (``status_differs``) or in another grade
   (``grade_differs``).
 
+A **placement** (N2013 art. 17; HA art. 12; ZJ art. 13: special education, inclusive
+placement, reform school) keeps the registration at one school while the student attends
+another: the registered school does not count them as a ghost, the attending school not as
+``registered_elsewhere`` (their status and grade are still compared).
+
 Unclaimed: a student whose registration left the school's roll — dropout, suspected dropout,
 other departure (N2013 art. 22; LS 2(四)) — and whom no school has taken back within N days
 (the province's ``[verification] unclaimed_after_days``) is on the county's unclaimed list,
@@ -45,15 +50,24 @@ def compare(
     enrolled_here: Iterable[str],
     confirmed: Mapping[str, int],
     registry: Mapping[str, Registered],
+    *,
+    placed_away: Iterable[str] = (),
+    placed_here: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Ghosts first (by number), then mismatches (by number)."""
-    ghosts = sorted(set(enrolled_here) - set(confirmed))
+    """Ghosts first (by number), then mismatches (by number). ``placed_away``: students
+    registered here who attend another school under a placement; ``placed_here``: students
+    attending here under a placement, with the school that keeps their registration."""
+    ghosts = sorted(set(enrolled_here) - set(confirmed) - set(placed_away))
+    placed = placed_here or {}
     found = [
         Finding(n, "ghost", f"enrolled at {school_code} in the registry; not attending")
         for n in ghosts
     ]
     for number in sorted(confirmed):
-        mismatch = _mismatch(school_code, confirmed[number], registry.get(number))
+        entry = registry.get(number)
+        registered_at = placed.get(number)
+        here = school_code if entry is None or registered_at != entry.school_code else registered_at
+        mismatch = _mismatch(here, confirmed[number], entry)
         if mismatch is not None:
             found.append(Finding(number, *mismatch))
     return found

@@ -71,6 +71,40 @@ class WaitingFor(BaseModel):
     due_on: date | None
 
 
+class WindowExceptionRead(BaseModel):
+    """A request outside the receiving province's transfer window, by exception (一般, HA
+    art. 11(三), ZJ art. 13; decision 0035): the school's reason, and the receiving
+    authority's grant (its step's approval, audited on its desk) once given."""
+
+    rule: str
+    article: str
+    window: str = Field(description="the window the request fell outside")
+    reason: str = Field(description="the receiving school's reason")
+    state: Literal["asked", "granted", "refused"]
+    decided_by: str | None
+    decided_unit: str | None
+    decided_at: Timestamp | None
+    decision_reason: str | None = Field(description="the authority's reason")
+
+    @classmethod
+    def of(cls, record: TransferRecord, steps: list[Step]) -> WindowExceptionRead | None:
+        if record.window_exception is None:
+            return None
+        grantor = next((s for s in steps if s.role == "receiving_authority"), None)
+        decision = grantor.decision if grantor else None
+        state: Literal["asked", "granted", "refused"] = "asked"
+        if decision is not None:
+            state = "granted" if decision.approve else "refused"
+        return cls(
+            **record.window_exception,
+            state=state,
+            decided_by=decision.decided_by if decision else None,
+            decided_unit=decision.decided_unit if decision else None,
+            decided_at=decision.decided_at if decision else None,
+            decision_reason=decision.reason if decision else None,
+        )
+
+
 class TransferRead(BaseModel):
     transfer_id: uuid.UUID
     student_number: str
@@ -92,6 +126,9 @@ class TransferRead(BaseModel):
     closing_reason: str | None
     archive_due_on: date | None = Field(description="the archive hand-over deadline")
     waiting_for: WaitingFor | None
+    window_exception: WindowExceptionRead | None = Field(
+        None, description="requested outside the receiving window by exception (decision 0035)"
+    )
     steps: list[TransferStepRead]
 
     @classmethod
@@ -113,6 +150,7 @@ class TransferRead(BaseModel):
             closing_reason=saga.closing_reason,
             archive_due_on=saga.archive_due_on,
             waiting_for=waiting,
+            window_exception=WindowExceptionRead.of(record, saga.steps),
             steps=[TransferStepRead.of(s) for s in saga.steps],
         )
 

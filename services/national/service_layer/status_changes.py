@@ -53,6 +53,8 @@ from shared.rules import StatusChangeRules, province_scopes
 
 log = logging.getLogger(__name__)
 
+RULE_PLACEMENT_UNKNOWN = "placement_school_unknown"
+
 RULE_UNKNOWN_STUDENT = "unknown_student_number"
 RULE_OTHER_SCHOOL = "not_registered_at_school"
 GRADES_BY_STAGE = {
@@ -157,6 +159,15 @@ async def _check_and_apply(
     rules = province.status_change
     policy = policy_of(rules, f"{province.name or province.code} rules [status_change]")
     registration = await _registration(session, rulebook, entry)
+    attending = facts.attending_school
+    if request.change is Change.PLACE and attending and not rulebook.federation.school(attending):
+        return _refused(
+            base,
+            RULE_PLACEMENT_UNKNOWN,
+            f"school {attending} is not in the federation",
+            "N2013 art. 17",
+            entry,
+        )
     cohort = await _cohort(session, entry, request, policy)
     try:
         effect = decide(request, registration, policy, clock.today, cohort)
@@ -213,6 +224,18 @@ async def apply(
         await statuses.extend_suspension(entry.entry_id, effect.suspended_until)
     elif before == RegistryStatus.SUSPENDED:
         await statuses.end_suspension(entry.entry_id)
+    if request.change is Change.PLACE and request.attending_school and request.placement:
+        await statuses.place(
+            {
+                "entry_id": entry.entry_id,
+                "registered_school": entry.school_code,
+                "attending_school": request.attending_school,
+                "kind": request.placement,
+                "started_on": request.effective_on,
+            }
+        )
+    elif request.change is Change.END_PLACEMENT or effect.status is not RegistryStatus.ENROLLED:
+        await statuses.end_placement(entry.entry_id)  # a student who leaves is placed nowhere
 
 
 def policy_of(rules: StatusChangeRules, citation: str) -> StatusPolicy:
@@ -232,6 +255,8 @@ def policy_of(rules: StatusChangeRules, citation: str) -> StatusPolicy:
         skip_into_graduating_year=rules.grade.skip_into_graduating_year,
         repeat_in_compulsory=rules.grade.repeat_in_compulsory,
         repeat_graduating_year=rules.grade.repeat_graduating_year,
+        withdrawal_allowed=rules.withdrawal.allowed,
+        withdrawal_min_age=rules.withdrawal.min_age,
         senior_repeat_cap_percent=rules.grade.senior_repeat_cap_percent,
         repeat_cap_years=rules.grade.repeat_cap_years,
     )
@@ -245,6 +270,8 @@ def _request(facts: StatusChangeFacts) -> Request:
         ground=facts.ground,
         compulsory=facts.compulsory,
         special_education=facts.special_education,
+        attending_school=facts.attending_school,
+        placement=facts.placement,
     )
 
 
@@ -261,6 +288,9 @@ async def _registration(
         in_transfer=entry.active_transfer_id is not None,
         extensions=suspension.extensions if suspension else 0,
         suspended_until=suspension.until if suspension else None,
+        birth_date=entry.birth_date,
+        school_code=entry.school_code,
+        placed_at=await StatusRepository(session).placed_at(entry.entry_id),
     )
 
 

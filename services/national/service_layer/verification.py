@@ -23,7 +23,12 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.national.adapters.orm import RegistryEntry, VerificationCampaign, VerificationSchool
+from services.national.adapters.orm import (
+    Placement,
+    RegistryEntry,
+    VerificationCampaign,
+    VerificationSchool,
+)
 from services.national.domain.verification import (
     ATTENDING,
     LEFT_STATUSES,
@@ -130,9 +135,17 @@ async def check_roster(
     lines = {line.student_number: line.grade for line in confirmed.attending}
     enrolled_here = await _enrolled_at(session, school.code)
     registry = await _registered(session, list(lines))
+    placed_away, placed_here = await _placements(session, school.code)
     findings = [
         VerificationFinding(student_number=f.student_number, kind=f.kind, detail=f.detail)
-        for f in compare(school.code, enrolled_here, lines, registry)
+        for f in compare(
+            school.code,
+            enrolled_here,
+            lines,
+            registry,
+            placed_away=placed_away,
+            placed_here=placed_here,
+        )
     ]
     await _keep(session, confirmed, len(enrolled_here), findings, now)
     if findings:
@@ -157,6 +170,22 @@ async def _enrolled_at(session: AsyncSession, school_code: str) -> list[str]:
         )
     )
     return list(rows.scalars())
+
+
+async def _placements(session: AsyncSession, school_code: str) -> tuple[set[str], dict[str, str]]:
+    """Students registered here attending elsewhere, and those attending here registered
+    elsewhere (with that school), under a placement (N2013 art. 17); by the two indexes."""
+    away = await session.execute(
+        select(_entry.c.student_number)
+        .join(Placement, Placement.entry_id == _entry.c.entry_id)
+        .where(Placement.registered_school == school_code)
+    )
+    here = await session.execute(
+        select(_entry.c.student_number, Placement.registered_school)
+        .join(Placement, Placement.entry_id == _entry.c.entry_id)
+        .where(Placement.attending_school == school_code)
+    )
+    return set(away.scalars()), {number: school for number, school in here}
 
 
 async def _registered(session: AsyncSession, numbers: Sequence[str]) -> dict[str, Registered]:

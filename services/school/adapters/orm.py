@@ -101,12 +101,16 @@ student = Table(
     *_basic_info(),
     Column("status", String(20), nullable=False),
     Column("class_name", String(40), nullable=True),  # 班级, e.g. 三年级2班
+    # While suspended: the day the suspension ends (the school's list of those over).
+    Column("suspended_until", Date, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Index("uq_school_student_number", student.c.school_code, student.c.student_number, unique=True)
 Index("uq_school_student_registration", student.c.registration_id, unique=True)
 Index("ix_school_student_roster", student.c.school_code, student.c.status, student.c.grade)
+# The suspensions that are over (HA art. 13(三): the school urges the student back).
+Index("ix_school_student_suspended_until", student.c.school_code, student.c.suspended_until)
 Index("ix_school_student_id_number", student.c.id_number)
 # a class's documents printed together (services/school/service_layer/documents.py)
 Index("ix_school_student_class", student.c.school_code, student.c.class_name)

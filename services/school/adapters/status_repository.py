@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,3 +117,50 @@ async def set_roster_status(
         .where(student.c.school_code == school_code, student.c.student_number == student_number)
         .values(**values)
     )
+
+
+async def suspension_ground(
+    session: AsyncSession, school_code: str, student_number: str
+) -> str | None:
+    """The ground of the student's last applied suspension here (its ``facts``), or None."""
+    found = await session.execute(
+        select(status_change.c.facts)
+        .where(
+            status_change.c.school_code == school_code,
+            status_change.c.student_number == student_number,
+            status_change.c.status == "applied",
+            status_change.c.change == "suspend",
+        )
+        .order_by(status_change.c.effective_on.desc(), status_change.c.submitted_at.desc())
+        .limit(1)
+    )
+    facts = found.scalar_one_or_none()
+    ground = facts.get("ground") if isinstance(facts, dict) else None
+    return ground if isinstance(ground, str) else None
+
+
+async def expired_suspensions(
+    session: AsyncSession, school_code: str, today: date, *, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    """Students still suspended whose suspension ended before ``today`` (set-based, on the
+    roster index), longest over first, and how many there are."""
+    conditions = (
+        student.c.school_code == school_code,
+        student.c.status == "suspended",
+        student.c.suspended_until < today,
+    )
+    rows = await session.execute(
+        select(
+            student.c.student_number,
+            student.c.name,
+            student.c.grade,
+            student.c.class_name,
+            student.c.suspended_until,
+        )
+        .where(*conditions)
+        .order_by(student.c.suspended_until, student.c.student_number)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await session.execute(select(func.count()).select_from(student).where(*conditions))
+    return cast("list[Row[Any]]", list(rows.all())), int(total.scalar_one())

@@ -44,6 +44,8 @@ class StudentStatus(StrEnum):
     COMPLETED = "completed"  # 结业
     INCOMPLETE = "incomplete"  # 肄业
     DEFERRED = "deferred"  # 缓学: registered, start deferred a school year
+    WITHDRAWN = "withdrawn"  # 退学 (ZJ art. 17)
+    DETAINED = "detained"  # 被采取刑事强制措施: registration kept (ZJ art. 13; HA art. 16)
 
 
 # Statuses in which a student still holds this school's registration (dedup counts them).
@@ -53,6 +55,7 @@ STUDENT_ACTIVE_STATUSES = (
     StudentStatus.DROPOUT,
     StudentStatus.SUSPECTED_DROPOUT,
     StudentStatus.DEFERRED,
+    StudentStatus.DETAINED,
 )
 
 

@@ -47,7 +47,7 @@ from shared.audit.recording import annotate, audited
 from shared.contracts.students import BasicInfo
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier, UnitRef
-from shared.rules import registration_authority
+from shared.rules import load_province_rules, registration_authority
 from shared.runtime.app import (
     RuntimeDep,
     UnitOfWorkDep,
@@ -142,14 +142,25 @@ async def register_student(
     (``id_number_required``), ``none`` must not have one (``id_number_unexpected``);
     ``enrolled_on`` is not in the future (``enrolled_on_future``); the grade is taught at the
     school's stage (``grade_stage``). A document number already pending or registered at this
-    school is refused with 409 (``duplicate_registration``).
+    school is refused with 409 (``duplicate_registration``). Where the province opens new
+    registrations in some grades only (LS 1(二): grade 1), another grade is refused 422
+    ``new_registration_grade`` with the article: later grades come by progression or transfer.
+    Late registrations (N2013 art. 7; LS 1(三)) and under-age first-graders (HA art. 4) are
+    flagged on the authority's task, which then waits for an officer.
 
     The registration is stored ``pending``: the extended info is filed with the province and
     the basic info sent to the school's registry authority. Poll the ``self`` link.
     """
     basic = BasicInfo.model_validate(body.model_dump(exclude={"extended"}))
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     registration_id = await registration.register_student(
-        uow, school, basic, body.extended, today=on, authority_of=_authority_of(runtime)
+        uow,
+        school,
+        basic,
+        body.extended,
+        today=on,
+        authority_of=_authority_of(runtime),
+        rules=rules.registration,
     )
     return RegistrationAccepted(
         registration_id=registration_id, links={"self": _registration_link(registration_id)}
@@ -487,6 +498,7 @@ async def create_admission_job(
     # the spooled file is parsed where it is (on disk past 1 MiB), never read whole into memory
     size = file.file.seek(0, io.SEEK_END)
     upload = admission.Upload(file.filename, file.file, size)
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     job_id = await admission.admit_file(
         uow,
         runtime.sessions,
@@ -495,6 +507,7 @@ async def create_admission_job(
         settings=settings,
         today=on,
         authority_of=_authority_of(runtime),
+        rules=rules.registration,
     )
     return await _admission_job(job_id, uow.session, runtime.hosts)
 

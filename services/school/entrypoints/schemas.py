@@ -225,6 +225,13 @@ class TransferInCreate(BaseModel):
         max_length=5,
         description="e.g. the application form (附表1), origin_registration_proof (HA)",
     )
+    window_exception_reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="outside this province's transfer window (一般: HA art. 11(三), ZJ art. "
+        "13): why the receiving authority should grant an exception (decision 0035)",
+    )
 
 
 class TransferInAccepted(BaseModel):

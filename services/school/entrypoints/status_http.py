@@ -25,12 +25,19 @@ from services.school.entrypoints.http import (
     RegistrarOfSchool,
     SchoolDep,
     SettingsDep,
+    TodayDep,
 )
 from services.school.service_layer import status_changes
 from shared.audit.recording import audited
 from shared.clock import Timestamp
 from shared.contracts.registration import ProofDocument
-from shared.contracts.status import REQUESTABLE, Ground, StatusChangeFacts, StatusChangeKind
+from shared.contracts.status import (
+    REQUESTABLE,
+    Ground,
+    PlacementKind,
+    StatusChangeFacts,
+    StatusChangeKind,
+)
 from shared.db.types import SQL_INT_MAX
 from shared.federation.config import Tier
 from shared.rules import load_province_rules
@@ -76,6 +83,15 @@ class StatusChangeCreate(BaseModel):
     special_education: bool = Field(
         default=False, description="a special-education / inclusive student (N2025 art. 14)"
     )
+    attending_school: str | None = Field(
+        default=None,
+        pattern=r"^[1-8][0-9]{9}$",
+        description="place: the school the student attends while registered here "
+        "(N2013 art. 17; HA art. 12; ZJ art. 13)",
+    )
+    placement: PlacementKind | None = Field(
+        default=None, description="place: special_education | inclusive | reform_school"
+    )
     proofs: list[ProofDocument] = Field(default_factory=list, max_length=5)
 
     @model_validator(mode="after")
@@ -92,6 +108,8 @@ class StatusChangeCreate(BaseModel):
             ground=self.ground,
             compulsory=self.compulsory,
             special_education=self.special_education,
+            attending_school=self.attending_school,
+            placement=self.placement,
         )
 
 
@@ -141,11 +159,30 @@ class StatusChangePage(BaseModel):
     offset: int
 
 
+class ProofRequirementRead(BaseModel):
+    """Proof kinds a change must carry, on one ground or every ground (``ground`` null)."""
+
+    change: str
+    ground: str | None = Field(
+        description="the change's ground; for resume / extend_suspension, the ground of the "
+        "suspension it ends or continues; null: every ground"
+    )
+    kinds: list[str]
+    article: str
+    note: str = Field(description="what the proof must say, in Chinese, where the rule says")
+
+
 class StatusChangeKindRead(BaseModel):
     """One change a school may ask for, as its province handles it."""
 
     change: str
-    required_proofs: list[str] = Field(description="proof kinds the province requires")
+    required_proofs: list[str] = Field(
+        description="proof kinds the province requires whatever the ground"
+    )
+    proofs_by_ground: list[ProofRequirementRead] = Field(
+        description="proof kinds required on a ground, each with its article (HA art. 13, "
+        "LS 2(二), ZJ art. 14); for resume / extend_suspension the suspension's ground"
+    )
     needs_grade: bool = Field(description="the request names target_grade")
     recorded_by_authority: bool = Field(
         description="the authority records it (登记 / 备案) instead of an officer deciding"
@@ -166,8 +203,9 @@ class StatusChangeRulesRead(BaseModel):
 )
 async def status_change_rules(school: SchoolDep, runtime: RuntimeDep) -> StatusChangeRulesRead:
     """From the province's rules file (``config/provinces/<code>.toml``, ``[status_change]``):
-    what ``POST .../status-changes`` refuses with ``proof_required`` when missing."""
-    rules = load_province_rules(runtime.settings.federation_config, school.province)
+    what ``POST .../status-changes`` refuses with ``proof_required`` (and the article) when
+    missing — the proofs of every ground, and those of each ground (``proofs_by_ground``)."""
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     changes = rules.status_change
     return StatusChangeRulesRead(
         province=school.province,
@@ -175,6 +213,17 @@ async def status_change_rules(school: SchoolDep, runtime: RuntimeDep) -> StatusC
             StatusChangeKindRead(
                 change=kind,
                 required_proofs=list(changes.required_proofs.get(kind, ())),
+                proofs_by_ground=[
+                    ProofRequirementRead(
+                        change=r.change,
+                        ground=r.ground,
+                        kinds=list(r.kinds),
+                        article=r.article,
+                        note=r.note,
+                    )
+                    for r in changes.proofs
+                    if r.change == kind
+                ],
                 needs_grade=kind in NEEDS_GRADE,
                 recorded_by_authority=kind in changes.recorded_by_authority,
             )
@@ -253,6 +302,53 @@ async def list_status_changes(
         proofs = await status_repository.proofs(session, [r.change_id for r in rows])
     return StatusChangePage(
         items=[_read(row, proofs) for row in rows], total=total, limit=limit, offset=offset
+    )
+
+
+class ExpiredSuspensionRead(BaseModel):
+    student_number: str
+    name: str
+    grade: int
+    class_name: str | None
+    suspended_until: date
+
+
+class ExpiredSuspensionPage(BaseModel):
+    """Students still suspended after their suspension ended: the school asks them back or
+    files an extension (HA art. 13(三): 督促学生复学; LS 2(二)3; ZJ art. 14)."""
+
+    as_of: date
+    items: list[ExpiredSuspensionRead]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get(
+    "/schools/{school_code}/status-changes/expired-suspensions",
+    response_model=ExpiredSuspensionPage,
+    summary="Students still suspended after their suspension ended",
+    dependencies=[audited("list", "student", object_id=None), ReaderOfSchool],
+)
+async def expired_suspensions(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    today: TodayDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> ExpiredSuspensionPage:
+    """Each student on the roster still ``suspended`` whose suspension ended before today
+    (Beijing date), longest over first."""
+    async with runtime.sessions() as session:
+        rows, total = await status_repository.expired_suspensions(
+            session, school.code, today, limit=limit, offset=offset
+        )
+    return ExpiredSuspensionPage(
+        as_of=today,
+        items=[ExpiredSuspensionRead.model_validate(row._mapping) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -100,6 +100,7 @@ async def request_transfer_in(
         class_name=body.class_name,
         reason=body.reason,
         proofs=body.proofs,
+        window_exception_reason=body.window_exception_reason,
     )
     transfer_id = await transfer_in.request_transfer(
         uow,

@@ -35,7 +35,11 @@ from services.school.domain.admission_file import Cell, Header, HeaderProblem, r
 from services.school.domain.students import Violation
 from services.school.service_layer.admission_rows import CheckedRows, RowError, check_rows
 from services.school.service_layer.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from services.school.service_layer.registration import DUPLICATE_RULE
+from services.school.service_layer.registration import (
+    DUPLICATE_RULE,
+    NEW_REGISTRATION_GRADE_RULE,
+    new_registration_refusal,
+)
 from services.school.service_layer.submission import (
     AuthorityOf,
     Submission,
@@ -46,6 +50,7 @@ from shared.audit.recording import annotate
 from shared.db.engine import SessionFactory
 from shared.federation.config import School
 from shared.messaging.uow import UnitOfWork
+from shared.rules import RegistrationRules
 from shared.runtime.errors import Conflict, NotFound
 
 REPORT_COLUMNS = ("row", "column", "rule", "reason", "name")
@@ -98,6 +103,7 @@ async def admit_file(
     settings: SchoolSettings,
     today: date,
     authority_of: AuthorityOf | None = None,
+    rules: RegistrationRules | None = None,
 ) -> uuid.UUID:
     """Register every good row of ``upload``; return the job id.
 
@@ -115,6 +121,7 @@ async def admit_file(
     )
     async with reads() as session:
         accepted, errors = await _without_taken(session, school.code, parsed)
+    accepted, errors = _in_new_registration_grades(parsed, accepted, errors, rules)
     job_id, now = uuid.uuid4(), datetime.now(UTC)
     batches = await asyncio.to_thread(
         partial(
@@ -214,6 +221,34 @@ async def _without_taken(
         if s.basic.id_number in taken
     ]
     return kept, sorted([*rows.errors, *refused], key=lambda e: e.row_number)
+
+
+def _in_new_registration_grades(
+    parsed: ParsedFile,
+    accepted: list[Submission],
+    errors: list[RowError],
+    rules: RegistrationRules | None,
+) -> tuple[list[Submission], list[RowError]]:
+    """Refuse the rows in a grade a new registration may not be made in (LS 1(二))."""
+    refused: list[RowError] = []
+    kept: list[Submission] = []
+    for submission in accepted:
+        found = new_registration_refusal(submission.basic.grade, rules or RegistrationRules())
+        if found is None:
+            kept.append(submission)
+            continue
+        refused.append(
+            RowError(
+                submission.source_row or 0,
+                parsed.header.label("grade"),
+                NEW_REGISTRATION_GRADE_RULE,
+                found.detail[:500],
+                submission.basic.name,
+            )
+        )
+    if not refused:
+        return accepted, errors
+    return kept, sorted([*errors, *refused], key=lambda e: e.row_number)
 
 
 def _job_row(

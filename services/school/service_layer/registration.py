@@ -32,11 +32,30 @@ from shared.federation.config import School
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import InvalidStudentNumber, normalise, validate_student_number
-from shared.runtime.errors import Conflict, NotFound
+from shared.rules import RegistrationRules
+from shared.runtime.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
 DUPLICATE_RULE = "duplicate_registration"
+NEW_REGISTRATION_GRADE_RULE = "new_registration_grade"
+
+
+def new_registration_refusal(grade: int, rules: RegistrationRules) -> DomainError | None:
+    """A new registration in a grade the province does not open to never-registered children
+    (LS 1(二): 小学一年级新生 … 新建学籍; 初中、高中阶段的学籍只能采用升学招生的形式调档): later
+    grades come by progression or transfer, which continue the old registration."""
+    allowed = rules.new_registration_grades
+    if not allowed or grade in allowed:
+        return None
+    article = rules.articles.get("new_registration_grades", "N2013 art. 6")
+    grades = ", ".join(str(g) for g in allowed)
+    return DomainError(
+        f"a new registration is made in grade {grades} only ({article}); a student in grade "
+        f"{grade} continues their registration by progression or transfer",
+        rule=NEW_REGISTRATION_GRADE_RULE,
+        article=article,
+    )
 
 
 def normalised(basic: BasicInfo) -> BasicInfo:
@@ -62,8 +81,12 @@ async def register_student(
     today: date,
     batch_size: int = 1,
     authority_of: AuthorityOf | None = None,
+    rules: RegistrationRules | None = None,
 ) -> uuid.UUID:
     """Check, store ``pending`` and file one registration; return its id."""
+    refused = new_registration_refusal(basic.grade, rules or RegistrationRules())
+    if refused is not None:
+        raise refused
     basic = checked(basic, school, today)
     if basic.id_number and await repository.taken_id_numbers(
         uow.session, school.code, [basic.id_number]

@@ -44,6 +44,8 @@ SUBMITTED, APPLIED, REJECTED = "submitted", "applied", "rejected"
 RULE_PENDING = "change_pending"
 RULE_PROOF_REQUIRED = "proof_required"
 RULE_NOT_REQUESTABLE = "change_not_requestable"
+# Changes whose proofs depend on the ground of the suspension they continue or end.
+SUSPENSION_GROUND_CHANGES = frozenset({"resume", "extend_suspension"})
 # Changes national makes by itself and announces (no request of the school behind them).
 NATIONAL_CHANGES = frozenset({"lapse"})
 
@@ -66,7 +68,10 @@ async def submit_change(
             rule=RULE_NOT_REQUESTABLE,
         )
     student = await _student_here(uow.session, school.code, student_number)
-    _require_proofs(facts.change, proofs, rules)
+    ground: str | None = facts.ground
+    if ground is None and facts.change in SUSPENSION_GROUND_CHANGES:
+        ground = await status_repository.suspension_ground(uow.session, school.code, student_number)
+    _require_proofs(facts.change, ground, proofs, rules)
     sizes = proof_sizes(proofs, max_proof_bytes)
     if await status_repository.has_open_change(uow.session, school.code, student_number):
         raise _pending()
@@ -105,16 +110,20 @@ async def _student_here(session: AsyncSession, school_code: str, student_number:
     return student
 
 
-def _require_proofs(change: str, proofs: Sequence[ProofDocument], rules: StatusChangeRules) -> None:
-    missing = [
-        k for k in rules.required_proofs.get(change, ()) if k not in {p.kind for p in proofs}
-    ]
-    if missing:
-        raise DomainError(
-            f"{change} needs the proof(s) {', '.join(missing)} (the province's rules; "
-            "N2013 arts. 7, 13: the proofs go into the archive)",
-            rule=RULE_PROOF_REQUIRED,
-        )
+def _require_proofs(
+    change: str, ground: str | None, proofs: Sequence[ProofDocument], rules: StatusChangeRules
+) -> None:
+    attached = {p.kind for p in proofs}
+    for requirement in rules.proofs_for(change, ground):
+        missing = [k for k in requirement.kinds if k not in attached]
+        if missing:
+            on = f" on the ground {ground}" if requirement.ground else ""
+            raise DomainError(
+                f"{change}{on} needs the proof(s) {', '.join(missing)} "
+                f"({requirement.article}; the proofs go into the archive, N2013 art. 7)",
+                rule=RULE_PROOF_REQUIRED,
+                article=requirement.article,
+            )
 
 
 def _pending() -> Conflict:
@@ -190,7 +199,15 @@ async def apply_decision(session: AsyncSession, decided: StatusChangeDecided) ->
             session,
             decided.school_code,
             decided.student_number,
-            {"status": decided.to_status, "grade": decided.to_grade, "updated_at": now},
+            {
+                "status": decided.to_status,
+                "grade": decided.to_grade,
+                # kept while suspended: the school's list of suspensions over (HA art. 13(三))
+                "suspended_until": (
+                    decided.suspended_until if decided.to_status == "suspended" else None
+                ),
+                "updated_at": now,
+            },
         )
 
 

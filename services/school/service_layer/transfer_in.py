@@ -72,6 +72,8 @@ class TransferInRequest:
     class_name: str | None
     reason: str
     proofs: Sequence[ProofDocument]
+    # Outside the receiving window: why an exception is asked (decision 0035).
+    window_exception_reason: str | None = None
 
 
 async def request_transfer(
@@ -232,6 +234,7 @@ def _requested(
         proofs=tuple(
             ProofRef(index=index, kind=proof.kind) for index, proof in enumerate(request.proofs)
         ),
+        window_exception_reason=request.window_exception_reason,
     )
 
 

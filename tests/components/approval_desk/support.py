@@ -22,6 +22,7 @@ from components.approval_desk import decisions
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import Decision
 from devtools.testing import instance_name
+from shared.clock import Clock
 from shared.contracts.registration import (
     ArchiveFiled,
     ArchiveItem,
@@ -90,7 +91,7 @@ def basic(
         id_type=id_type,
         id_number=id_number,
         grade=grade,
-        enrolled_on=date(2024, 9, 1),
+        enrolled_on=Clock().today(),  # registered on time (N2013 art. 7): no finding
     )
 
 

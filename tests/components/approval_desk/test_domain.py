@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -17,10 +18,15 @@ from components.approval_desk.domain import (
     check_key_field_change,
     plan_decision,
 )
-from shared.contracts.students import IdType
-from tests.components.approval_desk.support import basic
+from shared.contracts.students import BasicInfo, IdType
+from tests.components.approval_desk import support
 
 TODAY = date(2024, 9, 20)
+
+
+def basic(**fields: Any) -> BasicInfo:
+    """An applicant enrolled on 2024-09-01, before ``TODAY``."""
+    return support.basic(**fields).model_copy(update={"enrolled_on": date(2024, 9, 1)})
 
 
 def test_a_clean_batch_has_no_findings() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from components.approval_desk.repository import TASK_LIST, TaskRepository
 from components.approval_desk.schemas import DecisionCreate, TaskListQuery
 from components.approval_desk.tables import define_desk_tables
 from devtools.testing import federation_copy
+from shared.clock import Clock
 from shared.contracts.students import IdType
 from shared.db import list_versions
 from shared.db.list_versions import list_version_metadata
@@ -420,3 +422,22 @@ async def test_every_write_of_a_task_changes_its_units_list_version(
             raise RuntimeError("rolled back")
     assert await version() == 9
     assert await version(other) == 1
+
+
+async def test_a_late_batch_waits_for_an_officer_even_under_auto_approval(
+    make_desk: MakeDesk,
+) -> None:
+    """N2013 art. 7: a registration two months after enrolment is flagged, not accepted
+    silently (see test_registration_timing.py for every timing and age rule)."""
+    desk = await make_desk(rules={"41": {"registration": {"auto_approve": True}}})
+    today = Clock().today()
+    late = basic(birth=date(2015, 3, 1)).model_copy(
+        update={"enrolled_on": today - timedelta(days=62)}
+    )
+    on_time = basic(birth=date(2015, 4, 1))
+    await deliver(desk.runtime, batch(PRIMARY, late, on_time), source=SCHOOL, target=COUNTY)
+    task = await only_task(desk)
+    assert (task.status, task.finding_count) == ("open", 1)
+    assert [f.rule for f in task.items[0].findings] == ["registered_late"]
+    assert task.items[1].findings == []
+    assert await staged(desk.runtime) == []

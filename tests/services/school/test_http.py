@@ -404,7 +404,9 @@ async def test_the_status_change_rules_name_the_provinces_proofs(service: Servic
     assert answer.status_code == 200, answer.text
     kinds = {k["change"]: k for k in answer.json()["kinds"]}
     # config/provinces/41.toml (Henan, HA arts. 13-16)
-    assert kinds["suspend"]["required_proofs"] == ["hospital_certificate"]
+    assert kinds["suspend"]["required_proofs"] == []  # by ground (HA art. 13(二))
+    [illness] = [p for p in kinds["suspend"]["proofs_by_ground"] if p["ground"] == "illness"]
+    assert (illness["kinds"], illness["article"]) == (["hospital_certificate"], "HA art. 13(二)")
     assert kinds["decease"]["required_proofs"] == ["death_certificate"]
     assert kinds["skip_grade"]["required_proofs"] == ["guardian_application"]
     assert kinds["report_dropout"]["required_proofs"] == []

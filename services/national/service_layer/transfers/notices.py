@@ -26,6 +26,7 @@ from shared.contracts.transfer import (
     TransferStepOpened,
     TransferStepOverdue,
     TransferStepReminder,
+    WindowException,
 )
 from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.messaging.emit import HeldMessages
@@ -125,7 +126,15 @@ def step_opened(record: TransferRecord, step: Step, entry: RegistryEntry) -> Tra
         due_on=step.due_on,
         due_approximate=step.due_approximate,
         proofs=proofs_of(record),
+        window_exception=_window_exception(record, step),
     )
+
+
+def _window_exception(record: TransferRecord, step: Step) -> WindowException | None:
+    """Told to the receiving authority, who grants it (decision 0035)."""
+    if record.window_exception is None or step.role != "receiving_authority":
+        return None
+    return WindowException.model_validate(record.window_exception)
 
 
 def closed(saga: Transfer, outcome: str) -> TransferClosed:

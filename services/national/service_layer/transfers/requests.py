@@ -13,6 +13,7 @@ row; on SQLite the writers are serialised. Either way exactly one proceeds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from services.national.domain.transfer_rules import (
     TransferRequest,
     in_progress_refusal,
     refusal,
+    window_exception,
 )
 from services.national.service_layer.key_fields import find_entry
 from services.national.service_layer.transfers import metrics, notices
@@ -80,10 +82,14 @@ async def _start(
 ) -> Transfer:
     from_school = ctx.rulebook.school(request.from_school)
     to_school = ctx.rulebook.school(request.to_school)
-    planned = ctx.rulebook.plan(sides, from_school, to_school)
+    exception = window_exception(_request_of(request), sides)
+    planned = ctx.rulebook.plan(sides, from_school, to_school, exception=exception is not None)
     saga.steps = [_step(seq, p) for seq, p in enumerate(planned, start=1)]
     opened = saga.start(ctx.today, ctx.rulebook.deadline_of)
     record = _record(ctx, request, saga, entry, correlation_id)
+    if exception is not None:
+        record.window_exception = dataclasses.asdict(exception)
+        log.info("transfer %s asks a window exception (%s)", saga.transfer_id, exception.article)
     await ctx.transfers.add(record, [_step_row(saga.transfer_id, step) for step in saga.steps])
     message = notices.step_opened(record, opened, entry)
     await ctx.outbox.send(message, to=opened.party_unit, record=record)
@@ -103,6 +109,7 @@ def _request_of(request: TransferRequested, into_yi_track: bool = False) -> Tran
         requested_on=request.requested_on,
         proof_kinds=frozenset(p.kind for p in request.proofs),
         into_yi_track=into_yi_track,
+        exception_reason=request.window_exception_reason,
     )
 
 

@@ -103,14 +103,17 @@ class Rulebook:
             sending_stage=sending.stage if sending else "special",
         )
 
-    def plan(self, sides: Sides, from_school: School, to_school: School) -> list[PlannedStep]:
-        """The steps of a transfer in order, each with its party and that party's superior."""
+    def plan(
+        self, sides: Sides, from_school: School, to_school: School, *, exception: bool = False
+    ) -> list[PlannedStep]:
+        """The steps of a transfer in order, each with its party and that party's superior
+        (``exception``: the request asks a window exception, decision 0035)."""
 
         def units(role: str) -> tuple[str, str]:
             party = self.party_of(role, from_school, to_school)
             return str(party), str(self.superior_of(party))
 
-        return plan_steps(plan_roles(sides), units)
+        return plan_steps(plan_roles(sides, exception=exception), units)
 
     @staticmethod
     def party_of(role: str, from_school: School, to_school: School) -> UnitRef:

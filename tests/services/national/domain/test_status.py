@@ -40,6 +40,13 @@ EXPECTED: dict[tuple[RegistryStatus | None, Change], RegistryStatus] = {
     (S.ENROLLED, Change.REPEAT_GRADE): S.ENROLLED,
     (S.ENROLLED, Change.TRANSFER): S.ENROLLED,
     (S.ENROLLED, Change.SUSPEND): S.SUSPENDED,
+    (S.ENROLLED, Change.WITHDRAW): S.WITHDRAWN,
+    (S.ENROLLED, Change.PLACE): S.ENROLLED,
+    (S.ENROLLED, Change.END_PLACEMENT): S.ENROLLED,
+    (S.ENROLLED, Change.DETAIN): S.DETAINED,
+    (S.DETAINED, Change.RELEASE): S.ENROLLED,
+    (S.DETAINED, Change.DECEASE): S.DECEASED,
+    (S.SUSPENDED, Change.WITHDRAW): S.WITHDRAWN,
     (S.SUSPENDED, Change.EXTEND_SUSPENSION): S.SUSPENDED,
     (S.SUSPENDED, Change.RESUME): S.ENROLLED,
     (S.SUSPENDED, Change.LAPSE): S.OTHER_DEPARTURE,
@@ -95,8 +102,9 @@ def test_the_irreversible_changes_lead_to_the_final_statuses() -> None:
         Change.GRADUATE: S.GRADUATED,
         Change.COMPLETE: S.COMPLETED,
         Change.LEAVE_INCOMPLETE: S.INCOMPLETE,
+        Change.WITHDRAW: S.WITHDRAWN,
     }
-    assert set(irreversible.values()) == FINAL | FINAL_FOR_STAGE
+    assert set(irreversible.values()) == FINAL | FINAL_FOR_STAGE | {S.WITHDRAWN}
 
 
 @pytest.mark.parametrize("change", list(Change))

@@ -98,6 +98,15 @@ REFUSALS = [
      r.RULE_REPEAT_GRADUATING, "ZJ art. 12"),
     (ask(C.REPEAT_GRADE, target_grade=10), enrolled(11, SENIOR), SICHUAN, Cohort(100, 2),
      r.RULE_REPEAT_CAP, "LS 2(三)"),
+    (ask(C.WITHDRAW), enrolled(birth_date=date(2006, 8, 1)), HENAN, None,
+     r.RULE_WITHDRAWAL_NOT_PROVIDED, "ZJ art. 17"),
+    (ask(C.WITHDRAW), enrolled(birth_date=date(2008, 9, 2)), replace(
+        ZHEJIANG, withdrawal_allowed=True), None, r.RULE_WITHDRAWAL_UNDER_AGE, "ZJ art. 17"),
+    (ask(C.PLACE, placement="inclusive"), enrolled(school_code="4101020001"), HENAN, None,
+     r.RULE_PLACEMENT_INCOMPLETE, "N2013 art. 17"),
+    (ask(C.PLACE, placement="inclusive", attending_school="4101020001"),
+     enrolled(school_code="4101020001"), HENAN, None, r.RULE_PLACEMENT_SAME_SCHOOL, "HA art. 12"),
+    (ask(C.END_PLACEMENT), enrolled(), HENAN, None, r.RULE_NOT_PLACED, "ZJ art. 13"),
     # the state machine first: its own rules
     (ask(C.RESUME, target_grade=3), enrolled(), HENAN, None, "status_change_not_allowed",
      "ZJ arts. 14-15"),
@@ -124,6 +133,22 @@ def test_each_refusal_names_its_rule_and_article(
     assert refused.value.rule == rule
     assert article in refused.value.article
     assert refused.value.reason
+
+
+def test_withdrawal_from_the_day_of_the_eighteenth_birthday() -> None:
+    policy = replace(ZHEJIANG, withdrawal_allowed=True)
+    # 2008-09-01 + 18 years = ON (2026-09-01): 18 on the day it takes effect
+    effect = decide(
+        ask(C.WITHDRAW), enrolled(9, NINE_YEAR, birth_date=date(2008, 9, 1)), policy, TODAY
+    )
+    assert (effect.status, effect.article) == ("withdrawn", "ZJ art. 17")
+    # a suspended student of 18 may withdraw too; a withdrawn one is final
+    assert decide(ask(C.WITHDRAW), suspended(birth_date=date(2007, 1, 1)), policy, TODAY)
+    with pytest.raises(StatusChangeRefused) as refused:
+        decide(ask(C.RESUME, target_grade=3), Registration("withdrawn", 3, PRIMARY), policy, TODAY)
+    assert refused.value.rule == "status_change_not_allowed"
+    assert r.full_years(date(2008, 2, 29), date(2026, 2, 28)) == 17
+    assert r.full_years(date(2008, 2, 29), date(2026, 3, 1)) == 18
 
 
 def test_every_rule_of_the_module_is_exercised() -> None:

@@ -17,6 +17,7 @@ from services.national.domain.transfer_rules import (
     plan_roles,
     plan_steps,
     refusal,
+    window_exception,
 )
 
 HENAN = ProvincePolicy(
@@ -80,8 +81,7 @@ def test_a_window_may_wrap_the_new_year() -> None:
         (Sides(HENAN, HENAN, "primary"), enrolled(), {"requested_on": date(2026, 6, 1)},
          "transfer_window", "Henan (HA art. 11(三)): transfers are handled 09-01 to 10-31 "
          "(autumn); 02-15 to 04-15 (spring); requested on 2026-06-01"),
-        (Sides(ZHEJIANG, HENAN, "primary"), enrolled(), {"requested_on": date(2026, 10, 20),
-         "proof_kinds": frozenset({"origin_registration_proof"})},
+        (Sides(HENAN, ZHEJIANG, "primary"), enrolled(), {"requested_on": date(2026, 10, 20)},
          "transfer_window", "Zhejiang (ZJ art. 13): transfers are handled 06-25 to 09-15; "
          "01-10 to 03-05; requested on 2026-10-20"),
         (Sides(ZHEJIANG, HENAN, "primary"), enrolled(), {},
@@ -111,11 +111,12 @@ def test_each_province_rules_only_its_own_side() -> None:
     assert refusal(request(grade=6), enrolled(grade=6), Sides(SICHUAN, SICHUAN, "special")) is None
     nine = refusal(request(grade=9), enrolled(grade=9), Sides(SICHUAN, SICHUAN, "nine_year"))
     assert nine is not None and nine.reason.endswith("(grade 9 at a nine-year school)")
-    # the receiving province decides about the grade; its window applies inside it
+    # the receiving province decides about the grade and the window: Henan's window does not
+    # hold back a student it sends (decision 0035)
     assert refusal(request(grade=4), enrolled(grade=3), Sides(HENAN, LENIENT, "primary")) is None
-    assert refusal(
-        request(requested_on=date(2026, 6, 1)), enrolled(), Sides(HENAN, LENIENT, "primary")
-    )
+    june = request(requested_on=date(2026, 6, 1))
+    assert refusal(june, enrolled(), Sides(HENAN, LENIENT, "primary")) is None
+    assert refusal(june, enrolled(), Sides(LENIENT, HENAN, "primary")) is not None
     # the sending province's window does not apply inside one province other than its own
     assert (
         refusal(
@@ -123,6 +124,43 @@ def test_each_province_rules_only_its_own_side() -> None:
         )
         is None
     )
+
+
+def test_only_the_receiving_provinces_window_governs_a_cross_province_request() -> None:
+    # 2026-10-20: in Henan's autumn window, outside Zhejiang's; Zhejiang → Henan is asked in
+    # Henan's window and the sending side's window does not refuse it (decision 0035)
+    proof = frozenset({"origin_registration_proof"})
+    day = date(2026, 10, 20)
+    into_henan = request(requested_on=day, proof_kinds=proof)
+    assert refusal(into_henan, enrolled(), Sides(ZHEJIANG, HENAN, "primary")) is None
+    to_zj = Sides(HENAN, ZHEJIANG, "primary")
+    into_zhejiang = refusal(request(requested_on=day), enrolled(), to_zj)
+    assert into_zhejiang is not None and into_zhejiang.rule == "transfer_window"
+
+
+def test_outside_the_window_an_exception_asked_goes_to_the_receiving_authority() -> None:
+    sides = Sides(ZHEJIANG, HENAN, "primary")
+    asked = request(
+        requested_on=date(2026, 6, 1),
+        proof_kinds=frozenset({"origin_registration_proof"}),
+        exception_reason="the family moved after a flood",
+    )
+    assert refusal(asked, enrolled(), sides) is None
+    exception = window_exception(asked, sides)
+    assert exception is not None
+    assert (exception.rule, exception.article, exception.reason) == (
+        "transfer_window", "HA art. 11(三)", "the family moved after a flood",
+    )  # fmt: skip
+    assert exception.window.startswith("Henan (HA art. 11(三)): transfers are handled 09-01")
+    # other rules still refuse; inside the window there is nothing to grant
+    assert refusal(asked, enrolled(status="suspended"), sides) is not None
+    inside = request(requested_on=date(2026, 9, 7), exception_reason="not needed")
+    assert window_exception(inside, Sides(HENAN, HENAN, "primary")) is None
+    # a province whose order lacks the receiving authority still asks it for the exception
+    no_authority = ProvincePolicy("99", citation_of("99"), order=("sending_school",))
+    sides = Sides(no_authority, no_authority, "primary")
+    assert plan_roles(sides) == ["sending_school"]
+    assert plan_roles(sides, exception=True) == ["receiving_authority", "sending_school"]
 
 
 def test_a_province_without_its_own_text_is_cited_by_the_national_measures() -> None:

@@ -341,3 +341,31 @@ async def test_the_registry_moves_only_from_the_state_the_change_was_decided_on(
         assert await statuses.set_status(entry.entry_id, ("enrolled", 1), ("suspended", 1), now)
         assert not await statuses.set_status(entry.entry_id, ("enrolled", 1), ("deceased", 1), now)
     assert (await national.entry(number)).status == "suspended"
+
+
+async def test_withdrawal_at_18_in_zhejiang_only(national: NationalDriver) -> None:
+    """ZJ art. 17: 年满18周岁 … 办理退学手续; under 18 refused; Henan provides none."""
+    adult, minor = basic("成年生", birth=date(2008, 8, 31), grade=6), basic("少年生", grade=6)
+    [answer, _] = await national.deliver(batch(adult, minor, school=ZHEJIANG_SCHOOL))
+    first, second = (o["student_number"] for o in outcomes_of(answer))
+
+    young = await decided(national, approved(second, "withdraw", ZHEJIANG_SCHOOL))
+    assert (young["outcome"], young["rule"], young["article"]) == (
+        "rejected",
+        "withdrawal_under_age",
+        "ZJ art. 17",
+    )
+    assert (await national.entry(second)).status == "enrolled"
+
+    withdrawn = await decided(national, approved(first, "withdraw", ZHEJIANG_SCHOOL))
+    assert (withdrawn["outcome"], withdrawn["to_status"]) == ("applied", "withdrawn")
+    assert (await national.entry(first)).status == "withdrawn"
+    again = await decided(national, approved(first, "resume", ZHEJIANG_SCHOOL, target_grade=6))
+    assert again["rule"] == "status_change_not_allowed"
+
+    henan = await enrol(national)
+    refused = await decided(national, approved(henan, "withdraw"))
+    assert (refused["rule"], refused["article"]) == (
+        "withdrawal_not_provided",
+        "ZJ art. 17; N2013 art. 22",
+    )

@@ -259,16 +259,67 @@ async def test_outside_the_receiving_provinces_window_the_request_is_refused(
     )
 
 
-async def test_a_cross_province_transfer_also_keeps_the_sending_provinces_window(
+async def test_a_cross_province_transfer_follows_the_receiving_window_only(
     national: NationalDriver,
 ) -> None:
+    # 2026-10-20 is outside Zhejiang's window, inside Henan's: Zhejiang → Henan proceeds,
+    # Henan → Zhejiang is refused by Zhejiang's window (decision 0035)
     number = await enrol(national, ZHEJIANG_SCHOOL)
-    request = transfer_request(
+    into_henan = transfer_request(
         number, ZHEJIANG_SCHOOL, SCHOOL, requested_on=date(2026, 10, 20), proofs=(origin_proof(),)
     )
-    rule, reason = await refused_with(national, request)
+    [opened] = await national.request(into_henan)
+    assert opened.type == "transfer.step_opened" and opened.payload["window_exception"] is None
+    other = await enrol(national, HENAN_OTHER_COUNTY, name="李娜")
+    into_zhejiang = transfer_request(
+        other, HENAN_OTHER_COUNTY, ZHEJIANG_SCHOOL, requested_on=date(2026, 10, 20)
+    )
+    rule, reason = await refused_with(national, into_zhejiang)
     assert rule == "transfer_window"
     assert reason.startswith("Zhejiang (ZJ art. 13): transfers are handled 06-25 to 09-15")
+
+
+async def test_outside_both_windows_the_receiving_authority_grants_an_exception(
+    national: NationalDriver,
+) -> None:
+    # 2026-05-20: outside Henan's and Zhejiang's windows (no overlap at all)
+    number = await enrol(national, ZHEJIANG_SCHOOL)
+    request = transfer_request(
+        number, ZHEJIANG_SCHOOL, SCHOOL, requested_on=date(2026, 5, 20), proofs=(origin_proof(),)
+    ).model_copy(update={"window_exception_reason": "the father was posted to Zhengzhou"})
+    envelopes = await national.request(request)
+    [opened] = of_type(envelopes, "transfer.step_opened")
+    assert opened.payload["role"] == "receiving_authority"
+    exception = opened.payload["window_exception"]
+    assert exception["article"] == "HA art. 11(三)"
+    assert exception["reason"] == "the father was posted to Zhengzhou"
+    stored = await national.transfer(request.transfer_id)
+    assert stored.record.window_exception is not None
+    envelopes = await national.decide(opened, reason="准予例外：家长工作调动")
+    # the other parties are not told of it: the exception is the receiving authority's
+    for later in of_type(envelopes, "transfer.step_opened"):
+        assert later.payload["window_exception"] is None
+    envelopes = await approve_all(national, envelopes)
+    assert of_type(envelopes, "transfer.completed")
+    assert (await national.entry(number)).school_code == SCHOOL
+
+
+async def test_an_exception_refused_by_the_receiving_authority_ends_the_transfer(
+    national: NationalDriver,
+) -> None:
+    number = await enrol(national)
+    request = transfer_request(number, requested_on=date(2026, 6, 1)).model_copy(
+        update={"window_exception_reason": "moved house"}
+    )
+    envelopes = await national.request(request)
+    opened = next(e for e in of_type(envelopes, "transfer.step_opened"))
+    while opened.payload["role"] != "receiving_authority":
+        [opened] = of_type(await national.decide(opened), "transfer.step_opened")
+    assert opened.payload["window_exception"]["article"] == "HA art. 11(三)"
+    await national.decide(opened, approve=False, reason="不符合例外条件")
+    stored = await national.transfer(request.transfer_id)
+    assert stored.saga.state == "rejected"
+    assert (await national.entry(number)).school_code == SCHOOL
 
 
 async def test_henan_needs_the_origin_registration_proof_from_another_province(

@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from services.national.adapters.orm import RegistryEntry
 from services.national.service_layer.verification import open_campaign, read_campaign, unclaimed
+from shared.contracts.status import StatusChangeApproved, StatusChangeFacts
 from shared.contracts.verification import RosterConfirmed, RosterLine
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.errors import PermanentMessageError
@@ -22,6 +23,7 @@ from tests.services.national.builders import (
     HENAN_OTHER_COUNTY,
     SCHOOL,
     NationalDriver,
+    authority_of,
     enrol,
     of_type,
 )
@@ -147,3 +149,77 @@ async def test_the_unclaimed_list(national: NationalDriver) -> None:
         (long_gone, "dropout", SCHOOL)
     ]
     assert [u.student_number for u in later] == [long_gone, recent]
+
+
+async def test_a_placement_is_neither_a_ghost_nor_a_mismatch(national: NationalDriver) -> None:
+    """N2013 art. 17; HA art. 12: an inclusive-placement student attends another school while
+    the registration stays here. Neither school reports them; ending the placement does."""
+    placed = await enrol(national, HENAN_OTHER_COUNTY, grade=3, name="己")
+    stayed = await enrol(national, HENAN_OTHER_COUNTY, grade=3, name="庚")
+    decided = await place(national, placed, HENAN_OTHER_COUNTY, attending=SCHOOL)
+    assert (decided["outcome"], decided["to_status"]) == ("applied", "enrolled")
+    campaign_id = await campaign(national)
+
+    here = await national.deliver(confirmation(campaign_id, (placed, 3)), source=from_school())
+    assert of_type(here, "verification.findings") == []
+    there = confirmation(campaign_id, (stayed, 3)).model_copy(
+        update={"school_code": HENAN_OTHER_COUNTY}
+    )
+    assert (
+        of_type(
+            await national.deliver(there, source=from_school(HENAN_OTHER_COUNTY)),
+            "verification.findings",
+        )
+        == []
+    )
+
+    ended = await place(national, placed, HENAN_OTHER_COUNTY, change="end_placement")
+    assert ended["outcome"] == "applied"
+    sent = await national.deliver(confirmation(campaign_id, (placed, 3)), source=from_school())
+    [findings] = of_type(sent, "verification.findings")
+    assert [f["kind"] for f in findings.payload["findings"]] == ["registered_elsewhere"]
+
+
+async def test_placement_refusals_and_detention_keeps_then_restores(
+    national: NationalDriver,
+) -> None:
+    number = await enrol(national, grade=3, name="辛")
+    unknown = await place(national, number, SCHOOL, attending="4101029999")
+    assert (unknown["rule"], unknown["article"]) == ("placement_school_unknown", "N2013 art. 17")
+    same = await place(national, number, SCHOOL, attending=SCHOOL)
+    assert same["rule"] == "placement_same_school"
+    not_placed = await place(national, number, SCHOOL, change="end_placement")
+    assert not_placed["rule"] == "not_placed"
+
+    detained = await place(national, number, SCHOOL, change="detain")
+    assert (detained["to_status"], detained["article"]) == ("detained", "ZJ art. 13; HA art. 16")
+    assert (await national.entry(number)).status == "detained"
+    released = await place(national, number, SCHOOL, change="release")
+    assert (released["to_status"], released["article"]) == ("enrolled", "ZJ art. 13")
+    assert (await national.entry(number)).status == "enrolled"
+
+
+async def place(
+    national: NationalDriver,
+    number: str,
+    school: str,
+    *,
+    attending: str | None = None,
+    change: str = "place",
+) -> dict[str, object]:
+    """The school's authority approved ``change``; national's decision."""
+    facts = StatusChangeFacts(
+        change=change,  # type: ignore[arg-type]
+        effective_on=TODAY,
+        attending_school=attending,
+        placement="inclusive" if change == "place" else None,
+    )
+    approved = StatusChangeApproved(
+        change_id=uuid.uuid4(),
+        school_code=school,
+        student_number=number,
+        facts=facts,
+        authority=str(authority_of(school)),
+    )
+    [decided, _] = of_type(await national.deliver(approved), "status_change.decided")
+    return dict(decided.payload)
