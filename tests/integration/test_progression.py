@@ -30,15 +30,22 @@ async def bulk_approve(
     found: list[dict[str, Any]] = []
 
     async def listed() -> bool:
-        page = await fed.get(
-            tier,
-            unit,
-            f"/api/v1/{plural}/{unit}/tasks",
-            params={"status": "open", "kind": kind, "limit": 200},
-        )
-        assert page.status_code == 200, page.text
-        found[:] = [t for t in page.json()["items"] if t["school_code"] == school]
-        return len(found) >= n
+        # every page: earlier tests of the package may have left open tasks of this kind
+        found.clear()
+        offset = 0
+        while True:
+            page = await fed.get(
+                tier,
+                unit,
+                f"/api/v1/{plural}/{unit}/tasks",
+                params={"status": "open", "kind": kind, "limit": 200, "offset": offset},
+            )
+            assert page.status_code == 200, page.text
+            items = page.json()["items"]
+            found.extend(t for t in items if t["school_code"] == school)
+            if len(items) < 200:
+                return len(found) >= n
+            offset += 200
 
     await eventually(listed, timeout=90, interval=0.3)
     response = await fed.post(
