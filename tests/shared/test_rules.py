@@ -35,7 +35,12 @@ def test_liangshans_rules_apply_in_liangshan_and_not_in_chengdu() -> None:
     assert ls.filing.graduating_suspension_with_city
     # what the scope does not set is the province's
     assert ls.verification == sichuan.verification
-    assert ls.registration == sichuan.registration
+    # LS 1(二), 1(三): new registrations in grade 1 only, new students' data by September 30
+    assert ls.registration.new_registration_grades == (1,)
+    assert sichuan.registration.new_registration_grades == ()
+    assert ls.registration.new_student_data_by == "09-30"
+    assert sichuan.registration.new_student_data_by is None
+    assert ls.registration.auto_approve == sichuan.registration.auto_approve
     # the prefecture itself and its counties read the same rules; the province its own
     assert load_province_rules(REPO_CONFIG, "5134") == ls
     assert load_province_rules(REPO_CONFIG, "513401") == ls
