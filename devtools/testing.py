@@ -22,12 +22,15 @@ def federation_copy(
     suffix: str | None = None,
     rules: dict[str, dict[str, Any]] | None = None,
     instances: Collection[str] | None = None,
+    schools: Collection[dict[str, Any]] = (),
 ) -> Path:
     """Copy ``source`` into ``directory`` with instance names ``<name>-<suffix>`` and free ports
     (the broker's and the console's too, for a launcher that starts its own).
 
     ``rules`` overrides province rules, e.g. ``{"41": {"registration": {"auto_approve": True}}}``.
     ``instances`` keeps only the instances of those (original) names.
+    ``schools`` adds schools (``[[school]]`` keys plus ``instance``: the original name of the
+    instance that hosts it), e.g. a kind of school the repository's federation lacks.
     Returns the new federation.toml path; ``instance_name(path, "school-41")`` maps names.
     """
     suffix = suffix or uuid.uuid4().hex[:8]
@@ -36,6 +39,13 @@ def federation_copy(
         data = tomllib.load(handle)
     if instances is not None:
         data["instance"] = [i for i in data.get("instance", []) if i["name"] in instances]
+    for school in schools:
+        entry = dict(school)
+        host = entry.pop("instance")
+        data.setdefault("school", []).append(entry)
+        for instance in data.get("instance", []):
+            if instance["name"] == host:
+                instance["units"] = [*instance["units"], entry["code"]]
     if "broker" in data:
         data["broker"].update(port=free_port(), dist_port=free_port())
     if "console" in data:

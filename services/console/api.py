@@ -48,10 +48,10 @@ class UnknownUnit(Exception):
 
 
 def unit_of_code(code: str) -> UnitRef | None:
-    """A unit from the code a user types: CN, a 2-digit province, 6-digit county, 10-digit
-    school."""
+    """A unit from the code a user types: CN, a 2-digit province, 4-digit city / prefecture
+    (州、市, decision 0034), 6-digit county, 10-digit school."""
     code = code.strip().upper()
-    tier = {2: Tier.PROVINCE, 6: Tier.COUNTY, 10: Tier.SCHOOL}.get(len(code))
+    tier = {2: Tier.PROVINCE, 4: Tier.CITY, 6: Tier.COUNTY, 10: Tier.SCHOOL}.get(len(code))
     if code == NATIONAL_CODE:
         tier = Tier.NATIONAL
     if tier is None or (tier is not Tier.NATIONAL and not code.isdigit()):

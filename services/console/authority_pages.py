@@ -1,5 +1,7 @@
-"""The registry authority's pages (county, or province for province-direct schools): the task
-list and deciding a task."""
+"""The registry authority's pages (county; city / prefecture for the schools it runs and the
+filings of its counties' schools, decision 0034; province for province-direct schools): the
+task list and deciding a task. A city's desk is served by its province's instance (the
+Directory finds it through the federation configuration)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,12 @@ from shared.federation.config import Tier, UnitRef
 
 router = APIRouter()
 
-PLURAL = {Tier.COUNTY.value: "counties", Tier.PROVINCE.value: "provinces"}
+# the authority tiers and their desks' path segment: /api/v1/{plural}/{code}/tasks
+PLURAL = {
+    Tier.COUNTY.value: "counties",
+    Tier.CITY.value: "cities",
+    Tier.PROVINCE.value: "provinces",
+}
 
 
 def _authority(page: Page) -> UnitRef:

@@ -38,6 +38,18 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 VIEWPORT = {"width": 1366, "height": 768}
+# A Yi-track primary school of Xichang (一类模式, LS 6): the students it registers in grade 1
+# are filed with the prefecture (city:5134), whose officer reviews the filing in the console.
+# The repository's federation has Yi-track junior and senior schools only, where a new
+# registration is refused in Liangshan (LS 1(二): grade 1 only).
+YI_PRIMARY = {
+    "code": "5134010005",
+    "name": "西昌市彝汉双语小学",
+    "county": "513401",
+    "stage": "primary",
+    "yi_track": True,
+    "instance": "school-51",
+}
 
 
 @pytest.fixture(scope="package")
@@ -45,7 +57,7 @@ def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp("console-federation")
-    config = federation_copy(base / "config")
+    config = federation_copy(base / "config", schools=[YI_PRIMARY])
     database_url_for = None
     if os.environ.get("XUEJI_TEST_DB") == "postgresql":
         server = request.getfixturevalue("postgres")

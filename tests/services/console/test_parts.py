@@ -15,7 +15,7 @@ from services.console.catalogue import refusal
 from services.console.session import Session, SessionCodec
 from services.console.settings import ConsoleSettings
 from services.console.web import zh_date, zh_datetime
-from shared.federation.config import Tier
+from shared.federation.config import Tier, UnitRef
 
 
 def test_the_session_cookie_is_encrypted_and_refused_when_tampered() -> None:
@@ -50,8 +50,11 @@ def test_dates_and_units() -> None:
     assert zh_datetime(datetime(2026, 9, 6, 16, 5, tzinfo=UTC)) == "2026年9月7日 00:05"
     assert unit_of_code("4101020001").tier is Tier.SCHOOL  # type: ignore[union-attr]
     assert unit_of_code("410102").tier is Tier.COUNTY  # type: ignore[union-attr]
+    assert unit_of_code(" 5134 ") == UnitRef(tier=Tier.CITY, code="5134")  # 州（市）
+    assert unit_of_code("51").tier is Tier.PROVINCE  # type: ignore[union-attr]
     assert unit_of_code("cn").tier is Tier.NATIONAL  # type: ignore[union-attr]
     assert unit_of_code("41010") is None and unit_of_code("41x102") is None
+    assert unit_of_code("51x4") is None
 
 
 @pytest.fixture
