@@ -39,9 +39,18 @@ class _Item(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ProofDocument(_Item):
+    kind: str = Field(min_length=1, max_length=40, description="e.g. hukou_proof")
+    filename: str = Field(min_length=1, max_length=120)
+    content_base64: str = Field(max_length=3_000_000)
+
+
 class RegistrationItem(_Item):
     registration_id: uuid.UUID
     basic: BasicInfo
+    # Proofs the registration carries to its authority, e.g. the approval an under-age
+    # first-grader needs (HA art. 4: ``[registration] under_age_proof``); the task keeps them.
+    proofs: tuple[ProofDocument, ...] = Field(default=(), max_length=5)
 
 
 class ArchiveItem(_Item):
@@ -105,12 +114,6 @@ class KeyFieldChanges(_Item):
     name: str | None = Field(default=None, min_length=1, max_length=50)
     id_type: IdType | None = None
     id_number: str | None = Field(default=None, max_length=30)
-
-
-class ProofDocument(_Item):
-    kind: str = Field(min_length=1, max_length=40, description="e.g. hukou_proof")
-    filename: str = Field(min_length=1, max_length=120)
-    content_base64: str = Field(max_length=3_000_000)
 
 
 @contract("key_field_change.submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)
