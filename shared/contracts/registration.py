@@ -48,8 +48,15 @@ class ProofDocument(_Item):
 class RegistrationItem(_Item):
     registration_id: uuid.UUID
     basic: BasicInfo
-    # Proofs the registration carries to its authority, e.g. the approval an under-age
-    # first-grader needs (HA art. 4: ``[registration] under_age_proof``); the task keeps them.
+
+
+class SubmittedItem(RegistrationItem):
+    """A registration as the school submits it to its authority: with the proofs it carries,
+    e.g. the approval an under-age first-grader needs (HA art. 4: ``[registration]
+    under_age_proof``). The authority's task keeps them; national never sees them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
     proofs: tuple[ProofDocument, ...] = Field(default=(), max_length=5)
 
 
@@ -85,7 +92,7 @@ class RegistrationBatchSubmitted(Contract):
 
     batch_id: uuid.UUID
     school_code: str
-    items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
+    items: tuple[SubmittedItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 @contract("registration.batch_approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)

@@ -28,7 +28,7 @@ from shared.contracts.registration import (
     ArchiveItem,
     ProofDocument,
     RegistrationBatchSubmitted,
-    RegistrationItem,
+    SubmittedItem,
 )
 from shared.contracts.students import BasicInfo, ExtendedInfo
 from shared.federation.config import School, Tier, UnitRef
@@ -117,7 +117,7 @@ def _prepare(
         batch_id=batch_id,
         school_code=school.code,
         items=tuple(
-            RegistrationItem(registration_id=s.registration_id, basic=s.basic, proofs=s.proofs)
+            SubmittedItem(registration_id=s.registration_id, basic=s.basic, proofs=s.proofs)
             for s in chunk
         ),
     )

@@ -21,7 +21,7 @@ from components.approval_desk.schemas import DecisionCreate, TaskListQuery
 from components.approval_desk.tables import define_desk_tables
 from devtools.testing import federation_copy
 from shared.clock import Clock
-from shared.contracts.registration import ProofDocument
+from shared.contracts.registration import ProofDocument, SubmittedItem
 from shared.contracts.students import IdType
 from shared.db import list_versions
 from shared.db.list_versions import list_version_metadata
@@ -460,8 +460,9 @@ async def test_an_under_age_first_grader_waits_with_the_approval_it_carries(
         filename="提前入学批准.pdf",
         content_base64=base64.b64encode(b"%PDF-1.4 approval").decode(),
     )
-    items = (submitted.items[0].model_copy(update={"proofs": (approval,)}), submitted.items[1])
-    submitted = submitted.model_copy(update={"items": items})
+    first, second = submitted.items
+    carrying = SubmittedItem(registration_id=first.registration_id, basic=young, proofs=(approval,))
+    submitted = submitted.model_copy(update={"items": (carrying, second)})
     await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
 
     task = await only_task(desk)
@@ -478,4 +479,5 @@ async def test_an_under_age_first_grader_waits_with_the_approval_it_carries(
     await decide(desk, task.task_id, Decision(DecisionKind.APPROVE, "王科员"))
     [approved] = await staged(desk.runtime)
     assert approved.type == "registration.batch_approved"
-    assert [i["proofs"] for i in approved.payload["items"]] == [[], []]  # the desk keeps them
+    assert len(approved.payload["items"]) == 2
+    assert all("proofs" not in i for i in approved.payload["items"])  # the desk keeps them
