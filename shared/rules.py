@@ -51,6 +51,10 @@ class RegistrationRules(_Rules):
     # child is flagged ``under_age``: only the authority's approval, with a proof, admits it.
     first_grade_age: int | None = Field(default=None, ge=3, le=8)
     age_cutoff: MonthDay = "08-31"
+    # The proof kind an under-age first-grader's registration must carry (HA art. 4: 未经主管
+    # 教育行政部门批准 …): without it the school refuses the registration (``proof_required``);
+    # with it the authority reads the proof on its task and decides. None: no proof asked.
+    under_age_proof: str | None = Field(default=None, min_length=1, max_length=40)
     # The grades a child never registered before may be registered in (LS 1(二): new
     # registrations in grade 1 only; later grades by progression or transfer). Empty: any.
     new_registration_grades: tuple[int, ...] = ()

@@ -103,6 +103,9 @@ class ItemStatus(StrEnum):
 # Where a task keeps the W3C trace context of the message that opened it: the decision
 # continues that trace, so one flow (a transfer, a registration) is one trace.
 TRACE_KEY = "trace_context"
+# A registration batch task's details: each registration's proofs (their indexes in the task's
+# proofs), e.g. the approval an under-age first-grader carries (HA art. 4).
+ITEM_PROOFS = "item_proofs"
 
 
 class DecisionKind(StrEnum):

@@ -20,6 +20,7 @@ from typing import Any
 from components.approval_desk.decisions import settle
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.domain import (
+    ITEM_PROOFS,
     SYSTEM,
     TRACE_KEY,
     Decision,
@@ -109,8 +110,14 @@ async def receive_batch(
     for item in batch.items:  # N2013 art. 7; LS 1(三); HA art. 4
         if timing := check_timing(item.basic, rules, today):
             findings.setdefault(str(item.registration_id), []).extend(timing)
-    task = task_row(desk, ctx, kind, school, subject, len(batch.items), len(findings), {})
-    await tasks.add(task, _item_rows(task["task_id"], batch.items, findings))
+    proofs, item_proofs = _batch_proofs(batch)
+    details = {ITEM_PROOFS: item_proofs} if item_proofs else {}
+    task = task_row(desk, ctx, kind, school, subject, len(batch.items), len(findings), details)
+    await tasks.add(
+        task,
+        _item_rows(task["task_id"], batch.items, findings),
+        proofs=[{"task_id": task["task_id"], **p} for p in proofs],
+    )
     if not findings and desk.auto_approves(school):
         await _approve_automatically(desk, ctx, task["task_id"])
     log.info(
@@ -131,6 +138,21 @@ async def _approve_automatically(
     await settle(desk, tasks, task, decision, ctx.emit)
 
 
+def _batch_proofs(
+    batch: RegistrationBatchSubmitted,
+) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+    """The proofs the batch's registrations carry (HA art. 4: an under-age first-grader's
+    approval), numbered across the task, and each registration's indexes among them."""
+    proofs: list[dict[str, Any]] = []
+    item_proofs: dict[str, list[int]] = {}
+    for item in batch.items:
+        for proof in item.proofs:
+            index = len(proofs)
+            proofs.append(_decoded(f"registration {item.registration_id}", index, proof))
+            item_proofs.setdefault(str(item.registration_id), []).append(index)
+    return proofs, item_proofs
+
+
 def _require_distinct(batch: RegistrationBatchSubmitted) -> None:
     ids = {item.registration_id for item in batch.items}
     if len(ids) != len(batch.items):
@@ -147,7 +169,8 @@ async def receive_key_field_change(
     if await tasks.find_subject(ctx.unit, kind, subject):
         log.info("key-field change %s already has a task at %s; ignored", subject, ctx.unit)
         return
-    proofs = [_decoded(change.change_id, index, p) for index, p in enumerate(change.proofs)]
+    what = f"key-field change {change.change_id}"
+    proofs = [_decoded(what, index, p) for index, p in enumerate(change.proofs)]
     new = change.changes
     findings = check_key_field_change(new.name, new.id_type, new.id_number, desk.today())
     details = {
@@ -220,13 +243,11 @@ def _death_report_due(
     return calendar.add_workdays(change.facts.effective_on, days).due
 
 
-def _decoded(change_id: uuid.UUID, index: int, proof: ProofDocument) -> dict[str, Any]:
+def _decoded(what: str, index: int, proof: ProofDocument) -> dict[str, Any]:
     try:
         content = base64.b64decode(proof.content_base64, validate=True)
     except (binascii.Error, ValueError):
-        raise PermanentMessageError(
-            f"proof {index} of key-field change {change_id} is not valid base64"
-        ) from None
+        raise PermanentMessageError(f"proof {index} of {what} is not valid base64") from None
     return {
         "position": index,
         "kind": proof.kind,

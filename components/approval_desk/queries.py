@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from components.approval_desk import schemas
 from components.approval_desk.decisions import Visible
 from components.approval_desk.desk import ApprovalDesk
-from components.approval_desk.domain import TaskKind
+from components.approval_desk.domain import ITEM_PROOFS, TaskKind
 from components.approval_desk.repository import TASK_LIST, TaskRepository
 from shared.audit.recording import annotate
 from shared.federation.config import UnitRef
@@ -128,9 +128,10 @@ async def read_task(
     log.info("task %s read at %s", task_id, row.unit)
     is_change = row.kind == TaskKind.KEY_FIELD_CHANGE
     change = schemas.key_field_change(row.details) if is_change else None
+    item_proofs: dict[str, list[int]] = row.details.get(ITEM_PROOFS, {})
     return schemas.TaskRead(
         **summary(desk, row, desk.today()).model_dump(),
-        items=[schemas.item(i) for i in items],
+        items=[schemas.item(i, item_proofs.get(str(i.registration_id), ())) for i in items],
         key_field_change=change,
         proofs=[schemas.proof(p) for p in proofs],
         transfer=schemas.transfer(row),

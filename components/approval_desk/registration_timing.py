@@ -7,12 +7,14 @@
   enrolled in is ``new_student_data_late``.
 - HA art. 4: first grade at 6 by August 31 (``first_grade_age``, ``age_cutoff``); a younger
   first-grader is ``under_age``: "未经主管教育行政部门批准，小学不得招收不足6周岁的儿童入学" —
-  only the authority's approval, with a proof, admits the child.
+  only the authority's approval, with a proof, admits the child. Where the province names the
+  proof (``under_age_proof``), the school refuses the registration without it
+  (:func:`check_under_age` is the one age check both use) and the task links it.
 
-None of these refuses: a late registration is still a registration the student needs, and an
-under-age child is the authority's call. Each is a finding on the authority's task, so the
-batch waits for an officer (never approved automatically) and the list shows it, naming the
-article. Standard library and ``shared.rules`` only.
+None of these refuses at the authority: a late registration is still a registration the
+student needs, and an under-age child is the authority's call. Each is a finding on the
+authority's task, so the batch waits for an officer (never approved automatically) and the
+list shows it, naming the article. Standard library and ``shared.rules`` only.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def check_timing(applicant: Enrolment, rules: RegistrationRules, today: date) ->
     return [
         *_late(applicant, rules, today),
         *_new_student_data_late(applicant, rules, today),
-        *_under_age(applicant, rules),
+        *check_under_age(applicant, rules),
     ]
 
 
@@ -86,7 +88,9 @@ def _new_student_data_late(
     ]
 
 
-def _under_age(applicant: Enrolment, rules: RegistrationRules) -> list[Finding]:
+def check_under_age(applicant: Enrolment, rules: RegistrationRules) -> list[Finding]:
+    """``under_age`` if ``applicant`` is a first-grader younger than the province's age on its
+    cutoff day (HA art. 4); nothing where the province sets no age."""
     if rules.first_grade_age is None or applicant.grade != 1:
         return []
     cutoff = _in_school_year(rules.age_cutoff, applicant.enrolled_on, before_autumn=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal, overload
 
@@ -69,6 +70,11 @@ class TaskItemRead(BaseModel):
     status: ItemStatus
     reason: str | None
     findings: list[FindingRead]
+    proofs: list[int] = Field(
+        default_factory=list,
+        description="the indexes, among the task's proofs, of this registration's own (e.g. "
+        "the approval an under-age first-grader carries, HA art. 4)",
+    )
 
 
 class KeyFieldChangeRead(BaseModel):
@@ -370,13 +376,14 @@ def status_change(row: Any) -> StatusChangeTaskRead | None:
     return StatusChangeTaskRead.model_validate(row.details)
 
 
-def item(row: Any) -> TaskItemRead:
+def item(row: Any, proofs: Sequence[int] = ()) -> TaskItemRead:
     return TaskItemRead(
         registration_id=row.registration_id,
         basic=BasicInfo.model_validate(row.basic),
         status=row.status,
         reason=row.reason,
         findings=row.findings,
+        proofs=list(proofs),
     )
 
 

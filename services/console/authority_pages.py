@@ -53,6 +53,19 @@ async def task(page: UserPage, task_id: uuid.UUID, error: str | None = None) -> 
     return page.render("authority_task.html", task=found, error=error)
 
 
+@router.get("/authority/tasks/{task_id}/proofs/{index}")
+async def task_proof(page: UserPage, task_id: uuid.UUID, index: int) -> Response:
+    """A proof of the task (e.g. an under-age first-grader's approval, HA art. 4), as the
+    file the school sent, read with the officer's own token (the API audits the read)."""
+    unit = _authority(page)
+    if not 0 <= index < 100:
+        raise HTTPException(status_code=404)
+    found = await page.api.request("GET", unit, f"/api/v1/tasks/{task_id}/proofs/{index}")
+    headers = {"Content-Disposition": found.headers.get("content-disposition", "attachment")}
+    media_type = found.headers.get("content-type", "application/octet-stream")
+    return Response(found.content, media_type=media_type, headers=headers)
+
+
 @router.post("/authority/tasks/{task_id}/decision", dependencies=[CSRF])
 async def decide(
     page: UserPage,

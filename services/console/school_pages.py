@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import math
@@ -24,6 +25,11 @@ from shared.federation.config import Tier, UnitRef
 from shared.resident_id import InvalidResidentId, validate_resident_id
 
 router = APIRouter()
+
+# The proof an under-age first-grader's registration carries (HA art. 4: 未经主管教育行政部门
+# 批准 …; the province's ``[registration] under_age_proof``); the API refuses without it.
+UNDER_AGE_PROOF = "early_admission_approval"
+MAX_PROOF_BYTES = 2 * 1024 * 1024
 
 PAGE_SIZE = 50
 STATUSES = [
@@ -254,6 +260,7 @@ async def register(
     guardian_phone: Annotated[str, Form(max_length=20)] = "",
     address: Annotated[str, Form(max_length=200)] = "",
     hukou_region: Annotated[str, Form(max_length=6)] = "",
+    proof: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     school = _school(page)
     values = {
@@ -276,6 +283,19 @@ async def register(
         for key in ("name", "gender", "birth_date", "grade", "enrolled_on")
         if not values[key]
     }
+    proofs = []
+    if proof is not None and proof.filename:
+        data = await proof.read(MAX_PROOF_BYTES + 1)
+        if len(data) > MAX_PROOF_BYTES or not data:
+            errors["proof"] = catalogue.rule_message("file_too_large") or ""
+        else:
+            proofs.append(
+                {
+                    "kind": UNDER_AGE_PROOF,
+                    "filename": proof.filename[:120],
+                    "content_base64": base64.b64encode(data).decode("ascii"),
+                }
+            )
     if errors:
         return page.form_error("register.html", values=values, errors=errors)
     extended: dict[str, Any] = {}
@@ -301,6 +321,7 @@ async def register(
         "grade": int(grade) if grade.isdigit() else grade,
         "enrolled_on": values["enrolled_on"],
         "extended": extended,
+        "proofs": proofs,
     }
     try:
         answer = await page.api.post(school, f"/api/v1/schools/{school.code}/students", json=body)
@@ -313,6 +334,9 @@ async def register(
                 for f in error.fields
             }
             return page.form_error("register.html", values=values, errors=errors)
+        if error.rule == "under_age_proof_required":  # HA art. 4: at the upload field
+            refused = {"proof": catalogue.refusal(error)}
+            return page.form_error("register.html", values=values, errors=refused)
         return page.form_error(
             "register.html", values=values, errors={}, error=catalogue.refusal(error)
         )

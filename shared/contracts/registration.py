@@ -39,9 +39,25 @@ class _Item(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ProofDocument(_Item):
+    kind: str = Field(min_length=1, max_length=40, description="e.g. hukou_proof")
+    filename: str = Field(min_length=1, max_length=120)
+    content_base64: str = Field(max_length=3_000_000)
+
+
 class RegistrationItem(_Item):
     registration_id: uuid.UUID
     basic: BasicInfo
+
+
+class SubmittedItem(RegistrationItem):
+    """A registration as the school submits it to its authority: with the proofs it carries,
+    e.g. the approval an under-age first-grader needs (HA art. 4: ``[registration]
+    under_age_proof``). The authority's task keeps them; national never sees them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
+    proofs: tuple[ProofDocument, ...] = Field(default=(), max_length=5)
 
 
 class ArchiveItem(_Item):
@@ -76,7 +92,7 @@ class RegistrationBatchSubmitted(Contract):
 
     batch_id: uuid.UUID
     school_code: str
-    items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
+    items: tuple[SubmittedItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 @contract("registration.batch_approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
@@ -105,12 +121,6 @@ class KeyFieldChanges(_Item):
     name: str | None = Field(default=None, min_length=1, max_length=50)
     id_type: IdType | None = None
     id_number: str | None = Field(default=None, max_length=30)
-
-
-class ProofDocument(_Item):
-    kind: str = Field(min_length=1, max_length=40, description="e.g. hukou_proof")
-    filename: str = Field(min_length=1, max_length=120)
-    content_base64: str = Field(max_length=3_000_000)
 
 
 @contract("key_field_change.submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)

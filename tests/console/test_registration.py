@@ -116,3 +116,39 @@ def open_batch(page: Page, base: str, school_name: str, student_name: str) -> No
                 return
         page.wait_for_timeout(500)
     raise AssertionError(f"no open batch of {school_name} holds {student_name}")
+
+
+def test_an_under_age_first_grader_is_registered_with_the_approval(
+    browser: Browser, console: LocalConsole, federation: LocalFederation
+) -> None:
+    """HA art. 4: five on August 31, the child is refused at the upload field until the
+    authority's approval is attached; the county officer then opens it from the task."""
+    id_number = fresh_resident_id(random.Random(), COUNTY, date(2021, 3, 7), "female")
+    with context(browser) as registrar_ctx, context(browser) as officer_ctx:
+        registrar = registrar_ctx.new_page()
+        log_in_as(registrar, console, federation, "school", SCHOOL)
+        registrar.goto(console.url + "/students/new")
+        registrar.get_by_label("姓名", exact=True).fill("李小芳")
+        registrar.get_by_label("证件号码").fill(id_number)
+        expect(registrar.locator("#id-check")).to_contain_text("号码有效")
+        registrar.get_by_label("入学日期").fill("2026-09-01")
+        registrar.get_by_role("button", name="提交审核").click()
+        expect(registrar.locator("#proof-error")).to_contain_text("未经主管教育行政部门批准")
+        expect(registrar.get_by_label("姓名", exact=True)).to_have_value("李小芳")
+        screenshot(registrar, "register-under-age")
+        approval = b"%PDF-1.4 early admission approval"
+        registrar.get_by_label("主管教育行政部门的提前入学批准材料").set_input_files(
+            files=[{"name": "批准.pdf", "mimeType": "application/pdf", "buffer": approval}]
+        )
+        registrar.get_by_role("button", name="提交审核").click()
+        expect(registrar.get_by_role("heading", level=1)).to_have_text("学籍登记")
+
+        officer = officer_ctx.new_page()
+        log_in_as(officer, console, federation, "county", COUNTY)
+        open_batch(officer, console.url, "郑州市中原区第一实验小学", "李小芳")
+        expect(officer.get_by_role("row").filter(has_text="李小芳")).to_contain_text("HA art. 4")
+        link = officer.get_by_role("link", name="主管教育行政部门提前入学批准材料：批准.pdf")
+        href = link.get_attribute("href")
+        assert href is not None
+        assert officer.request.get(console.url + href).body() == approval
+        screenshot(officer, "county-task-under-age")

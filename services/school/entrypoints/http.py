@@ -120,9 +120,11 @@ def _authority_of(runtime: ServiceRuntime) -> AuthorityOf:
 
 @router.post(
     "/schools/{school_code}/students",
+    max_body_size=PROOF_BODY_LIMIT,  # base64 proofs (decision 0026)
     dependencies=[audited("register", "student"), RegistrarOfSchool],
     status_code=202,
     response_model=RegistrationAccepted,
+    responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     tags=["registration"],
     summary="Register a newly enrolled student (学籍建立)",
 )
@@ -132,6 +134,7 @@ async def register_student(
     uow: UnitOfWorkDep,
     on: TodayDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
 ) -> RegistrationAccepted:
     """Check the student and apply for a student number.
 
@@ -146,12 +149,17 @@ async def register_student(
     registrations in some grades only (LS 1(二): grade 1), another grade is refused 422
     ``new_registration_grade`` with the article: later grades come by progression or transfer.
     Late registrations (N2013 art. 7; LS 1(三)) and under-age first-graders (HA art. 4) are
-    flagged on the authority's task, which then waits for an officer.
+    flagged on the authority's task, which then waits for an officer. Where the province names
+    the proof an under-age first-grader needs (``[registration] under_age_proof``, HA art. 4:
+    未经主管教育行政部门批准…), a registration without a proof of that kind is refused 422
+    ``under_age_proof_required`` with the article; ``proofs`` (base64, at most 5, together at
+    most ``XUEJI_SCHOOL_MAX_PROOF_BYTES`` decoded, else 413) travel to the authority's task,
+    which lists them (``GET /api/v1/tasks/{id}``, each item's ``proofs``) and serves them.
 
     The registration is stored ``pending``: the extended info is filed with the province and
     the basic info sent to the school's registry authority. Poll the ``self`` link.
     """
-    basic = BasicInfo.model_validate(body.model_dump(exclude={"extended"}))
+    basic = BasicInfo.model_validate(body.model_dump(exclude={"extended", "proofs"}))
     rules = load_province_rules(runtime.settings.federation_config, school.code)
     registration_id = await registration.register_student(
         uow,
@@ -161,6 +169,8 @@ async def register_student(
         today=on,
         authority_of=_authority_of(runtime),
         rules=rules.registration,
+        proofs=body.proofs,
+        max_proof_bytes=settings.max_proof_bytes,
     )
     return RegistrationAccepted(
         registration_id=registration_id, links={"self": _registration_link(registration_id)}

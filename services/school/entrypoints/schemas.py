@@ -30,6 +30,12 @@ class StudentCreate(BasicInfo):
         default_factory=ExtendedInfo,
         description="guardians, address, hukou region …: filed with the province",
     )
+    proofs: list[ProofDocument] = Field(
+        default_factory=list,
+        max_length=5,
+        description="documents for the authority, base64-encoded; an under-age first-grader "
+        "needs the kind its province names, e.g. early_admission_approval (HA art. 4)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

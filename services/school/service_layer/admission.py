@@ -37,8 +37,8 @@ from services.school.service_layer.admission_rows import CheckedRows, RowError, 
 from services.school.service_layer.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from services.school.service_layer.registration import (
     DUPLICATE_RULE,
-    NEW_REGISTRATION_GRADE_RULE,
     new_registration_refusal,
+    under_age_refusal,
 )
 from services.school.service_layer.submission import (
     AuthorityOf,
@@ -121,7 +121,7 @@ async def admit_file(
     )
     async with reads() as session:
         accepted, errors = await _without_taken(session, school.code, parsed)
-    accepted, errors = _in_new_registration_grades(parsed, accepted, errors, rules)
+    accepted, errors = _by_registration_rules(parsed, accepted, errors, rules)
     job_id, now = uuid.uuid4(), datetime.now(UTC)
     batches = await asyncio.to_thread(
         partial(
@@ -223,27 +223,33 @@ async def _without_taken(
     return kept, sorted([*rows.errors, *refused], key=lambda e: e.row_number)
 
 
-def _in_new_registration_grades(
+def _by_registration_rules(
     parsed: ParsedFile,
     accepted: list[Submission],
     errors: list[RowError],
     rules: RegistrationRules | None,
 ) -> tuple[list[Submission], list[RowError]]:
-    """Refuse the rows in a grade a new registration may not be made in (LS 1(二))."""
+    """Refuse the rows in a grade a new registration may not be made in (LS 1(二)) and the
+    under-age first-graders whose province asks for a proof (HA art. 4): a file carries no
+    proofs, so such a child is registered with the single form, which takes the proof."""
+    rules = rules or RegistrationRules()
     refused: list[RowError] = []
     kept: list[Submission] = []
     for submission in accepted:
-        found = new_registration_refusal(submission.basic.grade, rules or RegistrationRules())
+        basic = submission.basic
+        found, column = new_registration_refusal(basic.grade, rules), "grade"
+        if found is None:
+            found, column = under_age_refusal(basic, rules), "birth_date"
         if found is None:
             kept.append(submission)
             continue
         refused.append(
             RowError(
                 submission.source_row or 0,
-                parsed.header.label("grade"),
-                NEW_REGISTRATION_GRADE_RULE,
+                parsed.header.label(column),
+                found.rule or "",
                 found.detail[:500],
-                submission.basic.name,
+                basic.name,
             )
         )
     if not refused:

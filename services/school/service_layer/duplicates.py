@@ -31,7 +31,7 @@ from services.school.adapters.orm import (
 )
 from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus, normalise_id_number
-from services.school.service_layer.key_field_change import proof_sizes
+from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import school_unit
 from shared.contracts.duplicates import (
     ATTENDANCE_PROOF,

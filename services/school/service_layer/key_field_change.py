@@ -10,7 +10,6 @@ names and sizes, not their content: the documents belong in the archive at the p
 
 from __future__ import annotations
 
-import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from services.school.domain.students import (
     check_identity,
     normalise_id_number,
 )
-from services.school.service_layer.errors import InvalidInput, PayloadTooLarge
+from services.school.service_layer.errors import InvalidInput
+from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.registration import DUPLICATE_RULE
 from services.school.service_layer.submission import school_unit
 from shared.contracts.registration import (
@@ -97,25 +97,6 @@ async def submit_change(
     emit = uow.emitter(school_unit(school))
     await emit(submitted, target=school.authority_unit)
     return change_id
-
-
-def proof_sizes(proofs: Sequence[ProofDocument], max_total: int) -> list[int]:
-    """Decoded size of each proof; refuse bad base64, empty files and too much in total."""
-    sizes = []
-    for index, proof in enumerate(proofs):
-        field = f"proofs.{index}.content_base64"
-        try:
-            size = len(binascii.a2b_base64(proof.content_base64, strict_mode=True))
-        except binascii.Error:
-            raise InvalidInput([Violation(field, "proof_base64", "not valid base64")]) from None
-        if size == 0:
-            raise InvalidInput([Violation(field, "proof_empty", "the proof document is empty")])
-        sizes.append(size)
-    if sum(sizes) > max_total:
-        raise PayloadTooLarge(
-            f"proof documents exceed {max_total} bytes together", rule="proofs_too_large"
-        )
-    return sizes
 
 
 def requested(student: Row[Any], changes: KeyFieldChanges) -> KeyFieldChanges:

@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from components.approval_desk.registration_timing import check_under_age
 from services.school.adapters import repository
 from services.school.domain.students import check_student, normalise_id_number
 from services.school.service_layer.errors import InvalidInput
+from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import (
     AuthorityOf,
     Submission,
     prepare_batches,
     store_batches,
 )
-from shared.contracts.registration import RegistrationBatchDecided
+from shared.contracts.registration import ProofDocument, RegistrationBatchDecided
 from shared.contracts.students import BasicInfo, ExtendedInfo
 from shared.federation.config import School
 from shared.messaging.errors import PermanentMessageError
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_RULE = "duplicate_registration"
 NEW_REGISTRATION_GRADE_RULE = "new_registration_grade"
+UNDER_AGE_PROOF_RULE = "under_age_proof_required"
 
 
 def new_registration_refusal(grade: int, rules: RegistrationRules) -> DomainError | None:
@@ -55,6 +58,28 @@ def new_registration_refusal(grade: int, rules: RegistrationRules) -> DomainErro
         f"{grade} continues their registration by progression or transfer",
         rule=NEW_REGISTRATION_GRADE_RULE,
         article=article,
+    )
+
+
+def under_age_refusal(
+    basic: BasicInfo, rules: RegistrationRules, proofs: Sequence[ProofDocument] = ()
+) -> DomainError | None:
+    """An under-age first-grader's registration without the proof its province names (HA art.
+    4: 未经主管教育行政部门批准，小学不得招收不足6周岁的儿童入学): only the authority's approval
+    admits the child, so the registration must carry it (``[registration] under_age_proof``).
+    With the proof the registration goes on, flagged ``under_age`` for the authority."""
+    kind = rules.under_age_proof
+    if kind is None or any(p.kind == kind for p in proofs):
+        return None
+    found = check_under_age(basic, rules)
+    if not found:
+        return None
+    article = rules.articles.get("under_age_proof", rules.articles.get("first_grade_age", ""))
+    return DomainError(
+        f"{found[0].message}: the registration must carry the proof {kind} "
+        "(only the single registration form takes proofs; a file row cannot)",
+        rule=UNDER_AGE_PROOF_RULE,
+        article=article or None,
     )
 
 
@@ -82,17 +107,26 @@ async def register_student(
     batch_size: int = 1,
     authority_of: AuthorityOf | None = None,
     rules: RegistrationRules | None = None,
+    proofs: Sequence[ProofDocument] = (),
+    max_proof_bytes: int | None = None,
 ) -> uuid.UUID:
-    """Check, store ``pending`` and file one registration; return its id."""
-    refused = new_registration_refusal(basic.grade, rules or RegistrationRules())
+    """Check, store ``pending`` and file one registration with its proofs (they travel to the
+    authority's task, as a key-field change's do); return its id."""
+    rules = rules or RegistrationRules()
+    refused = new_registration_refusal(basic.grade, rules)
     if refused is not None:
         raise refused
     basic = checked(basic, school, today)
+    refused = under_age_refusal(basic, rules, proofs)
+    if refused is not None:
+        raise refused
+    if proofs and max_proof_bytes is not None:
+        proof_sizes(proofs, max_proof_bytes)
     if basic.id_number and await repository.taken_id_numbers(
         uow.session, school.code, [basic.id_number]
     ):
         raise _duplicate()
-    submission = Submission(uuid.uuid4(), basic, extended)
+    submission = Submission(uuid.uuid4(), basic, extended, proofs=tuple(proofs))
     batches = prepare_batches(
         school,
         [submission],

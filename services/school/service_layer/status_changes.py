@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters import repository, status_repository
 from services.school.domain.students import StudentStatus
-from services.school.service_layer.key_field_change import proof_sizes
+from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import school_unit
 from shared.contracts.registration import ProofDocument
 from shared.contracts.status import (

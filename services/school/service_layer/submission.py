@@ -26,8 +26,9 @@ from services.school.domain.registration import RegistrationStatus
 from shared.contracts.registration import (
     ArchiveFiled,
     ArchiveItem,
+    ProofDocument,
     RegistrationBatchSubmitted,
-    RegistrationItem,
+    SubmittedItem,
 )
 from shared.contracts.students import BasicInfo, ExtendedInfo
 from shared.federation.config import School, Tier, UnitRef
@@ -43,6 +44,8 @@ class Submission:
     basic: BasicInfo
     extended: ExtendedInfo
     source_row: int | None = None
+    # Proofs for the authority (HA art. 4: an under-age first-grader's approval).
+    proofs: tuple[ProofDocument, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def _prepare(
         batch_id=batch_id,
         school_code=school.code,
         items=tuple(
-            RegistrationItem(registration_id=s.registration_id, basic=s.basic) for s in chunk
+            SubmittedItem(registration_id=s.registration_id, basic=s.basic, proofs=s.proofs)
+            for s in chunk
         ),
     )
     source = school_unit(school)

@@ -40,7 +40,7 @@ from services.school.domain.transfers import (
     missing_proofs,
 )
 from services.school.service_layer.errors import InvalidInput
-from services.school.service_layer.key_field_change import proof_sizes
+from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import school_unit
 from shared.clock import CHINA
 from shared.contracts.registration import ProofDocument

@@ -3,6 +3,7 @@ approval under province rules, officers' decisions and the messages they cause."
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
@@ -20,6 +21,7 @@ from components.approval_desk.schemas import DecisionCreate, TaskListQuery
 from components.approval_desk.tables import define_desk_tables
 from devtools.testing import federation_copy
 from shared.clock import Clock
+from shared.contracts.registration import ProofDocument, SubmittedItem
 from shared.contracts.students import IdType
 from shared.db import list_versions
 from shared.db.list_versions import list_version_metadata
@@ -441,3 +443,41 @@ async def test_a_late_batch_waits_for_an_officer_even_under_auto_approval(
     assert [f.rule for f in task.items[0].findings] == ["registered_late"]
     assert task.items[1].findings == []
     assert await staged(desk.runtime) == []
+
+
+async def test_an_under_age_first_grader_waits_with_the_approval_it_carries(
+    make_desk: MakeDesk,
+) -> None:
+    """HA art. 4: the school sends an under-age first-grader only with the proof; the task
+    flags ``under_age``, lists the proof against the child's registration and serves it, and
+    waits for an officer even where the province approves clean batches by itself."""
+    desk = await make_desk(rules=AUTO_APPROVE_HENAN)
+    today = Clock().today()
+    young = basic(birth=date(today.year - 5, 6, 1), name="李小")
+    submitted = batch(PRIMARY, young, basic())
+    approval = ProofDocument(
+        kind="early_admission_approval",
+        filename="提前入学批准.pdf",
+        content_base64=base64.b64encode(b"%PDF-1.4 approval").decode(),
+    )
+    first, second = submitted.items
+    carrying = SubmittedItem(registration_id=first.registration_id, basic=young, proofs=(approval,))
+    submitted = submitted.model_copy(update={"items": (carrying, second)})
+    await deliver(desk.runtime, submitted, source=SCHOOL, target=COUNTY)
+
+    task = await only_task(desk)
+    assert (task.status, task.finding_count) == (TaskStatus.OPEN, 1)
+    flagged, clean = task.items
+    assert [f.rule for f in flagged.findings] == ["under_age"]
+    assert "HA art. 4" in flagged.findings[0].message
+    assert (flagged.proofs, clean.proofs) == ([0], [])
+    assert [(p.index, p.kind, p.filename) for p in task.proofs] == [
+        (0, "early_admission_approval", "提前入学批准.pdf")
+    ]
+    assert (await queries.read_proof(desk, task.task_id, 0)).content == b"%PDF-1.4 approval"
+
+    await decide(desk, task.task_id, Decision(DecisionKind.APPROVE, "王科员"))
+    [approved] = await staged(desk.runtime)
+    assert approved.type == "registration.batch_approved"
+    assert len(approved.payload["items"]) == 2
+    assert all("proofs" not in i for i in approved.payload["items"])  # the desk keeps them
