@@ -51,13 +51,23 @@ YI_PRIMARY = {
     "instance": "school-51",
 }
 
+# The roster test counts a school's whole roster and its pages: it has a school of its own,
+# where no other console test admits anyone.
+ROSTER_SCHOOL = {
+    "code": "3301060002",
+    "name": "杭州市西湖区名册小学",
+    "county": "330106",
+    "stage": "primary",
+    "instance": "school-33",
+}
+
 
 @pytest.fixture(scope="package")
 def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp("console-federation")
-    config = federation_copy(base / "config", schools=[YI_PRIMARY])
+    config = federation_copy(base / "config", schools=[YI_PRIMARY, ROSTER_SCHOOL])
     database_url_for = None
     if os.environ.get("XUEJI_TEST_DB") == "postgresql":
         server = request.getfixturevalue("postgres")

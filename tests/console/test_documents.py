@@ -23,7 +23,7 @@ def test_the_registrar_prints_a_registration_proof(
     browser: Browser, console: LocalConsole, federation: LocalFederation
 ) -> None:
     data, names = intake(1, {}, school=SCHOOL)
-    admitted(federation, data)
+    admitted(federation, data, SCHOOL)
     with context(browser, bypass_csp=True) as ctx:  # axe is injected as a script tag
         page = ctx.new_page()
         log_in_as(page, console, federation, "school", SCHOOL)
@@ -66,7 +66,7 @@ def test_anyone_checks_a_printed_code_without_an_account(
     browser: Browser, console: LocalConsole, federation: LocalFederation
 ) -> None:
     data, names = intake(1, {}, school=SCHOOL)
-    admitted(federation, data)
+    admitted(federation, data, SCHOOL)
     instance = federation.instance_for_unit(Tier.SCHOOL, SCHOOL)
     base = f"http://{instance.host}:{instance.port}/api/v1/schools/{SCHOOL}"
     headers = Minter.for_federation(federation.keys_dir, federation.federation).headers(

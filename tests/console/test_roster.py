@@ -11,20 +11,21 @@ from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from shared.federation.config import Tier
 from shared.security.testing import Minter
+from tests.console.conftest import ROSTER_SCHOOL
 from tests.console.support import context, describe, log_in_as, screenshot, serious_violations
 from tests.console.test_admission import intake
 
-SCHOOL = "3301060001"  # Zhejiang: approved by the system once every check passes
+SCHOOL = str(ROSTER_SCHOOL["code"])  # Zhejiang: approved by the system once every check passes
 
 
-def admitted(federation: LocalFederation, data: bytes) -> None:
-    """Admit a file through the school's API and wait until every registration is approved."""
-    instance = federation.instance_for_unit(Tier.SCHOOL, SCHOOL)
+def admitted(federation: LocalFederation, data: bytes, school: str = SCHOOL) -> None:
+    """Admit a file through ``school``'s API and wait until every registration is approved."""
+    instance = federation.instance_for_unit(Tier.SCHOOL, school)
     base = f"http://{instance.host}:{instance.port}"
     minter = Minter.for_federation(federation.keys_dir, federation.federation)
-    headers = minter.headers(f"school:{SCHOOL}")
+    headers = minter.headers(f"school:{school}")
     job = httpx.post(
-        f"{base}/api/v1/schools/{SCHOOL}/admission-jobs",
+        f"{base}/api/v1/schools/{school}/admission-jobs",
         files={"file": ("roster.csv", data, "text/csv")},
         headers=headers,
         timeout=60,
