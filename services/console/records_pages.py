@@ -26,6 +26,9 @@ router = APIRouter()
 MAX_PROOF_BYTES = 2 * 1024 * 1024
 # The grounds the API knows for the changes that name one.
 GROUNDS = {"suspend": ["illness", "notifiable_disease", "personal"], "decease": ["death"]}
+# A placement names the school the student attends and its kind (N2013 art. 17, HA art. 12,
+# ZJ art. 13); the registration stays here.
+PLACEMENTS = ["special_education", "inclusive", "reform_school"]
 # The order the kinds are offered in: the common ones first.
 KIND_ORDER = [
     "suspend",
@@ -106,7 +109,13 @@ async def status_change_form(
     kind = next((k for k in kinds if k["change"] == change), kinds[0])
     values = {"student_number": student_number.strip().upper(), "effective_on": ""}
     return page.render(
-        "status_change_new.html", kinds=kinds, kind=kind, values=values, errors={}, grounds=GROUNDS
+        "status_change_new.html",
+        kinds=kinds,
+        kind=kind,
+        values=values,
+        errors={},
+        grounds=GROUNDS,
+        placements=PLACEMENTS,
     )
 
 
@@ -116,7 +125,16 @@ async def submit_status_change(request: Request, page: UserPage) -> Response:
     form = await request.form()
     values = {
         key: str(form.get(key) or "").strip()
-        for key in ("change", "student_number", "effective_on", "reason", "target_grade", "ground")
+        for key in (
+            "change",
+            "student_number",
+            "effective_on",
+            "reason",
+            "target_grade",
+            "ground",
+            "attending_school",
+            "placement",
+        )
     }
     kinds = await _kinds(page, school, values["ground"])
     kind = next((k for k in kinds if k["change"] == values["change"]), None)
@@ -130,12 +148,15 @@ async def submit_status_change(request: Request, page: UserPage) -> Response:
             kind=kind,
             values=values,
             grounds=GROUNDS,
+            placements=PLACEMENTS,
             **context,
         )
 
     needed = ["student_number", "effective_on", "reason"]
     if kind["needs_grade"]:
         needed.append("target_grade")
+    if kind["change"] == "place":
+        needed += ["attending_school", "placement"]
     errors = {key: catalogue.rule_message("missing_field") for key in needed if not values[key]}
     proofs = []
     slots = [*kind["required_proofs"], "other"]
@@ -172,6 +193,9 @@ async def submit_status_change(request: Request, page: UserPage) -> Response:
         body["target_grade"] = int(grade) if grade.isdigit() else grade
     if values["ground"] in GROUNDS.get(kind["change"], []):
         body["ground"] = values["ground"]
+    if kind["change"] == "place":
+        body["attending_school"] = values["attending_school"]
+        body["placement"] = values["placement"]
     try:
         answer = await page.api.post(
             school, f"/api/v1/schools/{school.code}/status-changes", json=body

@@ -83,7 +83,14 @@ async def start_transfer(request: Request, page: UserPage) -> Response:
     form = await request.form()
     values = {
         key: str(form.get(key) or "").strip()
-        for key in ("student_number", "from_school", "grade", "class_name", "reason")
+        for key in (
+            "student_number",
+            "from_school",
+            "grade",
+            "class_name",
+            "reason",
+            "window_exception_reason",
+        )
     }
 
     def again(**context: Any) -> Response:
@@ -126,6 +133,9 @@ async def start_transfer(request: Request, page: UserPage) -> Response:
     }
     if values["class_name"]:
         body["class_name"] = values["class_name"]
+    if values["window_exception_reason"]:
+        # outside the receiving province's window: the authority grants or refuses (0035)
+        body["window_exception_reason"] = values["window_exception_reason"]
     try:
         answer = await page.api.post(
             school, f"/api/v1/schools/{school.code}/transfers-in", json=body

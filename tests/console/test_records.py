@@ -302,3 +302,42 @@ def test_an_export_is_asked_for_approved_and_downloaded(
         header = content.splitlines()[0]
         assert "name" in header and "grade" in header and "id_number" not in header
         assert len(content.splitlines()) > 1
+
+
+def test_a_placement_names_the_attending_school_and_the_county_approves(
+    browser: Browser, console: LocalConsole, federation: LocalFederation
+) -> None:
+    """异校就读 (N2013 art. 17, ZJ art. 13): the form asks for the school the student attends
+    and the kind of placement; the registration stays here once the county approves."""
+    [(_, number)] = admit(federation, 1, 1)
+    with context(browser, bypass_csp=True) as registrar_ctx, context(browser) as officer_ctx:
+        registrar = registrar_ctx.new_page()
+        log_in_as(registrar, console, federation, "school", SCHOOL)
+        registrar.goto(f"{console.url}/status-changes/new?change=place&student_number={number}")
+        expect(registrar.get_by_role("heading", level=1)).to_have_text(
+            "学籍变动申请：异校就读（保留学籍）"
+        )
+        registrar.get_by_label("生效日期").fill("2026-09-04")
+        registrar.get_by_label("申请理由").fill("经评估随班就读，监护人与两校协商一致。")
+        # without the attending school the console asks for it before the API is asked
+        registrar.locator("#status-change-form").evaluate("f => f.noValidate = true")
+        registrar.get_by_role("button", name="提交申请").click()
+        expect(registrar.locator("#attending_school-error")).to_be_visible()
+        violations = serious_violations(registrar)
+        assert violations == [], f"placement form: {describe(violations)}"
+        registrar.get_by_label("就读学校代码").fill("3301060001")
+        registrar.get_by_label("安置类别").select_option("inclusive")
+        registrar.get_by_role("button", name="提交申请").click()
+        expect(registrar.get_by_role("heading", level=1)).to_have_text(
+            "学籍变动：异校就读（保留学籍）"
+        )
+        expect(registrar.locator("#status-change-status")).to_contain_text("已报送")
+        change_url = registrar.url
+
+        officer = officer_ctx.new_page()
+        log_in_as(officer, console, federation, "county", COUNTY)
+        decide_task(officer, console.url, "学籍变动")
+
+        registrar.goto(change_url)
+        expect(registrar.locator("#status-change-status")).to_contain_text("已生效", timeout=45_000)
+        expect(registrar.locator("#status-change-status")).to_contain_text("学籍状态：在读")
