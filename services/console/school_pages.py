@@ -63,10 +63,15 @@ async def home(page: UserPage) -> Response:
         return await authority_home(page)
     school = page.unit
     code = school.code
-    # the three lists at once: one round trip's wait, not three
-    tasks, pending, transfers, summary = await asyncio.gather(
+    # the lists at once: one round trip's wait, not one each
+    tasks, progression_tasks, pending, transfers, summary = await asyncio.gather(
         page.api.get(
             school, f"/api/v1/schools/{code}/tasks", params={"status": "open", "limit": 50}
+        ),
+        page.api.get(
+            school,
+            f"/api/v1/schools/{code}/progression-tasks",
+            params={"status": "open", "limit": 50},
         ),
         page.api.get(
             school,
@@ -84,10 +89,11 @@ async def home(page: UserPage) -> Response:
     return page.render(
         "home.html",
         tasks=tasks,
+        progression_tasks=progression_tasks,
         pending=pending,
         transfers=transfers,
         summary=summary,
-        overdue=sum(1 for t in tasks["items"] if t["overdue"])
+        overdue=sum(1 for t in [*tasks["items"], *progression_tasks["items"]] if t["overdue"])
         + sum(
             1 for t in transfers["items"] if (t["waiting_step"] or {}).get("overdue_notified_at")
         ),
@@ -437,7 +443,12 @@ def _report_rows(content: bytes) -> list[dict[str, str]]:
 async def transfer_task(page: UserPage, task_id: uuid.UUID) -> Response:
     school = _school(page)
     found = await page.api.get(school, f"/api/v1/tasks/{task_id}")
-    return page.render("transfer_task.html", task=found)
+    return page.render(_task_template(found), task=found)
+
+
+def _task_template(task: dict[str, Any]) -> str:
+    """The school's own step: of a transfer out, or of its graduates' progression (升学核办)."""
+    return "progression_task.html" if task.get("progression") else "transfer_task.html"
 
 
 @router.post("/tasks/{task_id}/decision", dependencies=[CSRF])
@@ -460,6 +471,6 @@ async def decide_transfer_task(
         message = (
             catalogue.word("ui", "reason_required") if error.fields else catalogue.refusal(error)
         )
-        return page.form_error("transfer_task.html", task=found, error=message)
+        return page.form_error(_task_template(found), task=found, error=message)
     page.session.say(catalogue.word("ui", "done"))
     return page.redirect("/")

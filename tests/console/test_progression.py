@@ -17,7 +17,7 @@ from tests.console.test_transfers import Api
 from tests.integration.registration_support import student
 
 PRIMARY, JUNIOR, COUNTY = "4101020001", "4101020002", "410102"
-PARTIES = [("province", "41"), ("county", COUNTY), ("school", PRIMARY)]
+PARTIES = [("province", "41"), ("county", COUNTY)]  # then the graduating school, in the console
 
 
 def wait(check: Any, what: str, seconds: float = 90) -> Any:
@@ -94,7 +94,7 @@ def sixth_graders(federation: LocalFederation, names: list[str], *, graduate: bo
 
 
 def approve_parties(federation: LocalFederation, progression_id: str) -> None:
-    """Each party's one task for the cohort, approved through the API in turn."""
+    """The authorities' one task each for the cohort, approved through the API in turn."""
     api = Api(federation)
     for tier, code in PARTIES:
         path = {
@@ -139,6 +139,27 @@ def test_a_cohort_is_admitted_in_one_request_and_followed_student_by_student(
         expect(page.get_by_role("heading", level=1)).to_contain_text("升学接收 ·")
         progression_id = page.url.rsplit("/", 1)[1]
         approve_parties(federation, progression_id)
+
+        # the graduating school's registrar decides its step (升学核办) from its home page
+        with context(browser, bypass_csp=True) as sending_ctx:  # axe is injected inline
+            sending = sending_ctx.new_page()
+            log_in_as(sending, console, federation, "school", PRIMARY)
+            section = sending.locator("section").filter(has_text="待办理的升学核办")
+
+            def listed() -> bool:
+                sending.goto(console.url + "/")
+                return section.count() > 0
+
+            wait(listed, "the graduating school's progression task on its home page")
+            section.get_by_role("link", name="办理").first.click()
+            expect(sending.get_by_role("heading", level=1)).to_contain_text("升学核办 ·")
+            expect(sending.get_by_role("table")).to_contain_text("陈一凡")
+            violations = serious_violations(sending)
+            assert violations == [], f"progression step: {describe(violations)}"
+            screenshot(sending, "progression-step-school")
+            sending.get_by_role("button", name="同意升学").click()
+            expect(sending.get_by_role("status")).to_have_text("已办理。")
+
         items = page.locator("#progression-items")
         expect(items).to_contain_text("已完成", timeout=60_000)
         for number in numbers:
