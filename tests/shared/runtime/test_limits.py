@@ -19,6 +19,8 @@ from tests.services.school.admission_files import HEADER, as_csv, row
 
 SCHOOL = "4101020001"
 ROSTER = f"/api/v1/schools/{SCHOOL}/students"
+# a JSON route without files: the default body limit (registration takes proofs, HA art. 4)
+PROGRESSIONS = f"/api/v1/schools/{SCHOOL}/progressions"
 UPLOAD = f"/api/v1/schools/{SCHOOL}/admission-jobs"
 STATUS_CHANGES = f"/api/v1/schools/{SCHOOL}/status-changes"
 
@@ -90,10 +92,10 @@ async def test_a_body_over_the_default_is_refused_unless_its_route_takes_more(
     declared = {"content-type": "application/json", "content-length": str(2 * MiB)}
     # an ordinary route: 1 MiB, declared or streamed, with a token or without
     for headers in (declared, registrar() | declared):
-        refused = await post(ROSTER, content=b" " * (2 * MiB), headers=headers)
+        refused = await post(PROGRESSIONS, content=b" " * (2 * MiB), headers=headers)
         assert rule_of(refused) == (413, "body_too_large")
         assert str(LIMITS.max_body_bytes) in refused.json()["message"]
-    streamed = await post(ROSTER, content=chunks(2 * MiB), headers=registrar())
+    streamed = await post(PROGRESSIONS, content=chunks(2 * MiB), headers=registrar())
     assert rule_of(streamed) == (413, "body_too_large")
     # a route with base64 proofs takes 12 MiB, from an authenticated caller only
     proof = {"kind": "x", "filename": "a.pdf", "content_base64": "A" * (2 * MiB)}
@@ -146,4 +148,7 @@ def test_only_the_routes_that_carry_files_take_more_than_the_default(tmp_path: P
         "POST /api/v1/schools/{school_code}/transfers-in": PROOF_BODY_LIMIT,
         "POST /api/v1/schools/{school_code}/status-changes": PROOF_BODY_LIMIT,
         "POST /api/v1/schools/{school_code}/duplicate-resolutions": PROOF_BODY_LIMIT,
+        # an under-age first-grader's approval (HA art. 4); the signed security pledge's scan
+        "POST /api/v1/schools/{school_code}/students": PROOF_BODY_LIMIT,
+        "PUT /api/v1/schools/{school_code}/documents/{document_id}/signed-scan": PROOF_BODY_LIMIT,
     }

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.federation
 
 SCHOOL = "4101020001"
 ROSTER = f"/api/v1/schools/{SCHOOL}/students"
+# a JSON route without files: the default body limit (registration takes proofs, HA art. 4)
+PROGRESSIONS = f"/api/v1/schools/{SCHOOL}/progressions"
 UPLOAD = f"/api/v1/schools/{SCHOOL}/admission-jobs"
 TOKEN = "/api/v1/auth/token"
 CHUNK = b"x" * (64 * 1024)
@@ -85,16 +87,16 @@ def test_a_100_mb_body_is_refused_unread_and_unauthenticated(
     with httpx.Client(base_url=url, timeout=60) as client:
         # warm up: the first requests of a process allocate what every later one reuses
         for _ in range(3):
-            assert client.post(ROSTER, json={}).status_code == 401
-            assert refused(client.post(ROSTER, content=body(2 * MiB)), 413, "body_too_large")
+            assert client.post(PROGRESSIONS, json={}).status_code == 401
+            assert refused(client.post(PROGRESSIONS, content=body(2 * MiB)), 413, "body_too_large")
         before = rss_kib(pid)
         declared = client.post(
-            ROSTER,
+            PROGRESSIONS,
             content=body(100 * MiB),
             headers={"Content-Length": str(100 * MiB), "Content-Type": "application/json"},
         )
         chunked = client.post(
-            ROSTER, content=body(100 * MiB), headers={"Content-Type": "application/json"}
+            PROGRESSIONS, content=body(100 * MiB), headers={"Content-Type": "application/json"}
         )
         length = {"Content-Length": str(len(PART) + 100 * MiB + len(END))}
         too_big = client.post(UPLOAD, content=upload(100 * MiB), headers=MULTIPART | length)
