@@ -25,6 +25,7 @@ from services.province.domain.archive_sections import (
     term_starts_on,
     validate,
 )
+from shared.contracts.transfer import ProofRef
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
 from tests.services.province.test_transfers import other_database_url  # noqa: F401
@@ -355,12 +356,26 @@ async def test_within_the_province_every_entry_moves_and_stays_in_the_backup(
     info = await henan.archived_student(SCHOOL)
     number = number_of(info)
     await write_every_section(henan, number)
-    await henan.deliver(completed(info))
+    done = completed(info).model_copy(
+        update={"proofs": (ProofRef(index=0, kind="application_form"),)}
+    )
+    await henan.deliver(done)
 
     moved = await henan.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/archives/{number}")
     assert sections_of(moved.json()["entries"]) == EXPECTED
+    # section 2 links the transfer's proofs where the receiving school keeps them
+    [proofs] = [e for e in moved.json()["entries"] if e["kind"] == "transfer_proofs"]
+    assert proofs["section"] == "proofs" and proofs["reference"] == str(done.transfer_id)
+    [proof] = proofs["data"]["proofs"]
+    assert (proof["kind"], proof["index"], proofs["data"]["kept_by"]) == (
+        "application_form",
+        0,
+        JINSHUI_PRIMARY,
+    )
+    assert proof["url"].endswith(f"/api/v1/transfers/{done.transfer_id}/proofs/0")
     backup = await henan.client.get(f"/api/v1/schools/{SCHOOL}/archive-backups/{number}")
     assert sections_of(backup.json()["archive"]["entries"]) == EXPECTED
+    assert "transfer_proofs" in [e["kind"] for e in backup.json()["archive"]["entries"]]
     gone = await write(henan, number, "awards", "award", EVERY_SECTION[8][2])
     assert (gone.status_code, gone.json()["code"]) == (404, "archive_transferred")
 
@@ -371,7 +386,9 @@ async def test_across_provinces_every_entry_is_handed_over(
     info = await henan.archived_student(SCHOOL)
     number = number_of(info)
     await write_every_section(henan, number)
-    done = completed(info, to_school=HANGZHOU_PRIMARY)
+    done = completed(info, to_school=HANGZHOU_PRIMARY).model_copy(
+        update={"proofs": (ProofRef(index=0, kind="origin_registration_proof"),)}
+    )
     await henan.deliver(done)
     await zhejiang.deliver(done)
     [handed] = await henan.staged("archive.handed_over")
@@ -380,6 +397,8 @@ async def test_across_provinces_every_entry_is_handed_over(
 
     received = (await zhejiang.client.get(f"/api/v1/provinces/33/archives/{number}")).json()
     assert sections_of(received["entries"]) == EXPECTED
+    [proofs] = [e for e in received["entries"] if e["kind"] == "transfer_proofs"]
+    assert proofs["data"]["proofs"][0]["kind"] == "origin_registration_proof"
     [labour] = [e for e in received["entries"] if e["kind"] == "province.labour"]
     assert labour["data"]["written_by"]["unit"] == f"school:{SCHOOL}"
     backup = await henan.client.get(f"/api/v1/schools/{SCHOOL}/archive-backups/{number}")
