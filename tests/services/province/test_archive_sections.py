@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import Workbook
+from pydantic import ValidationError
 
 from devtools.testing import federation_copy
 from services.province.domain.archive_sections import (
@@ -25,7 +26,9 @@ from services.province.domain.archive_sections import (
     term_starts_on,
     validate,
 )
+from services.province.service_layer import archive_sections
 from shared.contracts.transfer import ProofRef
+from shared.rules import ArchiveItemRule
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
 from tests.services.province.test_transfers import other_database_url  # noqa: F401
@@ -414,3 +417,32 @@ async def test_across_provinces_every_entry_is_handed_over(
         headers=hangzhou,
     )
     assert innovation.status_code == 201, innovation.text
+
+
+def test_a_province_item_is_declared_with_typed_fields_and_a_date() -> None:
+    item = ArchiveItemRule.model_validate(
+        {
+            "kind": "labour",
+            "label": "劳动教育实践",
+            "dated_by": "practised_on",
+            "fields": [
+                {"name": "practised_on", "type": "date", "label": "日期"},
+                {"name": "hours", "type": "decimal", "label": "时长", "minimum": 0, "maximum": 8},
+            ],
+        }
+    )
+    spec = archive_sections.province_item(item)
+    assert (spec.kind, spec.section) == ("province.labour", "other")
+    refused = validate(spec, {"practised_on": "2026-06-01", "hours": 9}, TODAY)
+    assert [(r.field, r.rule) for r in refused.refusals] == [
+        ("hours", "archive_number_out_of_range")
+    ]
+    with pytest.raises(ValidationError, match="dated_by"):
+        ArchiveItemRule.model_validate(
+            {
+                "kind": "labour",
+                "label": "劳动",
+                "dated_by": "hours",
+                "fields": [{"name": "hours", "type": "decimal", "label": "时长"}],
+            }
+        )
