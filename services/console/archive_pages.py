@@ -48,10 +48,16 @@ def _entries(archive: dict[str, Any] | None, kinds: list[dict[str, Any]]) -> lis
             "section": catalogue.word("section", e["section"]),
             "what": e["data"].get("label") or catalogue.word("entry_kind", e["kind"]),
             "summary": _summary(e["data"], labels.get(e["kind"], {})),
-            "by": (e["data"].get("written_by") or {}).get("unit", ""),
+            "by": _writer(e["data"].get("written_by") or {}),
         }
         for e in sorted(rows, key=lambda e: str(e["occurred_on"]), reverse=True)
     ]
+
+
+def _writer(written_by: dict[str, str]) -> str:
+    """Who wrote the entry: the account and its unit (ZJ art. 30)."""
+    account, unit = written_by.get("account", ""), written_by.get("unit", "")
+    return f"{account}（{unit}）" if account else unit
 
 
 def _summary(data: dict[str, Any], labels: dict[str, str]) -> str:
