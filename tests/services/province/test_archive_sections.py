@@ -8,8 +8,9 @@ backup."""
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from services.province.domain.archive_sections import (
     validate,
 )
 from services.province.service_layer import archive_sections
-from shared.contracts.transfer import ProofRef
+from shared.contracts.progression import ProgressedStudent, ProgressionCompleted
+from shared.contracts.transfer import ProofRef, StudentSummary
 from shared.rules import ArchiveItemRule
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
@@ -446,3 +448,36 @@ def test_a_province_item_is_declared_with_typed_fields_and_a_date() -> None:
                 "fields": [{"name": "hours", "type": "decimal", "label": "时长"}],
             }
         )
+
+
+async def test_a_progression_moves_every_entry_and_the_graduating_school_keeps_its_backup(
+    henan: Province,
+) -> None:
+    info = await henan.archived_student(SCHOOL, grade=6)
+    number = number_of(info)
+    await write_every_section(henan, number)
+    junior = "4101020002"
+    await henan.deliver(
+        ProgressionCompleted(
+            progression_id=uuid.uuid4(),
+            from_school=SCHOOL,
+            to_school=junior,
+            grade=7,
+            completed_at=datetime.now(UTC),
+            archive_due_on=date(2026, 10, 7),
+            students=(
+                ProgressedStudent(
+                    student_number=number,
+                    student=StudentSummary(
+                        name=info.name, gender=info.gender, birth_date=info.birth_date, grade=7
+                    ),
+                    basic=info,
+                ),
+            ),
+        )
+    )
+    moved = await henan.client.get(f"/api/v1/schools/{junior}/archives/{number}")
+    assert moved.status_code == 200, moved.text
+    assert sections_of(moved.json()["entries"]) == EXPECTED
+    backup = await henan.client.get(f"/api/v1/schools/{SCHOOL}/archive-backups/{number}")
+    assert sections_of(backup.json()["archive"]["entries"]) == EXPECTED
