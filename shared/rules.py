@@ -289,6 +289,44 @@ class FilingRules(_Rules):
     graduating_suspension_with_city: bool = False
 
 
+class ArchiveFieldRule(_Rules):
+    """One typed field of a province-defined archive item (section 7)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    type: Literal["text", "integer", "decimal", "date", "choice"]
+    label: str = Field(min_length=1, max_length=40)
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int = Field(default=200, ge=1, le=2000)
+
+
+class ArchiveItemRule(_Rules):
+    """An item the province adds to its students' archives (N2013 art. 7(七): 省级教育行政
+    部门规定的其他信息和材料), written by schools like the built-in sections."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,29}$")
+    label: str = Field(min_length=1, max_length=40)
+    article: str = "N2013 art. 7"
+    fields: tuple[ArchiveFieldRule, ...] = Field(min_length=1)
+    dated_by: str  # the date field that dates an entry
+
+    @field_validator("dated_by")
+    @classmethod
+    def _dated_by_a_date(cls, value: str, info: Any) -> str:
+        fields = info.data.get("fields", ())
+        if not any(f.name == value and f.type == "date" and f.required for f in fields):
+            raise ValueError(f"dated_by {value!r} must name a required date field")
+        return value
+
+
+class ArchiveRules(_Rules):
+    """Archive sections 3-7 (N2013 art. 7; ZJ arts. 8, 21): the province's own items."""
+
+    items: tuple[ArchiveItemRule, ...] = ()
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
@@ -303,6 +341,7 @@ class ProvinceRules(_Rules):
     verification: VerificationRules = VerificationRules()
     yi_track: YiTrackRules = YiTrackRules()
     filing: FilingRules = FilingRules()
+    archive: ArchiveRules = ArchiveRules()
 
 
 # Keys read once per province (its sweeps, calendar, exports), never per unit: a scope setting

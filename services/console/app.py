@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.console import (
+    archive_pages,
     auth_pages,
     authority_pages,
     catalogue,
@@ -68,6 +69,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         transfer_pages,
         progression_pages,
         records_pages,
+        archive_pages,
         authority_pages,
         verify_pages,
     )

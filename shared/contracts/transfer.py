@@ -224,6 +224,11 @@ class TransferCompleted(Contract):
         description="the student's basic info as the registry holds it, for the receiving "
         "school's roster (identity document, nationality, enrolment date)",
     )
+    proofs: tuple[ProofRef, ...] = Field(
+        default=(),
+        description="the transfer's proofs, kept by the receiving school: the provinces link "
+        "them in the archive's section 2 (N2013 arts. 7(二), 13)",
+    )
 
 
 @contract("archive.handed_over", 1, senders=PROVINCE_TIER, targets=PROVINCE_TIER)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,7 +34,12 @@ from shared.runtime.settings import ServiceSettings
 from tests.databases import migrate_to_head
 
 NON_BASIC = re.compile(
-    r"guardian|address|phone|health|award|discipline|proof|hukou|contact|extended", re.I
+    r"guardian|address|phone|health|award|discipline|proof|hukou|contact|extended"
+    # archive sections 3-7 (N2013 art. 7): quality report, health, awards, aid, the province's
+    # own items, and the archive entries and uploads that hold them
+    r"|quality|conduct|term_results|score|fitness|checkup|vaccin|height_cm|weight_kg"
+    r"|vision_left|vision_right|community_service|amount_yuan|archive_entr|archive_upload|written_by",
+    re.I,
 )
 NON_BASIC_WORDS = {"aid"}  # a whole word only: "aid" is inside "paid", "said" ...
 NON_BASIC_MODELS = {"ExtendedInfo", "ProofDocument", "Guardian"}
@@ -163,6 +169,10 @@ async def test_national_schema_holds_basic_info_only(database_url: str) -> None:
 def test_the_column_check_would_catch_non_basic_columns() -> None:
     caught = ["guardian_name", "home_address", "phone", "health_notes", "financial_aid"]
     caught += ["aid_received", "discipline_record", "proof_file", "hukou_region", "contact"]
+    # archive sections 3-7 as the province stores and the school uploads them
+    caught += ["conduct", "term_results", "scores", "fitness_test", "checkup"]
+    caught += ["vaccination", "height_cm", "vision_left", "community_service", "amount_yuan"]
+    caught += ["quality_report", "archive_entry", "archive_upload_id", "written_by", "aid"]
     for name in caught:
         assert non_basic(name), name
     for name in ["registration_id", "decided_at", "matched_entry_id", "paid_at"]:
@@ -246,3 +256,17 @@ def test_the_schema_walk_would_catch_extended_info_and_proofs() -> None:
     assert any("guardians" in v for v in schema_violations(ArchiveFiled.model_json_schema()))
     proofs = list(schema_violations(KeyFieldChangeSubmitted.model_json_schema()))
     assert any("ProofDocument" in v for v in proofs)
+
+
+def test_the_schema_walk_would_catch_archive_sections_3_to_7() -> None:
+    """An entry of sections 3-7 as a contract would carry it, were one ever to reach national."""
+
+    class Leaky(BaseModel):
+        student_number: str
+        term_results: dict[str, float]
+        checkup: dict[str, float]
+        award: str
+        aid: int
+
+    found = list(schema_violations(Leaky.model_json_schema()))
+    assert {v.rsplit("/", 1)[-1] for v in found} == {"term_results", "checkup", "award", "aid"}

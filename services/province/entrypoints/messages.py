@@ -36,6 +36,7 @@ from shared.contracts.registration import (
 from shared.contracts.status import DropoutArchiveHandedOver, StatusChangeDecided
 from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
 from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.federation.links import proof_url
 from shared.messaging.authorization import require_decider, require_source
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.handlers import HandlerContext, HandlerRegistry
@@ -119,7 +120,16 @@ def register_transfers(handlers: HandlerRegistry, federation: Federation) -> Non
             raise PermanentMessageError(
                 f"transfer {completed.transfer_id} does not concern {ctx.unit}"
             )
-        return Completion(ctx, from_school, to_school, completed)
+        proofs = tuple(
+            {
+                **proof.model_dump(mode="json"),
+                "url": proof_url(
+                    federation, to_school.code, str(completed.transfer_id), proof.index
+                ),
+            }
+            for proof in completed.proofs
+        )
+        return Completion(ctx, from_school, to_school, completed, proofs)
 
     def hand_over(ctx: HandlerContext, handed: ArchiveHandedOver) -> HandOver:
         require_school_of(federation, ctx.unit, handed.to_school)

@@ -105,6 +105,9 @@ class Completion:
     from_school: School
     to_school: School
     completed: TransferCompleted
+    # the transfer's proofs as section 2 links them: kind, index and where the receiving
+    # school serves each (N2013 arts. 7(二), 13)
+    proofs: tuple[dict[str, Any], ...] = ()
 
     @property
     def reference(self) -> str:
@@ -252,6 +255,9 @@ async def _record_transfers(
     await archives.add_entry_rows(
         _transferred_entry(archive, c.completed, now, cross) for c, archive, cross in transfers
     )
+    await archives.add_entry_rows(
+        _proofs_entry(archive, c, now) for c, archive, _ in transfers if c.proofs
+    )
     entries = await archives.entries_of([archive.archive_id for _, archive, _ in transfers])
     copies = {
         c.reference: snapshot(archive, entries[archive.archive_id]) for c, archive, _ in transfers
@@ -291,6 +297,24 @@ def _transferred_entry(
             "class_name": completed.class_name,
             "cross_province": cross_province,
             "completed_at": completed.completed_at.isoformat(),
+        },
+    }
+
+
+def _proofs_entry(archive: Archive, c: Completion, now: datetime) -> dict[str, Any]:
+    """Section 2 (学籍信息证明材料): the transfer's proofs, linked where the receiving school
+    keeps them, as a status change's are (N2013 arts. 7(二), 13)."""
+    return {
+        "archive_id": archive.archive_id,
+        "section": Section.PROOFS,
+        "kind": EntryKind.TRANSFER_PROOFS,
+        "occurred_on": c.completed.completed_at.astimezone(CHINA).date(),
+        "recorded_at": now,
+        "reference": c.reference,
+        "data": {
+            "transfer_id": c.reference,
+            "kept_by": c.completed.to_school,
+            "proofs": list(c.proofs),
         },
     }
 

@@ -161,6 +161,7 @@ def completed(record: TransferRecord, saga: Transfer, entry: RegistryEntry) -> T
         archive_due_on=saga.archive_due_on,
         student=summary_of(entry, record.grade),
         basic=basic_of(entry, record.grade),
+        proofs=proofs_of(record),
     )
 
 
