@@ -237,6 +237,19 @@ async def _account(t: Tier_, unit: UnitRef) -> Target:
     return Target(parent, {"username": username})
 
 
+async def _new_account(t: Tier_, unit: UnitRef) -> Target:
+    """A new registrar of the instance's first unit, created by the level above it."""
+    hosted = t.runtime.units[0]
+    above = units_above(t.runtime.federation, hosted)
+    body = {
+        "username": f"matrix-{uuid.uuid4().hex[:8]}",
+        "unit": str(hosted),
+        "roles": ["registrar"],
+        "trained_on": "2026-08-20",
+    }
+    return Target(above[0] if above else hosted, json=body)
+
+
 async def _account_to_seal(t: Tier_, unit: UnitRef) -> Target:
     target = await _account(t, unit)
     return Target(target.unit, target.path, json={"reason": "调离"})
@@ -363,6 +376,7 @@ for _tier in INSTANCES:
     OBJECTS[(_tier, "/api/v1/diagnostics/pings/{probe_id}")] = _probe
     OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/unseal")] = _account
     OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/seal")] = _account_to_seal
+    OBJECTS[(_tier, "/api/v1/auth/accounts")] = _new_account
     OBJECTS[(_tier, "/api/v1/audit")] = _audit
 for _tier in ("school", "province", "national"):
     for _path in ("", "/{export_id}", "/{export_id}/decision", "/{export_id}/download"):
