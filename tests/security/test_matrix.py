@@ -378,6 +378,7 @@ for _tier in INSTANCES:
     OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/seal")] = _account_to_seal
     OBJECTS[(_tier, "/api/v1/auth/accounts")] = _new_account
     OBJECTS[(_tier, "/api/v1/audit")] = _audit
+    OBJECTS[(_tier, "/api/v1/audit/chain")] = _audit
 for _tier in ("school", "province", "national"):
     for _path in ("", "/{export_id}", "/{export_id}/decision", "/{export_id}/download"):
         OBJECTS[(_tier, "/api/v1/exports" + _path)] = _export
