@@ -346,6 +346,11 @@ async def _campaign(t: Tier_, unit: UnitRef) -> Target:
     return Target(province, {"campaign_id": campaign.campaign_id})
 
 
+async def _campaigns(t: Tier_, unit: UnitRef) -> Target:
+    """National's list of its campaigns (a province's own list: its province code)."""
+    return Target(NATIONAL, params={"scope": "CN"})
+
+
 async def _audit(t: Tier_, unit: UnitRef) -> Target:
     return Target(unit, params={"unit": str(unit)})
 
@@ -370,6 +375,7 @@ OBJECTS: dict[tuple[str, str], Factory] = {
     ("national", "/api/v1/transfers"): _national_transfer,
     ("national", "/api/v1/operations/verification-campaigns"): _campaign_body,
     ("national", "/api/v1/verification-campaigns/{campaign_id}"): _campaign,
+    ("national", "/api/v1/verification-campaigns"): _campaigns,
 }
 for _tier in INSTANCES:
     OBJECTS[(_tier, "/api/v1/diagnostics/pings")] = _probe
