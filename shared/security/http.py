@@ -316,6 +316,7 @@ async def seal_account(
             raise NotFound(f"no account {username}", rule="account_not_found")
         unit = _ref(accounts.principal_of(row).unit)
         access.check(unit, not_found=f"no account {username}", rule="account_not_found")
+        annotate(unit_kind=unit.tier.value, unit_code=unit.code)  # the unit's trail shows it
         await accounts.seal(
             session, username, access.principal.username, body.reason, runtime.clock.now()
         )
@@ -345,6 +346,7 @@ async def unseal_account(
             raise NotFound(f"no account {username}", rule="account_not_found")
         unit = _ref(accounts.principal_of(row).unit)
         access.check(unit, not_found=f"no account {username}", rule="account_not_found")
+        annotate(unit_kind=unit.tier.value, unit_code=unit.code)  # the unit's trail shows it
         await accounts.unseal(session, username, access.principal.username, runtime.clock.now())
         row = await accounts.get_account(session, username)
     return _account(row, policy, {})
