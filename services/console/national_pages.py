@@ -122,15 +122,24 @@ async def decide_review(
 async def promotion(
     page: UserPage,
     school_year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
-    as_of: date | None = None,
+    as_of: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     """Step 1: the year; step 2: what the run would do (nothing changed yet) and the
     confirmation; the report once it ran."""
     unit = _national(page)
-    values = {"school_year": school_year or "", "as_of": as_of.isoformat() if as_of else ""}
+    day = as_of.strip()
+    values = {"school_year": school_year or "", "as_of": day}
     if school_year is None:
         return page.render("national_promotion.html", values=values, preview=None, error=None)
-    params = {"as_of": as_of.isoformat()} if as_of else {}
+    params = {}
+    if day:
+        try:
+            params["as_of"] = date.fromisoformat(day).isoformat()
+        except ValueError:
+            error = catalogue.rule_message("date_parsing")
+            return page.form_error(
+                "national_promotion.html", values=values, preview=None, error=error
+            )
     try:
         preview = await page.api.get(
             unit, f"/api/v1/operations/promotions/{school_year}/preview", params=params

@@ -18,12 +18,16 @@ def base_url(federation: LocalFederation, tier: str, code: str) -> str:
     return f"http://{instance.host}:{instance.port}"
 
 
-def client(federation: LocalFederation, tier: str, code: str) -> httpx.Client:
-    """An HTTP client of the instance hosting ``tier:code``, logged in as its dev account."""
-    url = base_url(federation, tier, code)
+def client(
+    federation: LocalFederation, tier: str, code: str, at: tuple[str, str] | None = None
+) -> httpx.Client:
+    """An HTTP client of the instance hosting ``at`` (default: ``tier:code``), logged in as
+    the dev account of ``tier:code`` (tokens are verified at every instance)."""
+    home = base_url(federation, tier, code)
+    url = base_url(federation, *at) if at else home
     username, password = federation.dev_account(tier, code)
     answer = httpx.post(
-        url + "/api/v1/auth/token", data={"username": username, "password": password}
+        home + "/api/v1/auth/token", data={"username": username, "password": password}
     )
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]

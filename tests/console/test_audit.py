@@ -29,7 +29,7 @@ def test_an_auditor_filters_the_trail_by_person_object_and_date(
     username = f"zhou.{uuid.uuid4().hex[:6]}"
     create_account(federation, f"county:{COUNTY}", username)
     make_dormant(federation, f"county:{COUNTY}", username)
-    with client(federation, "province", "51") as province:
+    with client(federation, "province", "51", at=("county", COUNTY)) as province:
         opened = province.post(f"/api/v1/auth/accounts/{username}/unseal")
         assert opened.status_code == 200, opened.text
     province_officer = federation.dev_account("province", "51")[0]

@@ -71,14 +71,14 @@ def test_a_national_officer_resolves_a_suspect_duplicate_side_by_side(
 
         # the registry look-up: the number just issued, then one nobody has
         page.get_by_role("link", name="学籍查询").click()
-        page.get_by_label("学籍号").fill(issued["student_number"])
+        page.get_by_label("学籍号", exact=True).fill(issued["student_number"])
         page.get_by_role("button", name="查询").click()
         facts = page.get_by_label("学籍基础信息")
         expect(facts).to_contain_text(twin["name"])
         expect(facts).to_contain_text("杭州")
         assert serious_violations(page) == [], describe(serious_violations(page))
         screenshot(page, "national-registry-look-up")
-        page.get_by_label("学籍号").fill("G" + "1" * 18)
+        page.get_by_label("学籍号", exact=True).fill("G" + "1" * 18)
         page.get_by_role("button", name="查询").click()
         expect(page.get_by_role("alert")).to_contain_text("没有使用该学籍号的学籍")
 
