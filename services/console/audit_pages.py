@@ -30,18 +30,29 @@ def _day_start(day: date) -> str:
     return datetime(day.year, day.month, day.day, tzinfo=BEIJING).isoformat()
 
 
+def _day(text: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise HTTPException(status_code=422) from None
+
+
 @router.get("/audit")
 async def audit(
     page: UserPage,
     unit: Annotated[str, Query(max_length=20)] = "",
     actor: Annotated[str, Query(max_length=60)] = "",
     object_id: Annotated[str, Query(max_length=80)] = "",
-    from_day: Annotated[date | None, Query(alias="from")] = None,
-    to_day: Annotated[date | None, Query(alias="to")] = None,
+    from_text: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to_text: Annotated[str, Query(alias="to", max_length=10)] = "",
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     """The entries of the unit (the officer's own by default) and the units under it, oldest
-    first, ``PAGE_SIZE`` at a time; ``to`` includes its whole day."""
+    first, ``PAGE_SIZE`` at a time; ``to`` includes its whole day (an empty date field is no
+    bound)."""
+    from_day, to_day = _day(from_text), _day(to_text)
     ref = page.unit
     if unit:
         try:
