@@ -1,5 +1,5 @@
-"""Server time per console page for a 3,000-student school: the roster, a student page and the
-home page, each through the console and the API calls behind it.
+"""Server time per console page for a 3,000-student school: the roster, a student page, the
+home page and the audit viewer, each through the console and the API calls behind it.
 
 Runs national, province 33, county 330102 and the school 3301020001 (Zhejiang approves
 registrations that pass every check) as separate processes over a real broker, admits an
@@ -93,6 +93,9 @@ def pages(
             report("roster search (a name)", timed(http, "/students?q=%E7%8E%8B", n)),
             report("student page", timed(http, f"/students/{number.group(1)}", n)),
             report("home page", timed(http, "/", n)),
+            # the school's trail (first 50) and its chain walked from the last head found
+            # whole: each request adds one entry to walk
+            report("audit viewer", timed(http, "/audit", n)),
         ]
     return all(met)
 

@@ -12,10 +12,13 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.console import (
+    account_pages,
     archive_pages,
+    audit_pages,
     auth_pages,
     authority_pages,
     catalogue,
+    national_pages,
     progression_pages,
     records_pages,
     school_pages,
@@ -72,6 +75,9 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         archive_pages,
         authority_pages,
         verify_pages,
+        national_pages,
+        account_pages,
+        audit_pages,
     )
     for module in modules:
         app.include_router(module.router)

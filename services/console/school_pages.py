@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from services.console import catalogue
 from services.console.api import ApiError
 from services.console.authority_pages import authority_home
+from services.console.national_pages import national_home
 from services.console.transfer_pages import with_waiting
 from services.console.web import CSRF, Page, UserPage
 from shared.federation.config import Tier, UnitRef
@@ -59,6 +60,8 @@ def _school(page: Page) -> UnitRef:
 
 @router.get("/")
 async def home(page: UserPage) -> Response:
+    if page.session.tier == Tier.NATIONAL.value:
+        return await national_home(page)
     if page.session.tier != Tier.SCHOOL.value:
         return await authority_home(page)
     school = page.unit

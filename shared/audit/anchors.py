@@ -22,14 +22,17 @@ Before it signs a head, the instance verifies its own chain (with its audit key)
 it verified last round: the whole chain once after start, then only the entries added since.
 A break is never anchored: the round stops, logs it, and ``broken`` holds it for
 ``xueji_audit_chain_broken`` (the XuejiAuditChainBroken alert) until a round finds the chain
-whole again.
+whole again. The auditor's page asks for the same walk (:meth:`AuditAnchoring.chain_state`):
+one walk at a time, each from the last head found whole.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.audit.chain import Break, verify
+from shared.audit.chain import Break, Verification, verify
 from shared.audit.tables import audit_anchor
 from shared.contracts.audit import AuditAnchored
 from shared.db.engine import SessionFactory
@@ -114,6 +117,17 @@ def anchor_targets(federation: Federation, instance: Instance) -> list[tuple[Uni
     return [(source, target) for target, source in sorted(pairs.items(), key=lambda p: str(p[0]))]
 
 
+@dataclass(frozen=True)
+class ChainState:
+    """What the last walk of the chain found, for the auditor's page."""
+
+    head_seq: int
+    verified_seq: int  # the last entry found whole (0: none yet)
+    verified_at: datetime | None
+    broken: Break | None
+    running: bool  # a walk is under way (the first after a start runs in the background)
+
+
 class AuditAnchoring:
     """The periodic task of one instance: anchor its head at the level above when it moved."""
 
@@ -137,6 +151,10 @@ class AuditAnchoring:
         self.verified: tuple[int, str] | None = None  # the last head found whole
         self.broken: Break | None = None  # what the last verification found, if it failed
         self.verifications = {"ok": 0, "broken": 0}  # rounds by result, for /metrics
+        self.verified_at: datetime | None = None
+        self.head_seq = 0
+        self._walking = asyncio.Lock()  # one walk at a time: the round's or a page's
+        self._first_walk: asyncio.Task[Verification] | None = None
         self._periodic = Periodic(f"{self.instance.name}-audit-anchors", self.anchor, interval)
 
     def start(self) -> None:
@@ -149,9 +167,28 @@ class AuditAnchoring:
     async def anchor(self) -> AuditAnchored | None:
         """Verify the chain up to its head, then send the head to the level above (nothing
         when it did not move, or when the chain is broken)."""
+        checked = await self.walk()
+        if checked.broken is not None:
+            return None
+        seq, digest = checked.head_seq, checked.head_hash
+        if seq == 0 or self.anchored == (seq, digest):
+            return None
+        anchor = sign_anchor(self._signer, self.instance.name, seq, digest, datetime.now(UTC))
         async with UnitOfWork(self._sessions) as uow:
+            for source, target in self.targets:
+                await uow.emitter(source)(anchor, target=target)
+            await uow.commit()
+        self.anchored = (seq, digest)
+        log.info("audit chain anchored at entry %d with %d units above", seq, len(self.targets))
+        return anchor
+
+    async def walk(self) -> Verification:
+        """Verify the chain from the last head found whole up to the head (the whole chain the
+        first time), and keep what it found."""
+        async with self._walking, self._sessions() as session:
             since = self.verified if self.verified is not None and self.verified[0] > 0 else None
-            checked = await verify(uow.session, self._key, anchor=since, since_anchor=True)
+            checked = await verify(session, self._key, anchor=since, since_anchor=True)
+            self.head_seq, self.verified_at = checked.head_seq, datetime.now(UTC)
             if checked.broken is not None:
                 self.broken = checked.broken
                 self.verifications["broken"] += 1
@@ -160,20 +197,28 @@ class AuditAnchoring:
                     checked.broken.seq,
                     checked.broken.reason,
                 )
-                return None
+                return checked
             self.broken = None
             self.verifications["ok"] += 1
-            seq, digest = checked.head_seq, checked.head_hash
-            self.verified = (seq, digest)
-            if seq == 0 or self.anchored == (seq, digest):
-                return None
-            anchor = sign_anchor(self._signer, self.instance.name, seq, digest, datetime.now(UTC))
-            for source, target in self.targets:
-                await uow.emitter(source)(anchor, target=target)
-            await uow.commit()
-        self.anchored = (seq, digest)
-        log.info("audit chain anchored at entry %d with %d units above", seq, len(self.targets))
-        return anchor
+            self.verified = (checked.head_seq, checked.head_hash)
+            return checked
+
+    async def chain_state(self) -> ChainState:
+        """The chain verified up to its head now — or, while a walk runs (the whole chain's
+        after a start runs in the background, whatever its length), what is known so far."""
+        if self.verified is None and self.broken is None:
+            if self._first_walk is None or self._first_walk.done():
+                self._first_walk = asyncio.create_task(self.walk(), name="audit-chain-walk")
+            await asyncio.wait({self._first_walk}, timeout=1.0)
+        elif not self._walking.locked():
+            await self.walk()
+        return ChainState(
+            head_seq=self.head_seq,
+            verified_seq=self.verified[0] if self.verified else 0,
+            verified_at=self.verified_at,
+            broken=self.broken,
+            running=self._walking.locked(),
+        )
 
 
 def register(handlers: HandlerRegistry, trust: TrustStore) -> None:

@@ -6,23 +6,27 @@ prefix: a school code begins with its county's code, a county's with its provinc
 8601), keyset pages by ``seq`` (``after``). Reading the trail is itself audited.
 
 Who may: an auditor (role ``auditor``) of the unit asked for or of a unit above it; without
-``unit`` the auditor's own unit.
+``unit`` the auditor's own unit. Another unit's trail is ``404 unit_not_visible``, like every
+foreign unit (shared/security/authz.py): its existence is not revealed.
+
+``GET /api/v1/audit/chain``: whether this instance's chain, the one the unit's entries are in,
+holds — verified from the last entry found whole up to the head (decision 0010, 0027).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 
 from shared.audit.recording import Actor, audited
 from shared.audit.tables import audit_entry
 from shared.clock import Timestamp
 from shared.db.types import SQL_INT_MAX
-from shared.runtime.errors import DomainError
+from shared.runtime.errors import DomainError, NotFound
 from shared.security.authz import OBJECT, requires
 from shared.security.principal import Role
 
@@ -83,9 +87,9 @@ def _scope(request: Request, unit: str | None) -> tuple[str, str]:
         raise Forbidden("reading the audit trail needs the auditor role", rule="audit_role")
     kind, code = unit.split(":", 1) if unit else (actor.unit_kind, actor.unit_code)
     if not covers(actor.unit_kind, actor.unit_code, kind, code):
-        raise Forbidden(
+        raise NotFound(
             f"{actor.unit_kind}:{actor.unit_code} does not audit {kind}:{code}",
-            rule="audit_scope",
+            rule="unit_not_visible",
         )
     return kind, code
 
@@ -151,3 +155,53 @@ async def list_entries(
         rows = (await session.execute(query)).all()
     items = [AuditEntryRead.of(row) for row in rows]
     return AuditPage(items=items, next_after=items[-1].seq if len(items) == limit else None)
+
+
+class ChainBreakRead(BaseModel):
+    seq: int = Field(description="the first entry that does not hold")
+    reason: str
+
+
+class ChainStatusRead(BaseModel):
+    """This instance's audit chain as its last verification found it."""
+
+    instance: str
+    status: Literal["whole", "broken", "verifying"] = Field(
+        description="verifying: a walk (e.g. the first one after a start) is under way"
+    )
+    head_seq: int = Field(description="the chain's last entry")
+    verified_seq: int = Field(description="the last entry found whole")
+    verified_at: Timestamp | None
+    broken: ChainBreakRead | None
+
+
+@router.get(
+    "/chain",
+    dependencies=[
+        audited("verify", "audit_chain", object_id=None),
+        requires(Role.AUDITOR, unit=OBJECT),
+    ],
+    response_model=ChainStatusRead,
+    summary="Whether this instance's audit chain holds (verified up to its head now)",
+)
+async def chain_status(
+    request: Request,
+    unit: Annotated[str | None, Query(pattern=UNIT_REF, examples=["county:410102"])] = None,
+) -> ChainStatusRead:
+    """The chain that holds ``unit``'s entries is this instance's: it is verified from the last
+    entry found whole (by this call or the anchoring round) up to the head, then answered. A
+    first walk of the whole chain after a start runs in the anchoring round: meanwhile the
+    answer is ``verifying``."""
+    _scope(request, unit)
+    runtime = request.app.state.runtime
+    state = await runtime.anchoring.chain_state()
+    return ChainStatusRead(
+        instance=runtime.instance.name,
+        status="verifying" if state.running else ("whole" if state.broken is None else "broken"),
+        head_seq=state.head_seq,
+        verified_seq=state.verified_seq,
+        verified_at=state.verified_at,
+        broken=ChainBreakRead(seq=state.broken.seq, reason=state.broken.reason)
+        if state.broken
+        else None,
+    )

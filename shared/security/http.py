@@ -3,6 +3,7 @@ accounts of a hosted unit as the level above sees them."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.audit.recording import annotate, audited
 from shared.clock import Timestamp
 from shared.federation.config import UnitRef
-from shared.runtime.errors import NotFound
+from shared.runtime.errors import Conflict, DomainError, NotFound
 from shared.security import accounts, throttle
 from shared.security.accounts import AccountPolicy
 from shared.security.authz import (
@@ -213,6 +214,80 @@ async def list_accounts(request: Request, unit: str) -> AccountPage:
     return AccountPage(unit=unit, items=[_account(row, policy, waits) for row in rows])
 
 
+USERNAME = r"^[a-z0-9][a-z0-9._-]{2,59}$"
+RULE_ACCOUNT_EXISTS = "account_exists"
+RULE_TRAINING_REQUIRED = "training_required"
+
+
+class AccountCreate(BaseModel):
+    username: str = Field(pattern=USERNAME, examples=["li.registrar"])
+    unit: str = Field(pattern=r"^(national|province|city|county|school):[0-9A-Z]{2,12}$")
+    roles: list[Role] = Field(min_length=1, max_length=4)
+    full_name: str | None = Field(default=None, max_length=60)
+    phone: str | None = Field(default=None, max_length=20)
+    trained_on: date | None = Field(
+        default=None, description="when the registrar was trained (required for a registrar)"
+    )
+
+
+class AccountCreated(BaseModel):
+    account: AccountRead
+    one_time_password: str = Field(
+        description="shown once, never stored in clear nor given again: the first login must "
+        "replace it (POST /api/v1/auth/password)"
+    )
+
+
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=AccountCreated,
+    summary="Create an account of the level below, with a one-time password",
+    dependencies=[audited("create", "account", object_id=None)],
+)
+async def create_account(
+    request: Request,
+    body: AccountCreate,
+    access: Annotated[Access, requires(Role.OPERATOR, unit=OBJECT, reach=Reach.PARENT)],
+) -> AccountCreated:
+    """An operator of the unit directly above ``unit`` (national's own operators for national)
+    opens an account there. A registrar is trained first and reported to the level above
+    (N2013 art. 23): ``trained_on`` is required for one (422 ``training_required``). 409
+    ``account_exists`` for a username taken at this instance. The answer carries the one-time
+    password, once; the first login must change it."""
+    runtime = _runtime(request)
+    annotate(object_id=body.username)
+    ref = _ref(body.unit)
+    access.check(ref, not_found=f"{body.unit} is not served here")
+    if not runtime.hosts_unit(ref):
+        raise NotFound(f"{body.unit} is not served here", rule="unit_not_visible")
+    annotate(unit_kind=ref.tier.value, unit_code=ref.code)
+    if Role.REGISTRAR in body.roles and body.trained_on is None:
+        raise DomainError(
+            "a registrar is trained before the account is opened: give trained_on",
+            rule=RULE_TRAINING_REQUIRED,
+            article="N2013 art. 23",
+        )
+    password = secrets.token_urlsafe(12)
+    new = accounts.NewAccount(
+        username=body.username,
+        unit=ref,
+        roles=frozenset(body.roles),
+        password=password,
+        full_name=body.full_name,
+        phone=body.phone,
+        trained_on=body.trained_on,
+        must_change_password=True,
+    )
+    policy = AccountPolicy.of(runtime.settings)
+    async with _committing(runtime) as session:
+        if await accounts.get_account(session, body.username) is not None:
+            raise Conflict(f"account {body.username} exists", rule=RULE_ACCOUNT_EXISTS)
+        await accounts.create_account(session, new, runtime.clock.now())
+        row = await accounts.get_account(session, body.username)
+    return AccountCreated(account=_account(row, policy, {}), one_time_password=password)
+
+
 class SealRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=150, description="why, for the account list")
 
@@ -241,6 +316,7 @@ async def seal_account(
             raise NotFound(f"no account {username}", rule="account_not_found")
         unit = _ref(accounts.principal_of(row).unit)
         access.check(unit, not_found=f"no account {username}", rule="account_not_found")
+        annotate(unit_kind=unit.tier.value, unit_code=unit.code)  # the unit's trail shows it
         await accounts.seal(
             session, username, access.principal.username, body.reason, runtime.clock.now()
         )
@@ -270,6 +346,7 @@ async def unseal_account(
             raise NotFound(f"no account {username}", rule="account_not_found")
         unit = _ref(accounts.principal_of(row).unit)
         access.check(unit, not_found=f"no account {username}", rule="account_not_found")
+        annotate(unit_kind=unit.tier.value, unit_code=unit.code)  # the unit's trail shows it
         await accounts.unseal(session, username, access.principal.username, runtime.clock.now())
         row = await accounts.get_account(session, username)
     return _account(row, policy, {})

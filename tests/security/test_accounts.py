@@ -177,6 +177,48 @@ async def test_the_level_above_sees_the_registrars_details(school: Instance) -> 
     assert (missing.status_code, missing.json()["rule"]) == (422, "bad_unit")
 
 
+async def test_the_level_above_creates_an_account_with_a_password_shown_once(
+    school: Instance,
+) -> None:
+    url = "/api/v1/auth/accounts"
+    body = {
+        "username": "sun.registrar",
+        "unit": "school:4101020001",
+        "roles": ["registrar"],
+        "full_name": "孙老师",
+        "trained_on": "2026-08-20",
+    }
+    county = auth_headers("county:410102", Role.OPERATOR, username="zhang.operator")
+    for refused_by in ("school:4101020001", "county:410105", "province:41"):
+        refused = await school.client.post(url, json=body, headers=auth_headers(refused_by))
+        assert (refused.status_code, refused.json()["rule"]) == (404, "unit_not_visible")
+    untrained = {**body, "trained_on": None}
+    refused = await school.client.post(url, json=untrained, headers=county)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "training_required")
+    assert refused.json()["article"] == "N2013 art. 23"
+
+    created = await school.client.post(url, json=body, headers=county)
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    password = answer["one_time_password"]
+    assert (answer["account"]["username"], answer["account"]["trained_on"]) == (
+        "sun.registrar",
+        "2026-08-20",
+    )
+    again = await school.client.post(url, json=body, headers=county)
+    assert (again.status_code, again.json()["rule"]) == (409, "account_exists")
+    listed = await school.client.get(url, params={"unit": "school:4101020001"}, headers=county)
+    assert "one_time_password" not in listed.text and password not in listed.text
+
+    # the one-time password logs in only to be replaced
+    first = await school.login("sun.registrar", password)
+    assert (first.status_code, first.json()["rule"]) == (403, "password_expired")
+    new = "autumn 2026 term!"
+    change = {"username": "sun.registrar", "password": password, "new_password": new}
+    assert (await school.client.post("/api/v1/auth/password", json=change)).status_code == 204
+    assert (await school.login("sun.registrar", new)).status_code == 200
+
+
 def test_production_refuses_seeded_accounts_and_a_missing_or_short_audit_key(
     tmp_path: Path,
 ) -> None:

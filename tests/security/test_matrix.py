@@ -237,6 +237,19 @@ async def _account(t: Tier_, unit: UnitRef) -> Target:
     return Target(parent, {"username": username})
 
 
+async def _new_account(t: Tier_, unit: UnitRef) -> Target:
+    """A new registrar of the instance's first unit, created by the level above it."""
+    hosted = t.runtime.units[0]
+    above = units_above(t.runtime.federation, hosted)
+    body = {
+        "username": f"matrix-{uuid.uuid4().hex[:8]}",
+        "unit": str(hosted),
+        "roles": ["registrar"],
+        "trained_on": "2026-08-20",
+    }
+    return Target(above[0] if above else hosted, json=body)
+
+
 async def _account_to_seal(t: Tier_, unit: UnitRef) -> Target:
     target = await _account(t, unit)
     return Target(target.unit, target.path, json={"reason": "调离"})
@@ -333,6 +346,11 @@ async def _campaign(t: Tier_, unit: UnitRef) -> Target:
     return Target(province, {"campaign_id": campaign.campaign_id})
 
 
+async def _campaigns(t: Tier_, unit: UnitRef) -> Target:
+    """National's list of its campaigns (a province's own list: its province code)."""
+    return Target(NATIONAL, params={"scope": "CN"})
+
+
 async def _audit(t: Tier_, unit: UnitRef) -> Target:
     return Target(unit, params={"unit": str(unit)})
 
@@ -357,13 +375,16 @@ OBJECTS: dict[tuple[str, str], Factory] = {
     ("national", "/api/v1/transfers"): _national_transfer,
     ("national", "/api/v1/operations/verification-campaigns"): _campaign_body,
     ("national", "/api/v1/verification-campaigns/{campaign_id}"): _campaign,
+    ("national", "/api/v1/verification-campaigns"): _campaigns,
 }
 for _tier in INSTANCES:
     OBJECTS[(_tier, "/api/v1/diagnostics/pings")] = _probe
     OBJECTS[(_tier, "/api/v1/diagnostics/pings/{probe_id}")] = _probe
     OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/unseal")] = _account
     OBJECTS[(_tier, "/api/v1/auth/accounts/{username}/seal")] = _account_to_seal
+    OBJECTS[(_tier, "/api/v1/auth/accounts")] = _new_account
     OBJECTS[(_tier, "/api/v1/audit")] = _audit
+    OBJECTS[(_tier, "/api/v1/audit/chain")] = _audit
 for _tier in ("school", "province", "national"):
     for _path in ("", "/{export_id}", "/{export_id}/decision", "/{export_id}/download"):
         OBJECTS[(_tier, "/api/v1/exports" + _path)] = _export

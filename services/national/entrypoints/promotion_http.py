@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from services.national.service_layer.promotion import (
     PromotionReport,
+    preview_promotion,
     run_promotion,
     stored_report,
 )
@@ -162,3 +163,58 @@ async def read(school_year: SchoolYear, runtime: RuntimeDep) -> PromotionRead:
             f"the promotion of school year {school_year} has not run", rule="no_promotion"
         )
     return PromotionRead.of(report)
+
+
+class PromotionPreviewRead(BaseModel):
+    """What a run would do now; nothing is changed (the confirmation step before the run)."""
+
+    school_year: int
+    as_of: date
+    already_ran: bool = Field(
+        description="the year's promotion ran already: the figures are that run's report"
+    )
+    promoted: int = Field(description="students the run would move up one grade")
+    by_grade: list[GradeRead]
+    skipped: SkippedRead
+    in_transfer: list[HeldStudentRead]
+    schools: int = Field(description="schools in the batch")
+
+    @classmethod
+    def of(cls, report: PromotionReport, already_ran: bool) -> PromotionPreviewRead:
+        read = PromotionRead.of(report)
+        return cls(
+            school_year=report.school_year,
+            as_of=report.as_of,
+            already_ran=already_ran,
+            promoted=read.promoted,
+            by_grade=read.by_grade,
+            skipped=read.skipped,
+            in_transfer=read.in_transfer,
+            schools=read.schools,
+        )
+
+
+@promotion_router.get(
+    "/{school_year}/preview",
+    dependencies=[audited("preview", "promotion")],
+    response_model=PromotionPreviewRead,
+    summary="What the year's promotion would do now, changing nothing",
+)
+async def preview(
+    school_year: SchoolYear,
+    runtime: RuntimeDep,
+    as_of: Annotated[date | None, Query(description="the day of the run; default: today")] = None,
+) -> PromotionPreviewRead:
+    """The counts the run would report (students moved up by grade, those left in their
+    graduating grade or out of the batch, those held by a transfer), read without a lock:
+    the run counts again under its lock. The same date refusals as the run (422
+    ``school_year_mismatch``, ``before_promotion_day``)."""
+    async with runtime.sessions() as session:
+        report, already_ran = await preview_promotion(
+            session,
+            runtime.federation,
+            school_year,
+            as_of or runtime.clock.today(),
+            runtime.clock.now(),
+        )
+    return PromotionPreviewRead.of(report, already_ran)

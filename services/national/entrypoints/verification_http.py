@@ -121,6 +121,58 @@ async def open_campaign(
     return CampaignRead.of(verification.CampaignView(campaign, []))
 
 
+class CampaignSummaryRead(BaseModel):
+    campaign_id: uuid.UUID
+    term: str
+    scope: str
+    opened_on: date
+    opened_by: str
+    schools: int = Field(description="schools asked to confirm their roster")
+    confirmed: int = Field(description="schools that have confirmed")
+    ghosts: int = Field(description="ghost registrations found (空挂学籍)")
+    mismatches: int = Field(description="mismatches found (人籍分离)")
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignSummaryRead]
+
+
+@verification_router.get(
+    "/verification-campaigns",
+    response_model=CampaignPage,
+    summary="A scope's campaigns, newest first, with their findings summed",
+    dependencies=[audited("list", "verification_campaign", object_id="scope")],
+)
+async def list_campaigns(
+    runtime: RuntimeDep,
+    access: CampaignReader,
+    scope: Annotated[str, Query(pattern=r"^(CN|[1-8][0-9])$")] = "CN",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CampaignPage:
+    """The campaigns of ``scope`` (CN: national's; a province code: that province's), as
+    each campaign's own page allows: national's staff read every scope, a province's its
+    own (404 for another)."""
+    access.check(_scope_unit(scope), not_found=f"scope {scope} is not served here")
+    async with runtime.sessions() as session:
+        found = await verification.list_campaigns(session, scope, limit)
+    return CampaignPage(
+        items=[
+            CampaignSummaryRead(
+                campaign_id=uuid.UUID(s.campaign.campaign_id),
+                term=s.campaign.term,
+                scope=s.campaign.scope,
+                opened_on=s.campaign.opened_on,
+                opened_by=s.campaign.opened_by,
+                schools=s.campaign.schools,
+                confirmed=s.confirmed,
+                ghosts=s.ghosts,
+                mismatches=s.mismatches,
+            )
+            for s in found
+        ]
+    )
+
+
 @verification_router.get(
     "/verification-campaigns/{campaign_id}",
     response_model=CampaignRead,

@@ -499,6 +499,37 @@ async def run_promotion(
     return report
 
 
+async def preview_promotion(
+    session: AsyncSession,
+    federation: Federation,
+    school_year: int,
+    as_of: date,
+    now: datetime,
+) -> tuple[PromotionReport, bool]:
+    """What the run would do now, changing nothing (the operator's confirmation step): the
+    same two reads as the run, no lock, no write. A year that ran answers its run's report
+    and ``True`` (it ran already)."""
+    check_dates(school_year, as_of)
+    queries = PromotionQueries(session)
+    earlier = await queries.stored(school_year)
+    if earlier is not None:
+        return PromotionReport.from_json(earlier.report, ran=False), True
+    plan = plan_promotion(federation, await queries.enrolled_counts(), await queries.held())
+    report = PromotionReport(
+        school_year=school_year,
+        as_of=as_of,
+        ran_at=now,
+        ran=False,
+        promoted=plan.total,
+        by_grade=plan.by_grade(),
+        graduating=plan.graduating,
+        not_in_batch=plan.not_in_batch,
+        in_transfer=plan.in_transfer,
+        schools=len(plan.graduating_grade),
+    )
+    return report, False
+
+
 async def stored_report(session: AsyncSession, school_year: int) -> PromotionReport | None:
     """The report of the year's run, if it ran."""
     run = await PromotionQueries(session).stored(school_year)

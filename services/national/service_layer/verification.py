@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -247,6 +247,42 @@ async def read_campaign(session: AsyncSession, campaign_id: str) -> CampaignView
         .order_by(VerificationSchool.school_code)
     )
     return CampaignView(campaign, list(rows.scalars()))
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """A campaign and its schools' confirmations so far, summed."""
+
+    campaign: VerificationCampaign
+    confirmed: int
+    ghosts: int
+    mismatches: int
+
+
+async def list_campaigns(session: AsyncSession, scope: str, limit: int) -> list[CampaignSummary]:
+    """The latest campaigns of ``scope``, newest first, each with its confirmations summed
+    (one GROUP BY over the listed campaigns' rows, on the primary key)."""
+    query = (
+        select(VerificationCampaign)
+        .where(VerificationCampaign.scope == scope)
+        .order_by(VerificationCampaign.opened_on.desc(), VerificationCampaign.term.desc())
+    )
+    campaigns = list((await session.execute(query.limit(limit))).scalars())
+    if not campaigns:
+        return []
+    school = VerificationSchool
+    totals = await session.execute(
+        select(
+            school.campaign_id,
+            func.count(),
+            func.coalesce(func.sum(school.ghosts), 0),
+            func.coalesce(func.sum(school.mismatches), 0),
+        )
+        .where(school.campaign_id.in_([c.campaign_id for c in campaigns]))
+        .group_by(school.campaign_id)
+    )
+    summed = {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in totals}
+    return [CampaignSummary(c, *summed.get(c.campaign_id, (0, 0, 0))) for c in campaigns]
 
 
 @dataclass(frozen=True)

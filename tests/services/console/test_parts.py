@@ -4,18 +4,20 @@ security headers and CSRF refusal of the app itself (no federation needed for th
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from services.console.account_pages import state_of, units_below
 from services.console.api import ApiError, error_of, unit_of_code
 from services.console.app import build_app
 from services.console.catalogue import refusal
 from services.console.session import Session, SessionCodec
 from services.console.settings import ConsoleSettings
 from services.console.web import zh_date, zh_datetime
-from shared.federation.config import Tier, UnitRef
+from shared.federation.config import Tier, UnitRef, load_federation
 
 
 def test_the_session_cookie_is_encrypted_and_refused_when_tampered() -> None:
@@ -126,3 +128,28 @@ def test_an_api_refusal_is_read_from_the_one_error_model() -> None:
         },
     )
     assert refusal(error_of(unknown_to_console)) == "该处分已解除。"
+
+
+def test_the_units_below_are_those_whose_accounts_the_unit_manages() -> None:
+    federation = load_federation(Path("config/federation.toml"))
+    county = UnitRef(tier=Tier.COUNTY, code="410102")
+    schools = units_below(federation, county)
+    assert schools and all(u.tier is Tier.SCHOOL and u.code.startswith("410102") for u in schools)
+    henan = units_below(federation, UnitRef(tier=Tier.PROVINCE, code="41"))
+    assert county in henan and all(u.code.startswith("41") for u in henan)
+    assert not any(u.tier is Tier.SCHOOL and u in henan for u in schools)  # not two levels
+    national = units_below(federation, UnitRef(tier=Tier.NATIONAL, code="CN"))
+    assert {u.tier for u in national} == {Tier.PROVINCE}
+    assert units_below(federation, UnitRef(tier=Tier.SCHOOL, code="4101020001")) == []
+
+
+def test_an_accounts_state_tells_sealed_for_disuse_from_sealed_by_the_level_above() -> None:
+    now = datetime(2026, 9, 7, 2, 0, tzinfo=UTC)
+    fresh = {"sealed_at": None, "password_expires_on": "2026-12-01", "throttled_until": None}
+    assert state_of(fresh, now) == "active"
+    dormant = fresh | {"sealed_at": "2026-09-01T00:00:00Z", "sealed_reason": "unused for 183 days"}
+    assert state_of(dormant, now) == "sealed_dormant"
+    sealed = dormant | {"sealed_reason": "sealed by zhang: 调离"}
+    assert state_of(sealed, now) == "sealed"
+    assert state_of(fresh | {"throttled_until": "2026-09-07T03:00:00+00:00"}, now) == "locked"
+    assert state_of(fresh | {"password_expires_on": "2026-09-07"}, now) == "password_change"

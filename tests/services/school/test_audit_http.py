@@ -112,7 +112,7 @@ async def test_an_auditor_queries_the_trail_of_units_under_theirs(service: Servi
     assert [e["seq"] for e in by_object.json()["items"]] == [2]
     assert len(in_school.json()["items"]) == 2
     assert elsewhere.json()["items"] == []
-    assert above.status_code == 403 and above.json()["rule"] == "audit_scope"
+    assert above.status_code == 404 and above.json()["rule"] == "unit_not_visible"
     assert future.json()["items"] == []
     # reading the trail is audited too
     assert (await entries(service))[-1].object_type == "audit_trail"
@@ -124,7 +124,7 @@ async def test_the_trail_needs_an_auditor_of_the_unit(service: Service) -> None:
     async with as_user(service, OTHER_AUDITOR) as client:
         foreign = await client.get("/api/v1/audit", params={"unit": f"school:{PRIMARY.code}"})
     assert refused.status_code == 403 and refused.json()["rule"] == "role_required"
-    assert foreign.status_code == 403 and foreign.json()["rule"] == "audit_scope"
+    assert foreign.status_code == 404 and foreign.json()["rule"] == "unit_not_visible"
 
 
 async def verify(url: str) -> tuple[int, str]:
@@ -145,6 +145,44 @@ async def test_the_verify_command_finds_an_edited_entry(service: Service) -> Non
     )
     code, text = await verify(url)
     assert code == 1 and "BROKEN at entry 2" in text
+
+
+async def chain(client: httpx.AsyncClient) -> dict[str, Any]:
+    """The chain's status, asked until the first walk after the start has finished."""
+    for _ in range(50):
+        answer = await client.get("/api/v1/audit/chain", params={"unit": f"school:{PRIMARY.code}"})
+        assert answer.status_code == 200, answer.text
+        if answer.json()["status"] != "verifying":
+            return dict(answer.json())
+        await asyncio.sleep(0.1)
+    raise AssertionError("the first walk of the chain never ended")
+
+
+async def test_the_auditor_sees_whether_the_chain_holds_and_where_it_broke(
+    service: Service,
+) -> None:
+    async with as_user(service, REGISTRAR) as client:
+        for _ in range(3):
+            assert (await client.post(STUDENTS, json=form())).status_code == 202
+    async with as_user(service, COUNTY_AUDITOR) as client:
+        whole = await chain(client)
+    assert (whole["status"], whole["broken"]) == ("whole", None)
+    assert whole["verified_seq"] == whole["head_seq"] >= 3
+    async with as_user(service, REGISTRAR) as client:
+        for _ in range(2):
+            assert (await client.post(STUDENTS, json=form())).status_code == 202
+    edited = whole["head_seq"] + 2  # after the entry of the auditor's own request
+    await tamper(
+        service.runtime.sessions,
+        f"UPDATE kernel_audit_entry SET actor = 'nobody' WHERE seq = {edited}",
+    )
+    async with as_user(service, COUNTY_AUDITOR) as client:
+        broken = await chain(client)
+    assert broken["status"] == "broken" and broken["broken"]["seq"] == edited
+    assert broken["verified_seq"] == whole["verified_seq"]  # the last head found whole
+    async with as_user(service, OTHER_AUDITOR) as client:
+        foreign = await client.get("/api/v1/audit/chain", params={"unit": f"school:{PRIMARY.code}"})
+    assert (foreign.status_code, foreign.json()["rule"]) == (404, "unit_not_visible")
 
 
 async def test_no_entry_no_data(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,3 +122,30 @@ async def test_a_year_that_never_ran_is_not_found(client: httpx.AsyncClient) -> 
     response = await client.get("/api/v1/operations/promotions/2031")
     assert response.status_code == 404
     assert response.json()["rule"] == "no_promotion"
+
+
+async def test_the_preview_counts_what_the_run_then_does_and_changes_nothing(
+    client: httpx.AsyncClient, national: NationalDriver
+) -> None:
+    numbers = await register(national, 1, 2, 2, 6)
+    url = "/api/v1/operations/promotions/2026/preview"
+
+    preview = await client.get(url)
+
+    assert preview.status_code == 200, preview.text
+    seen = preview.json()
+    assert (seen["already_ran"], seen["as_of"], seen["promoted"]) == (False, "2026-08-10", 3)
+    assert seen["by_grade"] == [
+        {"grade": 1, "to_grade": 2, "count": 1},
+        {"grade": 2, "to_grade": 3, "count": 2},
+    ]
+    assert seen["skipped"]["graduating"] == [{"school_code": SCHOOL, "count": 1, "stage": None}]
+    assert [(await national.entry(n)).grade for n in numbers] == [1, 2, 2, 6]  # untouched
+    assert (await client.get("/api/v1/operations/promotions/2026")).status_code == 404
+
+    run = (await client.post("/api/v1/operations/promotions", json={"school_year": 2026})).json()
+    assert (run["promoted"], run["by_grade"]) == (seen["promoted"], seen["by_grade"])
+    after = (await client.get(url)).json()
+    assert (after["already_ran"], after["promoted"]) == (True, 3)
+    early = await client.get(url, params={"as_of": "2026-08-09"})
+    assert (early.status_code, early.json()["rule"]) == (422, "before_promotion_day")

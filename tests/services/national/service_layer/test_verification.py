@@ -12,7 +12,12 @@ import pytest
 from sqlalchemy import update
 
 from services.national.adapters.orm import RegistryEntry
-from services.national.service_layer.verification import open_campaign, read_campaign, unclaimed
+from services.national.service_layer.verification import (
+    list_campaigns,
+    open_campaign,
+    read_campaign,
+    unclaimed,
+)
 from shared.contracts.status import StatusChangeApproved, StatusChangeFacts
 from shared.contracts.verification import RosterConfirmed, RosterLine
 from shared.federation.config import Tier, UnitRef
@@ -223,3 +228,20 @@ async def place(
     )
     [decided, _] = of_type(await national.deliver(approved), "status_change.decided")
     return dict(decided.payload)
+
+
+async def test_the_campaigns_of_a_scope_are_listed_newest_first_with_their_findings_summed(
+    national: NationalDriver,
+) -> None:
+    attending = await enrol(national, grade=3, name="戊")
+    await enrol(national, grade=3, name="己")  # registered, not confirmed: a ghost
+    henan = await campaign(national, "41")
+    await campaign(national, "CN")
+    await national.deliver(confirmation(henan, (attending, 3)), source=from_school())
+    async with national.sessions() as session, session.begin():
+        later = await open_campaign(session, FEDERATION, "2027-spring", "41", TODAY, NOW)
+    async with national.sessions() as session:
+        listed = await list_campaigns(session, "41", 10)
+    assert [s.campaign.campaign_id for s in listed] == [later.campaign_id, henan]
+    assert (listed[1].confirmed, listed[1].ghosts, listed[1].mismatches) == (1, 1, 0)
+    assert (listed[0].confirmed, listed[0].ghosts) == (0, 0)
