@@ -419,6 +419,33 @@ class LocalFederation:
             self.stop_instance(name)
             raise
 
+    def start_instances(self, names: list[str], timeout: float = 90) -> None:
+        """Start several instances at once (those not running) and wait until all are ready."""
+        try:
+            for name in names:
+                self._spawn(self.instance(name))
+            self._wait_ready(names, timeout)
+        except BaseException:
+            for name in names:
+                self.stop_instance(name)
+            raise
+
+    def start_replicas(self, names: list[str], replica: int, timeout: float = 90) -> list[str]:
+        """Replica ``replica`` of each instance in ``names``, started at once (see
+        :meth:`start_replica`); the names they are known by here."""
+        keys = [self.replica_name(name, replica) for name in names]
+        if replica < 2:
+            raise ValueError("replica 1 is the instance itself: number the others from 2")
+        try:
+            for name, key in zip(names, keys, strict=True):
+                self._spawn(self.instance(name), key=key, port=free_port())
+            self._wait_ready(keys, timeout)
+        except BaseException:
+            for key in keys:
+                self.stop_instance(key)
+            raise
+        return keys
+
     def restart_instance(self, name: str, timeout: float = 90) -> None:
         """Stop one instance gracefully (SIGTERM, then SIGKILL) and start it again."""
         self.stop_instance(name)
