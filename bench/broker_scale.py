@@ -64,7 +64,9 @@ def country(counties: int, schools: int, school_instances: int) -> list[Instance
     counties, ``school_instances`` school instances; every county's schools on one instance."""
     rng = random.Random(22)
     province_codes = [f"{11 + i:02d}" for i in range(PROVINCES)]
-    county_codes = [f"{province_codes[i % PROVINCES]}{i // PROVINCES + 1:04d}" for i in range(counties)]
+    county_codes = [
+        f"{province_codes[i % PROVINCES]}{i // PROVINCES + 1:04d}" for i in range(counties)
+    ]
     per_county = [schools // counties] * counties
     for i in rng.sample(range(counties), schools - sum(per_county)):
         per_county[i] += 1
@@ -72,12 +74,16 @@ def country(counties: int, schools: int, school_instances: int) -> list[Instance
     instances += [Instance(f"province-{p}", "province", [("province", p)]) for p in province_codes]
     for start in range(0, counties, 10):
         chunk = county_codes[start : start + 10]
-        instances.append(Instance(f"county-{start // 10:03d}", "county", [("county", c) for c in chunk]))
+        instances.append(
+            Instance(f"county-{start // 10:03d}", "county", [("county", c) for c in chunk])
+        )
     school_units: list[list[tuple[str, str]]] = [[] for _ in range(school_instances)]
     for i, (county, n) in enumerate(zip(county_codes, per_county, strict=True)):
         target = school_units[i * school_instances // counties]
         target += [("school", f"{county}{k:04d}") for k in range(1, n + 1)]
-    instances += [Instance(f"school-{i:03d}", "school", units) for i, units in enumerate(school_units)]
+    instances += [
+        Instance(f"school-{i:03d}", "school", units) for i, units in enumerate(school_units)
+    ]
     return instances
 
 
@@ -99,7 +105,9 @@ async def declare(url: str, instances: list[Instance], routing: str, declarers: 
         connection = await aio_pika.connect_robust(url)
         async with connection:
             channel = await connection.channel()
-            events = await channel.declare_exchange(EVENTS, aio_pika.ExchangeType.TOPIC, durable=True)
+            events = await channel.declare_exchange(
+                EVENTS, aio_pika.ExchangeType.TOPIC, durable=True
+            )
             while todo:
                 instance = todo.pop()
                 queue = await channel.declare_queue(
@@ -149,8 +157,12 @@ async def throughput(
         window: list[asyncio.Future[object]] = []
         for instance, code in targets:
             body = json.dumps({"t": time.perf_counter(), "id": str(uuid.uuid4()), "pad": body_pad})
-            message = aio_pika.Message(body.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
-            window.append(asyncio.ensure_future(events.publish(message, routing_key(instance, code, routing))))
+            message = aio_pika.Message(
+                body.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+            )
+            window.append(
+                asyncio.ensure_future(events.publish(message, routing_key(instance, code, routing)))
+            )
             if len(window) >= 500:
                 await asyncio.gather(*window)
                 window.clear()
@@ -169,12 +181,19 @@ async def throughput(
 
 
 def broker_rss_mb(broker: LocalRabbitMQ) -> float:
-    pid = broker._node_pid()  # the beam.smp of our node
-    if pid is None:
-        return float("nan")
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    """The resident memory of our node's ``beam.smp`` (found by its home directory)."""
+    home = str(broker.home).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            if command[0].endswith(b"beam.smp") and any(home in part for part in command):
+                for line in (proc / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            continue
     return float("nan")
 
 
@@ -189,8 +208,8 @@ def memory_breakdown(broker: LocalRabbitMQ) -> dict[str, float]:
     out: dict[str, float] = {}
     for key in wanted:
         value = memory.get(key)
-        if isinstance(value, dict):
-            value = value.get("bytes") or value.get("total")
+        if isinstance(value, dict):  # "total": {"erlang": …, "rss": …, "allocated": …}
+            value = value.get("rss") or value.get("erlang") or value.get("bytes")
         if isinstance(value, int | float):
             out[key] = value / 2**20
     return out
@@ -226,9 +245,7 @@ async def run(args: argparse.Namespace) -> None:
             f"  broker RSS {rss_before:.0f} → {rss_after:.0f} MB"
             f" ({(rss_after - rss_before) * 2**20 / max(bindings, 1):.0f} B per binding);"
             " RabbitMQ's accounting (MB, before → after): "
-            + ", ".join(
-                f"{k} {mem_before.get(k, 0):.0f} → {v:.0f}" for k, v in mem_after.items()
-            ),
+            + ", ".join(f"{k} {mem_before.get(k, 0):.0f} → {v:.0f}" for k, v in mem_after.items()),
             flush=True,
         )
         figures = await throughput(url, instances, args.routing, args.messages)

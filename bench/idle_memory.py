@@ -59,9 +59,7 @@ async def run(settle: float) -> list[tuple[str, dict[str, float]]]:
             for base in INSTANCES:
                 federation.start_instance(instance_name(config, base), timeout=180)
             await asyncio.sleep(settle)
-            return [
-                (name.rsplit("-", 1)[0], memory(pid)) for name, pid in federation.pids.items()
-            ]
+            return [(name.rsplit("-", 1)[0], memory(pid)) for name, pid in federation.pids.items()]
         finally:
             federation.stop()
 

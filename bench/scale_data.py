@@ -30,11 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import time
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -64,9 +63,39 @@ GIVEN = (
     "俊杰雅婷嘉怡博文梦瑶宇航诗涵浩然欣妍子墨若汐铭泽语嫣"
 )
 # The 31 mainland provinces' codes (GB/T 2260).
-PROVINCES = (
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65"
-).split()
+PROVINCES = [
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "21",
+    "22",
+    "23",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "41",
+    "42",
+    "43",
+    "44",
+    "45",
+    "46",
+    "50",
+    "51",
+    "52",
+    "53",
+    "54",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+]
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 COHORT_DAYS = 12 * 365  # birth dates over twelve school years
 
@@ -126,7 +155,7 @@ def _generate_sql(federation: Any) -> str:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered))) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 async def generate(dsn: str, n: int, federation: Any) -> None:
@@ -137,7 +166,8 @@ async def generate(dsn: str, n: int, federation: Any) -> None:
             began = time.perf_counter()
             await connection.execute(statement, start, min(n, start + CHUNK) - 1)
             print(
-                f"  rows {min(n, start + CHUNK):>11,}: {time.perf_counter() - began:5.1f} s  [{load()}]",
+                f"  rows {min(n, start + CHUNK):>11,}: {time.perf_counter() - began:5.1f} s"
+                f"  [{load()}]",
                 flush=True,
             )
         began = time.perf_counter()
@@ -225,10 +255,13 @@ async def lookups(dsn: str, n: int) -> dict[str, float]:
 
 
 def batch_of(rng: random.Random, school: str, size: int) -> RegistrationBatchApproved:
-    born = [date(2019, 9, 1) + (date(2020, 8, 31) - date(2019, 9, 1)) * rng.random() for _ in range(size)]
+    born = [
+        date(2019, 9, 1) + (date(2020, 8, 31) - date(2019, 9, 1)) * rng.random()
+        for _ in range(size)
+    ]
     items = []
     for birth in born:
-        gender = rng.choice(("male", "female"))
+        gender: Literal["male", "female"] = "male" if rng.random() < 0.5 else "female"
         name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
         items.append(
             RegistrationItem(

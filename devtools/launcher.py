@@ -328,7 +328,9 @@ class LocalFederation:
             return ""
         return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
-    def _spawn(self, instance: Instance, *, key: str | None = None, port: int | None = None) -> None:
+    def _spawn(
+        self, instance: Instance, *, key: str | None = None, port: int | None = None
+    ) -> None:
         key = key or instance.name
         if self.is_running(key):
             return
