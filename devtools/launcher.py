@@ -177,26 +177,6 @@ class LocalFederation:
         """How replica ``replica`` (2, 3, …) of instance ``name`` is known here."""
         return f"{name}#{replica}"
 
-    def start_replica(
-        self, name: str, replica: int, *, port: int | None = None, timeout: float = 90
-    ) -> str:
-        """Start another process of instance ``name``: the same configuration, database and
-        queues (it consumes beside the first), its own HTTP port; waits until it is ready and
-        returns the name it is known by here (for ``kill``, ``pid``, ``base_url``…).
-
-        Start replicas once the instance itself is ready: it has migrated the database.
-        """
-        if replica < 2:
-            raise ValueError("replica 1 is the instance itself: number the others from 2")
-        key = self.replica_name(name, replica)
-        self._spawn(self.instance(name), key=key, port=port or free_port())
-        try:
-            self._wait_ready([key], timeout)
-        except BaseException:
-            self.stop_instance(key)
-            raise
-        return key
-
     def instance_for_unit(self, tier: Tier | str, code: str) -> Instance:
         """The instance hosting unit ``tier:code``; KeyError if none does."""
         for instance in self.instances:
@@ -433,8 +413,13 @@ class LocalFederation:
             raise
 
     def start_replicas(self, names: list[str], replica: int, timeout: float = 90) -> list[str]:
-        """Replica ``replica`` of each instance in ``names``, started at once (see
-        :meth:`start_replica`); the names they are known by here."""
+        """Start replica ``replica`` (2, 3, …) of each instance in ``names``: another process
+        of the instance, with the same configuration, database and queues (it consumes beside
+        the first, decision 0044) and an HTTP port of its own; waits until all are ready and
+        returns the names they are known by here (for ``kill``, ``pid``, ``base_url``…).
+
+        Start replicas once the instances are ready: they have migrated their databases.
+        """
         keys = [self.replica_name(name, replica) for name in names]
         if replica < 2:
             raise ValueError("replica 1 is the instance itself: number the others from 2")
