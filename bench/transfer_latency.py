@@ -713,7 +713,9 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             config,
             Path(os.environ.get("BENCH_KEEP_LOGS") or Path(scratch) / "data"),
             url,
-            database_url_for=(lambda name: pg.create_database(name.replace("-", "_")))
+            database_url_for=(
+                lambda name: pg.create_database(name.replace("-", "_"), exist_ok=True)
+            )
             if pg
             else None,
             extra_env=ENV,
