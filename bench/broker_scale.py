@@ -34,11 +34,13 @@ import asyncio
 import json
 import os
 import random
+import signal
 import statistics
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 
@@ -96,12 +98,27 @@ def routing_key(instance: Instance, code: str, routing: str) -> str:
     return key if routing == "unit" else f"{instance.name}.{key}"
 
 
-async def declare(url: str, instances: list[Instance], routing: str, declarers: int) -> float:
-    """Every instance's queue and bindings, ``declarers`` connections at once; seconds."""
+async def declare(
+    url: str, instances: list[Instance], routing: str, declarers: int, broker: LocalRabbitMQ
+) -> float:
+    """Every instance's queue and bindings, ``declarers`` connections at once; seconds.
+    Prints the progress every 30 s (bindings so far, their rate, the broker's RSS)."""
     todo = list(instances)
     started = time.perf_counter()
+    bound = 0
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(30)
+            elapsed = time.perf_counter() - started
+            print(
+                f"    {elapsed:5.0f} s: {bound} bindings ({bound / elapsed:.0f}/s),"
+                f" broker RSS {broker_rss_mb(broker):.0f} MB  [{load()}]",
+                flush=True,
+            )
 
     async def worker() -> None:
+        nonlocal bound
         connection = await aio_pika.connect_robust(url)
         async with connection:
             channel = await connection.channel()
@@ -115,8 +132,13 @@ async def declare(url: str, instances: list[Instance], routing: str, declarers: 
                 )
                 for key in binding_keys(instance, routing):
                     await queue.bind(events, routing_key=key)
+                    bound += 1
 
-    await asyncio.gather(*(worker() for _ in range(declarers)))
+    reporting = asyncio.create_task(progress())
+    try:
+        await asyncio.gather(*(worker() for _ in range(declarers)))
+    finally:
+        reporting.cancel()
     return time.perf_counter() - started
 
 
@@ -234,7 +256,7 @@ async def run(args: argparse.Namespace) -> None:
         broker.rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         url = f"{broker.amqp_url.rstrip('/')}/{vhost}"
         rss_before, mem_before = broker_rss_mb(broker), memory_breakdown(broker)
-        seconds = await declare(url, instances, args.routing, args.declarers)
+        seconds = await declare(url, instances, args.routing, args.declarers, broker)
         print(
             f"  declared {len(instances)} quorum queues and {bindings} bindings in {seconds:.1f} s"
             f" ({bindings / seconds:.0f} bindings/s, {args.declarers} connections)  [{load()}]",
@@ -281,7 +303,14 @@ def main() -> None:
     parser.add_argument("--restart", action="store_true", help="also time a broker restart")
     args = parser.parse_args()
     os.environ.pop("AMQP_URL", None)
-    asyncio.run(run(args))
+    asyncio.run(_cancellable(run(args)))
+
+
+async def _cancellable(work: Any) -> None:
+    """SIGTERM (``timeout``) cancels the run like Ctrl-C, so that the broker is stopped."""
+    task = asyncio.ensure_future(work)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    await task
 
 
 if __name__ == "__main__":
