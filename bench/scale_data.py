@@ -312,8 +312,13 @@ async def register(url: str, federation: Any, students: int, size: int = 2000) -
     print(
         f"  registration of {students:,} students ({len(batches)} batches of {size}, each one"
         f" transaction) into the registry: {elapsed:.1f} s ({students / elapsed:,.0f}/s);"
-        f" outcomes {outcomes}; target < {TARGET_BATCH_S:g} s -> "
-        f"{'met' if elapsed < TARGET_BATCH_S else 'NOT met'}  [{load()}]",
+        f" outcomes {outcomes}; target 100,000 in < {TARGET_BATCH_S:g} s -> "
+        + (
+            ("met" if elapsed < TARGET_BATCH_S else "NOT met")
+            if students >= 100_000
+            else f"not measured (E: {elapsed * 100_000 / students:.0f} s for 100,000)"
+        )
+        + f"  [{load()}]",
         flush=True,
     )
     return elapsed
