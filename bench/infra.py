@@ -1,4 +1,11 @@
-"""The real parts a benchmark runs on: the broker (AMQP_URL or a local one) and a database."""
+"""The real parts a benchmark runs on: the broker (AMQP_URL or a local one) and a database.
+
+A benchmark's PostgreSQL runs as production does (``devtools.postgres.PRODUCTION_SETTINGS``:
+fsync, synchronous_commit and full_page_writes on, CloudNativePG's WAL settings) with
+pg_stat_statements loaded; the test servers (tests/conftest.py) keep durability off for speed.
+``BENCH_PG_DURABLE=0`` runs a benchmark on the test settings, for an A/B of what durability
+costs; every benchmark prints the settings it ran with (:func:`describe`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from devtools.broker import LocalRabbitMQ, free_port
-from devtools.postgres import LocalPostgres
+from devtools.postgres import PRODUCTION_SETTINGS, STATEMENT_STATS, LocalPostgres
 
 BENCH_DIR = Path(os.environ.get("XUEJI_BENCH_DIR", "var/bench"))
 
@@ -30,6 +37,30 @@ def amqp_url() -> Iterator[str]:
         broker.stop()
 
 
+def bench_postgres() -> LocalPostgres:
+    """A new server under var/bench with production's durability (unless BENCH_PG_DURABLE=0)."""
+    durable = os.environ.get("BENCH_PG_DURABLE", "1") != "0"
+    return LocalPostgres(
+        BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}",
+        port=free_port(),
+        for_tests=not durable,
+        settings=(PRODUCTION_SETTINGS if durable else {}) | STATEMENT_STATS,
+    )
+
+
+def describe(server: LocalPostgres | None) -> str:
+    """The database line of a report: SQLite, or the PostgreSQL settings it ran with."""
+    if server is None:
+        return "database: SQLite (embedded default)"
+    return "database: " + server.describe_settings()
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min) and cores, for every printed figure."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 @contextlib.contextmanager
 def database_url(kind: str | None = None) -> Iterator[str]:
     """A fresh database: SQLite by default, PostgreSQL with ``BENCH_DB=postgresql``."""
@@ -38,11 +69,10 @@ def database_url(kind: str | None = None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="xueji-bench-") as scratch:
             yield f"sqlite+aiosqlite:///{scratch}/bench.sqlite"
         return
-    server = LocalPostgres(
-        BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}", port=free_port(), for_tests=True
-    )
+    server = bench_postgres()
     server.start()
     try:
+        print(describe(server), flush=True)
         server.create_database("bench")
         yield f"postgresql+asyncpg://postgres@/bench?host={server.socket_dir}&port={server.port}"
     finally:
@@ -55,11 +85,10 @@ def postgres_server() -> Iterator[LocalPostgres | None]:
     if os.environ.get("BENCH_DB", "sqlite") != "postgresql":
         yield None
         return
-    server = LocalPostgres(
-        BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}", port=free_port(), for_tests=True
-    )
+    server = bench_postgres()
     server.start()
     try:
+        print(describe(server), flush=True)
         yield server
     finally:
         server.stop()

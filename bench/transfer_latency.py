@@ -135,6 +135,7 @@ dropping ``transfer.completed`` to the receiving province, which only logs it"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import math
@@ -157,6 +158,7 @@ import httpx
 
 from bench.bulk_admission import admit, intake_csv
 from bench.infra import BENCH_DIR, amqp_url, postgres_server
+from bench.infra import load as machine_load
 from devtools.launcher import LocalFederation
 from devtools.testing import federation_copy, instance_name
 from shared.federation.config import Tier
@@ -179,6 +181,9 @@ POLL_MS = int(os.environ.get("BENCH_POLL_MS", "50"))  # how often an approver lo
 # An approver holding the list's current ETag asks it to wait this long for a change (a long
 # poll, decision 0020); 0: a plain poll every POLL_MS, answered 304 while unchanged.
 WAIT_S = float(os.environ.get("BENCH_WAIT_S", "10"))
+# Processes of national (``--national-replicas``): the first serves HTTP at its configured
+# port, every one consumes from national's queue and writes to its database.
+NATIONAL_REPLICAS = 1
 TARGET_P99_MS = 500.0
 TARGET_RATE = 50.0
 WARMUP = 5  # transfers driven before the clock starts (and left out of the figures)
@@ -514,6 +519,12 @@ def own_cpu_seconds() -> float:
     return times.user + times.system
 
 
+def _label(name: str) -> str:
+    """``national-1a2b3c`` → ``national``; a replica ``national-1a2b3c#2`` → ``national#2``."""
+    base, _, replica = name.partition("#")
+    return base.rsplit("-", 1)[0] + (f"#{replica}" if replica else "")
+
+
 @dataclass
 class CpuSnapshot:
     """CPU seconds used so far by each process of the run, this one, and the whole machine."""
@@ -525,8 +536,7 @@ class CpuSnapshot:
     @classmethod
     def take(cls, pids: dict[str, int]) -> CpuSnapshot:
         used = {
-            name.rsplit("-", 1)[0]: cpu_seconds(pid, tree=name == "postgresql")
-            for name, pid in pids.items()
+            _label(name): cpu_seconds(pid, tree=name == "postgresql") for name, pid in pids.items()
         }
         used["bench (this process)"] = own_cpu_seconds()
         return cls(time.monotonic(), used, machine_busy_seconds())
@@ -536,6 +546,75 @@ class CpuSnapshot:
         wall = max(self.at - earlier.at, 1e-9)
         cores = {k: (v - earlier.used.get(k, 0.0)) / wall for k, v in self.used.items()}
         return cores | {"wall": wall, "machine": (self.machine - earlier.machine) / wall}
+
+
+class DatabaseStatements:
+    """Where the database time goes (pg_stat_statements, loaded by bench.infra's server):
+    statements, transactions and time per transfer, by database and by statement, over the
+    load (reset when it starts, read once the receiving school has settled)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        server.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        self.commits_before: dict[str, int] = {}
+        self.rows: list[list[str]] = []
+        self.commits: dict[str, int] = {}
+
+    def _commits(self) -> dict[str, int]:
+        out = self.server.psql(
+            "SELECT datname, xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname NOT IN ('postgres', 'template0', 'template1') AND datname IS NOT NULL"
+        )
+        return {
+            name: int(count)
+            for name, count in (line.split("|") for line in out.splitlines() if line)
+        }
+
+    def reset(self) -> None:
+        self.server.psql("SELECT pg_stat_statements_reset()")
+        self.commits_before = self._commits()
+
+    def snapshot(self) -> None:
+        after = self._commits()
+        self.commits = {k: v - self.commits_before.get(k, 0) for k, v in after.items()}
+        out = self.server.psql(
+            "SELECT d.datname, s.calls, round(s.total_exec_time::numeric, 1),"
+            " round(s.total_plan_time::numeric, 1), s.rows,"
+            " regexp_replace(left(s.query, 110), '\\s+', ' ', 'g')"
+            " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname NOT IN ('postgres') ORDER BY s.total_exec_time DESC"
+        )
+        self.rows = [line.split("|", 5) for line in out.splitlines() if line]
+
+    def report(self, transfers: int) -> list[str]:
+        per = max(transfers, 1)
+        lines = []
+        by_db: dict[str, list[float]] = {}
+        for db, calls, exec_ms, plan_ms, _rows, _query in self.rows:
+            totals = by_db.setdefault(db, [0.0, 0.0, 0.0])
+            totals[0] += int(calls)
+            totals[1] += float(exec_ms)
+            totals[2] += float(plan_ms)
+        all_calls = sum(t[0] for t in by_db.values())
+        all_ms = sum(t[1] + t[2] for t in by_db.values())
+        lines.append(
+            f"  database per transfer: {all_calls / per:.0f} statements (round trips),"
+            f" {sum(self.commits.values()) / per:.1f} transactions, {all_ms / per:.1f} ms"
+            " executing and planning (pg_stat_statements)"
+        )
+        for name, (count, spent, planned) in sorted(by_db.items(), key=lambda kv: -kv[1][1]):
+            lines.append(
+                f"    {name:24s} {count / per:6.1f} statements, "
+                f"{self.commits.get(name, 0) / per:5.1f} transactions, "
+                f"{(spent + planned) / per:5.2f} ms per transfer"
+            )
+        lines.append("    top statements by time (database, calls per transfer, ms per transfer):")
+        for db, calls, exec_ms, plan_ms, _rows, query in self.rows[:15]:
+            lines.append(
+                f"      {db[:14]:14s} {int(calls) / per:5.1f}"
+                f" {(float(exec_ms) + float(plan_ms)) / per:6.2f}  {query[:100]}"
+            )
+        return lines
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -634,31 +713,41 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             config,
             Path(os.environ.get("BENCH_KEEP_LOGS") or Path(scratch) / "data"),
             url,
-            database_url_for=(lambda name: pg.create_database(name.replace("-", "_")))
+            database_url_for=(
+                lambda name: pg.create_database(name.replace("-", "_"), exist_ok=True)
+            )
             if pg
             else None,
             extra_env=ENV,
             die_with_parent=True,  # even a killed benchmark leaves no service behind
         )
         try:
-            for base in INSTANCES:
-                federation.start_instance(instance_name(config, base), timeout=120)
+            federation.start_instances([instance_name(config, b) for b in INSTANCES], timeout=240)
+            for replica in range(2, NATIONAL_REPLICAS + 1):  # same database, same queue
+                federation.start_replicas([instance_name(config, "national")], replica, 240)
             print(
                 "  services (pid): "
-                + ", ".join(
-                    f"{name.rsplit('-', 1)[0]} {pid}" for name, pid in federation.pids.items()
-                ),
+                + ", ".join(f"{_label(name)} {pid}" for name, pid in federation.pids.items()),
                 flush=True,
             )
             servers = {"rabbitmq": broker_pid(), "postgresql": postgres_pid(pg) if pg else None}
             found = {name: pid for name, pid in servers.items() if pid is not None}
-            return await measure(federation, rate, seconds, n, found)
+            statements = DatabaseStatements(pg) if pg else None
+            result = await measure(federation, rate, seconds, n, found, statements)
+            if statements is not None:
+                result["database"] = statements.report(len(result["records"]))
+            return result
         finally:
             federation.stop()
 
 
 async def measure(
-    federation: LocalFederation, rate: float, seconds: float, n: int, servers: dict[str, int]
+    federation: LocalFederation,
+    rate: float,
+    seconds: float,
+    n: int,
+    servers: dict[str, int],
+    statements: DatabaseStatements | None = None,
 ) -> dict[str, Any]:
     def url_of(tier: str, code: str) -> str:
         instance = federation.instance_for_unit(Tier(tier), code)
@@ -715,6 +804,8 @@ async def measure(
             # 4. the load: open loop, nothing polled but the approvers' lists
             progress = asyncio.create_task(report_progress(http, to_school_url, seconds))
             profiling = start_profilers(federation.pids | {"bench": os.getpid()}, seconds)
+            if statements is not None:
+                statements.reset()
             sent = await open_loop(load, to_school_url, numbers[WARMUP : WARMUP + n], rate)
             loaded = CpuSnapshot.take(pids)
             offered_for = sent[-1].sent - sent[0].sent if len(sent) > 1 else 0.0
@@ -722,6 +813,8 @@ async def measure(
             await wait_settled(http, to_school_url)
             progress.cancel()
             drained = CpuSnapshot.take(pids)
+            if statements is not None:
+                statements.snapshot()
             report_profiles(profiling)
             records = await wait_final(http, national_url, ids, timeout=30)
             completed = WARMUP + sum(r["state"] == "completed" for r in records.values())
@@ -898,8 +991,9 @@ def print_report(result: dict[str, Any], figures: dict[str, Any]) -> None:
     print(
         f"cross-province transfers {FROM_SCHOOL} → {TO_SCHOOL} ({db}), open loop: "
         f"offered {rate:g}/s for {seconds:g} s = {n} transfers "
-        f"(sent over {result['offered_for']:.1f} s)"
+        f"(sent over {result['offered_for']:.1f} s); national processes {NATIONAL_REPLICAS}"
     )
+    print(f"  machine: {result.get('load_before', '?')} before the run, {machine_load()} after it")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(figures["states"].items())))
     for item in figures["errors"][:3]:
         print(f"  school refused a request: {item.error}")
@@ -999,6 +1093,8 @@ def print_report(result: dict[str, Any], figures: dict[str, Any]) -> None:
             for a in approvers
         )
     )
+    for line in result.get("database", []):
+        print(line)
     if everyone:
         p99 = _pct(everyone, 99)
         at_target = rate >= TARGET_RATE
@@ -1017,8 +1113,10 @@ async def main(rate: float = 50.0, seconds: float = 30.0) -> dict[str, Any]:
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    before = machine_load()
     try:
         result = await run(rate, seconds)
+        result["load_before"] = before
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
@@ -1028,9 +1126,15 @@ async def main(rate: float = 50.0, seconds: float = 30.0) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(
-            float(sys.argv[1]) if len(sys.argv) > 1 else 50.0,
-            float(sys.argv[2]) if len(sys.argv) > 2 else 30.0,
-        )
+    parser = argparse.ArgumentParser(prog="python -m bench.transfer_latency")
+    parser.add_argument("rate", type=float, nargs="?", default=50.0)
+    parser.add_argument("seconds", type=float, nargs="?", default=30.0)
+    parser.add_argument(
+        "--national-replicas",
+        type=int,
+        default=1,
+        help="processes of national on its one database and queue (decision 0044)",
     )
+    arguments = parser.parse_args()
+    NATIONAL_REPLICAS = arguments.national_replicas
+    asyncio.run(main(arguments.rate, arguments.seconds))

@@ -92,6 +92,7 @@ class _Child:
     process: subprocess.Popen[bytes]
     log_offset: int  # where this run's output starts in the log file
     started_at: float  # time.monotonic() of the start
+    port: int | None = None  # a replica's own HTTP port; None: the instance's
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,17 @@ class LocalFederation:
         return self.federation.instance(name)
 
     def base_url(self, name: str) -> str:
+        """The HTTP base URL of an instance, or of a replica (``replica_name``)."""
+        child = self._children.get(name)
+        if child is not None and child.port is not None:
+            return f"http://{child.instance.host}:{child.port}"
         instance = self.instance(name)
         return f"http://{instance.host}:{instance.port}"
+
+    @staticmethod
+    def replica_name(name: str, replica: int) -> str:
+        """How replica ``replica`` (2, 3, …) of instance ``name`` is known here."""
+        return f"{name}#{replica}"
 
     def instance_for_unit(self, tier: Tier | str, code: str) -> Instance:
         """The instance hosting unit ``tier:code``; KeyError if none does."""
@@ -298,19 +308,23 @@ class LocalFederation:
             return ""
         return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
-    def _spawn(self, instance: Instance) -> None:
-        if self.is_running(instance.name):
+    def _spawn(
+        self, instance: Instance, *, key: str | None = None, port: int | None = None
+    ) -> None:
+        key = key or instance.name
+        if self.is_running(key):
             return
-        if port_open(instance.host, instance.port):
+        listen = port or instance.port
+        if port_open(instance.host, listen):
             raise FederationError(
-                f"port {instance.port} of instance {instance.name} is already in use "
+                f"port {listen} of instance {key} is already in use "
                 "(a federation left over from another run?)"
             )
-        self._children.pop(instance.name, None)
+        self._children.pop(key, None)
         for sub in ("logs", "db"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
-        path = self.log_path(instance.name)
-        command = self.command_for(instance)
+        path = self.log_path(key)
+        command = self.command_for(instance) + (["--port", str(port)] if port else [])
         with path.open("ab") as handle:
             handle.write(f"\n=== {time.ctime()} starting: {' '.join(command)}\n".encode())
             handle.flush()
@@ -325,8 +339,8 @@ class LocalFederation:
                 start_new_session=True,  # own process group; Ctrl-C goes to the launcher only
                 preexec_fn=die_with_parent(signal.SIGTERM) if self.die_with_parent else None,
             )
-        self._children[instance.name] = _Child(instance, process, offset, time.monotonic())
-        log.info("started %s (pid %s), log %s", instance.name, process.pid, path)
+        self._children[key] = _Child(instance, process, offset, time.monotonic(), port)
+        log.info("started %s (pid %s), log %s", key, process.pid, path)
 
     def _wait_ready(self, names: list[str], timeout: float) -> None:
         pending = list(names)
@@ -387,6 +401,38 @@ class LocalFederation:
             self.stop_instance(name)
             raise
 
+    def start_instances(self, names: list[str], timeout: float = 90) -> None:
+        """Start several instances at once (those not running) and wait until all are ready."""
+        try:
+            for name in names:
+                self._spawn(self.instance(name))
+            self._wait_ready(names, timeout)
+        except BaseException:
+            for name in names:
+                self.stop_instance(name)
+            raise
+
+    def start_replicas(self, names: list[str], replica: int, timeout: float = 90) -> list[str]:
+        """Start replica ``replica`` (2, 3, …) of each instance in ``names``: another process
+        of the instance, with the same configuration, database and queues (it consumes beside
+        the first, decision 0044) and an HTTP port of its own; waits until all are ready and
+        returns the names they are known by here (for ``kill``, ``pid``, ``base_url``…).
+
+        Start replicas once the instances are ready: they have migrated their databases.
+        """
+        keys = [self.replica_name(name, replica) for name in names]
+        if replica < 2:
+            raise ValueError("replica 1 is the instance itself: number the others from 2")
+        try:
+            for name, key in zip(names, keys, strict=True):
+                self._spawn(self.instance(name), key=key, port=free_port())
+            self._wait_ready(keys, timeout)
+        except BaseException:
+            for key in keys:
+                self.stop_instance(key)
+            raise
+        return keys
+
     def restart_instance(self, name: str, timeout: float = 90) -> None:
         """Stop one instance gracefully (SIGTERM, then SIGKILL) and start it again."""
         self.stop_instance(name)
@@ -442,7 +488,7 @@ class LocalFederation:
             if state.due is not None and now >= state.due:
                 state.due = None
                 try:
-                    self._spawn(child.instance)
+                    self._spawn(child.instance, key=name, port=child.port)
                 except (FederationError, OSError) as exc:
                     state.crashes += 1
                     state.due = now + self.backoff.delay(state.crashes)
@@ -463,7 +509,7 @@ class LocalFederation:
         return started
 
     def _crashed(self, child: _Child, code: int, state: _Restart, now: float) -> None:
-        name = child.instance.name
+        name = next((k for k, c in self._children.items() if c is child), child.instance.name)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.process.pid, signal.SIGKILL)  # what it left behind holds its port
         if now - child.started_at >= self.backoff.healthy_after:

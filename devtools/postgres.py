@@ -38,6 +38,51 @@ log = logging.getLogger(__name__)
 _INSTALL_HINT = "install it with `bash scripts/bootstrap.sh` (apt-get install postgresql)"
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
+# What production's PostgreSQL runs with (CloudNativePG, deploy/k8s/overlays/*/postgres.yaml and
+# components/postgresql): durable commits (fsync, synchronous_commit, full_page_writes on: the
+# outbox's and inbox's at-least-once guarantees assume a commit survives a crash), the WAL the
+# operator configures for its streaming replicas and archiving (wal_level logical, wal_log_hints,
+# archive_mode on with a 5-minute archive_timeout, 512 MB kept for replicas) and Beijing time.
+# Production archives with barman-cloud (gzip to the object store), off the commit path; here
+# ``archive_command`` is ``/bin/true``: each finished 16 MB segment costs one process, as there.
+# Benchmarks run with these (bench/infra.py); the test servers keep ``for_tests``.
+PRODUCTION_SETTINGS: dict[str, str] = {
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+    "wal_level": "logical",
+    "wal_log_hints": "on",
+    "archive_mode": "on",
+    "archive_command": "/bin/true",
+    "archive_timeout": "5min",
+    "max_wal_senders": "10",
+    "max_replication_slots": "32",
+    "wal_keep_size": "512MB",
+    "timezone": "Asia/Shanghai",
+}
+# Statement statistics for the benchmarks (where does the database time go?); production may
+# load it too, it costs ~1-2 % per statement.
+STATEMENT_STATS: dict[str, str] = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": "5000",
+}
+# The settings a benchmark prints with its figures (SHOW name).
+REPORTED_SETTINGS = (
+    "server_version",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_level",
+    "wal_log_hints",
+    "archive_mode",
+    "wal_sync_method",
+    "commit_delay",
+    "shared_buffers",
+    "max_wal_size",
+    "shared_preload_libraries",
+)
+
 
 class PostgresError(RuntimeError):
     """The local PostgreSQL could not be set up, started or used."""
@@ -76,7 +121,9 @@ class LocalPostgres:
     """One PostgreSQL cluster, all state under ``base_dir``, on 127.0.0.1:``port``.
 
     ``for_tests=True`` trades durability for speed (fsync, synchronous_commit and
-    full_page_writes off): never use it for data you want to keep.
+    full_page_writes off): never use it for data you want to keep, nor for a figure meant to
+    say what production does. ``settings`` are added to the server's command line (e.g.
+    :data:`PRODUCTION_SETTINGS`, :data:`STATEMENT_STATS`); they win over ``for_tests``.
     """
 
     host = "127.0.0.1"
@@ -90,11 +137,13 @@ class LocalPostgres:
         for_tests: bool = False,
         max_connections: int = 200,
         bindir: Path | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).absolute()
         self.port = port
         self.for_tests = for_tests
         self.max_connections = max_connections
+        self.settings = dict(settings or {})
         self._bindir = bindir
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -242,6 +291,7 @@ class LocalPostgres:
         ]
         if self.for_tests:
             options += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        options += [f"{name}={value}" for name, value in self.settings.items()]
         return [arg for option in options for arg in ("-c", option)]
 
     def _spawn_server(self, timeout: float) -> None:
@@ -369,6 +419,19 @@ class LocalPostgres:
         )
         self._check(result, f"psql {sql!r}")
         return result.stdout
+
+    def show(self, names: tuple[str, ...] = REPORTED_SETTINGS) -> dict[str, str]:
+        """The running server's values of ``names`` (``SHOW``), in one psql call."""
+        columns = ", ".join(f"current_setting('{n}')" for n in names)
+        values = self.psql(f"SELECT concat_ws(E'\\t', {columns})").rstrip("\n").split("\t")
+        return dict(zip(names, values, strict=True))
+
+    def describe_settings(self) -> str:
+        """One line for a benchmark's report: what the server ran with."""
+        shown = self.show()
+        durable = all(shown[k] == "on" for k in ("fsync", "synchronous_commit", "full_page_writes"))
+        label = "durable (production settings)" if durable else "NOT durable (test settings)"
+        return f"PostgreSQL {label}: " + ", ".join(f"{k}={v}" for k, v in shown.items())
 
     @staticmethod
     def _checked_name(name: str) -> str:

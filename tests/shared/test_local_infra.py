@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -625,3 +626,28 @@ def _instance_pid(launcher: int, instance: str) -> int:
             if b"--instance" in command and instance.encode() in command:
                 return pid
     raise AssertionError(f"no process runs {instance}")
+
+
+@pytest.mark.postgresql
+def test_a_benchmark_postgres_is_as_durable_as_production() -> None:
+    """bench/infra.py's server runs with production's durability and WAL settings, and says
+    so; a test server (``for_tests``) does not, and says that too."""
+    from bench.infra import bench_postgres, describe
+
+    server = bench_postgres()
+    server.start()
+    try:
+        shown = server.show()
+        for name in ("fsync", "synchronous_commit", "full_page_writes", "archive_mode"):
+            assert shown[name] == "on", name
+        assert shown["wal_level"] == "logical"
+        assert "pg_stat_statements" in shown["shared_preload_libraries"]
+        assert describe(server).startswith("database: PostgreSQL durable")
+    finally:
+        server.stop()
+        shutil.rmtree(server.base_dir, ignore_errors=True)
+
+
+def test_a_test_postgres_reports_it_is_not_durable(postgres: LocalPostgres) -> None:
+    assert postgres.show()["fsync"] == "off"
+    assert "NOT durable" in postgres.describe_settings()

@@ -14,8 +14,6 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import IO, Any, Literal
 
-from openpyxl import load_workbook
-
 from services.school.domain.admission_file import Cell
 
 FileFormat = Literal["csv", "xlsx"]
@@ -76,6 +74,8 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
 
 
 def _xlsx_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
+    from openpyxl import load_workbook  # ~10 MB resident: loaded with the first workbook
+
     try:
         workbook = load_workbook(file, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
