@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.decider import Decider
 from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
 from shared.contracts.tiers import (
     AUTHORITY_TIERS,
@@ -102,6 +103,7 @@ class RegistrationBatchApproved(Contract):
     batch_id: uuid.UUID
     school_code: str
     authority: str = Field(description="unit reference of the approving authority")
+    approver: Decider | None = Field(default=None, description="the officer or rule that approved")
     items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -112,6 +114,7 @@ class RegistrationBatchDecided(Contract):
     batch_id: uuid.UUID
     school_code: str
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")
     outcomes: tuple[RegistrationOutcome, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -144,6 +147,7 @@ class KeyFieldChangeApproved(Contract):
     student_number: str
     changes: KeyFieldChanges
     authority: str
+    approver: Decider | None = Field(default=None, description="the officer or rule that approved")
 
 
 @contract("key_field_change.decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
@@ -160,3 +164,4 @@ class KeyFieldChangeDecided(Contract):
     reason: str | None = Field(default=None, max_length=500)
     rule: str | None = Field(default=None, max_length=60)
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")

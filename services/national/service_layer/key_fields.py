@@ -20,6 +20,12 @@ from services.national.domain.key_fields import (
     changed_person,
     number_after_change,
 )
+from services.national.service_layer.change_log import (
+    KEY_FIELD_CHANGE,
+    decider_or_unit,
+    entries_in,
+    log_changes,
+)
 from services.national.service_layer.ports import (
     DECIDED_BY,
     load_view,
@@ -47,6 +53,16 @@ async def decide_key_field_change(
     """Re-run dedup on the new key fields, apply them if clear, tell school and province."""
     entry = await find_entry(repo, change.student_number)
     verdict = await _verdict(repo, entry, change, now)
+    decider = decider_or_unit(change.approver, change.authority)
+    if entry is not None and verdict.outcome == "applied":
+        await log_changes(
+            repo.session,
+            kind=KEY_FIELD_CHANGE,
+            subject_id=str(change.change_id),
+            decider=decider,
+            at=now,
+            where=entries_in([entry.entry_id]),
+        )
     decided = KeyFieldChangeDecided(
         change_id=change.change_id,
         school_code=change.school_code,
@@ -57,6 +73,7 @@ async def decide_key_field_change(
         reason=verdict.reason,
         rule=verdict.rule,
         decided_by=DECIDED_BY,
+        decider=decider,
     )
     await tell_school_and_province(emit, decided, change.school_code)
     return decided
