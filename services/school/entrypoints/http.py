@@ -26,6 +26,8 @@ from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
 from services.school.entrypoints.schemas import (
     AdmissionJobRead,
+    DeparturePage,
+    DepartureRead,
     KeyFieldChangeAccepted,
     KeyFieldChangeCreate,
     KeyFieldChangeRead,
@@ -343,6 +345,45 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
     async with runtime.sessions() as session:
         row = await roster.get_student(session, school.code, student_number)
     return StudentRead.model_validate(row)
+
+
+@router.get(
+    "/schools/{school_code}/departures",
+    dependencies=[audited("list", "departure"), ReaderOfSchool],
+    response_model=DeparturePage,
+    tags=["roster"],
+    summary="The history list: who left for another school, to where and when",
+)
+async def list_departures(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> DeparturePage:
+    """Students who left by a transfer, a progression or a merger, newest first. They are no
+    longer on the roster (its single read answers 404 ``student_left_school``); the school
+    keeps the province's read-only backup (decision 0043)."""
+    async with runtime.sessions() as session:
+        page = await roster.departed(session, school.code, limit=limit, offset=offset)
+    federation = runtime.federation
+    items = []
+    for row in page.items:
+        to = federation.school(row.to_school)
+        backup = f"/api/v1/schools/{school.code}/archive-backups/{row.student_number}"
+        items.append(
+            DepartureRead(
+                student_number=row.student_number,
+                name=row.name,
+                grade=row.grade,
+                kind=row.kind,
+                subject_id=row.subject_id,
+                to_school=row.to_school,
+                to_school_name=to.name if to is not None else None,
+                left_on=row.left_on,
+                links={"backup": backup},
+            )
+        )
+    return DeparturePage(items=items, total=page.total, limit=limit, offset=offset)
 
 
 # --- key-field changes -------------------------------------------------------------------
