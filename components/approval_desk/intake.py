@@ -180,7 +180,10 @@ async def receive_key_field_change(
     what = f"key-field change {change.change_id}"
     proofs = [_decoded(what, index, p) for index, p in enumerate(change.proofs)]
     new = change.changes
-    findings = check_key_field_change(new.name, new.id_type, new.id_number, desk.today())
+    others = set(new.named()) - {"name", "id_type", "id_number"}
+    findings = check_key_field_change(
+        new.name, new.id_type, new.id_number, desk.today(), changes_others=bool(others)
+    )
     details = {
         "student_number": change.student_number,
         "changes": new.model_dump(mode="json"),

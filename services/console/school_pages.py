@@ -36,7 +36,6 @@ PAGE_SIZE = 50
 STATUSES = [
     "enrolled",
     "suspended",
-    "transferred_out",
     "dropout",
     "suspected_dropout",
     "other_departure",

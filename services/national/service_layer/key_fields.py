@@ -1,4 +1,5 @@
-"""Use case: an authority approved a key-field change (关键信息变更: name, identity document);
+"""Use case: an authority approved a key-field change (关键信息变更: name, identity document,
+gender, birth date, nationality, ethnicity);
 national re-checks it for duplicates and applies it (N2013 art. 10; ZJ art. 11; LS part 4).
 
 The rules are in :mod:`services.national.domain.key_fields`. Recording a resident ID for a
@@ -105,6 +106,8 @@ async def _verdict(
             name=requested.name,
             id_type=requested.id_type.value if requested.id_type is not None else None,
             id_number=requested.id_number,
+            gender=requested.gender,
+            birth_date=requested.birth_date,
         ),
     )
     others = await load_view(repo, [new], excluding=entry.entry_id)
@@ -113,5 +116,10 @@ async def _verdict(
         return Verdict("rejected", refusal.rule, refusal.reason)
     number = number_after_change(entry.student_number, new)
     old_number = entry.student_number
-    await repo.change_identity(entry, new, new.identity, number, now)
+    others_changed = {
+        name: value
+        for name in ("nationality", "ethnicity")
+        if (value := getattr(requested, name)) is not None
+    }
+    await repo.change_identity(entry, new, new.identity, number, now, others_changed)
     return Verdict("applied", new_student_number=number if number != old_number else None)

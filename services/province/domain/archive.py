@@ -138,7 +138,7 @@ class Outcome(StrEnum):
 # Outcomes that settle a pending archive for good; "held for review" leaves it pending.
 FINAL_OUTCOMES = frozenset({Outcome.ISSUED, Outcome.REJECTED})
 
-KEY_FIELDS = ("name", "id_type", "id_number")
+KEY_FIELDS = ("name", "id_type", "id_number", "gender", "birth_date", "nationality", "ethnicity")
 
 
 def is_final(outcome: str) -> bool:
@@ -146,7 +146,8 @@ def is_final(outcome: str) -> bool:
 
 
 def key_fields(basic: Mapping[str, Any]) -> dict[str, Any]:
-    """The key fields (关键信息: name and identity document) of a basic-info record."""
+    """The key fields (关键信息: name, identity document and the basic fields a province lists;
+    decision 0043) of a basic-info record."""
     return {name: basic.get(name) for name in KEY_FIELDS}
 
 

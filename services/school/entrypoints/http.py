@@ -400,7 +400,7 @@ async def list_departures(
     response_model=KeyFieldChangeAccepted,
     responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     tags=["key-field changes"],
-    summary="Ask to change a student's name or identity document (关键信息变更)",
+    summary="Ask to change a student's key fields: name, identity document, … (关键信息变更)",
 )
 async def submit_key_field_change(
     school: SchoolDep,
@@ -408,6 +408,7 @@ async def submit_key_field_change(
     body: KeyFieldChangeCreate,
     uow: UnitOfWorkDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     on: TodayDep,
 ) -> KeyFieldChangeAccepted:
     """Send a key-field change with its proof to the school's registry authority.
@@ -418,7 +419,11 @@ async def submit_key_field_change(
     (422 at ``changes.id_number``); at least one field must really change (``no_change``). One
     change per student at a time (409 ``change_pending``). Poll the ``self`` link: once
     applied, a temporary L number becomes the G number of a newly recorded resident ID.
+    Gender, birth date, nationality and ethnicity change the same way where the province's
+    rules list them as key fields (``[key_fields] fields``; else 422 ``not_a_key_field``); a
+    new gender or birth date must agree with the recorded resident ID.
     """
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     change_id = await key_field_change.submit_change(
         uow,
         school,
@@ -428,6 +433,7 @@ async def submit_key_field_change(
         body.proofs,
         today=on,
         max_proof_bytes=settings.max_proof_bytes,
+        key_fields=rules.key_fields.fields,
     )
     return KeyFieldChangeAccepted(
         change_id=change_id, links={"self": f"/api/v1/key-field-changes/{change_id}"}
