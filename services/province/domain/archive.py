@@ -54,6 +54,9 @@ class EntryKind(StrEnum):
     TRANSFER_PROOFS = "transfer_proofs"  # a transfer's proofs (section 2), at the receiving school
     SENT_TO_HUKOU_COUNTY = "sent_to_hukou_county"  # a migrant dropout's archive handed over
     GRADUATION = "graduation"  # 毕业 / 结业 / 肄业 (ZJ arts. 24-26): ``data.outcome``
+    # 非基础信息变更 (section 1): guardians, contacts, address edited by the school (decision
+    # 0043): ``data.before`` / ``data.after`` hold the changed fields, ``data.changed_by`` who
+    CONTACTS_CHANGE = "contacts_change"
 
 
 class HandoverState(StrEnum):
