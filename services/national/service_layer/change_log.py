@@ -26,6 +26,7 @@ KEY_FIELD_CHANGE = "key_field_change"
 STATUS_CHANGE = "status_change"
 GRADUATED = "graduated"
 DUPLICATE_RESOLVED = "duplicate_resolved"
+PROGRESSED = "progressed"  # the last approving step's officer completed the progression
 SCHOOL_MERGED = "school_merged"
 
 
