@@ -141,17 +141,24 @@ class Outcome(StrEnum):
 # Outcomes that settle a pending archive for good; "held for review" leaves it pending.
 FINAL_OUTCOMES = frozenset({Outcome.ISSUED, Outcome.REJECTED})
 
-KEY_FIELDS = ("name", "id_type", "id_number", "gender", "birth_date", "nationality", "ethnicity")
+KEY_FIELDS = ("name", "id_type", "id_number")  # always shown before and after a change
+# the basic fields a province may add as key fields (decision 0043): shown when changed
+OTHER_KEY_FIELDS = ("gender", "birth_date", "nationality", "ethnicity")
 
 
 def is_final(outcome: str) -> bool:
     return outcome in FINAL_OUTCOMES
 
 
-def key_fields(basic: Mapping[str, Any]) -> dict[str, Any]:
-    """The key fields (关键信息: name, identity document and the basic fields a province lists;
-    decision 0043) of a basic-info record."""
-    return {name: basic.get(name) for name in KEY_FIELDS}
+def key_fields(
+    basic: Mapping[str, Any], changes: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The key fields (关键信息: name and identity document) of a basic-info record, and the
+    other basic fields a change sets (gender, birth date, nationality, ethnicity)."""
+    shown = KEY_FIELDS + tuple(
+        name for name in OTHER_KEY_FIELDS if (changes or {}).get(name) is not None
+    )
+    return {name: basic.get(name) for name in shown}
 
 
 def with_changes(basic: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

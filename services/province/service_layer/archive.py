@@ -187,8 +187,8 @@ def _key_field_entry(
         "reference": str(decided.change_id),
         "data": {
             "change_id": str(decided.change_id),
-            "before": key_fields(archive.basic),
-            "after": key_fields(basic),
+            "before": key_fields(archive.basic, decided.changes.model_dump(mode="json")),
+            "after": key_fields(basic, decided.changes.model_dump(mode="json")),
             "previous_student_number": archive.student_number,
             "student_number": number,
             **decider_record(decided.decider, decided.decided_by),
