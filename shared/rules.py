@@ -327,6 +327,41 @@ class ArchiveRules(_Rules):
     items: tuple[ArchiveItemRule, ...] = ()
 
 
+# The basic fields a key-field change may set (N2013 art. 10; ZJ art. 11): name and identity
+# document always; gender, birth date, nationality and ethnicity where the province lists them.
+KEY_FIELD_NAMES = (
+    "name",
+    "id_type",
+    "id_number",
+    "gender",
+    "birth_date",
+    "nationality",
+    "ethnicity",
+)
+ALWAYS_KEY_FIELDS = ("name", "id_type", "id_number")
+
+
+class KeyFieldRules(_Rules):
+    """关键信息 (N2013 art. 10; ZJ art. 11; CNSIS lets a province add key fields): which basic
+    fields a guardian's application with proof may change, the school checking and the
+    authority approving; national re-checks duplicates when the identity key (name, gender,
+    birth date) or the document changes. Guardians, contacts and address are not key fields:
+    the school edits them at the province (section 1's history keeps each edit)."""
+
+    fields: tuple[str, ...] = KEY_FIELD_NAMES
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(fields) - set(KEY_FIELD_NAMES))
+        if unknown:
+            raise ValueError(f"unknown key fields {unknown}; known: {list(KEY_FIELD_NAMES)}")
+        missing = sorted(set(ALWAYS_KEY_FIELDS) - set(fields))
+        if missing:
+            raise ValueError(f"name and identity document are always key fields: add {missing}")
+        return fields
+
+
 class ProvinceRules(_Rules):
     code: str
     name: str = ""
@@ -342,6 +377,7 @@ class ProvinceRules(_Rules):
     yi_track: YiTrackRules = YiTrackRules()
     filing: FilingRules = FilingRules()
     archive: ArchiveRules = ArchiveRules()
+    key_fields: KeyFieldRules = KeyFieldRules()
 
 
 # Keys read once per province (its sweeps, calendar, exports), never per unit: a scope setting

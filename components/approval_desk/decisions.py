@@ -36,6 +36,7 @@ from components.approval_desk.domain import (
     ITEM_KINDS,
     REJECTED_RULE,
     SUBMISSION_KINDS,
+    SYSTEM,
     TRACE_KEY,
     TRANSFER_KINDS,
     AlreadyDecided,
@@ -48,6 +49,7 @@ from components.approval_desk.domain import (
 )
 from components.approval_desk.repository import TaskRepository
 from shared.audit.recording import annotate, outcome_of, record_item
+from shared.contracts.decider import Decider
 from shared.contracts.duplicates import DuplicateApprovalDecided
 from shared.contracts.graduation import (
     GraduationBatchApproved,
@@ -204,15 +206,21 @@ async def announce(
     elif task.kind in SUBMISSION_KINDS:
         school = _school(desk, task.school_code)
         if task.kind == TaskKind.REGISTRATION_BATCH:
-            await announce_batch(emit, unit, school, task, items, plan)
+            await announce_batch(emit, unit, school, task, items, plan, decision)
         elif task.kind == TaskKind.STATUS_CHANGE:
-            await announce_status_change(emit, unit, school, task, plan, decision.reason)
+            await announce_status_change(emit, unit, school, task, plan, decision)
         elif task.kind == TaskKind.GRADUATION_BATCH:
-            await announce_graduation(emit, unit, school, task, plan, decision.reason)
+            await announce_graduation(emit, unit, school, task, plan, decision)
         else:
-            await announce_key_field_change(emit, unit, school, task, plan, decision.reason)
+            await announce_key_field_change(emit, unit, school, task, plan, decision)
     # verification findings: the officer's record of having dealt with them; nobody waits
     # export approvals: the kind's policy produced (or refused) the file where the data is
+
+
+def decider_of(unit: UnitRef, decision: Decision) -> Decider:
+    """The officer behind ``decision`` and their unit; for the system, the rule it applied."""
+    rule = decision.rule if decision.decided_by == SYSTEM else None
+    return Decider(account=decision.decided_by, unit=str(unit), rule=rule)
 
 
 def _plan(task: Any, item_ids: Sequence[uuid.UUID], decision: Decision) -> Plan:
@@ -232,7 +240,13 @@ def _school(desk: ApprovalDesk, code: str) -> School:
 
 
 async def announce_batch(
-    emit: Emit, authority: UnitRef, school: School, task: Any, items: Sequence[Any], plan: Plan
+    emit: Emit,
+    authority: UnitRef,
+    school: School,
+    task: Any,
+    items: Sequence[Any],
+    plan: Plan,
+    decision: Decision,
 ) -> None:
     """Approved items to national; rejected ones back to the school and its province."""
     batch_id = task.subject_id
@@ -243,6 +257,7 @@ async def announce_batch(
                 batch_id=batch_id,
                 school_code=school.code,
                 authority=str(authority),
+                approver=decider_of(authority, decision),
                 items=tuple(_registration(row) for row in items if row.registration_id in approved),
             ),
             target=NATIONAL,
@@ -252,6 +267,7 @@ async def announce_batch(
             batch_id=batch_id,
             school_code=school.code,
             decided_by=str(authority),
+            decider=decider_of(authority, decision),
             outcomes=_rejections(plan.rejected),
         )
         await _tell_school_and_province(emit, school, decided)
@@ -276,7 +292,7 @@ def _rejections(rejected: Mapping[uuid.UUID, str]) -> tuple[RegistrationOutcome,
 
 
 async def announce_key_field_change(
-    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
+    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """Approved → national re-checks and applies; rejected → the school and its province."""
     change_id = task.subject_id
@@ -289,6 +305,7 @@ async def announce_key_field_change(
             student_number=student_number,
             changes=changes,
             authority=str(authority),
+            approver=decider_of(authority, decision),
         )
         await emit(approved, target=NATIONAL)
         return
@@ -298,15 +315,16 @@ async def announce_key_field_change(
         student_number=student_number,
         outcome="rejected",
         changes=changes,
-        reason=reason,
+        reason=decision.reason,
         rule=REJECTED_RULE,
         decided_by=str(authority),
+        decider=decider_of(authority, decision),
     )
     await _tell_school_and_province(emit, school, decided)
 
 
 async def announce_status_change(
-    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
+    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """Approved → national checks the registry and applies it; rejected → the school and its
     province (the officer's reason, rule ``authority_rejected``)."""
@@ -321,13 +339,17 @@ async def announce_status_change(
         "proofs": proofs,
     }
     if plan.status is TaskStatus.APPROVED:
-        await emit(StatusChangeApproved(**common, authority=str(authority)), target=NATIONAL)
+        approved = StatusChangeApproved(
+            **common, authority=str(authority), approver=decider_of(authority, decision)
+        )
+        await emit(approved, target=NATIONAL)
         return
     decided = StatusChangeDecided(
         **common,
         outcome="rejected",
         decided_by=str(authority),
-        reason=reason,
+        decider=decider_of(authority, decision),
+        reason=decision.reason,
         rule=REJECTED_RULE,
         from_grade=details["grade"],
     )
@@ -377,7 +399,7 @@ async def announce_progression_step(
 
 
 async def announce_graduation(
-    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, reason: str | None
+    emit: Emit, authority: UnitRef, school: School, task: Any, plan: Plan, decision: Decision
 ) -> None:
     """Approved → national applies the list; rejected → the school and its province."""
     details = task.details
@@ -389,6 +411,7 @@ async def announce_graduation(
             school_code=school.code,
             graduation_year=details["graduation_year"],
             authority=str(authority),
+            approver=decider_of(authority, decision),
             items=items,
             late=bool(details.get("late_reason")),
         )
@@ -400,7 +423,8 @@ async def announce_graduation(
         graduation_year=details["graduation_year"],
         outcome="rejected",
         decided_by=str(authority),
-        reason=reason,
+        decider=decider_of(authority, decision),
+        reason=decision.reason,
         rule=REJECTED_RULE,
     )
     await _tell_school_and_province(emit, school, decided)

@@ -229,11 +229,17 @@ def identity_key(applicant: Applicant) -> tuple[str, str] | None:
 
 
 def check_key_field_change(
-    name: str | None, id_type: str | None, id_number: str | None, today: date
+    name: str | None,
+    id_type: str | None,
+    id_number: str | None,
+    today: date,
+    *,
+    changes_others: bool = False,
 ) -> list[Finding]:
-    """Findings about the requested new key fields (ZJ art. 11; N2013 art. 10)."""
-    if name is None and id_type is None and id_number is None:
-        return [Finding("nothing_to_change", "the request changes neither name nor id")]
+    """Findings about the requested new key fields (ZJ art. 11; N2013 art. 10);
+    ``changes_others``: the request also sets gender, birth date, nationality or ethnicity."""
+    if name is None and id_type is None and id_number is None and not changes_others:
+        return [Finding("nothing_to_change", "the request changes no key field")]
     if id_type == "none" and id_number:
         return [Finding("id_number_unexpected", "id type 'none' carries no id number")]
     if id_type is not None and id_type != "none" and not id_number:

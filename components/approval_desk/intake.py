@@ -52,6 +52,9 @@ from shared.rules import ProvinceRules, load_workday_calendar, registration_auth
 log = logging.getLogger(__name__)
 
 AUTO_APPROVAL_REASON = "passed every check; the province approves such batches automatically"
+# The province rule behind an automatic decision, as its rules file names it (decision 0043).
+AUTO_APPROVAL_RULE = "registration.auto_approve"
+RECORDED_RULE = "status_change.recorded_by_authority"
 
 
 def submitted_by_school(
@@ -134,7 +137,12 @@ async def _approve_automatically(
 ) -> None:
     tasks = desk.tasks(ctx.session)
     task = await tasks.get(task_id)
-    decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=AUTO_APPROVAL_REASON)
+    decision = Decision(
+        DecisionKind.APPROVE,
+        decided_by=SYSTEM,
+        reason=AUTO_APPROVAL_REASON,
+        rule=AUTO_APPROVAL_RULE,
+    )
     await settle(desk, tasks, task, decision, ctx.emit)
 
 
@@ -172,7 +180,10 @@ async def receive_key_field_change(
     what = f"key-field change {change.change_id}"
     proofs = [_decoded(what, index, p) for index, p in enumerate(change.proofs)]
     new = change.changes
-    findings = check_key_field_change(new.name, new.id_type, new.id_number, desk.today())
+    others = set(new.named()) - {"name", "id_type", "id_number"}
+    findings = check_key_field_change(
+        new.name, new.id_type, new.id_number, desk.today(), changes_others=bool(others)
+    )
     details = {
         "student_number": change.student_number,
         "changes": new.model_dump(mode="json"),
@@ -227,7 +238,9 @@ async def receive_status_change(
     task = task_row(desk, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task)
     if change.facts.change in rules.status_change.recorded_by_authority and not findings:
-        decision = Decision(DecisionKind.APPROVE, decided_by=SYSTEM, reason=RECORDED_REASON)
+        decision = Decision(
+            DecisionKind.APPROVE, decided_by=SYSTEM, reason=RECORDED_REASON, rule=RECORDED_RULE
+        )
         await settle(desk, tasks, await tasks.get(task["task_id"]), decision, ctx.emit)
     log.info("status change %s at %s: task opened", subject, ctx.unit)
 

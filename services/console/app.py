@@ -19,6 +19,7 @@ from services.console import (
     authority_pages,
     catalogue,
     national_pages,
+    people_pages,
     progression_pages,
     records_pages,
     school_pages,
@@ -68,6 +69,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
 
     modules = (
         auth_pages,
+        people_pages,
         school_pages,
         transfer_pages,
         progression_pages,

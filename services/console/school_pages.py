@@ -36,7 +36,6 @@ PAGE_SIZE = 50
 STATUSES = [
     "enrolled",
     "suspended",
-    "transferred_out",
     "dropout",
     "suspected_dropout",
     "other_departure",
@@ -158,8 +157,10 @@ async def student_page(page: UserPage, student_number: str) -> Response:
     school = _school(page)
     number = student_number.strip().upper()
     province = UnitRef(tier=Tier.PROVINCE, code=school.code[:2])
-    basic, archive, changes = await asyncio.gather(
-        page.api.get(school, f"/api/v1/schools/{school.code}/students/{number}"),
+    basic_call = asyncio.ensure_future(
+        page.api.get(school, f"/api/v1/schools/{school.code}/students/{number}")
+    )
+    archive, changes = await asyncio.gather(
         _optional(page.api.get(province, f"/api/v1/schools/{school.code}/archives/{number}")),
         page.api.get(
             school,
@@ -167,6 +168,12 @@ async def student_page(page: UserPage, student_number: str) -> Response:
             params={"student_number": number, "limit": 50},
         ),
     )
+    try:
+        basic = await basic_call
+    except ApiError as error:  # left by a transfer or progression: no personal data here
+        if error.rule != "student_left_school":
+            raise
+        return page.render("student_left.html", number=number, refusal=catalogue.refusal(error))
     history = sorted(
         [
             {

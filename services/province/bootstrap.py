@@ -14,6 +14,7 @@ from services.province.adapters.exports import archive_source
 from services.province.adapters.orm import desk_tables
 from services.province.entrypoints import http, messages, status_http
 from services.province.entrypoints.archive_sections_http import build_archive_sections_router
+from services.province.entrypoints.contacts_http import build_contacts_router
 from services.province.entrypoints.discipline_http import build_discipline_router
 from services.province.entrypoints.promotion_http import build_promotion_router
 from services.province.service_layer.transfer_steps import province_step_policy
@@ -49,6 +50,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             http.build_school_router(runtime),
             build_discipline_router(runtime),
             build_archive_sections_router(runtime),
+            build_contacts_router(runtime),
             build_promotion_router(runtime),
             desk_http.task_router(desk),
             desk_http.approvals_router(desk),

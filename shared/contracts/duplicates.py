@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from shared.contracts.decider import Decider
 from shared.contracts.students import BasicInfo
 from shared.contracts.tiers import AUTHORITY_TIERS, NATIONAL_TIER, SCHOOL_AND_PROVINCE, SCHOOL_TIER
 from shared.contracts.transfer import ProofRef
@@ -84,4 +85,5 @@ class DuplicateResolutionDecided(Contract):
     rule: str | None = Field(default=None, max_length=60)
     reason: str | None = Field(default=None, max_length=500)
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")
     basic: BasicInfo | None = Field(default=None, description="the registration, when resolved")

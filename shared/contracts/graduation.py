@@ -22,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.decider import Decider
 from shared.contracts.tiers import (
     AUTHORITY_TIERS,
     DECIDER_TIERS,
@@ -91,6 +92,7 @@ class GraduationBatchApproved(_Batch):
     """Authority → national: the list as approved; national applies it set-based."""
 
     authority: str = Field(description="the approving authority unit, e.g. county:410102")
+    approver: Decider | None = Field(default=None, description="the officer or rule that approved")
     items: tuple[GraduationItem, ...] = Field(min_length=1, max_length=MAX_GRADUATION_BATCH)
     late: bool = False
 
@@ -106,6 +108,7 @@ class GraduationBatchDecided(_Batch):
 
     outcome: Literal["approved", "rejected"]
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")
     applied: tuple[GraduationItem, ...] = Field(
         default=(), description="the students whose status national changed"
     )

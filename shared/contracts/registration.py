@@ -17,11 +17,13 @@ Everything is per batch: a September intake of 300 students is one message per s
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
+from shared.contracts.decider import Decider
+from shared.contracts.students import BasicInfo, ExtendedInfo, Gender, IdType
 from shared.contracts.tiers import (
     AUTHORITY_TIERS,
     DECIDER_TIERS,
@@ -102,6 +104,7 @@ class RegistrationBatchApproved(Contract):
     batch_id: uuid.UUID
     school_code: str
     authority: str = Field(description="unit reference of the approving authority")
+    approver: Decider | None = Field(default=None, description="the officer or rule that approved")
     items: tuple[RegistrationItem, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -112,15 +115,26 @@ class RegistrationBatchDecided(Contract):
     batch_id: uuid.UUID
     school_code: str
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")
     outcomes: tuple[RegistrationOutcome, ...] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class KeyFieldChanges(_Item):
-    """关键信息 (ZJ art. 11): name and identity document; at least one must change."""
+    """关键信息 (N2013 art. 10; ZJ art. 11): name and identity document, and the basic fields
+    the province lists as key fields (gender, birth date, nationality, ethnicity; decision
+    0043); at least one must change. ``None`` keeps the current value."""
 
     name: str | None = Field(default=None, min_length=1, max_length=50)
     id_type: IdType | None = None
     id_number: str | None = Field(default=None, max_length=30)
+    gender: Gender | None = None
+    birth_date: date | None = None
+    nationality: str | None = Field(default=None, min_length=2, max_length=3)
+    ethnicity: str | None = Field(default=None, min_length=1, max_length=20)
+
+    def named(self) -> tuple[str, ...]:
+        """The fields this change sets."""
+        return tuple(name for name, value in self if value is not None)
 
 
 @contract("key_field_change.submitted", 1, senders=SCHOOL_TIER, targets=AUTHORITY_TIERS)
@@ -144,6 +158,7 @@ class KeyFieldChangeApproved(Contract):
     student_number: str
     changes: KeyFieldChanges
     authority: str
+    approver: Decider | None = Field(default=None, description="the officer or rule that approved")
 
 
 @contract("key_field_change.decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
@@ -160,3 +175,4 @@ class KeyFieldChangeDecided(Contract):
     reason: str | None = Field(default=None, max_length=500)
     rule: str | None = Field(default=None, max_length=60)
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")

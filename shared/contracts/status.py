@@ -31,6 +31,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.decider import Decider
 from shared.contracts.tiers import (
     AUTHORITY_TIERS,
     DECIDER_TIERS,
@@ -200,6 +201,7 @@ class StatusChangeApproved(Contract):
     student_number: str = Field(min_length=1, max_length=19)
     facts: StatusChangeFacts
     authority: str = Field(description="unit reference of the approving authority")
+    approver: Decider | None = Field(default=None, description="the officer or rule that approved")
     proofs: tuple[ProofRef, ...] = Field(default=(), max_length=5)
 
 
@@ -214,6 +216,7 @@ class StatusChangeDecided(Contract):
     facts: StatusChangeFacts
     outcome: Literal["applied", "rejected"]
     decided_by: str
+    decider: Decider | None = Field(default=None, description="the officer or rule that decided")
     reason: str | None = Field(default=None, max_length=500)
     rule: str | None = Field(default=None, max_length=60)
     article: str | None = Field(default=None, max_length=200)

@@ -64,6 +64,18 @@ async def test_in_county_transfer_in_henan(fed: Federation) -> None:
 
     # The sending school, with its own token, has lost the live data and kept its backup.
     sender = fed.headers("school", "4101020001", None)
+    gone = await fed.get(
+        "school", "4101020001", f"/api/v1/schools/4101020001/students/{number}", headers=sender
+    )
+    assert (gone.status_code, gone.json()["rule"]) == (404, "student_left_school")
+    assert kid["name"] not in gone.text and "4101020003" in gone.json()["message"]
+    history = await fed.get("school", "4101020001", "/api/v1/schools/4101020001/departures")
+    [left] = [d for d in history.json()["items"] if d["student_number"] == number]
+    assert (left["kind"], left["to_school"], left["subject_id"]) == (
+        "transfer",
+        "4101020003",
+        str(started["transfer_id"]),
+    )
     own_path = await fed.get(
         "province", "41", f"/api/v1/schools/4101020001/archives/{number}", headers=sender
     )

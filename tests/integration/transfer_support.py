@@ -144,5 +144,14 @@ async def _moved_on(fed: Federation, transfer_id: str, step: dict[str, Any]) -> 
 
 
 async def roster_status(fed: Federation, school: str, number: str) -> str | None:
+    """The student's status on the school's live roster; ``transferred_out`` for one who
+    left by a transfer (decision 0043: off the roster, 404 ``student_left_school``, listed in
+    the school's history list as a transfer)."""
     response = await fed.get("school", school, f"/api/v1/schools/{school}/students/{number}")
-    return None if response.status_code == 404 else str(response.json()["status"])
+    if response.status_code != 404:
+        return str(response.json()["status"])
+    if response.json().get("rule") != "student_left_school":
+        return None
+    history = await fed.get("school", school, f"/api/v1/schools/{school}/departures")
+    kinds = {d["kind"] for d in history.json()["items"] if d["student_number"] == number}
+    return "transferred_out" if "transfer" in kinds else "left"

@@ -371,6 +371,7 @@ OBJECTS: dict[tuple[str, str], Factory] = {
     ("national", "/api/v1/tasks/{task_id}/decision"): _export_task,
     ("national", "/api/v1/tasks/decisions"): _export_tasks,
     ("national", "/api/v1/registry/{student_number}"): _registry_entry,
+    ("national", "/api/v1/registry/{student_number}/changes"): _registry_entry,
     ("national", "/api/v1/transfers/{transfer_id}"): _national_transfer,
     ("national", "/api/v1/transfers"): _national_transfer,
     ("national", "/api/v1/operations/verification-campaigns"): _campaign_body,

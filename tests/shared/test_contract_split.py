@@ -120,6 +120,10 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"item_count", "finding_count", "details", "opened_at", "decided_at", "decided_by"}
     | {"reason", "correlation_id", "message_id", "transfer_id", "due_on", "due_approximate"}
     | {"reminded_at", "rule"},
+    # The registry change log (decision 0043): which decision changed a registration and
+    # who took it (an officer's account and unit, or the system and its rule).
+    "registry_change": {"change_id", "entry_id", "student_number", "kind", "subject_id"}
+    | {"school_code", "decided_by", "decided_unit", "decided_rule", "recorded_at"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.

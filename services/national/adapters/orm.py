@@ -529,3 +529,26 @@ class DuplicateResolution(Base):
 # the registry's exports (导出审批, decision 0011), owned by the approving unit of any tier. It
 # takes no submission: no batch items and no proofs here (basic info only).
 desk_tables = define_desk_tables(metadata, submissions=False)
+
+
+class RegistryChange(Base):
+    """National's registry change log (decision 0043): one row per student per decision that
+    changed their registration, naming the person behind it (谁批准、谁负责): the officer's
+    account and unit, or ``system`` and the province rule it applied. Written set-based, one
+    statement per batch; read per student, newest last."""
+
+    __tablename__ = "registry_change"
+    __table_args__ = (Index("ix_registry_change_entry", "entry_id", "change_id"),)
+
+    change_id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(36))
+    student_number: Mapped[str] = mapped_column(String(19))
+    # registered / key_field_change / status_change / graduated / duplicate_resolved /
+    # school_merged
+    kind: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[str | None] = mapped_column(String(36))  # the batch, change or resolution
+    school_code: Mapped[str] = mapped_column(String(10))
+    decided_by: Mapped[str] = mapped_column(String(80))
+    decided_unit: Mapped[str] = mapped_column(String(40))
+    decided_rule: Mapped[str | None] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

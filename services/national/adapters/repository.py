@@ -206,9 +206,16 @@ class NationalRepository:
         return list(await self.session.scalars(query))
 
     async def change_identity(
-        self, entry: RegistryEntry, new: Person, identity_key: str, number: str, now: datetime
+        self,
+        entry: RegistryEntry,
+        new: Person,
+        identity_key: str,
+        number: str,
+        now: datetime,
+        others: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record new key fields on ``entry``; keep its old number findable if it changes."""
+        """Record new key fields on ``entry``; keep its old number findable if it changes.
+        ``others``: nationality / ethnicity, where the change sets them."""
         if number != entry.student_number:
             await self._insert(
                 SupersededNumber,
@@ -225,11 +232,14 @@ class NationalRepository:
             .where(RegistryEntry.entry_id == entry.entry_id)
             .values(
                 name=new.name,
+                gender=new.gender,
+                birth_date=new.birth_date,
                 id_type=new.id_type,
                 id_number=new.id_number,
                 identity_key=identity_key,
                 student_number=number,
                 updated_at=now,
+                **(others or {}),
             )
         )
 

@@ -1,4 +1,5 @@
-"""Key-field changes (关键信息变更): name and identity document (ZJ art. 11; N2013 art. 10).
+"""Key-field changes (关键信息变更): name, identity document, and the basic fields a province
+lists as key fields — gender, birth date, nationality, ethnicity (ZJ art. 11; N2013 art. 10).
 
 A change approved by the authority is re-checked nationally for duplicates (LS part 4)
 against every *other* entry, with the same rules as a registration, and two decisions of
@@ -10,9 +11,10 @@ our own:
   with two live records, which LS 2(三) resolves by the duplicate-admission procedure
   between the two schools — not by a reviewer editing one record. The refusal names the
   other record's province and school so the authorities can start that procedure.
-- **the suspect rule runs only when the name changes.** Name, gender and birth date were
-  already screened (and a hold, if any, decided by a person) at registration; a change of
-  document alone does not change them, so re-flagging would overturn a human decision.
+- **the suspect rule runs only when the identity key changes** (name, gender or birth date;
+  decision 0043). They were already screened (and a hold, if any, decided by a person) at
+  registration; a change of document alone does not change them, so re-flagging would
+  overturn a human decision.
 
 A document change that records a resident ID moves the student to the ``G`` number of that
 ID, on the same registry entry; a ``G`` number never goes back to an ``L`` number or to
@@ -32,7 +34,7 @@ from services.national.domain.dedup import (
     suspect_match,
 )
 from services.national.domain.documents import document_problem, normalise_number
-from services.national.domain.identity import Person, name_key
+from services.national.domain.identity import Person
 from shared.resident_id import PERMANENT_PREFIX
 
 RULE_RESIDENT_ID_REQUIRED = "resident_id_required"
@@ -45,6 +47,8 @@ class KeyChanges:
     name: str | None = None
     id_type: str | None = None
     id_number: str | None = None
+    gender: str | None = None
+    birth_date: date | None = None
 
 
 def changed_person(current: Person, changes: KeyChanges) -> Person:
@@ -58,8 +62,8 @@ def changed_person(current: Person, changes: KeyChanges) -> Person:
         raw_number = None
     return Person(
         name=changes.name or current.name,
-        gender=current.gender,
-        birth_date=current.birth_date,
+        gender=changes.gender or current.gender,
+        birth_date=changes.birth_date or current.birth_date,
         id_type=id_type,
         id_number=normalise_number(id_type, raw_number),
     )
@@ -83,7 +87,7 @@ def change_refusal(
     exact = already_registered(new, others) or awaiting_review(new, others)
     if exact is not None:
         return exact
-    if name_key(new.name) == name_key(current.name):
+    if new.identity == current.identity:
         return None
     held = suspect_match(new, others)
     return Reject(held.rule, held.reason) if held is not None else None

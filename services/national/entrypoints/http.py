@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 
 from services.national.adapters.repository import NationalRepository
 from services.national.entrypoints.schemas import (
+    RegistryChangeList,
+    RegistryChangeRead,
     RegistryEntryRead,
     RegistryPage,
     ReviewDecisionCreate,
@@ -24,6 +26,7 @@ from services.national.entrypoints.schemas import (
     SupersededRead,
 )
 from services.national.service_layer import registry, reviews
+from services.national.service_layer.change_log import changes_of
 from services.national.service_layer.ports import division_of, in_yi_track
 from shared.audit.recording import annotate, audited
 from shared.db.types import SQL_INT_MAX
@@ -81,6 +84,30 @@ async def read_entry(
             headers={"Location": f"{registry_router.prefix}/{new}"},
         )
     return RegistryEntryRead.of(found.entry)
+
+
+@registry_router.get(
+    "/{student_number}/changes",
+    dependencies=[audited("read", "registry_change")],
+    response_model=RegistryChangeList,
+    summary="Who decided each change of a student's registration",
+)
+async def read_changes(
+    student_number: str, runtime: RuntimeDep, access: EntryReader
+) -> RegistryChangeList:
+    """The registration's change log, oldest first: each decision with the officer's
+    account and unit, or ``system`` and the province rule it applied (decision 0043)."""
+    async with runtime.sessions() as session:
+        found = await registry.look_up(NationalRepository(session), student_number)
+        access.check(
+            UnitRef(tier=Tier.SCHOOL, code=found.entry.school_code),
+            not_found="no registration has this student number",
+            rule="unknown_student_number",
+        )
+        rows = await changes_of(session, found.entry.entry_id)
+    annotate(unit_kind="school", unit_code=found.entry.school_code)
+    items = [RegistryChangeRead.model_validate(row, from_attributes=True) for row in rows]
+    return RegistryChangeList(student_number=found.entry.student_number, items=items)
 
 
 @registry_router.get(

@@ -119,3 +119,21 @@ class ReviewPage(BaseModel):
 class ReviewDecisionCreate(BaseModel):
     decision: Literal["issue", "reject"]
     reason: str = Field(min_length=1, max_length=400, description="why; recorded and sent on")
+
+
+class RegistryChangeRead(BaseModel):
+    """One decision that changed a registration, and who took it (decision 0043)."""
+
+    kind: str = Field(description="registered, key_field_change, status_change, graduated, …")
+    subject_id: str | None = Field(description="the batch, change or resolution decided")
+    student_number: str = Field(description="the student number when it was decided")
+    school_code: str
+    decided_by: str = Field(description="the officer's username, or 'system'")
+    decided_unit: str = Field(description="the officer's unit, e.g. county:410102")
+    decided_rule: str | None = Field(description="for the system: the province rule it applied")
+    recorded_at: Timestamp
+
+
+class RegistryChangeList(BaseModel):
+    student_number: str
+    items: list[RegistryChangeRead]

@@ -28,7 +28,13 @@ from services.national.domain.duplicates import (
     request_refusal,
     required_units,
 )
+from services.national.service_layer.change_log import (
+    DUPLICATE_RESOLVED,
+    entries_in,
+    log_changes,
+)
 from services.national.service_layer.ports import DECIDED_BY, province_of
+from shared.contracts.decider import Decider
 from shared.contracts.duplicates import (
     DuplicateApprovalDecided,
     DuplicateApprovalRequested,
@@ -136,22 +142,25 @@ async def record_decision(
     )
     if verdict == OPEN:
         return
+    decider = Decider(account=decided.decided_by, unit=decided.decided_unit)
     if verdict == RESOLVED:
-        await _resolve(session, emit, row, now)
+        await _resolve(session, emit, row, now, decider)
         return
     _close(row, verdict, "authority_rejected", decided.reason, now)
-    await _answer(emit, row, None)
+    await _answer(emit, row, None, decider)
 
 
 async def _resolve(
-    session: AsyncSession, emit: Emit, row: DuplicateResolution, now: datetime
+    session: AsyncSession, emit: Emit, row: DuplicateResolution, now: datetime, decider: Decider
 ) -> None:
+    """Move the registration to the real school; the log names the officer whose approval
+    completed the resolution."""
     entry = await _entry(session, row.student_number)
     refusal = request_refusal(row.real_school, _held(entry), open_elsewhere=False)
     if entry is None or refusal is not None or entry.school_code != row.other_school:
         why = refusal or Refusal("registration_moved", "the registration moved meanwhile")
         _close(row, REFUSED, why.rule, why.reason, now)
-        await _answer(emit, row, None)
+        await _answer(emit, row, None, decider)
         return
     await session.execute(
         update(RegistryEntry)
@@ -161,6 +170,14 @@ async def _resolve(
             province_code=province_of(row.real_school),
             updated_at=now,
         )
+    )
+    await log_changes(
+        session,
+        kind=DUPLICATE_RESOLVED,
+        subject_id=row.resolution_id,
+        decider=decider,
+        at=now,
+        where=entries_in([entry.entry_id]),
     )
     _close(row, RESOLVED, None, None, now)
     basic = BasicInfo(
@@ -174,7 +191,7 @@ async def _resolve(
         grade=entry.grade,
         enrolled_on=entry.enrolled_on,
     )
-    await _answer(emit, row, basic)
+    await _answer(emit, row, basic, decider)
     log.info("duplicate resolution %s resolved", row.resolution_id)
 
 
@@ -184,7 +201,9 @@ def _close(
     row.state, row.rule, row.closing_reason, row.closed_at = state, rule, reason, now
 
 
-async def _answer(emit: Emit, row: DuplicateResolution, basic: BasicInfo | None) -> None:
+async def _answer(
+    emit: Emit, row: DuplicateResolution, basic: BasicInfo | None, decider: Decider | None = None
+) -> None:
     """The real school always; when resolved, the other school and both provinces too."""
     decided = DuplicateResolutionDecided(
         resolution_id=uuid.UUID(row.resolution_id),
@@ -196,6 +215,7 @@ async def _answer(emit: Emit, row: DuplicateResolution, basic: BasicInfo | None)
         rule=row.rule,
         reason=row.closing_reason,
         decided_by=DECIDED_BY,
+        decider=decider,
         basic=basic,
     )
     targets = [UnitRef(tier=Tier.SCHOOL, code=row.real_school)]

@@ -32,6 +32,12 @@ from services.national.domain.graduation import (
 )
 from services.national.domain.status import BY_CHANGE
 from services.national.domain.transfer_rules import GRADUATING_GRADE
+from services.national.service_layer.change_log import (
+    GRADUATED,
+    decider_or_unit,
+    log_changes,
+    numbers_in,
+)
 from services.national.service_layer.ports import DECIDED_BY, tell_school_and_province
 from shared.contracts.graduation import (
     GraduationBatchApproved,
@@ -130,12 +136,24 @@ async def apply_graduation(
             numbers
         ):
             raise GraduationRace(f"graduation batch {batch.batch_id}: the registry moved")
+    decider = decider_or_unit(batch.approver, batch.authority)
+    graduated = [item.student_number for items in applied.values() for item in items]
+    for chunk in _chunks(graduated):
+        await log_changes(
+            session,
+            kind=GRADUATED,
+            subject_id=str(batch.batch_id),
+            decider=decider,
+            at=now,
+            where=numbers_in(chunk),
+        )
     decided = GraduationBatchDecided(
         batch_id=batch.batch_id,
         school_code=batch.school_code,
         graduation_year=batch.graduation_year,
         outcome="approved",
         decided_by=DECIDED_BY,
+        decider=decider,
         applied=tuple(i for items in applied.values() for i in items),
         refused=tuple(refused),
     )

@@ -1,4 +1,5 @@
-"""Use case: an authority approved a key-field change (关键信息变更: name, identity document);
+"""Use case: an authority approved a key-field change (关键信息变更: name, identity document,
+gender, birth date, nationality, ethnicity);
 national re-checks it for duplicates and applies it (N2013 art. 10; ZJ art. 11; LS part 4).
 
 The rules are in :mod:`services.national.domain.key_fields`. Recording a resident ID for a
@@ -19,6 +20,12 @@ from services.national.domain.key_fields import (
     change_refusal,
     changed_person,
     number_after_change,
+)
+from services.national.service_layer.change_log import (
+    KEY_FIELD_CHANGE,
+    decider_or_unit,
+    entries_in,
+    log_changes,
 )
 from services.national.service_layer.ports import (
     DECIDED_BY,
@@ -47,6 +54,16 @@ async def decide_key_field_change(
     """Re-run dedup on the new key fields, apply them if clear, tell school and province."""
     entry = await find_entry(repo, change.student_number)
     verdict = await _verdict(repo, entry, change, now)
+    decider = decider_or_unit(change.approver, change.authority)
+    if entry is not None and verdict.outcome == "applied":
+        await log_changes(
+            repo.session,
+            kind=KEY_FIELD_CHANGE,
+            subject_id=str(change.change_id),
+            decider=decider,
+            at=now,
+            where=entries_in([entry.entry_id]),
+        )
     decided = KeyFieldChangeDecided(
         change_id=change.change_id,
         school_code=change.school_code,
@@ -57,6 +74,7 @@ async def decide_key_field_change(
         reason=verdict.reason,
         rule=verdict.rule,
         decided_by=DECIDED_BY,
+        decider=decider,
     )
     await tell_school_and_province(emit, decided, change.school_code)
     return decided
@@ -88,6 +106,8 @@ async def _verdict(
             name=requested.name,
             id_type=requested.id_type.value if requested.id_type is not None else None,
             id_number=requested.id_number,
+            gender=requested.gender,
+            birth_date=requested.birth_date,
         ),
     )
     others = await load_view(repo, [new], excluding=entry.entry_id)
@@ -96,5 +116,10 @@ async def _verdict(
         return Verdict("rejected", refusal.rule, refusal.reason)
     number = number_after_change(entry.student_number, new)
     old_number = entry.student_number
-    await repo.change_identity(entry, new, new.identity, number, now)
+    others_changed = {
+        name: value
+        for name in ("nationality", "ethnicity")
+        if (value := getattr(requested, name)) is not None
+    }
+    await repo.change_identity(entry, new, new.identity, number, now, others_changed)
     return Verdict("applied", new_student_number=number if number != old_number else None)

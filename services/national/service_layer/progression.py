@@ -37,8 +37,10 @@ from services.national.domain import progression as rules
 from services.national.domain import yi_track
 from services.national.domain.transfer import Decision, NoSay, Step, StepState, Transfer
 from services.national.domain.transfer_rules import plan_steps
+from services.national.service_layer.change_log import PROGRESSED, entries_in, log_changes
 from services.national.service_layer.transfers.notices import basic_of, summary_of
 from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.contracts.decider import Decider
 from shared.contracts.progression import (
     CohortStudent,
     ItemOutcomeUpdate,
@@ -313,6 +315,17 @@ async def _approve(
     if moved != len(entries):
         raise RuntimeError(f"progression {pid}: {moved} of {len(entries)} students moved")
     await repo.settle_items(pid, "progressed")
+    ids = [e.entry_id for e in entries]
+    decider = Decider(account=decision.decided_by, unit=decision.decided_unit)
+    for start in range(0, len(ids), 500):
+        await log_changes(
+            repo.session,
+            kind=PROGRESSED,
+            subject_id=pid,
+            decider=decider,
+            at=at.now,
+            where=entries_in(ids[start : start + 500]),
+        )
     completed = _completed(loaded, entries, at.now)
     for unit in _completed_targets(record):
         await emit(completed, target=unit)

@@ -18,6 +18,12 @@ from services.national.domain.documents import normalise_number
 from services.national.domain.identity import Person, Placement
 from services.national.domain.numbers import SerialKey, TemporarySerials
 from services.national.domain.registration import Issued, Verdict, decide_batch
+from services.national.service_layer.change_log import (
+    REGISTERED,
+    decider_or_unit,
+    log_changes,
+    registrations_in,
+)
 from services.national.service_layer.ports import (
     DECIDED_BY,
     load_view,
@@ -82,11 +88,23 @@ async def decide_approved_batch(
     replays = await repo.replays(ids)
     fresh = [s for s in submissions if s.registration_id not in replays]
     outcomes = await _decide(repo, batch, fresh, context)
+    decider = decider_or_unit(batch.approver, batch.authority)
+    issued = [s.registration_id for s in fresh if outcomes[s.registration_id].outcome == "issued"]
+    if issued:
+        await log_changes(
+            repo.session,
+            kind=REGISTERED,
+            subject_id=str(batch.batch_id),
+            decider=decider,
+            at=context.now,
+            where=registrations_in(issued),
+        )
     outcomes.update(_replayed(replays))
     decided = RegistrationBatchDecided(
         batch_id=batch.batch_id,
         school_code=batch.school_code,
         decided_by=DECIDED_BY,
+        decider=decider,
         outcomes=tuple(outcomes[s.registration_id] for s in submissions),
     )
     await tell_school_and_province(emit, decided, batch.school_code)

@@ -42,10 +42,17 @@ from services.national.domain.status_rules import (
     years_before,
 )
 from services.national.domain.transfer_rules import GRADUATING_GRADE
+from services.national.service_layer.change_log import (
+    STATUS_CHANGE,
+    decider_or_unit,
+    entries_in,
+    log_changes,
+)
 from services.national.service_layer.key_fields import find_entry
 from services.national.service_layer.ports import DECIDED_BY, tell_school_and_province
 from services.national.service_layer.transfers.closing import stop_active_transfer
 from services.national.service_layer.transfers.rulebook import Rulebook
+from shared.contracts.decider import SYSTEM, Decider
 from shared.contracts.filing import FilingSubmitted
 from shared.contracts.status import StatusChangeApproved, StatusChangeDecided, StatusChangeFacts
 from shared.messaging.emit import Emit
@@ -64,6 +71,7 @@ GRADES_BY_STAGE = {
     "nine_year": range(1, 10),
     "special": range(1, 13),
 }
+LAPSE_RULE = "status_change.lapse_to_other_departure"  # the province rule of a lapse
 LAPSE_NAMESPACE = uuid.UUID("9a4f1c2e-7b3d-4e5f-8a6b-1c2d3e4f5a6b")
 
 
@@ -184,6 +192,14 @@ async def _check_and_apply(
             now=clock.now,
         )
     await apply(session, entry, request, effect, clock.now)
+    await log_changes(
+        session,
+        kind=STATUS_CHANGE,
+        subject_id=str(approved.change_id),
+        decider=decider_or_unit(approved.approver, approved.authority),
+        at=clock.now,
+        where=entries_in([entry.entry_id]),
+    )
     return StatusChangeDecided(
         **base,
         outcome="applied",
@@ -331,6 +347,7 @@ def _decision(approved: StatusChangeApproved) -> dict[str, Any]:
         "student_number": approved.student_number,
         "facts": approved.facts,
         "decided_by": DECIDED_BY,
+        "decider": decider_or_unit(approved.approver, approved.authority),
         "proofs": approved.proofs,
     }
 
@@ -414,6 +431,7 @@ async def sweep_suspensions(
                 change="lapse", effective_on=min(suspension.until + timedelta(days=1), as_of)
             ),
             authority=DECIDED_BY,
+            approver=Decider(account=SYSTEM, unit=DECIDED_BY, rule=LAPSE_RULE),
         )
         await decide_status_change(session, emit, rulebook, approved, Moment(as_of, now))
     left = await statuses.count_lapsed(as_of, coverage)

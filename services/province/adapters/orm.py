@@ -103,7 +103,9 @@ class RegistrationOutcomeRecord(Base):
     batch_id: Mapped[str] = mapped_column(String(36))
     outcome: Mapped[str] = mapped_column(String(20))
     student_number: Mapped[str | None] = mapped_column(String(19))
-    decided_by: Mapped[str] = mapped_column(String(60))
+    decided_by: Mapped[str] = mapped_column(String(60))  # the officer, or "system"
+    decided_unit: Mapped[str | None] = mapped_column(String(40))  # decision 0043
+    decided_rule: Mapped[str | None] = mapped_column(String(80))  # the system's rule
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

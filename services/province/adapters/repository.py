@@ -169,6 +169,8 @@ class ArchiveRepository:
                 outcome.outcome,
                 outcome.student_number,
                 outcome.decided_by,
+                outcome.decided_unit,
+                outcome.decided_rule,
             )
             .join(outcome, outcome.registration_id == Archive.archive_id)
             .where(

@@ -54,6 +54,9 @@ class EntryKind(StrEnum):
     TRANSFER_PROOFS = "transfer_proofs"  # a transfer's proofs (section 2), at the receiving school
     SENT_TO_HUKOU_COUNTY = "sent_to_hukou_county"  # a migrant dropout's archive handed over
     GRADUATION = "graduation"  # 毕业 / 结业 / 肄业 (ZJ arts. 24-26): ``data.outcome``
+    # 非基础信息变更 (section 1): guardians, contacts, address edited by the school (decision
+    # 0043): ``data.before`` / ``data.after`` hold the changed fields, ``data.changed_by`` who
+    CONTACTS_CHANGE = "contacts_change"
 
 
 class HandoverState(StrEnum):
@@ -138,16 +141,24 @@ class Outcome(StrEnum):
 # Outcomes that settle a pending archive for good; "held for review" leaves it pending.
 FINAL_OUTCOMES = frozenset({Outcome.ISSUED, Outcome.REJECTED})
 
-KEY_FIELDS = ("name", "id_type", "id_number")
+KEY_FIELDS = ("name", "id_type", "id_number")  # always shown before and after a change
+# the basic fields a province may add as key fields (decision 0043): shown when changed
+OTHER_KEY_FIELDS = ("gender", "birth_date", "nationality", "ethnicity")
 
 
 def is_final(outcome: str) -> bool:
     return outcome in FINAL_OUTCOMES
 
 
-def key_fields(basic: Mapping[str, Any]) -> dict[str, Any]:
-    """The key fields (关键信息: name and identity document) of a basic-info record."""
-    return {name: basic.get(name) for name in KEY_FIELDS}
+def key_fields(
+    basic: Mapping[str, Any], changes: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The key fields (关键信息: name and identity document) of a basic-info record, and the
+    other basic fields a change sets (gender, birth date, nationality, ethnicity)."""
+    shown = KEY_FIELDS + tuple(
+        name for name in OTHER_KEY_FIELDS if (changes or {}).get(name) is not None
+    )
+    return {name: basic.get(name) for name in shown}
 
 
 def with_changes(basic: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from services.province.domain.archive import (
     key_fields,
     with_changes,
 )
+from shared.contracts.decider import decider_record
 from shared.contracts.registration import (
     ArchiveFiled,
     ArchiveItem,
@@ -88,6 +89,7 @@ async def record_outcomes(
     final = [o for o in decided.outcomes if is_final(o.outcome)]
     ids = [str(o.registration_id) for o in final]
     known = await archives.known_outcomes(ids)
+    decider = decider_record(decided.decider, decided.decided_by)
     await archives.add_outcomes(
         [
             {
@@ -97,7 +99,7 @@ async def record_outcomes(
                 "batch_id": str(decided.batch_id),
                 "outcome": o.outcome,
                 "student_number": o.student_number,
-                "decided_by": decided.decided_by,
+                **decider,
                 "received_at": now,
             }
             for o in final
@@ -134,6 +136,8 @@ def _registered(row: Any, now: datetime) -> dict[str, Any]:
             "grade": row.basic.get("grade"),
             "enrolled_on": row.basic.get("enrolled_on"),
             "decided_by": row.decided_by,
+            "decided_unit": row.decided_unit,
+            "decided_rule": row.decided_rule,
         },
     }
 
@@ -183,10 +187,10 @@ def _key_field_entry(
         "reference": str(decided.change_id),
         "data": {
             "change_id": str(decided.change_id),
-            "before": key_fields(archive.basic),
-            "after": key_fields(basic),
+            "before": key_fields(archive.basic, decided.changes.model_dump(mode="json")),
+            "after": key_fields(basic, decided.changes.model_dump(mode="json")),
             "previous_student_number": archive.student_number,
             "student_number": number,
-            "decided_by": decided.decided_by,
+            **decider_record(decided.decider, decided.decided_by),
         },
     }

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.province.adapters.orm import Archive, ArchiveEntry
 from services.province.domain.archive import ArchiveStatus, EntryKind, Section
 from services.province.service_layer.archive import CHINA
+from shared.contracts.decider import decider_record
 from shared.contracts.graduation import GraduationBatchDecided, GraduationItem
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ async def _apply_chunk(
                     "graduation_year": decided.graduation_year,
                     "school_code": decided.school_code,
                     "discipline_entries_removed": int(counts.get(archive_id, 0)),
+                    **decider_record(decided.decider, decided.decided_by),
                 },
             }
             for archive_id in todo

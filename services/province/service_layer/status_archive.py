@@ -31,6 +31,7 @@ from services.province.adapters.status_repository import DropoutRepository
 from services.province.domain.archive import DropoutHandoverState, EntryKind, Section
 from services.province.service_layer.archive import CHINA, ArchiveNotFound
 from services.province.service_layer.archive_transfer import snapshot
+from shared.contracts.decider import decider_record
 from shared.contracts.status import DropoutArchiveHandedOver, StatusChangeDecided
 from shared.federation.config import Federation, Tier, UnitRef
 from shared.federation.links import status_proof_url
@@ -90,7 +91,6 @@ def _entries(
                     "from_grade",
                     "to_grade",
                     "article",
-                    "decided_by",
                     "suspended_until",
                     "report_due_on",
                     "reported_late",
@@ -99,6 +99,7 @@ def _entries(
             ),
             **decided.facts.model_dump(mode="json"),
             "school_code": decided.school_code,
+            **decider_record(decided.decider, decided.decided_by),
         },
     }
     if not decided.proofs:

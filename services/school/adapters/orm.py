@@ -115,6 +115,32 @@ Index("ix_school_student_id_number", student.c.id_number)
 # a class's documents printed together (services/school/service_layer/documents.py)
 Index("ix_school_student_class", student.c.school_code, student.c.class_name)
 
+# Who left the school, to where and when (转出 / 升学): the sending school's history list
+# (decision 0043). The student leaves the live roster; this row keeps only the student number,
+# the name, the grade and where they went, no identity document.
+departure = Table(
+    "school_departure",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("school_code", String(12), nullable=False),
+    Column("student_number", String(19), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("grade", SmallInteger, nullable=False),
+    Column("kind", String(20), nullable=False),  # transfer / progression / school_merged
+    Column("subject_id", _Uuid, nullable=False),  # the transfer, progression or merger
+    Column("to_school", String(12), nullable=False),
+    Column("left_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+Index(
+    "uq_school_departure_subject",
+    departure.c.school_code,
+    departure.c.student_number,
+    departure.c.subject_id,
+    unique=True,
+)
+Index("ix_school_departure_list", departure.c.school_code, departure.c.left_on, departure.c.id)
+
 admission_job = Table(
     "school_admission_job",
     metadata,

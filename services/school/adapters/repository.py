@@ -38,7 +38,11 @@ from services.school.domain.registration import (
     RegistrationStatus,
     sources_of,
 )
-from services.school.domain.students import STUDENT_ACTIVE_STATUSES, StudentStatus
+from services.school.domain.students import (
+    DEPARTED_STATUSES,
+    STUDENT_ACTIVE_STATUSES,
+    StudentStatus,
+)
 
 # Bind parameters of executemany statements (prefixed: they must not clash with column names).
 _ID, _NUMBER, _REASON, _RULE = "b_id", "b_number", "b_reason", "b_rule"
@@ -246,8 +250,12 @@ async def list_students(
     """One page of the roster (by grade, then student number) and the number of matches.
 
     ``search`` is a student number or ID number (exact, upper-cased) or a part of a name;
-    every condition stays inside one school's rows (``ix_school_student_roster``)."""
-    conditions = [student.c.school_code == school_code]
+    every condition stays inside one school's rows (``ix_school_student_roster``). Students
+    who left for another school are not on it (decision 0043: the history list has them)."""
+    conditions = [
+        student.c.school_code == school_code,
+        student.c.status.not_in([str(s) for s in DEPARTED_STATUSES]),
+    ]
     if grade is not None:
         conditions.append(student.c.grade == grade)
     if status is not None:

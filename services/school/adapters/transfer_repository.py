@@ -252,26 +252,6 @@ async def enrol_transferred(session: AsyncSession, row: Mapping[str, Any]) -> No
     await session.execute(_REENROL, {**values, **keys})
 
 
-_MARK_TRANSFERRED_OUT = (
-    update(student)
-    .where(
-        student.c.school_code == bindparam("b_school_code"),
-        student.c.student_number == bindparam("b_student_number"),
-        student.c.status != StudentStatus.TRANSFERRED_OUT,
-    )
-    .values(status=StudentStatus.TRANSFERRED_OUT, class_name=None, updated_at=bindparam("b_at"))
-)
-
-
-async def mark_transferred_out(
-    session: AsyncSession, school_code: str, student_number: str, at: datetime
-) -> bool:
-    """The sending school's entry becomes ``transferred_out``: the basic record stays, the
-    class placement (live data) goes. False if there is no such entry (or it already left)."""
-    params = {"b_school_code": school_code, "b_student_number": student_number, "b_at": at}
-    return _rowcount(await session.execute(_MARK_TRANSFERRED_OUT, params)) == 1
-
-
 _ROSTER_STATUS = select(student.c.status).where(*_ROSTER_KEYS)
 
 

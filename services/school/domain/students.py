@@ -35,6 +35,7 @@ class StudentStatus(StrEnum):
     ENROLLED = "enrolled"  # 在读
     SUSPENDED = "suspended"  # 休学
     TRANSFERRED_OUT = "transferred_out"  # 转出
+    PROGRESSED_OUT = "progressed_out"  # 升学转出: went on to the next stage's school
     DROPOUT = "dropout"  # 辍学
     SUSPECTED_DROPOUT = "suspected_dropout"  # 疑似辍学
     OTHER_DEPARTURE = "other_departure"  # 其他离校
@@ -47,6 +48,10 @@ class StudentStatus(StrEnum):
     WITHDRAWN = "withdrawn"  # 退学 (ZJ art. 17)
     DETAINED = "detained"  # 被采取刑事强制措施: registration kept (ZJ art. 13; HA art. 16)
 
+
+# Statuses of a student who left for another school (decision 0043): off the live roster, in
+# the school's history list; the school keeps only the province's read-only backup.
+DEPARTED_STATUSES = (StudentStatus.TRANSFERRED_OUT, StudentStatus.PROGRESSED_OUT)
 
 # Statuses in which a student still holds this school's registration (dedup counts them).
 STUDENT_ACTIVE_STATUSES = (

@@ -26,6 +26,8 @@ from services.school.domain.registration import RegistrationStatus
 from services.school.domain.students import StudentStatus
 from services.school.entrypoints.schemas import (
     AdmissionJobRead,
+    DeparturePage,
+    DepartureRead,
     KeyFieldChangeAccepted,
     KeyFieldChangeCreate,
     KeyFieldChangeRead,
@@ -345,6 +347,45 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
     return StudentRead.model_validate(row)
 
 
+@router.get(
+    "/schools/{school_code}/departures",
+    dependencies=[audited("list", "departure"), ReaderOfSchool],
+    response_model=DeparturePage,
+    tags=["roster"],
+    summary="The history list: who left for another school, to where and when",
+)
+async def list_departures(
+    school: SchoolDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> DeparturePage:
+    """Students who left by a transfer, a progression or a merger, newest first. They are no
+    longer on the roster (its single read answers 404 ``student_left_school``); the school
+    keeps the province's read-only backup (decision 0043)."""
+    async with runtime.sessions() as session:
+        page = await roster.departed(session, school.code, limit=limit, offset=offset)
+    federation = runtime.federation
+    items = []
+    for row in page.items:
+        to = federation.school(row.to_school)
+        backup = f"/api/v1/schools/{school.code}/archive-backups/{row.student_number}"
+        items.append(
+            DepartureRead(
+                student_number=row.student_number,
+                name=row.name,
+                grade=row.grade,
+                kind=row.kind,
+                subject_id=row.subject_id,
+                to_school=row.to_school,
+                to_school_name=to.name if to is not None else None,
+                left_on=row.left_on,
+                links={"backup": backup},
+            )
+        )
+    return DeparturePage(items=items, total=page.total, limit=limit, offset=offset)
+
+
 # --- key-field changes -------------------------------------------------------------------
 
 
@@ -359,7 +400,7 @@ async def read_student(school: SchoolDep, student_number: str, runtime: RuntimeD
     response_model=KeyFieldChangeAccepted,
     responses={413: {"description": "The proofs are too large together (proofs_too_large)"}},
     tags=["key-field changes"],
-    summary="Ask to change a student's name or identity document (关键信息变更)",
+    summary="Ask to change a student's key fields: name, identity document, … (关键信息变更)",
 )
 async def submit_key_field_change(
     school: SchoolDep,
@@ -367,6 +408,7 @@ async def submit_key_field_change(
     body: KeyFieldChangeCreate,
     uow: UnitOfWorkDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     on: TodayDep,
 ) -> KeyFieldChangeAccepted:
     """Send a key-field change with its proof to the school's registry authority.
@@ -377,7 +419,11 @@ async def submit_key_field_change(
     (422 at ``changes.id_number``); at least one field must really change (``no_change``). One
     change per student at a time (409 ``change_pending``). Poll the ``self`` link: once
     applied, a temporary L number becomes the G number of a newly recorded resident ID.
+    Gender, birth date, nationality and ethnicity change the same way where the province's
+    rules list them as key fields (``[key_fields] fields``; else 422 ``not_a_key_field``); a
+    new gender or birth date must agree with the recorded resident ID.
     """
+    rules = load_province_rules(runtime.settings.federation_config, school.code)
     change_id = await key_field_change.submit_change(
         uow,
         school,
@@ -387,6 +433,7 @@ async def submit_key_field_change(
         body.proofs,
         today=on,
         max_proof_bytes=settings.max_proof_bytes,
+        key_fields=rules.key_fields.fields,
     )
     return KeyFieldChangeAccepted(
         change_id=change_id, links={"self": f"/api/v1/key-field-changes/{change_id}"}

@@ -124,6 +124,29 @@ class RosterRead(BaseModel):
     offset: int
 
 
+class DepartureRead(BaseModel):
+    """One student who left for another school (decision 0043): who, to where, when; no
+    identity document. ``links.backup``: the read-only archive backup at the province
+    (transfers; a progression's once the province keeps one)."""
+
+    student_number: str
+    name: str
+    grade: int = Field(description="the grade the student left from")
+    kind: Literal["transfer", "progression", "school_merged"]
+    subject_id: str = Field(description="the transfer, progression or merger")
+    to_school: str
+    to_school_name: str | None = Field(description="None for a school outside the federation")
+    left_on: date
+    links: dict[str, str]
+
+
+class DeparturePage(BaseModel):
+    items: list[DepartureRead]
+    total: int
+    limit: int
+    offset: int
+
+
 class KeyFieldChangeCreate(BaseModel):
     """A key-field change with its proof documents, each base64-encoded in the JSON body
     (1-5 files, each at most ~2.2 MB once decoded)."""

@@ -1,4 +1,5 @@
-"""Key-field change (关键信息变更, N2013 art. 10; ZJ art. 11; LS part 4).
+"""Key-field change (关键信息变更, N2013 art. 10; ZJ art. 11; LS part 4): name, identity
+document and the basic fields the province lists (gender, birth date, nationality, ethnicity).
 
 The guardian applies with proof (hukou proof, …); the school checks the request and sends it
 with the proof documents to its authority (``KeyFieldChangeSubmitted``). The authority or,
@@ -11,7 +12,7 @@ names and sizes, not their content: the documents belong in the archive at the p
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -42,6 +43,7 @@ from shared.federation.config import School
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import InvalidResidentId, validate_student_number
+from shared.rules import ALWAYS_KEY_FIELDS
 from shared.runtime.errors import Conflict, NotFound
 
 
@@ -67,8 +69,10 @@ async def submit_change(
     *,
     today: date,
     max_proof_bytes: int,
+    key_fields: Collection[str] = ALWAYS_KEY_FIELDS,
 ) -> uuid.UUID:
-    """Check a key-field change of a student on the roster and send it to the authority."""
+    """Check a key-field change of a student on the roster and send it to the authority.
+    ``key_fields``: the basic fields the province lets a key-field change set."""
     student = await repository.get_student(uow.session, school.code, student_number)
     if student is None:
         raise NotFound(f"student {student_number} is not on the roster of school {school.code}")
@@ -78,6 +82,7 @@ async def submit_change(
             rule="student_transferred_out",
         )
     sizes = proof_sizes(proofs, max_proof_bytes)
+    _refuse_other_fields(changes, key_fields)
     changes = requested(student, changes)
     check_changes(student, changes, today)
     await _refuse_conflicts(uow.session, school.code, student, changes)
@@ -107,26 +112,51 @@ def requested(student: Row[Any], changes: KeyFieldChanges) -> KeyFieldChanges:
     number = normalise_id_number(changes.id_number)
     if id_type is None and number == student.id_number:
         number = None
+    nationality = changes.nationality.strip().upper() if changes.nationality else None
+    ethnicity = changes.ethnicity.strip() if changes.ethnicity else None
     return KeyFieldChanges(
-        name=name if name != student.name else None, id_type=id_type, id_number=number
+        name=name if name != student.name else None,
+        id_type=id_type,
+        id_number=number,
+        gender=changes.gender if changes.gender != student.gender else None,
+        birth_date=changes.birth_date if changes.birth_date != student.birth_date else None,
+        nationality=nationality if nationality != student.nationality else None,
+        ethnicity=ethnicity if ethnicity != student.ethnicity else None,
     )
 
 
-def check_changes(student: Row[Any], changes: KeyFieldChanges, today: date) -> None:
-    """At least one key field changes; a new document passes the registration rules."""
-    if changes.name is None and changes.id_type is None and changes.id_number is None:
+def _refuse_other_fields(changes: KeyFieldChanges, key_fields: Collection[str]) -> None:
+    """A field the province does not list as a key field is not changed this way."""
+    others = [name for name in changes.named() if name not in key_fields]
+    if others:
         raise InvalidInput(
-            [Violation("changes", "no_change", "name, id_type or id_number must change")]
+            [
+                Violation(
+                    f"changes.{name}",
+                    "not_a_key_field",
+                    "the province's rules do not list this field as a key field",
+                )
+                for name in others
+            ]
         )
+
+
+def check_changes(student: Row[Any], changes: KeyFieldChanges, today: date) -> None:
+    """At least one key field changes; a new document, gender or birth date passes the
+    registration rules (a resident ID carries the birth date and gender)."""
+    if not changes.named():
+        raise InvalidInput([Violation("changes", "no_change", "no key field would change")])
     if changes.id_type == IdType.NONE:
         raise InvalidInput(
             [Violation("changes.id_type", "id_type_none", "a recorded document cannot be removed")]
         )
-    if changes.id_type is None and changes.id_number is None:
+    identity = (changes.id_type, changes.id_number, changes.gender, changes.birth_date)
+    if all(value is None for value in identity):
         return
     violations = check_identity(_identity(student, changes), today)
     if violations:
-        raise InvalidInput([Violation("changes.id_number", v.rule, v.message) for v in violations])
+        field = "changes.id_number" if changes.id_number or changes.id_type else "changes"
+        raise InvalidInput([Violation(field, v.rule, v.message) for v in violations])
 
 
 def _identity(student: Row[Any], changes: KeyFieldChanges) -> _Identity:
@@ -135,8 +165,8 @@ def _identity(student: Row[Any], changes: KeyFieldChanges) -> _Identity:
     else:
         id_type, number = student.id_type, changes.id_number or student.id_number
     return _Identity(
-        gender=student.gender,
-        birth_date=student.birth_date,
+        gender=changes.gender or student.gender,
+        birth_date=changes.birth_date or student.birth_date,
         id_type=id_type,
         id_number=number,
         grade=student.grade,
@@ -253,4 +283,7 @@ def _applied_fields(changes: KeyFieldChanges) -> dict[str, Any]:
         values["id_number"] = normalise_id_number(changes.id_number)
     elif changes.id_number is not None:
         values["id_number"] = normalise_id_number(changes.id_number)
+    for name in ("gender", "birth_date", "nationality", "ethnicity"):
+        if (value := getattr(changes, name)) is not None:
+            values[name] = value
     return values

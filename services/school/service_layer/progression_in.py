@@ -23,10 +23,12 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.school.adapters import departures
 from services.school.adapters import progression_repository as repo
 from services.school.domain.students import StudentStatus, Violation, normalise_id_number
 from services.school.service_layer.errors import InvalidInput
 from services.school.service_layer.submission import school_unit
+from shared.clock import CHINA
 from shared.contracts.progression import (
     ProgressionCompleted,
     ProgressionRequested,
@@ -186,10 +188,19 @@ async def apply_completed(
     """The registry moved the cohort here: each student joins the roster, enrolled in the
     stage's first grade (a student who once left this school gets their entry back)."""
     if completed.to_school != school_code:
+        leaving = departures.Leaving(
+            school_code=school_code,
+            student_numbers=[s.student_number for s in completed.students],
+            kind=departures.PROGRESSION,
+            subject_id=str(completed.progression_id),
+            to_school=completed.to_school,
+            left_on=completed.completed_at.astimezone(CHINA).date(),
+        )
+        left = await departures.leave(session, leaving, StudentStatus.PROGRESSED_OUT, now)
         log.info(
             "progression %s: %d graduates of %s went on to %s",
             completed.progression_id,
-            len(completed.students),
+            left,
             school_code,
             completed.to_school,
         )

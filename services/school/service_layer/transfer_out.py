@@ -9,8 +9,8 @@ receiving school, the due date of 10 working days), and the decision goes back t
 the kind (:class:`SendingSchoolSteps`): the task shows the student's status on the school's
 roster when the step opened, so the registrar sees at once whether the student is still
 enrolled here. When the transfer completes, the student's roster entry here becomes
-``transferred_out``: the basic record stays (read-only: no further changes are accepted for
-the student here), the class placement goes.
+``transferred_out`` and leaves the live roster (decision 0043): the school's history list
+shows who left, to where and when; the read-only backup is the province's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from typing import Any
 
 from components.approval_desk import transfers as desk_transfers
 from components.approval_desk.desk import ApprovalDesk, KindPolicy
+from services.school.adapters import departures
 from services.school.adapters import transfer_repository as transfers
+from services.school.domain.students import StudentStatus
+from shared.clock import CHINA
 from shared.contracts.transfer import TransferCompleted, TransferStepOpened
 from shared.messaging.envelope import Contract
 from shared.messaging.handlers import HandlerContext
@@ -46,8 +49,14 @@ async def leave(desk: ApprovalDesk, ctx: HandlerContext, completed: TransferComp
     A task still open here (the county decided in the school's place) has nothing left to
     decide: it is void."""
     school_code = ctx.unit.code
-    if not await transfers.mark_transferred_out(
-        ctx.session, school_code, completed.student_number, desk.now()
-    ):
+    leaving = departures.Leaving(
+        school_code=school_code,
+        student_numbers=[completed.student_number],
+        kind=departures.TRANSFER,
+        subject_id=str(completed.transfer_id),
+        to_school=completed.to_school,
+        left_on=completed.completed_at.astimezone(CHINA).date(),
+    )
+    if not await departures.leave(ctx.session, leaving, StudentStatus.TRANSFERRED_OUT, desk.now()):
         log.info("transfer %s: no enrolled roster entry at %s", completed.transfer_id, school_code)
     await desk_transfers.void_transfer(desk, ctx, completed.transfer_id, COMPLETED_REASON)

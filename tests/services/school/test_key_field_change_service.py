@@ -21,6 +21,7 @@ from shared.db.engine import SessionFactory
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import student_number_for, temporary_student_number
+from shared.rules import ALWAYS_KEY_FIELDS, KEY_FIELD_NAMES
 from shared.runtime.errors import Conflict, NotFound
 from tests.services.school.conftest import (
     EXTENDED,
@@ -61,6 +62,7 @@ async def submit(
     sessions: SessionFactory,
     student_number: str,
     proofs: tuple[ProofDocument, ...] = (PROOF,),
+    key_fields: tuple[str, ...] = KEY_FIELD_NAMES,
     **changes: Any,
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
@@ -73,6 +75,7 @@ async def submit(
             proofs,
             today=TODAY,
             max_proof_bytes=1024,
+            key_fields=key_fields,
         )
         await uow.commit()
         return result
@@ -107,7 +110,8 @@ async def test_a_name_change_goes_to_the_authority_with_its_proof(
 
     message = (await staged(sessions))[-1]
     assert (message.type, str(message.target)) == ("key_field_change.submitted", "county:410102")
-    assert message.payload["changes"] == {"name": "张三丰", "id_type": None, "id_number": None}
+    changes = {name: value for name, value in message.payload["changes"].items() if value}
+    assert changes == {"name": "张三丰"}
     assert message.payload["proofs"][0]["content_base64"] == PROOF.content_base64
     assert await state(sessions, change_id) == "submitted"
 
@@ -192,3 +196,60 @@ async def test_refusals(sessions: SessionFactory) -> None:
 async def test_a_decision_for_an_unknown_change_never_applies(sessions: SessionFactory) -> None:
     with pytest.raises(PermanentMessageError):
         await deliver(sessions, decision(uuid.uuid4(), "G" + resident_id()))
+
+
+async def test_gender_birth_date_nationality_and_ethnicity_change_where_the_province_lists_them(
+    sessions: SessionFactory,
+) -> None:
+    """Decision 0043: the basic fields beyond name and document go the same way, checked at
+    the school; an applied change rewrites them on the roster."""
+    number = await enrolled(sessions, id_type="passport", id_number="E12345678")
+    change_id = await submit(
+        sessions,
+        number,
+        birth_date=date(2019, 2, 2),
+        gender="female",
+        nationality="fra",
+        ethnicity="回族",
+    )
+    message = (await staged(sessions))[-1]
+    sent = {name: value for name, value in message.payload["changes"].items() if value}
+    assert sent == {
+        "birth_date": "2019-02-02",
+        "gender": "female",
+        "nationality": "FRA",
+        "ethnicity": "回族",
+    }
+    changes = KeyFieldChanges.model_validate(message.payload["changes"])
+    await deliver(sessions, decision(change_id, number, changes=changes))
+    async with sessions() as session:
+        student = await roster.get_student(session, PRIMARY.code, number)
+    assert (student.birth_date, student.gender, student.nationality, student.ethnicity) == (
+        date(2019, 2, 2),
+        "female",
+        "FRA",
+        "回族",
+    )
+
+
+async def test_a_field_the_province_does_not_list_is_refused(sessions: SessionFactory) -> None:
+    number = await enrolled(sessions, id_type="passport", id_number="E22345678")
+    with pytest.raises(InvalidInput) as refused:
+        await submit(sessions, number, key_fields=ALWAYS_KEY_FIELDS, ethnicity="回族", name="李四")
+    assert [(v.field, v.rule) for v in refused.value.violations] == [
+        ("changes.ethnicity", "not_a_key_field")
+    ]
+
+
+async def test_a_resident_id_holder_s_birth_date_changes_with_the_id(
+    sessions: SessionFactory,
+) -> None:
+    """A resident ID encodes birth date and gender: changing one alone is refused."""
+    number = await enrolled(sessions)
+    with pytest.raises(InvalidInput) as refused:
+        await submit(sessions, number, birth_date=date(2018, 3, 8))
+    assert [(v.field, v.rule) for v in refused.value.violations] == [
+        ("changes", "birth_date_mismatch")
+    ]
+    other = resident_id(birth=date(2018, 3, 8))
+    await submit(sessions, number, birth_date=date(2018, 3, 8), id_number=other)

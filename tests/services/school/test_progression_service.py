@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.school.adapters.orm import student
-from services.school.service_layer import progression_in
+from services.school.service_layer import progression_in, roster
 from services.school.service_layer.errors import InvalidInput
 from shared.contracts.progression import (
     ItemOutcomeUpdate,
@@ -168,3 +168,79 @@ async def test_the_cohort_joins_the_roster_in_the_first_grade(sessions: SessionF
             )
         ).all()
     assert [tuple(r) for r in rows] == [(JUNIOR.code, 7, "enrolled")] * 2
+
+
+async def test_the_graduating_school_keeps_only_its_history_list(
+    sessions: SessionFactory,
+) -> None:
+    """Decision 0043: the cohort leaves the graduating school's live roster in one statement;
+    the history list names who left, to where and when; a repeated message changes nothing."""
+    numbers = ["G" + resident_id(date(2014, 5, d)) for d in (1, 2, 3)]
+    async with sessions() as session, session.begin():
+        await session.execute(
+            student.insert(),
+            [
+                {
+                    "school_code": PRIMARY.code,
+                    "student_number": n,
+                    "registration_id": None,
+                    "name": f"毕业生{i}",
+                    "gender": "female",
+                    "birth_date": date(2014, 5, 1 + i),
+                    "id_type": "resident_id",
+                    "id_number": n[1:],
+                    "nationality": "CHN",
+                    "ethnicity": None,
+                    "grade": 6,
+                    "enrolled_on": date(2020, 9, 1),
+                    "status": "graduated",
+                    "class_name": "六年级1班",
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for i, n in enumerate(numbers)
+            ],
+        )
+    gone = numbers[:2]  # the third went elsewhere: still on this roster
+    completed = ProgressionCompleted(
+        progression_id=uuid.uuid4(),
+        from_school=PRIMARY.code,
+        to_school=JUNIOR.code,
+        grade=7,
+        completed_at=NOW,
+        archive_due_on=date(2026, 10, 7),
+        students=tuple(
+            ProgressedStudent(
+                student_number=n,
+                student=StudentSummary(
+                    name="毕业生", gender="female", birth_date=date(2014, 5, 1), grade=7
+                ),
+                basic=BasicInfo(
+                    name="毕业生",
+                    gender="female",
+                    birth_date=date(2014, 5, 1),
+                    id_type=IdType.RESIDENT_ID,
+                    id_number=n[1:],
+                    grade=7,
+                    enrolled_on=date(2020, 9, 1),
+                ),
+            )
+            for n in gone
+        ),
+    )
+    for _ in range(2):
+        async with sessions() as session, session.begin():
+            await progression_in.apply_completed(session, PRIMARY.code, completed, NOW)
+    async with sessions() as session:
+        page = await roster.list_roster(session, PRIMARY.code, limit=100)
+        history = await roster.departed(session, PRIMARY.code, limit=100, offset=0)
+        with pytest.raises(DomainError) as refused:
+            await roster.get_student(session, PRIMARY.code, gone[0])
+    listed = {row.student_number for row in page.items}
+    assert numbers[2] in listed and not listed & set(gone)
+    mine = [r for r in history.items if r.student_number in gone]
+    assert sorted((r.student_number, r.kind, r.to_school, r.left_on) for r in mine) == [
+        (n, "progression", JUNIOR.code, date(2026, 9, 7)) for n in gone
+    ]
+    assert refused.value.rule == "student_left_school"
+    assert JUNIOR.code in refused.value.detail and "毕业生" not in refused.value.detail

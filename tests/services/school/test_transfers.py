@@ -314,14 +314,33 @@ async def test_completion_moves_the_student_between_the_rosters(school: School) 
     )
     assert transfer.json()["status"] == "completed"
 
-    left = (
-        await school.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students/{number}")
-    ).json()
-    assert (left["status"], left["class_name"], left["name"]) == (
-        "transferred_out",
-        None,
-        info.name,
+    # the sending school holds only its backup (decision 0043): off the live roster, the
+    # single read answers 404 naming where to and when, no personal data
+    left = await school.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students/{number}")
+    assert (left.status_code, left.json()["rule"]) == (404, "student_left_school")
+    assert JINSHUI_PRIMARY in left.json()["message"]
+    assert info.name not in left.text  # (a G number is the ID number; the caller named it)
+    roster = await school.client.get(
+        f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students", params={"q": number}
     )
+    assert roster.json()["total"] == 0
+    listed = await school.client.get(
+        f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students", params={"status": "transferred_out"}
+    )
+    assert number not in listed.text
+    # its history list shows who left, to where and when, and where the backup is
+    history = await school.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/departures")
+    gone = [d for d in history.json()["items"] if d["student_number"] == number]
+    assert [(d["name"], d["kind"], d["to_school"], d["grade"]) for d in gone] == [
+        (info.name, "transfer", JINSHUI_PRIMARY, 3)
+    ]
+    assert gone[0]["left_on"] == completed.completed_at.date().isoformat()
+    assert gone[0]["links"]["backup"].endswith(f"/archive-backups/{number}")
+    assert "id_number" not in gone[0]
+    # heard again, the completion lists the student once
+    await school.deliver(completed, ZHONGYUAN_PRIMARY)
+    again_history = await school.client.get(f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/departures")
+    assert sum(d["student_number"] == number for d in again_history.json()["items"]) == 1
     # the sending school's record is read-only now
     change = await school.client.post(
         f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/students/{number}/key-field-changes",

@@ -71,3 +71,20 @@ def test_changing_the_name_keeps_the_document_and_the_number() -> None:
     new = changed_person(current, KeyChanges(name="王芳芳"))
     assert (new.id_type, new.id_number) == ("resident_id", ID)
     assert number_after_change("G" + ID, new) == "G" + ID
+
+
+def test_a_new_birth_date_or_gender_reruns_the_suspect_rule() -> None:
+    """The identity key is name, gender and birth date (decision 0043): a change of any of
+    them is screened against the other registrations."""
+    other = RegistryView.of([Record("x", Person("王芳", "female", BORN, "passport", "P1"), THERE)])
+    born_later = Person("王芳", "female", date(2018, 5, 1), "none", None)
+    new = changed_person(born_later, KeyChanges(birth_date=BORN))
+    assert new.birth_date == BORN
+    refusal = change_refusal(born_later, new, other, today=TODAY)
+    assert refusal is not None and refusal.rule == RULE_SUSPECT_WITHOUT_RESIDENT_ID
+    as_boy = Person("王芳", "male", BORN, "none", None)
+    new = changed_person(as_boy, KeyChanges(gender="female"))
+    refusal = change_refusal(as_boy, new, other, today=TODAY)
+    assert refusal is not None and refusal.rule == RULE_SUSPECT_WITHOUT_RESIDENT_ID
+    elsewhere = changed_person(born_later, KeyChanges(birth_date=date(2018, 6, 1)))
+    assert change_refusal(born_later, elsewhere, other, today=TODAY) is None

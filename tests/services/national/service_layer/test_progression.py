@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools.testing import federation_copy
+from services.national.service_layer.change_log import changes_of
 from shared.contracts.graduation import GraduationBatchApproved, GraduationItem
 from shared.contracts.progression import LeftOut, ProgressionRequested, ProgressionStepDecided
 from shared.db.engine import SessionFactory
@@ -146,6 +147,13 @@ async def test_a_cohort_by_year_progresses_with_one_step_per_party(
         assert (entry.school_code, entry.status, entry.grade) == (JUNIOR, "enrolled", 7)
         assert entry.active_transfer_id is None
     assert {o for o, _, _ in outcomes(envelopes).values()} == {"progressed"}
+    # the registry change log names the officer whose approval completed it (decision 0043)
+    async with national.sessions() as session:
+        entry = await national.entry(numbers[0])
+        logged = await changes_of(session, entry.entry_id)
+    assert [(c.kind, c.decided_by, c.decided_unit, c.school_code) for c in logged][-1:] == [
+        ("progressed", "王老师", f"school:{SCHOOL}", JUNIOR)
+    ]
 
 
 async def test_each_refusal_names_its_rule_and_article(national: NationalDriver) -> None:

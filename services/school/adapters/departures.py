@@ -1,0 +1,108 @@
+"""The school's history list of students who left for another school (decision 0043).
+
+Set-based: a progression's cohort leaves in one ``INSERT … SELECT`` and one ``UPDATE``, a
+transfer's student the same way with one number. The history row is written only while the
+roster entry has not left yet, so a message heard twice lists the student once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.school.adapters.orm import departure, student
+from services.school.domain.students import DEPARTED_STATUSES
+
+TRANSFER = "transfer"
+PROGRESSION = "progression"
+SCHOOL_MERGED = "school_merged"
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """Students leaving ``school_code`` for ``to_school`` by one transfer/progression/merger."""
+
+    school_code: str
+    student_numbers: Sequence[str]
+    kind: str
+    subject_id: str
+    to_school: str
+    left_on: date
+
+
+async def leave(session: AsyncSession, leaving: Leaving, status: str, at: datetime) -> int:
+    """List the students who leave in the history and take them off the live roster (status
+    ``status``, no class). Returns how many left now (0 for a repeated message)."""
+    if not leaving.student_numbers:
+        return 0
+    still_here = (
+        student.c.school_code == leaving.school_code,
+        student.c.student_number.in_(list(leaving.student_numbers)),
+        student.c.status.not_in([str(s) for s in DEPARTED_STATUSES]),
+    )
+    rows = select(
+        student.c.school_code,
+        student.c.student_number,
+        student.c.name,
+        student.c.grade,
+        literal(leaving.kind),
+        literal(leaving.subject_id),
+        literal(leaving.to_school),
+        literal(leaving.left_on),
+        literal(at),
+    ).where(*still_here)
+    columns = [
+        "school_code",
+        "student_number",
+        "name",
+        "grade",
+        "kind",
+        "subject_id",
+        "to_school",
+        "left_on",
+        "recorded_at",
+    ]
+    await session.execute(insert(departure).from_select(columns, rows))
+    result = await session.execute(
+        update(student).where(*still_here).values(status=status, class_name=None, updated_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def history(
+    session: AsyncSession, school_code: str, *, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    """One page of the school's history list, newest first, and its length."""
+    where = departure.c.school_code == school_code
+    total = (
+        await session.execute(select(func.count()).select_from(departure).where(where))
+    ).scalar_one()
+    page = await session.execute(
+        select(departure)
+        .where(where)
+        .order_by(departure.c.left_on.desc(), departure.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(page.all()), int(total)
+
+
+async def last_departure(
+    session: AsyncSession, school_code: str, student_number: str
+) -> Row[Any] | None:
+    """Where and when a student last left this school (``uq_school_departure_subject``)."""
+    result = await session.execute(
+        select(departure)
+        .where(
+            departure.c.school_code == school_code,
+            departure.c.student_number == student_number,
+        )
+        .order_by(departure.c.id.desc())
+        .limit(1)
+    )
+    return result.first()
