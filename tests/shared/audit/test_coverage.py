@@ -28,6 +28,7 @@ NOT_PERSONAL = {
     "/api/v1/diagnostics/pings",
     "/api/v1/diagnostics/pings/{probe_id}",
     "/api/v1/schools/{school_code}/status-change-rules",  # the province's rules file
+    "/api/v1/schools/{school_code}/archive-kinds",  # the archive's entry kinds, from the rules file
 }
 
 
