@@ -11,7 +11,7 @@ from PIL import Image
 from components.documents import fonts
 from components.documents import render as render_module
 from components.documents.render import Renderer, renderer
-from devtools.document_samples import SAMPLES, context
+from devtools.document_samples import SAMPLES, context, template_of
 from tests.components.documents import pdf
 
 TEMPLATES = sorted(SAMPLES)  # every document, with its sample
@@ -26,7 +26,7 @@ def render() -> Renderer:
 def test_each_document_is_one_a4_page_with_embedded_cjk_fonts(
     render: Renderer, template: str, tmp_path: Path
 ) -> None:
-    document = render.render(template, [SAMPLES[template]])
+    document = render.render(template_of(template), [SAMPLES[template]])
     info = pdf.info(document)
     assert (info.pages, info.a4) == (1, True)
     found = pdf.fonts(document)
