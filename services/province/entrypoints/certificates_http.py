@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from components.documents.issuing import Documents, Issued
 from services.province.service_layer import certificates
 from shared.audit.recording import annotate, audited, record_item
+from shared.clock import Timestamp
 from shared.federation.config import School, Tier
 from shared.runtime.app import RuntimeDep, UnitOfWorkDep, require_hosted
 from shared.runtime.errors import NotFound
@@ -57,7 +58,7 @@ class RegisterEntry(BaseModel):
     replaces: str | None
     issued_on: date
     stamped_by: str | None
-    stamped_at: datetime | None
+    stamped_at: Timestamp | None
 
 
 class Stamping(BaseModel):
