@@ -24,7 +24,6 @@ from components.documents.registry import DocumentRegister, DocumentStatus, Issu
 from components.documents.render import (
     PARALLEL_FROM,
     Renderer,
-    qr_data_uri,
     render_batch,
     renderer,
 )
@@ -146,7 +145,8 @@ class Documents:
             "unit_code": draft.unit.code,
             "issued_on": today,
             "code": statements.format_code(code),
-            "qr": qr_data_uri(token) if token else None,
+            "qr": None,  # drawn from the statement when the page is rendered (render.with_qr)
+            "statement": token,
         }
         return Issued(document_id, code, token, {**draft.context, "footer": footer})
 

@@ -137,7 +137,7 @@ async def issue_for_class(
     county = federation.county(school.county)
     county_name = county.name if county else school.county
     drafts = [
-        _draft(school, one, number, county_name, year, replaces=None, replaced_on=None)
+        certificate_draft(school, one, number, county_name, year, replaces=None, replaced_on=None)
         for one, number in zip(todo, numbers, strict=True)
     ]
     issued = await _issue(session, documents, drafts, request)
@@ -262,7 +262,7 @@ async def report_lost(
         original.outcome,
         _year(facts.get("enrolled_on")),
     )
-    draft = _draft(
+    draft = certificate_draft(
         school,
         graduate,
         statement_number,
@@ -324,7 +324,7 @@ def unit_of(school: School) -> UnitRef:
     return UnitRef(tier=Tier.PROVINCE, code=school.province)
 
 
-def _draft(
+def certificate_draft(
     school: School,
     graduate: Graduate,
     number: str,
