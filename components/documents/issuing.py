@@ -25,6 +25,7 @@ from components.documents.render import (
     PARALLEL_FROM,
     Renderer,
     render_batch,
+    render_each,
     renderer,
 )
 from components.documents.statements import NotGenuine, PublishedKey, Statement
@@ -159,6 +160,10 @@ class Documents:
         if len(contexts) >= PARALLEL_FROM:
             return await asyncio.to_thread(render_batch, template, contexts)
         return await asyncio.to_thread(self._renderer.render, template, contexts)
+
+    async def render_each(self, template: str, issued: Sequence[Issued]) -> list[bytes]:
+        """One PDF per document of ``issued`` (a zip's entries), large batches on every core."""
+        return await asyncio.to_thread(render_each, template, [one.context for one in issued])
 
     async def verify_code(self, session: AsyncSession, code: str) -> Verdict:
         """What the register says of the document printed with ``code``."""

@@ -140,6 +140,20 @@ def render_batch(template: str, documents: Sequence[Mapping[str, Any]]) -> bytes
     return concatenate(parts)
 
 
+def _render_one(template: str, document: Mapping[str, Any]) -> bytes:
+    return renderer().render(template, [document])
+
+
+def render_each(template: str, documents: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """One PDF per document (a zip of a class), in order, on every core for large batches."""
+    workers = _workers()
+    if len(documents) < PARALLEL_FROM or workers == 1:
+        return [renderer().render(template, [document]) for document in documents]
+    chunksize = max(1, len(documents) // (workers * 4))
+    pool = _process_pool()
+    return list(pool.map(_render_one, [template] * len(documents), documents, chunksize=chunksize))
+
+
 def concatenate(parts: Sequence[bytes]) -> bytes:
     """The pages of ``parts``, in order, as one PDF."""
     from pypdf import PdfWriter

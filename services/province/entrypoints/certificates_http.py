@@ -265,9 +265,8 @@ def _public(row: certificates.Entry) -> dict[str, Any]:
 
 async def _zip(documents: Documents, issued: Sequence[Issued]) -> bytes:
     buffer = io.BytesIO()
+    pdfs = await documents.render_each(certificates.TEMPLATE, issued)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for one in issued:
-            number = one.context["certificate"]["number"]
-            pdf = await documents.render(certificates.TEMPLATE, [one])
-            archive.writestr(f"certificate-{number}.pdf", pdf)
+        for one, pdf in zip(issued, pdfs, strict=True):
+            archive.writestr(f"certificate-{one.context['certificate']['number']}.pdf", pdf)
     return buffer.getvalue()

@@ -529,10 +529,9 @@ def build_router(documents: Documents) -> APIRouter:
 
 async def _zip(documents: Documents, kind: StudentDocument, issued: Sequence[Issued]) -> bytes:
     buffer = io.BytesIO()
+    pdfs = await documents.render_each(kind.template, issued)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for one in issued:
+        for one, pdf in zip(issued, pdfs, strict=True):
             number = one.context["student"]["student_number"]
-            archive.writestr(
-                f"{kind.value}-{number}.pdf", await documents.render(kind.template, [one])
-            )
+            archive.writestr(f"{kind.value}-{number}.pdf", pdf)
     return buffer.getvalue()
