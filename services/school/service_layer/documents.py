@@ -4,11 +4,14 @@
   which school, since when, in which status; issued by the school's registrar;
 - 学生基本信息表 (basic-information sheet; LS 2(一): the sending school prints it for the
   guardian): the basic info on the roster; any reader of the school may print it, with the
-  identity document masked as the API masks it.
+  identity document masked as the API masks it;
+- 写实性证明 (factual certificate, ZJ art. 27) of a foreign student who did not finish, and the
+  辍学情况报告 (dropout report, N2013 art. 22) from a reported dropout (decision 0037).
 
-Both are proof-type documents: each carries a signed statement (QR code) and a short code
-(``components/documents``). The data is the roster's (the same rows the API serves); issuing
-records every document in the register in the request's transaction, with its audit entry.
+The proof, the sheet and the factual certificate are proof-type documents: each carries a
+signed statement (QR code) and a short code (``components/documents``). The data is the
+roster's (the same rows the API serves); issuing records every document in the register in
+the request's transaction, with its audit entry.
 """
 
 from __future__ import annotations
