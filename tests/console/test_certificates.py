@@ -1,7 +1,8 @@
 """Certificates in the console (decision 0037): the registrar issues the graduating class's
 certificates as one PDF, the county's officer stamps them (验印) on the register, the
-registrar reports one lost and prints its 证明书, and the other printed documents refuse in
-Chinese where they do not apply — under the CSP, with the forms' CSRF token, accessible (axe).
+registrar reports one lost and prints its 证明书, prints a dropout report, and a factual
+certificate refuses in Chinese where it does not apply — under the CSP, with the forms' CSRF
+token, accessible (axe).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from shared.federation.config import Tier
 from tests.components.documents import pdf
 from tests.console.support import context, describe, log_in_as, screenshot, serious_violations
 from tests.console.test_progression import sixth_graders, wait
-from tests.console.test_transfers import Api
+from tests.console.test_transfers import Api, enrolled
 
 PRIMARY, COUNTY, PROVINCE = "4101020001", "410102", "41"
 
@@ -35,6 +36,22 @@ def test_certificates_are_issued_stamped_and_a_lost_one_gets_its_statement(
 ) -> None:
     names = ["沈毕业", "韩结证"]
     numbers = sixth_graders(federation, names, graduate=True)
+    dropout = enrolled(federation, PRIMARY, COUNTY, "辍学生")
+    reported = Api(federation).call(
+        "POST",
+        "school",
+        PRIMARY,
+        f"/api/v1/schools/{PRIMARY}/status-changes",
+        json={
+            "student_number": dropout,
+            "change": "report_dropout",
+            "effective_on": "2026-09-01",
+            "reason": "连续旷课二十日以上，劝返未果",
+            "proofs": [],
+        },
+    )
+    assert reported.status_code == 202, reported.text
+    change_id = reported.json()["change_id"]
     for number in numbers:
         wait(lambda n=number: archived_graduation(federation, n), "graduation in the archive")
 
@@ -95,6 +112,17 @@ def test_certificates_are_issued_stamped_and_a_lost_one_gets_its_statement(
         page.get_by_label("学籍号").fill(numbers[1])
         page.get_by_role("button", name="打印写实性证明（PDF）").click()
         expect(page.locator("main")).to_contain_text("外国学生")
+
+        # the dropout report of a reported dropout, to the township and the county
+        page.goto(console.url + "/certificates")
+        page.get_by_label("学籍变动编号").fill(change_id)
+        with page.expect_download() as downloading:
+            page.get_by_role("button", name="打印辍学情况报告（PDF）").click()
+        report = downloading.value.path().read_bytes()
+        lines = pdf.lines(report)
+        assert lines[0] == "义务教育阶段学生辍学情况报告" and pdf.info(report).pages == 1
+        assert f"学籍号 {dropout}" in lines
+        assert any(line.endswith("人民政府、郑州市中原区教育局：") for line in lines)
 
     code = [line for line in pdf.lines(mine_page(document, numbers[0])) if "验证码：" in line]
     verification = code[-1].split("验证码：")[-1].strip()
