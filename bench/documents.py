@@ -16,7 +16,8 @@ code, layout, writing the PDF; and the load average while measured.
 Measured here (decision 0037; 2 cores shared with other helpers' tests, 2026-12-06), before
 → after: the QR code cost 26 ms a page (segno's search over the eight data masks, in the
 request's process before the batch was cut into chunks) → 1.5 ms, drawn in the worker
-processes with a fixed mask at one pixel per module. Under load average 24-40 on 2 cores:
+processes with a fixed mask at one pixel per module; the certificate's facts without floats
+(layout 34 → 23 ms a page, quiet). Before that last change, under load average 24-40 on 2 cores:
 one certificate 455-659 ms median (not met), 500 certificates 235 s warm (not met: the two
 workers got a fraction of a core each); CPU per page 52-62 ms (layout 35-40, PDF 7-10, QR
 10-12 under contention, ~6 quiet), i.e. ~13-16 s of two idle cores. bench/RESULTS.md.
