@@ -20,7 +20,9 @@ processes with a fixed mask at one pixel per module; the certificate's facts wit
 (layout 34 → 23 ms a page, quiet). Before that last change, under load average 24-40 on 2 cores:
 one certificate 455-659 ms median (not met), 500 certificates 235 s warm (not met: the two
 workers got a fraction of a core each); CPU per page 52-62 ms (layout 35-40, PDF 7-10, QR
-10-12 under contention, ~6 quiet), i.e. ~13-16 s of two idle cores. bench/RESULTS.md.
+10-12 under contention, ~6 quiet), i.e. ~13-16 s of two idle cores. After it, load average
+~17-20: 500 certificates 54.9 s warm, one on demand 855 ms (both not met under that load);
+CPU per page 39 ms (QR 7, layout 26, PDF 5), i.e. ~10 s of two idle cores. bench/RESULTS.md.
 """
 
 from __future__ import annotations
