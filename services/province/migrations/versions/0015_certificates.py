@@ -2,15 +2,15 @@
 auxiliary number per county, with the county's stamping, the serials per county and year, and
 the register of documents the province issues (decision 0036's ``document_issued``).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
