@@ -55,6 +55,24 @@ def context(signed: bool = True, **overrides: Any) -> dict[str, Any]:
     }
 
 
+ZJ_SCHOOL = {"name": "杭州市上城区胜利小学", "code": "3301020001"}
+
+
+def certificate(**overrides: Any) -> dict[str, Any]:
+    """A certificate's facts as the province's register keeps them (ZJ arts. 24-26)."""
+    facts: dict[str, Any] = {
+        "number": "3301022027000021",
+        "outcome": "graduated",
+        "graduation_year": 2027,
+        "enrolled_year": 2021,
+        "replaces": None,
+        "replaced_on": date(2027, 9, 3),
+        "county_name": "杭州市上城区",
+    }
+    facts.update(overrides)
+    return facts
+
+
 # every template with a sample (devtools/document_samples.py draws docs/documents/ from them)
 SAMPLES: dict[str, dict[str, Any]] = {
     "registration_proof.html": context(),
@@ -85,7 +103,43 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "unit": SCHOOL,
         "account": "school:4101020001/li.registrar",
     },
+    "certificate.html": {
+        **context(name="王梓涵", gender="female", student_number="G330102201203070021"),
+        "school": ZJ_SCHOOL,
+        "certificate": certificate(),
+        "footer": {**context()["footer"], "issuer_name": ZJ_SCHOOL["name"], "unit_code": "33"},
+    },
+    "factual_certificate.html": {
+        **context(
+            name="SMITH JOHN",
+            nationality="USA",
+            id_type="passport",
+            id_number="P1234567",
+            student_number="L33010220120001",
+        ),
+        "study": {"left_on": date(2025, 1, 17), "last_grade": 4, "status": "abroad"},
+    },
+    "dropout_report.html": {
+        **context(signed=False, status="dropout", grade=8),
+        "report": {
+            "township": "中原区林山寨街道",
+            "county_name": "郑州市中原区",
+            "effective_on": date(2025, 2, 24),
+            "reason": "连续旷课二十日以上，经多次家访劝返未果",
+            "grade": 8,
+            "class_name": "八年级3班",
+        },
+    },
 }
+SAMPLES["graduation_statement.html"] = {
+    **SAMPLES["certificate.html"],
+    "certificate": certificate(replaces="3301022027000021", number="3301022027000021-Z1"),
+}
+
+
+def template_of(sample: str) -> str:
+    """The template a sample renders with (the 证明书 is the certificate's template)."""
+    return "certificate.html" if sample == "graduation_statement.html" else sample
 
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "documents"
@@ -98,7 +152,7 @@ def main() -> None:
         for template, context in SAMPLES.items():
             name = template.removesuffix(".html")
             pdf = Path(directory) / f"{name}.pdf"
-            pdf.write_bytes(render.render(template, [context]))
+            pdf.write_bytes(render.render(template_of(template), [context]))
             subprocess.run(
                 ["pdftoppm", "-r", "60", "-png", "-singlefile", str(pdf), str(TARGET / name)],
                 check=True,

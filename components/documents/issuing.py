@@ -24,8 +24,8 @@ from components.documents.registry import DocumentRegister, DocumentStatus, Issu
 from components.documents.render import (
     PARALLEL_FROM,
     Renderer,
-    qr_data_uri,
     render_batch,
+    render_each,
     renderer,
 )
 from components.documents.statements import NotGenuine, PublishedKey, Statement
@@ -146,7 +146,8 @@ class Documents:
             "unit_code": draft.unit.code,
             "issued_on": today,
             "code": statements.format_code(code),
-            "qr": qr_data_uri(token) if token else None,
+            "qr": None,  # drawn from the statement when the page is rendered (render.with_qr)
+            "statement": token,
         }
         return Issued(document_id, code, token, {**draft.context, "footer": footer})
 
@@ -159,6 +160,10 @@ class Documents:
         if len(contexts) >= PARALLEL_FROM:
             return await asyncio.to_thread(render_batch, template, contexts)
         return await asyncio.to_thread(self._renderer.render, template, contexts)
+
+    async def render_each(self, template: str, issued: Sequence[Issued]) -> list[bytes]:
+        """One PDF per document of ``issued`` (a zip's entries), large batches on every core."""
+        return await asyncio.to_thread(render_each, template, [one.context for one in issued])
 
     async def verify_code(self, session: AsyncSession, code: str) -> Verdict:
         """What the register says of the document printed with ``code``."""

@@ -131,6 +131,19 @@ class DocumentRegister:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def supersede(
+        self, session: AsyncSession, document_id: str, *, reason: str, at: datetime
+    ) -> bool:
+        """Mark a valid document superseded by a document of another kind (a 证明书 for a lost
+        certificate); False if it no longer stands."""
+        t = self.table
+        result = await session.execute(
+            update(t)
+            .where(t.c.document_id == document_id, t.c.status == DocumentStatus.VALID)
+            .values(status=DocumentStatus.SUPERSEDED, changed_at=at, reason=reason)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def store_scan(self, session: AsyncSession, document_id: str, scan: Scan) -> None:
         """Keep the scan of ``document_id`` (a new upload replaces the earlier one)."""
         t = self.scans

@@ -7,12 +7,15 @@ from components.approval_desk import messages as desk_messages
 from components.approval_desk.desk import ApprovalDesk, DecidesSteps
 from components.approval_desk.domain import AUTHORITY_KINDS, TaskKind
 from components.approval_desk.metrics import register_task_gauge
+from components.documents.http import documents_router
+from components.documents.issuing import Documents
 from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
+from services.province.adapters.certificate_tables import document_tables
 from services.province.adapters.exports import archive_source
 from services.province.adapters.orm import desk_tables
-from services.province.entrypoints import http, messages, status_http
+from services.province.entrypoints import certificates_http, http, messages, status_http
 from services.province.entrypoints.archive_sections_http import build_archive_sections_router
 from services.province.entrypoints.contacts_http import build_contacts_router
 from services.province.entrypoints.discipline_http import build_discipline_router
@@ -41,6 +44,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     messages.register(handlers, runtime.federation)
     messages.register_status_changes(handlers, runtime)
     register_task_gauge(desk)
+    documents = Documents(runtime.signer, runtime.trust, document_tables)
     return create_app(
         runtime,
         [
@@ -56,6 +60,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             desk_http.approvals_router(desk),
             export_router(exports, desk),
             status_http.build_router(runtime),
+            certificates_http.build_router(documents),
+            documents_router(documents),
         ],
         title="Xueji province service",
         description="Province tier of the Xueji student registry: the students' archives "

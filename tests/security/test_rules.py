@@ -27,7 +27,7 @@ DOCUMENTS_PUBLIC = {
     "/api/v1/documents/verifications",
     "/api/v1/documents/verifications/{code}",
 }
-PUBLIC_BY_TIER = {"school": PUBLIC | DOCUMENTS_PUBLIC}
+PUBLIC_BY_TIER = {"school": PUBLIC | DOCUMENTS_PUBLIC, "province": PUBLIC | DOCUMENTS_PUBLIC}
 
 
 def rules_of(route: APIRoute) -> list[AccessRule]:

@@ -204,3 +204,7 @@ class PromotionRecord(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_promotion_record_province", "province", "school_year"),)
+
+
+# the certificate register and the documents the province issues (decision 0037)
+from services.province.adapters import certificate_tables  # noqa: E402, F401

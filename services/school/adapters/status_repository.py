@@ -164,3 +164,20 @@ async def expired_suspensions(
     )
     total = await session.execute(select(func.count()).select_from(student).where(*conditions))
     return cast("list[Row[Any]]", list(rows.all())), int(total.scalar_one())
+
+
+async def last_effective_on(session: AsyncSession, school: str, student_number: str) -> date | None:
+    """When the student's latest applied change took effect (e.g. when they left)."""
+    t = status_change
+    return (
+        await session.execute(
+            select(t.c.effective_on)
+            .where(
+                t.c.school_code == school,
+                t.c.student_number == student_number,
+                t.c.status == "applied",
+            )
+            .order_by(t.c.effective_on.desc())
+            .limit(1)
+        )
+    ).scalar()

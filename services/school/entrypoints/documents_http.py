@@ -298,6 +298,65 @@ def build_router(documents: Documents) -> APIRouter:
         return _attachment(pdf, f"status_application-{change_id}.pdf")
 
     @router.get(
+        "/schools/{school_code}/students/{student_number}/documents/factual-certificate.pdf",
+        dependencies=[audited("issue", "factual_certificate", object_id="student_number")],
+        response_class=Response,
+        responses={
+            **PDF,
+            409: {"description": "Not a foreign student, or still studying"},
+        },
+        summary="写实性证明: the factual certificate of a foreign student who did not finish",
+    )
+    async def factual_certificate(
+        school: SchoolDep,
+        student_number: str,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """ZJ art. 27: what a foreign student who did not finish studied here, when, and in
+        which grade; signed (QR code) like a proof; the authority's 核定 is a blank seal box.
+        409 ``not_a_foreign_student`` / ``still_studying``."""
+        request = _request(access, purpose, runtime, on)
+        number = student_number.strip().upper()
+        issued = await school_documents.factual_certificate(
+            uow.session, documents, school, number, request
+        )
+        pdf = await documents.render("factual_certificate.html", issued)
+        return _attachment(pdf, f"factual_certificate-{number}.pdf")
+
+    @router.get(
+        "/schools/{school_code}/status-changes/{change_id}/documents/dropout-report.pdf",
+        dependencies=[audited("issue", "dropout_report", object_id="change_id")],
+        response_class=Response,
+        responses={
+            **PDF,
+            409: {"description": "Not a reported dropout (document_not_applicable)"},
+        },
+        summary="辍学情况报告: the dropout report to the township and the county",
+    )
+    async def dropout_report(
+        school: SchoolDep,
+        change_id: uuid.UUID,
+        access: RegistrarAccess,
+        runtime: RuntimeDep,
+        uow: UnitOfWorkDep,
+        on: TodayDep,
+        purpose: Purpose = None,
+    ) -> Response:
+        """N2013 art. 22: the school reports a dropout in writing to the township government
+        and the county education bureau, keeping the registration; from a ``report_dropout``
+        change the school submitted (409 ``document_not_applicable`` otherwise)."""
+        request = _request(access, purpose, runtime, on)
+        issued = await school_documents.dropout_report(
+            uow.session, documents, runtime.federation, school, change_id, request
+        )
+        pdf = await documents.render("dropout_report.html", issued)
+        return _attachment(pdf, f"dropout_report-{change_id}.pdf")
+
+    @router.get(
         "/schools/{school_code}/duplicate-resolutions/{resolution_id}/documents/"
         "attendance-proof.pdf",
         dependencies=[audited("issue", "attendance_proof", object_id="resolution_id")],
@@ -470,10 +529,9 @@ def build_router(documents: Documents) -> APIRouter:
 
 async def _zip(documents: Documents, kind: StudentDocument, issued: Sequence[Issued]) -> bytes:
     buffer = io.BytesIO()
+    pdfs = await documents.render_each(kind.template, issued)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for one in issued:
+        for one, pdf in zip(issued, pdfs, strict=True):
             number = one.context["student"]["student_number"]
-            archive.writestr(
-                f"{kind.value}-{number}.pdf", await documents.render(kind.template, [one])
-            )
+            archive.writestr(f"{kind.value}-{number}.pdf", pdf)
     return buffer.getvalue()

@@ -4,11 +4,14 @@
   which school, since when, in which status; issued by the school's registrar;
 - 学生基本信息表 (basic-information sheet; LS 2(一): the sending school prints it for the
   guardian): the basic info on the roster; any reader of the school may print it, with the
-  identity document masked as the API masks it.
+  identity document masked as the API masks it;
+- 写实性证明 (factual certificate, ZJ art. 27) of a foreign student who did not finish, and the
+  辍学情况报告 (dropout report, N2013 art. 22) from a reported dropout (decision 0037).
 
-Both are proof-type documents: each carries a signed statement (QR code) and a short code
-(``components/documents``). The data is the roster's (the same rows the API serves); issuing
-records every document in the register in the request's transaction, with its audit entry.
+The proof, the sheet and the factual certificate are proof-type documents: each carries a
+signed statement (QR code) and a short code (``components/documents``). The data is the
+roster's (the same rows the API serves); issuing records every document in the register in
+the request's transaction, with its audit entry.
 """
 
 from __future__ import annotations
@@ -244,6 +247,84 @@ async def attendance_proof(
     }
     return await _issue_form(
         "attendance_proof", school, resolution.student_number, context, documents, session, request
+    )
+
+
+async def factual_certificate(
+    session: AsyncSession, documents: Documents, school: School, number: str, request: Request
+) -> list[Issued]:
+    """写实性证明 (ZJ art. 27) for a foreign student of the school who did not finish the
+    planned studies: where and from when they studied, their last grade and status; the
+    authority's 核定 is a blank seal box. 409 ``not_a_foreign_student`` for a Chinese
+    national, ``still_studying`` for a student still enrolled."""
+    row = await roster.get_student(session, school.code, number)
+    if row.nationality in ("CHN", "CN", "中国"):
+        raise Conflict(
+            f"{number} is not a foreign student",
+            rule="not_a_foreign_student",
+            article=FACTUAL_ARTICLE,
+        )
+    if row.status == "enrolled":
+        raise Conflict(
+            f"{number} is still studying", rule="still_studying", article=FACTUAL_ARTICLE
+        )
+    left_on = await status_repository.last_effective_on(session, school.code, number)
+    context = {
+        "student": student_facts(row, request.mask_id),
+        "school": {"name": school.name, "code": school.code},
+        "study": {"left_on": left_on, "last_grade": row.grade, "status": row.status},
+    }
+    unit = UnitRef(tier=Tier.SCHOOL, code=school.code)
+    draft = Draft("factual_certificate", unit, school.name, row.student_number, row.name, context)
+    return await documents.issue(
+        session,
+        [draft],
+        issued_by=request.issued_by,
+        purpose=request.purpose,
+        now=request.now,
+        today=request.today,
+    )
+
+
+FACTUAL_ARTICLE = "浙江省中小学学籍管理办法第二十七条"
+DROPOUT_CHANGES = frozenset({"report_dropout"})
+
+
+async def dropout_report(
+    session: AsyncSession,
+    documents: Documents,
+    federation: Federation,
+    school: School,
+    change_id: uuid.UUID,
+    request: Request,
+) -> list[Issued]:
+    """辍学情况报告 (N2013 art. 22) to the township government and the county's education
+    bureau, from a dropout the school reported (409 ``document_not_applicable`` for another
+    kind of change); the township is written by hand (the system does not know it)."""
+    change = await status_repository.get_change(session, str(change_id))
+    if change is None or change.school_code != school.code:
+        raise NotFound(f"status change {change_id} is not known here", rule="change_not_found")
+    if change.change not in DROPOUT_CHANGES:
+        raise Conflict(
+            f"the dropout report is for a reported dropout, not {change.change}",
+            rule="document_not_applicable",
+        )
+    row = await roster.get_student(session, school.code, change.student_number)
+    county = federation.county(school.county)
+    context = {
+        "student": student_facts(row, request.mask_id),
+        "school": {"name": school.name, "code": school.code},
+        "report": {
+            "township": None,
+            "county_name": county.name if county else school.county,
+            "effective_on": change.effective_on,
+            "reason": change.reason,
+            "grade": row.grade,
+            "class_name": row.class_name,
+        },
+    }
+    return await _issue_form(
+        "dropout_report", school, row.student_number, context, documents, session, request
     )
 
 

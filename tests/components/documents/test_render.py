@@ -11,7 +11,7 @@ from PIL import Image
 from components.documents import fonts
 from components.documents import render as render_module
 from components.documents.render import Renderer, renderer
-from devtools.document_samples import SAMPLES, context
+from devtools.document_samples import SAMPLES, context, template_of
 from tests.components.documents import pdf
 
 TEMPLATES = sorted(SAMPLES)  # every document, with its sample
@@ -26,7 +26,7 @@ def render() -> Renderer:
 def test_each_document_is_one_a4_page_with_embedded_cjk_fonts(
     render: Renderer, template: str, tmp_path: Path
 ) -> None:
-    document = render.render(template, [SAMPLES[template]])
+    document = render.render(template_of(template), [SAMPLES[template]])
     info = pdf.info(document)
     assert (info.pages, info.a4) == (1, True)
     found = pdf.fonts(document)
@@ -92,3 +92,24 @@ def test_a_large_batch_renders_on_every_core_in_order() -> None:
     pages = pdf.text(document).split("\f")
     assert [next(n for n in names if f"兹证明{n}" in page) for page in pages[: len(names)]] == names
     assert all(font.embedded for font in pdf.fonts(document))
+
+
+def test_a_zip_batch_renders_one_pdf_per_document_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(render_module, "PARALLEL_FROM", 3)  # through the worker processes
+    names = ["赵一", "钱二", "孙三", "李四"]
+    documents = render_module.render_each(
+        "registration_proof.html", [context(name=name) for name in names]
+    )
+    assert [pdf.info(one).pages for one in documents] == [1, 1, 1, 1]
+    texts = [pdf.text(one) for one in documents]
+    assert [f"兹证明{name}" in text for text, name in zip(texts, names, strict=True)] == [True] * 4
+
+
+def test_the_qr_code_is_drawn_from_the_statement_when_the_page_is_rendered() -> None:
+    sample = context(signed=False)
+    issued = {**sample, "footer": {**sample["footer"], "statement": "eyJ" + "a" * 300}}
+    drawn = render_module.with_qr(issued)
+    assert drawn["footer"]["qr"].startswith("data:image/png;base64,")
+    assert render_module.with_qr(sample) is sample  # a form without a statement: no QR

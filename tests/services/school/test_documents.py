@@ -527,3 +527,108 @@ async def test_a_status_credential_states_only_the_chosen_claims(service: Servic
             )
         ).all()
     assert (entry.object_id, entry.purpose) == (pupil["student_number"], "义务教育补助核验")
+
+
+# --- the factual certificate (ZJ art. 27) and the dropout report (N2013 art. 22) -----------
+
+
+async def foreign_pupil(service: Service, status: str) -> dict[str, Any]:
+    row = await on_roster(service, "SMITH JOHN")
+    async with service.runtime.sessions() as session, session.begin():
+        await session.execute(
+            student.update()
+            .where(student.c.student_number == row["student_number"])
+            .values(nationality="USA", id_type="passport", id_number="P1234567", status=status)
+        )
+    return {**row, "nationality": "USA", "status": status}
+
+
+def factual_path(number: str, school: str = PRIMARY.code) -> str:
+    return f"/api/v1/schools/{school}/students/{number}/documents/factual-certificate.pdf"
+
+
+async def test_a_foreign_student_who_did_not_finish_gets_a_factual_certificate(
+    service: Service,
+) -> None:
+    pupil = await foreign_pupil(service, "abroad")
+    chinese = await on_roster(service, "张小明")
+    studying = await foreign_pupil(service, "enrolled")
+    async with as_user(service, REGISTRAR) as client, as_user(service, OTHER_REGISTRAR) as other:
+        response = await client.get(factual_path(pupil["student_number"]))
+        refused = await client.get(factual_path(chinese["student_number"]))
+        enrolled = await client.get(factual_path(studying["student_number"]))
+        foreign = await other.get(factual_path(pupil["student_number"], SECOND))
+    assert response.status_code == 200, response.text
+    assert refused.json()["rule"] == "not_a_foreign_student"
+    assert enrolled.json()["rule"] == "still_studying"
+    assert foreign.status_code == 404  # not a student of that school
+    document = response.content
+    assert (pdf.info(document).pages, pdf.info(document).a4) == (1, True)
+    assert all(font.embedded and font.unicode for font in pdf.fonts(document))
+    lines = pdf.lines(document)
+    assert lines[0] == "写实性证明"
+    text = "".join(lines)
+    assert "兹证明SMITHJOHN" in text.replace(" ", "")
+    assert "未按计划完成全部学业" in text and "境外就读" in text
+    assert f"学籍号 {pupil['student_number']}" in lines
+    assert "证件类型 护照 证件号码 P1234567" in lines
+    assert "就读学校 郑州市中原区第一实验小学（学校代码 4101020001）" in lines
+    assert "核定（章）" in text  # the authority's seal box (ZJ art. 27)
+    answer = await verify(service, code_of(document))
+    assert (answer["genuine"], answer["kind"], answer["status"]) == (
+        True,
+        "factual_certificate",
+        "valid",
+    )
+    async with service.runtime.sessions() as session:
+        [entry] = (
+            await session.execute(
+                select(audit_entry).where(
+                    audit_entry.c.object_type == "factual_certificate",
+                    audit_entry.c.outcome == "ok",
+                )
+            )
+        ).all()
+    assert (entry.actor, entry.object_id) == ("li.registrar", pupil["student_number"])
+
+
+async def test_the_dropout_report_is_filled_from_the_dropout(service: Service) -> None:
+    pupil = await on_roster(service, "马小军")
+    change_id, suspension = str(uuid.uuid4()), str(uuid.uuid4())
+    async with service.runtime.sessions() as session, session.begin():
+        for identifier, change in ((change_id, "report_dropout"), (suspension, "suspend")):
+            await session.execute(
+                insert(status_change).values(
+                    change_id=identifier,
+                    school_code=PRIMARY.code,
+                    student_number=pupil["student_number"],
+                    change=change,
+                    status="applied",
+                    effective_on=date(2025, 2, 24),
+                    facts={},
+                    reason="连续旷课二十日以上，多次家访劝返未果",
+                    submitted_at=NOW,
+                )
+            )
+    path = f"{BASE}/status-changes/{{}}/documents/dropout-report.pdf"
+    async with as_user(service, REGISTRAR) as client, as_user(service, OTHER_REGISTRAR) as other:
+        response = await client.get(path.format(change_id))
+        refused = await client.get(path.format(suspension))
+        foreign = await other.get(
+            f"/api/v1/schools/{SECOND}/status-changes/{change_id}/documents/dropout-report.pdf"
+        )
+    assert response.status_code == 200, response.text
+    assert (refused.status_code, refused.json()["code"]) == (409, "document_not_applicable")
+    assert foreign.status_code == 404
+    document = response.content
+    assert (pdf.info(document).pages, pdf.info(document).a4) == (1, True)
+    assert all(font.embedded for font in pdf.fonts(document))
+    lines = pdf.lines(document)
+    assert lines[0] == "义务教育阶段学生辍学情况报告"
+    assert any(line.endswith("人民政府、郑州市中原区教育局：") for line in lines)
+    assert "姓 名 马小军 性 别 女" in lines
+    assert f"学籍号 {pupil['student_number']}" in lines
+    assert "辍学日期 2025年2月24日 学籍状态 辍学（保留学籍）" in lines
+    assert any(line.startswith("连续旷课二十日以上，多次家访劝返未果") for line in lines)
+    answer = await verify(service, code_of(document))
+    assert (answer["genuine"], answer["kind"]) == (True, "dropout_report")
