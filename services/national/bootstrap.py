@@ -17,6 +17,7 @@ from services.national.entrypoints import (
     http,
     messages,
     promotion_http,
+    statistics_http,
     status_http,
     transfer_http,
     verification_http,
@@ -91,6 +92,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             status_http.status_router,
             status_http.operations_router,
             verification_http.verification_router,
+            statistics_http.statistics_router,
+            statistics_http.operations_router,
         ],
         title="Xueji national service",
         description=(
