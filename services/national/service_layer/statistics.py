@@ -755,3 +755,13 @@ async def alerts(
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def alert_gauge(session: AsyncSession, today: date) -> dict[tuple[str, ...], float]:
+    """``{(province, kind): alerts}`` of the last four weeks: the Prometheus gauge."""
+    query = (
+        select(_alert.c.province_code, _alert.c.kind, func.count())
+        .where(_alert.c.week_start >= today - timedelta(weeks=4))
+        .group_by(_alert.c.province_code, _alert.c.kind)
+    )
+    return {(p, k): float(n) for p, k, n in await session.execute(query)}
