@@ -18,6 +18,7 @@ from services.console import (
     auth_pages,
     authority_pages,
     catalogue,
+    dashboard_pages,
     national_pages,
     people_pages,
     progression_pages,
@@ -80,6 +81,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         national_pages,
         account_pages,
         audit_pages,
+        dashboard_pages,
     )
     for module in modules:
         app.include_router(module.router)
