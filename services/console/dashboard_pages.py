@@ -100,8 +100,12 @@ async def dashboard(page: UserPage, unit: str | None = None) -> Response:
     overdue = await api.get(NATIONAL, "/api/v1/statistics/overdue", params=params)
     quality = await api.get(NATIONAL, "/api/v1/statistics/quality", params=params)
     alerts = await api.get(NATIONAL, "/api/v1/statistics/alerts", params=params)
+    term_reports: list[dict[str, Any]] = []
+    if target.tier is Tier.COUNTY and moves.get("term_reports"):
+        term_reports = (await api.get(target, moves["term_reports"]))["items"]
     return page.render(
         "dashboard.html",
+        term_reports=term_reports,
         target=target,
         target_name=page.console.directory.unit_name(target),
         parent=_parent(page, target),

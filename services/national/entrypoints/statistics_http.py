@@ -22,7 +22,7 @@ from services.national.entrypoints.transfer_http import NationalOperator
 from services.national.service_layer import statistics
 from shared.audit.recording import audited
 from shared.clock import Timestamp, as_utc
-from shared.federation.config import UnitRef
+from shared.federation.config import Tier, UnitRef
 from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import DomainError
 from shared.security.authz import READERS, Access, QueryUnit, principal_unit, requires
@@ -149,8 +149,9 @@ class MovementsRead(BaseModel):
         description="cross-province transfers in / out by the other side's province"
     )
     daily: dict[date, dict[str, int]]
-    term_reports: str = Field(
-        description="where the N2013 art. 18 term reports of province- and city-run schools are"
+    term_reports: str | None = Field(
+        description="a county: where the N2013 art. 18 term reports of the province- and "
+        "city-run schools in it are (the county service)"
     )
 
     model_config = {"populate_by_name": True}
@@ -192,7 +193,9 @@ async def read_movements(
         transfers=found.transfers,
         other_provinces=found.other_provinces,
         daily=found.daily,
-        term_reports="GET /api/v1/transfer-reports (county service, N2013 art. 18)",
+        term_reports=f"/api/v1/counties/{target.code}/transfer-reports"
+        if target.tier == Tier.COUNTY
+        else None,
     )
 
 
