@@ -433,32 +433,51 @@ async def movements(
     low, high = _beijing_bounds(start, end)
     in_scope = or_(scope.period_filter(_period), scope.period_filter(_period, "prev_school"))
     grade_changed = case((_period.c.grade != _period.c.prev_grade, 1), else_=0)
-    query = (
-        select(
-            _period.c.prev_school,
-            _period.c.school_code,
-            _period.c.prev_status,
-            _period.c.status,
-            grade_changed.label("grade_changed"),
-            _period.c.valid_from,
-        )
-        .where(in_scope, _period.c.valid_from >= low, _period.c.valid_from < high)
-        .limit(None)
+    day = _beijing_day(session)
+    keys = (
+        _period.c.prev_school,
+        _period.c.school_code,
+        _period.c.prev_status,
+        _period.c.status,
+        grade_changed,
+        day,
     )
-    # Grouped by day here: the rows are the period's movements under the unit, few next to
-    # its headcount; the kinds need the federation (county, province of each school).
+    # Grouped in SQL (the August 10 promotion alone is one period per student); classified
+    # here, where the federation says each school's county and province.
+    query = (
+        select(*keys, func.count())
+        .where(in_scope, _period.c.valid_from >= low, _period.c.valid_from < high)
+        .group_by(*keys)
+    )
     report = Movements(unit, start, end, counts=dict.fromkeys(MOVEMENT_KINDS, 0))
     report.transfers = {d: dict.fromkeys(_REACHES, 0) for d in ("in", "out")}
     report.other_provinces = {"in": {}, "out": {}}
-    for prev_school, school, prev_status, status, changed, at in await session.execute(query):
-        day = _utc(at).astimezone(CHINA).date()
-        for kind in _classify(
-            federation, scope, report, prev_school, school, prev_status, status, bool(changed)
-        ):
-            report.counts[kind] += 1
-            report.daily.setdefault(day, Counter())[kind] += 1
-    report.daily = {d: dict(c) for d, c in sorted(report.daily.items())}
+    daily: dict[date, Counter[str]] = defaultdict(Counter)
+    rows = await session.execute(query)
+    for prev_school, school, prev_status, status, changed, on, n in rows:
+        kinds = _classify(
+            federation,
+            scope,
+            report,
+            prev_school,
+            school,
+            prev_status,
+            status,
+            bool(changed),
+            int(n),
+        )
+        for kind in kinds:
+            report.counts[kind] += int(n)
+            daily[date.fromisoformat(str(on))][kind] += int(n)
+    report.daily = {d: dict(c) for d, c in sorted(daily.items())}
     return report
+
+
+def _beijing_day(session: AsyncSession) -> ColumnElement[Any]:
+    """The Beijing date of a period's start, in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Shanghai", _period.c.valid_from))
+    return func.date(_period.c.valid_from, "+8 hours")
 
 
 _REACHES = ("within_county", "cross_county", "cross_province")
@@ -473,11 +492,12 @@ def _classify(
     prev_status: str | None,
     status: str,
     grade_changed: bool,
+    n: int = 1,
 ) -> Iterable[str]:
     if prev_status is None:
         return ["registered"] if scope.holds(school) else []
     if prev_school != school:
-        return _moved(federation, scope, report, prev_school or "", school, prev_status)
+        return _moved(federation, scope, report, prev_school or "", school, prev_status, n)
     if not scope.holds(school):
         return []
     if prev_status != status:
@@ -496,6 +516,7 @@ def _moved(
     origin: str,
     school: str,
     prev_status: str,
+    n: int,
 ) -> list[str]:
     kinds: list[str] = []
     progression = prev_status in _LEFT_STAGE
@@ -506,10 +527,10 @@ def _moved(
         kinds.append(f"{'progression' if progression else 'transfer'}_{direction}")
         if progression:
             continue
-        report.transfers[direction][reach] += 1
+        report.transfers[direction][reach] += n
         if reach == "cross_province":
             other = report.other_provinces[direction]
-            other[there[:2]] = other.get(there[:2], 0) + 1
+            other[there[:2]] = other.get(there[:2], 0) + n
     return kinds
 
 

@@ -90,6 +90,7 @@ async def test_the_census_before_and_after_a_transfer_and_every_levels_counts(
     assert moved.transfers["out"] == {"within_county": 1, "cross_county": 0, "cross_province": 1}
     assert moved.other_provinces["out"] == {"33": 1}
     assert moved.counts["suspended"] == 1
+    assert moved.daily == {today: {k: n for k, n in moved.counts.items() if n}}
     assert henan.counts["transfer_out"] == 2 and henan.counts["transfer_in"] == 1
 
 
