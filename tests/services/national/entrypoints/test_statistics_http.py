@@ -152,3 +152,35 @@ async def test_the_xlsx_download_holds_the_same_numbers(
         headers=as_("county:410102"),
     )
     assert (backwards.status_code, backwards.json()["rule"]) == (422, "statistics_bad_period")
+
+
+async def test_the_operator_rolls_up_and_judges_a_week(
+    client: httpx.AsyncClient, national: NationalDriver
+) -> None:
+    await national.deliver(batch(*[basic(f"汇总{i}", grade=1) for i in range(3)], school=SCHOOL))
+    operator = minter.headers("national:CN", Role.OPERATOR)
+    now = datetime.now(UTC).isoformat()
+    first = await client.post(
+        "/api/v1/operations/statistics/rollup", json={"until": now}, headers=operator
+    )
+    assert first.status_code == 200, first.text
+    assert (first.json()["full"], first.json()["periods_begun"]) == (True, 3)
+    again = await client.post(
+        "/api/v1/operations/statistics/rollup", json={"until": now}, headers=operator
+    )
+    assert (again.json()["full"], again.json()["periods_begun"]) == (False, 0)
+    counted = await client.get(
+        HEADCOUNT, params={"unit": "county:410102"}, headers=as_("county:410102")
+    )
+    assert counted.json()["total"] == 3
+    monday = datetime.now(UTC).date() - timedelta(days=datetime.now(UTC).weekday())
+    judged = await client.post(
+        "/api/v1/operations/statistics/early-warning",
+        json={"week_start": monday.isoformat()},
+        headers=operator,
+    )
+    assert judged.status_code == 200 and judged.json()["items"] == []  # 3 is under the floor
+    refused = await client.post(
+        "/api/v1/operations/statistics/rollup", json={}, headers=as_("county:410102")
+    )
+    assert refused.status_code in (403, 404)
