@@ -19,6 +19,7 @@ from services.console import (
     authority_pages,
     catalogue,
     certificate_pages,
+    dashboard_pages,
     national_pages,
     people_pages,
     progression_pages,
@@ -82,6 +83,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         account_pages,
         audit_pages,
         certificate_pages,
+        dashboard_pages,
     )
     for module in modules:
         app.include_router(module.router)

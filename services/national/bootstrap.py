@@ -17,12 +17,15 @@ from services.national.entrypoints import (
     http,
     messages,
     promotion_http,
+    statistics_http,
     status_http,
     transfer_http,
     verification_http,
 )
 from services.national.entrypoints.deadline_sweeper import DeadlineSweeper
+from services.national.entrypoints.statistics_sweeper import StatisticsSweeper
 from services.national.entrypoints.suspension_sweeper import SuspensionSweeper
+from services.national.service_layer import statistics
 from services.national.service_layer.transfers import metrics as transfer_metrics
 from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.transfers.queries import open_step_gauge
@@ -40,6 +43,7 @@ class NationalRuntime(ServiceRuntime):
 
     sweeper: DeadlineSweeper | None = None
     suspension_sweeper: SuspensionSweeper | None = None
+    statistics_sweeper: StatisticsSweeper | None = None
 
     async def start(self) -> None:
         await super().start()
@@ -47,8 +51,12 @@ class NationalRuntime(ServiceRuntime):
             self.sweeper.start()
         if self.suspension_sweeper is not None:
             self.suspension_sweeper.start()
+        if self.statistics_sweeper is not None:
+            self.statistics_sweeper.start()
 
     async def stop(self, step_timeout: float = 15.0) -> None:
+        if self.statistics_sweeper is not None:
+            await self.statistics_sweeper.stop()
         if self.suspension_sweeper is not None:
             await self.suspension_sweeper.stop()
         if self.sweeper is not None:
@@ -66,6 +74,9 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     messages.register(handlers, runtime.federation, deps)
     runtime.sweeper = DeadlineSweeper(runtime.sessions, deps, national.deadline_sweep_interval)
     runtime.suspension_sweeper = SuspensionSweeper(
+        runtime.sessions, deps, national.deadline_sweep_interval
+    )
+    runtime.statistics_sweeper = StatisticsSweeper(
         runtime.sessions, deps, national.deadline_sweep_interval
     )
     register_metrics(runtime, deps)
@@ -91,6 +102,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             status_http.status_router,
             status_http.operations_router,
             verification_http.verification_router,
+            statistics_http.statistics_router,
+            statistics_http.operations_router,
         ],
         title="Xueji national service",
         description=(
@@ -123,5 +136,16 @@ def register_metrics(runtime: ServiceRuntime, deps: TransferDeps) -> None:
         "Open transfer steps and overdue steps per party unit (kind=open|overdue)",
         ["unit", "kind"],
         transfer_steps,
+    )
+
+    async def warnings() -> dict[tuple[str, ...], float]:
+        async with runtime.sessions() as session:
+            return await statistics.alert_gauge(session, deps.clock.today())
+
+    runtime.metrics.register_gauge_callback(
+        "xueji_statistics_alerts",
+        "Early warnings (N2025 art. 23) of the last four weeks per province and kind",
+        ["province", "kind"],
+        warnings,
     )
     transfer_metrics.declare(runtime.metrics)  # xueji_transfers_ended_total{outcome}

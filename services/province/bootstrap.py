@@ -20,6 +20,7 @@ from services.province.entrypoints.archive_sections_http import build_archive_se
 from services.province.entrypoints.contacts_http import build_contacts_router
 from services.province.entrypoints.discipline_http import build_discipline_router
 from services.province.entrypoints.promotion_http import build_promotion_router
+from services.province.entrypoints.statistics_http import build_statistics_router
 from services.province.service_layer.transfer_steps import province_step_policy
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
@@ -56,6 +57,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             build_archive_sections_router(runtime),
             build_contacts_router(runtime),
             build_promotion_router(runtime),
+            build_statistics_router(runtime),
             desk_http.task_router(desk),
             desk_http.approvals_router(desk),
             export_router(exports, desk),

@@ -116,6 +116,17 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"closing_reason", "correlation_id", "created_at", "closed_at"},
     # The approval desk's tasks: export approvals (who asked which fields of which unit, for
     # what purpose, who decided); the CSV stays in kernel_export.
+    # Statistics (decision 0039): the registry's status history (the counted basic facts of
+    # each stretch, and those before it), counts per combination, the roll-up's watermark,
+    # early warnings (a school's week's counts against its history).
+    "registry_period": {"period_id", "entry_id", "school_code", "province_code", "grade"}
+    | {"status", "gender", "ethnicity", "temporary", "valid_from", "valid_to", "prev_school"}
+    | {"prev_grade", "prev_status"},
+    "headcount_rollup": {"school_code", "grade", "status", "gender", "ethnicity", "temporary"}
+    | {"province_code", "students"},
+    "statistics_watermark": {"name", "applied_to", "updated_at"},
+    "statistics_alert": {"alert_id", "school_code", "province_code", "authority_unit", "kind"}
+    | {"week_start", "observed", "baseline", "threshold", "raised_at"},
     "desk_task": {"task_id", "kind", "status", "unit", "school_code", "subject_id"}
     | {"item_count", "finding_count", "details", "opened_at", "decided_at", "decided_by"}
     | {"reason", "correlation_id", "message_id", "transfer_id", "due_on", "due_approximate"}

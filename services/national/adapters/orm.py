@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -552,3 +553,107 @@ class RegistryChange(Base):
     decided_unit: Mapped[str] = mapped_column(String(40))
     decided_rule: Mapped[str | None] = mapped_column(String(80))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- statistics (decision 0039) ---------------------------------------------------------------
+
+_CURRENT = "valid_to IS NULL"
+
+
+class RegistryPeriod(Base):
+    """One stretch of a student's registration during which the counted facts (school,
+    province, grade, status, gender, ethnicity, temporary number) did not change: the status
+    history the as-of census reads. Append-only; written by database triggers on
+    ``registry_entry`` (migration 0020) in the transaction that changes the entry, whatever
+    code path changed it, set-based (one statement per statement on PostgreSQL). The
+    ``prev_*`` columns are the facts before: a period is also the movement that opened it."""
+
+    __tablename__ = "registry_period"
+
+    period_id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(36))
+    school_code: Mapped[str] = mapped_column(String(10))
+    province_code: Mapped[str] = mapped_column(String(2))
+    grade: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    gender: Mapped[str] = mapped_column(String(6))
+    ethnicity: Mapped[str | None] = mapped_column(String(20))
+    temporary: Mapped[bool] = mapped_column(Boolean)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    prev_school: Mapped[str | None] = mapped_column(String(10))
+    prev_grade: Mapped[int | None] = mapped_column(Integer)
+    prev_status: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (
+        # The trigger closes an entry's open period: as small as the registry.
+        Index(
+            "ix_registry_period_open",
+            "entry_id",
+            sqlite_where=text(_CURRENT),
+            postgresql_where=text(_CURRENT),
+        ),
+        # Movements of a period and the roll-up's deltas: by when they began / ended.
+        Index("ix_registry_period_from", "valid_from"),
+        Index(
+            "ix_registry_period_to",
+            "valid_to",
+            sqlite_where=text("valid_to IS NOT NULL"),
+            postgresql_where=text("valid_to IS NOT NULL"),
+        ),
+        # A school's (county's) census at a date.
+        Index("ix_registry_period_school", "school_code", "valid_from"),
+    )
+
+
+class HeadcountRollup(Base):
+    """Students per (school, grade, status, gender, ethnicity, temporary) as of the
+    watermark: rolled forward from the periods begun and ended since, never recounted.
+    Today's headcount is this plus the periods since the watermark."""
+
+    __tablename__ = "headcount_rollup"
+
+    school_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    grade: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    gender: Mapped[str] = mapped_column(String(6), primary_key=True)
+    ethnicity: Mapped[str] = mapped_column(String(20), primary_key=True)  # '' when unknown
+    temporary: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    students: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_headcount_rollup_province", "province_code"),)
+
+
+class StatisticsWatermark(Base):
+    """Up to when ``headcount_rollup`` holds the periods (one row, ``name = 'headcount'``)."""
+
+    __tablename__ = "statistics_watermark"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    applied_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StatisticsAlert(Base):
+    """An early warning of abnormal registrations or departures (N2025 art. 23): a school's
+    week far outside its own history, raised to its registry authority with the figures."""
+
+    __tablename__ = "statistics_alert"
+
+    alert_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_code: Mapped[str] = mapped_column(String(10))
+    province_code: Mapped[str] = mapped_column(String(2))
+    authority_unit: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(20))  # registrations | departures
+    week_start: Mapped[date] = mapped_column(Date)
+    observed: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_statistics_alert_week", "school_code", "kind", "week_start", unique=True),
+        Index("ix_statistics_alert_authority", "authority_unit", "week_start"),
+        Index("ix_statistics_alert_province", "province_code", "week_start"),
+    )

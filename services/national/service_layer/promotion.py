@@ -40,6 +40,10 @@ index on grade or status — the unclaimed list's partial index has status in it
 only, and the promotion never changes status; an index on ``(status, grade)`` made the same
 run 15 times slower).
 
+Statistics (decision 0039): the registry's update trigger writes and closes one status period
+per promoted student in the run's transaction; at 1,000,000 students that made the run about
+eight times slower (43 s instead of 5.4 s, same loaded machine) — see the decision for the fix.
+
 Known limits, for the transfer saga's owner: a transfer request checked against the old grade
 and claimed right after the run commits keeps the old grade (the claim does not re-check it);
 a saga transaction that holds a transfer row and waits for the registry lock at that instant

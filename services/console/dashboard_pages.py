@@ -1,0 +1,169 @@
+"""The statistics dashboard of every level (issue 18; decision 0039): headcounts by grade and
+by status, movements over the last four weeks, overdue steps of the units below, data quality
+and early warnings, each chart drawn from the table under it (ECharts, no inline script) with
+its xlsx download, and a drill-down province → county → school.
+
+Every number comes from the tiers' statistics APIs with the officer's own token: the basic
+figures from national (which holds the registry), the non-basic ones from the province (which
+holds the archives). The API decides what the officer may see (its own unit and those below,
+404 beside); the console adds nothing to it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+
+from services.console.api import ApiError
+from services.console.web import Page, UserPage
+from shared.clock import CHINA
+from shared.federation.config import NATIONAL, Tier, UnitRef
+
+router = APIRouter()
+
+HEADCOUNT = "/api/v1/statistics/headcount"
+MOVEMENTS = "/api/v1/statistics/movements"
+# the units a level drills down to, and the dimension that lists them
+BELOW = {
+    Tier.NATIONAL: "province",
+    Tier.PROVINCE: "county",
+    Tier.CITY: "county",
+    Tier.COUNTY: "school",
+}
+DOWNLOADS = {"grade": "grade", "status": "status", "below": None, "movements": None}
+DAILY_KINDS = ("registered", "transfer_in", "transfer_out", "suspended", "dropout", "graduated")
+WEEKS = 4
+
+
+def _today() -> date:
+    """Beijing's date: the movements are dated by when they happened."""
+    return datetime.now(CHINA).date()
+
+
+def _target(page: Page, unit: str | None) -> UnitRef:
+    if not unit:
+        return page.unit
+    try:
+        return UnitRef.parse(unit)
+    except ValueError as exc:
+        raise HTTPException(status_code=404) from exc
+
+
+def _below_unit(tier: Tier, code: str) -> UnitRef:
+    child = {"province": Tier.PROVINCE, "county": Tier.COUNTY, "school": Tier.SCHOOL}[BELOW[tier]]
+    return UnitRef(tier=child, code=code)
+
+
+def _rows(found: dict[str, Any], dimension: str) -> list[tuple[Any, int | None]]:
+    return [(r["keys"][dimension], r["students"]) for r in found["rows"]]
+
+
+async def _extended(page: Page, unit: UnitRef) -> dict[str, Any] | None:
+    """The province's non-basic figures, for a unit inside a province (national: none)."""
+    if unit.tier is Tier.NATIONAL or page.unit.tier is Tier.NATIONAL:
+        return None
+    province = UnitRef(tier=Tier.PROVINCE, code=unit.code[:2])
+    try:
+        found: dict[str, Any] = await page.api.get(
+            province, "/api/v1/statistics/extended", params={"unit": str(unit)}
+        )
+    except ApiError:
+        return None
+    return found
+
+
+@router.get("/dashboard")
+async def dashboard(page: UserPage, unit: str | None = None) -> Response:
+    """The unit's figures (default: the officer's own unit)."""
+    target = _target(page, unit)
+    api, params = page.api, {"unit": str(target)}
+    by_grade = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": "grade"})
+    by_status = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": "status"})
+    below: list[tuple[UnitRef, str, int | None]] = []
+    if target.tier in BELOW:
+        found = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": BELOW[target.tier]})
+        for code, n in _rows(found, BELOW[target.tier]):
+            child = _below_unit(target.tier, code)
+            below.append((child, page.console.directory.unit_name(child), n))
+    today = _today()
+    start = today - timedelta(weeks=WEEKS) + timedelta(days=1)
+    moves = await api.get(
+        NATIONAL, MOVEMENTS, params=params | {"from": start.isoformat(), "to": today.isoformat()}
+    )
+    days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
+    daily = [
+        (d, [moves["daily"].get(d.isoformat(), {}).get(k, 0) for k in DAILY_KINDS]) for d in days
+    ]
+    overdue = await api.get(NATIONAL, "/api/v1/statistics/overdue", params=params)
+    quality = await api.get(NATIONAL, "/api/v1/statistics/quality", params=params)
+    alerts = await api.get(NATIONAL, "/api/v1/statistics/alerts", params=params)
+    term_reports: list[dict[str, Any]] = []
+    if target.tier is Tier.COUNTY and moves.get("term_reports"):
+        term_reports = (await api.get(target, moves["term_reports"]))["items"]
+    return page.render(
+        "dashboard.html",
+        term_reports=term_reports,
+        target=target,
+        target_name=page.console.directory.unit_name(target),
+        parent=_parent(page, target),
+        by_grade=_rows(by_grade, "grade"),
+        by_status=_rows(by_status, "status"),
+        total=by_grade["total"],
+        suppressed=by_grade["suppressed"],
+        below=below,
+        below_dimension=BELOW.get(target.tier),
+        moves=moves,
+        kinds=DAILY_KINDS,
+        daily=daily,
+        overdue=overdue["items"],
+        quality=quality,
+        alerts=alerts["items"],
+        extended=await _extended(page, target),
+    )
+
+
+def _parent(page: Page, target: UnitRef) -> UnitRef | None:
+    """One level up, if the officer's own unit is above the unit shown."""
+    if target == page.unit:
+        return None
+    if target.tier is Tier.SCHOOL:
+        school = page.console.directory.federation.school(target.code)
+        return UnitRef(tier=Tier.COUNTY, code=school.county) if school else None
+    if target.tier in (Tier.COUNTY, Tier.CITY):
+        return UnitRef(tier=Tier.PROVINCE, code=target.code[:2])
+    if target.tier is Tier.PROVINCE:
+        return NATIONAL
+    return None
+
+
+@router.get("/dashboard/download")
+async def download(
+    page: UserPage,
+    what: Annotated[str, Query(pattern="^(grade|status|below|movements)$")],
+    unit: str | None = None,
+) -> Response:
+    """The figures of one chart as the API's own workbook (counts only: no approval)."""
+    target = _target(page, unit)
+    params: dict[str, str] = {"unit": str(target), "format": "xlsx"}
+    if what == "movements":
+        today = _today()
+        start = today - timedelta(weeks=WEEKS) + timedelta(days=1)
+        found = await page.api.request(
+            "GET", NATIONAL, MOVEMENTS, params=params | {"from": str(start), "to": str(today)}
+        )
+    else:
+        dimension = DOWNLOADS[what] or BELOW.get(target.tier)
+        if dimension is None:
+            raise HTTPException(status_code=404)
+        found = await page.api.request(
+            "GET", NATIONAL, HEADCOUNT, params=params | {"by": dimension}
+        )
+    name = f"{what}-{target.code}.xlsx"
+    return Response(
+        found.content,
+        media_type=found.headers.get("content-type", "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,788 @@
+"""Use case: basic statistics of the registry at every level (分级汇总, ZJ art. 5) — decision 0039.
+
+National holds the basic registry (N2025 arts. 5, 23), so the basic counts of every unit —
+national, province, city, county, school — are computed here, from national's own tables;
+non-basic breakdowns are the provinces' (``services/province/service_layer/statistics.py``).
+
+- **Headcount** by any of grade, gender, ethnicity, status, temporary (``L``) number, school,
+  province, county. Today: the rolled-up counts (``headcount_rollup``, as of its watermark) plus
+  the periods begun and ended since; as of a past moment: the periods open at that moment
+  (``registry_period``, kept by triggers in the changing transaction). Set-based: one
+  statement whatever the size.
+- **Roll-up**: the periods begun and ended since the watermark applied to the counts (+1 / -1
+  per combination) — a day's movements, never a recount.
+- **Movements** of a period: the periods begun in it, grouped by (school before, school,
+  status before, status, grade changed) and classified here: registrations, transfers in and
+  out (within the county, cross-county, cross-province with the other province),
+  progressions, promotions, suspensions, resumptions, dropouts, deaths, graduations …
+- **Overdue steps** per party, **data quality** (suspects held for review, temporary numbers
+  older than N months, unresolved verification findings) and **early warning** (N2025 art. 23:
+  a school's week of registrations or departures far above its own history).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.national.adapters.orm import (
+    DedupReview,
+    HeadcountRollup,
+    ProgressionStepRecord,
+    RegistryEntry,
+    RegistryPeriod,
+    StatisticsAlert,
+    StatisticsWatermark,
+    TransferStepRecord,
+    VerificationSchool,
+)
+from shared.clock import CHINA
+from shared.federation.config import Federation, Tier, UnitRef
+from shared.runtime.errors import DomainError
+
+_period: Table = RegistryPeriod.__table__  # type: ignore[assignment]
+_rollup: Table = HeadcountRollup.__table__  # type: ignore[assignment]
+_mark: Table = StatisticsWatermark.__table__  # type: ignore[assignment]
+_alert: Table = StatisticsAlert.__table__  # type: ignore[assignment]
+_entry: Table = RegistryEntry.__table__  # type: ignore[assignment]
+
+# What a headcount may be broken down by, and the column that holds it (period / roll-up).
+DIMENSIONS: Mapping[str, str] = {
+    "grade": "grade",
+    "gender": "gender",
+    "ethnicity": "ethnicity",
+    "status": "status",
+    "temporary": "temporary",
+    "school": "school_code",
+    "province": "province_code",
+    "county": "school_code",  # grouped by school in SQL, folded into counties here
+}
+WATERMARK = "headcount"
+SUPPRESS_BELOW = 5  # a cell under this is "<5" for anyone but the unit itself
+RULE_BAD_DIMENSION = "statistics_bad_dimension"
+RULE_BAD_PERIOD = "statistics_bad_period"
+_LEFT_STAGE = ("graduated", "completed", "incomplete")
+_DEPARTED = ("dropout", "suspected_dropout", "other_departure", "withdrawn")
+
+
+# -- the scope of a unit --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The schools a unit's figures cover: every school (national), a province's, or a list."""
+
+    unit: UnitRef
+    province: str | None = None
+    schools: tuple[str, ...] | None = None
+
+    def period_filter(self, table: Table, column: str = "school_code") -> ColumnElement[bool]:
+        if self.schools is not None:
+            return table.c[column].in_(self.schools)
+        if self.province is not None and column == "school_code":
+            return table.c.province_code == self.province
+        if self.province is not None:
+            return func.substr(table.c[column], 1, 2) == self.province
+        return true()
+
+    def holds(self, school_code: str | None) -> bool:
+        if school_code is None:
+            return False
+        if self.schools is not None:
+            return school_code in self.schools
+        return self.province is None or school_code[:2] == self.province
+
+
+def scope_of(federation: Federation, unit: UnitRef) -> Scope:
+    """The schools under ``unit``: a school itself, a county's or a city's schools, a
+    province's (by its code), or all (national)."""
+    if unit.tier == Tier.NATIONAL:
+        return Scope(unit)
+    if unit.tier == Tier.PROVINCE:
+        return Scope(unit, province=unit.code)
+    if unit.tier == Tier.SCHOOL:
+        return Scope(unit, schools=(unit.code,))
+    if unit.tier == Tier.COUNTY:
+        return Scope(unit, schools=tuple(s.code for s in federation.schools_of_county(unit.code)))
+    return Scope(
+        unit, schools=tuple(s.code for s in federation.schools if s.county.startswith(unit.code))
+    )
+
+
+# -- headcount -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountRow:
+    keys: dict[str, Any]
+    students: int | None  # None: suppressed (fewer than SUPPRESS_BELOW)
+
+
+@dataclass
+class Headcount:
+    unit: UnitRef
+    as_of: datetime | None  # None: today
+    by: tuple[str, ...]
+    rows: list[CountRow]
+    total: int | None
+    suppressed: bool  # small cells hidden (the caller is not the unit itself)
+
+
+def parse_dimensions(by: str | None) -> tuple[str, ...]:
+    names = tuple(d.strip() for d in (by or "").split(",") if d.strip())
+    unknown = [d for d in names if d not in DIMENSIONS]
+    if unknown:
+        raise DomainError(
+            f"cannot count by {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}",
+            rule=RULE_BAD_DIMENSION,
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _columns(table: Table, by: Sequence[str]) -> list[ColumnElement[Any]]:
+    cols: list[ColumnElement[Any]] = []
+    for name in by:
+        col: ColumnElement[Any] = table.c[DIMENSIONS[name]]
+        if name == "ethnicity":
+            col = func.coalesce(col, "")
+        cols.append(col.label(name))
+    return cols
+
+
+def _periods_open_at(scope: Scope, by: Sequence[str], moment: datetime) -> Select[Any]:
+    return (
+        select(*_columns(_period, by), func.count().label("n"))
+        .where(
+            scope.period_filter(_period),
+            _period.c.valid_from <= moment,
+            or_(_period.c.valid_to.is_(None), _period.c.valid_to > moment),
+        )
+        .group_by(*[literal_column(d) for d in by])
+    )
+
+
+def _delta_since(scope: Scope, by: Sequence[str], mark: datetime, sign: int) -> Select[Any]:
+    edge = _period.c.valid_from if sign > 0 else _period.c.valid_to
+    return select(*_columns(_period, by), literal(sign).label("n")).where(
+        scope.period_filter(_period), edge > mark
+    )
+
+
+async def watermark(session: AsyncSession) -> datetime | None:
+    found = await session.scalar(select(_mark.c.applied_to).where(_mark.c.name == WATERMARK))
+    return _utc(found) if found is not None else None
+
+
+async def headcount(
+    session: AsyncSession,
+    federation: Federation,
+    unit: UnitRef,
+    by: Sequence[str],
+    as_of: datetime | None = None,
+    *,
+    own_unit: bool = True,
+) -> Headcount:
+    """Students under ``unit`` by ``by``, today (``as_of`` None) or at the moment ``as_of``."""
+    scope = scope_of(federation, unit)
+    sql_by = [d for d in by if d != "county"] + (["school"] if "county" in by else [])
+    sql_by = list(dict.fromkeys(sql_by))
+    mark = await watermark(session) if as_of is None else None
+    if as_of is not None:
+        query: Select[Any] = _periods_open_at(scope, sql_by, as_of)
+    elif mark is None:
+        query = (
+            select(*_columns(_period, sql_by), func.count().label("n"))
+            .where(scope.period_filter(_period), _period.c.valid_to.is_(None))
+            .group_by(*[literal_column(d) for d in sql_by])
+        )
+    else:
+        rolled = select(*_columns(_rollup, sql_by), _rollup.c.students.label("n")).where(
+            scope.period_filter(_rollup)
+        )
+        parts = union_all(
+            rolled, _delta_since(scope, sql_by, mark, 1), _delta_since(scope, sql_by, mark, -1)
+        ).subquery()
+        query = select(*[parts.c[d] for d in sql_by], func.sum(parts.c.n).label("n")).group_by(
+            *[parts.c[d] for d in sql_by]
+        )
+    rows = (await session.execute(query)).all()
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for row in rows:
+        keys = dict(zip(sql_by, row[:-1], strict=True))
+        if "temporary" in keys:
+            keys["temporary"] = bool(keys["temporary"])
+        if "county" in by:
+            school = federation.school(keys["school"])
+            keys["county"] = school.county if school else keys["school"][:6]
+        counts[tuple(keys[d] for d in by)] += int(row[-1] or 0)
+    return _shaped(unit, as_of, tuple(by), counts, suppress=not own_unit)
+
+
+def _shaped(
+    unit: UnitRef,
+    as_of: datetime | None,
+    by: tuple[str, ...],
+    counts: Mapping[tuple[Any, ...], int],
+    *,
+    suppress: bool,
+) -> Headcount:
+    total = sum(counts.values())
+    rows = [
+        CountRow(
+            dict(zip(by, key, strict=True)),
+            None if suppress and 0 < n < SUPPRESS_BELOW else n,
+        )
+        for key, n in sorted(counts.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
+        if n
+    ]
+    return Headcount(
+        unit,
+        as_of,
+        by,
+        rows,
+        None if suppress and 0 < total < SUPPRESS_BELOW else total,
+        suppress,
+    )
+
+
+# -- the roll-up -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollupReport:
+    applied_from: datetime | None
+    applied_to: datetime
+    periods_begun: int
+    periods_ended: int
+    combinations: int
+    full: bool  # True the first time (no watermark: the open periods counted once)
+
+
+_ROLLUP_KEYS = ("school_code", "grade", "status", "gender", "ethnicity", "temporary")
+
+
+async def roll_up(session: AsyncSession, until: datetime, now: datetime) -> RollupReport:
+    """Apply the periods begun and ended in (watermark, ``until``] to ``headcount_rollup``:
+    +1 / -1 per combination, one upsert. The first run counts the open periods once.
+    ``until`` should trail the clock by more than any transaction lasts (a commit made
+    later with an earlier ``updated_at`` would be missed): the periodic runner uses 10
+    minutes."""
+    until = _utc(until)
+    mark = await watermark(session)
+    cols = [
+        _period.c.school_code,
+        _period.c.grade,
+        _period.c.status,
+        _period.c.gender,
+        func.coalesce(_period.c.ethnicity, "").label("ethnicity"),
+        _period.c.temporary,
+        _period.c.province_code,
+    ]
+    if mark is None:
+        source = select(*cols, literal(1).label("n")).where(
+            _period.c.valid_from <= until,
+            or_(_period.c.valid_to.is_(None), _period.c.valid_to > until),
+        )
+    else:
+        begun = select(*cols, literal(1).label("n")).where(
+            _period.c.valid_from > mark, _period.c.valid_from <= until
+        )
+        ended = select(*cols, literal(-1).label("n")).where(
+            _period.c.valid_to > mark, _period.c.valid_to <= until
+        )
+        source = union_all(begun, ended)  # type: ignore[assignment]
+    deltas = source.subquery()
+    grouped = select(
+        *[deltas.c[k] for k in _ROLLUP_KEYS],
+        func.max(deltas.c.province_code).label("province_code"),
+        func.sum(deltas.c.n).label("students"),
+        func.sum(case((deltas.c.n > 0, 1), else_=0)).label("begun"),
+        func.sum(case((deltas.c.n < 0, 1), else_=0)).label("ended"),
+    ).group_by(*[deltas.c[k] for k in _ROLLUP_KEYS])
+    rows = (await session.execute(grouped)).all()
+    changes = [
+        {**dict(zip(_ROLLUP_KEYS, r[:6], strict=True)), "province_code": r[6], "students": r[7]}
+        for r in rows
+        if r[7]
+    ]
+    if changes:
+        await session.execute(_upsert_rollup(session), changes)
+        await session.execute(_rollup.delete().where(_rollup.c.students == 0))
+    await _set_watermark(session, until, now)
+    return RollupReport(
+        mark,
+        until,
+        sum(int(r[8]) for r in rows),
+        sum(int(r[9]) for r in rows),
+        len(changes),
+        mark is None,
+    )
+
+
+def _upsert_rollup(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_rollup)
+    return stmt.on_conflict_do_update(
+        index_elements=list(_ROLLUP_KEYS),
+        set_={"students": _rollup.c.students + stmt.excluded.students},
+    )
+
+
+async def _set_watermark(session: AsyncSession, until: datetime, now: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_mark).values(
+        name=WATERMARK, applied_to=until, updated_at=now
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"applied_to": until, "updated_at": now}
+        )
+    )
+
+
+# -- movements -------------------------------------------------------------------------------
+
+MOVEMENT_KINDS = (
+    "registered",
+    "transfer_in",
+    "transfer_out",
+    "progression_in",
+    "progression_out",
+    "promoted",
+    "grade_changed",
+    "suspended",
+    "resumed",
+    "dropout",
+    "returned",
+    "other_departure",
+    "abroad",
+    "deceased",
+    "graduated",
+    "other",
+)
+_STATUS_KIND = {
+    "suspended": "suspended",
+    "dropout": "dropout",
+    "suspected_dropout": "dropout",
+    "withdrawn": "dropout",
+    "other_departure": "other_departure",
+    "abroad": "abroad",
+    "deceased": "deceased",
+    "graduated": "graduated",
+    "completed": "graduated",
+    "incomplete": "graduated",
+}
+
+
+@dataclass
+class Movements:
+    unit: UnitRef
+    start: date
+    end: date  # inclusive
+    counts: dict[str, int] = field(default_factory=dict)
+    # transfers by reach: within_county / cross_county / cross_province, per direction
+    transfers: dict[str, dict[str, int]] = field(default_factory=dict)
+    # cross-province transfers by the other side's province, per direction
+    other_provinces: dict[str, dict[str, int]] = field(default_factory=dict)
+    daily: dict[date, dict[str, int]] = field(default_factory=dict)
+
+
+def _beijing_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    if end < start:
+        raise DomainError("the period ends before it starts", rule=RULE_BAD_PERIOD)
+    low = datetime.combine(start, time.min, CHINA).astimezone(UTC)
+    high = datetime.combine(end + timedelta(days=1), time.min, CHINA).astimezone(UTC)
+    return low, high
+
+
+def end_of_day(day: date) -> datetime:
+    """The last moment of a Beijing date, in UTC: the census of that day."""
+    return datetime.combine(day + timedelta(days=1), time.min, CHINA).astimezone(UTC) - timedelta(
+        microseconds=1
+    )
+
+
+async def movements(
+    session: AsyncSession, federation: Federation, unit: UnitRef, start: date, end: date
+) -> Movements:
+    """What moved under ``unit`` between two Beijing dates (both included)."""
+    scope = scope_of(federation, unit)
+    low, high = _beijing_bounds(start, end)
+    in_scope = or_(scope.period_filter(_period), scope.period_filter(_period, "prev_school"))
+    grade_changed = case((_period.c.grade != _period.c.prev_grade, 1), else_=0)
+    day = _beijing_day(session)
+    keys = (
+        _period.c.prev_school,
+        _period.c.school_code,
+        _period.c.prev_status,
+        _period.c.status,
+        grade_changed,
+        day,
+    )
+    # Grouped in SQL (the August 10 promotion alone is one period per student); classified
+    # here, where the federation says each school's county and province.
+    query = (
+        select(*keys, func.count())
+        .where(in_scope, _period.c.valid_from >= low, _period.c.valid_from < high)
+        .group_by(*keys)
+    )
+    report = Movements(unit, start, end, counts=dict.fromkeys(MOVEMENT_KINDS, 0))
+    report.transfers = {d: dict.fromkeys(_REACHES, 0) for d in ("in", "out")}
+    report.other_provinces = {"in": {}, "out": {}}
+    daily: dict[date, Counter[str]] = defaultdict(Counter)
+    rows = await session.execute(query)
+    for prev_school, school, prev_status, status, changed, on, n in rows:
+        kinds = _classify(
+            federation,
+            scope,
+            report,
+            prev_school,
+            school,
+            prev_status,
+            status,
+            bool(changed),
+            int(n),
+        )
+        for kind in kinds:
+            report.counts[kind] += int(n)
+            daily[date.fromisoformat(str(on))][kind] += int(n)
+    report.daily = {d: dict(c) for d, c in sorted(daily.items())}
+    return report
+
+
+def _beijing_day(session: AsyncSession) -> ColumnElement[Any]:
+    """The Beijing date of a period's start, in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Shanghai", _period.c.valid_from))
+    return func.date(_period.c.valid_from, "+8 hours")
+
+
+_REACHES = ("within_county", "cross_county", "cross_province")
+
+
+def _classify(
+    federation: Federation,
+    scope: Scope,
+    report: Movements,
+    prev_school: str | None,
+    school: str,
+    prev_status: str | None,
+    status: str,
+    grade_changed: bool,
+    n: int = 1,
+) -> Iterable[str]:
+    if prev_status is None:
+        return ["registered"] if scope.holds(school) else []
+    if prev_school != school:
+        return _moved(federation, scope, report, prev_school or "", school, prev_status, n)
+    if not scope.holds(school):
+        return []
+    if prev_status != status:
+        if status == "enrolled":
+            return ["resumed" if prev_status == "suspended" else "returned"]
+        return [_STATUS_KIND.get(status, "other")]
+    if grade_changed:
+        return ["promoted" if status == "enrolled" else "grade_changed"]
+    return []
+
+
+def _moved(
+    federation: Federation,
+    scope: Scope,
+    report: Movements,
+    origin: str,
+    school: str,
+    prev_status: str,
+    n: int,
+) -> list[str]:
+    kinds: list[str] = []
+    progression = prev_status in _LEFT_STAGE
+    reach = _reach(federation, origin, school)
+    for direction, here, there in (("in", school, origin), ("out", origin, school)):
+        if not scope.holds(here):
+            continue
+        kinds.append(f"{'progression' if progression else 'transfer'}_{direction}")
+        if progression:
+            continue
+        report.transfers[direction][reach] += n
+        if reach == "cross_province":
+            other = report.other_provinces[direction]
+            other[there[:2]] = other.get(there[:2], 0) + n
+    return kinds
+
+
+def _reach(federation: Federation, origin: str, school: str) -> str:
+    if origin[:2] != school[:2]:
+        return "cross_province"
+    a, b = federation.school(origin), federation.school(school)
+    county_a = a.county if a else origin[:6]
+    county_b = b.county if b else school[:6]
+    return "within_county" if county_a == county_b else "cross_county"
+
+
+# -- overdue steps, data quality -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    party_unit: str
+    transfer_steps: int
+    progression_steps: int
+
+
+def _unit_under(federation: Federation, scope: Scope, party: str) -> bool:
+    try:
+        unit = UnitRef.parse(party)
+    except ValueError:
+        return False
+    if scope.unit.tier == Tier.NATIONAL:
+        return True
+    if unit.tier == Tier.SCHOOL:
+        return scope.holds(unit.code)
+    if scope.schools is None:
+        return unit.code[:2] == scope.province
+    if unit.tier == Tier.NATIONAL:
+        return False
+    return unit.code.startswith(scope.unit.code) and len(unit.code) >= len(scope.unit.code)
+
+
+async def overdue_steps(
+    session: AsyncSession, federation: Federation, unit: UnitRef, today: date
+) -> list[OverdueRow]:
+    """Open transfer and progression steps past their due date, per deciding party under
+    ``unit`` (the party itself included)."""
+    scope = scope_of(federation, unit)
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for index, record in enumerate((TransferStepRecord, ProgressionStepRecord)):
+        table: Table = record.__table__  # type: ignore[assignment]
+        query = (
+            select(table.c.party_unit, func.count())
+            .where(table.c.state == "open", table.c.due_on < today)
+            .group_by(table.c.party_unit)
+        )
+        for party, n in await session.execute(query):
+            if _unit_under(federation, scope, party):
+                found[party][index] += int(n)
+    return [OverdueRow(p, t, g) for p, (t, g) in sorted(found.items())]
+
+
+@dataclass
+class Quality:
+    unit: UnitRef
+    as_of: date
+    suspects_held: int
+    temporary_older: int
+    temporary_months: int
+    verification_ghosts: int
+    verification_mismatches: int
+    by_school: dict[str, dict[str, int]]
+
+
+async def data_quality(
+    session: AsyncSession,
+    federation: Federation,
+    unit: UnitRef,
+    today: date,
+    temporary_months: int = 6,
+) -> Quality:
+    """Questionable registrations (问题学籍) under ``unit``: applicants held by a suspect rule,
+    registrations still on a temporary ``L`` number after ``temporary_months``, and the
+    ghosts and mismatches of each school's latest term verification."""
+    scope = scope_of(federation, unit)
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    review: Table = DedupReview.__table__  # type: ignore[assignment]
+    held = (
+        select(review.c.school_code, func.count())
+        .where(review.c.status == "open", scope.period_filter(review))
+        .group_by(review.c.school_code)
+    )
+    for school, n in await session.execute(held):
+        per[school]["suspects_held"] += int(n)
+    cutoff = datetime.combine(_months_before(today, temporary_months), time.min, CHINA)
+    old = (
+        select(_entry.c.school_code, func.count())
+        .where(
+            _entry.c.student_number >= "L",
+            _entry.c.student_number < "M",
+            _entry.c.registered_at < cutoff.astimezone(UTC),
+            scope.period_filter(_entry),
+        )
+        .group_by(_entry.c.school_code)
+    )
+    for school, n in await session.execute(old):
+        per[school]["temporary_older"] += int(n)
+    checks: Table = VerificationSchool.__table__  # type: ignore[assignment]
+    latest = (
+        select(checks.c.school_code, func.max(checks.c.checked_at).label("at"))
+        .group_by(checks.c.school_code)
+        .subquery()
+    )
+    found = select(checks.c.school_code, checks.c.ghosts, checks.c.mismatches).join(
+        latest,
+        and_(latest.c.school_code == checks.c.school_code, latest.c.at == checks.c.checked_at),
+    )
+    for school, ghosts, mismatches in await session.execute(found):
+        if scope.holds(school):
+            per[school]["verification_ghosts"] += int(ghosts)
+            per[school]["verification_mismatches"] += int(mismatches)
+    totals: Counter[str] = Counter()
+    for counts in per.values():
+        totals.update(counts)
+    return Quality(
+        unit,
+        today,
+        totals["suspects_held"],
+        totals["temporary_older"],
+        temporary_months,
+        totals["verification_ghosts"],
+        totals["verification_mismatches"],
+        {s: dict(c) for s, c in sorted(per.items())},
+    )
+
+
+def _months_before(day: date, months: int) -> date:
+    month = day.year * 12 + day.month - 1 - months
+    year, month0 = divmod(month, 12)
+    return date(year, month0 + 1, min(day.day, 28))
+
+
+# -- early warning (N2025 art. 23) -----------------------------------------------------------
+
+WARNING_WEEKS = 8  # the history a school's week is compared with
+WARNING_FLOOR = 10  # never an alert for fewer in a week
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert_id: str
+    school_code: str
+    province_code: str
+    authority_unit: str
+    kind: str
+    week_start: date
+    observed: int
+    baseline: float
+    threshold: float
+    raised_at: datetime
+
+
+def alert_threshold(history: Sequence[int]) -> tuple[float, float]:
+    """The baseline (mean of the weeks before) and the threshold a week must exceed: the
+    mean plus three standard deviations, at least three times the mean, never under
+    :data:`WARNING_FLOOR`."""
+    mean = sum(history) / len(history) if history else 0.0
+    var = sum((x - mean) ** 2 for x in history) / len(history) if history else 0.0
+    return mean, max(mean + 3 * math.sqrt(var), 3 * mean, float(WARNING_FLOOR))
+
+
+async def scan_warnings(
+    session: AsyncSession, federation: Federation, week_start: date, now: datetime
+) -> list[Alert]:
+    """Compare each school's registrations and departures in the week starting
+    ``week_start`` with its previous :data:`WARNING_WEEKS` weeks; record an alert (once per
+    school, kind and week) where the week exceeds :func:`alert_threshold`. One grouped
+    statement over the periods of those nine weeks."""
+    low, _ = _beijing_bounds(week_start - timedelta(weeks=WARNING_WEEKS), week_start)
+    _, high = _beijing_bounds(week_start, week_start + timedelta(days=6))
+    low_day = week_start - timedelta(weeks=WARNING_WEEKS)
+    kind = case(
+        (_period.c.prev_status.is_(None), literal("registrations")),
+        (
+            and_(
+                _period.c.status.in_(_DEPARTED),
+                _period.c.prev_status.notin_(_DEPARTED),
+            ),
+            literal("departures"),
+        ),
+        else_=literal(None),
+    ).label("kind")
+    query = select(_period.c.school_code, _period.c.province_code, kind, _period.c.valid_from)
+    query = query.where(_period.c.valid_from >= low, _period.c.valid_from < high)
+    weeks: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * (WARNING_WEEKS + 1))
+    for school, province, what, at in await session.execute(query):
+        if what is None:
+            continue
+        day = _utc(at).astimezone(CHINA).date()
+        weeks[(school, province, what)][(day - low_day).days // 7] += 1
+    raised: list[Alert] = []
+    for (school, province, what), counts in sorted(weeks.items()):
+        baseline, threshold = alert_threshold(counts[:-1])
+        if counts[-1] <= threshold:
+            continue
+        known = federation.school(school)
+        authority = str(known.authority_unit) if known else f"province:{province}"
+        raised.append(
+            Alert(
+                str(uuid.uuid4()),
+                school,
+                province,
+                authority,
+                what,
+                week_start,
+                counts[-1],
+                round(baseline, 2),
+                round(threshold, 2),
+                now,
+            )
+        )
+    if raised:
+        dialect = session.get_bind().dialect.name
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_alert)
+        await session.execute(
+            stmt.on_conflict_do_nothing(index_elements=["school_code", "kind", "week_start"]),
+            [vars(a) for a in raised],
+        )
+    return raised
+
+
+async def alerts(
+    session: AsyncSession, federation: Federation, unit: UnitRef, since: date
+) -> list[Alert]:
+    """The alerts of the schools under ``unit`` for the weeks from ``since``."""
+    scope = scope_of(federation, unit)
+    query = (
+        select(_alert)
+        .where(_alert.c.week_start >= since, scope.period_filter(_alert))
+        .order_by(_alert.c.week_start.desc(), _alert.c.school_code, _alert.c.kind)
+    )
+    return [
+        Alert(**{**row._asdict(), "raised_at": _utc(row.raised_at)})
+        for row in await session.execute(query)
+    ]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def alert_gauge(session: AsyncSession, today: date) -> dict[tuple[str, ...], float]:
+    """``{(province, kind): alerts}`` of the last four weeks: the Prometheus gauge."""
+    query = (
+        select(_alert.c.province_code, _alert.c.kind, func.count())
+        .where(_alert.c.week_start >= today - timedelta(weeks=4))
+        .group_by(_alert.c.province_code, _alert.c.kind)
+    )
+    return {(p, k): float(n) for p, k, n in await session.execute(query)}
