@@ -156,6 +156,8 @@ def test_an_accounts_state_tells_sealed_for_disuse_from_sealed_by_the_level_abov
     assert state_of(sealed, now) == "sealed"
     assert state_of(fresh | {"throttled_until": "2026-09-07T03:00:00+00:00"}, now) == "locked"
     assert state_of(fresh | {"password_expires_on": "2026-09-07"}, now) == "password_change"
+
+
 def test_a_proof_is_shown_in_the_page_only_when_its_bytes_are_an_image_or_a_pdf() -> None:
     """A proof viewed in the task page is served inline under a CSP that runs nothing and
     lets only the console's own pages frame it; a file that only claims to be a PDF (an HTML
