@@ -96,7 +96,7 @@ def _create_indexes(op: Any) -> None:
 
 def create_queue_indexes(op: Any) -> None:
     """The officer's queue filtered by school and sorted by due date (a revision after the
-    desk's tables exist: county 0012, province 0014, school 0019, national 0019)."""
+    desk's tables exist: county 0012, province 0016, school 0020, national 0020)."""
     op.create_index(
         "ix_desk_task_school", "desk_task", ["unit", "school_code", "status", "opened_at"]
     )
