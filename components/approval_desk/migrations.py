@@ -5,6 +5,8 @@ revision that introduced them (plain types: a migration must not change when the
 
 - :func:`create_desk_tables` / :func:`drop_desk_tables`: a service that gets a desk (the
   school, revision 0014; national, revision 0014, the task table alone);
+- :func:`create_queue_indexes` / :func:`drop_queue_indexes`: the queue's school filter and
+  due-date order;
 - :func:`rename_authority_tables` / :func:`restore_authority_tables`: a service whose
   registry-authority tables become the desk's (county 0010, province 0012): the tables are
   renamed, ``authority_unit`` (a code of the service's own tier) becomes ``unit`` (a unit
@@ -90,6 +92,20 @@ def drop_desk_tables(op: Any, *, submissions: bool = True) -> None:
 def _create_indexes(op: Any) -> None:
     op.create_index("ix_desk_task_list", "desk_task", ["unit", "status", "opened_at"])
     op.create_index("ix_desk_task_transfer", "desk_task", ["unit", "transfer_id"])
+
+
+def create_queue_indexes(op: Any) -> None:
+    """The officer's queue filtered by school and sorted by due date (a revision after the
+    desk's tables exist: county 0012, province 0016, school 0020, national 0021)."""
+    op.create_index(
+        "ix_desk_task_school", "desk_task", ["unit", "school_code", "status", "opened_at"]
+    )
+    op.create_index("ix_desk_task_due", "desk_task", ["unit", "status", "due_on"])
+
+
+def drop_queue_indexes(op: Any) -> None:
+    op.drop_index("ix_desk_task_due", table_name="desk_task")
+    op.drop_index("ix_desk_task_school", table_name="desk_task")
 
 
 def rename_authority_tables(op: Any, tier: str) -> None:

@@ -104,6 +104,8 @@ async def _page(
         limit=query.limit,
         offset=query.offset,
         overdue_on=today if query.overdue else None,
+        school_code=query.school,
+        by_due=query.order == "due",
     )
     return view(desk, rows, total, query, today)
 

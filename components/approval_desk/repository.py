@@ -43,8 +43,9 @@ from shared.federation.config import UnitRef
 # The polled list whose version every task write bumps (scope: the deciding unit's reference).
 TASK_LIST = "desk_task"
 
-# Which of the task list's optional filters are given: status, kind, overdue_on.
-_PageKey = tuple[bool, bool, bool]
+# Which of the task list's optional filters are given (status, kind, overdue_on, school_code)
+# and whether it is sorted by due date.
+_PageKey = tuple[bool, bool, bool, bool, bool]
 
 
 class _Statements:
@@ -84,11 +85,12 @@ class _Statements:
 
     def page(self, key: _PageKey) -> tuple[Select[Any], Select[Any]]:
         """The page's statement and its count for the filters given (``unit``, ``limit``,
-        ``offset`` always; ``status``, ``kind``, ``overdue_on`` as the key says)."""
+        ``offset`` always; ``status``, ``kind``, ``overdue_on``, ``school_code`` and the order
+        as the key says)."""
         found = self._pages.get(key)
         if found is None:
             task = self.task
-            with_status, with_kind, with_overdue = key
+            with_status, with_kind, with_overdue, with_school, by_due = key
             conditions = [task.c.unit == bindparam("unit")]
             if with_status:
                 conditions.append(task.c.status == bindparam("status"))
@@ -96,10 +98,15 @@ class _Statements:
                 conditions.append(task.c.kind == bindparam("kind"))
             if with_overdue:
                 conditions.append(_overdue(task, bindparam("overdue_on")))
+            if with_school:
+                conditions.append(task.c.school_code == bindparam("school_code"))
+            # by due date: the earliest first, tasks without one (a registration batch) after
+            # them, oldest first
+            order = (task.c.due_on.asc().nulls_last(),) if by_due else ()
             rows = (
                 select(task)
                 .where(*conditions)
-                .order_by(task.c.opened_at, task.c.task_id)
+                .order_by(*order, task.c.opened_at, task.c.task_id)
                 .limit(bindparam("limit", type_=Integer))
                 .offset(bindparam("offset", type_=BigInteger))  # up to SQL_INT_MAX
             )
@@ -207,13 +214,28 @@ class TaskRepository:
         limit: int,
         offset: int,
         overdue_on: date | None = None,
+        school_code: str | None = None,
+        by_due: bool = False,
     ) -> tuple[list[Row[Any]], int]:
-        """One page of a unit's tasks, oldest first, and how many match in all;
-        ``overdue_on`` keeps the tasks open and past their due date on that day."""
-        filters = (status is not None, kind is not None, overdue_on is not None)
+        """One page of a unit's tasks, oldest first (``by_due``: earliest due date first),
+        and how many match in all; ``overdue_on`` keeps the tasks open and past their due
+        date on that day, ``school_code`` those about one school."""
+        filters = (
+            status is not None,
+            kind is not None,
+            overdue_on is not None,
+            school_code is not None,
+            by_due,
+        )
         statement, count = self._s.page(filters)
         # The filters not given have no parameter in the statement: their None is ignored.
-        params = {"unit": unit, "status": status, "kind": kind, "overdue_on": overdue_on}
+        params = {
+            "unit": unit,
+            "status": status,
+            "kind": kind,
+            "overdue_on": overdue_on,
+            "school_code": school_code,
+        }
         rows = await self.session.execute(statement, {**params, "limit": limit, "offset": offset})
         total = await self.session.execute(count, params)
         return list(rows.all()), int(total.scalar_one())

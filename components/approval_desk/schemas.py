@@ -245,13 +245,21 @@ class TaskPage(BaseModel):
 
 
 class TaskListQuery(BaseModel):
-    """Filters and page of a task list (oldest first)."""
+    """Filters and page of a task list (oldest first, or by due date)."""
 
     model_config = ConfigDict(extra="forbid")
 
     status: TaskStatus | None = None
     kind: TaskKind | None = None
     overdue: bool = Field(default=False, description="only open tasks past their due date")
+    school: str | None = Field(
+        default=None, pattern=r"^\d{10}$", description="only the tasks about this school (code)"
+    )
+    order: Literal["opened", "due"] = Field(
+        default="opened",
+        description="opened: oldest first; due: earliest due date first, tasks without one "
+        "(a registration batch) after them, oldest first",
+    )
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=SQL_INT_MAX)
     wait: float = Field(default=0.0, **WAIT)

@@ -125,6 +125,9 @@ def _task(metadata: MetaData) -> Table:
     )
     Index("ix_desk_task_list", task.c.unit, task.c.status, task.c.opened_at)
     Index("ix_desk_task_transfer", task.c.unit, task.c.transfer_id)
+    # an officer's queue filtered by school, and sorted by due date
+    Index("ix_desk_task_school", task.c.unit, task.c.school_code, task.c.status, task.c.opened_at)
+    Index("ix_desk_task_due", task.c.unit, task.c.status, task.c.due_on)
     return task
 
 

@@ -13,8 +13,9 @@ National runs the saga (``shared.contracts.transfer``); the desk only answers it
   decides it.
 - ``transfer.step_reminder`` → the open task notes the reminder.
 - ``transfer.step_overdue``, sent to the superior of a late party (a county for its school, a
-  province for its county) → a ``transfer_intervention`` task showing the late party and
-  its due date; deciding it answers the step on the party's behalf (强制干预, HA art. 11(三)).
+  province for its county) → a ``transfer_intervention`` task showing the late party, its
+  due date, the family's reason and the proofs' links; deciding it answers the step on the
+  party's behalf (强制干预, HA art. 11(三)).
 - ``transfer.closed`` → the transfer's open tasks here become ``void``; so does
   ``transfer.step_settled`` (a superior decided the step in this unit's place) for that step.
 
@@ -164,9 +165,9 @@ async def receive_overdue(
     school = from_school if is_sending(overdue.role) else to_school
     details = {
         **_transfer_facts(overdue),
-        "reason": None,
+        "reason": overdue.reason,
         "opened_on": None,
-        "proofs": [],
+        "proofs": proof_links(desk.runtime.federation, overdue),
         "late_party": str(party),
     }
     row = task_row(desk, ctx, kind, school, subject, 0, 0, details)

@@ -8,6 +8,7 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from services.console.api import ApiError
 from shared import i18n
@@ -27,6 +28,12 @@ def word(section: str, code: object) -> str:
     """The Chinese word for ``code`` in ``section`` (the code itself if there is none)."""
     text = str(code.value if hasattr(code, "value") else code)
     return catalogue().get(section, {}).get(text, text)
+
+
+def reject_reasons(kind: str) -> list[str]:
+    """The common reasons an officer gives to reject a task of ``kind`` (and of any kind)."""
+    section: dict[str, Any] = catalogue().get("reject_reasons", {})
+    return [str(r) for r in (*section.get(kind, ()), *section.get("any", ()))]
 
 
 def rule_message(rule: str | None) -> str | None:

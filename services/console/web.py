@@ -29,11 +29,12 @@ from shared.federation.config import UnitRef
 
 HERE = Path(__file__).parent
 BEIJING = timezone(timedelta(hours=8))
-# No inline script or style anywhere: htmx and the stylesheet come from this origin.
+# No inline script or style anywhere: htmx and the stylesheet come from this origin. Frames
+# show a task's proofs, served by the console itself (which lets only its own pages frame them).
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "font-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),

@@ -31,7 +31,8 @@ def build_router(desk: ApprovalDesk) -> APIRouter:
     async def list_tasks(
         county_code: str, query: Annotated[TaskListQuery, Query()], request: Request
     ) -> Response:
-        """The county's approval tasks, oldest first; filter by status and kind.
+        """The county's approval tasks, oldest first or by due date (``order=due``); filter
+        by status, kind and school.
 
         With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body (and
         without an audit entry: nothing is disclosed), and with ``wait`` only once the list

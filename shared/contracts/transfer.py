@@ -187,6 +187,9 @@ class TransferStepOverdue(Contract):
     from_school: str
     to_school: str
     due_on: date
+    # what the superior reads before deciding in the party's place, as the party's step had it
+    reason: str | None = Field(default=None, description="why the family asks for the transfer")
+    proofs: tuple[ProofRef, ...] = ()
 
 
 @contract("transfer.refused", 1, senders=NATIONAL_TIER, targets=SCHOOL_TIER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts.transfer import TransferStepOpened
+from shared.contracts.transfer import TransferStepOpened, TransferStepOverdue
 from shared.federation.config import Federation, Tier, UnitRef
 
 
@@ -22,8 +22,11 @@ def status_proof_url(federation: Federation, school: str, change_id: str, index:
     return f"http://{instance.host}:{instance.port}{path}" if instance else path
 
 
-def proof_links(federation: Federation, step: TransferStepOpened) -> list[dict[str, Any]]:
-    """The step's proofs as the deciding party's task shows them: kind, index and URL."""
+def proof_links(
+    federation: Federation, step: TransferStepOpened | TransferStepOverdue
+) -> list[dict[str, Any]]:
+    """The step's proofs as the deciding party's (or its superior's) task shows them: kind,
+    index and URL."""
     return [
         {
             **proof.model_dump(mode="json"),

@@ -61,13 +61,23 @@ ROSTER_SCHOOL = {
     "instance": "school-33",
 }
 
+# The approval queue's test fills one school's queue with registrations of its own: a school
+# of Zhongyuan (Henan: the county officer approves each registration) no other test uses.
+QUEUE_SCHOOL = {
+    "code": "4101020009",
+    "name": "郑州市中原区审核实验小学",
+    "county": "410102",
+    "stage": "primary",
+    "instance": "school-41",
+}
+
 
 @pytest.fixture(scope="package")
 def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp("console-federation")
-    config = federation_copy(base / "config", schools=[YI_PRIMARY, ROSTER_SCHOOL])
+    config = federation_copy(base / "config", schools=[YI_PRIMARY, ROSTER_SCHOOL, QUEUE_SCHOOL])
     database_url_for = None
     if os.environ.get("XUEJI_TEST_DB") == "postgresql":
         server = request.getfixturevalue("postgres")

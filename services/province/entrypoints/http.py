@@ -53,10 +53,11 @@ def build_router(desk: ApprovalDesk) -> APIRouter:
     async def list_tasks(
         province_code: str, query: Annotated[TaskListQuery, Query()], request: Request
     ) -> Response:
-        """Approval tasks of the province's direct schools, oldest first; filter by status
-        and kind. With its ``ETag``; ``If-None-Match`` naming it answers 304 without a body
-        (and without an audit entry: nothing is disclosed), and with ``wait`` only once the
-        list changes (a long poll) or after ``wait`` seconds."""
+        """Approval tasks of the province's direct schools, oldest first or by due date
+        (``order=due``); filter by status, kind and school. With its ``ETag``;
+        ``If-None-Match`` naming it answers 304 without a body (and without an audit entry:
+        nothing is disclosed), and with ``wait`` only once the list changes (a long poll) or
+        after ``wait`` seconds."""
         require_hosted(runtime, province_code, "province")
         tag = request.headers.get("if-none-match")
         unit = desk.unit(province_code)
@@ -133,7 +134,8 @@ def build_city_router(desk: ApprovalDesk) -> APIRouter:
         """Approval tasks of the city (市、州): its city-run schools' submissions, its steps
         in their transfers, interventions for their late steps, and what its schools file
         with it (备案: LS 2(二)5's graduating-year suspensions, LS 6's Yi-track rosters).
-        Oldest first, filtered by status and kind; ``ETag`` and long poll as a county's."""
+        Oldest first or by due date, filtered by status, kind and school; ``ETag`` and long
+        poll as a county's."""
         unit = desk.unit(city_code, Tier.CITY)
         if not runtime.hosts_unit(unit):
             raise NotFound(f"city {city_code} is not served here", rule="unit_not_served")

@@ -343,6 +343,41 @@ async def test_task_list_filters_and_pages_oldest_first(make_desk: MakeDesk) -> 
     assert (await queries.list_tasks(desk, desk.unit("410105"), TaskListQuery())).total == 0
 
 
+async def test_the_queue_filters_by_school_and_sorts_by_due_date(make_desk: MakeDesk) -> None:
+    """An officer's queue: one school's tasks only (``school``), and the earliest due date
+    first with the tasks that have none (registration batches) after them (``order=due``)."""
+    desk = await make_desk()
+    other = "4101020002"
+    await deliver(desk.runtime, batch(size=1), source=SCHOOL, target=COUNTY)
+    await deliver(
+        desk.runtime, batch(other, size=1), source=unit(Tier.SCHOOL, other), target=COUNTY
+    )
+    await deliver(
+        desk.runtime, batch(other, size=1), source=unit(Tier.SCHOOL, other), target=COUNTY
+    )
+    everything = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), TaskListQuery())
+    # two of the other school's tasks get due dates, the later one on the older task
+    later, earlier = [t.task_id for t in everything.items if t.school_code == other]
+    async with desk.runtime.sessions() as session, session.begin():
+        table = desk.tables.task
+        for task_id, due in ((later, date(2026, 9, 20)), (earlier, date(2026, 9, 10))):
+            await session.execute(
+                table.update().where(table.c.task_id == task_id).values(due_on=due)
+            )
+
+    only_other = TaskListQuery(school=other)
+    found = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), only_other)
+    assert {t.school_code for t in found.items} == {other} and found.total == 2
+    by_due = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), TaskListQuery(order="due"))
+    assert [t.task_id for t in by_due.items][:2] == [earlier, later]
+    assert by_due.items[2].school_code == PRIMARY and by_due.items[2].due_on is None
+    one_school_by_due = TaskListQuery(school=other, order="due", status=TaskStatus.OPEN)
+    found = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), one_school_by_due)
+    assert [t.task_id for t in found.items] == [earlier, later]
+    none = await queries.list_tasks(desk, desk.unit(ZHONGYUAN), TaskListQuery(school="4101020003"))
+    assert none.total == 0
+
+
 async def test_every_write_of_a_task_changes_its_units_list_version(
     make_desk: MakeDesk,
 ) -> None:

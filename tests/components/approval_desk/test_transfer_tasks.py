@@ -116,6 +116,8 @@ def overdue(opened: TransferStepOpened, role: str, party: str) -> TransferStepOv
             "role": role,
             "party": party,
             "due_on": date(2026, 9, 4),
+            "reason": opened.reason,
+            "proofs": [p.model_dump() for p in opened.proofs],
         }
     )
 
@@ -227,6 +229,13 @@ async def test_the_county_intervenes_for_its_late_school(make_desk: MakeDesk) ->
     assert task.due_on == date(2026, 9, 4)
     assert task.transfer is not None and task.transfer.late_party == f"school:{PRIMARY}"
     assert task.transfer.role == "sending_school"
+    # the superior reads what the late party had: the family's reason and the proofs' links
+    assert task.transfer.reason == opened.reason
+    assert [p.index for p in task.transfer.proofs] == [p.index for p in opened.proofs]
+    assert task.transfer.proofs and all(
+        p.url.endswith(f"/api/v1/transfers/{opened.transfer_id}/proofs/{p.index}")
+        for p in task.transfer.proofs
+    )
 
     await decide(desk, task.task_id, Decision(DecisionKind.APPROVE, "王科员"))
     [sent] = await staged(desk.runtime, "transfer.step_decided")

@@ -202,5 +202,7 @@ def overdue(record: TransferRecord, step: Step, entry: RegistryEntry) -> Transfe
             "from_school": record.from_school,
             "to_school": record.to_school,
             "due_on": step.due_on,
+            "reason": record.reason,
+            "proofs": proofs_of(record),
         }
     )

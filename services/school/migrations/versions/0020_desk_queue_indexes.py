@@ -1,0 +1,22 @@
+"""The approval queue's school filter and due-date order: two indexes on the desk's tasks.
+
+Revision ID: 0020
+Revises: 0019
+"""
+
+from alembic import op
+
+from components.approval_desk.migrations import create_queue_indexes, drop_queue_indexes
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_queue_indexes(op)
+
+
+def downgrade() -> None:
+    drop_queue_indexes(op)
