@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from components.approval_desk.tables import define_desk_tables
+from components.status_checks.tables import define_client_table
 
 # Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -552,3 +553,7 @@ class RegistryChange(Base):
     decided_unit: Mapped[str] = mapped_column(String(40))
     decided_rule: Mapped[str | None] = mapped_column(String(80))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The client systems registered for status checks (N2025 art. 24; components/status_checks).
+status_client = define_client_table(metadata)
