@@ -138,6 +138,10 @@ class ExportRules(_Rules):
     # own (another officer); "province": the province approves every export of its units.
     approved_by: Literal["authority", "province"] = "authority"
     download_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # "request": a school asks for an export only once its signed and sealed data-security
+    # pledge (附表4, 层层签订, LS 7) is on file: printed, signed, its scan uploaded back.
+    # "none": no such condition (the national measures name none).
+    signed_pledge: Literal["none", "request"] = "none"
 
 
 class SuspensionRules(_Rules):
