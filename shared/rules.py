@@ -144,6 +144,14 @@ class ExportRules(_Rules):
     signed_pledge: Literal["none", "request"] = "none"
 
 
+class AccountRules(_Rules):
+    """The accounts of the province's units (N2013 art. 23; LS 7: 持证上岗)."""
+
+    # An account without a training date (``trained_on``) reads but neither registers,
+    # decides nor exports: "学籍管理人员应当先培训后上岗".
+    training_required: bool = True
+
+
 class SuspensionRules(_Rules):
     """休学 (N2013 art. 19; HA art. 13; LS 2(二); ZJ arts. 14-15)."""
 
@@ -376,6 +384,7 @@ class ProvinceRules(_Rules):
     transfer: TransferRules = TransferRules()
     progression: ProgressionRules = ProgressionRules()
     exports: ExportRules = ExportRules()
+    accounts: AccountRules = AccountRules()
     status_change: StatusChangeRules = StatusChangeRules()
     verification: VerificationRules = VerificationRules()
     yi_track: YiTrackRules = YiTrackRules()

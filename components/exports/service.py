@@ -35,6 +35,7 @@ from components.exports.domain import (
     check_decision,
     check_download,
     check_request,
+    check_trained,
 )
 from components.exports.source import ExportSource
 from components.exports.tables import export
@@ -316,6 +317,7 @@ class Exports:
         expired = row.expires_at is not None and _aware(row.expires_at) <= self.runtime.clock.now()
         try:
             check_download(actor.username, row.requested_by, row.status, expired)
+            check_trained(getattr(actor, "trained", True))
         except ExportRefused as refused:
             annotate(outcome=f"refused {refused.status} {refused.rule}")
             await self._purge(uow.session)
