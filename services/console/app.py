@@ -19,8 +19,11 @@ from services.console import (
     authority_pages,
     catalogue,
     certificate_pages,
+    client_pages,
+    export_task_pages,
     national_pages,
     people_pages,
+    pledge_pages,
     progression_pages,
     records_pages,
     school_pages,
@@ -82,6 +85,9 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         account_pages,
         audit_pages,
         certificate_pages,
+        pledge_pages,
+        export_task_pages,
+        client_pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import Response
 
-from services.console import catalogue
+from services.console import catalogue, export_task_pages
 from services.console.api import ApiError
 from services.console.web import CSRF, Page, UserPage
 from shared.federation.config import Tier, UnitRef
@@ -41,8 +41,12 @@ async def authority_home(page: Page) -> Response:
         f"/api/v1/{PLURAL[unit.tier.value]}/{unit.code}/tasks",
         params={"status": "open", "limit": 100},
     )
+    exports = await export_task_pages.open_approvals(page, unit)  # kept where the data is
     return page.render(
-        "authority_home.html", tasks=tasks, overdue=sum(1 for t in tasks["items"] if t["overdue"])
+        "authority_home.html",
+        tasks=tasks,
+        exports=exports,
+        overdue=sum(1 for t in [*tasks["items"], *exports] if t["overdue"]),
     )
 
 
