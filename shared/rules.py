@@ -142,6 +142,9 @@ class ExportRules(_Rules):
     # pledge (附表4, 层层签订, LS 7) is on file: printed, signed, its scan uploaded back.
     # "none": no such condition (the national measures name none).
     signed_pledge: Literal["none", "request"] = "none"
+    # The approver's task is due this many working days after the request (the desk's overdue
+    # flag; the regulations set no period for an export's approval).
+    decide_within_working_days: int = Field(default=5, ge=1, le=60)
 
 
 class AccountRules(_Rules):

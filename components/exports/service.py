@@ -45,6 +45,10 @@ from shared.messaging.uow import UnitOfWork
 from shared.rules import ExportRules, load_province_rules
 from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
+from shared.workdays import WorkdayCalendar
+
+# Working days as chinese_calendar knows them (the export's due date is the desk's flag only).
+_WORKDAYS = WorkdayCalendar()
 
 
 class Refused(DomainError):
@@ -249,6 +253,9 @@ class Exports:
             "details": details,
             "opened_at": row.requested_at,
         }
+        days = self.rules(Unit.parse(row.requester_unit)).decide_within_working_days
+        deadline = _WORKDAYS.add_workdays(self.runtime.clock.today(), days)
+        task |= {"due_on": deadline.due, "due_approximate": deadline.approximate}
         await TaskRepository(session, self.tables).add(task)
 
     async def decide(

@@ -107,8 +107,10 @@ def test_national_registers_a_client_system_whose_checks_answer_yes_or_no(
         page.get_by_label("所在县（区）").check()
         page.get_by_label("依据（法规或批准文件）").fill("学生资助资金管理办法")
         page.get_by_role("button", name="登记").click()
+        expect(page.locator("#secret")).to_contain_text("密钥只显示这一次")
         secret = page.locator("#client-secret").inner_text()
         assert len(secret) >= 40
+        page.reload()
         row = page.locator("#clients tbody tr").filter(has_text="sc-aid")
         expect(row).to_contain_text("是否在读、所在县（区）")
         screenshot(page, "clients")

@@ -11,6 +11,7 @@ import pytest
 
 from devtools.testing import REPO_CONFIG
 from shared.rules import load_province_rules, rules_path
+from shared.workdays import WorkdayCalendar
 from tests.services.school.conftest import PRIMARY, Service
 from tests.services.school.test_promotion import roster_row, seed
 from tests.shared.audit.support import Principal, as_user
@@ -237,7 +238,14 @@ async def test_without_the_provinces_rule_no_pledge_is_asked(service: Service) -
         state = await registrar.get(
             "/api/v1/exports/pledge", params={"unit": f"school:{PRIMARY.code}"}
         )
-        await ask(registrar, ["name"])
+        export_id = await ask(registrar, ["name"])
+    async with as_user(service.app, COUNTY_APPROVER, "http://school") as county:
+        listed = await county.get(APPROVALS, params={"unit": f"county:{PRIMARY.county}"})
+    [task] = [t for t in listed.json()["items"] if t["subject_id"] == export_id]
+    # due five working days after the request, like any task with a deadline on the desk
+    due = WorkdayCalendar().add_workdays(service.runtime.clock.today(), 5).due
+    assert (task["due_on"], task["overdue"]) == (due.isoformat(), False)
+    assert task["export"]["fields"] == ["name"]
     assert (state.json()["required"], state.json()["on_file"]) == (False, False)
     sichuan = load_province_rules(REPO_CONFIG, "5134010001").exports
     assert sichuan.signed_pledge == "request"
