@@ -80,6 +80,8 @@ log = logging.getLogger(__name__)
 CommandFor = Callable[[Instance], list[str]]
 READY_PATH = "/readyz"
 STOP_TIMEOUT = 10.0
+# The development accounts count as trained registrars (N2013 art. 23).
+DEV_TRAINED_ON = "2026-08-20"
 
 
 class FederationError(RuntimeError):
@@ -257,6 +259,8 @@ class LocalFederation:
                     "password": password,
                     "unit": str(unit),
                     "roles": ["registrar", "approver", "auditor", "operator"],
+                    # trained first (N2013 art. 23): the province's rules require it
+                    "trained_on": DEV_TRAINED_ON,
                     "token_url": self.base_url(instance.name) + "/api/v1/auth/token",
                 }
             )

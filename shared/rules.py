@@ -138,6 +138,21 @@ class ExportRules(_Rules):
     # own (another officer); "province": the province approves every export of its units.
     approved_by: Literal["authority", "province"] = "authority"
     download_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # "request": a school asks for an export only once its signed and sealed data-security
+    # pledge (附表4, 层层签订, LS 7) is on file: printed, signed, its scan uploaded back.
+    # "none": no such condition (the national measures name none).
+    signed_pledge: Literal["none", "request"] = "none"
+    # The approver's task is due this many working days after the request (the desk's overdue
+    # flag; the regulations set no period for an export's approval).
+    decide_within_working_days: int = Field(default=5, ge=1, le=60)
+
+
+class AccountRules(_Rules):
+    """The accounts of the province's units (N2013 art. 23; LS 7: 持证上岗)."""
+
+    # An account without a training date (``trained_on``) reads but neither registers,
+    # decides nor exports: "学籍管理人员应当先培训后上岗".
+    training_required: bool = True
 
 
 class SuspensionRules(_Rules):
@@ -372,6 +387,7 @@ class ProvinceRules(_Rules):
     transfer: TransferRules = TransferRules()
     progression: ProgressionRules = ProgressionRules()
     exports: ExportRules = ExportRules()
+    accounts: AccountRules = AccountRules()
     status_change: StatusChangeRules = StatusChangeRules()
     verification: VerificationRules = VerificationRules()
     yi_track: YiTrackRules = YiTrackRules()

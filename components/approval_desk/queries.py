@@ -143,7 +143,6 @@ async def read_task(
         verification=schemas.verification(row),
         filing=schemas.filing(row),
         duplicate=schemas.duplicate(row),
-        export=schemas.export(row),
     )
 
 

@@ -32,6 +32,18 @@ class FindingRead(BaseModel):
     message: str
 
 
+class ExportTaskRead(BaseModel):
+    """The export request an export approval is about (导出审批, N2013 art. 25): who asks,
+    for what, and which fields of whom (the export itself is ``/api/v1/exports/{export_id}``)."""
+
+    export_id: uuid.UUID
+    population: str = Field(description="unit reference of the population, e.g. school:…")
+    fields: list[str]
+    purpose: str
+    requested_by: str
+    requester_unit: str
+
+
 class TaskSummary(BaseModel):
     """One line of an officer's task list."""
 
@@ -62,6 +74,9 @@ class TaskSummary(BaseModel):
     )
     overdue: bool = Field(False, description="open and past due_on today")
     reminded_at: Timestamp | None = Field(None, description="when national sent a reminder")
+    export: ExportTaskRead | None = Field(
+        None, description="an export approval's request: who asks, for whom, what, why"
+    )
 
 
 class TaskItemRead(BaseModel):
@@ -209,18 +224,6 @@ class DuplicateTaskRead(BaseModel):
     proofs: list[TransferProofRead]
 
 
-class ExportTaskRead(BaseModel):
-    """The export request an export approval is about (导出审批, N2013 art. 25): who asks,
-    for what, and which fields of whom (the export itself is ``/api/v1/exports/{export_id}``)."""
-
-    export_id: uuid.UUID
-    population: str = Field(description="unit reference of the population, e.g. school:…")
-    fields: list[str]
-    purpose: str
-    requested_by: str
-    requester_unit: str
-
-
 class TaskRead(TaskSummary):
     """A task with everything the officer reads before deciding."""
 
@@ -233,7 +236,6 @@ class TaskRead(TaskSummary):
     graduation: GraduationTaskRead | None = None
     verification: VerificationTaskRead | None = None
     duplicate: DuplicateTaskRead | None = None
-    export: ExportTaskRead | None = None
     filing: FilingTaskRead | None = None
 
 
@@ -354,6 +356,7 @@ def summary(row: Any, school_name: str | None, today: date) -> TaskSummary:
         due_approximate=row.due_approximate,
         overdue=is_overdue(row.status, row.due_on, today),
         reminded_at=aware(row.reminded_at),
+        export=export(row),
     )
 
 

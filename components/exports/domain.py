@@ -113,6 +113,18 @@ def check_decision(
         raise ExportRefused(409, "export_decided", f"the export is already {status}")
 
 
+def check_trained(trained: bool) -> None:
+    """An account without a training date does not export (N2013 art. 23), where the province
+    requires training (the token says so)."""
+    if not trained:
+        raise ExportRefused(
+            403,
+            "account_untrained",
+            "this account has no training date: it may read, but not export",
+            article="N2013 art. 23",
+        )
+
+
 def check_download(username: str, requested_by: str, status: str, expired: bool) -> None:
     if username != requested_by:
         raise ExportRefused(403, "export_requester_only", "only the requester downloads an export")

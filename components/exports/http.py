@@ -21,7 +21,7 @@ from shared.audit.recording import Actor, audited
 from shared.clock import Timestamp
 from shared.runtime.app import UnitOfWorkDep, domain_refusal
 from shared.runtime.errors import DomainError
-from shared.security.authz import OBJECT, requires
+from shared.security.authz import OBJECT, READERS, QueryUnit, requires
 from shared.security.principal import Role
 
 # Authentication and the role gate (shared/security); the export itself checks who may ask,
@@ -72,6 +72,17 @@ class ExportRead(BaseModel):
 
 class ExportPage(BaseModel):
     items: list[ExportRead]
+
+
+class PledgeRead(BaseModel):
+    """A unit's data-security pledge (附表4) as its export requests see it (LS 7)."""
+
+    unit: str
+    required: bool = Field(description="the province holds the unit's requests until it is on file")
+    on_file: bool = Field(description="a valid pledge with its signed scan uploaded")
+    document_id: str | None = Field(
+        description="the pledge document (signed if there is one, else the latest printed)"
+    )
 
 
 class Unauthenticated(DomainError):
@@ -129,6 +140,30 @@ def export_router(exports: Exports, desk: ApprovalDesk) -> APIRouter:
     ) -> ExportPage:
         rows = await exports.visible(uow, actor_of(request), status)
         return ExportPage(items=[ExportRead.of(row) for row in rows])
+
+    @router.get(
+        "/pledge",
+        dependencies=[
+            audited("read", "export_pledge", object_id=None),
+            requires(*READERS, Role.OPERATOR, unit=QueryUnit("unit")),
+        ],
+        response_model=PledgeRead,
+        summary="Whether a unit's signed data-security pledge (附表4) is on file (LS 7)",
+    )
+    async def read_pledge(
+        unit: Annotated[str, Query(pattern=UNIT_REF, examples=["school:5134010001"])],
+        uow: UnitOfWorkDep,
+    ) -> PledgeRead:
+        """Where the province's rule ``[exports] signed_pledge = "request"`` applies (Sichuan),
+        a school asks for an export only once this says ``on_file`` (else 403
+        ``export_pledge_missing``): print the pledge (``GET
+        /api/v1/schools/{code}/documents/security-pledge.pdf``), have it signed and sealed,
+        upload its scan (``PUT .../documents/{document_id}/signed-scan``)."""
+        ref = Unit.parse(unit)
+        required, pledge = await exports.pledge_state(uow.session, ref)
+        return PledgeRead(
+            unit=unit, required=required, on_file=pledge.signed, document_id=pledge.document_id
+        )
 
     @router.get(
         "/{export_id}",

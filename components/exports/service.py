@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ from components.exports.domain import (
     check_decision,
     check_download,
     check_request,
+    check_trained,
 )
 from components.exports.source import ExportSource
 from components.exports.tables import export
@@ -43,6 +45,10 @@ from shared.messaging.uow import UnitOfWork
 from shared.rules import ExportRules, load_province_rules
 from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
+from shared.workdays import WorkdayCalendar
+
+# Working days as chinese_calendar knows them (the export's due date is the desk's flag only).
+_WORKDAYS = WorkdayCalendar()
 
 
 class Refused(DomainError):
@@ -88,15 +94,60 @@ def to_csv(fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-class Exports:
-    """The exports of one service: its source, and the desk tables where their approval
-    tasks are kept."""
+@dataclass(frozen=True)
+class Pledge:
+    """A unit's data-security pledge (附表4) in the register: its document (a signed one if
+    there is, else the latest printed) and whether its signed scan is on file."""
 
-    def __init__(self, runtime: ServiceRuntime, source: ExportSource, tables: DeskTables) -> None:
+    document_id: str | None
+    signed: bool
+
+
+# A unit's pledge as this service's document register has it.
+Pledges = Callable[[AsyncSession, Unit], Awaitable[Pledge]]
+
+
+async def _no_register(session: AsyncSession, unit: Unit) -> Pledge:
+    return Pledge(None, False)
+
+
+class Exports:
+    """The exports of one service: its source, the desk tables where their approval tasks are
+    kept and, where units print their security pledge (a school service), its register."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        source: ExportSource,
+        tables: DeskTables,
+        pledges: Pledges = _no_register,
+    ) -> None:
         self.runtime = runtime
         self.source = source
         self.tables = tables
+        self.pledges = pledges
         self._rules: dict[str, ExportRules] = {}
+
+    async def check_pledge(self, session: AsyncSession, requester: Unit) -> None:
+        """403 ``export_pledge_missing`` when the province's rule ``[exports] signed_pledge =
+        "request"`` holds a school's request until its signed pledge is on file (LS 7)."""
+        if requester.kind != "school" or self.rules(requester).signed_pledge != "request":
+            return
+        if not (await self.pledges(session, requester)).signed:
+            raise ExportRefused(
+                403,
+                "export_pledge_missing",
+                f"{requester} has no signed data-security pledge (附表4) on file: print it, "
+                "have it signed and sealed, upload its scan",
+                article="LS 7",
+            )
+
+    async def pledge_state(self, session: AsyncSession, unit: Unit) -> tuple[bool, Pledge]:
+        """Whether the unit's province holds its requests until the pledge is on file, and
+        the pledge as the register has it."""
+        if unit.kind != "school":
+            return False, Pledge(None, False)
+        return self.rules(unit).signed_pledge == "request", await self.pledges(session, unit)
 
     def rules(self, unit: Unit) -> ExportRules:
         """The export rules of the unit's province (national defaults for national)."""
@@ -148,6 +199,7 @@ class Exports:
     ) -> Any:
         requester = _unit(actor)
         check_request(_roles(actor), requester, population, fields, self.source.fields)
+        await self.check_pledge(uow.session, requester)
         if not self.source.holds(population):
             raise ExportRefused(
                 404, "population_not_served", f"{population}'s data is not kept here"
@@ -201,6 +253,9 @@ class Exports:
             "details": details,
             "opened_at": row.requested_at,
         }
+        days = self.rules(Unit.parse(row.requester_unit)).decide_within_working_days
+        deadline = _WORKDAYS.add_workdays(self.runtime.clock.today(), days)
+        task |= {"due_on": deadline.due, "due_approximate": deadline.approximate}
         await TaskRepository(session, self.tables).add(task)
 
     async def decide(
@@ -269,6 +324,7 @@ class Exports:
         expired = row.expires_at is not None and _aware(row.expires_at) <= self.runtime.clock.now()
         try:
             check_download(actor.username, row.requested_by, row.status, expired)
+            check_trained(getattr(actor, "trained", True))
         except ExportRefused as refused:
             annotate(outcome=f"refused {refused.status} {refused.rule}")
             await self._purge(uow.session)

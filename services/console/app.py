@@ -20,8 +20,11 @@ from services.console import (
     catalogue,
     certificate_pages,
     dashboard_pages,
+    client_pages,
+    export_task_pages,
     national_pages,
     people_pages,
+    pledge_pages,
     progression_pages,
     records_pages,
     school_pages,
@@ -84,6 +87,9 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         audit_pages,
         certificate_pages,
         dashboard_pages,
+        pledge_pages,
+        export_task_pages,
+        client_pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from services.console import catalogue
+from services.console import catalogue, export_task_pages
 from services.console.api import ApiError
 from services.console.web import CSRF, Page, UserPage, zh_date, zh_datetime
 from shared.federation.config import NATIONAL, Tier, UnitRef
@@ -150,7 +150,10 @@ async def authority_home(page: Page) -> Response:
         query.get("kind"), query.get("school"), int(offset) if offset.isdigit() else 0
     )
     tasks, etag = await _queue(page, unit, filters)
-    return page.render("authority_home.html", **_queue_context(page, unit, filters, tasks, etag))
+    exports = await export_task_pages.open_approvals(page, unit)  # kept where the data is
+    return page.render(
+        "authority_home.html", exports=exports, **_queue_context(page, unit, filters, tasks, etag)
+    )
 
 
 @router.get("/authority/queue")

@@ -9,8 +9,11 @@ from components.approval_desk.metrics import register_task_gauge
 from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
+from components.status_checks.clients import ClientRegister
+from components.status_checks.http import check_router, client_router
 from services.national.adapters.exports import registry_source
-from services.national.adapters.orm import desk_tables
+from services.national.adapters.orm import desk_tables, status_client
+from services.national.adapters.status_checks import registry_lookup
 from services.national.adapters.transfer_repository import TransferRepository
 from services.national.config import NationalSettings
 from services.national.entrypoints import (
@@ -87,6 +90,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     kinds = frozenset({TaskKind.EXPORT_APPROVAL})
     desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=kinds, guests=True)
     register_task_gauge(desk)
+    clients = ClientRegister(status_client)
     return create_app(
         runtime,
         [
@@ -104,6 +108,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             verification_http.verification_router,
             statistics_http.statistics_router,
             statistics_http.operations_router,
+            client_router(runtime, clients),
+            check_router(runtime, clients, registry_lookup(runtime.federation)),
         ],
         title="Xueji national service",
         description=(

@@ -13,6 +13,7 @@ from components.exports.http import export_router
 from components.exports.service import Exports
 from services.school.adapters.exports import roster_source
 from services.school.adapters.orm import desk_tables, document_tables
+from services.school.adapters.pledges import school_pledge
 from services.school.config import SchoolSettings
 from services.school.entrypoints import (
     documents_http,
@@ -42,7 +43,7 @@ def build_app(settings: ServiceSettings, school_settings: SchoolSettings | None 
     runtime = build_runtime(Tier.SCHOOL, settings, handlers)
     # the school decides its steps in transfers out (转出学校核办) on its approval desk, which
     # also keeps the approvals of its roster's exports (owned by the approving county)
-    exports = Exports(runtime, roster_source(runtime), desk_tables)
+    exports = Exports(runtime, roster_source(runtime), desk_tables, pledges=school_pledge)
     kinds = frozenset({TaskKind.TRANSFER_STEP, TaskKind.PROGRESSION_STEP, TaskKind.EXPORT_APPROVAL})
     policies = {
         TaskKind.TRANSFER_STEP: SendingSchoolSteps(),

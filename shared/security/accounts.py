@@ -15,17 +15,18 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import CHINA
 from shared.db.engine import SessionFactory
 from shared.federation.config import UnitRef
+from shared.rules import AccountRules, load_province_rules
 from shared.runtime.errors import DomainError
 from shared.runtime.settings import ServiceSettings
 from shared.security import throttle
@@ -114,7 +115,22 @@ def principal_of(row: Any) -> Principal:
         unit_kind=row.unit_tier,
         unit_code=row.unit_code,
         roles=frozenset(Role(r) for r in row.roles.split(",") if r),
+        trained=row.trained_on is not None,
     )
+
+
+def as_trained_as_required(principal: Principal, federation_config: Path) -> Principal:
+    """The principal a token states: an account without a training date counts as untrained
+    only where the unit's province requires training (``[accounts] training_required``,
+    default on; national's own accounts by the default, N2013 art. 23)."""
+    if principal.trained:
+        return principal
+    required = (
+        AccountRules().training_required
+        if principal.unit_kind == "national"
+        else load_province_rules(federation_config, principal.unit_code).accounts.training_required
+    )
+    return principal if required else replace(principal, trained=True)
 
 
 async def get_account(session: AsyncSession, username: str) -> Any | None:
@@ -128,6 +144,32 @@ async def list_accounts(session: AsyncSession, unit: UnitRef) -> Sequence[Any]:
         select(account)
         .where(account.c.unit_tier == unit.tier.value, account.c.unit_code == unit.code)
         .order_by(account.c.username)
+    )
+    return (await session.execute(query)).all()
+
+
+async def list_accounts_of(
+    session: AsyncSession, units: Sequence[UnitRef], limit: int, offset: int
+) -> Sequence[Any]:
+    """The accounts of ``units``, by unit and username: one query per tier among them (a
+    province instance's counties and cities), on ``ix_security_account_unit``."""
+    by_tier: dict[str, list[str]] = {}
+    for unit in units:
+        by_tier.setdefault(unit.tier.value, []).append(unit.code)
+    if not by_tier:
+        return []
+    condition = or_(
+        *(
+            and_(account.c.unit_tier == tier, account.c.unit_code.in_(codes))
+            for tier, codes in by_tier.items()
+        )
+    )
+    query = (
+        select(account)
+        .where(condition)
+        .order_by(account.c.unit_tier, account.c.unit_code, account.c.username)
+        .limit(limit)
+        .offset(offset)
     )
     return (await session.execute(query)).all()
 
@@ -318,6 +360,7 @@ def read_dev_accounts(path: Path) -> list[NewAccount]:
             roles=frozenset(Role(r) for r in item["roles"]),
             password=item["password"],
             full_name=item.get("full_name"),
+            trained_on=date.fromisoformat(item["trained_on"]) if item.get("trained_on") else None,
             must_change_password=False,
         )
         for item in data["accounts"]

@@ -234,6 +234,7 @@ def requires(
             raise Forbidden(
                 f"this needs the role {' or '.join(sorted(rule.roles))}", rule="role_required"
             )
+        check_trained(principal, rule, request.method)
         access = Access(principal, rule, runtime.federation)
         target = unit.resolve(request)
         if target is not None:
@@ -244,6 +245,25 @@ def requires(
 
     setattr(authorize, ACCESS_RULE, rule)
     return Depends(authorize)
+
+
+# What an untrained account may not do with these roles (N2013 art. 23): anything but read.
+NEEDS_TRAINING = frozenset({Role.REGISTRAR, Role.APPROVER})
+READING = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_trained(principal: Principal, rule: AccessRule, method: str) -> None:
+    """403 ``account_untrained`` for a change asked by an account without a training date
+    (where the province requires one: the token says so), unless another role of the account
+    that needs no training (an operator's, an auditor's) is one the route accepts."""
+    if principal.trained or method in READING:
+        return
+    if not rule.roles & (principal.roles - NEEDS_TRAINING):
+        raise Forbidden(
+            "this account has no training date: it may read, but not register, decide or export",
+            rule="account_untrained",
+            article="N2013 art. 23",
+        )
 
 
 def public() -> Any:

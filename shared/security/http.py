@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit.recording import annotate, audited
 from shared.clock import Timestamp
+from shared.db.types import SQL_INT_MAX
 from shared.federation.config import UnitRef
 from shared.runtime.errors import Conflict, DomainError, NotFound
 from shared.security import accounts, throttle
@@ -28,6 +29,7 @@ from shared.security.authz import (
     Reach,
     public,
     requires,
+    units_above,
 )
 from shared.security.principal import Role
 from shared.security.throttle import Attempt
@@ -149,10 +151,11 @@ async def issue_token(
         now,
     )
     failed = login.failed
+    principal = accounts.as_trained_as_required(login.principal, runtime.settings.federation_config)
     # Token lifetimes are wall-clock time (every verifier checks them so); the account rules
     # above run on runtime.clock, which tests move.
     return TokenRead(
-        access_token=runtime.token_issuer.issue(login.principal, datetime.now(UTC)),
+        access_token=runtime.token_issuer.issue(principal, datetime.now(UTC)),
         expires_in=int(runtime.token_issuer.ttl.total_seconds()),
         failed_logins=FailedLoginsRead(
             count=failed.count, last_at=failed.last_at, message=failed.message()
@@ -286,6 +289,74 @@ async def create_account(
         await accounts.create_account(session, new, runtime.clock.now())
         row = await accounts.get_account(session, body.username)
     return AccountCreated(account=_account(row, policy, {}), one_time_password=password)
+
+
+class RegistrarRead(BaseModel):
+    """An account of a unit directly below, as the level above sees it (N2013 art. 23)."""
+
+    username: str
+    unit: str
+    roles: list[Role]
+    full_name: str | None
+    phone: str | None
+    trained_on: date | None = Field(description="the training date; none: not yet trained")
+    last_active_at: Timestamp = Field(description="the last login (or creation, unsealing)")
+    sealed_at: Timestamp | None
+    sealed_reason: str | None
+    locked_until: Timestamp | None
+
+
+class RegistrarPage(BaseModel):
+    unit: str = Field(description="the level above whose units' accounts these are")
+    items: list[RegistrarRead]
+
+
+@router.get(
+    "/accounts/below",
+    response_model=RegistrarPage,
+    summary="The accounts of the units directly below a unit, hosted here (N2013 art. 23)",
+    dependencies=[
+        audited("list", "account", object_id="unit"),
+        requires(*READERS, Role.OPERATOR, unit=QueryUnit("unit"), reach=Reach.ABOVE),
+    ],
+)
+async def list_accounts_below(
+    request: Request,
+    unit: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> RegistrarPage:
+    """Registrars are trained first and reported to the level above (学籍管理员先培训后
+    上岗, 其信息报上级备案): ``unit`` (``tier:code``; its own staff or a level above it)
+    sees the accounts of every unit directly below it that this instance hosts (a county:
+    its schools; a province: its counties, cities and province-run schools), with their
+    training date, last activity and whether they are sealed or locked, by unit and
+    username. A console asks each instance hosting such units. Dormant accounts are sealed
+    before they are listed."""
+    runtime = _runtime(request)
+    above = _ref(unit)
+    below = [u for u in runtime.units if units_above(runtime.federation, u)[:1] == (above,)]
+    async with _committing(runtime) as session:
+        await accounts.seal_dormant(
+            session, AccountPolicy.of(runtime.settings), runtime.clock.now()
+        )
+        rows = await accounts.list_accounts_of(session, below, limit, offset)
+    return RegistrarPage(unit=unit, items=[_registrar(row) for row in rows])
+
+
+def _registrar(row: Any) -> RegistrarRead:
+    return RegistrarRead(
+        username=row.username,
+        unit=f"{row.unit_tier}:{row.unit_code}",
+        roles=[Role(r) for r in row.roles.split(",") if r],
+        full_name=row.full_name,
+        phone=row.phone,
+        trained_on=row.trained_on,
+        last_active_at=accounts.aware(row.last_active_at),
+        sealed_at=_maybe(row.sealed_at),
+        sealed_reason=row.sealed_reason,
+        locked_until=_maybe(row.locked_until),
+    )
 
 
 class SealRequest(BaseModel):

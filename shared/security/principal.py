@@ -24,6 +24,10 @@ class Principal:
     unit_kind: str  # school | county | province | national
     unit_code: str
     roles: frozenset[Role]
+    # False for an account without a training date where the province's rules require one
+    # (``[accounts] training_required``, N2013 art. 23): it reads, but neither registers,
+    # decides nor exports (shared/security/authz.py).
+    trained: bool = True
 
     @property
     def unit(self) -> str:

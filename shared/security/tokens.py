@@ -127,6 +127,8 @@ class TokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int((now + self.ttl).timestamp()),
         }
+        if not principal.trained:
+            claims["trained"] = False  # absent means trained: tokens minted before stay valid
         return jwt.encode(
             claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.key_id}
         )
@@ -203,7 +205,11 @@ class TokenVerifier:
         if not key.speaks_for(unit):
             raise InvalidToken(f"{unit} is not hosted by the signer {key.instance}")
         principal = Principal(
-            username=str(claims["sub"]), unit_kind=unit.tier.value, unit_code=unit.code, roles=roles
+            username=str(claims["sub"]),
+            unit_kind=unit.tier.value,
+            unit_code=unit.code,
+            roles=roles,
+            trained=claims.get("trained", True) is not False,
         )
         return _Verified(principal, issued_at, expires)
 

@@ -43,6 +43,8 @@ def create_account(federation: LocalFederation, unit: str, username: str) -> str
             username,
             "--role",
             "registrar",
+            "--trained-on",  # trained first (N2013 art. 23)
+            "2026-08-20",
         ],
         capture_output=True,
         text=True,

@@ -54,6 +54,7 @@ class Instance:
         password: str = "correct horse battery",
         **details: object,
     ) -> None:
+        details.setdefault("trained_on", TRAINED_ON)  # N2013 art. 23: trained first
         new = accounts.NewAccount(
             username=username,
             unit=UnitRef.parse(unit),
@@ -102,4 +103,6 @@ async def school_instance(
         await runtime.engine.dispose()
 
 
+# Accounts made here were trained (N2013 art. 23) unless a test says otherwise.
+TRAINED_ON = date(2026, 8, 20)
 SCHOOL = UnitRef(tier=Tier.SCHOOL, code="4101020001")

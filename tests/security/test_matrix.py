@@ -50,7 +50,7 @@ from shared.security.authz import (
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
 from tests.databases import migrate_to_head
-from tests.security.test_rules import rules_of
+from tests.security.test_rules import CLIENT_SYSTEMS, rules_of
 from tests.shared.audit.test_coverage import routes
 
 TODAY = date(2026, 9, 7)  # inside Henan's transfer window
@@ -496,7 +496,11 @@ async def test_every_route_every_role_own_and_foreign(
         key = (tier, route.path_format)
         if rule.public:
             response = await send(t, call_for(route, rule, t, Target(OWN[Tier(tier)])), {})
-            assert response.status_code != 401, path
+            if path in CLIENT_SYSTEMS:  # a client system's own credentials, not a token
+                assert response.status_code == 401, path
+                assert response.json()["rule"] == "client_credentials_invalid"
+            else:
+                assert response.status_code != 401, path
             checked += 1
             continue
 

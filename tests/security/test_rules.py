@@ -27,7 +27,14 @@ DOCUMENTS_PUBLIC = {
     "/api/v1/documents/verifications",
     "/api/v1/documents/verifications/{code}",
 }
-PUBLIC_BY_TIER = {"school": PUBLIC | DOCUMENTS_PUBLIC, "province": PUBLIC | DOCUMENTS_PUBLIC}
+# A registered client system checks a student's status with its own credentials, not an
+# officer's token (components/status_checks, N2025 art. 24): public as far as tokens go.
+CLIENT_SYSTEMS = {"/api/v1/status-checks"}
+PUBLIC_BY_TIER = {
+    "school": PUBLIC | DOCUMENTS_PUBLIC,
+    "province": PUBLIC | DOCUMENTS_PUBLIC,
+    "national": PUBLIC | CLIENT_SYSTEMS,
+}
 
 
 def rules_of(route: APIRoute) -> list[AccessRule]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from components.approval_desk.tables import define_desk_tables
+from components.status_checks.tables import define_client_table
 
 # Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -657,3 +658,7 @@ class StatisticsAlert(Base):
         Index("ix_statistics_alert_authority", "authority_unit", "week_start"),
         Index("ix_statistics_alert_province", "province_code", "week_start"),
     )
+
+
+# The client systems registered for status checks (N2025 art. 24; components/status_checks).
+status_client = define_client_table(metadata)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 
 import httpx
 import pytest
 
+from devtools.testing import REPO_CONFIG
+from shared.rules import load_province_rules, rules_path
+from shared.workdays import WorkdayCalendar
 from tests.services.school.conftest import PRIMARY, Service
 from tests.services.school.test_promotion import roster_row, seed
 from tests.shared.audit.support import Principal, as_user
@@ -167,3 +171,81 @@ async def test_an_export_is_the_countys_task_on_the_schools_desk(service: Servic
         assert rejected.json()["status"] == "rejected"  # the alias closes the desk's task
         closed = await county.get(f"/api/v1/tasks/{task['task_id']}")
         assert (closed.json()["status"], closed.json()["reason"]) == ("rejected", "用途不明")
+
+
+# --- the signed data-security pledge before a request (附表4, LS 7) --------------------------
+
+
+def _require_pledge(service: Service) -> None:
+    """Henan's rules file of this test's federation copy, as Sichuan's says (51.toml)."""
+    path = rules_path(service.runtime.settings.federation_config, "41")
+    path.write_text(path.read_text() + '\n[exports]\nsigned_pledge = "request"\n')
+
+
+async def test_a_school_asks_for_an_export_once_its_signed_pledge_is_on_file(
+    service: Service,
+) -> None:
+    _require_pledge(service)
+    await seed(service.runtime.sessions, [roster_row(PRIMARY.code, 1, 3)])
+    base = f"/api/v1/schools/{PRIMARY.code}/documents"
+    pledge_state = {"unit": f"school:{PRIMARY.code}"}
+    async with as_user(service.app, REGISTRAR, "http://school") as registrar:
+        before = await registrar.get("/api/v1/exports/pledge", params=pledge_state)
+        refused = await registrar.post(
+            "/api/v1/exports",
+            json={
+                "population": f"school:{PRIMARY.code}",
+                "fields": ["name"],
+                "purpose": "体检名单",
+            },
+            headers={"Accept-Language": "zh-CN"},
+        )
+        await registrar.get(f"{base}/security-pledge.pdf")
+        printed = await registrar.get("/api/v1/exports/pledge", params=pledge_state)
+        unsigned = await registrar.post(
+            "/api/v1/exports",
+            json={
+                "population": f"school:{PRIMARY.code}",
+                "fields": ["name"],
+                "purpose": "体检名单",
+            },
+        )
+        document_id = printed.json()["document_id"]
+        scan = {
+            "filename": "承诺书.pdf",
+            "content_base64": base64.b64encode(b"%PDF-1.4 s").decode(),
+        }
+        uploaded = await registrar.put(f"{base}/{document_id}/signed-scan", json=scan)
+        after = await registrar.get("/api/v1/exports/pledge", params=pledge_state)
+        await ask(registrar, ["name"])
+    assert before.json() == {
+        "unit": f"school:{PRIMARY.code}",
+        "required": True,
+        "on_file": False,
+        "document_id": None,
+    }
+    assert refused.status_code == 403
+    body = refused.json()
+    assert (body["code"], body["article"]) == ("export_pledge_missing", "LS 7")
+    assert body["message_zh"].startswith("须先上传已签字盖章的数据管理安全承诺书（附表4）")
+    assert (printed.json()["on_file"], unsigned.status_code) == (False, 403)
+    assert uploaded.status_code == 204, uploaded.text
+    assert after.json()["on_file"] is True and after.json()["document_id"] == document_id
+
+
+async def test_without_the_provinces_rule_no_pledge_is_asked(service: Service) -> None:
+    async with as_user(service.app, REGISTRAR, "http://school") as registrar:
+        state = await registrar.get(
+            "/api/v1/exports/pledge", params={"unit": f"school:{PRIMARY.code}"}
+        )
+        export_id = await ask(registrar, ["name"])
+    async with as_user(service.app, COUNTY_APPROVER, "http://school") as county:
+        listed = await county.get(APPROVALS, params={"unit": f"county:{PRIMARY.county}"})
+    [task] = [t for t in listed.json()["items"] if t["subject_id"] == export_id]
+    # due five working days after the request, like any task with a deadline on the desk
+    due = WorkdayCalendar().add_workdays(service.runtime.clock.today(), 5).due
+    assert (task["due_on"], task["overdue"]) == (due.isoformat(), False)
+    assert task["export"]["fields"] == ["name"]
+    assert (state.json()["required"], state.json()["on_file"]) == (False, False)
+    sichuan = load_province_rules(REPO_CONFIG, "5134010001").exports
+    assert sichuan.signed_pledge == "request"
