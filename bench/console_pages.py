@@ -32,11 +32,16 @@ from typing import Literal
 import httpx
 
 from bench.bulk_admission import INSTANCES, SCHOOL, admit, intake_csv
-from bench.infra import amqp_url, postgres_server
+from bench.infra import amqp_url, describe, load, postgres_server
+from bench.promotion import Generated, generate, load_postgres, load_sqlite
 from devtools.broker import free_port
 from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
+from devtools.postgres import LocalPostgres
 from devtools.testing import federation_copy, instance_name
+from services.console.dashboard_pages import HEADCOUNT, MOVEMENTS
+from shared.db.migrate import upgrade
+from shared.federation.config import load_federation
 from shared.resident_id import generate_resident_id
 from shared.security.principal import Role
 from shared.security.testing import Minter
@@ -47,6 +52,11 @@ TARGET_MS = 150.0
 QUEUE_TASKS = 1_000
 QUEUE_SCHOOL, QUEUE_COUNTY = "4101020001", "410102"
 QUEUE_INSTANCES = ("province-41", "county-41", "school-41")
+# The dashboard: province 41 with 2,000 schools, half in each of its two counties.
+DASHBOARD_SCHOOLS = 2_000
+DASHBOARD_STUDENTS = 200_000
+DASHBOARD_PROVINCE, DASHBOARD_COUNTY = "41", "410102"
+DASHBOARD_INSTANCES = ("national", "province-41", "county-41")
 
 
 def log_in(console: httpx.Client, username: str, password: str, unit: str = SCHOOL) -> None:
@@ -189,6 +199,141 @@ def queue_pages(
     return all(met)
 
 
+def many_schools() -> list[dict[str, object]]:
+    """``DASHBOARD_SCHOOLS`` schools of province 41 (serials from 1000), on school-41."""
+    counties = ("410102", "410105")
+    return [
+        {
+            "code": f"{counties[i % 2]}{1000 + i // 2:04d}",
+            "name": f"基准学校{i:04d}",
+            "county": counties[i % 2],
+            "stage": "primary" if i % 3 else "junior",
+            "instance": "school-41",
+        }
+        for i in range(DASHBOARD_SCHOOLS)
+    ]
+
+
+async def seed_registry(config: Path, data: Path, pg: LocalPostgres | None, name: str) -> None:
+    """``DASHBOARD_STUDENTS`` registry rows (and their periods, by the triggers) loaded into
+    national's database in chunks, spread over every school of the federation by size —
+    before national starts, so that its first roll-up counts them (the rows are dated
+    September 2025: a roll-up already made would take them for counted)."""
+    federation = load_federation(config)
+    out = Generated()
+    started = time.perf_counter()
+    if pg is not None:
+        url = pg.create_database(name.replace("-", "_"), exist_ok=True)
+    else:
+        (data / "db").mkdir(parents=True, exist_ok=True)
+        url = f"sqlite+aiosqlite:///{data / 'db' / name}.sqlite"
+    await asyncio.to_thread(upgrade, "national", url)
+    rows = generate(federation, DASHBOARD_STUDENTS, 2026, out)
+    if pg is not None:
+        await load_postgres(pg.dsn(name.replace("-", "_")), rows, out)
+    else:
+        await asyncio.to_thread(load_sqlite, str(data / "db" / f"{name}.sqlite"), rows, out)
+    print(
+        f"  {out.rows:,} registry rows over {len(federation.schools):,} schools loaded"
+        f" in {time.perf_counter() - started:.0f} s"
+    )
+
+
+def dashboard_apis(national_url: str, province_url: str, unit: str, n: int, minter: Minter) -> None:
+    """The API calls behind one dashboard, each alone (the officer's token): where the page's
+    time goes."""
+    headers = minter.headers(f"province:{DASHBOARD_PROVINCE}", Role.APPROVER)
+    today = date.today()
+    start = today - timedelta(days=27)
+    calls = [
+        ("headcount by grade", {"by": "grade"}, HEADCOUNT),
+        ("headcount by status", {"by": "status"}, HEADCOUNT),
+        (
+            "headcount by the units below",
+            {"by": "county" if unit.startswith("province") else "school"},
+            HEADCOUNT,
+        ),
+        ("movements, 4 weeks", {"from": start.isoformat(), "to": today.isoformat()}, MOVEMENTS),
+        ("overdue steps", {}, "/api/v1/statistics/overdue"),
+        ("data quality", {}, "/api/v1/statistics/quality"),
+        ("alerts", {}, "/api/v1/statistics/alerts"),
+    ]
+    with httpx.Client(base_url=national_url, timeout=60, headers=headers) as api:
+        for name, params, path in calls:
+            query = "&".join(f"{k}={v}" for k, v in ({"unit": unit} | params).items())
+            report(f"  ({name}, API alone)", timed(api, f"{path}?{query}", n))
+    with httpx.Client(base_url=province_url, timeout=60, headers=headers) as api:
+        report(
+            "  (province's extended figures, API alone)",
+            timed(api, f"/api/v1/statistics/extended?unit={unit}", n),
+        )
+
+
+def dashboard_pages(base_url: str, username: str, password: str, n: int) -> bool:
+    """Log in as the province officer and time the dashboard; whether every p95 met."""
+    print(
+        f"statistics dashboard, province {DASHBOARD_PROVINCE} with {DASHBOARD_SCHOOLS:,} more"
+        f" schools, {n} requests each ({load()}):"
+    )
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        log_in(http, username, password, DASHBOARD_PROVINCE)
+        first = http.get("/dashboard")
+        first.raise_for_status()
+        total = re.search(r'<strong id="total">([^<]+)</strong>', first.text)
+        print(f"  the province's headcount on the page: {total.group(1) if total else '?'}")
+        assert f"unit=county:{DASHBOARD_COUNTY}" in first.text, "no drill-down to the county"
+        met = [
+            report("province dashboard", timed(http, "/dashboard", n)),
+            report(
+                f"county {DASHBOARD_COUNTY} (drill-down)",
+                timed(http, f"/dashboard?unit=county:{DASHBOARD_COUNTY}", n),
+            ),
+        ]
+    print(f"  after: {load()}")
+    return all(met)
+
+
+async def dashboard_main(n: int) -> None:
+    with (
+        amqp_url() as url,
+        tempfile.TemporaryDirectory(prefix="xueji-bench-") as scratch,
+        postgres_server() as pg,
+    ):
+        print(describe(pg))
+        config = federation_copy(Path(scratch) / "config", schools=many_schools())
+        data = Path(scratch) / "data"
+        federation = LocalFederation(
+            config,
+            data,
+            url,
+            database_url_for=(
+                lambda name: pg.create_database(name.replace("-", "_"), exist_ok=True)
+            )
+            if pg
+            else None,
+            dev_accounts=True,
+        )
+        console = LocalConsole(config, data, port=free_port())
+        try:
+            federation.write_dev_credentials()
+            await seed_registry(config, data, pg, instance_name(config, "national"))
+            for base in DASHBOARD_INSTANCES:
+                federation.start_instance(instance_name(config, base), timeout=120)
+            console.start()
+            username, password = federation.dev_account("province", DASHBOARD_PROVINCE)
+            met = await asyncio.to_thread(dashboard_pages, console.url, username, password, n)
+            minter = Minter.for_federation(federation.keys_dir, federation.federation)
+            national = federation.base_url(instance_name(config, "national"))
+            province = federation.base_url(instance_name(config, "province-41"))
+            for unit in (f"province:{DASHBOARD_PROVINCE}", f"county:{DASHBOARD_COUNTY}"):
+                print(f"  the API calls behind the {unit} page, each alone:")
+                await asyncio.to_thread(dashboard_apis, national, province, unit, n, minter)
+            print(f"  target: p95 < {TARGET_MS:.0f} ms -> {'met' if met else 'NOT met'}")
+        finally:
+            console.stop()
+            federation.stop()
+
+
 async def main(n: int, only_queue: bool = False) -> None:
     with (
         amqp_url() as url,
@@ -238,4 +383,8 @@ async def main(n: int, only_queue: bool = False) -> None:
 
 if __name__ == "__main__":
     numbers = [a for a in sys.argv[1:] if a.isdigit()]
-    asyncio.run(main(int(numbers[0]) if numbers else 200, only_queue="queue" in sys.argv[1:]))
+    runs = int(numbers[0]) if numbers else 200
+    if "dashboard" in sys.argv[1:]:
+        asyncio.run(dashboard_main(runs))
+    else:
+        asyncio.run(main(runs, only_queue="queue" in sys.argv[1:]))

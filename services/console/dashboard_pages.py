@@ -11,6 +11,7 @@ holds the archives). The API decides what the officer may see (its own unit and 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -80,26 +81,40 @@ async def dashboard(page: UserPage, unit: str | None = None) -> Response:
     """The unit's figures (default: the officer's own unit)."""
     target = _target(page, unit)
     api, params = page.api, {"unit": str(target)}
-    by_grade = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": "grade"})
-    by_status = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": "status"})
-    below: list[tuple[UnitRef, str, int | None]] = []
-    if target.tier in BELOW:
-        found = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": BELOW[target.tier]})
-        for code, n in _rows(found, BELOW[target.tier]):
-            child = _below_unit(target.tier, code)
-            below.append((child, page.console.directory.unit_name(child), n))
     today = _today()
     start = today - timedelta(weeks=WEEKS) + timedelta(days=1)
-    moves = await api.get(
-        NATIONAL, MOVEMENTS, params=params | {"from": start.isoformat(), "to": today.isoformat()}
+    below_by = BELOW.get(target.tier)
+
+    async def units_below() -> dict[str, Any] | None:
+        if below_by is None:
+            return None
+        found: dict[str, Any] = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": below_by})
+        return found
+
+    # the calls are independent: asked together, the page waits for the slowest, not the sum
+    by_grade, by_status, found, moves, overdue, quality, alerts, extended = await asyncio.gather(
+        api.get(NATIONAL, HEADCOUNT, params=params | {"by": "grade"}),
+        api.get(NATIONAL, HEADCOUNT, params=params | {"by": "status"}),
+        units_below(),
+        api.get(
+            NATIONAL,
+            MOVEMENTS,
+            params=params | {"from": start.isoformat(), "to": today.isoformat()},
+        ),
+        api.get(NATIONAL, "/api/v1/statistics/overdue", params=params),
+        api.get(NATIONAL, "/api/v1/statistics/quality", params=params),
+        api.get(NATIONAL, "/api/v1/statistics/alerts", params=params),
+        _extended(page, target),
     )
+    below: list[tuple[UnitRef, str, int | None]] = []
+    if found is not None and below_by is not None:
+        for code, n in _rows(found, below_by):
+            child = _below_unit(target.tier, code)
+            below.append((child, page.console.directory.unit_name(child), n))
     days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
     daily = [
         (d, [moves["daily"].get(d.isoformat(), {}).get(k, 0) for k in DAILY_KINDS]) for d in days
     ]
-    overdue = await api.get(NATIONAL, "/api/v1/statistics/overdue", params=params)
-    quality = await api.get(NATIONAL, "/api/v1/statistics/quality", params=params)
-    alerts = await api.get(NATIONAL, "/api/v1/statistics/alerts", params=params)
     term_reports: list[dict[str, Any]] = []
     if target.tier is Tier.COUNTY and moves.get("term_reports"):
         term_reports = (await api.get(target, moves["term_reports"]))["items"]
@@ -114,14 +129,14 @@ async def dashboard(page: UserPage, unit: str | None = None) -> Response:
         total=by_grade["total"],
         suppressed=by_grade["suppressed"],
         below=below,
-        below_dimension=BELOW.get(target.tier),
+        below_dimension=below_by,
         moves=moves,
         kinds=DAILY_KINDS,
         daily=daily,
         overdue=overdue["items"],
         quality=quality,
         alerts=alerts["items"],
-        extended=await _extended(page, target),
+        extended=extended,
     )
 
 
