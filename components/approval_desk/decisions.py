@@ -298,6 +298,9 @@ async def announce_key_field_change(
     change_id = task.subject_id
     student_number = task.details["student_number"]
     changes = KeyFieldChanges.model_validate(task.details["changes"])
+    proofs = tuple(
+        ProofRef(index=p["index"], kind=p["kind"]) for p in task.details.get("proofs", ())
+    )
     if plan.status is TaskStatus.APPROVED:
         approved = KeyFieldChangeApproved(
             change_id=change_id,
@@ -306,6 +309,7 @@ async def announce_key_field_change(
             changes=changes,
             authority=str(authority),
             approver=decider_of(authority, decision),
+            proofs=proofs,
         )
         await emit(approved, target=NATIONAL)
         return

@@ -189,6 +189,8 @@ async def receive_key_field_change(
         "changes": new.model_dump(mode="json"),
         "request_reason": change.reason,
         "findings": [f.as_dict() for f in findings],
+        # by position and kind: the school keeps the files, the archive links them there
+        "proofs": [{"index": i, "kind": p.kind} for i, p in enumerate(change.proofs)],
     }
     task = task_row(desk, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task, proofs=[{"task_id": task["task_id"], **p} for p in proofs])

@@ -32,6 +32,7 @@ from shared.contracts.tiers import (
     SCHOOL_AND_PROVINCE,
     SCHOOL_TIER,
 )
+from shared.contracts.transfer import ProofRef
 from shared.messaging.envelope import Contract, contract
 
 MAX_BATCH = 2000
@@ -159,6 +160,13 @@ class KeyFieldChangeApproved(Contract):
     changes: KeyFieldChanges
     authority: str
     approver: Decider | None = Field(default=None, description="the officer or rule that approved")
+    proofs: tuple[ProofRef, ...] = Field(
+        default=(),
+        max_length=5,
+        description="the application's proofs by position and kind: the school keeps them "
+        "(GET <school>/api/v1/key-field-changes/{change_id}/proofs/{index}), the archive's "
+        "section 2 links them (N2013 arts. 7, 13)",
+    )
 
 
 @contract("key_field_change.decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
@@ -176,3 +184,10 @@ class KeyFieldChangeDecided(Contract):
     rule: str | None = Field(default=None, max_length=60)
     decided_by: str
     decider: Decider | None = Field(default=None, description="the officer or rule that decided")
+    proofs: tuple[ProofRef, ...] = Field(
+        default=(),
+        max_length=5,
+        description="the application's proofs by position and kind: the school keeps them "
+        "(GET <school>/api/v1/key-field-changes/{change_id}/proofs/{index}), the archive's "
+        "section 2 links them (N2013 arts. 7, 13)",
+    )

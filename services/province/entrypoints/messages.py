@@ -72,7 +72,9 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
         school = require_school_of(federation, ctx.unit, decided.school_code)
         rejection = decided.outcome == "rejected"
         require_decider(ctx, school, rejection=rejection, what="key-field change decision")
-        await archive.apply_key_field_change(ctx.session, ctx.unit.code, decided, _now())
+        await archive.apply_key_field_change(
+            ctx.session, ctx.unit.code, decided, _now(), federation=federation
+        )
 
     async def on_graduation_decided(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
         school = require_school_of(federation, ctx.unit, decided.school_code)

@@ -5,12 +5,14 @@ The guardian applies with proof (hukou proof, …); the school checks the reques
 with the proof documents to its authority (``KeyFieldChangeSubmitted``). The authority or,
 after its national duplicate re-check, the national registry answers with
 ``KeyFieldChangeDecided``; an applied change updates the roster entry, and a temporary ``L``
-number becomes the ``G`` number of a newly recorded resident ID. The school keeps the proofs'
-names and sizes, not their content: the documents belong in the archive at the province.
+number becomes the ``G`` number of a newly recorded resident ID. The school keeps the proofs
+(``GET /api/v1/key-field-changes/{id}/proofs/{index}``): the archive's section 2 at the
+province links them there (N2013 arts. 7(二), 13; decision 0043).
 """
 
 from __future__ import annotations
 
+import binascii
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -90,6 +92,17 @@ async def submit_change(
     await repository.insert_change(
         uow.session,
         _change_row(change_id, school.code, student_number, changes, reason, proofs, sizes),
+        [
+            {
+                "change_id": str(change_id),
+                "position": index,
+                "kind": p.kind,
+                "filename": p.filename,
+                "size": size,
+                "content": binascii.a2b_base64(p.content_base64),
+            }
+            for index, (p, size) in enumerate(zip(proofs, sizes, strict=True))
+        ],
     )
     submitted = KeyFieldChangeSubmitted(
         change_id=change_id,
@@ -212,6 +225,17 @@ def _change_row(
         ],
         "submitted_at": datetime.now(UTC),
     }
+
+
+async def get_proof(
+    session: AsyncSession, change_id: uuid.UUID, index: int, hosts: Callable[[str], bool]
+) -> Row[Any]:
+    """The ``index``-th proof of a key-field change of a school hosted here."""
+    await get_change(session, change_id, hosts)
+    proof = await repository.change_proof(session, str(change_id), index)
+    if proof is None:
+        raise NotFound(f"key-field change {change_id} has no proof {index}", rule="proof_not_found")
+    return proof
 
 
 async def get_change(

@@ -21,6 +21,7 @@ from shared.contracts.registration import (
     RegistrationOutcome,
 )
 from shared.contracts.students import IdType
+from shared.contracts.transfer import ProofRef
 from shared.federation.config import NATIONAL, Tier
 from shared.messaging.errors import PermanentMessageError
 from shared.resident_id import generate_resident_id, student_number_for, temporary_student_number
@@ -180,6 +181,42 @@ async def test_an_applied_key_field_change_rekeys_the_archive(province: Province
     assert change["data"]["before"] == {"name": "阿依", "id_type": "none", "id_number": None}
     assert change["data"]["previous_student_number"] == temporary
     assert change["data"]["student_number"] == student_number_for(resident_id)
+
+
+async def test_an_applied_key_field_change_links_its_proofs_in_section_2(
+    province: Province,
+) -> None:
+    """N2013 arts. 7(二), 13: the proofs stay at the school; section 2 says where, once."""
+    submitted = batch(size=1)
+    [item] = submitted.items
+    number = student_number_for(item.basic.id_number or "")
+    await province.file(submitted)
+    await province.decide(submitted, issued(item))
+    change_id = uuid.uuid4()
+    decided = KeyFieldChangeDecided(
+        change_id=change_id,
+        school_code=PRIMARY,
+        student_number=number,
+        outcome="applied",
+        changes=KeyFieldChanges(name="新名"),
+        decided_by="national:CN",
+        proofs=(ProofRef(index=0, kind="hukou_proof"), ProofRef(index=1, kind="application")),
+    )
+    await deliver(province.runtime, decided, source=NATIONAL, target=HENAN)
+    await deliver(province.runtime, decided, source=NATIONAL, target=HENAN)  # a duplicate
+
+    entries = (await province.archive(number)).json()["entries"]
+    [proofs] = [e for e in entries if e["kind"] == "key_field_change_proofs"]
+    assert proofs["section"] == "proofs"
+    assert proofs["data"]["fields"] == ["name"]
+    path = f"/api/v1/key-field-changes/{change_id}/proofs"
+    assert [
+        (p["kind"], p["url"].endswith(f"{path}/{p['index']}")) for p in proofs["data"]["proofs"]
+    ] == [
+        ("hukou_proof", True),
+        ("application", True),
+    ]
+    assert all(p["url"].startswith("http://") for p in proofs["data"]["proofs"])  # the school's
 
 
 async def test_a_rejected_key_field_change_leaves_the_archive_alone(province: Province) -> None:
