@@ -4,6 +4,7 @@ approval under province rules, officers' decisions and the messages they cause."
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
@@ -296,7 +297,10 @@ async def test_a_key_field_change_always_waits_for_an_officer(
     [approved] = await staged(desk.runtime)
     assert approved.type == "key_field_change.approved" and approved.target == NATIONAL
     assert approved.payload["changes"]["name"] == "张三丰"
-    assert "proofs" not in approved.payload
+    # references only (the school keeps the files): no content, no file name at national
+    assert approved.payload["proofs"] == [{"index": 0, "kind": "hukou_proof"}]
+    assert "户口本" not in json.dumps(approved.payload, ensure_ascii=False)
+    assert "content_base64" not in json.dumps(approved.payload)
 
 
 async def test_a_rejected_key_field_change_goes_back_to_school_and_province(
