@@ -301,6 +301,23 @@ async def announce_key_field_change(
     proofs = tuple(
         ProofRef(index=p["index"], kind=p["kind"]) for p in task.details.get("proofs", ())
     )
+    hukou_region = task.details.get("hukou_region")
+    if plan.status is TaskStatus.APPROVED and hukou_region:
+        # a hukou place change (non-basic): decided here, applied at the province; national
+        # never sees it (decision 0043)
+        applied = KeyFieldChangeDecided(
+            change_id=change_id,
+            school_code=school.code,
+            student_number=student_number,
+            outcome="applied",
+            changes=changes,
+            hukou_region=hukou_region,
+            decided_by=str(authority),
+            decider=decider_of(authority, decision),
+            proofs=proofs,
+        )
+        await _tell_school_and_province(emit, school, applied)
+        return
     if plan.status is TaskStatus.APPROVED:
         approved = KeyFieldChangeApproved(
             change_id=change_id,

@@ -162,11 +162,47 @@ async def apply_key_field_change(
     reference = str(decided.change_id)
     if await archives.has_entry(archive.archive_id, EntryKind.KEY_FIELD_CHANGE, reference):
         return
+    if decided.hukou_region is not None:
+        await _apply_hukou_place(archives, archive, decided, federation, now)
+        return
     changes = decided.changes.model_dump(mode="json")
     number = decided.new_student_number or decided.student_number
     basic = with_changes(archive.basic, changes)
     entry = _key_field_entry(archive, decided, basic, number, now)  # before the row changes
     await archives.update_basic(archive.archive_id, basic, number, now)
+    proofs = _key_field_proofs(archive, decided, federation, now) if decided.proofs else []
+    await archives.add_entries([entry, *proofs])
+
+
+async def _apply_hukou_place(
+    archives: ArchiveRepository,
+    archive: Archive,
+    decided: KeyFieldChangeDecided,
+    federation: Federation | None,
+    now: datetime,
+) -> None:
+    """The hukou place (a key field the province holds, decision 0043): the archive's
+    extended info changes, section 1 records it as a key-field change, section 2 its proofs."""
+    before = archive.extended.get("hukou_region")
+    await archives.update(
+        archive.archive_id,
+        {"extended": {**archive.extended, "hukou_region": decided.hukou_region}, "updated_at": now},
+    )
+    entry = {
+        "archive_id": archive.archive_id,
+        "section": Section.BASIC,
+        "kind": EntryKind.KEY_FIELD_CHANGE,
+        "occurred_on": now.astimezone(CHINA).date(),
+        "recorded_at": now,
+        "reference": str(decided.change_id),
+        "data": {
+            "change_id": str(decided.change_id),
+            "before": {"hukou_region": before},
+            "after": {"hukou_region": decided.hukou_region},
+            "student_number": archive.student_number,
+            **decider_record(decided.decider, decided.decided_by),
+        },
+    }
     proofs = _key_field_proofs(archive, decided, federation, now) if decided.proofs else []
     await archives.add_entries([entry, *proofs])
 
@@ -221,7 +257,8 @@ def _key_field_proofs(
             "reference": reference,
             "data": {
                 "change_id": reference,
-                "fields": list(decided.changes.named()),
+                "fields": list(decided.changes.named())
+                + (["hukou_region"] if decided.hukou_region else []),
                 "proofs": [
                     {
                         "index": p.index,

@@ -426,7 +426,10 @@ async def submit_key_field_change(
     applied, a temporary L number becomes the G number of a newly recorded resident ID.
     Gender, birth date, nationality and ethnicity change the same way where the province's
     rules list them as key fields (``[key_fields] fields``; else 422 ``not_a_key_field``); a
-    new gender or birth date must agree with the recorded resident ID.
+    new gender or birth date must agree with the recorded resident ID. ``hukou_region`` (户籍
+    所在地) where the rules list ``hukou_place``: alone (``changes`` empty, else 422
+    ``hukou_place_alone``); the authority's approval applies it at the province, national
+    never sees it. The proofs stay here, linked from the archive's section 2.
     """
     rules = load_province_rules(runtime.settings.federation_config, school.code)
     change_id = await key_field_change.submit_change(
@@ -439,6 +442,7 @@ async def submit_key_field_change(
         today=on,
         max_proof_bytes=settings.max_proof_bytes,
         key_fields=rules.key_fields.fields,
+        hukou_region=body.hukou_region,
     )
     return KeyFieldChangeAccepted(
         change_id=change_id, links={"self": f"/api/v1/key-field-changes/{change_id}"}

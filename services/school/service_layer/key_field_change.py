@@ -45,8 +45,10 @@ from shared.federation.config import School
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import InvalidResidentId, validate_student_number
-from shared.rules import ALWAYS_KEY_FIELDS
+from shared.rules import ALWAYS_KEY_FIELDS, PROVINCE_KEY_FIELDS
 from shared.runtime.errors import Conflict, NotFound
+
+[HUKOU_PLACE] = PROVINCE_KEY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,12 @@ async def submit_change(
     today: date,
     max_proof_bytes: int,
     key_fields: Collection[str] = ALWAYS_KEY_FIELDS,
+    hukou_region: str | None = None,
 ) -> uuid.UUID:
     """Check a key-field change of a student on the roster and send it to the authority.
-    ``key_fields``: the basic fields the province lets a key-field change set."""
+    ``key_fields``: the fields the province lists as key fields. ``hukou_region``: a new hukou
+    place, where ``hukou_place`` is listed; alone in its application (the authority decides
+    it and the province applies it: national never sees it, decision 0043)."""
     student = await repository.get_student(uow.session, school.code, student_number)
     if student is None:
         raise NotFound(f"student {student_number} is not on the roster of school {school.code}")
@@ -86,7 +91,10 @@ async def submit_change(
     sizes = proof_sizes(proofs, max_proof_bytes)
     _refuse_other_fields(changes, key_fields)
     changes = requested(student, changes)
-    check_changes(student, changes, today)
+    if hukou_region is None:
+        check_changes(student, changes, today)
+    else:
+        _check_hukou_alone(changes, key_fields)
     await _refuse_conflicts(uow.session, school.code, student, changes)
     change_id = uuid.uuid4()
     await repository.insert_change(
@@ -111,6 +119,7 @@ async def submit_change(
         changes=changes,
         reason=reason,
         proofs=tuple(proofs),
+        hukou_region=hukou_region,
     )
     emit = uow.emitter(school_unit(school))
     await emit(submitted, target=school.authority_unit)
@@ -150,6 +159,32 @@ def _refuse_other_fields(changes: KeyFieldChanges, key_fields: Collection[str]) 
                     "the province's rules do not list this field as a key field",
                 )
                 for name in others
+            ]
+        )
+
+
+def _check_hukou_alone(changes: KeyFieldChanges, key_fields: Collection[str]) -> None:
+    """The hukou place is a key field only where the province lists it, and goes alone: its
+    decision is the authority's, the basic fields' national's."""
+    if HUKOU_PLACE not in key_fields:
+        raise InvalidInput(
+            [
+                Violation(
+                    "hukou_region",
+                    "not_a_key_field",
+                    "the province's rules do not list the hukou place as a key field: the "
+                    "school edits it in the archive's contacts",
+                )
+            ]
+        )
+    if changes.named():
+        raise InvalidInput(
+            [
+                Violation(
+                    "hukou_region",
+                    "hukou_place_alone",
+                    "a hukou place change is applied alone: send the other fields separately",
+                )
             ]
         )
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.province.adapters.orm import RegistrationOutcomeRecord
+from shared.contracts.decider import Decider
 from shared.contracts.registration import (
     KeyFieldChangeDecided,
     KeyFieldChanges,
@@ -240,3 +241,49 @@ async def test_a_rejected_key_field_change_leaves_the_archive_alone(province: Pr
     archive = (await province.archive(number)).json()
     assert archive["basic"]["name"] == item.basic.name
     assert len(archive["entries"]) == 1
+
+
+async def test_the_authority_applies_a_hukou_place_change_at_the_province_only(
+    province: Province,
+) -> None:
+    """A province-held key field (decision 0043): the county's approval is the decision; the
+    archive's extended info changes and sections 1 and 2 record it. The county may not apply
+    a basic field in national's place."""
+    submitted = batch(size=1)
+    [item] = submitted.items
+    number = student_number_for(item.basic.id_number or "")
+    await province.file(submitted)
+    await province.decide(submitted, issued(item))
+    county = unit(Tier.COUNTY, "410102")
+    decided = KeyFieldChangeDecided(
+        change_id=uuid.uuid4(),
+        school_code=PRIMARY,
+        student_number=number,
+        outcome="applied",
+        changes=KeyFieldChanges(),
+        hukou_region="410105",
+        decided_by="county:410102",
+        decider=Decider(account="wang.kezhang", unit="county:410102"),
+        proofs=(ProofRef(index=0, kind="hukou_proof"),),
+    )
+    await deliver(province.runtime, decided, source=county, target=HENAN)
+    await deliver(province.runtime, decided, source=county, target=HENAN)  # a duplicate
+
+    archive = (await province.archive(number)).json()
+    assert archive["extended"]["hukou_region"] == "410105"
+    assert archive["basic"]["name"] == item.basic.name
+    [change] = [e for e in archive["entries"] if e["kind"] == "key_field_change"]
+    assert change["section"] == "basic"
+    assert change["data"]["after"] == {"hukou_region": "410105"}
+    assert (change["data"]["decided_by"], change["data"]["decided_unit"]) == (
+        "wang.kezhang",
+        "county:410102",
+    )
+    [proofs] = [e for e in archive["entries"] if e["kind"] == "key_field_change_proofs"]
+    assert proofs["data"]["fields"] == ["hukou_region"]
+
+    national_part = decided.model_copy(
+        update={"change_id": uuid.uuid4(), "changes": KeyFieldChanges(name="新名")}
+    )
+    with pytest.raises(PermanentMessageError):
+        await deliver(province.runtime, national_part, source=county, target=HENAN)
