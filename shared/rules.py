@@ -354,6 +354,10 @@ KEY_FIELD_NAMES = (
     "ethnicity",
 )
 ALWAYS_KEY_FIELDS = ("name", "id_type", "id_number")
+# Key fields held at the province only (非基础学籍信息, never at national): hukou place
+# (户籍所在地, the archive's ``extended.hukou_region``). Listed → only the authority changes it
+# on an application with proof; not listed → the school edits it like contacts (decision 0043).
+PROVINCE_KEY_FIELDS = ("hukou_place",)
 
 
 class KeyFieldRules(_Rules):
@@ -368,9 +372,10 @@ class KeyFieldRules(_Rules):
     @field_validator("fields")
     @classmethod
     def _known(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(fields) - set(KEY_FIELD_NAMES))
+        known = (*KEY_FIELD_NAMES, *PROVINCE_KEY_FIELDS)
+        unknown = sorted(set(fields) - set(known))
         if unknown:
-            raise ValueError(f"unknown key fields {unknown}; known: {list(KEY_FIELD_NAMES)}")
+            raise ValueError(f"unknown key fields {unknown}; known: {list(known)}")
         missing = sorted(set(ALWAYS_KEY_FIELDS) - set(fields))
         if missing:
             raise ValueError(f"name and identity document are always key fields: add {missing}")

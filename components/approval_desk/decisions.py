@@ -298,6 +298,26 @@ async def announce_key_field_change(
     change_id = task.subject_id
     student_number = task.details["student_number"]
     changes = KeyFieldChanges.model_validate(task.details["changes"])
+    proofs = tuple(
+        ProofRef(index=p["index"], kind=p["kind"]) for p in task.details.get("proofs", ())
+    )
+    hukou_region = task.details.get("hukou_region")
+    if plan.status is TaskStatus.APPROVED and hukou_region:
+        # a hukou place change (non-basic): decided here, applied at the province; national
+        # never sees it (decision 0043)
+        applied = KeyFieldChangeDecided(
+            change_id=change_id,
+            school_code=school.code,
+            student_number=student_number,
+            outcome="applied",
+            changes=changes,
+            hukou_region=hukou_region,
+            decided_by=str(authority),
+            decider=decider_of(authority, decision),
+            proofs=proofs,
+        )
+        await _tell_school_and_province(emit, school, applied)
+        return
     if plan.status is TaskStatus.APPROVED:
         approved = KeyFieldChangeApproved(
             change_id=change_id,
@@ -306,6 +326,7 @@ async def announce_key_field_change(
             changes=changes,
             authority=str(authority),
             approver=decider_of(authority, decision),
+            proofs=proofs,
         )
         await emit(approved, target=NATIONAL)
         return

@@ -181,6 +181,7 @@ async def receive_key_field_change(
     proofs = [_decoded(what, index, p) for index, p in enumerate(change.proofs)]
     new = change.changes
     others = set(new.named()) - {"name", "id_type", "id_number"}
+    others = others | ({"hukou_place"} if change.hukou_region else set())
     findings = check_key_field_change(
         new.name, new.id_type, new.id_number, desk.today(), changes_others=bool(others)
     )
@@ -189,7 +190,11 @@ async def receive_key_field_change(
         "changes": new.model_dump(mode="json"),
         "request_reason": change.reason,
         "findings": [f.as_dict() for f in findings],
+        # by position and kind: the school keeps the files, the archive links them there
+        "proofs": [{"index": i, "kind": p.kind} for i, p in enumerate(change.proofs)],
     }
+    if change.hukou_region:  # the authority decides it and the province applies it
+        details["hukou_region"] = change.hukou_region
     task = task_row(desk, ctx, kind, school, subject, 0, len(findings), details)
     await tasks.add(task, proofs=[{"task_id": task["task_id"], **p} for p in proofs])
     log.info("key-field change %s at %s: task opened", subject, ctx.unit)

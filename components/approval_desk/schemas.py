@@ -97,6 +97,9 @@ class KeyFieldChangeRead(BaseModel):
     changes: KeyFieldChanges
     request_reason: str
     findings: list[FindingRead]
+    hukou_region: str | None = Field(
+        default=None, description="the new 户籍所在地 (a province-held key field)"
+    )
 
 
 class ProofRead(BaseModel):

@@ -32,6 +32,7 @@ from shared.contracts.tiers import (
     SCHOOL_AND_PROVINCE,
     SCHOOL_TIER,
 )
+from shared.contracts.transfer import ProofRef
 from shared.messaging.envelope import Contract, contract
 
 MAX_BATCH = 2000
@@ -147,6 +148,12 @@ class KeyFieldChangeSubmitted(Contract):
     changes: KeyFieldChanges
     reason: str = Field(min_length=1, max_length=500)
     proofs: tuple[ProofDocument, ...] = Field(min_length=1, max_length=5)
+    hukou_region: str | None = Field(
+        default=None,
+        pattern=r"^[1-8][0-9]{5}$",
+        description="户籍所在地 where the province lists hukou_place as a key field: alone in "
+        "its application, decided by the authority, applied at the province; never at national",
+    )
 
 
 @contract("key_field_change.approved", 1, senders=AUTHORITY_TIERS, targets=NATIONAL_TIER)
@@ -159,6 +166,13 @@ class KeyFieldChangeApproved(Contract):
     changes: KeyFieldChanges
     authority: str
     approver: Decider | None = Field(default=None, description="the officer or rule that approved")
+    proofs: tuple[ProofRef, ...] = Field(
+        default=(),
+        max_length=5,
+        description="the application's proofs by position and kind: the school keeps them "
+        "(GET <school>/api/v1/key-field-changes/{change_id}/proofs/{index}), the archive's "
+        "section 2 links them (N2013 arts. 7, 13)",
+    )
 
 
 @contract("key_field_change.decided", 1, senders=DECIDER_TIERS, targets=SCHOOL_AND_PROVINCE)
@@ -176,3 +190,24 @@ class KeyFieldChangeDecided(Contract):
     rule: str | None = Field(default=None, max_length=60)
     decided_by: str
     decider: Decider | None = Field(default=None, description="the officer or rule that decided")
+    hukou_region: str | None = Field(
+        default=None,
+        pattern=r"^[1-8][0-9]{5}$",
+        description="户籍所在地 where the province lists hukou_place as a key field: alone in "
+        "its application, decided by the authority, applied at the province; never at national",
+    )
+
+    def authority_decides(self) -> bool:
+        """The authority's to send: a rejection, or an applied hukou place change (which
+        national never sees); every other applied change is national's."""
+        return self.outcome == "rejected" or (
+            self.hukou_region is not None and not self.changes.named()
+        )
+
+    proofs: tuple[ProofRef, ...] = Field(
+        default=(),
+        max_length=5,
+        description="the application's proofs by position and kind: the school keeps them "
+        "(GET <school>/api/v1/key-field-changes/{change_id}/proofs/{index}), the archive's "
+        "section 2 links them (N2013 arts. 7, 13)",
+    )

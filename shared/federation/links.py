@@ -22,6 +22,17 @@ def status_proof_url(federation: Federation, school: str, change_id: str, index:
     return f"http://{instance.host}:{instance.port}{path}" if instance else path
 
 
+def key_field_proof_url(
+    federation: Federation | None, school: str, change_id: str, index: int
+) -> str:
+    """Where a school serves a proof of a key-field change it submitted."""
+    path = f"/api/v1/key-field-changes/{change_id}/proofs/{index}"
+    if federation is None:
+        return path
+    instance = federation.instance_hosting(UnitRef(tier=Tier.SCHOOL, code=school))
+    return f"http://{instance.host}:{instance.port}{path}" if instance else path
+
+
 def proof_links(
     federation: Federation, step: TransferStepOpened | TransferStepOverdue
 ) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ async def changes_at_national(fed: Federation, number: str) -> list[dict[str, An
 
 
 async def archive_entry(fed: Federation, province: str, number: str, kind: str) -> dict[str, Any]:
-    """The archive's section-1 entry of ``kind``, once the province has it."""
+    """The archive's entry of ``kind``, once the province has it."""
     found: list[dict[str, Any]] = []
 
     async def recorded() -> bool:
@@ -116,6 +116,11 @@ async def test_the_approving_officer_is_named_at_national_and_in_the_archive(
         f"county:{HENAN_COUNTY}",
     )
     assert "national:CN" not in str(entry["data"])
+    # its proof is linked in section 2 where the school keeps it (N2013 arts. 7(二), 13)
+    linked = await archive_entry(fed, "41", number, "key_field_change_proofs")
+    [link] = linked["data"]["proofs"]
+    kept = await fed.get("school", HENAN_SCHOOL, "/api/v1/" + link["url"].split("/api/v1/")[1])
+    assert (kept.status_code, kept.content) == (200, b"%PDF-1.4 hukou page")
 
 
 async def test_an_automatic_approval_names_the_system_and_the_rule(fed: Federation) -> None:

@@ -84,6 +84,7 @@ WITHOUT_OBJECT = {
     ("school", "/api/v1/tasks/decisions"),
     ("school", "/api/v1/status-changes/{change_id}"),
     ("school", "/api/v1/status-changes/{change_id}/proofs/{index}"),
+    ("school", "/api/v1/key-field-changes/{change_id}/proofs/{index}"),
     ("national", "/api/v1/status-changes/{change_id}"),
     ("county", "/api/v1/tasks/{task_id}/proofs/{index}"),  # a registration batch has no proof
     ("province", "/api/v1/tasks/{task_id}/proofs/{index}"),

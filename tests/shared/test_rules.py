@@ -10,6 +10,7 @@ import pytest
 from devtools.testing import REPO_CONFIG
 from shared.federation.config import UnitRef, load_federation
 from shared.rules import (
+    KeyFieldRules,
     ScopeError,
     load_province_rules,
     province_scopes,
@@ -117,3 +118,12 @@ def test_without_the_rule_the_list_goes_to_the_schools_authority(tmp_path: Path)
     yi_senior = federation.school("5134010004")
     assert yi_senior is not None
     assert registration_authority(federation, config, yi_senior, [10]) == yi_senior.authority_unit
+
+
+def test_key_fields_accept_the_province_held_hukou_place_and_refuse_unknown_names() -> None:
+    listed = KeyFieldRules(fields=("name", "id_type", "id_number", "hukou_place"))
+    assert "hukou_place" in listed.fields
+    with pytest.raises(ValueError, match="unknown key fields"):
+        KeyFieldRules(fields=("name", "id_type", "id_number", "address"))
+    with pytest.raises(ValueError, match="always key fields"):
+        KeyFieldRules(fields=("hukou_place",))

@@ -75,6 +75,7 @@ async def decide_key_field_change(
         rule=verdict.rule,
         decided_by=DECIDED_BY,
         decider=decider,
+        proofs=change.proofs,  # references only: the files stay at the school
     )
     await tell_school_and_province(emit, decided, change.school_code)
     return decided

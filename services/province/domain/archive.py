@@ -52,6 +52,7 @@ class EntryKind(StrEnum):
     STATUS_CHANGE = "status_change"  # 学籍变动 (section 1): suspension, dropout, death …
     STATUS_CHANGE_PROOFS = "status_change_proofs"  # its proofs (section 2), kept at the school
     TRANSFER_PROOFS = "transfer_proofs"  # a transfer's proofs (section 2), at the receiving school
+    KEY_FIELD_CHANGE_PROOFS = "key_field_change_proofs"  # its proofs (section 2), at the school
     SENT_TO_HUKOU_COUNTY = "sent_to_hukou_county"  # a migrant dropout's archive handed over
     GRADUATION = "graduation"  # 毕业 / 结业 / 肄业 (ZJ arts. 24-26): ``data.outcome``
     # 非基础信息变更 (section 1): guardians, contacts, address edited by the school (decision

@@ -13,6 +13,7 @@ from services.province.entrypoints.http import hosted_school
 from services.province.service_layer import contacts
 from shared.audit.recording import audited
 from shared.contracts.students import Guardian
+from shared.rules import load_province_rules
 from shared.runtime.app import UnitOfWorkDep
 from shared.runtime.service import ServiceRuntime
 
@@ -25,6 +26,12 @@ class ContactsChange(BaseModel):
     guardians: list[Guardian] | None = Field(default=None, min_length=1, max_length=4)
     address: str | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, min_length=1, max_length=20)
+    hukou_region: str | None = Field(
+        default=None,
+        pattern=r"^[1-8][0-9]{5}$",
+        description="户籍所在地 (6-digit division code); only where the province does not list "
+        "hukou_place as a key field",
+    )
 
 
 class ContactsChanged(BaseModel):
@@ -42,7 +49,7 @@ def build_contacts_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post(
         "/{school_code}/archives/{student_number}/contacts",
         response_model=ContactsChanged,
-        summary="Change a student's guardians, phone or address (非基础信息变更)",
+        summary="Change a student's guardians, phone, address or hukou place (非基础信息变更)",
         dependencies=[
             audited("change_contacts", "archive", object_id="student_number"),
             RegistrarOfSchool,
@@ -56,8 +63,10 @@ def build_contacts_router(runtime: ServiceRuntime) -> APIRouter:
         uow: UnitOfWorkDep,
     ) -> ContactsChanged:
         """Not a key field: the school's registrar edits it here directly, no authority
-        approves; section 1 keeps each edit. 422 ``contacts_no_change``; 404
-        ``archive_not_found`` (not this school's live archive)."""
+        approves; section 1 keeps each edit. The hukou place only where the province's
+        ``[key_fields] fields`` do not list ``hukou_place`` (else 422
+        ``hukou_place_is_key_field``). 422 ``contacts_no_change``; 404 ``archive_not_found``
+        (not this school's live archive)."""
         school = hosted_school(runtime, school_code)
         editor = contacts.Editor(
             account=request.state.principal.username, unit=f"school:{school.code}"
@@ -71,6 +80,9 @@ def build_contacts_router(runtime: ServiceRuntime) -> APIRouter:
             values,
             editor,
             runtime.clock.now(),
+            key_fields=load_province_rules(
+                runtime.settings.federation_config, school.code
+            ).key_fields.fields,
         )
         return ContactsChanged.model_validate(data)
 

@@ -70,9 +70,12 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
         ctx: HandlerContext, decided: KeyFieldChangeDecided
     ) -> None:
         school = require_school_of(federation, ctx.unit, decided.school_code)
-        rejection = decided.outcome == "rejected"
+        # the authority's own: a rejection, or an applied hukou place change (decision 0043)
+        rejection = decided.authority_decides()
         require_decider(ctx, school, rejection=rejection, what="key-field change decision")
-        await archive.apply_key_field_change(ctx.session, ctx.unit.code, decided, _now())
+        await archive.apply_key_field_change(
+            ctx.session, ctx.unit.code, decided, _now(), federation=federation
+        )
 
     async def on_graduation_decided(ctx: HandlerContext, decided: GraduationBatchDecided) -> None:
         school = require_school_of(federation, ctx.unit, decided.school_code)

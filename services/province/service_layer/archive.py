@@ -7,7 +7,8 @@
   deleted (data minimisation); ``held_for_review`` → it stays pending. Final outcomes are
   kept, so the two messages may arrive in either order: whichever comes second settles;
 - key-field change applied (``key_field_change.decided``): section 1 records the change, the
-  archive's basic info follows it, and the archive is re-keyed if the number changed (L → G).
+  archive's basic info follows it, and the archive is re-keyed if the number changed (L → G);
+  section 2 links the application's proofs where the school keeps them (N2013 arts. 7(二), 13).
 
 Every function runs inside the caller's transaction (a message handler's); none commits.
 """
@@ -38,6 +39,8 @@ from shared.contracts.registration import (
     KeyFieldChangeDecided,
     RegistrationBatchDecided,
 )
+from shared.federation.config import Federation
+from shared.federation.links import key_field_proof_url
 
 # Entries are dated in China's calendar (UTC+8, no daylight saving).
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -143,9 +146,15 @@ def _registered(row: Any, now: datetime) -> dict[str, Any]:
 
 
 async def apply_key_field_change(
-    session: AsyncSession, province: str, decided: KeyFieldChangeDecided, now: datetime
+    session: AsyncSession,
+    province: str,
+    decided: KeyFieldChangeDecided,
+    now: datetime,
+    *,
+    federation: Federation | None = None,
 ) -> None:
-    """Record an applied key-field change in section 1 and re-key the archive if needed."""
+    """Record an applied key-field change in section 1, link its proofs in section 2 (URLs at
+    the school; relative without ``federation``) and re-key the archive if needed."""
     if decided.outcome != "applied":
         return  # a refused change changes nothing in the archive
     archives = ArchiveRepository(session, province)
@@ -153,12 +162,49 @@ async def apply_key_field_change(
     reference = str(decided.change_id)
     if await archives.has_entry(archive.archive_id, EntryKind.KEY_FIELD_CHANGE, reference):
         return
+    if decided.hukou_region is not None:
+        await _apply_hukou_place(archives, archive, decided, federation, now)
+        return
     changes = decided.changes.model_dump(mode="json")
     number = decided.new_student_number or decided.student_number
     basic = with_changes(archive.basic, changes)
     entry = _key_field_entry(archive, decided, basic, number, now)  # before the row changes
     await archives.update_basic(archive.archive_id, basic, number, now)
-    await archives.add_entries([entry])
+    proofs = _key_field_proofs(archive, decided, federation, now) if decided.proofs else []
+    await archives.add_entries([entry, *proofs])
+
+
+async def _apply_hukou_place(
+    archives: ArchiveRepository,
+    archive: Archive,
+    decided: KeyFieldChangeDecided,
+    federation: Federation | None,
+    now: datetime,
+) -> None:
+    """The hukou place (a key field the province holds, decision 0043): the archive's
+    extended info changes, section 1 records it as a key-field change, section 2 its proofs."""
+    before = archive.extended.get("hukou_region")
+    await archives.update(
+        archive.archive_id,
+        {"extended": {**archive.extended, "hukou_region": decided.hukou_region}, "updated_at": now},
+    )
+    entry = {
+        "archive_id": archive.archive_id,
+        "section": Section.BASIC,
+        "kind": EntryKind.KEY_FIELD_CHANGE,
+        "occurred_on": now.astimezone(CHINA).date(),
+        "recorded_at": now,
+        "reference": str(decided.change_id),
+        "data": {
+            "change_id": str(decided.change_id),
+            "before": {"hukou_region": before},
+            "after": {"hukou_region": decided.hukou_region},
+            "student_number": archive.student_number,
+            **decider_record(decided.decider, decided.decided_by),
+        },
+    }
+    proofs = _key_field_proofs(archive, decided, federation, now) if decided.proofs else []
+    await archives.add_entries([entry, *proofs])
 
 
 async def _changed_archive(archives: ArchiveRepository, decided: KeyFieldChangeDecided) -> Archive:
@@ -194,3 +240,35 @@ def _key_field_entry(
             **decider_record(decided.decider, decided.decided_by),
         },
     }
+
+
+def _key_field_proofs(
+    archive: Archive, decided: KeyFieldChangeDecided, federation: Federation | None, now: datetime
+) -> list[dict[str, Any]]:
+    """Section 2 (学籍信息证明材料): where the school keeps the application's proofs."""
+    reference = str(decided.change_id)
+    return [
+        {
+            "archive_id": archive.archive_id,
+            "section": Section.PROOFS,
+            "kind": EntryKind.KEY_FIELD_CHANGE_PROOFS,
+            "occurred_on": now.astimezone(CHINA).date(),
+            "recorded_at": now,
+            "reference": reference,
+            "data": {
+                "change_id": reference,
+                "fields": list(decided.changes.named())
+                + (["hukou_region"] if decided.hukou_region else []),
+                "proofs": [
+                    {
+                        "index": p.index,
+                        "kind": p.kind,
+                        "url": key_field_proof_url(
+                            federation, decided.school_code, reference, p.index
+                        ),
+                    }
+                    for p in decided.proofs
+                ],
+            },
+        }
+    ]

@@ -1,12 +1,13 @@
 """Non-basic information a school edits at the province (非基础学籍信息: guardians, contacts,
-address; decision 0043). Not key fields: no authority approves them and national never holds
-them; each edit is kept in section 1 of the archive (who, when, before and after)."""
+address, and the hukou place where the province does not list it as a key field; decision
+0043). No authority approves these and national never holds them; each edit is kept in
+section 1 of the archive (who, when, before and after)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,10 @@ from shared.runtime.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
-EDITABLE = ("guardians", "address", "phone")  # the non-basic fields a school edits here
+# the non-basic fields a school edits here; ``hukou_region`` (户籍所在地) only where the
+# province's ``[key_fields] fields`` do not list ``hukou_place``
+EDITABLE = ("guardians", "address", "phone", "hukou_region")
+HUKOU_PLACE = "hukou_place"
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,20 @@ async def change_contacts(
     values: Mapping[str, Any],
     editor: Editor,
     now: datetime,
+    key_fields: Collection[str] = (),
 ) -> dict[str, Any]:
     """Apply the edit to the live archive of a student of ``school_code``; return the section
-    1 entry's data. Refused: ``contacts_no_change`` (nothing differs), 404 ``archive_not_found``."""
+    1 entry's data. ``key_fields``: the province's ``[key_fields] fields``. Refused:
+    ``hukou_place_is_key_field`` (the province lists the hukou place as a key field: only the
+    authority changes it, N2013 art. 10), ``contacts_no_change`` (nothing differs), 404
+    ``archive_not_found``."""
+    if "hukou_region" in values and HUKOU_PLACE in key_fields:
+        raise DomainError(
+            "the province lists the hukou place as a key field: it changes on the guardian's "
+            "application with proof, approved by the authority",
+            rule="hukou_place_is_key_field",
+            article="N2013 art. 10",
+        )
     archives = ArchiveRepository(session, province)
     archive = await archives.active(student_number)
     if archive is None or archive.school_code != school_code:

@@ -176,7 +176,7 @@ key_field_change = Table(
     Column("status", String(12), nullable=False),
     Column("changes", JSON, nullable=False),  # the requested name / id_type / id_number
     Column("reason", String(500), nullable=False),
-    Column("proofs", JSON, nullable=False),  # kind, filename, size: the files went to the authority
+    Column("proofs", JSON, nullable=False),  # kind, filename, size (the files: below)
     Column("new_student_number", String(19), nullable=True),
     Column("decision_reason", String(500), nullable=True),
     Column("rule", String(60), nullable=True),
@@ -189,6 +189,23 @@ Index(
     key_field_change.c.school_code,
     key_field_change.c.student_number,
     key_field_change.c.status,
+)
+
+# The application's proofs, kept here since the archive's section 2 links them (decision 0043)
+key_field_change_proof = Table(
+    "school_key_field_change_proof",
+    metadata,
+    Column(
+        "change_id",
+        _Uuid,
+        ForeignKey("school_key_field_change.change_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("filename", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
 )
 
 # --- transfers (转学) --------------------------------------------------------------------

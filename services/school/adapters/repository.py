@@ -29,6 +29,7 @@ from services.school.adapters.orm import (
     admission_error,
     admission_job,
     key_field_change,
+    key_field_change_proof,
     registration,
     student,
 )
@@ -371,8 +372,23 @@ async def job_errors(session: AsyncSession, job_id: str) -> list[Row[Any]]:
 # --- key-field changes -------------------------------------------------------------------
 
 
-async def insert_change(session: AsyncSession, row: Mapping[str, Any]) -> None:
+async def insert_change(
+    session: AsyncSession, row: Mapping[str, Any], proofs: Sequence[Mapping[str, Any]] = ()
+) -> None:
+    """A key-field change and its proof documents (one statement per table)."""
     await session.execute(insert(key_field_change).values(**row))
+    if proofs:
+        await session.execute(insert(key_field_change_proof), list(proofs))
+
+
+async def change_proof(session: AsyncSession, change_id: str, position: int) -> Row[Any] | None:
+    found = await session.execute(
+        select(key_field_change_proof).where(
+            key_field_change_proof.c.change_id == change_id,
+            key_field_change_proof.c.position == position,
+        )
+    )
+    return found.one_or_none()
 
 
 async def get_change(session: AsyncSession, change_id: str) -> Row[Any] | None:

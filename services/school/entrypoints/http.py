@@ -9,10 +9,12 @@ refusals are ``{"detail", "rule"}`` with 404, 409, 413 or 415.
 from __future__ import annotations
 
 import io
+import mimetypes
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
@@ -51,6 +53,7 @@ from shared.db.types import SQL_INT_MAX
 from shared.federation.config import School, Tier, UnitRef
 from shared.rules import load_province_rules, registration_authority
 from shared.runtime.app import (
+    ProofIndex,
     RuntimeDep,
     UnitOfWorkDep,
     refusal,
@@ -94,6 +97,8 @@ THE_SCHOOL = PathUnit("school_code", Tier.SCHOOL)
 RegistrarOfSchool = requires(Role.REGISTRAR, unit=THE_SCHOOL, reach=Reach.OWN)
 ReaderOfSchool = requires(*READERS, unit=THE_SCHOOL)
 ObjectReader = Annotated[Access, requires(*READERS, unit=OBJECT)]
+# A key-field change's proofs (hukou booklet, birth certificate) are not basic info.
+ProofReader = Annotated[Access, requires(*READERS, unit=OBJECT, barred=[Tier.NATIONAL])]
 TodayDep = Annotated[date, Depends(today)]
 
 
@@ -421,7 +426,10 @@ async def submit_key_field_change(
     applied, a temporary L number becomes the G number of a newly recorded resident ID.
     Gender, birth date, nationality and ethnicity change the same way where the province's
     rules list them as key fields (``[key_fields] fields``; else 422 ``not_a_key_field``); a
-    new gender or birth date must agree with the recorded resident ID.
+    new gender or birth date must agree with the recorded resident ID. ``hukou_region`` (户籍
+    所在地) where the rules list ``hukou_place``: alone (``changes`` empty, else 422
+    ``hukou_place_alone``); the authority's approval applies it at the province, national
+    never sees it. The proofs stay here, linked from the archive's section 2.
     """
     rules = load_province_rules(runtime.settings.federation_config, school.code)
     change_id = await key_field_change.submit_change(
@@ -434,6 +442,7 @@ async def submit_key_field_change(
         today=on,
         max_proof_bytes=settings.max_proof_bytes,
         key_fields=rules.key_fields.fields,
+        hukou_region=body.hukou_region,
     )
     return KeyFieldChangeAccepted(
         change_id=change_id, links={"self": f"/api/v1/key-field-changes/{change_id}"}
@@ -470,6 +479,30 @@ async def read_key_field_change(
         decided_by=row.decided_by,
         submitted_at=row.submitted_at,
         decided_at=row.decided_at,
+    )
+
+
+@router.get(
+    "/key-field-changes/{change_id}/proofs/{index}",
+    dependencies=[audited("read", "key_field_change_proof", object_id="change_id")],
+    tags=["key-field changes"],
+    summary="Download one proof of a key-field change (for the archive's section 2)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def read_key_field_proof(
+    change_id: uuid.UUID, index: ProofIndex, runtime: RuntimeDep, access: ProofReader
+) -> Response:
+    """The ``index``-th proof document of a key-field change of a school hosted here; 404
+    ``proof_not_found``. National is barred: proofs are not basic info."""
+    async with runtime.sessions() as session:
+        proof = await key_field_change.get_proof(
+            session, change_id, index, access.sees(Tier.SCHOOL, runtime.hosts)
+        )
+    media_type = mimetypes.guess_type(proof.filename)[0] or "application/octet-stream"
+    disposition = f"attachment; filename*=UTF-8''{quote(proof.filename)}"
+    return Response(
+        proof.content, media_type=media_type, headers={"Content-Disposition": disposition}
     )
 
 

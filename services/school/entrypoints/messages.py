@@ -147,7 +147,8 @@ async def on_key_field_change_decided(
 ) -> None:
     """Authority (rejected) or national → school: a key-field change applied or rejected."""
     school = _addressed_to(ctx, federation, decided.school_code)
-    rejection = decided.outcome == "rejected"
+    # the authority's own: a rejection, or an applied hukou place change (decision 0043)
+    rejection = decided.authority_decides()
     require_decider(ctx, school, rejection=rejection, what="key-field change decision")
     await key_field_change.apply_change_decision(ctx.session, decided)
 

@@ -160,6 +160,12 @@ class KeyFieldChangeCreate(BaseModel):
         max_length=5,
         description="e.g. {kind: hukou_proof, filename: hukou.pdf, content_base64: …}",
     )
+    hukou_region: str | None = Field(
+        default=None,
+        pattern=r"^[1-8][0-9]{5}$",
+        description="the new 户籍所在地, where the province lists hukou_place as a key field "
+        "(else 422 not_a_key_field); alone in its application (changes empty)",
+    )
 
 
 class KeyFieldChangeAccepted(BaseModel):

@@ -5,12 +5,14 @@ The guardian applies with proof (hukou proof, …); the school checks the reques
 with the proof documents to its authority (``KeyFieldChangeSubmitted``). The authority or,
 after its national duplicate re-check, the national registry answers with
 ``KeyFieldChangeDecided``; an applied change updates the roster entry, and a temporary ``L``
-number becomes the ``G`` number of a newly recorded resident ID. The school keeps the proofs'
-names and sizes, not their content: the documents belong in the archive at the province.
+number becomes the ``G`` number of a newly recorded resident ID. The school keeps the proofs
+(``GET /api/v1/key-field-changes/{id}/proofs/{index}``): the archive's section 2 at the
+province links them there (N2013 arts. 7(二), 13; decision 0043).
 """
 
 from __future__ import annotations
 
+import binascii
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -43,8 +45,10 @@ from shared.federation.config import School
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import InvalidResidentId, validate_student_number
-from shared.rules import ALWAYS_KEY_FIELDS
+from shared.rules import ALWAYS_KEY_FIELDS, PROVINCE_KEY_FIELDS
 from shared.runtime.errors import Conflict, NotFound
+
+[HUKOU_PLACE] = PROVINCE_KEY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,12 @@ async def submit_change(
     today: date,
     max_proof_bytes: int,
     key_fields: Collection[str] = ALWAYS_KEY_FIELDS,
+    hukou_region: str | None = None,
 ) -> uuid.UUID:
     """Check a key-field change of a student on the roster and send it to the authority.
-    ``key_fields``: the basic fields the province lets a key-field change set."""
+    ``key_fields``: the fields the province lists as key fields. ``hukou_region``: a new hukou
+    place, where ``hukou_place`` is listed; alone in its application (the authority decides
+    it and the province applies it: national never sees it, decision 0043)."""
     student = await repository.get_student(uow.session, school.code, student_number)
     if student is None:
         raise NotFound(f"student {student_number} is not on the roster of school {school.code}")
@@ -84,12 +91,26 @@ async def submit_change(
     sizes = proof_sizes(proofs, max_proof_bytes)
     _refuse_other_fields(changes, key_fields)
     changes = requested(student, changes)
-    check_changes(student, changes, today)
+    if hukou_region is None:
+        check_changes(student, changes, today)
+    else:
+        _check_hukou_alone(changes, key_fields)
     await _refuse_conflicts(uow.session, school.code, student, changes)
     change_id = uuid.uuid4()
     await repository.insert_change(
         uow.session,
         _change_row(change_id, school.code, student_number, changes, reason, proofs, sizes),
+        [
+            {
+                "change_id": str(change_id),
+                "position": index,
+                "kind": p.kind,
+                "filename": p.filename,
+                "size": size,
+                "content": binascii.a2b_base64(p.content_base64),
+            }
+            for index, (p, size) in enumerate(zip(proofs, sizes, strict=True))
+        ],
     )
     submitted = KeyFieldChangeSubmitted(
         change_id=change_id,
@@ -98,6 +119,7 @@ async def submit_change(
         changes=changes,
         reason=reason,
         proofs=tuple(proofs),
+        hukou_region=hukou_region,
     )
     emit = uow.emitter(school_unit(school))
     await emit(submitted, target=school.authority_unit)
@@ -137,6 +159,32 @@ def _refuse_other_fields(changes: KeyFieldChanges, key_fields: Collection[str]) 
                     "the province's rules do not list this field as a key field",
                 )
                 for name in others
+            ]
+        )
+
+
+def _check_hukou_alone(changes: KeyFieldChanges, key_fields: Collection[str]) -> None:
+    """The hukou place is a key field only where the province lists it, and goes alone: its
+    decision is the authority's, the basic fields' national's."""
+    if HUKOU_PLACE not in key_fields:
+        raise InvalidInput(
+            [
+                Violation(
+                    "hukou_region",
+                    "not_a_key_field",
+                    "the province's rules do not list the hukou place as a key field: the "
+                    "school edits it in the archive's contacts",
+                )
+            ]
+        )
+    if changes.named():
+        raise InvalidInput(
+            [
+                Violation(
+                    "hukou_region",
+                    "hukou_place_alone",
+                    "a hukou place change is applied alone: send the other fields separately",
+                )
             ]
         )
 
@@ -212,6 +260,17 @@ def _change_row(
         ],
         "submitted_at": datetime.now(UTC),
     }
+
+
+async def get_proof(
+    session: AsyncSession, change_id: uuid.UUID, index: int, hosts: Callable[[str], bool]
+) -> Row[Any]:
+    """The ``index``-th proof of a key-field change of a school hosted here."""
+    await get_change(session, change_id, hosts)
+    proof = await repository.change_proof(session, str(change_id), index)
+    if proof is None:
+        raise NotFound(f"key-field change {change_id} has no proof {index}", rule="proof_not_found")
+    return proof
 
 
 async def get_change(

@@ -4,6 +4,7 @@ approval under province rules, officers' decisions and the messages they cause."
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ from components.approval_desk.schemas import DecisionCreate, TaskListQuery
 from components.approval_desk.tables import define_desk_tables
 from devtools.testing import federation_copy
 from shared.clock import Clock
-from shared.contracts.registration import ProofDocument, SubmittedItem
+from shared.contracts.registration import KeyFieldChanges, ProofDocument, SubmittedItem
 from shared.contracts.students import IdType
 from shared.db import list_versions
 from shared.db.list_versions import list_version_metadata
@@ -296,7 +297,10 @@ async def test_a_key_field_change_always_waits_for_an_officer(
     [approved] = await staged(desk.runtime)
     assert approved.type == "key_field_change.approved" and approved.target == NATIONAL
     assert approved.payload["changes"]["name"] == "张三丰"
-    assert "proofs" not in approved.payload
+    # references only (the school keeps the files): no content, no file name at national
+    assert approved.payload["proofs"] == [{"index": 0, "kind": "hukou_proof"}]
+    assert "户口本" not in json.dumps(approved.payload, ensure_ascii=False)
+    assert "content_base64" not in json.dumps(approved.payload)
 
 
 async def test_a_rejected_key_field_change_goes_back_to_school_and_province(
@@ -321,6 +325,29 @@ async def test_a_rejected_key_field_change_goes_back_to_school_and_province(
         "proof unreadable",
     )
     assert decided["decided_by"] == "county:410102"
+
+
+async def test_an_approved_hukou_place_change_is_decided_here_and_never_reaches_national(
+    make_desk: MakeDesk,
+) -> None:
+    """The hukou place is non-basic (decision 0043): the officer's approval is the decision,
+    sent to the school and its province with the proofs' references."""
+    desk = await make_desk()
+    change = key_field_change().model_copy(
+        update={"changes": KeyFieldChanges(), "hukou_region": "410105"}
+    )
+    await deliver(desk.runtime, change, source=SCHOOL, target=COUNTY)
+    task = await only_task(desk)
+    assert task.finding_count == 0
+    assert task.key_field_change is not None and task.key_field_change.hukou_region == "410105"
+
+    await decide(desk, task.task_id, Decision(DecisionKind.APPROVE, "王科员"))
+    sent = await staged(desk.runtime)
+    assert {e.target for e in sent} == {SCHOOL, HENAN}  # not NATIONAL
+    decided = sent[0].payload
+    assert (decided["outcome"], decided["hukou_region"]) == ("applied", "410105")
+    assert decided["decider"]["account"] == "王科员"
+    assert decided["proofs"] == [{"index": 0, "kind": "hukou_proof"}]
 
 
 async def test_task_list_filters_and_pages_oldest_first(make_desk: MakeDesk) -> None:

@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 from services.province.adapters.orm import RegistrationOutcomeRecord
+from shared.contracts.decider import Decider
 from shared.contracts.registration import (
     KeyFieldChangeDecided,
     KeyFieldChanges,
     RegistrationOutcome,
 )
 from shared.contracts.students import IdType
+from shared.contracts.transfer import ProofRef
 from shared.federation.config import NATIONAL, Tier
 from shared.messaging.errors import PermanentMessageError
 from shared.resident_id import generate_resident_id, student_number_for, temporary_student_number
@@ -182,6 +184,42 @@ async def test_an_applied_key_field_change_rekeys_the_archive(province: Province
     assert change["data"]["student_number"] == student_number_for(resident_id)
 
 
+async def test_an_applied_key_field_change_links_its_proofs_in_section_2(
+    province: Province,
+) -> None:
+    """N2013 arts. 7(二), 13: the proofs stay at the school; section 2 says where, once."""
+    submitted = batch(size=1)
+    [item] = submitted.items
+    number = student_number_for(item.basic.id_number or "")
+    await province.file(submitted)
+    await province.decide(submitted, issued(item))
+    change_id = uuid.uuid4()
+    decided = KeyFieldChangeDecided(
+        change_id=change_id,
+        school_code=PRIMARY,
+        student_number=number,
+        outcome="applied",
+        changes=KeyFieldChanges(name="新名"),
+        decided_by="national:CN",
+        proofs=(ProofRef(index=0, kind="hukou_proof"), ProofRef(index=1, kind="application")),
+    )
+    await deliver(province.runtime, decided, source=NATIONAL, target=HENAN)
+    await deliver(province.runtime, decided, source=NATIONAL, target=HENAN)  # a duplicate
+
+    entries = (await province.archive(number)).json()["entries"]
+    [proofs] = [e for e in entries if e["kind"] == "key_field_change_proofs"]
+    assert proofs["section"] == "proofs"
+    assert proofs["data"]["fields"] == ["name"]
+    path = f"/api/v1/key-field-changes/{change_id}/proofs"
+    assert [
+        (p["kind"], p["url"].endswith(f"{path}/{p['index']}")) for p in proofs["data"]["proofs"]
+    ] == [
+        ("hukou_proof", True),
+        ("application", True),
+    ]
+    assert all(p["url"].startswith("http://") for p in proofs["data"]["proofs"])  # the school's
+
+
 async def test_a_rejected_key_field_change_leaves_the_archive_alone(province: Province) -> None:
     submitted = batch(size=1)
     [item] = submitted.items
@@ -203,3 +241,49 @@ async def test_a_rejected_key_field_change_leaves_the_archive_alone(province: Pr
     archive = (await province.archive(number)).json()
     assert archive["basic"]["name"] == item.basic.name
     assert len(archive["entries"]) == 1
+
+
+async def test_the_authority_applies_a_hukou_place_change_at_the_province_only(
+    province: Province,
+) -> None:
+    """A province-held key field (decision 0043): the county's approval is the decision; the
+    archive's extended info changes and sections 1 and 2 record it. The county may not apply
+    a basic field in national's place."""
+    submitted = batch(size=1)
+    [item] = submitted.items
+    number = student_number_for(item.basic.id_number or "")
+    await province.file(submitted)
+    await province.decide(submitted, issued(item))
+    county = unit(Tier.COUNTY, "410102")
+    decided = KeyFieldChangeDecided(
+        change_id=uuid.uuid4(),
+        school_code=PRIMARY,
+        student_number=number,
+        outcome="applied",
+        changes=KeyFieldChanges(),
+        hukou_region="410105",
+        decided_by="county:410102",
+        decider=Decider(account="wang.kezhang", unit="county:410102"),
+        proofs=(ProofRef(index=0, kind="hukou_proof"),),
+    )
+    await deliver(province.runtime, decided, source=county, target=HENAN)
+    await deliver(province.runtime, decided, source=county, target=HENAN)  # a duplicate
+
+    archive = (await province.archive(number)).json()
+    assert archive["extended"]["hukou_region"] == "410105"
+    assert archive["basic"]["name"] == item.basic.name
+    [change] = [e for e in archive["entries"] if e["kind"] == "key_field_change"]
+    assert change["section"] == "basic"
+    assert change["data"]["after"] == {"hukou_region": "410105"}
+    assert (change["data"]["decided_by"], change["data"]["decided_unit"]) == (
+        "wang.kezhang",
+        "county:410102",
+    )
+    [proofs] = [e for e in archive["entries"] if e["kind"] == "key_field_change_proofs"]
+    assert proofs["data"]["fields"] == ["hukou_region"]
+
+    national_part = decided.model_copy(
+        update={"change_id": uuid.uuid4(), "changes": KeyFieldChanges(name="新名")}
+    )
+    with pytest.raises(PermanentMessageError):
+        await deliver(province.runtime, national_part, source=county, target=HENAN)

@@ -70,3 +70,40 @@ async def test_only_the_school_holding_the_archive_edits(henan: Province) -> Non
     reader = auth_headers(f"school:{SCHOOL}", Role.AUDITOR)
     forbidden = await henan.client.post(path(number), json={"phone": "1"}, headers=reader)
     assert forbidden.status_code == 403
+
+
+async def test_the_school_edits_the_hukou_place_where_it_is_no_key_field(henan: Province) -> None:
+    number = number_of(await henan.archived_student(SCHOOL))
+    changed = await henan.client.post(
+        path(number), json={"hukou_region": "410105"}, headers=REGISTRAR
+    )
+    assert changed.status_code == 200, changed.text
+    archive = (await henan.client.get(f"/api/v1/schools/{SCHOOL}/archives/{number}")).json()
+    assert archive["extended"]["hukou_region"] == "410105"
+    [entry] = [e for e in archive["entries"] if e["kind"] == "contacts_change"]
+    assert entry["data"]["after"] == {"hukou_region": "410105"}
+    assert entry["data"]["before"]["hukou_region"] != "410105"
+    bad = await henan.client.post(path(number), json={"hukou_region": "4101"}, headers=REGISTRAR)
+    assert bad.status_code == 422
+
+
+async def test_a_province_listing_hukou_place_as_key_field_refuses_the_edit(
+    tmp_path: Path, database_url: str
+) -> None:
+    fields = ["name", "id_type", "id_number", "gender", "birth_date", "hukou_place"]
+    config = federation_copy(tmp_path / "fed", rules={"41": {"key_fields": {"fields": fields}}})
+    async with province_service(config, "41", database_url) as henan:
+        number = number_of(await henan.archived_student(SCHOOL))
+        refused = await henan.client.post(
+            path(number), json={"hukou_region": "410105", "phone": "1"}, headers=REGISTRAR
+        )
+        assert refused.status_code == 422
+        assert (refused.json()["rule"], refused.json()["article"]) == (
+            "hukou_place_is_key_field",
+            "N2013 art. 10",
+        )
+        archive = (await henan.client.get(f"/api/v1/schools/{SCHOOL}/archives/{number}")).json()
+        assert archive["extended"].get("hukou_region") != "410105"
+        assert not [e for e in archive["entries"] if e["kind"] == "contacts_change"]
+        phone = await henan.client.post(path(number), json={"phone": "1"}, headers=REGISTRAR)
+        assert phone.status_code == 200  # the other contacts stay the school's to edit

@@ -22,6 +22,8 @@ from shared.messaging.envelope import build_envelope
 from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.resident_id import student_number_for
+from shared.security.principal import Role
+from shared.security.testing import auth_headers
 from tests.services.school.admission_files import HEADER, as_csv, as_xlsx, mixed_intake, row
 from tests.services.school.conftest import PRIMARY, Service, resident_id, school_ref
 
@@ -287,6 +289,17 @@ async def test_key_field_change_over_http(service: Service, amqp_url: str) -> No
     assert change["status"] == "submitted"
     assert change["proofs"] == [{"kind": "hukou_proof", "filename": "户口本.jpg", "size": 4}]
     assert json.dumps(change).find("content_base64") == -1
+
+    # the school keeps the proof: the archive's section 2 links it here (decision 0043)
+    download = f"/api/v1/key-field-changes/{change['change_id']}/proofs"
+    kept = await service.client.get(f"{download}/0")
+    assert (kept.status_code, kept.content) == (200, b"jpeg")
+    assert "attachment" in kept.headers["content-disposition"]
+    missing = await service.client.get(f"{download}/1")
+    assert (missing.status_code, missing.json()["rule"]) == (404, "proof_not_found")
+    national = auth_headers("national:CN", Role.REGISTRAR)
+    barred = await service.client.get(f"{download}/0", headers=national)
+    assert barred.status_code == 404  # proofs are not basic info: national is barred
 
 
 async def test_openapi_documents_the_school_api(service: Service) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.school.entrypoints import messages
 from services.school.service_layer import key_field_change, registration, roster
 from services.school.service_layer.errors import InvalidInput, PayloadTooLarge
 from shared.contracts.registration import (
@@ -18,19 +19,24 @@ from shared.contracts.registration import (
     RegistrationOutcome,
 )
 from shared.db.engine import SessionFactory
+from shared.federation.config import Tier, UnitRef
 from shared.messaging.errors import PermanentMessageError
+from shared.messaging.handlers import HandlerRegistry
+from shared.messaging.testing import InProcessDelivery
 from shared.messaging.uow import UnitOfWork
 from shared.resident_id import student_number_for, temporary_student_number
 from shared.rules import ALWAYS_KEY_FIELDS, KEY_FIELD_NAMES
 from shared.runtime.errors import Conflict, NotFound
 from tests.services.school.conftest import (
     EXTENDED,
+    FEDERATION,
     PRIMARY,
     TODAY,
     basic,
     decided,
     deliver,
     resident_id,
+    school_ref,
     staged,
 )
 
@@ -63,6 +69,7 @@ async def submit(
     student_number: str,
     proofs: tuple[ProofDocument, ...] = (PROOF,),
     key_fields: tuple[str, ...] = KEY_FIELD_NAMES,
+    hukou_region: str | None = None,
     **changes: Any,
 ) -> uuid.UUID:
     async with UnitOfWork(sessions) as uow:
@@ -76,6 +83,7 @@ async def submit(
             today=TODAY,
             max_proof_bytes=1024,
             key_fields=key_fields,
+            hukou_region=hukou_region,
         )
         await uow.commit()
         return result
@@ -253,3 +261,34 @@ async def test_a_resident_id_holder_s_birth_date_changes_with_the_id(
     ]
     other = resident_id(birth=date(2018, 3, 8))
     await submit(sessions, number, birth_date=date(2018, 3, 8), id_number=other)
+
+
+async def test_a_hukou_place_change_goes_alone_where_the_province_lists_it(
+    sessions: SessionFactory,
+) -> None:
+    """Decision 0043: a province-held key field; the county's approval closes the change."""
+    number = await enrolled(sessions)
+    with pytest.raises(InvalidInput) as unlisted:
+        await submit(sessions, number, hukou_region="410105")
+    assert [(v.field, v.rule) for v in unlisted.value.violations] == [
+        ("hukou_region", "not_a_key_field")
+    ]
+    listed = (*KEY_FIELD_NAMES, "hukou_place")
+    with pytest.raises(InvalidInput) as mixed:
+        await submit(sessions, number, key_fields=listed, hukou_region="410105", name="张三丰")
+    assert [v.rule for v in mixed.value.violations] == ["hukou_place_alone"]
+
+    change_id = await submit(sessions, number, key_fields=listed, hukou_region="410105")
+    message = (await staged(sessions))[-1]
+    assert (message.type, message.payload["hukou_region"]) == (
+        "key_field_change.submitted",
+        "410105",
+    )
+    handlers = HandlerRegistry()
+    messages.register_decisions(handlers, FEDERATION)
+    applied = decision(change_id, number, changes=KeyFieldChanges(), hukou_region="410105")
+    county = UnitRef(tier=Tier.COUNTY, code="410102")
+    await InProcessDelivery(sessions, handlers).deliver(applied, source=county, target=school_ref())
+    assert await state(sessions, change_id) == "applied"
+    async with sessions() as session:
+        assert (await roster.get_student(session, PRIMARY.code, number)).name != "张三丰"

@@ -10,6 +10,7 @@ from services.national.adapters.orm import RegistryEntry, SupersededNumber
 from services.national.adapters.repository import NationalRepository
 from services.national.service_layer import registry
 from shared.contracts.students import IdType
+from shared.contracts.transfer import ProofRef
 from tests.services.national.builders import (
     ZHEJIANG_SCHOOL,
     NationalDriver,
@@ -101,9 +102,14 @@ async def test_a_new_name_resembling_another_student_is_refused(national: Nation
 
 async def test_a_name_change_is_applied_and_keeps_the_number(national: NationalDriver) -> None:
     [mine] = await register(national, basic("王芳", "female", BORN))
-    envelopes = await national.deliver(key_change(mine, name="王芳菲"))
+    proofs = (ProofRef(index=0, kind="hukou_proof"),)
+    envelopes = await national.deliver(
+        key_change(mine, name="王芳菲").model_copy(update={"proofs": proofs})
+    )
     assert targets(envelopes) == ["school:4101020001", "province:41"]
     assert envelopes[0].payload["outcome"] == "applied"
+    # the proofs' references pass on to the archive's section 2 (decision 0043)
+    assert [e.payload["proofs"] for e in envelopes] == [[{"index": 0, "kind": "hukou_proof"}]] * 2
     async with national.sessions() as session:
         found = await registry.look_up(NationalRepository(session), mine)
     assert found.entry.name == "王芳菲" and not found.superseded
