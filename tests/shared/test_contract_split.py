@@ -135,6 +135,11 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     # who took it (an officer's account and unit, or the system and its rule).
     "registry_change": {"change_id", "entry_id", "student_number", "kind", "subject_id"}
     | {"school_code", "decided_by", "decided_unit", "decided_rule", "recorded_at"},
+    # Client systems that may ask status checks (decision 0038): who they are, their purposes
+    # and the claims each allows, a hash of their secret, their rate window. No student data.
+    "status_client": {"client_id", "name", "purposes", "rate_per_minute", "secret_hash"}
+    | {"registered_by", "registered_at", "revoked_by", "revoked_at", "window_minute"}
+    | {"window_calls"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.
