@@ -33,8 +33,8 @@ async def merger_report(fed: Federation, merger_id: str) -> dict[str, Any]:
     return found
 
 
-async def numbers_listed(fed: Federation, school: str, path: str) -> set[str]:
-    r = await fed.get("school", school, path, params={"limit": 1000})
+async def numbers_listed(fed: Federation, school: str, path: str, limit: int = 200) -> set[str]:
+    r = await fed.get("school", school, path, params={"limit": limit})
     assert r.status_code == 200, r.text
     return {item["student_number"] for item in r.json()["items"]}
 
@@ -104,7 +104,9 @@ async def test_a_school_merged_into_another_of_its_county(fed: Federation) -> No
     # the receiving roster lists them; the closed school's lists only the held student, its
     # history list the others
     async def rosters_moved() -> bool:
-        received = await numbers_listed(fed, RECEIVING, f"/api/v1/schools/{RECEIVING}/students")
+        received = await numbers_listed(
+            fed, RECEIVING, f"/api/v1/schools/{RECEIVING}/students", limit=1000
+        )
         departed = await numbers_listed(fed, CLOSING, f"/api/v1/schools/{CLOSING}/departures")
         return set(moving) <= received and set(moving) <= departed
 
