@@ -15,9 +15,11 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.national.adapters.orm import RegistryEntry
+from services.national.adapters.orm import RegistryEntry, SchoolClosure
 from services.national.service_layer.change_log import SCHOOL_MERGED, entries_in, log_changes
 from services.national.service_layer.transfers.notices import basic_of
 from shared.contracts.merger import (
@@ -34,6 +36,7 @@ from shared.messaging.emit import Emit
 log = logging.getLogger(__name__)
 
 HELD = "school_merger_held"
+CLOSED_RULE = "school_closed"
 
 
 async def apply_merger(
@@ -44,7 +47,8 @@ async def apply_merger(
     merged: SchoolMerged,
     now: datetime,
 ) -> tuple[int, int]:
-    """Move the closing school's registrations; returns (moved, refused)."""
+    """Close the school and move its registrations; returns (moved, refused)."""
+    await _close(session, from_school, to_school, merged, now)
     rows = (
         (
             await session.execute(
@@ -112,6 +116,32 @@ async def apply_merger(
         len(refused),
     )
     return len(moved), len(refused)
+
+
+async def closed(session: AsyncSession, school_code: str) -> SchoolClosure | None:
+    """The school's closure, if it was merged or closed."""
+    return await session.get(SchoolClosure, school_code)
+
+
+async def _close(
+    session: AsyncSession,
+    from_school: School,
+    to_school: School,
+    merged: SchoolMerged,
+    now: datetime,
+) -> None:
+    row = {
+        "school_code": from_school.code,
+        "merger_id": str(merged.merger_id),
+        "kind": merged.kind,
+        "to_school": to_school.code,
+        "closed_on": merged.closed_on,
+        "decided_by": merged.decider.account,
+        "decided_unit": merged.decider.unit,
+        "recorded_at": now,
+    }
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(SchoolClosure).values(row).on_conflict_do_nothing())
 
 
 def _told(from_school: School, to_school: School) -> list[UnitRef]:
