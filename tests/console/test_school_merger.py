@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from tests.console.conftest import MERGED_SCHOOL
-from tests.console.officers import client, register, settled, until
+from tests.console.officers import client, register, registration, until
 from tests.console.support import (
     context,
     describe,
@@ -43,7 +43,15 @@ def _enrolled(federation: LocalFederation) -> str:
             f"/api/v1/tasks/{found[-1]['task_id']}/decision", json={"decision": "approve"}
         )
         assert decided.status_code == 200, decided.text
-    return str(settled(federation, CLOSING, registration_id, "approved")["student_number"])
+    last: dict[str, Any] = {}
+
+    def approved() -> bool:
+        last.update(registration(federation, CLOSING, registration_id))
+        assert last["status"] in ("pending", "approved"), last
+        return last["status"] == "approved"
+
+    until(approved, timeout=120)
+    return str(last["student_number"])
 
 
 def test_the_county_operator_merges_a_school_and_reads_the_report(
