@@ -39,7 +39,7 @@ FAST_KERNEL = {
 # A school only tests/integration/test_school_merger.py uses: it closes it (N2013 art. 9), and
 # the package's federation is shared by every test here.
 MERGED_SCHOOL = {
-    "code": "4101020009",
+    "code": "4101020008",
     "name": "郑州市中原区合并撤销试点小学",
     "county": "410102",
     "stage": "primary",

@@ -1,15 +1,15 @@
 """A school merged into another or closed (N2013 art. 9; decision 0043): it refuses
 registrations and transfers in (``school_closed``).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

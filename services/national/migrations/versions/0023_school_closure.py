@@ -1,15 +1,15 @@
 """Schools merged or closed (N2013 art. 9; decision 0043): national refuses a registration
 batch approved for one afterwards (``school_closed``).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0023
+Revises: 0022
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
