@@ -17,12 +17,16 @@ from shared.db.testing import recorded_statements
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.authorization import NotAParty
 from tests.services.national.builders import (
+    HENAN_OTHER_COUNTY,
     SCHOOL,
     NationalDriver,
     basic,
     batch,
+    enrol,
+    of_type,
     outcomes_of,
     targets,
+    transfer_request,
 )
 
 RECEIVING = "4101020003"  # a primary school of the same county (410102)
@@ -98,6 +102,11 @@ async def test_the_registrations_move_and_each_is_logged_under_the_operator(
     late = await national.deliver(batch(basic("赵强")))
     [outcome] = outcomes_of(late[0])
     assert (outcome["outcome"], outcome["rule"]) == ("rejected", "school_closed")
+    # nor takes a transfer in
+    student = await enrol(national, HENAN_OTHER_COUNTY, name="钱多多")
+    answered = await national.request(transfer_request(student, HENAN_OTHER_COUNTY, SCHOOL))
+    [refused] = of_type(answered, "transfer.refused")
+    assert refused.payload["rule"] == "school_closed"
 
 
 async def test_only_the_closing_schools_authority_merges_it_in_its_own_name(
