@@ -1,15 +1,15 @@
 """A school merged into another or closed (N2013 art. 9; decision 0043): it refuses
 registrations and transfers in (``school_closed``).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
