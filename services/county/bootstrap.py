@@ -6,8 +6,8 @@ from components.approval_desk import http as desk_http
 from components.approval_desk import messages as desk_messages
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.metrics import register_task_gauge
-from services.county import http, transfer_reports
-from services.county.tables import desk_tables, transfer_term_report
+from services.county import http, school_mergers, transfer_reports
+from services.county.tables import desk_tables, school_merger, transfer_term_report
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -23,6 +23,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     desk = ApprovalDesk(runtime, desk_tables)  # the county adds no policy of its own
     desk_messages.register(handlers, desk)
     transfer_reports.register(handlers, runtime, transfer_term_report)
+    school_mergers.register(handlers, runtime, school_merger)
     register_task_gauge(desk)
     return create_app(
         runtime,
@@ -31,6 +32,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             http.build_router(desk),
             desk_http.task_router(desk),
             transfer_reports.build_router(runtime, transfer_term_report),
+            school_mergers.build_router(runtime, school_merger),
         ],
         title="Xueji county service",
         description="County tier of the Xueji student registry: the registry authority "

@@ -4,6 +4,7 @@ term transfer reports of the province-direct and city-run schools in it (N2013 a
 from sqlalchemy.orm import DeclarativeBase
 
 from components.approval_desk.tables import define_desk_tables
+from services.county.school_mergers import define_merger_table
 from services.county.transfer_reports import define_report_table
 
 
@@ -18,3 +19,6 @@ desk_tables = define_desk_tables(metadata)
 
 # N2013 art. 18: one row per (county, term, school), replaced by a re-sent report
 transfer_term_report = define_report_table(metadata)
+
+# N2013 art. 9: the schools the county merged or closed, with their reports (decision 0043)
+school_merger = define_merger_table(metadata)

@@ -7,6 +7,7 @@ from shared.contracts import audit as audit
 from shared.contracts import duplicates as duplicates
 from shared.contracts import filing as filing
 from shared.contracts import graduation as graduation
+from shared.contracts import merger as merger
 from shared.contracts import progression as progression
 from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
@@ -19,6 +20,7 @@ __all__ = [
     "audit",
     "duplicates",
     "graduation",
+    "merger",
     "progression",
     "promotion",
     "registration",

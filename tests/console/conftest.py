@@ -71,13 +71,24 @@ QUEUE_SCHOOL = {
     "instance": "school-41",
 }
 
+# The merger test closes a school (N2013 art. 9): one of its own, which no other test uses.
+MERGED_SCHOOL = {
+    "code": "4101050009",
+    "name": "郑州市金水区合并撤销试点小学",
+    "county": "410105",
+    "stage": "primary",
+    "instance": "school-41",
+}
+
 
 @pytest.fixture(scope="package")
 def federation(
     amqp_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp("console-federation")
-    config = federation_copy(base / "config", schools=[YI_PRIMARY, ROSTER_SCHOOL, QUEUE_SCHOOL])
+    config = federation_copy(
+        base / "config", schools=[YI_PRIMARY, ROSTER_SCHOOL, QUEUE_SCHOOL, MERGED_SCHOOL]
+    )
     database_url_for = None
     if os.environ.get("XUEJI_TEST_DB") == "postgresql":
         server = request.getfixturevalue("postgres")

@@ -36,6 +36,17 @@ FAST_KERNEL = {
 }
 
 
+# A school only tests/integration/test_school_merger.py uses: it closes it (N2013 art. 9), and
+# the package's federation is shared by every test here.
+MERGED_SCHOOL = {
+    "code": "4101020008",
+    "name": "郑州市中原区合并撤销试点小学",
+    "county": "410102",
+    "stage": "primary",
+    "instance": "school-41",
+}
+
+
 # Package scope: the federation hosts the real unit codes, so it must be gone before tests
 # elsewhere bind queues for the same units on the same broker.
 def _open_new_registrations(path: Path, scope: str) -> None:
@@ -59,7 +70,7 @@ def federation(
     # Liangshan opens new registrations in grade 1 only (LS 1(二)); these tests register
     # students of later grades there directly, as no progression brings them yet. The rule
     # itself is tested at the school (tests/services/school/test_new_registration_grades.py).
-    config = federation_copy(base / "config")
+    config = federation_copy(base / "config", schools=[MERGED_SCHOOL])
     _open_new_registrations(config.parent / "provinces" / "51.toml", "5134")
     database_url_for = None
     if request.param == "postgresql":

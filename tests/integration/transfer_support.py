@@ -11,6 +11,7 @@ from tests.shared.messaging.harness import eventually
 COUNTY_OF = {
     "4101020001": "410102",
     "4101020003": "410102",
+    "4101020008": "410102",  # closed by tests/integration/test_school_merger.py
     "3301020001": "330102",
     "3301060001": "330106",
     "5134010001": "513401",

@@ -140,6 +140,10 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     "status_client": {"client_id", "name", "purposes", "rate_per_minute", "secret_hash"}
     | {"registered_by", "registered_at", "revoked_by", "revoked_at", "window_minute"}
     | {"window_calls"},
+    # A merged or closed school (N2013 art. 9; decision 0043): where its students went, who
+    # decided; no student in it.
+    "school_closure": {"school_code", "merger_id", "kind", "to_school", "closed_on"}
+    | {"decided_by", "decided_unit", "recorded_at"},
 }
 # Pointers, not data: the transfer's proof files stay at the receiving school; national only
 # passes on (index, kind) - no file names - so each deciding party can fetch them there.

@@ -662,3 +662,20 @@ class StatisticsAlert(Base):
 
 # The client systems registered for status checks (N2025 art. 24; components/status_checks).
 status_client = define_client_table(metadata)
+
+
+class SchoolClosure(Base):
+    """A school merged into another or closed (N2013 art. 9; decision 0043): its students'
+    registrations moved to ``to_school``; a registration batch approved for it afterwards is
+    refused (``school_closed``). One row per closed school, read by its code."""
+
+    __tablename__ = "school_closure"
+
+    school_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    merger_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(10))  # merged / closed
+    to_school: Mapped[str] = mapped_column(String(10))
+    closed_on: Mapped[date] = mapped_column(Date)
+    decided_by: Mapped[str] = mapped_column(String(80))
+    decided_unit: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

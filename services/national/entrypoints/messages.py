@@ -19,6 +19,7 @@ from services.national.entrypoints.transfer_messages import register_transfers
 from services.national.service_layer.duplicates import record_decision, request_resolution
 from services.national.service_layer.graduation import apply_graduation
 from services.national.service_layer.key_fields import decide_key_field_change
+from services.national.service_layer.merger import apply_merger
 from services.national.service_layer.ports import division_of, in_yi_track
 from services.national.service_layer.registration import (
     BatchContext,
@@ -30,6 +31,7 @@ from services.national.service_layer.transfers.context import TransferDeps
 from services.national.service_layer.verification import check_roster
 from shared.contracts.duplicates import DuplicateApprovalDecided, DuplicateResolutionRequested
 from shared.contracts.graduation import GraduationBatchApproved
+from shared.contracts.merger import SchoolMerged
 from shared.contracts.registration import KeyFieldChangeApproved, RegistrationBatchApproved
 from shared.contracts.status import StatusChangeApproved
 from shared.contracts.verification import RosterConfirmed
@@ -126,6 +128,28 @@ def register(handlers: HandlerRegistry, federation: Federation, transfers: Trans
             ctx.session, ctx.emit, decided, ctx.envelope.source, datetime.now(UTC)
         )
 
+    async def on_school_merged(ctx: HandlerContext, merged: SchoolMerged) -> None:
+        """Only the closing school's registry authority, naming its own officer (N2013
+        art. 9); the receiving school in the same province (the archives stay there)."""
+        from_school = federation.school(merged.from_school)
+        to_school = federation.school(merged.to_school)
+        if from_school is None or to_school is None or from_school.code == to_school.code:
+            raise PermanentMessageError(
+                f"merger of {merged.from_school} into {merged.to_school} cannot apply"
+            )
+        if ctx.envelope.source != from_school.authority_unit:
+            raise NotAParty(
+                f"{ctx.envelope.source} is not the registry authority of {from_school.code}"
+            )
+        if merged.decider.unit != str(ctx.envelope.source):
+            raise NotAParty(f"{ctx.envelope.source} decides in the name of {merged.decider.unit}")
+        if to_school.province != from_school.province:
+            raise PermanentMessageError(
+                f"{merged.to_school} is not in the province of {merged.from_school}"
+            )
+        await apply_merger(ctx.session, ctx.emit, from_school, to_school, merged, datetime.now(UTC))
+
+    handlers.register(SchoolMerged, on_school_merged)
     handlers.register(DuplicateResolutionRequested, on_duplicate_requested)
     handlers.register(DuplicateApprovalDecided, on_duplicate_decided)
     register_transfers(handlers, transfers)

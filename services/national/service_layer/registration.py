@@ -24,6 +24,7 @@ from services.national.service_layer.change_log import (
     log_changes,
     registrations_in,
 )
+from services.national.service_layer.merger import CLOSED_RULE, closed
 from services.national.service_layer.ports import (
     DECIDED_BY,
     load_view,
@@ -87,7 +88,15 @@ async def decide_approved_batch(
         raise MalformedBatch("a registration id appears more than once in the batch")
     replays = await repo.replays(ids)
     fresh = [s for s in submissions if s.registration_id not in replays]
-    outcomes = await _decide(repo, batch, fresh, context)
+    closure = await closed(repo.session, batch.school_code)
+    if closure is not None:  # N2013 art. 9: a merged or closed school registers no one
+        reason = f"school {batch.school_code} was {closure.kind} on {closure.closed_on}"
+        outcomes = {
+            s.registration_id: rejected_outcome(s.registration_id, CLOSED_RULE, reason)
+            for s in fresh
+        }
+    else:
+        outcomes = await _decide(repo, batch, fresh, context)
     decider = decider_or_unit(batch.approver, batch.authority)
     issued = [s.registration_id for s in fresh if outcomes[s.registration_id].outcome == "issued"]
     if issued:

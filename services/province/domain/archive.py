@@ -58,6 +58,9 @@ class EntryKind(StrEnum):
     # 非基础信息变更 (section 1): guardians, contacts, address edited by the school (decision
     # 0043): ``data.before`` / ``data.after`` hold the changed fields, ``data.changed_by`` who
     CONTACTS_CHANGE = "contacts_change"
+    # 学校合并、撤销 (section 1; N2013 art. 9): the archive went to the merged or designated
+    # school with its students; ``reference`` names the merger
+    SCHOOL_MERGED = "school_merged"
 
 
 class HandoverState(StrEnum):

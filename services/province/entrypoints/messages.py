@@ -19,6 +19,7 @@ from services.province.service_layer import (
     archive_transfer,
     duplicates,
     graduation,
+    merger,
     progression,
     promotion,
     status_archive,
@@ -26,6 +27,7 @@ from services.province.service_layer import (
 from services.province.service_layer.archive_transfer import Completion, HandOver, Receipt
 from shared.contracts.duplicates import DuplicateResolutionDecided
 from shared.contracts.graduation import GraduationBatchDecided
+from shared.contracts.merger import SchoolMergedApplied
 from shared.contracts.progression import ProgressionCompleted
 from shared.contracts.promotion import ProvincePromoted
 from shared.contracts.registration import (
@@ -35,7 +37,7 @@ from shared.contracts.registration import (
 )
 from shared.contracts.status import DropoutArchiveHandedOver, StatusChangeDecided
 from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
-from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.federation.config import NATIONAL, Federation, School, Tier, UnitRef
 from shared.federation.links import proof_url
 from shared.messaging.authorization import require_decider, require_source
 from shared.messaging.errors import PermanentMessageError
@@ -179,6 +181,16 @@ def register_transfers(handlers: HandlerRegistry, federation: Federation) -> Non
 
     handlers.register_many(TransferCompleted, on_transfers_completed)
     handlers.register_many(ProgressionCompleted, on_progressions_completed)
+
+    async def on_merger_applied(ctx: HandlerContext, applied: SchoolMergedApplied) -> None:
+        """A merged or closed school's archives go with its students (N2013 art. 9)."""
+        require_source(ctx, NATIONAL, f"the merger of {applied.from_school}")
+        from_school = known_school(federation, applied.from_school)
+        if ctx.unit.code != from_school.province:
+            raise PermanentMessageError(f"merger {applied.merger_id} does not concern {ctx.unit}")
+        await merger.apply_merger(ctx.session, ctx.unit.code, applied, _now())
+
+    handlers.register(SchoolMergedApplied, on_merger_applied)
     handlers.register_many(ArchiveHandedOver, on_archives_handed_over)
     handlers.register_many(ArchiveReceived, on_archives_received)
 

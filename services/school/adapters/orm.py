@@ -141,6 +141,19 @@ Index(
 )
 Index("ix_school_departure_list", departure.c.school_code, departure.c.left_on, departure.c.id)
 
+# A school merged into another or closed (N2013 art. 9; decision 0043): it takes no more
+# registrations or transfers in (``school_closed``). One row per closed school.
+closure = Table(
+    "school_closure",
+    metadata,
+    Column("school_code", String(12), primary_key=True),
+    Column("merger_id", _Uuid, nullable=False),
+    Column("kind", String(10), nullable=False),  # merged / closed
+    Column("to_school", String(12), nullable=False),
+    Column("closed_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
 admission_job = Table(
     "school_admission_job",
     metadata,

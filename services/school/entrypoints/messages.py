@@ -18,6 +18,7 @@ from services.school.service_layer import (
     duplicates,
     graduation,
     key_field_change,
+    merger,
     progression_in,
     promotion,
     registration,
@@ -28,6 +29,7 @@ from services.school.service_layer import (
 )
 from shared.contracts.duplicates import DuplicateResolutionDecided
 from shared.contracts.graduation import GraduationBatchDecided
+from shared.contracts.merger import SchoolMergedApplied
 from shared.contracts.progression import (
     ProgressionClosed,
     ProgressionCompleted,
@@ -124,6 +126,13 @@ def register_progressions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None
     handlers.register(ProgressionUpdated, on_updated)
     handlers.register(ProgressionCompleted, on_completed)
     handlers.register(ProgressionClosed, on_closed)
+
+    async def on_merger_applied(ctx: HandlerContext, applied: SchoolMergedApplied) -> None:
+        if ctx.unit.code not in (applied.from_school, applied.to_school):
+            raise PermanentMessageError(f"merger {applied.merger_id} does not concern {ctx.unit}")
+        await merger.apply(ctx.session, ctx.unit.code, applied, clock.now())
+
+    handlers.register(SchoolMergedApplied, on_merger_applied)
 
 
 async def on_registration_batch_decided(

@@ -21,6 +21,7 @@ from components.approval_desk.registration_timing import check_under_age
 from services.school.adapters import repository
 from services.school.domain.students import check_student, normalise_id_number
 from services.school.service_layer.errors import InvalidInput
+from services.school.service_layer.merger import refuse_if_closed
 from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import (
     AuthorityOf,
@@ -112,6 +113,7 @@ async def register_student(
 ) -> uuid.UUID:
     """Check, store ``pending`` and file one registration with its proofs (they travel to the
     authority's task, as a key-field change's do); return its id."""
+    await refuse_if_closed(uow.session, school.code)
     rules = rules or RegistrationRules()
     refused = new_registration_refusal(basic.grade, rules)
     if refused is not None:

@@ -40,6 +40,7 @@ from services.school.domain.transfers import (
     missing_proofs,
 )
 from services.school.service_layer.errors import InvalidInput
+from services.school.service_layer.merger import refuse_if_closed
 from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import school_unit
 from shared.clock import CHINA
@@ -88,6 +89,7 @@ async def request_transfer(
     max_proof_bytes: int,
 ) -> uuid.UUID:
     """Check, store (pending, with its proofs) and send the transfer to national; its id."""
+    await refuse_if_closed(uow.session, school.code)
     number = _student_number(request.student_number)
     from_school = _from_school(federation, school, request.from_school)
     _check_grade(request.grade, school)

@@ -22,6 +22,7 @@ from services.national.adapters.orm import RegistryEntry, TransferRecord
 from services.national.domain.transfer import Step, Transfer
 from services.national.domain.transfer_rules import (
     PlannedStep,
+    Refusal,
     Registration,
     Sides,
     TransferRequest,
@@ -30,6 +31,7 @@ from services.national.domain.transfer_rules import (
     window_exception,
 )
 from services.national.service_layer.key_fields import find_entry
+from services.national.service_layer.merger import CLOSED_RULE, closed
 from services.national.service_layer.transfers import metrics, notices
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferRequested
@@ -52,6 +54,8 @@ async def request_transfer(
     sides = ctx.rulebook.sides(request.from_school, to_school)
     into_track = to_school.in_yi_track(request.class_name)
     found = refusal(_request_of(request, into_track), _registration_of(entry), sides)
+    if found is None and await closed(ctx.session, to_school.code) is not None:
+        found = Refusal(CLOSED_RULE, "the receiving school was merged or closed (N2013 art. 9)")
     saga = Transfer(
         transfer_id,
         entry.student_number if entry else request.student_number,

@@ -1,0 +1,97 @@
+"""School merger and closure (学校合并、撤销: N2013 art. 9; decision 0043): the county's
+operator closes a school of the county into the merged school, or the school the county
+designates, and reads the report (students moved, students refused with the reason)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from services.console import catalogue
+from services.console.api import ApiError
+from services.console.web import CSRF, Page, UserPage
+from shared.federation.config import Tier, UnitRef
+
+router = APIRouter()
+
+FIELDS = ("from_school", "to_school", "kind", "closed_on")
+
+
+def _county(page: Page) -> UnitRef:
+    if page.session.tier != Tier.COUNTY.value:
+        raise HTTPException(status_code=404)
+    return page.unit
+
+
+def _schools(page: Page, county: UnitRef) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The schools the county may close (it is their registry authority), and those of its
+    province that may receive their students."""
+    federation = page.console.directory.federation
+    here = federation.county(county.code)
+    province = here.province if here else county.code[:2]
+    closing = [
+        {"code": s.code, "name": s.name} for s in federation.schools if s.authority_unit == county
+    ]
+    receiving = [
+        {"code": s.code, "name": s.name} for s in federation.schools if s.province == province
+    ]
+    return closing, receiving
+
+
+async def _render(page: Page, county: UnitRef, **context: Any) -> Response:
+    found = await page.api.get(county, f"/api/v1/counties/{county.code}/school-mergers")
+    closing, receiving = _schools(page, county)
+    values = context.pop("values", {})
+    errors = context.pop("errors", {})
+    template_context = dict(
+        mergers=found, closing=closing, receiving=receiving, values=values, errors=errors
+    )
+    if errors or context.get("error"):
+        return page.form_error("school_mergers.html", **template_context, **context)
+    return page.render("school_mergers.html", **template_context, **context)
+
+
+@router.get("/school-mergers")
+async def mergers(page: UserPage) -> Response:
+    county = _county(page)
+    return await _render(page, county, values={"kind": "merged"})
+
+
+@router.post("/school-mergers", dependencies=[CSRF])
+async def merge(request: Request, page: UserPage) -> Response:
+    county = _county(page)
+    form = await request.form()
+    values = {key: str(form.get(key) or "").strip() for key in FIELDS}
+    errors = {
+        key: catalogue.rule_message("missing_field") or "" for key in FIELDS if not values[key]
+    }
+    if errors:
+        return await _render(page, county, values=values, errors=errors)
+    try:
+        answer = await page.api.post(
+            county, f"/api/v1/counties/{county.code}/school-mergers", json=values
+        )
+    except ApiError as error:
+        if error.status in (401, 403, 404):
+            raise
+        if error.fields:
+            first = error.fields[0]
+            field = first.field if first.field in FIELDS else "closed_on"
+            return await _render(
+                page,
+                county,
+                values=values,
+                errors={field: catalogue.field_message(first.rule, first.message)},
+            )
+        return await _render(page, county, values=values, error=catalogue.refusal(error))
+    return page.redirect(f"/school-mergers/{answer['merger_id']}")
+
+
+@router.get("/school-mergers/{merger_id}")
+async def merger(page: UserPage, merger_id: uuid.UUID) -> Response:
+    county = _county(page)
+    found = await page.api.get(county, f"/api/v1/counties/{county.code}/school-mergers/{merger_id}")
+    return page.render("school_merger.html", merger=found)
