@@ -173,11 +173,28 @@ async def test_a_grade_6_cohort_of_200_progresses_in_one_request(fed: Federation
         return set(numbers) <= {s["student_number"] for s in listed["items"]}
 
     await eventually(enrolled_here, timeout=60, interval=0.5)
+    left: dict[str, Any] = {}
+    offset, total = 0, 1
+    while offset < total:  # the history list, page by page (newest first)
+        page = (
+            await fed.get(
+                "school",
+                PRIMARY,
+                f"/api/v1/schools/{PRIMARY}/departures",
+                params={"limit": 200, "offset": offset},
+            )
+        ).json()
+        left |= {d["student_number"]: d for d in page["items"] if d["subject_id"] == pid}
+        offset, total = offset + 200, page["total"]
+    assert set(numbers) <= set(left)
+    assert {(left[n]["kind"], left[n]["to_school"]) for n in numbers} == {("progression", JUNIOR)}
     for number in numbers[::50]:
         entry = (await fed.get("national", "CN", f"/api/v1/registry/{number}")).json()
         assert (entry["school_code"], entry["status"], entry["grade"]) == (JUNIOR, "enrolled", 7)
+        # the graduating school keeps only its backup: the student left its live roster
         before = await fed.get("school", PRIMARY, f"/api/v1/schools/{PRIMARY}/students/{number}")
-        assert before.json()["status"] == "graduated"  # the graduating school's record stays
+        assert (before.status_code, before.json()["rule"]) == (404, "student_left_school")
+        assert JUNIOR in before.json()["message"]
 
         async def moved(n: str = number) -> bool:
             archive = await fed.get("province", HENAN, f"/api/v1/schools/{JUNIOR}/archives/{n}")
