@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.province.adapters.spreadsheet import UnreadableFile, detect_format, read_table
 from services.province.domain.archive import Section
 from services.province.domain.archive_sections import EntryKindSpec
 from services.province.entrypoints.discipline_http import RegistrarOfSchool
@@ -24,6 +23,7 @@ from shared.runtime.app import UnitOfWorkDep
 from shared.runtime.errors import DomainError
 from shared.runtime.service import ServiceRuntime
 from shared.security.principal import Principal
+from shared.spreadsheet import UnreadableFile, detect_format, read_table
 
 _ENTRIES = "/{school_code}/archives/{student_number}/sections/{section}/entries"
 

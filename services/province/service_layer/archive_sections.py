@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.province.adapters.orm import ArchiveEntry
 from services.province.adapters.repository import ArchiveRepository
 from services.province.adapters.section_repository import SectionRepository
-from services.province.adapters.spreadsheet import Cell
 from services.province.domain.archive import Section
 from services.province.domain.archive_sections import (
     ARTICLE,
@@ -51,6 +50,7 @@ from shared import i18n
 from shared.db.engine import SessionFactory
 from shared.rules import ArchiveItemRule, ArchiveRules
 from shared.runtime.errors import Conflict, DomainError, NotFound
+from shared.spreadsheet import Cell
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-Cell = str | int | float | date | datetime | None
+from shared.spreadsheet import Cell as Cell  # what a sheet's cell holds (CSV text, XLSX values)
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,6 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters import repository
-from services.school.adapters.spreadsheet import (
-    FileFormat,
-    UnreadableFile,
-    detect_format,
-    read_table,
-)
 from services.school.config import SchoolSettings
 from services.school.domain.admission_file import Cell, Header, HeaderProblem, read_header
 from services.school.domain.students import Violation
@@ -52,6 +46,12 @@ from shared.federation.config import School
 from shared.messaging.uow import UnitOfWork
 from shared.rules import RegistrationRules
 from shared.runtime.errors import Conflict, NotFound
+from shared.spreadsheet import (
+    FileFormat,
+    UnreadableFile,
+    detect_format,
+    read_table,
+)
 
 REPORT_COLUMNS = ("row", "column", "rule", "reason", "name")
 

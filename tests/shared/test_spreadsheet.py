@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from services.school.adapters.spreadsheet import UnreadableFile, detect_format, read_table
+from shared.spreadsheet import UnreadableFile, detect_format, read_table
 
 
 class CountingFile(io.BytesIO):

@@ -1,6 +1,5 @@
-"""Reading an uploaded sheet of archive entries (a class's term results or check-up): UTF-8
-CSV (with or without BOM) or XLSX. The same reader as the school's intake files (services do
-not import each other).
+"""Reading an uploaded sheet: UTF-8 CSV (with or without BOM) or XLSX. One reader for the
+school's admission files and the province's archive sheets.
 
 The file is read from a binary file object as it is needed, never whole into memory (the
 upload stays in the request's spooled temporary file, on disk past 1 MiB). Only the first
@@ -16,8 +15,6 @@ import io
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from typing import IO, Any, Literal
-
-from openpyxl import load_workbook
 
 Cell = str | int | float | bool | date | datetime | time | None
 
@@ -79,6 +76,8 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
 
 
 def _xlsx_rows(file: IO[bytes]) -> Iterator[tuple[int, Sequence[Cell]]]:
+    from openpyxl import load_workbook  # ~10 MB resident: loaded with the first workbook
+
     try:
         workbook = load_workbook(file, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
