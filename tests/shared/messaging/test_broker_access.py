@@ -81,13 +81,15 @@ async def test_a_school_user_may_publish_only_what_its_tier_may_address(users: U
     _, school = users.of("school", "5134010001")
     await _publish(school, "national.CN.transfer.requested")  # its tier sends these
     await _publish(school, "county.513401.registration.batch_submitted")
-    await _publish(school, "school.5134010001.diagnostics.ping")  # its own unit
+    await _publish(school, "school.513401.5134010001.diagnostics.ping")  # its own unit
+    await _publish(school, "school.330102.3301020001.diagnostics.ping")  # any tier's ping
     for forbidden in (
-        "school.3301020001.transfer.completed",  # national alone decides
+        "school.330102.3301020001.transfer.completed",  # national alone decides
         "province.33.transfer.completed",
         "county.330102.transfer.step_opened",
-        "school.3301020001.registration.batch_submitted",  # schools submit to authorities
+        "school.330102.3301020001.registration.batch_submitted",  # schools submit upwards
         "national.CN.registration.batch_approved",  # an authority's approval
+        "school.3301020001.diagnostics.ping",  # a school key without its area (before 0045)
     ):
         with pytest.raises(ChannelAccessRefused):
             await _publish(school, forbidden)
@@ -102,11 +104,22 @@ async def test_a_user_may_declare_and_bind_only_its_own_queues_and_units(users: 
     connection = await aio_pika.connect(school)
     async with connection:
         own = ServiceTopology(instance=name, units=units, retry_delays_ms=(50,))
-        declared = await declare_service_topology(await connection.channel(), own, connection)
-        with pytest.raises(ChannelAccessRefused):  # listening to another unit's messages
-            await declared.queue.bind(
-                await (await connection.channel()).get_exchange(EVENTS_EXCHANGE), "national.CN.#"
-            )
+        await declare_service_topology(await connection.channel(), own, connection)
+        assert own.bindings() == ["school.513401.#", "school.510104.#"]  # one per area
+        for key in (
+            "national.CN.#",  # listening to another unit's messages
+            "school.330102.#",  # another school instance's area
+            "school.330102.3301020001.#",  # one school of it
+            "school.3301020001.#",  # the per-school binding before decision 0045
+            "school.*.#",
+            "school.#",
+            "#",
+        ):
+            with pytest.raises(ChannelAccessRefused):  # a refusal closes the channel
+                fresh = await connection.channel()
+                await (await fresh.get_queue(own.queue_name, ensure=False)).bind(
+                    await fresh.get_exchange(EVENTS_EXCHANGE, ensure=False), key
+                )
         national = users.of("national", "CN")[0]
         other = ServiceTopology(instance=national, units=[UnitRef.parse("national:CN")])
         with pytest.raises(ChannelAccessRefused):  # another instance's queue
