@@ -121,7 +121,7 @@ def routing_key_for(target: UnitRef, message_type: str) -> str:
     """``school.<area>.<school>.<type>`` for a school, ``<tier>.<code>.<type>`` otherwise.
 
     A school instance binds ``school.<area>.#`` once per area it hosts, every other instance
-    ``<tier>.<code>.#`` per unit (``shared.messaging.topology``): ~6,500 bindings for a
+    ``<tier>.<code>.#`` per unit (``shared.messaging.topology``): ~6,000 bindings for a
     country instead of ~503,000 (decision 0045, docs/scale.md)."""
     return f"{routing_prefix_for(target)}.{message_type}"
 
