@@ -5,22 +5,26 @@ Generates a federation of a country's shape (``--counties`` counties over 31 pro
 ~1,700 schools, each county's schools on one instance), declares its topology on the local
 RabbitMQ in a throwaway virtual host, and measures:
 
-- declaration: one quorum queue per instance, bound to the events topic exchange as the
-  services bind today (``shared/messaging/topology.py``: ``<tier>.<code>.#`` per hosted unit,
-  so one binding per school, ~503,000 in all), by ``--declarers`` connections in parallel as the
-  instances would at start-up; bindings per second and the time to declare a whole country;
+- declaration: one quorum queue per instance, bound to the events topic exchange (by
+  ``--routing``, below), by ``--declarers`` connections in parallel as the instances would at
+  start-up; bindings per second and the time to declare a whole country;
 - the broker's memory (the node's RSS, and RabbitMQ's own breakdown: bindings, topic trie,
   Mnesia) before and after;
 - publish-to-deliver throughput through the exchange with all those bindings: ``--messages``
-  persistent 600-byte messages to random schools (``school.<code>.transfer.step_opened``),
+  persistent 600-byte messages to random schools (``transfer.step_opened``),
   publisher confirms awaited in windows of 500, consumed from every instance queue with
   prefetch 200; messages/s from the first publish to the last delivery, and the latency p50/p99.
 
-``--routing instance`` measures the alternative (decision 0045): routing keys carry the hosting
-instance first (``<instance>.<tier>.<code>.<type>``, resolved by the sender from the federation
-map) and each queue has ONE binding ``<instance>.#``. Run both, back to back, and compare.
+``--routing area`` (the default) is what the services do since decision 0045: a school's key
+carries its area (``school.<area>.<school>.<type>``, the code's six-digit prefix) and a school
+instance binds ``school.<area>.#`` once per area it hosts, through the services' own
+``routing_key_for`` and ``ServiceTopology.bindings`` (~6,000 bindings for a country).
+``--routing unit`` is the routing before 0045 (one ``school.<code>.#`` per school), and
+``--routing instance`` the alternative 0045 rejected: keys carry the hosting instance first
+(``<instance>.<tier>.<code>.<type>``, resolved by the sender from the federation map) and each
+queue has ONE binding ``<instance>.#``. Run them back to back, and compare.
 
-    python -m bench.broker_scale [--schools N] [--routing unit|instance] …
+    python -m bench.broker_scale [--schools N] [--routing area|unit|instance] …
     AMQP_URL is NOT used: the run needs a broker of its own (rabbitmqctl for the vhost and the
     memory figures); it starts one under var/bench.
 
@@ -46,6 +50,9 @@ import aio_pika
 
 from bench.infra import BENCH_DIR, load
 from devtools.broker import LocalRabbitMQ, free_port
+from shared.federation.config import Tier, UnitRef
+from shared.messaging.envelope import routing_key_for
+from shared.messaging.topology import ServiceTopology
 
 EVENTS = "xueji.events"
 PROVINCES = 31
@@ -90,10 +97,15 @@ def country(counties: int, schools: int, school_instances: int) -> list[Instance
 
 
 def binding_keys(instance: Instance, routing: str) -> list[str]:
+    if routing == "area":  # the services' own bindings
+        units = [UnitRef(tier=Tier(tier), code=code) for tier, code in instance.units]
+        return ServiceTopology(instance=instance.name, units=units).bindings()
     return instance.unit_keys() if routing == "unit" else [f"{instance.name}.#"]
 
 
 def routing_key(instance: Instance, code: str, routing: str) -> str:
+    if routing == "area":  # the services' own key
+        return routing_key_for(UnitRef(tier=Tier.SCHOOL, code=code), "transfer.step_opened")
     key = f"school.{code}.transfer.step_opened"
     return key if routing == "unit" else f"{instance.name}.{key}"
 
@@ -297,7 +309,7 @@ def main() -> None:
     parser.add_argument("--counties", type=int, default=3000)
     parser.add_argument("--schools", type=int, default=500_000)
     parser.add_argument("--school-instances", type=int, default=300)
-    parser.add_argument("--routing", choices=("unit", "instance"), default="unit")
+    parser.add_argument("--routing", choices=("area", "unit", "instance"), default="area")
     parser.add_argument("--declarers", type=int, default=8)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--restart", action="store_true", help="also time a broker restart")

@@ -36,14 +36,14 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 import shared.contracts
 import shared.runtime.diagnostics  # noqa: F401
 from devtools.broker import LocalRabbitMQ
-from shared.federation.config import Federation, load_federation
+from shared.federation.config import Federation, Tier, load_federation
 from shared.messaging.broker_access import (
     BrokerGrant,
     federation_grants,
     grant_for,
     rabbitmqctl_commands,
 )
-from shared.messaging.topology import DEAD_EXCHANGE, EXCHANGES, ServiceTopology
+from shared.messaging.topology import DEAD_EXCHANGE, EVENTS_EXCHANGE, EXCHANGES, ServiceTopology
 from shared.security.revocation import EXCHANGE as REVOCATIONS_EXCHANGE
 from shared.security.revocation import STREAM as REVOCATIONS_STREAM
 from shared.security.revocation import STREAM_ARGUMENTS
@@ -140,6 +140,33 @@ def replace_dead_exchange(
     return rebound
 
 
+def remove_school_unit_bindings(admin_url: str, federation: Federation) -> int:
+    """Unbind the per-school ``school.<code>.#`` bindings of a release before decision 0045
+    from ``federation``'s school instance queues that exist (the instances bind
+    ``school.<area>.#`` now, and their users may no longer unbind the old keys). Nothing is
+    published under those keys any more, so they only cost the broker memory. Idempotent:
+    unbinding a binding that does not exist succeeds. Returns the unbinds issued."""
+    issued = 0
+    connection = pika.BlockingConnection(pika.URLParameters(admin_url))
+    try:
+        for instance in federation.instances:
+            if instance.tier != Tier.SCHOOL:
+                continue
+            queue = ServiceTopology(instance=instance.name, units=()).queue_name
+            channel = connection.channel()
+            try:
+                channel.queue_declare(queue, passive=True)
+            except pika.exceptions.ChannelClosedByBroker:
+                continue  # never started on this broker
+            for code in instance.units:
+                channel.queue_unbind(queue, EVENTS_EXCHANGE, f"{Tier.SCHOOL}.{code}.#")
+                issued += 1
+            channel.close()
+    finally:
+        connection.close()
+    return issued
+
+
 def apply_grant(broker: LocalRabbitMQ, grant: BrokerGrant, password: str) -> None:
     for command in rabbitmqctl_commands(grant, password):
         result = broker.rabbitmqctl(*command)
@@ -159,6 +186,7 @@ def provision_instance_users(
     grants = federation_grants(federation)
     passwords = _passwords(data_dir / "broker-users.json", [g.user for g in grants])
     declare_exchanges(broker.amqp_url, federation)
+    remove_school_unit_bindings(broker.amqp_url, federation)
     urls: dict[str, str] = {}
     for instance, grant in zip(federation.instances, grants, strict=True):
         apply_grant(broker, grant, passwords[grant.user])
@@ -265,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "upgrade":  # with the administrator's AMQP_URL
         rebound = declare_exchanges(os.environ["AMQP_URL"], federation)
         print(f"exchanges and the revocation stream declared; dead queues re-bound: {rebound}")
+        unbound = remove_school_unit_bindings(os.environ["AMQP_URL"], federation)
+        print(f"per-school bindings of before decision 0045 removed: {unbound} unbinds")
         return 0
     if args.format == "k8s":
         names = args.instance or [i.name for i in federation.instances]

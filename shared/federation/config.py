@@ -52,6 +52,14 @@ class UnitRef(BaseModel):
 NATIONAL = UnitRef(tier=Tier.NATIONAL, code=NATIONAL_CODE)
 
 
+def school_area(code: str) -> str:
+    """A school's area: the first six digits of its code, i.e. its county's code, or
+    ``<province>0000`` / ``<city>00`` for a school a province or city runs (``410000`` for
+    4100000001, whose county is 410105). The broker routes schools by area (decision 0045):
+    every school of an area is hosted by one instance."""
+    return code[:6]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -183,6 +191,7 @@ class Federation(_Frozen):
             Tier.SCHOOL: {s.code for s in self.schools},
         }
         hosted: dict[UnitRef, str] = {}
+        areas: dict[str, str] = {}
         for instance in self.instances:
             if instance.cities and instance.tier != Tier.PROVINCE:
                 raise ValueError(f"instance {instance.name}: only a province instance hosts cities")
@@ -198,6 +207,15 @@ class Federation(_Frozen):
                 if unit in hosted:
                     raise ValueError(f"{unit} is hosted by both {hosted[unit]} and {instance.name}")
                 hosted[unit] = instance.name
+                if unit.tier == Tier.SCHOOL:
+                    area = school_area(unit.code)
+                    other = areas.setdefault(area, instance.name)
+                    if other != instance.name:
+                        raise ValueError(
+                            f"schools of area {area} are hosted by both {other} and"
+                            f" {instance.name}: the broker routes schools by area, so one"
+                            " instance hosts all of an area's schools (decision 0045)"
+                        )
         return self
 
     @cached_property

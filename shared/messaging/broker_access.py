@@ -11,10 +11,12 @@ broker refuses the same things earlier, so a leaked broker password alone reache
 - topic permissions, which RabbitMQ checks against the routing key of every publication
   (write) and every binding (read) on a topic exchange:
 
-  - ``xueji.events``, write: ``<tier>.<code>.<type>`` only for the (target tier, type) pairs
-    the contracts let its tier send, and any type to the units it hosts itself (an operator's
-    replay of its own dead letters, a probe to itself); read: only the bindings of its own
-    units (``<tier>.<code>.#``), so it cannot listen to another unit's messages;
+  - ``xueji.events``, write: ``<tier>.<code>.<type>`` (``school.<area>.<code>.<type>``,
+    decision 0045) only for the (target tier, type) pairs the contracts let its tier send,
+    and any type to the units it hosts itself (an operator's replay of its own dead letters,
+    a probe to itself); read: only the bindings of its own units (``<tier>.<code>.#``, a
+    school instance's ``school.<area>.#`` per hosted area), so it cannot listen to another
+    unit's messages;
   - ``xueji.retry``, write and read: only keys that start with its own name;
   - ``xueji.dead``, write and read: only its own queue's name ``xueji.<instance>``, so it can
     neither bind a queue to another instance's dead letters nor put letters into another
@@ -34,7 +36,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shared.federation.config import Federation, Instance, Tier
+from shared.federation.config import Federation, Instance, Tier, school_area
 from shared.messaging.envelope import Contract, registered_contracts
 from shared.messaging.topology import DEAD_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE
 
@@ -81,6 +83,11 @@ def _any(alternatives: Sequence[str]) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+def _target_words(tier: Tier) -> str:
+    """The words of a routing key before the type, for any unit of ``tier``."""
+    return rf"{tier}\.[^.]+\.[^.]+" if tier == Tier.SCHOOL else rf"{tier}\.[^.]+"
+
+
 def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = None) -> BrokerGrant:
     """The rights of ``instance``'s broker user, from the contracts (by default the project's
     own: import ``shared.contracts`` first; a test's contracts never widen them)."""
@@ -98,14 +105,23 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
     if instance.cities:
         for target, types in addressable(Tier.CITY, contracts).items():
             targets[target] = sorted(set(targets.get(target, [])) | set(types))
+    # a school's key has one word more, its area (decision 0045): ``school.<area>.<code>``
     sendable = [
-        rf"{target}\.[^.]+\.{_any([re.escape(t) for t in types])}"
+        rf"{_target_words(target)}\.{_any([re.escape(t) for t in types])}"
         for target, types in sorted(targets.items())
     ]
-    own_keys = [rf"{instance.tier}\.{codes}"]
-    if instance.cities:
-        own_keys.append(rf"{Tier.CITY}\.{_any([re.escape(c) for c in instance.cities])}")
-    sendable.append(rf"{_any(own_keys)}\..+")  # its own units, anything
+    if instance.tier == Tier.SCHOOL:
+        # its areas' bindings deliver any school of them (all hosted here, the federation
+        # configuration checks it), so the grant names areas, not 1,700 schools
+        areas = sorted({school_area(code) for code in instance.units})
+        own_keys = [rf"{Tier.SCHOOL}\.{_any([re.escape(a) for a in areas])}"]
+        own_units = [rf"{own_keys[0]}\.[^.]+"]
+    else:
+        own_keys = [rf"{instance.tier}\.{codes}"]
+        if instance.cities:
+            own_keys.append(rf"{Tier.CITY}\.{_any([re.escape(c) for c in instance.cities])}")
+        own_units = own_keys
+    sendable.append(rf"{_any(own_units)}\..+")  # its own units, anything
     prefix = re.escape(instance.name)
     return BrokerGrant(
         user=broker_user(instance.name),

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.federation.config import Tier, UnitRef
+from shared.federation.config import Tier, UnitRef, school_area
 
 ENVELOPE_FORMAT = "xueji.envelope/1"
 
@@ -109,9 +109,39 @@ class Envelope(BaseModel):
         return self.model_dump_json().encode()
 
 
+def routing_prefix_for(target: UnitRef) -> str:
+    """The words before the message type: ``school.<area>.<code>`` for a school,
+    ``<tier>.<code>`` for every other unit (decision 0045)."""
+    if target.tier == Tier.SCHOOL:
+        return f"{Tier.SCHOOL}.{school_area(target.code)}.{target.code}"
+    return f"{target.tier}.{target.code}"
+
+
 def routing_key_for(target: UnitRef, message_type: str) -> str:
-    """``<tier>.<unit code>.<message type>``: queues bind ``<tier>.<code>.#`` per hosted unit."""
-    return f"{target.tier}.{target.code}.{message_type}"
+    """``school.<area>.<school>.<type>`` for a school, ``<tier>.<code>.<type>`` otherwise.
+
+    A school instance binds ``school.<area>.#`` once per area it hosts, every other instance
+    ``<tier>.<code>.#`` per unit (``shared.messaging.topology``): ~6,000 bindings for a
+    country instead of ~503,000 (decision 0045, docs/scale.md)."""
+    return f"{routing_prefix_for(target)}.{message_type}"
+
+
+def binding_key_for(unit: UnitRef) -> str:
+    """The ``xueji.events`` binding that delivers every message to ``unit``: for a school,
+    its area's (shared with the area's other schools, all hosted by one instance)."""
+    if unit.tier == Tier.SCHOOL:
+        return f"{Tier.SCHOOL}.{school_area(unit.code)}.#"
+    return f"{unit.tier}.{unit.code}.#"
+
+
+def current_routing_key(key: str) -> str:
+    """``key`` in today's form: a school key stored before decision 0045
+    (``school.<school>.<type>``, an outbox row written by an older release) gains its area
+    word; every other key is returned as is."""
+    words = key.split(".", 2)
+    if len(words) == 3 and words[0] == Tier.SCHOOL and len(words[1]) == 10:
+        return f"{Tier.SCHOOL}.{school_area(words[1])}.{words[1]}.{words[2]}"
+    return key
 
 
 def build_envelope(

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.engine import SessionFactory
 from shared.messaging.connection import BrokerConnection
-from shared.messaging.envelope import Envelope
+from shared.messaging.envelope import Envelope, current_routing_key
 from shared.messaging.signing import SIGNATURE_HEADER, Signer
 from shared.messaging.tables import outbox
 from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
@@ -134,7 +134,7 @@ def bundles(rows: Sequence[Any]) -> list[list[Any]]:
     open_bundle: dict[str, tuple[list[Any], int]] = {}
     groups: list[list[Any]] = []
     for row in rows:
-        key, size = row.routing_key, len(row.body) + 1
+        key, size = current_routing_key(row.routing_key), len(row.body) + 1
         current = open_bundle.get(key)
         if current is None or len(current[0]) >= MAX_BUNDLE or current[1] + size > MAX_BUNDLE_BYTES:
             group: list[Any] = [row]
@@ -321,7 +321,7 @@ class OutboxRelay:
                     producer_span(
                         message_id=row.message_id,
                         message_type=row.message_type,
-                        routing_key=row.routing_key,
+                        routing_key=current_routing_key(row.routing_key),
                         exchange=EVENTS_EXCHANGE,
                         headers=row.headers,
                     )
@@ -335,9 +335,10 @@ class OutboxRelay:
                 parents = [str(c.get("traceparent", "")) for c in carried]
                 if any(parents):
                     headers[BUNDLE_TRACE_HEADER] = parents
+            # a row an older release wrote keeps its old school key: published under today's
             await exchange.publish(
                 _message(first, body, headers),
-                first.routing_key,
+                current_routing_key(first.routing_key),
                 mandatory=True,
                 timeout=self._publish_timeout,
             )
@@ -361,7 +362,7 @@ class OutboxRelay:
                     .where(outbox.c.id == row.id)
                     .values(
                         attempts=row.attempts + 1,
-                        last_error=_refusal(row.routing_key, error),
+                        last_error=_refusal(current_routing_key(row.routing_key), error),
                         next_attempt_at=now + _backoff(row.attempts + 1),
                     )
                 )

@@ -1,8 +1,11 @@
 """Exchanges and queues, named once and declared idempotently at every start-up.
 
-- ``xueji.events`` (topic): every inter-tier message, routing key ``<tier>.<code>.<type>``.
+- ``xueji.events`` (topic): every inter-tier message, routing key ``<tier>.<code>.<type>``,
+  for a school ``school.<area>.<school>.<type>`` (its code's six-digit prefix, decision 0045);
 - one durable quorum queue per service instance, ``xueji.<instance>``, bound to
-  ``<tier>.<code>.#`` for each unit the instance hosts;
+  ``<tier>.<code>.#`` for each unit the instance hosts, a school instance to
+  ``school.<area>.#`` once per area (every school of an area is on one instance: the
+  federation configuration checks it), so a country is ~6,500 bindings, not ~503,000;
 - ``xueji.dead`` (topic) and ``xueji.<instance>.dead`` (quorum): dead letters, routed by the
   instance queue's name (``xueji.<instance>``, no wildcard), each carrying
   ``x-failure-reason``. A topic exchange so that RabbitMQ's topic permissions confine each
@@ -32,6 +35,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, 
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from shared.federation.config import UnitRef
+from shared.messaging.envelope import binding_key_for
 
 EVENTS_EXCHANGE = "xueji.events"
 DEAD_EXCHANGE = "xueji.dead"
@@ -85,7 +89,9 @@ class ServiceTopology:
         return len(self.retry_delays_ms) + 1
 
     def bindings(self) -> list[str]:
-        return [f"{unit.tier}.{unit.code}.#" for unit in self.units]
+        """The ``xueji.events`` keys the instance queue is bound to: one per hosted unit, one
+        per area for schools (in the units' order, without repeats)."""
+        return list(dict.fromkeys(binding_key_for(unit) for unit in self.units))
 
 
 @dataclass

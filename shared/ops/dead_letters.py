@@ -56,7 +56,7 @@ from shared.messaging.consumer import (
     REASON_HEADER,
     SECURITY_HEADER,
 )
-from shared.messaging.envelope import routing_key_for
+from shared.messaging.envelope import current_routing_key, routing_key_for
 from shared.messaging.signing import REPLAY_HEADER, SIGNATURE_HEADER, Signer
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.ops.federation import OpsError
@@ -141,16 +141,17 @@ def original_routing_key(headers: dict[str, Any], body: bytes) -> str | None:
     ``x-original-routing-key`` is that key only when the failing delivery came from
     ``xueji.events``; a delivery that came back from a retry delay queue arrived through
     ``xueji.retry`` under the instance's requeue key. Then the key is the envelope's
-    (``<tier>.<code>.<type>``), or the broker's ``x-death`` record for a delivery-limit dead
-    letter.
+    (``<tier>.<code>.<type>``, a school's ``school.<area>.<code>.<type>``), or the broker's
+    ``x-death`` record for a delivery-limit dead letter. A key of before decision 0045 comes
+    back in today's form.
     """
     if _text(headers.get("x-original-exchange")) == EVENTS_EXCHANGE:
         key = _text(headers.get("x-original-routing-key"))
         if key:
-            return key
+            return current_routing_key(key)  # a letter from before decision 0045: today's key
     for death in headers.get("x-death") or []:
         if _text(death.get("exchange")) == EVENTS_EXCHANGE and death.get("routing-keys"):
-            return _text(death["routing-keys"][0])
+            return current_routing_key(_text(death["routing-keys"][0]))
     try:
         envelope = _first_envelope(body)
         return routing_key_for(UnitRef.model_validate(envelope["target"]), str(envelope["type"]))

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, update
 
 from shared.db.engine import make_engine, make_session_factory
 from shared.federation.config import UnitRef
+from shared.messaging.envelope import routing_prefix_for
 from shared.messaging.outbox import backlog
 from shared.messaging.tables import outbox
 
@@ -90,9 +91,12 @@ def outbox_report(database_url: str, *, errors: int = 10) -> OutboxReport:
 
 
 async def _resend(database_url: str, units: list[UnitRef], since: datetime, dry_run: bool) -> int:
-    # ``<tier>.<code>.<type>``: the prefix selects every message to one unit. Unit codes are
-    # digits or letters, never LIKE's wildcards; the scan is bounded by ix_kernel_outbox_sent_at.
-    to_units = or_(*(outbox.c.routing_key.startswith(f"{u.tier}.{u.code}.") for u in units))
+    # ``<tier>.<code>.<type>`` (``school.<area>.<code>.<type>``): the prefix selects every
+    # message to one unit, with a school's pre-0045 form (``school.<code>.``) for the rows an
+    # older release wrote. Unit codes are digits or letters, never LIKE's wildcards; the scan
+    # is bounded by ix_kernel_outbox_sent_at.
+    prefixes = {f"{routing_prefix_for(u)}." for u in units} | {f"{u.tier}.{u.code}." for u in units}
+    to_units = or_(*(outbox.c.routing_key.startswith(p) for p in sorted(prefixes)))
     chosen = (outbox.c.sent_at >= since) & to_units
     engine = make_engine(database_url)
     try:

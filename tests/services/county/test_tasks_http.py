@@ -22,7 +22,7 @@ from devtools.testing import federation_copy
 from services.county.bootstrap import build_app
 from shared.federation.config import NATIONAL, Tier
 from shared.messaging.consumer import REASON_HEADER
-from shared.messaging.envelope import Contract, Envelope, build_envelope
+from shared.messaging.envelope import Contract, Envelope, binding_key_for, build_envelope
 from shared.messaging.testing import signed_as_source
 from shared.messaging.topology import EVENTS_EXCHANGE
 from shared.runtime.service import ServiceRuntime
@@ -138,7 +138,7 @@ async def listener(amqp_url: str) -> AsyncIterator[AbstractQueue]:
         channel = await connection.channel()
         exchange = await channel.get_exchange(EVENTS_EXCHANGE)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for key in ("national.CN.#", f"school.{PRIMARY}.#", "province.41.#"):
+        for key in ("national.CN.#", binding_key_for(SCHOOL), "province.41.#"):
             await queue.bind(exchange, routing_key=key)
         yield queue
 

@@ -20,10 +20,15 @@ from aiormq.exceptions import ChannelAccessRefused
 
 import shared.contracts  # noqa: F401  (the rights come from every contract)
 from devtools.broker import LocalRabbitMQ
-from devtools.broker_users import declare_exchanges, provision_instance_users
+from devtools.broker_users import (
+    declare_exchanges,
+    provision_instance_users,
+    remove_school_unit_bindings,
+)
 from devtools.testing import REPO_CONFIG
 from shared.federation.config import Federation, Tier, UnitRef, load_federation
 from shared.messaging.broker_access import broker_user, grant_for
+from shared.messaging.envelope import routing_key_for
 from shared.messaging.topology import (
     DEAD_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -81,13 +86,15 @@ async def test_a_school_user_may_publish_only_what_its_tier_may_address(users: U
     _, school = users.of("school", "5134010001")
     await _publish(school, "national.CN.transfer.requested")  # its tier sends these
     await _publish(school, "county.513401.registration.batch_submitted")
-    await _publish(school, "school.5134010001.diagnostics.ping")  # its own unit
+    await _publish(school, "school.513401.5134010001.diagnostics.ping")  # its own unit
+    await _publish(school, "school.330102.3301020001.diagnostics.ping")  # any tier's ping
     for forbidden in (
-        "school.3301020001.transfer.completed",  # national alone decides
+        "school.330102.3301020001.transfer.completed",  # national alone decides
         "province.33.transfer.completed",
         "county.330102.transfer.step_opened",
-        "school.3301020001.registration.batch_submitted",  # schools submit to authorities
+        "school.330102.3301020001.registration.batch_submitted",  # schools submit upwards
         "national.CN.registration.batch_approved",  # an authority's approval
+        "school.3301020001.diagnostics.ping",  # a school key without its area (before 0045)
     ):
         with pytest.raises(ChannelAccessRefused):
             await _publish(school, forbidden)
@@ -102,11 +109,22 @@ async def test_a_user_may_declare_and_bind_only_its_own_queues_and_units(users: 
     connection = await aio_pika.connect(school)
     async with connection:
         own = ServiceTopology(instance=name, units=units, retry_delays_ms=(50,))
-        declared = await declare_service_topology(await connection.channel(), own, connection)
-        with pytest.raises(ChannelAccessRefused):  # listening to another unit's messages
-            await declared.queue.bind(
-                await (await connection.channel()).get_exchange(EVENTS_EXCHANGE), "national.CN.#"
-            )
+        await declare_service_topology(await connection.channel(), own, connection)
+        assert own.bindings() == ["school.513401.#", "school.510104.#"]  # one per area
+        for key in (
+            "national.CN.#",  # listening to another unit's messages
+            "school.330102.#",  # another school instance's area
+            "school.330102.3301020001.#",  # one school of it
+            "school.3301020001.#",  # the per-school binding before decision 0045
+            "school.*.#",
+            "school.#",
+            "#",
+        ):
+            with pytest.raises(ChannelAccessRefused):  # a refusal closes the channel
+                fresh = await connection.channel()
+                await (await fresh.get_queue(own.queue_name, ensure=False)).bind(
+                    await fresh.get_exchange(EVENTS_EXCHANGE, ensure=False), key
+                )
         national = users.of("national", "CN")[0]
         other = ServiceTopology(instance=national, units=[UnitRef.parse("national:CN")])
         with pytest.raises(ChannelAccessRefused):  # another instance's queue
@@ -291,6 +309,53 @@ def test_the_upgrade_replaces_a_direct_dead_exchange_and_keeps_the_dead_letters(
             channel.basic_publish(DEAD_EXCHANGE, started.queue_name, b"after", mandatory=True)
             bodies = [channel.basic_get(started.dead_queue_name, auto_ack=True)[2] for _ in "ab"]
             assert bodies == [b"before", b"after"]
+        finally:
+            connection.close()
+    finally:
+        broker.rabbitmqctl("delete_vhost", vhost)
+
+
+def test_the_upgrade_removes_the_per_school_bindings_of_before_routing_by_area(
+    broker: Any,
+) -> None:
+    """A school queue of a release before decision 0045 is bound once per school
+    (``school.<code>.#``); its user may no longer unbind those keys. The administrator's
+    upgrade removes them and leaves the area bindings: a message under an old key is then
+    unroutable, one under today's key still arrives. In a vhost of its own."""
+    if not isinstance(broker, LocalRabbitMQ):
+        pytest.skip("a vhost of its own needs the local broker's rabbitmqctl")
+    vhost = f"areas-{uuid.uuid4().hex[:8]}"
+    assert broker.rabbitmqctl("add_vhost", vhost).returncode == 0
+    try:
+        everything = ("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        assert broker.rabbitmqctl(*everything).returncode == 0
+        url = broker.amqp_url + vhost
+        federation = load_federation(REPO_CONFIG)
+        school = federation.instance("school-41")
+        topology = ServiceTopology(instance=school.name, units=school.hosted)
+        declare_exchanges(url, federation)
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.queue_declare(
+                topology.queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            for code in school.units:  # the older release's bindings
+                channel.queue_bind(topology.queue_name, EVENTS_EXCHANGE, f"school.{code}.#")
+            for key in topology.bindings():  # and today's, as the new release binds them
+                channel.queue_bind(topology.queue_name, EVENTS_EXCHANGE, key)
+
+            assert remove_school_unit_bindings(url, federation) == len(school.units)
+
+            old = f"school.{school.units[0]}.diagnostics.ping"
+            with pytest.raises(pika.exceptions.UnroutableError):
+                channel.basic_publish(EVENTS_EXCHANGE, old, b"old", mandatory=True)
+            unit = UnitRef(tier=Tier.SCHOOL, code=school.units[0])
+            channel.basic_publish(
+                EVENTS_EXCHANGE, routing_key_for(unit, "diagnostics.ping"), b"new", mandatory=True
+            )
+            assert channel.basic_get(topology.queue_name, auto_ack=True)[2] == b"new"
         finally:
             connection.close()
     finally:

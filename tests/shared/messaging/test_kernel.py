@@ -95,6 +95,27 @@ async def test_committed_message_is_published_after_relay_crash(
         await second.stop()
 
 
+async def test_a_row_an_older_release_stored_under_a_school_key_without_its_area_is_delivered(
+    database_url: str, amqp_url: str
+) -> None:
+    """Outbox rows keep the routing key they were staged with: one written before decision
+    0045 (``school.<code>.<type>``, which no queue binds and no broker user may publish any
+    more) is published under today's key (``school.<area>.<code>.<type>``) and applied."""
+    name, unit = unique_name(), random_unit()
+    first = await Node(name, unit, database_url, amqp_url).start(relay=False)
+    await first.send(Effect(key="staged-before-the-upgrade"))
+    async with first.sessions() as session, session.begin():
+        await session.execute(outbox.update().values(routing_key=f"school.{unit.code}.test.effect"))
+    await first.stop()
+
+    second = await Node(name, unit, database_url, amqp_url).start()
+    try:
+        await eventually(lambda: _has(second, "staged-before-the-upgrade"))
+        assert all(r.sent_at is not None for r in await outbox_rows(second))
+    finally:
+        await second.stop()
+
+
 async def test_same_message_delivered_twice_applies_once(node: Node, amqp_url: str) -> None:
     envelope = node.envelope(Effect(key="twice"))
     for _ in range(2):  # two deliveries of one message, e.g. a republish after a lost confirm

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from shared.audit.tables import GENESIS, audit_entry, audit_head
 from shared.messaging.consumer import REASON_HEADER
-from shared.messaging.envelope import Envelope, build_envelope
+from shared.messaging.envelope import Envelope, build_envelope, routing_key_for
 from shared.messaging.signing import REPLAY_HEADER, SIGNATURE_HEADER, Signer
 from shared.messaging.tables import inbox
 from shared.ops.audit import record_forced_replay, verify_chain
@@ -72,7 +72,7 @@ def to_receiver(p: Parties, key: str, **changes: Any) -> Envelope:
 
 async def deliver(p: Parties, body: bytes, headers: dict[str, Any], message_id: str) -> None:
     """Publish to the receiver's routing key, bypassing every relay (a hostile peer's view)."""
-    routing_key = f"{p.receiver.unit.tier}.{p.receiver.unit.code}.test.effect"
+    routing_key = routing_key_for(p.receiver.unit, "test.effect")
     await publish_raw(
         p.receiver.amqp_url, routing_key, body, headers=headers, message_id=message_id
     )

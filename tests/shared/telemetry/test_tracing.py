@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from shared.federation.config import UnitRef
-from shared.messaging.envelope import build_envelope
+from shared.messaging.envelope import build_envelope, routing_key_for
 from shared.messaging.handlers import HandlerContext
 from tests.shared.messaging.harness import Effect, Node, eventually, random_unit, unique_name
 
@@ -105,10 +105,10 @@ async def test_a_multi_hop_flow_is_one_trace_with_intact_parent_links(
     ]
     assert process_b.attributes["messaging.destination.name"] == b.topology.queue_name
     assert send_a.attributes["messaging.rabbitmq.destination.routing_key"].startswith(
-        f"school.{b.unit.code}."
+        routing_key_for(b.unit, "")
     )
     assert send_b.attributes["messaging.rabbitmq.destination.routing_key"].startswith(
-        f"school.{c.unit.code}."
+        routing_key_for(c.unit, "")
     )
     assert top.context.span_id == root.get_span_context().span_id
     assert {s.context.trace_id for s in (process_c, send_b, process_b, send_a, top)} == {
