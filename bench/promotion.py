@@ -36,6 +36,12 @@ Measured here (2 cores shared with other work, 23 GB RAM, PostgreSQL 15 with
   10-15 took 98.4 s / 103.9 s: every GB of WAL forced a checkpoint mid-statement, which is why
   the bench sets the production values above (a server for this table needs them anyway).
 - 1,000,000 rows: 2.3 s.
+- Decision 0039's status history made the same run about eight times slower (a period
+  written and closed per promoted student); decision 0046 left the run out of it. 2026-12-06,
+  1,000,000 rows, ``bench.infra``'s durable server, two cores shared (load average 19-26):
+  33.9 s / 15.7 s (first year / a year later) with the trigger leaving the run out, 31.7 s /
+  13.6 s with ``BENCH_TRIGGER=off``, back to back; main with decision 0039's trigger 42.1 s /
+  27.5 s at load 4-8 (bench/RESULTS.md).
 """
 
 from __future__ import annotations
