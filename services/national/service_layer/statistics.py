@@ -195,7 +195,9 @@ def _period_columns(by: Sequence[str], runs: Sequence[Run]) -> list[ColumnElemen
     return cols
 
 
-def _grouped(query: CompoundSelect[Any], by: Sequence[str], runs: Sequence[Run]) -> Select[Any]:
+def _grouped(
+    query: Select[Any] | CompoundSelect[Any], by: Sequence[str], runs: Sequence[Run]
+) -> Select[Any]:
     """``query`` (``by`` columns, ``n``) summed by ``by``, grades moved by ``runs``."""
     if not runs:
         parts = query.subquery()
@@ -260,17 +262,19 @@ async def headcount(
     if as_of is not None or mark is None:
         query: Select[Any] = _periods_open_at(scope, sql_by, as_of, runs)
     else:
+        # the counts at the watermark hold the runs up to it; the periods since (a day's
+        # movements) are moved by every run after them
+        since = runs[grade_shift.runs_before(runs, mark) :]
         cols = _columns(_rollup, sql_by)
-        if runs:  # the counts at the watermark hold the runs up to it
-            position = literal(grade_shift.runs_before(runs, mark))
-            cols += grade_shift.helper_columns(_rollup.c.school_code, _rollup.c.status, position)
+        if since:
+            cols += grade_shift.helper_columns(_rollup.c.school_code, _rollup.c.status, literal(0))
         rolled = select(*cols, _rollup.c.students.label("n")).where(scope.period_filter(_rollup))
-        parts: CompoundSelect[Any] = union_all(
-            rolled,
+        deltas: CompoundSelect[Any] = union_all(
             _delta_since(scope, sql_by, mark, 1, runs),
             _delta_since(scope, sql_by, mark, -1, runs),
         )
-        query = _grouped(parts, sql_by, runs)
+        parts = union_all(_grouped(rolled, sql_by, since), _grouped(deltas, sql_by, runs))
+        query = _grouped(parts, sql_by, [])
     rows = (await session.execute(query)).all()
     counts: Counter[tuple[Any, ...]] = Counter()
     for row in rows:

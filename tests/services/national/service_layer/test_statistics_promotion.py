@@ -138,8 +138,7 @@ async def test_the_census_by_grade_before_between_and_after_two_promotions(
 async def test_the_rollup_after_a_promotion_equals_a_full_recount(
     national: NationalDriver,
 ) -> None:
-    for grade in (1, 3, 6):
-        await enrol(national, SCHOOL, grade=grade, name=f"卷{grade}")
+    first, *_ = [await enrol(national, SCHOOL, grade=g, name=f"卷{g}") for g in (1, 3, 6)]
     await enrol(national, JUNIOR, grade=8, name="卷8")
     leaving = await enrol(national, SCHOOL, grade=4, name="卷4")
     await roll_up(national)  # the watermark before the run
@@ -155,6 +154,12 @@ async def test_the_rollup_after_a_promotion_equals_a_full_recount(
     assert await rolled_up(national) == await registry_counts(national)
     assert await counts(national, COUNTY, ("grade", "status")) == {
         (1, "enrolled"): 1, (2, "enrolled"): 1, (4, "enrolled"): 1, (5, "dropout"): 1,
+        (6, "enrolled"): 1, (9, "enrolled"): 1,
+    }  # fmt: skip
+    # today = the roll-up + the periods since: one begun before the run ends at its moved grade
+    await change(national, first, status="suspended")
+    assert await counts(national, COUNTY, ("grade", "status")) == {
+        (1, "enrolled"): 1, (2, "suspended"): 1, (4, "enrolled"): 1, (5, "dropout"): 1,
         (6, "enrolled"): 1, (9, "enrolled"): 1,
     }  # fmt: skip
     await promote(national, 2027)
