@@ -40,8 +40,8 @@ Measured here (2 cores shared with other work, 23 GB RAM, PostgreSQL 15 with
   written and closed per promoted student); decision 0046 left the run out of it. 2026-12-06,
   1,000,000 rows, ``bench.infra``'s durable server, two cores shared (load average 19-26):
   33.9 s / 15.7 s (first year / a year later) with the trigger leaving the run out, 31.7 s /
-  13.6 s with ``BENCH_TRIGGER=off``, back to back; main with decision 0039's trigger 42.1 s /
-  27.5 s at load 4-8 (bench/RESULTS.md).
+  13.6 s with ``BENCH_TRIGGER=off``, and main with decision 0039's trigger 121.7 s / 80.9 s,
+  back to back (bench/RESULTS.md).
 """
 
 from __future__ import annotations
