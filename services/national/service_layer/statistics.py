@@ -46,6 +46,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     true,
     union_all,
 )
@@ -340,6 +341,10 @@ async def roll_up(session: AsyncSession, until: datetime, now: datetime) -> Roll
     moved its students (:func:`_promote_rollup`), and each period's grade is moved by the
     runs since it was written (decision 0046)."""
     until = _utc(until)
+    if session.get_bind().dialect.name == "postgresql":
+        # a promotion in progress (it holds promotion_run from its first statement) commits
+        # first: its time may already be behind ``until`` when the run is long
+        await session.execute(text("LOCK TABLE promotion_run IN SHARE MODE"))
     mark = await watermark(session)
     runs = await grade_shift.runs_until(session, until)
     cols: list[ColumnElement[Any]] = [
