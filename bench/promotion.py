@@ -13,6 +13,14 @@ steady state of a registry promoted every year.
     python -m bench.promotion [N]      N = 1,000,000 (BENCH_SCALE=full: 10,000,000)
     BENCH_DB=postgresql                PostgreSQL (a private server, bench.infra)
     BENCH_INDEX=status_grade           add an index on (status, grade) to measure its cost
+    BENCH_TRIGGER=off                  drop the registry's update trigger (the status history)
+                                       first: the trigger-free figure of an A/B
+    BENCH_STATISTICS=0                 skip the statistics after the first run (the census by
+                                       grade today and at the run, timed and checked against a
+                                       recount of the registry; decision 0046)
+
+Each run prints the machine's load and the status periods written (none since decision 0046:
+the run is left out of the history, ``services/national/service_layer/grade_shift.py``).
 
 Target: 10,000,000 on PostgreSQL in < 60 s (printed, never failed on).
 
@@ -28,6 +36,12 @@ Measured here (2 cores shared with other work, 23 GB RAM, PostgreSQL 15 with
   10-15 took 98.4 s / 103.9 s: every GB of WAL forced a checkpoint mid-statement, which is why
   the bench sets the production values above (a server for this table needs them anyway).
 - 1,000,000 rows: 2.3 s.
+- Decision 0039's status history made the same run about eight times slower (a period
+  written and closed per promoted student); decision 0046 left the run out of it. 2026-12-06,
+  1,000,000 rows, ``bench.infra``'s durable server, two cores shared (load average 19-26):
+  33.9 s / 15.7 s (first year / a year later) with the trigger leaving the run out, 31.7 s /
+  13.6 s with ``BENCH_TRIGGER=off``, and main with decision 0039's trigger 121.7 s / 80.9 s,
+  back to back (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -50,11 +64,13 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
 
 from bench.infra import database_url, postgres_server
+from bench.infra import load as machine_load
 from devtools.testing import REPO_CONFIG
 from services.national.service_layer.promotion import PromotionReport, run_promotion
+from services.national.service_layer.statistics import headcount
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
-from shared.federation.config import Federation, School, load_federation
+from shared.federation.config import NATIONAL, Federation, School, load_federation
 
 TARGET_ROWS, TARGET_SECONDS = 10_000_000, 60.0
 SCHOOL_YEAR = 2026
@@ -331,6 +347,41 @@ def print_run(label: str, report: PromotionReport, elapsed: float, rows: int) ->
     )
 
 
+async def period_count(url: str) -> int:
+    return int((await sql(url, "SELECT count(*) FROM registry_period"))[0][0])
+
+
+async def census(
+    url: str, federation: Federation, ran_at: datetime, before: dict[int, int]
+) -> None:
+    """The national census by grade today and just before the run, after it (the periods
+    moved by the run, decision 0046), timed, each checked against a recount of the registry
+    (``before``: the recount taken before the run)."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        async with sessions() as session:
+            after = await recount(url)
+            just_before = ran_at - timedelta(microseconds=1)
+            for label, moment, expected in (
+                ("today", None, after),
+                ("just before the run", just_before, before),
+            ):
+                started = time.perf_counter()
+                found = await headcount(session, federation, NATIONAL, ("grade",), moment)
+                took = time.perf_counter() - started
+                counts = {row.keys["grade"]: row.students for row in found.rows}
+                assert counts == expected, (label, counts, expected)
+                print(f"  national census by grade {label}: {took:.2f} s, = the recount")
+    finally:
+        await engine.dispose()
+
+
+async def recount(url: str) -> dict[int, int]:
+    rows = await sql(url, "SELECT grade, count(*) FROM registry_entry GROUP BY grade")
+    return {int(grade): int(n) for grade, n in rows}
+
+
 async def bench(url: str, kind: str, n: int, load: Any) -> None:
     federation = load_federation(REPO_CONFIG)
     await asyncio.to_thread(upgrade, "national", url)
@@ -365,11 +416,23 @@ async def bench(url: str, kind: str, n: int, load: Any) -> None:
             f"checkpoint_timeout {settings[0][2]}"
         )
 
+    if os.environ.get("BENCH_TRIGGER", "on") == "off":
+        on = " ON registry_entry" if kind == "postgresql" else ""
+        await sql(url, f"DROP TRIGGER trg_registry_period_update{on}")
+        index += (" + " if index else "") + "no update trigger"
+    statistics = os.environ.get("BENCH_STATISTICS", "1") != "0"
+    before = await recount(url) if statistics else {}
+    periods = await period_count(url)
+    print(f"  {machine_load()}; {periods:,} status periods")
     report, elapsed = await timed_run(url, federation, SCHOOL_YEAR)
     assert report.ran and report.promoted == out.expected, (report.promoted, out.expected)
     assert len(report.in_transfer) == len(out.held)
     print(f"promotion of {n:,} registry rows on {kind}{' + ' + index if index else ''}:")
     print_run(f"{SCHOOL_YEAR} (first, after a bulk load)", report, elapsed, out.rows)
+    written = await period_count(url) - periods
+    print(f"  {machine_load()}; status periods written by the run: {written:,}")
+    if statistics:
+        await census(url, federation, report.ran_at, before)
 
     if kind == "postgresql":
         vacuum = time.perf_counter()
@@ -377,6 +440,7 @@ async def bench(url: str, kind: str, n: int, load: Any) -> None:
         print(f"  VACUUM ANALYZE between the years: {time.perf_counter() - vacuum:.1f} s")
     report, second = await timed_run(url, federation, SCHOOL_YEAR + 1)
     print_run(f"{SCHOOL_YEAR + 1} (a year later)", report, second, out.rows)
+    print(f"  {machine_load()}")
 
     again, repeat = await timed_run(url, federation, SCHOOL_YEAR + 1)
     assert not again.ran

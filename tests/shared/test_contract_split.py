@@ -92,8 +92,9 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"decided_by", "decided_unit", "intervention", "reason"},
     "progression_item": {"progression_id", "named", "student_number", "entry_id", "outcome"}
     | {"rule", "reason", "article"},
-    # The yearly promotion: counts, grades and school codes only.
-    "promotion_run": {"school_year", "as_of", "ran_at", "promoted", "report"},
+    # The yearly promotion: counts, grades and school codes only (and the last status period
+    # it promoted, decision 0046).
+    "promotion_run": {"school_year", "as_of", "ran_at", "promoted", "report", "last_period_id"},
     "promotion_school": {"school_year", "school_code", "graduating_grade", "promoted"},
     # Status changes: the change, its date, status and grade before and after, the rule.
     "status_change": {"change_id", "entry_id", "student_number", "school_code", "change"}

@@ -369,6 +369,10 @@ class PromotionRun(Base):
     as_of: Mapped[date] = mapped_column(Date)
     ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     promoted: Mapped[int] = mapped_column(Integer)
+    # The last status period that existed when the run took the registry's lock: the run
+    # wrote no period (decision 0046), so it moved up the grades of periods up to this id.
+    # Null for the runs before that decision (their periods were written by the trigger).
+    last_period_id: Mapped[int | None] = mapped_column(BigInteger)
     # The run's report as it was answered: counts per grade, who was left alone and why, the
     # students promoted while a transfer held them, the schools told, the duration.
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -567,7 +571,9 @@ class RegistryPeriod(Base):
     history the as-of census reads. Append-only; written by database triggers on
     ``registry_entry`` (migration 0020) in the transaction that changes the entry, whatever
     code path changed it, set-based (one statement per statement on PostgreSQL). The
-    ``prev_*`` columns are the facts before: a period is also the movement that opened it."""
+    ``prev_*`` columns are the facts before: a period is also the movement that opened it.
+    The August 10 promotion writes none (decision 0046): a period's grade at a moment is its
+    ``grade`` moved up by the runs after it (``service_layer/grade_shift.py``)."""
 
     __tablename__ = "registry_period"
 

@@ -40,9 +40,13 @@ index on grade or status — the unclaimed list's partial index has status in it
 only, and the promotion never changes status; an index on ``(status, grade)`` made the same
 run 15 times slower).
 
-Statistics (decision 0039): the registry's update trigger writes and closes one status period
-per promoted student in the run's transaction; at 1,000,000 students that made the run about
-eight times slower (43 s instead of 5.4 s, same loaded machine) — see the decision for the fix.
+Statistics (decisions 0039, 0046): the run writes no status period. Before its UPDATE it
+records, under the lock, the last period that exists (``promotion_run.last_period_id``); the
+registry's update trigger recognises the run's grade-only changes (from that record and
+``promotion_school`` on SQLite, from a setting of the run's own transaction on PostgreSQL)
+and leaves them out, and the statistics move each period's grade up by
+the runs since it was written (``grade_shift.py``). With the trigger writing one period per
+promoted student the run was about eight times slower (43 s instead of 5.4 s at 1,000,000).
 
 Known limits, for the transfer saga's owner: a transfer request checked against the old grade
 and claimed right after the run commits keeps the old grade (the claim does not re-check it);
@@ -68,6 +72,7 @@ from services.national.adapters.orm import (
     PromotionRun,
     PromotionSchool,
     RegistryEntry,
+    RegistryPeriod,
     TransferRecord,
 )
 from services.national.domain.status import PROMOTABLE
@@ -109,6 +114,7 @@ _run: Table = PromotionRun.__table__  # type: ignore[assignment]
 _entry: Table = RegistryEntry.__table__  # type: ignore[assignment]
 _school: Table = PromotionSchool.__table__  # type: ignore[assignment]
 _transfer: Table = TransferRecord.__table__  # type: ignore[assignment]
+_period: Table = RegistryPeriod.__table__  # type: ignore[assignment]
 
 
 # -- what the run reports ---------------------------------------------------------------------
@@ -314,6 +320,27 @@ class PromotionQueries:
         if self.session.get_bind().dialect.name == "postgresql":
             await self.session.execute(text("LOCK TABLE registry_entry IN EXCLUSIVE MODE"))
 
+    async def leave_out_of_history(self, school_year: int) -> None:
+        """The run writes no status period (decision 0046): it records the last period that
+        exists now, under the lock — the periods whose grades it moves up — which also tells
+        SQLite's update trigger that the grade-only changes at the run's time are the run's
+        (migration 0024)."""
+        last = await self.session.scalar(select(func.coalesce(func.max(_period.c.period_id), 0)))
+        await self.session.execute(
+            update(_run).where(_run.c.school_year == school_year).values(last_period_id=last)
+        )
+
+    async def mark_own_changes(self, at: datetime | None) -> None:
+        """PostgreSQL: the update trigger's WHEN cannot read a table; the run tells it its
+        time for this transaction only (``None``: no more), migration 0024."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        value = "CAST(:at AS timestamptz)::text" if at is not None else "''"
+        await self.session.execute(
+            text(f"SELECT set_config('xueji.promotion_at', {value}, true)"),
+            {"at": at} if at is not None else {},
+        )
+
     async def enrolled_counts(self) -> list[tuple[str, int, int]]:
         rows = await self.session.execute(
             select(_entry.c.school_code, _entry.c.grade, func.count())
@@ -476,9 +503,12 @@ async def run_promotion(
     started = time.perf_counter()
     await queries.claim(school_year, as_of, now)
     await queries.hold_writers()
+    await queries.leave_out_of_history(school_year)
     plan = plan_promotion(federation, await queries.enrolled_counts(), await queries.held())
     await queries.add_schools(school_year, plan)
+    await queries.mark_own_changes(now)
     moved = await queries.promote(school_year, now)
+    await queries.mark_own_changes(None)
     if moved != plan.total:  # the lock makes this impossible; never commit a half-known run
         raise RuntimeError(f"promotion {school_year}: counted {plan.total}, updated {moved}")
     await queries.carry_transfer_grades([h.transfer_id for h in plan.in_transfer])

@@ -15,6 +15,10 @@ non-basic breakdowns are the provinces' (``services/province/service_layer/stati
   status before, status, grade changed) and classified here: registrations, transfers in and
   out (within the county, cross-county, cross-province with the other province),
   progressions, promotions, suspensions, resumptions, dropouts, deaths, graduations …
+- **Promotions** (decision 0046): the August 10 run writes no period; a count by grade moves
+  each period's grade up by the runs since it was written (``grade_shift.py``), the roll-up
+  moves its counts up as the run moved its students, and the movements count the run's
+  students from ``promotion_school``.
 - **Overdue steps** per party, **data quality** (suspects held for review, temporary numbers
   older than N months, unresolved verification findings) and **early warning** (N2025 art. 23:
   a school's week of registrations or departures far above its own history).
@@ -32,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     Table,
     and_,
@@ -41,6 +46,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     true,
     union_all,
 )
@@ -52,6 +58,8 @@ from services.national.adapters.orm import (
     DedupReview,
     HeadcountRollup,
     ProgressionStepRecord,
+    PromotionRun,
+    PromotionSchool,
     RegistryEntry,
     RegistryPeriod,
     StatisticsAlert,
@@ -59,6 +67,9 @@ from services.national.adapters.orm import (
     TransferStepRecord,
     VerificationSchool,
 )
+from services.national.domain.status import PROMOTABLE
+from services.national.service_layer import grade_shift
+from services.national.service_layer.grade_shift import Run
 from shared.clock import CHINA
 from shared.federation.config import Federation, Tier, UnitRef
 from shared.runtime.errors import DomainError
@@ -68,6 +79,9 @@ _rollup: Table = HeadcountRollup.__table__  # type: ignore[assignment]
 _mark: Table = StatisticsWatermark.__table__  # type: ignore[assignment]
 _alert: Table = StatisticsAlert.__table__  # type: ignore[assignment]
 _entry: Table = RegistryEntry.__table__  # type: ignore[assignment]
+_run: Table = PromotionRun.__table__  # type: ignore[assignment]
+_promoted: Table = PromotionSchool.__table__  # type: ignore[assignment]
+_PROMOTABLE = sorted(s.value for s in PROMOTABLE)
 
 # What a headcount may be broken down by, and the column that holds it (period / roll-up).
 DIMENSIONS: Mapping[str, str] = {
@@ -172,21 +186,53 @@ def _columns(table: Table, by: Sequence[str]) -> list[ColumnElement[Any]]:
     return cols
 
 
-def _periods_open_at(scope: Scope, by: Sequence[str], moment: datetime) -> Select[Any]:
-    return (
-        select(*_columns(_period, by), func.count().label("n"))
-        .where(
-            scope.period_filter(_period),
+def _period_columns(by: Sequence[str], runs: Sequence[Run]) -> list[ColumnElement[Any]]:
+    """The ``by`` columns of a period, and what the promotions' shift needs when there are
+    runs to apply (decision 0046)."""
+    cols = _columns(_period, by)
+    if runs:
+        position = grade_shift.bucket(_period.c.period_id, runs)
+        cols += grade_shift.helper_columns(_period.c.school_code, _period.c.status, position)
+    return cols
+
+
+def _grouped(
+    query: Select[Any] | CompoundSelect[Any], by: Sequence[str], runs: Sequence[Run]
+) -> Select[Any]:
+    """``query`` (``by`` columns, ``n``) summed by ``by``, grades moved by ``runs``."""
+    if not runs:
+        parts = query.subquery()
+        keys = [parts.c[d] for d in by]
+        return select(*keys, func.sum(parts.c.n).label("n")).group_by(*keys)
+    return grade_shift.regrouped(query, by, runs)
+
+
+def _periods_open_at(
+    scope: Scope, by: Sequence[str], moment: datetime | None, runs: Sequence[Run] = ()
+) -> Select[Any]:
+    """The periods open at ``moment`` (None: the open ones), counted by ``by``; with
+    ``runs``, first by school, status and the runs each is after, then shifted."""
+    cols = _period_columns(by, runs)
+    if moment is None:
+        when: ColumnElement[bool] = _period.c.valid_to.is_(None)
+    else:
+        when = and_(
             _period.c.valid_from <= moment,
             or_(_period.c.valid_to.is_(None), _period.c.valid_to > moment),
         )
-        .group_by(*[literal_column(d) for d in by])
+    query = (
+        select(*cols, func.count().label("n"))
+        .where(scope.period_filter(_period), when)
+        .group_by(*[literal_column(c.name) for c in cols])
     )
+    return grade_shift.regrouped(query, by, runs) if runs else query
 
 
-def _delta_since(scope: Scope, by: Sequence[str], mark: datetime, sign: int) -> Select[Any]:
+def _delta_since(
+    scope: Scope, by: Sequence[str], mark: datetime, sign: int, runs: Sequence[Run]
+) -> Select[Any]:
     edge = _period.c.valid_from if sign > 0 else _period.c.valid_to
-    return select(*_columns(_period, by), literal(sign).label("n")).where(
+    return select(*_period_columns(by, runs), literal(sign).label("n")).where(
         scope.period_filter(_period), edge > mark
     )
 
@@ -210,24 +256,26 @@ async def headcount(
     sql_by = [d for d in by if d != "county"] + (["school"] if "county" in by else [])
     sql_by = list(dict.fromkeys(sql_by))
     mark = await watermark(session) if as_of is None else None
-    if as_of is not None:
-        query: Select[Any] = _periods_open_at(scope, sql_by, as_of)
-    elif mark is None:
-        query = (
-            select(*_columns(_period, sql_by), func.count().label("n"))
-            .where(scope.period_filter(_period), _period.c.valid_to.is_(None))
-            .group_by(*[literal_column(d) for d in sql_by])
-        )
+    # The promotions left their students' periods open (decision 0046): a count by grade
+    # moves each period's grade up by the runs since it was written.
+    moment = as_of or datetime.now(UTC)
+    runs = await grade_shift.runs_until(session, moment) if "grade" in sql_by else []
+    if as_of is not None or mark is None:
+        query: Select[Any] = _periods_open_at(scope, sql_by, as_of, runs)
     else:
-        rolled = select(*_columns(_rollup, sql_by), _rollup.c.students.label("n")).where(
-            scope.period_filter(_rollup)
+        # the counts at the watermark hold the runs up to it; the periods since (a day's
+        # movements) are moved by every run after them
+        since = runs[grade_shift.runs_before(runs, mark) :]
+        cols = _columns(_rollup, sql_by)
+        if since:
+            cols += grade_shift.helper_columns(_rollup.c.school_code, _rollup.c.status, literal(0))
+        rolled = select(*cols, _rollup.c.students.label("n")).where(scope.period_filter(_rollup))
+        deltas: CompoundSelect[Any] = union_all(
+            _delta_since(scope, sql_by, mark, 1, runs),
+            _delta_since(scope, sql_by, mark, -1, runs),
         )
-        parts = union_all(
-            rolled, _delta_since(scope, sql_by, mark, 1), _delta_since(scope, sql_by, mark, -1)
-        ).subquery()
-        query = select(*[parts.c[d] for d in sql_by], func.sum(parts.c.n).label("n")).group_by(
-            *[parts.c[d] for d in sql_by]
-        )
+        parts = union_all(_grouped(rolled, sql_by, since), _grouped(deltas, sql_by, runs))
+        query = _grouped(parts, sql_by, [])
     rows = (await session.execute(query)).all()
     counts: Counter[tuple[Any, ...]] = Counter()
     for row in rows:
@@ -289,10 +337,17 @@ async def roll_up(session: AsyncSession, until: datetime, now: datetime) -> Roll
     +1 / -1 per combination, one upsert. The first run counts the open periods once.
     ``until`` should trail the clock by more than any transaction lasts (a commit made
     later with an earlier ``updated_at`` would be missed): the periodic runner uses 10
-    minutes."""
+    minutes. A promotion run since the watermark first moves the counts up a grade as it
+    moved its students (:func:`_promote_rollup`), and each period's grade is moved by the
+    runs since it was written (decision 0046)."""
     until = _utc(until)
+    if session.get_bind().dialect.name == "postgresql":
+        # a promotion in progress (it holds promotion_run from its first statement) commits
+        # first: its time may already be behind ``until`` when the run is long
+        await session.execute(text("LOCK TABLE promotion_run IN SHARE MODE"))
     mark = await watermark(session)
-    cols = [
+    runs = await grade_shift.runs_until(session, until)
+    cols: list[ColumnElement[Any]] = [
         _period.c.school_code,
         _period.c.grade,
         _period.c.status,
@@ -301,20 +356,26 @@ async def roll_up(session: AsyncSession, until: datetime, now: datetime) -> Roll
         _period.c.temporary,
         _period.c.province_code,
     ]
+    if runs:
+        position = grade_shift.bucket(_period.c.period_id, runs)
+        cols += grade_shift.helper_columns(_period.c.school_code, _period.c.status, position)
+    source: Select[Any] | CompoundSelect[Any]
     if mark is None:
         source = select(*cols, literal(1).label("n")).where(
             _period.c.valid_from <= until,
             or_(_period.c.valid_to.is_(None), _period.c.valid_to > until),
         )
     else:
+        for run in runs[grade_shift.runs_before(runs, mark) :]:
+            await _promote_rollup(session, run)
         begun = select(*cols, literal(1).label("n")).where(
             _period.c.valid_from > mark, _period.c.valid_from <= until
         )
         ended = select(*cols, literal(-1).label("n")).where(
             _period.c.valid_to > mark, _period.c.valid_to <= until
         )
-        source = union_all(begun, ended)  # type: ignore[assignment]
-    deltas = source.subquery()
+        source = union_all(begun, ended)
+    deltas = grade_shift.shifted(source.subquery(), runs) if runs else source.subquery()
     grouped = select(
         *[deltas.c[k] for k in _ROLLUP_KEYS],
         func.max(deltas.c.province_code).label("province_code"),
@@ -340,6 +401,42 @@ async def roll_up(session: AsyncSession, until: datetime, now: datetime) -> Roll
         len(changes),
         mark is None,
     )
+
+
+async def _promote_rollup(session: AsyncSession, run: Run) -> None:
+    """Move the rolled-up counts up a grade as ``run`` moved its students (an enrolled count
+    at a school of the run, below its graduating grade), set-based. A count moving into a
+    grade that has one merges with it, so the moved counts pass through negative grades:
+    staged, the originals deleted, merged back with an upsert, the staging deleted."""
+    school = _promoted.alias("promoted")
+    moves = and_(
+        school.c.school_year == run.school_year,
+        school.c.school_code == _rollup.c.school_code,
+        _rollup.c.grade < school.c.graduating_grade,
+    )
+    moving = and_(_rollup.c.grade >= 0, _rollup.c.status.in_(_PROMOTABLE))
+    names = [*_ROLLUP_KEYS, "province_code", "students"]
+    staged = (
+        select(*[(-(_rollup.c.grade + 1)) if k == "grade" else _rollup.c[k] for k in names])
+        .join_from(_rollup, school, moves)
+        .where(moving)
+    )
+    await session.execute(_rollup.insert().from_select(names, staged))
+    await session.execute(
+        _rollup.delete().where(moving, select(school.c.school_code).where(moves).exists())
+    )
+    back = select(*[(-_rollup.c.grade) if k == "grade" else _rollup.c[k] for k in names]).where(
+        _rollup.c.grade < 0
+    )
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_rollup)
+    await session.execute(
+        stmt.from_select(names, back).on_conflict_do_update(
+            index_elements=list(_ROLLUP_KEYS),
+            set_={"students": _rollup.c.students + stmt.excluded.students},
+        )
+    )
+    await session.execute(_rollup.delete().where(_rollup.c.grade < 0))
 
 
 def _upsert_rollup(session: AsyncSession) -> Any:
@@ -469,8 +566,36 @@ async def movements(
         for kind in kinds:
             report.counts[kind] += int(n)
             daily[date.fromisoformat(str(on))][kind] += int(n)
+    for on, n in await session.execute(_promotions(scope, low, high)):
+        # the runs since decision 0046 write no period: their records say who moved up
+        report.counts["promoted"] += int(n)
+        daily[_utc(on).astimezone(CHINA).date()]["promoted"] += int(n)
     report.daily = {d: dict(c) for d, c in sorted(daily.items())}
     return report
+
+
+def _promotions(scope: Scope, low: datetime, high: datetime) -> Select[Any]:
+    """Students promoted under ``scope`` by the runs in [low, high), per run: from
+    ``promotion_school`` (runs from before decision 0046 wrote periods, counted above)."""
+    school = _promoted.c.school_code
+    if scope.schools is not None:
+        under: ColumnElement[bool] = school.in_(scope.schools)
+    elif scope.province is not None:
+        under = func.substr(school, 1, 2) == scope.province
+    else:
+        under = true()
+    return (
+        select(_run.c.ran_at, func.sum(_promoted.c.promoted))
+        .join_from(_run, _promoted, _promoted.c.school_year == _run.c.school_year)
+        .where(
+            _run.c.last_period_id.is_not(None),
+            _run.c.ran_at >= low,
+            _run.c.ran_at < high,
+            _promoted.c.promoted > 0,
+            under,
+        )
+        .group_by(_run.c.ran_at)
+    )
 
 
 def _beijing_day(session: AsyncSession) -> ColumnElement[Any]:
