@@ -247,7 +247,8 @@ async def _grouped(
         query = select(*[parts.c[d] for d in sql_by], func.sum(parts.c.n).label("n")).group_by(
             *[parts.c[d] for d in sql_by]
         )
-    return (await session.execute(query)).all()
+    rows: Sequence[Any] = (await session.execute(query)).all()
+    return rows
 
 
 def _shaped(
