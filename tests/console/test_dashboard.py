@@ -160,6 +160,7 @@ def test_the_dashboard_shows_the_apis_numbers_and_drills_down(
         expect_schools_page(
             page, api_schools(federation, "province:33", f"county:{COUNTY}", q=SCHOOL)
         )
+        page.locator("#below-h").scroll_into_view_if_needed()
         screenshot(page, "dashboard-county-schools")
         violations = serious_violations(page)
         assert violations == [], f"county drill-down: {describe(violations)}"
