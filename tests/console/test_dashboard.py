@@ -153,7 +153,7 @@ def test_the_dashboard_shows_the_apis_numbers_and_drills_down(
         page.get_by_role("button", name="查找").click()
         named = api_schools(federation, "province:33", f"county:{COUNTY}", q="分页测试学校0")
         assert named["matching"] == 10
-        expect(page.locator("#below-count")).to_contain_text("符合“分页测试学校0”的10 所学校")
+        expect(page.locator("#below-count")).to_contain_text("符合“分页测试学校0”的 10 所学校")
         expect_schools_page(page, named)
         page.get_by_label("学校代码 / 名称").fill(SCHOOL)
         page.get_by_role("button", name="查找").click()
