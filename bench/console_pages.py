@@ -39,7 +39,7 @@ from devtools.console import LocalConsole
 from devtools.launcher import LocalFederation
 from devtools.postgres import LocalPostgres
 from devtools.testing import federation_copy, instance_name
-from services.console.dashboard_pages import HEADCOUNT, MOVEMENTS
+from services.console.dashboard_pages import HEADCOUNT, MOVEMENTS, SCHOOLS
 from shared.db.migrate import upgrade
 from shared.federation.config import load_federation
 from shared.resident_id import generate_resident_id
@@ -249,10 +249,12 @@ def dashboard_apis(national_url: str, province_url: str, unit: str, n: int, mint
         ("headcount by grade", {"by": "grade"}, HEADCOUNT),
         ("headcount by status", {"by": "status"}, HEADCOUNT),
         (
-            "headcount by the units below",
-            {"by": "county" if unit.startswith("province") else "school"},
+            "headcount by county",
+            {"by": "county"},
             HEADCOUNT,
-        ),
+        )
+        if unit.startswith("province")
+        else ("the schools, first page of 50", {"limit": "50"}, SCHOOLS),
         ("movements, 4 weeks", {"from": start.isoformat(), "to": today.isoformat()}, MOVEMENTS),
         ("overdue steps", {}, "/api/v1/statistics/overdue"),
         ("data quality", {}, "/api/v1/statistics/quality"),
@@ -282,12 +284,21 @@ def dashboard_pages(base_url: str, username: str, password: str, n: int) -> bool
         total = re.search(r'<strong id="total">([^<]+)</strong>', first.text)
         print(f"  the province's headcount on the page: {total.group(1) if total else '?'}")
         assert f"unit=county:{DASHBOARD_COUNTY}" in first.text, "no drill-down to the county"
+        county = f"/dashboard?unit=county:{DASHBOARD_COUNTY}"
+        listed = re.search(r'<p[^>]*id="below-count">([^<]+)</p>', http.get(county).text)
+        print(f"  the county's schools: {listed.group(1) if listed else '?'}")
         met = [
             report("province dashboard", timed(http, "/dashboard", n)),
             report(
                 f"county {DASHBOARD_COUNTY} (drill-down)",
                 timed(http, f"/dashboard?unit=county:{DASHBOARD_COUNTY}", n),
             ),
+            # the county's schools: the eleventh page of 50 (keyset), a search by name
+            report(
+                "county, schools page 11",
+                timed(http, f"{county}&after={DASHBOARD_COUNTY}{1000 + 499:04d}", n),
+            ),
+            report("county, schools by name", timed(http, f"{county}&q=基准学校01", n)),
         ]
     print(f"  after: {load()}")
     return all(met)

@@ -39,6 +39,9 @@ class ApiError(Exception):
         return f"{self.status} {self.rule}: {self.message}"
 
 
+NATIONAL_NAME = "教育部"  # the national unit (CN), as officials call it
+
+
 class SessionExpired(Exception):
     """The API refused the token (401): the user must log in again."""
 
@@ -76,7 +79,11 @@ class Directory:
         return f"http://{host}:{instance.port}"
 
     def unit_name(self, unit: UnitRef | str) -> str:
+        """The unit's Chinese name (教育部, a province's, city's, county's or school's); its
+        code when the federation does not name it."""
         ref = UnitRef.parse(unit) if isinstance(unit, str) else unit
+        if ref.tier is Tier.NATIONAL:
+            return NATIONAL_NAME
         if ref.tier is Tier.SCHOOL:
             school = self.federation.school(ref.code)
             return school.name if school else ref.code

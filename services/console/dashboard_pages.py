@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
@@ -27,6 +28,8 @@ router = APIRouter()
 
 HEADCOUNT = "/api/v1/statistics/headcount"
 MOVEMENTS = "/api/v1/statistics/movements"
+SCHOOLS = "/api/v1/statistics/schools"
+SCHOOLS_PAGE = 50  # a county's schools, a page at a time (by code; a county may run 1,000+)
 # the units a level drills down to, and the dimension that lists them
 BELOW = {
     Tier.NATIONAL: "province",
@@ -77,17 +80,28 @@ async def _extended(page: Page, unit: UnitRef) -> dict[str, Any] | None:
 
 
 @router.get("/dashboard")
-async def dashboard(page: UserPage, unit: str | None = None) -> Response:
-    """The unit's figures (default: the officer's own unit)."""
+async def dashboard(
+    page: UserPage,
+    unit: str | None = None,
+    q: Annotated[str, Query(max_length=40)] = "",
+    after: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+) -> Response:
+    """The unit's figures (default: the officer's own unit); a county's schools 50 a page by
+    code (``after`` the last code of the page before), searched by code or name (``q``)."""
     target = _target(page, unit)
     api, params = page.api, {"unit": str(target)}
     today = _today()
     start = today - timedelta(weeks=WEEKS) + timedelta(days=1)
     below_by = BELOW.get(target.tier)
+    q = q.strip()
 
     async def units_below() -> dict[str, Any] | None:
         if below_by is None:
             return None
+        if below_by == "school":  # one page of the county's schools, counted for that page
+            paging = {"q": q, "limit": str(SCHOOLS_PAGE)} | ({"after": after} if after else {})
+            schools: dict[str, Any] = await api.get(NATIONAL, SCHOOLS, params=params | paging)
+            return schools
         found: dict[str, Any] = await api.get(NATIONAL, HEADCOUNT, params=params | {"by": below_by})
         return found
 
@@ -106,11 +120,7 @@ async def dashboard(page: UserPage, unit: str | None = None) -> Response:
         api.get(NATIONAL, "/api/v1/statistics/alerts", params=params),
         _extended(page, target),
     )
-    below: list[tuple[UnitRef, str, int | None]] = []
-    if found is not None and below_by is not None:
-        for code, n in _rows(found, below_by):
-            child = _below_unit(target.tier, code)
-            below.append((child, page.console.directory.unit_name(child), n))
+    below = _below(page, target, found)
     days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
     daily = [
         (d, [moves["daily"].get(d.isoformat(), {}).get(k, 0) for k in DAILY_KINDS]) for d in days
@@ -130,6 +140,7 @@ async def dashboard(page: UserPage, unit: str | None = None) -> Response:
         suppressed=by_grade["suppressed"],
         below=below,
         below_dimension=below_by,
+        schools=_schools_paging(target, found, q, after) if below_by == "school" else None,
         moves=moves,
         kinds=DAILY_KINDS,
         daily=daily,
@@ -138,6 +149,41 @@ async def dashboard(page: UserPage, unit: str | None = None) -> Response:
         alerts=alerts["items"],
         extended=extended,
     )
+
+
+def _below(
+    page: Page, target: UnitRef, found: dict[str, Any] | None
+) -> list[tuple[UnitRef, str, int | None]]:
+    """The units one level down with their students: a page of schools (named by the API)
+    or every province / county."""
+    below_by = BELOW.get(target.tier)
+    if found is None or below_by is None:
+        return []
+    if below_by == "school":
+        return [
+            (UnitRef(tier=Tier.SCHOOL, code=r["code"]), r["name"], r["students"])
+            for r in found["rows"]
+        ]
+    units = [(_below_unit(target.tier, code), n) for code, n in _rows(found, below_by)]
+    return [(child, page.console.directory.unit_name(child), n) for child, n in units]
+
+
+def _schools_paging(
+    target: UnitRef, found: dict[str, Any] | None, q: str, after: str | None
+) -> dict[str, Any]:
+    """How many schools the search found, and the links to the first and the next page."""
+
+    def link(**extra: str) -> str:
+        return "/dashboard?" + urlencode({"unit": str(target)} | ({"q": q} if q else {}) | extra)
+
+    next_after = found["next_after"] if found else None
+    return {
+        "q": q,
+        "matching": found["matching"] if found else 0,
+        "size": SCHOOLS_PAGE,
+        "first_url": link() if after else None,
+        "next_url": link(after=next_after) if next_after else None,
+    }
 
 
 def _parent(page: Page, target: UnitRef) -> UnitRef | None:

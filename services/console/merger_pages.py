@@ -1,6 +1,7 @@
-"""School merger and closure (学校合并、撤销: N2013 art. 9; decision 0043): the county's
-operator closes a school of the county into the merged school, or the school the county
-designates, and reads the report (students moved, students refused with the reason)."""
+"""School merger and closure (学校合并、撤销: N2013 art. 9; decisions 0043, 0049): the operator
+of a school's registry authority — its county, or the city or province running it — closes the
+school into the merged school, or the school the authority designates, and reads the report
+(students moved, students refused with the reason)."""
 
 from __future__ import annotations
 
@@ -20,20 +21,28 @@ router = APIRouter()
 FIELDS = ("from_school", "to_school", "kind", "closed_on")
 
 
-def _county(page: Page) -> UnitRef:
-    if page.session.tier != Tier.COUNTY.value:
+# the authority tiers and the segment of their routes
+SEGMENTS = {Tier.COUNTY: "counties", Tier.CITY: "cities", Tier.PROVINCE: "provinces"}
+
+
+def _authority(page: Page) -> UnitRef:
+    """The officer's unit, if it is a registry authority (a county, city or province)."""
+    if page.unit.tier not in SEGMENTS:
         raise HTTPException(status_code=404)
     return page.unit
 
 
-def _schools(page: Page, county: UnitRef) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The schools the county may close (it is their registry authority), and those of its
+def _path(unit: UnitRef) -> str:
+    return f"/api/v1/{SEGMENTS[unit.tier]}/{unit.code}/school-mergers"
+
+
+def _schools(page: Page, unit: UnitRef) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The schools the unit may close (it is their registry authority), and those of its
     province that may receive their students."""
     federation = page.console.directory.federation
-    here = federation.county(county.code)
-    province = here.province if here else county.code[:2]
+    province = unit.code[:2]
     closing = [
-        {"code": s.code, "name": s.name} for s in federation.schools if s.authority_unit == county
+        {"code": s.code, "name": s.name} for s in federation.schools if s.authority_unit == unit
     ]
     receiving = [
         {"code": s.code, "name": s.name} for s in federation.schools if s.province == province
@@ -41,9 +50,9 @@ def _schools(page: Page, county: UnitRef) -> tuple[list[dict[str, str]], list[di
     return closing, receiving
 
 
-async def _render(page: Page, county: UnitRef, **context: Any) -> Response:
-    found = await page.api.get(county, f"/api/v1/counties/{county.code}/school-mergers")
-    closing, receiving = _schools(page, county)
+async def _render(page: Page, unit: UnitRef, **context: Any) -> Response:
+    found = await page.api.get(unit, _path(unit))
+    closing, receiving = _schools(page, unit)
     values = context.pop("values", {})
     errors = context.pop("errors", {})
     template_context = dict(
@@ -56,24 +65,22 @@ async def _render(page: Page, county: UnitRef, **context: Any) -> Response:
 
 @router.get("/school-mergers")
 async def mergers(page: UserPage) -> Response:
-    county = _county(page)
-    return await _render(page, county, values={"kind": "merged"})
+    unit = _authority(page)
+    return await _render(page, unit, values={"kind": "merged"})
 
 
 @router.post("/school-mergers", dependencies=[CSRF])
 async def merge(request: Request, page: UserPage) -> Response:
-    county = _county(page)
+    unit = _authority(page)
     form = await request.form()
     values = {key: str(form.get(key) or "").strip() for key in FIELDS}
     errors = {
         key: catalogue.rule_message("missing_field") or "" for key in FIELDS if not values[key]
     }
     if errors:
-        return await _render(page, county, values=values, errors=errors)
+        return await _render(page, unit, values=values, errors=errors)
     try:
-        answer = await page.api.post(
-            county, f"/api/v1/counties/{county.code}/school-mergers", json=values
-        )
+        answer = await page.api.post(unit, _path(unit), json=values)
     except ApiError as error:
         if error.status in (401, 403, 404):
             raise
@@ -82,16 +89,16 @@ async def merge(request: Request, page: UserPage) -> Response:
             field = first.field if first.field in FIELDS else "closed_on"
             return await _render(
                 page,
-                county,
+                unit,
                 values=values,
                 errors={field: catalogue.field_message(first.rule, first.message)},
             )
-        return await _render(page, county, values=values, error=catalogue.refusal(error))
+        return await _render(page, unit, values=values, error=catalogue.refusal(error))
     return page.redirect(f"/school-mergers/{answer['merger_id']}")
 
 
 @router.get("/school-mergers/{merger_id}")
 async def merger(page: UserPage, merger_id: uuid.UUID) -> Response:
-    county = _county(page)
-    found = await page.api.get(county, f"/api/v1/counties/{county.code}/school-mergers/{merger_id}")
+    unit = _authority(page)
+    found = await page.api.get(unit, f"{_path(unit)}/{merger_id}")
     return page.render("school_merger.html", merger=found)

@@ -6,7 +6,9 @@ from components.approval_desk import http as desk_http
 from components.approval_desk import messages as desk_messages
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.metrics import register_task_gauge
-from services.county import http, school_mergers, transfer_reports
+from components.school_mergers import reports as merger_reports
+from components.school_mergers.http import build_router as merger_router
+from services.county import http, transfer_reports
 from services.county.tables import desk_tables, school_merger, transfer_term_report
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
@@ -23,7 +25,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     desk = ApprovalDesk(runtime, desk_tables)  # the county adds no policy of its own
     desk_messages.register(handlers, desk)
     transfer_reports.register(handlers, runtime, transfer_term_report)
-    school_mergers.register(handlers, runtime, school_merger)
+    merger_reports.register(handlers, runtime, school_merger)
     register_task_gauge(desk)
     return create_app(
         runtime,
@@ -32,7 +34,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             http.build_router(desk),
             desk_http.task_router(desk),
             transfer_reports.build_router(runtime, transfer_term_report),
-            school_mergers.build_router(runtime, school_merger),
+            merger_router(runtime, school_merger, [Tier.COUNTY]),
         ],
         title="Xueji county service",
         description="County tier of the Xueji student registry: the registry authority "

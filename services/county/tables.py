@@ -1,10 +1,11 @@
-"""Tables of the county service's own database: its approval desk's (``desk_task``…) and the
-term transfer reports of the province-direct and city-run schools in it (N2013 art. 18)."""
+"""Tables of the county service's own database: its approval desk's (``desk_task``…), the
+term transfer reports of the province-direct and city-run schools in it (N2013 art. 18) and
+the schools it merged or closed (N2013 art. 9)."""
 
 from sqlalchemy.orm import DeclarativeBase
 
 from components.approval_desk.tables import define_desk_tables
-from services.county.school_mergers import define_merger_table
+from components.school_mergers.tables import define_merger_table
 from services.county.transfer_reports import define_report_table
 
 
@@ -20,5 +21,6 @@ desk_tables = define_desk_tables(metadata)
 # N2013 art. 18: one row per (county, term, school), replaced by a re-sent report
 transfer_term_report = define_report_table(metadata)
 
-# N2013 art. 9: the schools the county merged or closed, with their reports (decision 0043)
+# N2013 art. 9: the schools the county merged or closed, with their reports (decisions 0043,
+# 0049: the component shared with the province and its cities)
 school_merger = define_merger_table(metadata)

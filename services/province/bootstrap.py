@@ -12,9 +12,10 @@ from components.documents.issuing import Documents
 from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
+from components.school_mergers.http import build_router as merger_router
 from services.province.adapters.certificate_tables import document_tables
 from services.province.adapters.exports import archive_source
-from services.province.adapters.orm import desk_tables
+from services.province.adapters.orm import desk_tables, school_merger
 from services.province.entrypoints import certificates_http, http, messages, status_http
 from services.province.entrypoints.archive_sections_http import build_archive_sections_router
 from services.province.entrypoints.contacts_http import build_contacts_router
@@ -42,7 +43,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     kinds = AUTHORITY_KINDS | {TaskKind.EXPORT_APPROVAL}
     desk = ApprovalDesk(runtime, desk_tables, policies=policies, kinds=kinds, guests=True)
     desk_messages.register(handlers, desk)
-    messages.register(handlers, runtime.federation)
+    messages.register(handlers, runtime.federation, school_merger)
     messages.register_status_changes(handlers, runtime)
     register_task_gauge(desk)
     documents = Documents(runtime.signer, runtime.trust, document_tables)
@@ -64,6 +65,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             status_http.build_router(runtime),
             certificates_http.build_router(documents),
             documents_router(documents),
+            # the province's and its cities' mergers of the schools they run (N2013 art. 9)
+            merger_router(runtime, school_merger, [Tier.PROVINCE, Tier.CITY]),
         ],
         title="Xueji province service",
         description="Province tier of the Xueji student registry: the students' archives "

@@ -80,6 +80,29 @@ MERGED_SCHOOL = {
     "instance": "school-41",
 }
 
+# The province merges a school it runs (N2013 art. 9; decision 0049): a province-direct
+# school of its own, which no other test uses.
+PROVINCE_MERGED_SCHOOL = {
+    "code": "4100000009",
+    "name": "河南省直属合并试点小学",
+    "county": "410105",
+    "stage": "primary",
+    "authority": "province",
+    "instance": "school-41",
+}
+# The dashboard's county drill-down lists a county's schools 50 a page: 55 more schools of
+# Xihu (no students) make county 330106 two pages.
+PAGED_SCHOOLS = [
+    {
+        "code": f"33010650{i:02d}",
+        "name": f"杭州市西湖区分页测试学校{i:02d}",
+        "county": "330106",
+        "stage": "primary",
+        "instance": "school-33",
+    }
+    for i in range(55)
+]
+
 
 @pytest.fixture(scope="package")
 def federation(
@@ -87,7 +110,15 @@ def federation(
 ) -> Iterator[LocalFederation]:
     base = tmp_path_factory.mktemp("console-federation")
     config = federation_copy(
-        base / "config", schools=[YI_PRIMARY, ROSTER_SCHOOL, QUEUE_SCHOOL, MERGED_SCHOOL]
+        base / "config",
+        schools=[
+            YI_PRIMARY,
+            ROSTER_SCHOOL,
+            QUEUE_SCHOOL,
+            MERGED_SCHOOL,
+            PROVINCE_MERGED_SCHOOL,
+            *PAGED_SCHOOLS,
+        ],
     )
     database_url_for = None
     if os.environ.get("XUEJI_TEST_DB") == "postgresql":

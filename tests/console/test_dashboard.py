@@ -39,6 +39,33 @@ def api_headcount(federation: LocalFederation, caller: str, unit: str, by: str) 
     return found
 
 
+def api_schools(
+    federation: LocalFederation, caller: str, unit: str, **paging: str
+) -> dict[str, Any]:
+    """One page of the unit's schools as the statistics API answers it."""
+    national = federation.instance_for_unit(Tier.NATIONAL, NATIONAL_CODE)
+    minter = Minter.for_federation(federation.keys_dir, federation.federation)
+    answer = httpx.get(
+        f"http://{national.host}:{national.port}/api/v1/statistics/schools",
+        params={"unit": unit} | paging,
+        headers=minter.headers(caller, Role.APPROVER),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def expect_schools_page(page: Page, found: dict[str, Any]) -> None:
+    """The page's school rows are the API's page: same schools, same order, same numbers."""
+    cells = page.locator("#below-table td[data-unit]")
+    expect(cells).to_have_count(len(found["rows"]))
+    assert [
+        (cells.nth(i).get_attribute("data-unit"), cells.nth(i).inner_text().strip())
+        for i in range(cells.count())
+    ] == [(f"school:{r['code']}", shown(r["students"])) for r in found["rows"]]
+
+
 def shown(n: int | None) -> str:
     return "<5" if n is None else str(n)
 
@@ -100,6 +127,43 @@ def test_the_dashboard_shows_the_apis_numbers_and_drills_down(
         expect(page.get_by_role("heading", level=1)).to_contain_text("西湖区")
         county = expect_matches_api(page, federation, f"county:{COUNTY}")
         assert county["suppressed"]  # the province looks at a unit below: small counts hidden
+
+        # the county's schools, 50 a page by code, each number the API's
+        first = api_schools(federation, "province:33", f"county:{COUNTY}")
+        assert first["matching"] > 50 and first["next_after"]
+        expect(page.locator("#below-count")).to_contain_text(f"本县共 {first['matching']} 所学校")
+        expect_schools_page(page, first)
+        by_school = api_headcount(federation, "province:33", f"county:{COUNTY}", "school")
+        listed = {r["code"]: r["students"] for r in first["rows"]}
+        assert {r["keys"]["school"]: r["students"] for r in by_school["rows"]}.items() <= (
+            listed.items()
+        )  # the county's schools with students come first by code: all on page one
+        page.get_by_role("link", name="下一页").click()
+        second = api_schools(
+            federation, "province:33", f"county:{COUNTY}", after=first["next_after"]
+        )
+        expect_schools_page(page, second)
+        assert len(first["rows"]) + len(second["rows"]) == first["matching"]
+        expect(page.get_by_role("link", name="下一页")).to_have_count(0)
+        page.get_by_role("link", name="第一页").click()
+        expect_schools_page(page, first)
+
+        # a search by name, then by code
+        page.get_by_label("学校代码 / 名称").fill("分页测试学校0")
+        page.get_by_role("button", name="查找").click()
+        named = api_schools(federation, "province:33", f"county:{COUNTY}", q="分页测试学校0")
+        assert named["matching"] == 10
+        expect(page.locator("#below-count")).to_contain_text("符合“分页测试学校0”的 10 所学校")
+        expect_schools_page(page, named)
+        page.get_by_label("学校代码 / 名称").fill(SCHOOL)
+        page.get_by_role("button", name="查找").click()
+        expect_schools_page(
+            page, api_schools(federation, "province:33", f"county:{COUNTY}", q=SCHOOL)
+        )
+        page.locator("#below-h").scroll_into_view_if_needed()
+        screenshot(page, "dashboard-county-schools")
+        violations = serious_violations(page)
+        assert violations == [], f"county drill-down: {describe(violations)}"
 
         page.locator(f"a[data-unit='school:{SCHOOL}']").click()  # and to the school
         school = federation.federation.school(SCHOOL)

@@ -137,6 +137,61 @@ async def read_headcount(
     )
 
 
+class SchoolCountRead(BaseModel):
+    code: str
+    name: str
+    students: int | None = Field(description="null: fewer than 5, shown to the unit only")
+
+
+class SchoolsPageRead(BaseModel):
+    unit: str
+    matching: int = Field(description="the unit's schools that match `q`, on every page")
+    next_after: str | None = Field(description="`after` for the next page; null: the last")
+    suppressed: bool
+    rows: list[SchoolCountRead]
+
+
+@statistics_router.get(
+    "/schools",
+    response_model=SchoolsPageRead,
+    summary="A unit's schools by code, a page at a time, each with its students today",
+    dependencies=[audited("read", "statistics", object_id="unit")],
+)
+async def read_schools(
+    runtime: RuntimeDep,
+    access: UnitReader,
+    unit: UnitParam,
+    q: Annotated[
+        str, Query(max_length=40, description="a school code's beginning or part of its name")
+    ] = "",
+    after: Annotated[
+        str | None, Query(pattern=r"^[0-9]{10}$", description="the last code of the page before")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = statistics.SCHOOLS_PAGE,
+) -> SchoolsPageRead:
+    """The schools under ``unit`` (a county's 1,000 and more) sorted by code, ``limit`` after
+    ``after`` (keyset paging), each with its students today: the counts of the page's
+    schools alone, in one grouped statement. ``matching`` counts the schools found."""
+    target = _unit(unit)
+    async with runtime.sessions() as session:
+        found = await statistics.schools_page(
+            session,
+            runtime.federation,
+            target,
+            search=q,
+            after=after,
+            limit=limit,
+            own_unit=principal_unit(access.principal) == target,
+        )
+    return SchoolsPageRead(
+        unit=str(target),
+        matching=found.matching,
+        next_after=found.next_after,
+        suppressed=found.suppressed,
+        rows=[SchoolCountRead(code=r.code, name=r.name, students=r.students) for r in found.rows],
+    )
+
+
 class MovementsRead(BaseModel):
     unit: str
     start: date = Field(alias="from")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ from services.national.domain.status import PROMOTABLE
 from services.national.service_layer import grade_shift
 from services.national.service_layer.grade_shift import Run
 from shared.clock import CHINA
-from shared.federation.config import Federation, Tier, UnitRef
+from shared.federation.config import Federation, School, Tier, UnitRef
 from shared.runtime.errors import DomainError
 
 _period: Table = RegistryPeriod.__table__  # type: ignore[assignment]
@@ -255,6 +256,24 @@ async def headcount(
     scope = scope_of(federation, unit)
     sql_by = [d for d in by if d != "county"] + (["school"] if "county" in by else [])
     sql_by = list(dict.fromkeys(sql_by))
+    rows = await _counted_rows(session, scope, sql_by, as_of)
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for row in rows:
+        keys = dict(zip(sql_by, row[:-1], strict=True))
+        if "temporary" in keys:
+            keys["temporary"] = bool(keys["temporary"])
+        if "county" in by:
+            school = federation.school(keys["school"])
+            keys["county"] = school.county if school else keys["school"][:6]
+        counts[tuple(keys[d] for d in by)] += int(row[-1] or 0)
+    return _shaped(unit, as_of, tuple(by), counts, suppress=not own_unit)
+
+
+async def _counted_rows(
+    session: AsyncSession, scope: Scope, sql_by: Sequence[str], as_of: datetime | None
+) -> Sequence[Any]:
+    """One grouped statement: the students of ``scope`` by ``sql_by`` (the roll-up plus the
+    periods since its watermark, or the periods open at ``as_of``)."""
     mark = await watermark(session) if as_of is None else None
     # The promotions left their students' periods open (decision 0046): a count by grade
     # moves each period's grade up by the runs since it was written.
@@ -276,17 +295,8 @@ async def headcount(
         )
         parts = union_all(_grouped(rolled, sql_by, since), _grouped(deltas, sql_by, runs))
         query = _grouped(parts, sql_by, [])
-    rows = (await session.execute(query)).all()
-    counts: Counter[tuple[Any, ...]] = Counter()
-    for row in rows:
-        keys = dict(zip(sql_by, row[:-1], strict=True))
-        if "temporary" in keys:
-            keys["temporary"] = bool(keys["temporary"])
-        if "county" in by:
-            school = federation.school(keys["school"])
-            keys["county"] = school.county if school else keys["school"][:6]
-        counts[tuple(keys[d] for d in by)] += int(row[-1] or 0)
-    return _shaped(unit, as_of, tuple(by), counts, suppress=not own_unit)
+    rows: Sequence[Any] = (await session.execute(query)).all()
+    return rows
 
 
 def _shaped(
@@ -314,6 +324,81 @@ def _shaped(
         None if suppress and 0 < total < SUPPRESS_BELOW else total,
         suppress,
     )
+
+
+# -- a unit's schools, a page at a time ------------------------------------------------------
+
+SCHOOLS_PAGE = 50
+
+
+@dataclass(frozen=True)
+class SchoolCount:
+    code: str
+    name: str
+    students: int | None  # None: suppressed (fewer than SUPPRESS_BELOW)
+
+
+@dataclass
+class SchoolsPage:
+    """One page of a unit's schools by code, each with its students today."""
+
+    unit: UnitRef
+    rows: list[SchoolCount]
+    matching: int  # the unit's schools that match the search, on every page
+    next_after: str | None  # the key of the next page; None: the last page
+    suppressed: bool
+
+
+def schools_under(federation: Federation, unit: UnitRef) -> list[School]:
+    """The schools whose figures ``unit``'s cover (a county's from the directory's index)."""
+    if unit.tier is Tier.SCHOOL:
+        school = federation.school(unit.code)
+        return [school] if school else []
+    if unit.tier is Tier.COUNTY:
+        return federation.schools_of_county(unit.code)
+    if unit.tier is Tier.CITY:
+        return [s for s in federation.schools if s.county.startswith(unit.code)]
+    if unit.tier is Tier.PROVINCE:
+        return [s for s in federation.schools if s.province == unit.code]
+    return list(federation.schools)
+
+
+def _matches(school: School, wanted: str) -> bool:
+    return not wanted or school.code.startswith(wanted) or wanted in school.name
+
+
+async def schools_page(
+    session: AsyncSession,
+    federation: Federation,
+    unit: UnitRef,
+    *,
+    search: str = "",
+    after: str | None = None,
+    limit: int = SCHOOLS_PAGE,
+    own_unit: bool = True,
+) -> SchoolsPage:
+    """``limit`` of ``unit``'s schools after the code ``after`` (keyset), those whose code
+    begins with or whose name holds ``search``, each with its students today (0 for none):
+    one grouped statement over the page's schools alone, whatever the unit's size."""
+    wanted = search.strip()
+    found = sorted(
+        (s for s in schools_under(federation, unit) if _matches(s, wanted)), key=lambda s: s.code
+    )
+    start = bisect_right([s.code for s in found], after) if after else 0
+    page = found[start : start + limit]
+    more = start + limit < len(found)
+    codes = tuple(s.code for s in page)
+    counted = (
+        await _counted_rows(session, Scope(unit, schools=codes), ["school"], None) if codes else []
+    )
+    students = {row[0]: int(row[1] or 0) for row in counted}
+    suppress = not own_unit
+
+    def shown(n: int) -> int | None:
+        return None if suppress and 0 < n < SUPPRESS_BELOW else n
+
+    rows = [SchoolCount(s.code, s.name, shown(students.get(s.code, 0))) for s in page]
+    return SchoolsPage(unit, rows, len(found), page[-1].code if more else None, suppress)
 
 
 # -- the roll-up -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from components.approval_desk.tables import define_desk_tables
+from components.school_mergers.tables import define_merger_table
 from shared.db.types import AutoId
 
 
@@ -46,6 +47,10 @@ metadata = Base.metadata
 # The province is the registry authority (学籍主管部门) of its province-direct schools, and a
 # party of transfers: its approval desk's tasks.
 desk_tables = define_desk_tables(metadata)
+
+# N2013 art. 9: the schools the province, or a city it hosts, merged or closed among those it
+# runs, with their reports (decision 0049)
+school_merger = define_merger_table(metadata)
 
 
 class Archive(Base):

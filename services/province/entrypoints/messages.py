@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy import Table
+
+from components.school_mergers import reports as merger_reports
 from services.province.service_layer import (
     archive,
     archive_transfer,
@@ -46,8 +49,9 @@ from shared.rules import load_province_rules, yi_track_list_city
 from shared.runtime.service import ServiceRuntime
 
 
-def register(handlers: HandlerRegistry, federation: Federation) -> None:
-    """Subscribe the province archive to filings and outcomes of its schools' students."""
+def register(handlers: HandlerRegistry, federation: Federation, mergers: Table) -> None:
+    """Subscribe the province archive to filings and outcomes of its schools' students
+    (``mergers``: the school mergers the province and its cities decided)."""
 
     async def on_archive_filed(ctx: HandlerContext, filing: ArchiveFiled) -> None:
         require_school_of(federation, ctx.unit, filing.school_code)
@@ -112,6 +116,27 @@ def register(handlers: HandlerRegistry, federation: Federation) -> None:
     handlers.register(RegistrationBatchDecided, on_batch_decided)
     handlers.register(KeyFieldChangeDecided, on_key_field_change_decided)
     register_transfers(handlers, federation)
+    register_mergers(handlers, federation, mergers)
+
+
+def register_mergers(handlers: HandlerRegistry, federation: Federation, mergers: Table) -> None:
+    """A merged or closed school's students (N2013 art. 9; decisions 0043, 0049)."""
+
+    async def on_merger_applied(ctx: HandlerContext, applied: SchoolMergedApplied) -> None:
+        """A merged or closed school's archives go with its students (N2013 art. 9); the
+        merger's report adds the batch up where the province or a city it hosts decided it
+        (decision 0049)."""
+        require_source(ctx, NATIONAL, f"the merger of {applied.from_school}")
+        from_school = known_school(federation, applied.from_school)
+        if ctx.unit.tier is Tier.PROVINCE:
+            if ctx.unit.code != from_school.province:
+                raise PermanentMessageError(
+                    f"merger {applied.merger_id} does not concern {ctx.unit}"
+                )
+            await merger.apply_merger(ctx.session, ctx.unit.code, applied, _now())
+        await merger_reports.record_batch(ctx.session, mergers, federation, ctx.unit, applied)
+
+    handlers.register(SchoolMergedApplied, on_merger_applied)
 
 
 def register_transfers(handlers: HandlerRegistry, federation: Federation) -> None:
@@ -182,15 +207,6 @@ def register_transfers(handlers: HandlerRegistry, federation: Federation) -> Non
     handlers.register_many(TransferCompleted, on_transfers_completed)
     handlers.register_many(ProgressionCompleted, on_progressions_completed)
 
-    async def on_merger_applied(ctx: HandlerContext, applied: SchoolMergedApplied) -> None:
-        """A merged or closed school's archives go with its students (N2013 art. 9)."""
-        require_source(ctx, NATIONAL, f"the merger of {applied.from_school}")
-        from_school = known_school(federation, applied.from_school)
-        if ctx.unit.code != from_school.province:
-            raise PermanentMessageError(f"merger {applied.merger_id} does not concern {ctx.unit}")
-        await merger.apply_merger(ctx.session, ctx.unit.code, applied, _now())
-
-    handlers.register(SchoolMergedApplied, on_merger_applied)
     handlers.register_many(ArchiveHandedOver, on_archives_handed_over)
     handlers.register_many(ArchiveReceived, on_archives_received)
 

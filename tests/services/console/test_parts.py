@@ -326,3 +326,31 @@ def test_an_intervention_says_on_whose_behalf(client: TestClient) -> None:
     )
     assert "已由 officer.li 于 2026年9月22日 10:00 代 " in decided
     assert "办理（强制干预）" in decided and "代为同意" not in decided
+
+
+def test_the_header_names_every_level_in_chinese(client: TestClient) -> None:
+    """教育部, not "CN": the header (and every page's unit_name) names the unit at each level."""
+    names = {
+        "national:CN": "教育部",
+        "province:41": "河南省",
+        "city:5134": "凉山彝族自治州",
+        "county:410102": "郑州市中原区",
+        "school:4101020001": "郑州市中原区第一实验小学",
+    }
+    with client:
+        console = client.app.state.console  # type: ignore[attr-defined]
+        for unit, name in names.items():
+            tier = unit.partition(":")[0]
+            html = console.templates.get_template("error.html").render(
+                request=SimpleNamespace(url=SimpleNamespace(path="/"), query_params={}),
+                session=SimpleNamespace(
+                    logged_in=True, tier=tier, unit=unit, username="li", roles=("approver",)
+                ),
+                csrf="c",
+                flash=None,
+                status=404,
+                message="未找到",
+                rule=None,
+            )
+            assert f"<span>{name} · li</span>" in html, unit
+            assert console.directory.unit_name(UnitRef.parse(unit)) == name

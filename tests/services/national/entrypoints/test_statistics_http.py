@@ -184,3 +184,98 @@ async def test_the_operator_rolls_up_and_judges_a_week(
         "/api/v1/operations/statistics/rollup", json={}, headers=as_("county:410102")
     )
     assert refused.status_code in (403, 404)
+
+
+SCHOOLS = "/api/v1/statistics/schools"
+# 60 more schools in county 410102 (beside its 3): more than a page of 50
+MORE_SCHOOLS = [
+    {
+        "code": f"410102{5000 + i:04d}",
+        "name": f"分页小学{i:02d}" if i % 2 else f"检索中学{i:02d}",
+        "county": "410102",
+        "instance": "school-41",
+    }
+    for i in range(60)
+]
+
+
+@pytest.fixture
+async def many(tmp_path: Path, national_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    config = federation_copy(tmp_path, schools=MORE_SCHOOLS)
+    application = build_app(
+        NationalSettings(
+            instance=instance_name(config, "national"),
+            federation_config=config,
+            database_url=national_url,
+            today=date(2026, 9, 7),
+            deadline_sweep_interval=0,
+        )
+    )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://national"
+        ) as http:
+            yield http
+    finally:
+        await application.state.runtime.engine.dispose()
+
+
+async def test_a_countys_schools_come_a_page_at_a_time_with_the_headcounts_numbers(
+    many: httpx.AsyncClient, national: NationalDriver
+) -> None:
+    await national.deliver(batch(*[basic(f"分页{i}") for i in range(6)], school=SCHOOL))
+    operator = minter.headers("national:CN", Role.OPERATOR)
+    rolled = await many.post(
+        "/api/v1/operations/statistics/rollup",
+        json={"until": datetime.now(UTC).isoformat()},
+        headers=operator,
+    )
+    assert rolled.status_code == 200, rolled.text
+    # after the roll-up: counted from the roll-up and the periods since, alike
+    await national.deliver(batch(basic("分页之后"), school=SCHOOL))
+    await national.deliver(batch(*[basic(f"同县{i}") for i in range(2)], school="4101020002"))
+    county = as_("county:410102")
+
+    pages, after = [], None
+    while True:
+        answer = await many.get(
+            SCHOOLS,
+            params={"unit": "county:410102"} | ({"after": after} if after else {}),
+            headers=county,
+        )
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        after = answer.json()["next_after"]
+        if after is None:
+            break
+    assert [len(p["rows"]) for p in pages] == [50, 13]
+    assert {p["matching"] for p in pages} == {63}
+    listed = [r for p in pages for r in p["rows"]]
+    codes = [r["code"] for r in listed]
+    assert codes == sorted(codes) and len(set(codes)) == 63  # every school once, by code
+    by_school = await many.get(
+        HEADCOUNT, params={"unit": "county:410102", "by": "school"}, headers=county
+    )
+    assert (
+        {r["code"]: r["students"] for r in listed if r["students"]}
+        == {r["keys"]["school"]: r["students"] for r in by_school.json()["rows"]}
+        == {SCHOOL: 7, "4101020002": 2}
+    )
+    assert next(r for r in listed if r["code"] == "4101025000")["name"] == "检索中学00"
+
+    by_name = await many.get(SCHOOLS, params={"unit": "county:410102", "q": "检索"}, headers=county)
+    assert by_name.json()["matching"] == 30
+    assert all("检索" in r["name"] for r in by_name.json()["rows"])
+    by_code = await many.get(
+        SCHOOLS, params={"unit": "county:410102", "q": "410102000"}, headers=county
+    )
+    assert [r["code"] for r in by_code.json()["rows"]] == [SCHOOL, "4101020002", "4101020003"]
+
+    above = await many.get(SCHOOLS, params={"unit": "county:410102"}, headers=as_("province:41"))
+    assert above.json()["suppressed"]
+    assert {r["code"]: r["students"] for r in above.json()["rows"][:2]} == {
+        SCHOOL: 7,
+        "4101020002": None,  # 2 < 5: the county's own figure
+    }
+    beside = await many.get(SCHOOLS, params={"unit": "county:410102"}, headers=as_("county:410105"))
+    assert (beside.status_code, beside.json()["rule"]) == (404, "unit_not_visible")
