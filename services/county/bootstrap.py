@@ -6,8 +6,15 @@ from components.approval_desk import http as desk_http
 from components.approval_desk import messages as desk_messages
 from components.approval_desk.desk import ApprovalDesk
 from components.approval_desk.metrics import register_task_gauge
+from components.received_statistics import http as received_http
+from components.received_statistics import receiving
 from services.county import http, school_mergers, transfer_reports
-from services.county.tables import desk_tables, school_merger, transfer_term_report
+from services.county.tables import (
+    desk_tables,
+    school_merger,
+    statistics_received,
+    transfer_term_report,
+)
 from shared.federation.config import Tier
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
@@ -24,6 +31,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     desk_messages.register(handlers, desk)
     transfer_reports.register(handlers, runtime, transfer_term_report)
     school_mergers.register(handlers, runtime, school_merger)
+    receiving.register(handlers, runtime, statistics_received)
     register_task_gauge(desk)
     return create_app(
         runtime,
@@ -33,6 +41,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             desk_http.task_router(desk),
             transfer_reports.build_router(runtime, transfer_term_report),
             school_mergers.build_router(runtime, school_merger),
+            received_http.build_router(runtime, statistics_received),
         ],
         title="Xueji county service",
         description="County tier of the Xueji student registry: the registry authority "

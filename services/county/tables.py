@@ -4,6 +4,7 @@ term transfer reports of the province-direct and city-run schools in it (N2013 a
 from sqlalchemy.orm import DeclarativeBase
 
 from components.approval_desk.tables import define_desk_tables
+from components.received_statistics.tables import define_received
 from services.county.school_mergers import define_merger_table
 from services.county.transfer_reports import define_report_table
 
@@ -22,3 +23,6 @@ transfer_term_report = define_report_table(metadata)
 
 # N2013 art. 9: the schools the county merged or closed, with their reports (decision 0043)
 school_merger = define_merger_table(metadata)
+
+# The figures national (basic) and the province (non-basic) send the county (decision 0047)
+statistics_received = define_received(metadata)

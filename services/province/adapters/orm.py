@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from components.approval_desk.tables import define_desk_tables
+from components.received_statistics.tables import define_published, define_received
 from shared.db.types import AutoId
 
 
@@ -46,6 +47,11 @@ metadata = Base.metadata
 # The province is the registry authority (学籍主管部门) of its province-direct schools, and a
 # party of transfers: its approval desk's tasks.
 desk_tables = define_desk_tables(metadata)
+
+# The figures national sends each province, and the days the province sent its counties their
+# non-basic figures (decision 0047).
+statistics_received = define_received(metadata)
+statistics_published = define_published(metadata)
 
 
 class Archive(Base):
