@@ -15,8 +15,9 @@ computes what it owns and nobody reads another tier's database:
 - ``statistics.alert_raised`` (national → the school's authority, once per alert): a school's
   week of registrations or departures far outside its own history, with the figures.
 
-The rows are compact arrays (``[school, grade, gender, status, students]``), so one county of
-1,000 schools stays one message of some hundreds of kilobytes. Each message carries its unit,
+The rows are compact arrays (``[school, grade, gender, status, students]``, about 40 bytes
+each), so one county of 1,000 schools stays one message: 24,000 rows (six grades, two
+genders, two statuses) are 0.95 MB of JSON. Each message carries its unit,
 its period and when it was computed: the receiver keeps one row per (unit, period, kind) and a
 re-delivery or a re-run replaces it (never adds to it); an older computation never replaces a
 newer one. Counts go to the unit they describe, so the small-count suppression (a superior
