@@ -213,7 +213,8 @@ async def announce(
             await announce_graduation(emit, unit, school, task, plan, decision)
         else:
             await announce_key_field_change(emit, unit, school, task, plan, decision)
-    # verification findings: the officer's record of having dealt with them; nobody waits
+    # verification findings, statistics alerts: the officer's record of having dealt with
+    # them (an alert's acknowledgement and note); nobody waits
     # export approvals: the kind's policy produced (or refused) the file where the data is
 
 

@@ -63,6 +63,10 @@ class TaskKind(StrEnum):
     # suspension, a Yi-track school's starting-grade roster; the officer marks it reviewed
     # (approve) or sends it back (reject, with the reason); nothing else waits on it
     FILING = "filing"
+    # 异常预警 (N2025 art. 23): national's early warning of a school's week of registrations
+    # or departures far outside its own history, with the figures; the officer acknowledges
+    # it with a note (approve); nothing else waits on it (decision 0047)
+    STATISTICS_ALERT = "statistics_alert"
 
 
 TRANSFER_KINDS = frozenset({TaskKind.TRANSFER_STEP, TaskKind.TRANSFER_INTERVENTION})

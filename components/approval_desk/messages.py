@@ -9,6 +9,7 @@ its tasks of a closed transfer from its own ``transfer.closed`` handler
 from __future__ import annotations
 
 from components.approval_desk import (
+    alerts,
     duplicates,
     filing,
     graduation,
@@ -28,6 +29,7 @@ from shared.contracts.progression import (
     ProgressionStepSettled,
 )
 from shared.contracts.registration import KeyFieldChangeSubmitted, RegistrationBatchSubmitted
+from shared.contracts.statistics import AlertRaised
 from shared.contracts.status import StatusChangeSubmitted
 from shared.contracts.transfer import (
     TransferClosed,
@@ -102,6 +104,11 @@ def register_submissions(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
         await filing.receive_filing(desk, ctx, filed)
 
     handlers.register(FilingSubmitted, on_filing)
+
+    async def on_alert(ctx: HandlerContext, alert: AlertRaised) -> None:
+        await alerts.receive_alert(desk, ctx, alert)
+
+    handlers.register(AlertRaised, on_alert)
 
 
 def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:

@@ -143,6 +143,7 @@ async def read_task(
         verification=schemas.verification(row),
         filing=schemas.filing(row),
         duplicate=schemas.duplicate(row),
+        alert=schemas.alert(row),
     )
 
 

@@ -216,6 +216,19 @@ class FilingTaskRead(BaseModel):
     article: str
 
 
+class AlertTaskRead(BaseModel):
+    """An early warning (异常预警, N2025 art. 23): a school's week far outside its history."""
+
+    kind: str = Field(description="registrations | departures")
+    week_start: date = Field(description="the Monday of the week")
+    observed: int = Field(description="in that week")
+    mean: float = Field(description="the school's weekly mean over the weeks before")
+    stdev: float = Field(description="their standard deviation")
+    threshold: float
+    weeks: int = Field(description="the weeks of history compared with")
+    article: str
+
+
 class DuplicateTaskRead(BaseModel):
     """A duplicate admission to resolve in favour of the school the student attends."""
 
@@ -240,6 +253,7 @@ class TaskRead(TaskSummary):
     verification: VerificationTaskRead | None = None
     duplicate: DuplicateTaskRead | None = None
     filing: FilingTaskRead | None = None
+    alert: AlertTaskRead | None = None
 
 
 class TaskPage(BaseModel):
@@ -417,6 +431,14 @@ def filing(row: Any) -> FilingTaskRead | None:
     if row.kind != TaskKind.FILING:
         return None
     return FilingTaskRead.model_validate(row.details)
+
+
+def alert(row: Any) -> AlertTaskRead | None:
+    if row.kind != TaskKind.STATISTICS_ALERT:
+        return None
+    return AlertTaskRead.model_validate(
+        {k: v for k, v in row.details.items() if k in AlertTaskRead.model_fields}
+    )
 
 
 def duplicate(row: Any) -> DuplicateTaskRead | None:

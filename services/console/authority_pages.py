@@ -45,6 +45,7 @@ KINDS = (
     "duplicate_resolution",
     "verification_findings",
     "filing",
+    "statistics_alert",
     "export_approval",
 )
 QUEUE_PAGE = 50  # tasks per page of the queue (and at most one page's selection at once)

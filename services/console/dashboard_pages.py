@@ -5,8 +5,9 @@ its xlsx download, and a drill-down province → county → school.
 
 Every number comes from the tiers' statistics APIs with the officer's own token: the basic
 figures from national (which holds the registry), the non-basic ones from the province (which
-holds the archives). The API decides what the officer may see (its own unit and those below,
-404 beside); the console adds nothing to it.
+holds the archives); a county officer also sees the figures both sent the county, from the
+county's own service, with when they are as of (decision 0047). The API decides what the
+officer may see (its own unit and those below, 404 beside); the console adds nothing to it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,41 @@ async def _extended(page: Page, unit: UnitRef) -> dict[str, Any] | None:
     return found
 
 
+async def _received(page: Page, unit: UnitRef) -> dict[str, Any] | None:
+    """A county officer's own county: the figures national and the province sent it, as its
+    own tier keeps them (decision 0047), per school, with when they are as of."""
+    if unit.tier is not Tier.COUNTY or unit != page.unit:
+        return None
+    try:
+        found: dict[str, Any] = await page.api.get(
+            unit, "/api/v1/statistics/received", params={"unit": str(unit)}
+        )
+    except ApiError:
+        return None
+    items = {i["kind"]: i for i in found["items"]}
+    schools: dict[str, dict[str, Any]] = {}
+
+    def school(code: str) -> dict[str, Any]:
+        return schools.setdefault(
+            code,
+            {"code": code, "enrolled": 0, "total": 0, "migrant": None}
+            | {"home_instruction": None, "yi_track": None},
+        )
+
+    basic, extended = items.get("county_figures"), items.get("county_extended")
+    for code, _grade, _gender, status, n in basic["figures"]["rows"] if basic else ():
+        row = school(code)
+        row["total"] += n
+        row["enrolled"] += n if status == "enrolled" else 0
+    for code, _students, migrant, home, yi in extended["figures"]["rows"] if extended else ():
+        school(code).update(migrant=migrant, home_instruction=home, yi_track=yi)
+    return {
+        "schools": [schools[c] for c in sorted(schools)],
+        "basic_as_of": basic["as_of"] if basic else None,
+        "extended_at": extended["computed_at"] if extended else None,
+    }
+
+
 @router.get("/dashboard")
 async def dashboard(
     page: UserPage,
@@ -106,7 +142,17 @@ async def dashboard(
         return found
 
     # the calls are independent: asked together, the page waits for the slowest, not the sum
-    by_grade, by_status, found, moves, overdue, quality, alerts, extended = await asyncio.gather(
+    (
+        by_grade,
+        by_status,
+        found,
+        moves,
+        overdue,
+        quality,
+        alerts,
+        extended,
+        received,
+    ) = await asyncio.gather(
         api.get(NATIONAL, HEADCOUNT, params=params | {"by": "grade"}),
         api.get(NATIONAL, HEADCOUNT, params=params | {"by": "status"}),
         units_below(),
@@ -119,6 +165,7 @@ async def dashboard(
         api.get(NATIONAL, "/api/v1/statistics/quality", params=params),
         api.get(NATIONAL, "/api/v1/statistics/alerts", params=params),
         _extended(page, target),
+        _received(page, target),
     )
     below = _below(page, target, found)
     days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
@@ -148,6 +195,7 @@ async def dashboard(
         quality=quality,
         alerts=alerts["items"],
         extended=extended,
+        received=received,
     )
 
 

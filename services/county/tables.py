@@ -5,6 +5,7 @@ the schools it merged or closed (N2013 art. 9)."""
 from sqlalchemy.orm import DeclarativeBase
 
 from components.approval_desk.tables import define_desk_tables
+from components.received_statistics.tables import define_received
 from components.school_mergers.tables import define_merger_table
 from services.county.transfer_reports import define_report_table
 
@@ -24,3 +25,6 @@ transfer_term_report = define_report_table(metadata)
 # N2013 art. 9: the schools the county merged or closed, with their reports (decisions 0043,
 # 0049: the component shared with the province and its cities)
 school_merger = define_merger_table(metadata)
+
+# The figures national (basic) and the province (non-basic) send the county (decision 0047)
+statistics_received = define_received(metadata)

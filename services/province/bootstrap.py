@@ -12,29 +12,57 @@ from components.documents.issuing import Documents
 from components.exports.approvals import ExportApprovals
 from components.exports.http import export_router
 from components.exports.service import Exports
+from components.received_statistics import http as received_http
+from components.received_statistics import receiving
 from components.school_mergers.http import build_router as merger_router
 from services.province.adapters.certificate_tables import document_tables
 from services.province.adapters.exports import archive_source
-from services.province.adapters.orm import desk_tables, school_merger
+from services.province.adapters.orm import desk_tables, school_merger, statistics_received
 from services.province.entrypoints import certificates_http, http, messages, status_http
 from services.province.entrypoints.archive_sections_http import build_archive_sections_router
 from services.province.entrypoints.contacts_http import build_contacts_router
 from services.province.entrypoints.discipline_http import build_discipline_router
 from services.province.entrypoints.promotion_http import build_promotion_router
 from services.province.entrypoints.statistics_http import build_statistics_router
+from services.province.entrypoints.statistics_publisher import StatisticsPublisher
 from services.province.service_layer.transfer_steps import province_step_policy
-from shared.federation.config import Tier
+from shared.federation.config import Tier, load_federation
 from shared.messaging.handlers import HandlerRegistry
 from shared.runtime import diagnostics
 from shared.runtime.app import create_app
-from shared.runtime.service import build_runtime
+from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
+
+
+class ProvinceRuntime(ServiceRuntime):
+    """The kernel runtime plus the province's statistics publication (decision 0047)."""
+
+    publisher: StatisticsPublisher | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.publisher is not None:
+            self.publisher.start()
+
+    async def stop(self, step_timeout: float = 15.0) -> None:
+        if self.publisher is not None:
+            await self.publisher.stop()
+        await super().stop(step_timeout)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
     handlers = HandlerRegistry()
     diagnostics.register_diagnostics(handlers, settings.instance)
-    runtime = build_runtime(Tier.PROVINCE, settings, handlers)
+    federation = load_federation(settings.federation_config)
+    runtime = ProvinceRuntime(
+        tier=Tier.PROVINCE,
+        settings=settings,
+        federation=federation,
+        instance=federation.instance(settings.instance),
+        handlers=handlers,
+    )
+    runtime.publisher = StatisticsPublisher(runtime)
+    receiving.register(handlers, runtime, statistics_received)
     steps = DecidesSteps(province_step_policy(runtime))  # the discipline check, HA art. 11(四)
     # the desk also keeps the approvals of the archives' exports (owned by the approving unit:
     # a county, or the province)
@@ -59,6 +87,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             build_contacts_router(runtime),
             build_promotion_router(runtime),
             build_statistics_router(runtime),
+            received_http.build_router(runtime, statistics_received),
             desk_http.task_router(desk),
             desk_http.approvals_router(desk),
             export_router(exports, desk),

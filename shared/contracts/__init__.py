@@ -11,6 +11,7 @@ from shared.contracts import merger as merger
 from shared.contracts import progression as progression
 from shared.contracts import promotion as promotion
 from shared.contracts import registration as registration
+from shared.contracts import statistics as statistics
 from shared.contracts import status as status
 from shared.contracts import transfer as transfer
 from shared.contracts import transfer_report as transfer_report
@@ -24,6 +25,7 @@ __all__ = [
     "progression",
     "promotion",
     "registration",
+    "statistics",
     "status",
     "transfer",
     "verification",

@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = 200
     relay_batch_size: int = 500
     relay_poll_interval: float = 1.0
+    # Seconds between two runs of a province's statistics publication (decision 0047: the
+    # non-basic figures of a day to each county, once); 0 turns it off (tests drive it).
+    statistics_publish_interval: float = 3600.0
     # How long the outbox keeps rows it has sent: the window in which `xueji-ops resend` can
     # publish them again to a receiver restored from a backup (docs/runbook.md). It
     # must cover the recovery point plus the time to restore (RPO 5 min + RTO hours: 2 days).

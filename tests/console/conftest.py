@@ -71,6 +71,16 @@ QUEUE_SCHOOL = {
     "instance": "school-41",
 }
 
+# The early-warning test registers a week's worth of students at one school (N2025 art. 23): a
+# school of Shangcheng (Zhejiang: clean registrations approved by the system) of its own.
+ALERT_SCHOOL = {
+    "code": "3301020007",
+    "name": "杭州市上城区预警试点小学",
+    "county": "330102",
+    "stage": "primary",
+    "instance": "school-33",
+}
+
 # The merger test closes a school (N2013 art. 9): one of its own, which no other test uses.
 MERGED_SCHOOL = {
     "code": "4101050009",
@@ -117,6 +127,7 @@ def federation(
             QUEUE_SCHOOL,
             MERGED_SCHOOL,
             PROVINCE_MERGED_SCHOOL,
+            ALERT_SCHOOL,
             *PAGED_SCHOOLS,
         ],
     )

@@ -33,6 +33,7 @@ FAST_KERNEL = {
     "XUEJI_RELAY_POLL_INTERVAL": "0.2",
     "XUEJI_TODAY": TODAY,  # every service acts on the same pinned Beijing date
     "XUEJI_DEADLINE_SWEEP_INTERVAL": "0",  # tests drive deadlines with an explicit sweep date
+    "XUEJI_STATISTICS_PUBLISH_INTERVAL": "0",  # and the provinces' figures with an explicit run
 }
 
 

@@ -19,7 +19,7 @@ LS_ILLNESS = (
     "cost_settlement",
     "rest_advice_3_months",
 )
-COUNTIES = {**COUNTY_OF, "5134010002": "513401"}
+COUNTIES = {**COUNTY_OF, "5134010002": "513401", "4101050001": "410105"}
 
 
 async def registered(

@@ -66,6 +66,8 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
         # which track the registration is in (一类模式, LS 6), like its school and grade: the
         # registry refuses a transfer into the track from outside it (decision 0034)
         "yi_track",
+        # when a term verification last confirmed the student in person (decision 0047)
+        "id_verified_at",
     },
     "registry_superseded_number": {"student_number", "entry_id", "superseded_at"},
     "registry_temporary_serial": {"division_code", "birth_date", "serial", "entry_id"},
@@ -127,7 +129,9 @@ ALLOWED_COLUMNS: dict[str, set[str]] = {
     | {"province_code", "students"},
     "statistics_watermark": {"name", "applied_to", "updated_at"},
     "statistics_alert": {"alert_id", "school_code", "province_code", "authority_unit", "kind"}
-    | {"week_start", "observed", "baseline", "threshold", "raised_at"},
+    | {"week_start", "observed", "baseline", "threshold", "raised_at", "stdev"},
+    # the days whose figures national sent each county and province (decision 0047)
+    "statistics_published": {"unit", "period", "messages", "published_at"},
     "desk_task": {"task_id", "kind", "status", "unit", "school_code", "subject_id"}
     | {"item_count", "finding_count", "details", "opened_at", "decided_at", "decided_by"}
     | {"reason", "correlation_id", "message_id", "transfer_id", "due_on", "due_approximate"}

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from components.approval_desk.tables import define_desk_tables
+from components.received_statistics.tables import define_published
 from components.status_checks.tables import define_client_table
 
 # Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
@@ -82,6 +83,11 @@ class RegistryEntry(Base):
     # The calendar year the student left the stage (毕业 / 结业 / 肄业): a progression's
     # cohort selector ("every graduate of school X in year Y", LS 3(二)). None until then.
     graduation_year: Mapped[int | None] = mapped_column(Integer)
+    # When the student's identity was last confirmed in person: a term verification's
+    # confirmation listing them as attending their registered school and grade (人籍一致,
+    # N2013 art. 24). None: not verified yet, a questionable registration (问题学籍,
+    # decision 0047). Not a counted fact of the status history.
+    id_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # Exact rule: one document, one entry; also looked up by ``id_number IN (...)``.
@@ -93,6 +99,14 @@ class RegistryEntry(Base):
         # The students held by a transfer: as small as the transfers in flight, so it costs
         # nothing when the yearly promotion rewrites every row (the predicate is false), and
         # it finds a transfer's student on release / move without scanning the registry.
+        # Enrolled students whose identity no term verification confirmed yet, by school:
+        # the quality figures' count (decision 0047); partial, it shrinks as schools confirm.
+        Index(
+            "ix_registry_entry_unverified",
+            "school_code",
+            sqlite_where=text("id_verified_at IS NULL AND status = 'enrolled'"),
+            postgresql_where=text("id_verified_at IS NULL AND status = 'enrolled'"),
+        ),
         Index(
             "ix_registry_entry_held",
             "active_transfer_id",
@@ -658,6 +672,7 @@ class StatisticsAlert(Base):
     baseline: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stdev: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     __table_args__ = (
         Index("uq_statistics_alert_week", "school_code", "kind", "week_start", unique=True),
@@ -668,6 +683,9 @@ class StatisticsAlert(Base):
 
 # The client systems registered for status checks (N2025 art. 24; components/status_checks).
 status_client = define_client_table(metadata)
+
+# The days whose figures national sent each county and province (decision 0047).
+statistics_published = define_published(metadata)
 
 
 class SchoolClosure(Base):

@@ -18,11 +18,14 @@ from fastapi.responses import Response
 from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
+from components.received_statistics.published import mark_published
+from services.national.adapters.orm import statistics_published
 from services.national.entrypoints.transfer_http import NationalOperator
 from services.national.service_layer import statistics
+from services.national.service_layer.statistics_publication import PUBLISHER, publish_day
 from shared.audit.recording import audited
 from shared.clock import Timestamp, as_utc
-from shared.federation.config import Tier, UnitRef
+from shared.federation.config import NATIONAL, Tier, UnitRef
 from shared.runtime.app import RuntimeDep, UnitOfWorkDep
 from shared.runtime.errors import DomainError
 from shared.security.authz import READERS, Access, QueryUnit, principal_unit, requires
@@ -288,6 +291,9 @@ class QualityRead(BaseModel):
     temporary_months: int
     verification_ghosts: int = Field(description="latest term verification: ghosts")
     verification_mismatches: int
+    id_unverified: int = Field(
+        description="enrolled students whose identity no term verification confirmed yet"
+    )
     by_school: dict[str, dict[str, int]]
 
 
@@ -321,6 +327,7 @@ class AlertRead(BaseModel):
     observed: int = Field(description="in that week")
     baseline: float = Field(description="the school's weekly mean over the 8 weeks before")
     threshold: float
+    stdev: float = Field(description="of the school's weekly counts over the 8 weeks before")
     raised_at: Timestamp
 
 
@@ -389,8 +396,40 @@ async def early_warning(
     body: WarningScan, request: Request, runtime: RuntimeDep, uow: UnitOfWorkDep
 ) -> AlertPage:
     raised = await statistics.scan_warnings(
-        uow.session, runtime.federation, body.week_start, runtime.clock.now()
+        uow.session, runtime.federation, body.week_start, runtime.clock.now(), uow.emitter(NATIONAL)
     )
     return AlertPage(
         unit="national:CN", since=body.week_start, items=[AlertRead(**vars(a)) for a in raised]
     )
+
+
+class PublishCreate(BaseModel):
+    period: date = Field(description="the Beijing day whose figures to send")
+
+
+class PublishRead(BaseModel):
+    period: date
+    counties: int = Field(description="statistics.county_figures sent, one per county")
+    provinces: int = Field(description="statistics.province_figures sent, one per province")
+    rows: int = Field(description="headcount rows in the county messages")
+
+
+@operations_router.post(
+    "/publish",
+    response_model=PublishRead,
+    summary="Send every county and province its basic figures of a day (decision 0047)",
+    dependencies=[audited("publish", "statistics", object_id=None)],
+)
+async def publish(body: PublishCreate, runtime: RuntimeDep, uow: UnitOfWorkDep) -> PublishRead:
+    """One message per county (its schools' census at the end of the day by grade, gender
+    and status, and the day's movements) and one per province (by county); the periodic run
+    sends yesterday's once, this sends a day again (the receivers replace what they had)."""
+    now = runtime.clock.now()
+    sent = await publish_day(
+        uow.session, uow.emitter(NATIONAL), runtime.federation, body.period, now
+    )
+    await mark_published(
+        uow.session, statistics_published, PUBLISHER, body.period,
+        sent.counties + sent.provinces, now,
+    )  # fmt: skip
+    return PublishRead(**vars(sent))

@@ -72,7 +72,9 @@ from services.national.domain.status import PROMOTABLE
 from services.national.service_layer import grade_shift
 from services.national.service_layer.grade_shift import Run
 from shared.clock import CHINA
+from shared.contracts.statistics import AlertRaised
 from shared.federation.config import Federation, School, Tier, UnitRef
+from shared.messaging.emit import Emit
 from shared.runtime.errors import DomainError
 
 _period: Table = RegistryPeriod.__table__  # type: ignore[assignment]
@@ -612,6 +614,84 @@ async def movements(
 ) -> Movements:
     """What moved under ``unit`` between two Beijing dates (both included)."""
     scope = scope_of(federation, unit)
+    report = _empty_movements(unit, start, end)
+    daily: dict[date, Counter[str]] = defaultdict(Counter)
+    for prev_school, school, prev_status, status, changed, on, n in await _movement_rows(
+        session, scope, start, end
+    ):
+        kinds = _classify(
+            federation, scope, report, prev_school, school, prev_status, status, bool(changed), n
+        )
+        for kind in kinds:
+            report.counts[kind] += n
+            daily[date.fromisoformat(str(on))][kind] += n
+    low, high = _beijing_bounds(start, end)
+    for on, n in await session.execute(_promotions(scope, low, high)):
+        # the runs since decision 0046 write no period: their records say who moved up
+        report.counts["promoted"] += int(n)
+        daily[_utc(on).astimezone(CHINA).date()]["promoted"] += int(n)
+    report.daily = {d: dict(c) for d, c in sorted(daily.items())}
+    return report
+
+
+async def movements_by_county(
+    session: AsyncSession, federation: Federation, province: str, start: date, end: date
+) -> dict[str, Movements]:
+    """The movements of every county of ``province`` (those :func:`movements` answers for
+    each), from one grouped statement for the whole province: each group is classified for
+    the county of the school it moved to and, if another, of the school it left."""
+    scopes = {
+        c.code: scope_of(federation, UnitRef(tier=Tier.COUNTY, code=c.code))
+        for c in federation.counties
+        if c.province == province
+    }
+    reports = {code: _empty_movements(scope.unit, start, end) for code, scope in scopes.items()}
+    whole = Scope(UnitRef(tier=Tier.PROVINCE, code=province), province=province)
+    for prev_school, school, prev_status, status, changed, _on, n in await _movement_rows(
+        session, whole, start, end
+    ):
+        counties = {_county_of(federation, school), _county_of(federation, prev_school)}
+        for county in sorted(c for c in counties if c in scopes):
+            report = reports[county]
+            for kind in _classify(
+                federation,
+                scopes[county],
+                report,
+                prev_school,
+                school,
+                prev_status,
+                status,
+                bool(changed),
+                n,
+            ):
+                report.counts[kind] += n
+    low, high = _beijing_bounds(start, end)
+    for promoted_at, n in await session.execute(_promotions(whole, low, high, by_school=True)):
+        promoted_in = _county_of(federation, promoted_at)
+        if promoted_in in reports:
+            reports[promoted_in].counts["promoted"] += int(n)
+    return reports
+
+
+def _county_of(federation: Federation, school_code: str | None) -> str | None:
+    if not school_code:
+        return None
+    known = federation.school(school_code)
+    return known.county if known else school_code[:6]
+
+
+def _empty_movements(unit: UnitRef, start: date, end: date) -> Movements:
+    report = Movements(unit, start, end, counts=dict.fromkeys(MOVEMENT_KINDS, 0))
+    report.transfers = {d: dict.fromkeys(_REACHES, 0) for d in ("in", "out")}
+    report.other_provinces = {"in": {}, "out": {}}
+    return report
+
+
+async def _movement_rows(
+    session: AsyncSession, scope: Scope, start: date, end: date
+) -> list[tuple[Any, ...]]:
+    """The periods begun under ``scope`` in the period, grouped by (school before, school,
+    status before, status, grade changed, Beijing day)."""
     low, high = _beijing_bounds(start, end)
     in_scope = or_(scope.period_filter(_period), scope.period_filter(_period, "prev_school"))
     grade_changed = case((_period.c.grade != _period.c.prev_grade, 1), else_=0)
@@ -631,37 +711,14 @@ async def movements(
         .where(in_scope, _period.c.valid_from >= low, _period.c.valid_from < high)
         .group_by(*keys)
     )
-    report = Movements(unit, start, end, counts=dict.fromkeys(MOVEMENT_KINDS, 0))
-    report.transfers = {d: dict.fromkeys(_REACHES, 0) for d in ("in", "out")}
-    report.other_provinces = {"in": {}, "out": {}}
-    daily: dict[date, Counter[str]] = defaultdict(Counter)
-    rows = await session.execute(query)
-    for prev_school, school, prev_status, status, changed, on, n in rows:
-        kinds = _classify(
-            federation,
-            scope,
-            report,
-            prev_school,
-            school,
-            prev_status,
-            status,
-            bool(changed),
-            int(n),
-        )
-        for kind in kinds:
-            report.counts[kind] += int(n)
-            daily[date.fromisoformat(str(on))][kind] += int(n)
-    for on, n in await session.execute(_promotions(scope, low, high)):
-        # the runs since decision 0046 write no period: their records say who moved up
-        report.counts["promoted"] += int(n)
-        daily[_utc(on).astimezone(CHINA).date()]["promoted"] += int(n)
-    report.daily = {d: dict(c) for d, c in sorted(daily.items())}
-    return report
+    return [(*row[:-1], int(row[-1])) for row in await session.execute(query)]
 
 
-def _promotions(scope: Scope, low: datetime, high: datetime) -> Select[Any]:
-    """Students promoted under ``scope`` by the runs in [low, high), per run: from
-    ``promotion_school`` (runs from before decision 0046 wrote periods, counted above)."""
+def _promotions(
+    scope: Scope, low: datetime, high: datetime, *, by_school: bool = False
+) -> Select[Any]:
+    """Students promoted under ``scope`` by the runs in [low, high), per run (or per school):
+    from ``promotion_school`` (runs from before decision 0046 wrote periods, counted above)."""
     school = _promoted.c.school_code
     if scope.schools is not None:
         under: ColumnElement[bool] = school.in_(scope.schools)
@@ -669,8 +726,9 @@ def _promotions(scope: Scope, low: datetime, high: datetime) -> Select[Any]:
         under = func.substr(school, 1, 2) == scope.province
     else:
         under = true()
+    key = school if by_school else _run.c.ran_at
     return (
-        select(_run.c.ran_at, func.sum(_promoted.c.promoted))
+        select(key, func.sum(_promoted.c.promoted))
         .join_from(_run, _promoted, _promoted.c.school_year == _run.c.school_year)
         .where(
             _run.c.last_period_id.is_not(None),
@@ -679,7 +737,7 @@ def _promotions(scope: Scope, low: datetime, high: datetime) -> Select[Any]:
             _promoted.c.promoted > 0,
             under,
         )
-        .group_by(_run.c.ran_at)
+        .group_by(key)
     )
 
 
@@ -809,6 +867,8 @@ class Quality:
     verification_ghosts: int
     verification_mismatches: int
     by_school: dict[str, dict[str, int]]
+    # enrolled students whose identity no term verification confirmed yet (decision 0047)
+    id_unverified: int = 0
 
 
 async def data_quality(
@@ -819,7 +879,8 @@ async def data_quality(
     temporary_months: int = 6,
 ) -> Quality:
     """Questionable registrations (问题学籍) under ``unit``: applicants held by a suspect rule,
-    registrations still on a temporary ``L`` number after ``temporary_months``, and the
+    registrations still on a temporary ``L`` number after ``temporary_months``, enrolled
+    students whose identity no term verification confirmed yet (``id_verified_at``), and the
     ghosts and mismatches of each school's latest term verification."""
     scope = scope_of(federation, unit)
     per: dict[str, Counter[str]] = defaultdict(Counter)
@@ -844,6 +905,17 @@ async def data_quality(
     )
     for school, n in await session.execute(old):
         per[school]["temporary_older"] += int(n)
+    unverified = (  # through the partial index ix_registry_entry_unverified
+        select(_entry.c.school_code, func.count())
+        .where(
+            _entry.c.id_verified_at.is_(None),
+            _entry.c.status == "enrolled",
+            scope.period_filter(_entry),
+        )
+        .group_by(_entry.c.school_code)
+    )
+    for school, n in await session.execute(unverified):
+        per[school]["id_unverified"] += int(n)
     checks: Table = VerificationSchool.__table__  # type: ignore[assignment]
     latest = (
         select(checks.c.school_code, func.max(checks.c.checked_at).label("at"))
@@ -870,6 +942,7 @@ async def data_quality(
         totals["verification_ghosts"],
         totals["verification_mismatches"],
         {s: dict(c) for s, c in sorted(per.items())},
+        totals["id_unverified"],
     )
 
 
@@ -897,23 +970,37 @@ class Alert:
     baseline: float
     threshold: float
     raised_at: datetime
+    stdev: float = 0.0  # of the weeks before (0 for alerts recorded before it was kept)
+
+
+def alert_baseline(history: Sequence[int]) -> tuple[float, float, float]:
+    """The mean and the standard deviation of the weeks before, and the threshold a week must
+    exceed: the mean plus three standard deviations, at least three times the mean, never
+    under :data:`WARNING_FLOOR`."""
+    mean = sum(history) / len(history) if history else 0.0
+    var = sum((x - mean) ** 2 for x in history) / len(history) if history else 0.0
+    stdev = math.sqrt(var)
+    return mean, stdev, max(mean + 3 * stdev, 3 * mean, float(WARNING_FLOOR))
 
 
 def alert_threshold(history: Sequence[int]) -> tuple[float, float]:
-    """The baseline (mean of the weeks before) and the threshold a week must exceed: the
-    mean plus three standard deviations, at least three times the mean, never under
-    :data:`WARNING_FLOOR`."""
-    mean = sum(history) / len(history) if history else 0.0
-    var = sum((x - mean) ** 2 for x in history) / len(history) if history else 0.0
-    return mean, max(mean + 3 * math.sqrt(var), 3 * mean, float(WARNING_FLOOR))
+    """The baseline (mean of the weeks before) and the threshold (:func:`alert_baseline`)."""
+    mean, _, threshold = alert_baseline(history)
+    return mean, threshold
 
 
 async def scan_warnings(
-    session: AsyncSession, federation: Federation, week_start: date, now: datetime
+    session: AsyncSession,
+    federation: Federation,
+    week_start: date,
+    now: datetime,
+    emit: Emit | None = None,
 ) -> list[Alert]:
     """Compare each school's registrations and departures in the week starting
     ``week_start`` with its previous :data:`WARNING_WEEKS` weeks; record an alert (once per
-    school, kind and week) where the week exceeds :func:`alert_threshold`. One grouped
+    school, kind and week) where the week exceeds :func:`alert_threshold`, and send each
+    alert recorded now to the school's authority with its figures (``statistics.
+    alert_raised``, through ``emit``: alerts are rare, one message each). One grouped
     statement over the periods of those nine weeks."""
     low, _ = _beijing_bounds(week_start - timedelta(weeks=WARNING_WEEKS), week_start)
     _, high = _beijing_bounds(week_start, week_start + timedelta(days=6))
@@ -939,7 +1026,7 @@ async def scan_warnings(
         weeks[(school, province, what)][(day - low_day).days // 7] += 1
     raised: list[Alert] = []
     for (school, province, what), counts in sorted(weeks.items()):
-        baseline, threshold = alert_threshold(counts[:-1])
+        baseline, stdev, threshold = alert_baseline(counts[:-1])
         if counts[-1] <= threshold:
             continue
         known = federation.school(school)
@@ -956,16 +1043,51 @@ async def scan_warnings(
                 round(baseline, 2),
                 round(threshold, 2),
                 now,
+                round(stdev, 2),
             )
         )
     if raised:
+        recorded = await _recorded(session, week_start, {a.school_code for a in raised})
         dialect = session.get_bind().dialect.name
         stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_alert)
         await session.execute(
             stmt.on_conflict_do_nothing(index_elements=["school_code", "kind", "week_start"]),
             [vars(a) for a in raised],
         )
+        new = [a for a in raised if (a.school_code, a.kind) not in recorded]
+        if emit is not None:
+            for alert in new:
+                await send_alert(emit, alert)
     return raised
+
+
+async def _recorded(
+    session: AsyncSession, week_start: date, schools: set[str]
+) -> set[tuple[str, str]]:
+    """The (school, kind) alerts of ``schools`` already recorded for the week (through the
+    unique index on (school, kind, week))."""
+    query = select(_alert.c.school_code, _alert.c.kind).where(
+        _alert.c.school_code.in_(sorted(schools)), _alert.c.week_start == week_start
+    )
+    return {(school, kind) for school, kind in await session.execute(query)}
+
+
+async def send_alert(emit: Emit, alert: Alert) -> None:
+    """``statistics.alert_raised`` to the school's authority (N2025 art. 23)."""
+    await emit(
+        AlertRaised(
+            alert_id=uuid.UUID(alert.alert_id),
+            school_code=alert.school_code,
+            kind=alert.kind,
+            week_start=alert.week_start,
+            observed=alert.observed,
+            mean=alert.baseline,
+            stdev=alert.stdev,
+            threshold=alert.threshold,
+            weeks=WARNING_WEEKS,
+        ),
+        target=UnitRef.parse(alert.authority_unit),
+    )
 
 
 async def alerts(

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from components.approval_desk.tables import define_desk_tables
+from components.received_statistics.tables import define_published, define_received
 from components.school_mergers.tables import define_merger_table
 from shared.db.types import AutoId
 
@@ -51,6 +52,11 @@ desk_tables = define_desk_tables(metadata)
 # N2013 art. 9: the schools the province, or a city it hosts, merged or closed among those it
 # runs, with their reports (decision 0049)
 school_merger = define_merger_table(metadata)
+
+# The figures national sends each province, and the days the province sent its counties their
+# non-basic figures (decision 0047).
+statistics_received = define_received(metadata)
+statistics_published = define_published(metadata)
 
 
 class Archive(Base):

@@ -10,12 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from services.province.entrypoints.statistics_publisher import publish
 from services.province.service_layer.statistics import extended_figures
 from shared.audit.recording import audited
 from shared.federation.config import Tier, UnitRef
-from shared.runtime.app import require_hosted
+from shared.runtime.app import UnitOfWorkDep, require_hosted
 from shared.runtime.service import ServiceRuntime
-from shared.security.authz import READERS, QueryUnit, requires
+from shared.security.authz import READERS, PathUnit, QueryUnit, Reach, requires
+from shared.security.principal import Role
 
 
 class ExtendedRead(BaseModel):
@@ -31,11 +33,20 @@ class ExtendedRead(BaseModel):
     )
 
 
+class PublishCreate(BaseModel):
+    period: date | None = Field(None, description="the day the figures are for; default today")
+
+
+class PublishRead(BaseModel):
+    period: date
+    counties: int = Field(description="statistics.county_extended sent, one per county")
+
+
 def build_statistics_router(runtime: ServiceRuntime) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
+    router = APIRouter(tags=["statistics"])
 
     @router.get(
-        "/extended",
+        "/api/v1/statistics/extended",
         response_model=ExtendedRead,
         summary="Non-basic breakdowns of a unit's students (migrant, home instruction, Yi track)",
         dependencies=[
@@ -60,5 +71,29 @@ def build_statistics_router(runtime: ServiceRuntime) -> APIRouter:
             archives_overdue=found.archives_overdue,
             dropout_archives_overdue=found.dropout_archives_overdue,
         )
+
+    @router.post(
+        "/api/v1/provinces/{province_code}/operations/statistics/publish",
+        response_model=PublishRead,
+        summary="Send each county of the province its non-basic figures (decision 0047)",
+        dependencies=[
+            audited("publish", "statistics", object_id=None),
+            requires(
+                Role.OPERATOR,
+                unit=PathUnit("province_code", Tier.PROVINCE),
+                reach=Reach.OWN,
+            ),
+        ],
+    )
+    async def publish_now(
+        province_code: str, body: PublishCreate, uow: UnitOfWorkDep
+    ) -> PublishRead:
+        """One ``statistics.county_extended`` per county, the archives as they stand now; the
+        periodic run sends yesterday's once, this sends a day again (the counties replace)."""
+        require_hosted(runtime, province_code, "province")
+        period = body.period or runtime.clock.today()
+        province = UnitRef(tier=Tier.PROVINCE, code=province_code)
+        sent = await publish(uow, runtime, province, period)
+        return PublishRead(period=period, counties=sent.counties)
 
     return router

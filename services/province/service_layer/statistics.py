@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, case, func, select
@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.province.adapters.orm import Archive, ArchiveHandover, DropoutHandover
 from services.province.domain.archive import OPEN_HANDOVER_STATES, ArchiveStatus
+from shared.contracts.statistics import CountyExtended
 from shared.federation.config import Federation, Tier, UnitRef
+from shared.messaging.emit import Emit
 
 _archive: Table = Archive.__table__  # type: ignore[assignment]
 _handover: Table = ArchiveHandover.__table__  # type: ignore[assignment]
@@ -100,3 +102,101 @@ async def extended_figures(
         int(await session.scalar(late) or 0),
         int(await session.scalar(late_dropouts) or 0),
     )
+
+
+# -- the figures each county is sent (decision 0047) -------------------------------------------
+
+
+@dataclass
+class CountyExtendedFigures:
+    rows: list[tuple[str, int, int, int, int]]  # school, students, migrant, home, yi_track
+    archives_overdue: int = 0
+    dropout_archives_overdue: int = 0
+
+
+async def figures_by_county(
+    session: AsyncSession, federation: Federation, province: str, today: date
+) -> dict[str, CountyExtendedFigures]:
+    """What :func:`extended_figures` answers for each county of ``province``, from three
+    grouped statements for the whole province (never one per county)."""
+    per = {c.code: CountyExtendedFigures([]) for c in federation.counties if c.province == province}
+    whole = await extended_figures(
+        session, federation, UnitRef(tier=Tier.PROVINCE, code=province), today
+    )
+    for school, figures in whole.by_school.items():
+        county = _county_of(federation, school)
+        if county in per:
+            per[county].rows.append((school, *(figures[f] for f in FIGURES)))  # type: ignore[arg-type]
+    late = (
+        select(_handover.c.from_school, func.count())
+        .where(
+            _handover.c.province == province,
+            _handover.c.state.in_([str(s) for s in OPEN_HANDOVER_STATES]),
+            _handover.c.due_on < today,
+        )
+        .group_by(_handover.c.from_school)
+    )
+    for school, n in await session.execute(late):
+        county = _county_of(federation, school)
+        if county in per:
+            per[county].archives_overdue += int(n)
+    late_dropouts = (
+        select(_dropout.c.school_code, func.count())
+        .where(
+            _dropout.c.province == province,
+            _dropout.c.state == "waiting",
+            _dropout.c.due_on < today,
+        )
+        .group_by(_dropout.c.school_code)
+    )
+    for school, n in await session.execute(late_dropouts):
+        county = _county_of(federation, school)
+        if county in per:
+            per[county].dropout_archives_overdue += int(n)
+    return per
+
+
+def _county_of(federation: Federation, school_code: str) -> str:
+    known = federation.school(school_code)
+    return known.county if known else school_code[:6]
+
+
+@dataclass(frozen=True)
+class ExtendedPublished:
+    province: str
+    period: date
+    counties: int
+
+
+async def publish_counties(
+    session: AsyncSession,
+    emit: Emit,
+    federation: Federation,
+    province: str,
+    period: date,
+    today: date,
+    now: datetime,
+) -> ExtendedPublished:
+    """One ``statistics.county_extended`` to each hosted county of ``province``: its schools'
+    non-basic breakdowns as the archives stand now (``today``: the Beijing date overdue
+    hand-overs are judged at), for ``period``."""
+    sent = 0
+    for county, figures in sorted(
+        (await figures_by_county(session, federation, province, today)).items()
+    ):
+        target = UnitRef(tier=Tier.COUNTY, code=county)
+        if federation.instance_hosting(target) is None:
+            continue
+        await emit(
+            CountyExtended(
+                county_code=county,
+                period=period,
+                computed_at=now,
+                rows=tuple(figures.rows),
+                archives_overdue=figures.archives_overdue,
+                dropout_archives_overdue=figures.dropout_archives_overdue,
+            ),
+            target=target,
+        )
+        sent += 1
+    return ExtendedPublished(province, period, sent)

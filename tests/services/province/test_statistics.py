@@ -55,3 +55,41 @@ async def test_migrant_and_home_instruction_counted_where_the_archives_are(
             headers=auth_headers(caller, Role.APPROVER),
         )
         assert refused.status_code in (403, 404), caller
+
+
+async def test_each_county_is_sent_its_own_schools_figures_once_a_day(henan: Province) -> None:
+    """Decision 0047: one ``statistics.county_extended`` per county, holding what the API
+    answers for that county; the periodic run sends a day once, an operator's run again."""
+    archived = await henan.archived_student(SCHOOL, name="县内")
+    async with henan.runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(Archive)
+            .where(Archive.student_number == student_number_for(archived.id_number or ""))
+            .values(extended={"migrant": True})
+        )
+    operator = auth_headers("province:41", Role.OPERATOR)
+    path = "/api/v1/provinces/41/operations/statistics/publish"
+    sent = await henan.client.post(path, json={"period": "2026-09-01"}, headers=operator)
+    assert sent.status_code == 200, sent.text
+    messages = await henan.staged("statistics.county_extended")
+    counties = {c.code for c in henan.runtime.federation.counties if c.province == "41"}
+    assert sorted(str(e.target) for e in messages) == sorted(f"county:{c}" for c in counties)
+    assert sent.json()["counties"] == len(counties)
+    [mine] = [e for e in messages if e.target.code == "410102"]
+    answer = (await henan.client.get(EXTENDED, params={"unit": "county:410102"})).json()
+    assert mine.payload["rows"] == [
+        [school, f["students"], f["migrant"], f["home_instruction"], f["yi_track"]]
+        for school, f in answer["by_school"].items()
+    ]
+    assert mine.payload["rows"][0][:3] == [SCHOOL, 1, 1]
+    others = [e for e in messages if e.target.code != "410102"]
+    assert all(SCHOOL not in [r[0] for r in e.payload["rows"]] for e in others)
+
+    # the periodic run: yesterday, once (the operator's run above was for another day)
+    publisher = henan.runtime.publisher  # type: ignore[attr-defined]
+    first, again = await publisher.run_once(), await publisher.run_once()
+    assert [r.counties for r in first] == [len(counties)] and again == []
+    refused = await henan.client.post(
+        path, json={}, headers=auth_headers("province:41", Role.APPROVER)
+    )
+    assert refused.status_code == 403

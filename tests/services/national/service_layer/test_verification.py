@@ -9,9 +9,10 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from services.national.adapters.orm import RegistryEntry
+from services.national.service_layer.statistics import data_quality
 from services.national.service_layer.verification import (
     list_campaigns,
     open_campaign,
@@ -245,3 +246,37 @@ async def test_the_campaigns_of_a_scope_are_listed_newest_first_with_their_findi
     assert [s.campaign.campaign_id for s in listed] == [later.campaign_id, henan]
     assert (listed[1].confirmed, listed[1].ghosts, listed[1].mismatches) == (1, 1, 0)
     assert (listed[0].confirmed, listed[0].ghosts) == (0, 0)
+
+
+async def test_a_confirmed_student_is_verified_and_leaves_the_unverified_count(
+    national: NationalDriver,
+) -> None:
+    """ID not verified (问题学籍, decision 0047): every enrolled student until a term check
+    confirms them attending their registered school and grade; a mismatch stays unverified."""
+    confirmed = await enrol(national, grade=5, name="己")
+    wrong_grade = await enrol(national, grade=5, name="庚")
+    county = UnitRef(tier=Tier.COUNTY, code="410102")
+
+    async def unverified() -> dict[str, int]:
+        async with national.sessions() as session:
+            found = await data_quality(session, FEDERATION, county, TODAY)
+        return {"total": found.id_unverified, "school": found.by_school[SCHOOL]["id_unverified"]}
+
+    before = await unverified()
+    campaign_id = await campaign(national)
+    await national.deliver(
+        confirmation(campaign_id, (confirmed, 5), (wrong_grade, 6)), source=from_school()
+    )
+    after = await unverified()
+    assert {k: before[k] - after[k] for k in before} == {"total": 1, "school": 1}
+    async with national.sessions() as session:
+        verified = dict(
+            (
+                await session.execute(
+                    select(RegistryEntry.student_number, RegistryEntry.id_verified_at).where(
+                        RegistryEntry.student_number.in_([confirmed, wrong_grade])
+                    )
+                )
+            ).all()
+        )
+    assert verified[confirmed] is not None and verified[wrong_grade] is None
