@@ -9,6 +9,12 @@ Appending takes the head row ``FOR UPDATE`` in the caller's transaction: concurr
 queue on it, each sees the head its predecessor committed, and a transaction that rolls back
 leaves neither an entry nor a moved head. The lock is taken last, just before commit, so it is
 held for two statements and the commit.
+
+Every writer of an instance queues on that one row until its commit is durable (the WAL flush
+on PostgreSQL). Where that bounds the rate (decision 0048), chaining is deferred: a request
+only inserts its entry into ``kernel_audit_pending`` (:func:`stage_many`, no lock), and one
+chainer per database appends what is pending to the chain in batches moments later
+(:func:`chain_pending`, from :mod:`shared.audit.chaining`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from shared.audit.tables import GENESIS, audit_entry, audit_head
+from shared.audit.tables import GENESIS, audit_entry, audit_head, audit_pending
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,13 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
     if not entries:
         return []
     head = session.execute(_LOCK_HEAD).one()
-    seq, prev_hash = int(head.seq), str(head.hash)
+    return _append_after(session, (int(head.seq), str(head.hash)), entries, key)
+
+
+def _append_after(
+    session: Session, head: tuple[int, str], entries: Sequence[Entry], key: bytes | None
+) -> list[int]:
+    seq, prev_hash = head
     rows: list[dict[str, Any]] = []
     for entry in entries:
         entry = _bounded(entry)
@@ -131,6 +143,38 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
     session.execute(_INSERT_ENTRIES, rows)
     session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [int(row["seq"]) for row in rows]
+
+
+# -- deferred chaining (decision 0048) ------------------------------------------------------------
+
+_INSERT_PENDING = audit_pending.insert()
+_PENDING_BATCH = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("limit"))
+_DELETE_PENDING = audit_pending.delete().where(
+    audit_pending.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def stage_many(session: Session, entries: Sequence[Entry]) -> None:
+    """Write ``entries`` unchained, in ``session``'s transaction: one INSERT, no lock. They
+    commit (or roll back) with the caller's change; the chainer links them after the commit."""
+    if entries:
+        session.execute(_INSERT_PENDING, [_fields_of(_bounded(entry)) for entry in entries])
+
+
+def chain_pending(session: Session, key: bytes | None, limit: int = 1000) -> int:
+    """Append up to ``limit`` pending entries to the chain in ``id`` order and delete them from
+    the pending table, in ``session``'s transaction (the caller commits); returns how many.
+
+    The head is locked *before* the pending rows are read: a second chainer (a replica whose
+    lease lapsed) waits on it and then reads what the first left, so no entry is chained twice;
+    a crash before the commit leaves the rows pending for the next round."""
+    head = session.execute(_LOCK_HEAD).one()
+    rows = session.execute(_PENDING_BATCH, {"limit": limit}).all()
+    if not rows:
+        return 0
+    _append_after(session, (int(head.seq), str(head.hash)), [entry_of(r) for r in rows], key)
+    session.execute(_DELETE_PENDING, {"ids": [int(r.id) for r in rows]})
+    return len(rows)
 
 
 # -- verification ------------------------------------------------------------------------------
