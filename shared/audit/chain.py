@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -149,6 +149,7 @@ def _append_after(
 
 _INSERT_PENDING = audit_pending.insert()
 _PENDING_BATCH = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("limit"))
+PENDING_TAIL = select(func.count(), func.min(audit_pending.c.at))
 _DELETE_PENDING = audit_pending.delete().where(
     audit_pending.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -194,6 +195,10 @@ class Verification:
     head_seq: int
     head_hash: str
     broken: Break | None
+    # Written but not chained yet (deferred chaining, decision 0048): the walk does not cover
+    # them; they join the chain moments later, or the chainer is not running.
+    pending: int = 0
+    oldest_pending: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -236,7 +241,8 @@ async def verify(
     next entry's ``prev_hash``), a deleted tail (the chain ends before the head row), and —
     with ``anchor`` (a ``seq`` and ``hash`` recorded outside the database earlier) — a chain
     rewritten or cut back, head included, before that point. The head is read first, so
-    entries a running service appends meanwhile are left for the next walk.
+    entries a running service appends meanwhile are left for the next walk. Entries written
+    but not chained yet (deferred chaining) are counted as ``pending``, not walked.
 
     ``since_anchor``: trust what an earlier walk verified up to ``anchor``; check that the
     anchored entry is still there, unchanged, and walk on from it (a periodic run then costs
@@ -244,9 +250,12 @@ async def verify(
     """
     head = (await session.execute(select(audit_head).where(audit_head.c.id == 1))).one()
     head_seq, head_hash = int(head.seq), str(head.hash)
+    pending, oldest = (await session.execute(PENDING_TAIL)).one()
+    if oldest is not None:
+        oldest = _utc(oldest)
 
     def result(count: int, broken: Break | None) -> Verification:
-        return Verification(count, head_seq, head_hash, broken)
+        return Verification(count, head_seq, head_hash, broken, int(pending), oldest)
 
     prev_hash, count = GENESIS, 0
     if anchor is not None and since_anchor:

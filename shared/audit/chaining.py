@@ -27,11 +27,10 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from shared.audit.chain import chain_pending
-from shared.audit.tables import audit_pending
+from shared.audit.chain import PENDING_TAIL, chain_pending
 from shared.db.engine import SessionFactory
 from shared.db.lease import try_lease
 
@@ -41,8 +40,6 @@ LEASE = "audit-chainer"
 BATCH = 1000
 GATHER = 0.05  # after a wake-up, wait this long for more commits: one round chains them all
 STAGED = "xueji_audit_staged"  # session.info: this transaction wrote pending entries
-
-_TAIL = select(func.count(), func.min(audit_pending.c.at))
 
 
 class AuditChainer:
@@ -132,7 +129,7 @@ class AuditChainer:
         with contextlib.suppress(RuntimeError):
             self._measured = asyncio.get_running_loop().time()
         async with self._sessions() as session:
-            count, oldest = (await session.execute(_TAIL)).one()
+            count, oldest = (await session.execute(PENDING_TAIL)).one()
         self.pending = int(count)
         self.oldest = None if oldest is None else _aware(oldest)
 

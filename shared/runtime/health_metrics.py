@@ -67,23 +67,21 @@ class AuditChainCollector(Collector):
         for result, count in sorted(anchoring.verifications.items()):
             rounds.add_metric([result], count)
         yield rounds
-        chainer = self._chainer
-        if chainer is None:  # inline chaining: nothing is ever pending
-            return
+        chainer = self._chainer  # None: chained inline, nothing is ever pending
         yield GaugeMetricFamily(
             "xueji_audit_pending_entries",
             "Audit entries written but not chained yet (deferred chaining, decision 0048)",
-            value=chainer.pending,
+            value=chainer.pending if chainer else 0,
         )
         yield GaugeMetricFamily(
             "xueji_audit_pending_oldest_seconds",
             "How long the oldest audit entry not chained yet has waited",
-            value=chainer.oldest_age(),
+            value=chainer.oldest_age() if chainer else 0,
         )
         yield CounterMetricFamily(
             "xueji_audit_chained_entries",
             "Audit entries this process's chainer appended to the chain",
-            value=chainer.chained,
+            value=chainer.chained if chainer else 0,
         )
 
 

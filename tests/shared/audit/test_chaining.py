@@ -63,6 +63,10 @@ async def test_writers_stage_and_the_chainer_links_them_into_a_verified_chain(
     for n in range(5):
         await audit.write(entry(n))
     assert await counts(sessions) == (0, 5)  # written, not chained: no head was touched
+    async with sessions() as session:
+        before = await verify(session, KEY)
+    assert before.ok and before.entries == 0  # the walk covers the chain, and says what waits
+    assert (before.pending, before.oldest_pending) == (5, entry(0).at)
 
     chainer = AuditChainer(sessions, KEY, now=lambda: entry(0).at + timedelta(seconds=60))
     await chainer.measure()
@@ -74,7 +78,7 @@ async def test_writers_stage_and_the_chainer_links_them_into_a_verified_chain(
     assert await object_ids(sessions) == [entry(n).object_id for n in range(5)]
     async with sessions() as session:
         result = await verify(session, KEY)
-    assert result.ok and result.entries == 5 and result.head_seq == 5
+    assert result.ok and result.entries == 5 and result.head_seq == 5 and result.pending == 0
 
 
 async def test_concurrent_writers_and_a_running_chainer_end_in_one_chain(
