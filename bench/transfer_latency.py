@@ -30,6 +30,7 @@ from /proc, with what the federation costs at rest (the approvers' polling) meas
     BENCH_DB=postgresql for PostgreSQL; AMQP_URL for an existing broker;
     BENCH_AUDIT_CHAINING=inline|deferred (default: deferred on PostgreSQL, as production runs
     it, inline on SQLite; decision 0048);
+    BENCH_STATEMENTS_FILE=PATH writes every statement pg_stat_statements saw (PostgreSQL);
     BENCH_KEEP_LOGS=DIR keeps the services' logs and SQLite files there;
     BENCH_PROFILE=DIR samples every service with py-spy while the load runs (``pip install
     py-spy``; it is not a dependency) and prints each one's hottest functions.
@@ -582,11 +583,13 @@ class DatabaseStatements:
         out = self.server.psql(
             "SELECT d.datname, s.calls, round(s.total_exec_time::numeric, 1),"
             " round(s.total_plan_time::numeric, 1), s.rows,"
-            " regexp_replace(left(s.query, 110), '\\s+', ' ', 'g')"
+            " regexp_replace(left(s.query, 160), '\\s+', ' ', 'g')"
             " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
             " WHERE d.datname NOT IN ('postgres') ORDER BY s.total_exec_time DESC"
         )
         self.rows = [line.split("|", 5) for line in out.splitlines() if line]
+        if os.environ.get("BENCH_STATEMENTS_FILE"):  # every statement, for a closer look
+            Path(os.environ["BENCH_STATEMENTS_FILE"]).write_text(out)
 
     def report(self, transfers: int) -> list[str]:
         per = max(transfers, 1)
