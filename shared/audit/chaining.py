@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 LEASE = "audit-chainer"
 BATCH = 1000
-GATHER = 0.05  # after a wake-up, wait this long for more commits: one round chains them all
+GATHER = 0.25  # after a wake-up, wait this long for more commits: one round chains them all
 STAGED = "xueji_audit_staged"  # session.info: this transaction wrote pending entries
 
 

@@ -219,7 +219,7 @@ async def test_deferred_chaining_links_each_entry_after_its_commit(service: Serv
         assert (await client.post(STUDENTS, json=body)).status_code == 202
         assert (await client.post(STUDENTS, json=body)).status_code == 409
         assert (await client.post(STUDENTS, json=form())).status_code == 202
-    for _ in range(100):  # the chainer runs 50 ms after each commit
+    for _ in range(100):  # the chainer runs 250 ms after a commit
         if await pending_count(service) == 0 and len(await entries(service)) >= 3:
             break
         await asyncio.sleep(0.1)
