@@ -1,16 +1,16 @@
 """Audit entries written unchained, for the chainer to link moments later
 (docs/decisions/0048).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0015
+Revises: 0014
 """
 
 from alembic import op
 
 from shared.audit.tables import create_pending_table, drop_pending_table
 
-revision = "0017"
-down_revision = "0016"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,16 +1,16 @@
 """Audit entries written unchained, for the chainer to link moments later
 (docs/decisions/0048).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0018
+Revises: 0017
 """
 
 from alembic import op
 
 from shared.audit.tables import create_pending_table, drop_pending_table
 
-revision = "0014"
-down_revision = "0013"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
