@@ -28,6 +28,9 @@ from /proc, with what the federation costs at rest (the approvers' polling) meas
 
     python -m bench.transfer_latency [rate] [seconds]     (defaults 50 transfers/s for 30 s)
     BENCH_DB=postgresql for PostgreSQL; AMQP_URL for an existing broker;
+    BENCH_AUDIT_CHAINING=inline|deferred (default: deferred on PostgreSQL, as production runs
+    it, inline on SQLite; decision 0048);
+    BENCH_STATEMENTS_FILE=PATH writes every statement pg_stat_statements saw (PostgreSQL);
     BENCH_KEEP_LOGS=DIR keeps the services' logs and SQLite files there;
     BENCH_PROFILE=DIR samples every service with py-spy while the load runs (``pip install
     py-spy``; it is not a dependency) and prints each one's hottest functions.
@@ -580,11 +583,13 @@ class DatabaseStatements:
         out = self.server.psql(
             "SELECT d.datname, s.calls, round(s.total_exec_time::numeric, 1),"
             " round(s.total_plan_time::numeric, 1), s.rows,"
-            " regexp_replace(left(s.query, 110), '\\s+', ' ', 'g')"
+            " regexp_replace(left(s.query, 160), '\\s+', ' ', 'g')"
             " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
             " WHERE d.datname NOT IN ('postgres') ORDER BY s.total_exec_time DESC"
         )
         self.rows = [line.split("|", 5) for line in out.splitlines() if line]
+        if os.environ.get("BENCH_STATEMENTS_FILE"):  # every statement, for a closer look
+            Path(os.environ["BENCH_STATEMENTS_FILE"]).write_text(out)
 
     def report(self, transfers: int) -> list[str]:
         per = max(transfers, 1)
@@ -701,6 +706,12 @@ def human_parties(transfer: dict[str, Any]) -> list[str]:
     ]
 
 
+def audit_chaining(postgres: bool) -> str:
+    """Deferred on PostgreSQL as production runs it, inline on SQLite (the embedded default;
+    its one writer at a time gains nothing from it); BENCH_AUDIT_CHAINING for an A/B."""
+    return os.environ.get("BENCH_AUDIT_CHAINING") or ("deferred" if postgres else "inline")
+
+
 async def run(rate: float, seconds: float) -> dict[str, Any]:
     n = int(rate * seconds)
     with (
@@ -718,7 +729,7 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             )
             if pg
             else None,
-            extra_env=ENV,
+            extra_env={**ENV, "XUEJI_AUDIT_CHAINING": audit_chaining(pg is not None)},
             die_with_parent=True,  # even a killed benchmark leaves no service behind
         )
         try:
@@ -991,7 +1002,8 @@ def print_report(result: dict[str, Any], figures: dict[str, Any]) -> None:
     print(
         f"cross-province transfers {FROM_SCHOOL} → {TO_SCHOOL} ({db}), open loop: "
         f"offered {rate:g}/s for {seconds:g} s = {n} transfers "
-        f"(sent over {result['offered_for']:.1f} s); national processes {NATIONAL_REPLICAS}"
+        f"(sent over {result['offered_for']:.1f} s); national processes {NATIONAL_REPLICAS};"
+        f" audit chaining {audit_chaining(db == 'postgresql')}"
     )
     print(f"  machine: {result.get('load_before', '?')} before the run, {machine_load()} after it")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(figures["states"].items())))

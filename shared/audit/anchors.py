@@ -126,6 +126,7 @@ class ChainState:
     verified_at: datetime | None
     broken: Break | None
     running: bool  # a walk is under way (the first after a start runs in the background)
+    pending: int = 0  # written, not chained yet (deferred chaining, decision 0048)
 
 
 class AuditAnchoring:
@@ -153,6 +154,7 @@ class AuditAnchoring:
         self.verifications = {"ok": 0, "broken": 0}  # rounds by result, for /metrics
         self.verified_at: datetime | None = None
         self.head_seq = 0
+        self.pending = 0  # entries not chained yet, as the last walk found
         self._walking = asyncio.Lock()  # one walk at a time: the round's or a page's
         self._first_walk: asyncio.Task[Verification] | None = None
         self._periodic = Periodic(f"{self.instance.name}-audit-anchors", self.anchor, interval)
@@ -189,6 +191,7 @@ class AuditAnchoring:
             since = self.verified if self.verified is not None and self.verified[0] > 0 else None
             checked = await verify(session, self._key, anchor=since, since_anchor=True)
             self.head_seq, self.verified_at = checked.head_seq, datetime.now(UTC)
+            self.pending = checked.pending
             if checked.broken is not None:
                 self.broken = checked.broken
                 self.verifications["broken"] += 1
@@ -218,6 +221,7 @@ class AuditAnchoring:
             verified_at=self.verified_at,
             broken=self.broken,
             running=self._walking.locked(),
+            pending=self.pending,
         )
 
 

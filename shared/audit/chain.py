@@ -9,6 +9,12 @@ Appending takes the head row ``FOR UPDATE`` in the caller's transaction: concurr
 queue on it, each sees the head its predecessor committed, and a transaction that rolls back
 leaves neither an entry nor a moved head. The lock is taken last, just before commit, so it is
 held for two statements and the commit.
+
+Every writer of an instance queues on that one row until its commit is durable (the WAL flush
+on PostgreSQL). Where that bounds the rate (decision 0048), chaining is deferred: a request
+only inserts its entry into ``kernel_audit_pending`` (:func:`stage_many`, no lock), and one
+chainer per database appends what is pending to the chain in batches moments later
+(:func:`chain_pending`, from :mod:`shared.audit.chaining`).
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from shared.audit.tables import GENESIS, audit_entry, audit_head
+from shared.audit.tables import GENESIS, audit_entry, audit_head, audit_pending
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,13 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
     if not entries:
         return []
     head = session.execute(_LOCK_HEAD).one()
-    seq, prev_hash = int(head.seq), str(head.hash)
+    return _append_after(session, (int(head.seq), str(head.hash)), entries, key)
+
+
+def _append_after(
+    session: Session, head: tuple[int, str], entries: Sequence[Entry], key: bytes | None
+) -> list[int]:
+    seq, prev_hash = head
     rows: list[dict[str, Any]] = []
     for entry in entries:
         entry = _bounded(entry)
@@ -131,6 +143,39 @@ def append_many(session: Session, entries: Sequence[Entry], key: bytes | None) -
     session.execute(_INSERT_ENTRIES, rows)
     session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [int(row["seq"]) for row in rows]
+
+
+# -- deferred chaining (decision 0048) ------------------------------------------------------------
+
+_INSERT_PENDING = audit_pending.insert()
+_PENDING_BATCH = select(audit_pending).order_by(audit_pending.c.id).limit(bindparam("limit"))
+PENDING_TAIL = select(func.count(), func.min(audit_pending.c.at))
+_DELETE_PENDING = audit_pending.delete().where(
+    audit_pending.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def stage_many(session: Session, entries: Sequence[Entry]) -> None:
+    """Write ``entries`` unchained, in ``session``'s transaction: one INSERT, no lock. They
+    commit (or roll back) with the caller's change; the chainer links them after the commit."""
+    if entries:
+        session.execute(_INSERT_PENDING, [_fields_of(_bounded(entry)) for entry in entries])
+
+
+def chain_pending(session: Session, key: bytes | None, limit: int = 1000) -> int:
+    """Append up to ``limit`` pending entries to the chain in ``id`` order and delete them from
+    the pending table, in ``session``'s transaction (the caller commits); returns how many.
+
+    The head is locked *before* the pending rows are read: a second chainer (a replica whose
+    lease lapsed) waits on it and then reads what the first left, so no entry is chained twice;
+    a crash before the commit leaves the rows pending for the next round."""
+    head = session.execute(_LOCK_HEAD).one()
+    rows = session.execute(_PENDING_BATCH, {"limit": limit}).all()
+    if not rows:
+        return 0
+    _append_after(session, (int(head.seq), str(head.hash)), [entry_of(r) for r in rows], key)
+    session.execute(_DELETE_PENDING, {"ids": [int(r.id) for r in rows]})
+    return len(rows)
 
 
 # -- verification ------------------------------------------------------------------------------
@@ -150,6 +195,10 @@ class Verification:
     head_seq: int
     head_hash: str
     broken: Break | None
+    # Written but not chained yet (deferred chaining, decision 0048): the walk does not cover
+    # them; they join the chain moments later, or the chainer is not running.
+    pending: int = 0
+    oldest_pending: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -192,7 +241,8 @@ async def verify(
     next entry's ``prev_hash``), a deleted tail (the chain ends before the head row), and —
     with ``anchor`` (a ``seq`` and ``hash`` recorded outside the database earlier) — a chain
     rewritten or cut back, head included, before that point. The head is read first, so
-    entries a running service appends meanwhile are left for the next walk.
+    entries a running service appends meanwhile are left for the next walk. Entries written
+    but not chained yet (deferred chaining) are counted as ``pending``, not walked.
 
     ``since_anchor``: trust what an earlier walk verified up to ``anchor``; check that the
     anchored entry is still there, unchanged, and walk on from it (a periodic run then costs
@@ -200,9 +250,12 @@ async def verify(
     """
     head = (await session.execute(select(audit_head).where(audit_head.c.id == 1))).one()
     head_seq, head_hash = int(head.seq), str(head.hash)
+    pending, oldest = (await session.execute(PENDING_TAIL)).one()
+    if oldest is not None:
+        oldest = _utc(oldest)
 
     def result(count: int, broken: Break | None) -> Verification:
-        return Verification(count, head_seq, head_hash, broken)
+        return Verification(count, head_seq, head_hash, broken, int(pending), oldest)
 
     prev_hash, count = GENESIS, 0
     if anchor is not None and since_anchor:

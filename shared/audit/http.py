@@ -173,6 +173,11 @@ class ChainStatusRead(BaseModel):
     verified_seq: int = Field(description="the last entry found whole")
     verified_at: Timestamp | None
     broken: ChainBreakRead | None
+    pending: int = Field(
+        0,
+        description="entries written but not chained yet: linked moments later by the chainer "
+        "(deferred chaining, decision 0048); not covered by the verification until then",
+    )
 
 
 @router.get(
@@ -204,4 +209,5 @@ async def chain_status(
         broken=ChainBreakRead(seq=state.broken.seq, reason=state.broken.reason)
         if state.broken
         else None,
+        pending=state.pending,
     )

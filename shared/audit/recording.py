@@ -40,7 +40,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from shared.audit.chain import Entry, append_many
+from shared.audit.chain import Entry, append_many, stage_many
+from shared.audit.chaining import STAGED
 from shared.db.engine import SessionFactory
 from shared.runtime.errors import DomainError
 
@@ -141,21 +142,36 @@ _pending: contextvars.ContextVar[Pending | None] = contextvars.ContextVar(
 
 
 class AuditTrail:
-    """A service's audit trail: its sessions, the chain key, its clock."""
+    """A service's audit trail: its sessions, the chain key, its clock, and whether entries
+    are chained in the writer's transaction (``inline``) or moments after its commit by the
+    chainer (``deferred``, decision 0048: no writer waits for the chain's head)."""
 
     def __init__(
-        self, sessions: SessionFactory, key: bytes | None, now: Callable[[], datetime]
+        self,
+        sessions: SessionFactory,
+        key: bytes | None,
+        now: Callable[[], datetime],
+        *,
+        deferred: bool = False,
     ) -> None:
         self.sessions = sessions
         self.key = key
         self.now = now
+        self.deferred = deferred
 
-    async def write(self, *entries: Entry) -> list[int]:
-        """Append ``entries`` in a transaction of their own."""
+    def record(self, session: Session, entries: list[Entry]) -> None:
+        """Write ``entries`` in ``session``'s transaction: chained, or pending for the chainer."""
+        if self.deferred:
+            stage_many(session, entries)
+            session.info[STAGED] = True
+        else:
+            append_many(session, entries, self.key)
+
+    async def write(self, *entries: Entry) -> None:
+        """Write ``entries`` in a transaction of their own."""
         async with self.sessions() as session:
-            seqs = await session.run_sync(append_many, entries, self.key)
+            await session.run_sync(self.record, list(entries))
             await session.commit()
-            return seqs
 
 
 def install(trail: AuditTrail) -> None:
@@ -167,7 +183,7 @@ def install(trail: AuditTrail) -> None:
         pending = _pending.get()
         if pending is None or pending.written:
             return
-        append_many(session, pending.entries(trail.now(), pending.outcome), trail.key)
+        trail.record(session, pending.entries(trail.now(), pending.outcome))
         pending.written = True
 
 

@@ -9,6 +9,11 @@ every service's Alembic environment knows them.
 - ``kernel_audit_head``: one row (``id`` 1), the last ``seq`` and ``hash``. Appending locks
   it (``SELECT … FOR UPDATE``), which serialises writers and keeps the chain from forking;
   verification compares it with the last entry, so a deleted tail is noticed.
+- ``kernel_audit_pending``: entries written but not chained yet, when chaining is deferred
+  (``XUEJI_AUDIT_CHAINING=deferred``, decision 0048): a request inserts its entry here, in its
+  own transaction, without touching the head; the chainer (:mod:`shared.audit.chaining`) moves
+  them into the chain moments later, in batches, in ``id`` order. Rows are never updated
+  (a trigger refuses it); the chainer deletes them in the transaction that chains them.
 """
 
 from __future__ import annotations
@@ -46,6 +51,29 @@ Index("ix_kernel_audit_entry_unit", audit_entry.c.unit_code, audit_entry.c.at)
 Index("ix_kernel_audit_entry_actor", audit_entry.c.actor, audit_entry.c.at)
 Index("ix_kernel_audit_entry_object", audit_entry.c.object_id)
 Index("ix_kernel_audit_entry_at", audit_entry.c.at)
+
+
+def _entry_columns() -> list[Column[Any]]:
+    """What an audited act records (``shared.audit.chain.Entry``), for the pending table."""
+    return [
+        Column(c.name, c.type, nullable=c.nullable)
+        for c in audit_entry.columns
+        if c.name not in ("seq", "prev_hash", "hash")
+    ]
+
+
+audit_pending = Table(
+    "kernel_audit_pending",
+    kernel_metadata,
+    # BIGSERIAL on PostgreSQL, the rowid on SQLite: the order writes were given, not commits.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    *_entry_columns(),
+)
 
 audit_head = Table(
     "kernel_audit_head",
@@ -93,6 +121,31 @@ _POSTGRES_APPEND_ONLY = (
     """,
 )
 
+PENDING_TRIGGER = "kernel_audit_pending_unchanged"
+
+_POSTGRES_PENDING_UNCHANGED = (
+    """
+    CREATE FUNCTION kernel_audit_pending_refuse_update() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'kernel_audit_pending rows are never updated';
+    END;
+    $$ LANGUAGE plpgsql
+    """,
+    f"""
+    CREATE TRIGGER {PENDING_TRIGGER}
+    BEFORE UPDATE ON kernel_audit_pending
+    FOR EACH ROW EXECUTE FUNCTION kernel_audit_pending_refuse_update()
+    """,
+)
+
+_SQLITE_PENDING_UNCHANGED = (
+    f"""
+    CREATE TRIGGER {PENDING_TRIGGER}
+    BEFORE UPDATE ON kernel_audit_pending
+    BEGIN SELECT RAISE(ABORT, 'kernel_audit_pending rows are never updated'); END
+    """,
+)
+
 _SQLITE_APPEND_ONLY = tuple(
     f"""
     CREATE TRIGGER {APPEND_ONLY_TRIGGER}_{verb.lower()}
@@ -128,3 +181,20 @@ def create_anchor_table(op: Any) -> None:
 
 def drop_anchor_table(op: Any) -> None:
     audit_anchor.drop(op.get_bind())
+
+
+def create_pending_table(op: Any) -> None:
+    """The entries written but not chained yet (decision 0048), with the trigger that refuses
+    updating them (a migration)."""
+    bind = op.get_bind()
+    audit_pending.create(bind)
+    postgres = bind.dialect.name == "postgresql"
+    for statement in _POSTGRES_PENDING_UNCHANGED if postgres else _SQLITE_PENDING_UNCHANGED:
+        op.execute(statement)
+
+
+def drop_pending_table(op: Any) -> None:
+    bind = op.get_bind()
+    audit_pending.drop(bind)
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS kernel_audit_pending_refuse_update()")

@@ -34,6 +34,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import DBAPIError
 
+from shared.audit.chain import Verification
 from shared.federation.config import UnitRef
 from shared.messaging.consumer import DEFAULT_INBOX_RETENTION
 from shared.messaging.keys import TRUST_FILE, load_private_key, load_trust_file
@@ -463,6 +464,10 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
                         "anchor": f"{anchor[0]}:{anchor[1]}" if anchor else None,
                         "broken_seq": result.broken.seq if result.broken else None,
                         "reason": result.broken.reason if result.broken else None,
+                        "pending": result.pending,
+                        "oldest_pending": (
+                            result.oldest_pending.isoformat() if result.oldest_pending else None
+                        ),
                     }
                 ),
                 file=out,
@@ -470,13 +475,14 @@ def _audit_verify(args: argparse.Namespace, fed: RunningFederation, out: TextIO)
         elif result.broken is None:
             print(
                 f"{name}: ok, {result.entries} entries; "
-                f"head (keep it as an anchor) {result.head_seq}:{result.head_hash}",
+                f"head (keep it as an anchor) {result.head_seq}:{result.head_hash}"
+                + _pending_note(result),
                 file=out,
             )
         else:
             print(
                 f"{name}: BROKEN at entry {result.broken.seq}: {result.broken.reason} "
-                f"({result.entries} entries verified before it)",
+                f"({result.entries} entries verified before it)" + _pending_note(result),
                 file=out,
             )
         broken += 0 if result.ok else 1
@@ -675,3 +681,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _pending_note(result: Verification) -> str:
+    """Entries written but not chained yet (deferred chaining, decision 0048): not covered by
+    the chain until the chainer links them; old ones mean the chainer is not running."""
+    if not result.pending:
+        return ""
+    oldest = result.oldest_pending.isoformat() if result.oldest_pending else "?"
+    return f"; {result.pending} entries pending, not chained yet (oldest written {oldest})"

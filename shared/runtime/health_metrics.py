@@ -4,7 +4,10 @@
   not (a database that does not answer within ``READY_TIMEOUT`` counts as down);
 - ``xueji_audit_chain_broken`` (1 when the last verification of the instance's own audit chain,
   before anchoring it, found a break), ``xueji_audit_chain_verified_entry`` (the last entry
-  found whole) and ``xueji_audit_chain_verifications_total{result=ok|broken}``;
+  found whole) and ``xueji_audit_chain_verifications_total{result=ok|broken}``; with deferred
+  chaining (decision 0048) ``xueji_audit_pending_entries`` and
+  ``xueji_audit_pending_oldest_seconds`` (the unchained tail, as the chainer last measured it)
+  and ``xueji_audit_chained_entries_total``;
 - ``xueji_accounts_sealed_last_hour{how=dormant|by_superior}``: accounts of this instance
   sealed in the last hour (one range read on ``ix_security_account_tokens_revoked_at``: sealing
   revokes the account's tokens at the same moment);
@@ -28,6 +31,7 @@ from shared.telemetry.metrics import LabelValues
 
 if TYPE_CHECKING:
     from shared.audit.anchors import AuditAnchoring
+    from shared.audit.chaining import AuditChainer
     from shared.db.engine import SessionFactory
     from shared.messaging.signing import Signer, TrustStore
     from shared.runtime.service import ServiceRuntime
@@ -39,8 +43,9 @@ SEALED_WINDOW = timedelta(hours=1)
 class AuditChainCollector(Collector):
     """What the anchoring task found when it last verified the chain (no I/O at scrape)."""
 
-    def __init__(self, anchoring: AuditAnchoring) -> None:
+    def __init__(self, anchoring: AuditAnchoring, chainer: AuditChainer | None = None) -> None:
         self._anchoring = anchoring
+        self._chainer = chainer
 
     def collect(self) -> Iterable[Metric]:
         anchoring = self._anchoring
@@ -62,6 +67,22 @@ class AuditChainCollector(Collector):
         for result, count in sorted(anchoring.verifications.items()):
             rounds.add_metric([result], count)
         yield rounds
+        chainer = self._chainer  # None: chained inline, nothing is ever pending
+        yield GaugeMetricFamily(
+            "xueji_audit_pending_entries",
+            "Audit entries written but not chained yet (deferred chaining, decision 0048)",
+            value=chainer.pending if chainer else 0,
+        )
+        yield GaugeMetricFamily(
+            "xueji_audit_pending_oldest_seconds",
+            "How long the oldest audit entry not chained yet has waited",
+            value=chainer.oldest_age() if chainer else 0,
+        )
+        yield CounterMetricFamily(
+            "xueji_audit_chained_entries",
+            "Audit entries this process's chainer appended to the chain",
+            value=chainer.chained if chainer else 0,
+        )
 
 
 class SigningKeyCollector(Collector):
@@ -123,5 +144,5 @@ def register(runtime: ServiceRuntime) -> None:
         ["how"],
         sealed,
     )
-    metrics.register_collector(AuditChainCollector(runtime.anchoring))
+    metrics.register_collector(AuditChainCollector(runtime.anchoring, runtime.chainer))
     metrics.register_collector(SigningKeyCollector(runtime.signer, runtime.trust))

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from shared.audit import anchors
 from shared.audit.anchors import AuditAnchoring
+from shared.audit.chaining import AuditChainer
 from shared.audit.recording import AuditTrail, install
 from shared.clock import Clock
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
@@ -89,8 +90,22 @@ class ServiceRuntime:
         )
         wake_relay_after_commit(self.sessions, self.relay)
         self.lists = ListVersions(self.sessions)  # task lists: 304s and long polls (0020)
-        self.audit = AuditTrail(self.sessions, self.settings.audit_key_bytes(), self._now)
+        deferred = self.settings.audit_chaining == "deferred"
+        self.audit = AuditTrail(
+            self.sessions, self.settings.audit_key_bytes(), self._now, deferred=deferred
+        )
         install(self.audit)
+        # Deferred chaining (0048): entries written unchained are linked moments after.
+        self.chainer = (
+            AuditChainer(
+                self.sessions,
+                self.settings.audit_key_bytes(),
+                interval=self.settings.audit_chain_interval,
+                now=self._now,
+            )
+            if deferred
+            else None
+        )
         # The chain's head, signed, kept by the level above (0027); tiers with a level below
         # keep the anchors it sends.
         self.anchoring = AuditAnchoring(
@@ -160,6 +175,8 @@ class ServiceRuntime:
         self.consumer.start()
         self.relay.start()
         self.revocation_broadcast.start()
+        if self.chainer is not None:
+            self.chainer.start()
         self.anchoring.start()
 
     async def stop(self, step_timeout: float = 15.0) -> None:
@@ -169,6 +186,7 @@ class ServiceRuntime:
         Terminating and a test session hanging; what is left unsent stays in the outbox."""
         for name, step in (
             ("audit anchoring", self.anchoring.stop),
+            ("audit chainer", self.chainer.stop if self.chainer else _nothing),
             ("token revocations", self.revocation_broadcast.stop),
             ("relay", self.relay.stop),
             ("consumer", self.consumer.stop),
@@ -237,3 +255,7 @@ def build_runtime(
         instance=federation.instance(settings.instance),
         handlers=handlers,
     )
+
+
+async def _nothing() -> None:
+    return None

@@ -63,6 +63,12 @@ class ServiceSettings(BaseSettings):
     # How often an instance publishes the accounts it revoked (sealed, locked) to every
     # verifier: a revoked account's tokens are refused everywhere within this plus delivery.
     token_revocation_interval: float = 10.0
+    # Where audit entries are chained (decision 0048): "inline" in the request's transaction
+    # under the chain head's lock; "deferred" written unchained and linked moments after the
+    # commit by one chainer per database (what production on PostgreSQL runs: no request waits
+    # for the head). The chainer's fallback round runs every audit_chain_interval seconds.
+    audit_chaining: Literal["inline", "deferred"] = "inline"
+    audit_chain_interval: float = 5.0
     # How often the audit chain's head is anchored at the level above (0: never).
     audit_anchor_interval: float = 3600.0
     password_max_age_days: int = 90  # forced rotation (N2025 art. 24: changed regularly)

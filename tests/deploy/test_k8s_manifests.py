@@ -630,6 +630,8 @@ def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
         assert env["XUEJI_ENV"]["value"] == "production"
         assert env["XUEJI_FEDERATION_CONFIG"]["value"] == "/etc/xueji/federation.toml"
         assert env["XUEJI_AUTO_MIGRATE"]["value"] == "false", "the migration Job migrates"
+        # no request waits for the audit chain's head on PostgreSQL (decision 0048)
+        assert env["XUEJI_AUDIT_CHAINING"]["value"] == "deferred"
         for variable, key in (
             ("XUEJI_DATABASE_URL", "database-url"),
             ("XUEJI_AMQP_URL", "amqp-url"),
@@ -659,11 +661,13 @@ def test_each_deployment_has_service_pdb_and_migration_job(name: str) -> None:
         (migrate,) = pod_spec(job)["containers"]
         (serve,) = pod_spec(deployment)["containers"]
         assert migrate["command"] == ["python", "-m", "shared.db.migrate", "--tier", tier]
-        # the Job never holds the signing key (it sends no message), the audit key (it
-        # writes no audit entry) nor the forwarded-IPs setting (it serves no request)
+        # the Job never holds the signing key (it sends no message), the audit key and the
+        # chaining mode (it writes no audit entry) nor the forwarded-IPs setting (it serves no
+        # request)
         service_only = {
             "XUEJI_AUTO_MIGRATE",
             "XUEJI_AUDIT_KEY",
+            "XUEJI_AUDIT_CHAINING",
             "XUEJI_HTTP_FORWARDED_ALLOW_IPS",
             *SIGNING_ENV,
         }

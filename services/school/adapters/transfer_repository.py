@@ -81,11 +81,14 @@ _HAS_PENDING_TRANSFER_IN = select(
 )
 
 
-async def has_pending_transfer_in(
+async def pending_and_roster_status(
     session: AsyncSession, school_code: str, student_number: str
-) -> bool:
+) -> tuple[bool, str | None]:
+    """Whether a transfer in of the student is pending here, and their roster status here:
+    one round trip for what a transfer request checks first (:data:`_PENDING_AND_STATUS`)."""
     params = {"b_school_code": school_code, "b_student_number": student_number}
-    return bool((await session.execute(_HAS_PENDING_TRANSFER_IN, params)).scalar_one())
+    pending, status = (await session.execute(_PENDING_AND_STATUS, params)).one()
+    return bool(pending), status
 
 
 _ENROLLED_IN_CLASS = (
@@ -253,6 +256,9 @@ async def enrol_transferred(session: AsyncSession, row: Mapping[str, Any]) -> No
 
 
 _ROSTER_STATUS = select(student.c.status).where(*_ROSTER_KEYS)
+_PENDING_AND_STATUS = select(
+    _HAS_PENDING_TRANSFER_IN.scalar_subquery(), _ROSTER_STATUS.scalar_subquery()
+)
 
 
 async def roster_status(session: AsyncSession, school_code: str, student_number: str) -> str | None:

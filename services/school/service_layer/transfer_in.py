@@ -171,9 +171,10 @@ def _province_name(rules: ProvinceRules) -> str:
 
 
 async def _refuse_duplicates(session: AsyncSession, school: School, number: str) -> None:
-    if await transfers.has_pending_transfer_in(session, school.code, number):
+    pending, status = await transfers.pending_and_roster_status(session, school.code, number)
+    if pending:
         raise _pending_conflict()
-    if await transfers.roster_status(session, school.code, number) == StudentStatus.ENROLLED:
+    if status == StudentStatus.ENROLLED:
         raise Conflict("the student is already enrolled at this school", rule="already_enrolled")
 
 

@@ -139,8 +139,18 @@ def school_settings() -> Iterator[SchoolSettings]:
 
 
 @pytest.fixture
+def audit_chaining() -> str:
+    """Where audit entries are chained (decision 0048); a test parametrizes it to change it."""
+    return "inline"
+
+
+@pytest.fixture
 async def service(
-    tmp_path: Path, database_url: str, amqp_url: str, school_settings: SchoolSettings
+    tmp_path: Path,
+    database_url: str,
+    amqp_url: str,
+    school_settings: SchoolSettings,
+    audit_chaining: str,
 ) -> AsyncIterator[Service]:
     """The school-41 instance (4 schools of Henan) on the test database and broker."""
     config = federation_copy(tmp_path / "federation")
@@ -152,6 +162,7 @@ async def service(
         amqp_url=amqp_url,
         retry_delays_ms=(100, 200, 400),
         relay_poll_interval=0.2,
+        audit_chaining=audit_chaining,
     )
     await asyncio.to_thread(migrate_to_head, "school", database_url)
     app = build_app(settings, school_settings)

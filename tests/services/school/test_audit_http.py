@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.school.adapters.orm import registration as registration_table
-from shared.audit.tables import audit_entry
+from shared.audit.tables import audit_entry, audit_pending
 from shared.ops.cli import main as ops
 from shared.security.testing import UnitAuth
 from tests.services.school.conftest import PRIMARY, Service
@@ -202,3 +202,36 @@ async def test_no_entry_no_data(service: Service, monkeypatch: pytest.MonkeyPatc
         response = await client.get(STUDENTS)
     assert response.status_code == 500
     assert "赵敏" not in response.text
+
+
+async def pending_count(service: Service) -> int:
+    async with service.runtime.sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(audit_pending))
+    return int(count or 0)
+
+
+@pytest.mark.parametrize("audit_chaining", ["deferred"])
+async def test_deferred_chaining_links_each_entry_after_its_commit(service: Service) -> None:
+    """Production's setting (decision 0048): a request's entry commits with its change,
+    unchained; the service's chainer links it moments later, and the chain verifies."""
+    body = form()
+    async with as_user(service, REGISTRAR) as client:
+        assert (await client.post(STUDENTS, json=body)).status_code == 202
+        assert (await client.post(STUDENTS, json=body)).status_code == 409
+        assert (await client.post(STUDENTS, json=form())).status_code == 202
+    for _ in range(100):  # the chainer runs 250 ms after a commit
+        if await pending_count(service) == 0 and len(await entries(service)) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    assert await pending_count(service) == 0
+    assert [e.outcome for e in await entries(service)] == [
+        "ok",
+        "refused 409 duplicate_registration",
+        "ok",
+    ]
+    async with as_user(service, COUNTY_AUDITOR) as client:
+        status = await chain(client)
+    assert (status["status"], status["broken"]) == ("whole", None)
+    assert status["verified_seq"] == status["head_seq"] >= 3
+    code, text = await verify(service.runtime.database_url)
+    assert code == 0 and "ok," in text

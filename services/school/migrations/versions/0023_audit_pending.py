@@ -1,0 +1,23 @@
+"""Audit entries written unchained, for the chainer to link moments later
+(docs/decisions/0048).
+
+Revision ID: 0023
+Revises: 0022
+"""
+
+from alembic import op
+
+from shared.audit.tables import create_pending_table, drop_pending_table
+
+revision = "0023"
+down_revision = "0022"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_pending_table(op)
+
+
+def downgrade() -> None:
+    drop_pending_table(op)
