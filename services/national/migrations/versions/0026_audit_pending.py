@@ -1,16 +1,16 @@
 """Audit entries written unchained, for the chainer to link moments later
 (docs/decisions/0048).
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0026
+Revises: 0025
 """
 
 from alembic import op
 
 from shared.audit.tables import create_pending_table, drop_pending_table
 
-revision = "0018"
-down_revision = "0017"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

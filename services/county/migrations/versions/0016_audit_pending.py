@@ -1,16 +1,16 @@
 """Audit entries written unchained, for the chainer to link moments later
 (docs/decisions/0048).
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0016
+Revises: 0015
 """
 
 from alembic import op
 
 from shared.audit.tables import create_pending_table, drop_pending_table
 
-revision = "0025"
-down_revision = "0024"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
