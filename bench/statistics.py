@@ -55,8 +55,10 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.generate import generate_registry
 from bench.infra import database_url, postgres_server
-from bench.promotion import Generated, generate, load_postgres, load_sqlite
+from bench.infra import load as load_average
+from bench.promotion import Generated, generate, load_sqlite
 from devtools.testing import REPO_CONFIG
 from services.national.service_layer import statistics
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
@@ -72,7 +74,10 @@ COUNTY = "410102"
 
 def verdict(label: str, seconds: float, target: float) -> None:
     met = "met" if seconds < target else "NOT met"
-    print(f"  {label}: {seconds * 1000:,.1f} ms (target < {target * 1000:,.0f} ms) -> {met}")
+    print(
+        f"  {label}: {seconds * 1000:,.1f} ms (target < {target * 1000:,.0f} ms) -> {met}"
+        f"  [{load_average()}]"
+    )
 
 
 async def timed(call: Callable[[], Awaitable[Any]], runs: int = 3) -> tuple[Any, float]:
@@ -164,7 +169,10 @@ async def bench(url: str, kind: str, n: int, day: int, load: Any) -> None:
     started = time.perf_counter()
     await load(generate(federation, n, 2026, out), out)
     loaded = time.perf_counter() - started
-    print(f"generated and loaded {out.rows:,} rows (and their periods) in {loaded:.1f} s")
+    print(
+        f"generated and loaded {out.rows:,} rows (and their periods) in {loaded:.1f} s"
+        f"  [{load_average()}]"
+    )
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     try:
@@ -223,7 +231,10 @@ async def bench(url: str, kind: str, n: int, day: int, load: Any) -> None:
 
         started = time.perf_counter()
         changed = await day_of_movements(sessions, kind, day)
-        print(f"  a day's movements {changed} written in {time.perf_counter() - started:.2f} s")
+        print(
+            f"  a day's movements {changed} written in {time.perf_counter() - started:.2f} s"
+            f"  [{load_average()}]"
+        )
         async with sessions() as session, session.begin():
             started = time.perf_counter()
             step = await statistics.roll_up(session, datetime.now(UTC), datetime.now(UTC))
@@ -231,7 +242,7 @@ async def bench(url: str, kind: str, n: int, day: int, load: Any) -> None:
         print(
             f"  the day applied to the roll-up in {applied * 1000:,.0f} ms: "
             f"{step.periods_begun:,} periods begun, {step.periods_ended:,} ended, "
-            f"{step.combinations:,} combinations changed (no recount)"
+            f"{step.combinations:,} combinations changed (no recount)  [{load_average()}]"
         )
         after = await headcount(NATIONAL, BY)
         recount = await headcount(NATIONAL, BY, datetime.now(UTC))
@@ -250,10 +261,17 @@ async def main(n: int, day: int) -> None:
     if kind == "postgresql":
         with postgres_server() as server:
             assert server is not None
+            # room for the load's WAL between checkpoints (as bench.scale_data), printed
+            server.psql("ALTER SYSTEM SET max_wal_size = '8GB'")
+            server.psql("SELECT pg_reload_conf()")
+            print(f"  max_wal_size {server.psql('SHOW max_wal_size').strip()}")
             url = server.create_database("bench")
 
             async def copy(rows: Iterator[tuple[Any, ...]], out: Generated) -> None:
-                await load_postgres(server.dsn("bench"), rows, out)
+                # set-based, inside the server (bench.generate); the Python rows are unused
+                federation = load_federation(REPO_CONFIG)
+                timings = await generate_registry(server.dsn("bench"), n, federation)
+                out.rows = timings.rows
 
             try:
                 await bench(url, kind, n, day, copy)
