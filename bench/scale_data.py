@@ -1,28 +1,36 @@
-"""A country's worth of data in national's registry, on PostgreSQL with production durability.
+"""A country's worth of data on PostgreSQL with production durability: national's registry and
+a province's archives.
 
-Generates N registry entries (``registry_entry``, migrated to head) inside the server, in
-chunks of one million (``INSERT … SELECT … FROM generate_series``: ~10x faster than building
-rows in Python as bench/promotion.py does): realistic names (a surname from the hundred most
-common, one or two given characters, so that name + gender + birth date repeat as they do in a
-real population, which the suspect rule must live with), valid resident ID numbers (31
-provinces' division codes, birth dates over twelve cohorts, sequence parity = gender, the
-ISO 7064 MOD 11-2 check character), student number ``G`` + ID, schools and grades of the
-repository's federation (so that the yearly promotion runs over every row). Then measures:
+Generates N registry entries (``registry_entry``, migrated to head) and their open periods
+(``registry_period``) inside the server, set-based (``bench.generate``: ``INSERT … SELECT``
+from ``generate_series``, two statements at once, secondary indexes, keys and triggers dropped
+during the load and rebuilt after, each build timed), then checks a sample against the real
+code (``shared.resident_id``'s validator, national's student number and identity key) and
+measures:
 
-- the table's and each index's size;
-- national's dedup look-ups at this size: the exact rule (``id_number IN (…)``) and the
-  suspect rule (``identity_key IN (…)``), one key at a time (p50/p99 of 2,000 each, half of
-  them hits) and as a registration batch asks them (2,000 keys per statement);
+- the tables' and each index's size;
+- national's dedup look-ups at this size through its repository (``records_with_documents``:
+  the exact rule; ``records_with_identities``: the suspect rule), one key at a time (p50/p99
+  over ~2 × 2,000 keys, half of them hits) and 2,000 keys at once as a registration batch
+  asks them;
 - registration of a 100,000-student batch into that registry through national's own use case
-  (``decide_approved_batch``: replays, both dedup rules, serials, the inserts, the outcome
-  messages staged in the outbox), as 50 batches of 2,000 (the contract's maximum), each its own
-  transaction as the consumer runs it;
+  (``decide_approved_batch``: replays, both dedup rules, serials, the inserts, the periods by
+  the trigger, the outcome messages staged in the outbox), as 50 batches of 2,000 (the
+  contract's maximum), each its own transaction as the consumer runs it;
 - the yearly promotion over every row (``run_promotion``, one transaction).
 
-    python -m bench.scale_data [N] [--skip-promotion]      N = 2,000,000 by default
+With ``--archives M``, first M active archives of province 41 (``archive`` with basic and
+extended info, one section-1 entry each), then the province's side of a cross-province
+progression of a 1,000-student cohort (``services.province.service_layer.progression``, as
+the ``progression.completed`` handler runs it: section-1 entries, backups, hand-overs, the
+``archive.handed_over`` messages in the outbox), timed in one transaction.
+
+    python -m bench.scale_data [N] [--skip-promotion] [--batch S] [--archives M]
+                                 N = 2,000,000 by default (0: no registry)
+
 Targets (printed, never enforced): look-ups p99 < 5 ms and 100,000 registered in < 60 s at
-50 M rows. On this shared 2-core machine 50 M rows take hours to generate: run the largest N
-the time allows and read docs/scale.md for what was measured and what was extrapolated.
+50 M rows. Every figure is printed with the machine's load; the server's settings are printed
+first. Results: docs/scale.md and bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -130,6 +138,8 @@ async def sizes(dsn: str, tables: tuple[str, ...] = ("registry_entry", "registry
             count = await connection.fetchval(
                 "SELECT reltuples::bigint FROM pg_class WHERE relname = $1", table
             )
+            if count < 0:  # never analysed (a table the run only wrote a few rows to)
+                count = await connection.fetchval(f"SELECT count(*) FROM {table}")
             indexes = sum(r[1] for r in rows)
             print(
                 f"  {table}: {count:,} rows, table {heap / 2**30:.2f} GiB (with TOAST and maps),"
