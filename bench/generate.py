@@ -241,8 +241,8 @@ class Timings:
 
 
 async def strip(connection: Any, tables: tuple[str, ...]) -> list[tuple[str, str]]:
-    """Drop the tables' indexes, keys, the foreign keys pointing at them and disable their
-    triggers; return (label, statement) to rebuild them, in order."""
+    """Drop the tables' indexes, keys, the foreign keys pointing at them, disable their
+    triggers and autovacuum; return (label, statement) to rebuild them, in order."""
     restore: list[tuple[str, str]] = []
     foreign: list[tuple[str, str]] = []
     for table in tables:
@@ -274,6 +274,9 @@ async def strip(connection: Any, tables: tuple[str, ...]) -> list[tuple[str, str
             restore.insert(0, (name, definition))
         await connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         restore.append((f"{table} triggers", f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+        # no autovacuum racing the load (the VACUUM after it does the work once)
+        await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        restore.append((f"{table} autovacuum", f"ALTER TABLE {table} RESET (autovacuum_enabled)"))
     return restore + foreign
 
 

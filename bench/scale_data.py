@@ -25,8 +25,10 @@ progression of a 1,000-student cohort (``services.province.service_layer.progres
 the ``progression.completed`` handler runs it: section-1 entries, backups, hand-overs, the
 ``archive.handed_over`` messages in the outbox), timed in one transaction.
 
-    python -m bench.scale_data [N] [--skip-promotion] [--batch S] [--archives M]
+    python -m bench.scale_data [N] [--skip-promotion] [--batch S] [--archives M] [--keep]
                                  N = 2,000,000 by default (0: no registry)
+    python -m bench.scale_data 0 --promote-in DIR     promote the registry a --keep run left
+                                                      (with the code checked out now)
 
 Targets (printed, never enforced): look-ups p99 < 5 ms and 100,000 registered in < 60 s at
 50 M rows. Every figure is printed with the machine's load; the server's settings are printed
@@ -42,6 +44,7 @@ import shutil
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]
@@ -56,6 +59,8 @@ from bench.generate import (
     generate_registry,
 )
 from bench.infra import bench_postgres, describe, load
+from devtools.broker import free_port
+from devtools.postgres import PRODUCTION_SETTINGS, STATEMENT_STATS, LocalPostgres
 from devtools.testing import REPO_CONFIG
 from services.national.adapters.repository import NationalRepository
 from services.national.domain.identity import identity_key
@@ -394,7 +399,9 @@ async def hand_over(url: str, federation: Any) -> None:
     )
 
 
-async def national(server: Any, n: int, skip_promotion: bool, students: int) -> None:
+async def national(
+    server: Any, n: int, skip_promotion: bool, students: int, keep: bool = False
+) -> None:
     federation = load_federation(REPO_CONFIG)
     url = server.create_database("scale")
     await asyncio.to_thread(upgrade, "national", url)
@@ -415,7 +422,8 @@ async def national(server: Any, n: int, skip_promotion: bool, students: int) -> 
     if not skip_promotion:
         await promote(url, federation, n)
         await sizes(server.dsn("scale"))
-    server.drop_database("scale")
+    if not keep:
+        server.drop_database("scale")
 
 
 async def province(server: Any, n: int) -> None:
@@ -436,8 +444,14 @@ async def province(server: Any, n: int) -> None:
     server.drop_database("archives")
 
 
-async def main(n: int, skip_promotion: bool, students: int, archives: int) -> None:
+async def main(
+    n: int, skip_promotion: bool, students: int, archives: int, keep: bool, promote_in: str
+) -> None:
     server = bench_postgres()
+    if promote_in:  # the server a ``--keep`` run left, for the promotion with today's code
+        server = LocalPostgres(
+            Path(promote_in), port=free_port(), settings=PRODUCTION_SETTINGS | STATEMENT_STATS
+        )
     server.start()
     try:
         print(describe(server), flush=True)
@@ -446,14 +460,24 @@ async def main(n: int, skip_promotion: bool, students: int, archives: int) -> No
         for setting in ("max_wal_size = '8GB'", "checkpoint_timeout = '30min'"):
             server.psql(f"ALTER SYSTEM SET {setting}")
         server.psql("SELECT pg_reload_conf()")
-        print(f"  {server.psql('SHOW max_wal_size').strip()} max_wal_size", flush=True)
+        print(f"  max_wal_size {server.psql('SHOW max_wal_size').strip()}", flush=True)
+        if promote_in:
+            federation = load_federation(REPO_CONFIG)
+            rows = int(server.psql("SELECT count(*) FROM registry_entry", "scale"))
+            await sizes(server.dsn("scale"))
+            await promote(server.url("scale"), federation, rows)
+            await sizes(server.dsn("scale"))
+            keep = False
         if archives:
             await province(server, archives)
         if n:
-            await national(server, n, skip_promotion, students)
+            await national(server, n, skip_promotion, students, keep)
     finally:
         server.stop()
-        shutil.rmtree(server.base_dir, ignore_errors=True)
+        if keep:
+            print(f"  kept the server's files: --promote-in {server.base_dir}", flush=True)
+        else:
+            shutil.rmtree(server.base_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -462,5 +486,16 @@ if __name__ == "__main__":
     parser.add_argument("--skip-promotion", action="store_true")
     parser.add_argument("--batch", type=int, default=100_000, help="students registered")
     parser.add_argument("--archives", type=int, default=0, help="the province's archives")
+    parser.add_argument("--keep", action="store_true", help="keep the registry (stopped)")
+    parser.add_argument("--promote-in", default="", help="promote a kept registry, then drop it")
     args = parser.parse_args()
-    asyncio.run(main(args.rows, args.skip_promotion, args.batch, args.archives))
+    asyncio.run(
+        main(
+            args.rows,
+            args.skip_promotion,
+            args.batch,
+            args.archives,
+            args.keep,
+            args.promote_in,
+        )
+    )

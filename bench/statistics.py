@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -277,6 +278,7 @@ async def main(n: int, day: int) -> None:
                 await bench(url, kind, n, day, copy)
             finally:
                 server.drop_database("bench")
+        shutil.rmtree(server.base_dir, ignore_errors=True)  # the stopped server's files
         return
     with database_url("sqlite") as url:
         path = url.split("///", 1)[1]
