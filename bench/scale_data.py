@@ -457,7 +457,7 @@ async def main(
         print(describe(server), flush=True)
         # Room for WAL between checkpoints (the default 1 GB forces a checkpoint every few
         # seconds of bulk writes), bounded so that the WAL of a 50 M load fits the disk.
-        for setting in ("max_wal_size = '8GB'", "checkpoint_timeout = '30min'"):
+        for setting in ("max_wal_size = '4GB'", "checkpoint_timeout = '30min'"):
             server.psql(f"ALTER SYSTEM SET {setting}")
         server.psql("SELECT pg_reload_conf()")
         print(f"  max_wal_size {server.psql('SHOW max_wal_size').strip()}", flush=True)
