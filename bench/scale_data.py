@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import shutil
 import time
@@ -318,6 +319,45 @@ async def promote(url: str, federation: Any, n: int) -> None:
     )
 
 
+async def server_side(dsn: str, keys: int = 1_000) -> None:
+    """The look-ups' cost inside the server (EXPLAIN ANALYZE's execution time and buffers of
+    the statements ``records_with_documents`` and ``records_with_identities`` send, for one
+    key), apart from the client and this machine's scheduling."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        sample = await connection.fetch(
+            "SELECT id_number, identity_key FROM registry_entry TABLESAMPLE SYSTEM (0.1)"
+            f" LIMIT {keys}"
+        ) or await connection.fetch(  # a small registry: sampled pages may hold none
+            f"SELECT id_number, identity_key FROM registry_entry LIMIT {keys}"
+        )
+        for label, column, index in (
+            ("exact", "id_number", 0),
+            ("suspect", "identity_key", 1),
+        ):
+            timings, reads, hits = [], 0, 0
+            for row in sample:
+                [plan] = json.loads(
+                    await connection.fetchval(
+                        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM registry_entry"
+                        f" WHERE {column} IN ($1)",
+                        row[index],
+                    )
+                )
+                timings.append(plan["Execution Time"])
+                reads += plan["Plan"].get("Shared Read Blocks", 0)
+                hits += plan["Plan"].get("Shared Hit Blocks", 0)
+            print(
+                f"  dedup look-up, {label} rule, inside the server ({len(sample):,} hits):"
+                f" p50 {pct(timings, 50):.3f} ms, p99 {pct(timings, 99):.3f} ms;"
+                f" {hits / len(sample):.1f} buffers hit and {reads / len(sample):.1f} read"
+                f" per look-up  [{load()}]",
+                flush=True,
+            )
+    finally:
+        await connection.close()
+
+
 async def hand_over(url: str, federation: Any) -> None:
     """The province's side of a progression across provinces (``progression.completed``, as
     its handler runs it: ``services.province.service_layer.progression``): the archives of a
@@ -465,6 +505,7 @@ async def main(
             federation = load_federation(REPO_CONFIG)
             rows = int(server.psql("SELECT count(*) FROM registry_entry", "scale"))
             await sizes(server.dsn("scale"))
+            await server_side(server.dsn("scale"))
             await promote(server.url("scale"), federation, rows)
             await sizes(server.dsn("scale"))
             keep = False
