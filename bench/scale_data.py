@@ -230,7 +230,11 @@ async def lookups(url: str, n: int) -> dict[str, float]:
     return figures
 
 
-def batch_of(rng: random.Random, school: str, size: int) -> RegistrationBatchApproved:
+def batch_of(
+    rng: random.Random, school: str, size: int, used: set[str] | None = None
+) -> RegistrationBatchApproved:
+    """A batch of first-graders with distinct resident IDs (``used``: across batches too)."""
+    used = set() if used is None else used
     born = [
         date(2019, 9, 1) + (date(2020, 8, 31) - date(2019, 9, 1)) * rng.random()
         for _ in range(size)
@@ -239,6 +243,10 @@ def batch_of(rng: random.Random, school: str, size: int) -> RegistrationBatchApp
     for birth in born:
         gender: Literal["male", "female"] = "male" if rng.random() < 0.5 else "female"
         name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+        number = generate_resident_id(rng, "330102", birth, gender)
+        while number in used:  # one person, one number: no duplicates made by chance
+            number = generate_resident_id(rng, "330102", birth, gender)
+        used.add(number)
         items.append(
             RegistrationItem(
                 registration_id=uuid.uuid4(),
@@ -247,7 +255,7 @@ def batch_of(rng: random.Random, school: str, size: int) -> RegistrationBatchApp
                     gender=gender,
                     birth_date=birth,
                     id_type=IdType.RESIDENT_ID,
-                    id_number=generate_resident_id(rng, "330102", birth, gender),
+                    id_number=number,
                     grade=1,
                     enrolled_on=date(2026, 9, 1),
                 ),
@@ -262,7 +270,10 @@ async def register(url: str, federation: Any, students: int, size: int = 2000) -
     """``students`` registered at 3301020001 through national's use case, batch by batch."""
     rng = random.Random(9)
     school = "3301020001"
-    batches = [batch_of(rng, school, min(size, students - s)) for s in range(0, students, size)]
+    used: set[str] = set()
+    batches = [
+        batch_of(rng, school, min(size, students - s), used) for s in range(0, students, size)
+    ]
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     outcomes: dict[str, int] = {}
