@@ -514,6 +514,10 @@ async def main(
         print(f"  max_wal_size {server.psql('SHOW max_wal_size').strip()}", flush=True)
         if promote_in:
             federation = load_federation(REPO_CONFIG)
+            began = time.perf_counter()
+            await asyncio.to_thread(upgrade, "national", server.url("scale"))  # today's head
+            server.psql("VACUUM ANALYZE registry_entry", "scale")  # e.g. an aborted run's rows
+            print(f"  migrated to head and vacuumed: {time.perf_counter() - began:.0f} s")
             rows = int(server.psql("SELECT count(*) FROM registry_entry", "scale"))
             await sizes(server.dsn("scale"))
             await server_side(server.dsn("scale"))
