@@ -5,6 +5,7 @@ are the services' own."""
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -103,7 +104,7 @@ async def test_a_generated_registry_passes_national_and_shared_rules(
                 {("resident_id", rows[0].id_number)}
             )
         assert [r.person.id_number for r in found] == [rows[0].id_number]
-        batch = batch_of(__import__("random").Random(3), "3301020001", 50)
+        batch = batch_of(random.Random(3), "3301020001", 50)
         async with UnitOfWork(sessions) as uow:
             context = BatchContext(
                 correlation_id=uuid.uuid4(),
