@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import Session
@@ -42,14 +42,33 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # Custom plans: asyncpg prepares every statement, and PostgreSQL would otherwise freeze a
     # generic plan after five runs - planned while a table (the inbox, the outbox) was still
     # empty, i.e. a sequential scan that is kept as the table grows to millions of rows.
-    return create_async_engine(
+    # No pool_pre_ping: on asyncpg it is three round trips (BEGIN, an empty query, ROLLBACK)
+    # on every checkout, i.e. every transaction. A connection the server closed (a restart, a
+    # failover, pg_terminate_backend) is seen by asyncpg's protocol as soon as the socket
+    # closes, so the checkout asks it locally instead (_drop_closed); pool_recycle bounds the
+    # life of one a middlebox dropped silently, which a ping would only have hung on.
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
     )
+    event.listen(engine.sync_engine, "checkout", _drop_closed)
+    return engine
+
+
+def _drop_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has closed: the pool opens a new one instead.
+
+    The check costs no round trip (asyncpg's ``is_closed``: the socket's state as the event
+    loop last saw it); a connection that breaks later fails its statement, and SQLAlchemy then
+    invalidates it and every older connection of the pool (its disconnect handling).
+    """
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
