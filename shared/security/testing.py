@@ -15,7 +15,7 @@ of the instance hosting the unit: ``issuer=instance_issuer(keys_dir, federation,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -75,6 +75,25 @@ def auth_headers(
     unit: str, *roles: Role, username: str | None = None, issuer: TokenIssuer | None = None
 ) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(unit, *roles, username=username, issuer=issuer)}"}
+
+
+class FreshAuthHeaders(Mapping[str, str]):
+    """Headers that mint a new token each time they are read: for a test module's constants,
+    which would otherwise outlive the tokens' 15-minute lifetime in a long suite."""
+
+    def __init__(self, unit: str, *roles: Role, username: str | None = None) -> None:
+        self._unit, self._roles, self._username = unit, roles, username
+
+    def __getitem__(self, key: str) -> str:
+        if key != "Authorization":
+            raise KeyError(key)
+        return f"Bearer {token_for(self._unit, *self._roles, username=self._username)}"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("Authorization",))
+
+    def __len__(self) -> int:
+        return 1
 
 
 def login(base_url: str, username: str, password: str) -> str:

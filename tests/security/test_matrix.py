@@ -410,7 +410,7 @@ def _fill(path: str, values: dict[str, str]) -> str:
 
 def _unit_values(unit: UnitRef, t: Tier_) -> dict[str, str]:
     """Path values naming ``unit`` and the units above it."""
-    values = {f"{unit.tier.value}_code": unit.code}
+    values = {f"{unit.tier.value}_code": unit.code, "unit_code": unit.code}
     for above in units_above(t.runtime.federation, unit):
         values.setdefault(f"{above.tier.value}_code", above.code)
     if unit.tier == Tier.COUNTY:

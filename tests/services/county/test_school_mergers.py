@@ -20,13 +20,13 @@ from shared.federation.config import NATIONAL, Tier
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
 from shared.security.principal import Role
-from shared.security.testing import auth_headers
+from shared.security.testing import FreshAuthHeaders, auth_headers
 from tests.components.approval_desk.support import deliver, migrate, settings_for, staged, unit
 
 ZHONGYUAN = unit(Tier.COUNTY, "410102")
 CLOSING, RECEIVING = "4101020001", "4101020003"
 PATH = "/api/v1/counties/410102/school-mergers"
-OPERATOR = auth_headers("county:410102", Role.OPERATOR, username="zhao.yunwei")
+OPERATOR = FreshAuthHeaders("county:410102", Role.OPERATOR, username="zhao.yunwei")
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from shared.contracts.progression import ProgressedStudent, ProgressionCompleted
 from shared.contracts.transfer import ProofRef, StudentSummary
 from shared.rules import ArchiveItemRule
 from shared.security.principal import Role
-from shared.security.testing import auth_headers
+from shared.security.testing import FreshAuthHeaders, auth_headers
 from tests.services.province.test_transfers import other_database_url  # noqa: F401
 from tests.services.province.transfer_support import (
     HANGZHOU_PRIMARY,
@@ -46,7 +46,7 @@ from tests.services.province.transfer_support import (
 )
 
 SCHOOL = ZHONGYUAN_PRIMARY  # today is 2026-09-07 (transfer_support.TODAY)
-REGISTRAR = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR, username="wang-registrar")
+REGISTRAR = FreshAuthHeaders(f"school:{SCHOOL}", Role.REGISTRAR, username="wang-registrar")
 TODAY = date(2026, 9, 7)
 
 

@@ -19,7 +19,7 @@ from shared.federation.config import NATIONAL, Tier
 from shared.messaging.errors import PermanentMessageError
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.settings import DEFAULT_AMQP_URL
-from shared.security.testing import auth_headers
+from shared.security.testing import FreshAuthHeaders, auth_headers
 from tests.components.approval_desk.support import (
     basic,
     batch,
@@ -55,7 +55,7 @@ async def sichuan(
         await runtime.engine.dispose()
 
 
-CITY = auth_headers("city:5134")
+CITY = FreshAuthHeaders("city:5134")
 
 
 async def test_a_city_run_schools_batch_is_the_citys_task_and_its_approval_goes_to_national(

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.testing import federation_copy
 from shared.security.principal import Role
-from shared.security.testing import auth_headers
+from shared.security.testing import FreshAuthHeaders, auth_headers
 from tests.services.province.transfer_support import (
     JINSHUI_PRIMARY,
     ZHONGYUAN_PRIMARY,
@@ -20,7 +20,7 @@ from tests.services.province.transfer_support import (
 )
 
 SCHOOL = ZHONGYUAN_PRIMARY
-REGISTRAR = auth_headers(f"school:{SCHOOL}", Role.REGISTRAR, username="chen.xueji")
+REGISTRAR = FreshAuthHeaders(f"school:{SCHOOL}", Role.REGISTRAR, username="chen.xueji")
 
 
 @pytest.fixture
