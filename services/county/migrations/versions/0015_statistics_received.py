@@ -5,8 +5,9 @@ Revision ID: 0015
 Revises: 0014
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from components.received_statistics.migrations import create_received_table, drop_received_table
 
 revision = "0015"
 down_revision = "0014"
@@ -15,20 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "statistics_received",
-        sa.Column("unit", sa.String(length=24), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column("source", sa.String(length=24), nullable=False),
-        sa.Column("as_of", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("figures", sa.JSON(), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        # the (unit, period) lookup reads this key
-        sa.PrimaryKeyConstraint("unit", "period", "kind"),
-    )
+    create_received_table(op)
 
 
 def downgrade() -> None:
-    op.drop_table("statistics_received")
+    drop_received_table(op)
