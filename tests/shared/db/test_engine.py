@@ -38,3 +38,50 @@ async def test_a_connection_the_server_closed_is_replaced_without_a_failed_reque
     finally:
         await engine.dispose()
         await other.dispose()
+
+
+async def test_a_burst_of_requests_keeps_the_pools_connections(database_url: str) -> None:
+    """More sessions at once than the pool holds wait for one: no connection is opened for
+    the burst and closed after it (a backend started, its prepared statements lost)."""
+    if is_sqlite(database_url):
+        pytest.skip("a pool of server connections exists on PostgreSQL only")
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    seen: set[int] = set()
+
+    async def request() -> None:
+        async with sessions() as session:
+            pid = await session.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.02)"))
+            seen.add(pid.scalar_one())
+            await session.rollback()
+
+    try:
+        for _ in range(3):  # three bursts, each larger than the pool
+            await asyncio.gather(*(request() for _ in range(2 * engine.pool.size())))  # type: ignore[attr-defined]
+        assert len(seen) == engine.pool.size()  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_keeps_more_prepared_statements_than_the_drivers_default(
+    database_url: str,
+) -> None:
+    """Every length of an ``IN`` list is a statement of its own: past asyncpg's default cache
+    of 100 each would be prepared again."""
+    if is_sqlite(database_url):
+        pytest.skip("prepared statements are PostgreSQL's")
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            for length in range(1, 151):
+                values = ", ".join(str(i) for i in range(length))
+                await connection.execute(text(f"SELECT 1 AS probe WHERE 0 IN ({values})"))
+            kept = await connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_prepared_statements"
+                    " WHERE statement LIKE 'SELECT 1 AS probe %'"
+                )
+            )
+            assert kept.scalar_one() == 150
+    finally:
+        await engine.dispose()
