@@ -38,7 +38,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
 from sqlalchemy import bindparam, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from shared.db.engine import SessionFactory
 from shared.messaging.connection import BrokerConnection
@@ -57,6 +57,7 @@ BUNDLE_TRACE_HEADER = "xueji-bundle-trace"  # with tracing on: each envelope's P
 
 Clock = Callable[[], datetime]
 _STAGED_ROWS = "xueji.outbox.staged_rows"  # session.info: the rows this transaction staged
+_PENDING_ROWS = "xueji.outbox.pending_rows"  # and those it inserts when it commits
 
 
 def utcnow() -> datetime:
@@ -86,7 +87,13 @@ _MARK_SENT = (
 async def stage(
     session: AsyncSession, envelopes: Iterable[Envelope], now: datetime | None = None
 ) -> None:
-    """Add ``envelopes`` to the outbox in ``session``'s transaction (published after commit)."""
+    """Add ``envelopes`` to the outbox in ``session``'s transaction (published after commit).
+
+    Outside a savepoint the rows are kept in the session and inserted when it commits, all the
+    transaction staged in one statement (a consumer's batch of messages, a request that causes
+    several); they commit or roll back with it all the same. Inside one they are inserted at
+    once, so that rolling the savepoint back removes them.
+    """
     now = now or utcnow()
     rows = [
         {
@@ -101,16 +108,37 @@ async def stage(
         }
         for e in envelopes
     ]
-    if rows:
+    if not rows:
+        return
+    if session.in_nested_transaction():  # a savepoint may yet roll them back: insert them now
         await session.execute(_STAGE, rows)
-        if not session.in_nested_transaction():  # a savepoint may yet roll them back
-            session.info.setdefault(_STAGED_ROWS, []).extend(rows)
+        return
+    session.info.setdefault(_PENDING_ROWS, []).extend(rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_pending(session: Session) -> None:
+    """Insert the rows the transaction staged outside savepoints: one statement at its commit
+    (an ``executemany``, one round trip), not one per :func:`stage` call."""
+    if session.in_nested_transaction():  # a savepoint's release: the outer commit inserts them
+        return
+    rows = session.info.pop(_PENDING_ROWS, None)
+    if rows:
+        session.execute(_STAGE, rows)
+        session.info.setdefault(_STAGED_ROWS, []).extend(rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction's end (its commit took them already)
+        session.info.pop(_PENDING_ROWS, None)
 
 
 def staged_in(session: AsyncSession) -> list[Envelope]:
     """The envelopes ``session``'s transaction has staged so far (outside savepoints), in the
     order staged: for tests and tools, read from memory (no statement)."""
-    return [Envelope.model_validate_json(row["body"]) for row in session.info.get(_STAGED_ROWS, ())]
+    rows = [*session.info.get(_STAGED_ROWS, ()), *session.info.get(_PENDING_ROWS, ())]
+    return [Envelope.model_validate_json(row["body"]) for row in rows]
 
 
 def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay) -> None:

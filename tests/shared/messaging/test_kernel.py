@@ -11,7 +11,7 @@ from typing import Any
 
 import aio_pika
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from shared.messaging.consumer import (
     MAX_BUNDLE_RECEIVED,
@@ -283,6 +283,45 @@ async def test_committed_rows_are_handed_to_the_relay_without_reading_the_outbox
     assert (await node.effect_counts()) == {"handed": 1, "over": 1}
     assert reads == 0
     assert all(r.sent_at is not None for r in await outbox_rows(node))
+
+
+async def test_a_transactions_messages_are_inserted_at_its_commit_in_one_statement(
+    node: Node,
+) -> None:
+    inserts: list[int] = []  # rows per INSERT INTO kernel_outbox, in order
+
+    def count(_c: Any, _cur: Any, statement: str, parameters: Any, _x: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO kernel_outbox"):
+            inserts.append(len(parameters) if many else 1)
+
+    event.listen(node.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with node.sessions() as session:
+            for key in ("one", "two", "three"):  # three emits of one transaction
+                await stage(session, [node.envelope(Effect(key=key))])
+            assert inserts == []
+            async with session.begin_nested():  # a savepoint's rows must roll back with it
+                await stage(session, [node.envelope(Effect(key="kept"))])
+            assert inserts == [1]
+            savepoint = await session.begin_nested()
+            await stage(session, [node.envelope(Effect(key="undone"))])
+            await savepoint.rollback()
+            await session.commit()
+        async with node.sessions() as session:  # a rolled-back transaction inserts nothing
+            await stage(session, [node.envelope(Effect(key="rolled-back"))])
+            await session.rollback()
+    finally:
+        event.remove(node.engine.sync_engine, "before_cursor_execute", count)
+
+    assert inserts == [1, 1, 3]
+    await eventually(lambda: _has(node, "three"))
+    await eventually(lambda: _has(node, "kept"))
+    counts = await node.effect_counts()
+    assert {k: counts.get(k) for k in ("one", "two", "three", "kept")} == dict.fromkeys(
+        ("one", "two", "three", "kept"), 1
+    )
+    assert "undone" not in counts and "rolled-back" not in counts
+    assert sorted(r.message_type for r in await outbox_rows(node)) == ["test.effect"] * 4
 
 
 async def test_unroutable_message_stays_in_outbox_with_reason(node: Node) -> None:
