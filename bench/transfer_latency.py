@@ -562,24 +562,26 @@ class DatabaseStatements:
         self.commits_before: dict[str, int] = {}
         self.rows: list[list[str]] = []
         self.commits: dict[str, int] = {}
+        self.sessions_before: dict[str, int] = {}
+        self.sessions: dict[str, int] = {}
 
-    def _commits(self) -> dict[str, int]:
+    def _counters(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Transactions and connections opened so far, by database (pg_stat_database)."""
         out = self.server.psql(
-            "SELECT datname, xact_commit + xact_rollback FROM pg_stat_database "
+            "SELECT datname, xact_commit + xact_rollback, sessions FROM pg_stat_database "
             "WHERE datname NOT IN ('postgres', 'template0', 'template1') AND datname IS NOT NULL"
         )
-        return {
-            name: int(count)
-            for name, count in (line.split("|") for line in out.splitlines() if line)
-        }
+        rows = [line.split("|") for line in out.splitlines() if line]
+        return {name: int(x) for name, x, _ in rows}, {name: int(s) for name, _, s in rows}
 
     def reset(self) -> None:
         self.server.psql("SELECT pg_stat_statements_reset()")
-        self.commits_before = self._commits()
+        self.commits_before, self.sessions_before = self._counters()
 
     def snapshot(self) -> None:
-        after = self._commits()
+        after, sessions = self._counters()
         self.commits = {k: v - self.commits_before.get(k, 0) for k, v in after.items()}
+        self.sessions = {k: v - self.sessions_before.get(k, 0) for k, v in sessions.items()}
         out = self.server.psql(
             "SELECT d.datname, s.calls, round(s.total_exec_time::numeric, 1),"
             " round(s.total_plan_time::numeric, 1), s.rows,"
@@ -606,6 +608,11 @@ class DatabaseStatements:
             f"  database per transfer: {all_calls / per:.0f} statements (round trips),"
             f" {sum(self.commits.values()) / per:.1f} transactions, {all_ms / per:.1f} ms"
             " executing and planning (pg_stat_statements)"
+        )
+        opened = {name: count for name, count in self.sessions.items() if count}
+        lines.append(
+            f"  connections opened during the load: {sum(opened.values())}"
+            + "".join(f", {name} {count}" for name, count in sorted(opened.items()))
         )
         for name, (count, spent, planned) in sorted(by_db.items(), key=lambda kv: -kv[1][1]):
             lines.append(
