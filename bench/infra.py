@@ -4,7 +4,8 @@ A benchmark's PostgreSQL runs as production does (``devtools.postgres.PRODUCTION
 fsync, synchronous_commit and full_page_writes on, CloudNativePG's WAL settings) with
 pg_stat_statements loaded; the test servers (tests/conftest.py) keep durability off for speed.
 ``BENCH_PG_DURABLE=0`` runs a benchmark on the test settings, for an A/B of what durability
-costs; every benchmark prints the settings it ran with (:func:`describe`).
+costs, ``BENCH_PG_SETTINGS=name=value,...`` changes single settings; every benchmark prints
+the settings it ran with (:func:`describe`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ def amqp_url() -> Iterator[str]:
         broker.stop()
 
 
+def bench_settings(*, durable: bool = True) -> dict[str, str]:
+    """The server settings of a benchmark: production's (unless not ``durable``), then
+    ``BENCH_PG_SETTINGS`` (``name=value,name=value``: an A/B of one setting), then
+    pg_stat_statements."""
+    overrides = dict(
+        item.split("=", 1) for item in os.environ.get("BENCH_PG_SETTINGS", "").split(",") if item
+    )
+    return (PRODUCTION_SETTINGS if durable else {}) | overrides | STATEMENT_STATS
+
+
 def bench_postgres() -> LocalPostgres:
     """A new server under var/bench with production's durability (unless BENCH_PG_DURABLE=0)."""
     durable = os.environ.get("BENCH_PG_DURABLE", "1") != "0"
@@ -44,7 +55,7 @@ def bench_postgres() -> LocalPostgres:
         BENCH_DIR / f"postgres-{uuid.uuid4().hex[:6]}",
         port=free_port(),
         for_tests=not durable,
-        settings=(PRODUCTION_SETTINGS if durable else {}) | STATEMENT_STATS,
+        settings=bench_settings(durable=durable),
     )
 
 

@@ -29,6 +29,9 @@ the ``progression.completed`` handler runs it: section-1 entries, backups, hand-
                                  N = 2,000,000 by default (0: no registry)
     python -m bench.scale_data 0 --promote-in DIR     promote the registry a --keep run left
                                                       (with the code checked out now)
+    python -m bench.scale_data 0 --again-in DIR [--keep] [--skip-promotion]
+                                 measure a kept registry again: look-ups, a registration of
+                                 other people, the promotion (with the code checked out now)
 
 Targets (printed, never enforced): look-ups p99 < 5 ms and 100,000 registered in < 60 s at
 50 M rows. Every figure is printed with the machine's load; the server's settings are printed
@@ -59,9 +62,9 @@ from bench.generate import (
     generate_archives,
     generate_registry,
 )
-from bench.infra import bench_postgres, describe, load
+from bench.infra import bench_postgres, bench_settings, describe, load
 from devtools.broker import free_port
-from devtools.postgres import PRODUCTION_SETTINGS, STATEMENT_STATS, LocalPostgres
+from devtools.postgres import LocalPostgres
 from devtools.testing import REPO_CONFIG
 from services.national.adapters.repository import NationalRepository
 from services.national.domain.identity import identity_key
@@ -266,9 +269,12 @@ def batch_of(
     )
 
 
-async def register(url: str, federation: Any, students: int, size: int = 2000) -> float:
-    """``students`` registered at 3301020001 through national's use case, batch by batch."""
-    rng = random.Random(9)
+async def register(
+    url: str, federation: Any, students: int, size: int = 2000, seed: int = 9
+) -> float:
+    """``students`` registered at 3301020001 through national's use case, batch by batch
+    (``seed``: another seed draws other people, for a registry registered into before)."""
+    rng = random.Random(seed)
     school = "3301020001"
     used: set[str] = set()
     batches = [
@@ -495,13 +501,39 @@ async def province(server: Any, n: int) -> None:
     server.drop_database("archives")
 
 
+async def again(server: Any, skip_promotion: bool, students: int, keep: bool) -> None:
+    """A kept registry measured again with the code checked out now: its sizes, the look-ups,
+    a registration of ``students`` other people (another seed), the promotion."""
+    federation = load_federation(REPO_CONFIG)
+    await asyncio.to_thread(upgrade, "national", server.url("scale"))  # today's head
+    rows = int(server.psql("SELECT count(*) FROM registry_entry", "scale"))
+    print(f"  a kept registry of {rows:,} entries  [{load()}]", flush=True)
+    await sizes(server.dsn("scale"))
+    await lookups(server.url("scale"), rows)
+    await register(server.url("scale"), federation, students, seed=int(time.time()))
+    await lookups(server.url("scale"), rows)
+    if not skip_promotion:
+        await promote(server.url("scale"), federation, rows)
+        await sizes(server.dsn("scale"))
+    if not keep:
+        server.drop_database("scale")
+
+
 async def main(
-    n: int, skip_promotion: bool, students: int, archives: int, keep: bool, promote_in: str
+    n: int,
+    skip_promotion: bool,
+    students: int,
+    archives: int,
+    keep: bool,
+    promote_in: str,
+    again_in: str = "",
 ) -> None:
     server = bench_postgres()
-    if promote_in:  # the server a ``--keep`` run left, for the promotion with today's code
+    if promote_in or again_in:  # the server a ``--keep`` run left, with today's code
         server = LocalPostgres(
-            Path(promote_in), port=free_port(), settings=PRODUCTION_SETTINGS | STATEMENT_STATS
+            Path(promote_in or again_in),
+            port=free_port(),
+            settings=bench_settings(),
         )
     server.start()
     try:
@@ -524,6 +556,8 @@ async def main(
             await promote(server.url("scale"), federation, rows)
             await sizes(server.dsn("scale"))
             keep = False
+        if again_in:
+            await again(server, skip_promotion, students, keep)
         if archives:
             await province(server, archives)
         if n:
@@ -544,6 +578,9 @@ if __name__ == "__main__":
     parser.add_argument("--archives", type=int, default=0, help="the province's archives")
     parser.add_argument("--keep", action="store_true", help="keep the registry (stopped)")
     parser.add_argument("--promote-in", default="", help="promote a kept registry, then drop it")
+    parser.add_argument(
+        "--again-in", default="", help="measure a kept registry again (drop it unless --keep)"
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -553,5 +590,6 @@ if __name__ == "__main__":
             args.archives,
             args.keep,
             args.promote_in,
+            args.again_in,
         )
     )

@@ -79,6 +79,8 @@ REPORTED_SETTINGS = (
     "wal_sync_method",
     "commit_delay",
     "shared_buffers",
+    "effective_cache_size",
+    "wal_compression",
     "max_wal_size",
     "shared_preload_libraries",
 )
