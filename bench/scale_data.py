@@ -29,7 +29,7 @@ the ``progression.completed`` handler runs it: section-1 entries, backups, hand-
                                  N = 2,000,000 by default (0: no registry)
     python -m bench.scale_data 0 --promote-in DIR     promote the registry a --keep run left
                                                       (with the code checked out now)
-    python -m bench.scale_data 0 --again-in DIR [--keep] [--skip-promotion]
+    python -m bench.scale_data 0 --again-in DIR [--keep] [--skip-promotion] [--division D]
                                  measure a kept registry again: look-ups, a registration of
                                  other people, the promotion (with the code checked out now)
 
@@ -234,9 +234,14 @@ async def lookups(url: str, n: int) -> dict[str, float]:
 
 
 def batch_of(
-    rng: random.Random, school: str, size: int, used: set[str] | None = None
+    rng: random.Random,
+    school: str,
+    size: int,
+    used: set[str] | None = None,
+    division: str = "330102",
 ) -> RegistrationBatchApproved:
-    """A batch of first-graders with distinct resident IDs (``used``: across batches too)."""
+    """A batch of first-graders with distinct resident IDs (``used``: across batches too),
+    born in ``division``."""
     used = set() if used is None else used
     born = [
         date(2019, 9, 1) + (date(2020, 8, 31) - date(2019, 9, 1)) * rng.random()
@@ -246,9 +251,9 @@ def batch_of(
     for birth in born:
         gender: Literal["male", "female"] = "male" if rng.random() < 0.5 else "female"
         name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
-        number = generate_resident_id(rng, "330102", birth, gender)
+        number = generate_resident_id(rng, division, birth, gender)
         while number in used:  # one person, one number: no duplicates made by chance
-            number = generate_resident_id(rng, "330102", birth, gender)
+            number = generate_resident_id(rng, division, birth, gender)
         used.add(number)
         items.append(
             RegistrationItem(
@@ -270,15 +275,18 @@ def batch_of(
 
 
 async def register(
-    url: str, federation: Any, students: int, size: int = 2000, seed: int = 9
+    url: str, federation: Any, students: int, size: int = 2000, division: str = "330102"
 ) -> float:
-    """``students`` registered at 3301020001 through national's use case, batch by batch
-    (``seed``: another seed draws other people, for a registry registered into before)."""
-    rng = random.Random(seed)
+    """``students`` registered at 3301020001 through national's use case, batch by batch,
+    born in ``division`` (another one for a registry registered into before: a year's
+    first-graders of one county are ~366,000 resident IDs, so a second draw there would hit
+    the first one's people; other names and birth dates too, or the suspect rule holds them)."""
+    rng = random.Random(9 if division == "330102" else int(division))
     school = "3301020001"
     used: set[str] = set()
     batches = [
-        batch_of(rng, school, min(size, students - s), used) for s in range(0, students, size)
+        batch_of(rng, school, min(size, students - s), used, division)
+        for s in range(0, students, size)
     ]
     engine = make_engine(url)
     sessions = make_session_factory(engine)
@@ -501,16 +509,18 @@ async def province(server: Any, n: int) -> None:
     server.drop_database("archives")
 
 
-async def again(server: Any, skip_promotion: bool, students: int, keep: bool) -> None:
+async def again(
+    server: Any, skip_promotion: bool, students: int, keep: bool, division: str
+) -> None:
     """A kept registry measured again with the code checked out now: its sizes, the look-ups,
-    a registration of ``students`` other people (another seed), the promotion."""
+    a registration of ``students`` other people (born in ``division``), the promotion."""
     federation = load_federation(REPO_CONFIG)
     await asyncio.to_thread(upgrade, "national", server.url("scale"))  # today's head
     rows = int(server.psql("SELECT count(*) FROM registry_entry", "scale"))
     print(f"  a kept registry of {rows:,} entries  [{load()}]", flush=True)
     await sizes(server.dsn("scale"))
     await lookups(server.url("scale"), rows)
-    await register(server.url("scale"), federation, students, seed=int(time.time()))
+    await register(server.url("scale"), federation, students, division=division)
     await lookups(server.url("scale"), rows)
     if not skip_promotion:
         await promote(server.url("scale"), federation, rows)
@@ -527,6 +537,7 @@ async def main(
     keep: bool,
     promote_in: str,
     again_in: str = "",
+    division: str = "330106",
 ) -> None:
     server = bench_postgres()
     if promote_in or again_in:  # the server a ``--keep`` run left, with today's code
@@ -557,7 +568,7 @@ async def main(
             await sizes(server.dsn("scale"))
             keep = False
         if again_in:
-            await again(server, skip_promotion, students, keep)
+            await again(server, skip_promotion, students, keep, division)
         if archives:
             await province(server, archives)
         if n:
@@ -581,6 +592,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--again-in", default="", help="measure a kept registry again (drop it unless --keep)"
     )
+    parser.add_argument(
+        "--division", default="330106", help="--again-in: where the registered are born"
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -591,5 +605,6 @@ if __name__ == "__main__":
             args.keep,
             args.promote_in,
             args.again_in,
+            args.division,
         )
     )

@@ -38,6 +38,7 @@ from shared.contracts.registration import (
     RegistrationItem,
     RegistrationOutcome,
 )
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import Tier, UnitRef
 from shared.messaging.emit import Emit
 
@@ -179,7 +180,7 @@ def submission_of(item: RegistrationItem, placement: Placement) -> Submission:
     )
     return Submission(
         registration_id=str(item.registration_id),
-        applicant=Applicant(str(uuid.uuid4()), person, placement),
+        applicant=Applicant(str(time_ordered_uuid()), person, placement),
         nationality=basic.nationality,
         ethnicity=basic.ethnicity,
         grade=basic.grade,

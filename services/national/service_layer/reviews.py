@@ -34,6 +34,7 @@ from services.national.service_layer.registration import (
     serial_row,
 )
 from shared.contracts.registration import RegistrationBatchDecided, RegistrationOutcome
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import NATIONAL
 from shared.messaging.emit import Emit
 from shared.messaging.uow import UnitOfWork
@@ -125,7 +126,7 @@ def _submission(review: DedupReview) -> Submission:
     placement = Placement(review.school_code, review.province_code)
     return Submission(
         registration_id=review.registration_id,
-        applicant=Applicant(str(uuid.uuid4()), person_of(review), placement),
+        applicant=Applicant(str(time_ordered_uuid()), person_of(review), placement),
         nationality=review.nationality,
         ethnicity=review.ethnicity,
         grade=review.grade,
