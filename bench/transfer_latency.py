@@ -574,6 +574,13 @@ class DatabaseStatements:
         rows = [line.split("|") for line in out.splitlines() if line]
         return {name: int(x) for name, x, _ in rows}, {name: int(s) for name, _, s in rows}
 
+    def analyze(self) -> None:
+        """Statistics for every table, as autovacuum keeps them in a running database (within
+        a minute of a table's changes): the load then runs on plans made from them, not on
+        the defaults of tables the warm-up has just filled (decision 0051)."""
+        for name in self._counters()[0]:
+            self.server.psql("ANALYZE", database=name)
+
     def reset(self) -> None:
         self.server.psql("SELECT pg_stat_statements_reset()")
         self.commits_before, self.sessions_before = self._counters()
@@ -812,6 +819,9 @@ async def measure(
                 raise RuntimeError(f"the warm-up transfers did not complete: {states}")
             for approver in approvers:
                 approver.seen.clear()
+            if statements is not None:
+                statements.analyze()
+                print("  tables analyzed after the warm-up (autovacuum's statistics)", flush=True)
 
             # 3. what doing nothing costs: the approvers' polls and the relays' idle polls
             pids = federation.pids | servers
@@ -887,7 +897,9 @@ def start_profilers(pids: dict[str, int], seconds: float) -> dict[str, Any]:
         out = Path(where) / f"{name}.txt"
         spy = Path(sys.executable).with_name("py-spy")
         command = [str(spy) if spy.exists() else "py-spy", "record", "-p", str(pid)]
-        command += ["-d", str(int(seconds)), "-r", "50", "--function"]
+        # --gil: only samples holding the GIL, i.e. the CPU the process spends in Python and
+        # its extensions (an event loop waiting in epoll holds no GIL and is not sampled)
+        command += ["-d", str(int(seconds)), "-r", "50", "--function", "--gil"]
         running[name] = (
             subprocess.Popen(
                 [*command, "-f", "raw", "-o", str(out), "--nonblocking"],

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData, insert, text
 
+from components.approval_desk.repository import _statements
+from components.approval_desk.tables import define_desk_tables
 from shared.db.engine import is_sqlite, make_engine, make_session_factory
 
 
@@ -83,5 +88,75 @@ async def test_a_connection_keeps_more_prepared_statements_than_the_drivers_defa
                 )
             )
             assert kept.scalar_one() == 150
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_prepared_on_an_empty_table_keeps_its_index_as_the_table_grows(
+    database_url: str,
+) -> None:
+    """Statements keep their plans (decision 0051): the desk's look-up of a task by its
+    subject, prepared while the task table was empty (a new deployment), runs on a generic
+    plan after five executions. That plan, made without statistics, probes an index on
+    ``unit`` alone and would filter every task of the unit as the table grows; the table's
+    ANALYZE (autovacuum's, within a minute of its changes) invalidates it, and the plan made
+    then uses the unique index."""
+    if is_sqlite(database_url):
+        pytest.skip("plan caching of prepared statements is PostgreSQL's")
+    metadata = MetaData()
+    tables = define_desk_tables(metadata)
+    lookup = _statements(tables).find_subject
+    engine = make_engine(database_url)
+    unit = "410102"
+
+    def params(i: int) -> dict[str, str]:
+        return {"unit": unit, "kind": "transfer_step", "subject_id": str(uuid.UUID(int=i))}
+
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(metadata.create_all)
+            for i in range(10):  # past the five runs after which a generic plan may be kept
+                assert (await connection.execute(lookup, params(i))).first() is None
+            rows = [
+                {
+                    **params(i),
+                    "task_id": str(uuid.UUID(int=10_000 + i)),
+                    "status": "open",
+                    "school_code": "4101020001",
+                    "item_count": 1,
+                    "finding_count": 0,
+                    "details": {},
+                    "opened_at": datetime(2026, 9, 1, tzinfo=UTC),
+                    "transfer_id": str(uuid.UUID(int=20_000 + i)),
+                    "due_on": date(2026, 9, 15),
+                }
+                for i in range(2000)
+            ]
+            await connection.execute(insert(tables.task), rows)
+            await connection.execute(text("ANALYZE desk_task"))
+            for i in range(10):
+                assert (await connection.execute(lookup, params(i))).scalar_one() is not None
+            name, generic = (
+                await connection.execute(
+                    text(
+                        "SELECT name, generic_plans FROM pg_prepared_statements"
+                        " WHERE statement LIKE 'SELECT desk_task.task_id %'"
+                    )
+                )
+            ).one()
+            subject = str(uuid.UUID(int=7))
+            plan = (
+                await connection.execute(
+                    text(
+                        f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {name}"
+                        f"('{unit}', 'transfer_step', '{subject}')"
+                    )
+                )
+            ).scalar_one()
+            await connection.rollback()
+        root = (plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]
+        assert generic > 0  # not planned again at each execution
+        assert root["Index Name"] == "uq_desk_task_subject"
+        assert root.get("Rows Removed by Filter", 0) == 0
     finally:
         await engine.dispose()
