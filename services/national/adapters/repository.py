@@ -13,8 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, select, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from services.national.adapters.orm import (
     Base,
@@ -41,6 +53,24 @@ _SUPERSEDING_ENTRY = (
     .join(SupersededNumber, SupersededNumber.entry_id == RegistryEntry.entry_id)
     .where(SupersededNumber.student_number == bindparam("student_number"))
 )
+# Many numbers at once, each found by itself or by a number it replaced: one statement (a
+# UNION ALL of the two index look-ups), each row with the number it was found by and how.
+_by_numbers: BindParameter[Any] = bindparam("student_numbers", expanding=True)
+_FOUND = union_all(
+    select(
+        *_ENTRY.columns,
+        RegistryEntry.student_number.label("asked"),
+        literal(False).label("replaced"),
+    ).where(RegistryEntry.student_number.in_(_by_numbers)),
+    select(
+        *_ENTRY.columns,
+        SupersededNumber.student_number.label("asked"),
+        literal(True).label("replaced"),
+    )
+    .join(SupersededNumber, SupersededNumber.entry_id == RegistryEntry.entry_id)
+    .where(SupersededNumber.student_number.in_(_by_numbers)),
+).subquery()
+_ENTRIES_BY_NUMBER = select(aliased(RegistryEntry, _FOUND), _FOUND.c.asked, _FOUND.c.replaced)
 
 
 def person_of(row: RegistryEntry | DedupReview) -> Person:
@@ -189,6 +219,19 @@ class NationalRepository:
         if isinstance(known, RegistryEntry) and not inspect(known).expired:
             return known
         return None
+
+    async def entries_by_number(self, student_numbers: Collection[str]) -> dict[str, RegistryEntry]:
+        """The entry each of ``student_numbers`` names, by the number asked: the entry with
+        that number, else the one that replaced it (:meth:`entry_by_number`, then
+        :meth:`superseding_entry`, for many numbers in one statement)."""
+        if not student_numbers:
+            return {}
+        params = {"student_numbers": sorted(student_numbers)}
+        found: dict[str, RegistryEntry] = {}
+        for entry, asked, replaced in await self.session.execute(_ENTRIES_BY_NUMBER, params):
+            if not replaced or asked not in found:
+                found[asked] = entry
+        return found
 
     async def superseding_entry(self, old_number: str) -> RegistryEntry | None:
         """The entry whose earlier number was ``old_number``."""

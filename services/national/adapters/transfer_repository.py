@@ -15,10 +15,12 @@ run rarely and build their statements inline.
 
 A run of decisions (one delivery batch) is applied set-based: :meth:`TransferRepository.lock_many`
 reads all its transfers and steps in two statements, and a repository given :class:`HeldWrites`
-holds what ``save``, ``release`` and ``move_registration`` would write until
+holds what ``add``, ``save``, ``release`` and ``move_registration`` would write until
 :meth:`TransferRepository.flush` writes it all at once (an ``executemany`` per table, one
 UPDATE for the releases and one for the moves), so that the statements of a run do not grow
-with its length (decision 0019).
+with its length (decision 0019). A run of requests reads which of its transfer ids exist in one
+statement (:meth:`TransferRepository.existing`) and claims its students in one conditional
+UPDATE (:meth:`TransferRepository.claim_many`).
 """
 
 from __future__ import annotations
@@ -169,13 +171,15 @@ _LOAD_STEPS_OF = select(_STEP).where(
     _STEP.c.transfer_id.in_(bindparam("transfer_ids", expanding=True))
 )
 # ORM-enabled like the load, so it flushes the session's pending objects first as before.
-_EXISTS = select(TransferRecord.transfer_id).where(
-    TransferRecord.transfer_id == bindparam("transfer_id")
+_EXISTING = select(TransferRecord.transfer_id).where(
+    TransferRecord.transfer_id.in_(bindparam("transfer_ids", expanding=True))
 )
 _ADD_TRANSFER = insert(_TRANSFER)
 _ADD_STEPS = insert(_STEP)
 # The k_ / v_ prefixes: a SET column's own name is reserved for the parameter SQLAlchemy
 # generates for it, so neither the WHERE nor the SET may use it.
+# The claim of one student (a run of one: the usual case, so built once); a run's claim of
+# several is built per run (see _claim_many). RETURNING names the students this UPDATE claimed.
 _CLAIM = (
     update(_REGISTRY)
     .where(
@@ -183,6 +187,7 @@ _CLAIM = (
         _REGISTRY.c.active_transfer_id.is_(None),
     )
     .values(active_transfer_id=bindparam("v_active_transfer_id"))
+    .returning(_REGISTRY.c.student_number)
 )
 _RELEASE = (
     update(_REGISTRY)
@@ -217,19 +222,25 @@ def _stored(session: AsyncSession) -> dict[str, _Stored]:
 
 @dataclass
 class HeldWrites:
-    """What a run of decisions changed, held for :meth:`TransferRepository.flush`: the state
-    columns per transfer and per step (the latest wins: they are whole states), the transfers
-    whose student is released, and the moves of registrations (values per transfer)."""
+    """What a run of messages changed, held for :meth:`TransferRepository.flush`: the new
+    transfers and their steps (rows to insert), the state columns per transfer and per step
+    (the latest wins: they are whole states), the transfers whose student is released, and
+    the moves of registrations (values per transfer)."""
 
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
     moves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    added: list[dict[str, Any]] = field(default_factory=list)
+    added_steps: list[Mapping[str, Any]] = field(default_factory=list)
 
     def take(self) -> HeldWrites:
         """Hand over what is held, and hold nothing from now on."""
-        taken = HeldWrites(self.transfers, self.steps, self.released, self.moves)
+        taken = HeldWrites(
+            self.transfers, self.steps, self.released, self.moves, self.added, self.added_steps
+        )
         self.transfers, self.steps, self.released, self.moves = {}, {}, [], {}
+        self.added, self.added_steps = [], []
         return taken
 
 
@@ -242,17 +253,28 @@ class TransferRepository:
 
     # -- the registry's hold on the student ------------------------------------------------
 
-    async def claim(self, student_number: str, transfer_id: str) -> bool:
-        """Make ``transfer_id`` the student's active transfer unless another one is: one
-        conditional UPDATE, so of two concurrent claims exactly one counts a row."""
-        params = {"k_student_number": student_number, "v_active_transfer_id": transfer_id}
-        result = await self.session.execute(_CLAIM, params)
+    async def claim_many(self, claims: Mapping[str, str]) -> set[str]:
+        """Make each transfer (``{student number: transfer id}``) its student's active
+        transfer unless another one is, in one conditional UPDATE (``… WHERE student_number
+        IN … AND active_transfer_id IS NULL RETURNING student_number``); returns the students
+        it claimed. Of two concurrent claims of a student exactly one gets the row: on
+        PostgreSQL the second waits for the first's row lock, then finds the student held and
+        skips the row; on SQLite the writers are serialised. The rows are locked in index
+        order (PostgreSQL scans an ``IN`` list's index keys sorted)."""
+        if not claims:
+            return set()
+        if len(claims) == 1:
+            [(number, transfer_id)] = claims.items()
+            params = {"k_student_number": number, "v_active_transfer_id": transfer_id}
+            claimed = set((await self.session.execute(_CLAIM, params)).scalars())
+        else:
+            claimed = set((await self.session.execute(_claim_many(claims))).scalars())
         _sync_entries(
             self.session,
-            lambda e: e["student_number"] == student_number and e["active_transfer_id"] is None,
-            transfer_id,
+            lambda e: e["student_number"] in claims and e["active_transfer_id"] is None,
+            lambda e: claims[e["student_number"]],
         )
-        return _rowcount(result) == 1
+        return claimed
 
     async def release(self, transfer_id: str) -> None:
         if self.held is not None:
@@ -294,17 +316,22 @@ class TransferRepository:
 
     # -- transfers -------------------------------------------------------------------------
 
-    async def exists(self, transfer_id: uuid.UUID) -> bool:
-        found = await self.session.scalar(_EXISTS, {"transfer_id": str(transfer_id)})
-        return found is not None
+    async def existing(self, transfer_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``transfer_ids`` are stored already: one statement."""
+        params = {"transfer_ids": sorted(str(t) for t in transfer_ids)}
+        return {uuid.UUID(t) for t in await self.session.scalars(_EXISTING, params)}
 
     async def add(self, record: TransferRecord, steps: Sequence[Mapping[str, Any]]) -> None:
-        """Insert a new transfer and its steps (Core: the record stays a plain object)."""
-        await self.session.execute(
-            _ADD_TRANSFER, {c.key: getattr(record, c.key) for c in _TRANSFER.columns}
-        )
-        if steps:
-            await self.session.execute(_ADD_STEPS, list(steps))
+        """Insert a new transfer and its steps (Core: the record stays a plain object);
+        held, they are inserted by :meth:`flush`, with the run's other new transfers."""
+        row = {c.key: getattr(record, c.key) for c in _TRANSFER.columns}
+        if self.held is not None:
+            self.held.added.append(row)
+            self.held.added_steps.extend(steps)
+        else:
+            await self.session.execute(_ADD_TRANSFER, row)
+            if steps:
+                await self.session.execute(_ADD_STEPS, list(steps))
         values = {record.transfer_id: tuple(getattr(record, n) for n in _TRANSFER_STATE)}
         values |= {row["step_id"]: tuple(row[n] for n in _STEP_STATE) for row in steps}
         _stored(self.session)[record.transfer_id] = _Stored(record, values)
@@ -377,12 +404,17 @@ class TransferRepository:
             await self.session.execute(_SAVE_STEP, changed)
 
     async def flush(self) -> None:
-        """Write the held writes: at most one statement each for the transfers, the steps,
-        the releases and the moves. Raises if a move found no student held by its transfer
-        (as :meth:`move_registration`'s caller would have)."""
+        """Write the held writes: at most one statement each for the new transfers, their
+        steps, the transfers' and steps' changes, the releases and the moves. Raises if a move
+        found no student held by its transfer (as :meth:`move_registration`'s caller would
+        have)."""
         if self.held is None:
             return
         held = self.held.take()
+        if held.added:
+            await self.session.execute(_ADD_TRANSFER, held.added)
+        if held.added_steps:
+            await self.session.execute(_ADD_STEPS, held.added_steps)
         if held.transfers:
             await self.session.execute(_SAVE_TRANSFER, list(held.transfers.values()))
         if held.steps:
@@ -498,14 +530,17 @@ class TransferRepository:
 
 
 def _sync_entries(
-    session: AsyncSession, matches: Callable[[Mapping[str, Any]], bool], transfer_id: str | None
+    session: AsyncSession,
+    matches: Callable[[Mapping[str, Any]], bool],
+    transfer_id: str | Callable[[Mapping[str, Any]], str] | None,
 ) -> None:
-    """Set ``active_transfer_id`` (as committed) on the session's registry entries whose
-    loaded columns match the UPDATE just run, whatever its row count: what the ORM's UPDATE
-    did for them ("evaluate" synchronization) when the claim and the release were built per
-    call. A prebuilt ORM UPDATE would not: the ORM evaluates bind parameters by their value
-    at construction. Callers read the entry afterwards (a status change, after stopping the
-    student's transfer, asks whether the student is still held)."""
+    """Set ``active_transfer_id`` (as committed; ``transfer_id`` may be a function of the
+    entry's loaded columns) on the session's registry entries whose loaded columns match the
+    UPDATE just run, whatever its row count: what the ORM's UPDATE did for them ("evaluate"
+    synchronization) when the claim and the release were built per call. A prebuilt ORM
+    UPDATE would not: the ORM evaluates bind parameters by their value at construction.
+    Callers read the entry afterwards (a status change, after stopping the student's
+    transfer, asks whether the student is still held)."""
     for state in list(session.identity_map.all_states()):
         if state.class_ is not RegistryEntry or state.expired:
             continue
@@ -513,7 +548,26 @@ def _sync_entries(
         if not {"student_number", "active_transfer_id"} <= loaded.keys():
             continue
         if matches(loaded) and "active_transfer_id" in state.unmodified:
-            set_committed_value(state.obj(), "active_transfer_id", transfer_id)
+            value = transfer_id(loaded) if callable(transfer_id) else transfer_id
+            set_committed_value(state.obj(), "active_transfer_id", value)
+
+
+def _claim_many(claims: Mapping[str, str]) -> Any:
+    """The claim of several students, each for its transfer (``CASE student_number …``):
+    one statement whose RETURNING says who was claimed, where an ``executemany`` of
+    :data:`_CLAIM` would be a statement per student (RETURNING is not kept across an
+    ``executemany`` of an UPDATE). Built per run: its shape depends on the run."""
+    key = _REGISTRY.c.student_number
+    held_by = case(
+        {n: literal(t, _REGISTRY.c.active_transfer_id.type) for n, t in claims.items()},
+        value=key,
+    )
+    return (
+        update(_REGISTRY)
+        .where(key.in_(sorted(claims)), _REGISTRY.c.active_transfer_id.is_(None))
+        .values(active_transfer_id=held_by)
+        .returning(key)
+    )
 
 
 def _move_many(moves: Mapping[str, Mapping[str, Any]]) -> Any:

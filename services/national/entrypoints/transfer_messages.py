@@ -26,7 +26,7 @@ from services.national.service_layer.transfers.decisions import (
     decide_steps,
 )
 from services.national.service_layer.transfers.notices import Outbox
-from services.national.service_layer.transfers.requests import request_transfer
+from services.national.service_layer.transfers.requests import request_transfers
 from shared.contracts.transfer import (
     TransferCancelRequested,
     TransferRequested,
@@ -43,9 +43,18 @@ log = logging.getLogger(__name__)
 def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
     """Register the transfer handlers: requests, decisions, cancellations."""
 
-    async def on_requested(ctx: HandlerContext, request: TransferRequested) -> None:
-        receiving_school(deps, request.to_school, ctx.envelope.source)
-        await request_transfer(saga_context(ctx, deps), request, ctx.envelope.correlation_id)
+    async def on_requested(
+        contexts: Sequence[HandlerContext], run: Sequence[TransferRequested]
+    ) -> None:
+        """A run of requests at once (set-based); one from a unit other than the receiving
+        school fails the run, and the consumer then applies each message alone."""
+        for ctx, request in zip(contexts, run, strict=True):
+            receiving_school(deps, request.to_school, ctx.envelope.source)
+        await request_transfers(
+            [saga_context(c, deps) for c in contexts],
+            run,
+            [c.envelope.correlation_id for c in contexts],
+        )
 
     async def on_decided(
         contexts: Sequence[HandlerContext], run: Sequence[TransferStepDecided]
@@ -79,7 +88,7 @@ def register_transfers(handlers: HandlerRegistry, deps: TransferDeps) -> None:
         except (UnknownTransfer, NotEntitled) as exc:
             raise PermanentMessageError(str(exc)) from exc
 
-    handlers.register(TransferRequested, on_requested)
+    handlers.register_many(TransferRequested, on_requested)
     handlers.register_many(TransferStepDecided, on_decided)
     handlers.register(TransferCancelRequested, on_cancel)
 

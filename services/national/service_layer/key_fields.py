@@ -10,6 +10,7 @@ number stays findable and points to the new one. School and province get one
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,6 +86,15 @@ async def find_entry(repo: NationalRepository, student_number: str) -> RegistryE
     """The entry a student number names, also by a number it has since replaced."""
     number = normalise(student_number)
     return await repo.entry_by_number(number) or await repo.superseding_entry(number)
+
+
+async def find_entries(
+    repo: NationalRepository, student_numbers: Collection[str]
+) -> dict[str, RegistryEntry]:
+    """:func:`find_entry` for many numbers, in one statement; by the number as given."""
+    numbers = {given: normalise(given) for given in student_numbers}
+    found = await repo.entries_by_number(set(numbers.values()))
+    return {given: found[number] for given, number in numbers.items() if number in found}
 
 
 async def _verdict(

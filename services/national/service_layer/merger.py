@@ -12,9 +12,10 @@ province(s).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 HELD = "school_merger_held"
 CLOSED_RULE = "school_closed"
+# Built once: every run of transfer requests asks it (decision 0019).
+_CLOSED_AMONG = select(SchoolClosure.school_code).where(
+    SchoolClosure.school_code.in_(bindparam("school_codes", expanding=True))
+)
 
 
 async def apply_merger(
@@ -121,6 +126,15 @@ async def apply_merger(
 async def closed(session: AsyncSession, school_code: str) -> SchoolClosure | None:
     """The school's closure, if it was merged or closed."""
     return await session.get(SchoolClosure, school_code)
+
+
+async def closed_among(session: AsyncSession, school_codes: Collection[str]) -> set[str]:
+    """Which of the schools were merged or closed: one statement (a run of transfer
+    requests asks for its receiving schools at once)."""
+    if not school_codes:
+        return set()
+    params = {"school_codes": sorted(school_codes)}
+    return set(await session.scalars(_CLOSED_AMONG, params))
 
 
 async def _close(
