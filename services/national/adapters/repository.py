@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import (
     Table,
     bindparam,
+    false,
     func,
     insert,
     inspect,
-    literal,
     select,
+    true,
     union_all,
     update,
 )
@@ -60,12 +61,12 @@ _FOUND = union_all(
     select(
         *_ENTRY.columns,
         RegistryEntry.student_number.label("asked"),
-        literal(False).label("replaced"),
+        false().label("replaced"),
     ).where(RegistryEntry.student_number.in_(_by_numbers)),
     select(
         *_ENTRY.columns,
         SupersededNumber.student_number.label("asked"),
-        literal(True).label("replaced"),
+        true().label("replaced"),
     )
     .join(SupersededNumber, SupersededNumber.entry_id == RegistryEntry.entry_id)
     .where(SupersededNumber.student_number.in_(_by_numbers)),
