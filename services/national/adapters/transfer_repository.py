@@ -259,8 +259,10 @@ class TransferRepository:
         IN … AND active_transfer_id IS NULL RETURNING student_number``); returns the students
         it claimed. Of two concurrent claims of a student exactly one gets the row: on
         PostgreSQL the second waits for the first's row lock, then finds the student held and
-        skips the row; on SQLite the writers are serialised. The rows are locked in index
-        order (PostgreSQL scans an ``IN`` list's index keys sorted)."""
+        skips the row; on SQLite the writers are serialised. Two runs meet their shared
+        students in one order (the index's, an ``IN`` list's keys scanned sorted); a deadlock
+        all the same would abort one transaction, whose batch the consumer then applies
+        message by message."""
         if not claims:
             return set()
         if len(claims) == 1:
