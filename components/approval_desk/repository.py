@@ -13,7 +13,7 @@ a poll of an unchanged list then answers 304 from that one row (decision 0020).
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,6 +80,22 @@ class _Statements:
                 rule=bindparam("v_rule"),
             )
             .returning(task.c.unit)
+        )
+        # The open tasks of several (unit, transfer) pairs made void at once (a run of
+        # completions); RETURNING says which pairs had any, for the logs and list versions.
+        self.void_transfers = (
+            update(task)
+            .where(
+                tuple_(task.c.unit, task.c.transfer_id).in_(bindparam("k_pairs", expanding=True)),
+                task.c.status == TaskStatus.OPEN,
+            )
+            .values(
+                status=TaskStatus.VOID,
+                decided_at=bindparam("v_decided_at"),
+                decided_by=bindparam("v_decided_by"),
+                reason=bindparam("v_reason"),
+            )
+            .returning(task.c.unit, task.c.transfer_id)
         )
         # One (rows, count) pair per combination of the list's filters, built when first used.
         self._pages: dict[_PageKey, tuple[Select[Any], Select[Any]]] = {}
@@ -270,6 +287,30 @@ class TaskRepository:
     ) -> int:
         """Make every open task of a transfer at ``unit`` void; how many were."""
         return await self._void_open(unit, self.t.task.c.transfer_id == transfer_id, at, by, reason)
+
+    async def void_transfers(
+        self,
+        pairs: Sequence[tuple[UnitRef, uuid.UUID]],
+        *,
+        at: datetime,
+        by: str,
+        reason: str,
+    ) -> Counter[tuple[UnitRef, uuid.UUID]]:
+        """:meth:`void_transfer` for several (unit, transfer) pairs in one statement: how many
+        tasks each pair had open (pairs with none are absent)."""
+        if not pairs:
+            return Counter()
+        params = {
+            "k_pairs": list(dict.fromkeys(pairs)),
+            "v_decided_at": at,
+            "v_decided_by": by,
+            "v_reason": reason,
+        }
+        rows = (await self.session.execute(self._s.void_transfers, params)).all()
+        voided = Counter((row.unit, row.transfer_id) for row in rows)
+        for unit in sorted({str(unit) for unit, _ in voided}):
+            list_versions.touch(self.session, TASK_LIST, unit)
+        return voided
 
     async def void_step(
         self, unit: UnitRef, step_id: uuid.UUID, *, at: datetime, by: str, reason: str

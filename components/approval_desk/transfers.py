@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from components.approval_desk.decisions import settle
@@ -203,6 +204,26 @@ async def void_transfer(
     )
     log.info("transfer %s: %d task(s) void at %s (%s)", transfer_id, count, ctx.unit, reason)
     return count
+
+
+async def void_transfers(
+    desk: ApprovalDesk, voids: Sequence[tuple[HandlerContext, uuid.UUID]], reason: str
+) -> list[int]:
+    """:func:`void_transfer` for a run of messages sharing one transaction (a set-based
+    handler's): each context's unit's open tasks of its transfer are void, in one statement
+    whatever the run's length; how many were, per pair, in order."""
+    if not voids:
+        return []
+    pairs = [(ctx.unit, transfer_id) for ctx, transfer_id in voids]
+    voided = await desk.tasks(voids[0][0].session).void_transfers(
+        pairs, at=desk.now(), by=SYSTEM, reason=reason[:500]
+    )
+    counts = []
+    for unit, transfer_id in pairs:
+        count = voided.pop((unit, transfer_id), 0)  # a pair the run holds twice: once
+        log.info("transfer %s: %d task(s) void at %s (%s)", transfer_id, count, unit, reason)
+        counts.append(count)
+    return counts
 
 
 async def void_settled(

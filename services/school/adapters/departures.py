@@ -1,8 +1,10 @@
 """The school's history list of students who left for another school (decision 0043).
 
-Set-based: a progression's cohort leaves in one ``INSERT … SELECT`` and one ``UPDATE``, a
-transfer's student the same way with one number. The history row is written only while the
-roster entry has not left yet, so a message heard twice lists the student once.
+Set-based: a progression's cohort leaves in one ``INSERT … SELECT`` and one ``UPDATE``; a run
+of transfers (one delivery batch, several schools and transfers) in one ``executemany`` of the
+``INSERT … SELECT`` (each departure with its own transfer, destination and date) and one
+``UPDATE … IN``, built once at import (decision 0019). The history row is written only while
+the roster entry has not left yet, so a message heard twice lists the student once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, literal, select, update
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Row,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters.orm import departure, student
@@ -72,6 +87,79 @@ async def leave(session: AsyncSession, leaving: Leaving, status: str, at: dateti
         update(student).where(*still_here).values(status=status, class_name=None, updated_at=at)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Not ``NOT IN``: an executemany takes no expanding parameter.
+_NOT_DEPARTED = and_(*(student.c.status != str(s) for s in DEPARTED_STATUSES))
+_COLUMNS = [
+    "school_code",
+    "student_number",
+    "name",
+    "grade",
+    "kind",
+    "subject_id",
+    "to_school",
+    "left_on",
+    "recorded_at",
+]
+# One departure: executed with a parameter set per student (an executemany).
+_LIST_DEPARTURE = insert(departure).from_select(
+    _COLUMNS,
+    select(
+        student.c.school_code,
+        student.c.student_number,
+        student.c.name,
+        student.c.grade,
+        bindparam("b_kind", type_=String),
+        bindparam("b_subject_id", type_=String),
+        bindparam("b_to_school", type_=String),
+        bindparam("b_left_on", type_=Date),
+        bindparam("b_at", type_=DateTime(timezone=True)),
+    ).where(
+        student.c.school_code == bindparam("b_school_code"),
+        student.c.student_number == bindparam("b_student_number"),
+        _NOT_DEPARTED,
+    ),
+)
+_LEAVE_ROSTER = (
+    update(student)
+    .where(
+        tuple_(student.c.school_code, student.c.student_number).in_(
+            bindparam("b_keys", expanding=True)
+        ),
+        _NOT_DEPARTED,
+    )
+    .values(status=bindparam("b_status"), class_name=None, updated_at=bindparam("b_at"))
+    .returning(student.c.school_code, student.c.student_number)
+)
+
+
+async def leave_many(
+    session: AsyncSession, leavings: Sequence[Leaving], status: str, at: datetime
+) -> set[tuple[str, str]]:
+    """:func:`leave` for several subjects at once (a run of transfers), each departure with
+    its own subject, destination and date: two statements whatever the run's length. A
+    student may appear once per school in ``leavings``. Returns the (school, student number)
+    pairs that left now (none for a repeated message)."""
+    rows = [
+        {
+            "b_school_code": leaving.school_code,
+            "b_student_number": number,
+            "b_kind": leaving.kind,
+            "b_subject_id": leaving.subject_id,
+            "b_to_school": leaving.to_school,
+            "b_left_on": leaving.left_on,
+            "b_at": at,
+        }
+        for leaving in leavings
+        for number in leaving.student_numbers
+    ]
+    if not rows:
+        return set()
+    await session.execute(_LIST_DEPARTURE, rows)
+    keys = [(row["b_school_code"], row["b_student_number"]) for row in rows]
+    left = await session.execute(_LEAVE_ROSTER, {"b_keys": keys, "b_status": status, "b_at": at})
+    return {(row.school_code, row.student_number) for row in left}
 
 
 async def history(

@@ -28,6 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,6 +132,19 @@ async def get_transfer_in(session: AsyncSession, transfer_id: str) -> Row[Any] |
     return result.one_or_none()
 
 
+_GET_TRANSFERS_IN = select(transfer_in).where(
+    transfer_in.c.transfer_id.in_(bindparam("b_ids", expanding=True))
+)
+
+
+async def get_transfers_in(session: AsyncSession, transfer_ids: Sequence[str]) -> dict[str, Any]:
+    """The transfers in among ``transfer_ids`` that exist, by id (one statement)."""
+    if not transfer_ids:
+        return {}
+    rows = await session.execute(_GET_TRANSFERS_IN, {"b_ids": list(set(transfer_ids))})
+    return {row.transfer_id: row for row in rows}
+
+
 def _transfers_in_page(by_status: bool) -> tuple[Select[Any], Select[Any]]:
     """The count and the page of a school's transfers in, with or without the status filter."""
     conditions = [transfer_in.c.school_code == bindparam("b_school_code")]
@@ -178,6 +193,25 @@ async def settle_transfer_in(
     """Move a pending transfer in to its outcome; False if it was no longer pending."""
     result = await session.execute(_SETTLE_TRANSFER_IN, {**values, "b_id": transfer_id})
     return _rowcount(result) == 1
+
+
+_COMPLETE_TRANSFERS_IN = (
+    update(transfer_in)
+    .where(
+        transfer_in.c.transfer_id.in_(bindparam("b_ids", expanding=True)),
+        transfer_in.c.status == TransferInStatus.PENDING,
+    )
+    .values(status=TransferInStatus.COMPLETED, settled_at=bindparam("b_at"))
+)
+
+
+async def complete_transfers_in(
+    session: AsyncSession, transfer_ids: Sequence[str], at: datetime
+) -> None:
+    """The pending transfers in among ``transfer_ids`` are completed (one statement)."""
+    if transfer_ids:
+        params = {"b_ids": list(set(transfer_ids)), "b_at": at}
+        await session.execute(_COMPLETE_TRANSFERS_IN, params)
 
 
 _REQUEST_CANCEL = (
@@ -237,22 +271,45 @@ _ROSTER_KEYS = (
     student.c.school_code == bindparam("b_school_code"),
     student.c.student_number == bindparam("b_student_number"),
 )
-_ROSTER_ENTRY = select(student.c.id).where(*_ROSTER_KEYS)
-_INSERT_STUDENT = insert(student)
-# No .values(): the SET clause is the columns named in the parameters (the roster row's).
-_REENROL = update(student).where(*_ROSTER_KEYS)
+# What a returning student's old entry takes from the new row: all but its keys, its
+# registration and when it was created (one entry per student and school).
+_REENROLLED = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_type",
+    "id_number",
+    "nationality",
+    "ethnicity",
+    "grade",
+    "enrolled_on",
+    "status",
+    "class_name",
+    "updated_at",
+)
 
 
-async def enrol_transferred(session: AsyncSession, row: Mapping[str, Any]) -> None:
-    """Put a transferred-in student on the roster; a student who once left this school gets
-    their old entry back (one entry per student and school)."""
-    keys = {"b_school_code": row["school_code"], "b_student_number": row["student_number"]}
-    found = await session.execute(_ROSTER_ENTRY, keys)
-    if found.first() is None:
-        await session.execute(_INSERT_STUDENT, row)
-        return
-    values = {k: v for k, v in row.items() if k not in ("created_at", "registration_id")}
-    await session.execute(_REENROL, {**values, **keys})
+def _enrol(insert: Any) -> Any:
+    statement = insert(student)
+    return statement.on_conflict_do_update(
+        index_elements=[student.c.school_code, student.c.student_number],
+        set_={name: statement.excluded[name] for name in _REENROLLED},
+    )
+
+
+# Built once per dialect; executed with one parameter set per student (an executemany).
+_ENROL = {"postgresql": _enrol(postgresql_insert), "sqlite": _enrol(sqlite_insert)}
+
+
+async def enrol_transferred_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Put transferred-in students on the rosters, in one statement: a student who once left
+    a school gets their old entry back (``INSERT … ON CONFLICT DO UPDATE`` on the school and
+    student number). A student named twice for one school takes the later row, as if the
+    rows were applied one after the other."""
+    latest = {(row["school_code"], row["student_number"]): row for row in rows}
+    if latest:
+        statement = _ENROL[session.get_bind().dialect.name]
+        await session.execute(statement, [dict(row) for row in latest.values()])
 
 
 _ROSTER_STATUS = select(student.c.status).where(*_ROSTER_KEYS)

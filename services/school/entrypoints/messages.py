@@ -8,6 +8,7 @@ registry authority: any other sender is a security refusal (``not_a_party``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from components.approval_desk import messages as desk_messages
@@ -23,8 +24,8 @@ from services.school.service_layer import (
     promotion,
     registration,
     status_changes,
+    transfer_completion,
     transfer_in,
-    transfer_out,
     verification,
 )
 from shared.contracts.duplicates import DuplicateResolutionDecided
@@ -91,16 +92,18 @@ def register_transfers(handlers: HandlerRegistry, desk: ApprovalDesk) -> None:
         await transfer_in.apply_closed(ctx.session, ctx.unit.code, closed, clock.now())
         await desk_transfers.void_closed(desk, ctx, closed)
 
-    async def on_completed(ctx: HandlerContext, completed: TransferCompleted) -> None:
-        _party_to(ctx, federation, completed)
-        if ctx.unit.code == completed.to_school:
-            await transfer_in.complete(ctx.session, ctx.unit.code, completed, clock.now())
-        else:
-            await transfer_out.leave(desk, ctx, completed)
+    async def on_completed(
+        contexts: Sequence[HandlerContext], payloads: Sequence[TransferCompleted]
+    ) -> None:
+        """A run of completions, to receiving and sending schools hosted here, at once."""
+        for ctx, completed in zip(contexts, payloads, strict=True):
+            _party_to(ctx, federation, completed)
+        completions = list(zip(contexts, payloads, strict=True))
+        await transfer_completion.apply_many(desk, completions, clock.now())
 
     handlers.register(TransferRefused, on_refused)
     handlers.register(TransferClosed, on_closed)
-    handlers.register(TransferCompleted, on_completed)
+    handlers.register_many(TransferCompleted, on_completed)
     register_progressions(handlers, desk)
 
 

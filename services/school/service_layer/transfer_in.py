@@ -315,24 +315,34 @@ async def apply_closed(
     return True
 
 
-async def complete(
-    session: AsyncSession, school_code: str, completed: TransferCompleted, now: datetime
+async def complete_many(
+    session: AsyncSession, arrivals: Sequence[tuple[str, TransferCompleted]], now: datetime
 ) -> None:
-    """The registry moved the student here: the transfer in is completed and the student
-    joins the roster, enrolled in the grade and class placed."""
-    row = await _own_transfer(session, school_code, str(completed.transfer_id))
-    if row is None:
-        log.warning(
-            "transfer %s completed into %s without a local request",
-            completed.transfer_id,
-            school_code,
-        )
-    else:
-        await transfers.settle_transfer_in(
-            session, row.transfer_id, {"status": TransferInStatus.COMPLETED, "settled_at": now}
-        )
-    class_name = completed.class_name or (row.class_name if row is not None else None)
-    await transfers.enrol_transferred(session, _roster_row(school_code, completed, class_name, now))
+    """The registry moved these students here (each a receiving school's code and the
+    completion): each transfer in is completed and its student joins the roster, enrolled in
+    the grade and class placed. Three statements whatever the run's length (the transfers in
+    read, those pending completed, the students enrolled); the same outcome as the
+    completions applied one after the other."""
+    if not arrivals:
+        return
+    found = await transfers.get_transfers_in(session, [str(c.transfer_id) for _, c in arrivals])
+    settled: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for school_code, completed in arrivals:
+        row = found.get(str(completed.transfer_id))
+        if row is None or row.school_code != school_code:
+            row = None
+            log.warning(
+                "transfer %s completed into %s without a local request",
+                completed.transfer_id,
+                school_code,
+            )
+        else:
+            settled.append(row.transfer_id)
+        class_name = completed.class_name or (row.class_name if row is not None else None)
+        rows.append(_roster_row(school_code, completed, class_name, now))
+    await transfers.complete_transfers_in(session, settled, now)
+    await transfers.enrol_transferred_many(session, rows)
 
 
 def _roster_row(

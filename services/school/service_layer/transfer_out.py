@@ -16,7 +16,7 @@ shows who left, to where and when; the read-only backup is the province's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.approval_desk import transfers as desk_transfers
@@ -44,19 +44,33 @@ class SendingSchoolSteps(KindPolicy):
         return {"roster_status": status}
 
 
-async def leave(desk: ApprovalDesk, ctx: HandlerContext, completed: TransferCompleted) -> None:
-    """The student left for the receiving school: the roster entry is ``transferred_out``.
-    A task still open here (the county decided in the school's place) has nothing left to
-    decide: it is void."""
-    school_code = ctx.unit.code
-    leaving = departures.Leaving(
-        school_code=school_code,
-        student_numbers=[completed.student_number],
-        kind=departures.TRANSFER,
-        subject_id=str(completed.transfer_id),
-        to_school=completed.to_school,
-        left_on=completed.completed_at.astimezone(CHINA).date(),
-    )
-    if not await departures.leave(ctx.session, leaving, StudentStatus.TRANSFERRED_OUT, desk.now()):
-        log.info("transfer %s: no enrolled roster entry at %s", completed.transfer_id, school_code)
-    await desk_transfers.void_transfer(desk, ctx, completed.transfer_id, COMPLETED_REASON)
+async def leave_many(
+    desk: ApprovalDesk, departing: Sequence[tuple[HandlerContext, TransferCompleted]]
+) -> None:
+    """The students left for their receiving schools (each context a sending school of the
+    run): their roster entries are ``transferred_out``, each listed in the history with its
+    own transfer, destination and date. A task still open here (the county decided in the
+    school's place) has nothing left to decide: it is void. Three statements whatever the
+    run's length; a student may appear once per school."""
+    if not departing:
+        return
+    leavings = [
+        departures.Leaving(
+            school_code=ctx.unit.code,
+            student_numbers=[completed.student_number],
+            kind=departures.TRANSFER,
+            subject_id=str(completed.transfer_id),
+            to_school=completed.to_school,
+            left_on=completed.completed_at.astimezone(CHINA).date(),
+        )
+        for ctx, completed in departing
+    ]
+    session = departing[0][0].session
+    left = await departures.leave_many(session, leavings, StudentStatus.TRANSFERRED_OUT, desk.now())
+    for ctx, completed in departing:
+        if (ctx.unit.code, completed.student_number) not in left:
+            log.info(
+                "transfer %s: no enrolled roster entry at %s", completed.transfer_id, ctx.unit.code
+            )
+    voids = [(ctx, completed.transfer_id) for ctx, completed in departing]
+    await desk_transfers.void_transfers(desk, voids, COMPLETED_REASON)

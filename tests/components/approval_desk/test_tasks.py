@@ -488,6 +488,72 @@ async def test_every_write_of_a_task_changes_its_units_list_version(
     assert await version(other) == 1
 
 
+async def test_a_runs_transfers_are_voided_together_pair_by_pair(make_desk: MakeDesk) -> None:
+    """The many form of voiding a transfer's tasks: exactly the (unit, transfer) pairs given
+    (another unit's task of the same transfer stays open), in one statement, with how many
+    each pair had, and one list version bump per unit that changed."""
+    desk = await make_desk()
+    now = desk.now()
+    other = unit(Tier.COUNTY, "410105")
+    shared_transfer, own_transfer, untouched = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def task(owner: UnitRef, transfer_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "task_id": uuid.uuid4(),
+            "kind": TaskKind.TRANSFER_STEP,
+            "status": TaskStatus.OPEN,
+            "unit": owner,
+            "school_code": PRIMARY,
+            "subject_id": uuid.uuid4(),
+            "item_count": 0,
+            "finding_count": 0,
+            "details": {},
+            "opened_at": now,
+            "transfer_id": transfer_id,
+        }
+
+    rows = [
+        task(COUNTY, shared_transfer),
+        task(COUNTY, shared_transfer),  # a step task and an intervention
+        task(other, shared_transfer),
+        task(other, own_transfer),
+        task(COUNTY, untouched),
+    ]
+    async with desk.runtime.sessions() as session, session.begin():
+        for row in rows:
+            await desk.tasks(session).add(row)
+
+    async def versions() -> tuple[int, int]:
+        async with desk.runtime.sessions() as session:
+            return (
+                await list_versions.version(session, TASK_LIST, str(COUNTY)),
+                await list_versions.version(session, TASK_LIST, str(other)),
+            )
+
+    async def void(pairs: list[tuple[UnitRef, uuid.UUID]]) -> dict[Any, int]:
+        async with desk.runtime.sessions() as session, session.begin():
+            found = await desk.tasks(session).void_transfers(pairs, at=now, by="s", reason="r")
+        return dict(found)
+
+    before = await versions()
+    pairs = [(COUNTY, shared_transfer), (other, own_transfer), (COUNTY, own_transfer)]
+    assert await void(pairs) == {(COUNTY, shared_transfer): 2, (other, own_transfer): 1}
+    assert await versions() == (before[0] + 1, before[1] + 1)
+    assert await void(pairs) == {}  # heard again: nothing open, no bump
+    assert await versions() == (before[0] + 1, before[1] + 1)
+    async with desk.runtime.sessions() as session:
+        statuses = {
+            (t.unit, t.transfer_id, t.status)
+            for t in (await desk.tasks(session).get_many([r["task_id"] for r in rows])).values()
+        }
+    assert statuses == {
+        (COUNTY, shared_transfer, TaskStatus.VOID),
+        (other, shared_transfer, TaskStatus.OPEN),
+        (other, own_transfer, TaskStatus.VOID),
+        (COUNTY, untouched, TaskStatus.OPEN),
+    }
+
+
 async def test_a_late_batch_waits_for_an_officer_even_under_auto_approval(
     make_desk: MakeDesk,
 ) -> None:
