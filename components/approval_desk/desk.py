@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +32,16 @@ class KindPolicy:
         """What the tier adds to the task's details when the message ``opened`` opens it
         (the sending school: the student's status on its roster)."""
         return {}
+
+    async def facts_many(
+        self, contexts: Sequence[HandlerContext], opened: Sequence[Contract]
+    ) -> list[Mapping[str, Any]]:
+        """:meth:`facts` for a run of messages applied together (a set-based handler's),
+        each with its context, in order. This default asks :meth:`facts` for each in turn; a
+        tier whose facts cost a read overrides it to read the run's at once."""
+        return [
+            await self.facts(ctx, message) for ctx, message in zip(contexts, opened, strict=True)
+        ]
 
     async def decide_at_once(self, ctx: HandlerContext, opened: Contract) -> Decision | None:
         """A decision the system takes in the opening transaction, or None for an officer."""

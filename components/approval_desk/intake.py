@@ -295,11 +295,16 @@ def task_row(
         "item_count": item_count,
         "finding_count": finding_count,
         # the flow's trace: the officer's decision continues it (one trace per flow)
-        "details": {**details, TRACE_KEY: current_trace_context()},
+        # (in a set-based run, the message's own: no single span is current for the run)
+        "details": {**details, TRACE_KEY: _trace_of(ctx)},
         "opened_at": desk.now(),
         "correlation_id": ctx.envelope.correlation_id,
         "message_id": ctx.envelope.message_id,
     }
+
+
+def _trace_of(ctx: HandlerContext) -> dict[str, str]:
+    return ctx.trace_context if ctx.trace_context is not None else current_trace_context()
 
 
 def _item_rows(

@@ -8,6 +8,8 @@ its tasks of a closed transfer from its own ``transfer.closed`` handler
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from components.approval_desk import (
     alerts,
     duplicates,
@@ -115,8 +117,10 @@ def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> No
     """A deciding party's steps (of transfers and progressions): opened, reminded, settled by
     someone else."""
 
-    async def on_step_opened(ctx: HandlerContext, step: TransferStepOpened) -> None:
-        await transfers.receive_step(desk, ctx, step)
+    async def on_steps_opened(
+        contexts: Sequence[HandlerContext], steps: Sequence[TransferStepOpened]
+    ) -> None:
+        await transfers.receive_steps(desk, contexts, steps)
 
     async def on_step_reminder(ctx: HandlerContext, reminder: TransferStepReminder) -> None:
         await transfers.note_reminder(desk, ctx, reminder)
@@ -127,7 +131,7 @@ def register_transfer_steps(handlers: HandlerRegistry, desk: ApprovalDesk) -> No
     async def on_progression_step(ctx: HandlerContext, step: ProgressionStepOpened) -> None:
         await progression.receive_step(desk, ctx, step)
 
-    handlers.register(TransferStepOpened, on_step_opened)
+    handlers.register_many(TransferStepOpened, on_steps_opened)  # set-based: a run at once
 
     async def on_progression_settled(ctx: HandlerContext, settled: ProgressionStepSettled) -> None:
         await progression.void_settled(desk, ctx, settled)

@@ -62,6 +62,12 @@ class _Statements:
             task.c.kind == bindparam("kind"),
             task.c.subject_id == bindparam("subject_id"),
         )
+        # a run's tasks of one kind among its units and subjects (the caller keeps the pairs)
+        self.find_subjects = select(task.c.unit, task.c.subject_id).where(
+            task.c.unit.in_(bindparam("units", expanding=True)),
+            task.c.kind == bindparam("kind"),
+            task.c.subject_id.in_(bindparam("subject_ids", expanding=True)),
+        )
         self.insert_task = insert(task)
         self.insert_item = insert(t.item) if t.item is not None else None
         self.insert_proof = insert(t.proof) if t.proof is not None else None
@@ -157,6 +163,29 @@ class TaskRepository:
         """The task already opened for this submission, if any."""
         params = {"unit": unit, "kind": kind, "subject_id": subject_id}
         return (await self.session.execute(self._s.find_subject, params)).scalar_one_or_none()
+
+    async def find_subjects(
+        self, kind: TaskKind, wanted: Sequence[tuple[UnitRef, uuid.UUID]]
+    ) -> set[tuple[UnitRef, uuid.UUID]]:
+        """Which of the (unit, subject) pairs already have a task of ``kind`` (one statement,
+        through the unique (unit, kind, subject) index)."""
+        if not wanted:
+            return set()
+        params = {
+            "units": sorted({unit for unit, _ in wanted}, key=str),
+            "kind": kind,
+            "subject_ids": sorted({subject for _, subject in wanted}),
+        }
+        rows = await self.session.execute(self._s.find_subjects, params)
+        return {(row.unit, row.subject_id) for row in rows} & set(wanted)
+
+    async def add_many(self, tasks: Sequence[Mapping[str, Any]]) -> None:
+        """Insert tasks without items or proofs (one ``executemany``); each unit's list
+        version is touched once."""
+        if not tasks:
+            return
+        await self.session.execute(self._s.insert_task, [dict(task) for task in tasks])
+        list_versions.touch(self.session, TASK_LIST, *{str(task["unit"]) for task in tasks})
 
     async def add(
         self,

@@ -86,30 +86,67 @@ def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
 
 
 async def receive_step(desk: ApprovalDesk, ctx: HandlerContext, step: TransferStepOpened) -> None:
-    """Open a task for this unit's step (once per step), with the facts the tier's policy
-    adds, and let that policy decide it at once if it does."""
+    """Open a task for this unit's step (once per step): a run of one."""
+    await receive_steps(desk, [ctx], [step])
+
+
+async def receive_steps(
+    desk: ApprovalDesk, contexts: Sequence[HandlerContext], steps: Sequence[TransferStepOpened]
+) -> None:
+    """Open a task for each step of a run (one delivery batch, one transaction; its units are
+    any this instance hosts), with the facts the tier's policy adds, and let that policy decide
+    it at once if it does — as if each step were applied alone, in delivery order.
+
+    A fixed number of statements whatever the run's length: the run's existing tasks in one
+    read (a redelivered step, or one the run holds twice, opens none), the policy's facts for
+    the run at once (:meth:`KindPolicy.facts_many`), the new tasks in one ``executemany``, and
+    each unit's list version bumped once at commit. Only a step the policy decides at once
+    costs its own statements (the decision's). A step that is not the addressed unit's fails
+    the run: the consumer then applies each message alone, which dead-letters that one.
+    """
+    schools = [_party_school(desk, ctx, step) for ctx, step in zip(contexts, steps, strict=True)]
+    tasks = desk.tasks(contexts[0].session)
+    kind = TaskKind.TRANSFER_STEP
+    existing = await tasks.find_subjects(
+        kind, [(ctx.unit, step.step_id) for ctx, step in zip(contexts, steps, strict=True)]
+    )
+    new: list[int] = []  # the positions of the steps that open a task
+    for position, (ctx, step) in enumerate(zip(contexts, steps, strict=True)):
+        if (ctx.unit, step.step_id) not in existing:
+            existing.add((ctx.unit, step.step_id))  # the run's second copy finds this one
+            new.append(position)
+    policy = desk.policy(kind)
+    facts = await policy.facts_many([contexts[n] for n in new], [steps[n] for n in new])
+    federation = desk.runtime.federation
+    opened: dict[int, dict[str, Any]] = {}  # by position in the run
+    for position, added in zip(new, facts, strict=True):
+        ctx, step = contexts[position], steps[position]
+        details = {**_step_details(federation, step), **added}
+        row = task_row(desk, ctx, kind, schools[position], step.step_id, 0, 0, details)
+        row.update(
+            transfer_id=step.transfer_id, due_on=step.due_on, due_approximate=step.due_approximate
+        )
+        opened[position] = row
+    await tasks.add_many(list(opened.values()))
+    for position, (ctx, step) in enumerate(zip(contexts, steps, strict=True)):  # in order
+        if position not in opened:
+            log.info("step %s already has a task at %s; ignored", step.step_id, ctx.unit)
+            continue
+        log.info("transfer %s: %s task opened at %s", step.transfer_id, step.role, ctx.unit)
+        decision = await policy.decide_at_once(ctx, step)
+        if decision is not None:
+            task = await tasks.get(opened[position]["task_id"])
+            await settle(desk, tasks, task, decision, ctx.emit)
+
+
+def _party_school(desk: ApprovalDesk, ctx: HandlerContext, step: TransferStepOpened) -> School:
+    """The school a step of the addressed unit concerns; refused if the step is not its."""
     from_school, to_school = _schools(desk, step.from_school, step.to_school)
     if party_of(step.role, from_school, to_school) != ctx.unit:
         raise PermanentMessageError(
             f"step {step.step_id} ({step.role}) of transfer {step.transfer_id} is not {ctx.unit}'s"
         )
-    tasks = desk.tasks(ctx.session)
-    if await tasks.find_subject(ctx.unit, TaskKind.TRANSFER_STEP, step.step_id):
-        log.info("step %s already has a task at %s; ignored", step.step_id, ctx.unit)
-        return
-    school = from_school if is_sending(step.role) else to_school
-    policy = desk.policy(TaskKind.TRANSFER_STEP)
-    details = {**_step_details(desk.runtime.federation, step), **await policy.facts(ctx, step)}
-    row = task_row(desk, ctx, TaskKind.TRANSFER_STEP, school, step.step_id, 0, 0, details)
-    row.update(
-        transfer_id=step.transfer_id, due_on=step.due_on, due_approximate=step.due_approximate
-    )
-    await tasks.add(row)
-    log.info("transfer %s: %s task opened at %s", step.transfer_id, step.role, ctx.unit)
-    decision = await policy.decide_at_once(ctx, step)
-    if decision is not None:
-        task = await tasks.get(row["task_id"])
-        await settle(desk, tasks, task, decision, ctx.emit)
+    return from_school if is_sending(step.role) else to_school
 
 
 def _step_details(federation: Federation, step: TransferStepOpened) -> dict[str, Any]:

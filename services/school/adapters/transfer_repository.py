@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -322,3 +323,20 @@ async def roster_status(session: AsyncSession, school_code: str, student_number:
     params = {"b_school_code": school_code, "b_student_number": student_number}
     result = await session.execute(_ROSTER_STATUS, params)
     return result.scalar_one_or_none()
+
+
+# A run's (school, student number) pairs at once, through uq_school_student_number.
+_ROSTER_STATUSES = select(student.c.school_code, student.c.student_number, student.c.status).where(
+    tuple_(student.c.school_code, student.c.student_number).in_(bindparam("b_keys", expanding=True))
+)
+
+
+async def roster_statuses(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The roster status of each (school code, student number) that has a roster entry
+    (one statement for them all)."""
+    if not keys:
+        return {}
+    rows = await session.execute(_ROSTER_STATUSES, {"b_keys": sorted(set(keys))})
+    return {(row.school_code, row.student_number): row.status for row in rows}

@@ -43,6 +43,21 @@ class SendingSchoolSteps(KindPolicy):
         status = await transfers.roster_status(ctx.session, ctx.unit.code, opened.student_number)
         return {"roster_status": status}
 
+    async def facts_many(
+        self, contexts: Sequence[HandlerContext], opened: Sequence[Contract]
+    ) -> list[Mapping[str, Any]]:
+        """The run's roster statuses in one read (its schools may be several)."""
+        keys = [_roster_key(ctx, step) for ctx, step in zip(contexts, opened, strict=True)]
+        if not keys:
+            return []
+        found = await transfers.roster_statuses(contexts[0].session, keys)
+        return [{"roster_status": found.get(key)} for key in keys]
+
+
+def _roster_key(ctx: HandlerContext, opened: Contract) -> tuple[str, str]:
+    assert isinstance(opened, TransferStepOpened)
+    return ctx.unit.code, opened.student_number
+
 
 async def leave_many(
     desk: ApprovalDesk, departing: Sequence[tuple[HandlerContext, TransferCompleted]]
