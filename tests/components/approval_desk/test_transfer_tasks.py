@@ -5,7 +5,7 @@ tasks when a transfer ends elsewhere, the decisions it sends national, and its t
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import MetaData
 
 from components.approval_desk import messages, queries
-from components.approval_desk.desk import ApprovalDesk
+from components.approval_desk.desk import ApprovalDesk, KindPolicy
 from components.approval_desk.domain import Decision, DecisionKind, TaskKind, TaskStatus
 from components.approval_desk.metrics import register_task_gauge
 from components.approval_desk.schemas import TaskListQuery, TaskRead
@@ -63,13 +63,20 @@ async def make_desk(tmp_path: Path, database_url: str) -> AsyncIterator[MakeDesk
     """The role on a county or province runtime, today pinned, with tables of its own."""
     built: list[ApprovalDesk] = []
 
-    async def make(tier: Tier = Tier.COUNTY, instance: str = "county-41") -> ApprovalDesk:
+    async def make(
+        tier: Tier = Tier.COUNTY,
+        instance: str = "county-41",
+        *,
+        url: str | None = None,
+        policies: Mapping[TaskKind, KindPolicy] | None = None,
+    ) -> ApprovalDesk:
+        """``url``: another database than the test's; ``policies``: the desk's."""
         config = federation_copy(tmp_path / f"federation-{len(built)}")
-        settings = settings_for(config, instance, database_url, DEFAULT_AMQP_URL)
+        settings = settings_for(config, instance, url or database_url, DEFAULT_AMQP_URL)
         handlers = HandlerRegistry()
         runtime = build_runtime(tier, settings.model_copy(update={"today": TODAY}), handlers)
         metadata = MetaData()
-        desk = ApprovalDesk(runtime, define_desk_tables(metadata))
+        desk = ApprovalDesk(runtime, define_desk_tables(metadata), policies=policies or {})
         async with runtime.engine.begin() as connection:
             await connection.run_sync(kernel_metadata.create_all, checkfirst=True)
             await connection.run_sync(list_version_metadata.create_all, checkfirst=True)
