@@ -18,11 +18,15 @@ from shared.contracts.transfer import (
     TransferClosed,
     TransferCompleted,
     TransferRefused,
+    TransferStepOpened,
     TransferStepReminder,
     TransferStepSettled,
 )
+from shared.db.testing import recorded_statements
 from shared.federation.config import NATIONAL
+from shared.messaging.envelope import build_envelope
 from shared.messaging.errors import PermanentMessageError
+from shared.messaging.testing import InProcessDelivery
 from shared.resident_id import student_number_for
 from shared.security.principal import Role
 from shared.security.testing import auth_headers
@@ -609,3 +613,67 @@ async def test_an_offset_past_int32_is_an_empty_page(school: School) -> None:
     url = f"/api/v1/schools/{ZHONGYUAN_PRIMARY}/tasks"
     page = await school.client.get(url, params={"offset": 2**31})
     assert page.status_code == 200 and page.json()["items"] == []
+
+
+# --- a delivery batch's run of steps, applied at once ------------------------------------
+
+
+async def apply_at_once(school: School, steps: list[tuple[TransferStepOpened, str]]) -> None:
+    """National's steps, each to its school, as one delivery batch (one run, one transaction)."""
+    envelopes = [build_envelope(s, source=NATIONAL, target=school_ref(c)) for s, c in steps]
+    await InProcessDelivery(school.runtime.sessions, school.runtime.handlers).apply(envelopes)
+
+
+async def test_a_run_of_steps_shows_each_schools_roster_status(school: School) -> None:
+    """One roster read for the run, each task with its own school's entry of the student: as
+    one step at a time would show it."""
+    here = await school.enrol(ZHONGYUAN_PRIMARY)
+    there = await school.enrol(JINSHUI_PRIMARY)
+    gone = await school.enrol(ZHONGYUAN_PRIMARY)
+    first = step_opened(gone)
+    await school.deliver(first)
+    await school.deliver(completion(first.transfer_id, gone), ZHONGYUAN_PRIMARY)
+    run = [
+        (step_opened(here), ZHONGYUAN_PRIMARY),
+        (step_opened(there, from_school=JINSHUI_PRIMARY), JINSHUI_PRIMARY),
+        (first, ZHONGYUAN_PRIMARY),  # redelivered: its task stays as it was
+        (step_opened(there), ZHONGYUAN_PRIMARY),  # not on this school's roster
+        (step_opened(gone), ZHONGYUAN_PRIMARY),  # left this school
+    ]
+    await apply_at_once(school, run)
+
+    jinshui = auth_headers(f"school:{JINSHUI_PRIMARY}")
+    theirs = await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/tasks", headers=jinshui)
+    listed = [*(await tasks(school))["items"], *theirs.json()["items"]]
+    shown = {(t["school_code"], t["student_number"], t["status"]): t for t in listed}
+    assert len(listed) == len(shown) == 5
+    statuses = {key: task["roster_status"] for key, task in shown.items()}
+    assert statuses == {
+        (ZHONGYUAN_PRIMARY, number_of(here), "open"): "enrolled",
+        (JINSHUI_PRIMARY, number_of(there), "open"): "enrolled",
+        (ZHONGYUAN_PRIMARY, number_of(there), "open"): None,
+        (ZHONGYUAN_PRIMARY, number_of(gone), "open"): "transferred_out",
+        (ZHONGYUAN_PRIMARY, number_of(gone), "void"): "enrolled",  # when it opened
+    }
+
+
+async def test_the_statements_of_a_run_of_steps_do_not_grow_with_its_length(
+    school: School,
+) -> None:
+    """The same statements for a run of 3 as of 30, over two schools with a redelivery."""
+    counted: list[list[str]] = []
+    for size in (3, 30):
+        redelivered = step_opened(await school.enrol(ZHONGYUAN_PRIMARY))
+        await school.deliver(redelivered)
+        run = [(redelivered, ZHONGYUAN_PRIMARY)]
+        run += [(step_opened(authority_basic()), ZHONGYUAN_PRIMARY) for _ in range(size // 2)]
+        run += [
+            (step_opened(authority_basic(), from_school=JINSHUI_PRIMARY), JINSHUI_PRIMARY)
+            for _ in range(size - len(run))
+        ]
+        with recorded_statements(school.runtime.engine) as statements:
+            await apply_at_once(school, run)
+        counted.append(statements)
+    of_3, of_30 = counted
+    assert len(of_3) == len(of_30), (of_3, of_30)
+    assert any("school_student" in statement for statement in of_30)  # the one roster read
