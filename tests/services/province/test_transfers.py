@@ -192,6 +192,42 @@ async def test_the_receiving_province_step_waits_for_an_officer(zhejiang: Provin
         await zhejiang.deliver(province_step("sending_province", "G410102201803010011"))
 
 
+async def test_a_run_of_steps_is_decided_at_once_as_one_by_one(
+    henan: Province, henan_again: Province
+) -> None:
+    """The discipline check of each sending step of a run, in delivery order (one refused,
+    one approved), the receiving step left to an officer: what one step at a time gives."""
+    both = [henan, henan_again]
+    disciplined, clean = await archived_students(both, ZHONGYUAN_PRIMARY, basic(), basic())
+    for province in both:
+        await province.add_discipline(number_of(disciplined), reference="d-1", on=date(2026, 6, 1))
+    incoming = {"from_school": HANGZHOU_PRIMARY, "to_school": ZHONGYUAN_PRIMARY}
+    run = [
+        province_step("sending_province", number_of(disciplined)),
+        province_step("receiving_province", "G330102201803010011", **incoming),
+        province_step("sending_province", number_of(clean)),
+    ]
+    for opened in run:
+        await henan.deliver(opened)
+    await henan_again.deliver_at_once(run)
+
+    def outcomes(tasks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (t["subject_id"], t["status"], t["rule"], t["reason"], t["decided_by"])
+            for t in tasks
+        )
+
+    listed = await province_tasks(henan)
+    assert outcomes(await province_tasks(henan_again)) == outcomes(listed)
+    assert sorted(t["status"] for t in listed) == ["approved", "open", "rejected"]
+    sent = [m.payload for m in await henan.staged("transfer.step_decided")]
+    assert [m.payload for m in await henan_again.staged("transfer.step_decided")] == sent
+    assert [(m["step_id"], m["decision"]) for m in sent] == [
+        (str(run[0].step_id), "reject"),
+        (str(run[2].step_id), "approve"),
+    ]
+
+
 # --- the archive within the province -----------------------------------------------------
 
 
