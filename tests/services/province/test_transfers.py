@@ -213,8 +213,7 @@ async def test_a_run_of_steps_is_decided_at_once_as_one_by_one(
 
     def outcomes(tasks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return sorted(
-            (t["subject_id"], t["status"], t["rule"], t["reason"], t["decided_by"])
-            for t in tasks
+            (t["subject_id"], t["status"], t["rule"], t["reason"], t["decided_by"]) for t in tasks
         )
 
     listed = await province_tasks(henan)
