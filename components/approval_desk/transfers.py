@@ -10,7 +10,8 @@ National runs the saga (``shared.contracts.transfer``); the desk only answers it
   receiving school (they are never copied here) and the due date (10 working days). The
   tier's policy for the kind adds its facts (the sending school: the student's status on its
   roster) and may decide it at once (the province's discipline check); otherwise an officer
-  decides it.
+  decides it. A delivery batch's consecutive steps are applied together, set-based
+  (:func:`receive_steps`), with the outcomes of one step at a time.
 - ``transfer.step_reminder`` → the open task notes the reminder.
 - ``transfer.step_overdue``, sent to the superior of a late party (a county for its school, a
   province for its county) → a ``transfer_intervention`` task showing the late party, its
@@ -83,11 +84,6 @@ def superior_of(federation: Federation, party: UnitRef) -> UnitRef | None:
 
 
 # ----------------------------------------------------------------------- own steps
-
-
-async def receive_step(desk: ApprovalDesk, ctx: HandlerContext, step: TransferStepOpened) -> None:
-    """Open a task for this unit's step (once per step): a run of one."""
-    await receive_steps(desk, [ctx], [step])
 
 
 async def receive_steps(
