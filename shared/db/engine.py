@@ -45,11 +45,12 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # Plans: PostgreSQL's own choice (plan_cache_mode=auto). asyncpg prepares every statement,
-    # and after five executions PostgreSQL keeps a generic plan unless custom plans are
-    # cheaper; ANALYZE (autovacuum, within a minute of a table's changes) invalidates a kept
-    # plan. Forcing a custom plan at each execution cost a quarter of the server's time on
-    # the transfer path (decision 0051).
+    # Custom plans (decision 0051): asyncpg prepares every statement, and PostgreSQL would
+    # otherwise keep a generic plan after five runs, made from the statistics of the moment: a
+    # table analyzed while small (a queue, a new unit's tasks, a fresh deployment) keeps its
+    # sequential scan as it grows until the next ANALYZE. A custom plan is made at each
+    # execution from the table's current size; measured, that planning costs less than what
+    # the kept plans lost.
     # No pool_pre_ping: on asyncpg it is three round trips (BEGIN, an empty query, ROLLBACK)
     # on every checkout, i.e. every transaction. A connection the server closed (a restart, a
     # failover, pg_terminate_backend) is seen by asyncpg's protocol as soon as the socket
@@ -65,6 +66,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         max_overflow=0,
         pool_recycle=1800,
         connect_args={
+            "server_settings": {"plan_cache_mode": "force_custom_plan"},
             "prepared_statement_cache_size": STATEMENT_CACHE,
         },
     )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, insert, text
@@ -92,15 +93,15 @@ async def test_a_connection_keeps_more_prepared_statements_than_the_drivers_defa
         await engine.dispose()
 
 
-async def test_a_statement_prepared_on_an_empty_table_keeps_its_index_as_the_table_grows(
+async def test_a_statement_keeps_finding_its_row_by_index_as_its_table_grows(
     database_url: str,
 ) -> None:
-    """Statements keep their plans (decision 0051): the desk's look-up of a task by its
-    subject, prepared while the task table was empty (a new deployment), runs on a generic
-    plan after five executions. That plan, made without statistics, probes an index on
-    ``unit`` alone and would filter every task of the unit as the table grows; the table's
-    ANALYZE (autovacuum's, within a minute of its changes) invalidates it, and the plan made
-    then uses the unique index."""
+    """Each execution is planned from the table's current size (decision 0051): the desk's
+    look-up of a task by its subject, prepared while the task table was small and analyzed
+    as such (a new unit, a fresh deployment), still probes the unique index once the table
+    has grown, before any new ANALYZE. A generic plan kept after five runs (PostgreSQL's
+    ``plan_cache_mode=auto``) would scan the whole table: measured on the transfer path, the
+    steps' UPDATE took 0.38 ms a row instead of 0.05."""
     if is_sqlite(database_url):
         pytest.skip("plan caching of prepared statements is PostgreSQL's")
     metadata = MetaData()
@@ -112,30 +113,31 @@ async def test_a_statement_prepared_on_an_empty_table_keeps_its_index_as_the_tab
     def params(i: int) -> dict[str, str]:
         return {"unit": unit, "kind": "transfer_step", "subject_id": str(uuid.UUID(int=i))}
 
+    def rows(numbers: range) -> list[dict[str, Any]]:
+        return [
+            {
+                **params(i),
+                "task_id": str(uuid.UUID(int=10_000 + i)),
+                "status": "open",
+                "school_code": "4101020001",
+                "item_count": 1,
+                "finding_count": 0,
+                "details": {},
+                "opened_at": datetime(2026, 9, 1, tzinfo=UTC),
+                "transfer_id": str(uuid.UUID(int=20_000 + i)),
+                "due_on": date(2026, 9, 15),
+            }
+            for i in numbers
+        ]
+
     try:
         async with engine.connect() as connection:
             await connection.run_sync(metadata.create_all)
-            for i in range(10):  # past the five runs after which a generic plan may be kept
-                assert (await connection.execute(lookup, params(i))).first() is None
-            rows = [
-                {
-                    **params(i),
-                    "task_id": str(uuid.UUID(int=10_000 + i)),
-                    "status": "open",
-                    "school_code": "4101020001",
-                    "item_count": 1,
-                    "finding_count": 0,
-                    "details": {},
-                    "opened_at": datetime(2026, 9, 1, tzinfo=UTC),
-                    "transfer_id": str(uuid.UUID(int=20_000 + i)),
-                    "due_on": date(2026, 9, 15),
-                }
-                for i in range(2000)
-            ]
-            await connection.execute(insert(tables.task), rows)
+            await connection.execute(insert(tables.task), rows(range(5)))
             await connection.execute(text("ANALYZE desk_task"))
-            for i in range(10):
-                assert (await connection.execute(lookup, params(i))).scalar_one() is not None
+            for i in range(10):  # past the five runs after which a generic plan may be kept
+                assert (await connection.execute(lookup, params(i % 5))).first() is not None
+            await connection.execute(insert(tables.task), rows(range(5, 3000)))
             name, generic = (
                 await connection.execute(
                     text(
@@ -144,7 +146,7 @@ async def test_a_statement_prepared_on_an_empty_table_keeps_its_index_as_the_tab
                     )
                 )
             ).one()
-            subject = str(uuid.UUID(int=7))
+            subject = str(uuid.UUID(int=2007))
             plan = (
                 await connection.execute(
                     text(
@@ -155,7 +157,7 @@ async def test_a_statement_prepared_on_an_empty_table_keeps_its_index_as_the_tab
             ).scalar_one()
             await connection.rollback()
         root = (plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]
-        assert generic > 0  # not planned again at each execution
+        assert generic == 0
         assert root["Index Name"] == "uq_desk_task_subject"
         assert root.get("Rows Removed by Filter", 0) == 0
     finally:
