@@ -50,6 +50,20 @@ class Leaving:
     left_on: date
 
 
+# The history's columns, as the departures' SELECTs give them.
+_COLUMNS = [
+    "school_code",
+    "student_number",
+    "name",
+    "grade",
+    "kind",
+    "subject_id",
+    "to_school",
+    "left_on",
+    "recorded_at",
+]
+
+
 async def leave(session: AsyncSession, leaving: Leaving, status: str, at: datetime) -> int:
     """List the students who leave in the history and take them off the live roster (status
     ``status``, no class). Returns how many left now (0 for a repeated message)."""
@@ -71,18 +85,7 @@ async def leave(session: AsyncSession, leaving: Leaving, status: str, at: dateti
         literal(leaving.left_on),
         literal(at),
     ).where(*still_here)
-    columns = [
-        "school_code",
-        "student_number",
-        "name",
-        "grade",
-        "kind",
-        "subject_id",
-        "to_school",
-        "left_on",
-        "recorded_at",
-    ]
-    await session.execute(insert(departure).from_select(columns, rows))
+    await session.execute(insert(departure).from_select(_COLUMNS, rows))
     result = await session.execute(
         update(student).where(*still_here).values(status=status, class_name=None, updated_at=at)
     )
@@ -91,17 +94,6 @@ async def leave(session: AsyncSession, leaving: Leaving, status: str, at: dateti
 
 # Not ``NOT IN``: an executemany takes no expanding parameter.
 _NOT_DEPARTED = and_(*(student.c.status != str(s) for s in DEPARTED_STATUSES))
-_COLUMNS = [
-    "school_code",
-    "student_number",
-    "name",
-    "grade",
-    "kind",
-    "subject_id",
-    "to_school",
-    "left_on",
-    "recorded_at",
-]
 # One departure: executed with a parameter set per student (an executemany).
 _LIST_DEPARTURE = insert(departure).from_select(
     _COLUMNS,

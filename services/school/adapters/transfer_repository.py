@@ -12,6 +12,7 @@ column names for its SET and VALUES.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
     tuple_,
     update,
@@ -36,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters.orm import (
     PENDING_TRANSFER_IN,
+    closure,
     student,
     transfer_in,
     transfer_proof,
@@ -84,14 +87,25 @@ _HAS_PENDING_TRANSFER_IN = select(
 )
 
 
-async def pending_and_roster_status(
+@dataclass(frozen=True)
+class RequestChecks:
+    """What a transfer request reads before it is stored: the school's closure (a school
+    merged or closed takes no transfer in), whether a transfer in of the student is pending
+    here, and the student's roster status here."""
+
+    closure: Any  # the closure row (kind, to_school, closed_on), None if open
+    pending: bool
+    status: str | None
+
+
+async def request_checks(
     session: AsyncSession, school_code: str, student_number: str
-) -> tuple[bool, str | None]:
-    """Whether a transfer in of the student is pending here, and their roster status here:
-    one round trip for what a transfer request checks first (:data:`_PENDING_AND_STATUS`)."""
+) -> RequestChecks:
+    """The reads of a transfer request in one round trip (:data:`_REQUEST_CHECKS`)."""
     params = {"b_school_code": school_code, "b_student_number": student_number}
-    pending, status = (await session.execute(_PENDING_AND_STATUS, params)).one()
-    return bool(pending), status
+    row = (await session.execute(_REQUEST_CHECKS, params)).one()
+    closure_row = row if row.kind is not None else None
+    return RequestChecks(closure_row, bool(row.pending), row.status)
 
 
 _ENROLLED_IN_CLASS = (
@@ -314,9 +328,15 @@ async def enrol_transferred_many(session: AsyncSession, rows: Sequence[Mapping[s
 
 
 _ROSTER_STATUS = select(student.c.status).where(*_ROSTER_KEYS)
-_PENDING_AND_STATUS = select(
-    _HAS_PENDING_TRANSFER_IN.scalar_subquery(), _ROSTER_STATUS.scalar_subquery()
-)
+# One row whatever the tables hold: the closure joined to a row of its own.
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_REQUEST_CHECKS = select(
+    _HAS_PENDING_TRANSFER_IN.scalar_subquery().label("pending"),
+    _ROSTER_STATUS.scalar_subquery().label("status"),
+    closure.c.kind,
+    closure.c.to_school,
+    closure.c.closed_on,
+).select_from(_ONE_ROW.outerjoin(closure, closure.c.school_code == bindparam("b_school_code")))
 
 
 async def roster_status(session: AsyncSession, school_code: str, student_number: str) -> str | None:

@@ -39,12 +39,17 @@ async def refuse_if_closed(session: AsyncSession, school_code: str) -> None:
         await session.execute(select(closure).where(closure.c.school_code == school_code))
     ).first()
     if row is not None:
-        raise DomainError(
-            f"school {school_code} was {row.kind} on {row.closed_on.isoformat()} "
-            f"(its students went to {row.to_school}): no registrations or transfers in",
-            rule=CLOSED_RULE,
-            article=MERGER_ARTICLE,
-        )
+        raise closed_refusal(school_code, row)
+
+
+def closed_refusal(school_code: str, row: Any) -> DomainError:
+    """The refusal of a school's closure row (its ``kind``, ``closed_on``, ``to_school``)."""
+    return DomainError(
+        f"school {school_code} was {row.kind} on {row.closed_on.isoformat()} "
+        f"(its students went to {row.to_school}): no registrations or transfers in",
+        rule=CLOSED_RULE,
+        article=MERGER_ARTICLE,
+    )
 
 
 async def apply(

@@ -40,7 +40,7 @@ from services.school.domain.transfers import (
     missing_proofs,
 )
 from services.school.service_layer.errors import InvalidInput
-from services.school.service_layer.merger import refuse_if_closed
+from services.school.service_layer.merger import closed_refusal
 from services.school.service_layer.proofs import proof_sizes
 from services.school.service_layer.submission import school_unit
 from shared.clock import CHINA
@@ -88,15 +88,19 @@ async def request_transfer(
     now: datetime,
     max_proof_bytes: int,
 ) -> uuid.UUID:
-    """Check, store (pending, with its proofs) and send the transfer to national; its id."""
-    await refuse_if_closed(uow.session, school.code)
+    """Check, store (pending, with its proofs) and send the transfer to national; its id.
+    The request itself is checked first; then one read gives the school's closure, a pending
+    transfer of the student and their roster status here."""
     number = _student_number(request.student_number)
     from_school = _from_school(federation, school, request.from_school)
     _check_grade(request.grade, school)
     sizes = proof_sizes(request.proofs, max_proof_bytes)
     _require_proofs(rules, school, from_school, request.proofs)
+    checks = await transfers.request_checks(uow.session, school.code, number)
+    if checks.closure is not None:
+        raise closed_refusal(school.code, checks.closure)
     await _check_class_size(uow.session, rules, school, request)
-    await _refuse_duplicates(uow.session, school, number)
+    _refuse_duplicates(checks)
     transfer_id = uuid.uuid4()
     row = _transfer_row(transfer_id, school, number, request, today, now)
     proof_rows = _proof_rows(transfer_id, request.proofs, sizes)
@@ -170,11 +174,10 @@ def _province_name(rules: ProvinceRules) -> str:
     return f"{rules.name} ({rules.code})" if rules.name else f"province {rules.code}"
 
 
-async def _refuse_duplicates(session: AsyncSession, school: School, number: str) -> None:
-    pending, status = await transfers.pending_and_roster_status(session, school.code, number)
-    if pending:
+def _refuse_duplicates(checks: transfers.RequestChecks) -> None:
+    if checks.pending:
         raise _pending_conflict()
-    if status == StudentStatus.ENROLLED:
+    if checks.status == StudentStatus.ENROLLED:
         raise Conflict("the student is already enrolled at this school", rule="already_enrolled")
 
 

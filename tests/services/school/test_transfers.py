@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
+from services.school.adapters.orm import closure
 from shared.contracts.students import BasicInfo
 from shared.contracts.transfer import (
     TransferClosed,
@@ -136,6 +138,37 @@ async def test_a_transfer_in_is_stored_with_its_proofs_and_sent_to_national(
     assert downloaded.status_code == 200 and downloaded.content == b"%PDF-1.4 form"
     missing = await school.client.get(f"/api/v1/transfers/{transfer_id}/proofs/3")
     assert (missing.status_code, missing.json()["rule"]) == (404, "proof_not_found")
+
+
+async def test_a_transfer_into_a_closed_school_is_refused_by_the_requests_one_read(
+    school: School,
+) -> None:
+    """A school merged into another or closed takes no transfer in (N2013 art. 9). The
+    request reads the school's closure, a pending transfer of the student and their roster
+    status in one statement before it writes anything."""
+    body = transfer_body()
+    with recorded_statements(school.runtime.engine) as statements:
+        assert (await school.post_transfer_in(JINSHUI_PRIMARY, **body)).status_code == 202
+    # the school's own tables (the audit trail's head is the kernel's, read on SQLite)
+    reads = [s for s in statements if s.lstrip().startswith("SELECT") and "kernel_" not in s]
+    assert len(reads) == 1 and "school_closure" in reads[0], reads
+    async with school.runtime.sessions() as session:
+        await session.execute(
+            insert(closure).values(
+                school_code=JINSHUI_PRIMARY,
+                merger_id=str(uuid.uuid4()),
+                kind="merged",
+                to_school=HANGZHOU_PRIMARY,
+                closed_on=date(2026, 9, 1),
+                recorded_at=datetime(2026, 9, 1, tzinfo=UTC),
+            )
+        )
+        await session.commit()
+    refused = await school.post_transfer_in(JINSHUI_PRIMARY, **transfer_body())
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["rule"], refused.json()["article"]) == ("school_closed", "N2013 art. 9")
+    listed = (await school.client.get(f"/api/v1/schools/{JINSHUI_PRIMARY}/transfers-in")).json()
+    assert [item["student_number"] for item in listed["items"]] == [body["student_number"]]
 
 
 async def test_a_second_pending_transfer_of_the_same_student_is_a_conflict(
