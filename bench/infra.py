@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -87,7 +88,7 @@ def database_url(kind: str | None = None) -> Iterator[str]:
         server.create_database("bench")
         yield f"postgresql+asyncpg://postgres@/bench?host={server.socket_dir}&port={server.port}"
     finally:
-        server.stop()
+        discard(server)
 
 
 @contextlib.contextmanager
@@ -102,4 +103,11 @@ def postgres_server() -> Iterator[LocalPostgres | None]:
         print(describe(server), flush=True)
         yield server
     finally:
-        server.stop()
+        discard(server)
+
+
+def discard(server: LocalPostgres) -> None:
+    """Stop a benchmark's server and remove its data directory (a durable server's WAL alone
+    is ~300 MB a run): nothing reads it after the run printed its figures."""
+    server.stop()
+    shutil.rmtree(server.base_dir, ignore_errors=True)

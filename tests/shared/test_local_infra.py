@@ -648,6 +648,22 @@ def test_a_benchmark_postgres_is_as_durable_as_production() -> None:
         shutil.rmtree(server.base_dir, ignore_errors=True)
 
 
+@pytest.mark.postgresql
+def test_a_benchmarks_server_leaves_no_data_directory_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every benchmark run starts a durable server of its own under var/bench: once the run
+    is over its directory is gone, so that ``make bench`` does not fill the disk."""
+    from bench.infra import postgres_server
+
+    monkeypatch.setenv("BENCH_DB", "postgresql")
+    with postgres_server() as server:
+        assert server is not None and server.is_running()
+        assert (server.base_dir / "data").is_dir() or any(server.base_dir.iterdir())
+    assert not server.is_running()
+    assert not server.base_dir.exists()
+
+
 def test_a_test_postgres_reports_it_is_not_durable(postgres: LocalPostgres) -> None:
     assert postgres.show()["fsync"] == "off"
     assert "NOT durable" in postgres.describe_settings()
