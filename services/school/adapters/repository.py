@@ -48,7 +48,7 @@ from services.school.domain.students import (
 # Bind parameters of executemany statements (prefixed: they must not clash with column names).
 _ID, _NUMBER, _REASON, _RULE = "b_id", "b_number", "b_reason", "b_rule"
 _CHUNK = 500
-_BASIC_COLUMNS = (
+BASIC_COLUMNS = (
     "name",
     "gender",
     "birth_date",
@@ -199,7 +199,7 @@ async def enrol_approved(
         registration.c.school_code,
         registration.c.student_number,
         registration.c.registration_id,
-        *(registration.c[name] for name in _BASIC_COLUMNS),
+        *(registration.c[name] for name in BASIC_COLUMNS),
         literal(StudentStatus.ENROLLED.value, String(20)),
         stamp,
         stamp,
@@ -214,7 +214,7 @@ async def enrol_approved(
         "school_code",
         "student_number",
         "registration_id",
-        *_BASIC_COLUMNS,
+        *BASIC_COLUMNS,
         "status",
         "created_at",
         "updated_at",

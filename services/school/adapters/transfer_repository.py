@@ -43,6 +43,7 @@ from services.school.adapters.orm import (
     transfer_in,
     transfer_proof,
 )
+from services.school.adapters.repository import BASIC_COLUMNS
 from services.school.domain.students import StudentStatus
 from services.school.domain.transfers import TransferInStatus
 
@@ -288,20 +289,7 @@ _ROSTER_KEYS = (
 )
 # What a returning student's old entry takes from the new row: all but its keys, its
 # registration and when it was created (one entry per student and school).
-_REENROLLED = (
-    "name",
-    "gender",
-    "birth_date",
-    "id_type",
-    "id_number",
-    "nationality",
-    "ethnicity",
-    "grade",
-    "enrolled_on",
-    "status",
-    "class_name",
-    "updated_at",
-)
+_REENROLLED = (*BASIC_COLUMNS, "status", "class_name", "updated_at")
 
 
 def _enrol(insert: Any) -> Any:
