@@ -218,3 +218,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         server.drop_database(name)
+
+
+@pytest.fixture
+def other_database_url(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """A second fresh database of the same kind as ``database_url`` (another unit's own, or
+    the same messages applied another way)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite'}"
+        return
+    server: LocalPostgres = request.getfixturevalue("postgres")
+    url, name = fresh_postgres_database(server)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)

@@ -5,8 +5,7 @@ statements whatever the run's length."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +14,6 @@ from sqlalchemy import select
 
 from components.approval_desk.desk import ApprovalDesk, KindPolicy
 from components.approval_desk.domain import SYSTEM, Decision, DecisionKind, TaskKind
-from devtools.postgres import LocalPostgres
 from shared.contracts.transfer import TransferStepOpened
 from shared.db.list_versions import list_version
 from shared.db.testing import recorded_statements
@@ -31,23 +29,6 @@ from tests.components.approval_desk.test_transfer_tasks import (
     MakeDesk,
     step,
 )
-from tests.databases import fresh_postgres_database
-
-
-@pytest.fixture
-def other_database_url(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> Iterator[str]:
-    """A second database of the same kind: the same messages applied another way."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite'}"
-        return
-    server: LocalPostgres = request.getfixturevalue("postgres")
-    url, name = fresh_postgres_database(server)
-    try:
-        yield url
-    finally:
-        server.drop_database(name)
 
 
 class NotesAndApproves(KindPolicy):

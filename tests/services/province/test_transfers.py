@@ -6,7 +6,7 @@ its own) — with the sending school's backup kept and its live access gone."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from devtools.postgres import LocalPostgres
 from devtools.testing import federation_copy
 from services.province.adapters.orm import Archive, ArchiveBackup, ArchiveEntry, ArchiveHandover
 from shared.contracts.transfer import (
@@ -41,23 +40,6 @@ from tests.services.province.transfer_support import (
 )
 
 NO_DISCIPLINE_CHECK = {"41": {"transfer": {"refuse_under_discipline": False}}}
-
-
-@pytest.fixture
-def other_database_url(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-) -> Iterator[str]:
-    """A second database of the same kind: another province's own."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite'}"
-        return
-    server: LocalPostgres = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    url = server.create_database(name)
-    try:
-        yield url
-    finally:
-        server.drop_database(name)
 
 
 @pytest.fixture
