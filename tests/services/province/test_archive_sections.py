@@ -33,7 +33,6 @@ from shared.contracts.transfer import ProofRef, StudentSummary
 from shared.rules import ArchiveItemRule
 from shared.security.principal import Role
 from shared.security.testing import FreshAuthHeaders, auth_headers
-from tests.services.province.test_transfers import other_database_url  # noqa: F401
 from tests.services.province.transfer_support import (
     HANGZHOU_PRIMARY,
     JINSHUI_PRIMARY,
@@ -62,7 +61,7 @@ async def henan(config: Path, database_url: str) -> AsyncIterator[Province]:
 
 
 @pytest.fixture
-async def zhejiang(config: Path, other_database_url: str) -> AsyncIterator[Province]:  # noqa: F811
+async def zhejiang(config: Path, other_database_url: str) -> AsyncIterator[Province]:
     async with province_service(config, "33", other_database_url) as province:
         yield province
 
