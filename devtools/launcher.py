@@ -181,10 +181,10 @@ class LocalFederation:
 
     def instance_for_unit(self, tier: Tier | str, code: str) -> Instance:
         """The instance hosting unit ``tier:code``; KeyError if none does."""
-        for instance in self.instances:
-            if UnitRef(tier=Tier(tier), code=code) in instance.hosted:
-                return instance
-        raise KeyError(f"no instance hosts {tier}:{code}")
+        instance = self.federation.instance_hosting(UnitRef(tier=Tier(tier), code=code))
+        if instance is None:
+            raise KeyError(f"no instance hosts {tier}:{code}")
+        return instance
 
     def default_command(self, instance: Instance) -> list[str]:
         return [

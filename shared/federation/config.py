@@ -136,12 +136,29 @@ class Instance(_Frozen):
     # cities / prefectures a province instance hosts beside its provinces (decision 0034)
     cities: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def hosted(self) -> tuple[UnitRef, ...]:
-        """Every unit the instance hosts: its tier's, then its cities."""
+        """Every unit the instance hosts: its tier's, then its cities (built once: a school
+        instance of a country hosts ~1,700 schools)."""
         return tuple(UnitRef(tier=self.tier, code=code) for code in self.units) + tuple(
             UnitRef(tier=Tier.CITY, code=code) for code in self.cities
         )
+
+    @cached_property
+    def _hosted_set(self) -> frozenset[UnitRef]:
+        return frozenset(self.hosted)
+
+    @cached_property
+    def _codes(self) -> frozenset[str]:
+        return frozenset(self.units)
+
+    def hosts_unit(self, unit: UnitRef) -> bool:
+        """Whether the instance hosts ``unit`` (a set look-up)."""
+        return unit in self._hosted_set
+
+    def hosts_code(self, code: str) -> bool:
+        """Whether the instance hosts a unit of its own tier with this code."""
+        return code in self._codes
 
 
 class BrokerSettings(_Frozen):
@@ -256,11 +273,14 @@ class Federation(_Frozen):
                 return instance
         raise KeyError(f"no instance named {name!r} in the federation configuration")
 
+    @cached_property
+    def _instance_by_unit(self) -> dict[UnitRef, Instance]:
+        return {unit: instance for instance in self.instances for unit in instance.hosted}
+
     def instance_hosting(self, unit: UnitRef) -> Instance | None:
-        for instance in self.instances:
-            if unit in instance.hosted:
-                return instance
-        return None
+        """The instance hosting ``unit``, if any: a look-up in an index built once, not a scan
+        of every instance's units (a country's file names ~500,000 schools)."""
+        return self._instance_by_unit.get(unit)
 
     def schools_of_county(self, county_code: str) -> list[School]:
         """The county's schools in the file's order (an index: no scan of every school)."""

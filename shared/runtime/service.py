@@ -161,10 +161,10 @@ class ServiceRuntime:
 
     def hosts(self, code: str) -> bool:
         """Whether a unit of the instance's own tier with this code is hosted here."""
-        return code in self.instance.units
+        return self.instance.hosts_code(code)
 
     def hosts_unit(self, unit: UnitRef) -> bool:
-        return unit in self.instance.hosted
+        return self.instance.hosts_unit(unit)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)

@@ -329,7 +329,7 @@ async def unclaimed(
 ) -> list[Unclaimed]:
     """Students who left a school of ``county`` ``days`` or more days before ``as_of`` and
     whom no school has taken back (their registration still shows them as left)."""
-    schools = [s.code for s in federation.schools if s.county == county]
+    schools = [s.code for s in federation.schools_of_county(county)]
     if not schools:
         raise NotFound(f"county {county} has no schools here", rule="county_not_found")
     rows = await session.execute(

@@ -1,0 +1,116 @@
+"""The federation configuration of a country: loading it, and the look-ups every flow makes.
+
+Builds a real :class:`shared.federation.config.Federation` (the model every service loads at
+start-up) for a country: 31 provinces, ``counties`` counties, ``schools`` schools, one county
+instance per ten counties and the schools spread over ``school_instances`` instances, an area's
+schools on one instance (the same shape ``bench.broker_scale`` declares on the broker). Then it
+times the look-ups the services make per request or per message:
+
+- ``instance_hosting(unit)``: which instance hosts a unit (a proof's URL in every transfer's
+  completion, national's promotion and statistics per unit, the console);
+- ``Instance.hosts_unit`` / ``ServiceRuntime.hosts``: whether this instance serves a unit (the
+  accounts API, every unit-scoped request);
+- ``school(code)``: a school's record (every transfer, every admission).
+
+    python -m bench.federation_scale [counties] [schools] [school_instances]
+    (defaults 3000 500000 300)
+
+Prints each figure with the machine's load; nothing here is a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.broker_scale import country
+from bench.infra import load
+from shared.federation.config import Federation, Tier, UnitRef
+
+
+def configuration(counties: int, schools: int, school_instances: int) -> dict[str, Any]:
+    """The federation file's content (as ``tomllib`` would give it) for the generated country."""
+    instances = country(counties, schools, school_instances)
+    provinces = sorted({code for i in instances for tier, code in i.units if tier == "province"})
+    county_codes = [code for i in instances for tier, code in i.units if tier == "county"]
+    school_codes = [code for i in instances for tier, code in i.units if tier == "school"]
+    return {
+        "province": [{"code": p, "name": f"省{p}"} for p in provinces],
+        "county": [{"code": c, "name": f"县{c}", "province": c[:2]} for c in county_codes],
+        "school": [{"code": s, "name": f"学校{s}", "county": s[:6]} for s in school_codes],
+        "instance": [
+            {"name": i.name, "tier": i.tier, "port": 8000 + n, "units": [c for _, c in i.units]}
+            for n, i in enumerate(instances)
+        ],
+    }
+
+
+def per_call_us(call: Callable[[Any], Any], arguments: list[Any]) -> tuple[float, float]:
+    """Mean and p99 microseconds of ``call`` over ``arguments``, one timing each."""
+    times = []
+    for argument in arguments:
+        started = time.perf_counter()
+        call(argument)
+        times.append((time.perf_counter() - started) * 1e6)
+    times.sort()
+    return statistics.fmean(times), times[int(len(times) * 0.99) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("counties", type=int, nargs="?", default=3000)
+    parser.add_argument("schools", type=int, nargs="?", default=500_000)
+    parser.add_argument("school_instances", type=int, nargs="?", default=300)
+    parser.add_argument("--calls", type=int, default=2000, help="look-ups timed per kind")
+    args = parser.parse_args()
+
+    print(
+        f"federation of {args.counties} counties, {args.schools} schools over"
+        f" {args.school_instances} school instances; {load()}"
+    )
+    data = configuration(args.counties, args.schools, args.school_instances)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    federation = Federation.model_validate(data)
+    loaded = time.perf_counter() - started
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        f"  loaded and checked in {loaded:.1f} s; peak RSS +{(rss_after - rss_before) / 1024:.0f}"
+        f" MB ({len(federation.instances)} instances)"
+    )
+
+    rng = random.Random(22)
+    codes = [s.code for s in rng.sample(federation.schools, min(args.calls, len(data["school"])))]
+    units = [UnitRef(tier=Tier.SCHOOL, code=code) for code in codes]
+    started = time.perf_counter()
+    federation.instance_hosting(units[0])  # a first look-up may build what the others use
+    first = (time.perf_counter() - started) * 1e3
+    mean, p99 = per_call_us(federation.instance_hosting, units)
+    print(
+        f"  instance_hosting(school): first {first:.1f} ms, then mean {mean:.1f} µs,"
+        f" p99 {p99:.1f} µs"
+    )
+    school_instance = federation.instance_hosting(units[0])
+    assert school_instance is not None
+    own = [UnitRef(tier=Tier.SCHOOL, code=code) for code in school_instance.units[: args.calls]]
+    mean, p99 = per_call_us(school_instance.hosts_unit, own)
+    print(
+        f"  one instance's hosts_unit ({len(school_instance.units)} schools hosted):"
+        f" mean {mean:.1f} µs, p99 {p99:.1f} µs"
+    )
+    mean, p99 = per_call_us(school_instance.hosts_code, [u.code for u in own])
+    print(f"  one instance's hosts_code: mean {mean:.1f} µs, p99 {p99:.1f} µs")
+    started = time.perf_counter()
+    federation.school(codes[0])
+    first = (time.perf_counter() - started) * 1e3
+    mean, p99 = per_call_us(federation.school, codes)
+    print(f"  school(code): first {first:.1f} ms, then mean {mean:.1f} µs, p99 {p99:.1f} µs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Which instance hosts a unit: the look-ups every transfer, promotion and request makes.
+
+A country's federation file names ~500,000 schools over ~300 school instances
+(``bench.federation_scale``). A look-up must therefore not walk the instances' unit lists:
+before these look-ups were indexes, ``instance_hosting`` built every hosted unit of every
+instance on each call (750 ms at a country's size) and ``hosts_unit`` an instance's (3 ms).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import shared.federation.config as config
+from bench.federation_scale import configuration
+from devtools.testing import REPO_CONFIG
+from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
+
+FEDERATION = load_federation(REPO_CONFIG)
+
+
+def test_every_hosted_unit_is_found_at_its_own_instance_and_only_there() -> None:
+    cities = 0
+    for instance in FEDERATION.instances:
+        for unit in instance.hosted:
+            assert FEDERATION.instance_hosting(unit) is instance, unit
+            assert instance.hosts_unit(unit)
+            cities += unit.tier == Tier.CITY
+            others = [i for i in FEDERATION.instances if i is not instance]
+            assert not any(other.hosts_unit(unit) for other in others), unit
+        for code in instance.units:
+            assert instance.hosts_code(code)
+    assert cities, "the repository's federation has a city hosted by its province's instance"
+
+
+def test_a_unit_nobody_hosts_is_found_nowhere() -> None:
+    unknown = [
+        UnitRef(tier=Tier.SCHOOL, code="4101029999"),
+        UnitRef(tier=Tier.COUNTY, code="419999"),
+        # a real school's code under another tier is not that school
+        UnitRef(tier=Tier.COUNTY, code=FEDERATION.schools[0].code[:6] + "9"),
+    ]
+    for unit in unknown:
+        assert FEDERATION.instance_hosting(unit) is None
+        assert not any(i.hosts_unit(unit) for i in FEDERATION.instances)
+    national = FEDERATION.instance_hosting(NATIONAL)
+    assert national is not None and national.tier == Tier.NATIONAL
+    assert not national.hosts_code(FEDERATION.schools[0].code)
+
+
+def test_looking_up_a_countrys_schools_builds_nothing_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the first look-up, a look-up constructs no unit: it is an index, whatever the
+    number of instances and schools (the old scan built every instance's units each call)."""
+    federation = Federation.model_validate(configuration(60, 6000, 20))
+    schools = [UnitRef(tier=Tier.SCHOOL, code=s.code) for s in federation.schools[::50]]
+    first = federation.instance_hosting(schools[0])
+    assert first is not None
+    built = 0
+
+    class CountedUnitRef(UnitRef):
+        def __init__(self, **fields: object) -> None:
+            nonlocal built
+            built += 1
+            super().__init__(**fields)
+
+    monkeypatch.setattr(config, "UnitRef", CountedUnitRef)
+    found = [federation.instance_hosting(unit) for unit in schools]
+    assert all(
+        instance is not None and instance.hosts_unit(unit)
+        for instance, unit in zip(found, schools, strict=True)
+    )
+    assert all(
+        instance.hosts_code(unit.code)  # type: ignore[union-attr]
+        for instance, unit in zip(found, schools, strict=True)
+    )
+    assert len({instance.name for instance in found}) == 20  # type: ignore[union-attr]
+    assert built == 0
