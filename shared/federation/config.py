@@ -136,25 +136,27 @@ class Instance(_Frozen):
     # cities / prefectures a province instance hosts beside its provinces (decision 0034)
     cities: tuple[str, ...] = ()
 
-    @cached_property
+    @property
     def hosted(self) -> tuple[UnitRef, ...]:
-        """Every unit the instance hosts: its tier's, then its cities (built once: a school
-        instance of a country hosts ~1,700 schools)."""
+        """Every unit the instance hosts: its tier's, then its cities (built on each call: for
+        start-up, not for look-ups; a school instance of a country hosts ~1,700 schools)."""
         return tuple(UnitRef(tier=self.tier, code=code) for code in self.units) + tuple(
             UnitRef(tier=Tier.CITY, code=code) for code in self.cities
         )
 
     @cached_property
-    def _hosted_set(self) -> frozenset[UnitRef]:
-        return frozenset(self.hosted)
-
-    @cached_property
     def _codes(self) -> frozenset[str]:
         return frozenset(self.units)
 
+    @cached_property
+    def _city_codes(self) -> frozenset[str]:
+        return frozenset(self.cities)
+
     def hosts_unit(self, unit: UnitRef) -> bool:
-        """Whether the instance hosts ``unit`` (a set look-up)."""
-        return unit in self._hosted_set
+        """Whether the instance hosts ``unit`` (a set look-up; no unit is built)."""
+        if unit.tier == self.tier:
+            return unit.code in self._codes
+        return unit.tier == Tier.CITY and unit.code in self._city_codes
 
     def hosts_code(self, code: str) -> bool:
         """Whether the instance hosts a unit of its own tier with this code."""
@@ -274,13 +276,19 @@ class Federation(_Frozen):
         raise KeyError(f"no instance named {name!r} in the federation configuration")
 
     @cached_property
-    def _instance_by_unit(self) -> dict[UnitRef, Instance]:
-        return {unit: instance for instance in self.instances for unit in instance.hosted}
+    def _instance_by_code(self) -> dict[Tier, dict[str, Instance]]:
+        """Tier → unit code → hosting instance, keyed by the file's own code strings (no unit
+        object per school: ~30 MB for a country's 500,000 schools)."""
+        index: dict[Tier, dict[str, Instance]] = {tier: {} for tier in Tier}
+        for instance in self.instances:
+            index[instance.tier].update(dict.fromkeys(instance.units, instance))
+            index[Tier.CITY].update(dict.fromkeys(instance.cities, instance))
+        return index
 
     def instance_hosting(self, unit: UnitRef) -> Instance | None:
         """The instance hosting ``unit``, if any: a look-up in an index built once, not a scan
         of every instance's units (a country's file names ~500,000 schools)."""
-        return self._instance_by_unit.get(unit)
+        return self._instance_by_code[unit.tier].get(unit.code)
 
     def schools_of_county(self, county_code: str) -> list[School]:
         """The county's schools in the file's order (an index: no scan of every school)."""
