@@ -76,3 +76,30 @@ def test_looking_up_a_countrys_schools_builds_nothing_per_call(
     )
     assert len({instance.name for instance in found}) == 20  # type: ignore[union-attr]
     assert built == 0
+
+
+@pytest.mark.parametrize(
+    "school",
+    [
+        {"code": "410102001", "name": "九位代码", "county": "410102"},  # nine digits
+        {"code": "4101029998", "county": "410102"},  # no name
+        {"code": "4101029998", "name": "多一项", "county": "410102", "motto": "x"},
+        {"code": "4101029998", "name": "阶段", "county": "410102", "stage": "college"},
+    ],
+)
+def test_a_school_the_file_gets_wrong_is_refused(school: dict[str, str]) -> None:
+    raw = FEDERATION.model_dump(by_alias=True)
+    raw["school"] = [*raw["school"], school]
+    with pytest.raises(ValueError):
+        Federation.model_validate(raw)
+
+
+def test_a_school_read_from_the_file_is_what_it_says() -> None:
+    raw = FEDERATION.model_dump(by_alias=True)
+    again = Federation.model_validate(raw)
+    assert again == FEDERATION
+    school = again.school("5134010003")
+    assert school is not None and school == FEDERATION.school("5134010003")
+    assert (school.province, school.city, school.county) == ("51", "5134", school.county)
+    with pytest.raises((AttributeError, ValueError)):  # frozen
+        school.name = "改名"  # type: ignore[misc]
