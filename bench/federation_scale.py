@@ -10,7 +10,9 @@ times the look-ups the services make per request or per message:
   completion, national's promotion and statistics per unit, the console);
 - ``Instance.hosts_unit`` / ``ServiceRuntime.hosts``: whether this instance serves a unit (the
   accounts API, every unit-scoped request);
-- ``school(code)``: a school's record (every transfer, every admission).
+- ``school(code)``: a school's record (every transfer, every admission);
+- ``schools_under(code)``: a province's, city's or county's schools (statistics scopes, the
+  console's merger page).
 
     python -m bench.federation_scale [counties] [schools] [school_instances]
     (defaults 3000 500000 300)
@@ -119,6 +121,15 @@ def main() -> None:
     first = (time.perf_counter() - started) * 1e3
     mean, p99 = per_call_us(federation.school, codes)
     print(f"  school(code): first {first:.1f} ms, then mean {mean:.1f} µs, p99 {p99:.1f} µs")
+    provinces = [p.code for p in federation.provinces]
+    started = time.perf_counter()
+    federation.schools_under(provinces[0])
+    first = (time.perf_counter() - started) * 1e3
+    mean, p99 = per_call_us(federation.schools_under, provinces)
+    print(
+        f"  schools_under(province) (~{len(federation.schools) // len(provinces):,} schools):"
+        f" first {first:.1f} ms, then mean {mean / 1000:.2f} ms, p99 {p99 / 1000:.2f} ms"
+    )
     gc.collect()
     print(f"  the look-ups' indexes: {rss_mb() - before - held:.0f} MB of RSS more")
 

@@ -41,12 +41,9 @@ def _schools(page: Page, unit: UnitRef) -> tuple[list[dict[str, str]], list[dict
     province that may receive their students."""
     federation = page.console.directory.federation
     province = unit.code[:2]
-    closing = [
-        {"code": s.code, "name": s.name} for s in federation.schools if s.authority_unit == unit
-    ]
-    receiving = [
-        {"code": s.code, "name": s.name} for s in federation.schools if s.province == province
-    ]
+    schools = federation.schools_under(province)  # a school's authority is in its province
+    closing = [{"code": s.code, "name": s.name} for s in schools if s.authority_unit == unit]
+    receiving = [{"code": s.code, "name": s.name} for s in schools]
     return closing, receiving
 
 

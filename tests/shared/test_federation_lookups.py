@@ -103,3 +103,16 @@ def test_a_school_read_from_the_file_is_what_it_says() -> None:
     assert (school.province, school.city, school.county) == ("51", "5134", school.county)
     with pytest.raises((AttributeError, ValueError)):  # frozen
         school.name = "改名"  # type: ignore[misc]
+
+
+def test_the_schools_under_a_province_city_or_county_are_those_its_code_begins() -> None:
+    areas = {c.code for c in FEDERATION.counties} | {c.code for c in FEDERATION.cities}
+    areas |= {p.code for p in FEDERATION.provinces} | {"4101", "99", "419999"}
+    assert any(FEDERATION.schools_under(p.code) for p in FEDERATION.provinces)
+    for area in areas:
+        scanned = [s for s in FEDERATION.schools if s.county.startswith(area)]
+        found = FEDERATION.schools_under(area)
+        assert sorted(s.code for s in found) == sorted(s.code for s in scanned), area
+        assert len(found) == len(set(found))
+        for county in {s.county for s in found}:  # each county's in the file's order
+            assert [s for s in found if s.county == county] == FEDERATION.schools_of_county(county)

@@ -144,9 +144,7 @@ def scope_of(federation: Federation, unit: UnitRef) -> Scope:
         return Scope(unit, schools=(unit.code,))
     if unit.tier == Tier.COUNTY:
         return Scope(unit, schools=tuple(s.code for s in federation.schools_of_county(unit.code)))
-    return Scope(
-        unit, schools=tuple(s.code for s in federation.schools if s.county.startswith(unit.code))
-    )
+    return Scope(unit, schools=tuple(s.code for s in federation.schools_under(unit.code)))
 
 
 # -- headcount -------------------------------------------------------------------------------
@@ -359,9 +357,9 @@ def schools_under(federation: Federation, unit: UnitRef) -> list[School]:
     if unit.tier is Tier.COUNTY:
         return federation.schools_of_county(unit.code)
     if unit.tier is Tier.CITY:
-        return [s for s in federation.schools if s.county.startswith(unit.code)]
+        return federation.schools_under(unit.code)
     if unit.tier is Tier.PROVINCE:
-        return [s for s in federation.schools if s.province == unit.code]
+        return federation.schools_under(unit.code)
     return list(federation.schools)
 
 

@@ -47,7 +47,7 @@ def _schools_under(federation: Federation, unit: UnitRef) -> tuple[str, ...] | N
         return None
     if unit.tier == Tier.SCHOOL:
         return (unit.code,)
-    return tuple(s.code for s in federation.schools if s.county.startswith(unit.code))
+    return tuple(s.code for s in federation.schools_under(unit.code))
 
 
 def _flag(name: str) -> ColumnElement[Any]:
