@@ -107,12 +107,6 @@ class TrustedKey:
             return True
         return unit.tier == self.tier and unit.code in self.units
 
-    @property
-    def hosted(self) -> frozenset[UnitRef]:
-        return frozenset(UnitRef(tier=self.tier, code=code) for code in self.units) | frozenset(
-            UnitRef(tier=Tier.CITY, code=code) for code in self.cities
-        )
-
 
 class TrustStore:
     """The public keys a receiver trusts, by key id."""

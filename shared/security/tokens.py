@@ -32,7 +32,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shared.federation.config import UnitRef
-from shared.messaging.signing import Signer, TrustStore
+from shared.messaging.signing import Signer, TrustedKey, TrustStore
 from shared.runtime.settings import ServiceSettings
 from shared.security.principal import Principal, Role
 
@@ -59,10 +59,13 @@ class TokenKey:
     key_id: str
     instance: str
     public_key: Ed25519PublicKey
-    units: frozenset[UnitRef] | None  # None: any unit (the development key only)
+    # The trust file's record of the key, whose units it speaks for (its codes, not a unit
+    # object per school: a country's trust file names ~500,000); None: any unit (the
+    # development key only).
+    record: TrustedKey | None
 
     def speaks_for(self, unit: UnitRef) -> bool:
-        return self.units is None or unit in self.units
+        return self.record is None or self.record.speaks_for(unit)
 
 
 class TokenKeys:
@@ -80,7 +83,7 @@ class TokenKeys:
                     key_id=key.key_id,
                     instance=key.instance,
                     public_key=key.public_key,
-                    units=key.hosted,
+                    record=key,
                 )
                 for key in trust
             ]
@@ -105,7 +108,7 @@ def development_token_entry() -> TokenKey:
         key_id=DEVELOPMENT_KEY_ID,
         instance=DEVELOPMENT_KEY_ID,
         public_key=development_token_key().public_key(),
-        units=None,
+        record=None,
     )
 
 
