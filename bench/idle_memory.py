@@ -6,21 +6,31 @@ instance hosts the most code) as separate processes over a real broker, lets the
 rounds run), and reads each process's ``VmRSS`` (and its anonymous / file-backed parts) from
 /proc. Nothing is requested: this is what an instance costs before its first user.
 
-    python -m bench.idle_memory [--settle S]     (BENCH_DB=postgresql for PostgreSQL)
+    python -m bench.idle_memory [--settle S] [--country [--tables]]   (BENCH_DB=postgresql)
 Target: < 120 MB RSS per instance at rest (printed as met / NOT met, never enforced).
+
+``--country`` runs the same instances with a country's federation file: the repository's
+units plus those of ``bench.federation_scale`` (3,000 counties, 500,000 schools, ~630
+instances that are not started), with every instance's signing key in the trust file, as
+each instance of a real deployment loads them. The added schools are in a school directory
+(decision 0052); ``--tables`` writes them as ``[[school]]`` tables instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
+from bench.federation_scale import configuration
 from bench.infra import amqp_url, describe, load, postgres_server
 from devtools.launcher import LocalFederation
-from devtools.testing import federation_copy, instance_name
+from devtools.testing import dump_toml, federation_copy, instance_name
+from shared.federation.config import SCHOOL_DIRECTORY_COLUMNS
 
 INSTANCES = ("national", "province-33", "county-33", "school-33")
 TARGET_MB = 120.0
@@ -36,7 +46,61 @@ def memory(pid: int) -> dict[str, float]:
     return out
 
 
-async def run(settle: float) -> list[tuple[str, dict[str, float]]]:
+def add_a_country(config: Path, *, directory: bool = True) -> int:
+    """Add a country's units and instances to the federation file ``config`` (codes the file
+    already names are left as they are); the number of schools it then names. With
+    ``directory`` the added schools go into a school directory beside the file (the form a
+    country's file takes, decision 0052), else into ``[[school]]`` tables."""
+    with config.open("rb") as handle:
+        data = tomllib.load(handle)
+    country = configuration(3000, 500_000, 300)
+    for key in ("province", "county", "school"):
+        known = {entry["code"] for entry in data.get(key, [])}
+        country[key] = [e for e in country[key] if e["code"] not in known]
+    data["province"] = [*data.get("province", []), *country["province"]]
+    data["county"] = [*data.get("county", []), *country["county"]]
+    taken = {
+        code
+        for instance in data["instance"]
+        for code in (*instance["units"], *instance.get("cities", []))
+    }
+    names = {instance["name"] for instance in data["instance"]}
+    host: dict[str, str] = {}
+    for instance in country["instance"]:
+        units = [code for code in instance["units"] if code not in taken]
+        if not units or instance["tier"] == "national":
+            continue
+        name = f"{instance['name']}-country"
+        assert name not in names
+        if directory and instance["tier"] == "school":
+            host.update(dict.fromkeys(units, name))
+            units = []
+        data["instance"].append({**instance, "name": name, "units": units})
+    if directory:
+        with (config.parent / "schools.csv").open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(SCHOOL_DIRECTORY_COLUMNS)
+            for school in country["school"]:
+                writer.writerow(
+                    [
+                        school["code"],
+                        school["name"],
+                        school["county"],
+                        "",
+                        "",
+                        "",
+                        "",
+                        host[school["code"]],
+                    ]
+                )
+        data["school_directory"] = "schools.csv"
+    else:
+        data["school"] = [*data.get("school", []), *country["school"]]
+    config.write_text(dump_toml(data), encoding="utf-8")
+    return len(data.get("school", [])) + len(country["school"]) * directory
+
+
+async def run(settle: float, country: bool, directory: bool) -> list[tuple[str, dict[str, float]]]:
     with (
         amqp_url() as url,
         tempfile.TemporaryDirectory(prefix="xueji-bench-") as scratch,
@@ -45,6 +109,10 @@ async def run(settle: float) -> list[tuple[str, dict[str, float]]]:
         if pg is None:  # postgres_server() printed its settings
             print(describe(None), flush=True)
         config = federation_copy(Path(scratch) / "config")
+        if country:
+            schools = add_a_country(config, directory=directory)
+            form = "a school directory" if directory else "[[school]] tables"
+            print(f"  a country's federation file: {schools:,} schools in {form}", flush=True)
         federation = LocalFederation(
             config,
             Path(scratch) / "data",
@@ -67,10 +135,18 @@ async def run(settle: float) -> list[tuple[str, dict[str, float]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.idle_memory")
     parser.add_argument("--settle", type=float, default=15.0)
+    parser.add_argument("--country", action="store_true", help="a country's federation file")
+    parser.add_argument(
+        "--tables", action="store_true", help="with --country: schools as [[school]] tables"
+    )
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    figures = asyncio.run(run(args.settle))
-    print(f"idle memory per service instance, {args.settle:g} s after ready ({started}, {load()}):")
+    figures = asyncio.run(run(args.settle, args.country, not args.tables))
+    which = "a country's federation file" if args.country else "the repository's federation file"
+    print(
+        f"idle memory per service instance, {args.settle:g} s after ready, {which}"
+        f" ({started}, {load()}):"
+    )
     for name, mem in figures:
         verdict = "met" if mem["VmRSS"] < TARGET_MB else "NOT met"
         print(

@@ -3,6 +3,7 @@ sharing a broker) and free ports, with the province rules beside them."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import tomllib
 import uuid
@@ -54,7 +55,14 @@ def federation_copy(
         instance["name"] = f"{instance['name']}-{suffix}"
         instance["port"] = free_port()
     target = directory / "federation.toml"
-    target.write_text(_dump(data), encoding="utf-8")
+    target.write_text(dump_toml(data), encoding="utf-8")
+    if "school_directory" in data:  # its hosting instances renamed like the file's
+        with (source.parent / data["school_directory"]).open(encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        for row in rows[1:]:
+            row[-1] = f"{row[-1]}-{suffix}" if row[-1] else ""
+        with (directory / data["school_directory"]).open("w", encoding="utf-8") as out:
+            csv.writer(out).writerows(rows)
     shutil.copytree(source.parent / "provinces", directory / "provinces", dirs_exist_ok=True)
     for code, override in (rules or {}).items():
         path = directory / "provinces" / f"{code}.toml"
@@ -67,7 +75,7 @@ def federation_copy(
                 current.setdefault(section, {}).update(values)
             else:
                 current[section] = values
-        path.write_text(_dump(current), encoding="utf-8")
+        path.write_text(dump_toml(current), encoding="utf-8")
     (directory / "suffix").write_text(suffix)
     return target
 
@@ -76,7 +84,7 @@ def instance_name(config: Path, base_name: str) -> str:
     return f"{base_name}-{(config.parent / 'suffix').read_text().strip()}"
 
 
-def _dump(data: dict[str, Any]) -> str:
+def dump_toml(data: dict[str, Any]) -> str:
     """A minimal TOML writer for the shapes our config files use."""
     lines: list[str] = []
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}

@@ -13,11 +13,13 @@ It is the registry authority of the schools it runs (``authority = "city"``) and
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import tomllib
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass
@@ -315,7 +317,87 @@ class Federation(_Frozen):
         ]
 
 
+SCHOOL_DIRECTORY_COLUMNS = (
+    "code",
+    "name",
+    "county",
+    "stage",
+    "authority",
+    "yi_track",
+    "yi_track_classes",
+    "instance",
+)
+
+
 def load_federation(path: str | Path) -> Federation:
-    """Read and check a federation TOML file."""
-    with Path(path).open("rb") as handle:
-        return Federation.model_validate(tomllib.load(handle))
+    """Read and check a federation TOML file, and its school directory if it names one.
+
+    ``school_directory = "schools.csv"`` (beside the file) lists schools one per row, with
+    the instance hosting each (:data:`SCHOOL_DIRECTORY_COLUMNS`; ``yi_track_classes``
+    separated by ``|``): a country's ~500,000 schools as ``[[school]]`` tables parse into
+    ~400 MB of dictionaries that stay in the process's memory after they are dropped; read
+    row by row, they cost what the schools themselves hold (decision 0052). ``[[school]]``
+    tables and a directory may be used together.
+
+    A process that loads the same content again (the service's command line, then its
+    runtime) gets the federation it already has: the model is immutable."""
+    path = Path(path)
+    content = path.read_bytes()
+    raw = tomllib.loads(content.decode("utf-8"))
+    directory = raw.pop("school_directory", None)
+    digest = hashlib.blake2b(content, digest_size=16)
+    if directory is not None:
+        directory = path.parent / str(directory)
+        digest.update(directory.read_bytes())
+    key = digest.digest()
+    federation = _PARSED.get(key)
+    if federation is None:
+        if directory is not None:
+            _add_school_directory(raw, directory)
+        federation = Federation.model_validate(raw)
+        while len(_PARSED) >= 4:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = federation
+    return federation
+
+
+_PARSED: dict[bytes, Federation] = {}  # by content digest; the last few files only
+
+
+def _add_school_directory(raw: dict[str, Any], path: Path) -> None:
+    """The directory's schools into ``raw`` (as :class:`School` objects, built row by row) and
+    each school's code into its instance's units."""
+    schools: list[School] = []
+    hosted: dict[str, list[str]] = {}
+    counties: dict[str, str] = {}  # one string per county, not one per school
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle)
+        if tuple(next(rows, ())) != SCHOOL_DIRECTORY_COLUMNS:
+            raise ValueError(f"{path}: the first row names the columns {SCHOOL_DIRECTORY_COLUMNS}")
+        for line, row in enumerate(rows, start=2):
+            if len(row) != len(SCHOOL_DIRECTORY_COLUMNS):
+                raise ValueError(f"{path}:{line}: {len(row)} columns, not 8")
+            code, name, county, stage, authority, yi_track, classes, instance = row
+            try:
+                school = School(
+                    code=code,
+                    name=name,
+                    county=counties.setdefault(county, county),
+                    stage=stage or "primary",  # type: ignore[arg-type]
+                    authority=authority or "county",  # type: ignore[arg-type]
+                    yi_track=yi_track == "true",
+                    yi_track_classes=tuple(classes.split("|")) if classes else (),
+                )
+            except ValueError as error:
+                raise ValueError(f"{path}:{line}: {error}") from None
+            if yi_track not in ("", "true", "false"):
+                raise ValueError(f"{path}:{line}: yi_track is true, false or empty")
+            schools.append(school)
+            if instance:
+                hosted.setdefault(instance, []).append(school.code)
+    raw["school"] = [*raw.get("school", []), *schools]
+    instances = raw.setdefault("instance", [])
+    for entry in instances:
+        entry["units"] = [*entry.get("units", []), *hosted.pop(entry.get("name"), [])]
+    if hosted:
+        raise ValueError(f"{path}: schools hosted by unknown instances {sorted(hosted)}")

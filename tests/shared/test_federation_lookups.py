@@ -8,12 +8,25 @@ instance on each call (750 ms at a country's size) and ``hosts_unit`` an instanc
 
 from __future__ import annotations
 
+import csv
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
 import pytest
 
 import shared.federation.config as config
 from bench.federation_scale import configuration
-from devtools.testing import REPO_CONFIG
-from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
+from devtools.testing import REPO_CONFIG, dump_toml, federation_copy
+from shared.federation.config import (
+    NATIONAL,
+    SCHOOL_DIRECTORY_COLUMNS,
+    Federation,
+    Tier,
+    UnitRef,
+    load_federation,
+)
 
 FEDERATION = load_federation(REPO_CONFIG)
 
@@ -116,3 +129,96 @@ def test_the_schools_under_a_province_city_or_county_are_those_its_code_begins()
         assert len(found) == len(set(found))
         for county in {s.county for s in found}:  # each county's in the file's order
             assert [s for s in found if s.county == county] == FEDERATION.schools_of_county(county)
+
+
+def _with_a_directory(tmp_path: Path, moved: int = 5) -> Path:
+    """The repository's federation with its last ``moved`` schools in a school directory."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    with REPO_CONFIG.open("rb") as handle:
+        data = tomllib.load(handle)
+    schools, kept = data["school"][-moved:], data["school"][:-moved]
+    host = {code: i["name"] for i in data["instance"] for code in i["units"]}
+    for instance in data["instance"]:
+        instance["units"] = [c for c in instance["units"] if c not in {s["code"] for s in schools}]
+    with (tmp_path / "schools.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(SCHOOL_DIRECTORY_COLUMNS)
+        for s in schools:
+            writer.writerow(
+                [
+                    s["code"],
+                    s["name"],
+                    s["county"],
+                    s.get("stage", ""),
+                    s.get("authority", ""),
+                    str(s["yi_track"]).lower() if "yi_track" in s else "",
+                    "|".join(s.get("yi_track_classes", ())),
+                    host.get(s["code"], ""),
+                ]
+            )
+    data["school"] = kept
+    data["school_directory"] = "schools.csv"
+    (tmp_path / "federation.toml").write_text(dump_toml(data), encoding="utf-8")
+    return tmp_path / "federation.toml"
+
+
+def test_schools_read_from_a_directory_are_those_the_file_would_name(tmp_path: Path) -> None:
+    moved = len(FEDERATION.schools) - 3
+    federation = load_federation(_with_a_directory(tmp_path, moved))
+    assert len(federation.schools) == len(FEDERATION.schools)
+    assert {s.code: s for s in federation.schools} == {s.code: s for s in FEDERATION.schools}
+    assert any(s.yi_track or s.yi_track_classes for s in federation.schools[3:])
+    for instance in FEDERATION.instances:
+        assert set(federation.instance(instance.name).units) == set(instance.units)
+    for school in FEDERATION.schools:
+        unit = UnitRef(tier=Tier.SCHOOL, code=school.code)
+        assert federation.instance_hosting(unit) == FEDERATION.instance_hosting(unit)
+
+
+@pytest.mark.parametrize(
+    ("row", "refusal"),
+    [
+        ("4101029998,学校,410102,,,,,", None),  # a school no instance hosts: allowed
+        ("4101029998,学校,410102,college,,,,", "schools.csv:3"),
+        ("410102999,学校,410102,,,,,", "schools.csv:3"),
+        ("4101029998,学校,410102,,,yes,,", "yi_track"),
+        ("4101029998,学校,410102,,,,", "7 columns"),
+        ("4101029998,学校,410102,,,,,school-99", "unknown instances ['school-99']"),
+        ("4101029998,学校,419999,,,,,", "unknown county 419999"),
+    ],
+)
+def test_a_directory_row_the_file_gets_wrong_is_refused_with_its_line(
+    tmp_path: Path, row: str, refusal: str | None
+) -> None:
+    config = _with_a_directory(tmp_path, 1)
+    with (tmp_path / "schools.csv").open("a", encoding="utf-8") as out:
+        out.write(row + "\n")
+    if refusal is None:
+        assert load_federation(config).school("4101029998") is not None
+        return
+    with pytest.raises(ValueError, match=re.escape(refusal)):
+        load_federation(config)
+
+
+def test_a_changed_directory_is_read_again(tmp_path: Path) -> None:
+    config = _with_a_directory(tmp_path, 2)
+    first = load_federation(config)
+    assert load_federation(config) is first  # the same content: the same federation
+    with (tmp_path / "schools.csv").open("a", encoding="utf-8") as out:
+        out.write("4101029998,新校,410102,,,,,\n")
+    again = load_federation(config)
+    assert again.school("4101029998") is not None and first.school("4101029998") is None
+
+
+def test_a_copy_for_tests_carries_the_directory_with_its_instances_renamed(tmp_path: Path) -> None:
+    source = _with_a_directory(tmp_path / "source", 4)
+    shutil.copytree(REPO_CONFIG.parent / "provinces", source.parent / "provinces")
+    copy = federation_copy(tmp_path / "copy", source=source, suffix="t1")
+    federation = load_federation(copy)
+    assert len(federation.schools) == len(FEDERATION.schools)
+    for school in FEDERATION.schools:
+        unit = UnitRef(tier=Tier.SCHOOL, code=school.code)
+        original = FEDERATION.instance_hosting(unit)
+        hosting = federation.instance_hosting(unit)
+        assert hosting is not None and original is not None
+        assert hosting.name == f"{original.name}-t1"
