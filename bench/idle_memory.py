@@ -1,7 +1,9 @@
 """Idle memory: each service instance's resident memory at rest, against 120 MB.
 
 Starts one instance of every tier (national, province 33, county 33, school 33: the school
-instance hosts the most code) as separate processes over a real broker, lets them settle
+instance hosts the most code) as separate processes over a real broker, once to migrate their
+databases and again, as production's pods start after the migration Job, without migrating
+(``XUEJI_AUTO_MIGRATE=false``: Alembic's residue is not the pod's), lets them settle
 (``--settle`` s after all are ready: migrations done, consumers attached, the first periodic
 rounds run), and reads each process's ``VmRSS`` (and its anonymous / file-backed parts) from
 /proc. Nothing is requested: this is what an instance costs before its first user.
@@ -113,23 +115,41 @@ async def run(settle: float, country: bool, directory: bool) -> list[tuple[str, 
             schools = add_a_country(config, directory=directory)
             form = "a school directory" if directory else "[[school]] tables"
             print(f"  a country's federation file: {schools:,} schools in {form}", flush=True)
-        federation = LocalFederation(
-            config,
-            Path(scratch) / "data",
-            url,
-            database_url_for=(lambda name: pg.create_database(name.replace("-", "_")))
-            if pg
-            else None,
-            extra_env={"XUEJI_RELAY_POLL_INTERVAL": "0.2"},
-            die_with_parent=True,
-        )
+        urls: dict[str, str] = {}
+
+        def database_url(name: str) -> str:  # one database per instance, for both starts
+            if pg is not None and name not in urls:
+                urls[name] = pg.create_database(name.replace("-", "_"))
+            return urls[name]
+
+        def federation(auto_migrate: bool) -> LocalFederation:
+            return LocalFederation(
+                config,
+                Path(scratch) / "data",
+                url,
+                database_url_for=database_url if pg else None,
+                extra_env={
+                    "XUEJI_RELAY_POLL_INTERVAL": "0.2",
+                    "XUEJI_AUTO_MIGRATE": "true" if auto_migrate else "false",
+                },
+                die_with_parent=True,
+            )
+
+        names = [instance_name(config, base) for base in INSTANCES]
+        # First the migrations, as production's Job runs them (a pod does not migrate: its
+        # memory at rest is not Alembic's)
+        migrating = federation(auto_migrate=True)
         try:
-            for base in INSTANCES:
-                federation.start_instance(instance_name(config, base), timeout=180)
-            await asyncio.sleep(settle)
-            return [(name.rsplit("-", 1)[0], memory(pid)) for name, pid in federation.pids.items()]
+            migrating.start_instances(names, timeout=180)
         finally:
-            federation.stop()
+            migrating.stop()
+        running = federation(auto_migrate=False)
+        try:
+            running.start_instances(names, timeout=180)
+            await asyncio.sleep(settle)
+            return [(name.rsplit("-", 1)[0], memory(pid)) for name, pid in running.pids.items()]
+        finally:
+            running.stop()
 
 
 def main() -> None:
