@@ -45,11 +45,7 @@ def units_below(federation: Federation, unit: UnitRef) -> list[UnitRef]:
 
 
 def _schools_run_by(federation: Federation, unit: UnitRef) -> list[UnitRef]:
-    return [
-        UnitRef(tier=Tier.SCHOOL, code=s.code)
-        for s in federation.schools
-        if s.authority_unit == unit
-    ]
+    return [UnitRef(tier=Tier.SCHOOL, code=s.code) for s in federation.schools_run_by(unit)]
 
 
 def _unit(page: Page, value: str) -> UnitRef:

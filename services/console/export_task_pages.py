@@ -38,11 +38,7 @@ def _authority(page: Page) -> UnitRef:
 def keepers(federation: Federation, unit: UnitRef) -> list[UnitRef]:
     """One unit per instance that may keep ``unit``'s export approvals: those hosting the
     schools it is the authority of, its province's, national's."""
-    candidates = [
-        UnitRef(tier=Tier.SCHOOL, code=s.code)
-        for s in federation.schools
-        if s.authority_unit == unit
-    ]
+    candidates = [UnitRef(tier=Tier.SCHOOL, code=s.code) for s in federation.schools_run_by(unit)]
     candidates += [UnitRef(tier=Tier.PROVINCE, code=unit.code[:2]), NATIONAL]
     seen: dict[str, UnitRef] = {}
     for candidate in candidates:

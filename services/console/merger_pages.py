@@ -41,9 +41,8 @@ def _schools(page: Page, unit: UnitRef) -> tuple[list[dict[str, str]], list[dict
     province that may receive their students."""
     federation = page.console.directory.federation
     province = unit.code[:2]
-    schools = federation.schools_under(province)  # a school's authority is in its province
-    closing = [{"code": s.code, "name": s.name} for s in schools if s.authority_unit == unit]
-    receiving = [{"code": s.code, "name": s.name} for s in schools]
+    closing = [{"code": s.code, "name": s.name} for s in federation.schools_run_by(unit)]
+    receiving = [{"code": s.code, "name": s.name} for s in federation.schools_under(province)]
     return closing, receiving
 
 

@@ -302,6 +302,18 @@ class Federation(_Frozen):
         """The county's schools in the file's order (an index: no scan of every school)."""
         return list(self._schools_by_county.get(county_code, ()))
 
+    def schools_run_by(self, authority: UnitRef) -> list[School]:
+        """The schools whose registry authority is ``authority`` (a province, city or county;
+        N2013 art. 3), found among the schools under its code: no unit built per school."""
+        tier = {"province": Tier.PROVINCE, "city": Tier.CITY, "county": Tier.COUNTY}
+        code = {"province": _province_of, "city": _city_of, "county": _county_of}
+        return [
+            school
+            for school in self.schools_under(authority.code)
+            if tier[school.authority] == authority.tier
+            and code[school.authority](school) == authority.code
+        ]
+
     def schools_under(self, code: str) -> list[School]:
         """The schools of a province (``41``), city (``4101``) or county (``410102``): those
         whose county's code starts with ``code``, county by county, each county's in the
@@ -315,6 +327,18 @@ class Federation(_Frozen):
             if county.startswith(code)
             for school in schools
         ]
+
+
+def _province_of(school: School) -> str:
+    return school.province
+
+
+def _city_of(school: School) -> str:
+    return school.city
+
+
+def _county_of(school: School) -> str:
+    return school.county
 
 
 SCHOOL_DIRECTORY_COLUMNS = (

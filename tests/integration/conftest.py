@@ -20,8 +20,7 @@ import pytest
 from devtools.broker import LocalRabbitMQ
 from devtools.broker_users import provision_instance_users
 from devtools.launcher import LocalFederation
-from devtools.testing import _dump as dump_toml
-from devtools.testing import federation_copy
+from devtools.testing import dump_toml, federation_copy
 from shared.federation.config import Tier, load_federation
 from shared.security.principal import Role
 from shared.security.testing import Minter

@@ -222,3 +222,17 @@ def test_a_copy_for_tests_carries_the_directory_with_its_instances_renamed(tmp_p
         hosting = federation.instance_hosting(unit)
         assert hosting is not None and original is not None
         assert hosting.name == f"{original.name}-t1"
+
+
+def test_the_schools_an_authority_runs_are_those_naming_it() -> None:
+    authorities = [UnitRef(tier=Tier.PROVINCE, code=p.code) for p in FEDERATION.provinces]
+    authorities += [UnitRef(tier=Tier.CITY, code=c.code) for c in FEDERATION.cities]
+    authorities += [UnitRef(tier=Tier.COUNTY, code=c.code) for c in FEDERATION.counties]
+    kinds = set()
+    for authority in authorities:
+        expected = [s for s in FEDERATION.schools if s.authority_unit == authority]
+        assert sorted(s.code for s in FEDERATION.schools_run_by(authority)) == sorted(
+            s.code for s in expected
+        ), authority
+        kinds |= {s.authority for s in expected}
+    assert kinds == {"province", "city", "county"}  # the repository's file has each kind

@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from devtools.testing import REPO_CONFIG, _dump
+from devtools.testing import REPO_CONFIG, dump_toml
 from services.school.config import SchoolSettings
 from services.school.service_layer import admission, registration
 from services.school.service_layer.admission import Upload
@@ -83,7 +83,7 @@ async def test_the_api_answers_the_rule_its_article_and_chinese(service: Service
     rules["registration"].update(
         new_registration_grades=[1], articles={"new_registration_grades": "LS 1(二)"}
     )
-    path.write_text(_dump(rules), encoding="utf-8")
+    path.write_text(dump_toml(rules), encoding="utf-8")
     RegistrationRules.model_validate(rules["registration"])
     refused = await service.client.post(
         STUDENTS, json=form(grade=3), headers={"Accept-Language": "zh-CN"}
