@@ -359,7 +359,7 @@ def load_federation(path: str | Path) -> Federation:
     ``school_directory = "schools.csv"`` (beside the file) lists schools one per row, with
     the instance hosting each (:data:`SCHOOL_DIRECTORY_COLUMNS`; ``yi_track_classes``
     separated by ``|``): a country's ~500,000 schools as ``[[school]]`` tables parse into
-    ~400 MB of dictionaries that stay in the process's memory after they are dropped; read
+    ~330 MB of dictionaries that stay in the process's memory after they are dropped; read
     row by row, they cost what the schools themselves hold (decision 0052). ``[[school]]``
     tables and a directory may be used together.
 
