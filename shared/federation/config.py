@@ -120,11 +120,17 @@ class School:
     def authority_unit(self) -> UnitRef:
         """The school's registry authority: its county, or its city or province if it runs
         the school (N2013 art. 3)."""
+        tier, code = self.authority_key
+        return UnitRef(tier=tier, code=code)
+
+    @property
+    def authority_key(self) -> tuple[Tier, str]:
+        """:attr:`authority_unit` as (tier, code), without building a unit."""
         if self.authority == "province":
-            return UnitRef(tier=Tier.PROVINCE, code=self.province)
+            return Tier.PROVINCE, self.province
         if self.authority == "city":
-            return UnitRef(tier=Tier.CITY, code=self.city)
-        return UnitRef(tier=Tier.COUNTY, code=self.county)
+            return Tier.CITY, self.city
+        return Tier.COUNTY, self.county
 
     @property
     def city_unit(self) -> UnitRef:
@@ -305,14 +311,8 @@ class Federation(_Frozen):
     def schools_run_by(self, authority: UnitRef) -> list[School]:
         """The schools whose registry authority is ``authority`` (a province, city or county;
         N2013 art. 3), found among the schools under its code: no unit built per school."""
-        tier = {"province": Tier.PROVINCE, "city": Tier.CITY, "county": Tier.COUNTY}
-        code = {"province": _province_of, "city": _city_of, "county": _county_of}
-        return [
-            school
-            for school in self.schools_under(authority.code)
-            if tier[school.authority] == authority.tier
-            and code[school.authority](school) == authority.code
-        ]
+        key = (authority.tier, authority.code)
+        return [s for s in self.schools_under(authority.code) if s.authority_key == key]
 
     def schools_under(self, code: str) -> list[School]:
         """The schools of a province (``41``), city (``4101``) or county (``410102``): those
@@ -327,18 +327,6 @@ class Federation(_Frozen):
             if county.startswith(code)
             for school in schools
         ]
-
-
-def _province_of(school: School) -> str:
-    return school.province
-
-
-def _city_of(school: School) -> str:
-    return school.city
-
-
-def _county_of(school: School) -> str:
-    return school.county
 
 
 SCHOOL_DIRECTORY_COLUMNS = (
