@@ -355,25 +355,31 @@ def load_federation(path: str | Path) -> Federation:
     runtime) gets the federation it already has: the model is immutable."""
     path = Path(path)
     content = path.read_bytes()
+    key = (hashlib.blake2b(content, digest_size=16).digest(), path.resolve().parent)
+    known = _PARSED.get(key)
+    if known is not None:  # the same file: parsed again only if its directory changed
+        directory, directory_digest, federation = known
+        if directory is None or _digest(directory) == directory_digest:
+            return federation
     raw = tomllib.loads(content.decode("utf-8"))
-    directory = raw.pop("school_directory", None)
-    digest = hashlib.blake2b(content, digest_size=16)
+    named = raw.pop("school_directory", None)
+    directory = None if named is None else path.parent / str(named)
+    directory_digest = None if directory is None else _digest(directory)
     if directory is not None:
-        directory = path.parent / str(directory)
-        digest.update(directory.read_bytes())
-    key = digest.digest()
-    federation = _PARSED.get(key)
-    if federation is None:
-        if directory is not None:
-            _add_school_directory(raw, directory)
-        federation = Federation.model_validate(raw)
-        while len(_PARSED) >= 4:
-            del _PARSED[next(iter(_PARSED))]
-        _PARSED[key] = federation
+        _add_school_directory(raw, directory)
+    federation = Federation.model_validate(raw)
+    while len(_PARSED) >= 4:
+        del _PARSED[next(iter(_PARSED))]
+    _PARSED[key] = (directory, directory_digest, federation)
     return federation
 
 
-_PARSED: dict[bytes, Federation] = {}  # by content digest; the last few files only
+def _digest(path: Path) -> bytes:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+
+
+# (file content digest, its folder) → (school directory, its digest, federation): the last few
+_PARSED: dict[tuple[bytes, Path], tuple[Path | None, bytes | None, Federation]] = {}
 
 
 def _add_school_directory(raw: dict[str, Any], path: Path) -> None:

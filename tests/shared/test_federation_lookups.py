@@ -236,3 +236,27 @@ def test_the_schools_an_authority_runs_are_those_naming_it() -> None:
         ), authority
         kinds |= {s.authority for s in expected}
     assert kinds == {"province", "city", "county"}  # the repository's file has each kind
+
+
+def test_a_file_loaded_again_unchanged_is_not_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's command line and its runtime both load the file: a country's `[[school]]`
+    tables take seconds and hundreds of MB to parse, so the second load must not parse."""
+    target = tmp_path / "federation.toml"
+    target.write_bytes(REPO_CONFIG.read_bytes())
+    parses = 0
+    parse = tomllib.loads
+
+    def counted(text: str) -> dict[str, object]:
+        nonlocal parses
+        parses += 1
+        return parse(text)
+
+    monkeypatch.setattr(config.tomllib, "loads", counted)
+    first = load_federation(target)
+    assert load_federation(target) is first
+    assert parses == 1
+    target.write_text(target.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert load_federation(target) == first
+    assert parses == 2
