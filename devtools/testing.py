@@ -57,11 +57,13 @@ def federation_copy(
     target = directory / "federation.toml"
     target.write_text(dump_toml(data), encoding="utf-8")
     if "school_directory" in data:  # its hosting instances renamed like the file's
-        with (source.parent / data["school_directory"]).open(encoding="utf-8") as handle:
+        with (source.parent / data["school_directory"]).open(
+            encoding="utf-8", newline=""
+        ) as handle:
             rows = list(csv.reader(handle))
         for row in rows[1:]:
             row[-1] = f"{row[-1]}-{suffix}" if row[-1] else ""
-        with (directory / data["school_directory"]).open("w", encoding="utf-8") as out:
+        with (directory / data["school_directory"]).open("w", encoding="utf-8", newline="") as out:
             csv.writer(out).writerows(rows)
     shutil.copytree(source.parent / "provinces", directory / "provinces", dirs_exist_ok=True)
     for code, override in (rules or {}).items():
