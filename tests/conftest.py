@@ -209,15 +209,8 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
 )
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test (SQLAlchemy async URL)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite'}"
-        return
-    server: LocalPostgres = request.getfixturevalue("postgres")
-    url, name = fresh_postgres_database(server)
-    try:
+    with _fresh_database(request, request.param, tmp_path / "test.sqlite") as url:
         yield url
-    finally:
-        server.drop_database(name)
 
 
 @pytest.fixture
@@ -226,8 +219,17 @@ def other_database_url(
 ) -> Iterator[str]:
     """A second fresh database of the same kind as ``database_url`` (another unit's own, or
     the same messages applied another way)."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'other.sqlite'}"
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with _fresh_database(request, kind, tmp_path / "other.sqlite") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _fresh_database(request: pytest.FixtureRequest, kind: str, sqlite_file: Path) -> Iterator[str]:
+    """A new database of ``kind``: the SQLite file, or one on the session's PostgreSQL server,
+    dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{sqlite_file}"
         return
     server: LocalPostgres = request.getfixturevalue("postgres")
     url, name = fresh_postgres_database(server)
