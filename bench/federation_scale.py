@@ -14,8 +14,12 @@ times the look-ups the services make per request or per message:
 - ``schools_under(code)``: a province's, city's or county's schools (statistics scopes, the
   console's merger page).
 
-    python -m bench.federation_scale [counties] [schools] [school_instances]
+    python -m bench.federation_scale [counties] [schools] [school_instances] [--directory]
     (defaults 3000 500000 300)
+
+``--directory`` writes the schools into a school directory and loads the file as a service
+does: the directory compiled into its SQLite file, each school looked up there (decision 0054);
+without it, the schools are ``[[school]]`` tables held as objects.
 
 Prints each figure with the machine's load; nothing here is a target.
 """
@@ -23,17 +27,27 @@ Prints each figure with the machine's load; nothing here is a target.
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
 import os
 import random
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from bench.broker_scale import country
 from bench.infra import load
-from shared.federation.config import Federation, Tier, UnitRef
+from devtools.testing import dump_toml
+from shared.federation.config import (
+    SCHOOL_DIRECTORY_COLUMNS,
+    Federation,
+    Tier,
+    UnitRef,
+    load_federation,
+)
 
 
 def configuration(counties: int, schools: int, school_instances: int) -> dict[str, Any]:
@@ -51,6 +65,44 @@ def configuration(counties: int, schools: int, school_instances: int) -> dict[st
             for n, i in enumerate(instances)
         ],
     }
+
+
+def write_school_directory(
+    path: Path, schools: Iterable[Mapping[str, Any]], host: Mapping[str, str]
+) -> None:
+    """A school directory (decision 0052) of ``schools`` (``[[school]]`` tables' content),
+    each on the instance ``host`` names (none if it names none)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(SCHOOL_DIRECTORY_COLUMNS)
+        for s in schools:
+            yi_track = str(s["yi_track"]).lower() if "yi_track" in s else ""
+            classes = "|".join(s.get("yi_track_classes", ()))
+            stage, authority = s.get("stage", ""), s.get("authority", "")
+            instance = host.get(s["code"], "")
+            writer.writerow(
+                (s["code"], s["name"], s["county"], stage, authority, yi_track, classes, instance)
+            )
+
+
+def with_a_directory(data: Mapping[str, Any], folder: Path) -> Path:
+    """The federation file ``data`` written into ``folder`` with all its schools in a school
+    directory, each on the instance the file had it on; the TOML file's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    schools = [i for i in data["instance"] if i["tier"] == "school"]
+    host = {code: i["name"] for i in schools for code in i.get("units", [])}
+    write_school_directory(folder / "schools.csv", data["school"], host)
+    moved = {
+        **data,
+        "school": [],
+        "school_directory": "schools.csv",
+        "instance": [
+            {**i, "units": [] if i["tier"] == "school" else i.get("units", [])}
+            for i in data["instance"]
+        ],
+    }
+    (folder / "federation.toml").write_text(dump_toml(moved), encoding="utf-8")
+    return folder / "federation.toml"
 
 
 def per_call_us(call: Callable[[Any], Any], arguments: list[Any]) -> tuple[float, float]:
@@ -76,17 +128,43 @@ def main() -> None:
     parser.add_argument("schools", type=int, nargs="?", default=500_000)
     parser.add_argument("school_instances", type=int, nargs="?", default=300)
     parser.add_argument("--calls", type=int, default=2000, help="look-ups timed per kind")
+    parser.add_argument("--directory", action="store_true", help="the schools in a directory")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="xueji-federation-") as scratch:
+        os.environ["XUEJI_DIRECTORY_CACHE"] = str(Path(scratch) / "cache")
+        measure(args, Path(scratch) if args.directory else None)
+
+
+def measure(args: argparse.Namespace, folder: Path | None) -> None:
 
     print(
         f"federation of {args.counties} counties, {args.schools} schools over"
         f" {args.school_instances} school instances; {load()}"
     )
     data = configuration(args.counties, args.schools, args.school_instances)
+    rng = random.Random(22)
+    codes = [s["code"] for s in rng.sample(data["school"], min(args.calls, len(data["school"])))]
+    if folder is not None:
+        config = with_a_directory(data, folder)
+        started = time.perf_counter()
+        load_federation(config)
+        compiled = time.perf_counter() - started
+        size = sum(p.stat().st_size for p in (folder / "cache").glob("*.sqlite")) / 2**20
+        print(
+            f"  the directory compiled ({size:.0f} MB on disk) and the file checked in"
+            f" {compiled:.1f} s"
+        )
+        del data
     gc.collect()
     before = rss_mb()
     started = time.perf_counter()
-    federation = Federation.model_validate(data)
+    if folder is None:
+        federation = Federation.model_validate(data)
+    else:
+        import shared.federation.config as loader
+
+        loader._PARSED.clear()  # as a new process loads it: the compiled directory is reused
+        federation = load_federation(config)
     loaded = time.perf_counter() - started
     gc.collect()
     held = rss_mb() - before
@@ -94,9 +172,6 @@ def main() -> None:
         f"  loaded and checked in {loaded:.1f} s; the model holds {held:.0f} MB of RSS"
         f" ({len(federation.instances)} instances)"
     )
-
-    rng = random.Random(22)
-    codes = [s.code for s in rng.sample(federation.schools, min(args.calls, len(data["school"])))]
     units = [UnitRef(tier=Tier.SCHOOL, code=code) for code in codes]
     started = time.perf_counter()
     federation.instance_hosting(units[0])  # a first look-up may build what the others use

@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import tempfile
 import time
 import tomllib
 from pathlib import Path
 
-from bench.federation_scale import configuration
+from bench.federation_scale import configuration, write_school_directory
 from bench.infra import amqp_url, describe, load, postgres_server
 from devtools.launcher import LocalFederation
 from devtools.testing import dump_toml, federation_copy, instance_name
-from shared.federation.config import SCHOOL_DIRECTORY_COLUMNS
 
 INSTANCES = ("national", "province-33", "county-33", "school-33")
 TARGET_MB = 120.0
@@ -79,22 +77,7 @@ def add_a_country(config: Path, *, directory: bool = True) -> int:
             units = []
         data["instance"].append({**instance, "name": name, "units": units})
     if directory:
-        with (config.parent / "schools.csv").open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(SCHOOL_DIRECTORY_COLUMNS)
-            for school in country["school"]:
-                writer.writerow(
-                    [
-                        school["code"],
-                        school["name"],
-                        school["county"],
-                        "",
-                        "",
-                        "",
-                        "",
-                        host[school["code"]],
-                    ]
-                )
+        write_school_directory(config.parent / "schools.csv", country["school"], host)
         data["school_directory"] = "schools.csv"
     else:
         data["school"] = [*data.get("school", []), *country["school"]]

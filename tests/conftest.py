@@ -191,6 +191,21 @@ def postgres(request: pytest.FixtureRequest) -> Iterator[LocalPostgres]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _directory_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Compiled school directories (shared/federation/directory.py) in the session's folder,
+    not the machine's temporary one; the services the tests start inherit it."""
+    before = os.environ.get("XUEJI_DIRECTORY_CACHE")
+    os.environ["XUEJI_DIRECTORY_CACHE"] = str(tmp_path_factory.mktemp("directories"))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("XUEJI_DIRECTORY_CACHE", None)
+        else:
+            os.environ["XUEJI_DIRECTORY_CACHE"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     """Migrated templates, one per tier and kind of database, made when first needed."""
     templates = Templates(tmp_path_factory.mktemp("templates"))

@@ -13,16 +13,19 @@ It is the registry authority of the schools it runs (``authority = "city"``) and
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import tomllib
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 from pydantic.dataclasses import dataclass
+
+if TYPE_CHECKING:
+    from shared.federation.directory import SchoolDirectory
 
 NATIONAL_CODE = "CN"
 
@@ -146,9 +149,20 @@ class Instance(_Frozen):
     tier: Tier
     port: int = Field(ge=1, le=65535)
     host: str = "127.0.0.1"
-    units: tuple[str, ...] = Field(min_length=1)
+    # the units the file lists (``units = [...]``); a school instance's may instead be given
+    # by the school directory's ``instance`` column: :attr:`units` is both
+    listed_units: tuple[str, ...] = Field(default=(), alias="units")
     # cities / prefectures a province instance hosts beside its provinces (decision 0034)
     cities: tuple[str, ...] = ()
+    _directory: SchoolDirectory | None = PrivateAttr(default=None)
+
+    @cached_property
+    def units(self) -> tuple[str, ...]:
+        """The codes of the units of its tier the instance hosts: those the file lists, then
+        the schools the directory gives it (read once, on first use)."""
+        if self._directory is None:
+            return self.listed_units
+        return self.listed_units + self._directory.codes_hosted_by(self.name)
 
     @property
     def hosted(self) -> tuple[UnitRef, ...]:
@@ -195,11 +209,25 @@ class Federation(_Frozen):
     provinces: tuple[Province, ...] = Field(default=(), alias="province")
     cities: tuple[City, ...] = Field(default=(), alias="city")
     counties: tuple[County, ...] = Field(default=(), alias="county")
-    schools: tuple[School, ...] = Field(default=(), alias="school")
+    # the schools of ``[[school]]`` tables; :attr:`schools` adds the school directory's
+    listed_schools: tuple[School, ...] = Field(default=(), alias="school")
     instances: tuple[Instance, ...] = Field(default=(), alias="instance")
+    _directory: SchoolDirectory | None = PrivateAttr(default=None)
+
+    @property
+    def schools(self) -> Sequence[School]:
+        """Every school: the file's ``[[school]]`` tables, then its directory's (a scan of
+        the country when it has one: for yearly and nightly work, not per message)."""
+        from shared.federation.directory import all_schools
+
+        return all_schools(self.listed_schools, self._directory)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Federation:
+    def _consistent(self, info: ValidationInfo) -> Federation:
+        directory: SchoolDirectory | None = (info.context or {}).get("school_directory")
+        self._directory = directory
+        for instance in self.instances:
+            instance._directory = directory
         provinces = {p.code for p in self.provinces}
         counties = {c.code: c for c in self.counties}
         for county in self.counties:
@@ -209,7 +237,7 @@ class Federation(_Frozen):
         for city in self.cities:
             if city.province not in provinces or not city.code.startswith(city.province):
                 raise ValueError(f"city {city.code} names unknown province {city.province}")
-        for school in self.schools:
+        for school in self.listed_schools:
             if school.county not in counties:
                 raise ValueError(f"school {school.code} names unknown county {school.county}")
             if school.authority == "city" and school.city not in cities:
@@ -221,15 +249,23 @@ class Federation(_Frozen):
             Tier.PROVINCE: provinces,
             Tier.CITY: set(cities),
             Tier.COUNTY: set(counties),
-            Tier.SCHOOL: {s.code for s in self.schools},
+            Tier.SCHOOL: {s.code for s in self.listed_schools},
         }
         hosted: dict[UnitRef, str] = {}
         areas: dict[str, str] = {}
         for instance in self.instances:
             if instance.cities and instance.tier != Tier.PROVINCE:
                 raise ValueError(f"instance {instance.name}: only a province instance hosts cities")
-            for unit in instance.hosted:
-                if unit.code not in known[unit.tier]:
+            if not instance.listed_units and (
+                directory is None or not directory.hosts_any(instance.name)
+            ):
+                raise ValueError(f"instance {instance.name} hosts no unit")
+            for unit in self._listed_hosted(instance):
+                if unit.code not in known[unit.tier] and not (
+                    unit.tier == Tier.SCHOOL
+                    and directory is not None
+                    and directory.school(unit.code) is not None
+                ):
                     raise ValueError(
                         f"instance {instance.name} hosts unknown {unit.tier} {unit.code}"
                     )
@@ -249,16 +285,31 @@ class Federation(_Frozen):
                             f" {instance.name}: the broker routes schools by area, so one"
                             " instance hosts all of an area's schools (decision 0045)"
                         )
+        if directory is not None:
+            listed = dict.fromkeys((s.code for s in self.listed_schools), "")
+            listed.update(
+                (unit.code, name) for unit, name in hosted.items() if unit.tier == Tier.SCHOOL
+            )
+            school_instances = {i.name for i in self.instances if i.tier == Tier.SCHOOL}
+            for problem in directory.problems(set(counties), set(cities), school_instances, listed):
+                raise ValueError(f"{directory.source}: {problem}")
         return self
+
+    @staticmethod
+    def _listed_hosted(instance: Instance) -> tuple[UnitRef, ...]:
+        """The units the file itself lists for ``instance`` (not the directory's)."""
+        return tuple(UnitRef(tier=instance.tier, code=c) for c in instance.listed_units) + tuple(
+            UnitRef(tier=Tier.CITY, code=c) for c in instance.cities
+        )
 
     @cached_property
     def _schools(self) -> dict[str, School]:
-        return {s.code: s for s in self.schools}
+        return {s.code: s for s in self.listed_schools}
 
     @cached_property
     def _schools_by_county(self) -> dict[str, list[School]]:
         found: dict[str, list[School]] = {}
-        for school in self.schools:
+        for school in self.listed_schools:
             found.setdefault(school.county, []).append(school)
         return found
 
@@ -278,16 +329,23 @@ class Federation(_Frozen):
         return self._cities.get(unit_code[:4]) if len(unit_code) > 4 else None
 
     def school(self, code: str) -> School | None:
-        return self._schools.get(code)
+        found = self._schools.get(code)
+        if found is None and self._directory is not None:
+            return self._directory.school(code)
+        return found
 
     def county(self, code: str) -> County | None:
         return self._counties.get(code)
 
+    @cached_property
+    def _instances(self) -> dict[str, Instance]:
+        return {instance.name: instance for instance in self.instances}
+
     def instance(self, name: str) -> Instance:
-        for instance in self.instances:
-            if instance.name == name:
-                return instance
-        raise KeyError(f"no instance named {name!r} in the federation configuration")
+        found = self._instances.get(name)
+        if found is None:
+            raise KeyError(f"no instance named {name!r} in the federation configuration")
+        return found
 
     @cached_property
     def _instance_by_code(self) -> dict[Tier, dict[str, Instance]]:
@@ -295,18 +353,23 @@ class Federation(_Frozen):
         object per school: ~30 MB for a country's 500,000 schools)."""
         index: dict[Tier, dict[str, Instance]] = {tier: {} for tier in Tier}
         for instance in self.instances:
-            index[instance.tier].update(dict.fromkeys(instance.units, instance))
+            index[instance.tier].update(dict.fromkeys(instance.listed_units, instance))
             index[Tier.CITY].update(dict.fromkeys(instance.cities, instance))
         return index
 
     def instance_hosting(self, unit: UnitRef) -> Instance | None:
-        """The instance hosting ``unit``, if any: a look-up in an index built once, not a scan
-        of every instance's units (a country's file names ~500,000 schools)."""
-        return self._instance_by_code[unit.tier].get(unit.code)
+        """The instance hosting ``unit``, if any: a look-up in an index built once (the units
+        the file lists), else a query on the school directory, not a scan of every instance's
+        units (a country's file names ~500,000 schools)."""
+        found = self._instance_by_code[unit.tier].get(unit.code)
+        if found is None and unit.tier == Tier.SCHOOL and self._directory is not None:
+            name = self._directory.instance_of(unit.code)
+            return None if name is None else self._instances.get(name)
+        return found
 
     def schools_of_county(self, county_code: str) -> list[School]:
         """The county's schools in the file's order (an index: no scan of every school)."""
-        return list(self._schools_by_county.get(county_code, ()))
+        return self.schools_under(county_code)
 
     def schools_run_by(self, authority: UnitRef) -> list[School]:
         """The schools whose registry authority is ``authority`` (a province, city or county;
@@ -320,13 +383,18 @@ class Federation(_Frozen):
         file's order. Through the county index: a scan of the ~3,000 counties, not of the
         ~500,000 schools."""
         if len(code) == 6:
-            return self.schools_of_county(code)
-        return [
-            school
-            for county, schools in self._schools_by_county.items()
-            if county.startswith(code)
-            for school in schools
-        ]
+            listed = list(self._schools_by_county.get(code, ()))
+        else:
+            listed = [
+                school
+                for county, schools in self._schools_by_county.items()
+                if county.startswith(code)
+                for school in schools
+            ]
+        if self._directory is None:
+            return listed
+        # county by county: the directory's counties come in order, the tables' are merged in
+        return sorted(listed + self._directory.schools_under(code), key=lambda s: s.county)
 
 
 SCHOOL_DIRECTORY_COLUMNS = (
@@ -346,76 +414,42 @@ def load_federation(path: str | Path) -> Federation:
 
     ``school_directory = "schools.csv"`` (beside the file) lists schools one per row, with
     the instance hosting each (:data:`SCHOOL_DIRECTORY_COLUMNS`; ``yi_track_classes``
-    separated by ``|``): a country's ~500,000 schools as ``[[school]]`` tables parse into
-    ~330 MB of dictionaries that stay in the process's memory after they are dropped; read
-    row by row, they cost what the schools themselves hold (decision 0052). ``[[school]]``
+    separated by ``|``). It is compiled once into an indexed SQLite file and the schools are
+    looked up there when asked (:mod:`shared.federation.directory`): a country's ~500,000
+    schools held as objects cost every instance ~200 MB (decisions 0052, 0054). ``[[school]]``
     tables and a directory may be used together.
 
     A process that loads the same content again (the service's command line, then its
     runtime) gets the federation it already has: the model is immutable."""
+    from shared.federation.directory import SchoolDirectory
+
     path = Path(path)
     content = path.read_bytes()
     key = (hashlib.blake2b(content, digest_size=16).digest(), path.resolve().parent)
     known = _PARSED.get(key)
     if known is not None:  # the same file: parsed again only if its directory changed
-        directory, directory_digest, federation = known
-        if directory is None or _digest(directory) == directory_digest:
+        source, source_digest, federation = known
+        if source is None or _digest(source) == source_digest:
             return federation
     raw = tomllib.loads(content.decode("utf-8"))
     named = raw.pop("school_directory", None)
-    directory = None if named is None else path.parent / str(named)
-    directory_digest = None if directory is None else _digest(directory)
-    if directory is not None:
-        _add_school_directory(raw, directory)
-    federation = Federation.model_validate(raw)
+    source = None if named is None else path.parent / str(named)
+    source_digest = None if source is None else _digest(source)
+    directory = None if source is None else SchoolDirectory.open(source)
+    federation = Federation.model_validate(raw, context={"school_directory": directory})
     while len(_PARSED) >= 4:
         del _PARSED[next(iter(_PARSED))]
-    _PARSED[key] = (directory, directory_digest, federation)
+    _PARSED[key] = (source, source_digest, federation)
     return federation
 
 
 def _digest(path: Path) -> bytes:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
 
 
 # (file content digest, its folder) → (school directory, its digest, federation): the last few
 _PARSED: dict[tuple[bytes, Path], tuple[Path | None, bytes | None, Federation]] = {}
-
-
-def _add_school_directory(raw: dict[str, Any], path: Path) -> None:
-    """The directory's schools into ``raw`` (as :class:`School` objects, built row by row) and
-    each school's code into its instance's units."""
-    schools: list[School] = []
-    hosted: dict[str, list[str]] = {}
-    counties: dict[str, str] = {}  # one string per county, not one per school
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = csv.reader(handle)
-        if tuple(next(rows, ())) != SCHOOL_DIRECTORY_COLUMNS:
-            raise ValueError(f"{path}: the first row names the columns {SCHOOL_DIRECTORY_COLUMNS}")
-        for line, row in enumerate(rows, start=2):
-            if len(row) != len(SCHOOL_DIRECTORY_COLUMNS):
-                raise ValueError(f"{path}:{line}: {len(row)} columns, not 8")
-            code, name, county, stage, authority, yi_track, classes, instance = row
-            try:
-                school = School(
-                    code=code,
-                    name=name,
-                    county=counties.setdefault(county, county),
-                    stage=stage or "primary",  # type: ignore[arg-type]
-                    authority=authority or "county",  # type: ignore[arg-type]
-                    yi_track=yi_track == "true",
-                    yi_track_classes=tuple(classes.split("|")) if classes else (),
-                )
-            except ValueError as error:
-                raise ValueError(f"{path}:{line}: {error}") from None
-            if yi_track not in ("", "true", "false"):
-                raise ValueError(f"{path}:{line}: yi_track is true, false or empty")
-            schools.append(school)
-            if instance:
-                hosted.setdefault(instance, []).append(school.code)
-    raw["school"] = [*raw.get("school", []), *schools]
-    instances = raw.setdefault("instance", [])
-    for entry in instances:
-        entry["units"] = [*entry.get("units", []), *hosted.pop(entry.get("name"), [])]
-    if hosted:
-        raise ValueError(f"{path}: schools hosted by unknown instances {sorted(hosted)}")

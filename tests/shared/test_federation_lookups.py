@@ -9,6 +9,8 @@ instance on each call (750 ms at a country's size) and ``hosts_unit`` an instanc
 from __future__ import annotations
 
 import csv
+import gc
+import os
 import re
 import shutil
 import tomllib
@@ -17,7 +19,8 @@ from pathlib import Path
 import pytest
 
 import shared.federation.config as config
-from bench.federation_scale import configuration
+import shared.federation.directory as directory
+from bench.federation_scale import configuration, with_a_directory
 from devtools.testing import REPO_CONFIG, dump_toml, federation_copy
 from shared.federation.config import (
     NATIONAL,
@@ -172,7 +175,8 @@ def test_schools_read_from_a_directory_are_those_the_file_would_name(tmp_path: P
         assert set(federation.instance(instance.name).units) == set(instance.units)
     for school in FEDERATION.schools:
         unit = UnitRef(tier=Tier.SCHOOL, code=school.code)
-        assert federation.instance_hosting(unit) == FEDERATION.instance_hosting(unit)
+        hosting, expected = federation.instance_hosting(unit), FEDERATION.instance_hosting(unit)
+        assert (hosting and hosting.name) == (expected and expected.name)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +187,9 @@ def test_schools_read_from_a_directory_are_those_the_file_would_name(tmp_path: P
         ("410102999,学校,410102,,,,,", "schools.csv:3"),
         ("4101029998,学校,410102,,,yes,,", "yi_track"),
         ("4101029998,学校,410102,,,,", "7 columns"),
-        ("4101029998,学校,410102,,,,,school-99", "unknown instances ['school-99']"),
+        ("4101029998,学校,410102,,,,,school-99", "school-99, which is not a school instance"),
+        ("4101029998,学校,410102,,,,,county-41", "county-41, which is not a school instance"),
+        ("4101020001,学校,410102,,,,,", "4101020001 is named both in the file and in"),
         ("4101029998,学校,419999,,,,,", "unknown county 419999"),
     ],
 )
@@ -260,3 +266,106 @@ def test_a_file_loaded_again_unchanged_is_not_parsed_again(
     target.write_text(target.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     assert load_federation(target) == first
     assert parses == 2
+
+
+def _schools_alive() -> int:
+    return sum(isinstance(o, config.School) for o in gc.get_objects())
+
+
+def test_a_directorys_schools_are_looked_up_on_disk_not_held(tmp_path: Path) -> None:
+    """A country's schools in a directory are not objects in every instance: after the load
+    and look-ups, the process holds about none of them, and every look-up answers what the
+    same schools as ``[[school]]`` tables answer (decision 0054)."""
+    data = configuration(60, 6000, 20)
+    tables = Federation.model_validate(data)
+    gc.collect()
+    before = _schools_alive()
+    federation = load_federation(with_a_directory(data, tmp_path))
+    codes = [s.code for s in tables.schools[::97]]
+    for code in codes:
+        unit = UnitRef(tier=Tier.SCHOOL, code=code)
+        assert federation.school(code) == tables.school(code)
+        hosting = federation.instance_hosting(unit)
+        assert hosting is not None and hosting.name == tables.instance_hosting(unit).name  # type: ignore[union-attr]
+        assert hosting.hosts_unit(unit)
+    for area in ["11", "1101", codes[0][:6], "99"]:
+        assert federation.schools_under(area) == tables.schools_under(area), area
+    gc.collect()
+    assert _schools_alive() - before < 100  # the tables hold 6,000
+    assert len(federation.schools) == 6000
+    assert [s.code for s in federation.schools] == [s.code for s in tables.schools]
+    assert federation.schools[-1] == tables.schools[-1]
+    for instance in tables.instances:
+        assert federation.instance(instance.name).units == instance.units
+
+
+def test_a_directory_is_compiled_once_and_then_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XUEJI_DIRECTORY_CACHE", str(tmp_path / "cache"))
+    config_path = with_a_directory(configuration(6, 300, 3), tmp_path / "config")
+    compiled = 0
+    compile_directory = directory.compile_directory
+
+    def counted(source: Path, target: Path) -> None:
+        nonlocal compiled
+        compiled += 1
+        compile_directory(source, target)
+
+    monkeypatch.setattr(directory, "compile_directory", counted)
+    first = load_federation(config_path)
+    config._PARSED.clear()  # as a new process would
+    again = load_federation(config_path)
+    assert again is not first and again.school(first.schools[5].code) == first.schools[5]
+    assert compiled == 1
+    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".sqlite"]  # no half file
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ("twice", "is listed twice (also line 2)"),
+        ("split", "are hosted by"),
+        ("empty", "hosts no unit"),
+        ("city", "is city-run, but no city"),
+    ],
+)
+def test_a_directory_that_contradicts_itself_or_the_file_is_refused(
+    tmp_path: Path, change: str, refusal: str
+) -> None:
+    data = configuration(6, 300, 3)
+    school = data["school"][0]
+    if change == "twice":
+        data["school"].append(dict(school))
+    elif change == "city":
+        school["authority"] = "city"
+    elif change == "empty":
+        data["instance"].append({"name": "school-idle", "tier": "school", "port": 9999})
+    config_path = with_a_directory(data, tmp_path)
+    if change == "split":  # one school of an area moved to another instance
+        lines = (tmp_path / "schools.csv").read_text(encoding="utf-8").splitlines()
+        first = lines[1].split(",")
+        other = next(line.split(",")[-1] for line in lines[2:] if line.split(",")[-1] != first[-1])
+        mate = next(line for line in lines[2:] if line.startswith(first[0][:6]))
+        lines[lines.index(mate)] = ",".join([*mate.split(",")[:-1], other])
+        (tmp_path / "schools.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(refusal)):
+        load_federation(config_path)
+
+
+def test_a_compiled_directory_folder_others_may_write_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled files are trusted as checked: a folder others may write to could hold a
+    planted one, so it is refused before anything is read from it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("XUEJI_DIRECTORY_CACHE", str(shared))
+    config_path = with_a_directory(configuration(6, 300, 3), tmp_path / "config")
+    with pytest.raises(ValueError, match="writable by no one else"):
+        load_federation(config_path)
+    monkeypatch.delenv("XUEJI_DIRECTORY_CACHE")
+    folder = directory.cache_folder()  # the default: the user's own
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert str(os.getuid()) in folder.name

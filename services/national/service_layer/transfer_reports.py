@@ -62,8 +62,8 @@ async def send_term_reports(
         start = term_start(rules.term_ends, term_end)
         schools = [
             s
-            for s in rulebook.federation.schools
-            if s.province == province.code and s.authority in REPORTING_AUTHORITIES
+            for s in rulebook.federation.schools_under(province.code)
+            if s.authority in REPORTING_AUTHORITIES
         ]
         if start is None or not schools:
             continue

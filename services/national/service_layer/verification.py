@@ -74,9 +74,8 @@ async def open_campaign(
         raise DomainError(f"{scope} is not a province of the federation", rule=RULE_UNKNOWN_SCOPE)
     schools = [
         s
-        for s in federation.schools
-        if (scope == "CN" or s.province == scope)
-        and federation.instance_hosting(UnitRef(tier=Tier.SCHOOL, code=s.code)) is not None
+        for s in (federation.schools if scope == "CN" else federation.schools_under(scope))
+        if federation.instance_hosting(UnitRef(tier=Tier.SCHOOL, code=s.code)) is not None
     ]
     opened_by = "national:CN" if scope == "CN" else f"province:{scope}"
     campaign = VerificationCampaign(
