@@ -76,6 +76,6 @@ def verify(token: str, keys: Mapping[str, PublishedKey], now: datetime) -> dict[
         raise NotGenuine("malformed") from exc
     if claims["exp"] <= now.timestamp():
         raise NotGenuine("expired")
-    if claims["iss"] not in key.units:
+    if not key.speaks_for(str(claims["iss"])):
         raise NotGenuine("key_not_for_issuer")
     return claims

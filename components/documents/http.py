@@ -54,7 +54,8 @@ def documents_router(documents: Documents) -> APIRouter:
     )
     async def keys() -> dict[str, Any]:
         """Every instance's Ed25519 public key as a JSON Web Key Set, each with the units it
-        may sign for (``xueji_units``): what an offline verifier needs
+        may sign for (``xueji_units``; a school instance's key its areas,
+        ``xueji_school_areas``): what an offline verifier needs
         (``python -m components.documents.verify``)."""
         return documents.jwks()
 

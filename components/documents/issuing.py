@@ -86,6 +86,7 @@ class Documents:
                 instance=key.instance,
                 units=frozenset(f"{key.tier.value}:{code}" for code in key.units),
                 public_key=key.public_key,
+                areas=key.areas,
             )
             for key in self.trust
         }

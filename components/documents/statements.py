@@ -11,8 +11,10 @@ the document::
      "sub": "G410102201803070017", "name": "张三", "unit_name": "郑州市中原区第一实验小学"}
 
 The published keys (:func:`jwks`) say for each key the instance and the units it speaks for
-(``xueji_units``), so a verifier accepts a statement only if its key speaks for its ``iss``:
-one instance's key cannot sign for another instance's units (decision 0036).
+(``xueji_units``; a school instance's key its areas instead, ``xueji_school_areas``: any school
+whose code starts with one of them, decision 0053), so a verifier accepts a statement only if
+its key speaks for its ``iss``: one instance's key cannot sign for another instance's units
+(decision 0036).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from shared.federation.config import Tier
+from shared.messaging.signing import in_areas
 
 ALGORITHM = "EdDSA"
 TYPE = "xueji-document+jwt"
@@ -122,12 +127,20 @@ class PublishedKey:
 
     key_id: str
     instance: str
-    units: frozenset[str]  # "school:4101020001" …
+    units: frozenset[str]  # "county:410102" …
     public_key: Ed25519PublicKey
+    areas: frozenset[str] = frozenset()  # a school key's areas: "410102" … (decision 0053)
+
+    def speaks_for(self, issuer: str) -> bool:
+        """Whether the key may sign for the unit ``issuer`` (``"school:4101020001"``)."""
+        if issuer in self.units:
+            return True
+        tier, _, code = issuer.partition(":")
+        return tier == Tier.SCHOOL and in_areas(code, self.areas)
 
     def jwk(self) -> dict[str, Any]:
         raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return {
+        jwk: dict[str, Any] = {
             "kty": "OKP",
             "crv": "Ed25519",
             "alg": ALGORITHM,
@@ -137,6 +150,9 @@ class PublishedKey:
             "xueji_instance": self.instance,
             "xueji_units": sorted(self.units),
         }
+        if self.areas:
+            jwk["xueji_school_areas"] = sorted(self.areas)
+        return jwk
 
 
 def jwks(keys: Iterable[PublishedKey]) -> dict[str, Any]:
@@ -156,6 +172,7 @@ def keys_of_jwks(document: Mapping[str, Any]) -> dict[str, PublishedKey]:
             instance=str(entry.get("xueji_instance", "")),
             units=frozenset(str(unit) for unit in entry.get("xueji_units", [])),
             public_key=Ed25519PublicKey.from_public_bytes(raw),
+            areas=frozenset(str(area) for area in entry.get("xueji_school_areas", [])),
         )
     return found
 
@@ -182,6 +199,6 @@ def verify(token: str, keys: Mapping[str, PublishedKey]) -> Statement:
     except jwt.PyJWTError as exc:
         raise NotGenuine("malformed") from exc
     statement = Statement.of(claims)
-    if statement.issuer not in key.units:
+    if not key.speaks_for(statement.issuer):
         raise NotGenuine("key_not_for_issuer")
     return statement

@@ -36,8 +36,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shared.federation.config import Federation, Instance, Tier, school_area
-from shared.messaging.envelope import Contract, registered_contracts
+from shared.federation.config import Federation, Instance, Tier
+from shared.messaging.envelope import Contract, hosted_areas, registered_contracts
 from shared.messaging.topology import DEAD_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE
 
 # The token revocations' fanout exchange and stream (shared.security.revocation; the same name).
@@ -113,7 +113,7 @@ def grant_for(instance: Instance, contracts: Iterable[type[Contract]] | None = N
     if instance.tier == Tier.SCHOOL:
         # its areas' bindings deliver any school of them (all hosted here, the federation
         # configuration checks it), so the grant names areas, not 1,700 schools
-        areas = sorted({school_area(code) for code in instance.units})
+        areas = hosted_areas(instance)
         own_keys = [rf"{Tier.SCHOOL}\.{_any([re.escape(a) for a in areas])}"]
         own_units = [rf"{own_keys[0]}\.[^.]+"]
     else:

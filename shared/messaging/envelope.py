@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.federation.config import Tier, UnitRef, school_area
+from shared.federation.config import Instance, Tier, UnitRef, school_area
 
 ENVELOPE_FORMAT = "xueji.envelope/1"
 
@@ -132,6 +132,14 @@ def binding_key_for(unit: UnitRef) -> str:
     if unit.tier == Tier.SCHOOL:
         return f"{Tier.SCHOOL}.{school_area(unit.code)}.#"
     return f"{unit.tier}.{unit.code}.#"
+
+
+def hosted_areas(instance: Instance) -> tuple[str, ...]:
+    """The areas whose schools a school instance hosts, sorted: what its broker grant
+    (decision 0045) and its trust entry (decision 0053) name; none for any other tier."""
+    if instance.tier != Tier.SCHOOL:
+        return ()
+    return tuple(sorted({school_area(code) for code in instance.units}))
 
 
 def current_routing_key(key: str) -> str:

@@ -9,9 +9,14 @@
       id = "school-41"            # the key id in the xueji-sig header
       instance = "school-41"
       tier = "school"
-      units = ["4101020001", "4101020002"]
+      areas = ["410102", "410105"]  # a school instance's areas: it speaks for their schools
       public_key = "base64url of the 32 raw bytes"
       expires = 2027-09-01        # optional: the date it is to be replaced by (alerted before)
+
+  Every other tier lists its ``units`` (``units = ["410102"]``), a province instance also its
+  ``cities``. A school key names the areas it hosts, not its ~1,700 schools: one instance hosts
+  every school of an area (decisions 0045, 0053), and a new school needs no new trust file. A
+  school key listing ``units`` (a file written before) still works.
 
   Rotating a key: add the new entry (its own id, same instance) everywhere, switch the
   instance's Secret, remove the old entry once its messages are older than the window.
@@ -42,6 +47,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shared.federation.config import Federation, Instance, Tier, load_federation
+from shared.messaging.envelope import hosted_areas
 from shared.messaging.signing import Signer, TrustedKey, TrustStore
 
 TRUST_FILE = "trusted-keys.toml"
@@ -79,24 +85,35 @@ def public_key_text(key: Ed25519PublicKey) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
+def speaks_for(instance: Instance) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(units, areas) an instance's key names: a school instance's areas and no school, any
+    other instance's units (decision 0053)."""
+    areas = hosted_areas(instance)
+    return (() if areas else instance.units), areas
+
+
 def trust_entry(
     instance: Instance,
     public_key: Ed25519PublicKey,
     key_id: str | None = None,
     expires: date | None = None,
 ) -> str:
-    units = ", ".join(f'"{code}"' for code in instance.units)
-    cities = ", ".join(f'"{code}"' for code in instance.cities)
+    """One ``[[key]]`` of the trust file: a school instance's areas, another's units."""
+    units, areas = speaks_for(instance)
     return (
         "[[key]]\n"
         f'id = "{key_id or instance.name}"\n'
         f'instance = "{instance.name}"\n'
         f'tier = "{instance.tier.value}"\n'
-        f"units = [{units}]\n"
-        + (f"cities = [{cities}]\n" if instance.cities else "")
+        + (f"areas = [{_codes(areas)}]\n" if areas else f"units = [{_codes(units)}]\n")
+        + (f"cities = [{_codes(instance.cities)}]\n" if instance.cities else "")
         + f'public_key = "{public_key_text(public_key)}"\n'
         + (f"expires = {expires.isoformat()}\n" if expires is not None else "")
     )
+
+
+def _codes(codes: Iterable[str]) -> str:
+    return ", ".join(f'"{code}"' for code in codes)
 
 
 def write_trust_file(path: Path, entries: Iterable[str]) -> None:
@@ -121,13 +138,14 @@ def load_trust_file(path: Path) -> TrustStore:
                     key_id=str(entry["id"]),
                     instance=str(entry["instance"]),
                     tier=Tier(entry["tier"]),
-                    units=frozenset(str(u) for u in entry["units"]),
+                    units=frozenset(str(u) for u in entry.get("units", ())),
                     cities=frozenset(str(c) for c in entry.get("cities", ())),
+                    areas=frozenset(str(a) for a in entry.get("areas", ())),
                     public_key=Ed25519PublicKey.from_public_bytes(raw),
                     expires=_expiry(entry.get("expires")),
                 )
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: bad [[key]] entry {entry.get('id')!r}: {exc}") from exc
     return TrustStore(keys)
 
@@ -166,19 +184,22 @@ def _development_key(instance: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
+def _development_entry(instance: Instance) -> TrustedKey:
+    units, areas = speaks_for(instance)
+    return TrustedKey(
+        key_id=instance.name,
+        instance=instance.name,
+        tier=instance.tier,
+        units=frozenset(units),
+        cities=frozenset(instance.cities),
+        areas=frozenset(areas),
+        public_key=_development_key(instance.name).public_key(),
+    )
+
+
 def development_keys(federation: Federation, instance: str) -> tuple[Signer, TrustStore]:
     """Keys anyone can derive from instance names: for development and tests only."""
-    trust = TrustStore(
-        TrustedKey(
-            key_id=i.name,
-            instance=i.name,
-            tier=i.tier,
-            units=frozenset(i.units),
-            cities=frozenset(i.cities),
-            public_key=_development_key(i.name).public_key(),
-        )
-        for i in federation.instances
-    )
+    trust = TrustStore(_development_entry(i) for i in federation.instances)
     return Signer(instance, _development_key(instance)), trust
 
 

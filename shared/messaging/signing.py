@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.federation.config import Tier, UnitRef
+from shared.federation.config import Tier, UnitRef, school_area
 from shared.messaging.errors import PermanentMessageError
 
 if TYPE_CHECKING:
@@ -89,7 +89,12 @@ class SecurityRefusal(PermanentMessageError):
 
 @dataclass(frozen=True)
 class TrustedKey:
-    """A public key and what it may speak for: one instance and the units it hosts."""
+    """A public key and what it may speak for: one instance and the units it hosts.
+
+    A school instance's key names its areas instead of its schools (decision 0053): one
+    instance hosts every school of an area (decision 0045), so the key speaks for any school
+    whose code starts with one of them.
+    """
 
     key_id: str
     instance: str
@@ -101,11 +106,29 @@ class TrustedKey:
     # ``xueji_signing_key_expiry_timestamp_seconds``; verification does not depend on it.
     expires: datetime | None = None
     cities: frozenset[str] = frozenset()  # a province instance's cities (decision 0034)
+    areas: frozenset[str] = frozenset()  # a school instance's areas (decision 0053)
+
+    def __post_init__(self) -> None:
+        if not self.units and not self.areas:
+            raise ValueError(f"key {self.key_id!r} speaks for no unit: it needs units or areas")
+        if self.areas and self.tier != Tier.SCHOOL:
+            raise ValueError(f"key {self.key_id!r}: only a school key has areas, not a {self.tier}")
+        bad = sorted(a for a in self.areas if len(a) != 6 or not (a.isascii() and a.isdigit()))
+        if bad:
+            raise ValueError(f"key {self.key_id!r}: an area is six digits, not {bad[0]!r}")
 
     def speaks_for(self, unit: UnitRef) -> bool:
         if unit.tier == Tier.CITY and unit.code in self.cities:
             return True
-        return unit.tier == self.tier and unit.code in self.units
+        if unit.tier != self.tier:
+            return False
+        return unit.code in self.units or in_areas(unit.code, self.areas)
+
+
+def in_areas(school: str, areas: frozenset[str]) -> bool:
+    """Whether the school code ``school`` lies in one of ``areas`` (a school key's, decision
+    0053): a ten-digit code whose first six are one of them, not the six digits alone."""
+    return len(school) == 10 and school_area(school) in areas
 
 
 class TrustStore:

@@ -59,8 +59,8 @@ class TokenKey:
     key_id: str
     instance: str
     public_key: Ed25519PublicKey
-    # The trust file's record of the key, whose units it speaks for (its codes, not a unit
-    # object per school: a country's trust file names ~500,000); None: any unit (the
+    # The trust file's record of the key, whose units it speaks for (its codes, a school
+    # instance's areas, decision 0053; not a unit object per unit); None: any unit (the
     # development key only).
     record: TrustedKey | None
 

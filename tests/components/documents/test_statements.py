@@ -91,10 +91,24 @@ def test_another_units_key_cannot_sign_for_this_unit() -> None:
     assert statements.verify(signed_by(zhejiang, statement("school:3301020001")), published())
 
 
+def test_a_school_key_is_published_with_its_areas_and_speaks_for_their_schools() -> None:
+    """Decision 0053: the JWKS names a school instance's areas, not each of its schools."""
+    jwk = next(
+        k for k in documents_of(instance_of(SCHOOL)).jwks()["keys"] if k["kid"] == "school-41"
+    )
+    assert (jwk["xueji_units"], jwk["xueji_school_areas"]) == ([], ["410000", "410102", "410105"])
+    keys = published()
+    new_school = statement("school:4101029999")  # opened after the keys were published
+    assert statements.verify(signed_by("school-41", new_school), keys).issuer == new_school.issuer
+    for other in ("school:3301020001", "county:410102", "school:410102"):
+        with pytest.raises(NotGenuine, match="key_not_for_issuer"):
+            statements.verify(signed_by("school-41", statement(other)), keys)
+
+
 def test_an_unknown_key_and_garbage_are_not_genuine() -> None:
     keys = published()
     own = keys.pop(instance_of(SCHOOL))
-    assert own.units >= {SCHOOL}
+    assert own.speaks_for(SCHOOL)
     with pytest.raises(NotGenuine) as unknown:
         statements.verify(signed_by(instance_of(SCHOOL), statement()), keys)
     assert unknown.value.reason == "unknown_key"

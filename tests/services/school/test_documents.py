@@ -244,7 +244,7 @@ async def test_the_qr_statement_verifies_online_and_a_forgery_does_not(service: 
     assert changed.json()["genuine"] is False
     assert wrong_signer.json()["genuine"] is False
     own = next(key for key in keys["keys"] if key["kid"] == runtime.signer.key_id)
-    assert f"school:{PRIMARY.code}" in own["xueji_units"]
+    assert PRIMARY.code[:6] in own["xueji_school_areas"]  # its area's schools (decision 0053)
     assert (own["kty"], own["crv"]) == ("OKP", "Ed25519")
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import stat
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from devtools.testing import REPO_CONFIG
@@ -19,8 +21,17 @@ from shared.messaging.keys import (
     load_trust_file,
     main,
     private_key_path,
+    public_key_text,
+    trust_entry,
+    write_trust_file,
 )
-from shared.messaging.signing import SIGNATURE_HEADER, SecurityRefusal, Verifier
+from shared.messaging.signing import (
+    SIGNATURE_HEADER,
+    SecurityRefusal,
+    Signer,
+    TrustedKey,
+    Verifier,
+)
 from shared.runtime.settings import ServiceSettings
 
 FEDERATION = load_federation(REPO_CONFIG)
@@ -49,7 +60,8 @@ def test_generated_keys_are_private_kept_and_trusted(tmp_path: Path) -> None:
     )
     assert len(trust) == len(FEDERATION.instances)
     entry = trust.get("school-41")
-    assert entry is not None and "4101020001" in entry.units and entry.tier == "school"
+    assert entry is not None and entry.speaks_for(_unit("school", "4101020001"))
+    assert entry.tier == "school"
 
 
 def test_a_private_key_the_trust_file_does_not_list_is_refused_at_start(tmp_path: Path) -> None:
@@ -138,6 +150,88 @@ def test_the_trust_file_rejects_a_malformed_entry(tmp_path: Path) -> None:
         '[[key]]\nid = "x"\ninstance = "x"\ntier = "school"\nunits = []\npublic_key = "not a key"\n'
     )
     with pytest.raises(ValueError, match="bad \\[\\[key\\]\\] entry"):
+        load_trust_file(path)
+
+
+# --- a school instance's key names its areas (decision 0053) ----------------------------------
+
+
+def test_an_area_key_speaks_for_the_schools_of_its_areas_only() -> None:
+    key = TrustedKey(
+        key_id="school-41",
+        instance="school-41",
+        tier=Tier.SCHOOL,
+        units=frozenset(),
+        areas=frozenset({"410102"}),
+        public_key=Ed25519PrivateKey.generate().public_key(),
+    )
+    assert key.speaks_for(_unit("school", "4101020001"))
+    assert key.speaks_for(_unit("school", "4101029999"))  # a school opened since: no new file
+    assert not key.speaks_for(_unit("school", "4101050001"))  # another area
+    assert not key.speaks_for(_unit("county", "410102"))  # the same digits, another tier
+    assert not key.speaks_for(_unit("school", "410102"))  # the area is not itself a school
+
+
+def test_a_school_instance_s_trust_entry_names_its_areas_not_its_schools(tmp_path: Path) -> None:
+    school, county = FEDERATION.instance("school-41"), FEDERATION.instance("county-41")
+    private = {i.name: Ed25519PrivateKey.generate() for i in (school, county)}
+    entries = [trust_entry(i, private[i.name].public_key()) for i in (school, county)]
+    path = tmp_path / TRUST_FILE
+    write_trust_file(path, entries)
+
+    written = {e["id"]: e for e in tomllib.loads(path.read_text())["key"]}
+    assert written["school-41"]["areas"] == ["410000", "410102", "410105"]
+    assert "units" not in written["school-41"]
+    assert not any(code in path.read_text() for code in school.units)
+    assert written["county-41"]["units"] == list(county.units)  # other tiers as before
+
+    trust = load_trust_file(path)
+    key, county_key = trust.get("school-41"), trust.get("county-41")
+    assert key is not None and county_key is not None
+    assert (key.units, key.areas) == (frozenset(), frozenset({"410000", "410102", "410105"}))
+    assert public_key_text(key.public_key) == public_key_text(private["school-41"].public_key())
+    assert all(key.speaks_for(unit) for unit in school.hosted)
+    assert (county_key.units, county_key.areas) == (frozenset(county.units), frozenset())
+
+
+def test_an_old_trust_file_listing_a_school_instance_s_schools_still_verifies(
+    tmp_path: Path,
+) -> None:
+    private = Ed25519PrivateKey.generate()
+    path = tmp_path / TRUST_FILE
+    path.write_text(
+        '[[key]]\nid = "school-41"\ninstance = "school-41"\ntier = "school"\n'
+        'units = ["4101020001", "4101050001"]\n'
+        f'public_key = "{public_key_text(private.public_key())}"\n'
+    )
+    trust = load_trust_file(path)
+    verifier = Verifier("county-41", trust, frozenset({_unit("county", "410102")}))
+    body = b'{"any": "body"}'
+    key = verifier.verify(body, {SIGNATURE_HEADER: Signer("school-41", private).sign(body)})
+    assert key.speaks_for(_unit("school", "4101050001"))
+    assert not key.speaks_for(_unit("school", "4101020002"))  # not listed: as before
+
+
+@pytest.mark.parametrize(
+    ("tier", "speaks_for", "refusal"),
+    [
+        ("school", 'units = ["4101020001"]\nareas = ["41010"]', "six digits, not '41010'"),
+        ("school", 'areas = ["410102", "41010A"]', "six digits, not '41010A'"),
+        ("county", 'units = ["410102"]\nareas = ["410102"]', "only a school key has areas"),
+        ("school", "areas = []", "speaks for no unit"),
+    ],
+    ids=["five digits", "not digits", "on a county key", "nothing"],
+)
+def test_bad_areas_are_refused_naming_the_key(
+    tmp_path: Path, tier: str, speaks_for: str, refusal: str
+) -> None:
+    public_key = public_key_text(Ed25519PrivateKey.generate().public_key())
+    path = tmp_path / TRUST_FILE
+    path.write_text(
+        f'[[key]]\nid = "{tier}-41"\ninstance = "{tier}-41"\ntier = "{tier}"\n{speaks_for}\n'
+        f'public_key = "{public_key}"\n'
+    )
+    with pytest.raises(ValueError, match=f"entry '{tier}-41': .*{refusal}"):
         load_trust_file(path)
 
 
