@@ -29,8 +29,8 @@ import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from devtools import alert_rules
-from shared.federation.config import load_federation
-from shared.messaging.keys import load_trust_file
+from shared.federation.config import Instance, load_federation
+from shared.messaging.keys import load_trust_file, speaks_for
 from shared.rules import load_province_rules
 
 REPO = Path(__file__).resolve().parents[2]
@@ -848,10 +848,17 @@ def test_every_namespace_trusts_the_same_keys_for_every_instance_and_its_units()
         for instance in federation["instance"]:
             entry = entries.get(instance["name"])
             assert entry is not None, f"{instance['name']} has no trusted key"
-            assert (entry["instance"], entry["tier"], entry["units"]) == (
+            units, areas = speaks_for(Instance.model_validate(instance))  # areas: 0053
+            assert (
+                entry["instance"],
+                entry["tier"],
+                entry.get("units", []),
+                entry.get("areas", []),
+            ) == (
                 instance["name"],
                 instance["tier"],
-                instance["units"],
+                list(units),
+                list(areas),
             ), f"trusted key of {instance['name']} speaks for other units than {name} hosts"
     assert all(e["public_key"] == PLACEHOLDER for e in entries.values())
 
