@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 from pydantic.dataclasses import dataclass
@@ -68,6 +68,16 @@ def school_area(code: str) -> str:
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy, without the look-ups cached on this one (``cached_property`` values live in
+        the instance's ``__dict__``, which pydantic copies: a copy with other instances would
+        find units through the original's index)."""
+        copy = super().model_copy(update=update, deep=deep)
+        fields = type(self).model_fields
+        for name in [name for name in copy.__dict__ if name not in fields]:
+            del copy.__dict__[name]
+        return copy
 
 
 class Province(_Frozen):

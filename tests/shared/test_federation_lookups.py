@@ -369,3 +369,16 @@ def test_a_compiled_directory_folder_others_may_write_is_refused(
     folder = directory.cache_folder()  # the default: the user's own
     assert folder.stat().st_mode & 0o777 == 0o700
     assert str(os.getuid()) in folder.name
+
+
+def test_a_copy_with_other_instances_finds_its_own_not_the_originals() -> None:
+    """pydantic copies the cached look-ups with the fields: a copy must build its own."""
+    FEDERATION.instance("national")  # the original's indexes are built
+    school = UnitRef(tier=Tier.SCHOOL, code=FEDERATION.schools[0].code)
+    assert FEDERATION.instance_hosting(school) is not None
+    renamed = tuple(i.model_copy(update={"name": f"{i.name}-x"}) for i in FEDERATION.instances)
+    copy = FEDERATION.model_copy(update={"instances": renamed})
+    assert copy.instance("national-x").tier == Tier.NATIONAL
+    with pytest.raises(KeyError):
+        copy.instance("national")
+    assert copy.instance_hosting(school).name.endswith("-x")  # type: ignore[union-attr]

@@ -313,6 +313,8 @@ def test_launcher_starts_describes_and_stops_instances(
             "XUEJI_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/",
             "XUEJI_DATA_DIR": str(data_dir),
             "XUEJI_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir}/county-41.db",
+            # the session's folder of compiled school directories (tests/conftest.py), inherited
+            "XUEJI_DIRECTORY_CACHE": os.environ["XUEJI_DIRECTORY_CACHE"],
             "XUEJI_EXTRA": "yes",
             "XUEJI_SIGNING_KEY_FILE": str(data_dir / "keys" / "county-41.key"),
             "XUEJI_TRUSTED_KEYS_FILE": str(data_dir / "keys" / "trusted-keys.toml"),
