@@ -18,7 +18,7 @@ from shared.federation.config import Tier, UnitRef
 
 router = APIRouter()
 
-FIELDS = ("from_school", "graduation_year", "students")
+FIELDS = ("from_school", "from_school_other", "graduation_year", "students")
 
 
 def _school(page: Page) -> UnitRef:
@@ -28,13 +28,19 @@ def _school(page: Page) -> UnitRef:
 
 
 def _graduating_schools(page: Page, school: UnitRef) -> list[dict[str, str]]:
-    """The schools whose graduates may come here: those of the stage before this one's."""
+    """The schools of this one's city whose graduates may come here (those of the stage
+    before), through the county index: a country's ~250,000 primary schools are no list to
+    pick from. A school elsewhere is named by its code (``from_school_other``)."""
     federation = page.console.directory.federation
     here = federation.school(school.code)
-    before = {"junior": {"primary"}, "senior": {"junior", "nine_year"}}.get(
-        here.stage if here else "", set()
-    )
-    return [{"code": s.code, "name": s.name} for s in federation.schools if s.stage in before]
+    if here is None:
+        return []
+    before = {"junior": {"primary"}, "senior": {"junior", "nine_year"}}.get(here.stage, set())
+    return [
+        {"code": s.code, "name": s.name}
+        for s in federation.schools_under(here.city)
+        if s.stage in before
+    ]
 
 
 @router.get("/progressions")
@@ -71,10 +77,13 @@ async def start_progression(request: Request, page: UserPage) -> Response:
             **context,
         )
 
-    body: dict[str, Any] = {"from_school": values["from_school"]}
+    chosen, typed = values["from_school"], values["from_school_other"]
+    body: dict[str, Any] = {"from_school": typed or chosen}
     errors: dict[str, str] = {}
-    if not values["from_school"]:
+    if not (typed or chosen):
         errors["from_school"] = catalogue.rule_message("missing_field") or ""
+    elif typed and chosen and typed != chosen:
+        errors["from_school"] = "请只选择或填写一所毕业学校。"
     if mode == "list":
         students = [s for s in re.split(r"[\s,，;；]+", values["students"]) if s]
         if not students:

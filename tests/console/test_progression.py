@@ -185,6 +185,7 @@ def test_a_refused_student_is_explained_in_chinese_with_the_article(
         page = ctx.new_page()
         log_in_as(page, console, federation, "school", JUNIOR)
         page.goto(console.url + "/progressions")
+        page.get_by_label("毕业学校", exact=True).select_option(PRIMARY)
         page.get_by_label("按名单（学籍号或身份证号）").check()
         page.get_by_label("名单（每行一个，或用逗号分隔）").fill(number)
         page.get_by_role("button", name="提交升学接收申请").click()
@@ -196,6 +197,31 @@ def test_a_refused_student_is_explained_in_chinese_with_the_article(
         expect(row).to_contain_text("N2013 art. 13")
         assert "not graduated" not in row.inner_text()
         screenshot(page, "progression-refused")
+
+
+def test_the_citys_schools_are_offered_and_one_elsewhere_is_named_by_its_code(
+    browser: Browser, console: LocalConsole, federation: LocalFederation
+) -> None:
+    """A country has ~250,000 primary schools: the page offers those of the receiving school's
+    city, and a graduating school elsewhere is named by its code."""
+    elsewhere = "3301020001"  # 杭州市上城区胜利小学, a primary school of another province
+    with context(browser) as ctx:
+        page = ctx.new_page()
+        log_in_as(page, console, federation, "school", JUNIOR)
+        page.goto(console.url + "/progressions")
+        offered = page.locator("#from_school option:not([value=''])")
+        codes = offered.evaluate_all("options => options.map(o => o.value)")
+        assert PRIMARY in codes and "4101050001" in codes  # two counties of 郑州
+        assert not any(code.startswith(("33", "51")) for code in codes), codes  # other provinces
+        assert JUNIOR not in codes  # a junior school's graduates do not progress to one
+        page.get_by_label("毕业学校", exact=True).select_option(PRIMARY)
+        page.get_by_label("或其他地区毕业学校的代码").fill(elsewhere)
+        page.get_by_label("毕业年份").fill("2027")
+        page.get_by_role("button", name="提交升学接收申请").click()
+        expect(page.get_by_text("请只选择或填写一所毕业学校。")).to_be_visible()
+        page.get_by_label("毕业学校", exact=True).select_option("")
+        page.get_by_role("button", name="提交升学接收申请").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("升学接收 · 杭州市上城区胜利小学")
 
 
 def test_progression_pages_are_accessible(
