@@ -9,7 +9,6 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
-from shared.db.migrate import upgrade
 from shared.federation.config import Tier, load_federation
 from shared.runtime.settings import ServiceSettings
 from shared.telemetry.logging import configure_logging
@@ -35,6 +34,10 @@ def main(tier: Tier, build_app: Callable[[ServiceSettings], FastAPI]) -> None:
     configure_tracing(f"xueji-{tier.value}", settings)
     instance = load_federation(settings.federation_config).instance(settings.instance)
     if settings.auto_migrate:
+        # Alembic (with Mako and Pygments, ~8 MB resident) only when this start migrates: a
+        # production pod does not (its migration Job does), and stays under 120 MB at rest
+        from shared.db.migrate import upgrade
+
         upgrade(tier, settings.effective_database_url())
     uvicorn.run(
         build_app(settings),
