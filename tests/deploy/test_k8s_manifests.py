@@ -925,6 +925,46 @@ def allowed_egress(tier: str) -> list[tuple[list[dict[str, Any]], set[tuple[Any,
     return rules
 
 
+INGRESS_CONTROLLER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+}
+OWN_CONSOLE = {
+    "podSelector": {
+        "matchLabels": {
+            "app.kubernetes.io/component": "console",
+            "app.kubernetes.io/part-of": "xueji",
+        }
+    }
+}
+PROMETHEUS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+XUEJI_CALLERS = {  # every province namespace's services and console, calling national
+    "namespaceSelector": {"matchLabels": {"app.kubernetes.io/part-of": "xueji"}},
+    "podSelector": {
+        "matchExpressions": [
+            {
+                "key": "app.kubernetes.io/component",
+                "operator": "In",
+                "values": ["province", "county", "school", "console"],
+            }
+        ]
+    },
+}
+
+
+def allowed_ingress(tier: str) -> list[dict[str, Any]]:
+    """Who may reach a tier's http port: X-Forwarded-For is trusted from any peer, so no pod
+    but these (the ingress controller, the namespace's console, Prometheus; at national also
+    the other tiers and the consoles) may."""
+    if tier == "console":
+        peers = [INGRESS_CONTROLLER]
+    else:
+        peers = [INGRESS_CONTROLLER, OWN_CONSOLE, PROMETHEUS]
+        if tier == "national":
+            peers.append(XUEJI_CALLERS)
+    return [{"from": peers, "ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
 def rule_shape(rule: dict[str, Any]) -> tuple[list[dict[str, Any]], set[tuple[Any, str]]]:
     return rule.get("to", []), {(p["port"], p.get("protocol", "TCP")) for p in rule["ports"]}
 
@@ -948,7 +988,7 @@ def test_tier_pods_are_isolated_by_network_policy(name: str) -> None:
         assert len(applying) == 1, f"{where}: expected exactly one NetworkPolicy"
         spec = applying[0]["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"]
-        assert spec["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}], where
+        assert spec["ingress"] == allowed_ingress(tier), where
         shapes = [rule_shape(rule) for rule in spec["egress"]]
         assert sorted(map(repr, shapes)) == sorted(map(repr, allowed_egress(tier))), where
 
@@ -1240,3 +1280,58 @@ def test_broker_object_checks_catch_missing_rights() -> None:
     assert check_broker_user(admin) == [
         "spec.tags must be empty: an instance's user is no administrator"
     ]
+
+
+def _admits(
+    peer: dict[str, Any], policy_namespace: str, namespace: dict[str, str], pod: dict[str, str]
+) -> bool:
+    """Whether a NetworkPolicy peer (namespaceSelector and podSelector, matchLabels and
+    matchExpressions with In) selects a pod with labels ``pod`` in a namespace with labels
+    ``namespace``; a peer without a namespaceSelector selects in the policy's own namespace."""
+
+    def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+            return False
+        return all(
+            e["operator"] == "In" and labels.get(e["key"]) in e["values"]
+            for e in selector.get("matchExpressions", [])
+        )
+
+    if "namespaceSelector" in peer:
+        if not matches(peer["namespaceSelector"], namespace):
+            return False
+    elif namespace["kubernetes.io/metadata.name"] != policy_namespace:
+        return False
+    return matches(peer.get("podSelector", {}), pod)
+
+
+@pytest.mark.parametrize("name", PROVINCE_OVERLAYS)
+def test_national_admits_every_pod_whose_egress_calls_it(name: str) -> None:
+    """A province namespace's services and console call national (their egress names it);
+    national's narrowed ingress must admit each of them, or look-ups fail only in a cluster."""
+    national = named(overlay("national"), "NetworkPolicy", "xueji-national")
+    (rule,) = national["spec"]["ingress"]
+    docs = overlay(name)
+    (namespace,) = of_kind(docs, "Namespace")
+    callers = 0
+    for workload in (w for w in workloads(docs) if w["kind"] == "Deployment"):
+        pod = workload["spec"]["template"]["metadata"]["labels"]
+        policy = next(
+            p
+            for p in of_kind(docs, "NetworkPolicy")
+            if p["spec"]["podSelector"] and selects(p, pod)
+        )
+        if not any(r.get("to") == [NATIONAL_PEER] for r in policy["spec"]["egress"]):
+            continue
+        callers += 1
+        labels = {
+            **namespace["metadata"]["labels"],
+            "kubernetes.io/metadata.name": namespace["metadata"]["name"],
+        }
+        where = workload["metadata"]["name"]
+        assert any(_admits(peer, "xueji-national", labels, pod) for peer in rule["from"]), where
+    assert callers == 4  # province, county, school, console
+    # and a pod of another namespace not of Xueji is not admitted
+    stranger = {"app.kubernetes.io/component": "county", "app.kubernetes.io/part-of": "xueji"}
+    default = {"kubernetes.io/metadata.name": "default"}
+    assert not any(_admits(p, "xueji-national", default, stranger) for p in rule["from"])
