@@ -431,7 +431,7 @@ def load_federation(path: str | Path) -> Federation:
 
     A process that loads the same content again (the service's command line, then its
     runtime) gets the federation it already has: the model is immutable."""
-    from shared.federation.directory import SchoolDirectory
+    from shared.federation.directory import SchoolDirectory, file_digest
 
     path = Path(path)
     content = path.read_bytes()
@@ -439,26 +439,18 @@ def load_federation(path: str | Path) -> Federation:
     known = _PARSED.get(key)
     if known is not None:  # the same file: parsed again only if its directory changed
         source, source_digest, federation = known
-        if source is None or _digest(source) == source_digest:
+        if source is None or file_digest(source) == source_digest:
             return federation
     raw = tomllib.loads(content.decode("utf-8"))
     named = raw.pop("school_directory", None)
     source = None if named is None else path.parent / str(named)
-    source_digest = None if source is None else _digest(source)
-    directory = None if source is None else SchoolDirectory.open(source)
+    source_digest = None if source is None else file_digest(source)
+    directory = None if source is None else SchoolDirectory.open(source, source_digest)
     federation = Federation.model_validate(raw, context={"school_directory": directory})
     while len(_PARSED) >= 4:
         del _PARSED[next(iter(_PARSED))]
     _PARSED[key] = (source, source_digest, federation)
     return federation
-
-
-def _digest(path: Path) -> bytes:
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.digest()
 
 
 # (file content digest, its folder) → (school directory, its digest, federation): the last few

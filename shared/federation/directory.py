@@ -48,6 +48,15 @@ _COLUMNS = "code, name, county, stage, authority, yi_track, yi_track_classes"
 _BATCH = 5_000
 
 
+def file_digest(path: Path) -> bytes:
+    """A digest of the file's content, read a MiB at a time."""
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
 def cache_folder() -> Path:
     """Where compiled directories are kept (``XUEJI_DIRECTORY_CACHE``), created if missing.
 
@@ -104,14 +113,11 @@ class SchoolDirectory:
         self._length: int | None = None
 
     @classmethod
-    def open(cls, source: Path) -> SchoolDirectory:
-        """The directory of the CSV ``source``, compiled into :func:`cache_folder` unless it
-        already is."""
-        digest = hashlib.blake2b(digest_size=16)
-        with source.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        compiled = cache_folder() / f"{source.stem}-{digest.hexdigest()}.sqlite"
+    def open(cls, source: Path, digest: bytes | None = None) -> SchoolDirectory:
+        """The directory of the CSV ``source`` (whose :func:`file_digest` is ``digest``, if
+        already known), compiled into :func:`cache_folder` unless it already is."""
+        digest = file_digest(source) if digest is None else digest
+        compiled = cache_folder() / f"{source.stem}-{digest.hex()}.sqlite"
         if not compiled.exists():
             compile_directory(source, compiled)
         return cls(source, compiled)
