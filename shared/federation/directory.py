@@ -125,6 +125,8 @@ class SchoolDirectory:
     def _query(self, sql: str, parameters: Iterable[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
             if self._connection is None or self._pid != os.getpid():
+                if not self.compiled.exists():  # a cleaner of the temporary folder took it
+                    compile_directory(self.source, self.compiled)
                 self._connection = sqlite3.connect(
                     f"{self.compiled.as_uri()}?mode=ro", uri=True, check_same_thread=False
                 )

@@ -382,3 +382,18 @@ def test_a_copy_with_other_instances_finds_its_own_not_the_originals() -> None:
     with pytest.raises(KeyError):
         copy.instance("national")
     assert copy.instance_hosting(school).name.endswith("-x")  # type: ignore[union-attr]
+
+
+def test_a_compiled_directory_removed_from_the_temporary_folder_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cleaner of /tmp may remove the compiled file between the load and a process's first
+    query (a forked child opens its own connection): it is compiled again, not an error."""
+    monkeypatch.setenv("XUEJI_DIRECTORY_CACHE", str(tmp_path / "cache"))
+    data = configuration(6, 300, 3)
+    with_a_directory(data, tmp_path / "config")
+    opened = directory.SchoolDirectory.open(tmp_path / "config" / "schools.csv")
+    opened.compiled.unlink()
+    school = opened.school(data["school"][7]["code"])
+    assert school is not None and school.name == data["school"][7]["name"]
+    assert opened.compiled.exists()
