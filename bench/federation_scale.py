@@ -27,22 +27,20 @@ Prints each figure with the machine's load; nothing here is a target.
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import os
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from bench.broker_scale import country
 from bench.infra import load
-from devtools.testing import dump_toml
+from devtools.testing import dump_toml, write_school_directory
 from shared.federation.config import (
-    SCHOOL_DIRECTORY_COLUMNS,
     Federation,
     Tier,
     UnitRef,
@@ -65,24 +63,6 @@ def configuration(counties: int, schools: int, school_instances: int) -> dict[st
             for n, i in enumerate(instances)
         ],
     }
-
-
-def write_school_directory(
-    path: Path, schools: Iterable[Mapping[str, Any]], host: Mapping[str, str]
-) -> None:
-    """A school directory (decision 0052) of ``schools`` (``[[school]]`` tables' content),
-    each on the instance ``host`` names (none if it names none)."""
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(SCHOOL_DIRECTORY_COLUMNS)
-        for s in schools:
-            yi_track = str(s["yi_track"]).lower() if "yi_track" in s else ""
-            classes = "|".join(s.get("yi_track_classes", ()))
-            stage, authority = s.get("stage", ""), s.get("authority", "")
-            instance = host.get(s["code"], "")
-            writer.writerow(
-                (s["code"], s["name"], s["county"], stage, authority, yi_track, classes, instance)
-            )
 
 
 def with_a_directory(data: Mapping[str, Any], folder: Path) -> Path:

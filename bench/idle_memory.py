@@ -27,10 +27,10 @@ import time
 import tomllib
 from pathlib import Path
 
-from bench.federation_scale import configuration, write_school_directory
+from bench.federation_scale import configuration
 from bench.infra import amqp_url, describe, load, postgres_server
 from devtools.launcher import LocalFederation
-from devtools.testing import dump_toml, federation_copy, instance_name
+from devtools.testing import dump_toml, federation_copy, instance_name, write_school_directory
 
 INSTANCES = ("national", "province-33", "county-33", "school-33")
 TARGET_MB = 120.0

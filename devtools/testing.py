@@ -7,11 +7,12 @@ import csv
 import shutil
 import tomllib
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from devtools.broker import free_port
+from shared.federation.config import SCHOOL_DIRECTORY_COLUMNS
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "federation.toml"
 
@@ -24,6 +25,7 @@ def federation_copy(
     rules: dict[str, dict[str, Any]] | None = None,
     instances: Collection[str] | None = None,
     schools: Collection[dict[str, Any]] = (),
+    school_directory: bool = False,
 ) -> Path:
     """Copy ``source`` into ``directory`` with instance names ``<name>-<suffix>`` and free ports
     (the broker's and the console's too, for a launcher that starts its own).
@@ -32,6 +34,8 @@ def federation_copy(
     ``instances`` keeps only the instances of those (original) names.
     ``schools`` adds schools (``[[school]]`` keys plus ``instance``: the original name of the
     instance that hosts it), e.g. a kind of school the repository's federation lacks.
+    ``school_directory`` moves every school into a school directory beside the file, as a
+    country's file has them (decisions 0052, 0054).
     Returns the new federation.toml path; ``instance_name(path, "school-41")`` maps names.
     """
     suffix = suffix or uuid.uuid4().hex[:8]
@@ -54,9 +58,22 @@ def federation_copy(
     for instance in data.get("instance", []):
         instance["name"] = f"{instance['name']}-{suffix}"
         instance["port"] = free_port()
+    if school_directory:
+        assert "school_directory" not in data, "the source has a school directory already"
+        host = {
+            code: instance["name"]
+            for instance in data.get("instance", [])
+            if instance["tier"] == "school"
+            for code in instance["units"]
+        }
+        write_school_directory(directory / "schools.csv", data.pop("school", []), host)
+        for instance in data.get("instance", []):
+            if instance["tier"] == "school":
+                instance["units"] = []
+        data["school_directory"] = "schools.csv"
     target = directory / "federation.toml"
     target.write_text(dump_toml(data), encoding="utf-8")
-    if "school_directory" in data:  # its hosting instances renamed like the file's
+    if "school_directory" in data and not school_directory:  # its instances renamed too
         with (source.parent / data["school_directory"]).open(
             encoding="utf-8", newline=""
         ) as handle:
@@ -80,6 +97,24 @@ def federation_copy(
         path.write_text(dump_toml(current), encoding="utf-8")
     (directory / "suffix").write_text(suffix)
     return target
+
+
+def write_school_directory(
+    path: Path, schools: Iterable[Mapping[str, Any]], host: Mapping[str, str]
+) -> None:
+    """A school directory (decision 0052) of ``schools`` (``[[school]]`` tables' content),
+    each on the instance ``host`` names (none if it names none)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(SCHOOL_DIRECTORY_COLUMNS)
+        for s in schools:
+            yi_track = str(s["yi_track"]).lower() if "yi_track" in s else ""
+            classes = "|".join(s.get("yi_track_classes", ()))
+            stage, authority = s.get("stage", ""), s.get("authority", "")
+            instance = host.get(s["code"], "")
+            writer.writerow(
+                (s["code"], s["name"], s["county"], stage, authority, yi_track, classes, instance)
+            )
 
 
 def instance_name(config: Path, base_name: str) -> str:

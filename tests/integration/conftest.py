@@ -70,7 +70,10 @@ def federation(
     # Liangshan opens new registrations in grade 1 only (LS 1(二)); these tests register
     # students of later grades there directly, as no progression brings them yet. The rule
     # itself is tested at the school (tests/services/school/test_new_registration_grades.py).
-    config = federation_copy(base / "config", schools=[MERGED_SCHOOL])
+    # The schools in a school directory, as a country's file has them (decisions 0052, 0054):
+    # every flow here resolves its schools through the compiled directory; the console's
+    # browser tests and `make run` keep the repository's `[[school]]` tables.
+    config = federation_copy(base / "config", schools=[MERGED_SCHOOL], school_directory=True)
     _open_new_registrations(config.parent / "provinces" / "51.toml", "5134")
     database_url_for = None
     if request.param == "postgresql":
