@@ -185,6 +185,20 @@ def measure(args: argparse.Namespace, folder: Path | None) -> None:
         f"  schools_under(province) (~{len(federation.schools) // len(provinces):,} schools):"
         f" first {first:.1f} ms, then mean {mean / 1000:.2f} ms, p99 {p99 / 1000:.2f} ms"
     )
+    searches: list[tuple[str, str, str | None]] = [
+        ("", "", None),
+        ("", codes[0][:7], None),
+        (provinces[1], "学校", codes[1]),
+    ]
+    for under, search, after in searches:
+        mean, p99 = per_call_us(
+            lambda query: federation.schools_matching(query[0], query[1], query[2], 51),
+            [(under, search, after)] * 20,
+        )
+        print(
+            f"  a page of 50 schools (national's schools page) under {under or 'the country'!r},"
+            f" search {search!r}: mean {mean / 1000:.1f} ms, p99 {p99 / 1000:.1f} ms"
+        )
     gc.collect()
     print(f"  the look-ups' indexes: {rss_mb() - before - held:.0f} MB of RSS more")
 

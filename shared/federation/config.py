@@ -406,6 +406,27 @@ class Federation(_Frozen):
         # county by county: the directory's counties come in order, the tables' are merged in
         return sorted(listed + self._directory.schools_under(code), key=lambda s: s.county)
 
+    def schools_matching(
+        self, under: str, search: str = "", after: str | None = None, limit: int = 50
+    ) -> tuple[list[School], int]:
+        """A page of the schools under ``under`` (a province's, city's or county's code; ''
+        for the country), in code order after ``after``, whose code starts with ``search`` or
+        whose name holds it; and how many match in all. A country's directory answers it with
+        one page's query, not a scan of its ~500,000 schools."""
+        listed = [s for s in self.listed_schools if s.county.startswith(under)]
+
+        def matches(school: School) -> bool:
+            return not search or school.code.startswith(search) or search in school.name
+
+        found = sorted((s for s in listed if matches(s)), key=lambda s: s.code)
+        total = len(found)
+        page = [s for s in found if after is None or s.code > after][:limit]
+        if self._directory is not None:
+            more, counted = self._directory.page(under, search, after, limit)
+            page = sorted(page + more, key=lambda s: s.code)[:limit]
+            total += counted
+        return page, total
+
 
 SCHOOL_DIRECTORY_COLUMNS = (
     "code",

@@ -159,6 +159,31 @@ class SchoolDirectory:
         sql = f"SELECT {_COLUMNS} FROM school WHERE county >= ? AND county < ? ORDER BY county, seq"
         return [_school(row) for row in self._query(sql, (code, upper))]
 
+    def page(
+        self, under: str, search: str, after: str | None, limit: int
+    ) -> tuple[list[School], int]:
+        """Up to ``limit`` schools in code order after ``after``, whose county's code starts
+        with ``under`` ('' for all) and whose code starts with ``search`` or whose name holds
+        it; and how many match in all. Through the code index: one page, not the country."""
+        where = ["1"]
+        parameters: list[object] = []
+        if under:
+            where.append("county >= ? AND county < ?")
+            parameters += [under, under[:-1] + chr(ord(under[-1]) + 1)]
+        if search:
+            where.append("(substr(code, 1, length(?)) = ? OR instr(name, ?) > 0)")
+            parameters += [search, search, search]
+        condition = " AND ".join(where)
+        (total,) = self._query(f"SELECT COUNT(*) FROM school WHERE {condition}", parameters)[0]
+        if after is not None:
+            condition += " AND code > ?"
+            parameters.append(after)
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM school WHERE {condition} ORDER BY code LIMIT ?",
+            [*parameters, limit],
+        )
+        return [_school(row) for row in rows], int(str(total))
+
     def __len__(self) -> int:
         if self._length is None:
             self._length = int(str(self._query("SELECT COUNT(*) FROM school")[0][0]))

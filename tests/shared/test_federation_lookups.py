@@ -397,3 +397,39 @@ def test_a_compiled_directory_removed_from_the_temporary_folder_is_compiled_agai
     school = opened.school(data["school"][7]["code"])
     assert school is not None and school.name == data["school"][7]["name"]
     assert opened.compiled.exists()
+
+
+def test_a_page_of_matching_schools_is_the_scans_in_both_forms(tmp_path: Path) -> None:
+    """National's schools page (the statistics drill-down) asks for one page of the schools
+    under a unit whose code begins with or whose name holds the search: the directory answers
+    with a page of its code index, and both forms answer what a scan would."""
+    data = configuration(60, 6000, 20)
+    tables = Federation.model_validate(data)
+    directory_form = load_federation(with_a_directory(data, tmp_path))
+    some = tables.schools[1234]
+    province = some.county[:2]
+    cases = [
+        ("", "", None),
+        ("", "", some.code),
+        (province, "", None),
+        (some.county[:4], "", None),
+        (some.county, "", None),
+        ("", some.code[:7], None),
+        ("", some.name, None),  # a name: only the one school holds it whole
+        (province, "学校" + some.code[:8], some.code),
+        ("99", "", None),
+    ]
+    for under, search, after in cases:
+        scanned = sorted(
+            (
+                s
+                for s in tables.schools
+                if s.county.startswith(under)
+                and (not search or s.code.startswith(search) or search in s.name)
+            ),
+            key=lambda s: s.code,
+        )
+        expected = [s for s in scanned if after is None or s.code > after][:25]
+        for federation in (tables, directory_form):
+            page, total = federation.schools_matching(under, search, after, 25)
+            assert (page, total) == (expected, len(scanned)), (under, search, after)

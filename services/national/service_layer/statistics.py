@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -381,12 +380,14 @@ async def schools_page(
     begins with or whose name holds ``search``, each with its students today (0 for none):
     one grouped statement over the page's schools alone, whatever the unit's size."""
     wanted = search.strip()
-    found = sorted(
-        (s for s in schools_under(federation, unit) if _matches(s, wanted)), key=lambda s: s.code
-    )
-    start = bisect_right([s.code for s in found], after) if after else 0
-    page = found[start : start + limit]
-    more = start + limit < len(found)
+    if unit.tier is Tier.SCHOOL:
+        found = [s for s in schools_under(federation, unit) if _matches(s, wanted)]
+        page, total = [s for s in found if after is None or s.code > after][: limit + 1], len(found)
+    else:  # one page of the directory's code index, not a scan of the country's schools
+        under = "" if unit.tier is Tier.NATIONAL else unit.code
+        page, total = federation.schools_matching(under, wanted, after, limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
     codes = tuple(s.code for s in page)
     counted = (
         await _counted_rows(session, Scope(unit, schools=codes), ["school"], None) if codes else []
@@ -398,7 +399,7 @@ async def schools_page(
         return None if suppress and 0 < n < SUPPRESS_BELOW else n
 
     rows = [SchoolCount(s.code, s.name, shown(students.get(s.code, 0))) for s in page]
-    return SchoolsPage(unit, rows, len(found), page[-1].code if more else None, suppress)
+    return SchoolsPage(unit, rows, total, page[-1].code if more else None, suppress)
 
 
 # -- the roll-up -----------------------------------------------------------------------------
