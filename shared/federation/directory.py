@@ -222,13 +222,15 @@ class SchoolDirectory:
         or an instance's ``units``) to the instance hosting each ('' if none)."""
         for (county,) in self._query("SELECT DISTINCT county FROM school"):
             if county not in counties:
-                (code,) = self._query("SELECT code FROM school WHERE county = ?", (county,))[0]
+                sql = "SELECT code FROM school WHERE county = ? LIMIT 1"
+                (code,) = self._query(sql, (county,))[0]
                 yield f"school {code} names unknown county {county}"
-        for (city,) in self._query(
-            "SELECT DISTINCT substr(county, 1, 4) FROM school WHERE authority = 'city'"
+        for city, code in self._query(
+            "SELECT substr(county, 1, 4), MIN(code) FROM school WHERE authority = 'city'"
+            " GROUP BY substr(county, 1, 4)"
         ):
             if city not in cities:
-                yield f"a school of county {city}.. is city-run, but no city {city}"
+                yield f"school {code} is city-run, but no city {city}"
         for (instance,) in self._query("SELECT DISTINCT instance FROM school WHERE instance != ''"):
             if instance not in school_instances:
                 yield f"schools hosted by {instance}, which is not a school instance of the file"
