@@ -39,7 +39,7 @@ from typing import Any
 
 from bench.broker_scale import country
 from bench.infra import load
-from devtools.testing import dump_toml, write_school_directory
+from devtools.testing import dump_toml, with_schools_in_a_directory
 from shared.federation.config import (
     Federation,
     Tier,
@@ -69,18 +69,7 @@ def with_a_directory(data: Mapping[str, Any], folder: Path) -> Path:
     """The federation file ``data`` written into ``folder`` with all its schools in a school
     directory, each on the instance the file had it on; the TOML file's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    schools = [i for i in data["instance"] if i["tier"] == "school"]
-    host = {code: i["name"] for i in schools for code in i.get("units", [])}
-    write_school_directory(folder / "schools.csv", data["school"], host)
-    moved = {
-        **data,
-        "school": [],
-        "school_directory": "schools.csv",
-        "instance": [
-            {**i, "units": [] if i["tier"] == "school" else i.get("units", [])}
-            for i in data["instance"]
-        ],
-    }
+    moved = with_schools_in_a_directory(data, folder)
     (folder / "federation.toml").write_text(dump_toml(moved), encoding="utf-8")
     return folder / "federation.toml"
 

@@ -60,17 +60,7 @@ def federation_copy(
         instance["port"] = free_port()
     if school_directory:
         assert "school_directory" not in data, "the source has a school directory already"
-        host = {
-            code: instance["name"]
-            for instance in data.get("instance", [])
-            if instance["tier"] == "school"
-            for code in instance["units"]
-        }
-        write_school_directory(directory / "schools.csv", data.pop("school", []), host)
-        for instance in data.get("instance", []):
-            if instance["tier"] == "school":
-                instance["units"] = []
-        data["school_directory"] = "schools.csv"
+        data = with_schools_in_a_directory(data, directory)
     target = directory / "federation.toml"
     target.write_text(dump_toml(data), encoding="utf-8")
     if "school_directory" in data and not school_directory:  # its instances renamed too
@@ -97,6 +87,23 @@ def federation_copy(
         path.write_text(dump_toml(current), encoding="utf-8")
     (directory / "suffix").write_text(suffix)
     return target
+
+
+def with_schools_in_a_directory(data: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """The federation file's content ``data`` with every school moved into a school directory
+    written to ``folder/schools.csv``, each on the instance the file had it on (decision
+    0052): no ``[[school]]`` table, and no school in a school instance's ``units``."""
+    schools = [i for i in data.get("instance", []) if i["tier"] == "school"]
+    host = {code: i["name"] for i in schools for code in i.get("units", [])}
+    write_school_directory(folder / "schools.csv", data.get("school", []), host)
+    return {
+        **{key: value for key, value in data.items() if key != "school"},
+        "school_directory": "schools.csv",
+        "instance": [
+            {**i, "units": [] if i["tier"] == "school" else i.get("units", [])}
+            for i in data.get("instance", [])
+        ],
+    }
 
 
 def write_school_directory(
