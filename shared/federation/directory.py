@@ -9,7 +9,8 @@ and instance, and every look-up is a query on it: a few µs, and the instance's 
 SQLite's small page cache, not the country.
 
 The compiled file is named by the CSV's digest, in ``XUEJI_DIRECTORY_CACHE`` (default: the
-temporary folder's ``xueji-directory``; a pod's ``/tmp`` is its own writable volume). An
+user's own ``xueji-directory-<uid>`` in the temporary folder; a pod's ``/tmp`` is its own
+writable volume). An
 instance that finds it there uses it; one that does not compiles it, writing a temporary file
 and renaming it into place, so processes compiling at once never see half a file.
 """
@@ -55,6 +56,12 @@ def file_digest(path: Path) -> bytes:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.digest()
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """The bounds of the codes that start with ``prefix``: ``>= low AND < high``, which an
+    index answers (a ``LIKE`` would not)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def cache_folder() -> Path:
@@ -155,9 +162,8 @@ class SchoolDirectory:
         if len(code) == 6:
             sql = f"SELECT {_COLUMNS} FROM school WHERE county = ? ORDER BY seq"
             return [_school(row) for row in self._query(sql, (code,))]
-        upper = code[:-1] + chr(ord(code[-1]) + 1)
         sql = f"SELECT {_COLUMNS} FROM school WHERE county >= ? AND county < ? ORDER BY county, seq"
-        return [_school(row) for row in self._query(sql, (code, upper))]
+        return [_school(row) for row in self._query(sql, _prefix_range(code))]
 
     def page(
         self, under: str, search: str, after: str | None, limit: int
@@ -169,7 +175,7 @@ class SchoolDirectory:
         parameters: list[object] = []
         if under:
             where.append("county >= ? AND county < ?")
-            parameters += [under, under[:-1] + chr(ord(under[-1]) + 1)]
+            parameters += _prefix_range(under)
         if search:
             where.append("(substr(code, 1, length(?)) = ? OR instr(name, ?) > 0)")
             parameters += [search, search, search]
@@ -256,7 +262,7 @@ class SchoolDirectory:
             rows = self._query(
                 "SELECT instance FROM school WHERE code >= ? AND code < ? AND instance != ?"
                 " AND instance != '' LIMIT 1",
-                (area, area + ":", host),
+                (*_prefix_range(area), host),
             )
             if rows:
                 yield (

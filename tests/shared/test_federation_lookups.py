@@ -189,6 +189,8 @@ def test_schools_read_from_a_directory_are_those_the_file_would_name(tmp_path: P
         ("4101029998,学校,410102,,,,", "7 columns"),
         ("4101029998,学校,410102,,,,,school-99", "school-99, which is not a school instance"),
         ("4101029998,学校,410102,,,,,county-41", "county-41, which is not a school instance"),
+        # area 410102's other schools are listed on school-41: one instance hosts an area
+        ("4101029998,学校,410102,,,,,school-33", "hosted by both school-41 and school-33"),
         ("4101020001,学校,410102,,,,,", "4101020001 is named both in the file and in"),
         ("4101029998,学校,419999,,,,,", "unknown county 419999"),
     ],
@@ -366,6 +368,7 @@ def test_a_compiled_directory_folder_others_may_write_is_refused(
     with pytest.raises(ValueError, match="writable by no one else"):
         load_federation(config_path)
     monkeypatch.delenv("XUEJI_DIRECTORY_CACHE")
+    monkeypatch.setattr(directory.tempfile, "tempdir", str(tmp_path))
     folder = directory.cache_folder()  # the default: the user's own
     assert folder.stat().st_mode & 0o777 == 0o700
     assert str(os.getuid()) in folder.name
