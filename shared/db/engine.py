@@ -99,3 +99,20 @@ def make_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions of a class of their own, so session events can target just this factory."""
     session_class = type("XuejiSession", (Session,), {})
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
+
+
+def statement_sessions(sessions: SessionFactory) -> SessionFactory:
+    """Sessions of ``sessions``' class in which every statement commits on its own: for reads,
+    and for a write that is one statement (decision 0056).
+
+    On PostgreSQL their connections run in autocommit: no ``BEGIN`` before the first statement
+    and no ``COMMIT`` or ``ROLLBACK`` after the last, two round trips fewer per session. A
+    read loses nothing by it: at READ COMMITTED, PostgreSQL's default and ours, every statement
+    of a transaction takes a snapshot of its own anyway. Never for several writes that must
+    commit together. On SQLite (in-process, no round trips) they are ``sessions`` themselves.
+    """
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+        return sessions
+    options = {key: value for key, value in sessions.kw.items() if key != "bind"}
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), **options)

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from shared.db.engine import SessionFactory
+from shared.db.engine import SessionFactory, statement_sessions
 
 list_version_metadata = MetaData()
 
@@ -110,6 +110,8 @@ class ListVersions:
 
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions
+        # the version and the page are reads: no transaction around them (decision 0056)
+        self.reads = statement_sessions(sessions)
         self._changes: dict[tuple[str, str], asyncio.Event] = {}
         session_class = sessions.kw["sync_session_class"]
         event.listen(session_class, "before_commit", self._before_commit)
@@ -117,7 +119,7 @@ class ListVersions:
         event.listen(session_class, "after_rollback", self._after_rollback)
 
     async def version(self, list_name: str, scope: str) -> int:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return await version(session, list_name, scope)
 
     async def changed(self, list_name: str, scope: str, since: int, timeout: float) -> int:

@@ -40,7 +40,7 @@ from sqlalchemy import bindparam, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from shared.db.engine import SessionFactory
+from shared.db.engine import SessionFactory, statement_sessions
 from shared.messaging.connection import BrokerConnection
 from shared.messaging.envelope import Envelope, current_routing_key
 from shared.messaging.signing import SIGNATURE_HEADER, Signer
@@ -201,6 +201,8 @@ class OutboxRelay:
         clock: Clock = utcnow,
     ) -> None:
         self._sessions = session_factory
+        # the relay's reads, its marks and its pruning are one statement each (decision 0056)
+        self._statements = statement_sessions(session_factory)
         self._broker = broker
         self._due = (  # the fallback read, every poll interval: built once
             select(outbox)
@@ -297,7 +299,7 @@ class OutboxRelay:
                 results = await self._publish(rows)
                 sent = [r.message_id for r, e in zip(rows, results, strict=True) if e is None]
                 if sent:
-                    async with self._sessions() as session, session.begin():
+                    async with self._statements() as session, session.begin():
                         await session.execute(
                             _MARK_SENT, {"sent_ids": sent, "sent_now": self._clock()}
                         )
@@ -310,7 +312,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of due rows; return how many rows were due."""
         now = self._clock()
-        async with self._sessions() as session:
+        async with self._statements() as session:
             rows = (await session.execute(self._due, {"due_now": now})).all()
         rows = [row for row in rows if row.message_id not in self._in_flight]
         for row in rows:  # read here: no longer to be published as handed over
@@ -417,7 +419,7 @@ class OutboxRelay:
     async def prune(self) -> int:
         """Delete rows sent longer ago than the retention period."""
         cutoff = self._clock() - self._retention
-        async with self._sessions() as session, session.begin():
+        async with self._statements() as session, session.begin():
             result = await session.execute(delete(outbox).where(outbox.c.sent_at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)
 

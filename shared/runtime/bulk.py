@@ -110,7 +110,7 @@ async def conditional_page(
         tag = list_versions.etag(list_name, scope, current, variant)
     if matches(if_none_match, tag):
         return Conditional(tag, None)
-    async with lists.sessions() as session:
+    async with lists.reads() as session:
         return Conditional(tag, await load(session))
 
 

@@ -20,7 +20,12 @@ from shared.audit.anchors import AuditAnchoring
 from shared.audit.chaining import AuditChainer
 from shared.audit.recording import AuditTrail, install
 from shared.clock import Clock
-from shared.db.engine import SessionFactory, make_engine, make_session_factory
+from shared.db.engine import (
+    SessionFactory,
+    make_engine,
+    make_session_factory,
+    statement_sessions,
+)
 from shared.db.list_versions import ListVersions
 from shared.federation.config import Federation, Instance, Tier, UnitRef, load_federation
 from shared.messaging.connection import BrokerConnection
@@ -59,6 +64,7 @@ class ServiceRuntime:
         self.engine = make_engine(self.database_url)
         instrument_engine(self.engine)
         self.sessions: SessionFactory = make_session_factory(self.engine)
+        self.reads = statement_sessions(self.sessions)  # no transaction around a read (0056)
         self.broker = BrokerConnection(self.settings.amqp_url, name=f"xueji-{self.instance.name}")
         self.signer, self.trust = signing_keys(self.settings, self.federation, self.instance)
         # Access tokens (0027): issued with the signing key, refused once revoked anywhere.
@@ -215,7 +221,7 @@ class ServiceRuntime:
         """What /readyz reports: each dependency "ok" or why not."""
         checks: dict[str, str] = {}
         try:
-            async with self.sessions() as session:
+            async with self.reads() as session:
                 await session.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except Exception as exc:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from components.approval_desk.repository import _statements
 from components.approval_desk.tables import define_desk_tables
-from shared.db.engine import is_sqlite, make_engine, make_session_factory
+from shared.db.engine import is_sqlite, make_engine, make_session_factory, statement_sessions
 
 
 async def test_a_connection_the_server_closed_is_replaced_without_a_failed_request(
@@ -162,3 +163,45 @@ async def test_a_statement_keeps_finding_its_row_by_index_as_its_table_grows(
         assert root.get("Rows Removed by Filter", 0) == 0
     finally:
         await engine.dispose()
+
+
+async def _in_transaction(session: AsyncSession) -> bool:
+    raw = await (await session.connection()).get_raw_connection()
+    return bool(raw.driver_connection.is_in_transaction())  # type: ignore[union-attr]
+
+
+async def test_a_statement_session_runs_no_transaction_and_leaves_none_behind(
+    database_url: str,
+) -> None:
+    """A read or a one-statement write (the relay's marks, a task list's version) costs no
+    ``BEGIN`` and ``ROLLBACK`` round trips on PostgreSQL (decision 0056): its write is
+    committed by the statement itself. The connection goes back to the pool as it came: the
+    next ordinary session on it runs in a transaction again."""
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    statements = statement_sessions(sessions)
+    if is_sqlite(database_url):
+        assert statements is sessions  # in-process: no round trip to save
+        await engine.dispose()
+        return
+    other = make_engine(database_url)
+    try:
+        async with sessions() as session, session.begin():
+            await session.execute(text("CREATE TABLE mark (id int PRIMARY KEY, sent boolean)"))
+            await session.execute(text("INSERT INTO mark VALUES (1, false)"))
+        async with statements() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            assert not await _in_transaction(session)
+            await session.execute(text("UPDATE mark SET sent = true WHERE id = 1"))
+            async with other.connect() as reader:  # committed before the session ends
+                assert (await reader.execute(text("SELECT sent FROM mark"))).scalar_one()
+        async with sessions() as session:  # the pool's one connection, back in a transaction
+            assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
+            assert await _in_transaction(session)
+            await session.execute(text("UPDATE mark SET sent = false WHERE id = 1"))
+            await session.rollback()
+        async with other.connect() as reader:
+            assert (await reader.execute(text("SELECT sent FROM mark"))).scalar_one()
+    finally:
+        await engine.dispose()
+        await other.dispose()
