@@ -58,6 +58,15 @@ BUNDLE_TRACE_HEADER = "xueji-bundle-trace"  # with tracing on: each envelope's P
 Clock = Callable[[], datetime]
 _STAGED_ROWS = "xueji.outbox.staged_rows"  # session.info: the rows this transaction staged
 _PENDING_ROWS = "xueji.outbox.pending_rows"  # and those it inserts when it commits
+_INSERTED_IDS = "xueji.outbox.inserted_ids"  # the ids of those it inserted early, a chunk each
+_READ_BACK = "xueji.outbox.read_back"  # committed rows the relay reads from the outbox
+
+# A transaction holds at most this many staged rows, or bodies of this many bytes: past either
+# they are inserted at once (a day's figures to every county of the country, a large batch's
+# notices), so its memory stays bounded whatever it sends.
+STAGE_CHUNK = 500
+STAGE_CHUNK_BYTES = 4 << 20
+_PENDING_BYTES = "xueji.outbox.pending_bytes"
 
 
 def utcnow() -> datetime:
@@ -91,8 +100,10 @@ async def stage(
 
     Outside a savepoint the rows are kept in the session and inserted when it commits, all the
     transaction staged in one statement (a consumer's batch of messages, a request that causes
-    several); they commit or roll back with it all the same. Inside one they are inserted at
-    once, so that rolling the savepoint back removes them.
+    several); they commit or roll back with it all the same. A transaction that stages
+    :data:`STAGE_CHUNK` rows or more inserts them a chunk at a time as they come, and the relay
+    reads them back from the outbox after the commit, in the order staged. Inside a savepoint
+    they are inserted at once, so that rolling the savepoint back removes them.
     """
     now = now or utcnow()
     rows = [
@@ -113,7 +124,14 @@ async def stage(
     if session.in_nested_transaction():  # a savepoint may yet roll them back: insert them now
         await session.execute(_STAGE, rows)
         return
-    session.info.setdefault(_PENDING_ROWS, []).extend(rows)
+    pending = session.info.setdefault(_PENDING_ROWS, [])
+    pending.extend(rows)
+    size = session.info.get(_PENDING_BYTES, 0) + sum(len(row["body"]) for row in rows)
+    session.info[_PENDING_BYTES] = size
+    if len(pending) >= STAGE_CHUNK or size >= STAGE_CHUNK_BYTES:  # a large transaction: insert
+        session.info[_PENDING_ROWS], session.info[_PENDING_BYTES] = [], 0  # this chunk now
+        await session.execute(_STAGE, pending)
+        session.info.setdefault(_INSERTED_IDS, []).extend(row["message_id"] for row in pending)
 
 
 @event.listens_for(Session, "before_commit")
@@ -123,21 +141,34 @@ def _insert_pending(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint's release: the outer commit inserts them
         return
     rows = session.info.pop(_PENDING_ROWS, None)
+    session.info.pop(_PENDING_BYTES, None)
     if rows:
         session.execute(_STAGE, rows)
+    if session.info.pop(_INSERTED_IDS, None):  # chunks went first: all are read back, in order
+        session.info[_READ_BACK] = True
+    elif rows:
         session.info.setdefault(_STAGED_ROWS, []).extend(rows)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the transaction's end (its commit took them already)
-        session.info.pop(_PENDING_ROWS, None)
+        for key in (_PENDING_ROWS, _PENDING_BYTES, _INSERTED_IDS, _READ_BACK):
+            session.info.pop(key, None)
 
 
-def staged_in(session: AsyncSession) -> list[Envelope]:
+async def staged_in(session: AsyncSession) -> list[Envelope]:
     """The envelopes ``session``'s transaction has staged so far (outside savepoints), in the
-    order staged: for tests and tools, read from memory (no statement)."""
-    rows = [*session.info.get(_STAGED_ROWS, ()), *session.info.get(_PENDING_ROWS, ())]
+    order staged: for tests and tools (the chunks already inserted are read back)."""
+    early: list[Any] = []
+    inserted = session.info.get(_INSERTED_IDS, [])
+    for start in range(0, len(inserted), STAGE_CHUNK):
+        chunk = inserted[start : start + STAGE_CHUNK]
+        found = await session.execute(
+            select(outbox.c.body).where(outbox.c.message_id.in_(chunk)).order_by(outbox.c.id)
+        )
+        early += [{"body": body} for (body,) in found]
+    rows = [*early, *session.info.get(_STAGED_ROWS, ()), *session.info.get(_PENDING_ROWS, ())]
     return [Envelope.model_validate_json(row["body"]) for row in rows]
 
 
@@ -149,6 +180,8 @@ def wake_relay_after_commit(session_factory: SessionFactory, relay: OutboxRelay)
 
     @event.listens_for(session_class, "after_commit")
     def _after_commit(session: Session) -> None:
+        if session.info.pop(_READ_BACK, False):  # inserted in chunks: read from the outbox now
+            relay.wake()
         relay.hand_over(session.info.pop(_STAGED_ROWS, ()))
 
     @event.listens_for(session_class, "after_rollback")

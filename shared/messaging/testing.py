@@ -91,7 +91,7 @@ class InProcessDelivery:
         items = [_Delivered(e, *resolve(self._handlers, e)) for e in envelopes]
         async with self._sessions() as session, session.begin():
             fresh = await apply_batch(session, items, consumer=self.consumer, queue=self.consumer)
-            staged = staged_in(session)
+            staged = await staged_in(session)
         return Delivery(list(envelopes), staged, len(fresh))
 
 

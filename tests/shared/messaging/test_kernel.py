@@ -20,7 +20,7 @@ from shared.messaging.consumer import (
     prune_inbox,
 )
 from shared.messaging.handlers import HandlerRegistry
-from shared.messaging.outbox import MAX_BUNDLE, OutboxRelay, stage
+from shared.messaging.outbox import MAX_BUNDLE, STAGE_CHUNK, OutboxRelay, stage, staged_in
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.topology import EVENTS_EXCHANGE
 from tests.shared.messaging.harness import (
@@ -322,6 +322,39 @@ async def test_a_transactions_messages_are_inserted_at_its_commit_in_one_stateme
     )
     assert "undone" not in counts and "rolled-back" not in counts
     assert sorted(r.message_type for r in await outbox_rows(node)) == ["test.effect"] * 4
+
+
+async def test_a_large_transaction_inserts_its_messages_a_chunk_at_a_time(node: Node) -> None:
+    """A transaction that sends more than :data:`STAGE_CHUNK` messages (national's daily
+    figures to each of the country's counties) holds no more than a chunk of them in memory:
+    the rest are already in the outbox when it commits, and the relay reads them back then,
+    without waiting for its next poll."""
+    node.relay._poll_interval = 3600.0  # no outbox read but the one the commit asks for
+    inserts: list[int] = []
+
+    def count(_c: Any, _cur: Any, statement: str, parameters: Any, _x: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO kernel_outbox"):
+            inserts.append(len(parameters) if many else 1)
+
+    keys = [f"large-{i}" for i in range(2 * STAGE_CHUNK + 150)]
+    event.listen(node.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with node.sessions() as session, session.begin():
+            for key in keys:  # one emit per message, as a use case sends them
+                await stage(session, [node.envelope(Effect(key=key))])
+            assert inserts == [STAGE_CHUNK, STAGE_CHUNK]  # 150 still held, to go at the commit
+            staged = await staged_in(session)
+            assert [e.payload["key"] for e in staged] == keys
+    finally:
+        event.remove(node.engine.sync_engine, "before_cursor_execute", count)
+    assert inserts == [STAGE_CHUNK, STAGE_CHUNK, 150]
+
+    async def all_applied() -> bool:
+        return await node.total_effects() == len(keys)
+
+    await eventually(all_applied)
+    assert set(await node.effect_counts()) == set(keys)
+    assert all(r.sent_at is not None for r in await outbox_rows(node))
 
 
 async def test_unroutable_message_stays_in_outbox_with_reason(node: Node) -> None:
