@@ -3,7 +3,8 @@
 Starts one instance of every tier (national, province 33, county 33, school 33: the school
 instance hosts the most code) as separate processes over a real broker, once to migrate their
 databases and again, as production's pods start after the migration Job, without migrating
-(``XUEJI_AUTO_MIGRATE=false``: Alembic's residue is not the pod's), lets them settle
+(``XUEJI_AUTO_MIGRATE=false``: Alembic's residue is not the pod's), with a queue bound to
+every routing key standing for the instances not started, lets them settle
 (``--settle`` s after all are ready: migrations done, consumers attached, the first periodic
 rounds run), and reads each process's ``VmRSS`` (and its anonymous / file-backed parts) from
 /proc. Nothing is requested: this is what an instance costs before its first user.
@@ -22,15 +23,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
 import tomllib
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import aio_pika
 
 from bench.federation_scale import configuration
 from bench.infra import amqp_url, describe, load, postgres_server
 from devtools.launcher import LocalFederation
 from devtools.testing import dump_toml, federation_copy, instance_name, write_school_directory
+from shared.messaging.topology import declare_exchanges
 
 INSTANCES = ("national", "province-33", "county-33", "school-33")
 TARGET_MB = 120.0
@@ -85,6 +91,22 @@ def add_a_country(config: Path, *, directory: bool = True) -> int:
     return len(data.get("school", [])) + len(country["school"]) * directory
 
 
+@contextlib.asynccontextmanager
+async def routed_anywhere(url: str) -> AsyncIterator[None]:
+    """A queue bound to every routing key, standing for the instances not started: each has
+    its queue in a deployment, so the messages the started ones send them (national's daily
+    figures to every county) are routed as there, not returned and retried with back-off."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        events, _ = await declare_exchanges(channel)
+        sink = await channel.declare_queue(exclusive=True, arguments={"x-max-length": 100_000})
+        await sink.bind(events, "#")
+        yield
+    finally:
+        await connection.close()
+
+
 async def run(settle: float, country: bool, directory: bool) -> list[tuple[str, dict[str, float]]]:
     with (
         amqp_url() as url,
@@ -128,9 +150,10 @@ async def run(settle: float, country: bool, directory: bool) -> list[tuple[str, 
             migrating.stop()
         running = federation(auto_migrate=False)
         try:
-            running.start_instances(names, timeout=180)
-            await asyncio.sleep(settle)
-            return [(name.rsplit("-", 1)[0], memory(pid)) for name, pid in running.pids.items()]
+            async with routed_anywhere(url):
+                running.start_instances(names, timeout=180)
+                await asyncio.sleep(settle)
+                return [(name.rsplit("-", 1)[0], memory(pid)) for name, pid in running.pids.items()]
         finally:
             running.stop()
 

@@ -106,19 +106,23 @@ async def stage(
     they are inserted at once, so that rolling the savepoint back removes them.
     """
     now = now or utcnow()
-    rows = [
-        {
-            "message_id": str(e.message_id),
-            "message_type": e.type,
-            "routing_key": e.routing_key,
-            "body": e.to_json(),
-            "headers": amqp_headers(e),
-            "created_at": now,
-            "next_attempt_at": now,
-            "attempts": 0,
-        }
-        for e in envelopes
-    ]
+    rows: list[dict[str, Any]] = []
+    size = 0
+    for e in envelopes:
+        body = e.to_json()
+        size += len(body)
+        rows.append(
+            {
+                "message_id": str(e.message_id),
+                "message_type": e.type,
+                "routing_key": e.routing_key,
+                "body": body,
+                "headers": amqp_headers(e),
+                "created_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+            }
+        )
     if not rows:
         return
     if session.in_nested_transaction():  # a savepoint may yet roll them back: insert them now
@@ -126,7 +130,7 @@ async def stage(
         return
     pending = session.info.setdefault(_PENDING_ROWS, [])
     pending.extend(rows)
-    size = session.info.get(_PENDING_BYTES, 0) + sum(len(row["body"]) for row in rows)
+    size += session.info.get(_PENDING_BYTES, 0)
     session.info[_PENDING_BYTES] = size
     if len(pending) >= STAGE_CHUNK or size >= STAGE_CHUNK_BYTES:  # a large transaction: insert
         session.info[_PENDING_ROWS], session.info[_PENDING_BYTES] = [], 0  # this chunk now
@@ -227,7 +231,7 @@ class OutboxRelay:
         broker: BrokerConnection,
         *,
         signer: Signer,
-        batch_size: int = 500,
+        batch_size: int = 100,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(minutes=10),
         publish_timeout: float = 10.0,
