@@ -101,8 +101,9 @@ async def stage(
     Outside a savepoint the rows are kept in the session and inserted when it commits, all the
     transaction staged in one statement (a consumer's batch of messages, a request that causes
     several); they commit or roll back with it all the same. A transaction that stages
-    :data:`STAGE_CHUNK` rows or more inserts them a chunk at a time as they come, and the relay
-    reads them back from the outbox after the commit, in the order staged. Inside a savepoint
+    :data:`STAGE_CHUNK` rows or :data:`STAGE_CHUNK_BYTES` of bodies inserts them a chunk at a
+    time as they come, and the relay reads them back from the outbox after the commit, in the
+    order staged. Inside a savepoint
     they are inserted at once, so that rolling the savepoint back removes them.
     """
     now = now or utcnow()
