@@ -612,7 +612,8 @@ class DatabaseStatements:
         all_calls = sum(t[0] for t in by_db.values())
         all_ms = sum(t[1] + t[2] for t in by_db.values())
         lines.append(
-            f"  database per transfer: {all_calls / per:.0f} statements (round trips),"
+            f"  database per transfer: {all_calls / per:.0f} statement executions (each row of an"
+            " executemany counts: fewer round trips),"
             f" {sum(self.commits.values()) / per:.1f} transactions, {all_ms / per:.1f} ms"
             " executing and planning (pg_stat_statements)"
         )
