@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -801,6 +802,79 @@ def test_federation_fragment_loads_with_the_services_loader(name: str, tmp_path:
     for key, instance_name in config_map_data(docs, "xueji-instances").items():
         if key != "console-instance-urls":
             federation.instance(instance_name)
+
+
+# --- a country's school directory (decision 0058) ---------------------------------------------
+
+DIRECTORY_MOUNT = "/var/lib/xueji/directory"
+DIRECTORY_IMAGE = "registry.example/xueji-school-directory:2026-09-01"
+
+
+def with_the_school_directory(tmp_path: Path, name: str) -> list[dict[str, Any]]:
+    """Overlay ``name`` with the school-directory component and an export's tag, as a country's
+    overlay adds them."""
+    here = tmp_path / "country"
+    here.mkdir()
+    k8s = Path(os.path.relpath(K8S, here))
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [str(k8s / "overlays" / name)],
+        "components": [str(k8s / "components" / "school-directory")],
+        "images": [
+            {
+                "name": "xueji-school-directory",
+                "newName": DIRECTORY_IMAGE.rsplit(":", 1)[0],
+                "newTag": DIRECTORY_IMAGE.rsplit(":", 1)[1],
+            }
+        ],
+    }
+    (here / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    return render(here)
+
+
+@pytest.mark.parametrize("name", ["national", PROVINCE_OVERLAYS[0]])
+def test_a_countrys_school_directory_reaches_every_service_from_its_image(
+    name: str, tmp_path: Path
+) -> None:
+    docs = with_the_school_directory(tmp_path, name)
+    assert validation_errors(docs) == []
+    services = [
+        d
+        for d in of_kind(docs, "Deployment")
+        if labels_of(d).get("app.kubernetes.io/component") in {*TIERS, "console"}
+    ]
+    assert {labels_of(d)["app.kubernetes.io/component"] for d in services} == (
+        {"national"} if name == "national" else {"province", "county", "school", "console"}
+    )
+    for deployment in services:
+        spec = pod_spec(deployment)
+        (copy,) = spec["initContainers"]
+        assert copy["image"] == DIRECTORY_IMAGE
+        assert copy["command"] == ["cp", "/directory/schools.csv", f"{DIRECTORY_MOUNT}/schools.csv"]
+        assert copy["volumeMounts"] == [{"name": "school-directory", "mountPath": DIRECTORY_MOUNT}]
+        for bound in ("requests", "limits"):
+            assert set(copy["resources"][bound]) >= {"cpu", "memory"}, bound
+        security = copy["securityContext"]
+        assert security["runAsNonRoot"] is True
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "school-directory"]
+        assert set(volume) == {"name", "emptyDir"}
+        service = spec["containers"][0]
+        mounts = {m["name"]: m for m in service["volumeMounts"]}
+        assert mounts["school-directory"] == {
+            "name": "school-directory",
+            "mountPath": DIRECTORY_MOUNT,
+            "readOnly": True,
+        }
+        assert mounts["config"]["mountPath"] == "/etc/xueji"  # the file's own mount is kept
+    # the migration Jobs do not read the federation file; other workloads are left alone
+    for workload in workloads(docs):
+        if workload not in services:
+            names = [c["name"] for c in pod_spec(workload).get("initContainers", [])]
+            assert "school-directory" not in names, workload["metadata"]["name"]
 
 
 # --- message signing keys ----------------------------------------------------------------------

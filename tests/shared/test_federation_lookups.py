@@ -218,6 +218,22 @@ def test_a_changed_directory_is_read_again(tmp_path: Path) -> None:
     assert again.school("4101029998") is not None and first.school("4101029998") is None
 
 
+def test_a_directory_mounted_elsewhere_is_named_by_its_absolute_path(tmp_path: Path) -> None:
+    """In a cluster the file comes from a ConfigMap and the directory from a volume of its own
+    (decision 0058): ``school_directory`` names it by its absolute path."""
+    config = _with_a_directory(tmp_path / "etc", 4)
+    mounted = tmp_path / "var" / "directory" / "schools.csv"
+    mounted.parent.mkdir(parents=True)
+    (config.parent / "schools.csv").rename(mounted)
+    with config.open("rb") as handle:
+        data = tomllib.load(handle)
+    data["school_directory"] = str(mounted)
+    config.write_text(dump_toml(data), encoding="utf-8")
+    federation = load_federation(config)
+    assert not (config.parent / "schools.csv").exists()  # read where it is mounted, not beside
+    assert {s.code: s for s in federation.schools} == {s.code: s for s in FEDERATION.schools}
+
+
 def test_a_copy_for_tests_carries_the_directory_with_its_instances_renamed(tmp_path: Path) -> None:
     source = _with_a_directory(tmp_path / "source", 4)
     shutil.copytree(REPO_CONFIG.parent / "provinces", source.parent / "provinces")
