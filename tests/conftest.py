@@ -18,7 +18,8 @@ separate processes), ``postgresql`` to every test on the PostgreSQL server. ``ma
 deselects all three.
 
 Stopping the session by Ctrl-C, SIGTERM or SIGHUP runs the fixtures' clean-up (the broker and
-the database are stopped); if pytest is killed outright, they die with it
+the database are stopped), even when the interrupt lands where Python can only report it (it
+is raised again before the next test); if pytest is killed outright, they die with it
 (``devtools.processes``).
 """
 
@@ -55,10 +56,23 @@ SELECTED_MARKS = pytest.StashKey[set[str]]()
 # -- stopping ----------------------------------------------------------------------------------
 
 
+_STOPPING: list[str] = []  # why the session was asked to stop, once it was
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     for stop_signal in STOP_SIGNALS:  # a second signal must not cut the clean-up short
         signal.signal(stop_signal, signal.SIG_IGN)
-    raise KeyboardInterrupt(f"{signal.Signals(signum).name} received: stopping the tests")
+    _STOPPING.append(f"{signal.Signals(signum).name} received: stopping the tests")
+    raise KeyboardInterrupt(_STOPPING[0])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A stop signal whose interrupt Python could only report (it landed in a weakref callback
+    or a ``__del__``, where an exception cannot propagate) stops the session here, before the
+    next test, instead of being lost with the handler already ignoring further signals."""
+    if _STOPPING:
+        raise KeyboardInterrupt(_STOPPING[0])
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

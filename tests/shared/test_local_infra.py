@@ -563,6 +563,67 @@ def test_a_stopped_test_session_leaves_no_broker_and_no_database(
         assert session.returncode == pytest.ExitCode.INTERRUPTED, output.read_text()[-4000:]
 
 
+SWALLOWING_TEST = textwrap.dedent(
+    """
+    import os, signal, time, weakref
+    from pathlib import Path
+
+    class Held:
+        pass
+
+    def test_the_signal_lands_inside_a_weakref_callback():
+        held = Held()
+
+        def callback(_ref):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here: what it raises Python can only report
+
+        reference = weakref.ref(held, callback)
+        del held
+        assert reference() is None
+
+    def test_after_the_signal():
+        Path(os.environ["RAN"]).write_text("the session went on")
+    """
+)
+
+
+def test_a_stop_signal_python_could_not_raise_still_stops_the_session(tmp_path: Path) -> None:
+    """A SIGTERM whose KeyboardInterrupt lands in a weakref callback (Python reports it as
+    unraisable and goes on) still stops the session, before its next test: the interrupt is
+    raised again there, and a CI runner's ``timeout`` is obeyed."""
+    (tmp_path / "test_swallowing.py").write_text(SWALLOWING_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    ran = tmp_path / "ran"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            "--basetemp",
+            str(tmp_path / "basetemp"),
+            "-q",
+            str(tmp_path / "test_swallowing.py"),
+        ],
+        cwd=ROOT,
+        env=_environment(RAN=str(ran)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert not ran.exists(), output[-3000:]
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert "SIGTERM received: stopping the tests" in output, output[-3000:]
+
+
 @pytest.mark.federation
 def test_make_run_restarts_a_killed_service_and_sigterm_stops_everything(tmp_path: Path) -> None:
     """``python -m devtools`` (``make run``) with its own broker: a service killed with SIGKILL
