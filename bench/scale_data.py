@@ -23,7 +23,11 @@ With ``--archives M``, first M active archives of province 41 (``archive`` with 
 extended info, one section-1 entry each), then the province's side of a cross-province
 progression of a 1,000-student cohort (``services.province.service_layer.progression``, as
 the ``progression.completed`` handler runs it: section-1 entries, backups, hand-overs, the
-``archive.handed_over`` messages in the outbox), timed in one transaction.
+``archive.handed_over`` messages in the outbox), timed in one transaction, and a school year's
+first-graders filed into those archives through the province's handlers (100,000, 50 batches
+of 2,000: the extended info filed pending, then the numbers issued, each its own transaction),
+four times back to back, alternately with random and with time-ordered registration ids (the
+archives' keys, decision 0059).
 
     python -m bench.scale_data [N] [--skip-promotion] [--batch S] [--archives M] [--keep]
                                  N = 2,000,000 by default (0: no registry)
@@ -71,12 +75,20 @@ from services.national.domain.identity import identity_key
 from services.national.service_layer.ports import division_of
 from services.national.service_layer.promotion import run_promotion
 from services.national.service_layer.registration import BatchContext, decide_approved_batch
-from services.province.service_layer import progression
+from services.province.service_layer import archive, progression
 from shared.contracts.progression import ProgressedStudent, ProgressionCompleted
-from shared.contracts.registration import RegistrationBatchApproved, RegistrationItem
-from shared.contracts.students import BasicInfo, IdType
+from shared.contracts.registration import (
+    ArchiveFiled,
+    ArchiveItem,
+    RegistrationBatchApproved,
+    RegistrationBatchDecided,
+    RegistrationItem,
+    RegistrationOutcome,
+)
+from shared.contracts.students import BasicInfo, ExtendedInfo, IdType
 from shared.contracts.transfer import StudentSummary
 from shared.db.engine import make_engine, make_session_factory
+from shared.db.keys import time_ordered_uuid
 from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, Tier, UnitRef, load_federation
 from shared.messaging.envelope import build_envelope
@@ -87,6 +99,9 @@ from shared.resident_id import generate_resident_id, student_number_for, validat
 LOOKUPS = 2_000
 TARGET_LOOKUP_MS, TARGET_BATCH_S, TARGET_ROWS = 5.0, 60.0, 50_000_000
 ARCHIVE_PROVINCE, COHORT_FROM, COHORT_TO, COHORT = "41", "4101020001", "5134010003", 1_000
+FILED = 100_000  # first-graders filed into the archives, with each kind of key
+FILED_DIVISIONS = ("419001", "429004")  # 济源市, 仙桃市: prefecture codes the generator never uses
+_FILED_NUMBERS: set[str] = set()
 VALIDATED = 10_000
 
 
@@ -506,7 +521,87 @@ async def province(server: Any, n: int) -> None:
     await sizes(server.dsn("archives"), ("archive", "archive_entry"))
     await hand_over(url, federation)
     await sizes(server.dsn("archives"), ("archive", "archive_entry", "archive_backup"))
+    for keys in ("random", "time-ordered", "random", "time-ordered"):  # back to back
+        await file_archives_of(url, FILED, keys)
     server.drop_database("archives")
+
+
+def _registration_key(keys: str) -> uuid.UUID:
+    return uuid.uuid4() if keys == "random" else time_ordered_uuid()
+
+
+async def file_archives_of(url: str, students: int, keys: str, size: int = 2000) -> float:
+    """A school year's first-graders filed into the province's archives as its handlers do:
+    per batch of ``size`` (the contract's maximum), the extended info filed pending
+    (``registration.archive_filed``) in one transaction, then the numbers issued
+    (``registration.batch_decided``) in another, each activating its archives and writing
+    their section-1 entry. ``keys``: the registration ids (the archives' keys) ``random``
+    (version 4) or ``time-ordered`` (version 7, decision 0050)."""
+    rng = random.Random(len(_FILED_NUMBERS))
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    school, province = "4101020001", ARCHIVE_PROVINCE
+    try:
+        began = time.perf_counter()
+        for start in range(0, students, size):
+            count = min(size, students - start)
+            items, numbers = [], []
+            for _ in range(count):
+                birth = date(2019, 9, 1) + timedelta(days=rng.randrange(366))
+                gender: Literal["male", "female"] = "male" if rng.random() < 0.5 else "female"
+                # born where the generated archives' people are not (their prefectures are
+                # 01-20), each number once across the runs
+                number = generate_resident_id(rng, rng.choice(FILED_DIVISIONS), birth, gender)
+                while number in _FILED_NUMBERS:
+                    number = generate_resident_id(rng, rng.choice(FILED_DIVISIONS), birth, gender)
+                _FILED_NUMBERS.add(number)
+                numbers.append(student_number_for(number))
+                items.append(
+                    ArchiveItem(
+                        registration_id=_registration_key(keys),
+                        basic=BasicInfo(
+                            name=rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                            gender=gender,
+                            birth_date=birth,
+                            id_type=IdType.RESIDENT_ID,
+                            id_number=number,
+                            grade=1,
+                            enrolled_on=date(2026, 9, 1),
+                        ),
+                        extended=ExtendedInfo(address="河南省郑州市中原区", hukou_region="410102"),
+                    )
+                )
+            batch_id = uuid.uuid4()
+            filing = ArchiveFiled(batch_id=batch_id, school_code=school, items=tuple(items))
+            async with UnitOfWork(sessions) as uow:
+                await archive.file_archives(uow.session, province, filing, datetime.now(UTC))
+                await uow.commit()
+            decided = RegistrationBatchDecided(
+                batch_id=batch_id,
+                school_code=school,
+                decided_by="county:410102",
+                outcomes=tuple(
+                    RegistrationOutcome(
+                        registration_id=item.registration_id,
+                        outcome="issued",
+                        student_number=number,
+                    )
+                    for item, number in zip(items, numbers, strict=True)
+                ),
+            )
+            async with UnitOfWork(sessions) as uow:
+                await archive.record_outcomes(uow.session, province, decided, datetime.now(UTC))
+                await uow.commit()
+        elapsed = time.perf_counter() - began
+    finally:
+        await engine.dispose()
+    print(
+        f"  {students:,} first-graders filed and issued into the archives ({keys} keys,"
+        f" {-(-students // size)} batches of {size}, two transactions each): {elapsed:.1f} s"
+        f" ({students / elapsed:,.0f}/s)  [{load()}]",
+        flush=True,
+    )
+    return elapsed
 
 
 async def again(

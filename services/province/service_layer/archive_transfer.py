@@ -19,7 +19,6 @@ Every function runs in the caller's transaction (a message handler's) and is ide
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from services.province.adapters.repository import ArchiveRepository, HandoverRep
 from services.province.domain.archive import ArchiveStatus, EntryKind, HandoverState, Section
 from services.province.service_layer.archive import CHINA, ArchiveNotFound
 from shared.contracts.transfer import ArchiveHandedOver, ArchiveReceived, TransferCompleted
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import School, Tier, UnitRef
 from shared.messaging.authorization import NotAParty
 from shared.messaging.errors import PermanentMessageError
@@ -416,7 +416,7 @@ async def _store(
             )
         else:
             back.append(h)
-    archive_ids = {id(h): str(uuid.uuid4()) for h in new} | {
+    archive_ids = {id(h): str(time_ordered_uuid()) for h in new} | {
         id(h): existing[h.student_number].archive_id for h in back
     }
     await archives.add_many(

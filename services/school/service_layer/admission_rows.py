@@ -8,7 +8,6 @@ synchronous: bulk admission runs it in a worker thread.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +20,7 @@ from services.school.domain.admission_file import Cell, CellProblem, Header
 from services.school.domain.students import Violation, check_student, normalise_id_number
 from services.school.service_layer.submission import Submission
 from shared.contracts.students import BasicInfo, ExtendedInfo
+from shared.db.keys import time_ordered_uuid
 
 # Where a contract field's validation error points in the file.
 _GUARDIAN_COLUMNS = {
@@ -95,7 +95,7 @@ def check_row(
     violations = check_student(basic, stage, today)
     if violations:
         return None, _report(header, number, name, violations)
-    return Submission(uuid.uuid4(), basic, extended, source_row=number), []
+    return Submission(time_ordered_uuid(), basic, extended, source_row=number), []
 
 
 def _read_cells(header: Header, row: Sequence[Cell]) -> tuple[dict[str, Any], list[Violation]]:

@@ -31,6 +31,7 @@ from services.school.service_layer.submission import (
 )
 from shared.contracts.registration import ProofDocument, RegistrationBatchDecided
 from shared.contracts.students import BasicInfo, ExtendedInfo
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import School
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
@@ -128,7 +129,7 @@ async def register_student(
         uow.session, school.code, [basic.id_number]
     ):
         raise _duplicate()
-    submission = Submission(uuid.uuid4(), basic, extended, proofs=tuple(proofs))
+    submission = Submission(time_ordered_uuid(), basic, extended, proofs=tuple(proofs))
     batches = prepare_batches(
         school,
         [submission],

@@ -53,6 +53,7 @@ from shared.contracts.transfer import (
     TransferRefused,
     TransferRequested,
 )
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import NATIONAL, Federation, School, Tier, UnitRef
 from shared.messaging.errors import PermanentMessageError
 from shared.messaging.uow import UnitOfWork
@@ -101,7 +102,7 @@ async def request_transfer(
         raise closed_refusal(school.code, checks.closure)
     await _check_class_size(uow.session, rules, school, request)
     _refuse_duplicates(checks)
-    transfer_id = uuid.uuid4()
+    transfer_id = time_ordered_uuid()
     row = _transfer_row(transfer_id, school, number, request, today, now)
     proof_rows = _proof_rows(transfer_id, request.proofs, sizes)
     try:

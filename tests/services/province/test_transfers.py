@@ -297,6 +297,11 @@ async def test_across_provinces_the_archive_is_handed_over_and_received(
     ]
     live = await zhejiang.client.get(f"/api/v1/schools/{HANGZHOU_PRIMARY}/archives/{number}")
     assert live.status_code == 200
+    async with zhejiang.runtime.sessions() as session:  # its new key: time-ordered (0059)
+        key = await session.scalar(
+            select(Archive.archive_id).where(Archive.student_number == number)
+        )
+    assert key is not None and uuid.UUID(key).version == 7
 
     [receipt] = await zhejiang.staged("archive.received")
     assert receipt.target == province_ref("41")

@@ -109,6 +109,9 @@ async def test_good_rows_go_in_batches(sessions: SessionFactory) -> None:
     ] * 3
     assert [len(m.payload["items"]) for m in messages] == [2, 2, 2, 2, 1, 1]
     assert len({m.payload["batch_id"] for m in messages}) == 3
+    # the archives' and the registry's keys: time-ordered (decision 0059)
+    keys = {uuid.UUID(i["registration_id"]) for m in messages for i in m.payload["items"]}
+    assert len(keys) == 5 and {key.version for key in keys} == {7}
     async with sessions() as session:
         view = await admission.get_job(session, job_id, lambda _code: True)
     assert view.job.accepted_rows == 5

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -101,6 +103,20 @@ async def test_one_unit_of_work_stores_pending_and_emits_exactly_two_messages(
     assert "extended" not in item
     text = json.dumps(request.payload, ensure_ascii=False)
     assert "张父" not in text and "建设路" not in text and "guardians" not in text
+
+
+async def test_registrations_are_keyed_in_the_order_they_are_made(
+    sessions: SessionFactory,
+) -> None:
+    """The registration id keys the province's archive and national's registration: it is
+    time-ordered (version 7, decisions 0050 and 0059), so a school year's admissions append to
+    those indexes instead of touching a random page of each per student."""
+    first = await register(sessions)
+    await asyncio.sleep(0.002)  # keys of one millisecond are not ordered among themselves
+    second = await register(sessions)
+    assert (first.version, second.version) == (7, 7)
+    assert str(first) < str(second)
+    assert abs((first.int >> 80) - time.time() * 1000) < 60_000  # its first 48 bits: now
 
 
 async def test_the_school_keeps_no_extended_info(sessions: SessionFactory) -> None:

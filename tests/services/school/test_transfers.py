@@ -118,6 +118,7 @@ async def test_a_transfer_in_is_stored_with_its_proofs_and_sent_to_national(
     [sent] = await school.staged("transfer.requested")
     assert sent.target == NATIONAL and sent.source == school_ref(JINSHUI_PRIMARY)
     assert sent.correlation_id == uuid.UUID(transfer_id)
+    assert uuid.UUID(transfer_id).version == 7  # national's and the province's key (0059)
     payload = sent.payload
     assert payload["requested_on"] == TODAY.isoformat()
     assert (payload["student_number"], payload["from_school"], payload["to_school"]) == (
