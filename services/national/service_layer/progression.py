@@ -54,6 +54,7 @@ from shared.contracts.progression import (
     ProgressionStepSettled,
     ProgressionUpdated,
 )
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import NATIONAL, School, Tier, UnitRef
 from shared.messaging.emit import Emit, HeldMessages
 
@@ -175,7 +176,7 @@ def _plan(rulebook: Rulebook, from_school: School, to_school: School) -> list[St
 
         planned = plan_steps(list(dict.fromkeys(configured)), units)
     return [
-        Step(str(uuid.uuid4()), seq, p.role, p.party_unit, p.superior_unit)
+        Step(str(time_ordered_uuid()), seq, p.role, p.party_unit, p.superior_unit)
         for seq, p in enumerate(planned, start=1)
     ]
 

@@ -47,6 +47,7 @@ from services.national.service_layer.merger import CLOSED_RULE, closed_among
 from services.national.service_layer.transfers import metrics, notices
 from services.national.service_layer.transfers.context import SagaContext
 from shared.contracts.transfer import TransferRequested
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import School
 from shared.messaging.emit import HeldMessages
 
@@ -214,7 +215,9 @@ def _registration_of(entry: RegistryEntry | None) -> Registration | None:
 
 
 def _step(seq: int, planned: PlannedStep) -> Step:
-    return Step(str(uuid.uuid4()), seq, planned.role, planned.party_unit, planned.superior_unit)
+    return Step(
+        str(time_ordered_uuid()), seq, planned.role, planned.party_unit, planned.superior_unit
+    )
 
 
 def _record(

@@ -178,6 +178,7 @@ async def test_sichuan_refuses_to_send_a_graduating_year_student_but_henan_does_
     henan = await enrol(national, SCHOOL, grade=6, name="乙")
     envelopes = await national.request(transfer_request(henan, SCHOOL, SICHUAN_SCHOOL, grade=6))
     assert [e.type for e in envelopes] == ["transfer.step_opened"]
+    assert uuid.UUID(envelopes[0].payload["step_id"]).version == 7  # time-ordered (0059)
 
 
 async def test_liangshans_rules_apply_in_liangshan_only_not_to_all_of_sichuan(
