@@ -41,6 +41,7 @@ from shared.contracts.registration import (
     RegistrationItem,
 )
 from shared.contracts.status import StatusChangeSubmitted
+from shared.db.keys import time_ordered_uuid
 from shared.federation.config import School, Tier, UnitRef
 from shared.federation.links import status_proof_url
 from shared.messaging.authorization import require_source
@@ -286,7 +287,7 @@ def task_row(
     details: dict[str, Any],
 ) -> dict[str, Any]:
     return {
-        "task_id": uuid.uuid4(),
+        "task_id": time_ordered_uuid(),  # desk_task's key (decision 0059)
         "kind": kind,
         "status": TaskStatus.OPEN,
         "unit": ctx.unit,

@@ -146,6 +146,7 @@ async def test_an_authority_step_becomes_a_task_with_its_due_date_and_proof_link
     assert (task.kind, task.status, task.school_code) == (TaskKind.TRANSFER_STEP, "open", PRIMARY)
     assert (task.due_on, task.due_approximate, task.overdue) == (opened.due_on, False, False)
     assert task.transfer_id == opened.transfer_id and task.subject_id == opened.step_id
+    assert uuid.UUID(str(task.task_id)).version == 7  # time-ordered (decision 0059)
     assert task.transfer is not None
     assert (task.transfer.role, task.transfer.student.name) == ("sending_authority", "张三")
     assert (task.transfer.from_school, task.transfer.to_school) == (PRIMARY, JINSHUI_PRIMARY)
