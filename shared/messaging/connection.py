@@ -18,6 +18,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection
+from aio_pika.connection import make_url
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,17 @@ class BrokerConnection:
     async def _connect_once(self) -> None:
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
-        connection = await aio_pika.connect(
-            self.url, timeout=10, client_properties={"connection_name": self.name}
+        # made here rather than by aio_pika.connect, which keeps a failed or cancelled
+        # attempt's connection to itself: closed here, not left to the garbage collector
+        connection = aio_pika.Connection(
+            make_url(self.url), client_properties={"connection_name": self.name}
         )
+        try:
+            await connection.connect(timeout=10)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), 5)
+            raise
         self._connection = connection
         lost = self._lost
 
