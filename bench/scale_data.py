@@ -248,6 +248,21 @@ async def lookups(url: str, n: int) -> dict[str, float]:
     return figures
 
 
+def first_grader(
+    name: str, gender: Literal["male", "female"], birth: date, number: str
+) -> BasicInfo:
+    """A first-grader of this September with a resident ID."""
+    return BasicInfo(
+        name=name,
+        gender=gender,
+        birth_date=birth,
+        id_type=IdType.RESIDENT_ID,
+        id_number=number,
+        grade=1,
+        enrolled_on=date(2026, 9, 1),
+    )
+
+
 def batch_of(
     rng: random.Random,
     school: str,
@@ -273,15 +288,7 @@ def batch_of(
         items.append(
             RegistrationItem(
                 registration_id=uuid.uuid4(),
-                basic=BasicInfo(
-                    name=name,
-                    gender=gender,
-                    birth_date=birth,
-                    id_type=IdType.RESIDENT_ID,
-                    id_number=number,
-                    grade=1,
-                    enrolled_on=date(2026, 9, 1),
-                ),
+                basic=first_grader(name, gender, birth, number),
             )
         )
     return RegistrationBatchApproved(
@@ -559,14 +566,11 @@ async def file_archives_of(url: str, students: int, keys: str, size: int = 2000)
                 items.append(
                     ArchiveItem(
                         registration_id=_registration_key(keys),
-                        basic=BasicInfo(
-                            name=rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-                            gender=gender,
-                            birth_date=birth,
-                            id_type=IdType.RESIDENT_ID,
-                            id_number=number,
-                            grade=1,
-                            enrolled_on=date(2026, 9, 1),
+                        basic=first_grader(
+                            rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                            gender,
+                            birth,
+                            number,
                         ),
                         extended=ExtendedInfo(address="河南省郑州市中原区", hukou_region="410102"),
                     )

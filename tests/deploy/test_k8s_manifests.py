@@ -598,6 +598,18 @@ def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry for entry in container.get("env", [])}
 
 
+def assert_resourced_and_locked_down(container: dict[str, Any]) -> None:
+    """Requests and limits of CPU and memory; non-root, read-only root, no privilege, no
+    capability."""
+    for bound in ("requests", "limits"):
+        assert set(container["resources"][bound]) >= {"cpu", "memory"}, bound
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+
+
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
     deployments = tier_deployments(overlay(name))
@@ -620,13 +632,7 @@ def test_deployments_are_probed_resourced_and_non_root(name: str) -> None:
         assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-        for bound in ("requests", "limits"):
-            assert set(container["resources"][bound]) >= {"cpu", "memory"}, bound
-        security = container["securityContext"]
-        assert security["runAsNonRoot"] is True
-        assert security["readOnlyRootFilesystem"] is True
-        assert security["allowPrivilegeEscalation"] is False
-        assert security["capabilities"]["drop"] == ["ALL"]
+        assert_resourced_and_locked_down(container)
         env = env_names(container)
         assert env["XUEJI_ENV"]["value"] == "production"
         assert env["XUEJI_FEDERATION_CONFIG"]["value"] == "/etc/xueji/federation.toml"
@@ -853,13 +859,7 @@ def test_a_countrys_school_directory_reaches_every_service_from_its_image(
         assert copy["image"] == DIRECTORY_IMAGE
         assert copy["command"] == ["cp", "/directory/schools.csv", f"{DIRECTORY_MOUNT}/schools.csv"]
         assert copy["volumeMounts"] == [{"name": "school-directory", "mountPath": DIRECTORY_MOUNT}]
-        for bound in ("requests", "limits"):
-            assert set(copy["resources"][bound]) >= {"cpu", "memory"}, bound
-        security = copy["securityContext"]
-        assert security["runAsNonRoot"] is True
-        assert security["readOnlyRootFilesystem"] is True
-        assert security["allowPrivilegeEscalation"] is False
-        assert security["capabilities"]["drop"] == ["ALL"]
+        assert_resourced_and_locked_down(copy)
         (volume,) = [v for v in spec["volumes"] if v["name"] == "school-directory"]
         assert set(volume) == {"name", "emptyDir"}
         service = spec["containers"][0]

@@ -499,6 +499,29 @@ def _environment(**extra: str) -> dict[str, str]:
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+def _a_session_of(test_file: Path) -> list[str]:
+    """A pytest session with this suite's conftest running ``test_file`` alone, its
+    ``pytest.ini`` and temporary folders beside it."""
+    folder = test_file.parent
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "tests.conftest",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        str(folder / "pytest.ini"),
+        "--basetemp",
+        str(folder / "basetemp"),
+        "-q",
+        str(test_file),
+    ]
+
+
 HOLDING_TEST = textwrap.dedent(
     """
     import os, time
@@ -523,25 +546,10 @@ def test_a_stopped_test_session_leaves_no_broker_and_no_database(
     """A pytest session (this suite's conftest) holding the session's RabbitMQ and PostgreSQL
     is stopped: none of the processes it started survives it."""
     (tmp_path / "test_holding.py").write_text(HOLDING_TEST)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     holding, output = tmp_path / "holding", tmp_path / "output.log"
     with output.open("wb") as sink:
         session = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "tests.conftest",
-                "-p",
-                "no:cacheprovider",
-                "-c",
-                str(tmp_path / "pytest.ini"),
-                "--basetemp",
-                str(tmp_path / "basetemp"),
-                "-q",
-                str(tmp_path / "test_holding.py"),
-            ],
+            _a_session_of(tmp_path / "test_holding.py"),
             cwd=ROOT,
             env=_environment(HOLDING=str(holding)),
             stdout=sink,
@@ -593,24 +601,9 @@ def test_a_stop_signal_python_could_not_raise_still_stops_the_session(tmp_path: 
     unraisable and goes on) still stops the session, before its next test: the interrupt is
     raised again there, and a CI runner's ``timeout`` is obeyed."""
     (tmp_path / "test_swallowing.py").write_text(SWALLOWING_TEST)
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     ran = tmp_path / "ran"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "tests.conftest",
-            "-p",
-            "no:cacheprovider",
-            "-c",
-            str(tmp_path / "pytest.ini"),
-            "--basetemp",
-            str(tmp_path / "basetemp"),
-            "-q",
-            str(tmp_path / "test_swallowing.py"),
-        ],
+        _a_session_of(tmp_path / "test_swallowing.py"),
         cwd=ROOT,
         env=_environment(RAN=str(ran)),
         capture_output=True,
