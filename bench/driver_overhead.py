@@ -18,7 +18,6 @@ Prints the machine's load; figures only, no target.
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, sele
 from sqlalchemy.dialects.postgresql import insert
 
 from bench.infra import bench_postgres, describe, discard, load
-from bench.transfer_latency import cpu_seconds, postgres_pid
+from bench.transfer_latency import cpu_seconds, own_cpu_seconds, postgres_pid
 from shared.db.engine import (
     STATEMENT_CACHE,
     make_engine,
@@ -60,11 +59,6 @@ VALUE = "x" * 60
 ROWS = 1000  # the table the operations read and write
 
 
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 @dataclass
 class Figure:
     name: str
@@ -79,11 +73,11 @@ async def measure(
 ) -> Figure:
     for i in range(min(n, 300)):  # warm-up: statements prepared, caches filled
         await op(i)
-    wall, mine, theirs = time.perf_counter(), own_cpu(), cpu_seconds(server, tree=True)
+    wall, mine, theirs = time.perf_counter(), own_cpu_seconds(), cpu_seconds(server, tree=True)
     for i in range(n):
         await op(i)
     wall = time.perf_counter() - wall
-    mine = own_cpu() - mine
+    mine = own_cpu_seconds() - mine
     theirs = cpu_seconds(server, tree=True) - theirs
     return Figure(name, round_trips, mine / n * 1e6, theirs / n * 1e6, wall / n * 1e6)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import ClassVar
 
 import aio_pika
 import pytest
 
+from devtools.broker import free_port
 from shared.messaging.connection import BrokerConnection
 
 
@@ -30,12 +30,6 @@ def attempts(monkeypatch: pytest.MonkeyPatch) -> list[Recorded]:
     return Recorded.made
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def silent_server() -> AsyncIterator[int]:
     """A port that accepts a TCP connection and never says a word of AMQP."""
@@ -54,9 +48,9 @@ async def silent_server() -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-async def _until(condition: object, timeout: float = 10.0) -> None:
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert asyncio.get_running_loop().time() < deadline, "the attempt never came"
         await asyncio.sleep(0.02)
 
