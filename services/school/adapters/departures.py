@@ -4,7 +4,10 @@ Set-based: a progression's cohort leaves in one ``INSERT … SELECT`` and one ``
 of transfers (one delivery batch, several schools and transfers) in one ``executemany`` of the
 ``INSERT … SELECT`` (each departure with its own transfer, destination and date) and one
 ``UPDATE … IN``, built once at import (decision 0019). The history row is written only while
-the roster entry has not left yet, so a message heard twice lists the student once.
+the roster entry has not left yet, so a message heard twice lists the student once. A
+transfer the history already lists for a student is not applied again, even once the student
+has come back: a completion re-sent later (``xueji-ops resend``, under a new message id) does
+not take a returned student off the roster.
 """
 
 from __future__ import annotations
@@ -146,12 +149,36 @@ async def leave_many(
         for leaving in leavings
         for number in leaving.student_numbers
     ]
+    if rows:
+        listed = await _listed(session, rows)
+        rows = [row for row in rows if _subject_key(row) not in listed]
     if not rows:
         return set()
     await session.execute(_LIST_DEPARTURE, rows)
     keys = [(row["b_school_code"], row["b_student_number"]) for row in rows]
     left = await session.execute(_LEAVE_ROSTER, {"b_keys": keys, "b_status": status, "b_at": at})
     return {(row.school_code, row.student_number) for row in left}
+
+
+_LISTED = select(departure.c.school_code, departure.c.student_number, departure.c.subject_id).where(
+    tuple_(departure.c.school_code, departure.c.student_number, departure.c.subject_id).in_(
+        bindparam("b_keys", expanding=True)
+    )
+)
+
+
+def _subject_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return (row["b_school_code"], row["b_student_number"], str(row["b_subject_id"]))
+
+
+async def _listed(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> set[tuple[str, str, str]]:
+    """Which of the rows' (school, student, subject) departures the history already holds: the
+    unique index ``uq_school_departure_subject``, one statement."""
+    keys = sorted({_subject_key(row) for row in rows})
+    found = await session.execute(_LISTED, {"b_keys": keys})
+    return {(r.school_code, r.student_number, str(r.subject_id)) for r in found}
 
 
 async def history(

@@ -334,6 +334,15 @@ async def complete_many(
     rows: list[dict[str, Any]] = []
     for school_code, completed in arrivals:
         row = found.get(str(completed.transfer_id))
+        if row is not None and row.school_code == school_code and row.status == COMPLETED:
+            # applied already (a completion re-sent under a new message id): the student may
+            # have left since, and the roster is not put back as it was
+            log.info(
+                "transfer %s already completed at %s: not applied again",
+                row.transfer_id,
+                school_code,
+            )
+            continue
         if row is None or row.school_code != school_code:
             row = None
             log.warning(
@@ -347,6 +356,9 @@ async def complete_many(
         rows.append(_roster_row(school_code, completed, class_name, now))
     await transfers.complete_transfers_in(session, settled, now)
     await transfers.enrol_transferred_many(session, rows)
+
+
+COMPLETED = TransferInStatus.COMPLETED.value
 
 
 def _roster_row(

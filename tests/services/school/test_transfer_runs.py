@@ -270,7 +270,8 @@ async def test_a_run_ends_as_its_completions_applied_one_by_one(school: School) 
     after = await task_list_versions(school)
     assert all(a > b for a, b in zip(after, before, strict=True))
 
-    # heard again (but ``d``'s, who is back at 中原 since), the run changes nothing
+    # heard again (but ``d``'s: 金水 never asked for ``d_out``, so it cannot tell that
+    # completion from a first one; see the test below), the run changes nothing
     numbers = {k for k, v in as_a_run.students.items() if v == "d"}
     again = [(p, code) for p, code in as_a_run.messages if p.student_number not in numbers]
     await deliver_run(school, again)
@@ -295,6 +296,41 @@ async def test_a_completion_for_a_school_no_party_to_it_fails_the_run(school: Sc
     await deliver_run(school, [(done, ZHONGYUAN)])
     left = await outcome(school, named)
     assert (len(left["history"]), roster_status(left)) == (1, "transferred_out")
+
+
+async def test_a_completion_re_sent_after_the_student_came_back_changes_nothing(
+    school: School,
+) -> None:
+    """中原 → 金水, then back 金水 → 中原, each asked for by its receiving school; then the
+    first completion again under a new message id (an operator's ``xueji-ops resend``): 中原
+    keeps the student it has back, 金水 does not enrol again the student it saw leave, and
+    neither school fails the message."""
+    info = await school.enrol(ZHONGYUAN, grade=3)
+    there = await requested(school, info, ZHONGYUAN, JINSHUI)
+    await school.deliver(step_opened(info, transfer_id=there), ZHONGYUAN)
+    went = completion(there, info, ZHONGYUAN, JINSHUI)
+    await deliver_one_by_one(school, [(went, JINSHUI), (went, ZHONGYUAN)])
+    back = await requested(school, info, JINSHUI, ZHONGYUAN)
+    await school.deliver(
+        step_opened(info, from_school=JINSHUI, to_school=ZHONGYUAN, transfer_id=back), JINSHUI
+    )
+    returned = completion(back, info, JINSHUI, ZHONGYUAN, class_name="三年级3班")
+    await deliver_one_by_one(school, [(returned, ZHONGYUAN), (returned, JINSHUI)])
+    named = Scenario([], {number_of(info): "s"}, {str(there): "there", str(back): "back"})
+    settled = await outcome(school, named)
+    roster = {r[1]: dict(r[2:]) for r in settled["roster"]}
+    assert {code: (r["status"], r["class_name"]) for code, r in roster.items()} == {
+        ZHONGYUAN: ("enrolled", "三年级3班"),
+        JINSHUI: ("transferred_out", None),
+    }
+
+    for resent in ([(went, ZHONGYUAN)], [(went, JINSHUI)], [(went, JINSHUI), (went, ZHONGYUAN)]):
+        await deliver_one_by_one(school, resent)  # each a new envelope: a new message id
+        await deliver_run(school, resent)
+        assert await outcome(school, named) == settled
+    assert sorted(h[1:3] for h in settled["history"]) == sorted(
+        [(ZHONGYUAN, "there"), (JINSHUI, "back")]
+    )
 
 
 def roster_status(found: dict[str, Any]) -> str:
