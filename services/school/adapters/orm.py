@@ -243,6 +243,20 @@ transfer_in = Table(
     Column("settled_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_school_transfer_in_list", transfer_in.c.school_code, transfer_in.c.requested_at)
+
+# Every transfer whose completion enrolled a student here (转入), by school and transfer: a
+# completion heard again, even re-sent under a new message id after the student has left
+# again, is not applied twice. It also holds the transfers the school did not ask for
+# (``school_transfer_in`` holds its own requests), e.g. a completion re-sent to a school
+# restored from a backup older than the request.
+arrival = Table(
+    "school_arrival",
+    metadata,
+    Column("school_code", String(12), primary_key=True),
+    Column("transfer_id", _Uuid, primary_key=True),
+    Column("student_number", String(19), nullable=False),
+    Column("arrived_at", DateTime(timezone=True), nullable=False),
+)
 # A class's seats taken by transfers in flight (LS 2(一)6(1)).
 Index(
     "ix_school_transfer_in_class",

@@ -324,25 +324,36 @@ async def complete_many(
 ) -> None:
     """The registry moved these students here (each a receiving school's code and the
     completion): each transfer in is completed and its student joins the roster, enrolled in
-    the grade and class placed. Three statements whatever the run's length (the transfers in
-    read, those pending completed, the students enrolled); the same outcome as the
-    completions applied one after the other."""
+    the grade and class placed. Four statements whatever the run's length (the arrivals
+    noted, the transfers in read, those pending completed, the students enrolled); the same
+    outcome as the completions applied one after the other. A transfer the school's arrivals
+    already hold is not applied again: a completion re-sent after the student left again
+    does not put them back on the roster."""
     if not arrivals:
         return
-    found = await transfers.get_transfers_in(session, [str(c.transfer_id) for _, c in arrivals])
+    noted = await transfers.note_arrivals(
+        session,
+        [
+            {
+                "school_code": school_code,
+                "transfer_id": str(completed.transfer_id),
+                "student_number": completed.student_number,
+                "arrived_at": now,
+            }
+            for school_code, completed in arrivals
+        ],
+    )
+    fresh = []
+    for school_code, completed in arrivals:
+        if (school_code, str(completed.transfer_id)) in noted:
+            fresh.append((school_code, completed))
+        else:  # applied already: the student may have left since, and stays gone
+            log.info("transfer %s already arrived at %s", completed.transfer_id, school_code)
+    found = await transfers.get_transfers_in(session, [str(c.transfer_id) for _, c in fresh])
     settled: list[str] = []
     rows: list[dict[str, Any]] = []
-    for school_code, completed in arrivals:
+    for school_code, completed in fresh:
         row = found.get(str(completed.transfer_id))
-        if row is not None and row.school_code == school_code and row.status == COMPLETED:
-            # applied already (a completion re-sent under a new message id): the student may
-            # have left since, and the roster is not put back as it was
-            log.info(
-                "transfer %s already completed at %s: not applied again",
-                row.transfer_id,
-                school_code,
-            )
-            continue
         if row is None or row.school_code != school_code:
             row = None
             log.warning(
@@ -356,9 +367,6 @@ async def complete_many(
         rows.append(_roster_row(school_code, completed, class_name, now))
     await transfers.complete_transfers_in(session, settled, now)
     await transfers.enrol_transferred_many(session, rows)
-
-
-COMPLETED = TransferInStatus.COMPLETED.value
 
 
 def _roster_row(

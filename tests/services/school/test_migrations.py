@@ -232,3 +232,46 @@ async def test_waiting_exports_get_their_desk_task(tmp_path: Path, database_url:
     assert [row.kind for row in left] == []
     exports = await _execute(database_url, text("SELECT status FROM kernel_export"))
     assert sorted(row.status for row in exports) == ["approved", "rejected"]
+
+
+_TRANSFER_IN = text(
+    "INSERT INTO school_transfer_in (transfer_id, school_code, student_number, from_school,"
+    " grade, reason, status, requested_on, requested_at, settled_at) VALUES (:transfer_id,"
+    " :school_code, :student_number, '3301020001', 3, '随父母工作调动', :status, '2026-09-01',"
+    " :requested_at, :settled_at)"
+)
+
+
+async def test_the_transfers_in_completed_are_the_first_arrivals(database_url: str) -> None:
+    """Revision 0024: a completed transfer in is an arrival (at its settling time), so that its
+    completion re-sent later is not applied again; a pending one is not."""
+    await asyncio.to_thread(upgrade, "school", database_url, "0023")
+    requested = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    settled = datetime(2026, 9, 9, 3, 0, tzinfo=UTC)
+    completed, pending = str(uuid.uuid4()), str(uuid.uuid4())
+    rows = [
+        (completed, "G410102201703075070", "completed", settled),
+        (pending, "G410102201703075089", "pending", None),
+    ]
+    for transfer_id, number, status, settled_at in rows:
+        await _execute(
+            database_url,
+            _TRANSFER_IN,
+            {
+                "transfer_id": transfer_id,
+                "school_code": ZHONGYUAN_PRIMARY,
+                "student_number": number,
+                "status": status,
+                "requested_at": requested,
+                "settled_at": settled_at,
+            },
+        )
+    await asyncio.to_thread(upgrade, "school", database_url, "0024")
+    arrivals = await _execute(database_url, text("SELECT * FROM school_arrival"))
+    assert [(a.school_code, a.transfer_id, a.student_number) for a in arrivals] == [
+        (ZHONGYUAN_PRIMARY, completed, "G410102201703075070")
+    ]
+    config = alembic_config("school", database_url)
+    await asyncio.to_thread(command.downgrade, config, "0023")
+    with pytest.raises(DBAPIError):
+        await _execute(database_url, text("SELECT count(*) FROM school_arrival"))
