@@ -39,6 +39,7 @@ from services.school.domain.students import DEPARTED_STATUSES
 TRANSFER = "transfer"
 PROGRESSION = "progression"
 SCHOOL_MERGED = "school_merged"
+_CHUNK = 500  # keys per look-up: a cohort or a merged school may be thousands
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,14 @@ _COLUMNS = [
 async def leave(session: AsyncSession, leaving: Leaving, status: str, at: datetime) -> int:
     """List the students who leave in the history and take them off the live roster (status
     ``status``, no class). Returns how many left now (0 for a repeated message)."""
-    if not leaving.student_numbers:
+    keys = [(leaving.school_code, n, leaving.subject_id) for n in leaving.student_numbers]
+    listed = await _listed(session, keys) if keys else set()
+    numbers = [n for school, n, subject in keys if (school, n, subject) not in listed]
+    if not numbers:
         return 0
     still_here = (
         student.c.school_code == leaving.school_code,
-        student.c.student_number.in_(list(leaving.student_numbers)),
+        student.c.student_number.in_(numbers),
         student.c.status.not_in([str(s) for s in DEPARTED_STATUSES]),
     )
     rows = select(
@@ -150,7 +154,7 @@ async def leave_many(
         for number in leaving.student_numbers
     ]
     if rows:
-        listed = await _listed(session, rows)
+        listed = await _listed(session, [_subject_key(row) for row in rows])
         rows = [row for row in rows if _subject_key(row) not in listed]
     if not rows:
         return set()
@@ -172,13 +176,16 @@ def _subject_key(row: dict[str, Any]) -> tuple[str, str, str]:
 
 
 async def _listed(
-    session: AsyncSession, rows: Sequence[dict[str, Any]]
+    session: AsyncSession, keys: Sequence[tuple[str, str, str]]
 ) -> set[tuple[str, str, str]]:
-    """Which of the rows' (school, student, subject) departures the history already holds: the
-    unique index ``uq_school_departure_subject``, one statement."""
-    keys = sorted({_subject_key(row) for row in rows})
-    found = await session.execute(_LISTED, {"b_keys": keys})
-    return {(r.school_code, r.student_number, str(r.subject_id)) for r in found}
+    """Which of these (school, student, subject) departures the history already holds: the
+    unique index ``uq_school_departure_subject``, one statement per 500."""
+    ordered = sorted(set(keys))
+    listed: set[tuple[str, str, str]] = set()
+    for start in range(0, len(ordered), _CHUNK):
+        found = await session.execute(_LISTED, {"b_keys": ordered[start : start + _CHUNK]})
+        listed |= {(r.school_code, r.student_number, str(r.subject_id)) for r in found}
+    return listed
 
 
 async def history(

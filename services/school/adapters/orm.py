@@ -244,17 +244,18 @@ transfer_in = Table(
 )
 Index("ix_school_transfer_in_list", transfer_in.c.school_code, transfer_in.c.requested_at)
 
-# Every transfer whose completion enrolled a student here (转入), by school and transfer: a
-# completion heard again, even re-sent under a new message id after the student has left
-# again, is not applied twice. It also holds the transfers the school did not ask for
-# (``school_transfer_in`` holds its own requests), e.g. a completion re-sent to a school
-# restored from a backup older than the request.
+# Every student a transfer's or a cohort's completion enrolled here (转入 / 升学), by school,
+# subject (the transfer or the progression) and student: a completion heard again, even
+# re-sent under a new message id after the student has left again, is not applied twice.
+# Unlike ``school_transfer_in`` (the school's own requests) it also holds what the school did
+# not ask for, e.g. a completion re-sent to a school restored from an older backup.
 arrival = Table(
     "school_arrival",
     metadata,
     Column("school_code", String(12), primary_key=True),
-    Column("transfer_id", _Uuid, primary_key=True),
-    Column("student_number", String(19), nullable=False),
+    Column("subject_id", _Uuid, primary_key=True),
+    Column("student_number", String(19), primary_key=True),
+    Column("kind", String(20), nullable=False),  # transfer / progression
     Column("arrived_at", DateTime(timezone=True), nullable=False),
 )
 # A class's seats taken by transfers in flight (LS 2(一)6(1)).

@@ -38,7 +38,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters.orm import (
     PENDING_TRANSFER_IN,
-    arrival,
     closure,
     student,
     transfer_in,
@@ -314,33 +313,6 @@ async def enrol_transferred_many(session: AsyncSession, rows: Sequence[Mapping[s
     if latest:
         statement = _ENROL[session.get_bind().dialect.name]
         await session.execute(statement, [dict(row) for row in latest.values()])
-
-
-def _note_arrivals(insert: Any) -> Any:
-    statement = insert(arrival).on_conflict_do_nothing(
-        index_elements=[arrival.c.school_code, arrival.c.transfer_id]
-    )
-    return statement.returning(arrival.c.school_code, arrival.c.transfer_id)
-
-
-# Built once per dialect; executed with one parameter set per arrival.
-_NOTE_ARRIVALS = {
-    "postgresql": _note_arrivals(postgresql_insert),
-    "sqlite": _note_arrivals(sqlite_insert),
-}
-
-
-async def note_arrivals(
-    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
-) -> set[tuple[str, str]]:
-    """Note arrivals (school code, transfer id, student number, arrived at) in the school's
-    arrivals, in one statement; returns the (school code, transfer id) pairs noted now, not
-    those noted before (a completion heard again)."""
-    if not rows:
-        return set()
-    statement = _NOTE_ARRIVALS[session.get_bind().dialect.name]
-    noted = await session.execute(statement, [dict(row) for row in rows])
-    return {(row.school_code, row.transfer_id) for row in noted}
 
 
 _ROSTER_STATUS = select(student.c.status).where(*_ROSTER_KEYS)

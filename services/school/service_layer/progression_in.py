@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.school.adapters import departures
+from services.school.adapters import arrivals, departures
 from services.school.adapters import progression_repository as repo
 from services.school.domain.students import StudentStatus, Violation, normalise_id_number
 from services.school.service_layer.errors import InvalidInput
@@ -205,13 +205,23 @@ async def apply_completed(
             completed.to_school,
         )
         return
-    numbers = [s.student_number for s in completed.students]
+    subject = str(completed.progression_id)
+    noted = await arrivals.note(
+        session,
+        [arrivals.Arrival(school_code, subject, s.student_number) for s in completed.students],
+        arrivals.PROGRESSION,
+        now,
+    )
+    # a student noted before arrived already: the cohort heard again changes nothing for them
+    noted_numbers = {a.student_number for a in noted}
+    arriving = [s for s in completed.students if s.student_number in noted_numbers]
+    numbers = [s.student_number for s in arriving]
     present = await repo.on_roster(session, school_code, numbers)
     await repo.enrol_many(
         session,
         [
             _roster_row(school_code, completed, s, now)
-            for s in completed.students
+            for s in arriving
             if s.student_number not in present
         ],
     )

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.school.adapters import arrivals as arrivals_log
 from services.school.adapters import transfer_repository as transfers
 from services.school.domain.students import (
     StudentStatus,
@@ -331,21 +332,18 @@ async def complete_many(
     does not put them back on the roster."""
     if not arrivals:
         return
-    noted = await transfers.note_arrivals(
-        session,
-        [
-            {
-                "school_code": school_code,
-                "transfer_id": str(completed.transfer_id),
-                "student_number": completed.student_number,
-                "arrived_at": now,
-            }
-            for school_code, completed in arrivals
-        ],
+
+    def arrived(school_code: str, completed: TransferCompleted) -> arrivals_log.Arrival:
+        return arrivals_log.Arrival(
+            school_code, str(completed.transfer_id), completed.student_number
+        )
+
+    noted = await arrivals_log.note(
+        session, [arrived(*a) for a in arrivals], arrivals_log.TRANSFER, now
     )
     fresh = []
     for school_code, completed in arrivals:
-        if (school_code, str(completed.transfer_id)) in noted:
+        if arrived(school_code, completed) in noted:
             fresh.append((school_code, completed))
         else:  # applied already: the student may have left since, and stays gone
             log.info("transfer %s already arrived at %s", completed.transfer_id, school_code)

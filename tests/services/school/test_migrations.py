@@ -268,8 +268,8 @@ async def test_the_transfers_in_completed_are_the_first_arrivals(database_url: s
         )
     await asyncio.to_thread(upgrade, "school", database_url, "0024")
     arrivals = await _execute(database_url, text("SELECT * FROM school_arrival"))
-    assert [(a.school_code, a.transfer_id, a.student_number) for a in arrivals] == [
-        (ZHONGYUAN_PRIMARY, completed, "G410102201703075070")
+    assert [(a.school_code, a.subject_id, a.student_number, a.kind) for a in arrivals] == [
+        (ZHONGYUAN_PRIMARY, completed, "G410102201703075070", "transfer")
     ]
     config = alembic_config("school", database_url)
     await asyncio.to_thread(command.downgrade, config, "0023")

@@ -48,6 +48,34 @@ async def ask(
     return pid
 
 
+def cohort_moved(numbers: list[str], *, name: str, gender: str, born: date) -> ProgressionCompleted:
+    """National's completion of a progression of ``numbers`` from PRIMARY to JUNIOR (grade 7)."""
+    return ProgressionCompleted(
+        progression_id=uuid.uuid4(),
+        from_school=PRIMARY.code,
+        to_school=JUNIOR.code,
+        grade=7,
+        completed_at=NOW,
+        archive_due_on=date(2026, 10, 7),
+        students=tuple(
+            ProgressedStudent(
+                student_number=n,
+                student=StudentSummary(name=name, gender=gender, birth_date=born, grade=7),
+                basic=BasicInfo(
+                    name=name,
+                    gender=gender,
+                    birth_date=born,
+                    id_type=IdType.RESIDENT_ID,
+                    id_number=n[1:],
+                    grade=7,
+                    enrolled_on=date(2020, 9, 1),
+                ),
+            )
+            for n in numbers
+        ),
+    )
+
+
 async def test_a_cohort_by_year_is_one_message_to_national(sessions: SessionFactory) -> None:
     pid = await ask(sessions, year=2027)
     [message] = await staged(sessions)
@@ -130,32 +158,7 @@ async def test_national_outcomes_are_kept_student_by_student(sessions: SessionFa
 
 async def test_the_cohort_joins_the_roster_in_the_first_grade(sessions: SessionFactory) -> None:
     numbers = ["G" + resident_id(date(2014, 4, d)) for d in (1, 2)]
-    completed = ProgressionCompleted(
-        progression_id=uuid.uuid4(),
-        from_school=PRIMARY.code,
-        to_school=JUNIOR.code,
-        grade=7,
-        completed_at=NOW,
-        archive_due_on=date(2026, 10, 7),
-        students=tuple(
-            ProgressedStudent(
-                student_number=n,
-                student=StudentSummary(
-                    name="学生", gender="male", birth_date=date(2014, 4, 1), grade=7
-                ),
-                basic=BasicInfo(
-                    name="学生",
-                    gender="male",
-                    birth_date=date(2014, 4, 1),
-                    id_type=IdType.RESIDENT_ID,
-                    id_number=n[1:],
-                    grade=7,
-                    enrolled_on=date(2020, 9, 1),
-                ),
-            )
-            for n in numbers
-        ),
-    )
+    completed = cohort_moved(numbers, name="学生", gender="male", born=date(2014, 4, 1))
     async with sessions() as session, session.begin():
         await progression_in.apply_completed(session, JUNIOR.code, completed, NOW)
         await progression_in.apply_completed(session, PRIMARY.code, completed, NOW)
@@ -202,32 +205,7 @@ async def test_the_graduating_school_keeps_only_its_history_list(
             ],
         )
     gone = numbers[:2]  # the third went elsewhere: still on this roster
-    completed = ProgressionCompleted(
-        progression_id=uuid.uuid4(),
-        from_school=PRIMARY.code,
-        to_school=JUNIOR.code,
-        grade=7,
-        completed_at=NOW,
-        archive_due_on=date(2026, 10, 7),
-        students=tuple(
-            ProgressedStudent(
-                student_number=n,
-                student=StudentSummary(
-                    name="毕业生", gender="female", birth_date=date(2014, 5, 1), grade=7
-                ),
-                basic=BasicInfo(
-                    name="毕业生",
-                    gender="female",
-                    birth_date=date(2014, 5, 1),
-                    id_type=IdType.RESIDENT_ID,
-                    id_number=n[1:],
-                    grade=7,
-                    enrolled_on=date(2020, 9, 1),
-                ),
-            )
-            for n in gone
-        ),
-    )
+    completed = cohort_moved(gone, name="毕业生", gender="female", born=date(2014, 5, 1))
     for _ in range(2):
         async with sessions() as session, session.begin():
             await progression_in.apply_completed(session, PRIMARY.code, completed, NOW)
@@ -244,3 +222,37 @@ async def test_the_graduating_school_keeps_only_its_history_list(
     ]
     assert refused.value.rule == "student_left_school"
     assert JUNIOR.code in refused.value.detail and "毕业生" not in refused.value.detail
+
+
+async def test_a_cohort_heard_again_leaves_the_students_as_they_are_since(
+    sessions: SessionFactory,
+) -> None:
+    """The cohort's completion re-sent under a new message id (``xueji-ops resend``, a restored
+    national) after one student left the junior school and another was promoted: neither is
+    enrolled again in grade 7, at either school."""
+    numbers = ["G" + resident_id(date(2014, 6, d)) for d in (1, 2)]
+    completed = cohort_moved(numbers, name="学生", gender="male", born=date(2014, 6, 1))
+    async with sessions() as session, session.begin():
+        await progression_in.apply_completed(session, JUNIOR.code, completed, NOW)
+    left, promoted = numbers
+    async with sessions() as session, session.begin():
+        await session.execute(
+            student.update()
+            .where(student.c.student_number == left)
+            .values(status="transferred_out", class_name=None)
+        )
+        await session.execute(
+            student.update().where(student.c.student_number == promoted).values(grade=8)
+        )
+    for _ in range(2):
+        async with sessions() as session, session.begin():
+            await progression_in.apply_completed(session, JUNIOR.code, completed, NOW)
+            await progression_in.apply_completed(session, PRIMARY.code, completed, NOW)
+    async with sessions() as session:
+        rows = await session.execute(
+            select(student.c.student_number, student.c.grade, student.c.status).where(
+                student.c.school_code == JUNIOR.code, student.c.student_number.in_(numbers)
+            )
+        )
+        found = {r.student_number: (r.grade, r.status) for r in rows}
+    assert found == {left: (7, "transferred_out"), promoted: (8, "enrolled")}
