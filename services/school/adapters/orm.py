@@ -244,20 +244,6 @@ transfer_in = Table(
 )
 Index("ix_school_transfer_in_list", transfer_in.c.school_code, transfer_in.c.requested_at)
 
-# Every student a transfer's or a cohort's completion enrolled here (转入 / 升学), by school,
-# subject (the transfer or the progression) and student: a completion heard again, even
-# re-sent under a new message id after the student has left again, is not applied twice.
-# Unlike ``school_transfer_in`` (the school's own requests) it also holds what the school did
-# not ask for, e.g. a completion re-sent to a school restored from an older backup.
-arrival = Table(
-    "school_arrival",
-    metadata,
-    Column("school_code", String(12), primary_key=True),
-    Column("subject_id", _Uuid, primary_key=True),
-    Column("student_number", String(19), primary_key=True),
-    Column("kind", String(20), nullable=False),  # transfer / progression
-    Column("arrived_at", DateTime(timezone=True), nullable=False),
-)
 # A class's seats taken by transfers in flight (LS 2(一)6(1)).
 Index(
     "ix_school_transfer_in_class",
@@ -266,6 +252,7 @@ Index(
     transfer_in.c.grade,
     transfer_in.c.class_name,
 )
+
 # One pending transfer in per student and school: concurrent duplicates fail here. A query
 # that should use this partial index says PENDING_TRANSFER_IN literally: a generic PostgreSQL
 # plan cannot match a bound parameter to the index's condition (SQLite's planner can).
@@ -293,6 +280,21 @@ transfer_proof = Table(
     Column("filename", String(120), nullable=False),
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
+)
+
+# Every student a transfer's or a cohort's completion enrolled here (转入 / 升学), by school,
+# subject (the transfer or the progression) and student: a completion heard again, even
+# re-sent under a new message id after the student has left again, is not applied twice.
+# Unlike ``school_transfer_in`` (the school's own requests) it also holds what the school did
+# not ask for, e.g. a completion re-sent to a school restored from an older backup.
+arrival = Table(
+    "school_arrival",
+    metadata,
+    Column("school_code", String(12), primary_key=True),
+    Column("subject_id", _Uuid, primary_key=True),
+    Column("student_number", String(19), primary_key=True),
+    Column("kind", String(20), nullable=False),  # transfer / progression
+    Column("arrived_at", DateTime(timezone=True), nullable=False),
 )
 
 # The sending school's steps in transfers (转出学校核办) are tasks on its approval desk.
