@@ -223,6 +223,22 @@ async def test_the_graduating_school_keeps_only_its_history_list(
     assert refused.value.rule == "student_left_school"
     assert JUNIOR.code in refused.value.detail and "毕业生" not in refused.value.detail
 
+    # one of them came back (a transfer back in, its old entry enrolled again); the cohort's
+    # completion re-sent under a new message id does not take them off the roster again
+    came_back = gone[0]
+    async with sessions() as session, session.begin():
+        await session.execute(
+            student.update()
+            .where(student.c.school_code == PRIMARY.code, student.c.student_number == came_back)
+            .values(status="enrolled", grade=7)
+        )
+        await progression_in.apply_completed(session, PRIMARY.code, completed, NOW)
+    async with sessions() as session:
+        back = await roster.get_student(session, PRIMARY.code, came_back)
+        again = await roster.departed(session, PRIMARY.code, limit=100, offset=0)
+    assert back.status == "enrolled"
+    assert [r.student_number for r in again.items].count(came_back) == 1
+
 
 async def test_a_cohort_heard_again_leaves_the_students_as_they_are_since(
     sessions: SessionFactory,
