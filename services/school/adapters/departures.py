@@ -5,9 +5,10 @@ of transfers (one delivery batch, several schools and transfers) in one ``execut
 ``INSERT … SELECT`` (each departure with its own transfer, destination and date) and one
 ``UPDATE … IN``, built once at import (decision 0019). The history row is written only while
 the roster entry has not left yet, so a message heard twice lists the student once. A
-transfer the history already lists for a student is not applied again, even once the student
-has come back: a completion re-sent later (``xueji-ops resend``, under a new message id) does
-not take a returned student off the roster.
+departure the history already lists (the student, and the transfer, cohort or merger) is not
+applied again, even once the student has come back: a completion re-sent later under a new
+message id (``xueji-ops resend``, a restored national) does not take a returned student off
+the roster (decision 0060).
 """
 
 from __future__ import annotations
