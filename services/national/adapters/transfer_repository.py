@@ -159,6 +159,8 @@ _LOAD_TRANSFER = select(TransferRecord).where(
     TransferRecord.transfer_id == bindparam("transfer_id")
 )
 _LOAD_TRANSFER_LOCKED = _LOAD_TRANSFER.with_for_update()
+# A reader reading again: the row as the database holds it now, not as the session has it.
+_READ_TRANSFER = _LOAD_TRANSFER.execution_options(populate_existing=True)
 # A run's transfers, locked in the order of their ids: two runs sharing transfers never wait
 # for each other in a cycle (PostgreSQL locks the rows as the sorted result is produced).
 _LOCK_TRANSFERS = (
@@ -341,20 +343,26 @@ class TransferRepository:
     async def load(self, transfer_id: uuid.UUID, *, lock: bool = False) -> LoadedTransfer | None:
         """The transfer and its steps; ``lock`` holds its row until commit (PostgreSQL), so
         decisions, cancellations and stops of one transfer happen one after the other."""
-        query = _LOAD_TRANSFER_LOCKED if lock else _LOAD_TRANSFER
         key = {"transfer_id": str(transfer_id)}  # stored as text
-        steps: Sequence[Row[Any]] = ()
-        if not lock:
-            # Without the lock (a reader), two statements may straddle a decision's commit
-            # (PostgreSQL, read committed): steps first, so that the transfer's state is the
-            # newer of the two — never "in progress" with no step open any more.
-            steps = (await self.session.execute(_LOAD_STEPS, key)).all()
-        record = (await self.session.scalars(query, key)).one_or_none()
-        if record is None:
-            return None
         if lock:
-            steps = (await self.session.execute(_LOAD_STEPS, key)).all()
-        return self._loaded(record, steps)
+            record = (await self.session.scalars(_LOAD_TRANSFER_LOCKED, key)).one_or_none()
+            if record is None:
+                return None
+            return self._loaded(record, (await self.session.execute(_LOAD_STEPS, key)).all())
+        # Without the lock (a reader), two statements may straddle a commit (PostgreSQL, read
+        # committed): steps first, so that the transfer's state is the newer of the two (never
+        # "in progress" with no step open any more). The commit straddled may be the one that
+        # created the transfer with its steps: in progress with no step at all, read again.
+        steps, record = await self._read(key)
+        if record is not None and not steps and record.state == TransferState.IN_PROGRESS:
+            steps, record = await self._read(key)
+        return None if record is None else self._loaded(record, steps)
+
+    async def _read(self, key: dict[str, str]) -> tuple[Sequence[Row[Any]], TransferRecord | None]:
+        """A reader's steps, then its transfer (as the database holds it now, not as an earlier
+        read of this session left it)."""
+        steps = (await self.session.execute(_LOAD_STEPS, key)).all()
+        return steps, (await self.session.scalars(_READ_TRANSFER, key)).one_or_none()
 
     async def lock_many(
         self, transfer_ids: Collection[uuid.UUID]

@@ -8,12 +8,14 @@ import asyncio
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
 from devtools.testing import federation_copy
 from services.national.adapters.orm import TransferRecord
+from services.national.adapters.transfer_repository import TransferRepository
 from services.national.service_layer.transfers.closing import stop_active_transfer
 from shared.contracts.students import IdType
 from shared.contracts.transfer import TransferCancelRequested, TransferRequested
@@ -695,3 +697,32 @@ async def test_a_number_changed_midway_is_the_one_the_completion_carries(
 
     assert {e.payload["student_number"] for e in done} == {f"G{new_id}"}
     assert (await national.entry(f"G{new_id}")).school_code == HENAN_OTHER_COUNTY
+
+
+async def test_a_transfer_read_while_it_is_created_shows_its_steps(
+    national: NationalDriver, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader reads a transfer's steps, then the transfer: the request's commit may land
+    between the two (PostgreSQL, read committed). The transfer then reads "in progress" with no
+    step at all, and is read again: never a transfer without its steps."""
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite has one connection: no commit lands between a reader's statements")
+    number = await enrol(national)
+    request = transfer_request(number)
+    async with sessions() as session:
+        execute = session.execute
+        created: list[list[Envelope]] = []
+
+        async def then_created(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            result = await execute(statement, *args, **kwargs)
+            if not created:  # after the reader's first statement: the request commits
+                created.append(await national.request(request))
+            return result
+
+        monkeypatch.setattr(session, "execute", then_created)
+        loaded = await TransferRepository(session).load(request.transfer_id)
+    assert [e.type for e in created[0]] == ["transfer.step_opened"]
+    assert loaded is not None and loaded.saga.state == "in_progress"
+    assert [(s.role, s.party_unit) for s in loaded.saga.steps] == [
+        (role, party) for role, party, _ in HENAN_FLOW
+    ]
