@@ -443,17 +443,38 @@ class TransferRepository:
         self, student_number: str, entry_id: str | None = None
     ) -> list[LoadedTransfer]:
         """A student's transfers, newest first (two queries): by the number asked for and,
-        when the registry knows the student, by the entry (a number changed since, L → G)."""
+        when the registry knows the student, by the entry (a number changed since, L → G).
+        Steps first, then the transfers, as :meth:`load` reads them: a transfer's state is
+        never older than its steps (in progress with every step decided); one created between
+        the two reads (in progress with no step) is read again."""
         who = TransferRecord.student_number == student_number
         if entry_id is not None:
             who = or_(who, TransferRecord.entry_id == entry_id)
-        records = list(
-            await self.session.scalars(
-                select(TransferRecord).where(who).order_by(TransferRecord.created_at.desc())
-            )
-        )
-        steps = await self._steps_of([r.transfer_id for r in records])
+        records, steps = await self._read_of_student(who)
+        if any(
+            r.state == TransferState.IN_PROGRESS and r.transfer_id not in steps for r in records
+        ):
+            records, steps = await self._read_of_student(who)
         return [LoadedTransfer(r, saga_of(r, steps.get(r.transfer_id, []))) for r in records]
+
+    async def _read_of_student(
+        self, who: Any
+    ) -> tuple[list[TransferRecord], dict[str, list[TransferStepRecord]]]:
+        ids = select(TransferRecord.transfer_id).where(who).scalar_subquery()
+        steps: dict[str, list[TransferStepRecord]] = {}
+        for step in await self.session.scalars(
+            select(TransferStepRecord)
+            .where(TransferStepRecord.transfer_id.in_(ids))
+            .execution_options(populate_existing=True)
+        ):
+            steps.setdefault(step.transfer_id, []).append(step)
+        records = await self.session.scalars(
+            select(TransferRecord)
+            .where(who)
+            .order_by(TransferRecord.created_at.desc())
+            .execution_options(populate_existing=True)
+        )
+        return list(records), steps
 
     # -- deadlines -------------------------------------------------------------------------
 
@@ -527,16 +548,6 @@ class TransferRepository:
             .returning(TransferStepRecord.step_id)
         )
         return set(result.scalars())
-
-    async def _steps_of(self, transfer_ids: Collection[str]) -> dict[str, list[TransferStepRecord]]:
-        if not transfer_ids:
-            return {}
-        found: dict[str, list[TransferStepRecord]] = {}
-        for step in await self.session.scalars(
-            select(TransferStepRecord).where(TransferStepRecord.transfer_id.in_(transfer_ids))
-        ):
-            found.setdefault(step.transfer_id, []).append(step)
-        return found
 
 
 def _sync_entries(

@@ -699,28 +699,37 @@ async def test_a_number_changed_midway_is_the_one_the_completion_carries(
     assert (await national.entry(f"G{new_id}")).school_code == HENAN_OTHER_COUNTY
 
 
+@pytest.mark.parametrize("read", ["one", "the student's"])
 async def test_a_transfer_read_while_it_is_created_shows_its_steps(
-    national: NationalDriver, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+    national: NationalDriver,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    read: str,
 ) -> None:
-    """A reader reads a transfer's steps, then the transfer: the request's commit may land
-    between the two (PostgreSQL, read committed). The transfer then reads "in progress" with no
-    step at all, and is read again: never a transfer without its steps."""
+    """A reader reads the steps, then the transfers (one, or a student's): the request's
+    commit may land between the two (PostgreSQL, read committed). The transfer then reads "in
+    progress" with no step at all, and is read again: never a transfer without its steps."""
     if sessions.kw["bind"].dialect.name != "postgresql":
         pytest.skip("SQLite has one connection: no commit lands between a reader's statements")
     number = await enrol(national)
     request = transfer_request(number)
     async with sessions() as session:
-        execute = session.execute
         created: list[list[Envelope]] = []
+        for method in ("execute", "scalars"):
+            original = getattr(session, method)
 
-        async def then_created(statement: Any, *args: Any, **kwargs: Any) -> Any:
-            result = await execute(statement, *args, **kwargs)
-            if not created:  # after the reader's first statement: the request commits
-                created.append(await national.request(request))
-            return result
+            async def then_created(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                result = await _original(*args, **kwargs)
+                if not created:  # after the reader's first statement: the request commits
+                    created.append(await national.request(request))
+                return result
 
-        monkeypatch.setattr(session, "execute", then_created)
-        loaded = await TransferRepository(session).load(request.transfer_id)
+            monkeypatch.setattr(session, method, then_created)
+        repository = TransferRepository(session)
+        if read == "one":
+            loaded = await repository.load(request.transfer_id)
+        else:
+            [loaded] = await repository.of_student(number)
     assert [e.type for e in created[0]] == ["transfer.step_opened"]
     assert loaded is not None and loaded.saga.state == "in_progress"
     assert [(s.role, s.party_unit) for s in loaded.saga.steps] == [
