@@ -18,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters.orm import arrival
 
-TRANSFER = "transfer"
-PROGRESSION = "progression"
 _CHUNK = 500  # rows per statement: a cohort may be thousands
 
 
@@ -46,8 +44,9 @@ _NOTE = {"postgresql": _note(postgresql_insert), "sqlite": _note(sqlite_insert)}
 async def note(
     session: AsyncSession, arrivals: Sequence[Arrival], kind: str, at: datetime
 ) -> set[Arrival]:
-    """Note ``arrivals``; returns those noted now, not those the school had already (one
-    statement per 500)."""
+    """Note ``arrivals`` of one ``kind`` (a departure's kinds: ``departures.TRANSFER``,
+    ``departures.PROGRESSION``); returns those noted now, not those the school had already
+    (one statement per 500)."""
     statement = _NOTE[session.get_bind().dialect.name]
     noted: set[Arrival] = set()
     for start in range(0, len(arrivals), _CHUNK):

@@ -209,7 +209,7 @@ async def apply_completed(
     noted = await arrivals.note(
         session,
         [arrivals.Arrival(school_code, subject, s.student_number) for s in completed.students],
-        arrivals.PROGRESSION,
+        departures.PROGRESSION,
         now,
     )
     # a student noted before arrived already: the cohort heard again changes nothing for them

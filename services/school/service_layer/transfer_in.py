@@ -24,6 +24,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.school.adapters import arrivals as arrivals_log
+from services.school.adapters import departures
 from services.school.adapters import transfer_repository as transfers
 from services.school.domain.students import (
     StudentStatus,
@@ -339,7 +340,7 @@ async def complete_many(
         )
 
     noted = await arrivals_log.note(
-        session, [arrived(*a) for a in arrivals], arrivals_log.TRANSFER, now
+        session, [arrived(*a) for a in arrivals], departures.TRANSFER, now
     )
     fresh = []
     for school_code, completed in arrivals:
