@@ -190,7 +190,8 @@ NATIONAL_REPLICAS = 1
 TARGET_P99_MS = 500.0
 TARGET_RATE = 50.0
 # Issue 22: CPU per transfer in the services and the servers (PostgreSQL, RabbitMQ), idle
-# polling included, at the target's rate (fewer transfers a second batch less: see docs/scale.md)
+# polling included, at the target's rate (at a lower rate batches are smaller and a transfer
+# costs more: docs/scale.md, session 16)
 TARGET_CPU_MS = 30.0
 WARMUP = 5  # transfers driven before the clock starts (and left out of the figures)
 STALL_S = 30.0  # draining gives up when no transfer ended for this long
