@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,11 +45,44 @@ EPMD_PORT = 4369
 _INSTALL_HINT = "install it with `bash scripts/bootstrap.sh` (apt-get install rabbitmq-server)"
 
 
+# Ports handed out by free_port in this process: never twice (two federations of one test run).
+_HANDED_OUT: set[int] = set()
+_LOWEST = 10_000
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives to outgoing connections (``ip_local_port_range``)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it; tiny race before use)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, for a server started a little later.
+
+    Taken below the kernel's range for outgoing connections: a port from that range (what
+    ``bind(0)`` gives) may meanwhile become the local end of one of the thousands of client
+    connections a test run opens, and the server then fails to bind it (seen in CI: a county
+    of the console's federation never started). Never the same port twice in one process.
+    """
+    top = _ephemeral_low()
+    if top - _LOWEST < 1_000:  # no room below the range on this machine: the kernel's pick
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    for _ in range(200):
+        port = random.randrange(_LOWEST, top)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise OSError(f"no free port found from {_LOWEST} to {top}")
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

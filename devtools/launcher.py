@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 
 CommandFor = Callable[[Instance], list[str]]
 READY_PATH = "/readyz"
+HEALTH_PATH = "/healthz"  # names the instance that answers
 STOP_TIMEOUT = 10.0
 # The development accounts count as trained registrars (N2013 art. 23).
 DEV_TRAINED_ON = "2026-08-20"
@@ -361,7 +362,13 @@ class LocalFederation:
                         )
                     try:
                         response = client.get(self.base_url(name) + READY_PATH)
-                    except httpx.HTTPError:
+                        # and it is this instance that answers, not another process that holds
+                        # its port (this one then fails to bind and exits: reported above)
+                        if response.status_code == 200:
+                            health = client.get(self.base_url(name) + HEALTH_PATH).json()
+                            if health.get("instance") != child.instance.name:
+                                continue
+                    except (httpx.HTTPError, ValueError):
                         continue
                     if response.status_code == 200:
                         pending.remove(name)

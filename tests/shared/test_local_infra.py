@@ -174,7 +174,8 @@ async def test_a_database_from_the_template_is_the_one_alembic_makes(
 
 FAKE_SERVICE = textwrap.dedent(
     """
-    # A stand-in for `python -m services.<tier>`: serves /readyz and /env, leaves a grandchild.
+    # A stand-in for `python -m services.<tier>`: serves /readyz, /healthz and /env, leaves a
+    # grandchild.
     import argparse, json, os, signal, subprocess, sys, tomllib
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -194,6 +195,10 @@ FAKE_SERVICE = textwrap.dedent(
         def do_GET(self):
             if self.path == "/readyz":
                 body = b"ok"
+            elif self.path == "/healthz":  # FAKE_IMPOSTOR: another instance holds its port
+                impostor = os.environ.get("FAKE_IMPOSTOR") == args.instance
+                named = "someone-else" if impostor else args.instance
+                body = json.dumps({"status": "ok", "instance": named}).encode()
             elif self.path == "/env":
                 body = json.dumps({
                     "instance": args.instance,
@@ -376,6 +381,41 @@ def test_launcher_reports_a_crashing_instance_and_cleans_up(
     assert not (tmp_path / "var" / "federation.json").exists()
     assert federation.pid("national") is not None
     assert _wait_dead(federation.pid("national") or 0)
+
+
+@pytest.mark.federation
+def test_launcher_waits_for_the_instance_itself_not_whoever_holds_its_port(
+    fake_federation: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A port picked free may be taken before the instance binds it; whoever holds it may
+    answer ``/readyz``. The launcher takes an instance as ready only once ``/healthz`` names it."""
+    config, fake = fake_federation
+    federation = LocalFederation(
+        config,
+        tmp_path / "var",
+        "amqp://guest:guest@127.0.0.1:1/",
+        extra_env={"FAKE_IMPOSTOR": "county-41"},
+        command_for=lambda i: [
+            sys.executable,
+            str(fake),
+            "--config",
+            str(config),
+            "--instance",
+            i.name,
+        ],
+    )
+    with pytest.raises(FederationError, match="not ready after 3 s: county-41"):
+        federation.start(timeout=3)
+    assert not federation.is_running("county-41")
+
+
+def test_free_ports_are_below_the_outgoing_range_and_never_handed_out_twice() -> None:
+    """An outgoing connection cannot take a port picked for a server a moment later (CI saw a
+    county of the console's federation fail to bind one)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(10_000 <= port < low for port in ports)
 
 
 @pytest.mark.federation
