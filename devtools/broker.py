@@ -61,10 +61,12 @@ def _ephemeral_low() -> int:
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now, for a server started a little later.
 
-    Taken below the kernel's range for outgoing connections: a port from that range (what
-    ``bind(0)`` gives) may meanwhile become the local end of one of the thousands of client
-    connections a test run opens, and the server then fails to bind it (seen in CI: a county
-    of the console's federation never started). Never the same port twice in one process.
+    Never the same port twice in one process: a port is free when picked, not when the
+    server binds it, and two federations of one test run were once given the same one (seen
+    in CI: a county of the console's federation could not bind it, and the other
+    federation's instance answered in its place). Taken below the kernel's range for
+    outgoing connections, which may meanwhile take a port from that range (what ``bind(0)``
+    gives) as the local end of one of the many client connections a test run opens.
     """
     top = _ephemeral_low()
     if top - _LOWEST < 1_000:  # no room below the range on this machine: the kernel's pick
