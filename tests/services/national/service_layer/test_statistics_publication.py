@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from services.national.adapters.orm import RegistryEntry, RegistryPeriod
@@ -17,7 +18,7 @@ from services.national.service_layer import statistics
 from services.national.service_layer.statistics_publication import publish_day
 from shared.clock import CHINA
 from shared.contracts.statistics import AlertRaised, CountyFigures, ProvinceFigures
-from shared.federation.config import NATIONAL, Tier, UnitRef
+from shared.federation.config import NATIONAL, Federation, School, Tier, UnitRef
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from tests.services.national.builders import (
     FEDERATION,
@@ -97,6 +98,47 @@ async def test_each_county_gets_one_message_with_what_national_answers_for_it(
         per_county[row[0]] += row[4]
     assert per_county["410102"] == sum(row[4] for row in mine.rows)
     assert {row[0][:2] for row in henan.rows} == {"41"}
+
+
+async def test_the_days_movements_are_classified_without_listing_a_countys_schools(
+    national: NationalDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A country's counties hold ~500,000 schools: the daily figures ask each moved school's
+    county, and never list a county's schools to find out (the school directory would read
+    them all, every day)."""
+    a = await enrol(national, SCHOOL, name="甲")
+    b = await enrol(national, SCHOOL, name="乙")
+    await enrol(national, OTHER_SCHOOL_SAME_COUNTY, name="丙")
+    await transfer(national, a, ZHEJIANG_SCHOOL)
+    await transfer(national, b, HENAN_OTHER_COUNTY)
+    today = datetime.now(UTC).astimezone(CHINA).date()
+    async with national.sessions() as session:  # what a county's own report answers
+        expected = {
+            unit: await statistics.movements(session, FEDERATION, unit, today, today)
+            for unit in (COUNTY, UnitRef(tier=Tier.COUNTY, code=HENAN_OTHER_COUNTY[:6]))
+        }
+
+    def listing(self: Federation, code: str) -> list[School]:
+        raise AssertionError(f"the schools under {code} were listed")
+
+    monkeypatch.setattr(Federation, "schools_under", listing)
+    sent = Sent()
+    async with national.sessions() as session:
+        await publish_day(session, sent, FEDERATION, today, datetime.now(UTC))
+
+    counties = sent.of(CountyFigures)
+    for unit, moved in expected.items():
+        figures = counties[str(unit)]
+        assert isinstance(figures, CountyFigures)
+        assert figures.movements.counts == moved.counts
+        assert figures.movements.transfers == moved.transfers
+        assert figures.movements.other_provinces == moved.other_provinces
+    mine = counties[str(COUNTY)]
+    assert isinstance(mine, CountyFigures)
+    assert mine.movements.counts["transfer_out"] == 2  # to Zhejiang and to the other county
+    assert mine.movements.transfers["out"] == {
+        "within_county": 0, "cross_county": 1, "cross_province": 1
+    }  # fmt: skip
 
 
 async def test_a_county_of_a_thousand_schools_is_one_bounded_message() -> None:
