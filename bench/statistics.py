@@ -17,7 +17,9 @@ printed: production runs with all three on), it times:
 5. a day's movements: D students change (transfers between schools, suspensions, dropouts),
    one UPDATE each kind as the services write them, the triggers write the periods; then the
    roll-up applies just those (periods begun and ended since the watermark) — no recount —
-   and the headcount after it is checked against a full recount.
+   and the headcount after it is checked against a full recount;
+6. the week's early-warning scan (N2025 art. 23; printed, no target), every registration
+   moved into this week first, as a September's first-graders register.
 
 Targets are printed met / not met, never asserted.
 
@@ -73,14 +75,16 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from bench.generate import generate_registry
 from bench.infra import database_url, postgres_server
 from bench.infra import load as load_average
 from bench.promotion import Generated, generate, load_sqlite
 from devtools.testing import REPO_CONFIG
+from services.national.adapters.orm import RegistryPeriod
 from services.national.service_layer import statistics
+from shared.clock import CHINA
 from shared.db.engine import SessionFactory, make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
@@ -270,6 +274,27 @@ async def bench(url: str, kind: str, n: int, day: int, load: Any) -> None:
             tuple(r.keys.values()): r.students for r in recount.rows
         }
         print(f"  roll-up after the day equals a full recount: {same}")
+        today = datetime.now(UTC).astimezone(CHINA).date()
+        monday = today - timedelta(days=today.weekday())
+        week = datetime.combine(monday, datetime.min.time(), CHINA).astimezone(UTC)
+        async with sessions() as session, session.begin():  # a September: all in this week
+            await session.execute(
+                update(RegistryPeriod)
+                .where(RegistryPeriod.prev_status.is_(None))
+                .values(valid_from=week + timedelta(hours=9))
+                .execution_options(synchronize_session=False)
+            )
+
+        async def warning_scan() -> list[statistics.Alert]:
+            async with sessions() as session:  # rolled back: the benchmark keeps no alert
+                now = datetime.now(UTC)
+                return await statistics.scan_warnings(session, federation, monday, now)
+
+        alerts, seconds = await timed(warning_scan, runs=2)
+        print(
+            f"  the week's early-warning scan (N2025 art. 23), every registration moved into "
+            f"this week: {len(alerts):,} alerts in {seconds * 1000:,.0f} ms  [{load_average()}]"
+        )
         if n < TARGET_ROWS or kind != "postgresql":
             print(f"  (the targets are for {TARGET_ROWS:,} rows on PostgreSQL; this run: {n:,})")
     finally:

@@ -1023,10 +1023,10 @@ async def scan_warnings(
     school, kind and week) where the week exceeds :func:`alert_threshold`, and send each
     alert recorded now to the school's authority with its figures (``statistics.
     alert_raised``, through ``emit``: alerts are rare, one message each). One grouped
-    statement over the periods of those nine weeks."""
+    statement over the periods of those nine weeks: a row per school and kind whose week
+    exceeds :data:`WARNING_FLOOR` (no threshold is lower), with its nine weekly counts. A
+    September's ~17 million registrations are counted in the database, not fetched."""
     low, _ = _beijing_bounds(week_start - timedelta(weeks=WARNING_WEEKS), week_start)
-    _, high = _beijing_bounds(week_start, week_start + timedelta(days=6))
-    low_day = week_start - timedelta(weeks=WARNING_WEEKS)
     kind = case(
         (_period.c.prev_status.is_(None), literal("registrations")),
         (
@@ -1038,14 +1038,28 @@ async def scan_warnings(
         ),
         else_=literal(None),
     ).label("kind")
-    query = select(_period.c.school_code, _period.c.province_code, kind, _period.c.valid_from)
-    query = query.where(_period.c.valid_from >= low, _period.c.valid_from < high)
-    weeks: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * (WARNING_WEEKS + 1))
-    for school, province, what, at in await session.execute(query):
-        if what is None:
-            continue
-        day = _utc(at).astimezone(CHINA).date()
-        weeks[(school, province, what)][(day - low_day).days // 7] += 1
+    # week k runs from Beijing midnight low + k weeks (China keeps no summer time)
+    starts = [low + timedelta(weeks=k) for k in range(WARNING_WEEKS + 2)]
+    periods = (
+        select(_period.c.school_code, _period.c.province_code, kind, _period.c.valid_from)
+        .where(_period.c.valid_from >= starts[0], _period.c.valid_from < starts[-1])
+        .subquery()
+    )
+    at = periods.c.valid_from
+    in_week = [
+        func.sum(case((and_(at >= starts[k], at < starts[k + 1]), 1), else_=0))
+        for k in range(WARNING_WEEKS + 1)
+    ]
+    query = (
+        select(periods.c.school_code, periods.c.province_code, periods.c.kind, *in_week)
+        .where(periods.c.kind.is_not(None))
+        .group_by(periods.c.school_code, periods.c.province_code, periods.c.kind)
+        .having(in_week[-1] > WARNING_FLOOR)
+    )
+    weeks = {
+        (school, province, what): [int(n) for n in counts]
+        for school, province, what, *counts in await session.execute(query)
+    }
     raised: list[Alert] = []
     for (school, province, what), counts in sorted(weeks.items()):
         baseline, stdev, threshold = alert_baseline(counts[:-1])

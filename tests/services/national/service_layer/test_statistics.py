@@ -5,6 +5,7 @@ and their kinds, suppression of small counts, early warning (decision 0039)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -155,6 +156,55 @@ async def test_a_week_far_above_a_schools_history_raises_one_alert_to_its_author
         beside = await statistics.alerts(session, FEDERATION, ZHEJIANG, monday)
     assert [a.alert_id for a in seen] == [alert.alert_id]  # recorded once
     assert len(again) == 1 and beside == []
+
+
+async def registered_at(national: NationalDriver, numbers: list[str], moment: datetime) -> None:
+    """Move the registration periods of ``numbers`` to ``moment``."""
+    async with national.sessions() as session, session.begin():
+        entries = select(RegistryEntry.entry_id).where(RegistryEntry.student_number.in_(numbers))
+        await session.execute(
+            update(RegistryPeriod)
+            .where(RegistryPeriod.entry_id.in_(entries))
+            .values(valid_from=moment)
+        )
+
+
+async def test_the_warning_scan_counts_in_the_database_a_row_per_school_and_kind(
+    national: NationalDriver,
+) -> None:
+    """The scan reads a school's weekly counts, not its registrations: in September the
+    country registers ~17 million first-graders. A week starts at Beijing midnight."""
+    today = datetime.now(UTC).astimezone(CHINA).date()
+    monday = today - timedelta(days=today.weekday())
+    week_start = datetime.combine(monday, datetime.min.time(), CHINA).astimezone(UTC)
+    busy = [await enrol(national, OTHER_SCHOOL_SAME_COUNTY, name=f"新{i}") for i in range(12)]
+    quiet = [await enrol(national, SCHOOL, name=f"静{i}") for i in range(4)]
+    await registered_at(national, busy[:11], week_start)  # the first instant of the week
+    await registered_at(national, busy[11:], week_start - timedelta(microseconds=1))
+    await registered_at(national, quiet, week_start)  # under the floor: no row at all
+
+    fetched: list[int] = []
+    async with national.sessions() as session, session.begin():
+        execute = session.execute
+
+        async def counting(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            result = await execute(statement, *args, **kwargs)
+            if not result.returns_rows:
+                return result
+            rows = result.all()
+            fetched.append(len(rows))
+            return rows
+
+        session.execute = counting  # type: ignore[method-assign]
+        raised = await statistics.scan_warnings(session, FEDERATION, monday, datetime.now(UTC))
+
+    assert fetched[0] == 1  # one school and kind over the floor; 16 registrations counted
+    [alert] = raised
+    assert (alert.school_code, alert.kind, alert.observed) == (
+        OTHER_SCHOOL_SAME_COUNTY, "registrations", 11
+    )  # fmt: skip
+    # a microsecond before the week is the Sunday before: 1 registration over 8 weeks
+    assert (alert.baseline, alert.stdev) == (round(1 / 8, 2), round((7 / 64) ** 0.5, 2))
 
 
 def test_the_threshold_is_three_deviations_three_means_and_never_under_the_floor() -> None:
