@@ -516,6 +516,9 @@ class VerificationSchool(Base):
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    # a unit's data quality reads each of its schools' latest check (statistics.data_quality)
+    __table_args__ = (Index("ix_verification_school_latest", "school_code", "checked_at"),)
+
 
 class DuplicateResolution(Base):
     """A duplicate admission resolved in favour of the school the student attends (LS 2(三))."""

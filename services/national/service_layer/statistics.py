@@ -116,12 +116,17 @@ class Scope:
     schools: tuple[str, ...] | None = None
 
     def period_filter(self, table: Table, column: str = "school_code") -> ColumnElement[bool]:
-        if self.schools is not None:
-            return table.c[column].in_(self.schools)
-        if self.province is not None and column == "school_code":
+        if self.province is not None and self.schools is None and column == "school_code":
             return table.c.province_code == self.province
+        return self.code_filter(table.c[column])
+
+    def code_filter(self, code: ColumnElement[Any]) -> ColumnElement[bool]:
+        """The scope's schools by their codes alone, for a table without ``province_code``:
+        a province's as the range of codes it begins (an index on the code serves it)."""
+        if self.schools is not None:
+            return code.in_(self.schools)
         if self.province is not None:
-            return func.substr(table.c[column], 1, 2) == self.province
+            return and_(code >= self.province, code < _next_prefix(self.province))
         return true()
 
     def holds(self, school_code: str | None) -> bool:
@@ -150,6 +155,11 @@ class CountyMembers:
 
     def holds(self, school_code: str | None) -> bool:
         return school_code is not None and self.county_of(school_code) == self.unit.code
+
+
+def _next_prefix(prefix: str) -> str:
+    """The first string after every string beginning with ``prefix`` (digits: ``41`` → ``42``)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def scope_of(federation: Federation, unit: UnitRef) -> Scope:
@@ -939,8 +949,9 @@ async def data_quality(
     for school, n in await session.execute(unverified):
         per[school]["id_unverified"] += int(n)
     checks: Table = VerificationSchool.__table__  # type: ignore[assignment]
-    latest = (
+    latest = (  # each school's latest check, read for the unit's schools only
         select(checks.c.school_code, func.max(checks.c.checked_at).label("at"))
+        .where(scope.code_filter(checks.c.school_code))
         .group_by(checks.c.school_code)
         .subquery()
     )
@@ -949,9 +960,8 @@ async def data_quality(
         and_(latest.c.school_code == checks.c.school_code, latest.c.at == checks.c.checked_at),
     )
     for school, ghosts, mismatches in await session.execute(found):
-        if scope.holds(school):
-            per[school]["verification_ghosts"] += int(ghosts)
-            per[school]["verification_mismatches"] += int(mismatches)
+        per[school]["verification_ghosts"] += int(ghosts)
+        per[school]["verification_mismatches"] += int(mismatches)
     totals: Counter[str] = Counter()
     for counts in per.values():
         totals.update(counts)

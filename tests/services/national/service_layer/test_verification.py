@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -280,3 +281,46 @@ async def test_a_confirmed_student_is_verified_and_leaves_the_unverified_count(
             ).all()
         )
     assert verified[confirmed] is not None and verified[wrong_grade] is None
+
+
+async def test_a_units_data_quality_reads_only_its_own_schools_latest_checks(
+    national: NationalDriver,
+) -> None:
+    """A county's quality page reads its schools' checks, not the country's ~500,000 (each
+    school checked every term): the read is scoped in the database, by an index."""
+    await enrol(national, grade=3, name="甲")  # registered, confirmed by nobody: a ghost
+    await enrol(national, HENAN_OTHER_COUNTY, grade=3, name="乙")  # the same, another county
+    campaign_id = await campaign(national)
+    await national.deliver(confirmation(campaign_id), source=from_school())
+    elsewhere = RosterConfirmed(
+        campaign_id=uuid.UUID(campaign_id),
+        school_code=HENAN_OTHER_COUNTY,
+        confirmed_on=TODAY,
+        attending=(),
+    )
+    await national.deliver(elsewhere, source=from_school(HENAN_OTHER_COUNTY))
+
+    async def quality(unit: UnitRef) -> tuple[dict[str, int], list[int]]:
+        read: list[int] = []
+        async with national.sessions() as session:
+            execute = session.execute
+
+            async def counting(statement: Any, *args: Any, **kwargs: Any) -> Any:
+                result = await execute(statement, *args, **kwargs)
+                if "verification_school" not in str(statement):
+                    return result
+                rows = result.all()
+                read.append(len(rows))
+                return rows
+
+            session.execute = counting  # type: ignore[method-assign]
+            found = await data_quality(session, FEDERATION, unit, TODAY)
+        ghosts = {s: c["verification_ghosts"] for s, c in found.by_school.items() if c}
+        return {s: n for s, n in ghosts.items() if n}, read
+
+    county, county_read = await quality(UnitRef(tier=Tier.COUNTY, code="410102"))
+    province, _ = await quality(UnitRef(tier=Tier.PROVINCE, code="41"))
+    zhejiang, zhejiang_read = await quality(UnitRef(tier=Tier.PROVINCE, code="33"))
+    assert county == {SCHOOL: 1} and county_read == [1]
+    assert province == {SCHOOL: 1, HENAN_OTHER_COUNTY: 1}
+    assert zhejiang == {} and zhejiang_read == [0]
