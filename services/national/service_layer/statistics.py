@@ -126,7 +126,12 @@ class Scope:
         if self.schools is not None:
             return code.in_(self.schools)
         if self.province is not None:
-            return and_(code >= self.province, code < _next_prefix(self.province))
+            after = _after_prefix(self.province)
+            return (
+                code >= self.province
+                if after is None
+                else and_(code >= self.province, code < after)
+            )
         return true()
 
     def holds(self, school_code: str | None) -> bool:
@@ -157,9 +162,15 @@ class CountyMembers:
         return school_code is not None and self.county_of(school_code) == self.unit.code
 
 
-def _next_prefix(prefix: str) -> str:
-    """The first string after every string beginning with ``prefix`` (digits: ``41`` → ``42``)."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _after_prefix(prefix: str) -> str | None:
+    """The first digit string after every one beginning with the digits ``prefix`` (``41`` →
+    ``42``, ``49`` → ``50``; None after ``99``): digits only, so the bound holds in any
+    collation."""
+    if not prefix.isdigit():
+        raise ValueError(f"not a code prefix: {prefix!r}")
+    if prefix == "9" * len(prefix):
+        return None
+    return str(int(prefix) + 1).zfill(len(prefix))
 
 
 def scope_of(federation: Federation, unit: UnitRef) -> Scope:

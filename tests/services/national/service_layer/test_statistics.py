@@ -214,3 +214,10 @@ def test_the_threshold_is_three_deviations_three_means_and_never_under_the_floor
     assert statistics.end_of_day(date(2026, 9, 30)) == datetime(
         2026, 9, 30, 15, 59, 59, 999999, tzinfo=UTC
     )
+
+
+def test_a_provinces_schools_are_the_range_of_codes_it_begins_in_any_collation() -> None:
+    """Digits only, so the bound holds whatever the database's collation orders punctuation."""
+    assert [statistics._after_prefix(p) for p in ("41", "49", "09", "99")] == [
+        "42", "50", "10", None
+    ]  # fmt: skip
