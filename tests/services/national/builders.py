@@ -35,7 +35,7 @@ from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerRegistry
 from shared.messaging.tables import outbox
 from shared.messaging.testing import InProcessDelivery
-from tests.ids import fresh_resident_id
+from tests.ids import fresh_resident_id_in
 
 SCHOOL = "4101020001"  # county 410102, province 41
 OTHER_SCHOOL_SAME_COUNTY = "4101020002"
@@ -52,8 +52,14 @@ def authority_of(school_code: str) -> UnitRef:
     return school.authority_unit
 
 
-def resident_id(birth: date, gender: str, division: str = "410102") -> str:
-    return fresh_resident_id(_rng, division, birth, "male" if gender == "male" else "female")
+# Zhengzhou's districts: 中原, 二七, 管城, 金水, 上街, 惠济 (the first one's IDs run out after 500
+# children of one birthday and sex, and the builders give every child of a grade one birthday)
+DIVISIONS = ("410102", "410103", "410104", "410105", "410106", "410108")
+
+
+def resident_id(birth: date, gender: str) -> str:
+    sex = "male" if gender == "male" else "female"
+    return fresh_resident_id_in(_rng, DIVISIONS, birth, sex)
 
 
 def basic(
