@@ -16,6 +16,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -271,22 +272,29 @@ def _wait_dead(pid: int, timeout: float = 5) -> bool:
 
 
 @pytest.mark.federation
-def test_launcher_starts_describes_and_stops_instances(
-    fake_federation: tuple[Path, Path], tmp_path: Path
-) -> None:
+def fake_launcher(
+    fake_federation: tuple[Path, Path], data_dir: Path, **options: Any
+) -> LocalFederation:
+    """A launcher that starts the fake service for every instance (no broker behind port 1)."""
     config, fake = fake_federation
 
     def command_for(instance: Instance) -> list[str]:
         return [sys.executable, str(fake), "--config", str(config), "--instance", instance.name]
 
+    return LocalFederation(
+        config, data_dir, "amqp://guest:guest@127.0.0.1:1/", command_for=command_for, **options
+    )
+
+
+def test_launcher_starts_describes_and_stops_instances(
+    fake_federation: tuple[Path, Path], tmp_path: Path
+) -> None:
     data_dir = tmp_path / "var"
-    federation = LocalFederation(
-        config,
+    federation = fake_launcher(
+        fake_federation,
         data_dir,
-        "amqp://guest:guest@127.0.0.1:1/",
         database_url_for=lambda name: f"sqlite+aiosqlite:///{data_dir}/{name}.db",
         extra_env={"XUEJI_EXTRA": "yes"},
-        command_for=command_for,
     )
     with federation:
         described = json.loads((data_dir / "federation.json").read_text())
@@ -360,20 +368,8 @@ def test_launcher_starts_describes_and_stops_instances(
 def test_launcher_reports_a_crashing_instance_and_cleans_up(
     fake_federation: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    config, fake = fake_federation
-    federation = LocalFederation(
-        config,
-        tmp_path / "var",
-        "amqp://guest:guest@127.0.0.1:1/",
-        extra_env={"FAKE_CRASH": "county-41"},
-        command_for=lambda i: [
-            sys.executable,
-            str(fake),
-            "--config",
-            str(config),
-            "--instance",
-            i.name,
-        ],
+    federation = fake_launcher(
+        fake_federation, tmp_path / "var", extra_env={"FAKE_CRASH": "county-41"}
     )
     with pytest.raises(FederationError, match="crashing on purpose"):
         federation.start(timeout=20)
@@ -389,20 +385,8 @@ def test_launcher_waits_for_the_instance_itself_not_whoever_holds_its_port(
 ) -> None:
     """A port picked free may be taken before the instance binds it; whoever holds it may
     answer ``/readyz``. The launcher takes an instance as ready only once ``/healthz`` names it."""
-    config, fake = fake_federation
-    federation = LocalFederation(
-        config,
-        tmp_path / "var",
-        "amqp://guest:guest@127.0.0.1:1/",
-        extra_env={"FAKE_IMPOSTOR": "county-41"},
-        command_for=lambda i: [
-            sys.executable,
-            str(fake),
-            "--config",
-            str(config),
-            "--instance",
-            i.name,
-        ],
+    federation = fake_launcher(
+        fake_federation, tmp_path / "var", extra_env={"FAKE_IMPOSTOR": "county-41"}
     )
     with pytest.raises(FederationError, match="not ready after 3 s: county-41"):
         federation.start(timeout=3)
@@ -424,20 +408,8 @@ def test_supervision_restarts_a_dead_instance_with_growing_back_off(
 ) -> None:
     """What ``make run`` does every half second: a dead instance starts again after 1, 2, 4 …
     back-off units, and from 1 again once it had run for the healthy period."""
-    config, fake = fake_federation
-    federation = LocalFederation(
-        config,
-        tmp_path / "var",
-        "amqp://guest:guest@127.0.0.1:1/",
-        command_for=lambda i: [
-            sys.executable,
-            str(fake),
-            "--config",
-            str(config),
-            "--instance",
-            i.name,
-        ],
-        backoff=Backoff(initial=1.0, cap=4.0, healthy_after=60.0),
+    federation = fake_launcher(
+        fake_federation, tmp_path / "var", backoff=Backoff(initial=1.0, cap=4.0, healthy_after=60.0)
     )
     caplog.set_level("INFO", logger="devtools.launcher")
     with federation:
