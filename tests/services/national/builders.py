@@ -29,7 +29,7 @@ from shared.contracts.registration import (
 )
 from shared.contracts.students import BasicInfo, IdType
 from shared.contracts.transfer import ProofRef, TransferRequested, TransferStepDecided
-from shared.db.engine import SessionFactory
+from shared.db.engine import AsyncSession, SessionFactory
 from shared.federation.config import NATIONAL, Federation, Tier, UnitRef, load_federation
 from shared.messaging.envelope import Contract, Envelope, build_envelope
 from shared.messaging.handlers import HandlerRegistry
@@ -312,3 +312,22 @@ def decision(
 
 def of_type(envelopes: list[Envelope], message_type: str) -> list[Envelope]:
     return [e for e in envelopes if e.type == message_type]
+
+
+def count_rows_read(session: AsyncSession, mentioning: str = "") -> list[int]:
+    """Make ``session`` note how many rows each statement it runs returns (those whose SQL
+    mentions ``mentioning``): what a use case fetches, in the order it asked. The list fills
+    as the session is used."""
+    read: list[int] = []
+    execute = session.execute
+
+    async def counting(statement: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await execute(statement, *args, **kwargs)
+        if not result.returns_rows or mentioning not in str(statement):
+            return result
+        rows = result.all()
+        read.append(len(rows))
+        return rows
+
+    session.execute = counting  # type: ignore[method-assign]
+    return read

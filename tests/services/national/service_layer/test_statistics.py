@@ -5,7 +5,6 @@ and their kinds, suppression of small counts, early warning (decision 0039)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -19,6 +18,7 @@ from tests.services.national.builders import (
     SCHOOL,
     ZHEJIANG_SCHOOL,
     NationalDriver,
+    count_rows_read,
     enrol,
     of_type,
     transfer_request,
@@ -183,19 +183,8 @@ async def test_the_warning_scan_counts_in_the_database_a_row_per_school_and_kind
     await registered_at(national, busy[11:], week_start - timedelta(microseconds=1))
     await registered_at(national, quiet, week_start)  # under the floor: no row at all
 
-    fetched: list[int] = []
     async with national.sessions() as session, session.begin():
-        execute = session.execute
-
-        async def counting(statement: Any, *args: Any, **kwargs: Any) -> Any:
-            result = await execute(statement, *args, **kwargs)
-            if not result.returns_rows:
-                return result
-            rows = result.all()
-            fetched.append(len(rows))
-            return rows
-
-        session.execute = counting  # type: ignore[method-assign]
+        fetched = count_rows_read(session)
         raised = await statistics.scan_warnings(session, FEDERATION, monday, datetime.now(UTC))
 
     assert fetched[0] == 1  # one school and kind over the floor; 16 registrations counted

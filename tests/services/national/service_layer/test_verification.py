@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -31,6 +30,7 @@ from tests.services.national.builders import (
     SCHOOL,
     NationalDriver,
     authority_of,
+    count_rows_read,
     enrol,
     of_type,
 )
@@ -301,19 +301,8 @@ async def test_a_units_data_quality_reads_only_its_own_schools_latest_checks(
     await national.deliver(elsewhere, source=from_school(HENAN_OTHER_COUNTY))
 
     async def quality(unit: UnitRef) -> tuple[dict[str, int], list[int]]:
-        read: list[int] = []
         async with national.sessions() as session:
-            execute = session.execute
-
-            async def counting(statement: Any, *args: Any, **kwargs: Any) -> Any:
-                result = await execute(statement, *args, **kwargs)
-                if "verification_school" not in str(statement):
-                    return result
-                rows = result.all()
-                read.append(len(rows))
-                return rows
-
-            session.execute = counting  # type: ignore[method-assign]
+            read = count_rows_read(session, "verification_school")
             found = await data_quality(session, FEDERATION, unit, TODAY)
         ghosts = {s: c["verification_ghosts"] for s, c in found.by_school.items() if c}
         return {s: n for s, n in ghosts.items() if n}, read
